@@ -1,0 +1,38 @@
+# One way to run each thing; CI calls `make test` through .ci/run.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := samples/direct_task_demo
+
+.PHONY: setup demo test unit lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	cd $(DEMO) && PYNENC__DEV_MODE_FORCE_SYNC_TASKS=True ../../$(BIN)/python sample_sync.py
+	cd $(DEMO) && ../../$(BIN)/python sample_distributed.py
+	cd $(DEMO) && ../../$(BIN)/python sample_parallel.py
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+lint: setup
+	$(BIN)/ruff check pynenc tests samples bench
+	$(BIN)/ruff format --check pynenc tests samples bench
+	$(BIN)/mypy --strict pynenc
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

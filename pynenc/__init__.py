@@ -1,0 +1,55 @@
+"""pynenc: distributed task execution on kombu.
+
+Grouped public API; ``tests/unit/test_public_api.py`` checks that ``__all__`` is exact.
+"""
+
+from pynenc.app import Pynenc
+from pynenc.arguments import Arguments
+from pynenc.conf import ConcurrencyControlType
+from pynenc.exceptions import (
+    ConfigError,
+    InvalidStatusTransitionError,
+    InvalidTaskOptionsError,
+    InvocationTimeoutError,
+    PynencError,
+    RemoteError,
+    RetryError,
+    SerializationError,
+    TaskDefinitionError,
+    TaskNotFoundError,
+)
+from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
+from pynenc.invocation.distributed import DistributedInvocation, DistributedInvocationGroup
+from pynenc.invocation.status import InvocationStatus
+from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
+from pynenc.runner import ThreadRunner
+from pynenc.task import Task
+
+__all__ = [
+    # application and tasks
+    "Pynenc",
+    "Task",
+    "Arguments",
+    "ConcurrencyControlType",
+    # invocations
+    "BaseInvocation",
+    "BaseInvocationGroup",
+    "DistributedInvocation",
+    "DistributedInvocationGroup",
+    "SyncInvocation",
+    "SyncInvocationGroup",
+    "InvocationStatus",
+    # runners
+    "ThreadRunner",
+    # errors
+    "PynencError",
+    "ConfigError",
+    "InvalidTaskOptionsError",
+    "InvalidStatusTransitionError",
+    "InvocationTimeoutError",
+    "RemoteError",
+    "RetryError",
+    "SerializationError",
+    "TaskDefinitionError",
+    "TaskNotFoundError",
+]

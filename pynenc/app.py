@@ -1,0 +1,129 @@
+"""The application: configuration, the task registry and lazily built components."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any, overload
+
+from pynenc.broker.kombu_broker import KombuBroker
+from pynenc.conf import AppConfig
+from pynenc.orchestrator import Orchestrator
+from pynenc.runner import BaseRunner, create_runner
+from pynenc.serializer import Serializer, get_serializer
+from pynenc.state_backend import StateBackend, create_state_backend
+from pynenc.task import Task
+from pynenc.types import Func, Params, Result
+
+
+class Pynenc:
+    """A pynenc application.
+
+    ``Pynenc()`` with no configuration is the embedded default: kombu ``memory://``
+    broker, in-memory state and a thread runner, all in this process.
+
+    :param config_values: option values (highest source after the environment).
+    :param config_filepath: a YAML, TOML or JSON file of option values.
+    :param app_id: shorthand for ``config_values={"app_id": ...}``.
+    """
+
+    def __init__(
+        self,
+        config_values: dict[str, Any] | None = None,
+        config_filepath: str | None = None,
+        *,
+        app_id: str | None = None,
+    ) -> None:
+        self.conf = AppConfig(config_values, config_filepath)
+        if app_id is not None:
+            self.conf.app_id = app_id
+        self.tasks: dict[str, Task[Any, Any]] = {}
+        logging.getLogger("pynenc").setLevel(self.conf.logging_level.upper())
+
+    @property
+    def app_id(self) -> str:
+        return self.conf.app_id
+
+    def __repr__(self) -> str:
+        return f"Pynenc(app_id={self.app_id!r})"
+
+    # -- components, built on first use ------------------------------------------------------
+
+    @property
+    def serializer(self) -> Serializer:
+        return get_serializer(self.conf.serializer)
+
+    @cached_property
+    def state_backend(self) -> StateBackend:
+        return create_state_backend(self.conf.state_backend_url, self.app_id)
+
+    @cached_property
+    def broker(self) -> KombuBroker:
+        return KombuBroker(
+            self.conf.broker_url,
+            self.app_id,
+            self.conf.broker.transport_options,
+            self.conf.broker.publish_retries,
+        )
+
+    @cached_property
+    def orchestrator(self) -> Orchestrator:
+        return Orchestrator(self)
+
+    @cached_property
+    def runner(self) -> BaseRunner:
+        """The runner named by ``runner_cls`` (a :class:`ThreadRunner` by default)."""
+        return create_runner(self, self.conf.runner_cls)
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    def register_task(self, task: Task[Any, Any]) -> None:
+        self.tasks[task.task_id.key] = task
+
+    def get_task(self, task_id: str) -> Task[Any, Any] | None:
+        """The registered task with id ``module.function``, or ``None``."""
+        return self.tasks.get(str(task_id))
+
+    @overload
+    def task(self, func: Func[Params, Result], /) -> Task[Params, Result]: ...
+
+    @overload
+    def task(
+        self, func: None = None, /, **options: Any
+    ) -> Callable[[Func[Params, Result]], Task[Params, Result]]: ...
+
+    def task(self, func: Any = None, /, **options: Any) -> Any:
+        """Decorator: ``@app.task`` or ``@app.task(max_retries=3, ...)``; calls return
+        invocations."""
+
+        def decorate(f: Func[Params, Result]) -> Task[Params, Result]:
+            task: Task[Params, Result] = Task(self, f, options)
+            self.register_task(task)
+            return task
+
+        return decorate(func) if func is not None else decorate
+
+    def direct_task(
+        self,
+        func: Callable[..., Any] | None = None,
+        /,
+        *,
+        parallel_func: Callable[[dict[str, Any]], Any] | None = None,
+        aggregate_func: Callable[[list[Any]], Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Decorator that distributes a function but keeps its contract: the call returns
+        the value, raises the task's exception, and ``async def`` gives an awaitable."""
+        from pynenc.direct_task import make_direct_task
+
+        def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+            return make_direct_task(self, f, options, parallel_func, aggregate_func)
+
+        return decorate(func) if func is not None else decorate
+
+    def purge(self) -> None:
+        """Drop every queued message and stored invocation of this app."""
+        queues = {task.conf.queue for task in self.tasks.values()} | {"default"}
+        self.broker.purge(sorted(queues))
+        self.state_backend.purge()

@@ -1,0 +1,6 @@
+"""The broker: envelopes carried by kombu over any kombu URL."""
+
+from pynenc.broker.envelope import Envelope, MalformedEnvelopeError
+from pynenc.broker.kombu_broker import BrokerConsumer, Delivery, KombuBroker
+
+__all__ = ["BrokerConsumer", "Delivery", "Envelope", "KombuBroker", "MalformedEnvelopeError"]

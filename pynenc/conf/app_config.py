@@ -1,0 +1,291 @@
+"""The application configuration: option tables, layering of sources, and ``AppConfig``.
+
+Every value is resolved once, at construction, from the highest layer that sets it::
+
+    assignment > environment > config_values > config file > pyproject.toml > default
+
+and stored as a plain instance attribute, so reading ``conf.dev_mode_force_sync_tasks`` on the
+call path costs an attribute lookup. ``__setattr__`` exists only to validate writes. Task
+options are layered per task by :meth:`AppConfig.task_config`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pynenc.conf.option import (
+    ASSIGNMENT,
+    DEFAULT,
+    Option,
+    OptionTable,
+    OptionValue,
+    boolean,
+    choice,
+    choices_text,
+    integer,
+    json_object,
+    string_tuple,
+    text,
+)
+from pynenc.conf.sources import Resolved, Schema, load_layers
+from pynenc.conf.task_config import TASK_OPTION_NAMES, TASK_OPTIONS, TaskConfig, task_env_key
+from pynenc.exceptions import ConfigError, InvalidTaskOptionsError
+
+SERIALIZERS = ("json", "pickle", "cloudpickle")
+LOGGING_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+APP_OPTIONS = OptionTable(
+    "",
+    [
+        Option(
+            "app_id",
+            "pynenc",
+            text,
+            "a non-empty string",
+            "Namespace for queues and stored state; apps with different ids never share work.",
+        ),
+        Option("broker_url", "memory://", text, "a kombu URL", "Broker URL (any kombu URL)."),
+        Option(
+            "state_backend_url",
+            "memory://",
+            text,
+            "a state backend URL",
+            "State backend URL: memory://, sqlite:///path or redis://...",
+        ),
+        Option("runner_cls", "ThreadRunner", text, "a runner class name", "Runner class name."),
+        Option(
+            "dev_mode_force_sync_tasks",
+            False,
+            boolean,
+            "a boolean (true/false, 1/0, yes/no, on/off)",
+            "Run tasks inline in the caller (development and tests).",
+        ),
+        Option(
+            "serializer",
+            "json",
+            choice(*SERIALIZERS),
+            choices_text(SERIALIZERS),
+            "Serializer of arguments and results.",
+        ),
+        Option(
+            "logging_level",
+            "warning",
+            choice(*LOGGING_LEVELS),
+            choices_text(LOGGING_LEVELS),
+            "Level of pynenc's loggers.",
+        ),
+    ],
+)
+RUNNER_OPTIONS = OptionTable(
+    "runner",
+    [
+        Option("threads", 8, integer(1), "an integer >= 1", "Task slots of a thread runner."),
+        Option(
+            "queues",
+            (),
+            string_tuple,
+            "a list of queue names (comma-separated in text)",
+            "Queues this runner consumes; empty means every queue of the app's tasks.",
+        ),
+    ],
+)
+BROKER_OPTIONS = OptionTable(
+    "broker",
+    [
+        Option(
+            "transport_options",
+            {},
+            json_object,
+            "a mapping (a JSON object in text)",
+            "Transport options passed to kombu.",
+        ),
+        Option(
+            "publish_retries",
+            3,
+            integer(0),
+            "an integer >= 0",
+            "Retries of a publish on connection errors.",
+        ),
+    ],
+)
+
+
+class _Section:
+    """Values of one option table as instance attributes; writes are parsed and recorded."""
+
+    _options: ClassVar[OptionTable]
+    _sources: dict[str, str]
+
+    def __init__(self, resolved: Mapping[str, tuple[Any, str]]) -> None:
+        object.__setattr__(self, "_sources", {})
+        for name in self._options.names:
+            value, source = resolved.get(name) or (self._options.default(name), DEFAULT)
+            object.__setattr__(self, name, value)
+            self._sources[name] = source
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self._options:
+            raise self._options.unknown(name, "attribute assignment")
+        object.__setattr__(self, name, self._options.parse(name, value, ASSIGNMENT))
+        self._sources[name] = ASSIGNMENT
+
+    def __delattr__(self, name: str) -> None:
+        raise ConfigError(f"Configuration options cannot be deleted ({name!r}); assign a value")
+
+    def source_of(self, name: str) -> str:
+        """Where the current value of option ``name`` came from."""
+        if name not in self._options:
+            raise self._options.unknown(name, "source_of")
+        return self._sources[name]
+
+    def describe(self) -> list[OptionValue]:
+        """Every option of this section with its value and source."""
+        table = self._options
+        return [
+            OptionValue(
+                table.qualname(name),
+                getattr(self, name),
+                self._sources[name],
+                table[name].description,
+            )
+            for name in table.names
+        ]
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._options.names)
+        return f"{type(self).__name__}({values})"
+
+
+class RunnerConfig(_Section):
+    """Options of the runner (``runner`` section, ``PYNENC__RUNNER__<OPTION>``)."""
+
+    _options = RUNNER_OPTIONS
+    threads: int
+    queues: tuple[str, ...]
+
+
+class BrokerConfig(_Section):
+    """Options of the broker (``broker`` section, ``PYNENC__BROKER__<OPTION>``)."""
+
+    _options = BROKER_OPTIONS
+    transport_options: dict[str, Any]
+    publish_retries: int
+
+
+_SECTION_CLASSES: dict[str, type[_Section]] = {"runner": RunnerConfig, "broker": BrokerConfig}
+SECTIONS: dict[str, OptionTable] = {name: cls._options for name, cls in _SECTION_CLASSES.items()}
+_SCHEMA = Schema(APP_OPTIONS, SECTIONS, TASK_OPTIONS)
+
+
+class AppConfig(_Section):
+    """The configuration of a pynenc app, resolved from every source at construction.
+
+    :param config_values: options in the file shape (top-level keys; ``runner``, ``broker``,
+        ``task`` and ``tasks`` mappings).
+    :param config_filepath: a ``.yaml``/``.yml``/``.toml``/``.json`` file in that shape;
+        without it, ``PYNENC__FILEPATH`` is used if set.
+    :param environ: the environment to read (``os.environ`` if omitted), read once, here.
+    :param cwd: the directory holding ``pyproject.toml`` (the working directory if omitted);
+        relative file paths are resolved against it too.
+    :raises ConfigError: an unknown option or a bad value in any source.
+    """
+
+    _options = APP_OPTIONS
+    app_id: str
+    broker_url: str
+    state_backend_url: str
+    runner_cls: str
+    dev_mode_force_sync_tasks: bool
+    serializer: str
+    logging_level: str
+    runner: RunnerConfig
+    broker: BrokerConfig
+    _task_defaults: Resolved
+    _task_entries: dict[str, Resolved]
+    _task_env: Resolved
+    _task_env_per_key: dict[str, Resolved]
+
+    def __init__(
+        self,
+        config_values: Mapping[str, Any] | None = None,
+        config_filepath: str | os.PathLike[str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> None:
+        base = Path(cwd) if cwd is not None else Path.cwd()
+        layers, env_layer = load_layers(
+            _SCHEMA,
+            config_values,
+            config_filepath,
+            os.environ if environ is None else environ,
+            base,
+        )
+        app: Resolved = {}
+        for layer in [*layers, env_layer]:
+            app.update(layer.app)
+        super().__init__(app)
+        for section, section_cls in _SECTION_CLASSES.items():
+            prefix = f"{section}."
+            values = {
+                name.removeprefix(prefix): v for name, v in app.items() if name.startswith(prefix)
+            }
+            object.__setattr__(self, section, section_cls(values))
+
+        # Task layers, lowest first: per-task source entries beat every source's task section,
+        # and the environment beats both (see task_config).
+        task_defaults: Resolved = {}
+        tasks: dict[str, Resolved] = {}
+        for layer in layers:
+            task_defaults.update(layer.task)
+            for task_id, entries in layer.tasks.items():
+                tasks.setdefault(task_id, {}).update(entries)
+        object.__setattr__(self, "_task_defaults", task_defaults)
+        object.__setattr__(self, "_task_entries", tasks)
+        object.__setattr__(self, "_task_env", env_layer.task)
+        object.__setattr__(self, "_task_env_per_key", env_layer.tasks)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in SECTIONS:
+            raise ConfigError(
+                f"{name!r} is a section and cannot be replaced; assign its options instead, "
+                f"e.g. conf.{name}.{SECTIONS[name].names[0]} = ..."
+            )
+        super().__setattr__(name, value)
+
+    def task_config(self, task_id: str, options: Mapping[str, Any]) -> TaskConfig:
+        """Resolve the options of task ``task_id`` (``module.func``).
+
+        Layers, highest first: ``options`` (the decorator's), ``PYNENC__TASK__<TASK_KEY>__<OPT>``,
+        ``PYNENC__TASK__<OPT>``, ``tasks.<task_id>`` entries of the sources, their ``task``
+        sections, defaults.
+
+        :raises InvalidTaskOptionsError: ``options`` holds names that are not task options.
+        :raises ConfigError: a value is invalid, or a ``retry_for`` path cannot be imported.
+        """
+        invalid = [name for name in options if name not in TASK_OPTION_NAMES]
+        if invalid:
+            raise InvalidTaskOptionsError(task_id, invalid, sorted(TASK_OPTION_NAMES))
+        resolved = dict(self._task_defaults)
+        resolved.update(self._task_entries.get(task_id, {}))
+        resolved.update(self._task_env)
+        resolved.update(self._task_env_per_key.get(task_env_key(task_id), {}))
+        source = f"options of task {task_id}"
+        for name, raw in options.items():
+            resolved[name] = (TASK_OPTIONS.parse(name, raw, source), source)
+        return TaskConfig.from_resolved(resolved)
+
+    def describe(self) -> list[OptionValue]:
+        """Every option, sections included (``runner.threads``; ``task.*`` are task defaults)."""
+        described = super().describe()
+        for section in SECTIONS:
+            described.extend(getattr(self, section).describe())
+        defaults = TaskConfig.from_resolved({**self._task_defaults, **self._task_env})
+        described.extend(
+            OptionValue(f"task.{item.name}", item.value, item.source, item.description)
+            for item in defaults.describe()
+        )
+        return described

@@ -1,0 +1,91 @@
+"""``@app.direct_task``: distribute a function while keeping a plain function's contract.
+
+The wrapper returns the function's value (or raises its exception) and ``async def``
+functions give an awaitable; the body runs on a runner. With ``parallel_func`` the call is
+split into many invocations whose results ``aggregate_func`` combines.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from pynenc.arguments import Arguments
+from pynenc.task import Task
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+
+ParallelFunc = Callable[[dict[str, Any]], Any]
+AggregateFunc = Callable[[list[Any]], Any]
+
+AGGREGATION_REQUIRED = "Aggregation function required for parallel execution"
+
+
+def _split(task: Task[Any, Any], parallel_func: ParallelFunc, args: tuple[Any, ...],
+           kwargs: dict[str, Any]) -> tuple[Iterable[Any], dict[str, Any] | None]:
+    """Ask ``parallel_func`` how to split this call: ``(param_iter, common_args)``.
+
+    ``parallel_func`` receives the call's arguments by name and returns either the
+    per-invocation parameters, or a ``(common_args, param_iter)`` pair.
+    """
+    named = Arguments.from_call(task.signature, args, kwargs).kwargs
+    split = parallel_func(named)
+    if (
+        isinstance(split, tuple)
+        and len(split) == 2
+        and isinstance(split[0], dict)
+        and isinstance(split[1], Iterable)
+        and not isinstance(split[1], dict | tuple | Arguments)
+    ):
+        return split[1], split[0]
+    return split, None
+
+
+def make_direct_task(
+    app: Pynenc,
+    func: Callable[..., Any],
+    options: dict[str, Any],
+    parallel_func: ParallelFunc | None = None,
+    aggregate_func: AggregateFunc | None = None,
+) -> Callable[..., Any]:
+    """Build and register the task, and return the wrapper that stands for ``func``."""
+    task: Task[Any, Any] = Task(app, func, options)
+    app.register_task(task)
+    conf = app.conf
+    wrapper: Callable[..., Any]
+
+    if task.is_async:
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if parallel_func is not None:
+                if aggregate_func is None:
+                    raise ValueError(AGGREGATION_REQUIRED)
+                param_iter, common = _split(task, parallel_func, args, kwargs)
+                group = task.parallelize(param_iter, common)
+                return aggregate_func([r async for r in group.async_results()])
+            if conf.dev_mode_force_sync_tasks and not task.conf.max_retries:
+                return await func(*args, **kwargs)  # the fast path: exactly a plain call
+            return await task(*args, **kwargs).async_result()
+
+        wrapper = async_wrapper
+    else:
+
+        @functools.wraps(func)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if parallel_func is not None:
+                if aggregate_func is None:
+                    raise ValueError(AGGREGATION_REQUIRED)
+                param_iter, common = _split(task, parallel_func, args, kwargs)
+                return aggregate_func(list(task.parallelize(param_iter, common).results))
+            if conf.dev_mode_force_sync_tasks and not task.conf.max_retries:
+                return func(*args, **kwargs)  # the fast path: exactly a plain call
+            return task(*args, **kwargs).result
+
+        wrapper = sync_wrapper
+
+    wrapper.__pynenc_task__ = task  # type: ignore[attr-defined]
+    wrapper.__inner_function__ = func  # type: ignore[attr-defined]
+    return wrapper

@@ -1,0 +1,135 @@
+"""The exception tree of pynenc: one root, one base per subsystem.
+
+``PynencError``
+    ``ConfigError`` — an option, a value or a configuration source is wrong.
+        ``InvalidTaskOptionsError`` — a task was declared with options it does not have.
+    ``TaskDefinitionError`` — a function cannot become a task (``__main__``, nested, …).
+    ``TaskNotFoundError`` — a task id cannot be resolved to a task.
+    ``SerializationError`` — a value cannot be encoded or decoded by the configured serializer.
+    ``InvocationError`` — base for problems with one invocation.
+        ``InvocationTimeoutError`` — a result did not arrive in time (also a ``TimeoutError``).
+        ``InvalidStatusTransitionError`` — a status change the transition table does not allow.
+        ``InvocationNotFoundError`` — the state backend has no such invocation.
+        ``OutsideTaskError`` — ``Task.invocation`` used outside a running task.
+    ``RemoteError`` — a task raised an exception whose class cannot be imported here.
+    ``BrokerError`` — the broker could not publish or consume.
+    ``StateBackendError`` — the state backend failed.
+    ``RunnerError`` — a runner could not start or was misused.
+
+``RetryError`` is control flow, not an error: raise it from a task to ask for a retry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PynencError(Exception):
+    """Root of every error pynenc raises."""
+
+
+class ConfigError(PynencError):
+    """An option, a value or a configuration source is wrong."""
+
+
+class InvalidTaskOptionsError(ConfigError):
+    """A task was declared with options that do not exist."""
+
+    def __init__(self, task_id: str, invalid: list[str], valid: list[str]) -> None:
+        self.task_id = task_id
+        self.invalid = sorted(invalid)
+        self.valid = sorted(valid)
+        super().__init__(
+            f"Invalid options for task {task_id}: {', '.join(self.invalid)}. "
+            f"Valid options: {', '.join(self.valid)}"
+        )
+
+
+class TaskDefinitionError(PynencError):
+    """A function cannot be turned into a task."""
+
+
+class TaskNotFoundError(PynencError, ValueError):
+    """A task id does not resolve to a task (also a ``ValueError``, as documented)."""
+
+
+class SerializationError(PynencError):
+    """A value cannot be encoded or decoded with the configured serializer."""
+
+
+class InvocationError(PynencError):
+    """Base for problems with one invocation."""
+
+
+class InvocationTimeoutError(InvocationError, TimeoutError):
+    """The result of an invocation did not arrive within the timeout."""
+
+
+class InvalidStatusTransitionError(InvocationError):
+    """A status change that the transition table does not allow."""
+
+
+class InvocationNotFoundError(InvocationError, KeyError):
+    """The state backend has no record of the invocation."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class OutsideTaskError(InvocationError, RuntimeError):
+    """``Task.invocation`` was read while the task is not running."""
+
+
+class RemoteError(PynencError):
+    """A task raised an exception whose class cannot be imported by the caller.
+
+    Carries the original type path, message, args and the remote traceback text.
+    """
+
+    def __init__(
+        self, type_path: str, message: str, args: tuple[Any, ...] = (), traceback: str = ""
+    ) -> None:
+        self.type_path = type_path
+        self.message = message
+        self.remote_args = args
+        self.remote_traceback = traceback
+        super().__init__(f"{type_path}: {message}")
+
+
+class BrokerError(PynencError):
+    """The broker could not publish or consume a message."""
+
+
+class StateBackendError(PynencError):
+    """The state backend failed or was misused."""
+
+
+class RunnerError(PynencError):
+    """A runner could not start, or was used in a way it does not support."""
+
+
+class RetryError(Exception):
+    """Raise inside a task to request a retry (control flow, not an error).
+
+    Always retriable, whatever ``retry_for`` says; ``max_retries`` still bounds it.
+    """
+
+
+__all__ = [
+    "BrokerError",
+    "ConfigError",
+    "InvalidStatusTransitionError",
+    "InvalidTaskOptionsError",
+    "InvocationError",
+    "InvocationNotFoundError",
+    "InvocationTimeoutError",
+    "OutsideTaskError",
+    "PynencError",
+    "RemoteError",
+    "RetryError",
+    "RunnerError",
+    "SerializationError",
+    "StateBackendError",
+    "TaskDefinitionError",
+    "TaskNotFoundError",
+]

@@ -1,0 +1,89 @@
+"""The invocation interface shared by distributed and synchronous invocations."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic
+
+from pynenc.arguments import Arguments
+from pynenc.invocation.status import InvocationStatus
+from pynenc.state_backend.records import StatusEntry
+from pynenc.types import Params, Result
+
+if TYPE_CHECKING:
+    from pynenc.task import Task
+
+
+class BaseInvocation(ABC, Generic[Params, Result]):
+    """One call of a task: its id, arguments, status and (eventually) its result."""
+
+    def __init__(self, task: Task[Params, Result], arguments: Arguments, invocation_id: str):
+        self.task = task
+        self.arguments = arguments
+        self.invocation_id = invocation_id
+
+    @property
+    def app(self) -> Any:
+        return self.task.app
+
+    @property
+    @abstractmethod
+    def status(self) -> InvocationStatus:
+        """The current status."""
+
+    @property
+    @abstractmethod
+    def num_retries(self) -> int:
+        """How many times the invocation was retried so far."""
+
+    @property
+    @abstractmethod
+    def history(self) -> list[StatusEntry]:
+        """Every status it went through, with timestamps and runner ids, oldest first."""
+
+    @abstractmethod
+    def get_result(self, timeout: float | None = None) -> Result:
+        """Wait for the result (re-raising the task's exception); ``timeout`` in seconds.
+
+        Raises :class:`~pynenc.exceptions.InvocationTimeoutError` when it does not arrive.
+        """
+
+    @property
+    def result(self) -> Result:
+        """The return value, waiting for it; the task's exception is re-raised here."""
+        return self.get_result()
+
+    @abstractmethod
+    async def async_result(self) -> Result:
+        """Await the result without blocking the event loop."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.task.task_id.key}, id={self.invocation_id})"
+
+
+class BaseInvocationGroup(Generic[Params, Result]):
+    """The invocations made by one ``parallelize`` call, in call order."""
+
+    def __init__(
+        self, task: Task[Params, Result], invocations: Sequence[BaseInvocation[Params, Result]]
+    ) -> None:
+        self.task = task
+        self.invocations: list[BaseInvocation[Params, Result]] = list(invocations)
+
+    @property
+    def results(self) -> Iterator[Result]:
+        """Each result in call order, waiting as needed; the first failure is raised."""
+        for invocation in self.invocations:
+            yield invocation.result
+
+    async def async_results(self) -> AsyncIterator[Result]:
+        """Like :attr:`results`, awaiting each result instead of blocking."""
+        for invocation in self.invocations:
+            yield await invocation.async_result()
+
+    def __len__(self) -> int:
+        return len(self.invocations)
+
+    def __iter__(self) -> Iterator[BaseInvocation[Params, Result]]:
+        return iter(self.invocations)

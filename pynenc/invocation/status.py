@@ -1,0 +1,68 @@
+"""Invocation statuses and the one table of transitions between them.
+
+Every status change in pynenc is checked against :data:`TRANSITIONS`. A rule says which
+statuses may follow, whether the status is final, and whether it is *owned*: an owned
+status (RUNNING) belongs to the runner that entered it, and only that runner may leave it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pynenc.exceptions import InvalidStatusTransitionError
+
+
+class InvocationStatus(StrEnum):
+    """Where an invocation is in its life."""
+
+    REGISTERED = "registered"  #: stored and published, waiting for a runner
+    RUNNING = "running"  #: claimed by a runner, function executing
+    RETRY = "retry"  #: failed with a retriable error, republished
+    SUCCESS = "success"  #: finished, result stored
+    FAILED = "failed"  #: finished, exception stored
+
+    @property
+    def is_final(self) -> bool:
+        return TRANSITIONS[self].final
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    """What may happen from one status."""
+
+    next: frozenset[InvocationStatus]
+    final: bool = False
+    owned: bool = False  #: only the owning runner may leave this status
+
+
+S = InvocationStatus
+TRANSITIONS: dict[InvocationStatus, StatusRule] = {
+    S.REGISTERED: StatusRule(next=frozenset({S.RUNNING})),
+    S.RUNNING: StatusRule(next=frozenset({S.SUCCESS, S.FAILED, S.RETRY}), owned=True),
+    S.RETRY: StatusRule(next=frozenset({S.RUNNING})),
+    S.SUCCESS: StatusRule(next=frozenset(), final=True),
+    S.FAILED: StatusRule(next=frozenset(), final=True),
+}
+
+#: Statuses a runner may claim from (the sources of a transition to RUNNING).
+CLAIMABLE: frozenset[InvocationStatus] = frozenset(
+    status for status, rule in TRANSITIONS.items() if S.RUNNING in rule.next
+)
+FINAL: frozenset[InvocationStatus] = frozenset(s for s, r in TRANSITIONS.items() if r.final)
+
+
+def sources_of(target: InvocationStatus) -> frozenset[InvocationStatus]:
+    """Every status from which ``target`` may be entered."""
+    return frozenset(s for s, rule in TRANSITIONS.items() if target in rule.next)
+
+
+def check_transition(current: InvocationStatus, target: InvocationStatus) -> None:
+    """Raise :class:`InvalidStatusTransitionError` unless ``current -> target`` is allowed."""
+    allowed = TRANSITIONS[current].next
+    if target not in allowed:
+        listed = ", ".join(sorted(s.name for s in allowed)) or "none (final status)"
+        raise InvalidStatusTransitionError(
+            f"Cannot change status from {current.name} to {target.name}; "
+            f"allowed from {current.name}: {listed}"
+        )

@@ -1,0 +1,119 @@
+"""Synchronous invocations: dev sync mode runs the function inline, in the caller.
+
+No broker, no state backend: the status history lives on the object. Return values and
+exceptions are exactly those of a plain call (nothing is serialized).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from pynenc.arguments import Arguments
+from pynenc.context import current_invocation
+from pynenc.identifiers import new_invocation_id
+from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
+from pynenc.invocation.status import InvocationStatus
+from pynenc.state_backend.records import StatusEntry
+from pynenc.types import Params, Result
+
+if TYPE_CHECKING:
+    from pynenc.task import Task
+
+_SYNC_RUNNER_ID = "sync"
+
+
+def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` to completion from sync code, even inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="pynenc-sync-coroutine")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+class SyncInvocation(BaseInvocation[Params, Result]):
+    """An invocation already run inline; its outcome is known."""
+
+    def __init__(self, task: Task[Params, Result], arguments: Arguments) -> None:
+        super().__init__(task, arguments, new_invocation_id())
+        self._status = InvocationStatus.REGISTERED
+        self._history = [StatusEntry(InvocationStatus.REGISTERED, time.time())]
+        self._retries = 0
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    @classmethod
+    def run(cls, task: Task[Params, Result], arguments: Arguments) -> SyncInvocation[Params, Result]:
+        """Create the invocation and run it now, retrying as the task's options say."""
+        invocation = cls(task, arguments)
+        invocation._execute()
+        return invocation
+
+    def _set(self, status: InvocationStatus) -> None:
+        self._status = status
+        self._history.append(StatusEntry(status, time.time(), _SYNC_RUNNER_ID))
+
+    def _execute(self) -> None:
+        args, kwargs = self.arguments.to_call(self.task.signature)
+        token = current_invocation.set(self)
+        try:
+            while True:
+                self._set(InvocationStatus.RUNNING)
+                try:
+                    value = self.task.func(*args, **kwargs)
+                    if self.task.is_async:
+                        value = run_coroutine(value)
+                except Exception as exc:
+                    if self.task.should_retry(exc, self._retries):
+                        self._retries += 1
+                        self._set(InvocationStatus.RETRY)
+                        continue
+                    self._error = exc
+                    self._set(InvocationStatus.FAILED)
+                    return
+                self._value = value
+                self._set(InvocationStatus.SUCCESS)
+                return
+        finally:
+            current_invocation.reset(token)
+
+    @property
+    def status(self) -> InvocationStatus:
+        return self._status
+
+    @property
+    def num_retries(self) -> int:
+        return self._retries
+
+    @property
+    def history(self) -> list[StatusEntry]:
+        return list(self._history)
+
+    def get_result(self, timeout: float | None = None) -> Result:
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[no-any-return]
+
+    async def async_result(self) -> Result:
+        return self.get_result()
+
+
+class SyncInvocationGroup(BaseInvocationGroup[Params, Result]):
+    """The already-run invocations of a ``parallelize`` call in dev sync mode."""

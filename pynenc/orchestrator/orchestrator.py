@@ -1,0 +1,187 @@
+"""The orchestrator: every rule about invocations, written once over the backend primitives.
+
+It registers and publishes calls, claims them for runners, records outcomes and retries,
+and waits for final statuses. State backends and the broker stay ignorant of all of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pynenc.broker.envelope import Envelope
+from pynenc.context import blocking_wait, current_invocation
+from pynenc.exceptions import (
+    InvalidStatusTransitionError,
+    InvocationNotFoundError,
+    InvocationTimeoutError,
+)
+from pynenc.identifiers import new_invocation_id
+from pynenc.invocation.distributed import DistributedInvocation
+from pynenc.invocation.status import (
+    TRANSITIONS,
+    InvocationStatus,
+    check_transition,
+    sources_of,
+)
+from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+    from pynenc.call import Call
+
+logger = logging.getLogger("pynenc.orchestrator")
+S = InvocationStatus
+
+
+class Orchestrator:
+    """Routes calls to runners and keeps the status machine honest."""
+
+    def __init__(self, app: Pynenc) -> None:
+        self.app = app
+
+    # -- caller side ---------------------------------------------------------------------
+
+    def route(self, calls: Sequence[Call[Any, Any]]) -> list[DistributedInvocation[Any, Any]]:
+        """Register the calls (one backend write) and publish them (one broker batch)."""
+        parent = current_invocation.get()
+        parent_id = parent.invocation_id if parent is not None else None
+        serializer = self.app.conf.serializer
+        records: list[InvocationRecord] = []
+        envelopes: list[Envelope] = []
+        invocations: list[DistributedInvocation[Any, Any]] = []
+        for call in calls:
+            invocation_id = new_invocation_id()
+            arguments = call.serialized_arguments
+            queue = call.task.conf.queue
+            task_key = call.task.task_id.key
+            records.append(
+                InvocationRecord(invocation_id, task_key, arguments, parent_id=parent_id,
+                                 queue=queue)
+            )
+            envelopes.append(
+                Envelope(invocation_id, task_key, arguments, serializer, queue,
+                         parent_id=parent_id)
+            )
+            invocations.append(
+                DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
+            )
+        self.app.state_backend.register(records, time.time())
+        self.app.broker.publish(envelopes)
+        return invocations
+
+    def get_record(self, invocation_id: str) -> InvocationRecord:
+        record = self.app.state_backend.get(invocation_id)
+        if record is None:
+            raise InvocationNotFoundError(
+                f"Invocation {invocation_id} is not known to the state backend of app "
+                f"{self.app.app_id!r} ({self.app.conf.state_backend_url}); was it purged?"
+            )
+        return record
+
+    def wait_final(self, invocation_id: str, timeout: float | None) -> InvocationRecord:
+        """Block until the invocation is final and return its record.
+
+        Inside a runner, the wait is announced to the runner (``blocking_wait``) so the
+        slot goes to other work meanwhile: nested waits never deadlock a runner.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        backend = self.app.state_backend
+        record = self.get_record(invocation_id)
+        if record.status.is_final:
+            return record
+        hook = blocking_wait.get()
+        while not record.status.is_final:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise InvocationTimeoutError(
+                    f"Invocation {invocation_id} of task {record.task_id} did not finish "
+                    f"within {timeout} s (status: {record.status.name}). Is a runner "
+                    f"consuming queue {record.queue!r} of app {self.app.app_id!r}?"
+                )
+            if hook is None:
+                backend.wait_final(invocation_id, remaining)
+            else:
+                with hook():
+                    backend.wait_final(invocation_id, remaining)
+            record = self.get_record(invocation_id)
+        return record
+
+    # -- runner side ---------------------------------------------------------------------
+
+    def transition(
+        self,
+        invocation_id: str,
+        target: InvocationStatus,
+        runner_id: str,
+        *,
+        reason: str | None = None,
+        result: str | None = None,
+        error: dict[str, Any] | None = None,
+        num_retries: int | None = None,
+    ) -> bool:
+        """Move an invocation to ``target`` atomically, as ``runner_id``.
+
+        Returns ``False`` when the runner lost the race (another runner owns or finished
+        it). Raises :class:`InvalidStatusTransitionError` when the table forbids the move.
+        """
+        sources = sources_of(target)
+        update = StatusUpdate(
+            invocation_id=invocation_id,
+            expected=sources,
+            entry=StatusEntry(target, time.time(), runner_id, reason),
+            owner=runner_id if TRANSITIONS[target].owned else None,
+            # leaving an owned status (RUNNING) is for its owner only
+            expected_owner=runner_id if all(TRANSITIONS[s].owned for s in sources) else None,
+            result=result,
+            error=error,
+            num_retries=num_retries,
+        )
+        if self.app.state_backend.set_status(update):
+            return True
+        current = self.get_record(invocation_id)
+        check_transition(current.status, target)  # raises with the allowed list
+        return False
+
+    def claim(self, envelope: Envelope, runner_id: str) -> bool:
+        """Take the invocation for ``runner_id``; ``False`` if it's gone or taken."""
+        try:
+            return self.transition(envelope.invocation_id, S.RUNNING, runner_id)
+        except (InvocationNotFoundError, InvalidStatusTransitionError) as exc:
+            logger.info("Not running %s: %s", envelope.invocation_id, exc)
+            return False
+
+    def succeed(self, invocation_id: str, runner_id: str, result: str) -> bool:
+        return self._finish(invocation_id, S.SUCCESS, runner_id, result=result)
+
+    def fail(self, invocation_id: str, runner_id: str, error: dict[str, Any]) -> bool:
+        return self._finish(invocation_id, S.FAILED, runner_id, error=error)
+
+    def retry(self, envelope: Envelope, runner_id: str, error: dict[str, Any]) -> bool:
+        """Record the retry and publish the invocation again with its retry count raised."""
+        retries = envelope.num_retries + 1
+        reason = f"retry {retries}: {error.get('type')}: {error.get('message')}"
+        if not self._finish(envelope.invocation_id, S.RETRY, runner_id, reason=reason,
+                            num_retries=retries):
+            return False
+        self.app.broker.publish([replace(envelope, num_retries=retries)])
+        return True
+
+    def _finish(self, invocation_id: str, target: InvocationStatus, runner_id: str,
+                **outcome: Any) -> bool:
+        try:
+            done = self.transition(invocation_id, target, runner_id, **outcome)
+        except (InvocationNotFoundError, InvalidStatusTransitionError) as exc:
+            # the record moved on without us (purged, or finished by another runner)
+            logger.warning("Outcome of %s not recorded: %s", invocation_id, exc)
+            return False
+        if not done:
+            logger.warning(
+                "Outcome of %s not recorded: runner %s no longer owns it",
+                invocation_id, runner_id,
+            )
+        return done
+

@@ -1,0 +1,80 @@
+"""Running one claimed invocation: resolve, decode, call, record — the same in every runner."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pynenc.arguments import Arguments
+from pynenc.broker.envelope import Envelope
+from pynenc.context import current_invocation
+from pynenc.exceptions import PynencError, SerializationError, TaskNotFoundError
+from pynenc.identifiers import TaskId
+from pynenc.invocation.distributed import DistributedInvocation
+from pynenc.invocation.sync import run_coroutine
+from pynenc.serializer import (
+    deserialize_arguments,
+    exception_to_payload,
+    get_serializer,
+    serialize_result,
+)
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+    from pynenc.task import Task
+
+logger = logging.getLogger("pynenc.runner")
+
+
+def resolve_task(app: Pynenc, task_key: str) -> Task[Any, Any]:
+    """The app's task for ``task_key``, importing its module when it isn't registered."""
+    task = app.tasks.get(task_key)
+    if task is not None:
+        return task
+    from pynenc.task import Task
+
+    try:
+        task_id = TaskId.from_key(task_key)
+    except ValueError as exc:
+        raise TaskNotFoundError(str(exc)) from exc
+    return Task.from_id(app, task_id)
+
+
+def execute(app: Pynenc, envelope: Envelope, runner_id: str) -> None:
+    """Run a claimed invocation and record its outcome (success, retry or failure)."""
+    orchestrator = app.orchestrator
+    try:
+        task = resolve_task(app, envelope.task_id)
+        if envelope.serializer != app.conf.serializer:
+            raise SerializationError(
+                f"Invocation {envelope.invocation_id} was encoded with the "
+                f"{envelope.serializer!r} serializer but this runner accepts only "
+                f"{app.conf.serializer!r}; configure the same serializer on both sides."
+            )
+        kwargs = deserialize_arguments(get_serializer(envelope.serializer), envelope.arguments)
+    except PynencError as exc:
+        logger.error("Cannot run invocation %s: %s", envelope.invocation_id, exc)
+        orchestrator.fail(envelope.invocation_id, runner_id, exception_to_payload(exc))
+        return
+    arguments = Arguments(kwargs)
+    invocation = DistributedInvocation(task, arguments, envelope.invocation_id, envelope.parent_id)
+    token = current_invocation.set(invocation)
+    try:
+        args, call_kwargs = arguments.to_call(task.signature)
+        value = task.func(*args, **call_kwargs)
+        if task.is_async:
+            value = run_coroutine(value)
+        encoded = serialize_result(app.serializer, envelope.task_id, value)
+    except Exception as exc:
+        payload = exception_to_payload(exc)
+        if task.should_retry(exc, envelope.num_retries):
+            orchestrator.retry(envelope, runner_id, payload)
+        else:
+            orchestrator.fail(envelope.invocation_id, runner_id, payload)
+        return
+    except BaseException as exc:  # SystemExit/KeyboardInterrupt: record, then let it go
+        orchestrator.fail(envelope.invocation_id, runner_id, exception_to_payload(exc))
+        raise
+    finally:
+        current_invocation.reset(token)
+    orchestrator.succeed(envelope.invocation_id, runner_id, encoded)

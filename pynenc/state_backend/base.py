@@ -1,0 +1,73 @@
+"""The state backend interface: a few atomic primitives, nothing else.
+
+Backends store invocation records and answer a few queries; every rule about what the
+records mean (transitions, retries, ownership) lives once in :mod:`pynenc.orchestrator`.
+A new backend implements the abstract methods below and passes
+``tests/contract/test_state_backend_contract.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pynenc.invocation.status import InvocationStatus
+from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared as data."""
+
+    cross_process: bool  #: several processes may share it
+    native_wakeup: bool  #: ``wait_final`` is woken by the backend, not by polling
+
+
+class StateBackend(ABC):
+    """Source of truth for invocations: records, statuses, results, history."""
+
+    capabilities: Capabilities
+
+    def __init__(self, app_id: str, url: str) -> None:
+        self.app_id = app_id
+        self.url = url
+
+    @abstractmethod
+    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
+        """Store new invocations (status REGISTERED) with their first history entry."""
+
+    @abstractmethod
+    def get(self, invocation_id: str) -> InvocationRecord | None:
+        """The current record, or ``None`` when the backend has never seen the id."""
+
+    @abstractmethod
+    def set_status(self, update: StatusUpdate) -> bool:
+        """Apply ``update`` atomically if its expectations hold; ``True`` when applied.
+
+        On success the history gains ``update.entry`` and, for a final status, waiters in
+        :meth:`wait_final` are woken.
+        """
+
+    @abstractmethod
+    def history(self, invocation_id: str) -> list[StatusEntry]:
+        """Every status the invocation went through, oldest first."""
+
+    @abstractmethod
+    def wait_final(self, invocation_id: str, timeout: float | None) -> bool:
+        """Block until the invocation reaches a final status; ``False`` on timeout."""
+
+    @abstractmethod
+    def find(
+        self,
+        task_id: str | None = None,
+        statuses: Iterable[InvocationStatus] | None = None,
+    ) -> list[str]:
+        """Ids of the invocations matching every given filter."""
+
+    @abstractmethod
+    def purge(self) -> None:
+        """Forget everything stored for this app."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release connections; the default has nothing to release."""

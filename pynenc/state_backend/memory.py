@@ -1,0 +1,124 @@
+"""In-memory state backend: one process, threads woken by events, no polling.
+
+Stores are shared per ``app_id`` across the process, like kombu's ``memory://`` queues,
+so every app object with the same id sees the same invocations.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from pynenc.invocation.status import FINAL, InvocationStatus
+from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+
+
+class _Store:
+    """The data of one app id, guarded by one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.records: dict[str, InvocationRecord] = {}
+        self.histories: dict[str, list[StatusEntry]] = {}
+        self.waiters: dict[str, threading.Event] = {}
+
+
+_stores: dict[str, _Store] = {}
+_stores_lock = threading.Lock()
+
+
+def _store_for(app_id: str) -> _Store:
+    with _stores_lock:
+        store = _stores.get(app_id)
+        if store is None:
+            store = _stores[app_id] = _Store()
+        return store
+
+
+class MemoryStateBackend(StateBackend):
+    """Dict-backed state for the embedded default and for tests."""
+
+    capabilities = Capabilities(cross_process=False, native_wakeup=True)
+
+    def __init__(self, app_id: str, url: str = "memory://") -> None:
+        super().__init__(app_id, url)
+        self._store = _store_for(app_id)
+
+    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
+        store = self._store
+        with store.lock:
+            for record in records:
+                store.records[record.invocation_id] = replace(record)
+                store.histories[record.invocation_id] = [
+                    StatusEntry(record.status, entry_time)
+                ]
+
+    def get(self, invocation_id: str) -> InvocationRecord | None:
+        with self._store.lock:
+            record = self._store.records.get(invocation_id)
+            return None if record is None else replace(record)
+
+    def set_status(self, update: StatusUpdate) -> bool:
+        store = self._store
+        with store.lock:
+            record = store.records.get(update.invocation_id)
+            if record is None or record.status not in update.expected:
+                return False
+            if update.expected_owner is not None and record.owner != update.expected_owner:
+                return False
+            record.status = update.entry.status
+            record.owner = update.owner
+            if update.result is not None:
+                record.result = update.result
+            if update.error is not None:
+                record.error = update.error
+            if update.num_retries is not None:
+                record.num_retries = update.num_retries
+            store.histories[update.invocation_id].append(update.entry)
+            waiter = store.waiters.pop(update.invocation_id, None) if (
+                record.status in FINAL
+            ) else None
+        if waiter is not None:
+            waiter.set()
+        return True
+
+    def history(self, invocation_id: str) -> list[StatusEntry]:
+        with self._store.lock:
+            return list(self._store.histories.get(invocation_id, ()))
+
+    def wait_final(self, invocation_id: str, timeout: float | None) -> bool:
+        store = self._store
+        with store.lock:
+            record = store.records.get(invocation_id)
+            if record is None or record.status in FINAL:
+                return record is not None
+            waiter = store.waiters.get(invocation_id)
+            if waiter is None:
+                waiter = store.waiters[invocation_id] = threading.Event()
+        return waiter.wait(timeout)
+
+    def find(
+        self,
+        task_id: str | None = None,
+        statuses: Iterable[InvocationStatus] | None = None,
+    ) -> list[str]:
+        wanted = None if statuses is None else frozenset(statuses)
+        with self._store.lock:
+            return [
+                inv_id
+                for inv_id, record in self._store.records.items()
+                if (task_id is None or record.task_id == task_id)
+                and (wanted is None or record.status in wanted)
+            ]
+
+    def purge(self) -> None:
+        store = self._store
+        with store.lock:
+            store.records.clear()
+            store.histories.clear()
+            waiters = list(store.waiters.values())
+            store.waiters.clear()
+        for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
+            waiter.set()

@@ -1,0 +1,53 @@
+"""Value objects the state backend stores: invocation records and history entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pynenc.invocation.status import InvocationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEntry:
+    """One line of an invocation's status history."""
+
+    status: InvocationStatus
+    timestamp: float  #: seconds since the epoch
+    runner_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class InvocationRecord:
+    """Everything stored about one invocation: the call, where it is, and how it ended."""
+
+    invocation_id: str
+    task_id: str
+    arguments: dict[str, str]  #: serialized, one string per argument
+    status: InvocationStatus = InvocationStatus.REGISTERED
+    owner: str | None = None  #: runner holding an owned status
+    num_retries: int = 0
+    parent_id: str | None = None
+    result: str | None = None  #: serialized return value (SUCCESS)
+    error: dict[str, Any] | None = None  #: exception payload (FAILED)
+    queue: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """An atomic compare-and-set of an invocation's status.
+
+    Applied only when the current status is in ``expected`` and, if ``expected_owner`` is
+    given, the record's owner equals it. ``result``/``error``/``num_retries`` are written in
+    the same step, so a waiter never sees a final status without its outcome.
+    """
+
+    invocation_id: str
+    expected: frozenset[InvocationStatus]
+    entry: StatusEntry
+    owner: str | None = None
+    expected_owner: str | None = None
+    result: str | None = None
+    error: dict[str, Any] | None = None
+    num_retries: int | None = None

@@ -1,0 +1,296 @@
+"""Tasks: functions registered on an app, called to create invocations.
+
+Also the helpers of ``Task.parallelize``: :func:`can_batch_process`,
+:func:`prepare_arguments`, :func:`distribute_calls`, :func:`distribute_batch_calls`, and
+:func:`_extract_task_from_wrapper`, which finds the Task inside decorator wrappers
+(``direct_task``'s ``__pynenc_task__``, the Celery shim's ``pynenc_task``, …).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic
+
+from pynenc.arguments import Arguments
+from pynenc.call import Call, PreSerializedCall
+from pynenc.conf import TASK_OPTION_NAMES, ConcurrencyControlType, TaskConfig
+from pynenc.context import current_invocation
+from pynenc.exceptions import (
+    ConfigError,
+    InvalidTaskOptionsError,
+    OutsideTaskError,
+    RetryError,
+    TaskDefinitionError,
+    TaskNotFoundError,
+)
+from pynenc.identifiers import TaskId
+from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
+from pynenc.invocation.distributed import DistributedInvocationGroup
+from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
+from pynenc.serializer import serialize_arguments
+from pynenc.types import Func, Params, Result
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+
+ParamItem = tuple[Any, ...] | dict[str, Any] | Arguments
+
+
+class Task(Generic[Params, Result]):
+    """A function that pynenc can run on a runner.
+
+    Create tasks with ``@app.task`` (or ``@app.direct_task``); calling one returns an
+    invocation. Functions must be defined at module level in an importable module: a
+    runner finds the function again by ``module.name``.
+
+    :raises RuntimeError: the function is defined in ``__main__``.
+    :raises TaskDefinitionError: the function is not defined at module level.
+    :raises InvalidTaskOptionsError: an option does not exist (all of them are listed).
+    """
+
+    def __init__(self, app: Pynenc, func: Func[Params, Result], options: dict[str, Any]) -> None:
+        _check_importable(func)
+        self.app = app
+        self.func = func
+        self.options = dict(options)
+        self.task_id = TaskId(func.__module__, func.__name__)
+        self.validate_options()
+        self.conf: TaskConfig = app.conf.task_config(self.task_id.key, self.options)
+        if self.conf.registration_concurrency is not ConcurrencyControlType.DISABLED:
+            raise ConfigError(
+                f"Task {self.task_id}: registration_concurrency="
+                f"{self.conf.registration_concurrency.name} is not available yet; only "
+                "DISABLED is supported in this version."
+            )
+        self.signature = inspect.signature(func)
+        self.is_async = inspect.iscoroutinefunction(func)
+
+    def validate_options(self) -> None:
+        """Raise :class:`InvalidTaskOptionsError` listing every unknown option."""
+        invalid = [name for name in self.options if name not in TASK_OPTION_NAMES]
+        if invalid:
+            raise InvalidTaskOptionsError(self.task_id.key, invalid, sorted(TASK_OPTION_NAMES))
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The task's logger, ``pynenc.task.<module>.<name>``."""
+        return logging.getLogger(f"pynenc.task.{self.task_id.key}")
+
+    @property
+    def invocation(self) -> BaseInvocation[Params, Result]:
+        """The invocation of this task currently running in this thread."""
+        invocation = current_invocation.get()
+        if invocation is None or invocation.task.task_id != self.task_id:
+            raise OutsideTaskError(
+                f"{self.task_id}.invocation is only available while the task is running "
+                "(inside its function, on a runner or in dev sync mode)."
+            )
+        return invocation
+
+    @cached_property
+    def retriable_exceptions(self) -> tuple[type[Exception], ...]:
+        """Exceptions that trigger a retry: ``retry_for`` plus, always, ``RetryError``."""
+        return (*self.conf.retry_for, RetryError)
+
+    def should_retry(self, exc: Exception, num_retries: int) -> bool:
+        """Whether ``exc``, after ``num_retries`` retries, earns another try."""
+        return num_retries < self.conf.max_retries and isinstance(exc, self.retriable_exceptions)
+
+    # -- identity and pickling -------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"task_id": self.task_id.key}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        found = self._get_from_task_id(TaskId.from_key(state["task_id"]))
+        task = found if isinstance(found, Task) else _extract_task_from_wrapper(found)
+        if task is None:
+            raise TaskNotFoundError(f"{state['task_id']} is not a pynenc task")
+        self.__dict__.update(task.__dict__)
+
+    @staticmethod
+    def _get_from_task_id(task_id: TaskId) -> Task[Any, Any] | Callable[..., Any]:
+        """Import the module of ``task_id`` and return what its name holds there."""
+        try:
+            module = importlib.import_module(task_id.module)
+        except ImportError as exc:
+            raise TaskNotFoundError(
+                f"Task {task_id}: module {task_id.module!r} cannot be imported ({exc}). "
+                "Is it installed and importable where this process runs?"
+            ) from exc
+        found = getattr(module, task_id.func_name, None)
+        if found is None:
+            raise TaskNotFoundError(
+                f"Task {task_id}: module {task_id.module!r} has no attribute "
+                f"{task_id.func_name!r}"
+            )
+        return found  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_id(cls, app: Pynenc, task_id: TaskId) -> Task[Any, Any]:
+        """The task named ``task_id``, bound to ``app``.
+
+        Registered tasks come first; otherwise the module is imported and the Task found
+        there (directly or inside a wrapper) is copied onto ``app`` when it belongs to
+        another app object, so two apps in one process never share runners or state.
+
+        :raises ValueError: (``TaskNotFoundError``) when ``task_id`` is not a task.
+        """
+        registered = app.tasks.get(task_id.key)
+        if registered is not None:
+            return registered
+        found = cls._get_from_task_id(task_id)
+        task = found if isinstance(found, Task) else _extract_task_from_wrapper(found)
+        if task is None:
+            raise TaskNotFoundError(f"{task_id} exists but is not a pynenc task")
+        if task.app is not app:
+            task = cls(app, task.func, task.options)
+        app.register_task(task)
+        return task
+
+    def __str__(self) -> str:
+        return f"Task({self.task_id})"
+
+    def __repr__(self) -> str:
+        return f"Task(task_id={self.task_id.key!r}, options={self.options!r})"
+
+    # -- calling ---------------------------------------------------------------------------
+
+    def args(self, *args: Params.args, **kwargs: Params.kwargs) -> Arguments:
+        """The :class:`Arguments` of a call, bound against the signature (for parallelize)."""
+        return Arguments.from_call(self.signature, args, kwargs)
+
+    def __call__(
+        self, *args: Params.args, **kwargs: Params.kwargs
+    ) -> BaseInvocation[Params, Result]:
+        """Call the task: a wrong call raises ``TypeError`` here, before anything is sent."""
+        return self._call(Arguments.from_call(self.signature, args, kwargs))
+
+    def _call(self, arguments: Arguments) -> BaseInvocation[Params, Result]:
+        """Run inline in dev sync mode, otherwise register and publish through the app."""
+        if self.app.conf.dev_mode_force_sync_tasks:
+            return SyncInvocation.run(self, arguments)
+        return self.app.orchestrator.route([Call(self, arguments)])[0]
+
+    def parallelize(
+        self,
+        param_iter: Iterable[tuple[Any, ...] | dict[str, Any] | Arguments],
+        common_args: dict[str, Any] | None = None,
+    ) -> BaseInvocationGroup[Params, Result]:
+        """One invocation per element of ``param_iter`` (tuple: positional, dict: keyword,
+        :class:`Arguments`: from :meth:`args`); ``common_args`` are merged into each call
+        and, on the batch path, serialized only once."""
+        param_list = list(param_iter)
+        if self.app.conf.dev_mode_force_sync_tasks:
+            arguments = prepare_arguments(self, param_list, common_args)
+            return SyncInvocationGroup(self, [SyncInvocation.run(self, a) for a in arguments])
+        if can_batch_process(self, len(param_list)):
+            return distribute_batch_calls(self, param_list, common_args)
+        return distribute_calls(self, param_list, common_args)
+
+
+def _check_importable(func: Callable[..., Any]) -> None:
+    module = getattr(func, "__module__", None)
+    name = getattr(func, "__qualname__", getattr(func, "__name__", repr(func)))
+    if module == "__main__":
+        raise RuntimeError(
+            f"Cannot create a task from {name!r} defined in '__main__': runners import tasks "
+            "by module name, and a runner's __main__ is not your script. Move the function "
+            "into an importable module and import it from the script."
+        )
+    if not inspect.isfunction(func):
+        raise TaskDefinitionError(f"{name!r} is not a function; decorate a plain function")
+    if "<locals>" in name or "." in name:
+        raise TaskDefinitionError(
+            f"Cannot create a task from {module}.{name}: tasks must be defined at module "
+            "level (not inside a function or a class) so runners can import them by name."
+        )
+
+
+def _extract_task_from_wrapper(wrapper: object) -> Task[Any, Any] | None:
+    """The first :class:`Task` among ``wrapper``'s instance attributes, or ``None``."""
+    if isinstance(wrapper, Task):
+        return wrapper
+    try:
+        attributes = vars(wrapper)
+    except TypeError:  # no __dict__ (slots or builtins): nothing to scan
+        return None
+    for value in attributes.values():
+        if isinstance(value, Task):
+            return value
+    return None
+
+
+def can_batch_process(task: Task[Any, Any], num_calls: int) -> bool:
+    """Whether ``parallelize`` may use the batch path for ``num_calls`` calls."""
+    return (
+        not task.app.conf.dev_mode_force_sync_tasks
+        and task.conf.registration_concurrency is ConcurrencyControlType.DISABLED
+        and num_calls > 1
+        and task.conf.parallel_batch_size > 0
+    )
+
+
+def _to_arguments(
+    task: Task[Any, Any], index: int, item: ParamItem, common: Mapping[str, Any]
+) -> Arguments:
+    if isinstance(item, Arguments):
+        return Arguments({**common, **item.kwargs}) if common else item
+    if isinstance(item, tuple):
+        return Arguments.from_call(task.signature, item, common)
+    if isinstance(item, dict):
+        return Arguments.from_call(task.signature, (), {**common, **item})
+    raise TypeError(
+        f"parallelize({task.task_id}): element {index} is a {type(item).__name__}; "
+        "expected a tuple (positional), a dict (keyword) or task.args(...)"
+    )
+
+
+def prepare_arguments(
+    task: Task[Any, Any],
+    param_iter: Iterable[tuple[Any, ...] | dict[str, Any] | Arguments],
+    common_args: dict[str, Any] | None = None,
+) -> list[Arguments]:
+    """Each element as :class:`Arguments`, with ``common_args`` merged in (the element's
+    own values win)."""
+    common = common_args or {}
+    return [_to_arguments(task, i, item, common) for i, item in enumerate(param_iter)]
+
+
+def distribute_calls(
+    task: Task[Params, Result],
+    param_list: list[tuple[Any, ...] | dict[str, Any] | Arguments],
+    common_args: dict[str, Any] | None = None,
+) -> BaseInvocationGroup[Params, Result]:
+    """Send each call on its own (no batching)."""
+    invocations = [task._call(a) for a in prepare_arguments(task, param_list, common_args)]
+    return DistributedInvocationGroup(task, invocations)
+
+
+def distribute_batch_calls(
+    task: Task[Params, Result],
+    param_list: list[tuple[Any, ...] | dict[str, Any] | Arguments],
+    common_args: dict[str, Any] | None = None,
+) -> DistributedInvocationGroup[Params, Result]:
+    """Send the calls in batches of ``parallel_batch_size``: one backend write and one
+    broker batch per batch, with ``common_args`` serialized once for all of them."""
+    common = common_args or {}
+    encoded_common = serialize_arguments(task.app.serializer, task.task_id.key, common)
+    calls: list[Call[Params, Result]] = []
+    for index, item in enumerate(param_list):
+        arguments = _to_arguments(task, index, item, common)
+        own = item.kwargs if isinstance(item, Arguments) else item if isinstance(item, dict) else {}
+        shared = encoded_common if not own.keys() & encoded_common.keys() else {
+            k: v for k, v in encoded_common.items() if k not in own
+        }
+        calls.append(PreSerializedCall(task, arguments, shared))
+    size = task.conf.parallel_batch_size
+    route = task.app.orchestrator.route
+    invocations = []
+    for start in range(0, len(calls), size):
+        invocations.extend(route(calls[start : start + size]))
+    return DistributedInvocationGroup(task, invocations)

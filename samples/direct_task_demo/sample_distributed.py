@@ -1,0 +1,45 @@
+"""Distributed: a runner in a background thread executes the bodies; call sites unchanged."""
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import tasks
+import tasks_original
+from _runner import runner_thread
+
+PERIODS = ["Q1-2025", "Q2-2025", "Q3-2025", "Q4-2025"]
+
+
+def main() -> None:
+    with runner_thread():
+        start = time.perf_counter()
+        report = tasks.generate_report("Q1-2025")
+        print(f"dist   generate_report -> {report}  ({time.perf_counter() - start:.2f} s)")
+        assert report == tasks_original.generate_report("Q1-2025")
+
+        try:
+            tasks.fails()
+        except ValueError as exc:
+            print(f"dist   fails() raised ValueError({exc!r}) at the call site")
+
+        start = time.perf_counter()
+        sequential = [tasks.generate_report(p) for p in PERIODS]
+        seq_time = time.perf_counter() - start
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(PERIODS)) as pool:
+            concurrent = list(pool.map(tasks.generate_report, PERIODS))
+        conc_time = time.perf_counter() - start
+        assert concurrent == sequential
+        print(
+            f"dist   {len(PERIODS)} reports: for loop {seq_time:.2f} s, "
+            f"ThreadPoolExecutor {conc_time:.2f} s"
+        )
+
+        report = asyncio.run(tasks.async_generate_report("Q2-2025"))
+        print(f"dist   async_generate_report -> {report['period']} revenue={report['revenue']}")
+    print("dist   OK")
+
+
+if __name__ == "__main__":
+    main()

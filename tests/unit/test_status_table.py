@@ -1,0 +1,38 @@
+"""The transition table is the only authority on status changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pynenc import InvalidStatusTransitionError, InvocationStatus
+from pynenc.invocation.status import CLAIMABLE, FINAL, TRANSITIONS, check_transition
+
+S = InvocationStatus
+
+
+def test_every_status_has_a_rule() -> None:
+    assert set(TRANSITIONS) == set(InvocationStatus)
+
+
+def test_final_statuses_have_no_exit() -> None:
+    assert {S.SUCCESS, S.FAILED} == FINAL
+    assert all(not TRANSITIONS[s].next for s in FINAL)
+
+
+def test_claimable() -> None:
+    assert {S.REGISTERED, S.RETRY} == CLAIMABLE
+
+
+def test_running_is_owned() -> None:
+    assert TRANSITIONS[S.RUNNING].owned
+    assert not TRANSITIONS[S.REGISTERED].owned
+
+
+def test_illegal_transition_lists_allowed() -> None:
+    with pytest.raises(InvalidStatusTransitionError) as info:
+        check_transition(S.REGISTERED, S.SUCCESS)
+    assert "REGISTERED to SUCCESS" in str(info.value)
+    assert "allowed from REGISTERED: RUNNING" in str(info.value)
+    with pytest.raises(InvalidStatusTransitionError, match="none \\(final status\\)"):
+        check_transition(S.SUCCESS, S.RUNNING)
+    check_transition(S.RUNNING, S.SUCCESS)
