@@ -30,7 +30,7 @@ class Arguments:
 
     def to_call(self, signature: inspect.Signature) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Turn the named arguments back into ``(args, kwargs)`` for the function."""
-        bound = inspect.BoundArguments(signature, self.kwargs)  # type: ignore[arg-type]
+        bound = inspect.BoundArguments(signature, self.kwargs)
         return bound.args, bound.kwargs
 
     def __eq__(self, other: object) -> bool:

@@ -61,4 +61,3 @@ class PreSerializedCall(Call[Params, Result]):
             encoded = serialize_arguments(self.task.app.serializer, self.task.task_id.key, own)
             self._serialized = {**self._common, **encoded}
         return self._serialized
-

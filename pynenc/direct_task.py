@@ -23,8 +23,9 @@ AggregateFunc = Callable[[list[Any]], Any]
 AGGREGATION_REQUIRED = "Aggregation function required for parallel execution"
 
 
-def _split(task: Task[Any, Any], parallel_func: ParallelFunc, args: tuple[Any, ...],
-           kwargs: dict[str, Any]) -> tuple[Iterable[Any], dict[str, Any] | None]:
+def _split(
+    task: Task[Any, Any], parallel_func: ParallelFunc, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Iterable[Any], dict[str, Any] | None]:
     """Ask ``parallel_func`` how to split this call: ``(param_iter, common_args)``.
 
     ``parallel_func`` receives the call's arguments by name and returns either the
@@ -86,6 +87,6 @@ def make_direct_task(
 
         wrapper = sync_wrapper
 
-    wrapper.__pynenc_task__ = task  # type: ignore[attr-defined]
-    wrapper.__inner_function__ = func  # type: ignore[attr-defined]
+    # instance attributes, so _extract_task_from_wrapper and Task.from_id find the task
+    vars(wrapper).update(__pynenc_task__=task, __inner_function__=func)
     return wrapper

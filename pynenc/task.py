@@ -68,6 +68,18 @@ class Task(Generic[Params, Result]):
             )
         self.signature = inspect.signature(func)
         self.is_async = inspect.iscoroutinefunction(func)
+        # most functions take every parameter by name: then a call needs no re-binding
+        self._by_name = all(
+            p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            for p in self.signature.parameters.values()
+        )
+
+    def run_function(self, arguments: Arguments) -> Any:
+        """Call the function with ``arguments`` (a coroutine for ``async def``)."""
+        if self._by_name:
+            return self.func(**arguments.kwargs)  # type: ignore[call-arg]
+        args, kwargs = arguments.to_call(self.signature)
+        return self.func(*args, **kwargs)
 
     def validate_options(self) -> None:
         """Raise :class:`InvalidTaskOptionsError` listing every unknown option."""
@@ -125,8 +137,7 @@ class Task(Generic[Params, Result]):
         found = getattr(module, task_id.func_name, None)
         if found is None:
             raise TaskNotFoundError(
-                f"Task {task_id}: module {task_id.module!r} has no attribute "
-                f"{task_id.func_name!r}"
+                f"Task {task_id}: module {task_id.module!r} has no attribute {task_id.func_name!r}"
             )
         return found  # type: ignore[no-any-return]
 
@@ -284,9 +295,11 @@ def distribute_batch_calls(
     for index, item in enumerate(param_list):
         arguments = _to_arguments(task, index, item, common)
         own = item.kwargs if isinstance(item, Arguments) else item if isinstance(item, dict) else {}
-        shared = encoded_common if not own.keys() & encoded_common.keys() else {
-            k: v for k, v in encoded_common.items() if k not in own
-        }
+        shared = (
+            encoded_common
+            if not own.keys() & encoded_common.keys()
+            else {k: v for k, v in encoded_common.items() if k not in own}
+        )
         calls.append(PreSerializedCall(task, arguments, shared))
     size = task.conf.parallel_batch_size
     route = task.app.orchestrator.route

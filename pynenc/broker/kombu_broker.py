@@ -7,8 +7,8 @@ bounded prefetch; messages are acked by the runner once its claim is recorded.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import socket
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -169,10 +169,8 @@ class BrokerConsumer:
             if self.broker.in_process:
                 self._wait_in_process(limit, timeout)
             else:
-                try:
+                with contextlib.suppress(TimeoutError):  # nothing arrived in time
                     self._conn.drain_events(timeout=timeout)
-                except socket.timeout:
-                    pass
         out, self._buffer = self._buffer[:limit], self._buffer[limit:]
         return out
 
@@ -189,7 +187,7 @@ class BrokerConsumer:
         while len(self._buffer) < limit:
             try:
                 self._conn.drain_events(timeout=0)
-            except socket.timeout:
+            except TimeoutError:
                 break
             got = True
         return got

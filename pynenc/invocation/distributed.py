@@ -15,6 +15,7 @@ from pynenc.types import Params, Result
 if TYPE_CHECKING:
     from pynenc.task import Task
 
+
 class DistributedInvocation(BaseInvocation[Params, Result]):
     """A handle on an invocation that a runner executes; reads go to the state backend."""
 
@@ -52,7 +53,7 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
     def get_result(self, timeout: float | None = None) -> Result:
         if self._final is None:
             self._final = self.task.app.orchestrator.wait_final(self.invocation_id, timeout)
-        return self._outcome(self._final)
+        return self._outcome(self._final)  # type: ignore[no-any-return]
 
     def _outcome(self, record: InvocationRecord) -> Any:
         if record.status is InvocationStatus.SUCCESS:

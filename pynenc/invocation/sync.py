@@ -60,7 +60,9 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         self._error: BaseException | None = None
 
     @classmethod
-    def run(cls, task: Task[Params, Result], arguments: Arguments) -> SyncInvocation[Params, Result]:
+    def run(
+        cls, task: Task[Params, Result], arguments: Arguments
+    ) -> SyncInvocation[Params, Result]:
         """Create the invocation and run it now, retrying as the task's options say."""
         invocation = cls(task, arguments)
         invocation._execute()
@@ -71,13 +73,12 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         self._history.append(StatusEntry(status, time.time(), _SYNC_RUNNER_ID))
 
     def _execute(self) -> None:
-        args, kwargs = self.arguments.to_call(self.task.signature)
         token = current_invocation.set(self)
         try:
             while True:
                 self._set(InvocationStatus.RUNNING)
                 try:
-                    value = self.task.func(*args, **kwargs)
+                    value: Any = self.task.run_function(self.arguments)
                     if self.task.is_async:
                         value = run_coroutine(value)
                 except Exception as exc:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pynenc.broker.envelope import Envelope
@@ -59,12 +59,12 @@ class Orchestrator:
             queue = call.task.conf.queue
             task_key = call.task.task_id.key
             records.append(
-                InvocationRecord(invocation_id, task_key, arguments, parent_id=parent_id,
-                                 queue=queue)
+                InvocationRecord(
+                    invocation_id, task_key, arguments, parent_id=parent_id, queue=queue
+                )
             )
             envelopes.append(
-                Envelope(invocation_id, task_key, arguments, serializer, queue,
-                         parent_id=parent_id)
+                Envelope(invocation_id, task_key, arguments, serializer, queue, parent_id=parent_id)
             )
             invocations.append(
                 DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
@@ -164,14 +164,16 @@ class Orchestrator:
         """Record the retry and publish the invocation again with its retry count raised."""
         retries = envelope.num_retries + 1
         reason = f"retry {retries}: {error.get('type')}: {error.get('message')}"
-        if not self._finish(envelope.invocation_id, S.RETRY, runner_id, reason=reason,
-                            num_retries=retries):
+        if not self._finish(
+            envelope.invocation_id, S.RETRY, runner_id, reason=reason, num_retries=retries
+        ):
             return False
         self.app.broker.publish([replace(envelope, num_retries=retries)])
         return True
 
-    def _finish(self, invocation_id: str, target: InvocationStatus, runner_id: str,
-                **outcome: Any) -> bool:
+    def _finish(
+        self, invocation_id: str, target: InvocationStatus, runner_id: str, **outcome: Any
+    ) -> bool:
         try:
             done = self.transition(invocation_id, target, runner_id, **outcome)
         except (InvocationNotFoundError, InvalidStatusTransitionError) as exc:
@@ -181,7 +183,7 @@ class Orchestrator:
         if not done:
             logger.warning(
                 "Outcome of %s not recorded: runner %s no longer owns it",
-                invocation_id, runner_id,
+                invocation_id,
+                runner_id,
             )
         return done
-

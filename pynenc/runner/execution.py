@@ -57,11 +57,12 @@ def execute(app: Pynenc, envelope: Envelope, runner_id: str) -> None:
         orchestrator.fail(envelope.invocation_id, runner_id, exception_to_payload(exc))
         return
     arguments = Arguments(kwargs)
-    invocation = DistributedInvocation(task, arguments, envelope.invocation_id, envelope.parent_id)
+    invocation: DistributedInvocation[Any, Any] = DistributedInvocation(
+        task, arguments, envelope.invocation_id, envelope.parent_id
+    )
     token = current_invocation.set(invocation)
     try:
-        args, call_kwargs = arguments.to_call(task.signature)
-        value = task.func(*args, **call_kwargs)
+        value = task.run_function(arguments)
         if task.is_async:
             value = run_coroutine(value)
         encoded = serialize_result(app.serializer, envelope.task_id, value)

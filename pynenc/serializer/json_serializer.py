@@ -12,7 +12,7 @@ fset       ``frozenset``                                list of items (sorted if
 map        ``dict`` with a non-str key, or with "__t"   list of ``[key, value]`` pairs
 dt         ``datetime``                                 ISO text; ``[ISO, zone]`` for a ZoneInfo
 date       ``date``                                     ISO text
-time       ``time``                                     ISO text
+time       ``time``                                     ISO text; ``[ISO, zone]`` for a ZoneInfo
 td         ``timedelta``                                ``[days, seconds, microseconds]``
 uuid       ``UUID``                                     canonical text
 dec        ``Decimal``                                  ``str(value)``
@@ -94,10 +94,12 @@ def _items(collection: set[Any] | frozenset[Any]) -> list[Any]:
     return [_encode(item) for item in ordered]
 
 
-def _datetime(value: datetime) -> Any:
+def _zoned(value: datetime | time) -> Any:
     zone = value.tzinfo
+    # Keep a named zone, not just the offset of the day: later arithmetic must follow its DST
+    # rules, and a time() has no offset at all in a named zone.
     if isinstance(zone, ZoneInfo) and zone.key:
-        return [value.isoformat(), zone.key]  # keep the zone, not just today's offset
+        return [value.isoformat(), zone.key]
     return value.isoformat()
 
 
@@ -105,9 +107,9 @@ _TAGGERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
     tuple: ("tuple", lambda v: [_encode(item) for item in v]),
     set: ("set", _items),
     frozenset: ("fset", _items),
-    datetime: ("dt", _datetime),
+    datetime: ("dt", _zoned),
     date: ("date", date.isoformat),
-    time: ("time", time.isoformat),
+    time: ("time", _zoned),
     timedelta: ("td", lambda v: [v.days, v.seconds, v.microseconds]),
     uuid.UUID: ("uuid", str),
     Decimal: ("dec", str),
@@ -166,6 +168,13 @@ def _decode_datetime(payload: Any) -> datetime:
     return datetime.fromisoformat(payload)
 
 
+def _decode_time(payload: Any) -> time:
+    if isinstance(payload, list):
+        text, key = payload
+        return time.fromisoformat(text).replace(tzinfo=ZoneInfo(key))
+    return time.fromisoformat(payload)
+
+
 def _sequence(build: Callable[[list[Any]], Any]) -> Callable[[Any], Any]:
     def decode(items: Any) -> Any:
         if type(items) is not list:  # tuple("abc") would quietly split a string
@@ -196,7 +205,7 @@ _UNTAGGERS: dict[str, Callable[[Any], Any]] = {
     "map": _sequence(_decode_map),
     "dt": _decode_datetime,
     "date": date.fromisoformat,
-    "time": time.fromisoformat,
+    "time": _decode_time,
     "td": lambda v: timedelta(*v),
     "uuid": uuid.UUID,
     "dec": Decimal,

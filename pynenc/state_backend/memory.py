@@ -51,9 +51,7 @@ class MemoryStateBackend(StateBackend):
         with store.lock:
             for record in records:
                 store.records[record.invocation_id] = replace(record)
-                store.histories[record.invocation_id] = [
-                    StatusEntry(record.status, entry_time)
-                ]
+                store.histories[record.invocation_id] = [StatusEntry(record.status, entry_time)]
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         with self._store.lock:
@@ -77,9 +75,9 @@ class MemoryStateBackend(StateBackend):
             if update.num_retries is not None:
                 record.num_retries = update.num_retries
             store.histories[update.invocation_id].append(update.entry)
-            waiter = store.waiters.pop(update.invocation_id, None) if (
-                record.status in FINAL
-            ) else None
+            waiter = (
+                store.waiters.pop(update.invocation_id, None) if (record.status in FINAL) else None
+            )
         if waiter is not None:
             waiter.set()
         return True

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pynenc.invocation.status import InvocationStatus
 
 
-@dataclass(frozen=True, slots=True)
-class StatusEntry:
-    """One line of an invocation's status history."""
+class StatusEntry(NamedTuple):
+    """One line of an invocation's status history (a tuple: cheap on the call path)."""
 
     status: InvocationStatus
     timestamp: float  #: seconds since the epoch

@@ -21,7 +21,7 @@ def main() -> None:
         try:
             tasks.fails()
         except ValueError as exc:
-            print(f"dist   fails() raised ValueError({exc!r}) at the call site")
+            print(f"dist   fails() raised ValueError({str(exc)!r}) at the call site")
 
         start = time.perf_counter()
         sequential = [tasks.generate_report(p) for p in PERIODS]

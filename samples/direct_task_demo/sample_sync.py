@@ -1,6 +1,6 @@
 """Dev sync mode: the decorated functions run inline, like the plain originals.
 
-    PYNENC__DEV_MODE_FORCE_SYNC_TASKS=True python sample_sync.py
+PYNENC__DEV_MODE_FORCE_SYNC_TASKS=True python sample_sync.py
 """
 
 import asyncio
@@ -9,8 +9,8 @@ import time
 
 os.environ.setdefault("PYNENC__DEV_MODE_FORCE_SYNC_TASKS", "True")
 
-import tasks  # noqa: E402  (the environment must be set before the app is created)
-import tasks_original  # noqa: E402
+import tasks
+import tasks_original
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     try:
         tasks.fails()
     except ValueError as exc:
-        print(f"sync   fails() raised ValueError({exc!r}), as the plain function does")
+        print(f"sync   fails() raised ValueError({str(exc)!r}), as the plain function does")
 
     periods = ["Q1-2025", "Q2-2025"]
     assert tasks.generate_reports(periods=periods) == tasks_original.generate_reports(periods)

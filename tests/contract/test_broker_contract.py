@@ -43,8 +43,15 @@ def _drain(broker: KombuBroker, queues: list[str], want: int) -> list[Envelope]:
 
 class TestBroker:
     def test_round_trip_preserves_the_envelope(self, broker: KombuBroker) -> None:
-        sent = Envelope("inv-1", "pkg.mod.task", {"a": '"x"', "b": "[1]"}, "json", "default",
-                        num_retries=2, parent_id="p-1")
+        sent = Envelope(
+            "inv-1",
+            "pkg.mod.task",
+            {"a": '"x"', "b": "[1]"},
+            "json",
+            "default",
+            num_retries=2,
+            parent_id="p-1",
+        )
         broker.publish([sent])
         assert _drain(broker, ["default"], 1) == [sent]
 
@@ -107,8 +114,12 @@ class TestBroker:
         queue = broker.queue_name("default")
         producer = conn.Producer()
         broker.purge(["default"])
-        producer.publish("not an envelope", exchange="", routing_key=queue,
-                         content_type="application/x-pynenc-envelope+json")
+        producer.publish(
+            "not an envelope",
+            exchange="",
+            routing_key=queue,
+            content_type="application/x-pynenc-envelope+json",
+        )
         consumer = broker.consumer(["default"], prefetch=1)
         try:
             [delivery] = consumer.get(1, timeout=1)

@@ -40,8 +40,12 @@ def _update(
     **outcome: object,
 ) -> StatusUpdate:
     return StatusUpdate(
-        inv, frozenset(expected), StatusEntry(to, time.time(), owner or expected_owner, None),
-        owner=owner, expected_owner=expected_owner, **outcome,  # type: ignore[arg-type]
+        inv,
+        frozenset(expected),
+        StatusEntry(to, time.time(), owner or expected_owner, None),
+        owner=owner,
+        expected_owner=expected_owner,
+        **outcome,  # type: ignore[arg-type]
     )
 
 

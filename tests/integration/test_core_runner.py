@@ -20,8 +20,11 @@ def test_result_status_and_history(running_app: Pynenc) -> None:
     assert invocation.result == 3
     assert invocation.status is InvocationStatus.SUCCESS
     statuses = [entry.status for entry in invocation.history]
-    assert statuses == [InvocationStatus.REGISTERED, InvocationStatus.RUNNING,
-                        InvocationStatus.SUCCESS]
+    assert statuses == [
+        InvocationStatus.REGISTERED,
+        InvocationStatus.RUNNING,
+        InvocationStatus.SUCCESS,
+    ]
     running = invocation.history[1]
     assert running.runner_id == running_app.runner.runner_id
     stamps = [entry.timestamp for entry in invocation.history]
@@ -77,8 +80,9 @@ def test_parallelize_common_args(running_app: Pynenc) -> None:
 
 
 def test_parallelize_own_value_overrides_common(running_app: Pynenc) -> None:
-    group = core.process.parallelize([{"index": 1, "large_data": "ab"}, {"index": 2}],
-                                     {"large_data": "abcd"})
+    group = core.process.parallelize(
+        [{"index": 1, "large_data": "ab"}, {"index": 2}], {"large_data": "abcd"}
+    )
     assert list(group.results) == [3, 6]
 
 
@@ -144,7 +148,7 @@ def test_invocation_inside_and_outside_a_task(running_app: Pynenc) -> None:
     invocation = core.current_invocation_id()
     assert invocation.result == invocation.invocation_id
     with pytest.raises(OutsideTaskError, match="only available while the task is running"):
-        core.current_invocation_id.invocation  # noqa: B018
+        core.current_invocation_id.invocation
 
 
 def test_sub_invocations_record_their_parent(running_app: Pynenc) -> None:

@@ -49,7 +49,7 @@ def test_async_parallel(running_app: Pynenc) -> None:
 
 
 def test_missing_aggregate_raises_before_any_sub_call(core_app: Pynenc) -> None:
-    with pytest.raises(ValueError, match="^Aggregation function required for parallel execution$"):
+    with pytest.raises(ValueError, match=r"^Aggregation function required for parallel execution$"):
         core.no_aggregate(values=[1, 2])
     assert core_app.state_backend.find() == []
 

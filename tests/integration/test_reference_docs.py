@@ -79,7 +79,9 @@ def test_sync_mode_by_environment_variable() -> None:
     done = subprocess.run(
         [sys.executable, "-c", script],
         env={"PYNENC__DEV_MODE_FORCE_SYNC_TASKS": "True", "PYTHONPATH": "."},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["intentional", "0"]  # inline, and no state writes
@@ -103,8 +105,13 @@ def test_main_module_limitation() -> None:
         "except RuntimeError as e:\n"
         "    print('RuntimeError', '__main__' in str(e))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, env={"PYTHONPATH": "."})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": "."},
+    )
     assert done.stdout.split() == ["RuntimeError", "True"], done.stderr
 
 

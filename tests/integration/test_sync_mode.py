@@ -62,7 +62,9 @@ def test_environment_variable_enables_sync_mode(variable: str) -> None:
     done = subprocess.run(
         [sys.executable, "-c", code],
         env={"PATH": "", variable: "True", "PYTHONPATH": "."},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["5", "SyncInvocation"]

@@ -34,7 +34,7 @@ def same(a: Any, b: Any) -> bool:
         )
     if isinstance(a, list | tuple):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, datetime | time):
+    if isinstance(a, datetime | time):  # == ignores the zone of a time and of equal instants
         return bool(a == b and a.utcoffset() == b.utcoffset() and a.tzinfo == b.tzinfo)
     return bool(a == b)
 
@@ -76,6 +76,7 @@ ROUND_TRIPS: dict[str, Any] = {
     "date": date(1999, 12, 31),
     "time": time(23, 59, 58, 1),
     "aware time": time(8, 15, tzinfo=PLUS_0530),
+    "zoneinfo time": time(8, 15, tzinfo=PARIS),
     "timedelta": timedelta(days=-1, seconds=5, microseconds=7),
     "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
     "decimal": Decimal("1.10"),
@@ -192,6 +193,11 @@ def test_unsupported_types_are_named(value: Any, type_name: str) -> None:
 def test_subclasses_are_refused_not_degraded(value: Any, base: str) -> None:
     with pytest.raises(SerializationError, match=f"subclass of {base}"):
         SER.dumps(value)
+
+
+def test_int_too_long_for_json_text_is_a_serialization_error() -> None:
+    with pytest.raises(SerializationError, match=r"type list cannot be serialized.*4300 digits"):
+        SER.dumps([10**5000])
 
 
 def test_circular_structure_is_an_error() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import metadata
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -114,3 +116,21 @@ def test_public_api_is_exactly_all() -> None:
     }
     assert set(pynenc.serializer.__all__) == public
     assert len(pynenc.serializer.__all__) == len(set(pynenc.serializer.__all__))
+
+
+def test_serializer_from_an_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    advertised = metadata.EntryPoints(
+        [
+            metadata.EntryPoint("reverse", f"{__name__}:Reverse", base.ENTRY_POINT_GROUP),
+            metadata.EntryPoint("gone", "no_such_module_xyz:Factory", base.ENTRY_POINT_GROUP),
+        ]
+    )
+
+    def entry_points(**selection: str) -> metadata.EntryPoints:
+        return advertised.select(**selection)
+
+    monkeypatch.setattr(base, "metadata", SimpleNamespace(entry_points=entry_points))
+    assert isinstance(get_serializer("reverse"), Reverse)
+    assert serializer_names() == ["cloudpickle", "gone", "json", "pickle", "reverse"]
+    with pytest.raises(ConfigError, match="'gone' from entry point 'no_such_module_xyz:Factory'"):
+        get_serializer("gone")
