@@ -10,6 +10,8 @@ import pytest
 from pynenc import Pynenc
 from tests.apps import core
 
+pytest_plugins = ["tests.servers"]
+
 
 @pytest.fixture
 def core_app() -> Iterator[Pynenc]:

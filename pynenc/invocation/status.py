@@ -2,7 +2,8 @@
 
 Every status change in pynenc is checked against :data:`TRANSITIONS`. A rule says which
 statuses may follow, whether the status is final, and whether it is *owned*: an owned
-status (RUNNING) belongs to the runner that entered it, and only that runner may leave it.
+status (RUNNING) belongs to the runner that entered it, and only that runner may leave it —
+or recovery, acting for a runner that is dead or stopping (the history says which).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class InvocationStatus(StrEnum):
     REGISTERED = "registered"  #: stored and published, waiting for a runner
     RUNNING = "running"  #: claimed by a runner, function executing
     RETRY = "retry"  #: failed with a retriable error, republished
+    REROUTED = "rerouted"  #: its runner died or stopped; republished for another runner
     SUCCESS = "success"  #: finished, result stored
     FAILED = "failed"  #: finished, exception stored
 
@@ -39,8 +41,9 @@ class StatusRule:
 S = InvocationStatus
 TRANSITIONS: dict[InvocationStatus, StatusRule] = {
     S.REGISTERED: StatusRule(next=frozenset({S.RUNNING})),
-    S.RUNNING: StatusRule(next=frozenset({S.SUCCESS, S.FAILED, S.RETRY}), owned=True),
+    S.RUNNING: StatusRule(next=frozenset({S.SUCCESS, S.FAILED, S.RETRY, S.REROUTED}), owned=True),
     S.RETRY: StatusRule(next=frozenset({S.RUNNING})),
+    S.REROUTED: StatusRule(next=frozenset({S.RUNNING, S.FAILED})),
     S.SUCCESS: StatusRule(next=frozenset(), final=True),
     S.FAILED: StatusRule(next=frozenset(), final=True),
 }

@@ -66,6 +66,25 @@ class StateBackend(ABC):
         """Ids of the invocations matching every given filter."""
 
     @abstractmethod
+    def heartbeat(self, runner_id: str, timestamp: float) -> None:
+        """Record that ``runner_id`` was alive at ``timestamp`` (seconds since the epoch)."""
+
+    @abstractmethod
+    def runners(self) -> dict[str, float]:
+        """The last heartbeat of every runner that has not been forgotten."""
+
+    @abstractmethod
+    def forget_runner(self, runner_id: str) -> None:
+        """Drop a runner's heartbeat (it stopped, or recovery has dealt with it)."""
+
+    @abstractmethod
+    def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
+        """Take or renew lease ``name`` for ``holder`` until ``now + ttl``, atomically.
+
+        Succeeds when the lease is free, expired, or already held by ``holder``.
+        """
+
+    @abstractmethod
     def purge(self) -> None:
         """Forget everything stored for this app."""
 

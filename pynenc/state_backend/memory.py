@@ -23,6 +23,8 @@ class _Store:
         self.records: dict[str, InvocationRecord] = {}
         self.histories: dict[str, list[StatusEntry]] = {}
         self.waiters: dict[str, threading.Event] = {}
+        self.heartbeats: dict[str, float] = {}
+        self.leases: dict[str, tuple[str, float]] = {}
 
 
 _stores: dict[str, _Store] = {}
@@ -111,11 +113,33 @@ class MemoryStateBackend(StateBackend):
                 and (wanted is None or record.status in wanted)
             ]
 
+    def heartbeat(self, runner_id: str, timestamp: float) -> None:
+        with self._store.lock:
+            self._store.heartbeats[runner_id] = timestamp
+
+    def runners(self) -> dict[str, float]:
+        with self._store.lock:
+            return dict(self._store.heartbeats)
+
+    def forget_runner(self, runner_id: str) -> None:
+        with self._store.lock:
+            self._store.heartbeats.pop(runner_id, None)
+
+    def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
+        with self._store.lock:
+            current = self._store.leases.get(name)
+            if current is not None and current[0] != holder and current[1] > now:
+                return False
+            self._store.leases[name] = (holder, now + ttl)
+            return True
+
     def purge(self) -> None:
         store = self._store
         with store.lock:
             store.records.clear()
             store.histories.clear()
+            store.heartbeats.clear()
+            store.leases.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists

@@ -149,12 +149,40 @@ class StateBackendContract:
         assert backend.find(statuses=[S.RUNNING]) == [b.invocation_id]
         assert sorted(backend.find()) == sorted([a.invocation_id, b.invocation_id])
 
+    def test_heartbeats(self, backend: StateBackend) -> None:
+        backend.heartbeat("r1", 10.0)
+        backend.heartbeat("r2", 11.0)
+        backend.heartbeat("r1", 12.5)
+        assert backend.runners() == {"r1": 12.5, "r2": 11.0}
+        backend.forget_runner("r1")
+        assert backend.runners() == {"r2": 11.0}
+
+    def test_lease_has_one_holder_until_it_expires(self, backend: StateBackend) -> None:
+        assert backend.acquire_lease("services", "a", ttl=10, now=100)
+        assert not backend.acquire_lease("services", "b", ttl=10, now=105)
+        assert backend.acquire_lease("services", "a", ttl=10, now=105)  # renewal
+        assert not backend.acquire_lease("services", "b", ttl=10, now=114)
+        assert backend.acquire_lease("services", "b", ttl=10, now=115.5)  # a's expired
+        assert backend.acquire_lease("other", "c", ttl=1, now=115.5)  # leases are by name
+
+    def test_recovery_takes_over_from_a_named_owner(self, backend: StateBackend) -> None:
+        record = _record()
+        backend.register([record], time.time())
+        inv = record.invocation_id
+        backend.set_status(_update(inv, {S.REGISTERED}, S.RUNNING, owner="dead"))
+        assert not backend.set_status(_update(inv, {S.RUNNING}, S.REROUTED, expected_owner="x"))
+        assert backend.set_status(_update(inv, {S.RUNNING}, S.REROUTED, expected_owner="dead"))
+        stored = backend.get(inv)
+        assert stored is not None and stored.status is S.REROUTED and stored.owner is None
+
     def test_purge(self, backend: StateBackend) -> None:
         record = _record()
         backend.register([record], time.time())
+        backend.heartbeat("r", 1.0)
         backend.purge()
         assert backend.get(record.invocation_id) is None
         assert backend.find() == []
+        assert backend.runners() == {}
 
     def test_concurrent_claims_have_one_winner(self, backend: StateBackend) -> None:
         record = _record()

@@ -20,7 +20,7 @@ def test_final_statuses_have_no_exit() -> None:
 
 
 def test_claimable() -> None:
-    assert {S.REGISTERED, S.RETRY} == CLAIMABLE
+    assert {S.REGISTERED, S.RETRY, S.REROUTED} == CLAIMABLE
 
 
 def test_running_is_owned() -> None:
