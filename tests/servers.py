@@ -8,6 +8,7 @@ under CI (``CI=true``): CI must never pass by skipping the real thing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -97,10 +98,8 @@ class Server:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):  # already gone
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
