@@ -27,6 +27,7 @@ from pynenc.conf.option import (
     choices_text,
     integer,
     json_object,
+    number,
     string_tuple,
     text,
 )
@@ -89,6 +90,41 @@ RUNNER_OPTIONS = OptionTable(
             string_tuple,
             "a list of queue names (comma-separated in text)",
             "Queues this runner consumes; empty means every queue of the app's tasks.",
+        ),
+        Option(
+            "processes",
+            0,
+            integer(0),
+            "an integer >= 0",
+            "Worker processes of multi-process runners; 0 means one per CPU.",
+        ),
+        Option(
+            "heartbeat_interval",
+            1.0,
+            number(0.05),
+            "a number of seconds >= 0.05",
+            "How often a runner records that it is alive.",
+        ),
+        Option(
+            "dead_after",
+            10.0,
+            number(0.1),
+            "a number of seconds >= 0.1",
+            "A runner silent this long is dead: its running invocations are rerouted.",
+        ),
+        Option(
+            "max_reroutes",
+            3,
+            integer(0),
+            "an integer >= 0",
+            "Times one invocation may be rerouted after runner deaths before it FAILS.",
+        ),
+        Option(
+            "stop_grace",
+            30.0,
+            number(0),
+            "a number of seconds >= 0",
+            "On a graceful stop, how long running invocations may take to finish.",
         ),
     ],
 )
@@ -165,6 +201,11 @@ class RunnerConfig(_Section):
     _options = RUNNER_OPTIONS
     threads: int
     queues: tuple[str, ...]
+    processes: int
+    heartbeat_interval: float
+    dead_after: float
+    max_reroutes: int
+    stop_grace: float
 
 
 class BrokerConfig(_Section):

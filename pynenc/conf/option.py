@@ -171,6 +171,23 @@ def integer(minimum: int) -> Callable[[Any], int]:
     return parse
 
 
+def number(minimum: float) -> Callable[[Any], float]:
+    """A real number (or its text) no smaller than ``minimum``: seconds, mostly."""
+
+    def parse(raw: Any) -> float:
+        if isinstance(raw, bool):
+            raise InvalidValue()
+        try:
+            value = float(raw) if isinstance(raw, int | float | str) else None
+        except ValueError:
+            value = None
+        if value is None or value != value or value < minimum:  # value != value: NaN
+            raise InvalidValue()
+        return value
+
+    return parse
+
+
 def string_tuple(raw: Any) -> tuple[str, ...]:
     """A list of strings, or one comma-separated string (blank items are dropped)."""
     if isinstance(raw, str):

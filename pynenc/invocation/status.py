@@ -43,7 +43,7 @@ TRANSITIONS: dict[InvocationStatus, StatusRule] = {
     S.REGISTERED: StatusRule(next=frozenset({S.RUNNING})),
     S.RUNNING: StatusRule(next=frozenset({S.SUCCESS, S.FAILED, S.RETRY, S.REROUTED}), owned=True),
     S.RETRY: StatusRule(next=frozenset({S.RUNNING})),
-    S.REROUTED: StatusRule(next=frozenset({S.RUNNING, S.FAILED})),
+    S.REROUTED: StatusRule(next=frozenset({S.RUNNING})),
     S.SUCCESS: StatusRule(next=frozenset(), final=True),
     S.FAILED: StatusRule(next=frozenset(), final=True),
 }

@@ -18,6 +18,7 @@ from pynenc.exceptions import (
     InvalidStatusTransitionError,
     InvocationNotFoundError,
     InvocationTimeoutError,
+    RunnerError,
 )
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation.distributed import DistributedInvocation
@@ -27,6 +28,7 @@ from pynenc.invocation.status import (
     check_transition,
     sources_of,
 )
+from pynenc.serializer import exception_to_payload
 from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
 
 if TYPE_CHECKING:
@@ -122,8 +124,12 @@ class Orchestrator:
         result: str | None = None,
         error: dict[str, Any] | None = None,
         num_retries: int | None = None,
+        for_owner: str | None = None,
     ) -> bool:
         """Move an invocation to ``target`` atomically, as ``runner_id``.
+
+        Leaving an owned status needs its owner: ``runner_id`` itself, or ``for_owner``
+        when recovery acts for a dead or stopping runner (history records the actor).
 
         Returns ``False`` when the runner lost the race (another runner owns or finished
         it). Raises :class:`InvalidStatusTransitionError` when the table forbids the move.
@@ -135,7 +141,9 @@ class Orchestrator:
             entry=StatusEntry(target, time.time(), runner_id, reason),
             owner=runner_id if TRANSITIONS[target].owned else None,
             # leaving an owned status (RUNNING) is for its owner only
-            expected_owner=runner_id if all(TRANSITIONS[s].owned for s in sources) else None,
+            expected_owner=(for_owner or runner_id)
+            if all(TRANSITIONS[s].owned for s in sources)
+            else None,
             result=result,
             error=error,
             num_retries=num_retries,
@@ -170,6 +178,73 @@ class Orchestrator:
             return False
         self.app.broker.publish([replace(envelope, num_retries=retries)])
         return True
+
+    def envelope_for(self, record: InvocationRecord) -> Envelope:
+        """Rebuild the envelope of a stored invocation (to publish it again)."""
+        return Envelope(
+            record.invocation_id,
+            record.task_id,
+            record.arguments,
+            self.app.conf.serializer,
+            record.queue,
+            record.num_retries,
+            record.parent_id,
+        )
+
+    def reroute(self, record: InvocationRecord, actor: str, reason: str, max_reroutes: int) -> bool:
+        """Take a RUNNING invocation back from its owner (dead or stopping) and publish it
+        again, at least once. Past ``max_reroutes`` reroutes it FAILS instead, so a task
+        that kills its runner every time cannot loop forever. ``False`` if it moved on."""
+        owner = record.owner or ""
+        outcome: dict[str, Any] = {"reason": reason, "for_owner": owner}
+        reroutes = sum(
+            1
+            for e in self.app.state_backend.history(record.invocation_id)
+            if e.status is S.REROUTED
+        )
+        if reroutes >= max_reroutes:
+            error = RunnerError(
+                f"Invocation {record.invocation_id} of {record.task_id} was rerouted "
+                f"{reroutes} times (runner.max_reroutes) and lost its runner again: {reason}"
+            )
+            outcome["error"] = exception_to_payload(error)
+            return self._finish(record.invocation_id, S.FAILED, actor, **outcome)
+        if not self._finish(record.invocation_id, S.REROUTED, actor, **outcome):
+            return False
+        self.app.broker.publish([self.envelope_for(record)])
+        return True
+
+    def recover(self, actor: str, now: float, dead_after: float, max_reroutes: int) -> list[str]:
+        """Reroute the RUNNING invocations of runners silent for ``dead_after`` seconds.
+
+        Returns the ids of the runners found dead (their heartbeats are then forgotten).
+        Called by the runner holding the services lease.
+        """
+        backend = self.app.state_backend
+        beats = backend.runners()
+        dead = {rid for rid, beat in beats.items() if now - beat > dead_after}
+        for invocation_id in backend.find(statuses=[S.RUNNING]):
+            record = backend.get(invocation_id)
+            if record is None or record.owner is None:
+                continue
+            if record.owner in dead or record.owner not in beats:
+                beat = beats.get(record.owner)
+                silent = f"silent for {now - beat:.1f} s" if beat else "no heartbeat"
+                reason = f"runner {record.owner} is dead ({silent})"
+                self.reroute(record, actor, reason, max_reroutes)
+        for runner_id in dead:
+            backend.forget_runner(runner_id)
+        return sorted(dead)
+
+    def release_owned(self, runner_id: str, actor: str, reason: str, max_reroutes: int) -> int:
+        """Reroute every invocation ``runner_id`` still runs (it is stopping or dead)."""
+        backend = self.app.state_backend
+        count = 0
+        for invocation_id in backend.find(statuses=[S.RUNNING]):
+            record = backend.get(invocation_id)
+            if record is not None and record.owner == runner_id:
+                count += self.reroute(record, actor, reason, max_reroutes)
+        return count
 
     def _finish(
         self, invocation_id: str, target: InvocationStatus, runner_id: str, **outcome: Any

@@ -1,14 +1,31 @@
-"""What every runner offers: ``run()`` in the calling thread, ``stop_runner_loop()``."""
+"""What every runner offers, and the life cycle they share.
+
+``run()`` blocks: it starts the services (heartbeat, recovery), serves until
+``stop_runner_loop()`` (or SIGTERM/SIGINT when run in the main thread), then stops
+gracefully: no new work, running work gets ``runner.stop_grace`` seconds, and whatever is
+still running after that is rerouted to other runners. A second stop request (a second
+signal, or ``stop_runner_loop(immediate=True)``) skips the grace period; nothing is left
+RUNNING under a runner that has gone.
+"""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from pynenc.identifiers import new_runner_id
+from pynenc.runner.services import RunnerServices
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
+
+logger = logging.getLogger("pynenc.runner")
 
 DEFAULT_QUEUE = "default"
 
@@ -20,6 +37,8 @@ class BaseRunner(ABC):
         self.app = app
         self.runner_id = new_runner_id(type(self).__name__)
         self._queues = queues
+        self._stop_lock = threading.Lock()
+        self._stop_requests = 0
 
     @property
     def queues(self) -> list[str]:
@@ -32,10 +51,73 @@ class BaseRunner(ABC):
         used = {task.conf.queue for task in self.app.tasks.values()}
         return sorted(used | {DEFAULT_QUEUE})
 
-    @abstractmethod
+    @property
+    def stopping(self) -> bool:
+        return self._stop_requests > 0
+
+    @property
+    def stopping_now(self) -> bool:
+        """A second stop request: skip the grace period."""
+        return self._stop_requests > 1
+
     def run(self) -> None:
         """Consume and execute until :meth:`stop_runner_loop` is called (blocks)."""
+        services = RunnerServices(self.app, self.runner_id)
+        with self._signals():
+            services.start()
+            try:
+                self._serve()
+            finally:
+                try:
+                    self._shutdown()
+                finally:
+                    services.stop()
+                    with self._stop_lock:
+                        self._stop_requests = 0  # the runner can be started again
+
+    def stop_runner_loop(self, immediate: bool = False) -> None:
+        """Ask :meth:`run` to stop: no new work is taken, running work may finish.
+
+        A second call (or ``immediate=True``) skips the grace period: running work is
+        rerouted to other runners at once.
+        """
+        with self._stop_lock:
+            self._stop_requests = max(self._stop_requests + 1, 2 if immediate else 1)
+        self._wake()
+
+    def release_running(self, reason: str) -> int:
+        """Reroute what this runner still runs; returns how many invocations moved."""
+        conf = self.app.conf.runner
+        return self.app.orchestrator.release_owned(
+            self.runner_id, self.runner_id, reason, conf.max_reroutes
+        )
 
     @abstractmethod
-    def stop_runner_loop(self) -> None:
-        """Ask :meth:`run` to stop: no new work is taken, running work finishes."""
+    def _serve(self) -> None:
+        """Consume and execute until a stop is requested."""
+
+    @abstractmethod
+    def _shutdown(self) -> None:
+        """Finish or reroute running work (grace period unless stopping now)."""
+
+    @abstractmethod
+    def _wake(self) -> None:
+        """Interrupt waits in ``_serve``/``_shutdown`` so they see a stop request."""
+
+    @contextmanager
+    def _signals(self) -> Iterator[None]:
+        """In the main thread, SIGTERM/SIGINT stop the runner (twice: at once)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handle(signum: int, frame: FrameType | None) -> None:
+            logger.warning("Runner %s got signal %s: stopping", self.runner_id, signum)
+            self.stop_runner_loop()
+
+        previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

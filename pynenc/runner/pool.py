@@ -44,12 +44,17 @@ class GrowingPool:
             with self._lock:
                 self._idle += 1
 
-    def shutdown(self) -> None:
-        """Let every queued job finish, then stop and join all threads."""
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop every thread once its job is done; ``wait`` joins them.
+
+        Without ``wait``, threads still running a job finish it in the background (they are
+        daemons: they don't keep the process alive).
+        """
         with self._lock:
             threads, self._threads = self._threads, []
             self._idle = 0
         for _ in threads:
             self._jobs.put(None)
-        for thread in threads:
-            thread.join()
+        if wait:
+            for thread in threads:
+                thread.join()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -43,28 +44,31 @@ class ThreadRunner(BaseRunner):
             raise ValueError(f"ThreadRunner needs at least one thread, got {self.slots}")
         self._cond = threading.Condition()
         self._busy = 0
-        self._stopping = False
         self._pool = GrowingPool(f"pynenc-{self.runner_id}")
 
-    def run(self) -> None:
+    def _serve(self) -> None:
         consumer = self.app.broker.consumer(self.queues, prefetch=self.slots)
         logger.info("Runner %s consuming %s", self.runner_id, self.queues)
         try:
             while True:
                 free = self._free_slots()
                 if free == 0:
-                    break
+                    return
                 for delivery in consumer.get(free, POLL_TIMEOUT):
                     self._handle(delivery)
         finally:
             consumer.close()
-            self._pool.shutdown()
-            with self._cond:
-                self._stopping = False  # the runner can be started again
 
-    def stop_runner_loop(self) -> None:
+    def _shutdown(self) -> None:
+        grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
+        idle = self._wait_idle(grace)
+        if not idle:
+            moved = self.release_running(f"runner {self.runner_id} stopped before finishing")
+            logger.warning("Runner %s stopped with %d invocations rerouted", self.runner_id, moved)
+        self._pool.shutdown(wait=idle)
+
+    def _wake(self) -> None:
         with self._cond:
-            self._stopping = True
             self._cond.notify_all()
         if self.app.broker.in_process:
             MEMORY_WAKEUP.notify()
@@ -72,9 +76,20 @@ class ThreadRunner(BaseRunner):
     def _free_slots(self) -> int:
         """Wait for a free slot; 0 means the runner is stopping."""
         with self._cond:
-            while self._busy >= self.slots and not self._stopping:
+            while self._busy >= self.slots and not self.stopping:
                 self._cond.wait()
-            return 0 if self._stopping else self.slots - self._busy
+            return 0 if self.stopping else self.slots - self._busy
+
+    def _wait_idle(self, timeout: float) -> bool:
+        """Wait until no invocation runs here, or ``timeout``, or a second stop request."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._busy > 0 and not self.stopping_now:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._busy == 0
 
     def _handle(self, delivery: Delivery) -> None:
         envelope = delivery.envelope

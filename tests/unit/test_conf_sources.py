@@ -172,7 +172,10 @@ def test_unknown_key_in_file_names_file_and_valid_options(tmp_path: Path) -> Non
     message = str(err.value)
     assert f"(from file {path.resolve()})" in message
     assert "Did you mean 'runner.threads'?" in message
-    assert "Valid options of runner: queues, threads" in message
+    assert (
+        "Valid options of runner: dead_after, heartbeat_interval, max_reroutes, processes, "
+        "queues, stop_grace, threads" in message
+    )
 
 
 def test_unknown_top_level_key_in_config_values(tmp_path: Path) -> None:

@@ -1,0 +1,76 @@
+"""Runner services: heartbeats, the services lease, and recovery of dead runners' work.
+
+Every runner heartbeats. One runner at a time (the holder of the ``services`` lease)
+also looks for runners that went silent and reroutes the invocations they were running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+
+logger = logging.getLogger("pynenc.runner.services")
+
+SERVICES_LEASE = "services"
+
+
+class RunnerServices:
+    """A daemon thread that keeps ``runner_id`` alive and, when leader, recovers work."""
+
+    def __init__(self, app: Pynenc, runner_id: str, *, recovery: bool = True) -> None:
+        self.app = app
+        self.runner_id = runner_id
+        self.recovery = recovery
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.beat()  # alive before the first claim, so recovery never mistakes us for dead
+        self._thread = threading.Thread(
+            target=self._loop, name=f"pynenc-services-{self.runner_id}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop beating and forget this runner (call once its work is finished or rerouted)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        try:
+            self.app.state_backend.forget_runner(self.runner_id)
+        except Exception:  # a backend outage must not block a stop; recovery copes later
+            logger.warning("Could not unregister runner %s", self.runner_id, exc_info=True)
+
+    def beat(self) -> None:
+        self.app.state_backend.heartbeat(self.runner_id, time.time())
+
+    def run_once(self) -> list[str]:
+        """One heartbeat and, when this runner holds the lease, one recovery pass."""
+        conf = self.app.conf.runner
+        now = time.time()
+        backend = self.app.state_backend
+        backend.heartbeat(self.runner_id, now)
+        if not self.recovery:
+            return []
+        if not backend.acquire_lease(SERVICES_LEASE, self.runner_id, conf.dead_after, now):
+            return []
+        dead = self.app.orchestrator.recover(
+            self.runner_id, now, conf.dead_after, conf.max_reroutes
+        )
+        if dead:
+            logger.warning("Runners found dead, their work rerouted: %s", ", ".join(dead))
+        return dead
+
+    def _loop(self) -> None:
+        interval = self.app.conf.runner.heartbeat_interval
+        while not self._stop.wait(interval):
+            try:
+                self.run_once()
+            except Exception:  # keep beating through transient backend errors
+                logger.exception("Runner services pass failed; retrying")
