@@ -39,6 +39,9 @@ class Pynenc:
         if app_id is not None:
             self.conf.app_id = app_id
         self.tasks: dict[str, Task[Any, Any]] = {}
+        #: ``module:attribute`` where this app can be imported (for spawned workers);
+        #: found by :func:`pynenc.runner.reference.app_reference` when not set.
+        self.reference: str | None = None
         logging.getLogger("pynenc").setLevel(self.conf.logging_level.upper())
 
     @property
@@ -75,6 +78,18 @@ class Pynenc:
     def runner(self) -> BaseRunner:
         """The runner named by ``runner_cls`` (a :class:`ThreadRunner` by default)."""
         return create_runner(self, self.conf.runner_cls)
+
+    _COMPONENTS = ("state_backend", "broker", "orchestrator", "runner")
+
+    def reset_components(self) -> None:
+        """Forget the built components so they are rebuilt on next use.
+
+        For a forked child process: it must open its own connections, never use the
+        parent's. The old objects are dropped, not closed (closing could talk over
+        sockets the parent still uses).
+        """
+        for name in self._COMPONENTS:
+            self.__dict__.pop(name, None)
 
     # -- tasks -------------------------------------------------------------------------------
 

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 #: runner class name -> "module:Class"; imported when chosen. Extend with register_runner().
 RUNNERS: dict[str, str] = {
     "ThreadRunner": "pynenc.runner.thread:ThreadRunner",
+    "MultiThreadRunner": "pynenc.runner.supervisor:MultiThreadRunner",
+    "ProcessRunner": "pynenc.runner.process:ProcessRunner",
+    "PersistentProcessRunner": "pynenc.runner.supervisor:PersistentProcessRunner",
 }
 
 

@@ -1,0 +1,233 @@
+"""ProcessRunner: one forked process per invocation.
+
+Isolation first: a task that leaks memory, changes global state or crashes takes only its
+own process with it (a crash is rerouted to another try, within ``runner.max_reroutes``).
+The parent consumes, claims and heartbeats; each child runs one invocation and exits.
+A child that waits for another invocation tells the parent, which lends its slot to new
+work until the wait is over.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import wait
+from typing import TYPE_CHECKING, Any
+
+from pynenc.broker.kombu_broker import Delivery
+from pynenc.context import blocking_wait
+from pynenc.exceptions import RunnerError
+from pynenc.runner.base import BaseRunner
+from pynenc.runner.execution import execute
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.queues import SimpleQueue
+
+    from pynenc.app import Pynenc
+    from pynenc.broker.envelope import Envelope
+
+logger = logging.getLogger("pynenc.runner")
+POLL_TIMEOUT = 1.0
+_BLOCKED, _RESUMED = "blocked", "resumed"
+
+
+def require_cross_process(app: Pynenc, runner: str) -> None:
+    """Process runners need state and messages that other processes can see."""
+    if not app.state_backend.capabilities.cross_process or app.broker.in_process:
+        raise RunnerError(
+            f"{runner} runs tasks in other processes, so it needs a cross-process state "
+            f"backend and broker (now: state_backend_url={app.conf.state_backend_url!r}, "
+            f"broker_url={app.conf.broker_url!r}). Use sqlite:///path or redis://… for "
+            "both, or use ThreadRunner."
+        )
+
+
+class ProcessRunner(BaseRunner):
+    """Runs up to ``processes`` invocations at once, each in a fresh forked process."""
+
+    def __init__(
+        self, app: Pynenc, processes: int | None = None, queues: list[str] | None = None
+    ) -> None:
+        super().__init__(app, queues)
+        self.slots = processes or app.conf.runner.processes or os.cpu_count() or 1
+        self._ctx = multiprocessing.get_context("fork")
+        self._cond = threading.Condition()
+        self._children: dict[int, tuple[BaseProcess, Envelope]] = {}
+        self._blocked: set[int] = set()
+        self._events: SimpleQueue[tuple[str, int]] = self._ctx.SimpleQueue()
+        self._monitor_wake_r, self._monitor_wake_w = self._ctx.Pipe(duplex=False)
+        self._monitor: threading.Thread | None = None
+        self._monitor_stop = False
+
+    # -- parent: consume, claim, fork -----------------------------------------------------
+
+    def _serve(self) -> None:
+        require_cross_process(self.app, "ProcessRunner")
+        self._monitor = threading.Thread(
+            target=self._watch, name="pynenc-proc-monitor", daemon=True
+        )
+        self._monitor.start()
+        consumer = self.app.broker.consumer(self.queues, prefetch=self.slots)
+        try:
+            while True:
+                free = self._free_slots()
+                if free == 0:
+                    return
+                for delivery in consumer.get(free, POLL_TIMEOUT):
+                    self._handle(delivery)
+        finally:
+            consumer.close()
+
+    def _busy(self) -> int:
+        return len(self._children) - len(self._blocked)
+
+    def _free_slots(self) -> int:
+        with self._cond:
+            while self._busy() >= self.slots and not self.stopping:
+                self._cond.wait()
+            return 0 if self.stopping else self.slots - self._busy()
+
+    def _handle(self, delivery: Delivery) -> None:
+        envelope = delivery.envelope
+        if envelope is None:
+            logger.error("Dropping a message that is not a pynenc envelope: %s", delivery.error)
+            delivery.reject()
+            return
+        try:
+            claimed = self.app.orchestrator.claim(envelope, self.runner_id)
+        except Exception:
+            logger.exception("Claim of %s failed; requeueing it", envelope.invocation_id)
+            delivery.message.requeue()
+            return
+        delivery.ack()
+        if not claimed:
+            return
+        child = self._ctx.Process(
+            target=_child_main,
+            args=(self.app, envelope, self.runner_id, self._events),
+            name=f"pynenc-{envelope.invocation_id[:8]}",
+            daemon=True,
+        )
+        with self._cond:
+            child.start()
+            assert child.pid is not None
+            self._children[child.pid] = (child, envelope)
+        self._monitor_wake_w.send(b"")
+
+    # -- parent: watch children ------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """Reap finished children and follow their blocked/resumed reports."""
+        reader = self._events._reader  # type: ignore[attr-defined]
+        while True:
+            with self._cond:
+                sentinels = {child.sentinel: pid for pid, (child, _) in self._children.items()}
+                if self._monitor_stop and not sentinels:
+                    return
+            ready = wait([reader, self._monitor_wake_r, *sentinels], timeout=POLL_TIMEOUT)
+            for item in ready:
+                if item is reader:
+                    self._on_event(*self._events.get())
+                elif item is self._monitor_wake_r:
+                    self._monitor_wake_r.recv()
+                else:
+                    self._reap(sentinels[item])  # type: ignore[index]
+
+    def _on_event(self, kind: str, pid: int) -> None:
+        with self._cond:
+            if kind == _BLOCKED:
+                self._blocked.add(pid)
+            else:
+                self._blocked.discard(pid)
+            self._cond.notify_all()
+
+    def _reap(self, pid: int) -> None:
+        with self._cond:
+            child, envelope = self._children.pop(pid)
+            self._blocked.discard(pid)
+            self._cond.notify_all()
+        child.join()
+        if child.exitcode != 0:
+            self._recover_child(envelope, child.exitcode)
+
+    def _recover_child(self, envelope: Envelope, exitcode: int | None) -> None:
+        """A child died mid-invocation: reroute it (its outcome was never recorded)."""
+        record = self.app.state_backend.get(envelope.invocation_id)
+        if record is None or record.owner != self.runner_id or record.status.is_final:
+            return
+        reason = f"worker process exited with code {exitcode} while running it"
+        logger.warning("Invocation %s: %s", envelope.invocation_id, reason)
+        self.app.orchestrator.reroute(
+            record, self.runner_id, reason, self.app.conf.runner.max_reroutes
+        )
+
+    # -- parent: stop ------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
+        deadline = time.monotonic() + grace
+        with self._cond:
+            while self._children and not self.stopping_now:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            leftover = list(self._children.values())
+        for child, _ in leftover:
+            child.kill()  # their invocations are rerouted below, by whoever reaps them
+        for child, envelope in leftover:
+            child.join()
+            record = self.app.state_backend.get(envelope.invocation_id)
+            if record is not None and record.owner == self.runner_id:
+                reason = f"runner {self.runner_id} stopped before it finished"
+                self.app.orchestrator.reroute(
+                    record, self.runner_id, reason, self.app.conf.runner.max_reroutes
+                )
+        self._monitor_stop = True
+        self._monitor_wake_w.send(b"")
+        if self._monitor is not None:
+            self._monitor.join(timeout=5)
+
+    def _wake(self) -> None:
+        # the consumer notices within POLL_TIMEOUT (never an in-process broker here)
+        with self._cond:
+            self._cond.notify_all()
+
+
+# -- child -----------------------------------------------------------------------------------
+
+
+def _child_main(
+    app: Pynenc, envelope: Envelope, runner_id: str, events: SimpleQueue[tuple[str, int]]
+) -> None:
+    """Run one invocation in a freshly forked process, with its own connections."""
+    app.reset_components()
+    pid = os.getpid()
+
+    @contextmanager
+    def report_wait() -> Iterator[None]:
+        events.put((_BLOCKED, pid))
+        try:
+            yield
+        finally:
+            events.put((_RESUMED, pid))
+
+    blocking_wait.set(report_wait)
+    execute(app, envelope, runner_id)
+    _close_quietly(app)
+
+
+def _close_quietly(app: Any) -> None:
+    for name in ("broker", "state_backend"):
+        component = app.__dict__.get(name)
+        if component is not None:
+            try:
+                component.close()
+            except Exception:  # exiting anyway; the outcome is already stored
+                logger.debug("closing %s failed", name, exc_info=True)

@@ -1,0 +1,63 @@
+"""Find and load an app by reference (``package.module:attr`` or ``package.module.attr``).
+
+Spawned worker processes import the app again by reference; so does the CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+from pynenc.exceptions import RunnerError
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+
+
+def load_app(reference: str) -> Pynenc:
+    """Import the app named by ``module:attr`` or ``module.attr`` (dots only)."""
+    from pynenc.app import Pynenc
+
+    module_name, sep, attr = reference.partition(":")
+    if not sep:
+        module_name, _, attr = reference.rpartition(".")
+    if not module_name or not attr:
+        raise RunnerError(
+            f"Invalid app reference {reference!r}: use 'package.module:app' or 'package.module.app'"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RunnerError(
+            f"Cannot import the app module {module_name!r} ({exc}). Run from the directory "
+            "that contains it, or add it to PYTHONPATH."
+        ) from exc
+    app: Any = getattr(module, attr, None)
+    if not isinstance(app, Pynenc):
+        found = "nothing" if app is None else type(app).__name__
+        raise RunnerError(
+            f"{module_name}:{attr} is {found}, not a Pynenc app; point --app at the "
+            "variable holding Pynenc()"
+        )
+    app.reference = f"{module_name}:{attr}"
+    return app
+
+
+def app_reference(app: Pynenc) -> str:
+    """Where ``app`` can be imported from: its ``reference`` or a module holding it."""
+    if app.reference:
+        return app.reference
+    for name, module in list(sys.modules.items()):
+        if name == "__main__" or module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if value is app:
+                reference = f"{name}:{attr}"
+                app.reference = reference
+                return reference
+    raise RunnerError(
+        f"Cannot find an importable module holding app {app.app_id!r}; worker processes "
+        "import it by reference. Define the app at module level in an importable module "
+        "(not __main__), or set app.reference = 'package.module:app'."
+    )

@@ -1,0 +1,233 @@
+"""Runners made of worker processes: MultiThreadRunner and PersistentProcessRunner.
+
+The parent supervises; each worker is a spawned process running a :class:`ThreadRunner`
+with its own runner id (so recovery sees each worker live or die on its own). A worker
+that dies is replaced at once, and what it was running is rerouted without waiting for
+its heartbeat to go stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from multiprocessing.connection import wait
+from typing import TYPE_CHECKING, Any
+
+import kombu
+
+from pynenc.identifiers import new_runner_id
+from pynenc.runner.base import BaseRunner
+from pynenc.runner.process import require_cross_process
+from pynenc.runner.reference import app_reference, load_app
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
+    from pynenc.app import Pynenc
+
+logger = logging.getLogger("pynenc.runner")
+
+CHECK_INTERVAL = 0.5  #: how often the pool size is reconsidered
+SCALE_DOWN_IDLE = 15.0  #: seconds of empty queues before a MultiThreadRunner shrinks
+_FORWARDED = ("app_id", "broker_url", "state_backend_url", "serializer", "logging_level")
+
+
+class _Worker:
+    def __init__(self, process: BaseProcess, runner_id: str) -> None:
+        self.process = process
+        self.runner_id = runner_id
+        self.retiring = False
+
+
+class ProcessPoolRunner(BaseRunner):
+    """Supervises spawned worker processes, each a ThreadRunner of ``threads`` slots."""
+
+    def __init__(
+        self,
+        app: Pynenc,
+        processes: int | None = None,
+        threads: int | None = None,
+        queues: list[str] | None = None,
+    ) -> None:
+        super().__init__(app, queues)
+        self.max_processes = processes or app.conf.runner.processes or os.cpu_count() or 1
+        self.threads = threads if threads is not None else app.conf.runner.threads
+        self._ctx = multiprocessing.get_context("spawn")
+        self._workers: dict[str, _Worker] = {}
+        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
+        self._lock = threading.Lock()
+
+    # -- policy (subclasses) -----------------------------------------------------------------
+
+    def _initial_size(self) -> int:
+        return self.max_processes
+
+    def _resize(self, live: int) -> int:
+        """The number of workers wanted now, given ``live`` of them."""
+        return self.max_processes
+
+    # -- supervision -------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        require_cross_process(self.app, type(self).__name__)
+        reference = app_reference(self.app)
+        for _ in range(self._initial_size()):
+            self._spawn(reference)
+        while not self.stopping:
+            sentinels = {w.process.sentinel: w for w in self._workers.values()}
+            for ready in wait([self._wake_r, *sentinels], timeout=CHECK_INTERVAL):
+                if ready is self._wake_r:
+                    self._wake_r.recv()
+                else:
+                    self._on_exit(sentinels[ready])  # type: ignore[index]
+            if self.stopping:
+                return
+            live = [w for w in self._workers.values() if not w.retiring]
+            wanted = self._resize(len(live))
+            for _ in range(wanted - len(live)):
+                self._spawn(reference)
+            for worker in live[wanted:]:
+                self._retire(worker)
+
+    def _spawn(self, reference: str) -> None:
+        runner_id = new_runner_id("ThreadRunner")
+        overrides = {name: getattr(self.app.conf, name) for name in _FORWARDED}
+        runner_conf = {
+            name: getattr(self.app.conf.runner, name)
+            for name in ("heartbeat_interval", "dead_after", "max_reroutes", "stop_grace")
+        }
+        process = self._ctx.Process(
+            target=_worker_main,
+            args=(reference, runner_id, self.threads, self.queues, overrides, runner_conf),
+            name=f"pynenc-worker-{runner_id.rsplit(':', 1)[-1]}",
+        )
+        process.start()
+        self._workers[runner_id] = _Worker(process, runner_id)
+        logger.info("Started worker %s (pid %s)", runner_id, process.pid)
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.retiring = True
+        if worker.process.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.process.pid, signal.SIGTERM)  # graceful: finishes its work
+
+    def _on_exit(self, worker: _Worker) -> None:
+        worker.process.join()
+        self._workers.pop(worker.runner_id, None)
+        if worker.process.exitcode != 0 or not worker.retiring:
+            logger.warning(
+                "Worker %s exited with code %s; rerouting its work",
+                worker.runner_id,
+                worker.process.exitcode,
+            )
+        self._release_worker(worker, f"worker process exited (code {worker.process.exitcode})")
+
+    def _release_worker(self, worker: _Worker, reason: str) -> None:
+        conf = self.app.conf.runner
+        self.app.orchestrator.release_owned(
+            worker.runner_id, self.runner_id, reason, conf.max_reroutes
+        )
+        self.app.state_backend.forget_runner(worker.runner_id)
+
+    def _shutdown(self) -> None:
+        workers = list(self._workers.values())
+        for worker in workers:
+            self._retire(worker)
+            if self.stopping_now:  # a second signal makes the worker skip its grace too
+                self._retire(worker)
+        grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
+        deadline = time.monotonic() + grace + 5
+        for worker in workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            self._release_worker(worker, f"runner {self.runner_id} stopped")
+        self._workers.clear()
+
+    def _wake(self) -> None:
+        with self._lock:
+            self._wake_w.send(b"")
+
+    def queue_depth(self) -> int:
+        """Messages waiting in this runner's queues (0 when a queue does not exist yet)."""
+        broker = self.app.broker
+        total = 0
+        with broker.connection() as conn:
+            channel = conn.channel()
+            for queue in self.queues:
+                name = broker.queue_name(queue)
+                try:
+                    declared = kombu.Queue(name, routing_key=name)(channel).queue_declare(
+                        passive=True
+                    )
+                except Exception:  # not declared yet: nothing waits there
+                    channel = conn.channel()
+                    continue
+                total += int(declared.message_count)
+        return total
+
+
+class PersistentProcessRunner(ProcessPoolRunner):
+    """A fixed pool of ``runner.processes`` worker processes, one task slot each
+    (plus slots lent while a task waits); dead workers are replaced."""
+
+    def __init__(
+        self, app: Pynenc, processes: int | None = None, queues: list[str] | None = None
+    ) -> None:
+        super().__init__(app, processes=processes, threads=1, queues=queues)
+
+
+class MultiThreadRunner(ProcessPoolRunner):
+    """Worker processes times ``runner.threads`` threads; starts with one process and adds
+    processes (up to ``runner.processes``) while the queues hold a backlog, shrinking
+    again after ``SCALE_DOWN_IDLE`` seconds of empty queues."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._idle_since: float | None = None
+        self._last_growth = 0.0
+
+    def _initial_size(self) -> int:
+        return 1
+
+    def _resize(self, live: int) -> int:
+        depth = self.queue_depth()
+        now = time.monotonic()
+        if depth == 0:
+            self._idle_since = self._idle_since or now
+            if live > 1 and now - self._idle_since >= SCALE_DOWN_IDLE:
+                self._idle_since = now
+                return live - 1
+            return max(live, 1)
+        self._idle_since = None
+        if depth >= self.threads and live < self.max_processes and now - self._last_growth > 1:
+            self._last_growth = now
+            return live + 1
+        return max(live, 1)
+
+
+def _worker_main(
+    reference: str,
+    runner_id: str,
+    threads: int,
+    queues: list[str],
+    overrides: dict[str, Any],
+    runner_conf: dict[str, Any],
+) -> None:
+    """Entry point of a spawned worker: import the app, apply the parent's settings, run."""
+    from pynenc.runner.thread import ThreadRunner
+
+    app = load_app(reference)
+    for name, value in overrides.items():
+        setattr(app.conf, name, value)
+    for name, value in runner_conf.items():
+        setattr(app.conf.runner, name, value)
+    runner = ThreadRunner(app, threads=threads, queues=queues)
+    runner.runner_id = runner_id
+    runner.run()
