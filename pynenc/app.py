@@ -25,7 +25,8 @@ class Pynenc:
 
     :param config_values: option values (highest source after the environment).
     :param config_filepath: a YAML, TOML or JSON file of option values.
-    :param app_id: shorthand for ``config_values={"app_id": ...}``.
+    :param app_id: shorthand for ``config_values={"app_id": ...}`` (so the environment,
+        ``PYNENC__APP_ID``, can still override it per deployment).
     """
 
     def __init__(
@@ -35,9 +36,9 @@ class Pynenc:
         *,
         app_id: str | None = None,
     ) -> None:
-        self.conf = AppConfig(config_values, config_filepath)
         if app_id is not None:
-            self.conf.app_id = app_id
+            config_values = {**(config_values or {}), "app_id": app_id}
+        self.conf = AppConfig(config_values, config_filepath)
         self.tasks: dict[str, Task[Any, Any]] = {}
         #: ``module:attribute`` where this app can be imported (for spawned workers);
         #: found by :func:`pynenc.runner.reference.app_reference` when not set.

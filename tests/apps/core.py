@@ -146,3 +146,16 @@ def no_aggregate(values: list[int]) -> list[int]:
 @app.direct_task(parallel_func=_split_values, aggregate_func=_concat)
 async def async_squares(values: list[int]) -> list[int]:
     return [v * v for v in values]
+
+
+#: Events that ``wait_gate`` blocks on, by name (tests open them).
+GATES: dict[str, threading.Event] = {}
+STARTED: dict[str, threading.Event] = {}
+
+
+@app.task
+def wait_gate(name: str) -> str:
+    """Signals that it started, then waits until the test opens its gate."""
+    STARTED.setdefault(name, threading.Event()).set()
+    GATES.setdefault(name, threading.Event()).wait(30)
+    return name
