@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,11 +126,20 @@ class Server:
 class RedisServer(Server):
     name = "redis"
 
+    def __init__(self, binary: str, persistent: bool = False) -> None:
+        super().__init__(binary)
+        self.persistent = persistent  # append-only file: data survives a restart
+
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if self.persistent
+            else ["--appendonly", "no"]
+        )
         return [
             self.binary,
             "--port",
@@ -138,10 +148,9 @@ class RedisServer(Server):
             "127.0.0.1",
             "--save",
             "",
-            "--appendonly",
-            "no",
             "--dir",
             str(self.workdir),
+            *persistence,
         ]
 
 
@@ -209,11 +218,11 @@ class RabbitMQServer(Server):
             )
 
 
-def _factory(kind: type[Server], binary: str) -> Iterator[Callable[[], Server]]:
+def _factory(kind: type[Server], binary: str) -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
 
-    def make() -> Server:
-        server = kind(require_binary(binary))
+    def make(**options: Any) -> Server:
+        server = kind(require_binary(binary), **options)
         started.append(server)
         server.start()
         return server
@@ -243,13 +252,13 @@ def _shared(kind: type[Server], binary: str) -> Iterator[Server]:
 
 
 @pytest.fixture
-def redis_factory() -> Iterator[Callable[[], Server]]:
+def redis_factory() -> Iterator[Callable[..., Server]]:
     """Own redis servers for a test (to restart or kill); stopped after it."""
     yield from _factory(RedisServer, "redis-server")
 
 
 @pytest.fixture
-def rabbitmq_factory() -> Iterator[Callable[[], Server]]:
+def rabbitmq_factory() -> Iterator[Callable[..., Server]]:
     """Own RabbitMQ servers for a test (to restart or kill); stopped after it."""
     yield from _factory(RabbitMQServer, "rabbitmq-server")
 
