@@ -1,4 +1,7 @@
-"""Tasks measured on the embedded default (memory broker + memory state, ThreadRunner)."""
+"""Tasks measured on the embedded default (memory broker + memory state, ThreadRunner in a
+thread of the bench process) and in dev sync mode."""
+
+from __future__ import annotations
 
 from pynenc import Pynenc
 
@@ -10,13 +13,23 @@ def noop() -> None:
     return None
 
 
-@app.direct_task
-def direct_noop(x: int) -> int:
+@app.task
+def echo(x: int) -> int:
     return x
 
 
 @app.direct_task
-def sync_add(x: int, y: int) -> int:
+def echo_direct(x: int) -> int:
+    return x
+
+
+@app.task
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+@app.direct_task
+def add_direct(x: int, y: int) -> int:
     return x + y
 
 

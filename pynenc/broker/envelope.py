@@ -31,6 +31,8 @@ class Envelope:
     queue: str = "default"
     num_retries: int = 0
     parent_id: str | None = None
+    #: 0-9, higher first where the transport orders priorities; ``None``: unset (as 0)
+    priority: int | None = None
 
     def encode(self) -> str:
         return json.dumps(
@@ -43,6 +45,7 @@ class Envelope:
                 "queue": self.queue,
                 "retries": self.num_retries,
                 "parent": self.parent_id,
+                "priority": self.priority,
             },
             separators=(",", ":"),
         )
@@ -67,6 +70,8 @@ class Envelope:
                 queue=str(data.get("queue", "default")),
                 num_retries=int(data.get("retries", 0)),
                 parent_id=data.get("parent"),
+                # envelopes written before priorities existed have no such field
+                priority=_priority(data.get("priority")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedEnvelopeError(
@@ -75,6 +80,14 @@ class Envelope:
         if not all(isinstance(v, str) for v in envelope.arguments.values()):
             raise MalformedEnvelopeError(f"Envelope arguments must be strings: {_head(body)}")
         return envelope
+
+
+def _priority(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
+        raise ValueError(f"priority must be an integer 0-9 or null, got {value!r}")
+    return value
 
 
 def _head(body: bytes | str) -> str:

@@ -1,51 +1,42 @@
 """The broker: one implementation over kombu, for any kombu URL.
 
 Publishing uses one connection and producer per thread (kombu objects are not
-thread-safe). Consuming uses a :class:`BrokerConsumer` owned by one runner thread, with a
-bounded prefetch; messages are acked by the runner once its claim is recorded.
+thread-safe), batches a list of envelopes where the transport can (Redis pipeline, one
+SQLite transaction), and retries on connection errors within ``publish_retries``.
+Consuming uses a :class:`~pynenc.broker.consumer.BrokerConsumer` per runner loop, with a
+bounded prefetch; messages are acked by the runner once its claim is recorded. What differs
+between transports (priorities, dead letters, default options) is data in
+:mod:`pynenc.broker.transports`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import kombu
 
-from pynenc.broker.envelope import CONTENT_TYPE, Envelope, MalformedEnvelopeError
+from pynenc.broker.confirms import Confirmer
+from pynenc.broker.connection import Backoff, close, connect, discard, retryable_errors
+from pynenc.broker.consumer import BrokerConsumer, Delivery
+from pynenc.broker.envelope import CONTENT_TYPE, Envelope
+from pynenc.broker.transports import masked_url, transport_info
 from pynenc.broker.wakeup import MEMORY_WAKEUP
+from pynenc.exceptions import BrokerError
+
+__all__ = ["BrokerConsumer", "Delivery", "KombuBroker"]
 
 logger = logging.getLogger("pynenc.broker")
-
-
-class Delivery:
-    """One received message: its envelope (or why it has none) and how to settle it."""
-
-    __slots__ = ("envelope", "error", "message")
-
-    def __init__(self, message: Any) -> None:
-        self.message = message
-        self.envelope: Envelope | None = None
-        self.error: MalformedEnvelopeError | None = None
-        try:
-            self.envelope = Envelope.decode(message.body)
-        except MalformedEnvelopeError as exc:
-            self.error = exc
-
-    def ack(self) -> None:
-        self.message.ack()
-
-    def reject(self) -> None:
-        """Drop the message without requeueing (dead-letters it where the queue has one)."""
-        self.message.reject(requeue=False)
 
 
 class _Publisher(threading.local):
     connection: kombu.Connection | None = None
     producer: kombu.Producer | None = None
+    confirmer: Confirmer | None = None
     declared: set[str]
 
     def __init__(self) -> None:
@@ -64,50 +55,191 @@ class KombuBroker:
     ) -> None:
         self.url = url
         self.app_id = app_id
-        self.transport_options = dict(transport_options or {})
+        self.info = transport_info(url)
+        self.transport_options = {**self.info.defaults, **(transport_options or {})}
         self.publish_retries = publish_retries
+        self.masked_url = masked_url(url)
+        self.in_process = self.info.in_process
+        self._confirms = self.info.publisher_confirms and bool(
+            self.transport_options.get("confirm_publish")
+        )
         self._local = _Publisher()
         self._connections: list[kombu.Connection] = []
         self._lock = threading.Lock()
-        self.in_process = url.split("://", 1)[0] == "memory"
+        self._pid = os.getpid()
+        probe = kombu.Connection(url)
+        #: What a lost connection raises on this transport (retried, never a crash).
+        self.errors = retryable_errors(probe)
+        self.channel_errors: tuple[type[BaseException], ...] = tuple(probe.channel_errors)
+
+    # -- names and declarations --------------------------------------------------------------
 
     def queue_name(self, queue: str) -> str:
         return f"{self.app_id}.{queue}"
 
-    def connection(self) -> kombu.Connection:
-        """A new kombu connection to this broker (closed with the broker)."""
-        conn = kombu.Connection(self.url, transport_options=self.transport_options)
+    def dead_letter_queue(self, name: str) -> str:
+        """Where rejected messages of queue ``name`` (a full name) go."""
+        return f"{name}.dead"
+
+    def queue_entity(self, name: str, dead_letters: bool = True) -> kombu.Queue:
+        """The kombu queue ``name`` (a full name), with the arguments this transport needs."""
+        arguments = (
+            self.info.queue_arguments(self.dead_letter_queue(name)) if dead_letters else None
+        )
+        return kombu.Queue(name, routing_key=name, queue_arguments=arguments)
+
+    def declare(self, channel: Any, name: str, dead_letters: bool = True) -> None:
+        """Declare queue ``name`` (and, on AMQP, the dead-letter queue it routes to)."""
+        # kombu's memory transport creates queues with an unlocked check-then-set; two
+        # threads declaring the same queue at once could each create one. Serialise.
+        try:
+            with self._lock:
+                if dead_letters and self.info.server_dead_letters:
+                    self.queue_entity(self.dead_letter_queue(name), False)(channel).declare()
+                self.queue_entity(name, dead_letters)(channel).declare()
+        except self.channel_errors as exc:
+            raise BrokerError(
+                f"Cannot declare queue {name!r} on broker {self.masked_url}: {exc}. A queue "
+                "that already exists with other arguments must be deleted first (on AMQP, "
+                "pynenc declares x-max-priority and a dead-letter queue)."
+            ) from exc
+
+    # -- connections -------------------------------------------------------------------------
+
+    def connection(self, **override: Any) -> kombu.Connection:
+        """A new kombu connection to this broker (closed with the broker).
+
+        ``override`` replaces transport options for this connection only.
+        """
+        if os.getpid() != self._pid:
+            self._after_fork()
+        options = {**self.transport_options, **override}
+        conn = kombu.Connection(self.url, transport_options=options)
         with self._lock:
             self._connections.append(conn)
         return conn
 
-    def _declare(self, channel: Any, queue: str) -> None:
-        # kombu's memory transport creates queues with an unlocked check-then-set; two
-        # threads declaring the same queue at once could each create one. Serialise.
+    def forget(self, conn: kombu.Connection) -> None:
+        """Stop tracking ``conn`` (its owner closes it)."""
         with self._lock:
-            kombu.Queue(queue, routing_key=queue)(channel).declare()
+            if conn in self._connections:
+                self._connections.remove(conn)
 
-    def publish(self, envelopes: Sequence[Envelope]) -> None:
-        """Send every envelope to its queue (one connection round per envelope)."""
+    def _after_fork(self) -> None:
+        # A forked child (ProcessRunner) must not touch its parent's sockets or SQLite
+        # handles: closing them would also close the parent's. Forget them and start over;
+        # the lock may have been held by a parent thread at the fork.
+        self._pid = os.getpid()
+        self._local = _Publisher()
+        self._connections = []
+        self._lock = threading.Lock()
+
+    def _producer(self) -> tuple[_Publisher, kombu.Producer]:
+        if os.getpid() != self._pid:
+            self._after_fork()
         local = self._local
         if local.producer is None:
-            local.connection = self.connection()
-            local.producer = kombu.Producer(local.connection.default_channel)
-        producer = local.producer
-        for envelope in envelopes:
-            queue = self.queue_name(envelope.queue)
-            if queue not in local.declared:
-                self._declare(producer.channel, queue)
-                local.declared.add(queue)
-            producer.publish(
-                envelope.encode(),
-                exchange="",
-                routing_key=queue,
-                content_type=CONTENT_TYPE,
-                content_encoding="utf-8",
-            )
+            # With confirms on, pyamqp would wait after every message: wait per batch instead.
+            conn = self.connection(**({"confirm_publish": False} if self._confirms else {}))
+            try:
+                connect(conn)
+                local.producer = kombu.Producer(conn.channel())
+                local.confirmer = Confirmer(local.producer.channel) if self._confirms else None
+            except BaseException:
+                self.forget(conn)
+                discard(conn)
+                raise
+            local.connection = conn
+            local.declared = set()
+        return local, local.producer
+
+    def _drop_producer(self) -> None:
+        local = self._local
+        if local.connection is not None:
+            self.forget(local.connection)
+            discard(local.connection)
+        local.connection = local.producer = local.confirmer = None
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, envelopes: Sequence[Envelope]) -> None:
+        """Send every envelope to its queue, retrying on connection errors.
+
+        Raises :class:`BrokerError` naming the broker and the queue once
+        ``publish_retries`` retries have failed. A batch interrupted by a failure is sent
+        again whole: a message may then arrive twice, which the runners' claim absorbs.
+        """
+        pending = list(envelopes)
+        backoff = Backoff(first=0.2, cap=2.0)
+        attempt = 0
+        while pending:
+            try:
+                self._send(pending)
+            except BrokerError:
+                self._drop_producer()  # its channel is closed after a channel error
+                raise
+            except self.errors as exc:
+                self._drop_producer()
+                queue = self.queue_name(pending[0].queue)
+                if attempt >= self.publish_retries:
+                    raise BrokerError(
+                        f"Could not publish to queue {queue!r} on broker {self.masked_url} "
+                        f"after {attempt + 1} attempts: {exc!r}"
+                    ) from exc
+                if attempt == 0:
+                    logger.warning(
+                        "Publishing to %r on %s failed (%r); retrying up to %d times",
+                        queue,
+                        self.masked_url,
+                        exc,
+                        self.publish_retries,
+                    )
+                attempt += 1
+                time.sleep(backoff.next())
         if self.in_process:
             MEMORY_WAKEUP.notify()
+
+    def _send(self, pending: list[Envelope]) -> None:
+        """Publish ``pending``, removing from it what has been sent."""
+        local, producer = self._producer()
+        if local.confirmer is not None:
+            # nothing counts as sent before the server confirmed it
+            for envelope in pending:
+                self._publish_one(local, producer, envelope)
+                local.confirmer.published()
+            local.confirmer.wait()
+            pending.clear()
+            return
+        if len(pending) > 1 and producer.supports_batch_publish:
+            with producer.batch():
+                for envelope in pending:
+                    self._publish_one(local, producer, envelope)
+            pending.clear()
+            return
+        sent = 0
+        try:
+            for envelope in pending:
+                self._publish_one(local, producer, envelope)
+                sent += 1
+        finally:
+            del pending[:sent]
+
+    def _publish_one(self, local: _Publisher, producer: kombu.Producer, envelope: Envelope) -> None:
+        queue = self.queue_name(envelope.queue)
+        if queue not in local.declared:
+            self.declare(producer.channel, queue)
+            local.declared.add(queue)
+        priority = self.info.wire_priority(envelope.priority)
+        producer.publish(
+            envelope.encode(),
+            exchange="",
+            routing_key=queue,
+            content_type=CONTENT_TYPE,
+            content_encoding="utf-8",
+            **({} if priority is None else {"priority": priority}),
+        )
+
+    # -- consuming and administration --------------------------------------------------------
 
     def consumer(self, queues: Sequence[str], prefetch: int) -> BrokerConsumer:
         """A consumer of ``queues`` (unprefixed names) delivering at most ``prefetch`` unacked."""
@@ -115,85 +247,38 @@ class KombuBroker:
 
     def purge(self, queues: Iterable[str]) -> int:
         """Drop every waiting message of ``queues``; returns how many were dropped."""
+        return int(self._administer(lambda channel, name: channel.queue_purge(name), queues))
+
+    def dead_letters(self, queue: str) -> int:
+        """How many messages of ``queue`` (unprefixed) sit in its dead-letter queue."""
+
+        def count(channel: Any, name: str) -> int:
+            dead = self.dead_letter_queue(name)
+            declared = self.queue_entity(dead, False)(channel).queue_declare()
+            return int(declared.message_count)
+
+        return int(self._administer(count, [queue]))
+
+    def _administer(self, action: Any, queues: Iterable[str]) -> int:
         conn = self.connection()
         try:
+            connect(conn)
             channel = conn.channel()
-            dropped = 0
+            total = 0
             for queue in queues:
                 name = self.queue_name(queue)
-                self._declare(channel, name)
-                dropped += channel.queue_purge(name) or 0
-            return dropped
+                self.declare(channel, name)
+                total += action(channel, name) or 0
+            return total
+        except self.errors as exc:
+            raise BrokerError(f"Broker {self.masked_url} is unreachable: {exc!r}") from exc
         finally:
-            conn.release()
+            self.forget(conn)
+            close(conn, self.errors)
 
     def close(self) -> None:
         with self._lock:
             connections, self._connections = self._connections, []
         for conn in connections:
-            conn.release()
+            close(conn, self.errors)
         self._local = _Publisher()
-
-
-class BrokerConsumer:
-    """Receives from a set of queues for one runner thread."""
-
-    def __init__(self, broker: KombuBroker, queues: list[str], prefetch: int) -> None:
-        self.broker = broker
-        self.queues = queues
-        self.prefetch = prefetch
-        self._buffer: list[Delivery] = []
-        self._conn = broker.connection()
-        channel = self._conn.channel()
-        for queue in queues:
-            broker._declare(channel, queue)
-        self._consumer = kombu.Consumer(
-            channel,
-            queues=[kombu.Queue(q, routing_key=q) for q in queues],
-            on_message=self._on_message,
-            accept=[CONTENT_TYPE],
-            prefetch_count=prefetch,
-        )
-        self._consumer.consume()
-
-    def _on_message(self, message: Any) -> None:
-        self._buffer.append(Delivery(message))
-
-    def get(self, limit: int, timeout: float) -> list[Delivery]:
-        """Up to ``limit`` deliveries, waiting up to ``timeout`` s for a first one.
-
-        Deliveries beyond ``limit`` stay buffered (unacked, within the prefetch) for the
-        next call.
-        """
-        if not self._buffer:
-            if self.broker.in_process:
-                self._wait_in_process(limit, timeout)
-            else:
-                with contextlib.suppress(TimeoutError):  # nothing arrived in time
-                    self._conn.drain_events(timeout=timeout)
-        out, self._buffer = self._buffer[:limit], self._buffer[limit:]
-        return out
-
-    def _wait_in_process(self, limit: int, timeout: float) -> None:
-        seen = MEMORY_WAKEUP.snapshot()
-        if self._poll(limit):
-            return
-        if MEMORY_WAKEUP.wait(seen, timeout):
-            self._poll(limit)
-
-    def _poll(self, limit: int) -> bool:
-        """Drain what is there without blocking, up to ``limit``; ``True`` if any."""
-        got = False
-        while len(self._buffer) < limit:
-            try:
-                self._conn.drain_events(timeout=0)
-            except TimeoutError:
-                break
-            got = True
-        return got
-
-    def close(self) -> None:
-        try:
-            self._consumer.cancel()
-        finally:
-            self._conn.release()

@@ -120,6 +120,13 @@ RUNNER_OPTIONS = OptionTable(
             "Times one invocation may be rerouted after runner deaths before it FAILS.",
         ),
         Option(
+            "redeliver_after",
+            300.0,
+            number(1),
+            "a number of seconds >= 1",
+            "Invocations unclaimed this long are published again (a broker may lose one).",
+        ),
+        Option(
             "stop_grace",
             30.0,
             number(0),
@@ -205,6 +212,7 @@ class RunnerConfig(_Section):
     heartbeat_interval: float
     dead_after: float
     max_reroutes: int
+    redeliver_after: float
     stop_grace: float
 
 

@@ -42,6 +42,20 @@ class ConcurrencyControlType(enum.StrEnum):
     KEYS = "keys"
 
 
+#: Highest task priority; the broker maps 0-9 onto each transport's own ordering.
+MAX_PRIORITY = 9
+
+
+def priority(raw: Any) -> int | None:
+    """``None`` (normal), or an integer 0-9 (or its text; ``none``/``null`` in text)."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("none", "null")):
+        return None
+    value = integer(0)(raw)
+    if value > MAX_PRIORITY:
+        raise InvalidValue()
+    return value
+
+
 TASK_OPTIONS = OptionTable(
     "task",
     [
@@ -55,6 +69,13 @@ TASK_OPTIONS = OptionTable(
             "Exception classes that trigger a retry.",
         ),
         Option("queue", "default", text, "a non-empty string", "Queue the invocations go to."),
+        Option(
+            "priority",
+            None,
+            priority,
+            f"an integer 0-{MAX_PRIORITY} or None",
+            "Priority of the task's messages: higher first where the broker orders them.",
+        ),
         Option(
             "parallel_batch_size",
             100,
@@ -98,6 +119,7 @@ class TaskConfig:
     max_retries: int = TASK_OPTIONS["max_retries"].default
     retry_for: tuple[type[Exception], ...] = TASK_OPTIONS["retry_for"].default
     queue: str = TASK_OPTIONS["queue"].default
+    priority: int | None = TASK_OPTIONS["priority"].default
     parallel_batch_size: int = TASK_OPTIONS["parallel_batch_size"].default
     registration_concurrency: ConcurrencyControlType = TASK_OPTIONS[
         "registration_concurrency"

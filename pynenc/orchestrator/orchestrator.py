@@ -66,7 +66,15 @@ class Orchestrator:
                 )
             )
             envelopes.append(
-                Envelope(invocation_id, task_key, arguments, serializer, queue, parent_id=parent_id)
+                Envelope(
+                    invocation_id,
+                    task_key,
+                    arguments,
+                    serializer,
+                    queue,
+                    parent_id=parent_id,
+                    priority=call.task.conf.priority,
+                )
             )
             invocations.append(
                 DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
@@ -180,7 +188,11 @@ class Orchestrator:
         return True
 
     def envelope_for(self, record: InvocationRecord) -> Envelope:
-        """Rebuild the envelope of a stored invocation (to publish it again)."""
+        """Rebuild the envelope of a stored invocation (to publish it again).
+
+        The priority is not stored with the record: it comes from the task's options.
+        """
+        task = self.app.tasks.get(record.task_id)
         return Envelope(
             record.invocation_id,
             record.task_id,
@@ -189,7 +201,33 @@ class Orchestrator:
             record.queue,
             record.num_retries,
             record.parent_id,
+            priority=task.conf.priority if task is not None else None,
         )
+
+    def redeliver_stale(self, actor: str, now: float, after: float) -> int:
+        """Publish again the invocations waiting unclaimed for more than ``after`` seconds.
+
+        A broker can lose a message it had already handed out when it dies at the wrong
+        moment (a Redis BRPOP answered as the server stops). The state backend still has
+        the invocation, so it is published again — at most once per ``after`` seconds
+        each (a lease marks it); a duplicate message is harmless: the claim absorbs it.
+        """
+        backend = self.app.state_backend
+        waiting = [S.REGISTERED, S.RETRY, S.REROUTED]
+        count = 0
+        for invocation_id in backend.find(statuses=waiting):
+            history = backend.history(invocation_id)
+            if not history or now - history[-1].timestamp < after:
+                continue
+            if not backend.acquire_lease(f"redeliver:{invocation_id}", actor, after, now):
+                continue
+            record = backend.get(invocation_id)
+            if record is not None and record.status in waiting:
+                self.app.broker.publish([self.envelope_for(record)])
+                count += 1
+        if count:
+            logger.warning("Published %d invocations again after %.0f s unclaimed", count, after)
+        return count
 
     def reroute(self, record: InvocationRecord, actor: str, reason: str, max_reroutes: int) -> bool:
         """Take a RUNNING invocation back from its owner (dead or stopping) and publish it

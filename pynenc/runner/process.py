@@ -1,10 +1,15 @@
-"""ProcessRunner: one forked process per invocation.
+"""ProcessRunner: one process per invocation.
 
 Isolation first: a task that leaks memory, changes global state or crashes takes only its
 own process with it (a crash is rerouted to another try, within ``runner.max_reroutes``).
 The parent consumes, claims and heartbeats; each child runs one invocation and exits.
 A child that waits for another invocation tells the parent, which lends its slot to new
 work until the wait is over.
+
+Children come from a *forkserver*: a single-threaded process that imported the app once
+and forks a child per invocation. Forking the runner itself would copy a process whose
+other threads (consumer, heartbeats) may hold locks inside SQLite, redis-py or kombu at
+that instant, and a child could deadlock on them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pynenc.context import blocking_wait
 from pynenc.exceptions import RunnerError
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.execution import execute
+from pynenc.runner.reference import app_reference, app_settings, load_worker_app
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -56,7 +62,7 @@ class ProcessRunner(BaseRunner):
     ) -> None:
         super().__init__(app, queues)
         self.slots = processes or app.conf.runner.processes or os.cpu_count() or 1
-        self._ctx = multiprocessing.get_context("fork")
+        self._ctx = multiprocessing.get_context("forkserver")
         self._cond = threading.Condition()
         self._children: dict[int, tuple[BaseProcess, Envelope]] = {}
         self._blocked: set[int] = set()
@@ -64,11 +70,17 @@ class ProcessRunner(BaseRunner):
         self._monitor_wake_r, self._monitor_wake_w = self._ctx.Pipe(duplex=False)
         self._monitor: threading.Thread | None = None
         self._monitor_stop = False
+        self._reference = ""
+        self._settings: dict[str, dict[str, Any]] = {}
 
     # -- parent: consume, claim, fork -----------------------------------------------------
 
     def _serve(self) -> None:
         require_cross_process(self.app, "ProcessRunner")
+        self._reference = app_reference(self.app)
+        self._settings = app_settings(self.app)
+        # the server imports the app's module once; each child then forks ready to run
+        self._ctx.set_forkserver_preload([self._reference.partition(":")[0]])
         self._monitor = threading.Thread(
             target=self._watch, name="pynenc-proc-monitor", daemon=True
         )
@@ -103,14 +115,14 @@ class ProcessRunner(BaseRunner):
             claimed = self.app.orchestrator.claim(envelope, self.runner_id)
         except Exception:
             logger.exception("Claim of %s failed; requeueing it", envelope.invocation_id)
-            delivery.message.requeue()
+            delivery.requeue()
             return
         delivery.ack()
         if not claimed:
             return
         child = self._ctx.Process(
             target=_child_main,
-            args=(self.app, envelope, self.runner_id, self._events),
+            args=(self._reference, self._settings, envelope, self.runner_id, self._events),
             name=f"pynenc-{envelope.invocation_id[:8]}",
             daemon=True,
         )
@@ -161,6 +173,11 @@ class ProcessRunner(BaseRunner):
         record = self.app.state_backend.get(envelope.invocation_id)
         if record is None or record.owner != self.runner_id or record.status.is_final:
             return
+        with self._cond:  # a later attempt (a retry) may already run in another child
+            if record.num_retries != envelope.num_retries or any(
+                env.invocation_id == envelope.invocation_id for _, env in self._children.values()
+            ):
+                return
         reason = f"worker process exited with code {exitcode} while running it"
         logger.warning("Invocation %s: %s", envelope.invocation_id, reason)
         self.app.orchestrator.reroute(
@@ -204,10 +221,14 @@ class ProcessRunner(BaseRunner):
 
 
 def _child_main(
-    app: Pynenc, envelope: Envelope, runner_id: str, events: SimpleQueue[tuple[str, int]]
+    reference: str,
+    settings: dict[str, dict[str, Any]],
+    envelope: Envelope,
+    runner_id: str,
+    events: SimpleQueue[tuple[str, int]],
 ) -> None:
-    """Run one invocation in a freshly forked process, with its own connections."""
-    app.reset_components()
+    """Run one invocation in a fresh process, with its own connections."""
+    app = load_worker_app(reference, settings)
     pid = os.getpid()
 
     @contextmanager

@@ -61,3 +61,34 @@ def app_reference(app: Pynenc) -> str:
         "import it by reference. Define the app at module level in an importable module "
         "(not __main__), or set app.reference = 'package.module:app'."
     )
+
+
+_FORWARDED = ("app_id", "broker_url", "state_backend_url", "serializer", "logging_level")
+_FORWARDED_RUNNER = (
+    "heartbeat_interval",
+    "dead_after",
+    "max_reroutes",
+    "redeliver_after",
+    "stop_grace",
+)
+_FORWARDED_BROKER = ("transport_options", "publish_retries")
+
+
+def app_settings(app: Pynenc) -> dict[str, dict[str, Any]]:
+    """The settings a worker process must share with its parent, whatever their source."""
+    conf = app.conf
+    return {
+        "": {name: getattr(conf, name) for name in _FORWARDED},
+        "runner": {name: getattr(conf.runner, name) for name in _FORWARDED_RUNNER},
+        "broker": {name: getattr(conf.broker, name) for name in _FORWARDED_BROKER},
+    }
+
+
+def load_worker_app(reference: str, settings: dict[str, dict[str, Any]]) -> Pynenc:
+    """In a worker process: import the app and apply the parent's settings."""
+    app = load_app(reference)
+    for section, values in settings.items():
+        target = getattr(app.conf, section) if section else app.conf
+        for name, value in values.items():
+            setattr(target, name, value)
+    return app

@@ -28,6 +28,7 @@ class RunnerServices:
         self.recovery = recovery
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_redelivery = 0.0
 
     def start(self) -> None:
         self.beat()  # alive before the first claim, so recovery never mistakes us for dead
@@ -65,6 +66,10 @@ class RunnerServices:
         )
         if dead:
             logger.warning("Runners found dead, their work rerouted: %s", ", ".join(dead))
+        # scanning the waiting invocations costs more than a heartbeat: do it less often
+        if now - self._last_redelivery >= conf.redeliver_after / 4:
+            self._last_redelivery = now
+            self.app.orchestrator.redeliver_stale(self.runner_id, now, conf.redeliver_after)
         return dead
 
     def _loop(self) -> None:

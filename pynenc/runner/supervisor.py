@@ -23,7 +23,7 @@ import kombu
 from pynenc.identifiers import new_runner_id
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.process import require_cross_process
-from pynenc.runner.reference import app_reference, load_app
+from pynenc.runner.reference import app_reference, app_settings, load_worker_app
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -34,7 +34,6 @@ logger = logging.getLogger("pynenc.runner")
 
 CHECK_INTERVAL = 0.5  #: how often the pool size is reconsidered
 SCALE_DOWN_IDLE = 15.0  #: seconds of empty queues before a MultiThreadRunner shrinks
-_FORWARDED = ("app_id", "broker_url", "state_backend_url", "serializer", "logging_level")
 
 
 class _Worker:
@@ -96,14 +95,9 @@ class ProcessPoolRunner(BaseRunner):
 
     def _spawn(self, reference: str) -> None:
         runner_id = new_runner_id("ThreadRunner")
-        overrides = {name: getattr(self.app.conf, name) for name in _FORWARDED}
-        runner_conf = {
-            name: getattr(self.app.conf.runner, name)
-            for name in ("heartbeat_interval", "dead_after", "max_reroutes", "stop_grace")
-        }
         process = self._ctx.Process(
             target=_worker_main,
-            args=(reference, runner_id, self.threads, self.queues, overrides, runner_conf),
+            args=(reference, runner_id, self.threads, self.queues, app_settings(self.app)),
             name=f"pynenc-worker-{runner_id.rsplit(':', 1)[-1]}",
         )
         process.start()
@@ -217,17 +211,11 @@ def _worker_main(
     runner_id: str,
     threads: int,
     queues: list[str],
-    overrides: dict[str, Any],
-    runner_conf: dict[str, Any],
+    settings: dict[str, dict[str, Any]],
 ) -> None:
     """Entry point of a spawned worker: import the app, apply the parent's settings, run."""
     from pynenc.runner.thread import ThreadRunner
 
-    app = load_app(reference)
-    for name, value in overrides.items():
-        setattr(app.conf, name, value)
-    for name, value in runner_conf.items():
-        setattr(app.conf.runner, name, value)
-    runner = ThreadRunner(app, threads=threads, queues=queues)
+    runner = ThreadRunner(load_worker_app(reference, settings), threads=threads, queues=queues)
     runner.runner_id = runner_id
     runner.run()

@@ -101,7 +101,7 @@ class ThreadRunner(BaseRunner):
             claimed = self.app.orchestrator.claim(envelope, self.runner_id)
         except Exception:
             logger.exception("Claim of %s failed; requeueing it", envelope.invocation_id)
-            delivery.message.requeue()
+            delivery.requeue()
             return
         delivery.ack()
         if not claimed:

@@ -13,6 +13,9 @@ from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUp
 #: URL scheme -> "module:Class"; imported only when chosen. Extend with register_backend().
 BACKENDS: dict[str, str] = {
     "memory": "pynenc.state_backend.memory:MemoryStateBackend",
+    "sqlite": "pynenc.state_backend.sqlite:SqliteStateBackend",
+    "redis": "pynenc.state_backend.redis:RedisStateBackend",
+    "rediss": "pynenc.state_backend.redis:RedisStateBackend",
 }
 
 

@@ -1,44 +1,109 @@
-"""The broker contract, run on every kombu URL we support."""
+"""The broker contract, run on every kombu URL we support.
+
+``TestBroker`` runs on kombu's ``memory://``, pynenc's ``sqlite://`` (a file in tmp_path),
+``redis://`` and ``amqp://`` (the session servers of ``tests/servers.py``). The tests after
+it restart or stop a server of their own (``redis_factory`` / ``rabbitmq_factory``) or use
+several processes, so they run where that applies.
+"""
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
+import signal
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from pynenc.broker import Envelope, KombuBroker
+from pynenc.broker import Delivery, Envelope, KombuBroker
+from pynenc.broker.transports import PriorityOrder
+from pynenc.exceptions import BrokerError
+from tests.servers import Server, free_port
 
-BROKER_URLS = ["memory://"]
+BROKER_KINDS = ["memory", "sqlite", "redis", "amqp"]
+SERVER_KINDS = ["redis", "amqp"]
 
 
-def _envelope(i: int = 0, queue: str = "default") -> Envelope:
-    return Envelope(f"inv-{i}", "mod.task", {"x": str(i)}, "json", queue)
+def _envelope(i: int = 0, queue: str = "default", priority: int | None = None) -> Envelope:
+    return Envelope(f"inv-{i}", "mod.task", {"x": str(i)}, "json", queue, priority=priority)
 
 
-@pytest.fixture(params=BROKER_URLS)
-def broker(request: pytest.FixtureRequest) -> Iterator[KombuBroker]:
-    instance = KombuBroker(request.param, f"contract-{uuid.uuid4().hex[:8]}")
+@pytest.fixture(params=BROKER_KINDS)
+def broker_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    kind = request.param
+    if kind == "memory":
+        return "memory://"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/broker.db"
+    return str(request.getfixturevalue(f"{kind}_url"))
+
+
+@pytest.fixture
+def broker(broker_url: str) -> Iterator[KombuBroker]:
+    instance = KombuBroker(broker_url, f"contract-{uuid.uuid4().hex[:8]}")
     yield instance
     instance.purge(["default", "other"])
     instance.close()
 
 
-def _drain(broker: KombuBroker, queues: list[str], want: int) -> list[Envelope]:
-    consumer = broker.consumer(queues, prefetch=want)
+def _collect(consumer: Any, want: int, timeout: float = 10.0) -> list[Delivery]:
+    """Deliveries until ``want`` arrived (unacked), or the deadline passed."""
+    got: list[Delivery] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        got += consumer.get(want - len(got), timeout=0.2)
+    return got
+
+
+def _drain(broker: KombuBroker, queues: list[str], want: int, prefetch: int = 0) -> list[Envelope]:
+    consumer = broker.consumer(queues, prefetch=prefetch or want)
     got: list[Envelope] = []
     try:
-        for _ in range(50):
+        deadline = time.monotonic() + 10
+        while len(got) < want and time.monotonic() < deadline:
             for delivery in consumer.get(want - len(got), timeout=0.2):
                 assert delivery.envelope is not None
                 got.append(delivery.envelope)
                 delivery.ack()
-            if len(got) >= want:
-                break
     finally:
         consumer.close()
     return got
+
+
+class _LogEvent(logging.Handler):
+    """Sets ``event`` when ``pynenc.broker`` logs a message containing ``text``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.event = threading.Event()
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.count += 1
+            self.event.set()
+
+
+@pytest.fixture
+def broker_log() -> Iterator[Callable[[str], _LogEvent]]:
+    logger = logging.getLogger("pynenc.broker")
+    handlers: list[_LogEvent] = []
+
+    def watch(text: str) -> _LogEvent:
+        handler = _LogEvent(text)
+        logger.addHandler(handler)
+        handlers.append(handler)
+        return handler
+
+    yield watch
+    for handler in handlers:
+        logger.removeHandler(handler)
 
 
 class TestBroker:
@@ -51,6 +116,7 @@ class TestBroker:
             "default",
             num_retries=2,
             parent_id="p-1",
+            priority=4,
         )
         broker.publish([sent])
         assert _drain(broker, ["default"], 1) == [sent]
@@ -82,12 +148,44 @@ class TestBroker:
         broker.publish([_envelope(i) for i in range(5)])
         consumer = broker.consumer(["default"], prefetch=5)
         try:
-            first = consumer.get(2, timeout=1)
+            first = _collect(consumer, 2)
             assert len(first) == 2
-            for delivery in first:
-                delivery.ack()
+            assert len(consumer.get(2, timeout=1)) <= 2
         finally:
             consumer.close()
+
+    def test_prefetch_bounds_unacked_messages(self, broker: KombuBroker) -> None:
+        broker.publish([_envelope(i) for i in range(6)])
+        first = broker.consumer(["default"], prefetch=2)
+        second: Any = None
+        try:
+            held = _collect(first, 2)
+            assert len(held) == 2
+            assert first.get(5, timeout=0.3) == []  # asks for more than it may hold
+            held[0].ack()
+            held += _collect(first, 1)
+            assert len(held) == 3
+            # the rest stayed on the broker for other consumers
+            second = broker.consumer(["default"], prefetch=10)
+            rest = _collect(second, 3)
+            assert len(rest) == 3
+            assert second.get(1, timeout=0.3) == []
+            ids = {d.envelope.invocation_id for d in held + rest if d.envelope}
+            assert ids == {f"inv-{i}" for i in range(6)}
+        finally:
+            first.close()
+            if second is not None:
+                second.close()
+
+    def test_priorities_are_honoured(self, broker: KombuBroker) -> None:
+        if broker.info.priority is PriorityOrder.NONE:
+            pytest.skip(f"{broker.url} orders messages FIFO whatever their priority")
+        priorities = [None, 1, 9, 5, 0, 9]
+        broker.publish([_envelope(i, priority=p) for i, p in enumerate(priorities)])
+        got = _drain(broker, ["default"], 6, prefetch=1)
+        assert [e.invocation_id for e in got] == [
+            "inv-2", "inv-5", "inv-3", "inv-1", "inv-0", "inv-4"
+        ]  # fmt: skip
 
     def test_waiting_consumer_wakes_on_publish(self, broker: KombuBroker) -> None:
         consumer = broker.consumer(["default"], prefetch=1)
@@ -110,23 +208,34 @@ class TestBroker:
         assert [e.invocation_id for e in got] == ["inv-3"]
 
     def test_malformed_message_is_reported_not_raised(self, broker: KombuBroker) -> None:
-        conn = broker.connection()
-        queue = broker.queue_name("default")
-        producer = conn.Producer()
-        broker.purge(["default"])
-        producer.publish(
-            "not an envelope",
-            exchange="",
-            routing_key=queue,
-            content_type="application/x-pynenc-envelope+json",
-        )
+        _publish_raw(broker, "not an envelope", "application/x-pynenc-envelope+json")
         consumer = broker.consumer(["default"], prefetch=1)
         try:
-            [delivery] = consumer.get(1, timeout=1)
+            [delivery] = _collect(consumer, 1)
             assert delivery.envelope is None
             assert delivery.error is not None and "not JSON" in str(delivery.error)
             delivery.reject()
             assert consumer.get(1, timeout=0.05) == []
+        finally:
+            consumer.close()
+
+    def test_foreign_message_is_dead_lettered(self, broker: KombuBroker) -> None:
+        _publish_raw(broker, '{"task": "celery.thing", "args": []}', "application/json")
+        broker.publish([_envelope(1)])
+        consumer = broker.consumer(["default"], prefetch=2)
+        try:
+            deliveries = _collect(consumer, 2)
+            foreign = [d for d in deliveries if d.envelope is None]
+            assert len(foreign) == 1 and "not a pynenc" in str(foreign[0].error)
+            foreign[0].reject()
+            for delivery in deliveries:
+                if delivery.envelope is not None:
+                    delivery.ack()
+            deadline = time.monotonic() + 5  # RabbitMQ dead-letters asynchronously
+            while broker.dead_letters("default") < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert broker.dead_letters("default") == 1
+            assert consumer.get(1, timeout=0.1) == []
         finally:
             consumer.close()
 
@@ -138,3 +247,173 @@ class TestBroker:
             assert consumer.get(1, timeout=0.05) == []
         finally:
             consumer.close()
+
+
+def test_envelopes_from_before_priorities_still_decode() -> None:
+    old = '{"v":1,"id":"i","task":"m.t","args":{},"ser":"json","queue":"q","retries":0}'
+    assert Envelope.decode(old) == Envelope("i", "m.t", {}, "json", "q")
+    assert Envelope.decode(_envelope(1, priority=7).encode()).priority == 7
+
+
+def _publish_raw(broker: KombuBroker, body: str, content_type: str) -> None:
+    broker.purge(["default"])  # declares the queue as the broker does
+    conn = broker.connection()
+    try:
+        queue = broker.queue_name("default")
+        conn.Producer().publish(body, exchange="", routing_key=queue, content_type=content_type)
+    finally:
+        conn.release()
+
+
+# -- servers that go away ----------------------------------------------------------------------
+
+
+@pytest.fixture(params=SERVER_KINDS)
+def own_server(request: pytest.FixtureRequest) -> Server:
+    """A server of this test's own, to restart or stop."""
+    kind = "redis" if request.param == "redis" else "rabbitmq"
+    factory = request.getfixturevalue(f"{kind}_factory")
+    return factory()  # type: ignore[no-any-return]
+
+
+def _persist(server: Server) -> None:
+    """Make a test redis keep its data across a restart, as a persistent server would."""
+    if server.name == "redis":
+        import redis
+
+        redis.Redis.from_url(server.url).save()
+
+
+def test_publish_retries_until_the_broker_is_back(
+    own_server: Server, broker_log: Callable[[str], _LogEvent]
+) -> None:
+    broker = KombuBroker(own_server.url, f"retry-{uuid.uuid4().hex[:6]}", publish_retries=12)
+    retrying = broker_log("retrying")
+    errors: list[BaseException] = []
+
+    def publish() -> None:
+        try:
+            broker.publish([_envelope(7)])
+        except BaseException as exc:
+            errors.append(exc)
+
+    own_server.stop()
+    thread = threading.Thread(target=publish)
+    thread.start()
+    assert retrying.event.wait(10), "the publish did not fail and retry"
+    own_server.start()
+    thread.join(60)
+    assert not thread.is_alive() and errors == []
+    assert [e.invocation_id for e in _drain(broker, ["default"], 1)] == ["inv-7"]
+    broker.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"redis://:secret@127.0.0.1:{free_port()}/0",
+        f"amqp://guest:secret@127.0.0.1:{free_port()}//",
+    ],
+)
+def test_publish_gives_up_naming_the_broker_and_queue(url: str) -> None:
+    broker = KombuBroker(url, "giveup", publish_retries=1)
+    with pytest.raises(BrokerError) as raised:
+        broker.publish([_envelope(1, "emails")])
+    message = str(raised.value)
+    assert "'giveup.emails'" in message and "127.0.0.1" in message
+    assert "secret" not in message and "2 attempts" in message
+    broker.close()
+
+
+def test_consumer_survives_a_restart_and_loses_nothing(
+    own_server: Server, broker_log: Callable[[str], _LogEvent]
+) -> None:
+    broker = KombuBroker(own_server.url, f"restart-{uuid.uuid4().hex[:6]}", publish_retries=12)
+    lost = broker_log("Lost the broker connection")
+    broker.publish([_envelope(i) for i in range(3)])
+    consumer = broker.consumer(["default"], prefetch=5)
+    try:
+        held = _collect(consumer, 3)  # delivered, never acked: the restart drops them
+        assert len(held) == 3
+        _persist(own_server)
+        own_server.restart()
+        broker.publish([_envelope(3)])  # after the restart
+        got: list[str] = []
+        deadline = time.monotonic() + 30
+        while len(got) < 4 and time.monotonic() < deadline:
+            for delivery in consumer.get(4, timeout=0.5):  # [] while reconnecting, no raise
+                assert delivery.envelope is not None
+                got.append(delivery.envelope.invocation_id)
+                delivery.ack()
+        assert sorted(got) == ["inv-0", "inv-1", "inv-2", "inv-3"]
+        for delivery in held:
+            delivery.ack()  # from the dead connection: a no-op, not an error
+        assert lost.count == 1, "a lost connection is logged once"
+        assert consumer.get(1, timeout=0.2) == []
+    finally:
+        consumer.close()
+        broker.close()
+
+
+# -- the no-server transport across processes ------------------------------------------------
+
+
+def _consume_in_child(url: str, app_id: str, total: int, done: Any, out: Any) -> None:
+    broker = KombuBroker(url, app_id)
+    consumer = broker.consumer(["default"], prefetch=4)
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while done.value < total and time.monotonic() < deadline:
+        for delivery in consumer.get(4, timeout=0.1):
+            assert delivery.envelope is not None
+            seen.append(delivery.envelope.invocation_id)
+            delivery.ack()
+            with done.get_lock():
+                done.value += 1
+    consumer.close()
+    broker.close()
+    out.put(seen)
+
+
+def test_sqlite_two_processes_consume_each_message_exactly_once(tmp_path: Any) -> None:
+    url, app_id, total = f"sqlite:///{tmp_path}/broker.db", "procs", 300
+    ctx = multiprocessing.get_context("fork")
+    done, out = ctx.Value("i", 0), ctx.SimpleQueue()
+    children = [
+        ctx.Process(target=_consume_in_child, args=(url, app_id, total, done, out))
+        for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    broker = KombuBroker(url, app_id)
+    for i in range(0, total, 10):  # published while both children consume
+        broker.publish([_envelope(j) for j in range(i, i + 10)])
+    seen = [item for _ in children for item in out.get()]
+    for child in children:
+        child.join(10)
+    broker.close()
+    assert sorted(seen) == sorted(f"inv-{i}" for i in range(total))
+
+
+def _hold_and_wait(url: str, app_id: str, held: Any) -> None:
+    broker = KombuBroker(url, app_id)
+    consumer = broker.consumer(["default"], prefetch=3)
+    held.put(len(_collect(consumer, 3)))
+    threading.Event().wait(60)  # until killed
+
+
+def test_sqlite_messages_of_a_killed_consumer_come_back(tmp_path: Any) -> None:
+    url, app_id = f"sqlite:///{tmp_path}/broker.db", "killed"
+    broker = KombuBroker(url, app_id)
+    broker.publish([_envelope(i) for i in range(3)])
+    ctx = multiprocessing.get_context("fork")
+    held = ctx.SimpleQueue()
+    child = ctx.Process(target=_hold_and_wait, args=(url, app_id, held))
+    child.start()
+    assert held.get() == 3
+    assert child.pid is not None
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+    got = _drain(broker, ["default"], 3)
+    assert sorted(e.invocation_id for e in got) == ["inv-0", "inv-1", "inv-2"]
+    broker.close()

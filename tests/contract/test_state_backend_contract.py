@@ -1,18 +1,22 @@
 """The state-backend contract: every backend passes the same tests.
 
-Add a backend to ``BACKEND_URLS`` (or subclass :class:`StateBackendContract` with your
-own ``backend`` fixture) to run it.
+Add a backend to ``BACKENDS`` (or subclass :class:`StateBackendContract`, and
+:class:`CrossProcessContract` for a backend with ``capabilities.cross_process``, with your
+own ``backend`` fixture) to run it. Redis runs against a real server (``tests/servers.py``).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from pynenc.exceptions import ConfigError
 from pynenc.invocation.status import InvocationStatus
 from pynenc.state_backend import (
     InvocationRecord,
@@ -21,9 +25,16 @@ from pynenc.state_backend import (
     StatusUpdate,
     create_state_backend,
 )
+from tests.servers import Server
 
 S = InvocationStatus
-BACKEND_URLS = ["memory://"]
+#: backend name -> its URL for one test (a fixture may be needed: a file, a server)
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], str]] = {
+    "memory": lambda request: "memory://",
+    "sqlite": lambda request: f"sqlite:///{request.getfixturevalue('tmp_path')}/state.db",
+    "redis": lambda request: str(request.getfixturevalue("redis_url")),
+}
+CROSS_PROCESS = ["sqlite", "redis"]
 
 
 def _record(task: str = "mod.task", inv: str | None = None) -> InvocationRecord:
@@ -204,13 +215,210 @@ class StateBackendContract:
         assert len(wins) == 1
 
 
-@pytest.fixture(params=BACKEND_URLS)
-def backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
-    instance = create_state_backend(request.param, f"contract-{uuid.uuid4().hex[:8]}")
+# -- several processes -----------------------------------------------------------------------
+# Children are spawned (a fresh interpreter, as on macOS/Windows) unless a test is about fork.
+# They rebuild the backend from its URL and report through a queue.
+
+
+def _child_finish(url: str, app_id: str, inv: str, go: Any, out: Any) -> None:
+    backend = create_state_backend(url, app_id)
+    record = backend.get(inv)
+    go.wait(30)
+    claimed = backend.set_status(_update(inv, {S.REGISTERED, S.RUNNING}, S.RUNNING, owner="c"))
+    done = backend.set_status(_update(inv, {S.RUNNING}, S.SUCCESS, expected_owner="c", result="42"))
+    out.put((record is not None and record.arguments == {"x": "1"}, claimed and done))
+    backend.close()
+
+
+def _child_claim(url: str, app_id: str, ids: list[str], name: str, barrier: Any, out: Any) -> None:
+    backend = create_state_backend(url, app_id)
+    barrier.wait(30)
+    won = [i for i in ids if backend.set_status(_update(i, {S.REGISTERED}, S.RUNNING, owner=name))]
+    out.put((name, won))
+    backend.close()
+
+
+def _run(target: Callable[..., None], *calls: tuple[Any, ...]) -> list[Any]:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    children = [ctx.Process(target=target, args=(*args, out)) for args in calls]
+    for child in children:
+        child.start()
+    results = [out.get(timeout=60) for _ in children]
+    for child in children:
+        child.join(30)
+        assert child.exitcode == 0
+    return results
+
+
+class CrossProcessContract:
+    """Behaviour of a backend that several processes share."""
+
+    def test_another_process_reads_and_writes(self, backend: StateBackend) -> None:
+        record = _record()
+        backend.register([record], time.time())
+        go = multiprocessing.get_context("spawn").Event()
+        go.set()
+        [(saw_record, finished)] = _run(
+            _child_finish, (backend.url, backend.app_id, record.invocation_id, go)
+        )
+        assert saw_record and finished
+        stored = backend.get(record.invocation_id)
+        assert stored is not None and stored.status is S.SUCCESS and stored.result == "42"
+        assert [e.runner_id for e in backend.history(record.invocation_id)] == [None, "c", "c"]
+
+    def test_claims_across_processes_have_one_winner(self, backend: StateBackend) -> None:
+        records = [_record() for _ in range(30)]
+        backend.register(records, time.time())
+        ids = [r.invocation_id for r in records]
+        barrier = multiprocessing.get_context("spawn").Barrier(2)
+        won = dict(
+            _run(
+                _child_claim,
+                (backend.url, backend.app_id, ids, "a", barrier),
+                (backend.url, backend.app_id, ids[::-1], "b", barrier),
+            )
+        )
+        won_a, won_b = won["a"], won["b"]
+        assert not set(won_a) & set(won_b)
+        assert sorted(won_a + won_b) == sorted(ids)
+        for inv in won_a:
+            stored = backend.get(inv)
+            assert stored is not None and stored.owner == "a"
+
+    def test_wait_final_is_woken_from_another_process(self, backend: StateBackend) -> None:
+        record = _record()
+        backend.register([record], time.time())
+        inv = record.invocation_id
+        go = multiprocessing.get_context("spawn").Event()
+        child_result: list[Any] = []
+        thread = threading.Thread(
+            target=lambda: child_result.extend(
+                _run(_child_finish, (backend.url, backend.app_id, inv, go))
+            )
+        )
+        thread.start()
+        go.set()  # the child finishes only after this, as this process starts waiting
+        assert backend.wait_final(inv, timeout=60)
+        stored = backend.get(inv)
+        assert stored is not None and stored.status is S.SUCCESS
+        thread.join(60)
+        assert child_result == [(True, True)]
+
+    def test_forked_child_opens_its_own_connections(self, backend: StateBackend) -> None:
+        first, second = _record(), _record()
+        backend.register([first, second], time.time())  # the parent's connections are in use
+        child = multiprocessing.get_context("fork").Process(
+            target=_finish_in_fork, args=(backend, first.invocation_id)
+        )
+        child.start()
+        child.join(30)
+        assert child.exitcode == 0
+        stored = backend.get(first.invocation_id)
+        assert stored is not None and stored.status is S.SUCCESS
+        assert backend.set_status(
+            _update(second.invocation_id, {S.REGISTERED}, S.RUNNING, owner="p")
+        )
+
+
+def _finish_in_fork(backend: StateBackend, inv: str) -> None:
+    assert backend.set_status(_update(inv, {S.REGISTERED}, S.RUNNING, owner="f"))
+    assert backend.set_status(_update(inv, {S.RUNNING}, S.SUCCESS, expected_owner="f", result="1"))
+    assert backend.wait_final(inv, timeout=10)
+    backend.close()
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+def _open(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
+    url = BACKENDS[request.param](request)
+    instance = create_state_backend(url, f"contract-{uuid.uuid4().hex[:8]}")
     yield instance
     instance.purge()
     instance.close()
 
 
+@pytest.fixture(params=list(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
+    yield from _open(request)
+
+
+@pytest.fixture(params=CROSS_PROCESS)
+def shared_backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
+    yield from _open(request)
+
+
 class TestStateBackends(StateBackendContract):
-    """Runs the contract on every backend in ``BACKEND_URLS``."""
+    """Runs the contract on every backend in ``BACKENDS``."""
+
+
+class TestSharedStateBackends(CrossProcessContract):
+    """Runs the several-process contract on every backend in ``CROSS_PROCESS``."""
+
+    @pytest.fixture
+    def backend(self, shared_backend: StateBackend) -> StateBackend:
+        return shared_backend
+
+
+# -- Redis through a server restart ----------------------------------------------------------
+
+
+class TestRedisRestart:
+    """The Redis backend reconnects; the test server keeps no data unless told to SAVE."""
+
+    def test_operations_work_after_a_restart(self, redis_factory: Callable[[], Server]) -> None:
+        server = redis_factory()
+        backend = create_state_backend(server.url, "restart")
+        backend.register([_record()], time.time())
+        server.restart()
+        record = _record()
+        backend.register([record], time.time())
+        inv = record.invocation_id
+        assert backend.set_status(_update(inv, {S.REGISTERED}, S.RUNNING, owner="r"))
+        assert backend.set_status(_update(inv, {S.RUNNING}, S.SUCCESS, expected_owner="r"))
+        assert backend.wait_final(inv, timeout=10)
+        backend.close()
+
+    def test_an_operation_waits_for_the_server(self, redis_factory: Callable[[], Server]) -> None:
+        server = redis_factory()
+        backend = create_state_backend(server.url, "outage")
+        backend.get("warm-up")  # a pooled connection that the kill leaves dead
+        server.kill()
+        record = _record()
+        thread = threading.Thread(target=backend.register, args=([record], time.time()))
+        thread.start()  # retries until the server is back
+        server.start()
+        thread.join(30)
+        assert backend.get(record.invocation_id) is not None
+        backend.close()
+
+    def test_a_waiter_survives_a_restart(self, redis_factory: Callable[[], Server]) -> None:
+        import redis
+
+        server = redis_factory()
+        waiter = create_state_backend(server.url, "waits")
+        finisher = create_state_backend(server.url, "waits")
+        waiter.recheck_interval = 120  # type: ignore[attr-defined] # only pub/sub may wake it
+        record = _record()
+        finisher.register([record], time.time())
+        inv = record.invocation_id
+        finisher.set_status(_update(inv, {S.REGISTERED}, S.RUNNING, owner="r"))
+        woke: list[bool] = []
+        thread = threading.Thread(target=lambda: woke.append(waiter.wait_final(inv, 60)))
+        thread.start()
+        redis.Redis.from_url(server.url).save()  # keep the record through the restart
+        server.restart()
+        assert finisher.set_status(_update(inv, {S.RUNNING}, S.SUCCESS, expected_owner="r"))
+        thread.join(30)
+        assert woke == [True]
+        waiter.close()
+        finisher.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///", "sqlite:///:memory:", "sqlite://host/x.db", "sqlite:///d/"]
+)
+def test_sqlite_url_must_name_a_file(url: str) -> None:
+    with pytest.raises(ConfigError, match="SQLite"):
+        create_state_backend(url, "app")

@@ -89,7 +89,9 @@ def test_process_runner_refuses_in_memory_backends() -> None:
 def test_python_dash_m_pynenc() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "pynenc", "--app", "tests.apps.core:app", "show-config"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "broker_url" in done.stdout

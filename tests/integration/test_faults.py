@@ -16,7 +16,12 @@ from tests.integration.deployments import Deployment, RunnerProcess, wait_until
 from tests.servers import Server
 
 S = InvocationStatus
-FAST = {"heartbeat_interval": "0.2", "dead_after": "2", "stop_grace": "5"}
+FAST = {
+    "heartbeat_interval": "0.2",
+    "dead_after": "2",
+    "stop_grace": "5",
+    "redeliver_after": "3",
+}
 N = 200
 
 

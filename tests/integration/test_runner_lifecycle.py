@@ -143,11 +143,27 @@ def test_malformed_message_is_dropped_and_runner_keeps_working(fast_recovery: Py
     broker = fast_recovery.broker
     with broker.connection() as conn:
         conn.Producer().publish(
-            "{not json", exchange="", routing_key=broker.queue_name("default"),
+            "{not json",
+            exchange="",
+            routing_key=broker.queue_name("default"),
             content_type="application/x-pynenc-envelope+json",
         )
     runner, thread = _start(fast_recovery)
     try:
         assert core.add(1, 2).get_result(timeout=20) == 3
+    finally:
+        _stop(runner, thread)
+
+
+def test_lost_message_is_published_again(fast_recovery: Pynenc) -> None:
+    fast_recovery.conf.runner.redeliver_after = 1.0
+    invocation = core.add(4, 4)
+    consumer = fast_recovery.broker.consumer(["default"], prefetch=1)
+    [delivery] = consumer.get(1, timeout=5)
+    delivery.ack()  # the broker forgot it; nobody claimed it
+    consumer.close()
+    runner, thread = _start(fast_recovery)
+    try:
+        assert invocation.get_result(timeout=20) == 8
     finally:
         _stop(runner, thread)

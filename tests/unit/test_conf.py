@@ -226,7 +226,9 @@ def test_assignment_to_unknown_attribute_suggests(tmp_path: Path) -> None:
     assert "'brokr_url'" in message and "attribute assignment" in message
     assert "Did you mean 'broker_url'?" in message
     assert "state_backend_url" in message
-    with pytest.raises(ConfigError, match=r"'runner.threads'\?.*queues, stop_grace, threads"):
+    with pytest.raises(
+        ConfigError, match=r"'runner.threads'\?.*queues, redeliver_after, stop_grace, threads"
+    ):
         conf.runner.thread = 1
 
 
@@ -254,12 +256,14 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "runner.heartbeat_interval",
         "runner.dead_after",
         "runner.max_reroutes",
+        "runner.redeliver_after",
         "runner.stop_grace",
         "broker.transport_options",
         "broker.publish_retries",
         "task.max_retries",
         "task.retry_for",
         "task.queue",
+        "task.priority",
         "task.parallel_batch_size",
         "task.registration_concurrency",
     ]

@@ -66,6 +66,7 @@ def test_names_and_defaults() -> None:
         "queue",
         "parallel_batch_size",
         "registration_concurrency",
+        "priority",
     } == TASK_OPTION_NAMES
     config = TaskConfig()
     assert (config.max_retries, config.retry_for, config.queue) == (0, (), "default")

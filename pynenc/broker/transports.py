@@ -1,0 +1,139 @@
+"""What the broker knows about each kombu transport, as data, selected by URL scheme.
+
+kombu hides most differences between transports; the few that remain for pynenc — where
+queues live, how (and whether) priorities order messages, who dead-letters a rejected
+message, who keeps the unacked state, and safe default transport options — are declared
+here once per scheme. A scheme missing from the table still works with the defaults of
+:class:`TransportInfo` (no priorities, dead letters published by the client).
+
+Importing this module registers ``sqlite://`` (:mod:`pynenc.broker.sqlite_transport`) in
+kombu's transport alias table, which kombu keeps open to third parties.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import kombu.transport
+from kombu.utils.url import maybe_sanitize_url
+
+kombu.transport.TRANSPORT_ALIASES.setdefault("sqlite", "pynenc.broker.sqlite_transport:Transport")
+
+MAX_PRIORITY = 9
+
+
+class PriorityOrder(enum.Enum):
+    """How a transport orders the ``priority`` property of a message."""
+
+    NONE = "none"  #: FIFO whatever the priority (kombu's memory transport)
+    HIGH_FIRST = "high_first"  #: 9 before 0: AMQP, our sqlite transport
+    LOW_FIRST = "low_first"  #: 0 before 9: kombu's Redis transport (its priority_steps)
+
+
+@dataclass(frozen=True, slots=True)
+class TransportInfo:
+    """The broker-relevant traits of one transport."""
+
+    #: Queues live in this process only (no other process can consume them).
+    in_process: bool = False
+    priority: PriorityOrder = PriorityOrder.NONE
+    #: The server moves rejected messages to a dead-letter queue (AMQP's x-dead-letter-*);
+    #: otherwise the client publishes them there itself.
+    server_dead_letters: bool = False
+    #: Unacked messages are tracked by the client's channel (kombu's virtual transports):
+    #: after a lost connection the old channel must hand them back itself.
+    client_acks: bool = True
+    #: The server can confirm publishes (AMQP); pynenc then waits for them per batch
+    #: when the ``confirm_publish`` transport option is on.
+    publisher_confirms: bool = False
+    #: Transport options used unless ``broker.transport_options`` sets them.
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def wire_priority(self, priority: int | None) -> int | None:
+        """The message property for a pynenc priority (0-9, higher first; ``None``: 0)."""
+        if self.priority is PriorityOrder.LOW_FIRST:
+            return MAX_PRIORITY - (priority or 0)
+        if self.priority is PriorityOrder.HIGH_FIRST:
+            return priority
+        return None
+
+    def queue_arguments(self, dead_letter_queue: str) -> dict[str, Any] | None:
+        """Arguments declaring a pynenc queue (only AMQP servers need any)."""
+        if not self.server_dead_letters:
+            return None
+        arguments: dict[str, Any] = {
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": dead_letter_queue,
+        }
+        if self.priority is PriorityOrder.HIGH_FIRST:
+            arguments["x-max-priority"] = MAX_PRIORITY
+        return arguments
+
+
+_REDIS = TransportInfo(
+    priority=PriorityOrder.LOW_FIRST,
+    defaults=MappingProxyType(
+        {
+            # Ack emulation stays on: a runner killed between receiving a message and
+            # recording its claim must not lose it. Our runners ack right after the claim,
+            # so a message is unacked for milliseconds; five minutes is ample before an
+            # abandoned one is redelivered (kombu's default is one hour).
+            "ack_emulation": True,
+            "visibility_timeout": 300,
+            # One Redis list per level, so all ten levels order exactly (kombu's default
+            # [0, 3, 6, 9] folds them into four buckets).
+            "priority_steps": list(range(MAX_PRIORITY + 1)),
+            # Without a socket timeout a publish to a server that vanished without closing
+            # the TCP connection would wait forever.
+            "socket_timeout": 30,
+            "socket_connect_timeout": 5,
+        }
+    ),
+)
+_AMQP = TransportInfo(
+    priority=PriorityOrder.HIGH_FIRST,
+    server_dead_letters=True,
+    client_acks=False,
+    publisher_confirms=True,
+    # Publisher confirms: a publish returns once the server has the message, so a publish
+    # racing a broker shutdown fails (and is retried) instead of vanishing. pynenc waits
+    # for them once per batch (confirms.py), not per message as pyamqp would.
+    defaults=MappingProxyType({"confirm_publish": True}),
+)
+
+#: Traits by URL scheme (as kombu spells its transport aliases).
+TRANSPORTS: Mapping[str, TransportInfo] = MappingProxyType(
+    {
+        "memory": TransportInfo(in_process=True),
+        "sqlite": TransportInfo(priority=PriorityOrder.HIGH_FIRST),
+        "redis": _REDIS,
+        "rediss": _REDIS,
+        "sentinel": _REDIS,
+        "amqp": _AMQP,
+        "amqps": _AMQP,
+        "pyamqp": _AMQP,
+    }
+)
+
+_GENERIC = TransportInfo()
+
+
+def scheme_of(url: str) -> str:
+    """``redis`` for ``redis://host``; kombu's ``transport+url`` form names the transport."""
+    scheme = url.split("://", 1)[0] if "://" in url else url
+    return scheme.split("+", 1)[0]
+
+
+def transport_info(url: str) -> TransportInfo:
+    return TRANSPORTS.get(scheme_of(url), _GENERIC)
+
+
+def masked_url(url: str) -> str:
+    """The URL with its password masked, for messages and logs."""
+    if scheme_of(url) in ("memory", "sqlite"):
+        return url  # no credentials; kombu's URL parser would mangle a file path
+    return str(maybe_sanitize_url(url))

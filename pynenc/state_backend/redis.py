@@ -1,0 +1,399 @@
+"""Redis state backend: shared by any number of processes and hosts.
+
+URLs: anything redis-py's ``from_url`` reads (``redis://:password@host:6379/0``,
+``rediss://…``, ``unix:///path.sock?db=0``). Every key starts with ``pynenc:{app_id}:`` (the
+braces are a Redis Cluster hash tag: one app's keys share a slot, as its scripts need).
+
+Each primitive is one round trip: status changes and registration run as Lua scripts, so a
+claim, its history entry, the status index and the wake-up happen in one atomic step. A
+final status is PUBLISHed; one listener thread per backend turns messages into per-thread
+Events, and waiters re-read the status every ``recheck_interval`` in case a message was lost.
+Commands retry through a server restart for up to ``RETRY_FOR`` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar, cast
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from pynenc.exceptions import StateBackendError
+from pynenc.invocation.status import FINAL, InvocationStatus
+from pynenc.state_backend._waiters import Waiters, wait_until_final
+from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+
+logger = logging.getLogger("pynenc.state_backend.redis")
+T = TypeVar("T")
+
+#: Seconds an operation keeps retrying while the server is unreachable (restart, failover).
+RETRY_FOR = 30.0
+#: Seconds between status re-reads of a waiter, in case a pub/sub message was lost.
+RECHECK_INTERVAL = 1.0
+#: Seconds the listener blocks for a message before looking at its stop flag.
+LISTEN_TICK = 0.25
+#: Records per script call in ``register``.
+REGISTER_CHUNK = 500
+
+# Optional values travel to the scripts as '' (None) or '=' + value.
+_LUA_OPT = "local function opt(v) if v == '' then return nil end return string.sub(v, 2) end\n"
+
+# ARGV: key prefix, then 11 values per record (see _register_args); the last 4 are optional.
+_REGISTER = (
+    _LUA_OPT
+    + """
+local p = ARGV[1]
+for i = 2, #ARGV, 11 do
+  local id, task, status = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
+  local old = redis.call('HMGET', rec, 'status', 'task')
+  if old[1] then  -- registering an id again replaces it (as in memory://)
+    redis.call('SREM', p .. 'status:' .. old[1], id)
+    redis.call('SREM', p .. 'task:' .. old[2], id)
+  end
+  redis.call('DEL', rec, hist)
+  redis.call('HSET', rec, 'task', task, 'status', status, 'retries', ARGV[i + 3],
+             'queue', ARGV[i + 4], 'args', ARGV[i + 5])
+  redis.call('RPUSH', hist, ARGV[i + 6])
+  for j, field in ipairs({'owner', 'parent', 'result', 'error'}) do
+    if opt(ARGV[i + 6 + j]) then redis.call('HSET', rec, field, opt(ARGV[i + 6 + j])) end
+  end
+  redis.call('SADD', p .. 'status:' .. status, id)
+  redis.call('SADD', p .. 'task:' .. task, id)
+end
+return 1
+"""
+)
+
+# KEYS: record, history. ARGV: key prefix, channel, id, new status, owner, expected owner,
+# result, error, retries, history entry, '1' if final, then the expected statuses.
+_SET_STATUS = (
+    _LUA_OPT
+    + """
+local cur = redis.call('HMGET', KEYS[1], 'status', 'owner')
+local status = cur[1]
+if not status then return 0 end
+local ok = false
+for i = 12, #ARGV do ok = ok or ARGV[i] == status end
+if opt(ARGV[6]) and cur[2] ~= opt(ARGV[6]) then ok = false end
+if not ok then
+  -- A retried call whose first attempt was applied but whose reply was lost: report success.
+  if status == ARGV[4] and redis.call('LINDEX', KEYS[2], -1) == ARGV[10] then return 1 end
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[4])
+local owner = opt(ARGV[5])
+if owner then redis.call('HSET', KEYS[1], 'owner', owner)
+else redis.call('HDEL', KEYS[1], 'owner') end
+if opt(ARGV[7]) then redis.call('HSET', KEYS[1], 'result', opt(ARGV[7])) end
+if opt(ARGV[8]) then redis.call('HSET', KEYS[1], 'error', opt(ARGV[8])) end
+if opt(ARGV[9]) then redis.call('HSET', KEYS[1], 'retries', opt(ARGV[9])) end
+redis.call('RPUSH', KEYS[2], ARGV[10])
+redis.call('SREM', ARGV[1] .. status, ARGV[3])
+redis.call('SADD', ARGV[1] .. ARGV[4], ARGV[3])
+if ARGV[11] == '1' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return 1
+"""
+)
+
+# KEYS: lease. ARGV: holder, now, expiry, key lifetime (ms). Expiry is judged by the caller's
+# clock (``now``), like every backend; the key's own TTL only collects abandoned leases.
+_ACQUIRE_LEASE = """
+local cur = redis.call('HMGET', KEYS[1], 'holder', 'expires')
+if cur[1] and cur[1] ~= ARGV[1] and tonumber(cur[2]) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'expires', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+
+def _opt(value: str | None) -> str:
+    return "" if value is None else "=" + value
+
+
+def _register_args(record: InvocationRecord, entry_time: float) -> list[str]:
+    error = None if record.error is None else json.dumps(record.error)
+    return [
+        record.invocation_id,
+        record.task_id,
+        record.status.value,
+        str(record.num_retries),
+        record.queue,
+        json.dumps(record.arguments),
+        _entry(StatusEntry(record.status, entry_time)),
+        _opt(record.owner),
+        _opt(record.parent_id),
+        _opt(record.result),
+        _opt(error),
+    ]
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _entry(entry: StatusEntry) -> str:
+    return json.dumps([entry.status.value, entry.timestamp, entry.runner_id, entry.reason])
+
+
+class RedisStateBackend(StateBackend):
+    """State in Redis: atomic scripts, pub/sub wake-ups, reconnection through restarts."""
+
+    capabilities = Capabilities(cross_process=True, native_wakeup=True)
+
+    def __init__(self, app_id: str, url: str) -> None:
+        super().__init__(app_id, url)
+        self.prefix = f"pynenc:{{{app_id}}}:"
+        self.channel = self.prefix + "final"
+        self.retry_for = RETRY_FOR
+        self.recheck_interval = RECHECK_INTERVAL
+        self._start()
+
+    def _start(self) -> None:
+        """Build the client and the per-process parts (again in a forked child)."""
+        self._pid = os.getpid()
+        # One immediate retry inside redis-py replaces a pooled connection that died with a
+        # server restart; longer outages are retried by _call, with backoff.
+        self._client = redis.Redis.from_url(
+            self.url,
+            decode_responses=True,
+            socket_connect_timeout=5,
+            socket_timeout=10,
+            retry=Retry(NoBackoff(), 1),
+        )
+        self._register_script = self._client.register_script(_REGISTER)
+        self._set_status_script = self._client.register_script(_SET_STATUS)
+        self._lease_script = self._client.register_script(_ACQUIRE_LEASE)
+        self._waiters = Waiters()
+        self._listener_lock = threading.Lock()
+        self._listener: threading.Thread | None = None
+        self._listener_stop = threading.Event()
+
+    def _redis(self) -> redis.Redis:
+        # redis-py's pools are not to be used across a fork: a child builds its own client
+        # (the parent's sockets are left alone; redis-py never shuts them down in a child).
+        if self._pid != os.getpid():
+            self._start()
+        return self._client
+
+    def _call(self, operation: Callable[[redis.Redis], T]) -> T:
+        """Run ``operation``, retrying while the server is unreachable for up to retry_for."""
+        deadline: float | None = None
+        delay = 0.05
+        while True:
+            try:
+                return operation(self._redis())
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                now = time.monotonic()
+                deadline = deadline if deadline is not None else now + self.retry_for
+                if now >= deadline:
+                    raise StateBackendError(
+                        f"Redis state backend {_redacted(self.url)} unreachable for "
+                        f"{self.retry_for} s (app {self.app_id!r}): {exc}"
+                    ) from exc
+                logger.debug("Redis unreachable, retrying in %.2f s: %s", delay, exc)
+                time.sleep(min(delay, deadline - now))
+                delay = min(delay * 2, 1.0)
+            except redis.RedisError as exc:
+                raise StateBackendError(
+                    f"Redis state backend {_redacted(self.url)} failed (app {self.app_id!r}): {exc}"
+                ) from exc
+
+    # -- invocations ---------------------------------------------------------------------
+
+    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
+        args = [_register_args(record, entry_time) for record in records]
+
+        def run(client: redis.Redis) -> None:
+            # chunks keep each script short: Redis serves nobody else while one runs
+            for start in range(0, len(args), REGISTER_CHUNK):
+                chunk = [arg for group in args[start : start + REGISTER_CHUNK] for arg in group]
+                self._register_script(args=[self.prefix, *chunk], client=client)
+
+        self._call(run)
+
+    def get(self, invocation_id: str) -> InvocationRecord | None:
+        key = self.prefix + "inv:" + invocation_id
+        fields = cast(dict[str, str], self._call(lambda client: client.hgetall(key)))
+        if not fields:
+            return None
+        error = fields.get("error")
+        return InvocationRecord(
+            invocation_id,
+            fields["task"],
+            json.loads(fields["args"]),
+            status=InvocationStatus(fields["status"]),
+            owner=fields.get("owner"),
+            num_retries=int(fields["retries"]),
+            parent_id=fields.get("parent"),
+            result=fields.get("result"),
+            error=None if error is None else json.loads(error),
+            queue=fields["queue"],
+        )
+
+    def set_status(self, update: StatusUpdate) -> bool:
+        inv = update.invocation_id
+        final = update.entry.status in FINAL
+        error = None if update.error is None else json.dumps(update.error)
+        retries = None if update.num_retries is None else str(update.num_retries)
+        keys = [self.prefix + "inv:" + inv, self.prefix + "hist:" + inv]
+        args = [
+            self.prefix + "status:",
+            self.channel,
+            inv,
+            update.entry.status.value,
+            _opt(update.owner),
+            _opt(update.expected_owner),
+            _opt(update.result),
+            _opt(error),
+            _opt(retries),
+            _entry(update.entry),
+            "1" if final else "0",
+            *(status.value for status in update.expected),
+        ]
+        applied = bool(
+            self._call(lambda client: self._set_status_script(keys, args, client=client))
+        )
+        if applied and final:
+            self._waiters.notify(inv)  # same-process waiters need not wait for pub/sub
+        return applied
+
+    def history(self, invocation_id: str) -> list[StatusEntry]:
+        key = self.prefix + "hist:" + invocation_id
+        raw = cast(list[str], self._call(lambda client: client.lrange(key, 0, -1)))
+        return [
+            StatusEntry(InvocationStatus(s), t, r, why) for s, t, r, why in map(json.loads, raw)
+        ]
+
+    def _status(self, invocation_id: str) -> InvocationStatus | None:
+        key = self.prefix + "inv:" + invocation_id
+        status = cast(str | None, self._call(lambda client: client.hget(key, "status")))
+        return None if status is None else InvocationStatus(status)
+
+    def wait_final(self, invocation_id: str, timeout: float | None) -> bool:
+        self._ensure_listener()
+        # The Event is registered before the first read, and the listener wakes every waiter
+        # once it has (re)subscribed: no completion falls between the read and the wait.
+        with self._waiters.watch(invocation_id) as waiter:
+            interval = self.recheck_interval
+            return wait_until_final(
+                lambda: self._status(invocation_id), waiter, timeout, interval, interval
+            )
+
+    def find(
+        self,
+        task_id: str | None = None,
+        statuses: Iterable[InvocationStatus] | None = None,
+    ) -> list[str]:
+        wanted = list(InvocationStatus) if statuses is None else sorted(set(statuses))
+        status_keys = [self.prefix + "status:" + status.value for status in wanted]
+        if not status_keys:
+            return []
+        if task_id is None:
+            members = self._call(lambda client: client.sunion(status_keys))
+            return list(cast(set[str], members))
+        task_key = self.prefix + "task:" + task_id
+
+        def intersect(client: redis.Redis) -> list[set[str]]:
+            with client.pipeline(transaction=False) as pipe:
+                for key in status_keys:
+                    pipe.sinter([task_key, key])
+                return cast(list[set[str]], pipe.execute())
+
+        return list(set().union(*self._call(intersect)))
+
+    # -- runners and leases --------------------------------------------------------------
+
+    def heartbeat(self, runner_id: str, timestamp: float) -> None:
+        key = self.prefix + "runners"
+        self._call(lambda client: client.hset(key, runner_id, repr(timestamp)))
+
+    def runners(self) -> dict[str, float]:
+        key = self.prefix + "runners"
+        raw = cast(dict[str, str], self._call(lambda client: client.hgetall(key)))
+        return {runner_id: float(value) for runner_id, value in raw.items()}
+
+    def forget_runner(self, runner_id: str) -> None:
+        key = self.prefix + "runners"
+        self._call(lambda client: client.hdel(key, runner_id))
+
+    def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
+        keys = [self.prefix + "lease:" + name]
+        # the key outlives the lease by a minute: expiry itself is decided by ``now``
+        args = [holder, repr(now), repr(now + ttl), str(int(ttl * 1000) + 60_000)]
+        return bool(self._call(lambda client: self._lease_script(keys, args, client=client)))
+
+    def purge(self) -> None:
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix) + "*"
+
+        def delete_all(client: redis.Redis) -> None:
+            cursor = 0
+            while True:
+                cursor, keys = client.scan(cursor, match=pattern, count=1000)
+                if keys:
+                    client.unlink(*keys)
+                if cursor == 0:
+                    break
+            client.publish(self.channel, "")  # an empty message: every waiter checks again
+
+        self._call(delete_all)
+        self._waiters.notify_all()
+
+    # -- wake-ups ------------------------------------------------------------------------
+
+    def _ensure_listener(self) -> None:
+        self._redis()  # rebuild the per-process parts first, if we were forked
+        with self._listener_lock:
+            if self._listener is None or not self._listener.is_alive():
+                self._listener_stop = threading.Event()
+                self._listener = threading.Thread(
+                    target=self._listen,
+                    args=(self._client, self._listener_stop),
+                    name=f"pynenc-redis-listener-{self.app_id}",
+                    daemon=True,
+                )
+                self._listener.start()
+
+    def _listen(self, client: redis.Redis, stop: threading.Event) -> None:
+        """Turn messages on the app's channel into wake-ups, reconnecting for ever."""
+        backoff = 0.05
+        while not stop.is_set():
+            pubsub: redis.client.PubSub = client.pubsub()  # type: ignore[no-untyped-call]
+            try:
+                pubsub.subscribe(self.channel)
+                while not stop.is_set():
+                    message = pubsub.get_message(timeout=LISTEN_TICK)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        backoff = 0.05
+                    if message["type"] == "message" and message["data"]:
+                        self._waiters.notify(message["data"])
+                    else:  # (re)subscribed, so what was published meanwhile was missed; or purged
+                        self._waiters.notify_all()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                logger.debug("Redis listener lost its connection, reconnecting: %s", exc)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 0.5)
+            finally:
+                pubsub.close()
+
+    def close(self) -> None:
+        if self._pid != os.getpid():
+            return  # the client and the listener belong to the parent process
+        with self._listener_lock:
+            listener, self._listener = self._listener, None
+        self._listener_stop.set()
+        if listener is not None:
+            listener.join(timeout=LISTEN_TICK * 4)
+        self._client.close()

@@ -1,0 +1,399 @@
+"""SQLite state backend: one database file shared by the threads and processes of a host.
+
+URLs: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``. The file runs in WAL
+mode (readers never block the writer) with a busy timeout, so concurrent writers queue up
+instead of failing. Every table carries an ``app_id`` column, so several apps share a file.
+
+Connections are never shared between two threads at once (each operation borrows one from a
+per-process pool) nor across a fork (a child process starts a pool of its own). SQLite has no
+cross-process signal: ``wait_final`` polls the status with a short, growing interval, and a
+``set_status`` in the same process wakes local waiters at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pynenc.exceptions import ConfigError, StateBackendError
+from pynenc.invocation.status import FINAL, InvocationStatus
+from pynenc.state_backend._waiters import Waiters, wait_until_final
+from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+
+#: Seconds a writer waits for another process's transaction before failing.
+BUSY_TIMEOUT = 30.0
+#: ``wait_final`` polls after this many seconds, doubling up to ``POLL_MAX``.
+POLL_FIRST = 0.0005
+POLL_MAX = 0.02
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS pynenc_invocations (
+        app_id TEXT NOT NULL, invocation_id TEXT NOT NULL, task_id TEXT NOT NULL,
+        status TEXT NOT NULL, owner TEXT, num_retries INTEGER NOT NULL, parent_id TEXT,
+        queue TEXT NOT NULL, arguments TEXT NOT NULL, result TEXT, error TEXT,
+        PRIMARY KEY (app_id, invocation_id)
+    )""",  # a rowid table: random ids insert faster as a small key in the PK index
+    """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_task
+        ON pynenc_invocations (app_id, task_id, status)""",
+    """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_status
+        ON pynenc_invocations (app_id, status)""",
+    # seq (the rowid) only grows, so it orders an invocation's history
+    """CREATE TABLE IF NOT EXISTS pynenc_history (
+        seq INTEGER PRIMARY KEY, app_id TEXT NOT NULL, invocation_id TEXT NOT NULL,
+        status TEXT NOT NULL, timestamp REAL NOT NULL, runner_id TEXT, reason TEXT
+    )""",
+    """CREATE INDEX IF NOT EXISTS pynenc_history_by_invocation
+        ON pynenc_history (app_id, invocation_id)""",
+    """CREATE TABLE IF NOT EXISTS pynenc_runners (
+        app_id TEXT NOT NULL, runner_id TEXT NOT NULL, last_seen REAL NOT NULL,
+        PRIMARY KEY (app_id, runner_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS pynenc_leases (
+        app_id TEXT NOT NULL, name TEXT NOT NULL, holder TEXT NOT NULL, expires REAL NOT NULL,
+        PRIMARY KEY (app_id, name)
+    ) WITHOUT ROWID""",
+)
+_TABLES = ("pynenc_invocations", "pynenc_history", "pynenc_runners", "pynenc_leases")
+_COLUMNS = "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error"
+_INSERT_HISTORY = (
+    "INSERT INTO pynenc_history (app_id, invocation_id, status, timestamp, runner_id, reason) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+# Upsert guarded by a WHERE: no row changes when another holder's lease is still running.
+_ACQUIRE_LEASE = (
+    "INSERT INTO pynenc_leases (app_id, name, holder, expires) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (app_id, name) DO UPDATE SET holder = excluded.holder, "
+    "expires = excluded.expires WHERE holder = excluded.holder OR expires <= ?"
+)
+
+
+@cache
+def _compare_and_set_sql(num_expected: int) -> str:
+    marks = ", ".join("?" * num_expected)
+    return (
+        "UPDATE pynenc_invocations SET status = ?, owner = ?, result = COALESCE(?, result), "
+        "error = COALESCE(?, error), num_retries = COALESCE(?, num_retries) "
+        f"WHERE app_id = ? AND invocation_id = ? AND status IN ({marks}) "
+        "AND (? IS NULL OR owner = ?)"
+    )
+
+
+def database_path(url: str) -> str:
+    """The absolute file path named by a ``sqlite:///…`` URL (relative to the cwd)."""
+    parts = urlsplit(url)
+    path = parts.path[1:]  # "sqlite:///x" -> "/x"; the first slash only ends the authority
+    if parts.scheme != "sqlite" or parts.netloc or not path or path.endswith("/"):
+        raise ConfigError(
+            f"Invalid SQLite state backend URL {url!r}: expected sqlite:///relative/path.db "
+            "or sqlite:////absolute/path.db (a file path is required)."
+        )
+    if path == ":memory:":
+        raise ConfigError(
+            f"SQLite state backend URL {url!r}: an in-memory database cannot be shared "
+            "between threads or processes; name a file, or use memory://."
+        )
+    return str(Path(path).resolve())
+
+
+# Parent connections inherited by a forked child: kept referenced so they are never closed
+# (or finalised, when a backend is dropped) there — SQLite forbids both across a fork.
+_inherited: list[sqlite3.Connection] = []
+_instances: weakref.WeakSet[SqliteStateBackend] = weakref.WeakSet()
+# Per process: one Waiters per (file, app), so any backend instance's set_status wakes waiters.
+_waiters_by_db: dict[tuple[str, str], Waiters] = {}
+_waiters_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    global _waiters_lock
+    _waiters_lock = threading.Lock()  # may have been held by a thread that no longer exists
+    _waiters_by_db.clear()
+    for backend in list(_instances):
+        backend._forget_parent_connections()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _waiters_for(path: str, app_id: str) -> Waiters:
+    with _waiters_lock:
+        waiters = _waiters_by_db.get((path, app_id))
+        if waiters is None:
+            waiters = _waiters_by_db[path, app_id] = Waiters()
+        return waiters
+
+
+class SqliteStateBackend(StateBackend):
+    """State in one SQLite file: safe for threads and processes on one host."""
+
+    capabilities = Capabilities(cross_process=True, native_wakeup=False)
+
+    def __init__(self, app_id: str, url: str) -> None:
+        super().__init__(app_id, url)
+        self.path = database_path(url)
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        _instances.add(self)
+        self._create_schema()
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            # isolation_level=None: no implicit transactions; we issue BEGIN IMMEDIATE ourselves
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+            # WAL + NORMAL survives a process crash; only an OS crash may lose the last commits
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise StateBackendError(f"Cannot open SQLite database {self.path}: {exc}") from exc
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a connection of this process for one operation."""
+        if self._pid != os.getpid():
+            self._forget_parent_connections()
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect()
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise StateBackendError(
+                f"SQLite state backend {self.path} (app {self.app_id!r}) failed: {exc}"
+            ) from exc
+        finally:
+            if conn.in_transaction:  # a failed COMMIT: never hand on a half-done transaction
+                conn.rollback()
+            with self._lock:
+                self._idle.append(conn)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: the write lock is taken first, so nothing changes under it."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _forget_parent_connections(self) -> None:
+        # Called in a forked child (from the at-fork hook, or on noticing the pid change).
+        _inherited.extend(self._idle)
+        self._idle = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _create_schema(self) -> None:
+        with self._connection() as conn:
+            # a plain read first: processes that open an existing file take no write lock
+            (tables,) = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                f"({', '.join('?' * len(_TABLES))})",
+                _TABLES,
+            ).fetchone()
+            if tables == len(_TABLES):
+                return
+            # WAL is a property of the file: set once, by whoever creates the tables
+            conn.execute("PRAGMA journal_mode = WAL")
+        with self._transaction() as conn:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+
+    @property
+    def _waiters(self) -> Waiters:
+        return _waiters_for(self.path, self.app_id)
+
+    # -- invocations ---------------------------------------------------------------------
+
+    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
+        app = self.app_id
+        rows = [
+            (
+                app,
+                r.invocation_id,
+                r.task_id,
+                r.status.value,
+                r.owner,
+                r.num_retries,
+                r.parent_id,
+                r.queue,
+                json.dumps(r.arguments),
+                r.result,
+                None if r.error is None else json.dumps(r.error),
+            )
+            for r in records
+        ]
+        history = [(app, r.invocation_id, r.status.value, entry_time, None, None) for r in records]
+        with self._transaction() as conn:
+            # registering an id again replaces it, history included (as in memory://)
+            conn.executemany(
+                "DELETE FROM pynenc_history WHERE app_id = ? AND invocation_id = ?",
+                [(app, r.invocation_id) for r in records],
+            )
+            conn.executemany(
+                f"INSERT OR REPLACE INTO pynenc_invocations (app_id, invocation_id, {_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.executemany(_INSERT_HISTORY, history)
+
+    def get(self, invocation_id: str) -> InvocationRecord | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM pynenc_invocations WHERE app_id = ? AND invocation_id = ?",
+                (self.app_id, invocation_id),
+            ).fetchone()
+        if row is None:
+            return None
+        task_id, status, owner, retries, parent_id, queue, arguments, result, error = row
+        return InvocationRecord(
+            invocation_id,
+            task_id,
+            json.loads(arguments),
+            status=InvocationStatus(status),
+            owner=owner,
+            num_retries=retries,
+            parent_id=parent_id,
+            result=result,
+            error=None if error is None else json.loads(error),
+            queue=queue,
+        )
+
+    def set_status(self, update: StatusUpdate) -> bool:
+        if not update.expected:
+            return False
+        entry = update.entry
+        params = (
+            entry.status.value,
+            update.owner,
+            update.result,
+            None if update.error is None else json.dumps(update.error),
+            update.num_retries,
+            self.app_id,
+            update.invocation_id,
+            *(status.value for status in update.expected),
+            update.expected_owner,
+            update.expected_owner,
+        )
+        with self._transaction() as conn:
+            if conn.execute(_compare_and_set_sql(len(update.expected)), params).rowcount != 1:
+                return False
+            conn.execute(
+                _INSERT_HISTORY,
+                (
+                    self.app_id,
+                    update.invocation_id,
+                    entry.status.value,
+                    entry.timestamp,
+                    entry.runner_id,
+                    entry.reason,
+                ),
+            )
+        if entry.status in FINAL:
+            self._waiters.notify(update.invocation_id)
+        return True
+
+    def history(self, invocation_id: str) -> list[StatusEntry]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT status, timestamp, runner_id, reason FROM pynenc_history "
+                "WHERE app_id = ? AND invocation_id = ? ORDER BY seq",
+                (self.app_id, invocation_id),
+            ).fetchall()
+        return [
+            StatusEntry(InvocationStatus(s), ts, runner, reason) for s, ts, runner, reason in rows
+        ]
+
+    def _status(self, invocation_id: str) -> InvocationStatus | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT status FROM pynenc_invocations WHERE app_id = ? AND invocation_id = ?",
+                (self.app_id, invocation_id),
+            ).fetchone()
+        return None if row is None else InvocationStatus(row[0])
+
+    def wait_final(self, invocation_id: str, timeout: float | None) -> bool:
+        with self._waiters.watch(invocation_id) as waiter:
+            return wait_until_final(
+                lambda: self._status(invocation_id), waiter, timeout, POLL_FIRST, POLL_MAX
+            )
+
+    def find(
+        self,
+        task_id: str | None = None,
+        statuses: Iterable[InvocationStatus] | None = None,
+    ) -> list[str]:
+        sql = "SELECT invocation_id FROM pynenc_invocations WHERE app_id = ?"
+        params: list[str] = [self.app_id]
+        if task_id is not None:
+            sql += " AND task_id = ?"
+            params.append(task_id)
+        if statuses is not None:
+            wanted = sorted({status.value for status in statuses})
+            if not wanted:
+                return []
+            sql += f" AND status IN ({', '.join('?' * len(wanted))})"
+            params.extend(wanted)
+        with self._connection() as conn:
+            return [row[0] for row in conn.execute(sql, params)]
+
+    # -- runners and leases --------------------------------------------------------------
+
+    def heartbeat(self, runner_id: str, timestamp: float) -> None:
+        with self._connection() as conn:
+            conn.execute(
+                "INSERT INTO pynenc_runners (app_id, runner_id, last_seen) VALUES (?, ?, ?) "
+                "ON CONFLICT (app_id, runner_id) DO UPDATE SET last_seen = excluded.last_seen",
+                (self.app_id, runner_id, timestamp),
+            )
+
+    def runners(self) -> dict[str, float]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT runner_id, last_seen FROM pynenc_runners WHERE app_id = ?",
+                (self.app_id,),
+            ).fetchall()
+        return dict(rows)
+
+    def forget_runner(self, runner_id: str) -> None:
+        with self._connection() as conn:
+            conn.execute(
+                "DELETE FROM pynenc_runners WHERE app_id = ? AND runner_id = ?",
+                (self.app_id, runner_id),
+            )
+
+    def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
+        with self._connection() as conn:  # one statement: atomic without BEGIN
+            cursor = conn.execute(_ACQUIRE_LEASE, (self.app_id, name, holder, now + ttl, now))
+            return cursor.rowcount == 1
+
+    def purge(self) -> None:
+        with self._transaction() as conn:
+            for table in _TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (self.app_id,))
+        self._waiters.notify_all()  # their invocations are gone: let them see it
+
+    def close(self) -> None:
+        if self._pid != os.getpid():
+            return  # the connections belong to the parent process
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
