@@ -100,13 +100,15 @@ class Orchestrator:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         backend = self.app.state_backend
-        record = self.get_record(invocation_id)
-        if record.status.is_final:
-            return record
         hook = blocking_wait.get()
-        while not record.status.is_final:
+        while True:
+            # the backend's wait checks the status itself: no read before it (one round
+            # trip less per call), one read after it for the outcome
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
+                record = self.get_record(invocation_id)
+                if record.status.is_final:
+                    return record
                 raise InvocationTimeoutError(
                     f"Invocation {invocation_id} of task {record.task_id} did not finish "
                     f"within {timeout} s (status: {record.status.name}). Is a runner "
@@ -117,8 +119,9 @@ class Orchestrator:
             else:
                 with hook():
                     backend.wait_final(invocation_id, remaining)
-            record = self.get_record(invocation_id)
-        return record
+            record = self.get_record(invocation_id)  # raises for an unknown invocation
+            if record.status.is_final:
+                return record
 
     # -- runner side ---------------------------------------------------------------------
 
