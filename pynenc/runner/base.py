@@ -24,6 +24,8 @@ from pynenc.runner.services import RunnerServices
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
+    from pynenc.broker.envelope import Envelope
+    from pynenc.broker.kombu_broker import Delivery
 
 logger = logging.getLogger("pynenc.runner")
 
@@ -91,6 +93,27 @@ class BaseRunner(ABC):
         return self.app.orchestrator.release_owned(
             self.runner_id, self.runner_id, reason, conf.max_reroutes
         )
+
+    def claim(self, delivery: Delivery) -> Envelope | None:
+        """Settle a received message: the envelope to run, or ``None``.
+
+        Not an envelope: dead-lettered. Claimed: acked, and the envelope returned. Claim
+        refused (another runner has it, or it is finished or purged): acked and dropped.
+        The backend failing: requeued for later.
+        """
+        envelope = delivery.envelope
+        if envelope is None:
+            logger.error("Dropping a message that is not a pynenc envelope: %s", delivery.error)
+            delivery.reject()
+            return None
+        try:
+            claimed = self.app.orchestrator.claim(envelope, self.runner_id)
+        except Exception:
+            logger.exception("Claim of %s failed; requeueing it", envelope.invocation_id)
+            delivery.requeue()
+            return None
+        delivery.ack()
+        return envelope if claimed else None
 
     @abstractmethod
     def _serve(self) -> None:

@@ -106,19 +106,8 @@ class ProcessRunner(BaseRunner):
             return 0 if self.stopping else self.slots - self._busy()
 
     def _handle(self, delivery: Delivery) -> None:
-        envelope = delivery.envelope
+        envelope = self.claim(delivery)
         if envelope is None:
-            logger.error("Dropping a message that is not a pynenc envelope: %s", delivery.error)
-            delivery.reject()
-            return
-        try:
-            claimed = self.app.orchestrator.claim(envelope, self.runner_id)
-        except Exception:
-            logger.exception("Claim of %s failed; requeueing it", envelope.invocation_id)
-            delivery.requeue()
-            return
-        delivery.ack()
-        if not claimed:
             return
         child = self._ctx.Process(
             target=_child_main,
