@@ -14,7 +14,7 @@ import logging
 import signal
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pynenc.runner")
 
 DEFAULT_QUEUE = "default"
+
+#: Longest a consumer waits for messages before checking whether it should stop.
+POLL_TIMEOUT = 1.0
 
 
 class BaseRunner(ABC):
@@ -93,6 +96,21 @@ class BaseRunner(ABC):
         return self.app.orchestrator.release_owned(
             self.runner_id, self.runner_id, reason, conf.max_reroutes
         )
+
+    def consume(
+        self,
+        prefetch: int,
+        free_slots: Callable[[], int],
+        handle: Callable[[Delivery], None],
+    ) -> None:
+        """Receive while slots are free (``free_slots`` waits for one; 0 means stop)."""
+        consumer = self.app.broker.consumer(self.queues, prefetch=prefetch)
+        try:
+            while (free := free_slots()) > 0:
+                for delivery in consumer.get(free, POLL_TIMEOUT):
+                    handle(delivery)
+        finally:
+            consumer.close()
 
     def claim(self, delivery: Delivery) -> Envelope | None:
         """Settle a received message: the envelope to run, or ``None``.

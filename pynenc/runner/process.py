@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pynenc.broker.kombu_broker import Delivery
 from pynenc.context import blocking_wait
 from pynenc.exceptions import RunnerError
-from pynenc.runner.base import BaseRunner
+from pynenc.runner.base import POLL_TIMEOUT, BaseRunner
 from pynenc.runner.execution import execute
 from pynenc.runner.reference import app_reference, app_settings, load_worker_app
 
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from pynenc.broker.envelope import Envelope
 
 logger = logging.getLogger("pynenc.runner")
-POLL_TIMEOUT = 1.0
 _BLOCKED, _RESUMED = "blocked", "resumed"
 
 
@@ -85,16 +84,7 @@ class ProcessRunner(BaseRunner):
             target=self._watch, name="pynenc-proc-monitor", daemon=True
         )
         self._monitor.start()
-        consumer = self.app.broker.consumer(self.queues, prefetch=self.slots)
-        try:
-            while True:
-                free = self._free_slots()
-                if free == 0:
-                    return
-                for delivery in consumer.get(free, POLL_TIMEOUT):
-                    self._handle(delivery)
-        finally:
-            consumer.close()
+        self.consume(self.slots, self._free_slots, self._handle)
 
     def _busy(self) -> int:
         return len(self._children) - len(self._blocked)

@@ -28,9 +28,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pynenc.runner")
 
-#: Longest a consumer waits for messages before checking whether it should stop.
-POLL_TIMEOUT = 1.0
-
 
 class ThreadRunner(BaseRunner):
     """Runs up to ``threads`` invocations at once in this process."""
@@ -47,17 +44,8 @@ class ThreadRunner(BaseRunner):
         self._pool = GrowingPool(f"pynenc-{self.runner_id}")
 
     def _serve(self) -> None:
-        consumer = self.app.broker.consumer(self.queues, prefetch=self.slots)
         logger.info("Runner %s consuming %s", self.runner_id, self.queues)
-        try:
-            while True:
-                free = self._free_slots()
-                if free == 0:
-                    return
-                for delivery in consumer.get(free, POLL_TIMEOUT):
-                    self._handle(delivery)
-        finally:
-            consumer.close()
+        self.consume(self.slots, self._free_slots, self._handle)
 
     def _shutdown(self) -> None:
         grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
