@@ -55,9 +55,16 @@ CLAIMABLE: frozenset[InvocationStatus] = frozenset(
 FINAL: frozenset[InvocationStatus] = frozenset(s for s, r in TRANSITIONS.items() if r.final)
 
 
-def sources_of(target: InvocationStatus) -> frozenset[InvocationStatus]:
-    """Every status from which ``target`` may be entered."""
-    return frozenset(s for s, rule in TRANSITIONS.items() if target in rule.next)
+#: For each status, the statuses it may be entered from (derived once from the table).
+SOURCES: dict[InvocationStatus, frozenset[InvocationStatus]] = {
+    target: frozenset(s for s, rule in TRANSITIONS.items() if target in rule.next)
+    for target in TRANSITIONS
+}
+#: Whether entering a status always means leaving an owned one (so the owner must act).
+FROM_OWNED: dict[InvocationStatus, bool] = {
+    target: bool(sources) and all(TRANSITIONS[s].owned for s in sources)
+    for target, sources in SOURCES.items()
+}
 
 
 def check_transition(current: InvocationStatus, target: InvocationStatus) -> None:

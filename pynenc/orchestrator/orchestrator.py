@@ -23,10 +23,11 @@ from pynenc.exceptions import (
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.status import (
+    FROM_OWNED,
+    SOURCES,
     TRANSITIONS,
     InvocationStatus,
     check_transition,
-    sources_of,
 )
 from pynenc.serializer import exception_to_payload
 from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
@@ -145,16 +146,13 @@ class Orchestrator:
         Returns ``False`` when the runner lost the race (another runner owns or finished
         it). Raises :class:`InvalidStatusTransitionError` when the table forbids the move.
         """
-        sources = sources_of(target)
         update = StatusUpdate(
             invocation_id=invocation_id,
-            expected=sources,
+            expected=SOURCES[target],
             entry=StatusEntry(target, time.time(), runner_id, reason),
             owner=runner_id if TRANSITIONS[target].owned else None,
             # leaving an owned status (RUNNING) is for its owner only
-            expected_owner=(for_owner or runner_id)
-            if all(TRANSITIONS[s].owned for s in sources)
-            else None,
+            expected_owner=(for_owner or runner_id) if FROM_OWNED[target] else None,
             result=result,
             error=error,
             num_retries=num_retries,
