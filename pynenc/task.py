@@ -302,8 +302,21 @@ def distribute_batch_calls(
         )
         calls.append(PreSerializedCall(task, arguments, shared))
     size = task.conf.parallel_batch_size
+    per_message = invocations_per_message(len(calls), size)
     route = task.app.orchestrator.route
     invocations = []
     for start in range(0, len(calls), size):
-        invocations.extend(route(calls[start : start + size]))
+        invocations.extend(route(calls[start : start + size], per_message))
     return DistributedInvocationGroup(task, invocations)
+
+
+#: A fan-out is spread over at least this many messages (when it has as many calls), so
+#: that as many runner slots can share it; beyond that, calls share messages.
+MIN_FAN_OUT_MESSAGES = 32
+
+
+def invocations_per_message(num_calls: int, batch_size: int) -> int:
+    """How many invocations of a ``parallelize`` travel in one message: enough to cut the
+    per-message costs (one publish, one claim, one ack for many), few enough that the
+    calls still spread over ``MIN_FAN_OUT_MESSAGES`` messages; never above ``batch_size``."""
+    return max(1, min(batch_size, num_calls // MIN_FAN_OUT_MESSAGES))

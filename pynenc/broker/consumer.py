@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 import kombu
 
 from pynenc.broker.connection import Backoff, close, connect, discard, restore_unacked
-from pynenc.broker.envelope import CONTENT_TYPE, Envelope, MalformedEnvelopeError
+from pynenc.broker.envelope import (
+    CONTENT_TYPE,
+    Envelope,
+    MalformedEnvelopeError,
+    decode_message,
+)
 from pynenc.broker.wakeup import MEMORY_WAKEUP
 
 if TYPE_CHECKING:
@@ -28,24 +33,30 @@ logger = logging.getLogger("pynenc.broker")
 
 
 class Delivery:
-    """One received message: its envelope (or why it has none) and how to settle it.
+    """One received message: its envelopes (or why it has none) and how to settle it.
 
     Settling a delivery whose connection was lost meanwhile does nothing: the broker
     redelivers such a message, and the runner's claim makes a second run impossible.
     """
 
-    __slots__ = ("_consumer", "_generation", "envelope", "error", "message")
+    __slots__ = ("_consumer", "_generation", "envelopes", "error", "message")
 
     def __init__(self, message: Any, consumer: BrokerConsumer, generation: int) -> None:
         self.message = message
         self._consumer = consumer
         self._generation = generation
-        self.envelope: Envelope | None = None
+        #: one envelope, or a batch (empty: not a pynenc message, see ``error``)
+        self.envelopes: list[Envelope] = []
         self.error: MalformedEnvelopeError | None = None
         try:
-            self.envelope = Envelope.decode(message.body)
+            self.envelopes = decode_message(message.body)
         except MalformedEnvelopeError as exc:
             self.error = exc
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """The envelope of a one-envelope message (``None`` for a batch or a foreign one)."""
+        return self.envelopes[0] if len(self.envelopes) == 1 else None
 
     def ack(self) -> None:
         self._consumer.settle(self, "ack")

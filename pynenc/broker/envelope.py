@@ -2,11 +2,15 @@
 
 It carries enough to run the invocation without reading the state backend first; the state
 backend stays the source of truth (a runner claims there before running).
+
+A message holds one envelope, or a batch of envelopes that share everything but their id
+and arguments (``parallelize``): one message, one claim and one ack for many invocations.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,36 +40,74 @@ class Envelope:
 
     def encode(self) -> str:
         return json.dumps(
-            {
-                "v": ENVELOPE_VERSION,
-                "id": self.invocation_id,
-                "task": self.task_id,
-                "args": self.arguments,
-                "ser": self.serializer,
-                "queue": self.queue,
-                "retries": self.num_retries,
-                "parent": self.parent_id,
-                "priority": self.priority,
-            },
+            {**self._shared(), "id": self.invocation_id, "args": self.arguments},
             separators=(",", ":"),
         )
 
+    @property
+    def batch_key(self) -> tuple[object, ...]:
+        """Envelopes with equal keys may travel in one message."""
+        return (
+            self.task_id,
+            self.serializer,
+            self.queue,
+            self.num_retries,
+            self.parent_id,
+            self.priority,
+        )
+
+    def _shared(self) -> dict[str, Any]:
+        return {
+            "v": ENVELOPE_VERSION,
+            "task": self.task_id,
+            "ser": self.serializer,
+            "queue": self.queue,
+            "retries": self.num_retries,
+            "parent": self.parent_id,
+            "priority": self.priority,
+        }
+
     @classmethod
     def decode(cls, body: bytes | str) -> Envelope:
-        """Parse a message body; anything that isn't a valid envelope raises a clear error."""
-        try:
-            data: Any = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MalformedEnvelopeError(f"Message body is not JSON: {_head(body)}") from exc
-        if not isinstance(data, dict) or data.get("v") != ENVELOPE_VERSION:
+        """Parse a one-envelope message body; anything else raises a clear error."""
+        envelopes = decode_message(body)
+        if len(envelopes) != 1:
             raise MalformedEnvelopeError(
-                f"Message is not a pynenc v{ENVELOPE_VERSION} envelope: {_head(body)}"
+                f"Message holds {len(envelopes)} envelopes, not one: {_head(body)}"
             )
-        try:
-            envelope = cls(
-                invocation_id=str(data["id"]),
+        return envelopes[0]
+
+
+def encode_batch(envelopes: Sequence[Envelope]) -> str:
+    """One message body for envelopes of equal :attr:`Envelope.batch_key`."""
+    first = envelopes[0]
+    if any(e.batch_key != first.batch_key for e in envelopes):
+        raise ValueError("a batch message holds envelopes of one task, queue and parent only")
+    if len(envelopes) == 1:
+        return first.encode()
+    batch = [[e.invocation_id, e.arguments] for e in envelopes]
+    return json.dumps({**first._shared(), "batch": batch}, separators=(",", ":"))
+
+
+def decode_message(body: bytes | str) -> list[Envelope]:
+    """The envelopes of a message body (one, or a batch); anything else raises a clear error."""
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedEnvelopeError(f"Message body is not JSON: {_head(body)}") from exc
+    if not isinstance(data, dict) or data.get("v") != ENVELOPE_VERSION:
+        raise MalformedEnvelopeError(
+            f"Message is not a pynenc v{ENVELOPE_VERSION} envelope: {_head(body)}"
+        )
+    try:
+        items = data["batch"] if "batch" in data else [[data["id"], data["args"]]]
+        if not isinstance(items, list) or not items:
+            raise ValueError("batch must be a non-empty list")
+        envelopes = [
+            Envelope(
+                invocation_id=str(invocation_id),
                 task_id=str(data["task"]),
-                arguments=dict(data["args"]),
+                arguments=dict(arguments),
                 serializer=str(data["ser"]),
                 queue=str(data.get("queue", "default")),
                 num_retries=int(data.get("retries", 0)),
@@ -73,13 +115,16 @@ class Envelope:
                 # envelopes written before priorities existed have no such field
                 priority=_priority(data.get("priority")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MalformedEnvelopeError(
-                f"Envelope is missing or has a bad field ({exc}): {_head(body)}"
-            ) from exc
+            for invocation_id, arguments in items
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedEnvelopeError(
+            f"Envelope is missing or has a bad field ({exc}): {_head(body)}"
+        ) from exc
+    for envelope in envelopes:
         if not all(isinstance(v, str) for v in envelope.arguments.values()):
             raise MalformedEnvelopeError(f"Envelope arguments must be strings: {_head(body)}")
-        return envelope
+    return envelopes
 
 
 def _priority(value: Any) -> int | None:

@@ -23,7 +23,7 @@ import kombu
 from pynenc.broker.confirms import Confirmer
 from pynenc.broker.connection import Backoff, close, connect, discard, retryable_errors
 from pynenc.broker.consumer import BrokerConsumer, Delivery
-from pynenc.broker.envelope import CONTENT_TYPE, Envelope
+from pynenc.broker.envelope import CONTENT_TYPE, Envelope, encode_batch
 from pynenc.broker.transports import masked_url, transport_info
 from pynenc.broker.wakeup import MEMORY_WAKEUP
 from pynenc.exceptions import BrokerError
@@ -67,7 +67,7 @@ class KombuBroker:
         self._connections: list[kombu.Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        probe = kombu.Connection(url)
+        probe = kombu.Connection(url, transport=self.info.transport_class)
         #: What a lost connection raises on this transport (retried, never a crash).
         self.errors = retryable_errors(probe)
         self.channel_errors: tuple[type[BaseException], ...] = tuple(probe.channel_errors)
@@ -114,7 +114,9 @@ class KombuBroker:
         if os.getpid() != self._pid:
             self._after_fork()
         options = {**self.transport_options, **override}
-        conn = kombu.Connection(self.url, transport_options=options)
+        conn = kombu.Connection(
+            self.url, transport=self.info.transport_class, transport_options=options
+        )
         with self._lock:
             self._connections.append(conn)
         return conn
@@ -162,14 +164,17 @@ class KombuBroker:
 
     # -- publishing --------------------------------------------------------------------------
 
-    def publish(self, envelopes: Sequence[Envelope]) -> None:
+    def publish(self, envelopes: Sequence[Envelope], per_message: int = 1) -> None:
         """Send every envelope to its queue, retrying on connection errors.
+
+        With ``per_message`` > 1, consecutive envelopes of one task, queue and parent
+        travel together, up to ``per_message`` in a message.
 
         Raises :class:`BrokerError` naming the broker and the queue once
         ``publish_retries`` retries have failed. A batch interrupted by a failure is sent
         again whole: a message may then arrive twice, which the runners' claim absorbs.
         """
-        pending = list(envelopes)
+        pending = _pack(envelopes, per_message)
         backoff = Backoff(first=0.2, cap=2.0)
         attempt = 0
         while pending:
@@ -180,7 +185,7 @@ class KombuBroker:
                 raise
             except self.errors as exc:
                 self._drop_producer()
-                queue = self.queue_name(pending[0].queue)
+                queue = self.queue_name(pending[0][0].queue)
                 if attempt >= self.publish_retries:
                     raise BrokerError(
                         f"Could not publish to queue {queue!r} on broker {self.masked_url} "
@@ -199,39 +204,42 @@ class KombuBroker:
         if self.in_process:
             MEMORY_WAKEUP.notify()
 
-    def _send(self, pending: list[Envelope]) -> None:
+    def _send(self, pending: list[list[Envelope]]) -> None:
         """Publish ``pending``, removing from it what has been sent."""
         local, producer = self._producer()
         if local.confirmer is not None:
             # nothing counts as sent before the server confirmed it
-            for envelope in pending:
-                self._publish_one(local, producer, envelope)
+            for message in pending:
+                self._publish_one(local, producer, message)
                 local.confirmer.published()
             local.confirmer.wait()
             pending.clear()
             return
         if len(pending) > 1 and producer.supports_batch_publish:
             with producer.batch():
-                for envelope in pending:
-                    self._publish_one(local, producer, envelope)
+                for message in pending:
+                    self._publish_one(local, producer, message)
             pending.clear()
             return
         sent = 0
         try:
-            for envelope in pending:
-                self._publish_one(local, producer, envelope)
+            for message in pending:
+                self._publish_one(local, producer, message)
                 sent += 1
         finally:
             del pending[:sent]
 
-    def _publish_one(self, local: _Publisher, producer: kombu.Producer, envelope: Envelope) -> None:
+    def _publish_one(
+        self, local: _Publisher, producer: kombu.Producer, message: list[Envelope]
+    ) -> None:
+        envelope = message[0]
         queue = self.queue_name(envelope.queue)
         if queue not in local.declared:
             self.declare(producer.channel, queue)
             local.declared.add(queue)
         priority = self.info.wire_priority(envelope.priority)
         producer.publish(
-            envelope.encode(),
+            encode_batch(message),
             exchange="",
             routing_key=queue,
             content_type=CONTENT_TYPE,
@@ -282,3 +290,17 @@ class KombuBroker:
         for conn in connections:
             close(conn, self.errors)
         self._local = _Publisher()
+
+
+def _pack(envelopes: Sequence[Envelope], per_message: int) -> list[list[Envelope]]:
+    """The messages to send: runs of envelopes of equal batch key, ``per_message`` at most."""
+    if per_message <= 1:
+        return [[envelope] for envelope in envelopes]
+    messages: list[list[Envelope]] = []
+    for envelope in envelopes:
+        last = messages[-1] if messages else None
+        if last and len(last) < per_message and last[0].batch_key == envelope.batch_key:
+            last.append(envelope)
+        else:
+            messages.append([envelope])
+    return messages

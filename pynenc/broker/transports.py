@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -50,6 +50,8 @@ class TransportInfo:
     #: The server can confirm publishes (AMQP); pynenc then waits for them per batch
     #: when the ``confirm_publish`` transport option is on.
     publisher_confirms: bool = False
+    #: The kombu transport class to use instead of the scheme's own ("module:Class").
+    transport_class: str | None = None
     #: Transport options used unless ``broker.transport_options`` sets them.
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -76,6 +78,7 @@ class TransportInfo:
 
 _REDIS = TransportInfo(
     priority=PriorityOrder.LOW_FIRST,
+    transport_class="pynenc.broker.redis_transport:Transport",
     defaults=MappingProxyType(
         {
             # Ack emulation off: kombu's bookkeeping of unacked messages costs two
@@ -117,7 +120,7 @@ TRANSPORTS: Mapping[str, TransportInfo] = MappingProxyType(
         "sqlite": TransportInfo(priority=PriorityOrder.HIGH_FIRST),
         "redis": _REDIS,
         "rediss": _REDIS,
-        "sentinel": _REDIS,
+        "sentinel": replace(_REDIS, transport_class=None),  # kombu's sentinel channel
         "amqp": _AMQP,
         "amqps": _AMQP,
         "pyamqp": _AMQP,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
@@ -72,3 +73,28 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
 
 class DistributedInvocationGroup(BaseInvocationGroup[Params, Result]):
     """The distributed invocations of one ``parallelize`` call, in call order."""
+
+    #: Invocations waited for together by :attr:`results` (results arrive chunk by chunk).
+    WAIT_CHUNK = 1000
+
+    @property
+    def results(self) -> Iterator[Result]:
+        """Each result in call order; the first failure is raised.
+
+        Waits a chunk of invocations at a time, with a few round trips per chunk.
+        """
+        orchestrator = self.task.app.orchestrator
+        invocations = self.invocations
+        for start in range(0, len(invocations), self.WAIT_CHUNK):
+            chunk = invocations[start : start + self.WAIT_CHUNK]
+            waiting = [
+                inv
+                for inv in chunk
+                if isinstance(inv, DistributedInvocation) and inv._final is None
+            ]
+            if waiting:
+                records = orchestrator.wait_final_many([i.invocation_id for i in waiting], None)
+                for waited, record in zip(waiting, records, strict=True):
+                    waited._final = record
+            for invocation in chunk:
+                yield invocation.result

@@ -48,8 +48,11 @@ class Orchestrator:
 
     # -- caller side ---------------------------------------------------------------------
 
-    def route(self, calls: Sequence[Call[Any, Any]]) -> list[DistributedInvocation[Any, Any]]:
-        """Register the calls (one backend write) and publish them (one broker batch)."""
+    def route(
+        self, calls: Sequence[Call[Any, Any]], per_message: int = 1
+    ) -> list[DistributedInvocation[Any, Any]]:
+        """Register the calls (one backend write) and publish them (one broker batch),
+        up to ``per_message`` invocations of a task in one message."""
         parent = current_invocation.get()
         parent_id = parent.invocation_id if parent is not None else None
         serializer = self.app.conf.serializer
@@ -81,7 +84,7 @@ class Orchestrator:
                 DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
             )
         self.app.state_backend.register(records, time.time())
-        self.app.broker.publish(envelopes)
+        self.app.broker.publish(envelopes, per_message)
         return invocations
 
     def get_record(self, invocation_id: str) -> InvocationRecord:
@@ -103,8 +106,8 @@ class Orchestrator:
         backend = self.app.state_backend
         hook = blocking_wait.get()
         while True:
-            # the backend's wait checks the status itself: no read before it (one round
-            # trip less per call), one read after it for the outcome
+            # the backend's wait reads the record itself: no read before it, and an
+            # invocation found final costs that one read
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 record = self.get_record(invocation_id)
@@ -116,13 +119,49 @@ class Orchestrator:
                     f"consuming queue {record.queue!r} of app {self.app.app_id!r}?"
                 )
             if hook is None:
-                backend.wait_final(invocation_id, remaining)
+                seen = backend.wait_final_record(invocation_id, remaining)
             else:
                 with hook():
-                    backend.wait_final(invocation_id, remaining)
-            record = self.get_record(invocation_id)  # raises for an unknown invocation
+                    seen = backend.wait_final_record(invocation_id, remaining)
+            # nothing seen: timed out, or unknown (get_record raises then)
+            record = seen if seen is not None else self.get_record(invocation_id)
             if record.status.is_final:
                 return record
+
+    def wait_final_many(
+        self, invocation_ids: Sequence[str], timeout: float | None
+    ) -> list[InvocationRecord]:
+        """Block until every invocation is final; their records, in order.
+
+        A few round trips for the whole set (a pipelined read, pub/sub wake-ups, a
+        pipelined read of the records), not two per invocation.
+        """
+        backend = self.app.state_backend
+        hook = blocking_wait.get()
+        if hook is None:
+            done = backend.wait_final_many(invocation_ids, timeout)
+        else:
+            with hook():
+                done = backend.wait_final_many(invocation_ids, timeout)
+        records = backend.get_many(invocation_ids)
+        missing = [i for i, r in zip(invocation_ids, records, strict=True) if r is None]
+        if missing:
+            raise InvocationNotFoundError(
+                f"{len(missing)} invocations (first: {missing[0]}) are not known to the state "
+                f"backend of app {self.app.app_id!r} ({self.app.conf.state_backend_url}); "
+                "were they purged?"
+            )
+        final = [r for r in records if r is not None]
+        if not done:
+            pending = [r for r in final if not r.status.is_final]
+            if pending:
+                raise InvocationTimeoutError(
+                    f"{len(pending)} of {len(final)} invocations did not finish within "
+                    f"{timeout} s (first: {pending[0].invocation_id} of task "
+                    f"{pending[0].task_id}, status {pending[0].status.name}). Is a runner "
+                    f"consuming queue {pending[0].queue!r} of app {self.app.app_id!r}?"
+                )
+        return final
 
     # -- runner side ---------------------------------------------------------------------
 
@@ -146,7 +185,36 @@ class Orchestrator:
         Returns ``False`` when the runner lost the race (another runner owns or finished
         it). Raises :class:`InvalidStatusTransitionError` when the table forbids the move.
         """
-        update = StatusUpdate(
+        update = self.status_update(
+            invocation_id,
+            target,
+            runner_id,
+            reason=reason,
+            result=result,
+            error=error,
+            num_retries=num_retries,
+            for_owner=for_owner,
+        )
+        if self.app.state_backend.set_status(update):
+            return True
+        current = self.get_record(invocation_id)
+        check_transition(current.status, target)  # raises with the allowed list
+        return False
+
+    @staticmethod
+    def status_update(
+        invocation_id: str,
+        target: InvocationStatus,
+        runner_id: str,
+        *,
+        reason: str | None = None,
+        result: str | None = None,
+        error: dict[str, Any] | None = None,
+        num_retries: int | None = None,
+        for_owner: str | None = None,
+    ) -> StatusUpdate:
+        """The compare-and-set that moves ``invocation_id`` to ``target`` (see transition)."""
+        return StatusUpdate(
             invocation_id=invocation_id,
             expected=SOURCES[target],
             entry=StatusEntry(target, time.time(), runner_id, reason),
@@ -157,11 +225,30 @@ class Orchestrator:
             error=error,
             num_retries=num_retries,
         )
-        if self.app.state_backend.set_status(update):
-            return True
-        current = self.get_record(invocation_id)
-        check_transition(current.status, target)  # raises with the allowed list
-        return False
+
+    def claim_many(self, envelopes: Sequence[Envelope], runner_id: str) -> list[bool]:
+        """Take every invocation for ``runner_id`` in one backend call; per envelope,
+        whether it is now this runner's to run (``False``: gone, taken or finished)."""
+        updates = [self.status_update(e.invocation_id, S.RUNNING, runner_id) for e in envelopes]
+        claimed = self.app.state_backend.set_status_many(updates)
+        for envelope, ok in zip(envelopes, claimed, strict=True):
+            if not ok:
+                logger.info(
+                    "Not running %s: already taken, finished or purged", envelope.invocation_id
+                )
+        return claimed
+
+    def record_outcomes(self, updates: Sequence[StatusUpdate]) -> list[bool]:
+        """Record several final outcomes of one runner in one backend call."""
+        applied = self.app.state_backend.set_status_many(updates)
+        for update, ok in zip(updates, applied, strict=True):
+            if not ok:
+                logger.warning(
+                    "Outcome of %s not recorded: runner %s no longer owns it",
+                    update.invocation_id,
+                    update.entry.runner_id,
+                )
+        return applied
 
     def claim(self, envelope: Envelope, runner_id: str) -> bool:
         """Take the invocation for ``runner_id``; ``False`` if it's gone or taken."""
@@ -172,16 +259,16 @@ class Orchestrator:
             return False
 
     def succeed(self, invocation_id: str, runner_id: str, result: str) -> bool:
-        return self._finish(invocation_id, S.SUCCESS, runner_id, result=result)
+        return self.finish(invocation_id, S.SUCCESS, runner_id, result=result)
 
     def fail(self, invocation_id: str, runner_id: str, error: dict[str, Any]) -> bool:
-        return self._finish(invocation_id, S.FAILED, runner_id, error=error)
+        return self.finish(invocation_id, S.FAILED, runner_id, error=error)
 
     def retry(self, envelope: Envelope, runner_id: str, error: dict[str, Any]) -> bool:
         """Record the retry and publish the invocation again with its retry count raised."""
         retries = envelope.num_retries + 1
         reason = f"retry {retries}: {error.get('type')}: {error.get('message')}"
-        if not self._finish(
+        if not self.finish(
             envelope.invocation_id, S.RETRY, runner_id, reason=reason, num_retries=retries
         ):
             return False
@@ -247,8 +334,8 @@ class Orchestrator:
                 f"{reroutes} times (runner.max_reroutes) and lost its runner again: {reason}"
             )
             outcome["error"] = exception_to_payload(error)
-            return self._finish(record.invocation_id, S.FAILED, actor, **outcome)
-        if not self._finish(record.invocation_id, S.REROUTED, actor, **outcome):
+            return self.finish(record.invocation_id, S.FAILED, actor, **outcome)
+        if not self.finish(record.invocation_id, S.REROUTED, actor, **outcome):
             return False
         self.app.broker.publish([self.envelope_for(record)])
         return True
@@ -285,9 +372,11 @@ class Orchestrator:
                 count += self.reroute(record, actor, reason, max_reroutes)
         return count
 
-    def _finish(
+    def finish(
         self, invocation_id: str, target: InvocationStatus, runner_id: str, **outcome: Any
     ) -> bool:
+        """Move an owned invocation on (to an outcome, a retry, a reroute); ``False``, with
+        a warning, when the record moved on without this runner."""
         try:
             done = self.transition(invocation_id, target, runner_id, **outcome)
         except (InvocationNotFoundError, InvalidStatusTransitionError) as exc:

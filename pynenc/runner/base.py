@@ -14,7 +14,8 @@ import logging
 import signal
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -101,37 +102,66 @@ class BaseRunner(ABC):
         self,
         prefetch: int,
         free_slots: Callable[[], int],
-        handle: Callable[[Delivery], None],
+        start: Callable[[Envelope], None],
     ) -> None:
-        """Receive while slots are free (``free_slots`` waits for one; 0 means stop)."""
+        """Receive, claim and ``start`` invocations while slots are free (``free_slots``
+        waits for one; 0 means stop).
+
+        Everything received at once is claimed in one backend call. A batch message can
+        bring more invocations than there are free slots: the rest wait here, already
+        claimed, and are started before anything new is received.
+        """
         consumer = self.app.broker.consumer(self.queues, prefetch=prefetch)
+        backlog: deque[Envelope] = deque()
         try:
             while (free := free_slots()) > 0:
-                for delivery in consumer.get(free, POLL_TIMEOUT):
-                    handle(delivery)
+                if not backlog:
+                    backlog.extend(self.claim(consumer.get(free, POLL_TIMEOUT)))
+                for _ in range(min(free, len(backlog))):
+                    start(backlog.popleft())
         finally:
             consumer.close()
+            if backlog:
+                self._release_unstarted(list(backlog))
 
-    def claim(self, delivery: Delivery) -> Envelope | None:
-        """Settle a received message: the envelope to run, or ``None``.
+    def claim(self, deliveries: Sequence[Delivery]) -> list[Envelope]:
+        """Settle received messages: the envelopes this runner now owns and must run.
 
-        Not an envelope: dead-lettered. Claimed: acked, and the envelope returned. Claim
-        refused (another runner has it, or it is finished or purged): acked and dropped.
-        The backend failing: requeued for later.
+        Not pynenc messages: dead-lettered. The others are claimed in one backend call,
+        then acked; an invocation whose claim is refused (another runner has it, or it is
+        finished or purged) is dropped. The backend failing: the messages are requeued.
         """
-        envelope = delivery.envelope
-        if envelope is None:
-            logger.error("Dropping a message that is not a pynenc envelope: %s", delivery.error)
-            delivery.reject()
-            return None
+        messages = []
+        for delivery in deliveries:
+            if delivery.envelopes:
+                messages.append(delivery)
+            else:
+                logger.error("Dropping a message that is not a pynenc envelope: %s", delivery.error)
+                delivery.reject()
+        envelopes = [envelope for delivery in messages for envelope in delivery.envelopes]
+        if not envelopes:
+            return []
         try:
-            claimed = self.app.orchestrator.claim(envelope, self.runner_id)
+            claimed = self.app.orchestrator.claim_many(envelopes, self.runner_id)
         except Exception:
-            logger.exception("Claim of %s failed; requeueing it", envelope.invocation_id)
-            delivery.requeue()
-            return None
-        delivery.ack()
-        return envelope if claimed else None
+            logger.exception("Claim of %d invocations failed; requeueing them", len(envelopes))
+            for delivery in messages:
+                delivery.requeue()
+            return []
+        for delivery in messages:
+            delivery.ack()
+        return [envelope for envelope, ok in zip(envelopes, claimed, strict=True) if ok]
+
+    def _release_unstarted(self, envelopes: list[Envelope]) -> None:
+        """Claimed but never started (the runner is stopping): publish them again."""
+        orchestrator = self.app.orchestrator
+        reason = f"runner {self.runner_id} stopped before starting it"
+        for envelope in envelopes:
+            record = self.app.state_backend.get(envelope.invocation_id)
+            if record is not None and record.owner == self.runner_id:
+                orchestrator.reroute(
+                    record, self.runner_id, reason, self.app.conf.runner.max_reroutes
+                )
 
     @abstractmethod
     def _serve(self) -> None:

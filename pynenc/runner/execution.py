@@ -11,6 +11,7 @@ from pynenc.context import current_invocation
 from pynenc.exceptions import PynencError, SerializationError, TaskNotFoundError
 from pynenc.identifiers import TaskId
 from pynenc.invocation.distributed import DistributedInvocation
+from pynenc.invocation.status import InvocationStatus
 from pynenc.invocation.sync import run_coroutine
 from pynenc.serializer import (
     deserialize_arguments,
@@ -21,6 +22,7 @@ from pynenc.serializer import (
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
+    from pynenc.runner.outcomes import OutcomeWriter
     from pynenc.task import Task
 
 logger = logging.getLogger("pynenc.runner")
@@ -40,9 +42,25 @@ def resolve_task(app: Pynenc, task_key: str) -> Task[Any, Any]:
     return Task.from_id(app, task_id)
 
 
-def execute(app: Pynenc, envelope: Envelope, runner_id: str) -> None:
-    """Run a claimed invocation and record its outcome (success, retry or failure)."""
+def execute(
+    app: Pynenc, envelope: Envelope, runner_id: str, outcomes: OutcomeWriter | None = None
+) -> None:
+    """Run a claimed invocation and record its outcome (success, retry or failure).
+
+    A final outcome goes through ``outcomes`` when given (batched with other threads'),
+    else straight to the backend. A retry is always recorded at once: it publishes again.
+    """
     orchestrator = app.orchestrator
+
+    def finish(target: InvocationStatus, **outcome: Any) -> None:
+        if outcomes is None:
+            orchestrator.finish(envelope.invocation_id, target, runner_id, **outcome)
+        else:
+            update = orchestrator.status_update(
+                envelope.invocation_id, target, runner_id, **outcome
+            )
+            outcomes.record(update)
+
     try:
         task = resolve_task(app, envelope.task_id)
         if envelope.serializer != app.conf.serializer:
@@ -54,7 +72,7 @@ def execute(app: Pynenc, envelope: Envelope, runner_id: str) -> None:
         kwargs = deserialize_arguments(get_serializer(envelope.serializer), envelope.arguments)
     except PynencError as exc:
         logger.error("Cannot run invocation %s: %s", envelope.invocation_id, exc)
-        orchestrator.fail(envelope.invocation_id, runner_id, exception_to_payload(exc))
+        finish(InvocationStatus.FAILED, error=exception_to_payload(exc))
         return
     arguments = Arguments(kwargs)
     invocation: DistributedInvocation[Any, Any] = DistributedInvocation(
@@ -71,11 +89,11 @@ def execute(app: Pynenc, envelope: Envelope, runner_id: str) -> None:
         if task.should_retry(exc, envelope.num_retries):
             orchestrator.retry(envelope, runner_id, payload)
         else:
-            orchestrator.fail(envelope.invocation_id, runner_id, payload)
+            finish(InvocationStatus.FAILED, error=payload)
         return
     except BaseException as exc:  # SystemExit/KeyboardInterrupt: record, then let it go
         orchestrator.fail(envelope.invocation_id, runner_id, exception_to_payload(exc))
         raise
     finally:
         current_invocation.reset(token)
-    orchestrator.succeed(envelope.invocation_id, runner_id, encoded)
+    finish(InvocationStatus.SUCCESS, result=encoded)

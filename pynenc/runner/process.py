@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
-from pynenc.broker.kombu_broker import Delivery
 from pynenc.context import blocking_wait
 from pynenc.exceptions import RunnerError
 from pynenc.runner.base import POLL_TIMEOUT, BaseRunner
@@ -84,7 +83,7 @@ class ProcessRunner(BaseRunner):
             target=self._watch, name="pynenc-proc-monitor", daemon=True
         )
         self._monitor.start()
-        self.consume(self.slots, self._free_slots, self._handle)
+        self.consume(self.slots, self._free_slots, self._start)
 
     def _busy(self) -> int:
         return len(self._children) - len(self._blocked)
@@ -95,10 +94,7 @@ class ProcessRunner(BaseRunner):
                 self._cond.wait()
             return 0 if self.stopping else self.slots - self._busy()
 
-    def _handle(self, delivery: Delivery) -> None:
-        envelope = self.claim(delivery)
-        if envelope is None:
-            return
+    def _start(self, envelope: Envelope) -> None:
         child = self._ctx.Process(
             target=_child_main,
             args=(self._reference, self._settings, envelope, self.runner_id, self._events),

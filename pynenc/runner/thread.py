@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from pynenc.broker.kombu_broker import Delivery
 from pynenc.broker.wakeup import MEMORY_WAKEUP
 from pynenc.context import blocking_wait
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.execution import execute
+from pynenc.runner.outcomes import OutcomeWriter
 from pynenc.runner.pool import GrowingPool
 
 if TYPE_CHECKING:
@@ -42,14 +42,16 @@ class ThreadRunner(BaseRunner):
         self._cond = threading.Condition()
         self._busy = 0
         self._pool = GrowingPool(f"pynenc-{self.runner_id}")
+        self._outcomes = OutcomeWriter(app.orchestrator)
 
     def _serve(self) -> None:
         logger.info("Runner %s consuming %s", self.runner_id, self.queues)
-        self.consume(self.slots, self._free_slots, self._handle)
+        self.consume(self.slots, self._free_slots, self._start)
 
     def _shutdown(self) -> None:
         grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
         idle = self._wait_idle(grace)
+        self._outcomes.flush(timeout=None if idle else 5.0)
         if not idle:
             moved = self.release_running(f"runner {self.runner_id} stopped before finishing")
             logger.warning("Runner %s stopped with %d invocations rerouted", self.runner_id, moved)
@@ -79,10 +81,7 @@ class ThreadRunner(BaseRunner):
                 self._cond.wait(remaining)
             return self._busy == 0
 
-    def _handle(self, delivery: Delivery) -> None:
-        envelope = self.claim(delivery)
-        if envelope is None:
-            return
+    def _start(self, envelope: Envelope) -> None:
         with self._cond:
             self._busy += 1
         self._pool.submit(lambda: self._execute(envelope))
@@ -90,7 +89,7 @@ class ThreadRunner(BaseRunner):
     def _execute(self, envelope: Envelope) -> None:
         token = blocking_wait.set(self._lend_slot)
         try:
-            execute(self.app, envelope, self.runner_id)
+            execute(self.app, envelope, self.runner_id, self._outcomes)
         except BaseException:
             logger.exception("Runner failed while executing %s", envelope.invocation_id)
         finally:

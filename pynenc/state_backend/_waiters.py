@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -19,13 +20,26 @@ from pynenc.invocation.status import FINAL, InvocationStatus
 
 
 class Waiter:
-    """One waiting thread: woken by ``event``; ``final`` once its invocation is known final."""
+    """One waiting thread, on one invocation or several: woken by ``event``.
 
-    __slots__ = ("event", "final")
+    ``done`` collects the ids notified final; ``recheck`` says something may have been
+    missed (a purge, a reconnect), so the statuses must be read again.
+    """
+
+    __slots__ = ("done", "event", "recheck")
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.final = False
+        self.done: deque[str] = deque()  # appends and pops are atomic: no lock needed
+        self.recheck = False
+
+    def take(self) -> tuple[set[str], bool]:
+        """The ids notified final since the last call, and whether to read again."""
+        recheck, self.recheck = self.recheck, False
+        done = set()
+        while self.done:
+            done.add(self.done.popleft())
+        return done, recheck
 
 
 class Waiters:
@@ -36,27 +50,29 @@ class Waiters:
         self._waiting: dict[str, list[Waiter]] = {}
 
     @contextmanager
-    def watch(self, invocation_id: str) -> Iterator[Waiter]:
-        """Register a waiter for ``invocation_id`` for the duration of the block."""
+    def watch(self, *invocation_ids: str) -> Iterator[Waiter]:
+        """Register one waiter for ``invocation_ids`` for the duration of the block."""
         waiter = Waiter()
         with self._lock:
-            self._waiting.setdefault(invocation_id, []).append(waiter)
+            for invocation_id in invocation_ids:
+                self._waiting.setdefault(invocation_id, []).append(waiter)
         try:
             yield waiter
         finally:
             with self._lock:
-                waiters = self._waiting.get(invocation_id)
-                if waiters is not None:
-                    waiters.remove(waiter)
-                    if not waiters:
-                        del self._waiting[invocation_id]
+                for invocation_id in invocation_ids:
+                    waiters = self._waiting.get(invocation_id)
+                    if waiters is not None:
+                        waiters.remove(waiter)
+                        if not waiters:
+                            del self._waiting[invocation_id]
 
     def notify(self, invocation_id: str) -> None:
         """``invocation_id`` reached a final status: wake its waiters for good."""
         with self._lock:
             waiters = list(self._waiting.get(invocation_id, ()))
         for waiter in waiters:
-            waiter.final = True
+            waiter.done.append(invocation_id)
             waiter.event.set()
 
     def notify_all(self) -> None:
@@ -64,6 +80,7 @@ class Waiters:
         with self._lock:
             waiters = [waiter for group in self._waiting.values() for waiter in group]
         for waiter in waiters:
+            waiter.recheck = True
             waiter.event.set()
 
 
@@ -85,7 +102,7 @@ def wait_until_final(
     while True:
         # Cleared before the read: a notify that lands after the read is kept for the wait.
         event.clear()
-        if waiter.final:
+        if waiter.done:
             return True
         status = read_status()
         if status is None:
@@ -100,3 +117,41 @@ def wait_until_final(
                 return False
             event.wait(min(delay, remaining))
         delay = min(delay * 2, max_delay)
+
+
+def wait_until_all_final(
+    read_statuses: Callable[[list[str]], list[InvocationStatus | None]],
+    waiter: Waiter,
+    invocation_ids: list[str],
+    timeout: float | None,
+    recheck_interval: float,
+) -> bool:
+    """Wait until every id is final; ``False`` on timeout or when a record is gone.
+
+    The statuses are read once, then only on a ``recheck`` or every ``recheck_interval``
+    (in case a notification was lost); in between, notifications alone shrink the set.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pending = set(invocation_ids)
+    read = True
+    while True:
+        if read:
+            waiter.event.clear()
+            waiter.take()
+            ordered = list(pending)
+            statuses = read_statuses(ordered)
+            if any(status is None for status in statuses):
+                return False
+            pending = {i for i, s in zip(ordered, statuses, strict=True) if s not in FINAL}
+            next_read = time.monotonic() + recheck_interval
+        if not pending:
+            return True
+        wake_at = next_read if deadline is None else min(next_read, deadline)
+        waiter.event.wait(max(0.0, wake_at - time.monotonic()))
+        waiter.event.clear()
+        done, recheck = waiter.take()
+        pending -= done
+        now = time.monotonic()
+        if deadline is not None and now >= deadline and pending:
+            return False
+        read = bool(pending) and (recheck or now >= next_read)

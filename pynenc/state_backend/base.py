@@ -8,6 +8,7 @@ A new backend implements the abstract methods below and passes
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,37 @@ class StateBackend(ABC):
         On success the history gains ``update.entry`` and, for a final status, waiters in
         :meth:`wait_final` are woken.
         """
+
+    def set_status_many(self, updates: Sequence[StatusUpdate]) -> list[bool]:
+        """Apply several updates as :meth:`set_status` would, each on its own terms.
+
+        Backends override it to do it in one round trip (a runner records a batch of claims
+        or outcomes at once); the result says, per update, whether it was applied.
+        """
+        return [self.set_status(update) for update in updates]
+
+    def get_many(self, invocation_ids: Sequence[str]) -> list[InvocationRecord | None]:
+        """The records of ``invocation_ids``, in order (``None`` for an unknown id)."""
+        return [self.get(invocation_id) for invocation_id in invocation_ids]
+
+    def wait_final_record(
+        self, invocation_id: str, timeout: float | None
+    ) -> InvocationRecord | None:
+        """Block until the invocation is final and return its record (``None`` on timeout
+        or for an unknown id). Backends that read the record while waiting override it to
+        spare the read after the wait."""
+        if not self.wait_final(invocation_id, timeout):
+            return None
+        return self.get(invocation_id)
+
+    def wait_final_many(self, invocation_ids: Sequence[str], timeout: float | None) -> bool:
+        """Block until every invocation is final; ``False`` on timeout or for an unknown id."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for invocation_id in invocation_ids:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self.wait_final(invocation_id, remaining):
+                return False
+        return True
 
     @abstractmethod
     def history(self, invocation_id: str) -> list[StatusEntry]:

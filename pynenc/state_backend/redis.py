@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import redis
 from redis.backoff import NoBackoff
@@ -28,7 +28,7 @@ from redis.retry import Retry
 
 from pynenc.exceptions import StateBackendError
 from pynenc.invocation.status import FINAL, InvocationStatus
-from pynenc.state_backend._waiters import Waiters, wait_until_final
+from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
 
@@ -43,6 +43,8 @@ RECHECK_INTERVAL = 1.0
 LISTEN_TICK = 0.25
 #: Records per script call in ``register``.
 REGISTER_CHUNK = 500
+#: Commands per pipeline in the reads of many invocations.
+READ_CHUNK = 1000
 
 # Optional values travel to the scripts as '' (None) or '=' + value.
 _LUA_OPT = "local function opt(v) if v == '' then return nil end return string.sub(v, 2) end\n"
@@ -74,34 +76,48 @@ return 1
 """
 )
 
-# KEYS: record, history. ARGV: key prefix, channel, id, new status, owner, expected owner,
-# result, error, retries, history entry, '1' if final, then the expected statuses.
+# ARGV: key prefix, channel, then per update: its field count n, id, new status, owner,
+# expected owner, result, error, retries, history entry, '1' if final, and n - 9 expected
+# statuses. Returns a '0'/'1' string, one character per update; the ids that became final
+# are PUBLISHed together, space-separated.
 _SET_STATUS = (
     _LUA_OPT
     + """
-local cur = redis.call('HMGET', KEYS[1], 'status', 'owner')
-local status = cur[1]
-if not status then return 0 end
-local ok = false
-for i = 12, #ARGV do ok = ok or ARGV[i] == status end
-if opt(ARGV[6]) and cur[2] ~= opt(ARGV[6]) then ok = false end
-if not ok then
-  -- A retried call whose first attempt was applied but whose reply was lost: report success.
-  if status == ARGV[4] and redis.call('LINDEX', KEYS[2], -1) == ARGV[10] then return 1 end
-  return 0
+local p, applied, finals = ARGV[1], {}, {}
+local i = 3
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local id, new = ARGV[i + 1], ARGV[i + 2]
+  local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
+  local cur = redis.call('HMGET', rec, 'status', 'owner')
+  local status, ok = cur[1], false
+  if status then
+    for j = i + 10, i + n do ok = ok or ARGV[j] == status end
+    if opt(ARGV[i + 4]) and cur[2] ~= opt(ARGV[i + 4]) then ok = false end
+  end
+  if ok then
+    redis.call('HSET', rec, 'status', new)
+    local owner = opt(ARGV[i + 3])
+    if owner then redis.call('HSET', rec, 'owner', owner)
+    else redis.call('HDEL', rec, 'owner') end
+    if opt(ARGV[i + 5]) then redis.call('HSET', rec, 'result', opt(ARGV[i + 5])) end
+    if opt(ARGV[i + 6]) then redis.call('HSET', rec, 'error', opt(ARGV[i + 6])) end
+    if opt(ARGV[i + 7]) then redis.call('HSET', rec, 'retries', opt(ARGV[i + 7])) end
+    redis.call('RPUSH', hist, ARGV[i + 8])
+    redis.call('SREM', p .. 'status:' .. status, id)
+    redis.call('SADD', p .. 'status:' .. new, id)
+    if ARGV[i + 9] == '1' then finals[#finals + 1] = id end
+    applied[#applied + 1] = '1'
+  elseif status == new and redis.call('LINDEX', hist, -1) == ARGV[i + 8] then
+    -- a retried call whose first attempt was applied but whose reply was lost
+    applied[#applied + 1] = '1'
+  else
+    applied[#applied + 1] = '0'
+  end
+  i = i + n + 1
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[4])
-local owner = opt(ARGV[5])
-if owner then redis.call('HSET', KEYS[1], 'owner', owner)
-else redis.call('HDEL', KEYS[1], 'owner') end
-if opt(ARGV[7]) then redis.call('HSET', KEYS[1], 'result', opt(ARGV[7])) end
-if opt(ARGV[8]) then redis.call('HSET', KEYS[1], 'error', opt(ARGV[8])) end
-if opt(ARGV[9]) then redis.call('HSET', KEYS[1], 'retries', opt(ARGV[9])) end
-redis.call('RPUSH', KEYS[2], ARGV[10])
-redis.call('SREM', ARGV[1] .. status, ARGV[3])
-redis.call('SADD', ARGV[1] .. ARGV[4], ARGV[3])
-if ARGV[11] == '1' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
-return 1
+if #finals > 0 then redis.call('PUBLISH', ARGV[2], table.concat(finals, ' ')) end
+return table.concat(applied)
 """
 )
 
@@ -134,6 +150,41 @@ def _register_args(record: InvocationRecord, entry_time: float) -> list[str]:
         _opt(record.parent_id),
         _opt(record.result),
         _opt(error),
+    ]
+
+
+def _record(invocation_id: str, fields: dict[str, str]) -> InvocationRecord | None:
+    if not fields:
+        return None
+    error = fields.get("error")
+    return InvocationRecord(
+        invocation_id,
+        fields["task"],
+        json.loads(fields["args"]),
+        status=InvocationStatus(fields["status"]),
+        owner=fields.get("owner"),
+        num_retries=int(fields["retries"]),
+        parent_id=fields.get("parent"),
+        result=fields.get("result"),
+        error=None if error is None else json.loads(error),
+        queue=fields["queue"],
+    )
+
+
+def _status_args(update: StatusUpdate) -> list[str]:
+    error = None if update.error is None else json.dumps(update.error)
+    retries = None if update.num_retries is None else str(update.num_retries)
+    return [
+        update.invocation_id,
+        update.entry.status.value,
+        _opt(update.owner),
+        _opt(update.expected_owner),
+        _opt(update.result),
+        _opt(error),
+        _opt(retries),
+        _entry(update.entry),
+        "1" if update.entry.status in FINAL else "0",
+        *(status.value for status in update.expected),
     ]
 
 
@@ -225,47 +276,49 @@ class RedisStateBackend(StateBackend):
     def get(self, invocation_id: str) -> InvocationRecord | None:
         key = self.prefix + "inv:" + invocation_id
         fields = cast(dict[str, str], self._call(lambda client: client.hgetall(key)))
-        if not fields:
-            return None
-        error = fields.get("error")
-        return InvocationRecord(
-            invocation_id,
-            fields["task"],
-            json.loads(fields["args"]),
-            status=InvocationStatus(fields["status"]),
-            owner=fields.get("owner"),
-            num_retries=int(fields["retries"]),
-            parent_id=fields.get("parent"),
-            result=fields.get("result"),
-            error=None if error is None else json.loads(error),
-            queue=fields["queue"],
-        )
+        return _record(invocation_id, fields)
+
+    def get_many(self, invocation_ids: Sequence[str]) -> list[InvocationRecord | None]:
+        replies = self._read_records(invocation_ids, lambda pipe, key: pipe.hgetall(key))
+        pairs = zip(invocation_ids, replies, strict=True)
+        return [_record(i, cast(dict[str, str], fields)) for i, fields in pairs]
+
+    def _read_records(
+        self, invocation_ids: Sequence[str], command: Callable[[Any, str], object]
+    ) -> list[Any]:
+        """``command(pipeline, record key)`` for every id, ``READ_CHUNK`` per round trip."""
+        keys = [self.prefix + "inv:" + invocation_id for invocation_id in invocation_ids]
+
+        def run(client: redis.Redis) -> list[Any]:
+            replies: list[Any] = []
+            for start in range(0, len(keys), READ_CHUNK):
+                with client.pipeline(transaction=False) as pipe:
+                    for key in keys[start : start + READ_CHUNK]:
+                        command(pipe, key)
+                    replies.extend(pipe.execute())
+            return replies
+
+        return self._call(run)
 
     def set_status(self, update: StatusUpdate) -> bool:
-        inv = update.invocation_id
-        final = update.entry.status in FINAL
-        error = None if update.error is None else json.dumps(update.error)
-        retries = None if update.num_retries is None else str(update.num_retries)
-        keys = [self.prefix + "inv:" + inv, self.prefix + "hist:" + inv]
-        args = [
-            self.prefix + "status:",
-            self.channel,
-            inv,
-            update.entry.status.value,
-            _opt(update.owner),
-            _opt(update.expected_owner),
-            _opt(update.result),
-            _opt(error),
-            _opt(retries),
-            _entry(update.entry),
-            "1" if final else "0",
-            *(status.value for status in update.expected),
-        ]
-        applied = bool(
-            self._call(lambda client: self._set_status_script(keys, args, client=client))
+        return self.set_status_many([update])[0]
+
+    def set_status_many(self, updates: Sequence[StatusUpdate]) -> list[bool]:
+        """One script call for the whole batch: one round trip, one PUBLISH of the finals."""
+        if not updates:
+            return []
+        args = [self.prefix, self.channel]
+        for update in updates:
+            fields = _status_args(update)
+            args.append(str(len(fields)))
+            args.extend(fields)
+        reply = cast(
+            str, self._call(lambda client: self._set_status_script(args=args, client=client))
         )
-        if applied and final:
-            self._waiters.notify(inv)  # same-process waiters need not wait for pub/sub
+        applied = [flag == "1" for flag in reply]
+        for update, done in zip(updates, applied, strict=True):
+            if done and update.entry.status in FINAL:
+                self._waiters.notify(update.invocation_id)  # no need to wait for pub/sub
         return applied
 
     def history(self, invocation_id: str) -> list[StatusEntry]:
@@ -282,13 +335,42 @@ class RedisStateBackend(StateBackend):
 
     def wait_final(self, invocation_id: str, timeout: float | None) -> bool:
         self._ensure_listener()
-        # The Event is registered before the first read, and the listener wakes every waiter
+        # The waiter is registered before the first read, and the listener wakes every waiter
         # once it has (re)subscribed: no completion falls between the read and the wait.
         with self._waiters.watch(invocation_id) as waiter:
             interval = self.recheck_interval
             return wait_until_final(
                 lambda: self._status(invocation_id), waiter, timeout, interval, interval
             )
+
+    def wait_final_record(
+        self, invocation_id: str, timeout: float | None
+    ) -> InvocationRecord | None:
+        # Reads the whole record while waiting: an invocation already final costs one read.
+        self._ensure_listener()
+        seen: list[InvocationRecord | None] = [None]
+
+        def read() -> InvocationStatus | None:
+            seen[0] = record = self.get(invocation_id)
+            return None if record is None else record.status
+
+        with self._waiters.watch(invocation_id) as waiter:
+            interval = self.recheck_interval
+            if not wait_until_final(read, waiter, timeout, interval, interval):
+                return None
+        record = seen[0]
+        return record if record is not None and record.status in FINAL else self.get(invocation_id)
+
+    def wait_final_many(self, invocation_ids: Sequence[str], timeout: float | None) -> bool:
+        self._ensure_listener()
+        ids = list(invocation_ids)
+
+        def read(pending: list[str]) -> list[InvocationStatus | None]:
+            replies = self._read_records(pending, lambda pipe, key: pipe.hget(key, "status"))
+            return [None if s is None else InvocationStatus(s) for s in replies]
+
+        with self._waiters.watch(*ids) as waiter:
+            return wait_until_all_final(read, waiter, ids, timeout, self.recheck_interval)
 
     def find(
         self,
@@ -378,7 +460,8 @@ class RedisStateBackend(StateBackend):
                     if message["type"] == "subscribe":
                         backoff = 0.05
                     if message["type"] == "message" and message["data"]:
-                        self._waiters.notify(message["data"])
+                        for invocation_id in message["data"].split(" "):
+                            self._waiters.notify(invocation_id)
                     else:  # (re)subscribed, so what was published meanwhile was missed; or purged
                         self._waiters.notify_all()
             except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -277,6 +277,18 @@ class SqliteStateBackend(StateBackend):
         )
 
     def set_status(self, update: StatusUpdate) -> bool:
+        return self.set_status_many([update])[0]
+
+    def set_status_many(self, updates: Sequence[StatusUpdate]) -> list[bool]:
+        """Every update in one transaction (one fsync-free WAL commit for a whole batch)."""
+        with self._transaction() as conn:
+            applied = [self._apply(conn, update) for update in updates]
+        for update, done in zip(updates, applied, strict=True):
+            if done and update.entry.status in FINAL:
+                self._waiters.notify(update.invocation_id)
+        return applied
+
+    def _apply(self, conn: sqlite3.Connection, update: StatusUpdate) -> bool:
         if not update.expected:
             return False
         entry = update.entry
@@ -292,22 +304,19 @@ class SqliteStateBackend(StateBackend):
             update.expected_owner,
             update.expected_owner,
         )
-        with self._transaction() as conn:
-            if conn.execute(_compare_and_set_sql(len(update.expected)), params).rowcount != 1:
-                return False
-            conn.execute(
-                _INSERT_HISTORY,
-                (
-                    self.app_id,
-                    update.invocation_id,
-                    entry.status.value,
-                    entry.timestamp,
-                    entry.runner_id,
-                    entry.reason,
-                ),
-            )
-        if entry.status in FINAL:
-            self._waiters.notify(update.invocation_id)
+        if conn.execute(_compare_and_set_sql(len(update.expected)), params).rowcount != 1:
+            return False
+        conn.execute(
+            _INSERT_HISTORY,
+            (
+                self.app_id,
+                update.invocation_id,
+                entry.status.value,
+                entry.timestamp,
+                entry.runner_id,
+                entry.reason,
+            ),
+        )
         return True
 
     def history(self, invocation_id: str) -> list[StatusEntry]:

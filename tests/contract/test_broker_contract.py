@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from pynenc.broker import Delivery, Envelope, KombuBroker
+from pynenc.broker import Delivery, Envelope, KombuBroker, MalformedEnvelopeError
+from pynenc.broker.envelope import decode_message, encode_batch
 from pynenc.broker.transports import PriorityOrder
 from pynenc.exceptions import BrokerError
 from tests.servers import Server, free_port
@@ -239,6 +240,23 @@ class TestBroker:
         finally:
             consumer.close()
 
+    def test_batch_messages_carry_several_envelopes(self, broker: KombuBroker) -> None:
+        envelopes = [_envelope(i) for i in range(10)] + [_envelope(10, queue="other")]
+        broker.publish(envelopes, per_message=4)
+        consumer = broker.consumer(["default", "other"], prefetch=10)
+        try:
+            deliveries = _collect(consumer, 4)
+            sizes = sorted(len(d.envelopes) for d in deliveries)
+            for delivery in deliveries:
+                delivery.ack()
+        finally:
+            consumer.close()
+        # runs of one task and queue, 4 at most: 4 + 4 + 2 on default, 1 on other
+        assert sizes == [1, 2, 4, 4]
+        got = sorted(e.invocation_id for d in deliveries for e in d.envelopes)
+        assert got == sorted(e.invocation_id for e in envelopes)
+        assert all(d.envelope is None for d in deliveries if len(d.envelopes) > 1)
+
     def test_purge_drops_waiting_messages(self, broker: KombuBroker) -> None:
         broker.publish([_envelope(i) for i in range(3)])
         assert broker.purge(["default"]) == 3
@@ -253,6 +271,24 @@ def test_envelopes_from_before_priorities_still_decode() -> None:
     old = '{"v":1,"id":"i","task":"m.t","args":{},"ser":"json","queue":"q","retries":0}'
     assert Envelope.decode(old) == Envelope("i", "m.t", {}, "json", "q")
     assert Envelope.decode(_envelope(1, priority=7).encode()).priority == 7
+
+
+def test_batch_envelopes_round_trip_and_reject_damage() -> None:
+    batch = [Envelope(f"i{i}", "m.t", {"x": str(i)}, "json", "q", 0, "parent", 3) for i in range(3)]
+    body = encode_batch(batch)
+    assert decode_message(body) == batch
+    assert decode_message(batch[0].encode()) == batch[:1]
+    with pytest.raises(ValueError, match="one task, queue and parent"):
+        encode_batch([batch[0], _envelope(1)])
+    with pytest.raises(MalformedEnvelopeError, match="not one"):
+        Envelope.decode(body)
+    damaged = body.replace('"x":"1"', '"x":1')
+    with pytest.raises(MalformedEnvelopeError, match="must be strings"):
+        decode_message(damaged)
+    with pytest.raises(MalformedEnvelopeError, match="bad field"):
+        decode_message('{"v":1,"task":"m.t","ser":"json","batch":[]}')
+    with pytest.raises(MalformedEnvelopeError, match="bad field"):
+        decode_message('{"v":1,"task":"m.t","ser":"json","batch":[["only-an-id"]]}')
 
 
 def _publish_raw(broker: KombuBroker, body: str, content_type: str) -> None:

@@ -152,6 +152,82 @@ class StateBackendContract:
         backend.register([record], time.time())
         assert backend.wait_final(record.invocation_id, timeout=0.01) is False
 
+    def test_set_status_many_applies_each_on_its_own_terms(self, backend: StateBackend) -> None:
+        a, b, c = _record(), _record(), _record()
+        backend.register([a, b, c], time.time())
+        backend.set_status(_update(b.invocation_id, {S.REGISTERED}, S.RUNNING, owner="other"))
+        applied = backend.set_status_many(
+            [
+                _update(a.invocation_id, {S.REGISTERED}, S.RUNNING, owner="r"),
+                _update(b.invocation_id, {S.REGISTERED}, S.RUNNING, owner="r"),  # taken
+                _update("unknown", {S.REGISTERED}, S.RUNNING, owner="r"),
+                _update(c.invocation_id, {S.REGISTERED}, S.RUNNING, owner="r"),
+            ]
+        )
+        assert applied == [True, False, False, True]
+        owners = [
+            r.owner if r else None
+            for r in backend.get_many([a.invocation_id, b.invocation_id, c.invocation_id])
+        ]
+        assert owners == ["r", "other", "r"]
+        assert backend.set_status_many([]) == []
+
+    def test_set_status_many_records_outcomes_and_wakes(self, backend: StateBackend) -> None:
+        records = [_record() for _ in range(5)]
+        ids = [r.invocation_id for r in records]
+        backend.register(records, time.time())
+        backend.set_status_many([_update(i, {S.REGISTERED}, S.RUNNING, owner="r") for i in ids])
+        woke = threading.Event()
+
+        def waiter() -> None:
+            if backend.wait_final_many(ids, timeout=10):
+                woke.set()
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        backend.set_status_many(
+            [_update(i, {S.RUNNING}, S.SUCCESS, expected_owner="r", result=i) for i in ids[:4]]
+        )
+        assert not woke.wait(0.05)  # one is still running
+        backend.set_status_many(
+            [_update(ids[4], {S.RUNNING}, S.FAILED, expected_owner="r", error={"type": "E"})]
+        )
+        thread.join(10)
+        assert woke.is_set()
+        stored = backend.get_many([*ids, "unknown"])
+        assert [r.result if r else None for r in stored] == [*ids[:4], None, None]
+        assert stored[4] is not None and stored[4].error == {"type": "E"}
+        assert [e.status for e in backend.history(ids[0])] == [S.REGISTERED, S.RUNNING, S.SUCCESS]
+
+    def test_wait_final_many_times_out_and_knows_unknown_ids(self, backend: StateBackend) -> None:
+        done, pending = _record(), _record()
+        backend.register([done, pending], time.time())
+        inv = done.invocation_id
+        backend.set_status(_update(inv, {S.REGISTERED}, S.RUNNING, owner="r"))
+        backend.set_status(_update(inv, {S.RUNNING}, S.SUCCESS, expected_owner="r", result="1"))
+        assert backend.wait_final_many([inv], timeout=0.01)
+        assert not backend.wait_final_many([inv, pending.invocation_id], timeout=0.05)
+        assert not backend.wait_final_many([inv, "unknown"], timeout=0.05)
+        assert backend.wait_final_many([], timeout=0.01)
+
+    def test_wait_final_record_returns_the_final_record(self, backend: StateBackend) -> None:
+        record = _record()
+        backend.register([record], time.time())
+        inv = record.invocation_id
+        assert backend.wait_final_record(inv, timeout=0.01) is None
+        assert backend.wait_final_record("unknown", timeout=0.01) is None
+        backend.set_status(_update(inv, {S.REGISTERED}, S.RUNNING, owner="r"))
+        timer = threading.Timer(
+            0.05,
+            lambda: backend.set_status(
+                _update(inv, {S.RUNNING}, S.SUCCESS, expected_owner="r", result="7")
+            ),
+        )
+        timer.start()
+        final = backend.wait_final_record(inv, timeout=10)
+        timer.join()
+        assert final is not None and final.status is S.SUCCESS and final.result == "7"
+
     def test_find_by_task_and_status(self, backend: StateBackend) -> None:
         a, b = _record("mod.a"), _record("mod.b")
         backend.register([a, b], time.time())
@@ -304,6 +380,19 @@ class CrossProcessContract:
         assert stored is not None and stored.status is S.SUCCESS
         thread.join(60)
         assert child_result == [(True, True)]
+
+    def test_wait_final_many_is_woken_from_another_process(self, backend: StateBackend) -> None:
+        first, second = _record(), _record()
+        backend.register([first, second], time.time())
+        go = multiprocessing.get_context("spawn").Event()
+        results: list[Any] = []
+        calls = [(backend.url, backend.app_id, r.invocation_id, go) for r in (first, second)]
+        thread = threading.Thread(target=lambda: results.extend(_run(_child_finish, *calls)))
+        thread.start()
+        go.set()
+        assert backend.wait_final_many([first.invocation_id, second.invocation_id], timeout=60)
+        thread.join(60)
+        assert results == [(True, True), (True, True)]
 
     def test_forked_child_opens_its_own_connections(self, backend: StateBackend) -> None:
         first, second = _record(), _record()

@@ -98,17 +98,27 @@ def test_parallelize_batches_of_parallel_batch_size(running_app: Pynenc) -> None
     calls = []
     original = running_app.orchestrator.route
 
-    def counting(batch):  # type: ignore[no-untyped-def]
-        calls.append(len(batch))
-        return original(batch)
+    def counting(batch, per_message):  # type: ignore[no-untyped-def]
+        calls.append((len(batch), per_message))
+        return original(batch, per_message)
 
     running_app.orchestrator.route = counting  # type: ignore[method-assign]
     try:
         group = core.add.parallelize([(i, 0) for i in range(250)])
     finally:
         del running_app.orchestrator.route
-    assert calls == [100, 100, 50]
+    # 250 calls spread over at least 32 messages: 7 invocations per message
+    assert calls == [(100, 7), (100, 7), (50, 7)]
     assert list(group.results) == list(range(250))
+
+
+def test_invocations_per_message_spreads_a_fan_out() -> None:
+    from pynenc.task import MIN_FAN_OUT_MESSAGES, invocations_per_message
+
+    assert invocations_per_message(10, 100) == 1  # small fan-outs: one call per message
+    assert invocations_per_message(MIN_FAN_OUT_MESSAGES * 3, 100) == 3
+    assert invocations_per_message(10_000, 100) == 100  # capped by parallel_batch_size
+    assert invocations_per_message(10_000, 20) == 20
 
 
 def test_retry_for_until_success(running_app: Pynenc) -> None:

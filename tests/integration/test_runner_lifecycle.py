@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from pynenc import InvocationStatus, Pynenc, ThreadRunner
+from pynenc.call import Call
 from pynenc.runner.services import RunnerServices
 from tests.apps import core
 
@@ -167,3 +168,50 @@ def test_lost_message_is_published_again(fast_recovery: Pynenc) -> None:
         assert invocation.get_result(timeout=20) == 8
     finally:
         _stop(runner, thread)
+
+
+def _route_one_message(app: Pynenc, names: list[str]) -> list[str]:
+    """Send ``wait_gate(name)`` for every name in a single batch message."""
+    calls = [Call(core.wait_gate, core.wait_gate.args(name)) for name in names]
+    return [i.invocation_id for i in app.orchestrator.route(calls, per_message=len(calls))]
+
+
+def test_a_batch_message_larger_than_the_slots_runs_whole(fast_recovery: Pynenc) -> None:
+    names = [f"batch-{i}" for i in range(5)]
+    for name in names:
+        core.GATES.setdefault(name, threading.Event()).set()
+    ids = _route_one_message(fast_recovery, names)
+    runner, thread = _start(fast_recovery, threads=1)
+    try:
+        records = fast_recovery.orchestrator.wait_final_many(ids, timeout=20)
+    finally:
+        _stop(runner, thread)
+    assert [r.status for r in records] == [S.SUCCESS] * 5
+    assert {r.owner for r in records} == {None}
+    runs = {e.runner_id for i in ids for e in fast_recovery.state_backend.history(i)[1:]}
+    assert runs == {runner.runner_id}  # one runner claimed the whole message
+
+
+def test_claimed_work_not_started_at_stop_is_rerouted(fast_recovery: Pynenc) -> None:
+    names = ["held-0", "held-1", "held-2"]
+    first, *rest = _route_one_message(fast_recovery, names)
+    runner, thread = _start(fast_recovery, threads=1)
+    assert core.STARTED.setdefault("held-0", threading.Event()).wait(10)
+    # the other two are claimed (one message) but wait for the only slot
+    assert fast_recovery.orchestrator.get_record(rest[0]).status is S.RUNNING
+    runner.stop_runner_loop()
+    core.GATES.setdefault("held-0", threading.Event()).set()
+    thread.join(timeout=30)
+    assert fast_recovery.orchestrator.get_record(first).status is S.SUCCESS
+    for invocation_id in rest:
+        history = fast_recovery.state_backend.history(invocation_id)
+        assert history[-1].status is S.REROUTED
+        assert "stopped before starting it" in (history[-1].reason or "")
+    for name in names[1:]:
+        core.GATES.setdefault(name, threading.Event()).set()
+    runner, thread = _start(fast_recovery)
+    try:
+        records = fast_recovery.orchestrator.wait_final_many(rest, timeout=20)
+    finally:
+        _stop(runner, thread)
+    assert [r.result for r in records] == ['"held-1"', '"held-2"']

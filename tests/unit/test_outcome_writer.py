@@ -1,0 +1,70 @@
+"""OutcomeWriter: immediate when idle, one batch for what finished during a write."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from pynenc.invocation.status import InvocationStatus
+from pynenc.runner.outcomes import OutcomeWriter
+from pynenc.state_backend.records import StatusEntry, StatusUpdate
+
+
+def _update(i: int) -> StatusUpdate:
+    entry = StatusEntry(InvocationStatus.SUCCESS, time.time(), "r")
+    return StatusUpdate(f"inv-{i}", frozenset({InvocationStatus.RUNNING}), entry)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def record_outcomes(self, updates: list[StatusUpdate]) -> list[bool]:
+        self.batches.append([u.invocation_id for u in updates])
+        self.entered.set()
+        assert self.release.wait(10)
+        return [True] * len(updates)
+
+
+def test_an_idle_writer_writes_at_once_in_the_calling_thread() -> None:
+    recorder = _Recorder()
+    writer = OutcomeWriter(recorder)  # type: ignore[arg-type]
+    writer.record(_update(1))
+    assert recorder.batches == [["inv-1"]]  # written before record() returned
+    assert writer.flush(timeout=1)
+
+
+def test_outcomes_finishing_during_a_write_go_in_one_batch() -> None:
+    recorder = _Recorder()
+    recorder.release.clear()
+    writer = OutcomeWriter(recorder)  # type: ignore[arg-type]
+    first = threading.Thread(target=writer.record, args=(_update(0),))
+    first.start()
+    assert recorder.entered.wait(10)  # the first write is in flight
+    for i in range(1, 6):
+        writer.record(_update(i))  # queued: returns without writing
+    assert not writer.flush(timeout=0.01)
+    recorder.release.set()
+    first.join(10)
+    assert writer.flush(timeout=10)
+    assert recorder.batches == [["inv-0"], [f"inv-{i}" for i in range(1, 6)]]
+
+
+def test_a_failing_write_is_logged_and_the_writer_goes_on(caplog: Any) -> None:
+    class Failing(_Recorder):
+        def record_outcomes(self, updates: list[StatusUpdate]) -> list[bool]:
+            super().record_outcomes(updates)
+            if len(self.batches) == 1:
+                raise RuntimeError("backend down")
+            return [True] * len(updates)
+
+    recorder = Failing()
+    writer = OutcomeWriter(recorder)  # type: ignore[arg-type]
+    writer.record(_update(1))
+    writer.record(_update(2))
+    assert recorder.batches == [["inv-1"], ["inv-2"]]
+    assert "Could not record the outcomes of 1 invocations" in caplog.text
