@@ -19,6 +19,7 @@ from typing import Any
 
 import kombu
 
+import pynenc.broker.transports  # noqa: F401  (registers the sqlite:// transport with kombu)
 from bench.measure import MeasurementTimeout, remaining
 
 PREFETCH = 32

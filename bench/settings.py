@@ -14,7 +14,7 @@ DISTRIBUTED_SCENARIOS = ("throughput", "roundtrip", "parallel")
 #: which systems can run on which transport (pynenc alone has embedded and sqlite modes)
 SUPPORTED: dict[str, tuple[str, ...]] = {
     "embedded": ("pynenc", "kombu"),
-    "sqlite": ("pynenc",),
+    "sqlite": ("pynenc", "kombu"),
     "redis": ("pynenc", "celery", "kombu"),
     "rabbitmq": ("pynenc", "celery", "kombu"),
 }
