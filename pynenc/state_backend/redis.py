@@ -46,16 +46,14 @@ REGISTER_CHUNK = 500
 #: Commands per pipeline in the reads of many invocations.
 READ_CHUNK = 1000
 
-# Optional values travel to the scripts as '' (None) or '=' + value.
-_LUA_OPT = "local function opt(v) if v == '' then return nil end return string.sub(v, 2) end\n"
 
-# ARGV: key prefix, then 11 values per record (see _register_args); the last 4 are optional.
-_REGISTER = (
-    _LUA_OPT
-    + """
+# ARGV: key prefix, then the records as one JSON array of 11-string arrays (see
+# _register_fields; '' for an absent optional value): one argument to encode and send,
+# however many records.
+_REGISTER = """
 local p = ARGV[1]
-for i = 2, #ARGV, 11 do
-  local id, task, status = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for _, r in ipairs(cjson.decode(ARGV[2])) do
+  local id, task, status = r[1], r[2], r[3]
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
   local old = redis.call('HMGET', rec, 'status', 'task')
   if old[1] then  -- registering an id again replaces it (as in memory://)
@@ -63,63 +61,54 @@ for i = 2, #ARGV, 11 do
     redis.call('SREM', p .. 'task:' .. old[2], id)
   end
   redis.call('DEL', rec, hist)
-  redis.call('HSET', rec, 'task', task, 'status', status, 'retries', ARGV[i + 3],
-             'queue', ARGV[i + 4], 'args', ARGV[i + 5])
-  redis.call('RPUSH', hist, ARGV[i + 6])
+  redis.call('HSET', rec, 'task', task, 'status', status, 'retries', r[4], 'queue', r[5],
+             'args', r[6])
+  redis.call('RPUSH', hist, r[7])
   for j, field in ipairs({'owner', 'parent', 'result', 'error'}) do
-    if opt(ARGV[i + 6 + j]) then redis.call('HSET', rec, field, opt(ARGV[i + 6 + j])) end
+    if r[7 + j] ~= '' then redis.call('HSET', rec, field, r[7 + j]) end
   end
   redis.call('SADD', p .. 'status:' .. status, id)
   redis.call('SADD', p .. 'task:' .. task, id)
 end
 return 1
 """
-)
 
-# ARGV: key prefix, channel, then per update: its field count n, id, new status, owner,
-# expected owner, result, error, retries, history entry, '1' if final, and n - 9 expected
-# statuses. Returns a '0'/'1' string, one character per update; the ids that became final
-# are PUBLISHed together, space-separated.
-_SET_STATUS = (
-    _LUA_OPT
-    + """
+# ARGV: key prefix, channel, then the updates as one JSON array (see _status_fields; ''
+# for an absent optional value). Returns a '0'/'1' string, one character per update; the
+# ids that became final are PUBLISHed together, space-separated.
+_SET_STATUS = """
 local p, applied, finals = ARGV[1], {}, {}
-local i = 3
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
-  local id, new = ARGV[i + 1], ARGV[i + 2]
+for _, u in ipairs(cjson.decode(ARGV[3])) do
+  local id, new, owner, expected_owner = u[1], u[2], u[3], u[4]
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
   local cur = redis.call('HMGET', rec, 'status', 'owner')
   local status, ok = cur[1], false
   if status then
-    for j = i + 10, i + n do ok = ok or ARGV[j] == status end
-    if opt(ARGV[i + 4]) and cur[2] ~= opt(ARGV[i + 4]) then ok = false end
+    for _, expected in ipairs(u[10]) do ok = ok or expected == status end
+    if expected_owner ~= '' and cur[2] ~= expected_owner then ok = false end
   end
   if ok then
     redis.call('HSET', rec, 'status', new)
-    local owner = opt(ARGV[i + 3])
-    if owner then redis.call('HSET', rec, 'owner', owner)
+    if owner ~= '' then redis.call('HSET', rec, 'owner', owner)
     else redis.call('HDEL', rec, 'owner') end
-    if opt(ARGV[i + 5]) then redis.call('HSET', rec, 'result', opt(ARGV[i + 5])) end
-    if opt(ARGV[i + 6]) then redis.call('HSET', rec, 'error', opt(ARGV[i + 6])) end
-    if opt(ARGV[i + 7]) then redis.call('HSET', rec, 'retries', opt(ARGV[i + 7])) end
-    redis.call('RPUSH', hist, ARGV[i + 8])
+    if u[5] ~= '' then redis.call('HSET', rec, 'result', u[5]) end
+    if u[6] ~= '' then redis.call('HSET', rec, 'error', u[6]) end
+    if u[7] ~= '' then redis.call('HSET', rec, 'retries', u[7]) end
+    redis.call('RPUSH', hist, u[8])
     redis.call('SREM', p .. 'status:' .. status, id)
     redis.call('SADD', p .. 'status:' .. new, id)
-    if ARGV[i + 9] == '1' then finals[#finals + 1] = id end
+    if u[9] == '1' then finals[#finals + 1] = id end
     applied[#applied + 1] = '1'
-  elseif status == new and redis.call('LINDEX', hist, -1) == ARGV[i + 8] then
+  elseif status == new and redis.call('LINDEX', hist, -1) == u[8] then
     -- a retried call whose first attempt was applied but whose reply was lost
     applied[#applied + 1] = '1'
   else
     applied[#applied + 1] = '0'
   end
-  i = i + n + 1
 end
 if #finals > 0 then redis.call('PUBLISH', ARGV[2], table.concat(finals, ' ')) end
 return table.concat(applied)
 """
-)
 
 # KEYS: lease. ARGV: holder, now, expiry, key lifetime (ms). Expiry is judged by the caller's
 # clock (``now``), like every backend; the key's own TTL only collects abandoned leases.
@@ -132,12 +121,8 @@ return 1
 """
 
 
-def _opt(value: str | None) -> str:
-    return "" if value is None else "=" + value
-
-
-def _register_args(record: InvocationRecord, entry_time: float) -> list[str]:
-    error = None if record.error is None else json.dumps(record.error)
+def _register_fields(record: InvocationRecord, entry_time: float) -> list[str]:
+    error = "" if record.error is None else json.dumps(record.error)
     return [
         record.invocation_id,
         record.task_id,
@@ -146,10 +131,10 @@ def _register_args(record: InvocationRecord, entry_time: float) -> list[str]:
         record.queue,
         json.dumps(record.arguments),
         _entry(StatusEntry(record.status, entry_time)),
-        _opt(record.owner),
-        _opt(record.parent_id),
-        _opt(record.result),
-        _opt(error),
+        record.owner or "",
+        record.parent_id or "",
+        record.result or "",
+        error,
     ]
 
 
@@ -171,20 +156,18 @@ def _record(invocation_id: str, fields: dict[str, str]) -> InvocationRecord | No
     )
 
 
-def _status_args(update: StatusUpdate) -> list[str]:
-    error = None if update.error is None else json.dumps(update.error)
-    retries = None if update.num_retries is None else str(update.num_retries)
+def _status_fields(update: StatusUpdate) -> list[object]:
     return [
         update.invocation_id,
         update.entry.status.value,
-        _opt(update.owner),
-        _opt(update.expected_owner),
-        _opt(update.result),
-        _opt(error),
-        _opt(retries),
+        update.owner or "",
+        update.expected_owner or "",
+        update.result or "",
+        "" if update.error is None else json.dumps(update.error),
+        "" if update.num_retries is None else str(update.num_retries),
         _entry(update.entry),
         "1" if update.entry.status in FINAL else "0",
-        *(status.value for status in update.expected),
+        [status.value for status in update.expected],
     ]
 
 
@@ -263,13 +246,13 @@ class RedisStateBackend(StateBackend):
     # -- invocations ---------------------------------------------------------------------
 
     def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
-        args = [_register_args(record, entry_time) for record in records]
+        args = [_register_fields(record, entry_time) for record in records]
 
         def run(client: redis.Redis) -> None:
             # chunks keep each script short: Redis serves nobody else while one runs
             for start in range(0, len(args), REGISTER_CHUNK):
-                chunk = [arg for group in args[start : start + REGISTER_CHUNK] for arg in group]
-                self._register_script(args=[self.prefix, *chunk], client=client)
+                chunk = json.dumps(args[start : start + REGISTER_CHUNK], separators=(",", ":"))
+                self._register_script(args=[self.prefix, chunk], client=client)
 
         self._call(run)
 
@@ -307,11 +290,8 @@ class RedisStateBackend(StateBackend):
         """One script call for the whole batch: one round trip, one PUBLISH of the finals."""
         if not updates:
             return []
-        args = [self.prefix, self.channel]
-        for update in updates:
-            fields = _status_args(update)
-            args.append(str(len(fields)))
-            args.extend(fields)
+        fields = json.dumps([_status_fields(update) for update in updates], separators=(",", ":"))
+        args = [self.prefix, self.channel, fields]
         reply = cast(
             str, self._call(lambda client: self._set_status_script(args=args, client=client))
         )
