@@ -250,20 +250,6 @@ class Orchestrator:
                 )
         return applied
 
-    def claim(self, envelope: Envelope, runner_id: str) -> bool:
-        """Take the invocation for ``runner_id``; ``False`` if it's gone or taken."""
-        try:
-            return self.transition(envelope.invocation_id, S.RUNNING, runner_id)
-        except (InvocationNotFoundError, InvalidStatusTransitionError) as exc:
-            logger.info("Not running %s: %s", envelope.invocation_id, exc)
-            return False
-
-    def succeed(self, invocation_id: str, runner_id: str, result: str) -> bool:
-        return self.finish(invocation_id, S.SUCCESS, runner_id, result=result)
-
-    def fail(self, invocation_id: str, runner_id: str, error: dict[str, Any]) -> bool:
-        return self.finish(invocation_id, S.FAILED, runner_id, error=error)
-
     def retry(self, envelope: Envelope, runner_id: str, error: dict[str, Any]) -> bool:
         """Record the retry and publish the invocation again with its retry count raised."""
         retries = envelope.num_retries + 1

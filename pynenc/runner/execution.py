@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pynenc.task import Task
 
 logger = logging.getLogger("pynenc.runner")
+S = InvocationStatus
 
 
 def resolve_task(app: Pynenc, task_key: str) -> Task[Any, Any]:
@@ -92,7 +93,10 @@ def execute(
             finish(InvocationStatus.FAILED, error=payload)
         return
     except BaseException as exc:  # SystemExit/KeyboardInterrupt: record, then let it go
-        orchestrator.fail(envelope.invocation_id, runner_id, exception_to_payload(exc))
+        payload = exception_to_payload(exc)
+        orchestrator.finish(
+            envelope.invocation_id, InvocationStatus.FAILED, runner_id, error=payload
+        )
         raise
     finally:
         current_invocation.reset(token)
