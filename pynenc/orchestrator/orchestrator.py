@@ -165,42 +165,6 @@ class Orchestrator:
 
     # -- runner side ---------------------------------------------------------------------
 
-    def transition(
-        self,
-        invocation_id: str,
-        target: InvocationStatus,
-        runner_id: str,
-        *,
-        reason: str | None = None,
-        result: str | None = None,
-        error: dict[str, Any] | None = None,
-        num_retries: int | None = None,
-        for_owner: str | None = None,
-    ) -> bool:
-        """Move an invocation to ``target`` atomically, as ``runner_id``.
-
-        Leaving an owned status needs its owner: ``runner_id`` itself, or ``for_owner``
-        when recovery acts for a dead or stopping runner (history records the actor).
-
-        Returns ``False`` when the runner lost the race (another runner owns or finished
-        it). Raises :class:`InvalidStatusTransitionError` when the table forbids the move.
-        """
-        update = self.status_update(
-            invocation_id,
-            target,
-            runner_id,
-            reason=reason,
-            result=result,
-            error=error,
-            num_retries=num_retries,
-            for_owner=for_owner,
-        )
-        if self.app.state_backend.set_status(update):
-            return True
-        current = self.get_record(invocation_id)
-        check_transition(current.status, target)  # raises with the allowed list
-        return False
-
     @staticmethod
     def status_update(
         invocation_id: str,
@@ -213,7 +177,11 @@ class Orchestrator:
         num_retries: int | None = None,
         for_owner: str | None = None,
     ) -> StatusUpdate:
-        """The compare-and-set that moves ``invocation_id`` to ``target`` (see transition)."""
+        """The compare-and-set that moves ``invocation_id`` to ``target``, as ``runner_id``.
+
+        Leaving an owned status needs its owner: ``runner_id`` itself, or ``for_owner``
+        when recovery acts for a dead or stopping runner (history records the actor).
+        """
         return StatusUpdate(
             invocation_id=invocation_id,
             expected=SOURCES[target],
@@ -238,15 +206,21 @@ class Orchestrator:
                 )
         return claimed
 
-    def record_outcomes(self, updates: Sequence[StatusUpdate]) -> list[bool]:
-        """Record several final outcomes of one runner in one backend call."""
-        applied = self.app.state_backend.set_status_many(updates)
-        for update, ok in zip(updates, applied, strict=True):
-            if not ok:
+    def record_updates(self, updates: Sequence[StatusUpdate]) -> list[bool]:
+        """Apply a runner's status updates in one backend call; per update, whether it was
+        applied. A refused one (the record moved on without this runner) is logged with
+        the reason, read back from the backend."""
+        backend = self.app.state_backend
+        applied = backend.set_status_many(updates)
+        refused = [update for update, ok in zip(updates, applied, strict=True) if not ok]
+        if refused:
+            records = backend.get_many([update.invocation_id for update in refused])
+            for update, record in zip(refused, records, strict=True):
                 logger.warning(
-                    "Outcome of %s not recorded: runner %s no longer owns it",
+                    "%s of %s not recorded: %s",
+                    update.entry.status.name,
                     update.invocation_id,
-                    update.entry.runner_id,
+                    _refusal(update, record),
                 )
         return applied
 
@@ -361,18 +335,18 @@ class Orchestrator:
     def finish(
         self, invocation_id: str, target: InvocationStatus, runner_id: str, **outcome: Any
     ) -> bool:
-        """Move an owned invocation on (to an outcome, a retry, a reroute); ``False``, with
-        a warning, when the record moved on without this runner."""
-        try:
-            done = self.transition(invocation_id, target, runner_id, **outcome)
-        except (InvocationNotFoundError, InvalidStatusTransitionError) as exc:
-            # the record moved on without us (purged, or finished by another runner)
-            logger.warning("Outcome of %s not recorded: %s", invocation_id, exc)
-            return False
-        if not done:
-            logger.warning(
-                "Outcome of %s not recorded: runner %s no longer owns it",
-                invocation_id,
-                runner_id,
-            )
-        return done
+        """Move an owned invocation on (to an outcome, a retry, a reroute) at once;
+        ``False``, with a warning, when the record moved on without this runner."""
+        update = self.status_update(invocation_id, target, runner_id, **outcome)
+        return self.record_updates([update])[0]
+
+
+def _refusal(update: StatusUpdate, record: InvocationRecord | None) -> str:
+    """Why the backend refused ``update``, given the record as it is now."""
+    if record is None:
+        return "the invocation is unknown (purged?)"
+    try:
+        check_transition(record.status, update.entry.status)
+    except InvalidStatusTransitionError as exc:
+        return str(exc)
+    return f"runner {update.expected_owner} no longer owns it (owner: {record.owner})"

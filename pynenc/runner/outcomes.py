@@ -46,7 +46,7 @@ class OutcomeWriter:
                     self._cond.notify_all()
                     return
             try:
-                self._orchestrator.record_outcomes(batch)
+                self._orchestrator.record_updates(batch)
             except Exception:
                 # the backend stayed unreachable through its retries: the invocations stay
                 # RUNNING under this runner, and are rerouted if it dies or stops

@@ -314,32 +314,35 @@ class RedisStateBackend(StateBackend):
         return None if status is None else InvocationStatus(status)
 
     def wait_final(self, invocation_id: str, timeout: float | None) -> bool:
-        self._ensure_listener()
-        # The waiter is registered before the first read, and the listener wakes every waiter
-        # once it has (re)subscribed: no completion falls between the read and the wait.
-        with self._waiters.watch(invocation_id) as waiter:
-            interval = self.recheck_interval
-            return wait_until_final(
-                lambda: self._status(invocation_id), waiter, timeout, interval, interval
-            )
+        return self._wait(invocation_id, timeout, lambda: self._status(invocation_id))
 
     def wait_final_record(
         self, invocation_id: str, timeout: float | None
     ) -> InvocationRecord | None:
         # Reads the whole record while waiting: an invocation already final costs one read.
-        self._ensure_listener()
         seen: list[InvocationRecord | None] = [None]
 
         def read() -> InvocationStatus | None:
             seen[0] = record = self.get(invocation_id)
             return None if record is None else record.status
 
-        with self._waiters.watch(invocation_id) as waiter:
-            interval = self.recheck_interval
-            if not wait_until_final(read, waiter, timeout, interval, interval):
-                return None
+        if not self._wait(invocation_id, timeout, read):
+            return None
         record = seen[0]
         return record if record is not None and record.status in FINAL else self.get(invocation_id)
+
+    def _wait(
+        self,
+        invocation_id: str,
+        timeout: float | None,
+        read_status: Callable[[], InvocationStatus | None],
+    ) -> bool:
+        self._ensure_listener()
+        # The waiter is registered before the first read, and the listener wakes every waiter
+        # once it has (re)subscribed: no completion falls between the read and the wait.
+        with self._waiters.watch(invocation_id) as waiter:
+            interval = self.recheck_interval
+            return wait_until_final(read_status, waiter, timeout, interval, interval)
 
     def wait_final_many(self, invocation_ids: Sequence[str], timeout: float | None) -> bool:
         self._ensure_listener()

@@ -23,7 +23,7 @@ class _Recorder:
         self.release = threading.Event()
         self.release.set()
 
-    def record_outcomes(self, updates: list[StatusUpdate]) -> list[bool]:
+    def record_updates(self, updates: list[StatusUpdate]) -> list[bool]:
         self.batches.append([u.invocation_id for u in updates])
         self.entered.set()
         assert self.release.wait(10)
@@ -56,8 +56,8 @@ def test_outcomes_finishing_during_a_write_go_in_one_batch() -> None:
 
 def test_a_failing_write_is_logged_and_the_writer_goes_on(caplog: Any) -> None:
     class Failing(_Recorder):
-        def record_outcomes(self, updates: list[StatusUpdate]) -> list[bool]:
-            super().record_outcomes(updates)
+        def record_updates(self, updates: list[StatusUpdate]) -> list[bool]:
+            super().record_updates(updates)
             if len(self.batches) == 1:
                 raise RuntimeError("backend down")
             return [True] * len(updates)
