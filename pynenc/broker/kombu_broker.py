@@ -24,8 +24,9 @@ from pynenc.broker.confirms import Confirmer
 from pynenc.broker.connection import Backoff, close, connect, discard, retryable_errors
 from pynenc.broker.consumer import BrokerConsumer, Delivery
 from pynenc.broker.envelope import CONTENT_TYPE, Envelope, encode_batch
-from pynenc.broker.transports import masked_url, transport_info
+from pynenc.broker.transports import transport_info
 from pynenc.broker.wakeup import MEMORY_WAKEUP
+from pynenc.conf.masking import masked_url
 from pynenc.exceptions import BrokerError
 
 __all__ = ["BrokerConsumer", "Delivery", "KombuBroker"]

@@ -19,7 +19,8 @@ from types import MappingProxyType
 from typing import Any
 
 import kombu.transport
-from kombu.utils.url import maybe_sanitize_url
+
+from pynenc.conf.masking import scheme_of
 
 kombu.transport.TRANSPORT_ALIASES.setdefault("sqlite", "pynenc.broker.sqlite_transport:Transport")
 
@@ -130,18 +131,5 @@ TRANSPORTS: Mapping[str, TransportInfo] = MappingProxyType(
 _GENERIC = TransportInfo()
 
 
-def scheme_of(url: str) -> str:
-    """``redis`` for ``redis://host``; kombu's ``transport+url`` form names the transport."""
-    scheme = url.split("://", 1)[0] if "://" in url else url
-    return scheme.split("+", 1)[0]
-
-
 def transport_info(url: str) -> TransportInfo:
     return TRANSPORTS.get(scheme_of(url), _GENERIC)
-
-
-def masked_url(url: str) -> str:
-    """The URL with its password masked, for messages and logs."""
-    if scheme_of(url) in ("memory", "sqlite"):
-        return url  # no credentials; kombu's URL parser would mangle a file path
-    return str(maybe_sanitize_url(url))

@@ -103,10 +103,10 @@ def runner_start(
 def show_config(ctx: click.Context) -> None:
     """Print every option with its value and where the value came from."""
     app = _load(ctx)
-    rows = [(item.name, _show(item.value), item.source) for item in app.conf.describe()]
+    rows = [(item.name, _show(item.shown), item.source) for item in app.conf.describe()]
     for task_id, task in sorted(app.tasks.items()):
         rows.extend(
-            (f"tasks.{task_id}.{item.name}", _show(item.value), item.source)
+            (f"tasks.{task_id}.{item.name}", _show(item.shown), item.source)
             for item in task.conf.describe()
         )
     width = max(len(name) for name, _, _ in rows)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pynenc.conf.masking import masked_urls
 from pynenc.conf.option import (
     ASSIGNMENT,
     DEFAULT,
@@ -48,13 +49,21 @@ APP_OPTIONS = OptionTable(
             "a non-empty string",
             "Namespace for queues and stored state; apps with different ids never share work.",
         ),
-        Option("broker_url", "memory://", text, "a kombu URL", "Broker URL (any kombu URL)."),
+        Option(
+            "broker_url",
+            "memory://",
+            text,
+            "a kombu URL",
+            "Broker URL (any kombu URL).",
+            mask=masked_urls,
+        ),
         Option(
             "state_backend_url",
             "memory://",
             text,
             "a state backend URL",
             "State backend URL: memory://, sqlite:///path or redis://...",
+            mask=masked_urls,
         ),
         Option("runner_cls", "ThreadRunner", text, "a runner class name", "Runner class name."),
         Option(
@@ -193,6 +202,7 @@ class _Section:
                 getattr(self, name),
                 self._sources[name],
                 table[name].description,
+                table[name].shown(getattr(self, name)),
             )
             for name in table.names
         ]
@@ -334,7 +344,7 @@ class AppConfig(_Section):
             described.extend(getattr(self, section).describe())
         defaults = TaskConfig.from_resolved({**self._task_defaults, **self._task_env})
         described.extend(
-            OptionValue(f"task.{item.name}", item.value, item.source, item.description)
+            OptionValue(f"task.{item.name}", item.value, item.source, item.description, item.shown)
             for item in defaults.describe()
         )
         return described

@@ -43,16 +43,27 @@ class Option(Generic[T]):
     parse: Callable[[Any], T]
     expected: str
     description: str
+    #: how the value is shown (``show-config``, banners, logs): hides secrets in it
+    mask: Callable[[Any], Any] | None = None
+
+    def shown(self, value: Any) -> Any:
+        """``value`` as it may be printed: masked when the option holds a secret."""
+        return value if self.mask is None else self.mask(value)
 
 
 @dataclass(frozen=True, slots=True)
 class OptionValue:
-    """A resolved option value and the human-readable source it came from."""
+    """A resolved option value and the human-readable source it came from.
+
+    ``value`` is the real value; print ``shown``, which hides secrets (passwords in URLs,
+    signing keys).
+    """
 
     name: str
     value: Any
     source: str
     description: str = field(default="", compare=False)
+    shown: Any = field(default=None, compare=False)
 
 
 class OptionTable:

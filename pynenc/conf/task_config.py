@@ -159,6 +159,7 @@ class TaskConfig:
                 getattr(self, f.name),
                 self.source_of(f.name),
                 TASK_OPTIONS[f.name].description,
+                TASK_OPTIONS[f.name].shown(getattr(self, f.name)),
             )
             for f in fields(self)
             if f.name in TASK_OPTIONS
