@@ -87,6 +87,14 @@ APP_OPTIONS = OptionTable(
             choices_text(LOGGING_LEVELS),
             "Level of pynenc's loggers.",
         ),
+        Option(
+            "task_modules",
+            (),
+            string_tuple,
+            "a list of module names (comma-separated in text)",
+            "Modules a runner may import to find a task, besides the app's module and its "
+            "registered tasks' modules (the Celery layer's include feeds it).",
+        ),
     ],
 )
 RUNNER_OPTIONS = OptionTable(
@@ -260,6 +268,7 @@ class AppConfig(_Section):
     dev_mode_force_sync_tasks: bool
     serializer: str
     logging_level: str
+    task_modules: tuple[str, ...]
     runner: RunnerConfig
     broker: BrokerConfig
     _task_defaults: Resolved

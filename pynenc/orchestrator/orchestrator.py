@@ -29,8 +29,14 @@ from pynenc.invocation.status import (
     InvocationStatus,
     check_transition,
 )
+from pynenc.orchestrator.claims import Refusal, explain_refusal
 from pynenc.serializer import exception_to_payload
-from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+from pynenc.state_backend.records import (
+    InvocationRecord,
+    StatusEntry,
+    StatusUpdate,
+    fingerprint,
+)
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -176,11 +182,14 @@ class Orchestrator:
         error: dict[str, Any] | None = None,
         num_retries: int | None = None,
         for_owner: str | None = None,
+        task_id: str | None = None,
+        arguments_fingerprint: str | None = None,
     ) -> StatusUpdate:
         """The compare-and-set that moves ``invocation_id`` to ``target``, as ``runner_id``.
 
         Leaving an owned status needs its owner: ``runner_id`` itself, or ``for_owner``
         when recovery acts for a dead or stopping runner (history records the actor).
+        ``task_id``/``arguments_fingerprint``, when given, must match the stored record.
         """
         return StatusUpdate(
             invocation_id=invocation_id,
@@ -192,19 +201,43 @@ class Orchestrator:
             result=result,
             error=error,
             num_retries=num_retries,
+            expected_task=task_id,
+            expected_fingerprint=arguments_fingerprint,
         )
 
     def claim_many(self, envelopes: Sequence[Envelope], runner_id: str) -> list[bool]:
         """Take every invocation for ``runner_id`` in one backend call; per envelope,
-        whether it is now this runner's to run (``False``: gone, taken or finished)."""
-        updates = [self.status_update(e.invocation_id, S.RUNNING, runner_id) for e in envelopes]
+        whether it is now this runner's to run (``False``: gone, taken, finished, or the
+        message is not the stored call: see :meth:`claim_each`)."""
+        return [refusal is None for refusal in self.claim_each(envelopes, runner_id)]
+
+    def claim_each(self, envelopes: Sequence[Envelope], runner_id: str) -> list[Refusal | None]:
+        """Take every invocation for ``runner_id`` in one backend call; per envelope,
+        ``None`` when it is now this runner's to run, else why not.
+
+        The claim carries the message's task id and arguments' fingerprint: the backend
+        refuses it, in the same atomic step, when they are not the stored invocation's,
+        so a runner only ever runs the call that was registered. Refusals are explained
+        from the stored records (one more read, only when something was refused); a
+        message naming another call is logged as an ERROR.
+        """
+        updates = [
+            self.status_update(
+                e.invocation_id,
+                S.RUNNING,
+                runner_id,
+                task_id=e.task_id,
+                arguments_fingerprint=fingerprint(e.arguments),
+            )
+            for e in envelopes
+        ]
         claimed = self.app.state_backend.set_status_many(updates)
-        for envelope, ok in zip(envelopes, claimed, strict=True):
-            if not ok:
-                logger.info(
-                    "Not running %s: already taken, finished or purged", envelope.invocation_id
-                )
-        return claimed
+        if all(claimed):
+            return [None] * len(claimed)
+        refused = [e for e, ok in zip(envelopes, claimed, strict=True) if not ok]
+        records = self.app.state_backend.get_many([e.invocation_id for e in refused])
+        explained = iter([explain_refusal(e, r) for e, r in zip(refused, records, strict=True)])
+        return [None if ok else next(explained) for ok in claimed]
 
     def record_updates(self, updates: Sequence[StatusUpdate]) -> list[bool]:
         """Apply a runner's status updates in one backend call; per update, whether it was

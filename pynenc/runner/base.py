@@ -129,7 +129,9 @@ class BaseRunner(ABC):
 
         Not pynenc messages: dead-lettered. The others are claimed in one backend call,
         then acked; an invocation whose claim is refused (another runner has it, or it is
-        finished or purged) is dropped. The backend failing: the messages are requeued.
+        finished or purged) is dropped. A message naming another task or other arguments
+        than its invocation was registered with is refused too, and dead-lettered when
+        nothing in it was genuine. The backend failing: the messages are requeued.
         """
         messages = []
         for delivery in deliveries:
@@ -142,15 +144,22 @@ class BaseRunner(ABC):
         if not envelopes:
             return []
         try:
-            claimed = self.app.orchestrator.claim_many(envelopes, self.runner_id)
+            refusals = self.app.orchestrator.claim_each(envelopes, self.runner_id)
         except Exception:
             logger.exception("Claim of %d invocations failed; requeueing them", len(envelopes))
             for delivery in messages:
                 delivery.requeue()
             return []
+        outcomes = iter(refusals)
         for delivery in messages:
-            delivery.ack()
-        return [envelope for envelope, ok in zip(envelopes, claimed, strict=True) if ok]
+            mine = [next(outcomes) for _ in delivery.envelopes]
+            if all(refusal is not None and refusal.forged for refusal in mine):
+                delivery.reject()  # kept in the dead-letter queue for inspection
+            else:
+                delivery.ack()
+        return [
+            envelope for envelope, refusal in zip(envelopes, refusals, strict=True) if not refusal
+        ]
 
     def _release_unstarted(self, envelopes: list[Envelope]) -> None:
         """Claimed but never started (the runner is stopping): publish them again."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,11 @@ S = InvocationStatus
 
 
 def resolve_task(app: Pynenc, task_key: str) -> Task[Any, Any]:
-    """The app's task for ``task_key``, importing its module when it isn't registered."""
+    """The app's task for ``task_key``, importing its module when it isn't registered and
+    the app declares it (:func:`declared_modules`); any other module is never imported.
+
+    :raises TaskNotFoundError: naming the module and how to declare it.
+    """
     task = app.tasks.get(task_key)
     if task is not None:
         return task
@@ -40,7 +45,28 @@ def resolve_task(app: Pynenc, task_key: str) -> Task[Any, Any]:
         task_id = TaskId.from_key(task_key)
     except ValueError as exc:
         raise TaskNotFoundError(str(exc)) from exc
+    if task_id.module not in declared_modules(app):
+        raise TaskNotFoundError(
+            f"Task {task_id}: module {task_id.module!r} is not declared by app "
+            f"{app.app_id!r}, so this runner does not import it. A runner imports only the "
+            "app's module, the modules of its registered tasks and the option task_modules. "
+            f"If the task is genuine, import {task_id.module!r} from the app's module or add "
+            f"it to task_modules (e.g. PYNENC__TASK_MODULES={task_id.module})."
+        )
     return Task.from_id(app, task_id)
+
+
+def declared_modules(app: Pynenc) -> set[str]:
+    """The modules a runner of ``app`` may import to find a task: the app's own module,
+    the modules of its registered tasks, and ``task_modules``."""
+    from pynenc.runner.reference import app_reference
+
+    declared = {task.task_id.module for task in app.tasks.values()}
+    declared.update(app.conf.task_modules)
+    # an app defined in __main__ or not at module level has no module of its own
+    with contextlib.suppress(PynencError):
+        declared.add(app_reference(app).partition(":")[0])
+    return declared
 
 
 def execute(

@@ -12,7 +12,12 @@ from dataclasses import replace
 
 from pynenc.invocation.status import FINAL, InvocationStatus
 from pynenc.state_backend.base import Capabilities, StateBackend
-from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+from pynenc.state_backend.records import (
+    InvocationRecord,
+    StatusEntry,
+    StatusUpdate,
+    fingerprint,
+)
 
 
 class _Store:
@@ -22,6 +27,7 @@ class _Store:
         self.lock = threading.Lock()
         self.records: dict[str, InvocationRecord] = {}
         self.histories: dict[str, list[StatusEntry]] = {}
+        self.fingerprints: dict[str, str] = {}  #: of each record's arguments
         self.waiters: dict[str, threading.Event] = {}
         self.heartbeats: dict[str, float] = {}
         self.leases: dict[str, tuple[str, float]] = {}
@@ -50,8 +56,10 @@ class MemoryStateBackend(StateBackend):
 
     def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
         store = self._store
+        prints = [fingerprint(record.arguments) for record in records]  # outside the lock
         with store.lock:
-            for record in records:
+            for record, digest in zip(records, prints, strict=True):
+                store.fingerprints[record.invocation_id] = digest
                 store.records[record.invocation_id] = replace(record)
                 store.histories[record.invocation_id] = [StatusEntry(record.status, entry_time)]
 
@@ -67,6 +75,13 @@ class MemoryStateBackend(StateBackend):
             if record is None or record.status not in update.expected:
                 return False
             if update.expected_owner is not None and record.owner != update.expected_owner:
+                return False
+            if update.expected_task is not None and record.task_id != update.expected_task:
+                return False
+            expected_print = update.expected_fingerprint
+            if expected_print is not None and (
+                store.fingerprints[update.invocation_id] != expected_print
+            ):
                 return False
             record.status = update.entry.status
             record.owner = update.owner
@@ -138,6 +153,7 @@ class MemoryStateBackend(StateBackend):
         with store.lock:
             store.records.clear()
             store.histories.clear()
+            store.fingerprints.clear()
             store.heartbeats.clear()
             store.leases.clear()
             waiters = list(store.waiters.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -50,3 +51,23 @@ class StatusUpdate:
     result: str | None = None
     error: dict[str, Any] | None = None
     num_retries: int | None = None
+    #: a claim's checks against the stored call (``None``: not checked): the task id and
+    #: the :func:`fingerprint` of the arguments the message names
+    expected_task: str | None = None
+    expected_fingerprint: str | None = None
+
+
+def fingerprint(arguments: dict[str, str]) -> str:
+    """A short digest of serialized ``arguments`` (key order ignored), stored at
+    registration so a claim can check a message's arguments without sending them.
+
+    SHA-256 (hardware-accelerated on most CPUs: ~30 ms for 50 MB, ~2 µs for a few small
+    arguments), cut to 128 bits: finding other arguments with the same digest is out of reach.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(arguments):
+        name, value = key.encode(), arguments[key].encode()
+        # lengths first: no two different argument sets hash the same bytes
+        digest.update(b"%d:%s%d:" % (len(name), name, len(value)))
+        digest.update(value)
+    return digest.hexdigest()[:32]

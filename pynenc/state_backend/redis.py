@@ -30,7 +30,12 @@ from pynenc.exceptions import StateBackendError
 from pynenc.invocation.status import FINAL, InvocationStatus
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
-from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+from pynenc.state_backend.records import (
+    InvocationRecord,
+    StatusEntry,
+    StatusUpdate,
+    fingerprint,
+)
 
 logger = logging.getLogger("pynenc.state_backend.redis")
 T = TypeVar("T")
@@ -47,7 +52,7 @@ REGISTER_CHUNK = 500
 READ_CHUNK = 1000
 
 
-# ARGV: key prefix, then the records as one JSON array of 11-string arrays (see
+# ARGV: key prefix, then the records as one JSON array of 12-string arrays (see
 # _register_fields; '' for an absent optional value): one argument to encode and send,
 # however many records.
 _REGISTER = """
@@ -62,7 +67,7 @@ for _, r in ipairs(cjson.decode(ARGV[2])) do
   end
   redis.call('DEL', rec, hist)
   redis.call('HSET', rec, 'task', task, 'status', status, 'retries', r[4], 'queue', r[5],
-             'args', r[6])
+             'args', r[6], 'fp', r[12])
   redis.call('RPUSH', hist, r[7])
   for j, field in ipairs({'owner', 'parent', 'result', 'error'}) do
     if r[7 + j] ~= '' then redis.call('HSET', rec, field, r[7 + j]) end
@@ -75,17 +80,21 @@ return 1
 
 # ARGV: key prefix, channel, then the updates as one JSON array (see _status_fields; ''
 # for an absent optional value). Returns a '0'/'1' string, one character per update; the
-# ids that became final are PUBLISHed together, space-separated.
+# ids that became final are PUBLISHed together, space-separated. A claim's checks of the
+# task (u[11]) and the arguments' fingerprint (u[12]) read two short fields, never 'args'.
 _SET_STATUS = """
 local p, applied, finals = ARGV[1], {}, {}
 for _, u in ipairs(cjson.decode(ARGV[3])) do
   local id, new, owner, expected_owner = u[1], u[2], u[3], u[4]
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
-  local cur = redis.call('HMGET', rec, 'status', 'owner')
+  local cur = redis.call('HMGET', rec, 'status', 'owner', 'task', 'fp')
   local status, ok = cur[1], false
   if status then
     for _, expected in ipairs(u[10]) do ok = ok or expected == status end
     if expected_owner ~= '' and cur[2] ~= expected_owner then ok = false end
+    if u[11] ~= '' and cur[3] ~= u[11] then ok = false end
+    -- a record stored before fingerprints existed has none: its claim is not checked
+    if u[12] ~= '' and cur[4] and cur[4] ~= u[12] then ok = false end
   end
   if ok then
     redis.call('HSET', rec, 'status', new)
@@ -135,6 +144,7 @@ def _register_fields(record: InvocationRecord, entry_time: float) -> list[str]:
         record.parent_id or "",
         record.result or "",
         error,
+        fingerprint(record.arguments),
     ]
 
 
@@ -168,6 +178,8 @@ def _status_fields(update: StatusUpdate) -> list[object]:
         _entry(update.entry),
         "1" if update.entry.status in FINAL else "0",
         [status.value for status in update.expected],
+        update.expected_task or "",
+        update.expected_fingerprint or "",
     ]
 
 

@@ -27,7 +27,12 @@ from pynenc.exceptions import ConfigError, StateBackendError
 from pynenc.invocation.status import FINAL, InvocationStatus
 from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
-from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+from pynenc.state_backend.records import (
+    InvocationRecord,
+    StatusEntry,
+    StatusUpdate,
+    fingerprint,
+)
 
 #: Seconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT = 30.0
@@ -40,6 +45,7 @@ _SCHEMA = (
         app_id TEXT NOT NULL, invocation_id TEXT NOT NULL, task_id TEXT NOT NULL,
         status TEXT NOT NULL, owner TEXT, num_retries INTEGER NOT NULL, parent_id TEXT,
         queue TEXT NOT NULL, arguments TEXT NOT NULL, result TEXT, error TEXT,
+        fingerprint TEXT,
         PRIMARY KEY (app_id, invocation_id)
     )""",  # a rowid table: random ids insert faster as a small key in the PK index
     """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_task
@@ -83,8 +89,17 @@ def _compare_and_set_sql(num_expected: int) -> str:
         "UPDATE pynenc_invocations SET status = ?, owner = ?, result = COALESCE(?, result), "
         "error = COALESCE(?, error), num_retries = COALESCE(?, num_retries) "
         f"WHERE app_id = ? AND invocation_id = ? AND status IN ({marks}) "
-        "AND (? IS NULL OR owner = ?)"
+        "AND (? IS NULL OR owner = ?) AND (? IS NULL OR task_id = ?) "
+        # a record stored before fingerprints existed has none: its claim is not checked
+        "AND (? IS NULL OR fingerprint IS NULL OR fingerprint = ?)"
     )
+
+
+def _has_fingerprints(conn: sqlite3.Connection) -> bool:
+    """Whether the invocations table has its ``fingerprint`` column (added in a later
+    version: older files gain it on first open)."""
+    columns = conn.execute("PRAGMA table_info(pynenc_invocations)").fetchall()
+    return any(column[1] == "fingerprint" for column in columns)
 
 
 def database_path(url: str) -> str:
@@ -208,13 +223,15 @@ class SqliteStateBackend(StateBackend):
                 f"({', '.join('?' * len(_TABLES))})",
                 _TABLES,
             ).fetchone()
-            if tables == len(_TABLES):
+            if tables == len(_TABLES) and _has_fingerprints(conn):
                 return
             # WAL is a property of the file: set once, by whoever creates the tables
             conn.execute("PRAGMA journal_mode = WAL")
         with self._transaction() as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
+            if not _has_fingerprints(conn):  # a file made by an older pynenc
+                conn.execute("ALTER TABLE pynenc_invocations ADD COLUMN fingerprint TEXT")
 
     @property
     def _waiters(self) -> Waiters:
@@ -237,6 +254,7 @@ class SqliteStateBackend(StateBackend):
                 json.dumps(r.arguments),
                 r.result,
                 None if r.error is None else json.dumps(r.error),
+                fingerprint(r.arguments),
             )
             for r in records
         ]
@@ -248,8 +266,9 @@ class SqliteStateBackend(StateBackend):
                 [(app, r.invocation_id) for r in records],
             )
             conn.executemany(
-                f"INSERT OR REPLACE INTO pynenc_invocations (app_id, invocation_id, {_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO pynenc_invocations "
+                f"(app_id, invocation_id, {_COLUMNS}, fingerprint) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             conn.executemany(_INSERT_HISTORY, history)
@@ -303,6 +322,10 @@ class SqliteStateBackend(StateBackend):
             *(status.value for status in update.expected),
             update.expected_owner,
             update.expected_owner,
+            update.expected_task,
+            update.expected_task,
+            update.expected_fingerprint,
+            update.expected_fingerprint,
         )
         if conn.execute(_compare_and_set_sql(len(update.expected)), params).rowcount != 1:
             return False

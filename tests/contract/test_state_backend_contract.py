@@ -8,6 +8,7 @@ own ``backend`` fixture) to run it. Redis runs against a real server (``tests/se
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from pynenc.state_backend import (
     StatusUpdate,
     create_state_backend,
 )
+from pynenc.state_backend.records import fingerprint
 from tests.servers import Server
 
 S = InvocationStatus
@@ -105,6 +107,29 @@ class StateBackendContract:
         stored = backend.get(inv)
         assert stored is not None
         assert stored.status is S.SUCCESS and stored.result == "1" and stored.owner is None
+
+    def test_claim_checks_the_stored_task_and_arguments(self, backend: StateBackend) -> None:
+        """A claim naming another task or other arguments (a forged message) is refused
+        and leaves the record as it was; the genuine claim then succeeds."""
+        record = _record()
+        backend.register([record], time.time())
+        inv = record.invocation_id
+        genuine = fingerprint({"x": "1"})
+        forged = [
+            {"expected_task": "mod.other", "expected_fingerprint": genuine},
+            {"expected_task": "mod.task", "expected_fingerprint": fingerprint({"x": "2"})},
+            {"expected_task": "mod.task", "expected_fingerprint": fingerprint({"y": "1"})},
+        ]
+        for checks in forged:
+            assert backend.set_status_many(
+                [_update(inv, {S.REGISTERED}, S.RUNNING, owner="r1", **checks)]
+            ) == [False]
+        stored = backend.get(inv)
+        assert stored is not None and stored.status is S.REGISTERED and stored.owner is None
+        assert stored.task_id == "mod.task" and stored.arguments == {"x": "1"}
+        assert [e.status for e in backend.history(inv)] == [S.REGISTERED]
+        checks = {"expected_task": "mod.task", "expected_fingerprint": genuine}
+        assert backend.set_status(_update(inv, {S.REGISTERED}, S.RUNNING, owner="r1", **checks))
 
     def test_error_and_retries_stored(self, backend: StateBackend) -> None:
         record = _record()
@@ -417,6 +442,13 @@ def _finish_in_fork(backend: StateBackend, inv: str) -> None:
     backend.close()
 
 
+def test_fingerprint_ignores_key_order_and_tells_arguments_apart() -> None:
+    assert fingerprint({"a": "1", "b": "2"}) == fingerprint({"b": "2", "a": "1"})
+    assert fingerprint({"a": "1:1"}) != fingerprint({"a:1": "1"})
+    assert fingerprint({"é": "1"}) != fingerprint({"e": "1"})
+    assert fingerprint({}) != fingerprint({"": ""})
+
+
 # -- fixtures --------------------------------------------------------------------------------
 
 
@@ -511,3 +543,29 @@ class TestRedisRestart:
 def test_sqlite_url_must_name_a_file(url: str) -> None:
     with pytest.raises(ConfigError, match="SQLite"):
         create_state_backend(url, "app")
+
+
+def test_sqlite_file_of_an_older_version_gains_fingerprints(tmp_path: Any) -> None:
+    """A file made before fingerprints existed is migrated; its records stay claimable."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE pynenc_invocations (app_id TEXT NOT NULL, invocation_id TEXT NOT NULL, "
+        "task_id TEXT NOT NULL, status TEXT NOT NULL, owner TEXT, num_retries INTEGER NOT "
+        "NULL, parent_id TEXT, queue TEXT NOT NULL, arguments TEXT NOT NULL, result TEXT, "
+        "error TEXT, PRIMARY KEY (app_id, invocation_id))"
+    )
+    conn.execute(
+        "INSERT INTO pynenc_invocations VALUES "
+        "('app', 'old', 'mod.task', 'registered', NULL, 0, NULL, 'q', '{\"x\": \"1\"}', NULL, NULL)"
+    )
+    conn.commit()
+    conn.close()
+    backend = create_state_backend(f"sqlite:///{path}", "app")
+    checks = {"expected_task": "mod.task", "expected_fingerprint": fingerprint({"x": "1"})}
+    assert backend.set_status(_update("old", {S.REGISTERED}, S.RUNNING, owner="r", **checks))
+    backend.register([_record(inv="new")], time.time())
+    forged = {**checks, "expected_fingerprint": fingerprint({"x": "2"})}
+    assert not backend.set_status(_update("new", {S.REGISTERED}, S.RUNNING, owner="r", **forged))
+    assert backend.set_status(_update("new", {S.REGISTERED}, S.RUNNING, owner="r", **checks))
+    backend.close()

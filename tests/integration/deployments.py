@@ -29,6 +29,8 @@ class Deployment:
     state_backend_url: str
     runner_settings: dict[str, str] = field(default_factory=dict)
     broker_transport_options: str = "{}"
+    #: more environment variables for the runner processes (``PYNENC__…``, ``PYTHONPATH``)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYNENC")}
@@ -40,6 +42,7 @@ class Deployment:
         )
         for name, value in self.runner_settings.items():
             env[f"PYNENC__RUNNER__{name.upper()}"] = value
+        env.update(self.extra_env)
         return env
 
     def configure(self, app: Pynenc = deploy.app) -> Pynenc:

@@ -153,6 +153,8 @@ def test_task_module_missing_on_the_runner(
     import only_here  # type: ignore[import-not-found]
 
     deployment = _deployment("sqlite", tmp_path, request)
+    # declared (see tests/integration/test_task_modules.py for an undeclared module)
+    deployment.extra_env["PYNENC__TASK_MODULES"] = "only_here"
     app = deployment.configure()
     runner = RunnerProcess(deployment, "ThreadRunner", log=tmp_path / "runner.log").start()
     try:

@@ -1,0 +1,55 @@
+"""Refused claims: why a runner did not take an invocation it received.
+
+A claim carries the message's task id and arguments' fingerprint, and the backend refuses
+it when they are not the stored invocation's (see ``Orchestrator.claim_each``). A refusal
+is explained here from the record as it is now: a duplicate (taken, finished, purged) is
+routine; a message naming another call is not, and is logged as an ERROR.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pynenc.broker.envelope import Envelope
+from pynenc.state_backend.records import InvocationRecord, fingerprint
+
+logger = logging.getLogger("pynenc.orchestrator")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a claim was refused."""
+
+    reason: str
+    #: the message names another task or other arguments than the stored invocation:
+    #: not a duplicate but a forged or corrupted message (dead-letter it)
+    forged: bool = False
+
+
+def explain_refusal(envelope: Envelope, record: InvocationRecord | None) -> Refusal:
+    """Why the claim of ``envelope`` was refused, given the record as it is now; logged."""
+    inv = envelope.invocation_id
+    if record is None:
+        logger.info("Not running %s: the invocation is unknown (purged?)", inv)
+        return Refusal("the invocation is unknown (purged?)")
+    differences = []
+    if record.task_id != envelope.task_id:
+        differences.append(
+            f"it names task {envelope.task_id!r}, the invocation is of {record.task_id!r}"
+        )
+    if fingerprint(record.arguments) != fingerprint(envelope.arguments):
+        names = ", ".join(sorted(envelope.arguments)) or "none"
+        stored = ", ".join(sorted(record.arguments)) or "none"
+        differences.append(f"its arguments ({names}) differ from the stored ones ({stored})")
+    if differences:
+        reason = (
+            f"the message does not match the stored invocation: {'; '.join(differences)}. "
+            "Nothing was run: only the stored call runs, from its own message. Something "
+            "other than a pynenc caller wrote to the broker; check who can publish to it."
+        )
+        logger.error("Refused a message for invocation %s: %s", inv, reason)
+        return Refusal(reason, forged=True)
+    reason = f"already taken, finished or purged (status {record.status.name})"
+    logger.info("Not running %s: %s", inv, reason)
+    return Refusal(reason)
