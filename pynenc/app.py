@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any, overload
 
 from pynenc.broker.kombu_broker import KombuBroker
 from pynenc.conf import AppConfig
+from pynenc.logs import apply_logging_level
 from pynenc.orchestrator import Orchestrator
 from pynenc.runner import BaseRunner, create_runner
 from pynenc.serializer import Serializer, get_serializer
@@ -43,7 +43,7 @@ class Pynenc:
         #: ``module:attribute`` where this app can be imported (for spawned workers);
         #: found by :func:`pynenc.runner.reference.app_reference` when not set.
         self.reference: str | None = None
-        logging.getLogger("pynenc").setLevel(self.conf.logging_level.upper())
+        apply_logging_level(self.conf)
 
     @property
     def app_id(self) -> str:

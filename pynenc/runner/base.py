@@ -21,6 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from pynenc.identifiers import new_runner_id
+from pynenc.logs import apply_logging_level
 from pynenc.runner.services import RunnerServices
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class BaseRunner(ABC):
 
     def run(self) -> None:
         """Consume and execute until :meth:`stop_runner_loop` is called (blocks)."""
+        apply_logging_level(self.app.conf)  # it may have been assigned since the app was built
         services = RunnerServices(self.app, self.runner_id)
         with self._signals():
             services.start()
