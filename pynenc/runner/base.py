@@ -46,6 +46,8 @@ class BaseRunner(ABC):
         self._queues = queues
         self._stop_lock = threading.Lock()
         self._stop_requests = 0
+        #: set while the runner consumes (its queues are declared and subscribed)
+        self.consuming = threading.Event()
 
     @property
     def queues(self) -> list[str]:
@@ -115,6 +117,7 @@ class BaseRunner(ABC):
         """
         consumer = self.app.broker.consumer(self.queues, prefetch=prefetch)
         backlog: deque[Envelope] = deque()
+        self.consuming.set()
         try:
             while (free := free_slots()) > 0:
                 if not backlog:
@@ -122,6 +125,7 @@ class BaseRunner(ABC):
                 for _ in range(min(free, len(backlog))):
                     start(backlog.popleft())
         finally:
+            self.consuming.clear()
             consumer.close()
             if backlog:
                 self._release_unstarted(list(backlog))

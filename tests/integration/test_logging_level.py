@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,14 +51,9 @@ def test_level_assigned_after_construction_applies_when_the_runner_starts(
 ) -> None:
     log_app.purge()
     log_app.conf.logging_level = "info"  # as a Celery user does with app.conf.update
-    thread = threading.Thread(target=log_app.runner.run, daemon=True)
-    thread.start()
-    try:
+    with log_app.running_in_background():
         invocation = hello("you")
         assert invocation.result == "hello you"
-    finally:
-        log_app.runner.stop_runner_loop()
-        thread.join(30)
     assert pynenc_logger.level == logging.INFO
     assert any(
         r.name == "pynenc.invocation" and f"[{invocation.invocation_id}] succeeded" in r.message
@@ -68,17 +62,12 @@ def test_level_assigned_after_construction_applies_when_the_runner_starts(
 
 
 _SCRIPT = """
-import logging, sys, threading
+import logging, sys
 if sys.argv[1] == "basicConfig":
     logging.basicConfig(format="ROOT %(name)s: %(message)s")
 from tests.apps import core
-thread = threading.Thread(target=core.app.runner.run, daemon=True)
-thread.start()
-try:
+with core.app.running_in_background():
     print(core.add(1, 2).result)
-finally:
-    core.app.runner.stop_runner_loop()
-    thread.join(30)
 """
 
 
