@@ -64,7 +64,7 @@ def cannot_run(envelope: Envelope, exc: BaseException) -> None:
 
 
 def retried(envelope: Envelope, seconds: float, exc: BaseException, max_retries: int) -> None:
-    """The function raised and the invocation was published again for another try."""
+    """The function raised and earns another try (logged before it is published again)."""
     if logger.isEnabledFor(_INFO):
         logger.info(
             "Task %s[%s] failed in %.4f s, retry %d/%d: %s: %s",

@@ -90,8 +90,9 @@ def execute(
     except Exception as exc:
         payload = exception_to_payload(exc)
         if task.should_retry(exc, envelope.num_retries):
-            if orchestrator.retry(envelope, runner_id, payload):
-                log.retried(envelope, time.perf_counter() - start, exc, task.conf.max_retries)
+            # logged before it is published again: the next attempt's lines come after it
+            log.retried(envelope, time.perf_counter() - start, exc, task.conf.max_retries)
+            orchestrator.retry(envelope, runner_id, payload)
         else:
             log.failed(envelope, time.perf_counter() - start, exc)
             finish(InvocationStatus.FAILED, error=payload)
