@@ -132,6 +132,7 @@ def test_cli_runner_shows_a_line_per_invocation_by_default(
     task = "Task tests.apps.deploy"
     assert re.search(rf"INFO .*{task}\.add\[{ok.invocation_id}\] started", text)
     assert re.search(rf"INFO .*{task}\.add\[{ok.invocation_id}\] succeeded in \d", text)
+    assert text.count(f"{task}.add[{ok.invocation_id}] succeeded") == 1  # not twice
     failed = rf"WARNING .*{task}\.fail_with\[{failing.invocation_id}\] failed in [\d.]+ s: "
     assert re.search(failed + r"ValueError: boom\nTraceback", text), text
     assert f"{task}.flaky[{retried.invocation_id}] failed in " in text
@@ -158,6 +159,7 @@ def test_worker_processes_show_their_lines_too(
         wait_until(lambda: line in log.read_text(), 30, "the worker's log line")
     finally:
         assert runner.stop() == 0, runner.log_tail()
+    assert log.read_text().count(line) == 1
     app.reset_components()
 
 
