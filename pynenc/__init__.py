@@ -22,7 +22,7 @@ from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.invocation.distributed import DistributedInvocation, DistributedInvocationGroup
 from pynenc.invocation.status import InvocationStatus
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
-from pynenc.runner import ThreadRunner
+from pynenc.runner import BackgroundRunner, ThreadRunner
 from pynenc.task import Task
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "InvocationStatus",
     # runners
     "ThreadRunner",
+    "BackgroundRunner",
     # errors
     "PynencError",
     "ConfigError",

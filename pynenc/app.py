@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any, overload
 
 from pynenc.broker.kombu_broker import KombuBroker
 from pynenc.conf import AppConfig
+from pynenc.logs import apply_logging_level
 from pynenc.orchestrator import Orchestrator
-from pynenc.runner import BaseRunner, create_runner
+from pynenc.runner import BackgroundRunner, BaseRunner, create_runner
 from pynenc.serializer import Serializer, get_serializer
 from pynenc.state_backend import StateBackend, create_state_backend
 from pynenc.task import Task
@@ -43,7 +43,7 @@ class Pynenc:
         #: ``module:attribute`` where this app can be imported (for spawned workers);
         #: found by :func:`pynenc.runner.reference.app_reference` when not set.
         self.reference: str | None = None
-        logging.getLogger("pynenc").setLevel(self.conf.logging_level.upper())
+        apply_logging_level(self.conf)
 
     @property
     def app_id(self) -> str:
@@ -79,6 +79,22 @@ class Pynenc:
     def runner(self) -> BaseRunner:
         """The runner named by ``runner_cls`` (a :class:`ThreadRunner` by default)."""
         return create_runner(self, self.conf.runner_cls)
+
+    def running_in_background(
+        self, start_timeout: float = 30.0, stop_timeout: float | None = None
+    ) -> BackgroundRunner:
+        """The app's runner in a background thread, for a ``with`` block::
+
+            with app.running_in_background():
+                report = generate_report("Q1-2025")
+
+        The block starts once the runner consumes; leaving it (even by an exception) stops
+        the runner gracefully and waits for it. See :class:`BackgroundRunner`.
+
+        :raises RunnerError: on entry, the runner failed to start or is already running
+            in the background; on exit, it crashed or did not stop within ``stop_timeout``.
+        """
+        return BackgroundRunner(self.runner, start_timeout, stop_timeout)
 
     _COMPONENTS = ("state_backend", "broker", "orchestrator", "runner")
 

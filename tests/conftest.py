@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -27,14 +26,8 @@ def core_app() -> Iterator[Pynenc]:
 @pytest.fixture
 def running_app(core_app: Pynenc) -> Iterator[Pynenc]:
     """``core_app`` with its runner consuming in a background thread."""
-    thread = threading.Thread(target=core_app.runner.run, daemon=True)
-    thread.start()
-    try:
+    with core_app.running_in_background(stop_timeout=30):
         yield core_app
-    finally:
-        core_app.runner.stop_runner_loop()
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "runner did not stop"
 
 
 @pytest.fixture

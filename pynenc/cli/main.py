@@ -1,6 +1,6 @@
 """The ``pynenc`` command: start runners, inspect configuration and invocations, purge.
 
-pynenc --app package.module.app runner start [--queues a,b] [--runner ThreadRunner]
+pynenc --app package.module.app runner start [--queues a,b] [--runner ThreadRunner] [-l info]
 pynenc --app package.module:app show-config
 pynenc --app package.module:app status INVOCATION_ID
 pynenc --app package.module:app purge
@@ -18,7 +18,10 @@ from typing import Any
 import click
 
 from pynenc.app import Pynenc
+from pynenc.conf.app_config import LOGGING_LEVELS
+from pynenc.conf.option import DEFAULT
 from pynenc.exceptions import InvocationNotFoundError, PynencError
+from pynenc.logs import FORMAT
 from pynenc.runner import RUNNERS, create_runner
 from pynenc.runner.reference import load_app
 from pynenc.serializer import deserialize_result
@@ -66,6 +69,13 @@ def runner() -> None:
 @click.option(
     "--processes", type=click.IntRange(min=1), default=None, help="Processes (process runners)."
 )
+@click.option(
+    "--loglevel",
+    "-l",
+    type=click.Choice(LOGGING_LEVELS, case_sensitive=False),
+    default=None,
+    help="Level of pynenc's log lines (default: logging_level if set, else info).",
+)
 @click.pass_context
 def runner_start(
     ctx: click.Context,
@@ -73,11 +83,16 @@ def runner_start(
     runner_cls: str | None,
     threads: int | None,
     processes: int | None,
+    loglevel: str | None,
 ) -> None:
     """Start a runner and consume until SIGTERM/SIGINT (twice: stop at once)."""
     app = _load(ctx)
     if not logging.getLogger().handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(format=FORMAT)
+    if loglevel:
+        app.conf.logging_level = loglevel
+    elif app.conf.source_of("logging_level") == DEFAULT:
+        app.conf.logging_level = "info"  # a worker shows a line per invocation by default
     if runner_cls:
         app.conf.runner_cls = runner_cls
     if queues:

@@ -85,7 +85,7 @@ APP_OPTIONS = OptionTable(
             "warning",
             choice(*LOGGING_LEVELS),
             choices_text(LOGGING_LEVELS),
-            "Level of pynenc's loggers.",
+            "Level of pynenc's loggers, applied when set (unset: the process's logging decides).",
         ),
         Option(
             "task_modules",

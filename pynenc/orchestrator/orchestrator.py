@@ -21,6 +21,7 @@ from pynenc.exceptions import (
     RunnerError,
 )
 from pynenc.identifiers import new_invocation_id
+from pynenc.invocation import log
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.status import (
     FROM_OWNED,
@@ -327,9 +328,13 @@ class Orchestrator:
                 f"{reroutes} times (runner.max_reroutes) and lost its runner again: {reason}"
             )
             outcome["error"] = exception_to_payload(error)
-            return self.finish(record.invocation_id, S.FAILED, actor, **outcome)
+            if not self.finish(record.invocation_id, S.FAILED, actor, **outcome):
+                return False
+            log.reroutes_exhausted(record.task_id, record.invocation_id, str(error))
+            return True
         if not self.finish(record.invocation_id, S.REROUTED, actor, **outcome):
             return False
+        log.rerouted(record.task_id, record.invocation_id, reason)
         self.app.broker.publish([self.envelope_for(record)])
         return True
 

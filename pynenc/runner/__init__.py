@@ -7,6 +7,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from pynenc.exceptions import ConfigError
+from pynenc.runner.background import BackgroundRunner
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.thread import ThreadRunner
 
@@ -40,4 +41,11 @@ def create_runner(app: Pynenc, name: str) -> BaseRunner:
     return runner_cls(app)
 
 
-__all__ = ["RUNNERS", "BaseRunner", "ThreadRunner", "create_runner", "register_runner"]
+__all__ = [
+    "RUNNERS",
+    "BackgroundRunner",
+    "BaseRunner",
+    "ThreadRunner",
+    "create_runner",
+    "register_runner",
+]

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from pynenc.identifiers import new_runner_id
+from pynenc.logs import apply_logging_level
 from pynenc.runner.services import RunnerServices
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class BaseRunner(ABC):
         self._queues = queues
         self._stop_lock = threading.Lock()
         self._stop_requests = 0
+        #: set while the runner consumes (its queues are declared and subscribed)
+        self.consuming = threading.Event()
 
     @property
     def queues(self) -> list[str]:
@@ -68,6 +71,7 @@ class BaseRunner(ABC):
 
     def run(self) -> None:
         """Consume and execute until :meth:`stop_runner_loop` is called (blocks)."""
+        apply_logging_level(self.app.conf)  # it may have been assigned since the app was built
         services = RunnerServices(self.app, self.runner_id)
         with self._signals():
             services.start()
@@ -113,6 +117,7 @@ class BaseRunner(ABC):
         """
         consumer = self.app.broker.consumer(self.queues, prefetch=prefetch)
         backlog: deque[Envelope] = deque()
+        self.consuming.set()
         try:
             while (free := free_slots()) > 0:
                 if not backlog:
@@ -120,6 +125,7 @@ class BaseRunner(ABC):
                 for _ in range(min(free, len(backlog))):
                     start(backlog.popleft())
         finally:
+            self.consuming.clear()
             consumer.close()
             if backlog:
                 self._release_unstarted(list(backlog))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
@@ -11,6 +11,7 @@ from pynenc.broker.envelope import Envelope
 from pynenc.context import current_invocation
 from pynenc.exceptions import PynencError, SerializationError, TaskNotFoundError
 from pynenc.identifiers import TaskId
+from pynenc.invocation import log
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.status import InvocationStatus
 from pynenc.invocation.sync import run_coroutine
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from pynenc.runner.outcomes import OutcomeWriter
     from pynenc.task import Task
 
-logger = logging.getLogger("pynenc.runner")
 S = InvocationStatus
 
 
@@ -98,7 +98,7 @@ def execute(
             )
         kwargs = deserialize_arguments(get_serializer(envelope.serializer), envelope.arguments)
     except PynencError as exc:
-        logger.error("Cannot run invocation %s: %s", envelope.invocation_id, exc)
+        log.cannot_run(envelope, exc)
         finish(InvocationStatus.FAILED, error=exception_to_payload(exc))
         return
     arguments = Arguments(kwargs)
@@ -106,6 +106,8 @@ def execute(
         task, arguments, envelope.invocation_id, envelope.parent_id
     )
     token = current_invocation.set(invocation)
+    log.started(envelope)
+    start = time.perf_counter()
     try:
         value = task.run_function(arguments)
         if task.is_async:
@@ -114,11 +116,15 @@ def execute(
     except Exception as exc:
         payload = exception_to_payload(exc)
         if task.should_retry(exc, envelope.num_retries):
+            # logged before it is published again: the next attempt's lines come after it
+            log.retried(envelope, time.perf_counter() - start, exc, task.conf.max_retries)
             orchestrator.retry(envelope, runner_id, payload)
         else:
+            log.failed(envelope, time.perf_counter() - start, exc)
             finish(InvocationStatus.FAILED, error=payload)
         return
     except BaseException as exc:  # SystemExit/KeyboardInterrupt: record, then let it go
+        log.failed(envelope, time.perf_counter() - start, exc)
         payload = exception_to_payload(exc)
         orchestrator.finish(
             envelope.invocation_id, InvocationStatus.FAILED, runner_id, error=payload
@@ -126,4 +132,5 @@ def execute(
         raise
     finally:
         current_invocation.reset(token)
+    log.succeeded(envelope, time.perf_counter() - start)
     finish(InvocationStatus.SUCCESS, result=encoded)

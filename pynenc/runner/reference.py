@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from pynenc.exceptions import RunnerError
+from pynenc.logs import apply_logging_level
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -98,4 +99,5 @@ def load_worker_app(reference: str, settings: dict[str, dict[str, Any]]) -> Pyne
         target = getattr(app.conf, section) if section else app.conf
         for name, value in values.items():
             setattr(target, name, value)
+    apply_logging_level(app.conf)  # the parent's logging_level, with its lines shown here too
     return app

@@ -77,6 +77,13 @@ class ProcessPoolRunner(BaseRunner):
         reference = app_reference(self.app)
         for _ in range(self._initial_size()):
             self._spawn(reference)
+        self.consuming.set()  # its workers consume (each once it has imported the app)
+        try:
+            self._supervise(reference)
+        finally:
+            self.consuming.clear()
+
+    def _supervise(self, reference: str) -> None:
         while not self.stopping:
             sentinels = {w.process.sentinel: w for w in self._workers.values()}
             for ready in wait([self._wake_r, *sentinels], timeout=CHECK_INTERVAL):

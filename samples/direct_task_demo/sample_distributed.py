@@ -6,13 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import tasks
 import tasks_original
-from _runner import runner_thread
 
 PERIODS = ["Q1-2025", "Q2-2025", "Q3-2025", "Q4-2025"]
 
 
 def main() -> None:
-    with runner_thread():
+    with tasks.app.running_in_background():
         start = time.perf_counter()
         report = tasks.generate_report("Q1-2025")
         print(f"dist   generate_report -> {report}  ({time.perf_counter() - start:.2f} s)")
