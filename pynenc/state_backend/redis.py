@@ -26,6 +26,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from pynenc.conf.masking import masked_url
 from pynenc.exceptions import StateBackendError
 from pynenc.invocation.status import FINAL, InvocationStatus
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
@@ -171,11 +172,6 @@ def _status_fields(update: StatusUpdate) -> list[object]:
     ]
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
-
-
 def _entry(entry: StatusEntry) -> str:
     return json.dumps([entry.status.value, entry.timestamp, entry.runner_id, entry.reason])
 
@@ -232,7 +228,7 @@ class RedisStateBackend(StateBackend):
                 deadline = deadline if deadline is not None else now + self.retry_for
                 if now >= deadline:
                     raise StateBackendError(
-                        f"Redis state backend {_redacted(self.url)} unreachable for "
+                        f"Redis state backend {masked_url(self.url)} unreachable for "
                         f"{self.retry_for} s (app {self.app_id!r}): {exc}"
                     ) from exc
                 logger.debug("Redis unreachable, retrying in %.2f s: %s", delay, exc)
@@ -240,7 +236,8 @@ class RedisStateBackend(StateBackend):
                 delay = min(delay * 2, 1.0)
             except redis.RedisError as exc:
                 raise StateBackendError(
-                    f"Redis state backend {_redacted(self.url)} failed (app {self.app_id!r}): {exc}"
+                    f"Redis state backend {masked_url(self.url)} failed "
+                    f"(app {self.app_id!r}): {exc}"
                 ) from exc
 
     # -- invocations ---------------------------------------------------------------------
