@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import redis
@@ -31,7 +31,12 @@ from pynenc.exceptions import StateBackendError
 from pynenc.invocation.status import FINAL, InvocationStatus
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
-from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+from pynenc.state_backend.records import (
+    InvocationRecord,
+    InvocationSummary,
+    StatusEntry,
+    StatusUpdate,
+)
 
 logger = logging.getLogger("pynenc.state_backend.redis")
 T = TypeVar("T")
@@ -46,11 +51,14 @@ LISTEN_TICK = 0.25
 REGISTER_CHUNK = 500
 #: Commands per pipeline in the reads of many invocations.
 READ_CHUNK = 1000
+#: Most invocations ``recent`` examines (newest first) to fill its page: a bound on the
+#: cost of a listing over a large keyspace.
+RECENT_SCAN_MAX = 100_000
 
 
 # ARGV: key prefix, then the records as one JSON array of 11-string arrays (see
 # _register_fields; '' for an absent optional value): one argument to encode and send,
-# however many records.
+# however many records; then the registration time (the score in the ``registered`` index).
 _REGISTER = """
 local p = ARGV[1]
 for _, r in ipairs(cjson.decode(ARGV[2])) do
@@ -70,6 +78,7 @@ for _, r in ipairs(cjson.decode(ARGV[2])) do
   end
   redis.call('SADD', p .. 'status:' .. status, id)
   redis.call('SADD', p .. 'task:' .. task, id)
+  redis.call('ZADD', p .. 'registered', ARGV[3], id)
 end
 return 1
 """
@@ -172,6 +181,9 @@ def _status_fields(update: StatusUpdate) -> list[object]:
     ]
 
 
+_SUMMARY = ("task", "status", "queue")
+
+
 def _entry(entry: StatusEntry) -> str:
     return json.dumps([entry.status.value, entry.timestamp, entry.runner_id, entry.reason])
 
@@ -244,12 +256,13 @@ class RedisStateBackend(StateBackend):
 
     def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
         args = [_register_fields(record, entry_time) for record in records]
+        when = repr(entry_time)
 
         def run(client: redis.Redis) -> None:
             # chunks keep each script short: Redis serves nobody else while one runs
             for start in range(0, len(args), REGISTER_CHUNK):
                 chunk = json.dumps(args[start : start + REGISTER_CHUNK], separators=(",", ":"))
-                self._register_script(args=[self.prefix, chunk], client=client)
+                self._register_script(args=[self.prefix, chunk, when], client=client)
 
         self._call(run)
 
@@ -374,6 +387,49 @@ class RedisStateBackend(StateBackend):
 
         return list(set().union(*self._call(intersect)))
 
+    def recent(
+        self,
+        limit: int,
+        *,
+        task_id: str | None = None,
+        statuses: Iterable[InvocationStatus] | None = None,
+        queue: str | None = None,
+    ) -> list[InvocationSummary]:
+        """Walks the ``registered`` index newest first, reading a page of records per round
+        trip, until ``limit`` match or ``RECENT_SCAN_MAX`` invocations were examined."""
+        wanted = None if statuses is None else {status.value for status in statuses}
+        if (wanted is not None and not wanted) or limit <= 0:
+            return []
+        page = max(limit, 200)
+        found: list[InvocationSummary] = []
+        for start in range(0, RECENT_SCAN_MAX, page):
+            stop = min(start + page, RECENT_SCAN_MAX) - 1
+            entries = self._newest(start, stop)
+            ids = [invocation_id for invocation_id, _ in entries]
+            fields = self._read_records(ids, lambda pipe, key: pipe.hmget(key, _SUMMARY))
+            for (inv, registered), (task, status, q) in zip(entries, fields, strict=True):
+                if status is None:
+                    continue  # registered again under another status set, or half-purged
+                if (
+                    (task_id is None or task == task_id)
+                    and (wanted is None or status in wanted)
+                    and (queue is None or q == queue)
+                ):
+                    found.append(
+                        InvocationSummary(inv, task, InvocationStatus(status), q, registered)
+                    )
+                    if len(found) == limit:
+                        return found
+            if len(entries) < stop - start + 1:
+                break  # the index is exhausted
+        return found
+
+    def _newest(self, start: int, stop: int) -> list[tuple[str, float]]:
+        """Entries ``start``..``stop`` (inclusive) of the ``registered`` index, newest first."""
+        index = self.prefix + "registered"
+        reply = self._call(lambda client: client.zrevrange(index, start, stop, withscores=True))
+        return cast(list[tuple[str, float]], reply)
+
     # -- runners and leases --------------------------------------------------------------
 
     def heartbeat(self, runner_id: str, timestamp: float) -> None:
@@ -386,8 +442,24 @@ class RedisStateBackend(StateBackend):
         return {runner_id: float(value) for runner_id, value in raw.items()}
 
     def forget_runner(self, runner_id: str) -> None:
-        key = self.prefix + "runners"
-        self._call(lambda client: client.hdel(key, runner_id))
+        keys = (self.prefix + "runners", self.prefix + "runner_info")
+
+        def forget(client: redis.Redis) -> None:
+            with client.pipeline(transaction=True) as pipe:
+                for key in keys:
+                    pipe.hdel(key, runner_id)
+                pipe.execute()
+
+        self._call(forget)
+
+    def set_runner_info(self, runner_id: str, info: Mapping[str, Any]) -> None:
+        key, encoded = self.prefix + "runner_info", json.dumps(dict(info))
+        self._call(lambda client: client.hset(key, runner_id, encoded))
+
+    def runner_infos(self) -> dict[str, dict[str, Any]]:
+        key = self.prefix + "runner_info"
+        raw = cast(dict[str, str], self._call(lambda client: client.hgetall(key)))
+        return {runner_id: json.loads(info) for runner_id, info in raw.items()}
 
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
         keys = [self.prefix + "lease:" + name]
@@ -395,21 +467,25 @@ class RedisStateBackend(StateBackend):
         args = [holder, repr(now), repr(now + ttl), str(int(ttl * 1000) + 60_000)]
         return bool(self._call(lambda client: self._lease_script(keys, args, client=client)))
 
-    def purge(self) -> None:
+    def purge(self) -> int:
         pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix) + "*"
+        records = self.prefix + "inv:"
 
-        def delete_all(client: redis.Redis) -> None:
-            cursor = 0
+        def delete_all(client: redis.Redis) -> int:
+            cursor, dropped = 0, 0
             while True:
                 cursor, keys = client.scan(cursor, match=pattern, count=1000)
                 if keys:
                     client.unlink(*keys)
+                    dropped += sum(str(key).startswith(records) for key in keys)
                 if cursor == 0:
                     break
             client.publish(self.channel, "")  # an empty message: every waiter checks again
+            return dropped
 
-        self._call(delete_all)
+        dropped = self._call(delete_all)
         self._waiters.notify_all()
+        return dropped
 
     # -- wake-ups ------------------------------------------------------------------------
 
