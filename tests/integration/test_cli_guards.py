@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner, Result
 
@@ -9,6 +14,7 @@ from pynenc import Pynenc
 from pynenc.cli import main as cli_main
 from pynenc.cli.main import cli
 from tests.apps import core
+from tests.integration.deployments import ROOT, wait_until
 
 APP = "tests.apps.core:app"
 
@@ -89,3 +95,31 @@ def test_missing_attribute_lists_the_apps_found() -> None:
     assert result.exit_code == 1
     assert "has no attribute 'ap'" in result.output
     assert "tests.apps.core:app" in result.output
+
+
+def test_runner_start_warns_about_likely_mistakes(tmp_path: Path) -> None:
+    """memory:// from the CLI, --processes with ThreadRunner, a queue no task uses."""
+    log = tmp_path / "runner.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYNENC")}
+    args = ["runner", "start", "--runner", "ThreadRunner", "--processes", "2"]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pynenc", "--app", APP, *args, "--queues", "default,nope"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        wait_until(lambda: "pynenc runner" in log.read_text(), 60, "the runner's banner")
+    finally:
+        process.kill()  # only the start matters here
+        process.wait(timeout=60)
+    text = log.read_text()
+    banner = text.index("pynenc runner")
+    warnings = [line for line in text[:banner].splitlines() if line.startswith("Warning: ")]
+    assert len(warnings) == 3, text
+    memory, processes, queue = warnings
+    assert "no other process can send it work" in memory
+    assert "--processes is ignored by ThreadRunner" in processes
+    assert "queue 'nope' is consumed but no task" in queue
