@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
 import os
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 import click
 
 from pynenc.app import Pynenc
+from pynenc.conf.task_config import task_env_key
 from pynenc.exceptions import PynencError, PynencWarning
 from pynenc.runner.reference import load_app
 
@@ -30,9 +32,25 @@ def load(ctx: click.Context) -> Pynenc:
         sys.path.insert(0, os.getcwd())  # like `python -m`: the current directory imports
     with printed_warnings():
         try:
-            return load_app(reference)
+            app = load_app(reference)
         except PynencError as exc:
             raise click.ClickException(str(exc)) from exc
+        for key, sources in app.conf.unknown_task_entries(app.tasks):
+            warn(
+                f"per-task settings for {key!r} ({sources}) name no task of app "
+                f"{app.app_id!r}, so they apply to nothing.{_closest_task(app, key)}"
+            )
+    return app
+
+
+def _closest_task(app: Pynenc, key: str) -> str:
+    """`` Did you mean …?`` for a per-task key (a task id, or its environment form)."""
+    forms = {task_id: task_id for task_id in app.tasks}
+    forms.update((task_env_key(task_id), task_id) for task_id in app.tasks)
+    close = difflib.get_close_matches(key, forms, n=1)
+    if close:
+        return f" Did you mean {close[0]!r} (task {forms[close[0]]})?"
+    return f" Its tasks: {', '.join(sorted(app.tasks))}." if len(app.tasks) <= 10 else ""
 
 
 def warn(message: str) -> None:

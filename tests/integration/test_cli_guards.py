@@ -123,3 +123,22 @@ def test_runner_start_warns_about_likely_mistakes(tmp_path: Path) -> None:
     assert "no other process can send it work" in memory
     assert "--processes is ignored by ThreadRunner" in processes
     assert "queue 'nope' is consumed but no task" in queue
+
+
+def test_commands_print_configuration_warnings(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYNENC")}
+    env.update(PYNENC__TASK__TESTS_APPS_CORE_ADDD__QUEUE="q", PYNENC_LOGGING_LEVEL="debug")
+    done = subprocess.run(
+        [sys.executable, "-m", "pynenc", "--app", APP, "show-config"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(lines) == 2, done.stderr
+    assert "PYNENC_LOGGING_LEVEL is ignored" in lines[0] and "PYNENC__LOGGING_LEVEL" in lines[0]
+    assert "TESTS_APPS_CORE_ADDD" in lines[1] and "no task" in lines[1]
+    assert "PYNENC__TASK__TESTS_APPS_CORE_ADDD__QUEUE" in lines[1]
