@@ -62,7 +62,8 @@ APP_OPTIONS = OptionTable(
             "memory://",
             text,
             "a state backend URL",
-            "State backend URL: memory://, sqlite:///path or redis://...",
+            "State backend URL: memory://, sqlite:////absolute/path.db (sqlite:///relative.db) "
+            "or redis://...",
             mask=masked_urls,
         ),
         Option("runner_cls", "ThreadRunner", text, "a runner class name", "Runner class name."),
