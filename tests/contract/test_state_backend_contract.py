@@ -25,6 +25,8 @@ from pynenc.state_backend import (
     StatusUpdate,
     create_state_backend,
 )
+from pynenc.state_backend import redis as redis_backend
+from pynenc.state_backend import sqlite as sqlite_backend
 from tests.servers import Server
 
 S = InvocationStatus
@@ -58,6 +60,30 @@ def _update(
         expected_owner=expected_owner,
         **outcome,  # type: ignore[arg-type]
     )
+
+
+def check_recent(backend: StateBackend) -> None:
+    """``recent``: newest registration first, every filter, the limit."""
+    old, mid, new = _record("mod.a"), _record("mod.b"), _record("mod.a")
+    other_queue = InvocationRecord(uuid.uuid4().hex, "mod.a", {}, queue="other")
+    backend.register([old], 100.0)
+    backend.register([mid], 200.0)
+    backend.register([new, other_queue], 300.0)
+    backend.set_status(_update(mid.invocation_id, {S.REGISTERED}, S.RUNNING, owner="r"))
+    newest = backend.recent(2, queue="q")
+    assert [s.invocation_id for s in newest] == [new.invocation_id, mid.invocation_id]
+    assert newest[0].registered == 300.0 and newest[0].task_id == "mod.a"
+    assert newest[1].status is S.RUNNING and newest[1].queue == "q"
+    assert len(backend.recent(10)) == 4
+    by_task = backend.recent(10, task_id="mod.a", queue="q")
+    assert [s.invocation_id for s in by_task] == [new.invocation_id, old.invocation_id]
+    running = backend.recent(10, statuses=[S.RUNNING])
+    assert [s.invocation_id for s in running] == [mid.invocation_id]
+    assert [s.invocation_id for s in backend.recent(10, queue="other")] == [
+        other_queue.invocation_id
+    ]
+    assert backend.recent(10, task_id="mod.none") == []
+    assert backend.recent(10, statuses=[]) == []
 
 
 class StateBackendContract:
@@ -275,26 +301,7 @@ class StateBackendContract:
         assert backend.recent(10) == []
 
     def test_recent_newest_first_filtered_and_bounded(self, backend: StateBackend) -> None:
-        old, mid, new = _record("mod.a"), _record("mod.b"), _record("mod.a")
-        other_queue = InvocationRecord(uuid.uuid4().hex, "mod.a", {}, queue="other")
-        backend.register([old], 100.0)
-        backend.register([mid], 200.0)
-        backend.register([new, other_queue], 300.0)
-        backend.set_status(_update(mid.invocation_id, {S.REGISTERED}, S.RUNNING, owner="r"))
-        newest = backend.recent(2, queue="q")
-        assert [s.invocation_id for s in newest] == [new.invocation_id, mid.invocation_id]
-        assert newest[0].registered == 300.0 and newest[0].task_id == "mod.a"
-        assert newest[1].status is S.RUNNING and newest[1].queue == "q"
-        assert len(backend.recent(10)) == 4
-        by_task = backend.recent(10, task_id="mod.a", queue="q")
-        assert [s.invocation_id for s in by_task] == [new.invocation_id, old.invocation_id]
-        running = backend.recent(10, statuses=[S.RUNNING])
-        assert [s.invocation_id for s in running] == [mid.invocation_id]
-        assert [s.invocation_id for s in backend.recent(10, queue="other")] == [
-            other_queue.invocation_id
-        ]
-        assert backend.recent(10, task_id="mod.none") == []
-        assert backend.recent(10, statuses=[]) == []
+        check_recent(backend)
 
     def test_runner_info_lives_as_long_as_the_heartbeat(self, backend: StateBackend) -> None:
         info = {"kind": "ThreadRunner", "queues": ["default", "q"], "slots": 4, "pid": 12}
@@ -545,3 +552,21 @@ class TestRedisRestart:
 def test_sqlite_url_must_name_a_file(url: str) -> None:
     with pytest.raises(ConfigError, match="SQLite"):
         create_state_backend(url, "app")
+
+
+@pytest.mark.parametrize(
+    ("kind", "module", "threshold"),
+    [("sqlite", sqlite_backend, "RECENT_SORT_MAX"), ("redis", redis_backend, "RECENT_FROM_SETS")],
+)
+def test_recent_walks_newest_first_when_a_filter_matches_many(
+    kind: str, module: object, threshold: str, request: pytest.FixtureRequest
+) -> None:
+    """Past a threshold, filtered listings walk registration order instead of an index."""
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setattr(module, threshold, 0)
+    backend = create_state_backend(BACKENDS[kind](request), f"contract-{uuid.uuid4().hex[:8]}")
+    try:
+        check_recent(backend)
+    finally:
+        backend.purge()
+        backend.close()
