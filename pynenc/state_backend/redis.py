@@ -29,6 +29,7 @@ from redis.retry import Retry
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import StateBackendError
 from pynenc.invocation.status import FINAL, InvocationStatus
+from pynenc.state_backend import redis_recent
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.records import (
@@ -51,12 +52,6 @@ LISTEN_TICK = 0.25
 REGISTER_CHUNK = 500
 #: Commands per pipeline in the reads of many invocations.
 READ_CHUNK = 1000
-#: Most invocations ``recent`` examines (newest first) to fill its page: a bound on the
-#: cost of a listing over a large keyspace.
-RECENT_SCAN_MAX = 100_000
-#: ``recent`` with a task or status filter reads the matching ids from their sets when
-#: there are at most this many (a rare status is found at once, however old).
-RECENT_FROM_SETS = 20_000
 
 
 # ARGV: key prefix, then the records as one JSON array of 11-string arrays (see
@@ -182,9 +177,6 @@ def _status_fields(update: StatusUpdate) -> list[object]:
         "1" if update.entry.status in FINAL else "0",
         [status.value for status in update.expected],
     ]
-
-
-_SUMMARY = ("task", "status", "queue")
 
 
 def _entry(entry: StatusEntry) -> str:
@@ -398,96 +390,7 @@ class RedisStateBackend(StateBackend):
         statuses: Iterable[InvocationStatus] | None = None,
         queue: str | None = None,
     ) -> list[InvocationSummary]:
-        """A task or status filter matching at most ``RECENT_FROM_SETS`` invocations is served
-        from their sets (ordered by registration score); otherwise this walks the
-        ``registered`` index newest first, a page of records per round trip, until ``limit``
-        match or ``RECENT_SCAN_MAX`` invocations were examined."""
-        wanted = None if statuses is None else {status.value for status in statuses}
-        if (wanted is not None and not wanted) or limit <= 0:
-            return []
-        if (task_id is not None or wanted is not None) and self._count(
-            task_id, wanted
-        ) <= RECENT_FROM_SETS:
-            entries = self._newest_of(self.find(task_id, statuses))
-            page = max(limit, 200)
-            found: list[InvocationSummary] = []
-            for start in range(0, len(entries), page):  # usually one page is enough
-                chunk = entries[start : start + page]
-                found.extend(self._summaries(chunk, task_id, wanted, queue, limit - len(found)))
-                if len(found) == limit:
-                    break
-            return found
-        page = max(limit, 200)
-        found = []
-        for start in range(0, RECENT_SCAN_MAX, page):
-            stop = min(start + page, RECENT_SCAN_MAX) - 1
-            entries = self._newest(start, stop)
-            found.extend(self._summaries(entries, task_id, wanted, queue, limit - len(found)))
-            if len(found) == limit:
-                return found
-            if len(entries) < stop - start + 1:
-                break  # the index is exhausted
-        return found
-
-    def _summaries(
-        self,
-        entries: Sequence[tuple[str, float]],
-        task_id: str | None,
-        wanted: set[str] | None,
-        queue: str | None,
-        limit: int,
-    ) -> list[InvocationSummary]:
-        """The first ``limit`` of ``entries`` (id, registration time) matching the filters."""
-        ids = [invocation_id for invocation_id, _ in entries]
-        fields = self._read_records(ids, lambda pipe, key: pipe.hmget(key, _SUMMARY))
-        found: list[InvocationSummary] = []
-        for (inv, registered), (task, status, q) in zip(entries, fields, strict=True):
-            if status is None:
-                continue  # purged meanwhile
-            if (
-                (task_id is None or task == task_id)
-                and (wanted is None or status in wanted)
-                and (queue is None or q == queue)
-            ):
-                found.append(InvocationSummary(inv, task, InvocationStatus(status), q, registered))
-                if len(found) == limit:
-                    break
-        return found
-
-    def _count(self, task_id: str | None, wanted: set[str] | None) -> int:
-        """An upper bound of the invocations matching a task and/or status filter."""
-        keys = [self.prefix + "status:" + status for status in wanted or ()]
-        if task_id is not None:
-            keys = [self.prefix + "task:" + task_id]  # the task set bounds every status
-
-        def count(client: redis.Redis) -> int:
-            with client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.scard(key)
-                return sum(cast(list[int], pipe.execute()))
-
-        return self._call(count)
-
-    def _newest_of(self, invocation_ids: Sequence[str]) -> list[tuple[str, float]]:
-        """``invocation_ids`` with their registration time, newest first."""
-        index = self.prefix + "registered"
-
-        def scores(client: redis.Redis) -> list[float | None]:
-            found: list[float | None] = []
-            for start in range(0, len(invocation_ids), READ_CHUNK):
-                chunk = list(invocation_ids[start : start + READ_CHUNK])
-                found.extend(client.zmscore(index, chunk))
-            return found
-
-        paired = zip(invocation_ids, self._call(scores), strict=True)
-        known = [(inv, score) for inv, score in paired if score is not None]
-        return sorted(known, key=lambda entry: entry[1], reverse=True)
-
-    def _newest(self, start: int, stop: int) -> list[tuple[str, float]]:
-        """Entries ``start``..``stop`` (inclusive) of the ``registered`` index, newest first."""
-        index = self.prefix + "registered"
-        reply = self._call(lambda client: client.zrevrange(index, start, stop, withscores=True))
-        return cast(list[tuple[str, float]], reply)
+        return redis_recent.recent(self, limit, task_id, statuses, queue)
 
     # -- runners and leases --------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from pynenc.exceptions import ConfigError, StateBackendError
 from pynenc.invocation.status import FINAL, InvocationStatus
+from pynenc.state_backend import sqlite_recent
 from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.records import (
@@ -40,9 +41,6 @@ BUSY_TIMEOUT = 30.0
 #: ``wait_final`` polls after this many seconds, doubling up to ``POLL_MAX``.
 POLL_FIRST = 0.0005
 POLL_MAX = 0.02
-#: ``recent`` sorts the matches of a task/status filter when there are at most this many;
-#: beyond, it walks the table newest first (matches are dense then).
-RECENT_SORT_MAX = 10_000
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS pynenc_invocations (
@@ -390,45 +388,7 @@ class SqliteStateBackend(StateBackend):
         statuses: Iterable[InvocationStatus] | None = None,
         queue: str | None = None,
     ) -> list[InvocationSummary]:
-        # Registering (re)inserts the row, so rowid order is registration order; the
-        # registration time is the first history entry (found through its index).
-        where, params = "app_id = ?", [self.app_id]
-        if task_id is not None:
-            where += " AND task_id = ?"
-            params.append(task_id)
-        if statuses is not None:
-            wanted = sorted({status.value for status in statuses})
-            if not wanted:
-                return []
-            where += f" AND status IN ({', '.join('?' * len(wanted))})"
-            params.extend(wanted)
-        with self._connection() as conn:
-            # Few matches: take them from the task/status index and sort them. Many: "+app_id"
-            # keeps SQLite off the indexes, so it walks the rowids backwards and stops after
-            # ``limit`` matching rows instead of sorting every match.
-            sparse = (
-                where != "app_id = ?"
-                and (
-                    conn.execute(f"SELECT count(*) FROM pynenc_invocations WHERE {where}", params)
-                ).fetchone()[0]
-                <= RECENT_SORT_MAX
-            )
-            if not sparse:
-                where = "+" + where
-            if queue is not None:
-                where += " AND queue = ?"
-                params.append(queue)
-            rows = conn.execute(
-                "SELECT invocation_id, task_id, status, queue, (SELECT h.timestamp FROM "
-                "pynenc_history h WHERE h.app_id = i.app_id AND h.invocation_id = "
-                f"i.invocation_id ORDER BY h.seq LIMIT 1) FROM pynenc_invocations i WHERE {where} "
-                "ORDER BY i.rowid DESC LIMIT ?",
-                [*params, limit],
-            ).fetchall()
-        return [
-            InvocationSummary(inv, task, InvocationStatus(status), q, registered or 0.0)
-            for inv, task, status, q, registered in rows
-        ]
+        return sqlite_recent.recent(self, limit, task_id, statuses, queue)
 
     # -- runners and leases --------------------------------------------------------------
 

@@ -24,9 +24,9 @@ from pynenc.state_backend import (
     StatusEntry,
     StatusUpdate,
     create_state_backend,
+    redis_recent,
+    sqlite_recent,
 )
-from pynenc.state_backend import redis as redis_backend
-from pynenc.state_backend import sqlite as sqlite_backend
 from tests.servers import Server
 
 S = InvocationStatus
@@ -556,7 +556,7 @@ def test_sqlite_url_must_name_a_file(url: str) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "module", "threshold"),
-    [("sqlite", sqlite_backend, "RECENT_SORT_MAX"), ("redis", redis_backend, "RECENT_FROM_SETS")],
+    [("sqlite", sqlite_recent, "RECENT_SORT_MAX"), ("redis", redis_recent, "RECENT_FROM_SETS")],
 )
 def test_recent_walks_newest_first_when_a_filter_matches_many(
     kind: str, module: object, threshold: str, request: pytest.FixtureRequest
