@@ -67,10 +67,12 @@ def test_password_in_urls_is_never_printed(password_redis: PasswordRedis, tmp_pa
         assert runner.stop() == 0, runner.log_tail()
     outputs = {"runner": log.read_text(errors="replace")}
     assert "pynenc runner" in outputs["runner"]  # the banner was printed
-    for command in (["show-config"], ["status", "no-such-id"], ["runners"]):
+    commands = (["show-config"], ["status", "no-such-id"], ["runners"], ["invocations"], ["purge"])
+    for command in commands:
         done = _cli(deployment, *command)
         outputs[" ".join(command)] = done.stdout + done.stderr
     assert "not known to the state backend" in outputs["status no-such-id"]
+    assert "pass --yes" in outputs["purge"] and "redis://:" in outputs["purge"]  # masked URLs
     leaked = [name for name, text in outputs.items() if SECRET in text]
     assert not leaked, {name: outputs[name][-2000:] for name in leaked}
     app.reset_components()
