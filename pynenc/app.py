@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 from pynenc.broker.kombu_broker import KombuBroker
 from pynenc.conf import AppConfig
@@ -15,6 +15,13 @@ from pynenc.serializer import Serializer, get_serializer
 from pynenc.state_backend import StateBackend, create_state_backend
 from pynenc.task import Task
 from pynenc.types import Func, Params, Result
+
+
+class Purged(NamedTuple):
+    """What :meth:`Pynenc.purge` dropped."""
+
+    messages: int  #: queued messages
+    invocations: int  #: stored invocations (records and histories)
 
 
 class Pynenc:
@@ -154,8 +161,12 @@ class Pynenc:
 
         return decorate(func) if func is not None else decorate
 
-    def purge(self) -> None:
-        """Drop every queued message and stored invocation of this app."""
+    def purge(self) -> Purged:
+        """Drop every queued message and stored invocation of this app; says how many.
+
+        Messages already delivered to a runner are not in a queue: they are not dropped, but
+        their invocations no longer exist, so runners skip them.
+        """
         queues = {task.conf.queue for task in self.tasks.values()} | {"default"}
-        self.broker.purge(sorted(queues))
-        self.state_backend.purge()
+        messages = self.broker.purge(sorted(queues))
+        return Purged(messages, self.state_backend.purge())

@@ -17,6 +17,7 @@
     ``RunnerError`` — a runner could not start or was misused.
 
 ``RetryError`` is control flow, not an error: raise it from a task to ask for a retry.
+``PynencWarning`` (a ``UserWarning``) flags a likely mistake that pynenc can work around.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ __all__ = [
     "InvocationTimeoutError",
     "OutsideTaskError",
     "PynencError",
+    "PynencWarning",
     "RemoteError",
     "RetryError",
     "RunnerError",
@@ -133,3 +135,10 @@ __all__ = [
     "TaskDefinitionError",
     "TaskNotFoundError",
 ]
+
+
+class PynencWarning(UserWarning):
+    """A likely mistake pynenc can work around (an unknown task key, an unused queue, …).
+
+    Issued with :func:`warnings.warn`; the ``pynenc`` command prints them to stderr.
+    """

@@ -3,50 +3,41 @@
 pynenc --app package.module.app runner start [--queues a,b] [--runner ThreadRunner] [-l info]
 pynenc --app package.module:app show-config
 pynenc --app package.module:app status INVOCATION_ID
-pynenc --app package.module:app purge
+pynenc --app package.module:app runners
+pynenc --app package.module:app invocations [--status FAILED] [--task t] [--queue q]
+pynenc --app package.module:app purge [--yes]
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 import logging
-import os
 import sys
-from typing import Any
 
 import click
 
 from pynenc.app import Pynenc
+from pynenc.cli.common import load, printed_warnings, show_value, warn
+from pynenc.cli.inspect import invocations, runners, status
 from pynenc.conf.app_config import LOGGING_LEVELS
+from pynenc.conf.masking import masked_url, scheme_of
 from pynenc.conf.option import DEFAULT
-from pynenc.exceptions import InvocationNotFoundError, PynencError
+from pynenc.exceptions import PynencError
 from pynenc.logs import FORMAT
-from pynenc.runner import RUNNERS, create_runner
-from pynenc.runner.reference import load_app
-from pynenc.serializer import deserialize_result
-
-
-def _load(ctx: click.Context) -> Pynenc:
-    reference = ctx.obj["app"]
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # like `python -m`: the current directory imports
-    try:
-        return load_app(reference)
-    except PynencError as exc:
-        raise click.ClickException(str(exc)) from exc
+from pynenc.runner import RUNNERS, BaseRunner, create_runner
+from pynenc.runner.base import DEFAULT_QUEUE
 
 
 @click.group()
 @click.option(
     "--app",
     "app_ref",
-    required=True,
+    default=None,
     metavar="MODULE:APP",
-    help="The app to use: 'package.module:app' or 'package.module.app'.",
+    help="The app to use: 'package.module:app' or 'package.module.app' (required by "
+    "every command).",
 )
 @click.pass_context
-def cli(ctx: click.Context, app_ref: str) -> None:
+def cli(ctx: click.Context, app_ref: str | None) -> None:
     """pynenc: distributed task execution on kombu."""
     ctx.obj = {"app": app_ref}
 
@@ -86,7 +77,7 @@ def runner_start(
     loglevel: str | None,
 ) -> None:
     """Start a runner and consume until SIGTERM/SIGINT (twice: stop at once)."""
-    app = _load(ctx)
+    app = load(ctx)
     if not logging.getLogger().handlers:
         logging.basicConfig(format=FORMAT)
     if loglevel:
@@ -103,9 +94,12 @@ def runner_start(
         app.conf.runner.processes = processes
     try:
         instance = create_runner(app, app.conf.runner_cls)
+        with printed_warnings():
+            _check_runner(app, instance, processes)
         click.echo(
             f"pynenc runner {instance.runner_id} ({app.conf.runner_cls}) for app "
-            f"{app.app_id!r} on {app.conf.broker_url}, queues {', '.join(instance.queues)}",
+            f"{app.app_id!r} on {masked_url(app.conf.broker_url)}, "
+            f"queues {', '.join(instance.queues)}",
             err=True,
         )
         instance.run()
@@ -113,15 +107,46 @@ def runner_start(
         raise click.ClickException(str(exc)) from exc
 
 
+def _check_runner(app: Pynenc, instance: BaseRunner, processes: int | None) -> None:
+    """Warn about a runner that will start but probably not do what was meant."""
+    local = [
+        f"{name}={url}"
+        for name, url in (
+            ("broker_url", app.conf.broker_url),
+            ("state_backend_url", app.conf.state_backend_url),
+        )
+        if scheme_of(url) == "memory"
+    ]
+    if local:
+        warn(
+            f"this runner uses {' and '.join(local)}: memory:// lives inside this process, "
+            "so no other process can send it work or read its results. Use sqlite:///path.db "
+            "or redis://host for both (PYNENC__BROKER_URL, PYNENC__STATE_BACKEND_URL)."
+        )
+    if processes and app.conf.runner_cls == "ThreadRunner":
+        warn(
+            "--processes is ignored by ThreadRunner (one process, --threads slots); use "
+            "--threads, or a process runner: --runner MultiThreadRunner, ProcessRunner or "
+            "PersistentProcessRunner."
+        )
+    used = {task.conf.queue for task in app.tasks.values()} | {DEFAULT_QUEUE}
+    for queue in instance.queues:
+        if queue not in used:
+            warn(
+                f"queue {queue!r} is consumed but no task of app {app.app_id!r} is sent to it "
+                f"(task queues: {', '.join(sorted(used))}); check --queues / runner.queues."
+            )
+
+
 @cli.command("show-config")
 @click.pass_context
 def show_config(ctx: click.Context) -> None:
     """Print every option with its value and where the value came from."""
-    app = _load(ctx)
-    rows = [(item.name, _show(item.shown), item.source) for item in app.conf.describe()]
+    app = load(ctx)
+    rows = [(item.name, show_value(item.shown), item.source) for item in app.conf.describe()]
     for task_id, task in sorted(app.tasks.items()):
         rows.extend(
-            (f"tasks.{task_id}.{item.name}", _show(item.shown), item.source)
+            (f"tasks.{task_id}.{item.name}", show_value(item.shown), item.source)
             for item in task.conf.describe()
         )
     width = max(len(name) for name, _, _ in rows)
@@ -129,59 +154,43 @@ def show_config(ctx: click.Context) -> None:
         click.echo(f"{name:<{width}}  {value}  ({source})")
 
 
-@cli.command("status")
-@click.argument("invocation_id")
-@click.pass_context
-def status(ctx: click.Context, invocation_id: str) -> None:
-    """Show an invocation's status, history and result or error."""
-    app = _load(ctx)
-    try:
-        record = app.orchestrator.get_record(invocation_id)
-    except InvocationNotFoundError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"invocation  {record.invocation_id}")
-    click.echo(f"task        {record.task_id}")
-    click.echo(f"status      {record.status.name}")
-    click.echo(f"retries     {record.num_retries}")
-    if record.owner:
-        click.echo(f"runner      {record.owner}")
-    click.echo("history:")
-    for entry in app.state_backend.history(invocation_id):
-        when = dt.datetime.fromtimestamp(entry.timestamp, dt.UTC).isoformat(timespec="milliseconds")
-        extra = "".join(f"  {x}" for x in (entry.runner_id, entry.reason) if x)
-        click.echo(f"  {when}  {entry.status.name:<10}{extra}")
-    if record.result is not None:
-        click.echo(f"result      {_show_result(app, record.result)}")
-    if record.error is not None:
-        click.echo(f"error       {record.error.get('type')}: {record.error.get('message')}")
-        traceback = record.error.get("traceback")
-        if traceback:
-            click.echo(traceback.rstrip())
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    if isinstance(value, tuple) and value and all(isinstance(v, type) for v in value):
-        return ", ".join(f"{v.__module__}.{v.__qualname__}" for v in value)
-    return repr(value)
-
-
-def _show_result(app: Pynenc, encoded: str) -> str:
-    try:
-        value: Any = deserialize_result(app.serializer, encoded)
-    except PynencError:
-        return f"(cannot decode here) {encoded[:200]}"
-    return repr(value)
-
-
 @cli.command("purge")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def purge(ctx: click.Context) -> None:
-    """Drop every queued message and stored invocation of the app."""
-    app = _load(ctx)
-    app.purge()
-    click.echo(f"Purged app {app.app_id!r}: queues and stored invocations are empty.")
+def purge(ctx: click.Context, yes: bool) -> None:
+    """Drop every queued message and stored invocation of the app (asks first)."""
+    app = load(ctx)
+    where = (
+        f"app {app.app_id!r}: queues on {masked_url(app.conf.broker_url)}, invocations in "
+        f"{masked_url(app.conf.state_backend_url)}"
+    )
+    if not yes:
+        if not _interactive():
+            raise click.ClickException(
+                f"purge drops every queued message and stored invocation of {where}; "
+                "not on a terminal, so pass --yes to confirm."
+            )
+        click.confirm(f"Drop every queued message and stored invocation of {where}?", abort=True)
+    try:
+        dropped = app.purge()
+    except PynencError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Purged app {app.app_id!r}: dropped {dropped.messages} queued messages and "
+        f"{dropped.invocations} stored invocations. Invocations already running keep running "
+        "to the end, but their outcomes are not recorded (runners log them as unknown); "
+        "messages a runner had already received are skipped."
+    )
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a prompt (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+cli.add_command(status)
+cli.add_command(runners)
+cli.add_command(invocations)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ options are layered per task by :meth:`AppConfig.task_config`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -62,7 +62,8 @@ APP_OPTIONS = OptionTable(
             "memory://",
             text,
             "a state backend URL",
-            "State backend URL: memory://, sqlite:///path or redis://...",
+            "State backend URL: memory://, sqlite:////absolute/path.db (sqlite:///relative.db) "
+            "or redis://...",
             mask=masked_urls,
         ),
         Option("runner_cls", "ThreadRunner", text, "a runner class name", "Runner class name."),
@@ -346,6 +347,23 @@ class AppConfig(_Section):
             resolved[name] = (TASK_OPTIONS.parse(name, raw, source), source)
         return TaskConfig.from_resolved(resolved)
 
+    def unknown_task_entries(self, task_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """Per-task settings that name none of ``task_ids``: ``(task id or env key, sources)``
+        for each (``tasks.<id>`` entries of the sources, ``PYNENC__TASK__<KEY>__<OPT>``)."""
+        ids = set(task_ids)
+        env_keys = {task_env_key(task_id) for task_id in ids}
+        unknown = [
+            (task_id, _sources(entries))
+            for task_id, entries in self._task_entries.items()
+            if task_id not in ids
+        ]
+        unknown.extend(
+            (key, _sources(entries))
+            for key, entries in self._task_env_per_key.items()
+            if key not in env_keys
+        )
+        return unknown
+
     def describe(self) -> list[OptionValue]:
         """Every option, sections included (``runner.threads``; ``task.*`` are task defaults)."""
         described = super().describe()
@@ -357,3 +375,8 @@ class AppConfig(_Section):
             for item in defaults.describe()
         )
         return described
+
+
+def _sources(entries: Resolved) -> str:
+    """The distinct sources of some resolved values, for messages."""
+    return ", ".join(sorted({source for _, source in entries.values()}))

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pynenc.conf.option import OptionTable
-from pynenc.exceptions import ConfigError
+from pynenc.exceptions import ConfigError, PynencWarning
 
 ENV_PREFIX = "PYNENC__"
 ENV_SEPARATOR = "__"
@@ -67,6 +68,13 @@ def load_layers(
         config_values), and the environment layer.
     """
     env = read_environ(environ)
+    for name, meant in misspelt_variables(schema, environ):
+        warnings.warn(
+            f"Environment variable {name} is ignored: pynenc reads {ENV_PREFIX}<OPTION> "
+            f"(two underscores after PYNENC), here {meant}.",
+            PynencWarning,
+            stacklevel=4,  # the Pynenc(...) or AppConfig(...) call
+        )
     layers: list[Layer] = []
     pyproject = read_pyproject(cwd)
     if pyproject is not None:
@@ -115,6 +123,42 @@ def read_environ(environ: Mapping[str, str]) -> EnvReading:
             parts = tuple(canonical[len(ENV_PREFIX) :].split(ENV_SEPARATOR))
             variables.append(EnvVar(legacy, parts, environ[legacy]))
     return EnvReading(environ.get(FILEPATH_VAR) or None, tuple(variables))
+
+
+def misspelt_variables(schema: Schema, environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``PYNENC_X`` variables (one underscore) that spell an option: each with the variable
+    meant. Unrelated ``PYNENC_`` names and the legacy aliases are left alone."""
+    found = []
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) or not name.startswith("PYNENC_"):
+            continue
+        if name in LEGACY_ENV_ALIASES:
+            continue
+        meant = _meant(schema, name.removeprefix("PYNENC_").lower())
+        if meant is not None:
+            found.append((name, meant))
+    return found
+
+
+def _meant(schema: Schema, rest: str) -> str | None:
+    """The ``PYNENC__`` variable that ``PYNENC_<rest>`` was probably meant to be."""
+    if rest in schema.app or rest == "filepath":
+        return ENV_PREFIX + rest.upper()
+    for section, table in schema.sections.items():
+        option = rest.removeprefix(section + "_")
+        if option != rest and option in table:
+            return f"{ENV_PREFIX}{section.upper()}{ENV_SEPARATOR}{option.upper()}"
+    task = rest.removeprefix("task_")
+    if task != rest:
+        if task in schema.task:
+            return f"{ENV_PREFIX}TASK{ENV_SEPARATOR}{task.upper()}"
+        for option in schema.task.names:
+            key = task.removesuffix("_" + option)
+            if key != task and key:
+                return (
+                    f"{ENV_PREFIX}TASK{ENV_SEPARATOR}{key.upper()}{ENV_SEPARATOR}{option.upper()}"
+                )
+    return None
 
 
 def file_source(path: Path) -> str:

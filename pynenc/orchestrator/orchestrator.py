@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pynenc.broker.envelope import Envelope
+from pynenc.conf.masking import masked_url
 from pynenc.context import blocking_wait, current_invocation
 from pynenc.exceptions import (
     InvalidStatusTransitionError,
@@ -94,12 +95,17 @@ class Orchestrator:
         self.app.broker.publish(envelopes, per_message)
         return invocations
 
+    @property
+    def _state_url(self) -> str:
+        """The state backend URL for messages: its password masked."""
+        return masked_url(self.app.conf.state_backend_url)
+
     def get_record(self, invocation_id: str) -> InvocationRecord:
         record = self.app.state_backend.get(invocation_id)
         if record is None:
             raise InvocationNotFoundError(
                 f"Invocation {invocation_id} is not known to the state backend of app "
-                f"{self.app.app_id!r} ({self.app.conf.state_backend_url}); was it purged?"
+                f"{self.app.app_id!r} ({self._state_url}); was it purged?"
             )
         return record
 
@@ -155,7 +161,7 @@ class Orchestrator:
         if missing:
             raise InvocationNotFoundError(
                 f"{len(missing)} invocations (first: {missing[0]}) are not known to the state "
-                f"backend of app {self.app.app_id!r} ({self.app.conf.state_backend_url}); "
+                f"backend of app {self.app.app_id!r} ({self._state_url}); "
                 "were they purged?"
             )
         final = [r for r in records if r is not None]

@@ -11,14 +11,17 @@ RUNNING under a runner that has gone.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pynenc.identifiers import new_runner_id
 from pynenc.logs import apply_logging_level
@@ -60,6 +63,22 @@ class BaseRunner(ABC):
         used = {task.conf.queue for task in self.app.tasks.values()}
         return sorted(used | {DEFAULT_QUEUE})
 
+    def info(self) -> dict[str, Any]:
+        """What this runner is, for ``pynenc runners`` (stored by its heartbeat service)."""
+        return {
+            "kind": type(self).__name__,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": self.queues,
+            "slots": self.capacity(),
+            "started": time.time(),
+        }
+
+    def capacity(self) -> int | str | None:
+        """How much it runs at once, as shown by ``pynenc runners``."""
+        slots = getattr(self, "slots", None)
+        return slots if isinstance(slots, int) else None
+
     @property
     def stopping(self) -> bool:
         return self._stop_requests > 0
@@ -72,7 +91,7 @@ class BaseRunner(ABC):
     def run(self) -> None:
         """Consume and execute until :meth:`stop_runner_loop` is called (blocks)."""
         apply_logging_level(self.app.conf)  # it may have been assigned since the app was built
-        services = RunnerServices(self.app, self.runner_id)
+        services = RunnerServices(self.app, self.runner_id, info=self.info())
         with self._signals():
             services.start()
             try:

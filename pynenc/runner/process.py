@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
+from pynenc.conf.masking import masked_url
 from pynenc.context import blocking_wait
 from pynenc.exceptions import RunnerError
 from pynenc.runner.base import POLL_TIMEOUT, BaseRunner
@@ -46,8 +47,9 @@ def require_cross_process(app: Pynenc, runner: str) -> None:
     if not app.state_backend.capabilities.cross_process or app.broker.in_process:
         raise RunnerError(
             f"{runner} runs tasks in other processes, so it needs a cross-process state "
-            f"backend and broker (now: state_backend_url={app.conf.state_backend_url!r}, "
-            f"broker_url={app.conf.broker_url!r}). Use sqlite:///path or redis://… for "
+            "backend and broker (now: "
+            f"state_backend_url={masked_url(app.conf.state_backend_url)!r}, "
+            f"broker_url={masked_url(app.conf.broker_url)!r}). Use sqlite:///path or redis://… for "
             "both, or use ThreadRunner."
         )
 

@@ -6,7 +6,9 @@ Spawned worker processes import the app again by reference; so does the CLI.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pynenc.exceptions import RunnerError
@@ -27,22 +29,47 @@ def load_app(reference: str) -> Pynenc:
         raise RunnerError(
             f"Invalid app reference {reference!r}: use 'package.module:app' or 'package.module.app'"
         )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise RunnerError(
-            f"Cannot import the app module {module_name!r} ({exc}). Run from the directory "
-            "that contains it, or add it to PYTHONPATH."
-        ) from exc
+    module = _import_app_module(module_name)
     app: Any = getattr(module, attr, None)
+    if app is None and not hasattr(module, attr):
+        found = [
+            f"{module_name}:{name}" for name, v in vars(module).items() if isinstance(v, Pynenc)
+        ]
+        where = f"; Pynenc apps it defines: {', '.join(found)}" if found else ""
+        raise RunnerError(f"Module {module_name!r} has no attribute {attr!r}{where}")
     if not isinstance(app, Pynenc):
-        found = "nothing" if app is None else type(app).__name__
         raise RunnerError(
-            f"{module_name}:{attr} is {found}, not a Pynenc app; point --app at the "
-            "variable holding Pynenc()"
+            f"{module_name}:{attr} is {type(app).__name__}, not a Pynenc app; point --app at "
+            "the variable holding Pynenc()"
         )
     app.reference = f"{module_name}:{attr}"
     return app
+
+
+def _import_app_module(module_name: str) -> ModuleType:
+    """Import the module of an app reference, telling a wrong path from a broken import."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and (module_name == missing or module_name.startswith(missing + ".")):
+            searched = ", ".join(repr(entry or ".") for entry in sys.path[:6])
+            more = f" and {len(sys.path) - 6} more" if len(sys.path) > 6 else ""
+            what = "" if missing == module_name else f"its package {missing!r} is not found; "
+            raise RunnerError(
+                f"No module {module_name!r} ({what}cwd {os.getcwd()!r}, sys.path searched: "
+                f"{searched}{more}). Check the --app path, run from the directory "
+                "that contains the package, or add it to PYTHONPATH."
+            ) from exc
+        raise RunnerError(
+            f"Module {module_name!r} was found, but its import of {missing!r} failed: "
+            f"{missing!r} is not installed in this environment ({sys.executable}). "
+            "Install the app's dependencies."
+        ) from exc
+    except Exception as exc:  # the module exists but raised while importing: name the error
+        raise RunnerError(
+            f"Module {module_name!r} was found, but importing it raised {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def app_reference(app: Pynenc) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -22,16 +23,26 @@ SERVICES_LEASE = "services"
 class RunnerServices:
     """A daemon thread that keeps ``runner_id`` alive and, when leader, recovers work."""
 
-    def __init__(self, app: Pynenc, runner_id: str, *, recovery: bool = True) -> None:
+    def __init__(
+        self,
+        app: Pynenc,
+        runner_id: str,
+        *,
+        recovery: bool = True,
+        info: Mapping[str, Any] | None = None,
+    ) -> None:
         self.app = app
         self.runner_id = runner_id
         self.recovery = recovery
+        self.info = info  #: what ``pynenc runners`` shows of this runner (JSON values)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_redelivery = 0.0
 
     def start(self) -> None:
         self.beat()  # alive before the first claim, so recovery never mistakes us for dead
+        if self.info is not None:
+            self.app.state_backend.set_runner_info(self.runner_id, self.info)
         self._thread = threading.Thread(
             target=self._loop, name=f"pynenc-services-{self.runner_id}", daemon=True
         )

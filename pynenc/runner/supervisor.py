@@ -61,6 +61,9 @@ class ProcessPoolRunner(BaseRunner):
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         self._lock = threading.Lock()
 
+    def capacity(self) -> str:
+        return f"{self.max_processes} processes x {self.threads} threads"
+
     # -- policy (subclasses) -----------------------------------------------------------------
 
     def _initial_size(self) -> int:

@@ -8,7 +8,12 @@ from urllib.parse import urlsplit
 
 from pynenc.exceptions import ConfigError
 from pynenc.state_backend.base import Capabilities, StateBackend
-from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+from pynenc.state_backend.records import (
+    InvocationRecord,
+    InvocationSummary,
+    StatusEntry,
+    StatusUpdate,
+)
 
 #: URL scheme -> "module:Class"; imported only when chosen. Extend with register_backend().
 BACKENDS: dict[str, str] = {
@@ -45,6 +50,7 @@ __all__ = [
     "BACKENDS",
     "Capabilities",
     "InvocationRecord",
+    "InvocationSummary",
     "StateBackend",
     "StatusEntry",
     "StatusUpdate",

@@ -8,13 +8,20 @@ A new backend implements the abstract methods below and passes
 
 from __future__ import annotations
 
+import heapq
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pynenc.invocation.status import InvocationStatus
-from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+from pynenc.state_backend.records import (
+    InvocationRecord,
+    InvocationSummary,
+    StatusEntry,
+    StatusUpdate,
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,28 @@ class StateBackend(ABC):
     ) -> list[str]:
         """Ids of the invocations matching every given filter."""
 
+    def recent(
+        self,
+        limit: int,
+        *,
+        task_id: str | None = None,
+        statuses: Iterable[InvocationStatus] | None = None,
+        queue: str | None = None,
+    ) -> list[InvocationSummary]:
+        """Up to ``limit`` invocations matching every given filter, newest registration first.
+
+        This default reads every match; backends override it with an indexed query.
+        """
+        ids = self.find(task_id, statuses)
+        summaries = [
+            InvocationSummary(r.invocation_id, r.task_id, r.status, r.queue, history[0].timestamp)
+            for r in self.get_many(ids)
+            if r is not None
+            and (queue is None or r.queue == queue)
+            and (history := self.history(r.invocation_id))
+        ]
+        return heapq.nlargest(limit, summaries, key=lambda s: s.registered)
+
     @abstractmethod
     def heartbeat(self, runner_id: str, timestamp: float) -> None:
         """Record that ``runner_id`` was alive at ``timestamp`` (seconds since the epoch)."""
@@ -107,7 +136,15 @@ class StateBackend(ABC):
 
     @abstractmethod
     def forget_runner(self, runner_id: str) -> None:
-        """Drop a runner's heartbeat (it stopped, or recovery has dealt with it)."""
+        """Drop a runner's heartbeat and info (it stopped, or recovery has dealt with it)."""
+
+    def set_runner_info(self, runner_id: str, info: Mapping[str, Any]) -> None:  # noqa: B027
+        """Store what a runner is (kind, host, queues, slots: JSON values) for inspection;
+        forgotten with its heartbeat. The default stores nothing."""
+
+    def runner_infos(self) -> dict[str, dict[str, Any]]:
+        """The info each runner stored with :meth:`set_runner_info`, by runner id."""
+        return {}
 
     @abstractmethod
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
@@ -117,8 +154,8 @@ class StateBackend(ABC):
         """
 
     @abstractmethod
-    def purge(self) -> None:
-        """Forget everything stored for this app."""
+    def purge(self) -> int:
+        """Forget everything stored for this app; returns how many invocations it dropped."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default has nothing to release."""

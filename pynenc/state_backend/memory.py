@@ -6,14 +6,18 @@ so every app object with the same id sees the same invocations.
 
 from __future__ import annotations
 
+import heapq
+import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from pynenc.invocation.status import FINAL, InvocationStatus
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.records import (
     InvocationRecord,
+    InvocationSummary,
     StatusEntry,
     StatusUpdate,
     fingerprint,
@@ -30,6 +34,7 @@ class _Store:
         self.fingerprints: dict[str, str] = {}  #: of each record's arguments
         self.waiters: dict[str, threading.Event] = {}
         self.heartbeats: dict[str, float] = {}
+        self.runner_infos: dict[str, str] = {}  #: JSON, as other backends store it
         self.leases: dict[str, tuple[str, float]] = {}
 
 
@@ -128,6 +133,28 @@ class MemoryStateBackend(StateBackend):
                 and (wanted is None or record.status in wanted)
             ]
 
+    def recent(
+        self,
+        limit: int,
+        *,
+        task_id: str | None = None,
+        statuses: Iterable[InvocationStatus] | None = None,
+        queue: str | None = None,
+    ) -> list[InvocationSummary]:
+        wanted = None if statuses is None else frozenset(statuses)
+        store = self._store
+        with store.lock:
+            matches = [
+                InvocationSummary(
+                    inv_id, r.task_id, r.status, r.queue, store.histories[inv_id][0].timestamp
+                )
+                for inv_id, r in store.records.items()
+                if (task_id is None or r.task_id == task_id)
+                and (wanted is None or r.status in wanted)
+                and (queue is None or r.queue == queue)
+            ]
+        return heapq.nlargest(limit, matches, key=lambda s: s.registered)
+
     def heartbeat(self, runner_id: str, timestamp: float) -> None:
         with self._store.lock:
             self._store.heartbeats[runner_id] = timestamp
@@ -139,6 +166,17 @@ class MemoryStateBackend(StateBackend):
     def forget_runner(self, runner_id: str) -> None:
         with self._store.lock:
             self._store.heartbeats.pop(runner_id, None)
+            self._store.runner_infos.pop(runner_id, None)
+
+    def set_runner_info(self, runner_id: str, info: Mapping[str, Any]) -> None:
+        encoded = json.dumps(dict(info))
+        with self._store.lock:
+            self._store.runner_infos[runner_id] = encoded
+
+    def runner_infos(self) -> dict[str, dict[str, Any]]:
+        with self._store.lock:
+            infos = dict(self._store.runner_infos)
+        return {runner_id: json.loads(info) for runner_id, info in infos.items()}
 
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
         with self._store.lock:
@@ -148,15 +186,18 @@ class MemoryStateBackend(StateBackend):
             self._store.leases[name] = (holder, now + ttl)
             return True
 
-    def purge(self) -> None:
+    def purge(self) -> int:
         store = self._store
         with store.lock:
+            dropped = len(store.records)
             store.records.clear()
             store.histories.clear()
             store.fingerprints.clear()
             store.heartbeats.clear()
+            store.runner_infos.clear()
             store.leases.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
             waiter.set()
+        return dropped

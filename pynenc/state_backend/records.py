@@ -18,6 +18,16 @@ class StatusEntry(NamedTuple):
     reason: str | None = None
 
 
+class InvocationSummary(NamedTuple):
+    """What listings show of an invocation (``pynenc invocations``)."""
+
+    invocation_id: str
+    task_id: str
+    status: InvocationStatus
+    queue: str
+    registered: float  #: seconds since the epoch
+
+
 @dataclass(slots=True)
 class InvocationRecord:
     """Everything stored about one invocation: the call, where it is, and how it ended."""

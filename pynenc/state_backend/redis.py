@@ -19,19 +19,22 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from pynenc.conf.masking import masked_url
 from pynenc.exceptions import StateBackendError
 from pynenc.invocation.status import FINAL, InvocationStatus
+from pynenc.state_backend import redis_recent
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.records import (
     InvocationRecord,
+    InvocationSummary,
     StatusEntry,
     StatusUpdate,
     fingerprint,
@@ -54,7 +57,7 @@ READ_CHUNK = 1000
 
 # ARGV: key prefix, then the records as one JSON array of 12-string arrays (see
 # _register_fields; '' for an absent optional value): one argument to encode and send,
-# however many records.
+# however many records; then the registration time (the score in the ``registered`` index).
 _REGISTER = """
 local p = ARGV[1]
 for _, r in ipairs(cjson.decode(ARGV[2])) do
@@ -74,6 +77,7 @@ for _, r in ipairs(cjson.decode(ARGV[2])) do
   end
   redis.call('SADD', p .. 'status:' .. status, id)
   redis.call('SADD', p .. 'task:' .. task, id)
+  redis.call('ZADD', p .. 'registered', ARGV[3], id)
 end
 return 1
 """
@@ -183,11 +187,6 @@ def _status_fields(update: StatusUpdate) -> list[object]:
     ]
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
-
-
 def _entry(entry: StatusEntry) -> str:
     return json.dumps([entry.status.value, entry.timestamp, entry.runner_id, entry.reason])
 
@@ -244,7 +243,7 @@ class RedisStateBackend(StateBackend):
                 deadline = deadline if deadline is not None else now + self.retry_for
                 if now >= deadline:
                     raise StateBackendError(
-                        f"Redis state backend {_redacted(self.url)} unreachable for "
+                        f"Redis state backend {masked_url(self.url)} unreachable for "
                         f"{self.retry_for} s (app {self.app_id!r}): {exc}"
                     ) from exc
                 logger.debug("Redis unreachable, retrying in %.2f s: %s", delay, exc)
@@ -252,19 +251,21 @@ class RedisStateBackend(StateBackend):
                 delay = min(delay * 2, 1.0)
             except redis.RedisError as exc:
                 raise StateBackendError(
-                    f"Redis state backend {_redacted(self.url)} failed (app {self.app_id!r}): {exc}"
+                    f"Redis state backend {masked_url(self.url)} failed "
+                    f"(app {self.app_id!r}): {exc}"
                 ) from exc
 
     # -- invocations ---------------------------------------------------------------------
 
     def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
         args = [_register_fields(record, entry_time) for record in records]
+        when = repr(entry_time)
 
         def run(client: redis.Redis) -> None:
             # chunks keep each script short: Redis serves nobody else while one runs
             for start in range(0, len(args), REGISTER_CHUNK):
                 chunk = json.dumps(args[start : start + REGISTER_CHUNK], separators=(",", ":"))
-                self._register_script(args=[self.prefix, chunk], client=client)
+                self._register_script(args=[self.prefix, chunk, when], client=client)
 
         self._call(run)
 
@@ -389,6 +390,16 @@ class RedisStateBackend(StateBackend):
 
         return list(set().union(*self._call(intersect)))
 
+    def recent(
+        self,
+        limit: int,
+        *,
+        task_id: str | None = None,
+        statuses: Iterable[InvocationStatus] | None = None,
+        queue: str | None = None,
+    ) -> list[InvocationSummary]:
+        return redis_recent.recent(self, limit, task_id, statuses, queue)
+
     # -- runners and leases --------------------------------------------------------------
 
     def heartbeat(self, runner_id: str, timestamp: float) -> None:
@@ -401,8 +412,24 @@ class RedisStateBackend(StateBackend):
         return {runner_id: float(value) for runner_id, value in raw.items()}
 
     def forget_runner(self, runner_id: str) -> None:
-        key = self.prefix + "runners"
-        self._call(lambda client: client.hdel(key, runner_id))
+        keys = (self.prefix + "runners", self.prefix + "runner_info")
+
+        def forget(client: redis.Redis) -> None:
+            with client.pipeline(transaction=True) as pipe:
+                for key in keys:
+                    pipe.hdel(key, runner_id)
+                pipe.execute()
+
+        self._call(forget)
+
+    def set_runner_info(self, runner_id: str, info: Mapping[str, Any]) -> None:
+        key, encoded = self.prefix + "runner_info", json.dumps(dict(info))
+        self._call(lambda client: client.hset(key, runner_id, encoded))
+
+    def runner_infos(self) -> dict[str, dict[str, Any]]:
+        key = self.prefix + "runner_info"
+        raw = cast(dict[str, str], self._call(lambda client: client.hgetall(key)))
+        return {runner_id: json.loads(info) for runner_id, info in raw.items()}
 
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
         keys = [self.prefix + "lease:" + name]
@@ -410,21 +437,25 @@ class RedisStateBackend(StateBackend):
         args = [holder, repr(now), repr(now + ttl), str(int(ttl * 1000) + 60_000)]
         return bool(self._call(lambda client: self._lease_script(keys, args, client=client)))
 
-    def purge(self) -> None:
+    def purge(self) -> int:
         pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix) + "*"
+        records = self.prefix + "inv:"
 
-        def delete_all(client: redis.Redis) -> None:
-            cursor = 0
+        def delete_all(client: redis.Redis) -> int:
+            cursor, dropped = 0, 0
             while True:
                 cursor, keys = client.scan(cursor, match=pattern, count=1000)
                 if keys:
                     client.unlink(*keys)
+                    dropped += sum(str(key).startswith(records) for key in keys)
                 if cursor == 0:
                     break
             client.publish(self.channel, "")  # an empty message: every waiter checks again
+            return dropped
 
-        self._call(delete_all)
+        dropped = self._call(delete_all)
         self._waiters.notify_all()
+        return dropped
 
     # -- wake-ups ------------------------------------------------------------------------
 

@@ -17,18 +17,21 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pynenc.exceptions import ConfigError, StateBackendError
 from pynenc.invocation.status import FINAL, InvocationStatus
+from pynenc.state_backend import sqlite_recent
 from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.records import (
     InvocationRecord,
+    InvocationSummary,
     StatusEntry,
     StatusUpdate,
     fingerprint,
@@ -63,12 +66,22 @@ _SCHEMA = (
         app_id TEXT NOT NULL, runner_id TEXT NOT NULL, last_seen REAL NOT NULL,
         PRIMARY KEY (app_id, runner_id)
     ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS pynenc_runner_info (
+        app_id TEXT NOT NULL, runner_id TEXT NOT NULL, info TEXT NOT NULL,
+        PRIMARY KEY (app_id, runner_id)
+    ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS pynenc_leases (
         app_id TEXT NOT NULL, name TEXT NOT NULL, holder TEXT NOT NULL, expires REAL NOT NULL,
         PRIMARY KEY (app_id, name)
     ) WITHOUT ROWID""",
 )
-_TABLES = ("pynenc_invocations", "pynenc_history", "pynenc_runners", "pynenc_leases")
+_TABLES = (
+    "pynenc_invocations",
+    "pynenc_history",
+    "pynenc_runners",
+    "pynenc_runner_info",
+    "pynenc_leases",
+)
 _COLUMNS = "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error"
 _INSERT_HISTORY = (
     "INSERT INTO pynenc_history (app_id, invocation_id, status, timestamp, runner_id, reason) "
@@ -386,6 +399,16 @@ class SqliteStateBackend(StateBackend):
         with self._connection() as conn:
             return [row[0] for row in conn.execute(sql, params)]
 
+    def recent(
+        self,
+        limit: int,
+        *,
+        task_id: str | None = None,
+        statuses: Iterable[InvocationStatus] | None = None,
+        queue: str | None = None,
+    ) -> list[InvocationSummary]:
+        return sqlite_recent.recent(self, limit, task_id, statuses, queue)
+
     # -- runners and leases --------------------------------------------------------------
 
     def heartbeat(self, runner_id: str, timestamp: float) -> None:
@@ -405,22 +428,43 @@ class SqliteStateBackend(StateBackend):
         return dict(rows)
 
     def forget_runner(self, runner_id: str) -> None:
+        with self._transaction() as conn:
+            for table in ("pynenc_runners", "pynenc_runner_info"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE app_id = ? AND runner_id = ?",
+                    (self.app_id, runner_id),
+                )
+
+    def set_runner_info(self, runner_id: str, info: Mapping[str, Any]) -> None:
         with self._connection() as conn:
             conn.execute(
-                "DELETE FROM pynenc_runners WHERE app_id = ? AND runner_id = ?",
-                (self.app_id, runner_id),
+                "INSERT OR REPLACE INTO pynenc_runner_info (app_id, runner_id, info) "
+                "VALUES (?, ?, ?)",
+                (self.app_id, runner_id, json.dumps(dict(info))),
             )
+
+    def runner_infos(self) -> dict[str, dict[str, Any]]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT runner_id, info FROM pynenc_runner_info WHERE app_id = ?",
+                (self.app_id,),
+            ).fetchall()
+        return {runner_id: json.loads(info) for runner_id, info in rows}
 
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
         with self._connection() as conn:  # one statement: atomic without BEGIN
             cursor = conn.execute(_ACQUIRE_LEASE, (self.app_id, name, holder, now + ttl, now))
             return cursor.rowcount == 1
 
-    def purge(self) -> None:
+    def purge(self) -> int:
         with self._transaction() as conn:
+            dropped = 0
             for table in _TABLES:
-                conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (self.app_id,))
+                cursor = conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (self.app_id,))
+                if table == "pynenc_invocations":
+                    dropped = cursor.rowcount
         self._waiters.notify_all()  # their invocations are gone: let them see it
+        return dropped
 
     def close(self) -> None:
         if self._pid != os.getpid():

@@ -25,6 +25,8 @@ from pynenc.state_backend import (
     StatusEntry,
     StatusUpdate,
     create_state_backend,
+    redis_recent,
+    sqlite_recent,
 )
 from pynenc.state_backend.records import fingerprint
 from tests.servers import Server
@@ -60,6 +62,30 @@ def _update(
         expected_owner=expected_owner,
         **outcome,  # type: ignore[arg-type]
     )
+
+
+def check_recent(backend: StateBackend) -> None:
+    """``recent``: newest registration first, every filter, the limit."""
+    old, mid, new = _record("mod.a"), _record("mod.b"), _record("mod.a")
+    other_queue = InvocationRecord(uuid.uuid4().hex, "mod.a", {}, queue="other")
+    backend.register([old], 100.0)
+    backend.register([mid], 200.0)
+    backend.register([new, other_queue], 300.0)
+    backend.set_status(_update(mid.invocation_id, {S.REGISTERED}, S.RUNNING, owner="r"))
+    newest = backend.recent(2, queue="q")
+    assert [s.invocation_id for s in newest] == [new.invocation_id, mid.invocation_id]
+    assert newest[0].registered == 300.0 and newest[0].task_id == "mod.a"
+    assert newest[1].status is S.RUNNING and newest[1].queue == "q"
+    assert len(backend.recent(10)) == 4
+    by_task = backend.recent(10, task_id="mod.a", queue="q")
+    assert [s.invocation_id for s in by_task] == [new.invocation_id, old.invocation_id]
+    running = backend.recent(10, statuses=[S.RUNNING])
+    assert [s.invocation_id for s in running] == [mid.invocation_id]
+    assert [s.invocation_id for s in backend.recent(10, queue="other")] == [
+        other_queue.invocation_id
+    ]
+    assert backend.recent(10, task_id="mod.none") == []
+    assert backend.recent(10, statuses=[]) == []
 
 
 class StateBackendContract:
@@ -291,10 +317,25 @@ class StateBackendContract:
         record = _record()
         backend.register([record], time.time())
         backend.heartbeat("r", 1.0)
-        backend.purge()
+        backend.set_runner_info("r", {"kind": "ThreadRunner"})
+        assert backend.purge() == 1  # how many invocations were dropped
         assert backend.get(record.invocation_id) is None
         assert backend.find() == []
         assert backend.runners() == {}
+        assert backend.runner_infos() == {}
+        assert backend.recent(10) == []
+
+    def test_recent_newest_first_filtered_and_bounded(self, backend: StateBackend) -> None:
+        check_recent(backend)
+
+    def test_runner_info_lives_as_long_as_the_heartbeat(self, backend: StateBackend) -> None:
+        info = {"kind": "ThreadRunner", "queues": ["default", "q"], "slots": 4, "pid": 12}
+        backend.heartbeat("r1", 10.0)
+        backend.set_runner_info("r1", info)
+        backend.set_runner_info("r2", {"kind": "ProcessRunner"})
+        assert backend.runner_infos() == {"r1": info, "r2": {"kind": "ProcessRunner"}}
+        backend.forget_runner("r1")
+        assert backend.runner_infos() == {"r2": {"kind": "ProcessRunner"}}
 
     def test_concurrent_claims_have_one_winner(self, backend: StateBackend) -> None:
         record = _record()
@@ -569,3 +610,21 @@ def test_sqlite_file_of_an_older_version_gains_fingerprints(tmp_path: Any) -> No
     assert not backend.set_status(_update("new", {S.REGISTERED}, S.RUNNING, owner="r", **forged))
     assert backend.set_status(_update("new", {S.REGISTERED}, S.RUNNING, owner="r", **checks))
     backend.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "module", "threshold"),
+    [("sqlite", sqlite_recent, "RECENT_SORT_MAX"), ("redis", redis_recent, "RECENT_FROM_SETS")],
+)
+def test_recent_walks_newest_first_when_a_filter_matches_many(
+    kind: str, module: object, threshold: str, request: pytest.FixtureRequest
+) -> None:
+    """Past a threshold, filtered listings walk registration order instead of an index."""
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setattr(module, threshold, 0)
+    backend = create_state_backend(BACKENDS[kind](request), f"contract-{uuid.uuid4().hex[:8]}")
+    try:
+        check_recent(backend)
+    finally:
+        backend.purge()
+        backend.close()

@@ -1,0 +1,156 @@
+"""Inspection commands: ``status`` of one invocation, the live ``runners``, recent
+``invocations`` (to find an id without having kept it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import click
+
+from pynenc.app import Pynenc
+from pynenc.cli.common import age, load, table
+from pynenc.conf.masking import masked_url
+from pynenc.exceptions import InvocationNotFoundError, PynencError
+from pynenc.invocation.status import InvocationStatus
+from pynenc.serializer import deserialize_result
+
+#: ``status`` exits with this code for a FAILED invocation (0 otherwise).
+EXIT_FAILED = 1
+
+
+@click.command("status")
+@click.argument("invocation_id")
+@click.pass_context
+def status(ctx: click.Context, invocation_id: str) -> None:
+    """Show an invocation's status, history and result or error.
+
+    Exits 0, or 1 when the invocation FAILED (or is unknown).
+    """
+    app = load(ctx)
+    try:
+        record = app.orchestrator.get_record(invocation_id)
+    except InvocationNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"invocation  {record.invocation_id}")
+    click.echo(f"task        {record.task_id}")
+    click.echo(f"status      {record.status.name}")
+    click.echo(f"retries     {record.num_retries}")
+    if record.owner:
+        click.echo(f"runner      {record.owner}")
+    click.echo("history:")
+    for entry in app.state_backend.history(invocation_id):
+        when = dt.datetime.fromtimestamp(entry.timestamp, dt.UTC).isoformat(timespec="milliseconds")
+        extra = "".join(f"  {x}" for x in (entry.runner_id, entry.reason) if x)
+        click.echo(f"  {when}  {entry.status.name:<10}{extra}")
+    if record.result is not None:
+        click.echo(f"result      {_show_result(app, record.result)}")
+    if record.error is not None:
+        click.echo(f"error       {record.error.get('type')}: {record.error.get('message')}")
+        traceback = record.error.get("traceback")
+        if traceback:
+            click.echo(traceback.rstrip())
+    if record.status is InvocationStatus.FAILED:
+        ctx.exit(EXIT_FAILED)
+
+
+def _show_result(app: Pynenc, encoded: str) -> str:
+    try:
+        value: Any = deserialize_result(app.serializer, encoded)
+    except PynencError:
+        return f"(cannot decode here) {encoded[:200]}"
+    return repr(value)
+
+
+@click.command("runners")
+@click.pass_context
+def runners(ctx: click.Context) -> None:
+    """List the runners that heartbeat: kind, host, pid, queues, slots, last heartbeat.
+
+    A runner silent for longer than runner.dead_after is marked dead (recovery reroutes
+    its work and forgets it).
+    """
+    app = load(ctx)
+    backend = app.state_backend
+    try:
+        beats, infos = backend.runners(), backend.runner_infos()
+    except PynencError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _note_local_state(app)
+    if not beats:
+        click.echo(f"No runners heartbeat for app {app.app_id!r}.")
+        return
+    now, dead_after = time.time(), app.conf.runner.dead_after
+    rows = []
+    for runner_id, last in sorted(beats.items()):
+        info = infos.get(runner_id, {})
+        silent = now - last
+        rows.append(
+            (
+                runner_id,
+                str(info.get("kind", "?")),
+                str(info.get("host", "?")),
+                str(info.get("pid", "?")),
+                ",".join(info.get("queues", ())) or "?",
+                str(info.get("slots") or "?"),
+                f"{age(silent)} ago",
+                "dead" if silent > dead_after else "alive",
+            )
+        )
+    headers = ("RUNNER", "KIND", "HOST", "PID", "QUEUES", "SLOTS", "HEARTBEAT", "STATE")
+    table(headers, rows)
+
+
+@click.command("invocations")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.name for s in InvocationStatus], case_sensitive=False),
+    help="Only this status (repeat for several).",
+)
+@click.option("--task", "task_id", default=None, help="Only this task id (module.function).")
+@click.option("--queue", default=None, help="Only invocations sent to this queue.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=10_000),
+    default=50,
+    show_default=True,
+    help="At most this many, newest first.",
+)
+@click.pass_context
+def invocations(
+    ctx: click.Context,
+    statuses: tuple[str, ...],
+    task_id: str | None,
+    queue: str | None,
+    limit: int,
+) -> None:
+    """List invocations, newest first: id, task, status, queue, age."""
+    app = load(ctx)
+    wanted = [InvocationStatus[name.upper()] for name in statuses] or None
+    try:
+        found = app.state_backend.recent(limit, task_id=task_id, statuses=wanted, queue=queue)
+    except PynencError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _note_local_state(app)
+    if not found:
+        click.echo(f"No invocations match for app {app.app_id!r}.")
+        return
+    now = time.time()
+    rows = [
+        (s.invocation_id, s.task_id, s.status.name, s.queue, age(now - s.registered)) for s in found
+    ]
+    table(("INVOCATION", "TASK", "STATUS", "QUEUE", "AGE"), rows)
+    if len(found) == limit:
+        click.echo(f"(the {limit} newest; --limit shows more)", err=True)
+
+
+def _note_local_state(app: Pynenc) -> None:
+    if not app.state_backend.capabilities.cross_process:
+        click.echo(
+            f"Note: state backend {masked_url(app.conf.state_backend_url)} lives in this "
+            "process only; runners and invocations of other processes are not visible.",
+            err=True,
+        )
