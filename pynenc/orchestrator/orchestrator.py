@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pynenc.broker.envelope import Envelope
 from pynenc.context import blocking_wait, current_invocation
 from pynenc.exceptions import (
+    BrokerError,
     InvalidStatusTransitionError,
     InvocationNotFoundError,
     InvocationTimeoutError,
@@ -24,11 +25,13 @@ from pynenc.identifiers import new_invocation_id
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.status import (
     FROM_OWNED,
+    OWNED_SOURCES,
     SOURCES,
     TRANSITIONS,
     InvocationStatus,
     check_transition,
 )
+from pynenc.orchestrator.unpublished import fail_unpublished
 from pynenc.serializer import exception_to_payload
 from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
 
@@ -52,7 +55,12 @@ class Orchestrator:
         self, calls: Sequence[Call[Any, Any]], per_message: int = 1
     ) -> list[DistributedInvocation[Any, Any]]:
         """Register the calls (one backend write) and publish them (one broker batch),
-        up to ``per_message`` invocations of a task in one message."""
+        up to ``per_message`` invocations of a task in one message.
+
+        :raises BrokerError: the broker could not take them; they are then FAILED with
+            that error, so none of them runs later (see
+            :func:`~pynenc.orchestrator.unpublished.fail_unpublished`).
+        """
         parent = current_invocation.get()
         parent_id = parent.invocation_id if parent is not None else None
         serializer = self.app.conf.serializer
@@ -84,7 +92,10 @@ class Orchestrator:
                 DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
             )
         self.app.state_backend.register(records, time.time())
-        self.app.broker.publish(envelopes, per_message)
+        try:
+            self.app.broker.publish(envelopes, per_message)
+        except BrokerError as exc:
+            raise fail_unpublished(self.app.state_backend, records, exc) from exc
         return invocations
 
     def get_record(self, invocation_id: str) -> InvocationRecord:
@@ -184,7 +195,7 @@ class Orchestrator:
         """
         return StatusUpdate(
             invocation_id=invocation_id,
-            expected=SOURCES[target],
+            expected=OWNED_SOURCES[target] if FROM_OWNED[target] else SOURCES[target],
             entry=StatusEntry(target, time.time(), runner_id, reason),
             owner=runner_id if TRANSITIONS[target].owned else None,
             # leaving an owned status (RUNNING) is for its owner only

@@ -1,0 +1,86 @@
+"""What the caller is told matches what happens: real servers, real runner processes.
+
+A call that could not be published is FAILED, never run later; a lost record is reported
+as gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pynenc import InvocationStatus, Pynenc
+from pynenc.call import Call
+from pynenc.exceptions import BrokerError
+from pynenc.serializer import payload_to_exception
+from pynenc.state_backend.records import InvocationRecord
+from tests.apps import deploy
+from tests.integration.deployments import Deployment, RunnerProcess, wait_until
+from tests.servers import Server
+
+S = InvocationStatus
+FAST = {"heartbeat_interval": "0.2", "dead_after": "2", "redeliver_after": "1"}
+
+
+def _runs(marker: Path) -> int:
+    """How many times ``deploy.flaky`` ran with this marker file."""
+    return int(marker.read_text()) if marker.exists() else 0
+
+
+def test_call_that_failed_to_publish_is_failed_and_never_runs(
+    tmp_path: Path, redis_factory: Callable[..., Server], redis_server: Server
+) -> None:
+    broker = redis_factory()
+    deployment = Deployment("unpublished", broker.url, redis_server.url.replace("/0", "/6"), FAST)
+    app = deployment.configure()
+    app.conf.broker.publish_retries = 1
+    app.purge()
+    marker = tmp_path / "runs"
+    broker.stop()
+    try:
+        started = time.monotonic()
+        with pytest.raises(BrokerError) as raised:
+            deploy.flaky(str(marker), 1)
+        assert time.monotonic() - started < 30
+        [failed_id] = app.state_backend.find(task_id="tests.apps.deploy.flaky")
+        record = app.orchestrator.get_record(failed_id)
+        assert record.status is S.FAILED, "the caller was told it failed"
+        assert record.error is not None and record.error["type"] == "pynenc.exceptions.BrokerError"
+        last = app.state_backend.history(failed_id)[-1]
+        assert last.status is S.FAILED and "could not be published" in (last.reason or "")
+        assert failed_id in str(raised.value) and "FAILED" in str(raised.value)
+        # a lost message, registered with it: redelivery publishes it, so once it has run,
+        # the redelivery pass that would have published the failed call has happened too
+        app.state_backend.register([_lost_message(app, "witness-1")], time.time())
+    finally:
+        broker.start()
+    app.reset_components()
+    runner = RunnerProcess(
+        deployment, "ThreadRunner", "--threads", "1", log=tmp_path / "runner.log"
+    ).start()
+    try:
+        wait_until(
+            lambda: app.orchestrator.get_record("witness-1").status is S.SUCCESS,
+            60,
+            "the lost message to be redelivered and run",
+        )
+        # one slot, one queue: anything published before this call has run before it
+        assert deploy.add(2, 3).get_result(timeout=60) == 5
+    finally:
+        assert runner.stop() == 0, runner.log_tail()
+    assert _runs(marker) == 0, "work the caller was told failed ran anyway"
+    record = app.orchestrator.get_record(failed_id)
+    assert record.status is S.FAILED
+    assert S.RUNNING not in [e.status for e in app.state_backend.history(failed_id)]
+    assert record.error is not None
+    assert isinstance(payload_to_exception(record.error), BrokerError)
+    app.reset_components()
+
+
+def _lost_message(app: Pynenc, invocation_id: str) -> InvocationRecord:
+    """A registered ``add(1, 1)`` whose message never reached the broker."""
+    arguments = Call(deploy.add, deploy.add.args(1, 1)).serialized_arguments
+    return InvocationRecord(invocation_id, deploy.add.task_id.key, arguments)
