@@ -84,3 +84,20 @@ def _lost_message(app: Pynenc, invocation_id: str) -> InvocationRecord:
     """A registered ``add(1, 1)`` whose message never reached the broker."""
     arguments = Call(deploy.add, deploy.add.args(1, 1)).serialized_arguments
     return InvocationRecord(invocation_id, deploy.add.task_id.key, arguments)
+
+
+def test_direct_task_raises_the_same_class_with_its_attributes(tmp_path: Path) -> None:
+    """An exception with a keyword-only constructor crosses processes as itself."""
+    deployment = Deployment(
+        "weird", f"sqlite:///{tmp_path}/b.db", f"sqlite:///{tmp_path}/s.db", FAST
+    )
+    app = deployment.configure()
+    runner = RunnerProcess(deployment, "ThreadRunner", log=tmp_path / "runner.log").start()
+    try:
+        with pytest.raises(deploy.WeirdError) as raised:
+            deploy.direct_weird(7, "bad input")
+    finally:
+        assert runner.stop() == 0, runner.log_tail()
+        app.reset_components()
+    assert (raised.value.code, raised.value.detail) == (7, "bad input")
+    assert str(raised.value) == "7: bad input"
