@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pynenc.broker.envelope import Envelope
+from pynenc.conf.masking import masked_url
 from pynenc.context import blocking_wait, current_invocation
 from pynenc.exceptions import (
     BrokerError,
@@ -22,6 +23,7 @@ from pynenc.exceptions import (
     RunnerError,
 )
 from pynenc.identifiers import new_invocation_id
+from pynenc.invocation.base import checked_timeout
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.status import (
     FROM_OWNED,
@@ -41,6 +43,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pynenc.orchestrator")
 S = InvocationStatus
+#: Why a record the caller holds an id for can be missing.
+GONE = (
+    "the record is gone — purged, or lost by the state backend (e.g. a Redis restarted "
+    "without persistence) — or was never registered with this app"
+)
 
 
 class Orchestrator:
@@ -98,12 +105,16 @@ class Orchestrator:
             raise fail_unpublished(self.app.state_backend, records, exc) from exc
         return invocations
 
+    @property
+    def _backend_url(self) -> str:
+        return masked_url(self.app.conf.state_backend_url)
+
     def get_record(self, invocation_id: str) -> InvocationRecord:
         record = self.app.state_backend.get(invocation_id)
         if record is None:
             raise InvocationNotFoundError(
                 f"Invocation {invocation_id} is not known to the state backend of app "
-                f"{self.app.app_id!r} ({self.app.conf.state_backend_url}); was it purged?"
+                f"{self.app.app_id!r} ({self._backend_url}): {GONE}"
             )
         return record
 
@@ -113,6 +124,7 @@ class Orchestrator:
         Inside a runner, the wait is announced to the runner (``blocking_wait``) so the
         slot goes to other work meanwhile: nested waits never deadlock a runner.
         """
+        timeout = checked_timeout(timeout, "wait_final")
         deadline = None if timeout is None else time.monotonic() + timeout
         backend = self.app.state_backend
         hook = blocking_wait.get()
@@ -147,6 +159,7 @@ class Orchestrator:
         A few round trips for the whole set (a pipelined read, pub/sub wake-ups, a
         pipelined read of the records), not two per invocation.
         """
+        timeout = checked_timeout(timeout, "wait_final_many")
         backend = self.app.state_backend
         hook = blocking_wait.get()
         if hook is None:
@@ -159,8 +172,7 @@ class Orchestrator:
         if missing:
             raise InvocationNotFoundError(
                 f"{len(missing)} invocations (first: {missing[0]}) are not known to the state "
-                f"backend of app {self.app.app_id!r} ({self.app.conf.state_backend_url}); "
-                "were they purged?"
+                f"backend of app {self.app.app_id!r} ({self._backend_url}): {GONE}"
             )
         final = [r for r in records if r is not None]
         if not done:
@@ -355,7 +367,7 @@ class Orchestrator:
 def _refusal(update: StatusUpdate, record: InvocationRecord | None) -> str:
     """Why the backend refused ``update``, given the record as it is now."""
     if record is None:
-        return "the invocation is unknown (purged?)"
+        return "the record is gone (purged, or lost by the state backend)"
     try:
         check_transition(record.status, update.entry.status)
     except InvalidStatusTransitionError as exc:

@@ -6,6 +6,7 @@ as gone.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from pynenc import InvocationStatus, Pynenc
 from pynenc.call import Call
-from pynenc.exceptions import BrokerError
+from pynenc.exceptions import BrokerError, InvocationNotFoundError
 from pynenc.serializer import payload_to_exception
 from pynenc.state_backend.records import InvocationRecord
 from tests.apps import deploy
@@ -101,3 +102,50 @@ def test_direct_task_raises_the_same_class_with_its_attributes(tmp_path: Path) -
         app.reset_components()
     assert (raised.value.code, raised.value.detail) == (7, "bad input")
     assert str(raised.value) == "7: bad input"
+
+
+def test_record_lost_by_a_redis_restart_is_reported_as_gone(
+    redis_factory: Callable[..., Server],
+) -> None:
+    """Redis restarted without persistence while a caller waits: the record is gone."""
+    state = redis_factory()
+    deployment = Deployment("lost", "memory://", state.url, FAST)
+    app = deployment.configure()
+    invocation = deploy.add(1, 2)  # nothing consumes memory:// here: it stays REGISTERED
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            invocation.get_result(timeout=60)
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    try:
+        backend = app.state_backend
+        wait_until(
+            lambda: invocation.invocation_id in backend._waiters._waiting,
+            10,
+            "the wait",  # type: ignore[attr-defined]
+        )
+        state.restart()  # no append-only file: it comes back empty
+        waiter.join(timeout=45)
+        assert not waiter.is_alive(), "the caller still waits for a record that is gone"
+    finally:
+        app.reset_components()
+    [error] = outcome
+    assert isinstance(error, InvocationNotFoundError)
+    message = str(error)
+    assert invocation.invocation_id in message
+    assert "lost by the state backend" in message and "purged" in message
+    assert state.url.split("/0")[0].replace("redis://", "") in message
+
+
+def test_group_wait_on_purged_records_says_they_are_gone(core_app: Pynenc) -> None:
+    from tests.apps import core
+
+    group = core.add.parallelize([(1, 1), (2, 2)])
+    core_app.state_backend.purge()
+    with pytest.raises(InvocationNotFoundError, match="lost by the state backend"):
+        list(group.results)
