@@ -88,6 +88,7 @@ def runner_start(
         app.conf.runner.processes = processes
     try:
         instance = create_runner(app, app.conf.runner_cls)
+        instance.preflight()  # an unreachable state backend fails here, not after the banner
         click.echo(
             f"pynenc runner {instance.runner_id} ({app.conf.runner_cls}) for app "
             f"{app.app_id!r} on {app.conf.broker_url}, queues {', '.join(instance.queues)}",

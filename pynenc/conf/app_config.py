@@ -87,6 +87,14 @@ APP_OPTIONS = OptionTable(
             choices_text(LOGGING_LEVELS),
             "Level of pynenc's loggers.",
         ),
+        Option(
+            "state_backend_connect_timeout",
+            5.0,
+            number(0.1),
+            "a number of seconds >= 0.1",
+            "How long a caller or a starting runner waits for a state backend it has not "
+            "reached yet (refused or silent) before StateBackendError.",
+        ),
     ],
 )
 RUNNER_OPTIONS = OptionTable(
@@ -256,6 +264,7 @@ class AppConfig(_Section):
     app_id: str
     broker_url: str
     state_backend_url: str
+    state_backend_connect_timeout: float
     runner_cls: str
     dev_mode_force_sync_tasks: bool
     serializer: str

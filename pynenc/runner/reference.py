@@ -63,7 +63,14 @@ def app_reference(app: Pynenc) -> str:
     )
 
 
-_FORWARDED = ("app_id", "broker_url", "state_backend_url", "serializer", "logging_level")
+_FORWARDED = (
+    "app_id",
+    "broker_url",
+    "state_backend_url",
+    "serializer",
+    "logging_level",
+    "state_backend_connect_timeout",
+)
 _FORWARDED_RUNNER = (
     "heartbeat_interval",
     "dead_after",

@@ -26,11 +26,13 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from pynenc.conf.masking import masked_url
 from pynenc.exceptions import StateBackendError
 from pynenc.invocation.status import FINAL, InvocationStatus
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
+from pynenc.state_backend.redis_reach import reach
 
 logger = logging.getLogger("pynenc.state_backend.redis")
 T = TypeVar("T")
@@ -171,11 +173,6 @@ def _status_fields(update: StatusUpdate) -> list[object]:
     ]
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
-
-
 def _entry(entry: StatusEntry) -> str:
     return json.dumps([entry.status.value, entry.timestamp, entry.runner_id, entry.reason])
 
@@ -191,6 +188,7 @@ class RedisStateBackend(StateBackend):
         self.channel = self.prefix + "final"
         self.retry_for = RETRY_FOR
         self.recheck_interval = RECHECK_INTERVAL
+        self._reached = False  # has the server answered once? (then outages are restarts)
         self._start()
 
     def _start(self) -> None:
@@ -220,8 +218,15 @@ class RedisStateBackend(StateBackend):
             self._start()
         return self._client
 
+    def check(self) -> None:
+        self._call(lambda client: client.ping())
+
     def _call(self, operation: Callable[[redis.Redis], T]) -> T:
-        """Run ``operation``, retrying while the server is unreachable for up to retry_for."""
+        """Run ``operation``, retrying while the server is unreachable for up to retry_for
+        (a restart); a server never reached yet gets ``connect_timeout`` to answer."""
+        if not self._reached:
+            reach(self.url, self.app_id, self.connect_timeout)
+            self._reached = True
         deadline: float | None = None
         delay = 0.05
         while True:
@@ -232,7 +237,7 @@ class RedisStateBackend(StateBackend):
                 deadline = deadline if deadline is not None else now + self.retry_for
                 if now >= deadline:
                     raise StateBackendError(
-                        f"Redis state backend {_redacted(self.url)} unreachable for "
+                        f"Redis state backend {masked_url(self.url)} unreachable for "
                         f"{self.retry_for} s (app {self.app_id!r}): {exc}"
                     ) from exc
                 logger.debug("Redis unreachable, retrying in %.2f s: %s", delay, exc)
@@ -240,7 +245,8 @@ class RedisStateBackend(StateBackend):
                 delay = min(delay * 2, 1.0)
             except redis.RedisError as exc:
                 raise StateBackendError(
-                    f"Redis state backend {_redacted(self.url)} failed (app {self.app_id!r}): {exc}"
+                    f"Redis state backend {masked_url(self.url)} failed "
+                    f"(app {self.app_id!r}): {exc}"
                 ) from exc
 
     # -- invocations ---------------------------------------------------------------------

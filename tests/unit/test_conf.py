@@ -250,6 +250,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "dev_mode_force_sync_tasks",
         "serializer",
         "logging_level",
+        "state_backend_connect_timeout",
         "runner.threads",
         "runner.queues",
         "runner.processes",
