@@ -149,3 +149,30 @@ def test_group_wait_on_purged_records_says_they_are_gone(core_app: Pynenc) -> No
     core_app.state_backend.purge()
     with pytest.raises(InvocationNotFoundError, match="lost by the state backend"):
         list(group.results)
+
+
+def test_parallelize_failing_mid_way_fails_that_batch_and_says_what_was_sent(
+    core_app: Pynenc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches published before the failure stay (they run); the failed batch is FAILED."""
+    from tests.apps import core
+
+    broker = core_app.broker
+    real_publish = broker.publish
+    sent: list[int] = []
+
+    def second_batch_fails(envelopes: list[object], per_message: int = 1) -> None:
+        if sent:
+            raise BrokerError("Could not publish to queue 'x' (test)")
+        sent.append(len(envelopes))
+        real_publish(envelopes, per_message)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(broker, "publish", second_batch_fails)
+    with pytest.raises(BrokerError) as raised:
+        core.add.parallelize([(i, 0) for i in range(250)])
+    backend = core_app.state_backend
+    registered = backend.find(task_id="tests.apps.core.add", statuses=[S.REGISTERED])
+    failed = backend.find(task_id="tests.apps.core.add", statuses=[S.FAILED])
+    assert (len(registered), len(failed)) == (100, 100)
+    notes = " ".join(getattr(raised.value, "__notes__", []))
+    assert "100 invocations" in notes and "published before" in notes and "will run" in notes
