@@ -28,7 +28,8 @@ NOTE_PREFIX = "Remote traceback:"
 
 
 def exception_to_payload(exc: BaseException) -> dict[str, Any]:
-    """A JSON-safe description of ``exc``: ``type``, ``message``, ``args`` and ``traceback``."""
+    """A JSON-safe description of ``exc``: ``type``, ``message``, ``args``, ``attrs`` (its
+    instance attributes; ``skipped`` names those JSON cannot carry) and ``traceback``."""
     cls = type(exc)
     attrs: dict[str, str] = {}
     skipped: list[str] = []
@@ -120,7 +121,7 @@ def _rebuild(
     if constructed is not None and _str_is(constructed, message):
         return constructed
     try:
-        # Without __init__: nothing of the class runs but BaseException's own __new__.
+        # Without __init__: the constructor's own code and its required arguments are skipped.
         bare = _with_attrs(cls.__new__(cls, *args), attrs)
         bare.args = args
     except Exception:
