@@ -67,7 +67,10 @@ class Pynenc:
 
     @cached_property
     def state_backend(self) -> StateBackend:
-        return create_state_backend(self.conf.state_backend_url, self.app_id)
+        conf = self.conf
+        return create_state_backend(
+            conf.state_backend_url, self.app_id, conf.state_backend_connect_timeout
+        )
 
     @cached_property
     def broker(self) -> KombuBroker:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic
 
@@ -20,6 +21,7 @@ from pynenc.call import Call, PreSerializedCall
 from pynenc.conf import TASK_OPTION_NAMES, ConcurrencyControlType, TaskConfig
 from pynenc.context import current_invocation
 from pynenc.exceptions import (
+    BrokerError,
     ConfigError,
     InvalidTaskOptionsError,
     OutsideTaskError,
@@ -278,7 +280,10 @@ def distribute_calls(
     common_args: dict[str, Any] | None = None,
 ) -> BaseInvocationGroup[Params, Result]:
     """Send each call on its own (no batching)."""
-    invocations = [task._call(a) for a in prepare_arguments(task, param_list, common_args)]
+    invocations: list[BaseInvocation[Params, Result]] = []
+    with _published_before(invocations):
+        for arguments in prepare_arguments(task, param_list, common_args):
+            invocations.append(task._call(arguments))
     return DistributedInvocationGroup(task, invocations)
 
 
@@ -304,10 +309,27 @@ def distribute_batch_calls(
     size = task.conf.parallel_batch_size
     per_message = invocations_per_message(len(calls), size)
     route = task.app.orchestrator.route
-    invocations = []
-    for start in range(0, len(calls), size):
-        invocations.extend(route(calls[start : start + size], per_message))
+    invocations: list[BaseInvocation[Params, Result]] = []
+    with _published_before(invocations):
+        for start in range(0, len(calls), size):
+            invocations.extend(route(calls[start : start + size], per_message))
     return DistributedInvocationGroup(task, invocations)
+
+
+@contextmanager
+def _published_before(invocations: list[BaseInvocation[Any, Any]]) -> Iterator[None]:
+    """A ``BrokerError`` mid-way through a ``parallelize`` FAILED the calls it was about
+    (see ``Orchestrator.route``); those published before it run: the error says so."""
+    try:
+        yield
+    except BrokerError as exc:
+        if invocations:
+            exc.add_note(
+                f"{len(invocations)} invocations of this parallelize were published before "
+                f"the failure and will run (first: {invocations[0].invocation_id}); the "
+                "others are FAILED."
+            )
+        raise
 
 
 #: A fan-out is spread over at least this many messages (when it has as many calls), so

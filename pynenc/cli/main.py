@@ -94,6 +94,7 @@ def runner_start(
         app.conf.runner.processes = processes
     try:
         instance = create_runner(app, app.conf.runner_cls)
+        instance.preflight()  # an unreachable state backend fails here, not after the banner
         with printed_warnings():
             _check_runner(app, instance, processes)
         click.echo(

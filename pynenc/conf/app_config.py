@@ -96,6 +96,14 @@ APP_OPTIONS = OptionTable(
             "Modules a runner may import to find a task, besides the app's module and its "
             "registered tasks' modules (the Celery layer's include feeds it).",
         ),
+        Option(
+            "state_backend_connect_timeout",
+            5.0,
+            number(0.1),
+            "a number of seconds >= 0.1",
+            "How long a caller or a starting runner waits for a state backend it has not "
+            "reached yet (refused or silent) before StateBackendError.",
+        ),
     ],
 )
 RUNNER_OPTIONS = OptionTable(
@@ -265,6 +273,7 @@ class AppConfig(_Section):
     app_id: str
     broker_url: str
     state_backend_url: str
+    state_backend_connect_timeout: float
     runner_cls: str
     dev_mode_force_sync_tasks: bool
     serializer: str

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
-from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
+from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup, checked_timeout
 from pynenc.invocation.status import InvocationStatus
 from pynenc.serializer import deserialize_result, payload_to_exception
 from pynenc.state_backend.records import InvocationRecord, StatusEntry
@@ -52,6 +52,7 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
         return self.task.app.state_backend.history(self.invocation_id)
 
     def get_result(self, timeout: float | None = None) -> Result:
+        timeout = checked_timeout(timeout)
         if self._final is None:
             self._final = self.task.app.orchestrator.wait_final(self.invocation_id, timeout)
         return self._outcome(self._final)  # type: ignore[no-any-return]

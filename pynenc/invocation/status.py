@@ -40,7 +40,8 @@ class StatusRule:
 
 S = InvocationStatus
 TRANSITIONS: dict[InvocationStatus, StatusRule] = {
-    S.REGISTERED: StatusRule(next=frozenset({S.RUNNING})),
+    # REGISTERED -> FAILED: the caller could not publish it (never a runner's move)
+    S.REGISTERED: StatusRule(next=frozenset({S.RUNNING, S.FAILED})),
     S.RUNNING: StatusRule(next=frozenset({S.SUCCESS, S.FAILED, S.RETRY, S.REROUTED}), owned=True),
     S.RETRY: StatusRule(next=frozenset({S.RUNNING})),
     S.REROUTED: StatusRule(next=frozenset({S.RUNNING})),
@@ -60,10 +61,15 @@ SOURCES: dict[InvocationStatus, frozenset[InvocationStatus]] = {
     target: frozenset(s for s, rule in TRANSITIONS.items() if target in rule.next)
     for target in TRANSITIONS
 }
-#: Whether entering a status always means leaving an owned one (so the owner must act).
-FROM_OWNED: dict[InvocationStatus, bool] = {
-    target: bool(sources) and all(TRANSITIONS[s].owned for s in sources)
+#: For each status, the owned statuses it may be entered from (leaving one needs its owner).
+OWNED_SOURCES: dict[InvocationStatus, frozenset[InvocationStatus]] = {
+    target: frozenset(s for s in sources if TRANSITIONS[s].owned)
     for target, sources in SOURCES.items()
+}
+#: Whether a runner enters a status by leaving an owned one (so the owner must act). A
+#: runner then expects only the owned sources: FAILED from REGISTERED is the caller's move.
+FROM_OWNED: dict[InvocationStatus, bool] = {
+    target: bool(owned) for target, owned in OWNED_SOURCES.items()
 }
 
 

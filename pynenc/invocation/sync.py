@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pynenc.arguments import Arguments
 from pynenc.context import current_invocation
 from pynenc.identifiers import new_invocation_id
-from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
+from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup, checked_timeout
 from pynenc.invocation.status import InvocationStatus
 from pynenc.state_backend.records import StatusEntry
 from pynenc.types import Params, Result
@@ -108,6 +108,7 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         return list(self._history)
 
     def get_result(self, timeout: float | None = None) -> Result:
+        checked_timeout(timeout)  # already run: nothing to wait for, but the same contract
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[no-any-return]

@@ -16,6 +16,7 @@ from pynenc.broker.envelope import Envelope
 from pynenc.conf.masking import masked_url
 from pynenc.context import blocking_wait, current_invocation
 from pynenc.exceptions import (
+    BrokerError,
     InvalidStatusTransitionError,
     InvocationNotFoundError,
     InvocationTimeoutError,
@@ -23,15 +24,18 @@ from pynenc.exceptions import (
 )
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation import log
+from pynenc.invocation.base import checked_timeout
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.status import (
     FROM_OWNED,
+    OWNED_SOURCES,
     SOURCES,
     TRANSITIONS,
     InvocationStatus,
     check_transition,
 )
 from pynenc.orchestrator.claims import Refusal, explain_refusal
+from pynenc.orchestrator.unpublished import fail_unpublished
 from pynenc.serializer import exception_to_payload
 from pynenc.state_backend.records import (
     InvocationRecord,
@@ -46,6 +50,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pynenc.orchestrator")
 S = InvocationStatus
+#: Why a record the caller holds an id for can be missing.
+GONE = (
+    "the record is gone — purged, or lost by the state backend (e.g. a Redis restarted "
+    "without persistence) — or was never registered with this app"
+)
 
 
 class Orchestrator:
@@ -60,7 +69,12 @@ class Orchestrator:
         self, calls: Sequence[Call[Any, Any]], per_message: int = 1
     ) -> list[DistributedInvocation[Any, Any]]:
         """Register the calls (one backend write) and publish them (one broker batch),
-        up to ``per_message`` invocations of a task in one message."""
+        up to ``per_message`` invocations of a task in one message.
+
+        :raises BrokerError: the broker could not take them; they are then FAILED with
+            that error, so none of them runs later (see
+            :func:`~pynenc.orchestrator.unpublished.fail_unpublished`).
+        """
         parent = current_invocation.get()
         parent_id = parent.invocation_id if parent is not None else None
         serializer = self.app.conf.serializer
@@ -92,7 +106,10 @@ class Orchestrator:
                 DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
             )
         self.app.state_backend.register(records, time.time())
-        self.app.broker.publish(envelopes, per_message)
+        try:
+            self.app.broker.publish(envelopes, per_message)
+        except BrokerError as exc:
+            raise fail_unpublished(self.app.state_backend, records, exc) from exc
         return invocations
 
     @property
@@ -105,7 +122,7 @@ class Orchestrator:
         if record is None:
             raise InvocationNotFoundError(
                 f"Invocation {invocation_id} is not known to the state backend of app "
-                f"{self.app.app_id!r} ({self._state_url}); was it purged?"
+                f"{self.app.app_id!r} ({self._state_url}): {GONE}"
             )
         return record
 
@@ -115,6 +132,7 @@ class Orchestrator:
         Inside a runner, the wait is announced to the runner (``blocking_wait``) so the
         slot goes to other work meanwhile: nested waits never deadlock a runner.
         """
+        timeout = checked_timeout(timeout, "wait_final")
         deadline = None if timeout is None else time.monotonic() + timeout
         backend = self.app.state_backend
         hook = blocking_wait.get()
@@ -149,6 +167,7 @@ class Orchestrator:
         A few round trips for the whole set (a pipelined read, pub/sub wake-ups, a
         pipelined read of the records), not two per invocation.
         """
+        timeout = checked_timeout(timeout, "wait_final_many")
         backend = self.app.state_backend
         hook = blocking_wait.get()
         if hook is None:
@@ -161,8 +180,7 @@ class Orchestrator:
         if missing:
             raise InvocationNotFoundError(
                 f"{len(missing)} invocations (first: {missing[0]}) are not known to the state "
-                f"backend of app {self.app.app_id!r} ({self._state_url}); "
-                "were they purged?"
+                f"backend of app {self.app.app_id!r} ({self._state_url}): {GONE}"
             )
         final = [r for r in records if r is not None]
         if not done:
@@ -200,7 +218,7 @@ class Orchestrator:
         """
         return StatusUpdate(
             invocation_id=invocation_id,
-            expected=SOURCES[target],
+            expected=OWNED_SOURCES[target] if FROM_OWNED[target] else SOURCES[target],
             entry=StatusEntry(target, time.time(), runner_id, reason),
             owner=runner_id if TRANSITIONS[target].owned else None,
             # leaving an owned status (RUNNING) is for its owner only
@@ -388,7 +406,7 @@ class Orchestrator:
 def _refusal(update: StatusUpdate, record: InvocationRecord | None) -> str:
     """Why the backend refused ``update``, given the record as it is now."""
     if record is None:
-        return "the invocation is unknown (purged?)"
+        return "the record is gone (purged, or lost by the state backend)"
     try:
         check_transition(record.status, update.entry.status)
     except InvalidStatusTransitionError as exc:

@@ -88,9 +88,16 @@ class BaseRunner(ABC):
         """A second stop request: skip the grace period."""
         return self._stop_requests > 1
 
+    def preflight(self) -> None:
+        """Fail fast, before anything starts, when the state backend does not answer
+        (:class:`~pynenc.exceptions.StateBackendError` within
+        ``state_backend_connect_timeout``)."""
+        self.app.state_backend.check()
+
     def run(self) -> None:
         """Consume and execute until :meth:`stop_runner_loop` is called (blocks)."""
         apply_logging_level(self.app.conf)  # it may have been assigned since the app was built
+        self.preflight()
         services = RunnerServices(self.app, self.runner_id, info=self.info())
         with self._signals():
             services.start()

@@ -98,6 +98,7 @@ _FORWARDED = (
     "serializer",
     "logging_level",
     "task_modules",
+    "state_backend_connect_timeout",
 )
 _FORWARDED_RUNNER = (
     "heartbeat_interval",

@@ -1,12 +1,16 @@
 """Exceptions crossing processes: a plain-JSON payload out, the same class back when it can be.
 
 A payload holds the type path (``module.QualName``), ``str(exc)``, each argument encoded by the
-json serializer (its ``repr`` when it cannot be) and the formatted remote traceback.
+json serializer (its ``repr`` when it cannot be), the instance attributes the json serializer
+can encode (``attrs``; the names of the others in ``skipped``) and the formatted remote
+traceback. Plain JSON both ways: nothing is unpickled.
 
-Rebuilding imports only the module the type path names, accepts only an ``Exception``
-subclass, and calls nothing but that class with the recorded arguments. Anything else comes
-back as :class:`~pynenc.exceptions.RemoteError`. Either way the remote traceback is attached
-as a note, so it is printed with the local one.
+Rebuilding imports only the module the type path names and accepts only an ``Exception``
+subclass. It first calls the class with the recorded arguments; when that fails or gives
+another message (keyword-only or unusual constructors), it creates the instance without
+``__init__`` and sets ``args`` and the attributes. The instance whose ``str()`` is the
+original message wins. Anything else comes back as :class:`~pynenc.exceptions.RemoteError`.
+Either way the remote traceback is attached as a note, so it is printed with the local one.
 """
 
 from __future__ import annotations
@@ -24,31 +28,56 @@ NOTE_PREFIX = "Remote traceback:"
 
 
 def exception_to_payload(exc: BaseException) -> dict[str, Any]:
-    """A JSON-safe description of ``exc``: ``type``, ``message``, ``args`` and ``traceback``."""
+    """A JSON-safe description of ``exc``: ``type``, ``message``, ``args``, ``attrs`` (its
+    instance attributes; ``skipped`` names those JSON cannot carry) and ``traceback``."""
     cls = type(exc)
-    return {
+    attrs: dict[str, str] = {}
+    skipped: list[str] = []
+    for name, value in getattr(exc, "__dict__", {}).items():
+        if name.startswith("__"):  # __notes__ and the like: not the exception's own data
+            continue
+        try:
+            attrs[name] = _JSON.dumps(value)
+        except SerializationError:
+            skipped.append(name)
+    payload: dict[str, Any] = {
         "type": f"{cls.__module__}.{cls.__qualname__}",
         "message": _safe_str(exc),
         "args": [_encode_arg(arg) for arg in exc.args],
+        "attrs": attrs,
         "traceback": "".join(traceback.format_exception(exc)),
     }
+    if skipped:
+        payload["skipped"] = skipped
+    return payload
 
 
 def payload_to_exception(payload: Mapping[str, Any]) -> BaseException:
     """Rebuild the exception described by ``payload`` (see :func:`exception_to_payload`).
 
-    Returns an instance of the original class when it imports, is an ``Exception`` subclass and
-    accepts the recorded arguments; otherwise a :class:`RemoteError` carrying the type path,
-    message, arguments and traceback.
+    Returns an instance of the original class, with its attributes, when it imports and is an
+    ``Exception`` subclass that can be rebuilt with a working ``str()``; otherwise a
+    :class:`RemoteError` carrying the type path, message, arguments and traceback.
     """
     type_path = str(payload.get("type", "<unknown>"))
     message = str(payload.get("message", ""))
     remote_tb = str(payload.get("traceback", ""))
     raw_args = payload.get("args")
     args = tuple(_decode_arg(arg) for arg in raw_args) if isinstance(raw_args, list) else ()
-    exc = _rebuild(type_path, args)
+    raw_attrs = payload.get("attrs")
+    attrs = (
+        {str(k): _decode_arg(v) for k, v in raw_attrs.items() if not str(k).startswith("__")}
+        if isinstance(raw_attrs, Mapping)
+        else {}
+    )
+    exc = _rebuild(type_path, args, attrs, message)
     if exc is None:
         exc = RemoteError(type_path, message, args, remote_tb)
+    else:
+        skipped = payload.get("skipped")
+        if isinstance(skipped, list) and skipped:
+            names = ", ".join(str(name) for name in skipped)
+            exc.add_note(f"Attributes not rebuilt (the json serializer cannot carry them): {names}")
     exc.add_note(f"{NOTE_PREFIX}\n{remote_tb.rstrip()}" if remote_tb else f"{NOTE_PREFIX} none")
     return exc
 
@@ -75,15 +104,53 @@ def _decode_arg(text: Any) -> Any:
         return text  # a hand-written or damaged payload: keep what is there
 
 
-def _rebuild(type_path: str, args: tuple[Any, ...]) -> BaseException | None:
+def _rebuild(
+    type_path: str, args: tuple[Any, ...], attrs: dict[str, Any], message: str
+) -> BaseException | None:
+    """The exception of class ``type_path`` with ``args`` and ``attrs`` whose ``str()`` is
+    ``message`` if one can be had; else the best working one; ``None`` if none works."""
     cls = _import_exception_class(type_path)
     if cls is None:
         return None
+    constructed: BaseException | None = None
     try:
-        return cls(*args)
-    # A class whose constructor needs more than its args (or rejects them) cannot be rebuilt.
+        constructed = _with_attrs(cls(*args), attrs)
+    # A constructor that needs more than the args (keyword-only, several values).
     except Exception:
-        return None
+        constructed = None
+    if constructed is not None and _str_is(constructed, message):
+        return constructed
+    try:
+        # Without __init__: the constructor's own code and its required arguments are skipped.
+        bare = _with_attrs(cls.__new__(cls, *args), attrs)
+        bare.args = args
+    except Exception:
+        return constructed
+    if _str_is(bare, message) or (constructed is None and _str_works(bare)):
+        return bare
+    return constructed
+
+
+def _with_attrs(exc: BaseException, attrs: dict[str, Any]) -> BaseException:
+    # Straight into the instance dict: a property or __setattr__ of the class stays out of it.
+    if attrs:
+        vars(exc).update(attrs)
+    return exc
+
+
+def _str_is(exc: BaseException, message: str) -> bool:
+    try:
+        return str(exc) == message
+    except Exception:
+        return False
+
+
+def _str_works(exc: BaseException) -> bool:
+    try:
+        str(exc)
+    except Exception:
+        return False
+    return True
 
 
 def _import_exception_class(type_path: str) -> type[Exception] | None:

@@ -29,8 +29,11 @@ def register_backend(scheme: str, target: str) -> None:
     BACKENDS[scheme] = target
 
 
-def create_state_backend(url: str, app_id: str) -> StateBackend:
-    """Build the backend named by ``url`` (``memory://``, …) for ``app_id``."""
+def create_state_backend(
+    url: str, app_id: str, connect_timeout: float | None = None
+) -> StateBackend:
+    """Build the backend named by ``url`` (``memory://``, …) for ``app_id``; it waits at
+    most ``connect_timeout`` seconds for a server it has not reached yet."""
     scheme = urlsplit(url).scheme
     target = BACKENDS.get(scheme)
     if target is None:
@@ -43,7 +46,10 @@ def create_state_backend(url: str, app_id: str) -> StateBackend:
         )
     module_name, _, class_name = target.partition(":")
     backend_cls: type[StateBackend] = getattr(importlib.import_module(module_name), class_name)
-    return backend_cls(app_id, url)
+    backend = backend_cls(app_id, url)
+    if connect_timeout is not None:
+        backend.connect_timeout = connect_timeout
+    return backend
 
 
 __all__ = [

@@ -36,10 +36,17 @@ class StateBackend(ABC):
     """Source of truth for invocations: records, statuses, results, history."""
 
     capabilities: Capabilities
+    #: Seconds to wait for a backend not reached yet (``state_backend_connect_timeout``).
+    connect_timeout: float = 5.0
 
     def __init__(self, app_id: str, url: str) -> None:
         self.app_id = app_id
         self.url = url
+
+    def check(self) -> None:
+        """Make sure the backend answers; :class:`~pynenc.exceptions.StateBackendError`
+        within ``connect_timeout`` when it does not. The default reads the runners."""
+        self.runners()
 
     @abstractmethod
     def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:

@@ -39,6 +39,7 @@ from pynenc.state_backend.records import (
     StatusUpdate,
     fingerprint,
 )
+from pynenc.state_backend.redis_reach import reach
 
 logger = logging.getLogger("pynenc.state_backend.redis")
 T = TypeVar("T")
@@ -202,6 +203,7 @@ class RedisStateBackend(StateBackend):
         self.channel = self.prefix + "final"
         self.retry_for = RETRY_FOR
         self.recheck_interval = RECHECK_INTERVAL
+        self._reached = False  # has the server answered once? (then outages are restarts)
         self._start()
 
     def _start(self) -> None:
@@ -231,8 +233,15 @@ class RedisStateBackend(StateBackend):
             self._start()
         return self._client
 
+    def check(self) -> None:
+        self._call(lambda client: client.ping())
+
     def _call(self, operation: Callable[[redis.Redis], T]) -> T:
-        """Run ``operation``, retrying while the server is unreachable for up to retry_for."""
+        """Run ``operation``, retrying while the server is unreachable for up to retry_for
+        (a restart); a server never reached yet gets ``connect_timeout`` to answer."""
+        if not self._reached:
+            reach(self.url, self.app_id, self.connect_timeout)
+            self._reached = True
         deadline: float | None = None
         delay = 0.05
         while True:

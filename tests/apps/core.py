@@ -21,7 +21,7 @@ class FlakyError(Exception):
 
 
 class NeedsTwoArgs(Exception):
-    """An exception whose constructor cannot be rebuilt from ``args`` alone."""
+    """An exception whose constructor needs more than ``args`` (rebuilt without it)."""
 
     def __init__(self, code: int, detail: str) -> None:
         super().__init__(f"{code}: {detail}")

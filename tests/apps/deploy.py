@@ -74,3 +74,17 @@ def pid() -> int:
 @app.direct_task
 def direct_mul(x: int, y: int) -> int:
     return x * y
+
+
+class WeirdError(Exception):
+    """A keyword-only constructor argument: rebuilt by the caller with its attributes."""
+
+    def __init__(self, code: int, *, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@app.direct_task
+def direct_weird(code: int, detail: str) -> None:
+    raise WeirdError(code, detail=detail)

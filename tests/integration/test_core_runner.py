@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from pynenc import InvocationStatus, Pynenc, RemoteError, SerializationError, ThreadRunner
+from pynenc import InvocationStatus, Pynenc, SerializationError, ThreadRunner
 from pynenc.exceptions import InvocationTimeoutError, OutsideTaskError
 from tests.apps import core
 
@@ -40,11 +40,12 @@ def test_exception_reraised_as_same_class(running_app: Pynenc) -> None:
     assert invocation.status is InvocationStatus.FAILED
 
 
-def test_exception_that_cannot_be_rebuilt_becomes_remote_error(running_app: Pynenc) -> None:
-    with pytest.raises(RemoteError) as info:
+def test_exception_with_an_unusual_constructor_keeps_class_and_attributes(
+    running_app: Pynenc,
+) -> None:
+    with pytest.raises(core.NeedsTwoArgs) as info:
         core.fail_custom(7).result
-    assert info.value.type_path == "tests.apps.core.NeedsTwoArgs"
-    assert "7: custom" in str(info.value)
+    assert info.value.code == 7 and str(info.value) == "7: custom"
 
 
 def test_get_result_timeout_names_the_invocation(core_app: Pynenc) -> None:

@@ -251,6 +251,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "serializer",
         "logging_level",
         "task_modules",
+        "state_backend_connect_timeout",
         "runner.threads",
         "runner.queues",
         "runner.processes",

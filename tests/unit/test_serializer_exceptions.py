@@ -29,6 +29,48 @@ class NeedsCode(Exception):
         self.code = code
 
 
+class WeirdError(Exception):
+    """A positional argument and a keyword-only one; ``args`` holds neither as given."""
+
+    def __init__(self, code: int, *, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class KeywordOnlyError(Exception):
+    """Keyword-only arguments only, with defaults: ``cls(*args)`` would lose the message."""
+
+    def __init__(self, *, reason: str = "", retry_in: float = 0.0) -> None:
+        super().__init__()
+        self.reason = reason
+        self.retry_in = retry_in
+
+    def __str__(self) -> str:
+        return f"{self.reason} (retry in {self.retry_in} s)"
+
+
+class CustomStrError(Exception):
+    """A ``__str__`` built from attributes, not from ``args``."""
+
+    def __init__(self, items: list[int], limit: int) -> None:
+        super().__init__(items, limit)
+        self.items = items
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return f"{len(self.items)} items over the limit of {self.limit}"
+
+
+class HoldsAnObjectError(Exception):
+    """An attribute that plain JSON cannot carry."""
+
+    def __init__(self, message: str, *, handle: object) -> None:
+        super().__init__(message)
+        self.handle = handle
+        self.count = 3
+
+
 def raise_in_worker(exc: BaseException) -> NoReturn:
     raise exc
 
@@ -56,7 +98,7 @@ def remote_note(exc: BaseException) -> str:
 def test_payload_is_plain_json() -> None:
     payload = captured(ValueError("bad", 3, (1, 2), object()))
     assert json.loads(json.dumps(payload)) == payload
-    assert set(payload) == {"type", "message", "args", "traceback"}
+    assert set(payload) == {"type", "message", "args", "attrs", "traceback"}
     assert payload["type"] == "builtins.ValueError"
     assert all(isinstance(arg, str) for arg in payload["args"])
     assert "raise_in_worker" in payload["traceback"]
@@ -102,13 +144,76 @@ def test_remote_traceback_is_added_as_a_note() -> None:
     assert "raise_in_worker" in note and "ValueError: where?" in note
 
 
-def test_constructor_needing_more_args_falls_back_to_remote_error() -> None:
+def test_constructor_needing_more_args_is_rebuilt_with_its_attributes() -> None:
     exc = travel(NeedsCode(404, "not found"))
-    assert type(exc) is RemoteError
-    assert exc.type_path.endswith("test_serializer_exceptions.NeedsCode")
-    assert exc.message == "404: not found" and exc.remote_args == ("404: not found",)
-    assert "raise_in_worker" in exc.remote_traceback
+    assert type(exc) is NeedsCode
+    assert str(exc) == "404: not found" and exc.args == ("404: not found",)
+    assert exc.code == 404
     assert "raise_in_worker" in remote_note(exc)
+
+
+def test_keyword_only_constructor_is_rebuilt() -> None:
+    exc = travel(WeirdError(7, detail="bad input"))
+    assert type(exc) is WeirdError
+    assert (exc.code, exc.detail) == (7, "bad input")
+    assert str(exc) == "7: bad input" and exc.args == ("7: bad input",)
+
+
+def test_keyword_only_arguments_only_keep_the_message() -> None:
+    exc = travel(KeywordOnlyError(reason="quota exceeded", retry_in=2.5))
+    assert type(exc) is KeywordOnlyError
+    assert str(exc) == "quota exceeded (retry in 2.5 s)"
+    assert (exc.reason, exc.retry_in) == ("quota exceeded", 2.5)
+
+
+def test_custom_str_matches_the_original() -> None:
+    exc = travel(CustomStrError([1, 2, 3], 2))
+    assert type(exc) is CustomStrError
+    assert str(exc) == "3 items over the limit of 2"
+    assert exc.items == [1, 2, 3] and exc.limit == 2
+
+
+def test_attributes_that_json_cannot_carry_are_left_out_and_said_so() -> None:
+    exc = travel(HoldsAnObjectError("lost a handle", handle=object()))
+    assert type(exc) is HoldsAnObjectError
+    assert str(exc) == "lost a handle" and exc.count == 3
+    assert not hasattr(exc, "handle")
+    notes: list[str] = getattr(exc, "__notes__", [])
+    assert any("handle" in note and "not rebuilt" in note for note in notes)
+
+
+def test_attributes_are_plain_json_not_pickle() -> None:
+    payload = captured(WeirdError(1, detail="x"))
+    assert json.loads(json.dumps(payload)) == payload
+    assert payload["attrs"] == {"code": "1", "detail": '"x"'}
+
+
+class Handle:
+    name = "h1"
+
+
+class StrNeedsAnObjectError(Exception):
+    """``__str__`` reads an attribute that plain JSON cannot carry."""
+
+    def __init__(self, *, handle: Handle) -> None:
+        super().__init__()
+        self.handle = handle
+
+    def __str__(self) -> str:
+        return f"handle {self.handle.name} is closed"
+
+
+def test_str_that_cannot_work_after_rebuilding_falls_back_to_remote_error() -> None:
+    exc = travel(StrNeedsAnObjectError(handle=Handle()))
+    assert type(exc) is RemoteError and exc.message == "handle h1 is closed"
+    assert exc.type_path.endswith("StrNeedsAnObjectError")
+
+
+def test_payload_without_attributes_still_rebuilds() -> None:
+    payload = captured(CustomStrError([1], 0))
+    del payload["attrs"]  # written by an older pynenc
+    exc = payload_to_exception(payload)
+    assert type(exc) is CustomStrError and str(exc) == "1 items over the limit of 0"
 
 
 def test_local_class_falls_back_to_remote_error() -> None:

@@ -32,7 +32,20 @@ def test_illegal_transition_lists_allowed() -> None:
     with pytest.raises(InvalidStatusTransitionError) as info:
         check_transition(S.REGISTERED, S.SUCCESS)
     assert "REGISTERED to SUCCESS" in str(info.value)
-    assert "allowed from REGISTERED: RUNNING" in str(info.value)
+    assert "allowed from REGISTERED: FAILED, RUNNING" in str(info.value)
     with pytest.raises(InvalidStatusTransitionError, match="none \\(final status\\)"):
         check_transition(S.SUCCESS, S.RUNNING)
     check_transition(S.RUNNING, S.SUCCESS)
+
+
+def test_a_runner_fails_only_what_it_owns() -> None:
+    """REGISTERED -> FAILED is the caller's move (an unpublished call): a runner's FAILED
+    still expects RUNNING under its own name."""
+    from pynenc.orchestrator.orchestrator import Orchestrator
+
+    check_transition(S.REGISTERED, S.FAILED)
+    update = Orchestrator.status_update("inv", S.FAILED, "runner-1")
+    assert update.expected == {S.RUNNING}
+    assert update.expected_owner == "runner-1"
+    claim = Orchestrator.status_update("inv", S.RUNNING, "runner-1")
+    assert claim.expected == CLAIMABLE and claim.expected_owner is None
