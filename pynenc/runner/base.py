@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from pynenc.conf.liveness import check_liveness
 from pynenc.identifiers import new_runner_id
 from pynenc.runner.services import RunnerServices
 
@@ -67,7 +68,12 @@ class BaseRunner(ABC):
         return self._stop_requests > 1
 
     def run(self) -> None:
-        """Consume and execute until :meth:`stop_runner_loop` is called (blocks)."""
+        """Consume and execute until :meth:`stop_runner_loop` is called (blocks).
+
+        :raises ConfigError: ``runner.dead_after`` is too short for ``runner.heartbeat_interval``.
+        """
+        conf = self.app.conf.runner
+        check_liveness(conf, conf.heartbeat_interval, conf.dead_after)
         services = RunnerServices(self.app, self.runner_id)
         with self._signals():
             services.start()
