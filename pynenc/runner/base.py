@@ -46,6 +46,9 @@ class BaseRunner(ABC):
         self._queues = queues
         self._stop_lock = threading.Lock()
         self._stop_requests = 0
+        #: SIGTERM/SIGINT stop :meth:`run` when it runs in the main thread; worker
+        #: processes turn this off: their parent decides when they stop
+        self.handles_signals = True
 
     @property
     def queues(self) -> list[str]:
@@ -184,12 +187,27 @@ class BaseRunner(ABC):
     @contextmanager
     def _signals(self) -> Iterator[None]:
         """In the main thread, SIGTERM/SIGINT stop the runner (twice: at once)."""
-        if threading.current_thread() is not threading.main_thread():
+        if not self.handles_signals or threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def handle(signum: int, frame: FrameType | None) -> None:
-            logger.warning("Runner %s got signal %s: stopping", self.runner_id, signum)
+            name = signal.Signals(signum).name
+            if self.stopping:
+                logger.warning(
+                    "Runner %s got %s again: stopping now, running work is rerouted",
+                    self.runner_id,
+                    name,
+                )
+            else:
+                grace = self.app.conf.runner.stop_grace
+                logger.warning(
+                    "Runner %s got %s: stopping, running work may take %g s to finish "
+                    "(signal again to stop now)",
+                    self.runner_id,
+                    name,
+                    grace,
+                )
             self.stop_runner_loop()
 
         previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from multiprocessing import forkserver
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from pynenc.exceptions import RunnerError
 from pynenc.runner.base import POLL_TIMEOUT, BaseRunner
 from pynenc.runner.execution import execute
 from pynenc.runner.reference import app_reference, app_settings, load_worker_app
+from pynenc.runner.signals import ignore_stop_signals, stop_signals_blocked
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -79,6 +81,11 @@ class ProcessRunner(BaseRunner):
         self._settings = app_settings(self.app)
         # the server imports the app's module once; each child then forks ready to run
         self._ctx.set_forkserver_preload([self._reference.partition(":")[0]])
+        # the forkserver and the children it forks are in this process group; started
+        # with the stop signals blocked, a group SIGTERM/SIGINT cannot kill them (the
+        # children then ignore them: this runner alone decides, see runner.signals)
+        with stop_signals_blocked():
+            forkserver.ensure_running()
         self._monitor = threading.Thread(
             target=self._watch, name="pynenc-proc-monitor", daemon=True
         )
@@ -203,6 +210,7 @@ def _child_main(
     events: SimpleQueue[tuple[str, int]],
 ) -> None:
     """Run one invocation in a fresh process, with its own connections."""
+    ignore_stop_signals()  # the parent kills a child past the grace period, if it must
     app = load_worker_app(reference, settings)
     pid = os.getpid()
 
