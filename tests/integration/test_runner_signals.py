@@ -7,6 +7,7 @@ signal is one graceful stop: running work finishes within ``runner.stop_grace``.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -103,3 +104,31 @@ def test_a_later_second_signal_still_stops_at_once(
         runner.stop()
         app.reset_components()
     assert invocation.status is S.REROUTED, runner.log_tail()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_workers_finish_and_exit_when_their_runner_is_killed(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    app = deployment.configure()
+    app.purge()
+    runner = _start(deployment, "MultiThreadRunner", tmp_path)
+    assert runner.process is not None
+    try:
+        invocation = deploy.sleep_then_add(1, TASK_SECONDS)
+        wait_until(lambda: _running(app, invocation.invocation_id), 60, "the task to start")
+        runner.process.kill()  # the parent alone, with no chance to stop its workers
+        runner.process.wait(timeout=10)
+        assert invocation.get_result(timeout=60) == 2, runner.log_tail()
+        wait_until(lambda: not _group_alive(runner.process.pid), 30, "the workers to exit")
+    finally:
+        runner.signal(signal.SIGKILL)
+        app.reset_components()
+    assert "lost its parent runner; stopping" in runner.log_tail()
