@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from pynenc.conf.liveness import check_liveness
 from pynenc.identifiers import new_runner_id
+from pynenc.runner.ownership import still_owned
 from pynenc.runner.services import RunnerServices
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ class BaseRunner(ABC):
         self._queues = queues
         self._stop_lock = threading.Lock()
         self._stop_requests = 0
+        # set when this runner may have been declared dead: recheck the claimed backlog
+        self._recheck_backlog = False
         #: SIGTERM/SIGINT stop :meth:`run` when it runs in the main thread; worker
         #: processes turn this off: their parent decides when they stop
         self.handles_signals = True
@@ -77,7 +81,7 @@ class BaseRunner(ABC):
         """
         conf = self.app.conf.runner
         check_liveness(conf, conf.heartbeat_interval, conf.dead_after)
-        services = RunnerServices(self.app, self.runner_id)
+        services = RunnerServices(self.app, self.runner_id, on_takeover=self._on_takeover)
         with self._signals():
             services.start()
             try:
@@ -122,10 +126,20 @@ class BaseRunner(ABC):
         """
         consumer = self.app.broker.consumer(self.queues, prefetch=prefetch)
         backlog: deque[Envelope] = deque()
+        held_since = 0.0
         try:
             while (free := free_slots()) > 0:
                 if not backlog:
                     backlog.extend(self.claim(consumer.get(free, POLL_TIMEOUT)))
+                    held_since = time.monotonic()
+                elif self._recheck_backlog or (
+                    time.monotonic() - held_since > self.app.conf.runner.dead_after
+                ):
+                    # claimed long ago, or this runner may have been declared dead since:
+                    # other runners may run them now; start only those still ours
+                    self._recheck_backlog = False
+                    backlog = deque(still_owned(self.app, self.runner_id, list(backlog)))
+                    held_since = time.monotonic()
                 for _ in range(min(free, len(backlog))):
                     start(backlog.popleft())
         finally:
@@ -160,6 +174,16 @@ class BaseRunner(ABC):
         for delivery in messages:
             delivery.ack()
         return [envelope for envelope, ok in zip(envelopes, claimed, strict=True) if ok]
+
+    def _on_takeover(self, reason: str) -> None:
+        """Called by the services thread: this runner may have been declared dead."""
+        self._recheck_backlog = True
+        self._drop_taken_over()
+
+    def _drop_taken_over(self) -> None:
+        """Stop counting as running work what other runners took over (runners that track
+        their running invocations override this)."""
+        return None
 
     def _release_unstarted(self, envelopes: list[Envelope]) -> None:
         """Claimed but never started (the runner is stopping): publish them again."""

@@ -74,3 +74,16 @@ def pid() -> int:
 @app.direct_task
 def direct_mul(x: int, y: int) -> int:
     return x * y
+
+
+@app.task
+def count_run(counter: str, seconds: float) -> str:
+    """Appends a line to ``counter`` each time it starts (runs happen in several
+    processes; one small O_APPEND write is atomic), then sleeps."""
+    fd = os.open(counter, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        os.write(fd, b"run\n")
+    finally:
+        os.close(fd)
+    time.sleep(seconds)
+    return counter
