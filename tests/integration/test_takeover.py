@@ -6,10 +6,11 @@ what it had claimed but not started, must not reroute what it no longer owns, an
 
 from __future__ import annotations
 
-import re
 import signal
 import time
 from pathlib import Path
+
+import pytest
 
 from pynenc import InvocationStatus, Pynenc
 from pynenc.call import Call
@@ -19,6 +20,7 @@ from tests.servers import Server
 
 S = InvocationStatus
 SETTINGS = {"heartbeat_interval": "0.2", "dead_after": "2", "stop_grace": "10"}
+ONE_SLOT = ("--threads", "1", "--processes", "1")
 LONG = 20.0  #: the first task: still running when the stale runner resumes
 
 
@@ -31,14 +33,9 @@ def _owner(app: Pynenc, invocation_id: str) -> str | None:
     return record.owner if record is not None else None
 
 
-def _runner_id(runner: RunnerProcess) -> str:
-    banner = re.search(r"pynenc runner (\S+) ", runner.log_tail())
-    assert banner, runner.log_tail()
-    return banner.group(1)
-
-
+@pytest.mark.parametrize("runner_cls", ["ThreadRunner", "ProcessRunner", "PersistentProcessRunner"])
 def test_a_runner_declared_dead_while_alive_lets_the_new_owner_have_its_work(
-    redis_server: Server, tmp_path: Path
+    runner_cls: str, redis_server: Server, tmp_path: Path
 ) -> None:
     deployment = Deployment(
         "redis",
@@ -54,14 +51,15 @@ def test_a_runner_declared_dead_while_alive_lets_the_new_owner_have_its_work(
         Call(deploy.count_run, deploy.count_run.args(str(c), s))
         for c, s in zip(counters, seconds, strict=True)
     ]
-    stale = RunnerProcess(deployment, "ThreadRunner", "--threads", "1", log=tmp_path / "a.log")
+    stale = RunnerProcess(deployment, runner_cls, *ONE_SLOT, log=tmp_path / "a.log")
     other = RunnerProcess(deployment, "ThreadRunner", "--threads", "3", log=tmp_path / "b.log")
     stale.start()
     try:
         # one message: the stale runner claims all three, runs the first, holds two back
         ids = [i.invocation_id for i in app.orchestrator.route(calls, per_message=3)]
         wait_until(lambda: _runs(counters[0]) == 1, 60, "the first invocation to start")
-        stale_id = _runner_id(stale)
+        stale_id = _owner(app, ids[0])  # the runner, or its worker (named by the runner)
+        assert stale.process is not None and f":{stale.process.pid}:" in str(stale_id)
         records = app.state_backend.get_many(ids)
         assert [(r.status, r.owner) if r else None for r in records] == [(S.RUNNING, stale_id)] * 3
         stale.signal(signal.SIGSTOP)  # alive, but silent past dead_after
