@@ -29,8 +29,12 @@ STOP_NOW = b"stop-now"
 def stop_signals_blocked() -> Iterator[None]:
     """Block SIGTERM/SIGINT in this thread while processes are started from it.
 
-    They are held pending, not lost: the thread gets them once unblocked.
+    They are held pending, not lost: the thread gets them once unblocked. Where signal
+    masks do not exist (Windows), nothing is blocked.
     """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield
@@ -43,4 +47,5 @@ def ignore_stop_signals() -> None:
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     # a signal held back while the process started is discarded now: it is ignored
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
