@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pynenc.conf.liveness import MIN_DEAD_AFTER_RATIO, check_liveness
 from pynenc.conf.masking import masked_urls
 from pynenc.conf.option import (
     ASSIGNMENT,
@@ -136,7 +137,8 @@ RUNNER_OPTIONS = OptionTable(
             10.0,
             number(0.1),
             "a number of seconds >= 0.1",
-            "A runner silent this long is dead: its running invocations are rerouted.",
+            "A runner silent this long is dead: its running invocations are rerouted "
+            f"(at least {MIN_DEAD_AFTER_RATIO} x heartbeat_interval).",
         ),
         Option(
             "max_reroutes",
@@ -194,12 +196,36 @@ class _Section:
             value, source = resolved.get(name) or (self._options.default(name), DEFAULT)
             object.__setattr__(self, name, value)
             self._sources[name] = source
+        self._check(self._values(), frozenset())
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in self._options:
             raise self._options.unknown(name, "attribute assignment")
-        object.__setattr__(self, name, self._options.parse(name, value, ASSIGNMENT))
-        self._sources[name] = ASSIGNMENT
+        self._assign({name: self._options.parse(name, value, ASSIGNMENT)})
+
+    def update(self, **values: Any) -> None:
+        """Assign several options at once: rules between options are checked on the values
+        as they will be, so related options can change together; if one value is refused,
+        none is assigned."""
+        for name in values:
+            if name not in self._options:
+                raise self._options.unknown(name, "update()")
+        self._assign(
+            {name: self._options.parse(name, raw, ASSIGNMENT) for name, raw in values.items()}
+        )
+
+    def _values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._options.names}
+
+    def _assign(self, parsed: Mapping[str, Any]) -> None:
+        self._check({**self._values(), **parsed}, frozenset(parsed))
+        for name, value in parsed.items():
+            object.__setattr__(self, name, value)
+            self._sources[name] = ASSIGNMENT
+
+    def _check(self, values: Mapping[str, Any], assigned: frozenset[str]) -> None:
+        """Rules between options of this section, on ``values`` (``assigned``: the names
+        being assigned now); none by default."""
 
     def __delattr__(self, name: str) -> None:
         raise ConfigError(f"Configuration options cannot be deleted ({name!r}); assign a value")
@@ -241,6 +267,9 @@ class RunnerConfig(_Section):
     max_reroutes: int
     redeliver_after: float
     stop_grace: float
+
+    def _check(self, values: Mapping[str, Any], assigned: frozenset[str]) -> None:
+        check_liveness(self, values["heartbeat_interval"], values["dead_after"], assigned)
 
 
 class BrokerConfig(_Section):

@@ -23,8 +23,10 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from pynenc.conf.liveness import check_liveness
 from pynenc.identifiers import new_runner_id
 from pynenc.logs import apply_logging_level
+from pynenc.runner.ownership import still_owned
 from pynenc.runner.services import RunnerServices
 
 if TYPE_CHECKING:
@@ -51,6 +53,11 @@ class BaseRunner(ABC):
         self._stop_requests = 0
         #: set while the runner consumes (its queues are declared and subscribed)
         self.consuming = threading.Event()
+        # set when this runner may have been declared dead: recheck the claimed backlog
+        self._recheck_backlog = False
+        #: SIGTERM/SIGINT stop :meth:`run` when it runs in the main thread; worker
+        #: processes turn this off: their parent decides when they stop
+        self.handles_signals = True
 
     @property
     def queues(self) -> list[str]:
@@ -95,10 +102,17 @@ class BaseRunner(ABC):
         self.app.state_backend.check()
 
     def run(self) -> None:
-        """Consume and execute until :meth:`stop_runner_loop` is called (blocks)."""
+        """Consume and execute until :meth:`stop_runner_loop` is called (blocks).
+
+        :raises ConfigError: ``runner.dead_after`` is too short for ``runner.heartbeat_interval``.
+        """
+        conf = self.app.conf.runner
+        check_liveness(conf, conf.heartbeat_interval, conf.dead_after)
         apply_logging_level(self.app.conf)  # it may have been assigned since the app was built
         self.preflight()
-        services = RunnerServices(self.app, self.runner_id, info=self.info())
+        services = RunnerServices(
+            self.app, self.runner_id, info=self.info(), on_takeover=self._on_takeover
+        )
         with self._signals():
             services.start()
             try:
@@ -144,10 +158,20 @@ class BaseRunner(ABC):
         consumer = self.app.broker.consumer(self.queues, prefetch=prefetch)
         backlog: deque[Envelope] = deque()
         self.consuming.set()
+        held_since = 0.0
         try:
             while (free := free_slots()) > 0:
                 if not backlog:
                     backlog.extend(self.claim(consumer.get(free, POLL_TIMEOUT)))
+                    held_since = time.monotonic()
+                elif self._recheck_backlog or (
+                    time.monotonic() - held_since > self.app.conf.runner.dead_after
+                ):
+                    # claimed long ago, or this runner may have been declared dead since:
+                    # other runners may run them now; start only those still ours
+                    self._recheck_backlog = False
+                    backlog = deque(still_owned(self.app, self.runner_id, list(backlog)))
+                    held_since = time.monotonic()
                 for _ in range(min(free, len(backlog))):
                     start(backlog.popleft())
         finally:
@@ -193,6 +217,16 @@ class BaseRunner(ABC):
             envelope for envelope, refusal in zip(envelopes, refusals, strict=True) if not refusal
         ]
 
+    def _on_takeover(self, reason: str) -> None:
+        """Called by the services thread: this runner may have been declared dead."""
+        self._recheck_backlog = True
+        self._drop_taken_over()
+
+    def _drop_taken_over(self) -> None:
+        """Stop counting as running work what other runners took over (runners that track
+        their running invocations override this)."""
+        return None
+
     def _release_unstarted(self, envelopes: list[Envelope]) -> None:
         """Claimed but never started (the runner is stopping): publish them again."""
         orchestrator = self.app.orchestrator
@@ -219,12 +253,27 @@ class BaseRunner(ABC):
     @contextmanager
     def _signals(self) -> Iterator[None]:
         """In the main thread, SIGTERM/SIGINT stop the runner (twice: at once)."""
-        if threading.current_thread() is not threading.main_thread():
+        if not self.handles_signals or threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def handle(signum: int, frame: FrameType | None) -> None:
-            logger.warning("Runner %s got signal %s: stopping", self.runner_id, signum)
+            name = signal.Signals(signum).name
+            if self.stopping:
+                logger.warning(
+                    "Runner %s got %s again: stopping now, running work is rerouted",
+                    self.runner_id,
+                    name,
+                )
+            else:
+                grace = self.app.conf.runner.stop_grace
+                logger.warning(
+                    "Runner %s got %s: stopping, running work may take %g s to finish "
+                    "(signal again to stop now)",
+                    self.runner_id,
+                    name,
+                    grace,
+                )
             self.stop_runner_loop()
 
         previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from multiprocessing import forkserver
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,9 @@ from pynenc.context import blocking_wait
 from pynenc.exceptions import RunnerError
 from pynenc.runner.base import POLL_TIMEOUT, BaseRunner
 from pynenc.runner.execution import execute
+from pynenc.runner.ownership import taken_over
 from pynenc.runner.reference import app_reference, app_settings, load_worker_app
+from pynenc.runner.signals import ignore_stop_signals, stop_signals_blocked
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -66,6 +69,7 @@ class ProcessRunner(BaseRunner):
         self._cond = threading.Condition()
         self._children: dict[int, tuple[BaseProcess, Envelope]] = {}
         self._blocked: set[int] = set()
+        self._lost: set[int] = set()  #: children whose invocation another runner took over
         self._events: SimpleQueue[tuple[str, int]] = self._ctx.SimpleQueue()
         self._monitor_wake_r, self._monitor_wake_w = self._ctx.Pipe(duplex=False)
         self._monitor: threading.Thread | None = None
@@ -81,6 +85,11 @@ class ProcessRunner(BaseRunner):
         self._settings = app_settings(self.app)
         # the server imports the app's module once; each child then forks ready to run
         self._ctx.set_forkserver_preload([self._reference.partition(":")[0]])
+        # the forkserver and the children it forks are in this process group; started
+        # with the stop signals blocked, a group SIGTERM/SIGINT cannot kill them (the
+        # children then ignore them: this runner alone decides, see runner.signals)
+        with stop_signals_blocked():
+            forkserver.ensure_running()
         self._monitor = threading.Thread(
             target=self._watch, name="pynenc-proc-monitor", daemon=True
         )
@@ -88,7 +97,7 @@ class ProcessRunner(BaseRunner):
         self.consume(self.slots, self._free_slots, self._start)
 
     def _busy(self) -> int:
-        return len(self._children) - len(self._blocked)
+        return len(self._children) - len(self._blocked | self._lost)
 
     def _free_slots(self) -> int:
         with self._cond:
@@ -140,6 +149,7 @@ class ProcessRunner(BaseRunner):
         with self._cond:
             child, envelope = self._children.pop(pid)
             self._blocked.discard(pid)
+            self._lost.discard(pid)
             self._cond.notify_all()
         child.join()
         if child.exitcode != 0:
@@ -148,7 +158,18 @@ class ProcessRunner(BaseRunner):
     def _recover_child(self, envelope: Envelope, exitcode: int | None) -> None:
         """A child died mid-invocation: reroute it (its outcome was never recorded)."""
         record = self.app.state_backend.get(envelope.invocation_id)
-        if record is None or record.owner != self.runner_id or record.status.is_final:
+        if record is None or record.status.is_final:
+            return
+        if record.owner != self.runner_id:
+            logger.warning(
+                "Invocation %s: its process exited (code %s) but runner %s no longer owns it "
+                "(owner %s, status %s); another runner took it over, not rerouting it",
+                envelope.invocation_id,
+                exitcode,
+                self.runner_id,
+                record.owner,
+                record.status.name,
+            )
             return
         with self._cond:  # a later attempt (a retry) may already run in another child
             if record.num_retries != envelope.num_retries or any(
@@ -161,13 +182,23 @@ class ProcessRunner(BaseRunner):
             record, self.runner_id, reason, self.app.conf.runner.max_reroutes
         )
 
+    def _drop_taken_over(self) -> None:
+        """Children running an invocation another runner took over give their slot back
+        and are not waited for at stop (they finish on their own, or are killed then)."""
+        with self._cond:
+            running = {env.invocation_id: pid for pid, (_, env) in self._children.items()}
+        taken = taken_over(self.app, self.runner_id, list(running))
+        with self._cond:
+            self._lost.update(running[i] for i in taken if running[i] in self._children)
+            self._cond.notify_all()
+
     # -- parent: stop ------------------------------------------------------------------------
 
     def _shutdown(self) -> None:
         grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
         deadline = time.monotonic() + grace
         with self._cond:
-            while self._children and not self.stopping_now:
+            while len(self._children) > len(self._lost) and not self.stopping_now:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -178,6 +209,7 @@ class ProcessRunner(BaseRunner):
         for child, envelope in leftover:
             child.join()
             record = self.app.state_backend.get(envelope.invocation_id)
+            # only what is still ours: another runner may have taken it over meanwhile
             if record is not None and record.owner == self.runner_id:
                 reason = f"runner {self.runner_id} stopped before it finished"
                 self.app.orchestrator.reroute(
@@ -205,6 +237,7 @@ def _child_main(
     events: SimpleQueue[tuple[str, int]],
 ) -> None:
     """Run one invocation in a fresh process, with its own connections."""
+    ignore_stop_signals()  # the parent kills a child past the grace period, if it must
     app = load_worker_app(reference, settings)
     pid = os.getpid()
 

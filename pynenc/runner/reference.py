@@ -125,7 +125,6 @@ def load_worker_app(reference: str, settings: dict[str, dict[str, Any]]) -> Pyne
     app = load_app(reference)
     for section, values in settings.items():
         target = getattr(app.conf, section) if section else app.conf
-        for name, value in values.items():
-            setattr(target, name, value)
+        target.update(**values)  # together: rules between options see the final values
     apply_logging_level(app.conf)  # the parent's logging_level, with its lines shown here too
     return app

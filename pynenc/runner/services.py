@@ -2,6 +2,12 @@
 
 Every runner heartbeats. One runner at a time (the holder of the ``services`` lease)
 also looks for runners that went silent and reroutes the invocations they were running.
+
+A runner can be declared dead while alive: paused (SIGSTOP, a suspended VM), starved, or
+cut off from the backend for longer than ``runner.dead_after``. It notices when its own
+heartbeat was forgotten (recovery forgets the runners it declares dead) or when it has not
+beaten for that long itself, and reports it (``on_takeover``): the runner then checks which
+of its invocations are still its own.
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,14 +36,18 @@ class RunnerServices:
         *,
         recovery: bool = True,
         info: Mapping[str, Any] | None = None,
+        on_takeover: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self.runner_id = runner_id
         self.recovery = recovery
         self.info = info  #: what ``pynenc runners`` shows of this runner (JSON values)
+        #: called (with the reason) when this runner may have been declared dead
+        self.on_takeover = on_takeover
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_redelivery = 0.0
+        self._last_beat: float | None = None
 
     def start(self) -> None:
         self.beat()  # alive before the first claim, so recovery never mistakes us for dead
@@ -60,14 +70,18 @@ class RunnerServices:
             logger.warning("Could not unregister runner %s", self.runner_id, exc_info=True)
 
     def beat(self) -> None:
-        self.app.state_backend.heartbeat(self.runner_id, time.time())
+        now = time.time()
+        self.app.state_backend.heartbeat(self.runner_id, now)
+        self._last_beat = now
 
     def run_once(self) -> list[str]:
         """One heartbeat and, when this runner holds the lease, one recovery pass."""
         conf = self.app.conf.runner
         now = time.time()
         backend = self.app.state_backend
+        self._check_alive(now, conf.dead_after)
         backend.heartbeat(self.runner_id, now)
+        self._last_beat = now
         if not self.recovery:
             return []
         if not backend.acquire_lease(SERVICES_LEASE, self.runner_id, conf.dead_after, now):
@@ -82,6 +96,26 @@ class RunnerServices:
             self._last_redelivery = now
             self.app.orchestrator.redeliver_stale(self.runner_id, now, conf.redeliver_after)
         return dead
+
+    def _check_alive(self, now: float, dead_after: float) -> None:
+        """Before beating: report if other runners may have declared this one dead."""
+        if self._last_beat is None:
+            return
+        silent = now - self._last_beat
+        if silent > dead_after:
+            reason = f"it did not heartbeat for {silent:.1f} s (runner.dead_after = {dead_after})"
+        elif self.runner_id not in self.app.state_backend.runners():
+            reason = "its heartbeat was forgotten by the recovery of another runner"
+        else:
+            return
+        logger.warning(
+            "Runner %s may have been declared dead: %s. Other runners may have taken its "
+            "invocations over; it keeps only those it still owns",
+            self.runner_id,
+            reason,
+        )
+        if self.on_takeover is not None:
+            self.on_takeover(reason)
 
     def _loop(self) -> None:
         interval = self.app.conf.runner.heartbeat_interval

@@ -12,10 +12,9 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import time
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 import kombu
@@ -24,6 +23,7 @@ from pynenc.identifiers import new_runner_id
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.process import require_cross_process
 from pynenc.runner.reference import app_reference, app_settings, load_worker_app
+from pynenc.runner.signals import STOP, STOP_NOW, ignore_stop_signals, stop_signals_blocked
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -34,13 +34,24 @@ logger = logging.getLogger("pynenc.runner")
 
 CHECK_INTERVAL = 0.5  #: how often the pool size is reconsidered
 SCALE_DOWN_IDLE = 15.0  #: seconds of empty queues before a MultiThreadRunner shrinks
+EXIT_MARGIN = 5.0  #: seconds a stopping worker gets, past its grace, to record and exit
 
 
 class _Worker:
-    def __init__(self, process: BaseProcess, runner_id: str) -> None:
+    def __init__(self, process: BaseProcess, runner_id: str, control: Connection) -> None:
         self.process = process
         self.runner_id = runner_id
+        self.control = control  #: the parent's end of the worker's stop pipe
         self.retiring = False
+        self.told: bytes | None = None  #: the last stop instruction sent
+
+    def tell(self, instruction: bytes) -> None:
+        """Send a stop instruction (once each); a worker already gone needs none."""
+        if self.told == instruction:
+            return
+        self.told = instruction
+        with contextlib.suppress(OSError):
+            self.control.send_bytes(instruction)
 
 
 class ProcessPoolRunner(BaseRunner):
@@ -105,23 +116,33 @@ class ProcessPoolRunner(BaseRunner):
 
     def _spawn(self, reference: str) -> None:
         runner_id = new_runner_id("ThreadRunner")
+        control_r, control_w = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=_worker_main,
-            args=(reference, runner_id, self.threads, self.queues, app_settings(self.app)),
+            args=(
+                reference,
+                runner_id,
+                self.threads,
+                self.queues,
+                app_settings(self.app),
+                control_r,
+            ),
             name=f"pynenc-worker-{runner_id.rsplit(':', 1)[-1]}",
         )
-        process.start()
-        self._workers[runner_id] = _Worker(process, runner_id)
+        with stop_signals_blocked():  # the worker starts with them blocked (see signals)
+            process.start()
+        control_r.close()  # the worker holds its own copy; closing ours lets it see EOF
+        self._workers[runner_id] = _Worker(process, runner_id, control_w)
         logger.info("Started worker %s (pid %s)", runner_id, process.pid)
 
-    def _retire(self, worker: _Worker) -> None:
+    def _retire(self, worker: _Worker, now: bool = False) -> None:
+        """Tell a worker to stop: gracefully (it finishes its work) or ``now``."""
         worker.retiring = True
-        if worker.process.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker.process.pid, signal.SIGTERM)  # graceful: finishes its work
+        worker.tell(STOP_NOW if now else STOP)
 
     def _on_exit(self, worker: _Worker) -> None:
         worker.process.join()
+        worker.control.close()
         self._workers.pop(worker.runner_id, None)
         if worker.process.exitcode != 0 or not worker.retiring:
             logger.warning(
@@ -139,18 +160,32 @@ class ProcessPoolRunner(BaseRunner):
         self.app.state_backend.forget_runner(worker.runner_id)
 
     def _shutdown(self) -> None:
+        """Tell every worker to stop and wait for them: ``runner.stop_grace`` (plus a
+        margin for their own shutdown), cut short by a second stop request, which is
+        passed on to the workers. A worker still alive at the end is killed; whatever a
+        worker still owned is rerouted."""
         workers = list(self._workers.values())
+        deadline = time.monotonic() + self.app.conf.runner.stop_grace + EXIT_MARGIN
+        escalated = False
+        while True:
+            if self.stopping_now and not escalated:
+                escalated = True
+                deadline = min(deadline, time.monotonic() + EXIT_MARGIN)
+            alive = [w for w in workers if w.process.is_alive()]
+            for worker in alive:
+                self._retire(worker, now=escalated)
+            remaining = deadline - time.monotonic()
+            if not alive or remaining <= 0:
+                break
+            for ready in wait([self._wake_r, *(w.process.sentinel for w in alive)], remaining):
+                if ready is self._wake_r:
+                    self._wake_r.recv()
         for worker in workers:
-            self._retire(worker)
-            if self.stopping_now:  # a second signal makes the worker skip its grace too
-                self._retire(worker)
-        grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
-        deadline = time.monotonic() + grace + 5
-        for worker in workers:
-            worker.process.join(max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
+                logger.warning("Worker %s did not stop in time; killing it", worker.runner_id)
                 worker.process.kill()
-                worker.process.join()
+            worker.process.join()
+            worker.control.close()
             self._release_worker(worker, f"runner {self.runner_id} stopped")
         self._workers.clear()
 
@@ -222,10 +257,34 @@ def _worker_main(
     threads: int,
     queues: list[str],
     settings: dict[str, dict[str, Any]],
+    control: Connection,
 ) -> None:
-    """Entry point of a spawned worker: import the app, apply the parent's settings, run."""
+    """Entry point of a spawned worker: import the app, apply the parent's settings, run
+    until the parent says stop (or is gone)."""
     from pynenc.runner.thread import ThreadRunner
 
+    ignore_stop_signals()
     runner = ThreadRunner(load_worker_app(reference, settings), threads=threads, queues=queues)
     runner.runner_id = runner_id
+    runner.handles_signals = False
+    threading.Thread(
+        target=_follow_parent, args=(control, runner), name="pynenc-worker-control", daemon=True
+    ).start()
     runner.run()
+
+
+def _follow_parent(control: Connection, runner: BaseRunner) -> None:
+    """Pass the parent's stop instructions on to ``runner``; the pipe closing without one
+    means the parent died: stop gracefully rather than run on unsupervised."""
+    while True:
+        try:
+            instruction = control.recv_bytes()
+        except (EOFError, OSError):
+            if not runner.stopping:
+                logger.warning("Worker %s lost its parent runner; stopping", runner.runner_id)
+                runner.stop_runner_loop()
+            return
+        if instruction == STOP_NOW:
+            runner.stop_runner_loop(immediate=True)
+        elif not runner.stopping:
+            runner.stop_runner_loop()

@@ -20,6 +20,7 @@ from pynenc.context import blocking_wait
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.execution import execute
 from pynenc.runner.outcomes import OutcomeWriter
+from pynenc.runner.ownership import taken_over
 from pynenc.runner.pool import GrowingPool
 
 if TYPE_CHECKING:
@@ -27,6 +28,17 @@ if TYPE_CHECKING:
     from pynenc.broker.envelope import Envelope
 
 logger = logging.getLogger("pynenc.runner")
+
+
+class _Job:
+    """One invocation running on a pool thread."""
+
+    __slots__ = ("envelope", "lending", "lost")
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+        self.lending = False  #: waiting on another invocation: its slot is lent out
+        self.lost = False  #: taken over by another runner: no longer counted as busy
 
 
 class ThreadRunner(BaseRunner):
@@ -40,7 +52,8 @@ class ThreadRunner(BaseRunner):
         if self.slots < 1:
             raise ValueError(f"ThreadRunner needs at least one thread, got {self.slots}")
         self._cond = threading.Condition()
-        self._busy = 0
+        self._busy = 0  #: slots taken: running jobs, less those lending or lost
+        self._jobs: set[_Job] = set()
         self._pool = GrowingPool(f"pynenc-{self.runner_id}")
         self._outcomes = OutcomeWriter(app.orchestrator)
 
@@ -55,7 +68,9 @@ class ThreadRunner(BaseRunner):
         if not idle:
             moved = self.release_running(f"runner {self.runner_id} stopped before finishing")
             logger.warning("Runner %s stopped with %d invocations rerouted", self.runner_id, moved)
-        self._pool.shutdown(wait=idle)
+        with self._cond:
+            lost = bool(self._jobs)  # idle, yet jobs run: taken over, not waited for
+        self._pool.shutdown(wait=idle and not lost)
 
     def _wake(self) -> None:
         with self._cond:
@@ -82,33 +97,55 @@ class ThreadRunner(BaseRunner):
             return self._busy == 0
 
     def _start(self, envelope: Envelope) -> None:
+        job = _Job(envelope)
         with self._cond:
             self._busy += 1
-        self._pool.submit(lambda: self._execute(envelope))
+            self._jobs.add(job)
+        self._pool.submit(lambda: self._execute(job))
 
-    def _execute(self, envelope: Envelope) -> None:
-        token = blocking_wait.set(self._lend_slot)
+    def _execute(self, job: _Job) -> None:
+        token = blocking_wait.set(lambda: self._lend_slot(job))
         try:
-            execute(self.app, envelope, self.runner_id, self._outcomes)
+            execute(self.app, job.envelope, self.runner_id, self._outcomes)
         except BaseException:
-            logger.exception("Runner failed while executing %s", envelope.invocation_id)
+            logger.exception("Runner failed while executing %s", job.envelope.invocation_id)
         finally:
             blocking_wait.reset(token)
-            self._release()
+            with self._cond:
+                self._jobs.discard(job)
+                if not job.lost:
+                    self._busy -= 1
+                self._cond.notify_all()
 
-    def _release(self) -> None:
+    def _drop_taken_over(self) -> None:
+        """Jobs whose invocation another runner took over give their slot back: the stop
+        does not wait for them, and new work may run meanwhile (they finish on their own)."""
         with self._cond:
-            self._busy -= 1
+            jobs = {job.envelope.invocation_id: job for job in self._jobs if not job.lost}
+        taken = taken_over(self.app, self.runner_id, list(jobs))
+        with self._cond:
+            for invocation_id in taken:
+                job = jobs[invocation_id]
+                if job in self._jobs and not job.lost:
+                    job.lost = True
+                    if not job.lending:
+                        self._busy -= 1
             self._cond.notify_all()
 
     @contextmanager
-    def _lend_slot(self) -> Iterator[None]:
+    def _lend_slot(self, job: _Job) -> Iterator[None]:
         """While a task waits for another invocation, its slot runs other work."""
-        self._release()
+        with self._cond:
+            job.lending = True
+            if not job.lost:
+                self._busy -= 1
+            self._cond.notify_all()
         try:
             yield
         finally:
             with self._cond:
+                job.lending = False
                 # take the slot back at once, even above the limit: the awaited work is
                 # done and this task should finish first (the loop waits until busy < slots)
-                self._busy += 1
+                if not job.lost:
+                    self._busy += 1

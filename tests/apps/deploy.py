@@ -88,3 +88,16 @@ class WeirdError(Exception):
 @app.direct_task
 def direct_weird(code: int, detail: str) -> None:
     raise WeirdError(code, detail=detail)
+
+
+@app.task
+def count_run(counter: str, seconds: float) -> str:
+    """Appends a line to ``counter`` each time it starts (runs happen in several
+    processes; one small O_APPEND write is atomic), then sleeps."""
+    fd = os.open(counter, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        os.write(fd, b"run\n")
+    finally:
+        os.close(fd)
+    time.sleep(seconds)
+    return counter

@@ -51,8 +51,7 @@ class Deployment:
         app.conf.broker_url = self.broker_url
         app.conf.state_backend_url = self.state_backend_url
         app.conf.broker.transport_options = self.broker_transport_options
-        for name, value in self.runner_settings.items():
-            setattr(app.conf.runner, name, value)
+        app.conf.runner.update(**self.runner_settings)
         return app
 
 

@@ -20,13 +20,15 @@ S = InvocationStatus
 def fast_recovery(core_app: Pynenc) -> Iterator[Pynenc]:
     conf = core_app.conf.runner
     saved = (conf.heartbeat_interval, conf.dead_after, conf.stop_grace, conf.max_reroutes)
-    conf.heartbeat_interval, conf.dead_after, conf.stop_grace = 0.05, 0.5, 30.0
+    conf.update(heartbeat_interval=0.05, dead_after=0.5, stop_grace=30.0)
     core.GATES.clear()
     core.STARTED.clear()
     yield core_app
     for gate in core.GATES.values():
         gate.set()
-    conf.heartbeat_interval, conf.dead_after, conf.stop_grace, conf.max_reroutes = saved
+    conf.update(
+        heartbeat_interval=saved[0], dead_after=saved[1], stop_grace=saved[2], max_reroutes=saved[3]
+    )
 
 
 def _start(app: Pynenc, threads: int = 2) -> tuple[ThreadRunner, threading.Thread]:
