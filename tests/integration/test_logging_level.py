@@ -28,9 +28,11 @@ def hello(name: str) -> str:
 
 @pytest.fixture
 def pynenc_logger() -> Iterator[logging.Logger]:
-    """The ``pynenc`` logger, put back as it was (level and handlers) after the test."""
+    """The ``pynenc`` logger with no handler (earlier tests' apps may have added pynenc's
+    fallback handler), put back as it was (level and handlers) after the test."""
     logger = logging.getLogger("pynenc")
     level, handlers = logger.level, list(logger.handlers)
+    logger.handlers[:] = []
     yield logger
     logger.setLevel(level)
     logger.handlers[:] = handlers

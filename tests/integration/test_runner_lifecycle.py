@@ -35,6 +35,8 @@ def _start(app: Pynenc, threads: int = 2) -> tuple[ThreadRunner, threading.Threa
     runner = ThreadRunner(app, threads=threads)
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
+    # consuming: past the start-up check, its services started (first heartbeat written)
+    assert runner.consuming.wait(10), "runner did not start consuming"
     return runner, thread
 
 
