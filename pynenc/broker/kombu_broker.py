@@ -33,7 +33,7 @@ from pynenc.broker.envelope import (
     encode_batch,
 )
 from pynenc.broker.signing import SIGNATURE_HEADER, Signer
-from pynenc.broker.transports import transport_info
+from pynenc.broker.transports import check_broker_url, transport_info
 from pynenc.broker.wakeup import MEMORY_WAKEUP
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import BrokerError
@@ -65,6 +65,7 @@ class KombuBroker:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         signing_keys: Sequence[str] = (),
     ) -> None:
+        check_broker_url(url)
         self.url = url
         self.app_id = app_id
         self.info = transport_info(url)

@@ -53,6 +53,7 @@ class Orchestrator:
     ) -> list[DistributedInvocation[Any, Any]]:
         """Register the calls (one backend write) and publish them (one broker batch),
         up to ``per_message`` invocations of a task in one message."""
+        broker = self.app.broker  # built (its URL checked) before anything is registered
         parent = current_invocation.get()
         parent_id = parent.invocation_id if parent is not None else None
         serializer = self.app.conf.serializer
@@ -84,7 +85,7 @@ class Orchestrator:
                 DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
             )
         self.app.state_backend.register(records, time.time())
-        self.app.broker.publish(envelopes, per_message)
+        broker.publish(envelopes, per_message)
         return invocations
 
     def get_record(self, invocation_id: str) -> InvocationRecord:
