@@ -166,7 +166,8 @@ def check_broker_url(url: str) -> None:
             raise url_error(
                 "broker_url",
                 url,
-                f"scheme {scheme!r} is not a kombu transport{did_you_mean(scheme, TRANSPORTS)}",
+                f"scheme {scheme!r} is not a kombu transport"
+                f"{did_you_mean(scheme, kombu.transport.TRANSPORT_ALIASES)}",
                 broker_url_forms(),
             )
         if "+" in head:
