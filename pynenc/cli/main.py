@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from pynenc.app import Pynenc
+from pynenc.conf.masking import masked_url
 from pynenc.exceptions import InvocationNotFoundError, PynencError
 from pynenc.runner import RUNNERS, create_runner
 from pynenc.runner.reference import load_app
@@ -90,7 +91,8 @@ def runner_start(
         instance = create_runner(app, app.conf.runner_cls)
         click.echo(
             f"pynenc runner {instance.runner_id} ({app.conf.runner_cls}) for app "
-            f"{app.app_id!r} on {app.conf.broker_url}, queues {', '.join(instance.queues)}",
+            f"{app.app_id!r} on {masked_url(app.conf.broker_url)}, "
+            f"queues {', '.join(instance.queues)}",
             err=True,
         )
         instance.run()
