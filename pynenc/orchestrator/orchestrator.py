@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pynenc.broker.envelope import Envelope
+from pynenc.conf.masking import masked_url
 from pynenc.context import blocking_wait, current_invocation
 from pynenc.exceptions import (
     InvalidStatusTransitionError,
@@ -93,7 +94,8 @@ class Orchestrator:
         if record is None:
             raise InvocationNotFoundError(
                 f"Invocation {invocation_id} is not known to the state backend of app "
-                f"{self.app.app_id!r} ({self.app.conf.state_backend_url}); was it purged?"
+                f"{self.app.app_id!r} ({masked_url(self.app.conf.state_backend_url)}); "
+                "was it purged?"
             )
         return record
 
@@ -149,7 +151,8 @@ class Orchestrator:
         if missing:
             raise InvocationNotFoundError(
                 f"{len(missing)} invocations (first: {missing[0]}) are not known to the state "
-                f"backend of app {self.app.app_id!r} ({self.app.conf.state_backend_url}); "
+                f"backend of app {self.app.app_id!r} "
+                f"({masked_url(self.app.conf.state_backend_url)}); "
                 "were they purged?"
             )
         final = [r for r in records if r is not None]

@@ -6,7 +6,7 @@ import pytest
 
 from pynenc import Pynenc
 from pynenc.broker import KombuBroker
-from pynenc.exceptions import ConfigError
+from pynenc.exceptions import ConfigError, InvocationNotFoundError
 from pynenc.state_backend import create_state_backend
 
 SECRET = "s3cret-pw"
@@ -81,3 +81,15 @@ def test_call_with_bad_broker_url_registers_nothing(broker_url: str) -> None:
     with pytest.raises(ConfigError, match="broker_url"):
         task.parallelize([(i,) for i in range(3)])
     assert app.state_backend.find() == []
+
+
+def test_not_found_errors_show_the_state_url_masked() -> None:
+    app = Pynenc(config_values={"app_id": "bad-urls"})
+    assert app.state_backend is not None  # built on memory://; the URL below is only shown
+    app.conf.state_backend_url = f"redis://:{SECRET}@db.example:6379/1"
+    with pytest.raises(InvocationNotFoundError) as one:
+        app.orchestrator.get_record("nope")
+    with pytest.raises(InvocationNotFoundError) as many:
+        app.orchestrator.wait_final_many(["nope"], timeout=0.1)
+    for error in (one.value, many.value):
+        assert SECRET not in str(error) and "db.example" in str(error)
