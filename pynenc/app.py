@@ -79,6 +79,8 @@ class Pynenc:
             self.app_id,
             self.conf.broker.transport_options,
             self.conf.broker.publish_retries,
+            self.conf.broker.max_message_bytes,
+            self.conf.broker.signing_keys,
         )
 
     @cached_property

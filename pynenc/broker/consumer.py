@@ -18,13 +18,9 @@ from typing import TYPE_CHECKING, Any
 import kombu
 
 from pynenc.broker.connection import Backoff, close, connect, discard, restore_unacked
-from pynenc.broker.envelope import (
-    CONTENT_TYPE,
-    Envelope,
-    MalformedEnvelopeError,
-    decode_message,
-)
+from pynenc.broker.envelope import CONTENT_TYPE, Envelope, MalformedEnvelopeError
 from pynenc.broker.wakeup import MEMORY_WAKEUP
+from pynenc.exceptions import BrokerError
 
 if TYPE_CHECKING:
     from pynenc.broker.kombu_broker import KombuBroker
@@ -47,11 +43,13 @@ class Delivery:
         self._generation = generation
         #: one envelope, or a batch (empty: not a pynenc message, see ``error``)
         self.envelopes: list[Envelope] = []
-        self.error: MalformedEnvelopeError | None = None
+        self.error: BrokerError | None = None
         try:
-            self.envelopes = decode_message(message.body)
-        except MalformedEnvelopeError as exc:
+            self.envelopes = consumer.broker.open_message(message.headers, message.body)
+        except BrokerError as exc:
             self.error = exc
+        except Exception as exc:  # a body must never crash the consume loop: dead-letter it
+            self.error = MalformedEnvelopeError(f"Message could not be decoded: {exc!r}")
 
     @property
     def envelope(self) -> Envelope | None:

@@ -5,19 +5,34 @@ backend stays the source of truth (a runner claims there before running).
 
 A message holds one envelope, or a batch of envelopes that share everything but their id
 and arguments (``parallelize``): one message, one claim and one ack for many invocations.
+
+A message body is bounded before it is parsed: at most ``max_bytes`` long (the
+``broker.max_message_bytes`` option) and nested at most :data:`MAX_DEPTH` deep outside its
+strings. A body beyond either bound, or one that fails to parse in any way, raises
+:class:`MalformedEnvelopeError`, and the runner dead-letters it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from pynenc.exceptions import BrokerError
 
 ENVELOPE_VERSION = 1
 CONTENT_TYPE = "application/x-pynenc-envelope+json"
+
+#: Default of ``broker.max_message_bytes``: room for a batch carrying 50 MB arguments.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+#: Deepest nesting of objects and arrays a body may have outside its strings. An envelope
+#: needs 4 (message, batch, item, arguments); arguments are strings, whatever they hold.
+MAX_DEPTH = 32
+
+_STRUCTURE = re.compile(r'["\[\]{}]')
 
 
 class MalformedEnvelopeError(BrokerError):
@@ -89,12 +104,29 @@ def encode_batch(envelopes: Sequence[Envelope]) -> str:
     return json.dumps({**first._shared(), "batch": batch}, separators=(",", ":"))
 
 
-def decode_message(body: bytes | str) -> list[Envelope]:
-    """The envelopes of a message body (one, or a batch); anything else raises a clear error."""
+def decode_message(body: bytes | str, max_bytes: int = MAX_MESSAGE_BYTES) -> list[Envelope]:
+    """The envelopes of a message body (one, or a batch); anything else raises a clear error.
+
+    :raises MalformedEnvelopeError: the body is longer than ``max_bytes``, nested deeper
+        than :data:`MAX_DEPTH`, not JSON, or not a pynenc envelope.
+    """
+    raw = body_bytes(body)
+    check_size(raw, max_bytes)
     try:
-        data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedEnvelopeError(f"Message body is not JSON: {_head(body)}") from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedEnvelopeError(f"Message body is not UTF-8 text: {_head(body)}") from exc
+    if _too_deep(text):
+        raise MalformedEnvelopeError(
+            f"Message body nests arrays or objects deeper than {MAX_DEPTH} levels "
+            f"(an envelope needs 4): {_head(body)}"
+        )
+    try:
+        data: Any = json.loads(text)
+    except Exception as exc:  # whatever the parser raises, the body is not ours to run
+        raise MalformedEnvelopeError(
+            f"Message body is not JSON ({type(exc).__name__}): {_head(body)}"
+        ) from exc
     if not isinstance(data, dict) or data.get("v") != ENVELOPE_VERSION:
         raise MalformedEnvelopeError(
             f"Message is not a pynenc v{ENVELOPE_VERSION} envelope: {_head(body)}"
@@ -125,6 +157,49 @@ def decode_message(body: bytes | str) -> list[Envelope]:
         if not all(isinstance(v, str) for v in envelope.arguments.values()):
             raise MalformedEnvelopeError(f"Envelope arguments must be strings: {_head(body)}")
     return envelopes
+
+
+def body_bytes(body: bytes | str) -> bytes:
+    """The bytes of a message body as it travelled (kombu gives text bodies as ``str``)."""
+    return body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
+
+
+def check_size(raw: bytes, max_bytes: int) -> None:
+    """Refuse a body longer than ``max_bytes`` (``broker.max_message_bytes``)."""
+    if len(raw) > max_bytes:
+        raise MalformedEnvelopeError(
+            f"Message body is {len(raw)} bytes, over the limit of {max_bytes} "
+            f"(broker.max_message_bytes): {_head(raw)}"
+        )
+
+
+def _too_deep(text: str) -> bool:
+    """Whether arrays and objects nest deeper than :data:`MAX_DEPTH` outside strings.
+
+    A loop over the structural characters only: each string is skipped by the json module's
+    own scanner (C code), so a large argument costs about what parsing it does, and a
+    poison body is refused at its 33rd opening bracket.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False  # too few openers to nest that deep (most single envelopes)
+    depth = 0
+    position = 0
+    search = _STRUCTURE.search
+    while (match := search(text, position)) is not None:
+        char = match.group()
+        position = match.end()
+        if char == '"':
+            try:
+                position = scanstring(text, position)[1]
+            except ValueError:
+                return False  # a broken string: json.loads names the problem
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 def _priority(value: Any) -> int | None:

@@ -23,8 +23,17 @@ import kombu
 from pynenc.broker.confirms import Confirmer
 from pynenc.broker.connection import Backoff, close, connect, discard, retryable_errors
 from pynenc.broker.consumer import BrokerConsumer, Delivery
-from pynenc.broker.envelope import CONTENT_TYPE, Envelope, encode_batch
-from pynenc.broker.transports import transport_info
+from pynenc.broker.envelope import (
+    CONTENT_TYPE,
+    MAX_MESSAGE_BYTES,
+    Envelope,
+    body_bytes,
+    check_size,
+    decode_message,
+    encode_batch,
+)
+from pynenc.broker.signing import SIGNATURE_HEADER, Signer
+from pynenc.broker.transports import check_broker_url, transport_info
 from pynenc.broker.wakeup import MEMORY_WAKEUP
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import BrokerError
@@ -53,12 +62,18 @@ class KombuBroker:
         app_id: str,
         transport_options: dict[str, Any] | None = None,
         publish_retries: int = 3,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        signing_keys: Sequence[str] = (),
     ) -> None:
+        check_broker_url(url)
         self.url = url
         self.app_id = app_id
         self.info = transport_info(url)
         self.transport_options = {**self.info.defaults, **(transport_options or {})}
         self.publish_retries = publish_retries
+        self.max_message_bytes = max_message_bytes
+        #: signs what is published and checks what is received (``None``: signing off)
+        self.signer = Signer(signing_keys) if signing_keys else None
         self.masked_url = masked_url(url)
         self.in_process = self.info.in_process
         self._confirms = self.info.publisher_confirms and bool(
@@ -239,14 +254,33 @@ class KombuBroker:
             self.declare(producer.channel, queue)
             local.declared.add(queue)
         priority = self.info.wire_priority(envelope.priority)
+        extra: dict[str, Any] = {} if priority is None else {"priority": priority}
+        text = encode_batch(message)
+        body: str | bytes = text
+        if self.signer is not None:
+            body = text.encode("utf-8")  # signed as sent: kombu sends bytes unchanged
+            extra["headers"] = {SIGNATURE_HEADER: self.signer.sign(body)}
         producer.publish(
-            encode_batch(message),
+            body,
             exchange="",
             routing_key=queue,
             content_type=CONTENT_TYPE,
             content_encoding="utf-8",
-            **({} if priority is None else {"priority": priority}),
+            **extra,
         )
+
+    def open_message(self, headers: Any, body: bytes | str) -> list[Envelope]:
+        """The envelopes of a received message, once its size (and signature) are checked.
+
+        :raises BrokerError: the message is too large, unsigned or wrongly signed (with
+            signing on), or not a pynenc envelope; nothing of it is decoded before it passed.
+        """
+        if self.signer is None:
+            return decode_message(body, self.max_message_bytes)
+        raw = body_bytes(body)
+        check_size(raw, self.max_message_bytes)
+        self.signer.verify(headers, raw)
+        return decode_message(raw, self.max_message_bytes)
 
     # -- consuming and administration --------------------------------------------------------
 

@@ -21,6 +21,7 @@ from typing import Any
 import kombu.transport
 
 from pynenc.conf.masking import scheme_of
+from pynenc.conf.urls import check_database_number, check_host_and_port, did_you_mean, url_error
 
 kombu.transport.TRANSPORT_ALIASES.setdefault("sqlite", "pynenc.broker.sqlite_transport:Transport")
 
@@ -133,3 +134,52 @@ _GENERIC = TransportInfo()
 
 def transport_info(url: str) -> TransportInfo:
     return TRANSPORTS.get(scheme_of(url), _GENERIC)
+
+
+#: Schemes whose URLs name a server (a host, maybe a port).
+_SERVER_SCHEMES = frozenset({"redis", "rediss", "sentinel", "amqp", "amqps", "pyamqp"})
+
+
+def broker_url_forms() -> str:
+    """The broker URLs that work, for error messages."""
+    others = sorted(set(kombu.transport.TRANSPORT_ALIASES) - set(TRANSPORTS))
+    return (
+        "memory://, sqlite:///relative.db or sqlite:////absolute/path.db, "
+        "redis://[:password@]host[:port][/db] (rediss:// for TLS), "
+        "amqp://[user:password@]host[:port][/vhost], or another kombu transport: "
+        + ", ".join(f"{name}://" for name in others)
+    )
+
+
+def check_broker_url(url: str) -> None:
+    """Refuse a ``broker_url`` kombu cannot use, saying why (:class:`ConfigError`).
+
+    Checks the scheme against kombu's transports, and the host, port (and Redis database)
+    of server URLs; each URL of kombu's failover form ``url1;url2`` is checked.
+    """
+    for part in (piece.strip() for piece in url.split(";")):
+        if "://" not in part:
+            raise url_error("broker_url", url, "it is not a URL (no '://')", broker_url_forms())
+        head = part.split("://", 1)[0]
+        scheme = scheme_of(part)
+        if scheme not in kombu.transport.TRANSPORT_ALIASES and "." not in scheme:
+            raise url_error(
+                "broker_url",
+                url,
+                f"scheme {scheme!r} is not a kombu transport"
+                f"{did_you_mean(scheme, kombu.transport.TRANSPORT_ALIASES)}",
+                broker_url_forms(),
+            )
+        if "+" in head:
+            continue  # kombu's transport+URL form: the inner URL is the transport's own
+        if scheme in _SERVER_SCHEMES:
+            check_host_and_port("broker_url", part, broker_url_forms())
+        if scheme in ("redis", "rediss"):
+            check_database_number("broker_url", part, broker_url_forms())
+        if scheme == "sqlite":
+            from pynenc.broker.sqlite_transport import database_path
+
+            try:
+                database_path(part)
+            except ValueError as exc:
+                raise url_error("broker_url", url, str(exc), broker_url_forms()) from None

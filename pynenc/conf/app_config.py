@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pynenc.conf.liveness import MIN_DEAD_AFTER_RATIO, check_liveness
-from pynenc.conf.masking import masked_urls
+from pynenc.conf.masking import hidden, masked_urls
 from pynenc.conf.option import (
     ASSIGNMENT,
     DEFAULT,
+    InvalidValue,
     Option,
     OptionTable,
     OptionValue,
@@ -39,6 +40,19 @@ from pynenc.exceptions import ConfigError, InvalidTaskOptionsError
 
 SERIALIZERS = ("json", "pickle", "cloudpickle")
 LOGGING_LEVELS = ("debug", "info", "warning", "error", "critical")
+MIN_SIGNING_KEY_LENGTH = 16
+
+
+def signing_keys(raw: Any) -> tuple[str, ...]:
+    """``broker.signing_keys``: a list of long enough keys (guessable keys sign nothing)."""
+    keys = string_tuple(raw)
+    if any(len(key) < MIN_SIGNING_KEY_LENGTH for key in keys):
+        raise InvalidValue(
+            f"a key is shorter than {MIN_SIGNING_KEY_LENGTH} characters; make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return keys
+
 
 APP_OPTIONS = OptionTable(
     "",
@@ -180,6 +194,22 @@ BROKER_OPTIONS = OptionTable(
             "an integer >= 0",
             "Retries of a publish on connection errors.",
         ),
+        Option(
+            "max_message_bytes",
+            256 * 1024 * 1024,
+            integer(1024),
+            "an integer number of bytes >= 1024",
+            "Longest message body a runner decodes; longer ones are dead-lettered.",
+        ),
+        Option(
+            "signing_keys",
+            (),
+            signing_keys,
+            f"a list of keys of at least {MIN_SIGNING_KEY_LENGTH} characters "
+            "(comma-separated in text), newest first",
+            "Keys signing messages (HMAC-SHA256): the first signs, all verify; empty: off.",
+            mask=hidden,
+        ),
     ],
 )
 
@@ -251,7 +281,11 @@ class _Section:
         ]
 
     def __repr__(self) -> str:
-        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._options.names)
+        # shown values: a repr in a log must not carry passwords or signing keys
+        table = self._options
+        values = ", ".join(
+            f"{name}={table[name].shown(getattr(self, name))!r}" for name in table.names
+        )
         return f"{type(self).__name__}({values})"
 
 
@@ -278,6 +312,8 @@ class BrokerConfig(_Section):
     _options = BROKER_OPTIONS
     transport_options: dict[str, Any]
     publish_retries: int
+    max_message_bytes: int
+    signing_keys: tuple[str, ...]
 
 
 _SECTION_CLASSES: dict[str, type[_Section]] = {"runner": RunnerConfig, "broker": BrokerConfig}

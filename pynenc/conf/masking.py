@@ -26,8 +26,12 @@ def masked_url(url: str) -> str:
         return url  # no credentials; kombu's URL parser would mangle a file path
     try:
         return str(maybe_sanitize_url(url, mask=HIDDEN))
-    except Exception:  # an unparsable URL: show its scheme only, never its text
-        return f"{scheme_of(url)}://{HIDDEN}"
+    except Exception:  # unparsable (a bad port…): hide everything before the last "@"
+        head, sep, rest = url.partition("://")
+        if not sep:
+            return HIDDEN
+        at = rest.rfind("@")
+        return f"{head}://{rest}" if at < 0 else f"{head}://{HIDDEN}{rest[at:]}"
 
 
 def masked_urls(value: Any) -> Any:

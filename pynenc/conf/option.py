@@ -102,9 +102,10 @@ class OptionTable:
         self, name: str, raw: Any, source: str, detail: str = "", *, prefix: str | None = None
     ) -> ConfigError:
         """The error for a bad value of option ``name``."""
-        message = (
-            f"{self.qualname(name, prefix)} must be {self.options[name].expected}, "
-            f"got {raw!r} (from {source})"
+        option = self.options[name]
+        message = (  # a secret is shown masked even when it is the wrong value
+            f"{self.qualname(name, prefix)} must be {option.expected}, "
+            f"got {option.shown(raw)!r} (from {source})"
         )
         return ConfigError(f"{message}: {detail}" if detail else message)
 

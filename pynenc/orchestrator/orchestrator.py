@@ -75,6 +75,7 @@ class Orchestrator:
             that error, so none of them runs later (see
             :func:`~pynenc.orchestrator.unpublished.fail_unpublished`).
         """
+        broker = self.app.broker  # built (its URL checked) before anything is registered
         parent = current_invocation.get()
         parent_id = parent.invocation_id if parent is not None else None
         serializer = self.app.conf.serializer
@@ -107,7 +108,7 @@ class Orchestrator:
             )
         self.app.state_backend.register(records, time.time())
         try:
-            self.app.broker.publish(envelopes, per_message)
+            broker.publish(envelopes, per_message)
         except BrokerError as exc:
             raise fail_unpublished(self.app.state_backend, records, exc) from exc
         return invocations

@@ -194,7 +194,7 @@ class BaseRunner(ABC):
             if delivery.envelopes:
                 messages.append(delivery)
             else:
-                logger.error("Dropping a message that is not a pynenc envelope: %s", delivery.error)
+                logger.error("Dead-lettering a message it cannot run: %s", delivery.error)
                 delivery.reject()
         envelopes = [envelope for delivery in messages for envelope in delivery.envelopes]
         if not envelopes:

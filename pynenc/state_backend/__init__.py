@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
-from urllib.parse import urlsplit
 
-from pynenc.exceptions import ConfigError
+from pynenc.conf.urls import check_database_number, check_host_and_port, did_you_mean, url_error
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.records import (
     InvocationRecord,
@@ -29,27 +27,48 @@ def register_backend(scheme: str, target: str) -> None:
     BACKENDS[scheme] = target
 
 
+#: The state backend URLs that work, for error messages.
+STATE_BACKEND_URL_FORMS = (
+    "memory://, sqlite:///relative.db or sqlite:////absolute/path.db, "
+    "redis://[:password@]host[:port][/db] (rediss:// for TLS)"
+)
+
+
 def create_state_backend(
     url: str, app_id: str, connect_timeout: float | None = None
 ) -> StateBackend:
     """Build the backend named by ``url`` (``memory://``, …) for ``app_id``; it waits at
-    most ``connect_timeout`` seconds for a server it has not reached yet."""
-    scheme = urlsplit(url).scheme
-    target = BACKENDS.get(scheme)
-    if target is None:
-        hint = difflib.get_close_matches(scheme, BACKENDS, n=1)
-        did_you_mean = f" Did you mean '{hint[0]}://'?" if hint else ""
-        raise ConfigError(
-            f"Unknown state backend URL {url!r}: scheme {scheme!r} is not one of "
-            f"{', '.join(s + '://' for s in sorted(BACKENDS))}.{did_you_mean} "
-            "Set state_backend_url (PYNENC__STATE_BACKEND_URL)."
-        )
+    most ``connect_timeout`` seconds for a server it has not reached yet.
+
+    :raises ConfigError: the URL names no backend, or is malformed for its backend
+        (no host, a port or database that is not a number, no SQLite file).
+    """
+    check_state_backend_url(url)
+    target = BACKENDS[url.partition("://")[0]]
     module_name, _, class_name = target.partition(":")
     backend_cls: type[StateBackend] = getattr(importlib.import_module(module_name), class_name)
     backend = backend_cls(app_id, url)
     if connect_timeout is not None:
         backend.connect_timeout = connect_timeout
     return backend
+
+
+def check_state_backend_url(url: str) -> None:
+    """Refuse a ``state_backend_url`` no backend can use, saying why (:class:`ConfigError`)."""
+    option = "state_backend_url"
+    custom = sorted(set(BACKENDS) - {"memory", "sqlite", "redis", "rediss"})
+    forms = STATE_BACKEND_URL_FORMS + "".join(f", {scheme}://" for scheme in custom)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise url_error(option, url, "it is not a URL (no '://')", forms)
+    if scheme not in BACKENDS:
+        hint = did_you_mean(scheme, BACKENDS)
+        raise url_error(option, url, f"scheme {scheme!r} is not a state backend{hint}", forms)
+    if scheme in ("redis", "rediss"):
+        check_host_and_port(option, url, forms)
+        check_database_number(option, url, forms)
+    elif scheme == "sqlite" and (not rest.startswith("/") or rest.rstrip("/") == ""):
+        raise url_error(option, url, "it names no SQLite database file after 'sqlite:///'", forms)
 
 
 __all__ = [
@@ -60,6 +79,7 @@ __all__ = [
     "StateBackend",
     "StatusEntry",
     "StatusUpdate",
+    "check_state_backend_url",
     "create_state_backend",
     "register_backend",
 ]

@@ -262,6 +262,8 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "runner.stop_grace",
         "broker.transport_options",
         "broker.publish_retries",
+        "broker.max_message_bytes",
+        "broker.signing_keys",
         "task.max_retries",
         "task.retry_for",
         "task.queue",

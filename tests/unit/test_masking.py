@@ -29,3 +29,10 @@ def test_describe_shows_urls_masked_but_keeps_the_real_value() -> None:
     item = next(i for i in app.conf.describe() if i.name == "broker_url")
     assert item.value == "amqp://guest:hunter2@mq:5672//"
     assert "hunter2" not in str(item.shown)
+
+
+def test_masked_url_of_an_unparsable_url_still_shows_host_and_port() -> None:
+    # what is wrong with it (here the port) must stay visible; credentials must not
+    shown = masked_url("redis://user:p@ss@db.example:notaport/1")
+    assert shown == f"redis://{HIDDEN}@db.example:notaport/1"
+    assert masked_url("redis://db.example:notaport/1") == "redis://db.example:notaport/1"

@@ -1,0 +1,32 @@
+"""``pynenc runner start`` with a bad broker URL: a clear error, and no password printed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.integration.deployments import ROOT
+
+SECRET = "s3cret-pw"
+
+
+def test_runner_start_with_bad_broker_url_fails_clearly_without_the_password() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYNENC")}
+    env.update(
+        PYNENC__BROKER_URL=f"redis://:{SECRET}@host:notaport/0",
+        PYNENC__STATE_BACKEND_URL="memory://",
+        PYTHONPATH=str(ROOT),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pynenc", "--app", "tests.apps.deploy:app", "runner", "start"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Invalid broker_url" in output and "'notaport' is not a number" in output
+    assert SECRET not in output  # neither in the error nor in the runner's banner
