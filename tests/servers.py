@@ -9,6 +9,7 @@ under CI (``CI=true``): CI must never pass by skipping the real thing.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -126,13 +127,25 @@ class Server:
 class RedisServer(Server):
     name = "redis"
 
+    #: databases of one server: tests take a fresh one each (``db_url``), so no test reads
+    #: another's leftovers (queues, dead letters, records)
+    DATABASES = 1024
+
     def __init__(self, binary: str, persistent: bool = False) -> None:
         super().__init__(binary)
         self.persistent = persistent  # append-only file: data survives a restart
+        self._next_db = itertools.count(1)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def db_url(self) -> str:
+        """The URL of a database of this server that no other caller got (0 is ``url``'s)."""
+        db = next(self._next_db)
+        if db >= self.DATABASES:
+            raise RuntimeError(f"redis test server: all {self.DATABASES} databases handed out")
+        return f"redis://127.0.0.1:{self.port}/{db}"
 
     def command(self) -> list[str]:
         persistence = (
@@ -150,6 +163,8 @@ class RedisServer(Server):
             "",
             "--dir",
             str(self.workdir),
+            "--databases",
+            str(self.DATABASES),
             *persistence,
         ]
 

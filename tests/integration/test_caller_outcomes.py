@@ -35,7 +35,7 @@ def test_call_that_failed_to_publish_is_failed_and_never_runs(
     tmp_path: Path, redis_factory: Callable[..., Server], redis_server: Server
 ) -> None:
     broker = redis_factory()
-    deployment = Deployment("unpublished", broker.url, redis_server.url.replace("/0", "/6"), FAST)
+    deployment = Deployment("unpublished", broker.url, redis_server.db_url(), FAST)
     app = deployment.configure()
     app.conf.broker.publish_retries = 1
     app.purge()

@@ -20,7 +20,7 @@ def _deployment(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> De
     if kind == "sqlite":
         return Deployment(kind, f"sqlite:///{tmp_path}/b.db", f"sqlite:///{tmp_path}/s.db")
     redis: Server = request.getfixturevalue("redis_server")
-    return Deployment(kind, redis.url.replace("/0", "/6"), redis.url.replace("/0", "/7"))
+    return Deployment(kind, redis.db_url(), redis.db_url())
 
 
 def _cli(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[str]:

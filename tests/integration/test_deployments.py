@@ -27,7 +27,7 @@ def make_deployment(kind: str, tmp: Path, request: pytest.FixtureRequest) -> Dep
         return Deployment(kind, f"sqlite:///{tmp}/broker.db", f"sqlite:///{tmp}/state.db", fast)
     redis: Server = request.getfixturevalue("redis_server")
     rabbit: Server = request.getfixturevalue("rabbitmq_server")
-    return Deployment(kind, rabbit.url, redis.url.replace("/0", "/1"), fast)
+    return Deployment(kind, rabbit.url, redis.db_url(), fast)
 
 
 @pytest.fixture(

@@ -38,13 +38,13 @@ def _deployment(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> De
     if kind == "redis-fast":  # kombu ack emulation off: pynenc's redelivery covers losses
         return Deployment(
             kind,
-            redis.url.replace("/0", "/4"),
-            redis.url.replace("/0", "/5"),
+            redis.db_url(),
+            redis.db_url(),
             FAST,
             broker_transport_options='{"ack_emulation": false}',
         )
     rabbit: Server = request.getfixturevalue("rabbitmq_server")
-    return Deployment(kind, rabbit.url, redis.url.replace("/0", "/2"), FAST)
+    return Deployment(kind, rabbit.url, redis.db_url(), FAST)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis+rabbitmq", "redis-fast"])
@@ -87,10 +87,10 @@ def test_server_restart_mid_run_completes(
 ) -> None:
     if which == "redis":  # Redis is both broker and state: it must keep its data
         server = redis_factory(persistent=True)
-        deployment = Deployment("redis", server.url, server.url.replace("/0", "/1"), FAST)
+        deployment = Deployment("redis", server.url, server.db_url(), FAST)
     else:
         server = rabbitmq_factory()
-        deployment = Deployment("rabbitmq", server.url, redis_server.url.replace("/0", "/3"), FAST)
+        deployment = Deployment("rabbitmq", server.url, redis_server.db_url(), FAST)
     app = deployment.configure()
     app.purge()
     runner = RunnerProcess(

@@ -41,9 +41,7 @@ def _message(app: Pynenc, invocation_id: str, task_id: str, **kwargs: object) ->
 def test_a_forged_message_is_refused_and_the_stored_call_runs(
     redis_server: Server, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    deployment = Deployment(
-        "redis", redis_server.url.replace("/0", "/6"), redis_server.url.replace("/0", "/7")
-    )
+    deployment = Deployment("redis", redis_server.db_url(), redis_server.db_url())
     app = deployment.configure()
     app.purge()
     other_task = _registered(app, ADD, x=2, y=3)

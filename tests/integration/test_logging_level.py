@@ -105,9 +105,7 @@ def test_a_script_shows_info_lines_once_when_logging_level_says_so(
 
 def _deployment(redis: Server, **runner: str) -> Deployment:
     settings = {"stop_grace": "0.5", "heartbeat_interval": "0.2", **runner}
-    return Deployment(
-        "redis", redis.url.replace("/0", "/7"), redis.url.replace("/0", "/8"), settings
-    )
+    return Deployment("redis", redis.db_url(), redis.db_url(), settings)
 
 
 def test_cli_runner_shows_a_line_per_invocation_by_default(

@@ -71,8 +71,8 @@ def redis_acks(redis_server: Server, tmp_path: Path) -> Iterator[Deployment]:
     """Redis with kombu's ack emulation on: an unacked message goes back to the queue."""
     yield Deployment(
         "redis-acks",
-        redis_server.url.replace("/0", "/6"),
-        redis_server.url.replace("/0", "/7"),
+        redis_server.db_url(),
+        redis_server.db_url(),
         FAST,
         broker_transport_options='{"ack_emulation": true, "visibility_timeout": 5}',
     )
@@ -101,8 +101,8 @@ def test_poison_body_is_dead_lettered_and_runner_keeps_running(
 def signed(redis_server: Server) -> Iterator[SignedDeployment]:
     deployment = SignedDeployment(
         "redis-signed",
-        redis_server.url.replace("/0", "/8"),
-        redis_server.url.replace("/0", "/9"),
+        redis_server.db_url(),
+        redis_server.db_url(),
         FAST,
         signing_keys=f"{NEW_KEY},{OLD_KEY}",
     )

@@ -28,8 +28,8 @@ TASK_SECONDS = 3.0
 def deployment(redis_server: Server) -> Deployment:
     return Deployment(
         "redis",
-        redis_server.url.replace("/0", "/10"),
-        redis_server.url.replace("/0", "/11"),
+        redis_server.db_url(),
+        redis_server.db_url(),
         SETTINGS,
     )
 

@@ -39,8 +39,8 @@ def test_a_runner_declared_dead_while_alive_lets_the_new_owner_have_its_work(
 ) -> None:
     deployment = Deployment(
         "redis",
-        redis_server.url.replace("/0", "/12"),
-        redis_server.url.replace("/0", "/13"),
+        redis_server.db_url(),
+        redis_server.db_url(),
         SETTINGS,
     )
     app = deployment.configure()
