@@ -250,6 +250,25 @@ class BaseRunner(ABC):
     def _wake(self) -> None:
         """Interrupt waits in ``_serve``/``_shutdown`` so they see a stop request."""
 
+    def _on_signal(self, signum: int) -> None:
+        """A stop signal arrived: stop gracefully (a second one: at once)."""
+        name = signal.Signals(signum).name
+        if self.stopping:
+            logger.warning(
+                "Runner %s got %s again: stopping now, running work is rerouted",
+                self.runner_id,
+                name,
+            )
+        else:
+            logger.warning(
+                "Runner %s got %s: stopping, running work may take %g s to finish "
+                "(signal again to stop now)",
+                self.runner_id,
+                name,
+                self.app.conf.runner.stop_grace,
+            )
+        self.stop_runner_loop()
+
     @contextmanager
     def _signals(self) -> Iterator[None]:
         """In the main thread, SIGTERM/SIGINT stop the runner (twice: at once)."""
@@ -258,23 +277,13 @@ class BaseRunner(ABC):
             return
 
         def handle(signum: int, frame: FrameType | None) -> None:
-            name = signal.Signals(signum).name
-            if self.stopping:
-                logger.warning(
-                    "Runner %s got %s again: stopping now, running work is rerouted",
-                    self.runner_id,
-                    name,
-                )
-            else:
-                grace = self.app.conf.runner.stop_grace
-                logger.warning(
-                    "Runner %s got %s: stopping, running work may take %g s to finish "
-                    "(signal again to stop now)",
-                    self.runner_id,
-                    name,
-                    grace,
-                )
-            self.stop_runner_loop()
+            # A signal handler runs in the main thread between two of its bytecodes: the
+            # main thread may hold a lock the stop needs, or be half-way through an import
+            # the stop would repeat (building the broker). Acting here could deadlock or
+            # see a half-imported module, so the stop is requested from a thread of its own.
+            threading.Thread(
+                target=self._on_signal, args=(signum,), name="pynenc-signal", daemon=True
+            ).start()
 
         previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:

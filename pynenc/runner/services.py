@@ -104,11 +104,16 @@ class RunnerServices:
         silent = now - self._last_beat
         if silent > dead_after:
             reason = f"it did not heartbeat for {silent:.1f} s (runner.dead_after = {dead_after})"
+            level = logging.WARNING
         elif self.runner_id not in self.app.state_backend.runners():
-            reason = "its heartbeat was forgotten by the recovery of another runner"
+            # another runner's recovery, or a purge of the state backend: which one shows
+            # in the ownership check, which warns for each invocation actually taken over
+            reason = "its heartbeat was removed (another runner's recovery, or a purge)"
+            level = logging.INFO
         else:
             return
-        logger.warning(
+        logger.log(
+            level,
             "Runner %s may have been declared dead: %s. Other runners may have taken its "
             "invocations over; it keeps only those it still owns",
             self.runner_id,
