@@ -105,6 +105,14 @@ class StateBackendError(PynencError):
     """The state backend failed or was misused."""
 
 
+class StateBackendUnavailableError(StateBackendError):
+    """The state backend could not be reached (or stayed locked) through its retries.
+
+    Worth trying again later, unlike a plain :class:`StateBackendError`, which the backend
+    raised for what it was given (trying the same again fails the same way).
+    """
+
+
 class RunnerError(PynencError):
     """A runner could not start, or was used in a way it does not support."""
 
@@ -132,6 +140,7 @@ __all__ = [
     "RunnerError",
     "SerializationError",
     "StateBackendError",
+    "StateBackendUnavailableError",
     "TaskDefinitionError",
     "TaskNotFoundError",
 ]

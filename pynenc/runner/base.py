@@ -23,7 +23,9 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from pynenc.broker.envelope import MalformedEnvelopeError
 from pynenc.conf.liveness import check_liveness
+from pynenc.exceptions import StateBackendUnavailableError
 from pynenc.identifiers import new_runner_id
 from pynenc.logs import apply_logging_level
 from pynenc.runner.ownership import still_owned
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.broker.envelope import Envelope
     from pynenc.broker.kombu_broker import Delivery
+    from pynenc.orchestrator.claims import Refusal
 
 logger = logging.getLogger("pynenc.runner")
 
@@ -201,21 +204,50 @@ class BaseRunner(ABC):
             return []
         try:
             refusals = self.app.orchestrator.claim_each(envelopes, self.runner_id)
-        except Exception:
+        except StateBackendUnavailableError:
             logger.exception("Claim of %d invocations failed; requeueing them", len(envelopes))
             for delivery in messages:
                 delivery.requeue()
             return []
+        except Exception:
+            # Not the backend being away: it refused something in a message (text it
+            # cannot store, say). Requeued, that would fail again for ever: find which
+            # message it is, one at a time, and dead-letter it.
+            logger.exception(
+                "Claim of %d invocations failed; claiming one message at a time", len(envelopes)
+            )
+            return [e for delivery in messages for e in self._claim_alone(delivery)]
+        claimed: list[Envelope] = []
         outcomes = iter(refusals)
         for delivery in messages:
             mine = [next(outcomes) for _ in delivery.envelopes]
-            if all(refusal is not None and refusal.forged for refusal in mine):
-                delivery.reject()  # kept in the dead-letter queue for inspection
-            else:
-                delivery.ack()
-        return [
-            envelope for envelope, refusal in zip(envelopes, refusals, strict=True) if not refusal
-        ]
+            claimed.extend(self._settle(delivery, mine))
+        return claimed
+
+    def _claim_alone(self, delivery: Delivery) -> list[Envelope]:
+        """Claim one message's envelopes; a message the backend cannot claim is dead-lettered."""
+        try:
+            refusals = self.app.orchestrator.claim_each(delivery.envelopes, self.runner_id)
+        except StateBackendUnavailableError:
+            delivery.requeue()
+            return []
+        except Exception as exc:
+            delivery.error = MalformedEnvelopeError(f"the state backend cannot claim it: {exc!r}")
+            logger.error("Dead-lettering a message it cannot claim: %s", delivery.error)
+            delivery.reject()
+            return []
+        return self._settle(delivery, refusals)
+
+    @staticmethod
+    def _settle(delivery: Delivery, refusals: Sequence[Refusal | None]) -> list[Envelope]:
+        """Ack (or, all of it forged, dead-letter) a claimed message; the envelopes won."""
+        if all(refusal is not None and refusal.forged for refusal in refusals):
+            reasons = {refusal.reason for refusal in refusals if refusal is not None}
+            delivery.error = MalformedEnvelopeError("; ".join(sorted(reasons)))
+            delivery.reject()  # kept in the dead-letter queue for inspection
+        else:
+            delivery.ack()
+        return [e for e, refusal in zip(delivery.envelopes, refusals, strict=True) if not refusal]
 
     def _on_takeover(self, reason: str) -> None:
         """Called by the services thread: this runner may have been declared dead."""

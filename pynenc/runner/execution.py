@@ -15,6 +15,7 @@ from pynenc.invocation import log
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.status import InvocationStatus
 from pynenc.invocation.sync import run_coroutine
+from pynenc.runner.outcomes import record_outcome
 from pynenc.serializer import (
     deserialize_arguments,
     exception_to_payload,
@@ -80,12 +81,10 @@ def execute(
     orchestrator = app.orchestrator
 
     def finish(target: InvocationStatus, **outcome: Any) -> None:
+        update = orchestrator.status_update(envelope.invocation_id, target, runner_id, **outcome)
         if outcomes is None:
-            orchestrator.finish(envelope.invocation_id, target, runner_id, **outcome)
+            record_outcome(orchestrator, update)
         else:
-            update = orchestrator.status_update(
-                envelope.invocation_id, target, runner_id, **outcome
-            )
             outcomes.record(update)
 
     try:

@@ -12,6 +12,10 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from pynenc.exceptions import StateBackendError, StateBackendUnavailableError
+from pynenc.invocation.status import InvocationStatus
+from pynenc.serializer import exception_to_payload
+
 if TYPE_CHECKING:
     from pynenc.orchestrator import Orchestrator
     from pynenc.state_backend.records import StatusUpdate
@@ -47,12 +51,52 @@ class OutcomeWriter:
                     return
             try:
                 self._orchestrator.record_updates(batch)
-            except Exception:
+            except StateBackendUnavailableError:
                 # the backend stayed unreachable through its retries: the invocations stay
                 # RUNNING under this runner, and are rerouted if it dies or stops
                 logger.exception("Could not record the outcomes of %d invocations", len(batch))
+            except Exception:
+                # the backend refused something in the batch (a result it cannot store):
+                # rerouted, that invocation would run and fail to record again; record the
+                # others, and that one as FAILED with the reason
+                logger.exception("Recording %d outcomes failed; one at a time", len(batch))
+                for update in batch:
+                    self._record_alone(update)
+
+    def _record_alone(self, update: StatusUpdate) -> None:
+        try:
+            record_outcome(self._orchestrator, update)
+        except StateBackendUnavailableError:
+            logger.exception("Could not record the outcome of %s", update.invocation_id)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every outcome handed over so far is written; ``False`` on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: not self._writing and not self._pending, timeout)
+
+
+def record_outcome(orchestrator: Orchestrator, update: StatusUpdate) -> None:
+    """Record one outcome; one the backend refuses (a result it cannot store) is recorded
+    as FAILED with the reason instead, so the invocation does not stay RUNNING to be
+    rerouted, run and refused again.
+
+    :raises StateBackendUnavailableError: the backend could not be reached.
+    """
+    try:
+        orchestrator.record_updates([update])
+        return
+    except StateBackendUnavailableError:
+        raise
+    except Exception as exc:
+        failure = StateBackendError(
+            f"The state backend could not store the outcome ({update.entry.status.name}) "
+            f"of invocation {update.invocation_id}: {exc!r}"
+        )
+    failed = orchestrator.status_update(
+        update.invocation_id,
+        InvocationStatus.FAILED,
+        update.entry.runner_id or "",
+        error=exception_to_payload(failure),
+    )
+    orchestrator.record_updates([failed])
+    logger.error("%s", failure)

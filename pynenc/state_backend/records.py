@@ -76,7 +76,9 @@ def fingerprint(arguments: dict[str, str]) -> str:
     """
     digest = hashlib.sha256()
     for key in sorted(arguments):
-        name, value = key.encode(), arguments[key].encode()
+        # surrogatepass: a lone surrogate (valid in JSON text) hashes instead of raising
+        name = key.encode("utf-8", "surrogatepass")
+        value = arguments[key].encode("utf-8", "surrogatepass")
         # lengths first: no two different argument sets hash the same bytes
         digest.update(b"%d:%s%d:" % (len(name), name, len(value)))
         digest.update(value)

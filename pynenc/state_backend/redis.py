@@ -27,7 +27,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from pynenc.conf.masking import masked_url
-from pynenc.exceptions import StateBackendError
+from pynenc.exceptions import StateBackendError, StateBackendUnavailableError
 from pynenc.invocation.status import FINAL, InvocationStatus
 from pynenc.state_backend import redis_recent
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
@@ -171,6 +171,13 @@ def _record(invocation_id: str, fields: dict[str, str]) -> InvocationRecord | No
     )
 
 
+def _script_json(value: object) -> str:
+    """The JSON a script decodes with cjson. Non-ASCII text stays as it is (sent as UTF-8),
+    never as ``\\u`` escapes: cjson refuses the escape of a lone surrogate, which Python
+    text may hold (``os.fsdecode`` of a file name) and JSON allows."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _status_fields(update: StatusUpdate) -> list[object]:
     return [
         update.invocation_id,
@@ -214,6 +221,9 @@ class RedisStateBackend(StateBackend):
         self._client = redis.Redis.from_url(
             self.url,
             decode_responses=True,
+            # a lone surrogate in a str travels as its UTF-8-like bytes and comes back as
+            # it was, where "strict" would fail the call (see _script_json)
+            encoding_errors="surrogatepass",
             socket_connect_timeout=5,
             socket_timeout=10,
             retry=Retry(NoBackoff(), 1),
@@ -251,7 +261,7 @@ class RedisStateBackend(StateBackend):
                 now = time.monotonic()
                 deadline = deadline if deadline is not None else now + self.retry_for
                 if now >= deadline:
-                    raise StateBackendError(
+                    raise StateBackendUnavailableError(
                         f"Redis state backend {masked_url(self.url)} unreachable for "
                         f"{self.retry_for} s (app {self.app_id!r}): {exc}"
                     ) from exc
@@ -273,7 +283,7 @@ class RedisStateBackend(StateBackend):
         def run(client: redis.Redis) -> None:
             # chunks keep each script short: Redis serves nobody else while one runs
             for start in range(0, len(args), REGISTER_CHUNK):
-                chunk = json.dumps(args[start : start + REGISTER_CHUNK], separators=(",", ":"))
+                chunk = _script_json(args[start : start + REGISTER_CHUNK])
                 self._register_script(args=[self.prefix, chunk, when], client=client)
 
         self._call(run)
@@ -312,7 +322,7 @@ class RedisStateBackend(StateBackend):
         """One script call for the whole batch: one round trip, one PUBLISH of the finals."""
         if not updates:
             return []
-        fields = json.dumps([_status_fields(update) for update in updates], separators=(",", ":"))
+        fields = _script_json([_status_fields(update) for update in updates])
         args = [self.prefix, self.channel, fields]
         reply = cast(
             str, self._call(lambda client: self._set_status_script(args=args, client=client))

@@ -15,7 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from pynenc.conf.masking import masked_url
-from pynenc.exceptions import StateBackendError
+from pynenc.exceptions import StateBackendError, StateBackendUnavailableError
 
 #: The smallest socket timeout of one attempt, however little time is left.
 MIN_ATTEMPT = 0.05
@@ -57,7 +57,7 @@ def reach(url: str, app_id: str, timeout: float) -> None:
             probe.close()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise StateBackendError(
+            raise StateBackendUnavailableError(
                 f"Redis state backend {shown} did not answer within {timeout} s (app "
                 f"{app_id!r}): {attempts} connection attempts, the last one: "
                 f"{str(last).rstrip('.')}. Check that the server runs and that "

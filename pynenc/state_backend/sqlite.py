@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pynenc.exceptions import ConfigError, StateBackendError
+from pynenc.exceptions import ConfigError, StateBackendError, StateBackendUnavailableError
 from pynenc.invocation.status import FINAL, InvocationStatus
 from pynenc.state_backend import sqlite_recent
 from pynenc.state_backend._waiters import Waiters, wait_until_final
@@ -185,7 +185,9 @@ class SqliteStateBackend(StateBackend):
             # WAL + NORMAL survives a process crash; only an OS crash may lose the last commits
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
-            raise StateBackendError(f"Cannot open SQLite database {self.path}: {exc}") from exc
+            raise StateBackendUnavailableError(
+                f"Cannot open SQLite database {self.path}: {exc}"
+            ) from exc
         return conn
 
     @contextmanager
@@ -200,7 +202,14 @@ class SqliteStateBackend(StateBackend):
         try:
             yield conn
         except sqlite3.Error as exc:
-            raise StateBackendError(
+            # OperationalError: locked past the busy timeout, disk I/O, a file gone: the
+            # database, not what was asked of it; worth trying again later
+            error = (
+                StateBackendUnavailableError
+                if isinstance(exc, sqlite3.OperationalError)
+                else StateBackendError
+            )
+            raise error(
                 f"SQLite state backend {self.path} (app {self.app_id!r}) failed: {exc}"
             ) from exc
         finally:
