@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kombu.utils.url import maybe_sanitize_url
-
 #: What a hidden value is shown as.
 HIDDEN = "********"
 
@@ -21,17 +19,23 @@ def scheme_of(url: str) -> str:
 
 
 def masked_url(url: str) -> str:
-    """The URL with its password masked, for messages and logs."""
-    if scheme_of(url) in ("memory", "sqlite"):
-        return url  # no credentials; kombu's URL parser would mangle a file path
-    try:
-        return str(maybe_sanitize_url(url, mask=HIDDEN))
-    except Exception:  # unparsable (a bad port…): hide everything before the last "@"
-        head, sep, rest = url.partition("://")
-        if not sep:
-            return HIDDEN
-        at = rest.rfind("@")
-        return f"{head}://{rest}" if at < 0 else f"{head}://{HIDDEN}{rest[at:]}"
+    """The URL with its password masked, for messages and logs; otherwise as written.
+
+    Everything before the last ``@`` is credentials: a password holding an unencoded
+    ``/``, ``?`` or ``#`` (which URL parsers take for the end of the host part) is hidden
+    whole too. kombu's ``url1;url2`` fail-over form is masked URL by URL.
+    """
+    if ";" in url:
+        return ";".join(masked_url(part) for part in url.split(";"))
+    head, sep, rest = url.partition("://")
+    if not sep or scheme_of(url) in ("memory", "sqlite") or "@" not in rest:
+        return url  # no credentials (a file path, for SQLite)
+    credentials, _, location = rest.rpartition("@")
+    user, colon, _ = credentials.partition(":")
+    if not colon:
+        return url  # a user name alone is no secret
+    shown = HIDDEN if any(c in user for c in "/?#") else f"{user}:{HIDDEN}"
+    return f"{head}://{shown}@{location}"
 
 
 def masked_urls(value: Any) -> Any:

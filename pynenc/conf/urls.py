@@ -18,7 +18,7 @@ from pynenc.exceptions import ConfigError
 
 def url_error(option: str, url: str, problem: str, forms: str) -> ConfigError:
     """The error for a bad value of URL option ``option``."""
-    shown = masked_url(url) if "@" in url else url  # no credentials: shown as written
+    shown = masked_url(url)
     return ConfigError(
         f"Invalid {option} {shown!r}: {problem}. Valid forms: {forms}. "
         f"Set {option} (environment variable PYNENC__{option.upper()})."
@@ -36,6 +36,14 @@ def check_host_and_port(option: str, url: str, forms: str) -> None:
     if "://" not in url:
         raise url_error(option, url, "it is not a URL (no '://')", forms)
     parts = urlsplit(url)
+    if "@" in url.partition("://")[2][len(parts.netloc) :]:
+        raise url_error(
+            option,
+            url,
+            "an '@' comes after a '/', '?' or '#': a user name or password holding one of "
+            "these must be percent-encoded ('/' as %2F, '?' as %3F, '#' as %23)",
+            forms,
+        )
     try:
         parts.port  # noqa: B018 - parsing it is the check
     except ValueError:

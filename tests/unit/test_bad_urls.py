@@ -93,3 +93,12 @@ def test_not_found_errors_show_the_state_url_masked() -> None:
         app.orchestrator.wait_final_many(["nope"], timeout=0.1)
     for error in (one.value, many.value):
         assert SECRET not in str(error) and "db.example" in str(error)
+
+
+def test_an_unencoded_slash_in_a_password_is_named_not_echoed() -> None:
+    app = Pynenc({"broker_url": "redis://:Xy7/kQ9Secret@127.0.0.1:6379/0"})
+    with pytest.raises(ConfigError) as raised:
+        _ = app.broker
+    message = str(raised.value)
+    assert "Xy7" not in message and "kQ9" not in message
+    assert "percent-encoded" in message and "broker_url" in message
