@@ -165,7 +165,14 @@ class BaseRunner(ABC):
         try:
             while (free := free_slots()) > 0:
                 if not backlog:
-                    backlog.extend(self.claim(consumer.get(free, POLL_TIMEOUT)))
+                    deliveries = consumer.get(free, POLL_TIMEOUT)
+                    if self.stopping:
+                        # asked to stop while waiting for messages: a stopping runner takes
+                        # no new work (another runner's reroute may be among them)
+                        for delivery in deliveries:
+                            delivery.requeue()
+                        break
+                    backlog.extend(self.claim(deliveries))
                     held_since = time.monotonic()
                 elif self._recheck_backlog or (
                     time.monotonic() - held_since > self.app.conf.runner.dead_after
