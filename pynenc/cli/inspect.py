@@ -12,7 +12,7 @@ import click
 from pynenc.app import Pynenc
 from pynenc.cli.common import age, load, table
 from pynenc.conf.masking import masked_url
-from pynenc.exceptions import InvocationNotFoundError, PynencError
+from pynenc.exceptions import PynencError
 from pynenc.invocation.status import InvocationStatus
 from pynenc.serializer import deserialize_result
 
@@ -31,7 +31,8 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     app = load(ctx)
     try:
         record = app.orchestrator.get_record(invocation_id)
-    except InvocationNotFoundError as exc:
+        history = app.state_backend.history(invocation_id)
+    except PynencError as exc:  # unknown, or the state backend unreachable
         raise click.ClickException(str(exc)) from exc
     click.echo(f"invocation  {record.invocation_id}")
     click.echo(f"task        {record.task_id}")
@@ -40,7 +41,7 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     if record.owner:
         click.echo(f"runner      {record.owner}")
     click.echo("history:")
-    for entry in app.state_backend.history(invocation_id):
+    for entry in history:
         when = dt.datetime.fromtimestamp(entry.timestamp, dt.UTC).isoformat(timespec="milliseconds")
         extra = "".join(f"  {x}" for x in (entry.runner_id, entry.reason) if x)
         click.echo(f"  {when}  {entry.status.name:<10}{extra}")

@@ -121,8 +121,9 @@ def _check_runner(app: Pynenc, instance: BaseRunner, processes: int | None) -> N
     if local:
         warn(
             f"this runner uses {' and '.join(local)}: memory:// lives inside this process, "
-            "so no other process can send it work or read its results. Use sqlite:///path.db "
-            "or redis://host for both (PYNENC__BROKER_URL, PYNENC__STATE_BACKEND_URL)."
+            "so no other process can send it work or read its results. Use "
+            "sqlite:////absolute/path.db or redis://host for both (PYNENC__BROKER_URL, "
+            "PYNENC__STATE_BACKEND_URL)."
         )
     if processes and app.conf.runner_cls == "ThreadRunner":
         warn(

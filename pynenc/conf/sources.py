@@ -142,6 +142,8 @@ def misspelt_variables(schema: Schema, environ: Mapping[str, str]) -> list[tuple
 
 def _meant(schema: Schema, rest: str) -> str | None:
     """The ``PYNENC__`` variable that ``PYNENC_<rest>`` was probably meant to be."""
+    # PYNENC_RUNNER__THREADS: right separators after the section, one underscore too few first
+    rest = rest.replace(ENV_SEPARATOR, "_")
     if rest in schema.app or rest == "filepath":
         return ENV_PREFIX + rest.upper()
     for section, table in schema.sections.items():

@@ -41,7 +41,10 @@ def explain_refusal(envelope: Envelope, record: InvocationRecord | None) -> Refu
     if fingerprint(record.arguments) != fingerprint(envelope.arguments):
         names = ", ".join(sorted(envelope.arguments)) or "none"
         stored = ", ".join(sorted(record.arguments)) or "none"
-        differences.append(f"its arguments ({names}) differ from the stored ones ({stored})")
+        if names == stored:
+            differences.append(f"the values of its arguments ({names}) are not the stored ones")
+        else:
+            differences.append(f"its arguments ({names}) are not the stored ones ({stored})")
     if differences:
         reason = (
             f"the message does not match the stored invocation: {'; '.join(differences)}. "

@@ -57,4 +57,5 @@ def fail_unpublished(
         if taken
         else ""
     )
-    return BrokerError(f"{exc}. {which} is FAILED and will not run.{note}")
+    verb = "is" if len(records) == 1 else "are"
+    return BrokerError(f"{exc}. {which} {verb} FAILED and will not run.{note}")

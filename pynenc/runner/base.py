@@ -99,9 +99,12 @@ class BaseRunner(ABC):
         return self._stop_requests > 1
 
     def preflight(self) -> None:
-        """Fail fast, before anything starts, when the state backend does not answer
+        """Fail fast, before anything starts: a ``broker_url`` no broker can use
+        (:class:`~pynenc.exceptions.ConfigError`), a state backend that does not answer
         (:class:`~pynenc.exceptions.StateBackendError` within
-        ``state_backend_connect_timeout``)."""
+        ``state_backend_connect_timeout``). An unreachable broker is waited for, as
+        Celery's workers do on start-up: it may come up later."""
+        _ = self.app.broker  # built: its URL checked
         self.app.state_backend.check()
 
     def run(self) -> None:

@@ -60,11 +60,14 @@ def taken_over(app: Pynenc, runner_id: str, invocation_ids: Sequence[str]) -> se
         if history and not by:
             continue
         taken.add(invocation_id)
-        how = f"runner {by[0]} rerouted it" if by else "it was purged"
+        how = (
+            f"runner {by[0]} rerouted it while this one was silent, and took it over"
+            if by
+            else "its record is gone (purged, or lost by the state backend)"
+        )
         logger.warning(
-            "Runner %s no longer owns invocation %s: %s while this one was silent, and "
-            "another runner took it over. It still runs here, but this runner no longer "
-            "counts it as its work (and its outcome is not recorded from here)",
+            "Runner %s no longer owns invocation %s: %s. It still runs here, but this "
+            "runner no longer counts it as its work (and its outcome is not recorded)",
             runner_id,
             invocation_id,
             how,

@@ -52,8 +52,8 @@ def require_cross_process(app: Pynenc, runner: str) -> None:
             f"{runner} runs tasks in other processes, so it needs a cross-process state "
             "backend and broker (now: "
             f"state_backend_url={masked_url(app.conf.state_backend_url)!r}, "
-            f"broker_url={masked_url(app.conf.broker_url)!r}). Use sqlite:///path or redis://… for "
-            "both, or use ThreadRunner."
+            f"broker_url={masked_url(app.conf.broker_url)!r}). Use "
+            "sqlite:////absolute/path.db or redis://… for both, or use ThreadRunner."
         )
 
 

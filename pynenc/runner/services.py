@@ -106,10 +106,13 @@ class RunnerServices:
             reason = f"it did not heartbeat for {silent:.1f} s (runner.dead_after = {dead_after})"
             level = logging.WARNING
         elif self.runner_id not in self.app.state_backend.runners():
-            # another runner's recovery, or a purge of the state backend: which one shows
-            # in the ownership check, which warns for each invocation actually taken over
+            # another runner's recovery, a purge, or a state backend that lost its data:
+            # which one shows in the ownership check, which warns for each invocation
+            # actually taken over. What `pynenc runners` shows of this runner went too.
             reason = "its heartbeat was removed (another runner's recovery, or a purge)"
             level = logging.INFO
+            if self.info is not None:
+                self.app.state_backend.set_runner_info(self.runner_id, self.info)
         else:
             return
         logger.log(

@@ -30,3 +30,25 @@ def test_runner_start_with_bad_broker_url_fails_clearly_without_the_password() -
     assert done.returncode == 1, output
     assert "Invalid broker_url" in output and "'notaport' is not a number" in output
     assert SECRET not in output  # neither in the error nor in the runner's banner
+    assert "pynenc runner" not in output  # refused before the banner
+
+
+def test_runner_start_with_an_unknown_broker_scheme_fails_before_its_banner() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYNENC")}
+    env.update(
+        PYNENC__BROKER_URL="bogus://x",
+        PYNENC__STATE_BACKEND_URL="memory://",
+        PYTHONPATH=str(ROOT),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pynenc", "--app", "tests.apps.deploy:app", "runner", "start"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Invalid broker_url 'bogus://x'" in output
+    assert "pynenc runner" not in output and "consuming" not in output

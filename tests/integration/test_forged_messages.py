@@ -69,7 +69,7 @@ def test_a_forged_message_is_refused_and_the_stored_call_runs(
         log = runner.log_tail()
         assert f"Refused a message for invocation {other_task.invocation_id}" in log
         assert f"names task {SLEEP_THEN_ADD!r}, the invocation is of {ADD!r}" in log
-        assert "its arguments (x, y) differ from the stored ones (x, y)" in log
+        assert "the values of its arguments (x, y) are not the stored ones" in log
     finally:
         assert runner.stop() == 0, runner.log_tail()
         app.reset_components()

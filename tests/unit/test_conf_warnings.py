@@ -26,6 +26,10 @@ def _warnings(**kwargs: object) -> list[str]:
         ("PYNENC_RUNNER_THREADS", "PYNENC__RUNNER__THREADS"),
         ("PYNENC_TASK_MAX_RETRIES", "PYNENC__TASK__MAX_RETRIES"),
         ("PYNENC_FILEPATH", "PYNENC__FILEPATH"),
+        # the right separators after the section: one underscore too few after PYNENC only
+        ("PYNENC_RUNNER__THREADS", "PYNENC__RUNNER__THREADS"),
+        ("PYNENC_TASK__MAX_RETRIES", "PYNENC__TASK__MAX_RETRIES"),
+        ("PYNENC_BROKER__SIGNING_KEYS", "PYNENC__BROKER__SIGNING_KEYS"),
     ],
 )
 def test_single_underscore_variable_is_named_with_its_spelling(
