@@ -15,6 +15,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from pynenc.conf.masking import masked_url
 from pynenc.exceptions import RunnerError
 
 if TYPE_CHECKING:
@@ -103,8 +104,9 @@ class BackgroundRunner:
                 self.stop(immediate=True)
                 raise RunnerError(
                     f"Runner {runner.runner_id} did not start consuming within "
-                    f"{self.start_timeout} s (start_timeout); is the broker "
-                    f"{runner.app.broker.masked_url} reachable?"
+                    f"{self.start_timeout} s (start_timeout); is the state backend "
+                    f"{masked_url(runner.app.conf.state_backend_url)} reachable? (An "
+                    "unreachable broker does not hold the start: it is waited for.)"
                 )
 
     def stop(self, immediate: bool = False) -> None:

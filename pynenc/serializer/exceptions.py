@@ -25,6 +25,8 @@ from pynenc.serializer.json_serializer import JsonSerializer
 
 _JSON = JsonSerializer()
 NOTE_PREFIX = "Remote traceback:"
+#: OSError fields kept outside its args (``OSError(2, "No such file", "/x")``)
+_OS_FIELDS = ("filename", "filename2")
 
 
 def exception_to_payload(exc: BaseException) -> dict[str, Any]:
@@ -33,7 +35,10 @@ def exception_to_payload(exc: BaseException) -> dict[str, Any]:
     cls = type(exc)
     attrs: dict[str, str] = {}
     skipped: list[str] = []
-    for name, value in getattr(exc, "__dict__", {}).items():
+    own = dict(getattr(exc, "__dict__", {}))
+    if isinstance(exc, OSError):  # C-level fields that args do not carry
+        own.update((name, getattr(exc, name)) for name in _OS_FIELDS if getattr(exc, name))
+    for name, value in own.items():
         if name.startswith("__"):  # __notes__ and the like: not the exception's own data
             continue
         try:
@@ -133,8 +138,14 @@ def _rebuild(
 
 def _with_attrs(exc: BaseException, attrs: dict[str, Any]) -> BaseException:
     # Straight into the instance dict: a property or __setattr__ of the class stays out of it.
+    # OSError's file names are C-level fields its str() reads: set as attributes.
     if attrs:
-        vars(exc).update(attrs)
+        plain = dict(attrs)
+        if isinstance(exc, OSError):
+            for name in _OS_FIELDS:
+                if name in plain:
+                    setattr(exc, name, plain.pop(name))
+        vars(exc).update(plain)
     return exc
 
 

@@ -281,3 +281,14 @@ def test_exception_with_broken_str() -> None:
     payload = captured(Unprintable())
     assert "failed" in payload["message"]
     json.dumps(payload)
+
+
+class MyOSError(OSError):
+    """An OSError subclass: its file names live outside ``args``."""
+
+
+def test_oserror_file_names_come_back() -> None:
+    rebuilt = payload_to_exception(exception_to_payload(MyOSError(2, "nofile", "/x")))
+    assert type(rebuilt) is MyOSError
+    assert str(rebuilt) == "[Errno 2] nofile: '/x'"
+    assert rebuilt.filename == "/x" and rebuilt.errno == 2
