@@ -19,6 +19,7 @@ import kombu
 
 from pynenc.broker.connection import Backoff, close, connect, discard, restore_unacked
 from pynenc.broker.envelope import CONTENT_TYPE, Envelope, MalformedEnvelopeError
+from pynenc.broker.guard import REFUSED_COMPRESSION, refusal
 from pynenc.broker.wakeup import MEMORY_WAKEUP
 from pynenc.exceptions import BrokerError
 
@@ -45,6 +46,10 @@ class Delivery:
         self.envelopes: list[Envelope] = []
         self.error: BrokerError | None = None
         try:
+            refused = refusal(message)
+            if refused is not None:
+                self.error = MalformedEnvelopeError(refused)
+                return
             self.envelopes = consumer.broker.open_message(message.headers, message.body)
         except BrokerError as exc:
             self.error = exc
@@ -86,6 +91,7 @@ class BrokerConsumer:
         self._backoff = Backoff()
         self._retry_at = 0.0
         self._lost_at: float | None = None
+        self._failing = False  #: the last receive raised an unexpected error
         try:
             self._open()
         except broker.errors as exc:
@@ -121,15 +127,27 @@ class BrokerConsumer:
         self._producer = None
         self._dead_declared = set()
 
-    def _lost(self, exc: BaseException) -> None:
-        if self._lost_at is None:
-            self._lost_at = time.monotonic()
+    def _lost(self, exc: BaseException, unexpected: bool = False) -> None:
+        if unexpected:
+            # Not a lost connection: a transport failed on something it received. Log each
+            # one with its traceback, and keep the backoff growing across reconnects.
+            self._failing = True
+            logger.error(
+                "Unexpected error receiving from %s on %s: %r; reconnecting",
+                self.broker.masked_url,
+                ", ".join(self.queues),
+                exc,
+                exc_info=exc,
+            )
+        elif self._lost_at is None:
             logger.warning(
                 "Lost the broker connection (%s) consuming %s: %r; reconnecting",
                 self.broker.masked_url,
                 ", ".join(self.queues),
                 exc,
             )
+        if self._lost_at is None:
+            self._lost_at = time.monotonic()
         self._buffer.clear()  # unacked on a dead channel: the broker redelivers them
         self.generation += 1
         if self._conn is not None:
@@ -161,7 +179,8 @@ class BrokerConsumer:
         down = time.monotonic() - (self._lost_at or time.monotonic())
         logger.info("Reconnected to %s after %.1f s", self.broker.masked_url, down)
         self._lost_at = None
-        self._backoff.reset()
+        if not self._failing:
+            self._backoff.reset()
         return True
 
     # -- receiving -------------------------------------------------------------------------
@@ -186,6 +205,14 @@ class BrokerConsumer:
         except self.broker.errors as exc:
             self._lost(exc)
             return []
+        except Exception as exc:
+            # Whatever a transport raises must not end the consume loop: start over on a
+            # new connection, after the same backoff as for a lost one (no busy loop).
+            self._lost(exc, unexpected=True)
+            return []
+        if self._failing:
+            self._failing = False
+            self._backoff.reset()
         return [self._buffer.popleft() for _ in range(min(limit, len(self._buffer)))]
 
     def _fill(self, limit: int, deadline: float) -> None:
@@ -234,7 +261,16 @@ class BrokerConsumer:
             elif how == "requeue":
                 message.requeue()
             elif self.broker.info.server_dead_letters:
-                message.reject(requeue=False)  # the queue's dead-letter exchange takes it
+                # The queue's dead-letter exchange takes it, unchanged (no header for the
+                # reason, which only the log then tells).
+                queue = message.delivery_info.get("routing_key") or self.queues[0]
+                logger.warning(
+                    "Dead-lettering a message of %s to %s: %s",
+                    queue,
+                    self.broker.dead_letter_queue(str(queue)),
+                    delivery.error,
+                )
+                message.reject(requeue=False)
             else:
                 self._dead_letter(delivery)
                 message.ack()
@@ -252,6 +288,8 @@ class BrokerConsumer:
             self.broker.declare(self._channel, dead, dead_letters=False)
             self._dead_declared.add(dead)
         headers = dict(message.headers or {})
+        if REFUSED_COMPRESSION in headers:  # dead-lettered as it arrived: still compressed
+            headers["compression"] = headers.pop(REFUSED_COMPRESSION)
         headers.update({"x-original-queue": queue, "x-pynenc-error": str(delivery.error)[:500]})
         self._producer.publish(
             message.body,

@@ -116,7 +116,7 @@ def decode_message(body: bytes | str, max_bytes: int = MAX_MESSAGE_BYTES) -> lis
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedEnvelopeError(f"Message body is not UTF-8 text: {_head(body)}") from exc
-    if _too_deep(text):
+    if too_deep(text):
         raise MalformedEnvelopeError(
             f"Message body nests arrays or objects deeper than {MAX_DEPTH} levels "
             f"(an envelope needs 4): {_head(body)}"
@@ -173,7 +173,7 @@ def check_size(raw: bytes, max_bytes: int) -> None:
         )
 
 
-def _too_deep(text: str) -> bool:
+def too_deep(text: str) -> bool:
     """Whether arrays and objects nest deeper than :data:`MAX_DEPTH` outside strings.
 
     A loop over the structural characters only: each string is skipped by the json module's

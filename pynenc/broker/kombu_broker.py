@@ -32,6 +32,7 @@ from pynenc.broker.envelope import (
     decode_message,
     encode_batch,
 )
+from pynenc.broker.guard import dead_letter_queue
 from pynenc.broker.signing import SIGNATURE_HEADER, Signer
 from pynenc.broker.transports import check_broker_url, transport_info
 from pynenc.broker.wakeup import MEMORY_WAKEUP
@@ -95,7 +96,7 @@ class KombuBroker:
 
     def dead_letter_queue(self, name: str) -> str:
         """Where rejected messages of queue ``name`` (a full name) go."""
-        return f"{name}.dead"
+        return dead_letter_queue(name)
 
     def queue_entity(self, name: str, dead_letters: bool = True) -> kombu.Queue:
         """The kombu queue ``name`` (a full name), with the arguments this transport needs."""
@@ -130,6 +131,8 @@ class KombuBroker:
         if os.getpid() != self._pid:
             self._after_fork()
         options = {**self.transport_options, **override}
+        if self.info.guarded_items:
+            options.setdefault("max_message_bytes", self.max_message_bytes)
         conn = kombu.Connection(
             self.url, transport=self.info.transport_class, transport_options=options
         )

@@ -28,8 +28,9 @@ from queue import Empty
 from typing import Any
 
 from kombu.transport import virtual
-from kombu.utils.json import dumps, loads
+from kombu.utils.json import dumps
 
+from pynenc.broker.guard import GuardedChannel, refuse_compression
 from pynenc.broker.sqlite_store import MessageStore, new_owner
 from pynenc.broker.wakeup import Wakeup
 
@@ -117,10 +118,15 @@ class _PublishBatch:
     close = discard
 
 
-class Channel(virtual.Channel):  # type: ignore[misc]
-    """One SQLite connection; consumes with one statement per message taken."""
+class Channel(GuardedChannel, virtual.Channel):  # type: ignore[misc]
+    """One SQLite connection; consumes with one statement per message taken.
+
+    Rows are opened with pynenc's bounds (:class:`~pynenc.broker.guard.GuardedChannel`):
+    one that is not a kombu message is dead-lettered, never raised out of a poll.
+    """
 
     QoS = QoS
+    Message = refuse_compression(virtual.Message)
     do_restore = True
     supports_batch_publish = True
     visibility_timeout = 300.0
@@ -135,6 +141,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         "busy_timeout",
         "synchronous",
         "restore_interval",
+        "max_message_bytes",
     )
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:
@@ -188,14 +195,17 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         return callback(*taken)
 
     def _take(self, queues: list[str]) -> tuple[Any, str] | None:
-        row = self.store.take(queues, self.owner)
-        if row is None:
-            return None
-        row_id, queue, payload = row
-        message = loads(payload)
-        if self.owner is not None:
-            self.rows[message["properties"]["delivery_tag"]] = row_id
-        return message, queue
+        while (row := self.store.take(queues, self.owner)) is not None:
+            row_id, queue, payload = row
+            message = self.open_item(payload, queue)
+            if message is None:  # dead-lettered: drop the row, look at the next one
+                if self.owner is not None:
+                    self.store.ack(row_id, self.owner)
+                continue
+            if self.owner is not None:
+                self.rows[message["properties"]["delivery_tag"]] = row_id
+            return message, queue
+        return None
 
     def _restore_lost(self) -> None:
         self._next_restore = time.monotonic() + float(self.restore_interval)

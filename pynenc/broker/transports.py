@@ -54,6 +54,9 @@ class TransportInfo:
     publisher_confirms: bool = False
     #: The kombu transport class to use instead of the scheme's own ("module:Class").
     transport_class: str | None = None
+    #: The transport opens stored items itself with pynenc's bounds, and takes the
+    #: ``max_message_bytes`` transport option (:class:`pynenc.broker.guard.GuardedChannel`).
+    guarded_items: bool = False
     #: Transport options used unless ``broker.transport_options`` sets them.
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -81,6 +84,7 @@ class TransportInfo:
 _REDIS = TransportInfo(
     priority=PriorityOrder.LOW_FIRST,
     transport_class="pynenc.broker.redis_transport:Transport",
+    guarded_items=True,
     defaults=MappingProxyType(
         {
             # Ack emulation off: kombu's bookkeeping of unacked messages costs two
@@ -104,6 +108,7 @@ _REDIS = TransportInfo(
 )
 _AMQP = TransportInfo(
     priority=PriorityOrder.HIGH_FIRST,
+    transport_class="pynenc.broker.amqp_transport:Transport",
     server_dead_letters=True,
     client_acks=False,
     publisher_confirms=True,
@@ -119,12 +124,13 @@ _AMQP = TransportInfo(
 TRANSPORTS: Mapping[str, TransportInfo] = MappingProxyType(
     {
         "memory": TransportInfo(in_process=True),
-        "sqlite": TransportInfo(priority=PriorityOrder.HIGH_FIRST),
+        "sqlite": TransportInfo(priority=PriorityOrder.HIGH_FIRST, guarded_items=True),
         "redis": _REDIS,
         "rediss": _REDIS,
-        "sentinel": replace(_REDIS, transport_class=None),  # kombu's sentinel channel
+        # kombu's sentinel channel: its items are not guarded (see the README)
+        "sentinel": replace(_REDIS, transport_class=None, guarded_items=False),
         "amqp": _AMQP,
-        "amqps": _AMQP,
+        "amqps": replace(_AMQP, transport_class="pynenc.broker.amqp_transport:SSLTransport"),
         "pyamqp": _AMQP,
     }
 )
