@@ -41,28 +41,25 @@ class Channel(GuardedChannel, kombu_redis.Channel):  # type: ignore[misc]
         yield self._one_off_client
 
     def _brpop_read(self, **options: Any) -> bool:
-        # kombu's own, but the item goes through open_item instead of a bare json loads.
+        # kombu reads the BRPOP reply and parses the item itself, unguarded. Its read is
+        # kept whole (reconnects, re-auth, queue rotation); only the reply it gets is
+        # screened first: a poison item is dead-lettered and the read sees an empty reply.
+        client = self.client
+        read = client.parse_response
+
+        def screened(connection: Any, command: str, **kwargs: Any) -> Any:
+            reply = read(connection, command, **kwargs)
+            if command != "BRPOP" or not reply:
+                return reply
+            key, item = reply
+            queue = bytes_to_str(key).rsplit(self.sep, 1)[0]
+            return reply if self.open_item(item, queue) is not None else None
+
+        client.parse_response = screened  # this read only: the consumer thread's client
         try:
-            try:
-                dest__item = self.client.parse_response(self.client.connection, "BRPOP", **options)
-            except self.connection_errors:
-                # disconnect so that the next iteration reconnects (as kombu does)
-                self.client.connection.disconnect()
-                raise
-            if not dest__item:
-                raise Empty()
-            dest, item = dest__item
-            dest = bytes_to_str(dest).rsplit(self.sep, 1)[0]
-            self._queue_cycle.rotate(dest)
-            payload = self.open_item(item, dest)
-            if payload is not None:
-                self.connection._deliver(payload, dest)
-            return True
+            return bool(super()._brpop_read(**options))
         finally:
-            self._in_poll = None
-            flush = getattr(self, "_flush_brpop_reauth", None)  # kombu >= 5.7
-            if flush is not None:
-                flush()
+            del client.parse_response
 
     def _get(self, queue: str) -> Any:
         with self.conn_or_acquire() as client:
