@@ -71,6 +71,11 @@ OWNED_SOURCES: dict[InvocationStatus, frozenset[InvocationStatus]] = {
 FROM_OWNED: dict[InvocationStatus, bool] = {
     target: bool(owned) for target, owned in OWNED_SOURCES.items()
 }
+#: What a runner's move to each status expects to find: the owned sources when it leaves
+#: an owned status, else every source (derived once: read on every claim and outcome).
+RUNNER_SOURCES: dict[InvocationStatus, frozenset[InvocationStatus]] = {
+    target: OWNED_SOURCES[target] or SOURCES[target] for target in SOURCES
+}
 
 
 def check_transition(current: InvocationStatus, target: InvocationStatus) -> None:

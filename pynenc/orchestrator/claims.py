@@ -27,8 +27,11 @@ class Refusal:
     forged: bool = False
 
 
-def explain_refusal(envelope: Envelope, record: InvocationRecord | None) -> Refusal:
-    """Why the claim of ``envelope`` was refused, given the record as it is now; logged."""
+def explain_refusal(
+    envelope: Envelope, arguments_fingerprint: str | None, record: InvocationRecord | None
+) -> Refusal:
+    """Why the claim of ``envelope`` (whose arguments have ``arguments_fingerprint``) was
+    refused, given the record as it is now; logged."""
     inv = envelope.invocation_id
     if record is None:
         logger.info("Not running %s: the invocation is unknown (purged?)", inv)
@@ -38,7 +41,7 @@ def explain_refusal(envelope: Envelope, record: InvocationRecord | None) -> Refu
         differences.append(
             f"it names task {envelope.task_id!r}, the invocation is of {record.task_id!r}"
         )
-    if fingerprint(record.arguments) != fingerprint(envelope.arguments):
+    if fingerprint(record.arguments) != arguments_fingerprint:
         names = ", ".join(sorted(envelope.arguments)) or "none"
         stored = ", ".join(sorted(record.arguments)) or "none"
         if names == stored:

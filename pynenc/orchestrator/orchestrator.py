@@ -28,8 +28,7 @@ from pynenc.invocation.base import checked_timeout
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.status import (
     FROM_OWNED,
-    OWNED_SOURCES,
-    SOURCES,
+    RUNNER_SOURCES,
     TRANSITIONS,
     InvocationStatus,
     check_transition,
@@ -219,7 +218,7 @@ class Orchestrator:
         """
         return StatusUpdate(
             invocation_id=invocation_id,
-            expected=OWNED_SOURCES[target] if FROM_OWNED[target] else SOURCES[target],
+            expected=RUNNER_SOURCES[target],
             entry=StatusEntry(target, time.time(), runner_id, reason),
             owner=runner_id if TRANSITIONS[target].owned else None,
             # leaving an owned status (RUNNING) is for its owner only
@@ -260,9 +259,14 @@ class Orchestrator:
         claimed = self.app.state_backend.set_status_many(updates)
         if all(claimed):
             return [None] * len(claimed)
-        refused = [e for e, ok in zip(envelopes, claimed, strict=True) if not ok]
-        records = self.app.state_backend.get_many([e.invocation_id for e in refused])
-        explained = iter([explain_refusal(e, r) for e, r in zip(refused, records, strict=True)])
+        refused = [(e, u) for e, u, ok in zip(envelopes, updates, claimed, strict=True) if not ok]
+        records = self.app.state_backend.get_many([e.invocation_id for e, _ in refused])
+        explained = iter(
+            [
+                explain_refusal(e, u.expected_fingerprint, r)
+                for (e, u), r in zip(refused, records, strict=True)
+            ]
+        )
         return [None if ok else next(explained) for ok in claimed]
 
     def record_updates(self, updates: Sequence[StatusUpdate]) -> list[bool]:

@@ -209,9 +209,16 @@ class BaseRunner(ABC):
             else:
                 logger.error("Dead-lettering a message it cannot run: %s", delivery.error)
                 delivery.reject()
+        return self._claim_messages(messages) if messages else []
+
+    def _claim_messages(self, messages: Sequence[Delivery]) -> list[Envelope]:
+        """Claim the envelopes of ``messages`` in one backend call and settle each message.
+
+        The backend unreachable: they are requeued. The backend refusing something in
+        them (text it cannot store, say): requeued, that would fail again for ever, so the
+        messages are claimed one at a time and the one that fails alone is dead-lettered.
+        """
         envelopes = [envelope for delivery in messages for envelope in delivery.envelopes]
-        if not envelopes:
-            return []
         try:
             refusals = self.app.orchestrator.claim_each(envelopes, self.runner_id)
         except StateBackendUnavailableError:
@@ -219,34 +226,24 @@ class BaseRunner(ABC):
             for delivery in messages:
                 delivery.requeue()
             return []
-        except Exception:
-            # Not the backend being away: it refused something in a message (text it
-            # cannot store, say). Requeued, that would fail again for ever: find which
-            # message it is, one at a time, and dead-letter it.
-            logger.exception(
-                "Claim of %d invocations failed; claiming one message at a time", len(envelopes)
-            )
-            return [e for delivery in messages for e in self._claim_alone(delivery)]
+        except Exception as exc:
+            if len(messages) > 1:
+                logger.exception(
+                    "Claim of %d invocations failed; claiming one message at a time",
+                    len(envelopes),
+                )
+                return [e for delivery in messages for e in self._claim_messages([delivery])]
+            [delivery] = messages
+            delivery.error = MalformedEnvelopeError(f"the state backend cannot claim it: {exc!r}")
+            logger.error("Dead-lettering a message it cannot claim: %s", delivery.error)
+            delivery.reject()
+            return []
         claimed: list[Envelope] = []
         outcomes = iter(refusals)
         for delivery in messages:
             mine = [next(outcomes) for _ in delivery.envelopes]
             claimed.extend(self._settle(delivery, mine))
         return claimed
-
-    def _claim_alone(self, delivery: Delivery) -> list[Envelope]:
-        """Claim one message's envelopes; a message the backend cannot claim is dead-lettered."""
-        try:
-            refusals = self.app.orchestrator.claim_each(delivery.envelopes, self.runner_id)
-        except StateBackendUnavailableError:
-            delivery.requeue()
-            return []
-        except Exception as exc:
-            delivery.error = MalformedEnvelopeError(f"the state backend cannot claim it: {exc!r}")
-            logger.error("Dead-lettering a message it cannot claim: %s", delivery.error)
-            delivery.reject()
-            return []
-        return self._settle(delivery, refusals)
 
     @staticmethod
     def _settle(delivery: Delivery, refusals: Sequence[Refusal | None]) -> list[Envelope]:
