@@ -20,8 +20,8 @@ from pynenc.exceptions import (
 )
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.invocation.distributed import DistributedInvocation, DistributedInvocationGroup
-from pynenc.invocation.status import InvocationStatus
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
+from pynenc.records import InvocationStatus
 from pynenc.runner import BackgroundRunner, ThreadRunner
 from pynenc.task import Task
 

@@ -13,7 +13,7 @@ from pynenc.app import Pynenc
 from pynenc.cli.common import age, load, table
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
-from pynenc.invocation.status import InvocationStatus
+from pynenc.records import InvocationStatus
 from pynenc.serializer import deserialize_result
 
 #: ``status`` exits with this code for a FAILED invocation (0 otherwise).

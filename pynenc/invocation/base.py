@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic
 
 from pynenc.arguments import Arguments
-from pynenc.invocation.status import InvocationStatus
-from pynenc.state_backend.records import StatusEntry
+from pynenc.records import InvocationStatus, StatusEntry
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:

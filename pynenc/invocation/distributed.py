@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup, checked_timeout
-from pynenc.invocation.status import InvocationStatus
+from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry
 from pynenc.serializer import deserialize_result, payload_to_exception
-from pynenc.state_backend.records import InvocationRecord, StatusEntry
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:

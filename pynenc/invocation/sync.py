@@ -16,8 +16,7 @@ from pynenc.arguments import Arguments
 from pynenc.context import current_invocation
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup, checked_timeout
-from pynenc.invocation.status import InvocationStatus
-from pynenc.state_backend.records import StatusEntry
+from pynenc.records import InvocationStatus, StatusEntry
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:

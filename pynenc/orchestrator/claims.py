@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from pynenc.broker.envelope import Envelope
-from pynenc.state_backend.records import InvocationRecord, fingerprint
+from pynenc.records import InvocationRecord, fingerprint
 
 logger = logging.getLogger("pynenc.orchestrator")
 

@@ -26,22 +26,22 @@ from pynenc.identifiers import new_invocation_id
 from pynenc.invocation import log
 from pynenc.invocation.base import checked_timeout
 from pynenc.invocation.distributed import DistributedInvocation
-from pynenc.invocation.status import (
+from pynenc.orchestrator.claims import Refusal, explain_refusal
+from pynenc.orchestrator.transitions import (
     FROM_OWNED,
     RUNNER_SOURCES,
     TRANSITIONS,
-    InvocationStatus,
     check_transition,
 )
-from pynenc.orchestrator.claims import Refusal, explain_refusal
 from pynenc.orchestrator.unpublished import fail_unpublished
-from pynenc.serializer import exception_to_payload
-from pynenc.state_backend.records import (
+from pynenc.records import (
     InvocationRecord,
+    InvocationStatus,
     StatusEntry,
     StatusUpdate,
     fingerprint,
 )
+from pynenc.serializer import exception_to_payload
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc

@@ -11,10 +11,9 @@ import time
 from collections.abc import Sequence
 
 from pynenc.exceptions import BrokerError, PynencError
-from pynenc.invocation.status import InvocationStatus
+from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry, StatusUpdate
 from pynenc.serializer import exception_to_payload
 from pynenc.state_backend.base import StateBackend
-from pynenc.state_backend.records import InvocationRecord, StatusEntry, StatusUpdate
 
 #: Only a still-waiting invocation is failed: one a runner claimed meanwhile is left alone.
 _EXPECTED = frozenset({InvocationStatus.REGISTERED})

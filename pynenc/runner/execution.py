@@ -13,8 +13,8 @@ from pynenc.exceptions import PynencError, SerializationError, TaskNotFoundError
 from pynenc.identifiers import TaskId
 from pynenc.invocation import log
 from pynenc.invocation.distributed import DistributedInvocation
-from pynenc.invocation.status import InvocationStatus
 from pynenc.invocation.sync import run_coroutine
+from pynenc.records import InvocationStatus
 from pynenc.runner.outcomes import record_outcome
 from pynenc.serializer import (
     deserialize_arguments,

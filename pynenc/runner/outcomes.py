@@ -13,12 +13,12 @@ import threading
 from typing import TYPE_CHECKING
 
 from pynenc.exceptions import StateBackendError, StateBackendUnavailableError
-from pynenc.invocation.status import InvocationStatus
+from pynenc.records import InvocationStatus
 from pynenc.serializer import exception_to_payload
 
 if TYPE_CHECKING:
     from pynenc.orchestrator import Orchestrator
-    from pynenc.state_backend.records import StatusUpdate
+    from pynenc.records import StatusUpdate
 
 logger = logging.getLogger("pynenc.runner")
 

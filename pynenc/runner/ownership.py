@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pynenc.invocation.status import InvocationStatus
+from pynenc.records import InvocationStatus
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc

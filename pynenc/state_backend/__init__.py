@@ -5,13 +5,13 @@ from __future__ import annotations
 import importlib
 
 from pynenc.conf.urls import check_database_number, check_host_and_port, did_you_mean, url_error
-from pynenc.state_backend.base import Capabilities, StateBackend
-from pynenc.state_backend.records import (
+from pynenc.records import (
     InvocationRecord,
     InvocationSummary,
     StatusEntry,
     StatusUpdate,
 )
+from pynenc.state_backend.base import Capabilities, StateBackend
 
 #: URL scheme -> "module:Class"; imported only when chosen. Extend with register_backend().
 BACKENDS: dict[str, str] = {

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from pynenc.invocation.status import FINAL, InvocationStatus
+from pynenc.records import FINAL, InvocationStatus
 
 
 class Waiter:

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pynenc.invocation.status import InvocationStatus
-from pynenc.state_backend.records import (
+from pynenc.records import (
     InvocationRecord,
+    InvocationStatus,
     InvocationSummary,
     StatusEntry,
     StatusUpdate,

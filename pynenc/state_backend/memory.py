@@ -13,15 +13,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pynenc.invocation.status import FINAL, InvocationStatus
-from pynenc.state_backend.base import Capabilities, StateBackend
-from pynenc.state_backend.records import (
+from pynenc.records import (
+    FINAL,
     InvocationRecord,
+    InvocationStatus,
     InvocationSummary,
     StatusEntry,
     StatusUpdate,
     fingerprint,
 )
+from pynenc.state_backend.base import Capabilities, StateBackend
 
 
 class _Store:

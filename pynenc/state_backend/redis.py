@@ -28,17 +28,18 @@ from redis.retry import Retry
 
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import StateBackendError, StateBackendUnavailableError
-from pynenc.invocation.status import FINAL, InvocationStatus
-from pynenc.state_backend import redis_recent
-from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
-from pynenc.state_backend.base import Capabilities, StateBackend
-from pynenc.state_backend.records import (
+from pynenc.records import (
+    FINAL,
     InvocationRecord,
+    InvocationStatus,
     InvocationSummary,
     StatusEntry,
     StatusUpdate,
     fingerprint,
 )
+from pynenc.state_backend import redis_recent
+from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
+from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.redis_reach import reach
 
 logger = logging.getLogger("pynenc.state_backend.redis")

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, cast
 
 import redis
 
-from pynenc.invocation.status import InvocationStatus
-from pynenc.state_backend.records import InvocationSummary
+from pynenc.records import InvocationStatus, InvocationSummary
 
 if TYPE_CHECKING:
     from pynenc.state_backend.redis import RedisStateBackend

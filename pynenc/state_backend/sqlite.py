@@ -25,17 +25,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pynenc.exceptions import ConfigError, StateBackendError, StateBackendUnavailableError
-from pynenc.invocation.status import FINAL, InvocationStatus
-from pynenc.state_backend import sqlite_recent
-from pynenc.state_backend._waiters import Waiters, wait_until_final
-from pynenc.state_backend.base import Capabilities, StateBackend
-from pynenc.state_backend.records import (
+from pynenc.records import (
+    FINAL,
     InvocationRecord,
+    InvocationStatus,
     InvocationSummary,
     StatusEntry,
     StatusUpdate,
     fingerprint,
 )
+from pynenc.state_backend import sqlite_recent
+from pynenc.state_backend._waiters import Waiters, wait_until_final
+from pynenc.state_backend.base import Capabilities, StateBackend
 
 #: Seconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT = 30.0

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from pynenc.invocation.status import InvocationStatus
-from pynenc.state_backend.records import InvocationSummary
+from pynenc.records import InvocationStatus, InvocationSummary
 
 if TYPE_CHECKING:
     from pynenc.state_backend.sqlite import SqliteStateBackend

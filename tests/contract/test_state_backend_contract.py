@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pynenc.exceptions import ConfigError
-from pynenc.invocation.status import InvocationStatus
+from pynenc.records import InvocationStatus, fingerprint
 from pynenc.state_backend import (
     InvocationRecord,
     StateBackend,
@@ -28,7 +28,6 @@ from pynenc.state_backend import (
     redis_recent,
     sqlite_recent,
 )
-from pynenc.state_backend.records import fingerprint
 from tests.servers import Server
 
 S = InvocationStatus

@@ -16,8 +16,8 @@ import pytest
 from pynenc import InvocationStatus, Pynenc
 from pynenc.call import Call
 from pynenc.exceptions import BrokerError, InvocationNotFoundError
+from pynenc.records import InvocationRecord
 from pynenc.serializer import payload_to_exception
-from pynenc.state_backend.records import InvocationRecord
 from tests.apps import deploy
 from tests.integration.deployments import Deployment, RunnerProcess, wait_until
 from tests.servers import Server

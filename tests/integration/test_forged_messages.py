@@ -15,8 +15,8 @@ import pytest
 from pynenc import InvocationStatus, Pynenc
 from pynenc.broker.envelope import Envelope
 from pynenc.identifiers import new_invocation_id
+from pynenc.records import InvocationRecord
 from pynenc.serializer import deserialize_result, serialize_arguments
-from pynenc.state_backend.records import InvocationRecord
 from tests.integration.deployments import Deployment, RunnerProcess, wait_until
 from tests.servers import Server
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from pynenc import InvocationStatus, Pynenc
 from pynenc.broker.envelope import Envelope
 from pynenc.identifiers import new_invocation_id
+from pynenc.records import InvocationRecord
 from pynenc.serializer import deserialize_result, serialize_arguments
-from pynenc.state_backend.records import InvocationRecord
 from tests.apps import deploy
 from tests.integration.deployments import ROOT, Deployment, RunnerProcess
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pynenc.invocation.status import TRANSITIONS, InvocationStatus
+from pynenc.orchestrator.transitions import TRANSITIONS
+from pynenc.records import InvocationStatus
 from pynenc.state_backend.sqlite import database_path
 
 ROOT = Path(__file__).resolve().parents[2]

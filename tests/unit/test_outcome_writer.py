@@ -7,10 +7,9 @@ import time
 from typing import Any
 
 from pynenc.exceptions import StateBackendUnavailableError
-from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator import Orchestrator
+from pynenc.records import InvocationStatus, StatusEntry, StatusUpdate
 from pynenc.runner.outcomes import OutcomeWriter
-from pynenc.state_backend.records import StatusEntry, StatusUpdate
 
 
 def _update(i: int) -> StatusUpdate:

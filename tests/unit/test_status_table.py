@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pynenc import InvalidStatusTransitionError, InvocationStatus
-from pynenc.invocation.status import CLAIMABLE, FINAL, TRANSITIONS, check_transition
+from pynenc.orchestrator.transitions import CLAIMABLE, TRANSITIONS, check_transition
+from pynenc.records import FINAL
 
 S = InvocationStatus
 

@@ -1,4 +1,4 @@
-"""Invocation statuses and the one table of transitions between them.
+"""The one table of transitions between invocation statuses, owned by the orchestrator.
 
 Every status change in pynenc is checked against :data:`TRANSITIONS`. A rule says which
 statuses may follow, whether the status is final, and whether it is *owned*: an owned
@@ -9,24 +9,9 @@ or recovery, acting for a runner that is dead or stopping (the history says whic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from pynenc.exceptions import InvalidStatusTransitionError
-
-
-class InvocationStatus(StrEnum):
-    """Where an invocation is in its life."""
-
-    REGISTERED = "registered"  #: stored and published, waiting for a runner
-    RUNNING = "running"  #: claimed by a runner, function executing
-    RETRY = "retry"  #: failed with a retriable error, republished
-    REROUTED = "rerouted"  #: its runner died or stopped; republished for another runner
-    SUCCESS = "success"  #: finished, result stored
-    FAILED = "failed"  #: finished, exception stored
-
-    @property
-    def is_final(self) -> bool:
-        return TRANSITIONS[self].final
+from pynenc.records import FINAL, InvocationStatus
 
 
 @dataclass(frozen=True)
@@ -53,7 +38,9 @@ TRANSITIONS: dict[InvocationStatus, StatusRule] = {
 CLAIMABLE: frozenset[InvocationStatus] = frozenset(
     status for status, rule in TRANSITIONS.items() if S.RUNNING in rule.next
 )
-FINAL: frozenset[InvocationStatus] = frozenset(s for s, r in TRANSITIONS.items() if r.final)
+# the statuses the records call final are exactly those the table ends at
+if frozenset(s for s, r in TRANSITIONS.items() if r.final) != FINAL:  # pragma: no cover
+    raise RuntimeError("pynenc.records.FINAL disagrees with the transition table")
 
 
 #: For each status, the statuses it may be entered from (derived once from the table).

@@ -1,12 +1,36 @@
-"""Value objects the state backend stores: invocation records and history entries."""
+"""What pynenc stores about an invocation: its statuses, records and history entries.
+
+A leaf module (it imports nothing of pynenc's but exceptions): invocations, the
+orchestrator and every state backend share these value objects. Which moves between
+statuses are allowed is the orchestrator's rule (:mod:`pynenc.orchestrator.transitions`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, NamedTuple
 
-from pynenc.invocation.status import InvocationStatus
+
+class InvocationStatus(StrEnum):
+    """Where an invocation is in its life."""
+
+    REGISTERED = "registered"  #: stored and published, waiting for a runner
+    RUNNING = "running"  #: claimed by a runner, function executing
+    RETRY = "retry"  #: failed with a retriable error, republished
+    REROUTED = "rerouted"  #: its runner died or stopped; republished for another runner
+    SUCCESS = "success"  #: finished, result stored
+    FAILED = "failed"  #: finished, exception stored
+
+    @property
+    def is_final(self) -> bool:
+        """Nothing follows it: the outcome is stored and waiters are woken."""
+        return self in FINAL
+
+
+#: The statuses an invocation ends in (the transition table checks it agrees).
+FINAL: frozenset[InvocationStatus] = frozenset({InvocationStatus.SUCCESS, InvocationStatus.FAILED})
 
 
 class StatusEntry(NamedTuple):
