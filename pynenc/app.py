@@ -8,6 +8,7 @@ from typing import Any, NamedTuple, overload
 
 from pynenc.broker.kombu_broker import KombuBroker
 from pynenc.conf import AppConfig
+from pynenc.exceptions import ConfigError
 from pynenc.logs import apply_logging_level
 from pynenc.orchestrator import Orchestrator
 from pynenc.runner import BackgroundRunner, BaseRunner, create_runner
@@ -63,7 +64,16 @@ class Pynenc:
 
     @property
     def serializer(self) -> Serializer:
-        return get_serializer(self.conf.serializer)
+        """The serializer named by the option ``serializer``, looked up on each use (a
+        serializer may be registered after the configuration is read).
+
+        :raises ConfigError: no serializer is registered under that name (all are listed).
+        """
+        try:
+            return get_serializer(self.conf.serializer)
+        except ConfigError as exc:
+            source = self.conf.source_of("serializer")
+            raise ConfigError(f"{exc} (serializer {self.conf.serializer!r} from {source})") from exc
 
     @cached_property
     def state_backend(self) -> StateBackend:

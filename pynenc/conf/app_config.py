@@ -38,6 +38,7 @@ from pynenc.conf.sources import Resolved, Schema, load_layers
 from pynenc.conf.task_config import TASK_OPTION_NAMES, TASK_OPTIONS, TaskConfig, task_env_key
 from pynenc.exceptions import ConfigError, InvalidTaskOptionsError
 
+#: The serializers pynenc ships; others are added with ``pynenc.serializer.register_serializer``.
 SERIALIZERS = ("json", "pickle", "cloudpickle")
 LOGGING_LEVELS = ("debug", "info", "warning", "error", "critical")
 MIN_SIGNING_KEY_LENGTH = 16
@@ -52,6 +53,14 @@ def signing_keys(raw: Any) -> tuple[str, ...]:
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
     return keys
+
+
+def serializer_name(raw: Any) -> str:
+    """The name of a serializer: any non-empty name, since a serializer may be registered
+    after the configuration is read; it is looked up when first used. The built-in names are
+    accepted in any case."""
+    name = text(raw).strip()
+    return name.lower() if name.lower() in SERIALIZERS else name
 
 
 APP_OPTIONS = OptionTable(
@@ -92,8 +101,9 @@ APP_OPTIONS = OptionTable(
         Option(
             "serializer",
             "json",
-            choice(*SERIALIZERS),
-            choices_text(SERIALIZERS),
+            serializer_name,
+            "the name of a serializer: json, pickle, cloudpickle or one registered with "
+            "pynenc.serializer.register_serializer (checked when first used)",
             "Serializer of arguments and results.",
         ),
         Option(

@@ -214,8 +214,8 @@ def test_assignment_rejects_bad_values(tmp_path: Path) -> None:
         conf.runner.threads = 0
     assert str(err.value) == "runner.threads must be an integer >= 1, got 0 (from assignment)"
     assert conf.runner.threads == 8
-    with pytest.raises(ConfigError, match="serializer must be one of 'json', 'pickle', 'cloud"):
-        conf.serializer = "msgpack"
+    with pytest.raises(ConfigError, match="serializer must be the name of a serializer"):
+        conf.serializer = "  "
 
 
 def test_assignment_to_unknown_attribute_suggests(tmp_path: Path) -> None:

@@ -231,7 +231,7 @@ def test_bad_env_value_message(tmp_path: Path) -> None:
             "maybe",
             "dev_mode_force_sync_tasks must be a boolean",
         ),
-        ("PYNENC__SERIALIZER", "xml", "one of 'json', 'pickle', 'cloudpickle', got 'xml'"),
+        ("PYNENC__SERIALIZER", " ", "serializer must be the name of a serializer"),
         ("PYNENC__LOGGING_LEVEL", "loud", "one of 'debug', 'info', 'warning', 'error', 'critical'"),
         ("PYNENC__BROKER__TRANSPORT_OPTIONS", "[1]", "broker.transport_options must be a mapping"),
         ("PYNENC__BROKER__TRANSPORT_OPTIONS", "{x", "invalid JSON"),
