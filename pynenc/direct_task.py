@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pynenc.arguments import Arguments
 from pynenc.task import Task
-
-if TYPE_CHECKING:
-    from pynenc.app import Pynenc
 
 ParallelFunc = Callable[[dict[str, Any]], Any]
 AggregateFunc = Callable[[list[Any]], Any]
@@ -45,16 +42,14 @@ def _split(
 
 
 def make_direct_task(
-    app: Pynenc,
-    func: Callable[..., Any],
-    options: dict[str, Any],
+    task: Task[Any, Any],
     parallel_func: ParallelFunc | None = None,
     aggregate_func: AggregateFunc | None = None,
 ) -> Callable[..., Any]:
-    """Build and register the task, and return the wrapper that stands for ``func``."""
-    task: Task[Any, Any] = Task(app, func, options)
-    app.register_task(task)
-    conf = app.conf
+    """The wrapper that stands for the function of ``task`` (declared and registered by
+    :meth:`pynenc.app.Pynenc.create_task`, with its class and name)."""
+    func = task.func
+    conf = task.app.conf
     wrapper: Callable[..., Any]
 
     if task.is_async:

@@ -12,7 +12,8 @@ options are layered per task by :meth:`AppConfig.task_config`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +26,7 @@ from pynenc.conf.option import (
     Option,
     OptionTable,
     OptionValue,
+    Unchecked,
     boolean,
     choice,
     choices_text,
@@ -35,7 +37,12 @@ from pynenc.conf.option import (
     text,
 )
 from pynenc.conf.sources import Resolved, Schema, load_layers
-from pynenc.conf.task_config import TASK_OPTION_NAMES, TASK_OPTIONS, TaskConfig, task_env_key
+from pynenc.conf.task_config import (
+    TASK_OPTIONS,
+    TaskConfig,
+    task_env_key,
+    task_option_table,
+)
 from pynenc.exceptions import ConfigError, InvalidTaskOptionsError
 
 #: The serializers pynenc ships; others are added with ``pynenc.serializer.register_serializer``.
@@ -61,6 +68,24 @@ def serializer_name(raw: Any) -> str:
     accepted in any case."""
     name = text(raw).strip()
     return name.lower() if name.lower() in SERIALIZERS else name
+
+
+_CLASS_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?")
+
+
+def class_ref(raw: Any) -> type | str:
+    """A class, or the import path of one (``module:Class`` or ``module.Class``), imported
+    only when first needed: the module defining it usually imports the app."""
+    if isinstance(raw, type):
+        return raw
+    if isinstance(raw, str) and _CLASS_PATH.fullmatch(raw.strip()):
+        return raw.strip()
+    raise InvalidValue()
+
+
+def class_path(value: Any) -> Any:
+    """A class shown as its import path (``show-config``, describe())."""
+    return f"{value.__module__}.{value.__qualname__}" if isinstance(value, type) else value
 
 
 APP_OPTIONS = OptionTable(
@@ -128,6 +153,15 @@ APP_OPTIONS = OptionTable(
             "a number of seconds >= 0.1",
             "How long a caller or a starting runner waits for a state backend it has not "
             "reached yet (refused or silent) before StateBackendError.",
+        ),
+        Option(
+            "task_cls",
+            "pynenc.task.Task",
+            class_ref,
+            "a Task subclass, or its import path ('module:Class' or 'module.Class')",
+            "Class of the app's tasks (a layer's Task subclass); the decorator's task_cls "
+            "wins. Imported when the first task is declared.",
+            mask=class_path,
         ),
     ],
 )
@@ -354,6 +388,7 @@ class AppConfig(_Section):
     serializer: str
     logging_level: str
     task_modules: tuple[str, ...]
+    task_cls: type | str
     runner: RunnerConfig
     broker: BrokerConfig
     _task_defaults: Resolved
@@ -409,27 +444,46 @@ class AppConfig(_Section):
             )
         super().__setattr__(name, value)
 
-    def task_config(self, task_id: str, options: Mapping[str, Any]) -> TaskConfig:
-        """Resolve the options of task ``task_id`` (``module.func``).
+    def task_config(
+        self,
+        task_id: str,
+        options: Mapping[str, Any],
+        extra_options: OptionTable | None = None,
+        app_extra_options: Callable[[], OptionTable | None] | None = None,
+    ) -> TaskConfig:
+        """Resolve the options of task ``task_id`` (its key: ``module.func`` or its name).
 
         Layers, highest first: ``options`` (the decorator's), ``PYNENC__TASK__<TASK_KEY>__<OPT>``,
         ``PYNENC__TASK__<OPT>``, ``tasks.<task_id>`` entries of the sources, their ``task``
         sections, defaults.
 
+        :param extra_options: the options the task's class declares (``Task.extra_options``),
+            resolved with pynenc's and read with ``TaskConfig.get``.
+        :param app_extra_options: returns those of the app's ``task_cls``: an option of theirs
+            in the ``task`` section (for every task) is left out for a task whose class lacks
+            it, rather than refused. Called only when such a name turns up.
         :raises InvalidTaskOptionsError: ``options`` holds names that are not task options.
-        :raises ConfigError: a value is invalid, or a ``retry_for`` path cannot be imported.
+        :raises ConfigError: a value is invalid, an option is unknown to the task (all valid
+            ones are listed), or a ``retry_for`` path cannot be imported.
         """
-        invalid = [name for name in options if name not in TASK_OPTION_NAMES]
+        table = task_option_table(extra_options)
+        invalid = [name for name in options if name not in table]
         if invalid:
-            raise InvalidTaskOptionsError(task_id, invalid, sorted(TASK_OPTION_NAMES))
-        resolved = dict(self._task_defaults)
-        resolved.update(self._task_entries.get(task_id, {}))
-        resolved.update(self._task_env)
-        resolved.update(self._task_env_per_key.get(task_env_key(task_id), {}))
+            raise InvalidTaskOptionsError(task_id, invalid, sorted(table.names))
+        per_task = f"tasks.{task_id}"
+        env_key = task_env_key(task_id)
+        resolved: Resolved = {}
+        for layer, prefix in (
+            (self._task_defaults, "task"),
+            (self._task_entries.get(task_id, {}), per_task),
+            (self._task_env, "task"),
+            (self._task_env_per_key.get(env_key, {}), per_task),
+        ):
+            resolved.update(_checked(layer, table, prefix, task_id, app_extra_options))
         source = f"options of task {task_id}"
         for name, raw in options.items():
-            resolved[name] = (TASK_OPTIONS.parse(name, raw, source), source)
-        return TaskConfig.from_resolved(resolved)
+            resolved[name] = (table.parse(name, raw, source), source)
+        return TaskConfig.from_resolved(resolved, table)
 
     def unknown_task_entries(self, task_ids: Iterable[str]) -> list[tuple[str, str]]:
         """Per-task settings that name none of ``task_ids``: ``(task id or env key, sources)``
@@ -448,17 +502,64 @@ class AppConfig(_Section):
         )
         return unknown
 
-    def describe(self) -> list[OptionValue]:
-        """Every option, sections included (``runner.threads``; ``task.*`` are task defaults)."""
+    def describe(self, task_options: OptionTable | None = None) -> list[OptionValue]:
+        """Every option, sections included (``runner.threads``; ``task.*`` are task defaults,
+        with the ``task_options`` that the app's ``task_cls`` declares)."""
         described = super().describe()
         for section in SECTIONS:
             described.extend(getattr(self, section).describe())
-        defaults = TaskConfig.from_resolved({**self._task_defaults, **self._task_env})
+        table = task_option_table(task_options)
+        task_layers: Resolved = {}
+        for layer in (self._task_defaults, self._task_env):
+            task_layers.update(_checked(layer, table, "task", None, None))
+        defaults = TaskConfig.from_resolved(task_layers, table)
         described.extend(
             OptionValue(f"task.{item.name}", item.value, item.source, item.description, item.shown)
             for item in defaults.describe()
         )
         return described
+
+
+def _checked(
+    layer: Resolved,
+    table: OptionTable,
+    prefix: str,
+    task_id: str | None,
+    app_extra_options: Callable[[], OptionTable | None] | None,
+) -> Resolved:
+    """``layer`` with its :class:`Unchecked` values parsed against ``table`` (a task's
+    options); in the ``task`` section, an option of the app's ``task_cls`` that ``table``
+    lacks is left out. Any other unknown name is refused, with every valid one."""
+    if not any(isinstance(value, Unchecked) for value, _ in layer.values()):
+        return layer
+    checked: Resolved = {}
+    for name, (value, source) in layer.items():
+        if not isinstance(value, Unchecked):
+            checked[name] = (value, source)
+        elif name in table:
+            checked[name] = (table.parse(name, value.raw, source, prefix=prefix), source)
+        elif (
+            prefix == "task"
+            and app_extra_options is not None
+            and name in _names(app_extra_options())
+        ):
+            continue  # an option of the app's task class, not of this task's class
+        else:
+            error = table.unknown(name, source, prefix=prefix)
+            where = f" (checked for task {task_id})" if task_id is not None else ""
+            hint = (
+                " An option that a Task subclass declares (extra_options) may be set in the "
+                "task section only when the app's task_cls declares it; otherwise set it for "
+                "its tasks (tasks.<task>, PYNENC__TASK__<TASK_KEY>__<OPTION>)."
+                if prefix == "task"
+                else ""
+            )
+            raise ConfigError(f"{error}{where}.{hint}")
+    return checked
+
+
+def _names(table: OptionTable | None) -> tuple[str, ...]:
+    return () if table is None else table.names
 
 
 def _sources(entries: Resolved) -> str:

@@ -52,6 +52,17 @@ class Option(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class Unchecked:
+    """A raw value for a task option that pynenc's table does not declare, kept as read.
+
+    Only the class of the task knows whether it is one of its options (a ``Task`` subclass's
+    ``extra_options``); it is parsed, or refused, when a task is declared.
+    """
+
+    raw: Any
+
+
+@dataclass(frozen=True, slots=True)
 class OptionValue:
     """A resolved option value and the human-readable source it came from.
 
@@ -284,6 +295,23 @@ def _import_exception(path: str) -> type[Exception]:
     obj = _import_object(path)
     if not (isinstance(obj, type) and issubclass(obj, Exception)):
         raise InvalidValue(f"{path!r} is not an Exception subclass")
+    return obj
+
+
+def import_object(path: str) -> Any:
+    """The object at ``module:attr.attr`` or ``module.attr`` (the longest importable prefix
+    is the module); raises :class:`InvalidValue` saying what could not be imported."""
+    module_name, colon, attrs = path.partition(":")
+    if not colon:
+        return _import_object(path)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidValue(f"cannot import {path!r} ({exc})") from None
+    for attr in attrs.split("."):
+        if not hasattr(obj, attr):
+            raise InvalidValue(f"cannot import {path!r}: {module_name} has no {attr!r}")
+        obj = getattr(obj, attr)
     return obj
 
 

@@ -45,6 +45,21 @@ def test_public_api_is_exactly_all() -> None:
             "TASK_OPTION_NAMES",
             "TaskConfig",
             "task_env_key",
+            # declaring a layer's task options
+            "Option",
+            "OptionTable",
+            "InvalidValue",
+            "task_option_table",
+            "boolean",
+            "choice",
+            "choices_text",
+            "enum_member",
+            "exception_refs",
+            "integer",
+            "json_object",
+            "number",
+            "string_tuple",
+            "text",
         ]
     )
     for name in pynenc.conf.__all__:
@@ -252,6 +267,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "logging_level",
         "task_modules",
         "state_backend_connect_timeout",
+        "task_cls",
         "runner.threads",
         "runner.queues",
         "runner.processes",
