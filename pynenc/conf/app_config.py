@@ -546,7 +546,7 @@ def _checked(
             continue  # an option of the app's task class, not of this task's class
         else:
             error = table.unknown(name, source, prefix=prefix)
-            where = f" (checked for task {task_id})" if task_id is not None else ""
+            where = f"Task {task_id}: " if task_id is not None else ""
             hint = (
                 " An option that a Task subclass declares (extra_options) may be set in the "
                 "task section only when the app's task_cls declares it; otherwise set it for "
@@ -554,7 +554,7 @@ def _checked(
                 if prefix == "task"
                 else ""
             )
-            raise ConfigError(f"{error}{where}.{hint}")
+            raise ConfigError(f"{where}{error}.{hint}")
     return checked
 
 
