@@ -12,7 +12,6 @@ options are layered per task by :meth:`AppConfig.task_config`.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,10 +25,11 @@ from pynenc.conf.option import (
     Option,
     OptionTable,
     OptionValue,
-    Unchecked,
     boolean,
     choice,
     choices_text,
+    class_path,
+    class_ref,
     integer,
     json_object,
     number,
@@ -40,6 +40,7 @@ from pynenc.conf.sources import Resolved, Schema, load_layers
 from pynenc.conf.task_config import (
     TASK_OPTIONS,
     TaskConfig,
+    checked_task_layer,
     task_env_key,
     task_option_table,
 )
@@ -68,24 +69,6 @@ def serializer_name(raw: Any) -> str:
     accepted in any case."""
     name = text(raw).strip()
     return name.lower() if name.lower() in SERIALIZERS else name
-
-
-_CLASS_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?")
-
-
-def class_ref(raw: Any) -> type | str:
-    """A class, or the import path of one (``module:Class`` or ``module.Class``), imported
-    only when first needed: the module defining it usually imports the app."""
-    if isinstance(raw, type):
-        return raw
-    if isinstance(raw, str) and _CLASS_PATH.fullmatch(raw.strip()):
-        return raw.strip()
-    raise InvalidValue()
-
-
-def class_path(value: Any) -> Any:
-    """A class shown as its import path (``show-config``, describe())."""
-    return f"{value.__module__}.{value.__qualname__}" if isinstance(value, type) else value
 
 
 APP_OPTIONS = OptionTable(
@@ -479,7 +462,7 @@ class AppConfig(_Section):
             (self._task_env, "task"),
             (self._task_env_per_key.get(env_key, {}), per_task),
         ):
-            resolved.update(_checked(layer, table, prefix, task_id, app_extra_options))
+            resolved.update(checked_task_layer(layer, table, prefix, task_id, app_extra_options))
         source = f"options of task {task_id}"
         for name, raw in options.items():
             resolved[name] = (table.parse(name, raw, source), source)
@@ -511,55 +494,13 @@ class AppConfig(_Section):
         table = task_option_table(task_options)
         task_layers: Resolved = {}
         for layer in (self._task_defaults, self._task_env):
-            task_layers.update(_checked(layer, table, "task", None, None))
+            task_layers.update(checked_task_layer(layer, table, "task", None, None))
         defaults = TaskConfig.from_resolved(task_layers, table)
         described.extend(
             OptionValue(f"task.{item.name}", item.value, item.source, item.description, item.shown)
             for item in defaults.describe()
         )
         return described
-
-
-def _checked(
-    layer: Resolved,
-    table: OptionTable,
-    prefix: str,
-    task_id: str | None,
-    app_extra_options: Callable[[], OptionTable | None] | None,
-) -> Resolved:
-    """``layer`` with its :class:`Unchecked` values parsed against ``table`` (a task's
-    options); in the ``task`` section, an option of the app's ``task_cls`` that ``table``
-    lacks is left out. Any other unknown name is refused, with every valid one."""
-    if not any(isinstance(value, Unchecked) for value, _ in layer.values()):
-        return layer
-    checked: Resolved = {}
-    for name, (value, source) in layer.items():
-        if not isinstance(value, Unchecked):
-            checked[name] = (value, source)
-        elif name in table:
-            checked[name] = (table.parse(name, value.raw, source, prefix=prefix), source)
-        elif (
-            prefix == "task"
-            and app_extra_options is not None
-            and name in _names(app_extra_options())
-        ):
-            continue  # an option of the app's task class, not of this task's class
-        else:
-            error = table.unknown(name, source, prefix=prefix)
-            where = f"Task {task_id}: " if task_id is not None else ""
-            hint = (
-                " An option that a Task subclass declares (extra_options) may be set in the "
-                "task section only when the app's task_cls declares it; otherwise set it for "
-                "its tasks (tasks.<task>, PYNENC__TASK__<TASK_KEY>__<OPTION>)."
-                if prefix == "task"
-                else ""
-            )
-            raise ConfigError(f"{where}{error}.{hint}")
-    return checked
-
-
-def _names(table: OptionTable | None) -> tuple[str, ...]:
-    return () if table is None else table.names
 
 
 def _sources(entries: Resolved) -> str:

@@ -253,6 +253,24 @@ def choices_text(values: Iterable[str]) -> str:
     return "one of " + ", ".join(repr(value) for value in values)
 
 
+_CLASS_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?")
+
+
+def class_ref(raw: Any) -> type | str:
+    """A class, or the import path of one (``module:Class`` or ``module.Class``), imported
+    only when first needed: the module defining it usually imports the app."""
+    if isinstance(raw, type):
+        return raw
+    if isinstance(raw, str) and _CLASS_PATH.fullmatch(raw.strip()):
+        return raw.strip()
+    raise InvalidValue()
+
+
+def class_path(value: Any) -> Any:
+    """A class shown as its import path (``show-config``, describe())."""
+    return f"{value.__module__}.{value.__qualname__}" if isinstance(value, type) else value
+
+
 # -- exception classes by reference --------------------------------------------------------------
 
 #: An exception class, or the dotted import path of one that has not been imported yet.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
@@ -21,6 +21,7 @@ from pynenc.conf.option import (
     Option,
     OptionTable,
     OptionValue,
+    Unchecked,
     choices_text,
     enum_member,
     exception_refs,
@@ -233,3 +234,45 @@ class TaskConfig:
             )
             for name in names
         ]
+
+
+def checked_task_layer(
+    layer: Mapping[str, tuple[Any, str]],
+    table: OptionTable,
+    prefix: str,
+    task_id: str | None,
+    app_extra_options: Callable[[], OptionTable | None] | None,
+) -> Mapping[str, tuple[Any, str]]:
+    """``layer`` with its :class:`Unchecked` values parsed against ``table`` (a task's
+    options); in the ``task`` section, an option of the app's ``task_cls`` that ``table``
+    lacks is left out. Any other unknown name is refused, with every valid one."""
+    if not any(isinstance(value, Unchecked) for value, _ in layer.values()):
+        return layer
+    checked: dict[str, tuple[Any, str]] = {}
+    for name, (value, source) in layer.items():
+        if not isinstance(value, Unchecked):
+            checked[name] = (value, source)
+        elif name in table:
+            checked[name] = (table.parse(name, value.raw, source, prefix=prefix), source)
+        elif (
+            prefix == "task"
+            and app_extra_options is not None
+            and name in _names(app_extra_options())
+        ):
+            continue  # an option of the app's task class, not of this task's class
+        else:
+            error = table.unknown(name, source, prefix=prefix)
+            where = f"Task {task_id}: " if task_id is not None else ""
+            hint = (
+                " An option that a Task subclass declares (extra_options) may be set in the "
+                "task section only when the app's task_cls declares it; otherwise set it for "
+                "its tasks (tasks.<task>, PYNENC__TASK__<TASK_KEY>__<OPTION>)."
+                if prefix == "task"
+                else ""
+            )
+            raise ConfigError(f"{where}{error}.{hint}")
+    return checked
+
+
+def _names(table: OptionTable | None) -> tuple[str, ...]:
+    return () if table is None else table.names
