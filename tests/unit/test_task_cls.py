@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from typing import Any
 
@@ -75,6 +76,13 @@ def test_an_override_of_run_function_in_dev_sync_mode() -> None:
     app = Pynenc(config_values={"app_id": "task-cls-sync", "dev_mode_force_sync_tasks": True})
     task = app.task(task_cls=extensible.TaggedTask, tag="sync")(plain)
     assert task(3).result["value"] == 3 and task(3).result["tag"] == "sync"
+    # direct_task's dev-mode shortcut (a plain call of the function) must not skip it
+    direct = app.direct_task(task_cls=extensible.TaggedTask, tag="direct")(fails_twice)
+    ATTEMPTS[:] = [0, 0]
+    assert direct(4) == {"tag": "direct", "pid": os.getpid(), "value": 4}
+    ATTEMPTS.clear()
+    retried = app.direct_task(task_cls=CountingTask, name="counting.direct")(fails_twice)
+    assert retried(5) == 5 and ATTEMPTS == [5, 5, 5]  # its should_retry, no max_retries
 
 
 @pytest.mark.parametrize(
