@@ -8,6 +8,7 @@ from typing import Any, NamedTuple, overload
 
 from pynenc.broker.kombu_broker import KombuBroker
 from pynenc.conf import AppConfig
+from pynenc.hooks import Hooks
 from pynenc.logs import apply_logging_level
 from pynenc.orchestrator import Orchestrator
 from pynenc.runner import BackgroundRunner, BaseRunner, create_runner
@@ -50,6 +51,8 @@ class Pynenc:
         #: ``module:attribute`` where this app can be imported (for spawned workers);
         #: found by :func:`pynenc.runner.reference.app_reference` when not set.
         self.reference: str | None = None
+        #: handlers called around publishing, running and runners (see :mod:`pynenc.hooks`)
+        self.hooks = Hooks()
         apply_logging_level(self.conf)
 
     @property
