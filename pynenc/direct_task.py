@@ -55,7 +55,10 @@ def make_direct_task(
     task: Task[Any, Any] = Task(app, func, options)
     app.register_task(task)
     conf = app.conf
+    hooks = app.hooks
     wrapper: Callable[..., Any]
+    # in dev sync mode a call is a plain call, unless there is something to retry or a
+    # run_start/run_end hook to fire: then it runs as a sync invocation
 
     if task.is_async:
 
@@ -67,7 +70,9 @@ def make_direct_task(
                 param_iter, common = _split(task, parallel_func, args, kwargs)
                 group = task.parallelize(param_iter, common)
                 return aggregate_func([r async for r in group.async_results()])
-            if conf.dev_mode_force_sync_tasks and not task.conf.max_retries:
+            if conf.dev_mode_force_sync_tasks and not (
+                task.conf.max_retries or hooks.run_start or hooks.run_end
+            ):
                 return await func(*args, **kwargs)  # the fast path: exactly a plain call
             return await task(*args, **kwargs).async_result()
 
@@ -81,7 +86,9 @@ def make_direct_task(
                     raise ValueError(AGGREGATION_REQUIRED)
                 param_iter, common = _split(task, parallel_func, args, kwargs)
                 return aggregate_func(list(task.parallelize(param_iter, common).results))
-            if conf.dev_mode_force_sync_tasks and not task.conf.max_retries:
+            if conf.dev_mode_force_sync_tasks and not (
+                task.conf.max_retries or hooks.run_start or hooks.run_end
+            ):
                 return func(*args, **kwargs)  # the fast path: exactly a plain call
             return task(*args, **kwargs).result
 

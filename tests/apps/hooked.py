@@ -146,3 +146,8 @@ def refused() -> None:
 @app.task
 def exits(code: int) -> None:
     raise SystemExit(code)
+
+
+@app.direct_task
+def direct_double(x: int) -> int:
+    return 2 * x

@@ -205,3 +205,15 @@ def test_dev_sync_mode_fires_run_hooks_but_no_publish_hooks(app: Pynenc, tmp_pat
     ]
     [end] = _by(ends, "run_end", id=failing.invocation_id)
     assert (end["status"], end["exception"], end["error_type"]) == ("FAILED", "ValueError", None)
+
+
+def test_in_dev_sync_mode_a_direct_task_fires_the_run_hooks_too(app: Pynenc) -> None:
+    """With no run hook a direct_task call in sync mode is a plain call; with one, it runs
+    as a sync invocation so the hooks fire (the value is the same)."""
+    app.conf.dev_mode_force_sync_tasks = True
+    assert hooked.direct_double(21) == 42
+    events = hooked.read_events(app.app_id)
+    task = "tests.apps.hooked.direct_double"
+    [start] = _by(events, "run_start", task=task)
+    [end] = _by(events, "run_end", task=task)
+    assert start["kwargs"] == {"x": 21} and (end["status"], end["value"]) == ("SUCCESS", 42)
