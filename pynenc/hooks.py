@@ -10,8 +10,8 @@ event               handler arguments                            called
 ``after_publish``   the same invocations                         once the broker took them
 ``run_start``       the invocation about to run                  where it runs (runner thread
                                                                  or child process; sync mode)
-``run_end``         the invocation and its :class:`Outcome`      after the outcome is handed
-                                                                 to be recorded
+``run_end``         the invocation and its :class:`Outcome`      after each attempt, before
+                                                                 its outcome is recorded
 ``runner_start``    the runner                                   before it starts serving
 ``runner_stop``     the runner                                   once it has stopped
 ==================  ===========================================  ============================

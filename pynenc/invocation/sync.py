@@ -91,24 +91,22 @@ class SyncInvocation(BaseInvocation[Params, Result]):
                 except Exception as exc:
                     retry = self.task.should_retry(exc, self._retries)
                     status = InvocationStatus.RETRY if retry else InvocationStatus.FAILED
-                    if not retry:
-                        self._error = exc
-                    self._set(status)
-                    if hooks.run_end:
+                    if hooks.run_end:  # before the outcome is set, as on a runner
                         seconds = time.perf_counter() - start
-                        hooks.emit(
-                            "run_end", self, Outcome(status, exception=exc, duration=seconds)
-                        )
+                        outcome = Outcome(status, exception=exc, duration=seconds)
+                        hooks.emit("run_end", self, outcome)
+                    self._set(status)
                     if retry:
-                        self._retries += 1  # after run_end: it saw this attempt's count
+                        self._retries += 1
                         continue
+                    self._error = exc
                     return
-                self._value = value
-                self._set(InvocationStatus.SUCCESS)
                 if hooks.run_end:
                     seconds = time.perf_counter() - start
                     outcome = Outcome(InvocationStatus.SUCCESS, value=value, duration=seconds)
                     hooks.emit("run_end", self, outcome)
+                self._value = value
+                self._set(InvocationStatus.SUCCESS)
                 return
         finally:
             current_invocation.reset(token)

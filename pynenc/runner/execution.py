@@ -83,12 +83,14 @@ def execute(
     app: Pynenc, envelope: Envelope, runner_id: str, outcomes: OutcomeWriter | None = None
 ) -> None:
     """Run a claimed invocation and record its outcome (success, retry or failure):
-    :func:`prepare`, then :func:`run`, then :func:`record`, with the ``run_start`` and
-    ``run_end`` hooks around them while ``task.invocation`` is set.
+    :func:`prepare`, then :func:`run` between the ``run_start`` and ``run_end`` hooks
+    (``task.invocation`` set), then :func:`record`.
 
-    A final outcome goes through ``outcomes`` when given (batched with other threads'),
-    else straight to the backend. A retry is always recorded at once: it publishes again.
-    A ``SystemExit``/``KeyboardInterrupt`` from the task is recorded, then raised again.
+    The ``run_end`` hooks run before the outcome is recorded: once a waiter can see the
+    result, or the next attempt can start, they are done. A final outcome goes through
+    ``outcomes`` when given (batched with other threads'), else straight to the backend.
+    A retry is always recorded at once: it publishes again. A ``SystemExit`` or
+    ``KeyboardInterrupt`` from the task is recorded, then raised again.
     """
     prepared = prepare(app, envelope)
     if isinstance(prepared, Outcome):
@@ -100,11 +102,15 @@ def execute(
         if hooks.run_start:
             hooks.emit("run_start", prepared)
         outcome = run(prepared, envelope)
-        record(app, envelope, runner_id, outcome, outcomes)
         if hooks.run_end:
-            hooks.emit("run_end", prepared, outcome)
+            try:
+                hooks.emit("run_end", prepared, outcome)
+            except BaseException:  # a handler's SystemExit: the outcome is still recorded
+                record(app, envelope, runner_id, outcome, outcomes)
+                raise
     finally:
         current_invocation.reset(token)
+    record(app, envelope, runner_id, outcome, outcomes)
     if outcome.exception is not None and outcome.interrupted:
         raise outcome.exception
 

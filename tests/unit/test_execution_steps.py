@@ -150,7 +150,9 @@ def test_execute_fires_run_start_with_the_invocation_current_then_run_end(app: P
     assert stored(app, envelope).status is S.SUCCESS
 
 
-def test_run_end_comes_after_the_outcome_is_recorded(app: Pynenc) -> None:
+def test_run_end_runs_before_the_outcome_is_recorded(app: Pynenc) -> None:
+    """Once a waiter can see the result (or the next attempt can start), the run_end
+    handlers are done."""
     seen: list[S] = []
 
     def read_back(invocation: Any, outcome: Outcome) -> None:
@@ -159,10 +161,27 @@ def test_run_end_comes_after_the_outcome_is_recorded(app: Pynenc) -> None:
     app.hooks.connect("run_end", read_back)
     try:
         envelope = claimed(app, hooked.add.task_id.key, x=2, y=3)
-        execute(app, envelope, RUNNER)  # no OutcomeWriter: written at once
+        execute(app, envelope, RUNNER)
     finally:
         app.hooks.disconnect("run_end", read_back)
-    assert seen == [S.SUCCESS]
+    assert seen == [S.RUNNING]
+    assert stored(app, envelope).status is S.SUCCESS
+
+
+def test_a_run_end_handler_exiting_still_leaves_the_outcome_recorded(app: Pynenc) -> None:
+    def exit_now(invocation: Any, outcome: Outcome) -> None:
+        raise SystemExit(4)  # not an Exception: not swallowed by the registry
+
+    app.hooks.connect("run_end", exit_now)
+    try:
+        envelope = claimed(app, hooked.add.task_id.key, x=2, y=3)
+        with pytest.raises(SystemExit):
+            execute(app, envelope, RUNNER)
+    finally:
+        app.hooks.disconnect("run_end", exit_now)
+    found = stored(app, envelope)
+    assert (found.status, found.result) == (S.SUCCESS, "5")
+    assert current_invocation.get() is None
 
 
 def test_a_failed_preparation_fires_no_run_hook(app: Pynenc) -> None:
