@@ -10,6 +10,7 @@ from pynenc.broker.kombu_broker import KombuBroker
 from pynenc.conf import AppConfig
 from pynenc.conf.option import InvalidValue, OptionTable, import_object
 from pynenc.exceptions import ConfigError, TaskDefinitionError
+from pynenc.hooks import Hooks
 from pynenc.logs import apply_logging_level
 from pynenc.orchestrator import Orchestrator
 from pynenc.runner import BackgroundRunner, BaseRunner, create_runner
@@ -53,6 +54,8 @@ class Pynenc:
         #: ``module:attribute`` where this app can be imported (for spawned workers);
         #: found by :func:`pynenc.runner.reference.app_reference` when not set.
         self.reference: str | None = None
+        #: handlers called around publishing, running and runners (see :mod:`pynenc.hooks`)
+        self.hooks = Hooks()
         apply_logging_level(self.conf)
 
     @property

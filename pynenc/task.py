@@ -27,6 +27,7 @@ from pynenc.exceptions import (
     ConfigError,
     InvalidTaskOptionsError,
     OutsideTaskError,
+    PublishVetoError,
     RetryError,
     TaskDefinitionError,
     TaskNotFoundError,
@@ -382,15 +383,17 @@ def distribute_batch_calls(
 @contextmanager
 def _published_before(invocations: list[BaseInvocation[Any, Any]]) -> Iterator[None]:
     """A ``BrokerError`` mid-way through a ``parallelize`` FAILED the calls it was about
-    (see ``Orchestrator.route``); those published before it run: the error says so."""
+    (see ``Orchestrator.route``), a ``PublishVetoError`` left them unregistered; those
+    published before it run: the error says so."""
     try:
         yield
-    except BrokerError as exc:
+    except (BrokerError, PublishVetoError) as exc:
         if invocations:
+            others = "FAILED" if isinstance(exc, BrokerError) else "never registered"
             exc.add_note(
                 f"{len(invocations)} invocations of this parallelize were published before "
                 f"the failure and will run (first: {invocations[0].invocation_id}); the "
-                "others are FAILED."
+                f"others are {others}."
             )
         raise
 

@@ -70,9 +70,14 @@ class Orchestrator:
         """Register the calls (one backend write) and publish them (one broker batch),
         up to ``per_message`` invocations of a task in one message.
 
+        The ``before_publish`` hooks see the invocations before anything is stored, the
+        ``after_publish`` hooks once the broker took them (:mod:`pynenc.hooks`).
+
         :raises BrokerError: the broker could not take them; they are then FAILED with
             that error, so none of them runs later (see
             :func:`~pynenc.orchestrator.unpublished.fail_unpublished`).
+        :raises PublishVetoError: a ``before_publish`` hook refused them: nothing was
+            registered or sent.
         """
         broker = self.app.broker  # built (its URL checked) before anything is registered
         parent = current_invocation.get()
@@ -105,11 +110,16 @@ class Orchestrator:
             invocations.append(
                 DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
             )
+        hooks = self.app.hooks
+        if hooks.before_publish:  # may refuse the calls: before anything is stored
+            hooks.emit("before_publish", invocations)
         self.app.state_backend.register(records, time.time())
         try:
             broker.publish(envelopes, per_message)
         except BrokerError as exc:
             raise fail_unpublished(self.app.state_backend, records, exc) from exc
+        if hooks.after_publish:
+            hooks.emit("after_publish", invocations)
         return invocations
 
     @property

@@ -112,6 +112,9 @@ class BaseRunner(ABC):
     def run(self) -> None:
         """Consume and execute until :meth:`stop_runner_loop` is called (blocks).
 
+        The ``runner_start`` hooks run once its services run, before it serves; the
+        ``runner_stop`` hooks once it has stopped (running work finished or rerouted).
+
         :raises ConfigError: ``runner.dead_after`` is too short for ``runner.heartbeat_interval``.
         """
         conf = self.app.conf.runner
@@ -121,9 +124,12 @@ class BaseRunner(ABC):
         services = RunnerServices(
             self.app, self.runner_id, info=self.info(), on_takeover=self._on_takeover
         )
+        hooks = self.app.hooks
         with self._signals():
             services.start()
             try:
+                if hooks.runner_start:
+                    hooks.emit("runner_start", self)
                 self._serve()
             finally:
                 try:
@@ -132,6 +138,8 @@ class BaseRunner(ABC):
                     services.stop()
                     with self._stop_lock:
                         self._stop_requests = 0  # the runner can be started again
+                    if hooks.runner_stop:
+                        hooks.emit("runner_stop", self)
 
     def stop_runner_loop(self, immediate: bool = False) -> None:
         """Ask :meth:`run` to stop: no new work is taken, running work may finish.
