@@ -126,8 +126,8 @@ APP_OPTIONS = OptionTable(
             (),
             string_tuple,
             "a list of module names (comma-separated in text)",
-            "Modules a runner may import to find a task, besides the app's module and its "
-            "registered tasks' modules (the Celery layer's include feeds it).",
+            "Modules a runner imports at start to find tasks, besides the app's module and "
+            "its registered tasks' modules (the Celery layer's include feeds it).",
         ),
         Option(
             "state_backend_connect_timeout",

@@ -28,6 +28,7 @@ from pynenc.conf.liveness import check_liveness
 from pynenc.exceptions import StateBackendUnavailableError
 from pynenc.identifiers import new_runner_id
 from pynenc.logs import apply_logging_level
+from pynenc.runner.execution import import_task_modules
 from pynenc.runner.ownership import still_owned
 from pynenc.runner.services import RunnerServices
 
@@ -100,12 +101,14 @@ class BaseRunner(ABC):
 
     def preflight(self) -> None:
         """Fail fast, before anything starts: a ``broker_url`` no broker can use
-        (:class:`~pynenc.exceptions.ConfigError`), a ``serializer`` that is not registered
-        (``ConfigError``), a state backend that does not answer
-        (:class:`~pynenc.exceptions.StateBackendError` within
+        (:class:`~pynenc.exceptions.ConfigError`), a module of ``task_modules`` that does
+        not import (``ConfigError``; the others' tasks are registered, so their queues are
+        consumed), a ``serializer`` that is not registered (``ConfigError``), a state
+        backend that does not answer (:class:`~pynenc.exceptions.StateBackendError` within
         ``state_backend_connect_timeout``). An unreachable broker is waited for, as
         Celery's workers do on start-up: it may come up later."""
         _ = self.app.broker  # built: its URL checked
+        import_task_modules(self.app)  # their queues and options known before consuming
         _ = self.app.serializer  # registered under the configured name
         self.app.state_backend.check()
 

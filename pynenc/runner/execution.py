@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pynenc.arguments import Arguments
 from pynenc.broker.envelope import Envelope
 from pynenc.context import current_invocation
-from pynenc.exceptions import PynencError, SerializationError, TaskNotFoundError
+from pynenc.exceptions import ConfigError, PynencError, SerializationError, TaskNotFoundError
 from pynenc.identifiers import TaskId
 from pynenc.invocation import log
 from pynenc.invocation.distributed import DistributedInvocation
@@ -114,6 +114,37 @@ def _not_found(
         "the option task_modules. If the task is genuine, import the module defining it from "
         f"the app's module or add it to task_modules (e.g. PYNENC__TASK_MODULES={example})."
     )
+
+
+def import_task_modules(app: Pynenc) -> None:
+    """Import the modules of option ``task_modules`` and register their tasks on ``app``,
+    so a runner knows their queues and options before the first message (and the CLI
+    shows them). Called at runner start and by the CLI.
+
+    :raises ConfigError: a module cannot be imported, naming it and the option.
+    """
+    modules = set(app.conf.task_modules)
+    failures = _import_modules(modules)
+    if failures:
+        name, exc = next(iter(sorted(failures.items())))
+        raise ConfigError(
+            f"task_modules names module {name!r}, which cannot be imported: "
+            f"{type(exc).__name__}: {exc}. Fix the module or remove it from task_modules "
+            f"(source: {app.conf.source_of('task_modules')})."
+        ) from exc
+    _register_tasks_of(app, modules)
+
+
+def _register_tasks_of(app: Pynenc, modules: set[str]) -> None:
+    """Register on ``app`` the tasks that ``modules`` hold (those of another app object
+    as copies, as :func:`resolve_task` would when their message comes)."""
+    from pynenc.task import _extract_task_from_wrapper
+
+    for name in sorted(modules):
+        for value in list(vars(sys.modules[name]).values()):
+            task = _extract_task_from_wrapper(value)
+            if task is not None and task.task_id.key not in app.tasks:
+                app.register_task(task if task.app is app else task.copy_for(app))
 
 
 def declared_modules(app: Pynenc) -> set[str]:
