@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
 from pynenc.exceptions import SerializationError, TaskNotFoundError
-from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup, checked_timeout
+from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry
 from pynenc.serializer import deserialize_arguments, deserialize_result, payload_to_exception
+from pynenc.timeouts import checked_timeout
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:

@@ -22,7 +22,6 @@ from pynenc.exceptions import (
     InvocationTimeoutError,
 )
 from pynenc.identifiers import new_invocation_id
-from pynenc.invocation.base import checked_timeout
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.orchestrator import recovery
 from pynenc.orchestrator.claims import Refusal, explain_refusal
@@ -40,6 +39,7 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
+from pynenc.timeouts import checked_timeout
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from pynenc.broker.envelope import MalformedEnvelopeError
+from pynenc.broker import MalformedEnvelopeError
 from pynenc.conf.liveness import check_liveness
 from pynenc.exceptions import StateBackendUnavailableError
 from pynenc.identifiers import new_runner_id
@@ -33,8 +33,7 @@ from pynenc.runner.services import RunnerServices
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
-    from pynenc.broker.envelope import Envelope
-    from pynenc.broker.kombu_broker import Delivery
+    from pynenc.broker import Delivery, Envelope
     from pynenc.orchestrator.claims import Refusal
 
 logger = logging.getLogger("pynenc.runner")

@@ -24,7 +24,7 @@ from pynenc.runner.pool import GrowingPool
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
-    from pynenc.broker.envelope import Envelope
+    from pynenc.broker import Envelope
 
 logger = logging.getLogger("pynenc.runner")
 
