@@ -228,12 +228,6 @@ class Orchestrator:
             expected_fingerprint=arguments_fingerprint,
         )
 
-    def claim_many(self, envelopes: Sequence[Envelope], runner_id: str) -> list[bool]:
-        """Take every invocation for ``runner_id`` in one backend call; per envelope,
-        whether it is now this runner's to run (``False``: gone, taken, finished, or the
-        message is not the stored call: see :meth:`claim_each`)."""
-        return [refusal is None for refusal in self.claim_each(envelopes, runner_id)]
-
     def claim_each(self, envelopes: Sequence[Envelope], runner_id: str) -> list[Refusal | None]:
         """Take every invocation for ``runner_id`` in one backend call; per envelope,
         ``None`` when it is now this runner's to run, else why not.
