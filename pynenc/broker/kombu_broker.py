@@ -333,6 +333,11 @@ class KombuBroker:
         if wakeup is not None:
             wakeup.interrupt()
 
+    @property
+    def wake_interrupts(self) -> bool:
+        """Whether :meth:`wake` ends consumers' waits here (``False``: it does nothing)."""
+        return self._local_wakeup() is not None
+
     def _local_wakeup(self) -> Wakeup | None:
         """The in-process wake-up this broker's consumers wait on, if they have one."""
         if self.in_process:

@@ -73,63 +73,6 @@ def broker_log() -> Iterator[Callable[[str], _LogEvent]]:
 class TestBroker(BrokerContract):
     """Runs the broker contract on every transport in ``BROKER_KINDS``."""
 
-    def test_queue_depth_counts_waiting_messages(self, broker: KombuBroker) -> None:
-        assert broker.queue_depth("default") == 0  # not declared yet: declared, empty
-        broker.publish([_envelope(i) for i in range(3)] + [_envelope(9, queue="other")])
-        _depth_becomes(broker, "default", 3)
-        assert broker.queue_depth(["default", "other"]) == 4
-        consumer = broker.consumer(["default"], prefetch=1)
-        try:
-            [held] = _collect(consumer, 1)
-            _depth_becomes(broker, "default", 2)  # delivered, unacked: no longer waiting
-            held.ack()  # (AMQP then delivers the next one to this consumer's buffer)
-        finally:
-            consumer.close()  # what it buffered goes back
-        _depth_becomes(broker, "default", 2)
-        broker.purge(["default"])
-        _depth_becomes(broker, "default", 0)
-
-    def test_wake_interrupts_a_waiting_consumer(self, broker: KombuBroker) -> None:
-        """Where consumers wait in this process (memory://, sqlite://) ``wake`` ends a
-        long wait at once; elsewhere it is a no-op. Either way the consumer goes on."""
-        consumer = broker.consumer(["default"], prefetch=1)
-        try:
-            waiting = threading.Event()
-            took: list[float] = []
-
-            def wait_long() -> None:
-                start = time.monotonic()
-                waiting.set()
-                assert consumer.get(1, timeout=60 if interrupts else 0.5) == []
-                took.append(time.monotonic() - start)
-
-            interrupts = broker.url.split(":", 1)[0] in ("memory", "sqlite")
-            thread = threading.Thread(target=wait_long)
-            thread.start()
-            waiting.wait(10)
-            broker.wake()
-            thread.join(60)
-            assert took and took[0] < 30  # far below the 60 s it asked for
-            broker.wake()  # before a get: that get does not wait either
-            start = time.monotonic()
-            assert consumer.get(1, timeout=60 if interrupts else 0.5) == []
-            assert time.monotonic() - start < 30
-            broker.publish([_envelope(1)])
-            [delivery] = _collect(consumer, 1)
-            assert delivery.envelope is not None and delivery.envelope.invocation_id == "inv-1"
-            delivery.ack()
-        finally:
-            consumer.close()
-
-
-def _depth_becomes(broker: KombuBroker, queue: str, expected: int) -> None:
-    """``queue_depth(queue)`` reaches ``expected`` (RabbitMQ counts a publish made on
-    another connection a little later)."""
-    deadline = time.monotonic() + 10
-    while (depth := broker.queue_depth(queue)) != expected and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert depth == expected
-
 
 def test_envelopes_from_before_priorities_still_decode() -> None:
     old = '{"v":1,"id":"i","task":"m.t","args":{},"ser":"json","queue":"q","retries":0}'

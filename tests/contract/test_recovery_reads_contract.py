@@ -1,218 +1,53 @@
-"""The reads recovery makes, on every state backend: batched, never one per invocation.
+"""The recovery-reads contract (:mod:`pynenc.testing.recovery_reads_contract`) on memory,
+SQLite and Redis (a fresh database of the session server per test).
 
-``get_many`` and ``history_many`` read many invocations in a few round trips; recovery
-(``Orchestrator.recover``, ``release_owned``, ``redeliver_stale``, ``reroute_many``) is built
-on them and must never fall back to a ``get`` or ``history`` per invocation. Each test runs
-on memory, SQLite (a file in tmp_path) and Redis (a fresh database of the session server).
+``get_many`` and ``history_many`` read many invocations in a few round trips, and
+recovery (``Orchestrator.recover``, ``release_owned``, ``redeliver_stale``,
+``reroute_many``) never reads one invocation at a time. A backend that keeps the base
+class's ``get_many``/``history_many`` (one read per id) passes too.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from pynenc import Pynenc
 from pynenc.orchestrator import recovery
-from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry, StatusUpdate
-from pynenc.state_backend import StateBackend
-
-S = InvocationStatus
-BACKENDS: dict[str, Callable[[pytest.FixtureRequest], str]] = {
-    "memory": lambda request: "memory://",
-    "sqlite": lambda request: f"sqlite:///{request.getfixturevalue('tmp_path')}/state.db",
-    "redis": lambda request: request.getfixturevalue("redis_server").db_url(),
-}
-#: more than one chunk of every backend (SQLite 500 ids a query, Redis 1,000 a pipeline,
-#: recovery 1,000 a batch)
-MANY = 1201
-DEAD = "ThreadRunner:gone:1:dead"
+from pynenc.state_backend import BACKENDS as SCHEMES
+from pynenc.state_backend import StateBackend, register_backend
+from pynenc.state_backend.memory import MemoryStateBackend
+from pynenc.testing.recovery_reads_contract import RecoveryReadsContract
+from tests.contract.test_state_backend_contract import BACKENDS
 
 
-@pytest.fixture(params=list(BACKENDS))
-def app(request: pytest.FixtureRequest) -> Iterator[Pynenc]:
-    url = BACKENDS[request.param](request)
-    app = Pynenc(
-        {"broker_url": "memory://", "state_backend_url": url, "logging_level": "error"},
-        app_id=f"recovery-{uuid.uuid4().hex[:8]}",
-    )
-    yield app
-    app.purge()
-    app.state_backend.close()
-    app.broker.close()
+class TestRecoveryReads(RecoveryReadsContract):
+    """Runs the recovery-reads contract on every backend in ``BACKENDS``."""
+
+    @pytest.fixture(params=list(BACKENDS))
+    def backend_url(self, request: pytest.FixtureRequest) -> str:
+        return BACKENDS[request.param](request)
 
 
-@pytest.fixture
-def backend(app: Pynenc) -> StateBackend:
-    return app.state_backend
+class DefaultReadsBackend(MemoryStateBackend):
+    """The memory backend with the base class's batched reads: a ``get``/``history`` per id."""
+
+    get_many = StateBackend.get_many
+    history_many = StateBackend.history_many
 
 
-@pytest.fixture
-def one_by_one_forbidden(backend: StateBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A ``get`` or ``history`` of a single invocation fails the test."""
-
-    def forbidden(*args: Any) -> Any:
-        raise AssertionError(f"recovery read one invocation at a time: {args}")
-
-    monkeypatch.setattr(backend, "get", forbidden)
-    monkeypatch.setattr(backend, "history", forbidden)
+@pytest.fixture(scope="module")
+def _default_reads_scheme() -> Iterator[None]:
+    register_backend("defaultreads", f"{__name__}:DefaultReadsBackend")
+    yield
+    del SCHEMES["defaultreads"]
 
 
-def _register(backend: StateBackend, n: int, when: float | None = None) -> list[str]:
-    records = [
-        InvocationRecord(uuid.uuid4().hex, "mod.task", {"x": str(i)}, queue="default")
-        for i in range(n)
-    ]
-    backend.register(records, time.time() if when is None else when)
-    return [r.invocation_id for r in records]
-
-
-def _move(
-    backend: StateBackend, ids: list[str], frm: InvocationStatus, to: InvocationStatus, runner: str
-) -> None:
-    owned = to is S.RUNNING
-    updates = [
-        StatusUpdate(
-            i,
-            frozenset({frm}),
-            StatusEntry(to, time.time(), runner, f"to {to.name}"),
-            owner=runner if owned else None,
-            expected_owner=None if owned else runner,
-        )
-        for i in ids
-    ]
-    assert all(backend.set_status_many(updates))
-
-
-def _queued(app: Pynenc) -> int:
-    return app.broker.queue_depth("default")
-
-
-class TestBatchedReads:
-    def test_history_many_matches_history(self, backend: StateBackend) -> None:
-        ids = _register(backend, 3, when=1.0)
-        _move(backend, ids[:2], S.REGISTERED, S.RUNNING, "r1")
-        _move(backend, ids[:1], S.RUNNING, S.REROUTED, "r1")
-        histories = backend.history_many(ids)
-        assert histories == [backend.history(i) for i in ids]
-        assert [e.status for e in histories[0]] == [S.REGISTERED, S.RUNNING, S.REROUTED]
-        assert histories[0][0].timestamp == 1.0 and histories[0][1].runner_id == "r1"
-        assert histories[0][2].reason == "to REROUTED"
-        assert [e.status for e in histories[2]] == [S.REGISTERED]
-
-    def test_history_many_keeps_the_order_asked_unknown_ids_empty(
-        self, backend: StateBackend
-    ) -> None:
-        first, second = _register(backend, 2)
-        _move(backend, [second], S.REGISTERED, S.RUNNING, "r1")
-        histories = backend.history_many([second, "unknown", first, second])
-        assert [len(h) for h in histories] == [2, 0, 1, 2]
-        assert histories[0] == histories[3] and histories[0] is not histories[3]
-        assert backend.history_many([]) == []
-
-    def test_history_many_across_chunks(self, backend: StateBackend) -> None:
-        ids = _register(backend, MANY)
-        _move(backend, ids[::2], S.REGISTERED, S.RUNNING, "r1")
-        histories = backend.history_many(list(reversed(ids)))
-        expected = [2 if index % 2 == 0 else 1 for index in range(MANY)][::-1]
-        assert [len(h) for h in histories] == expected
-
-    def test_get_many_across_chunks(self, backend: StateBackend) -> None:
-        ids = _register(backend, MANY)
-        asked = [*reversed(ids), "unknown"]
-        records = backend.get_many(asked)
-        assert records[-1] is None
-        assert [r.invocation_id for r in records[:-1] if r is not None] == asked[:-1]
-        assert records[0] is not None and records[0].arguments == {"x": str(MANY - 1)}
-        assert backend.get_many([]) == []
-
-    def test_get_many_returns_copies(self, backend: StateBackend) -> None:
-        [inv] = _register(backend, 1)
-        [record] = backend.get_many([inv])
-        assert record is not None
-        record.status = S.SUCCESS
-        [again] = backend.get_many([inv])
-        assert again is not None and again.status is S.REGISTERED
-
-
-@pytest.mark.usefixtures("one_by_one_forbidden")
-class TestRecoveryReadsInBatches:
-    def test_recover_reroutes_every_invocation_of_a_dead_runner(
-        self, app: Pynenc, backend: StateBackend
-    ) -> None:
-        ids = _register(backend, MANY)
-        _move(backend, ids, S.REGISTERED, S.RUNNING, DEAD)
-        alive = _register(backend, 1)
-        _move(backend, alive, S.REGISTERED, S.RUNNING, "alive")
-        now = time.time()
-        backend.heartbeat(DEAD, now - 3600)
-        backend.heartbeat("alive", now)
-        assert app.orchestrator.recover("leader", now, 60.0, 3) == [DEAD]
-        assert sorted(backend.find(statuses=[S.REROUTED])) == sorted(ids)
-        assert backend.find(statuses=[S.RUNNING]) == alive
-        last = backend.history_many(ids[:1])[0][-1]
-        assert last.status is S.REROUTED and last.runner_id == "leader"
-        assert last.reason == f"runner {DEAD} is dead (silent for 3600.0 s)"
-        assert DEAD not in backend.runners()
-        assert _queued(app) == MANY  # published again, once each
-
-    def test_runner_without_heartbeat_is_dead(self, app: Pynenc, backend: StateBackend) -> None:
-        ids = _register(backend, 2)
-        _move(backend, ids, S.REGISTERED, S.RUNNING, DEAD)
-        assert app.orchestrator.recover("leader", time.time(), 60.0, 3) == []
-        assert sorted(backend.find(statuses=[S.REROUTED])) == sorted(ids)
-        [history] = backend.history_many(ids[:1])
-        assert history[-1].reason == f"runner {DEAD} is dead (no heartbeat)"
-
-    def test_past_max_reroutes_it_fails(self, app: Pynenc, backend: StateBackend) -> None:
-        ids = _register(backend, 3)
-        _move(backend, ids, S.REGISTERED, S.RUNNING, "r1")
-        _move(backend, ids[:2], S.RUNNING, S.REROUTED, "r1")
-        _move(backend, ids[:2], S.REROUTED, S.RUNNING, DEAD)
-        _move(backend, ids[2:], S.RUNNING, S.REROUTED, "r1")  # not running: left alone
-        moved = app.orchestrator.release_owned(DEAD, "leader", "it stopped", max_reroutes=1)
-        assert moved == 2
-        records = backend.get_many(ids)
-        assert [r.status for r in records if r is not None] == [S.FAILED, S.FAILED, S.REROUTED]
-        error = records[0].error if records[0] is not None else None
-        assert error is not None and error["type"] == "pynenc.exceptions.RunnerError"
-        assert "rerouted 1 times (runner.max_reroutes)" in error["message"]
-        assert _queued(app) == 0  # a failed invocation is not published again
-
-    def test_release_owned_only_takes_that_runners_work(
-        self, app: Pynenc, backend: StateBackend
-    ) -> None:
-        mine, theirs = _register(backend, MANY), _register(backend, 3)
-        _move(backend, mine, S.REGISTERED, S.RUNNING, DEAD)
-        _move(backend, theirs, S.REGISTERED, S.RUNNING, "other")
-        assert app.orchestrator.release_owned(DEAD, DEAD, "stopping", 3) == MANY
-        assert sorted(backend.find(statuses=[S.RUNNING])) == sorted(theirs)
-        assert _queued(app) == MANY
-
-    def test_a_move_refused_meanwhile_is_skipped(self, app: Pynenc, backend: StateBackend) -> None:
-        ids = _register(backend, 2)
-        _move(backend, ids, S.REGISTERED, S.RUNNING, DEAD)
-        records = backend.get_many(ids)
-        _move(backend, ids[:1], S.RUNNING, S.SUCCESS, DEAD)  # finished after it was read
-        moves = [(r, "dead") for r in records if r is not None]
-        assert app.orchestrator.reroute_many(moves, "leader", 3) == 1
-        assert [r.status for r in backend.get_many(ids) if r] == [S.SUCCESS, S.REROUTED]
-        assert _queued(app) == 1
-
-    def test_redeliver_stale_publishes_each_once_per_period(
-        self, app: Pynenc, backend: StateBackend
-    ) -> None:
-        now = time.time()
-        _register(backend, MANY, when=now - 600)
-        _register(backend, 2, when=now)  # waiting, but not for long
-        assert app.orchestrator.redeliver_stale("leader", now, 300.0) == MANY
-        assert _queued(app) == MANY
-        # the lease holds for the period: another pass (or runner) publishes nothing more
-        assert app.orchestrator.redeliver_stale("other", now + 1, 300.0) == 0
-        assert len(backend.find(statuses=[S.REGISTERED])) == MANY + 2  # nothing moved
+@pytest.mark.usefixtures("_default_reads_scheme")
+class TestDefaultBatchedReads(RecoveryReadsContract):
+    @pytest.fixture
+    def backend_url(self) -> str:
+        return "defaultreads://"
 
 
 def test_batches_are_bounded() -> None:

@@ -1,7 +1,8 @@
 """The dependency direction of ``docs/architecture.md``, checked over every import.
 
 CLI → app → tasks → invocations → orchestrator → {state backend, broker}; runners →
-orchestrator and broker. State backends and the broker know nothing of orchestration,
+orchestrator and broker; ``pynenc.testing`` (helpers for test suites) sits beside the
+CLI, above everything. State backends and the broker know nothing of orchestration,
 runners or each other; configuration imports no component. Leaf modules (records,
 exceptions, types, identifiers, arguments, serializer, logs, context, timeouts) serve
 everyone. Runtime imports count — at module level or inside a function; imports under
@@ -25,6 +26,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pynenc"
 LAYERS = {
     "__main__": "cli",
     "cli": "cli",
+    "testing": "testing",
     "": "app",
     "app": "app",
     "task": "tasks",
@@ -41,6 +43,7 @@ _EVERY = {*LAYERS.values(), "shared"}
 #: layer -> the layers its modules may import at runtime
 MAY_IMPORT = {
     "cli": _EVERY,
+    "testing": _EVERY - {"cli"},  # helpers and contract suites for users' test suites
     "app": _EVERY - {"cli"},
     "tasks": {"tasks", "invocations", "orchestrator", "conf", "shared"},
     "invocations": {"invocations", "orchestrator", "conf", "shared"},
