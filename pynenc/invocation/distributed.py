@@ -86,7 +86,8 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
 
     @property
     def task_key(self) -> str:
-        """The task's id (``module.function``), known without resolving the task."""
+        """The task's key (``module.function``, or the name it was declared with), known
+        without resolving the task."""
         if self._stored is not None:
             return self._stored.task_id
         assert self._task is not None

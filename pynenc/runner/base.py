@@ -99,11 +99,13 @@ class BaseRunner(ABC):
 
     def preflight(self) -> None:
         """Fail fast, before anything starts: a ``broker_url`` no broker can use
-        (:class:`~pynenc.exceptions.ConfigError`), a state backend that does not answer
+        (:class:`~pynenc.exceptions.ConfigError`), a ``serializer`` that is not registered
+        (``ConfigError``), a state backend that does not answer
         (:class:`~pynenc.exceptions.StateBackendError` within
         ``state_backend_connect_timeout``). An unreachable broker is waited for, as
         Celery's workers do on start-up: it may come up later."""
         _ = self.app.broker  # built: its URL checked
+        _ = self.app.serializer  # registered under the configured name
         self.app.state_backend.check()
 
     def run(self) -> None:

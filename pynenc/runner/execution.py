@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -32,29 +34,77 @@ S = InvocationStatus
 
 
 def resolve_task(app: Pynenc, task_key: str) -> Task[Any, Any]:
-    """The app's task for ``task_key``, importing its module when it isn't registered and
-    the app declares it (:func:`declared_modules`); any other module is never imported.
+    """The app's task for ``task_key`` (``module.function`` or a declared name).
 
-    :raises TaskNotFoundError: naming the module and how to declare it.
+    A key not registered yet makes the runner import the modules the app declares
+    (:func:`declared_modules`) and look again: their tasks register on import. A task found
+    there on another app object is copied onto ``app``. Any other module is never imported.
+
+    :raises TaskNotFoundError: naming the task and how to declare its module.
     """
     task = app.tasks.get(task_key)
     if task is not None:
         return task
-    from pynenc.task import Task
+    declared = declared_modules(app)
+    failures = _import_modules(declared)
+    task = app.tasks.get(task_key) or _task_in_modules(app, task_key, declared)
+    if task is not None:
+        return task
+    raise TaskNotFoundError(_not_found(app, task_key, declared, failures))
 
+
+def _import_modules(names: set[str]) -> dict[str, Exception]:
+    """Import each module of ``names`` (already imported ones cost a lookup); what failed."""
+    failures: dict[str, Exception] = {}
+    for name in sorted(names):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a broken module is reported with the missing task
+            failures[name] = exc
+    return failures
+
+
+def _task_in_modules(app: Pynenc, task_key: str, modules: set[str]) -> Task[Any, Any] | None:
+    """A task with key ``task_key`` that one of ``modules`` holds (directly or in a wrapper)
+    for another app object: copied onto ``app`` and registered."""
+    from pynenc.task import _extract_task_from_wrapper
+
+    for name in sorted(modules):
+        module = sys.modules.get(name)
+        for value in list(vars(module).values()) if module is not None else ():
+            task = _extract_task_from_wrapper(value)
+            if task is not None and task.task_id.key == task_key:
+                copy = task if task.app is app else task.copy_for(app)
+                app.register_task(copy)
+                return copy
+    return None
+
+
+def _not_found(
+    app: Pynenc, task_key: str, declared: set[str], failures: dict[str, Exception]
+) -> str:
+    """Why ``task_key`` is not a task this runner can run, and how to make it one."""
     try:
-        task_id = TaskId.from_key(task_key)
-    except ValueError as exc:
-        raise TaskNotFoundError(str(exc)) from exc
-    if task_id.module not in declared_modules(app):
-        raise TaskNotFoundError(
-            f"Task {task_id}: module {task_id.module!r} is not declared by app "
-            f"{app.app_id!r}, so this runner does not import it. A runner imports only the "
-            "app's module, the modules of its registered tasks and the option task_modules. "
-            f"If the task is genuine, import {task_id.module!r} from the app's module or add "
-            f"it to task_modules (e.g. PYNENC__TASK_MODULES={task_id.module})."
+        guess: str | None = TaskId.from_key(task_key).module  # the module.function form
+    except ValueError:
+        guess = None
+    message = (
+        f"Task {task_key!r} is not registered by app {app.app_id!r} nor by any module it "
+        f"declares ({', '.join(sorted(declared)) or 'none'}), so this runner cannot run it."
+    )
+    if guess is not None and guess not in declared:
+        message += (
+            f" If it is a function of module {guess!r}: module {guess!r} is not declared by "
+            f"app {app.app_id!r}, so this runner does not import it."
         )
-    return Task.from_id(app, task_id)
+    for name, exc in failures.items():
+        message += f" Importing declared module {name!r} failed: {type(exc).__name__}: {exc}."
+    example = guess if guess is not None and guess not in declared else "mypkg.tasks"
+    return message + (
+        " A runner imports only the app's module, the modules of its registered tasks and "
+        "the option task_modules. If the task is genuine, import the module defining it from "
+        f"the app's module or add it to task_modules (e.g. PYNENC__TASK_MODULES={example})."
+    )
 
 
 def declared_modules(app: Pynenc) -> set[str]:
