@@ -11,9 +11,11 @@ from pynenc.conf import AppConfig
 from pynenc.conf.option import InvalidValue, OptionTable, import_object
 from pynenc.exceptions import ConfigError, TaskDefinitionError
 from pynenc.hooks import Hooks
+from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.logs import apply_logging_level
 from pynenc.orchestrator import Orchestrator
 from pynenc.runner import BackgroundRunner, BaseRunner, create_runner
+from pynenc.runner.execution import resolve_task
 from pynenc.serializer import Serializer, get_serializer
 from pynenc.state_backend import StateBackend, create_state_backend
 from pynenc.task import Task
@@ -255,6 +257,41 @@ class Pynenc:
             return make_direct_task(task, parallel_func, aggregate_func)
 
         return decorate(func) if func is not None else decorate
+
+    def invocation(self, invocation_id: str) -> DistributedInvocation[Any, Any]:
+        """A handle on invocation ``invocation_id`` from its id alone (made in another
+        process, or looked up by id for its result), built from one read of its record::
+
+            invocation = app.invocation(invocation_id)
+            invocation.status, invocation.get_result(timeout=10)
+
+        Status, history, retries and result work as on the handle a call returns, even
+        where the task cannot be resolved (results decode without it). The task is
+        resolved (registered, else imported as a runner would) and the arguments decoded
+        only when ``.task`` / ``.arguments`` are read.
+
+        :raises InvocationNotFoundError: this app's state backend has no such invocation
+            (never registered with this app, purged, or lost); the error names the app and
+            the backend.
+        :raises TypeError: ``invocation_id`` is not a string (``ValueError``: empty).
+        """
+        if not isinstance(invocation_id, str) or not invocation_id:
+            error = ValueError if isinstance(invocation_id, str) else TypeError
+            raise error(
+                f"app.invocation({invocation_id!r}): an invocation id is a non-empty string "
+                "(an invocation's .invocation_id)"
+            )
+        return DistributedInvocation.from_record(self, self.orchestrator.get_record(invocation_id))
+
+    def resolve_task(self, task_key: str) -> Task[Any, Any]:
+        """The task with key ``task_key`` (``module.function`` or a declared name) as a
+        runner finds it: the registered one, else one found by importing the modules this
+        app declares (its own module, its tasks' modules, ``task_modules``); no other
+        module is imported.
+
+        :raises TaskNotFoundError: naming the module and how to declare it.
+        """
+        return resolve_task(self, task_key)
 
     def purge(self) -> Purged:
         """Drop every queued message and stored invocation of this app; says how many.

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from pynenc.arguments import Arguments
 from pynenc.context import current_invocation
 from pynenc.identifiers import new_invocation_id
-from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup, checked_timeout
+from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus, StatusEntry
+from pynenc.timeouts import checked_timeout
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from pynenc.broker.envelope import MalformedEnvelopeError
+from pynenc.broker import MalformedEnvelopeError
 from pynenc.conf.liveness import check_liveness
 from pynenc.exceptions import StateBackendUnavailableError
 from pynenc.identifiers import new_runner_id
@@ -34,8 +34,7 @@ from pynenc.runner.services import RunnerServices
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
-    from pynenc.broker.envelope import Envelope
-    from pynenc.broker.kombu_broker import Delivery
+    from pynenc.broker import Delivery, Envelope
     from pynenc.orchestrator.claims import Refusal
 
 logger = logging.getLogger("pynenc.runner")
@@ -280,15 +279,15 @@ class BaseRunner(ABC):
         return None
 
     def _release_unstarted(self, envelopes: list[Envelope]) -> None:
-        """Claimed but never started (the runner is stopping): publish them again."""
-        orchestrator = self.app.orchestrator
+        """Claimed but never started (the runner is stopping): publish them again (their
+        records read in one backend call, rerouted in one batch)."""
         reason = f"runner {self.runner_id} stopped before starting it"
-        for envelope in envelopes:
-            record = self.app.state_backend.get(envelope.invocation_id)
-            if record is not None and record.owner == self.runner_id:
-                orchestrator.reroute(
-                    record, self.runner_id, reason, self.app.conf.runner.max_reroutes
-                )
+        records = self.app.state_backend.get_many([e.invocation_id for e in envelopes])
+        mine = [(r, reason) for r in records if r is not None and r.owner == self.runner_id]
+        if mine:
+            self.app.orchestrator.reroute_many(
+                mine, self.runner_id, self.app.conf.runner.max_reroutes
+            )
 
     @abstractmethod
     def _serve(self) -> None:

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
-from pynenc.broker.envelope import Envelope
+from pynenc.broker import Envelope
 from pynenc.context import current_invocation
 from pynenc.exceptions import ConfigError, PynencError, SerializationError, TaskNotFoundError
 from pynenc.identifiers import TaskId

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from multiprocessing.queues import SimpleQueue
 
     from pynenc.app import Pynenc
-    from pynenc.broker.envelope import Envelope
+    from pynenc.broker import Envelope
 
 logger = logging.getLogger("pynenc.runner")
 _BLOCKED, _RESUMED = "blocked", "resumed"

@@ -167,3 +167,12 @@ class StateBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default has nothing to release."""
+
+    def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
+        """The histories of ``invocation_ids``, in order, oldest entry first (empty for an
+        unknown id): what :meth:`history` gives for each.
+
+        Recovery reads a whole batch of invocations at once; backends override this
+        default (one :meth:`history` per id) to read them in a few round trips.
+        """
+        return [self.history(invocation_id) for invocation_id in invocation_ids]

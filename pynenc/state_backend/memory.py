@@ -202,3 +202,14 @@ class MemoryStateBackend(StateBackend):
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
             waiter.set()
         return dropped
+
+    def get_many(self, invocation_ids: Sequence[str]) -> list[InvocationRecord | None]:
+        records = self._store.records
+        with self._store.lock:  # one consistent view of every record
+            found = [records.get(invocation_id) for invocation_id in invocation_ids]
+            return [None if record is None else replace(record) for record in found]
+
+    def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
+        histories = self._store.histories
+        with self._store.lock:  # one consistent view of every history
+            return [list(histories.get(invocation_id, ())) for invocation_id in invocation_ids]

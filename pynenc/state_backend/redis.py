@@ -172,6 +172,11 @@ def _record(invocation_id: str, fields: dict[str, str]) -> InvocationRecord | No
     )
 
 
+def _entries(raw: list[str]) -> list[StatusEntry]:
+    """A history list as stored (one JSON array per entry), decoded."""
+    return [StatusEntry(InvocationStatus(s), t, r, why) for s, t, r, why in map(json.loads, raw)]
+
+
 def _script_json(value: object) -> str:
     """The JSON a script decodes with cjson. Non-ASCII text stays as it is (sent as UTF-8),
     never as ``\\u`` escapes: cjson refuses the escape of a lone surrogate, which Python
@@ -300,10 +305,14 @@ class RedisStateBackend(StateBackend):
         return [_record(i, cast(dict[str, str], fields)) for i, fields in pairs]
 
     def _read_records(
-        self, invocation_ids: Sequence[str], command: Callable[[Any, str], object]
+        self,
+        invocation_ids: Sequence[str],
+        command: Callable[[Any, str], object],
+        kind: str = "inv:",
     ) -> list[Any]:
-        """``command(pipeline, record key)`` for every id, ``READ_CHUNK`` per round trip."""
-        keys = [self.prefix + "inv:" + invocation_id for invocation_id in invocation_ids]
+        """``command(pipeline, key)`` for every id's record key (``kind``: ``hist:`` for
+        its history), ``READ_CHUNK`` per round trip."""
+        keys = [self.prefix + kind + invocation_id for invocation_id in invocation_ids]
 
         def run(client: redis.Redis) -> list[Any]:
             replies: list[Any] = []
@@ -337,9 +346,7 @@ class RedisStateBackend(StateBackend):
     def history(self, invocation_id: str) -> list[StatusEntry]:
         key = self.prefix + "hist:" + invocation_id
         raw = cast(list[str], self._call(lambda client: client.lrange(key, 0, -1)))
-        return [
-            StatusEntry(InvocationStatus(s), t, r, why) for s, t, r, why in map(json.loads, raw)
-        ]
+        return _entries(raw)
 
     def _status(self, invocation_id: str) -> InvocationStatus | None:
         key = self.prefix + "inv:" + invocation_id
@@ -526,3 +533,10 @@ class RedisStateBackend(StateBackend):
         if listener is not None:
             listener.join(timeout=LISTEN_TICK * 4)
         self._client.close()
+
+    def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
+        """Pipelined ``LRANGE``s: one round trip per ``READ_CHUNK`` invocations."""
+        replies = self._read_records(
+            invocation_ids, lambda pipe, key: pipe.lrange(key, 0, -1), kind="hist:"
+        )
+        return [_entries(cast(list[str], raw)) for raw in replies]

@@ -82,6 +82,15 @@ def wait_dead_letters(broker: KombuBroker, queue: str, count: int, timeout: floa
     return broker.dead_letters(queue)
 
 
+def depth_becomes(broker: KombuBroker, queue: str, expected: int, timeout: float = 10.0) -> None:
+    """Wait until ``broker.queue_depth(queue)`` is ``expected`` (RabbitMQ counts a publish
+    made on another connection a little later); fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while (depth := broker.queue_depth(queue)) != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert depth == expected, f"queue {queue!r} holds {depth} messages, not {expected}"
+
+
 def publish_raw(broker: KombuBroker, body: str, content_type: str) -> None:
     """Publish ``body`` to ``default`` as it is, bypassing the envelope encoding."""
     broker.purge(["default"])  # declares the queue as the broker does
@@ -257,6 +266,56 @@ class BrokerContract:
         consumer = broker.consumer(["default"], prefetch=1)
         try:
             assert consumer.get(1, timeout=0.05) == []
+        finally:
+            consumer.close()
+
+    def test_queue_depth_counts_waiting_messages(self, broker: KombuBroker) -> None:
+        assert broker.queue_depth("default") == 0  # not declared yet: declared, empty
+        others = [sample_envelope(9, queue="other")]
+        broker.publish([sample_envelope(i) for i in range(3)] + others)
+        depth_becomes(broker, "default", 3)
+        assert broker.queue_depth(["default", "other"]) == 4
+        consumer = broker.consumer(["default"], prefetch=1)
+        try:
+            [held] = collect(consumer, 1)
+            depth_becomes(broker, "default", 2)  # delivered, unacked: no longer waiting
+            held.ack()  # (AMQP then delivers the next one to this consumer's buffer)
+        finally:
+            consumer.close()  # what it buffered goes back
+        depth_becomes(broker, "default", 2)
+        broker.purge(["default", "other"])
+        depth_becomes(broker, "default", 0)
+
+    def test_wake_interrupts_a_waiting_consumer(self, broker: KombuBroker) -> None:
+        """Where consumers wait in this process (``broker.wake_interrupts``: memory://,
+        sqlite://) ``wake`` ends a long wait at once; elsewhere it does nothing. Either
+        way the consumer goes on receiving."""
+        wait = 60.0 if broker.wake_interrupts else 0.5
+        consumer = broker.consumer(["default"], prefetch=1)
+        try:
+            waiting = threading.Event()
+            took: list[float] = []
+
+            def wait_long() -> None:
+                start = time.monotonic()
+                waiting.set()
+                assert consumer.get(1, timeout=wait) == []
+                took.append(time.monotonic() - start)
+
+            thread = threading.Thread(target=wait_long)
+            thread.start()
+            waiting.wait(10)
+            broker.wake()
+            thread.join(60)
+            assert took and took[0] < 30  # far below the 60 s it asked for
+            broker.wake()  # before a get: that get does not wait either
+            start = time.monotonic()
+            assert consumer.get(1, timeout=wait) == []
+            assert time.monotonic() - start < 30
+            broker.publish([sample_envelope(1)])
+            [delivery] = collect(consumer, 1)
+            assert delivery.envelope is not None and delivery.envelope.invocation_id == "inv-1"
+            delivery.ack()
         finally:
             consumer.close()
 
