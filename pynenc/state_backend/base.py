@@ -23,6 +23,10 @@ from pynenc.records import (
     StatusUpdate,
 )
 
+#: Seconds after its time that an unused rate reservation is kept (its invocation may come
+#: back late); older ones are dropped, and that invocation would take a new start.
+RATE_RESERVATION_GRACE = 300.0
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -166,3 +170,67 @@ class StateBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default has nothing to release."""
+
+    # -- concurrency control and rate limits (rules: pynenc.orchestrator.concurrency) -----
+
+    @abstractmethod
+    def register_exclusive(
+        self,
+        records: Sequence[InvocationRecord],
+        keys: Sequence[str | None],
+        entry_time: float,
+        held_while: frozenset[InvocationStatus],
+    ) -> list[str | None]:
+        """Register each record as :meth:`register` does, unless its key (``keys[i]``; a
+        ``None`` key: always registered) is held, all in one atomic step.
+
+        A key is held by the last invocation registered under it while that invocation's
+        status is in ``held_while``. Per record: ``None`` when it was registered (it now
+        holds its key), else the id of the holder (the record is not stored). Records of
+        one call are taken in order: a later record finds the key of an earlier one held.
+        """
+
+    @abstractmethod
+    def acquire_slot(
+        self,
+        key: str,
+        holder: str,
+        limit: int,
+        held_while: frozenset[InvocationStatus],
+        *,
+        enqueue: bool = True,
+    ) -> bool:
+        """Take one of the ``limit`` slots of ``key`` for invocation ``holder``, atomically.
+
+        ``True`` when ``holder`` holds a slot (it already did, or one was free). A holder
+        whose invocation is gone or not in a status of ``held_while`` no longer counts and
+        is dropped in the same step, so slots never outlive what holds them. Refused with
+        ``enqueue``: ``holder`` joins the key's waiters (once, keeping its place), to be
+        handed out by :meth:`release_slot`.
+        """
+
+    @abstractmethod
+    def release_slot(self, key: str, holder: str) -> str | None:
+        """Give back ``holder``'s slot of ``key`` (and its place among the waiters).
+
+        When a slot was given back, the longest waiter of ``key`` leaves the waiters and
+        its id is returned, for the caller to wake; else ``None``.
+        """
+
+    @abstractmethod
+    def slot_holders(self, key: str) -> list[str]:
+        """The invocations holding a slot of ``key`` (as stored: stale ones included)."""
+
+    @abstractmethod
+    def take_rate(
+        self, key: str, holder: str, interval: float, now: float, *, burst: int = 1
+    ) -> float:
+        """Take a start of rate ``key`` (one per ``interval`` seconds, ``burst`` at once)
+        for invocation ``holder`` at ``now``, atomically (a GCRA: one stored theoretical
+        arrival time per key).
+
+        ``0.0``: start now. Else the seconds until ``holder``'s start, which is reserved
+        for it: asking again for ``holder`` returns the time left (``0.0`` once due,
+        consuming the reservation) without taking another. Reservations left unused for
+        ``RATE_RESERVATION_GRACE`` seconds after their time are forgotten.
+        """

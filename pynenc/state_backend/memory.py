@@ -22,7 +22,8 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
-from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend._limits import gcra_take
+from pynenc.state_backend.base import RATE_RESERVATION_GRACE, Capabilities, StateBackend
 
 
 class _Store:
@@ -37,6 +38,24 @@ class _Store:
         self.heartbeats: dict[str, float] = {}
         self.runner_infos: dict[str, str] = {}  #: JSON, as other backends store it
         self.leases: dict[str, tuple[str, float]] = {}
+        #: concurrency control: registration key -> holder; slot key -> holders, and
+        #: -> waiters (a dict as an ordered set); rate key -> arrival time, reservations
+        self.registration_keys: dict[str, str] = {}
+        self.slots: dict[str, set[str]] = {}
+        self.slot_waiters: dict[str, dict[str, None]] = {}
+        self.rates: dict[str, float] = {}
+        self.rate_reservations: dict[str, dict[str, float]] = {}
+
+    def store(self, records: Sequence[InvocationRecord], prints: list[str], when: float) -> None:
+        """Store new records (the lock held)."""
+        for record, digest in zip(records, prints, strict=True):
+            self.fingerprints[record.invocation_id] = digest
+            self.records[record.invocation_id] = replace(record)
+            self.histories[record.invocation_id] = [StatusEntry(record.status, when)]
+
+    def in_status(self, invocation_id: str, statuses: frozenset[InvocationStatus]) -> bool:
+        record = self.records.get(invocation_id)
+        return record is not None and record.status in statuses
 
 
 _stores: dict[str, _Store] = {}
@@ -64,10 +83,7 @@ class MemoryStateBackend(StateBackend):
         store = self._store
         prints = [fingerprint(record.arguments) for record in records]  # outside the lock
         with store.lock:
-            for record, digest in zip(records, prints, strict=True):
-                store.fingerprints[record.invocation_id] = digest
-                store.records[record.invocation_id] = replace(record)
-                store.histories[record.invocation_id] = [StatusEntry(record.status, entry_time)]
+            store.store(records, prints, entry_time)
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         with self._store.lock:
@@ -197,8 +213,101 @@ class MemoryStateBackend(StateBackend):
             store.heartbeats.clear()
             store.runner_infos.clear()
             store.leases.clear()
+            for limits in (store.registration_keys, store.slots, store.slot_waiters):
+                limits.clear()
+            store.rates.clear()
+            store.rate_reservations.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
             waiter.set()
         return dropped
+
+    # -- concurrency control and rate limits ---------------------------------------------
+
+    def register_exclusive(
+        self,
+        records: Sequence[InvocationRecord],
+        keys: Sequence[str | None],
+        entry_time: float,
+        held_while: frozenset[InvocationStatus],
+    ) -> list[str | None]:
+        store = self._store
+        prints = [fingerprint(record.arguments) for record in records]
+        holders: list[str | None] = []
+        with store.lock:
+            for record, digest, key in zip(records, prints, keys, strict=True):
+                holder = None if key is None else store.registration_keys.get(key)
+                if holder is not None and store.in_status(holder, held_while):
+                    holders.append(holder)
+                    continue
+                store.store([record], [digest], entry_time)
+                if key is not None:
+                    store.registration_keys[key] = record.invocation_id
+                holders.append(None)
+        return holders
+
+    def acquire_slot(
+        self,
+        key: str,
+        holder: str,
+        limit: int,
+        held_while: frozenset[InvocationStatus],
+        *,
+        enqueue: bool = True,
+    ) -> bool:
+        store = self._store
+        with store.lock:
+            holders = store.slots.setdefault(key, set())
+            if holder not in holders:
+                holders -= {h for h in holders if not store.in_status(h, held_while)}
+                if len(holders) >= limit:
+                    if enqueue:
+                        store.slot_waiters.setdefault(key, {}).setdefault(holder, None)
+                    return False
+                holders.add(holder)
+            store.slot_waiters.get(key, {}).pop(holder, None)
+            return True
+
+    def release_slot(self, key: str, holder: str) -> str | None:
+        store = self._store
+        with store.lock:
+            holders = store.slots.get(key, set())
+            waiters = store.slot_waiters.get(key, {})
+            waiters.pop(holder, None)
+            if holder not in holders:
+                return None
+            holders.discard(holder)
+            woken = next(iter(waiters), None)
+            if woken is not None:
+                del waiters[woken]
+            if not holders:
+                store.slots.pop(key, None)
+            if not waiters:
+                store.slot_waiters.pop(key, None)
+            return woken
+
+    def slot_holders(self, key: str) -> list[str]:
+        with self._store.lock:
+            return sorted(self._store.slots.get(key, ()))
+
+    def take_rate(
+        self, key: str, holder: str, interval: float, now: float, *, burst: int = 1
+    ) -> float:
+        store = self._store
+        with store.lock:
+            reserved = store.rate_reservations.setdefault(key, {})
+            for stale in [h for h, at in reserved.items() if at < now - RATE_RESERVATION_GRACE]:
+                del reserved[stale]
+            mine = reserved.get(holder)
+            if mine is not None:
+                if mine > now:
+                    return mine - now
+                del reserved[holder]
+                return 0.0
+            step = gcra_take(store.rates.get(key), now, interval, burst)
+            store.rates[key] = step.tat
+            if step.start <= now:
+                return 0.0
+            reserved[holder] = step.start
+            return step.start - now
