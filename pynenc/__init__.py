@@ -19,7 +19,11 @@ from pynenc.exceptions import (
     TaskNotFoundError,
 )
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
-from pynenc.invocation.distributed import DistributedInvocation, DistributedInvocationGroup
+from pynenc.invocation.distributed import (
+    DistributedInvocation,
+    DistributedInvocationGroup,
+    ReusedInvocation,
+)
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
 from pynenc.records import InvocationStatus
 from pynenc.runner import BackgroundRunner, ThreadRunner
@@ -36,6 +40,7 @@ __all__ = [
     "BaseInvocationGroup",
     "DistributedInvocation",
     "DistributedInvocationGroup",
+    "ReusedInvocation",
     "SyncInvocation",
     "SyncInvocationGroup",
     "InvocationStatus",

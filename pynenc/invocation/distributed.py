@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pynenc.arguments import Arguments
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup, checked_timeout
 from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry
-from pynenc.serializer import deserialize_result, payload_to_exception
+from pynenc.serializer import deserialize_arguments, deserialize_result, payload_to_exception
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:
@@ -69,6 +69,35 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
             wait = self.task.app.orchestrator.wait_final
             self._final = await loop.run_in_executor(None, wait, self.invocation_id, None)
         return self._outcome(self._final)  # type: ignore[no-any-return]
+
+
+class ReusedInvocation(DistributedInvocation[Params, Result]):
+    """A handle on a pending invocation that a later call was folded into.
+
+    Returned by a call to a task with ``registration_concurrency`` when an invocation with
+    the same key is not final yet: nothing new was registered, and this handle reads (and
+    waits for) the existing invocation. :attr:`arguments` are that invocation's (read once
+    from the state backend); :attr:`requested_arguments` are what this call passed.
+    """
+
+    def __init__(
+        self, task: Task[Params, Result], requested_arguments: Arguments, invocation_id: str
+    ) -> None:
+        self._stored_arguments: Arguments | None = None
+        super().__init__(task, requested_arguments, invocation_id)
+
+    @property
+    def arguments(self) -> Arguments:
+        """The arguments of the reused invocation."""
+        if self._stored_arguments is None:
+            app = self.task.app
+            stored = self._record().arguments
+            self._stored_arguments = Arguments(deserialize_arguments(app.serializer, stored))
+        return self._stored_arguments
+
+    @arguments.setter
+    def arguments(self, value: Arguments) -> None:
+        self.requested_arguments = value  # what the base class stores: this call's
 
 
 class DistributedInvocationGroup(BaseInvocationGroup[Params, Result]):

@@ -26,6 +26,7 @@ from pynenc.identifiers import new_invocation_id
 from pynenc.invocation import log
 from pynenc.invocation.base import checked_timeout
 from pynenc.invocation.distributed import DistributedInvocation
+from pynenc.orchestrator import registration
 from pynenc.orchestrator.claims import Refusal, explain_refusal
 from pynenc.orchestrator.transitions import (
     FROM_OWNED,
@@ -105,12 +106,16 @@ class Orchestrator:
             invocations.append(
                 DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
             )
-        self.app.state_backend.register(records, time.time())
+        # registration control: calls folded into a pending invocation are not published
+        reused = registration.register(self.app, calls, records, time.time())
+        if reused:
+            envelopes = [e for i, e in enumerate(envelopes) if i not in reused]
+            records = [r for i, r in enumerate(records) if i not in reused]
         try:
             broker.publish(envelopes, per_message)
         except BrokerError as exc:
             raise fail_unpublished(self.app.state_backend, records, exc) from exc
-        return invocations
+        return registration.reuse(self.app, calls, invocations, reused) if reused else invocations
 
     @property
     def _state_url(self) -> str:
