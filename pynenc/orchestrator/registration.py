@@ -35,14 +35,18 @@ def register(
 
     Calls of tasks without registration control take the plain ``register``.
     """
-    keys: list[str | None] = []
-    for call, record in zip(calls, records, strict=True):
-        policy = call.task.concurrency
-        keys.append(None if policy is None else policy.registration_key(record.arguments))
-    if all(key is None for key in keys):
-        app.state_backend.register(records, now)
+    backend = app.state_backend
+    if all(call.task.concurrency is None for call in calls):  # no control: the fast path
+        backend.register(records, now)
         return {}
-    holders = app.state_backend.register_exclusive(records, keys, now, PENDING)
+    keys = [
+        None if (policy := call.task.concurrency) is None else policy.registration_key(r.arguments)
+        for call, r in zip(calls, records, strict=True)
+    ]
+    if all(key is None for key in keys):
+        backend.register(records, now)
+        return {}
+    holders = backend.register_exclusive(records, keys, now, PENDING)
     # a retried script whose first run was applied finds the record itself holding its key
     return {
         index: holder
