@@ -222,15 +222,15 @@ class StateBackend(ABC):
         """The invocations holding a slot of ``key`` (as stored: stale ones included)."""
 
     @abstractmethod
-    def take_rate(
-        self, key: str, holder: str, interval: float, now: float, *, burst: int = 1
-    ) -> float:
-        """Take a start of rate ``key`` (one per ``interval`` seconds, ``burst`` at once)
-        for invocation ``holder`` at ``now``, atomically (a GCRA: one stored theoretical
-        arrival time per key).
+    def take_rate(self, key: str, holder: str, interval: float, now: float) -> float:
+        """Ask, for invocation ``holder`` at ``now``, to start under rate ``key``: starts
+        at least ``interval`` seconds apart, across every caller (atomic; the arithmetic
+        is ``pynenc.state_backend._limits.rate_take``).
 
-        ``0.0``: start now. Else the seconds until ``holder``'s start, which is reserved
-        for it: asking again for ``holder`` returns the time left (``0.0`` once due,
-        consuming the reservation) without taking another. Reservations left unused for
-        ``RATE_RESERVATION_GRACE`` seconds after their time are forgotten.
+        ``0.0``: start now (the start is counted). Else the seconds to wait before asking
+        again for ``holder``: a start is reserved for it then, one ``interval`` after the
+        other reservations, so waiting holders come back spread out; the reservation is
+        used when it asks again in time (a start never follows another by less than
+        ``interval``: a holder back right after a late one waits the rest). Reservations
+        unused ``RATE_RESERVATION_GRACE`` seconds after their time are forgotten.
         """

@@ -22,7 +22,7 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
-from pynenc.state_backend._limits import gcra_take
+from pynenc.state_backend._limits import rate_take
 from pynenc.state_backend.base import RATE_RESERVATION_GRACE, Capabilities, StateBackend
 
 
@@ -43,7 +43,7 @@ class _Store:
         self.registration_keys: dict[str, str] = {}
         self.slots: dict[str, set[str]] = {}
         self.slot_waiters: dict[str, dict[str, None]] = {}
-        self.rates: dict[str, float] = {}
+        self.rate_times: dict[str, tuple[float | None, float | None]] = {}
         self.rate_reservations: dict[str, dict[str, float]] = {}
 
     def store(self, records: Sequence[InvocationRecord], prints: list[str], when: float) -> None:
@@ -215,7 +215,7 @@ class MemoryStateBackend(StateBackend):
             store.leases.clear()
             for limits in (store.registration_keys, store.slots, store.slot_waiters):
                 limits.clear()
-            store.rates.clear()
+            store.rate_times.clear()
             store.rate_reservations.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
@@ -291,23 +291,20 @@ class MemoryStateBackend(StateBackend):
         with self._store.lock:
             return sorted(self._store.slots.get(key, ()))
 
-    def take_rate(
-        self, key: str, holder: str, interval: float, now: float, *, burst: int = 1
-    ) -> float:
+    def take_rate(self, key: str, holder: str, interval: float, now: float) -> float:
         store = self._store
         with store.lock:
             reserved = store.rate_reservations.setdefault(key, {})
             for stale in [h for h, at in reserved.items() if at < now - RATE_RESERVATION_GRACE]:
                 del reserved[stale]
-            mine = reserved.get(holder)
-            if mine is not None:
-                if mine > now:
-                    return mine - now
+            next_start, next_slot = store.rate_times.get(key, (None, None))
+            take = rate_take(next_start, next_slot, reserved.get(holder), now, interval)
+            store.rate_times[key] = (
+                next_start if take.next_start is None else take.next_start,
+                next_slot if take.next_slot is None else take.next_slot,
+            )
+            if take.consume:
                 del reserved[holder]
-                return 0.0
-            step = gcra_take(store.rates.get(key), now, interval, burst)
-            store.rates[key] = step.tat
-            if step.start <= now:
-                return 0.0
-            reserved[holder] = step.start
-            return step.start - now
+            if take.reserve is not None:
+                reserved[holder] = take.reserve
+            return take.wait

@@ -576,10 +576,8 @@ class RedisStateBackend(StateBackend):
         members = self._call(lambda client: client.smembers(self.prefix + "slot:" + key))
         return sorted(cast(set[str], members))
 
-    def take_rate(
-        self, key: str, holder: str, interval: float, now: float, *, burst: int = 1
-    ) -> float:
+    def take_rate(self, key: str, holder: str, interval: float, now: float) -> float:
         scripts = self._limit_scripts
         return self._call(
-            lambda client: scripts.take_rate(self.prefix, key, holder, interval, now, burst, client)
+            lambda client: scripts.take_rate(self.prefix, key, holder, interval, now, client)
         )

@@ -5,8 +5,9 @@ Keys, under the app's prefix ``pynenc:{app_id}:``:
 - ``rkey:<key>``: the invocation last registered under a registration key (a string);
 - ``slot:<key>``: the holders of a slot key (a set); ``slotq:<key>``: its waiters (a sorted
   set scored by ``slotseq``, a counter: arrival order);
-- ``rate:<key>``: a rate key's theoretical arrival time (a string, expiring once past);
-  ``rateq:<key>``: the starts reserved for invocations (a sorted set scored by start time).
+- ``rate:<key>``: a rate key's two times (a hash: ``start``, ``slot``; see ``_limits``),
+  expiring once past; ``rateq:<key>``: the starts reserved for invocations (a sorted set
+  scored by start time).
 
 Times cross the Lua boundary as ``%.17g`` text: a Lua number given to ``redis.call`` or
 returned by a script would lose digits (14 significant ones, or truncation to an integer).
@@ -84,30 +85,41 @@ redis.call('ZREM', queue, first)
 return first
 """
 
-# ARGV: prefix, key, holder, interval, now, burst, grace. Returns the wait as text.
+# ARGV: prefix, key, holder, interval, now, grace. Returns the wait as text. The steps of
+# pynenc.state_backend._limits.rate_take: keep the two in step.
 _TAKE_RATE = """
 local p, holder = ARGV[1], ARGV[3]
-local tat_key, reserved = p .. 'rate:' .. ARGV[2], p .. 'rateq:' .. ARGV[2]
-local interval, now, burst = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local grace = tonumber(ARGV[7])
+local times, reserved = p .. 'rate:' .. ARGV[2], p .. 'rateq:' .. ARGV[2]
+local interval, now, grace = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local function text(x) return string.format('%.17g', x) end
 redis.call('ZREMRANGEBYSCORE', reserved, '-inf', '(' .. text(now - grace))
+local stored = redis.call('HMGET', times, 'start', 'slot')
+local earliest = tonumber(stored[1]) or now
+local slot = tonumber(stored[2]) or now
+local function keep(next_start, next_slot)
+  redis.call('HSET', times, 'start', text(next_start), 'slot', text(next_slot))
+  -- both times mean nothing once past: let the key expire then (plus a minute)
+  local last = math.max(next_start, next_slot)
+  redis.call('PEXPIRE', times, math.ceil((last - now) * 1000) + 60000)
+end
 local mine = redis.call('ZSCORE', reserved, holder)
 if mine then
   mine = tonumber(mine)
   if mine > now then return text(mine - now) end
+  if now < earliest then return text(earliest - now) end
   redis.call('ZREM', reserved, holder)
+  keep(now + interval, slot)
   return '0'
 end
-local tat = tonumber(redis.call('GET', tat_key) or ARGV[5])
-if tat < now then tat = now end
-local start, next_tat = tat - (burst - 1) * interval, tat + interval
--- the arrival time means nothing once past: let it expire then (plus a minute)
-redis.call('SET', tat_key, text(next_tat), 'PX', math.ceil((next_tat - now) * 1000) + 60000)
-if start <= now then return '0' end
-redis.call('ZADD', reserved, text(start), holder)
-redis.call('PEXPIRE', reserved, math.ceil((start - now + grace) * 1000))
-return text(start - now)
+slot = math.max(now, earliest, slot)
+if slot <= now then
+  keep(now + interval, now + interval)
+  return '0'
+end
+keep(earliest, slot + interval)
+redis.call('ZADD', reserved, text(slot), holder)
+redis.call('PEXPIRE', reserved, math.ceil((slot - now + grace) * 1000))
+return text(slot - now)
 """
 
 
@@ -166,9 +178,8 @@ class Scripts:
         holder: str,
         interval: float,
         now: float,
-        burst: int,
         client: redis.Redis,
     ) -> float:
         grace = repr(RATE_RESERVATION_GRACE)
-        args: list[str | int] = [prefix, key, holder, repr(interval), repr(now), burst, grace]
+        args = [prefix, key, holder, repr(interval), repr(now), grace]
         return max(0.0, float(cast(str, self._take_rate(args=args, client=client))))

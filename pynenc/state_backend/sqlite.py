@@ -528,8 +528,6 @@ class SqliteStateBackend(StateBackend):
         with self._connection() as conn:
             return sqlite_limits.slot_holders(conn, self.app_id, key)
 
-    def take_rate(
-        self, key: str, holder: str, interval: float, now: float, *, burst: int = 1
-    ) -> float:
+    def take_rate(self, key: str, holder: str, interval: float, now: float) -> float:
         with self._transaction() as conn:
-            return sqlite_limits.take_rate(conn, self.app_id, key, holder, interval, now, burst)
+            return sqlite_limits.take_rate(conn, self.app_id, key, holder, interval, now)

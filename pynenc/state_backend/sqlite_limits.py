@@ -6,8 +6,8 @@ atomic across the threads and processes sharing the file. Three tables:
 - ``pynenc_registration_keys``: registration key -> the invocation last registered under it;
 - ``pynenc_slots``: per slot key, its holders (``waiting = 0``) and its waiters
   (``waiting = 1``), the waiters in arrival order (``seq``, the rowid, only grows);
-- ``pynenc_rates``: per rate key, the theoretical arrival time (holder ``''``) and the
-  starts reserved for invocations (holder = invocation id).
+- ``pynenc_rates``: per rate key, its two times (see ``_limits``);
+  ``pynenc_rate_reservations``: the starts reserved for waiting invocations.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pynenc.records import InvocationRecord, InvocationStatus
-from pynenc.state_backend._limits import gcra_take
+from pynenc.state_backend._limits import rate_take
 from pynenc.state_backend.base import RATE_RESERVATION_GRACE
 
 if TYPE_CHECKING:
@@ -35,13 +35,20 @@ SCHEMA = (
     """CREATE UNIQUE INDEX IF NOT EXISTS pynenc_slots_by_key
         ON pynenc_slots (app_id, slot_key, holder)""",
     """CREATE TABLE IF NOT EXISTS pynenc_rates (
+        app_id TEXT NOT NULL, rate_key TEXT NOT NULL, next_start REAL, next_slot REAL,
+        PRIMARY KEY (app_id, rate_key)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS pynenc_rate_reservations (
         app_id TEXT NOT NULL, rate_key TEXT NOT NULL, holder TEXT NOT NULL, at REAL NOT NULL,
         PRIMARY KEY (app_id, rate_key, holder)
     ) WITHOUT ROWID""",
 )
-TABLES = ("pynenc_registration_keys", "pynenc_slots", "pynenc_rates")
-
-_TAT = ""  #: the holder name of a rate key's arrival-time row
+TABLES = (
+    "pynenc_registration_keys",
+    "pynenc_slots",
+    "pynenc_rates",
+    "pynenc_rate_reservations",
+)
 
 
 def _marks(statuses: frozenset[InvocationStatus]) -> tuple[str, list[str]]:
@@ -158,41 +165,43 @@ def slot_holders(conn: sqlite3.Connection, app: str, key: str) -> list[str]:
 
 
 def take_rate(
-    conn: sqlite3.Connection,
-    app: str,
-    key: str,
-    holder: str,
-    interval: float,
-    now: float,
-    burst: int,
+    conn: sqlite3.Connection, app: str, key: str, holder: str, interval: float, now: float
 ) -> float:
     conn.execute(
-        "DELETE FROM pynenc_rates WHERE app_id = ? AND rate_key = ? AND holder != ? AND at < ?",
-        (app, key, _TAT, now - RATE_RESERVATION_GRACE),
+        "DELETE FROM pynenc_rate_reservations WHERE app_id = ? AND rate_key = ? AND at < ?",
+        (app, key, now - RATE_RESERVATION_GRACE),
     )
-    rows = dict(
+    times = conn.execute(
+        "SELECT next_start, next_slot FROM pynenc_rates WHERE app_id = ? AND rate_key = ?",
+        (app, key),
+    ).fetchone()
+    next_start, next_slot = times if times is not None else (None, None)
+    mine = conn.execute(
+        "SELECT at FROM pynenc_rate_reservations WHERE app_id = ? AND rate_key = ? AND holder = ?",
+        (app, key, holder),
+    ).fetchone()
+    take = rate_take(next_start, next_slot, None if mine is None else mine[0], now, interval)
+    if take.next_start is not None or take.next_slot is not None:
         conn.execute(
-            "SELECT holder, at FROM pynenc_rates WHERE app_id = ? AND rate_key = ? "
-            "AND holder IN (?, ?)",
-            (app, key, _TAT, holder),
-        ).fetchall()
-    )
-    mine = rows.get(holder) if holder != _TAT else None
-    if mine is not None:
-        if mine > now:
-            return float(mine - now)
+            "INSERT INTO pynenc_rates (app_id, rate_key, next_start, next_slot) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (app_id, rate_key) DO UPDATE SET "
+            "next_start = excluded.next_start, next_slot = excluded.next_slot",
+            (
+                app,
+                key,
+                next_start if take.next_start is None else take.next_start,
+                next_slot if take.next_slot is None else take.next_slot,
+            ),
+        )
+    if take.consume:
         conn.execute(
-            "DELETE FROM pynenc_rates WHERE app_id = ? AND rate_key = ? AND holder = ?",
+            "DELETE FROM pynenc_rate_reservations WHERE app_id = ? AND rate_key = ? AND holder = ?",
             (app, key, holder),
         )
-        return 0.0
-    step = gcra_take(rows.get(_TAT), now, interval, burst)
-    upsert = (
-        "INSERT INTO pynenc_rates (app_id, rate_key, holder, at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (app_id, rate_key, holder) DO UPDATE SET at = excluded.at"
-    )
-    conn.execute(upsert, (app, key, _TAT, step.tat))
-    if step.start <= now:
-        return 0.0
-    conn.execute(upsert, (app, key, holder, step.start))
-    return step.start - now
+    if take.reserve is not None:
+        conn.execute(
+            "INSERT OR REPLACE INTO pynenc_rate_reservations (app_id, rate_key, holder, at) "
+            "VALUES (?, ?, ?, ?)",
+            (app, key, holder, take.reserve),
+        )
+    return take.wait

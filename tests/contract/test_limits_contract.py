@@ -211,10 +211,22 @@ class LimitsContract:
         assert backend.take_rate("r", "d", 0.1, NOW + 10) == 0.0
         assert backend.take_rate("r", "e", 0.1, NOW + 10) == pytest.approx(0.1)
 
-    def test_burst(self, backend: StateBackend) -> None:
-        waits = [backend.take_rate("r", f"h{i}", 1.0, NOW, burst=3) for i in range(5)]
-        assert waits[:3] == [0.0, 0.0, 0.0]
-        assert waits[3:] == [pytest.approx(1.0), pytest.approx(2.0)]
+    def test_a_late_start_pushes_the_next(self, backend: StateBackend) -> None:
+        assert backend.take_rate("r", "a", 1.0, NOW) == 0.0
+        assert backend.take_rate("r", "b", 1.0, NOW) == pytest.approx(1.0)
+        assert backend.take_rate("r", "c", 1.0, NOW) == pytest.approx(2.0)
+        assert backend.take_rate("r", "b", 1.0, NOW + 1.5) == 0.0  # b comes back late
+        # c comes back on time, but only 0.5 s after b started: it waits the rest
+        assert backend.take_rate("r", "c", 1.0, NOW + 2.0) == pytest.approx(0.5)
+        assert backend.take_rate("r", "c", 1.0, NOW + 2.5) == 0.0
+        # a newcomer is scheduled after the last start, not in the past schedule
+        assert backend.take_rate("r", "d", 1.0, NOW + 2.5) == pytest.approx(1.0)
+
+    def test_a_newcomer_waits_behind_the_reservations(self, backend: StateBackend) -> None:
+        backend.take_rate("r", "a", 1.0, NOW)
+        backend.take_rate("r", "b", 1.0, NOW)
+        # the interval after a's start has passed, but b's turn is reserved before it
+        assert backend.take_rate("r", "c", 1.0, NOW + 1.0) == pytest.approx(1.0)
 
     def test_unused_reservations_are_forgotten(self, backend: StateBackend) -> None:
         backend.take_rate("r", "a", 1.0, NOW)
