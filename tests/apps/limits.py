@@ -54,3 +54,9 @@ def sync_account(counter: str, gate: str, account: str, note: str) -> str:
 def notify(counter: str, gate: str, account: str, note: str) -> str:
     _run(counter, gate)
     return f"{account}:{note}"
+
+
+@app.direct_task(registration_concurrency=C.TASK)
+def refresh_direct(counter: str, gate: str, label: str) -> str:
+    _run(counter, gate)
+    return label

@@ -5,7 +5,9 @@ and Redis. A call whose key is held by a pending invocation gets that invocation
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +174,29 @@ def test_parallelize_folds_duplicates(app: Pynenc, files: Files) -> None:
     files.open()
     assert list(group.results) == ["a", "a", "b"]
     assert files.runs() == 2
+
+
+def test_direct_task_duplicates_share_one_run(
+    app: Pynenc, files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routed = threading.Semaphore(0)
+    route = app.orchestrator.route
+
+    def route_and_tell(*args: Any, **kwargs: Any) -> Any:  # the real route, observed
+        try:
+            return route(*args, **kwargs)
+        finally:
+            routed.release()
+
+    monkeypatch.setattr(app.orchestrator, "route", route_and_tell)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(limits.refresh_direct, files.counter, files.gate, "one")
+        assert routed.acquire(timeout=60)
+        second = pool.submit(limits.refresh_direct, files.counter, files.gate, "two")
+        assert routed.acquire(timeout=60)  # the second call is in: folded or registered
+        files.open()
+        assert (first.result(60), second.result(60)) == ("one", "one")
+    assert files.runs() == 1
 
 
 def _race(urls: tuple[str, str], counter: str, gate: str, barrier: Any, out: Any) -> None:
