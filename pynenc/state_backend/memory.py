@@ -7,6 +7,7 @@ so every app object with the same id sees the same invocations.
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +24,8 @@ from pynenc.records import (
     fingerprint,
 )
 from pynenc.state_backend._limits import rate_take
-from pynenc.state_backend.base import RATE_RESERVATION_GRACE, Capabilities, StateBackend
+from pynenc.state_backend.base import RATE_RESERVATION_GRACE as GRACE
+from pynenc.state_backend.base import Capabilities, StateBackend
 
 
 class _Store:
@@ -295,8 +297,10 @@ class MemoryStateBackend(StateBackend):
         store = self._store
         with store.lock:
             reserved = store.rate_reservations.setdefault(key, {})
-            for stale in [h for h, at in reserved.items() if at < now - RATE_RESERVATION_GRACE]:
-                del reserved[stale]
+            # reservations are made in time order: the stale ones come first
+            stale = list(itertools.takewhile(lambda item: item[1] < now - GRACE, reserved.items()))
+            for holder_gone, _ in stale:
+                del reserved[holder_gone]
             next_start, next_slot = store.rate_times.get(key, (None, None))
             take = rate_take(next_start, next_slot, reserved.get(holder), now, interval)
             store.rate_times[key] = (
