@@ -11,6 +11,7 @@ from pynenc.exceptions import (
     InvalidStatusTransitionError,
     InvalidTaskOptionsError,
     InvocationTimeoutError,
+    PublishVetoError,
     PynencError,
     RemoteError,
     RetryError,
@@ -18,6 +19,7 @@ from pynenc.exceptions import (
     TaskDefinitionError,
     TaskNotFoundError,
 )
+from pynenc.hooks import Hooks
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.invocation.distributed import (
     DistributedInvocation,
@@ -25,6 +27,7 @@ from pynenc.invocation.distributed import (
     ReusedInvocation,
 )
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
+from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
 from pynenc.runner import BackgroundRunner, ThreadRunner
 from pynenc.task import Task
@@ -47,12 +50,16 @@ __all__ = [
     # runners
     "ThreadRunner",
     "BackgroundRunner",
+    # hooks
+    "Hooks",
+    "Outcome",
     # errors
     "PynencError",
     "ConfigError",
     "InvalidTaskOptionsError",
     "InvalidStatusTransitionError",
     "InvocationTimeoutError",
+    "PublishVetoError",
     "RemoteError",
     "RetryError",
     "SerializationError",

@@ -19,6 +19,7 @@
     ``BrokerError`` — the broker could not publish or consume.
     ``StateBackendError`` — the state backend failed.
     ``RunnerError`` — a runner could not start or was misused.
+    ``PublishVetoError`` — a ``before_publish`` hook refused a call (nothing was sent).
 
 ``RetryError`` is control flow, not an error: raise it from a task to ask for a retry.
 ``PynencWarning`` (a ``UserWarning``) flags a likely mistake that pynenc can work around.
@@ -136,6 +137,11 @@ class RunnerError(PynencError):
     """A runner could not start, or was used in a way it does not support."""
 
 
+class PublishVetoError(PynencError):
+    """Raised by a ``before_publish`` hook to refuse a call: nothing is registered or
+    published, and the caller gets this error (see :mod:`pynenc.hooks`)."""
+
+
 class RetryError(Exception):
     """Raise inside a task to request a retry (control flow, not an error).
 
@@ -154,6 +160,7 @@ __all__ = [
     "InvocationNotFoundError",
     "InvocationTimeoutError",
     "OutsideTaskError",
+    "PublishVetoError",
     "PynencError",
     "PynencWarning",
     "RemoteError",

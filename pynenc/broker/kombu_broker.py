@@ -34,7 +34,7 @@ from pynenc.broker.envelope import (
 )
 from pynenc.broker.guard import dead_letter_queue
 from pynenc.broker.signing import SIGNATURE_HEADER, Signer
-from pynenc.broker.transports import check_broker_url, transport_info
+from pynenc.broker.transports import check_broker_url, load_transport, transport_info
 from pynenc.broker.wakeup import MEMORY_WAKEUP
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import BrokerError
@@ -84,7 +84,7 @@ class KombuBroker:
         self._connections: list[kombu.Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        probe = kombu.Connection(url, transport=self.info.transport_class)
+        probe = load_transport(url, self.info.transport_class)
         #: What a lost connection raises on this transport (retried, never a crash).
         self.errors = retryable_errors(probe)
         self.channel_errors: tuple[type[BaseException], ...] = tuple(probe.channel_errors)

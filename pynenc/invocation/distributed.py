@@ -25,10 +25,15 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
         arguments: Arguments,
         invocation_id: str,
         parent_id: str | None = None,
+        *,
+        attempt_retries: int | None = None,
     ) -> None:
         super().__init__(task, arguments, invocation_id)
         self.parent_id = parent_id
         self._final: InvocationRecord | None = None
+        #: set by the runner on the handle of a running attempt: its retry count, known
+        #: from the message (``num_retries`` then reads nothing)
+        self._attempt_retries = attempt_retries
 
     def _record(self) -> InvocationRecord:
         if self._final is not None:
@@ -44,6 +49,10 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
 
     @property
     def num_retries(self) -> int:
+        """Retries so far; on the handle a runner runs, the retries before this attempt
+        (0 on the first), for the whole attempt: hooks read it after a retry too."""
+        if self._attempt_retries is not None:
+            return self._attempt_retries
         return self._record().num_retries
 
     @property

@@ -71,9 +71,14 @@ class Orchestrator:
         """Register the calls (one backend write) and publish them (one broker batch),
         up to ``per_message`` invocations of a task in one message.
 
+        The ``before_publish`` hooks see the invocations before anything is stored, the
+        ``after_publish`` hooks once the broker took them (:mod:`pynenc.hooks`).
+
         :raises BrokerError: the broker could not take them; they are then FAILED with
             that error, so none of them runs later (see
             :func:`~pynenc.orchestrator.unpublished.fail_unpublished`).
+        :raises PublishVetoError: a ``before_publish`` hook refused them: nothing was
+            registered or sent.
         """
         broker = self.app.broker  # built (its URL checked) before anything is registered
         parent = current_invocation.get()
@@ -106,6 +111,9 @@ class Orchestrator:
             invocations.append(
                 DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
             )
+        hooks = self.app.hooks
+        if hooks.before_publish:  # may refuse the calls: before anything is stored
+            hooks.emit("before_publish", invocations)
         # registration control: calls folded into a pending invocation are not published
         reused = registration.register(self.app, calls, records, time.time())
         if reused:
@@ -115,6 +123,12 @@ class Orchestrator:
             broker.publish(envelopes, per_message)
         except BrokerError as exc:
             raise fail_unpublished(self.app.state_backend, records, exc) from exc
+        if hooks.after_publish:
+            published = (
+                [v for i, v in enumerate(invocations) if i not in reused] if reused else invocations
+            )
+            if published:
+                hooks.emit("after_publish", published)
         return registration.reuse(self.app, calls, invocations, reused) if reused else invocations
 
     @property
@@ -234,12 +248,6 @@ class Orchestrator:
             expected_task=task_id,
             expected_fingerprint=arguments_fingerprint,
         )
-
-    def claim_many(self, envelopes: Sequence[Envelope], runner_id: str) -> list[bool]:
-        """Take every invocation for ``runner_id`` in one backend call; per envelope,
-        whether it is now this runner's to run (``False``: gone, taken, finished, or the
-        message is not the stored call: see :meth:`claim_each`)."""
-        return [refusal is None for refusal in self.claim_each(envelopes, runner_id)]
 
     def claim_each(self, envelopes: Sequence[Envelope], runner_id: str) -> list[Refusal | None]:
         """Take every invocation for ``runner_id`` in one backend call; per envelope,

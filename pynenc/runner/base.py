@@ -100,15 +100,20 @@ class BaseRunner(ABC):
 
     def preflight(self) -> None:
         """Fail fast, before anything starts: a ``broker_url`` no broker can use
-        (:class:`~pynenc.exceptions.ConfigError`), a state backend that does not answer
+        (:class:`~pynenc.exceptions.ConfigError`), a ``serializer`` that is not registered
+        (``ConfigError``), a state backend that does not answer
         (:class:`~pynenc.exceptions.StateBackendError` within
         ``state_backend_connect_timeout``). An unreachable broker is waited for, as
         Celery's workers do on start-up: it may come up later."""
         _ = self.app.broker  # built: its URL checked
+        _ = self.app.serializer  # registered under the configured name
         self.app.state_backend.check()
 
     def run(self) -> None:
         """Consume and execute until :meth:`stop_runner_loop` is called (blocks).
+
+        The ``runner_start`` hooks run once its services run, before it serves; the
+        ``runner_stop`` hooks once it has stopped (running work finished or rerouted).
 
         :raises ConfigError: ``runner.dead_after`` is too short for ``runner.heartbeat_interval``.
         """
@@ -119,9 +124,12 @@ class BaseRunner(ABC):
         services = RunnerServices(
             self.app, self.runner_id, info=self.info(), on_takeover=self._on_takeover
         )
+        hooks = self.app.hooks
         with self._signals():
             services.start()
             try:
+                if hooks.runner_start:
+                    hooks.emit("runner_start", self)
                 self._serve()
             finally:
                 try:
@@ -130,6 +138,8 @@ class BaseRunner(ABC):
                     services.stop()
                     with self._stop_lock:
                         self._stop_requests = 0  # the runner can be started again
+                    if hooks.runner_stop:
+                        hooks.emit("runner_stop", self)
 
     def stop_runner_loop(self, immediate: bool = False) -> None:
         """Ask :meth:`run` to stop: no new work is taken, running work may finish.

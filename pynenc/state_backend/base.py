@@ -2,8 +2,9 @@
 
 Backends store invocation records and answer a few queries; every rule about what the
 records mean (transitions, retries, ownership) lives once in :mod:`pynenc.orchestrator`.
-A new backend implements the abstract methods below and passes
-``tests/contract/test_state_backend_contract.py``.
+A new backend implements the abstract methods below and passes the contract suites of
+:mod:`pynenc.testing.state_backend_contract` (and, when processes share it,
+:mod:`pynenc.testing.state_backend_cross_process`).
 """
 
 from __future__ import annotations

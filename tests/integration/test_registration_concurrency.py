@@ -65,7 +65,7 @@ def deployed(
         "--processes",
         "2",
         log=tmp / "runner.log",
-        app="tests.apps.limits:app",
+        app_ref="tests.apps.limits:app",
     ).start()
     try:
         yield deployment

@@ -184,8 +184,9 @@ def test_bad_decorator_value_names_task(tmp_path: Path) -> None:
 
 
 def test_unknown_field_in_tasks_entry(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as err:
-        make(tmp_path, config_values={"tasks": {TASK: {"queues": "q"}}})
+    conf = make(tmp_path, config_values={"tasks": {TASK: {"queues": "q"}}})
+    with pytest.raises(ConfigError) as err:  # when the task is declared: its class decides
+        conf.task_config(TASK, {})
     message = str(err.value)
     assert f"'tasks.{TASK}.queues' (from config_values)" in message
     assert f"Did you mean 'tasks.{TASK}.queue'?" in message
