@@ -21,7 +21,11 @@ from pynenc.exceptions import (
 )
 from pynenc.hooks import Hooks
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
-from pynenc.invocation.distributed import DistributedInvocation, DistributedInvocationGroup
+from pynenc.invocation.distributed import (
+    DistributedInvocation,
+    DistributedInvocationGroup,
+    ReusedInvocation,
+)
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
@@ -39,6 +43,7 @@ __all__ = [
     "BaseInvocationGroup",
     "DistributedInvocation",
     "DistributedInvocationGroup",
+    "ReusedInvocation",
     "SyncInvocation",
     "SyncInvocationGroup",
     "InvocationStatus",

@@ -36,6 +36,7 @@ from pynenc.identifiers import TaskId, check_task_name
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.invocation.distributed import DistributedInvocationGroup
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
+from pynenc.orchestrator.concurrency import ConcurrencyPolicy
 from pynenc.serializer import serialize_arguments
 from pynenc.types import Func, Params, Result
 
@@ -102,13 +103,17 @@ class Task(Generic[Params, Result]):
         self.conf: TaskConfig = app.conf.task_config(
             self.task_id.key, self.options, self.extra_options, app.task_class_options
         )
-        if self.conf.registration_concurrency is not ConcurrencyControlType.DISABLED:
-            raise ConfigError(
-                f"Task {self.task_id}: registration_concurrency="
-                f"{self.conf.registration_concurrency.name} is not available yet; only "
-                "DISABLED is supported in this version."
-            )
         self.signature = inspect.signature(func)
+        #: concurrency control and rate limit; ``None`` (no control): the fast path
+        self.concurrency = ConcurrencyPolicy.of(
+            self.task_id.key, self.conf, self.signature.parameters
+        )
+        if self.concurrency is not None and self.concurrency.checks_at_start:
+            raise ConfigError(
+                f"Task {self.task_id}: running_concurrency, max_running_per_key and "
+                "rate_limit are checked but not enforced by runners yet in this version; "
+                "only registration_concurrency is."
+            )
         self.is_async = inspect.iscoroutinefunction(func)
         # most functions take every parameter by name: then a call needs no re-binding
         self._by_name = all(

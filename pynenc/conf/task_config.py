@@ -22,13 +22,16 @@ from pynenc.conf.option import (
     OptionTable,
     OptionValue,
     Unchecked,
+    boolean,
     choices_text,
     enum_member,
     exception_refs,
     integer,
     resolve_exception_refs,
+    string_tuple,
     text,
 )
+from pynenc.conf.rate import RateLimit, rate_limit
 from pynenc.exceptions import ConfigError
 
 
@@ -92,6 +95,49 @@ TASK_OPTIONS = OptionTable(
             enum_member(ConcurrencyControlType),
             choices_text(member.value for member in ConcurrencyControlType),
             "Limit on concurrently registered invocations of the task.",
+        ),
+        Option(
+            "running_concurrency",
+            ConcurrencyControlType.DISABLED,
+            enum_member(ConcurrencyControlType),
+            choices_text(member.value for member in ConcurrencyControlType),
+            "Limit on concurrently running invocations of the task (per its scope).",
+        ),
+        Option(
+            "key_arguments",
+            (),
+            string_tuple,
+            "a list of argument names (comma-separated in text)",
+            "Arguments whose values make the key of the KEYS concurrency scope.",
+        ),
+        Option(
+            "on_diff_non_key_args_raise",
+            False,
+            boolean,
+            "a boolean",
+            "KEYS registration: a duplicate key with other non-key arguments raises.",
+        ),
+        Option(
+            "reroute_on_concurrency_control",
+            True,
+            boolean,
+            "a boolean",
+            "Running control: a held-back invocation waits (True) or fails (False).",
+        ),
+        Option(
+            "max_running_per_key",
+            1,
+            integer(1),
+            "an integer >= 1",
+            "Running control: invocations running at once per key.",
+        ),
+        Option(
+            "rate_limit",
+            None,
+            rate_limit,
+            "a rate such as '10/s', '100/m', '5/h', a number (per second) or None",
+            "Starts of the task allowed per period, across every runner together.",
+            mask=lambda value: value if value is None else str(value),
         ),
     ],
 )
@@ -162,6 +208,12 @@ class TaskConfig:
     registration_concurrency: ConcurrencyControlType = TASK_OPTIONS[
         "registration_concurrency"
     ].default
+    running_concurrency: ConcurrencyControlType = TASK_OPTIONS["running_concurrency"].default
+    key_arguments: tuple[str, ...] = TASK_OPTIONS["key_arguments"].default
+    on_diff_non_key_args_raise: bool = TASK_OPTIONS["on_diff_non_key_args_raise"].default
+    reroute_on_concurrency_control: bool = TASK_OPTIONS["reroute_on_concurrency_control"].default
+    max_running_per_key: int = TASK_OPTIONS["max_running_per_key"].default
+    rate_limit: RateLimit | None = TASK_OPTIONS["rate_limit"].default
     sources: Mapping[str, str] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )

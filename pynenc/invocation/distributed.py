@@ -175,6 +175,37 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
         return f"{type(self).__name__}({self.task_key}, id={self.invocation_id})"
 
 
+class ReusedInvocation(DistributedInvocation[Params, Result]):
+    """A handle on a pending invocation that a later call was folded into.
+
+    Returned by a call to a task with ``registration_concurrency`` when an invocation with
+    the same key is not final yet: nothing new was registered, and this handle reads (and
+    waits for) the existing invocation. :attr:`arguments` are that invocation's (read once
+    from the state backend); :attr:`requested_arguments` are what this call passed.
+    """
+
+    def __init__(
+        self, task: Task[Params, Result], requested_arguments: Arguments, invocation_id: str
+    ) -> None:
+        super().__init__(task, requested_arguments, invocation_id)
+        #: what this call passed (the handle's own arguments are the reused invocation's)
+        self.requested_arguments = requested_arguments
+        self._stored_arguments: Arguments | None = None
+
+    @property
+    def arguments(self) -> Arguments:
+        """The arguments of the reused invocation."""
+        if self._stored_arguments is None:
+            app = self.task.app
+            stored = self._record().arguments
+            self._stored_arguments = Arguments(deserialize_arguments(app.serializer, stored))
+        return self._stored_arguments
+
+    @arguments.setter
+    def arguments(self, value: Arguments) -> None:
+        self.requested_arguments = value
+
+
 class DistributedInvocationGroup(BaseInvocationGroup[Params, Result]):
     """The distributed invocations of one ``parallelize`` call, in call order."""
 

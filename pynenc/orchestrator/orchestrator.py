@@ -23,7 +23,7 @@ from pynenc.exceptions import (
 )
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation.distributed import DistributedInvocation
-from pynenc.orchestrator import recovery
+from pynenc.orchestrator import recovery, registration
 from pynenc.orchestrator.claims import Refusal, explain_refusal
 from pynenc.orchestrator.transitions import (
     FROM_OWNED,
@@ -111,14 +111,22 @@ class Orchestrator:
         hooks = self.app.hooks
         if hooks.before_publish:  # may refuse the calls: before anything is stored
             hooks.emit("before_publish", invocations)
-        self.app.state_backend.register(records, time.time())
+        # registration control: calls folded into a pending invocation are not published
+        reused = registration.register(self.app, calls, records, time.time())
+        if reused:
+            envelopes = [e for i, e in enumerate(envelopes) if i not in reused]
+            records = [r for i, r in enumerate(records) if i not in reused]
         try:
             broker.publish(envelopes, per_message)
         except BrokerError as exc:
             raise fail_unpublished(self.app.state_backend, records, exc) from exc
         if hooks.after_publish:
-            hooks.emit("after_publish", invocations)
-        return invocations
+            published = (
+                [v for i, v in enumerate(invocations) if i not in reused] if reused else invocations
+            )
+            if published:
+                hooks.emit("after_publish", published)
+        return registration.reuse(self.app, calls, invocations, reused) if reused else invocations
 
     @property
     def _state_url(self) -> str:

@@ -34,7 +34,7 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
-from pynenc.state_backend import sqlite_recent
+from pynenc.state_backend import sqlite_limits, sqlite_recent
 from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 
@@ -77,6 +77,7 @@ _SCHEMA = (
         app_id TEXT NOT NULL, name TEXT NOT NULL, holder TEXT NOT NULL, expires REAL NOT NULL,
         PRIMARY KEY (app_id, name)
     ) WITHOUT ROWID""",
+    *sqlite_limits.SCHEMA,
 )
 _TABLES = (
     "pynenc_invocations",
@@ -84,6 +85,7 @@ _TABLES = (
     "pynenc_runners",
     "pynenc_runner_info",
     "pynenc_leases",
+    *sqlite_limits.TABLES,
 )
 _COLUMNS = "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error"
 _INSERT_HISTORY = (
@@ -282,6 +284,13 @@ class SqliteStateBackend(StateBackend):
     # -- invocations ---------------------------------------------------------------------
 
     def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
+        with self._transaction() as conn:
+            self._insert(conn, records, entry_time)
+
+    def _insert(
+        self, conn: sqlite3.Connection, records: Sequence[InvocationRecord], entry_time: float
+    ) -> None:
+        """Store new records, in the caller's write transaction."""
         app = self.app_id
         rows = [
             (
@@ -301,19 +310,18 @@ class SqliteStateBackend(StateBackend):
             for r in records
         ]
         history = [(app, r.invocation_id, r.status.value, entry_time, None, None) for r in records]
-        with self._transaction() as conn:
-            # registering an id again replaces it, history included (as in memory://)
-            conn.executemany(
-                "DELETE FROM pynenc_history WHERE app_id = ? AND invocation_id = ?",
-                [(app, r.invocation_id) for r in records],
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO pynenc_invocations "
-                f"(app_id, invocation_id, {_COLUMNS}, fingerprint) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            conn.executemany(_INSERT_HISTORY, history)
+        # registering an id again replaces it, history included (as in memory://)
+        conn.executemany(
+            "DELETE FROM pynenc_history WHERE app_id = ? AND invocation_id = ?",
+            [(app, r.invocation_id) for r in records],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO pynenc_invocations "
+            f"(app_id, invocation_id, {_COLUMNS}, fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.executemany(_INSERT_HISTORY, history)
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         with self._connection() as conn:
@@ -532,3 +540,43 @@ class SqliteStateBackend(StateBackend):
                     entry = StatusEntry(InvocationStatus(status), timestamp, runner_id, reason)
                     histories[invocation_id].append(entry)
         return [list(histories[invocation_id]) for invocation_id in invocation_ids]
+
+    # -- concurrency control and rate limits (sqlite_limits.py) --------------------------
+
+    def register_exclusive(
+        self,
+        records: Sequence[InvocationRecord],
+        keys: Sequence[str | None],
+        entry_time: float,
+        held_while: frozenset[InvocationStatus],
+    ) -> list[str | None]:
+        with self._transaction() as conn:
+            return sqlite_limits.register_exclusive(
+                self, conn, records, keys, entry_time, held_while
+            )
+
+    def acquire_slot(
+        self,
+        key: str,
+        holder: str,
+        limit: int,
+        held_while: frozenset[InvocationStatus],
+        *,
+        enqueue: bool = True,
+    ) -> bool:
+        with self._transaction() as conn:
+            return sqlite_limits.acquire_slot(
+                conn, self.app_id, key, holder, limit, held_while, enqueue
+            )
+
+    def release_slot(self, key: str, holder: str) -> str | None:
+        with self._transaction() as conn:
+            return sqlite_limits.release_slot(conn, self.app_id, key, holder)
+
+    def slot_holders(self, key: str) -> list[str]:
+        with self._connection() as conn:
+            return sqlite_limits.slot_holders(conn, self.app_id, key)
+
+    def take_rate(self, key: str, holder: str, interval: float, now: float) -> float:
+        with self._transaction() as conn:
+            return sqlite_limits.take_rate(conn, self.app_id, key, holder, interval, now)

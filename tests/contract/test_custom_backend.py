@@ -15,6 +15,7 @@ from pynenc.records import InvocationRecord
 from pynenc.state_backend import BACKENDS, create_state_backend, register_backend
 from pynenc.state_backend.memory import MemoryStateBackend
 from pynenc.state_backend.sqlite import SqliteStateBackend
+from pynenc.testing.limits_contract import CrossProcessLimitsContract, LimitsContract
 from pynenc.testing.state_backend_contract import StateBackendContract
 from pynenc.testing.state_backend_cross_process import CrossProcessStateBackendContract
 
@@ -54,6 +55,18 @@ class TestCountingBackend(StateBackendContract):
 
 
 class TestFileBackend(CrossProcessStateBackendContract):
+    @pytest.fixture
+    def backend_url(self, tmp_path: Any) -> str:
+        return f"files:///{tmp_path}/state.db"
+
+
+class TestCountingBackendLimits(LimitsContract):
+    @pytest.fixture
+    def backend_url(self) -> str:
+        return "counting://"
+
+
+class TestFileBackendLimits(CrossProcessLimitsContract):
     @pytest.fixture
     def backend_url(self, tmp_path: Any) -> str:
         return f"files:///{tmp_path}/state.db"

@@ -286,6 +286,12 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "task.priority",
         "task.parallel_batch_size",
         "task.registration_concurrency",
+        "task.running_concurrency",
+        "task.key_arguments",
+        "task.on_diff_non_key_args_raise",
+        "task.reroute_on_concurrency_control",
+        "task.max_running_per_key",
+        "task.rate_limit",
     ]
 
 

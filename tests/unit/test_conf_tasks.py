@@ -67,6 +67,12 @@ def test_names_and_defaults() -> None:
         "parallel_batch_size",
         "registration_concurrency",
         "priority",
+        "running_concurrency",
+        "key_arguments",
+        "on_diff_non_key_args_raise",
+        "reroute_on_concurrency_control",
+        "max_running_per_key",
+        "rate_limit",
     } == TASK_OPTION_NAMES
     config = TaskConfig()
     assert (config.max_retries, config.retry_for, config.queue) == (0, (), "default")

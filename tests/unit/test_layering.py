@@ -61,6 +61,9 @@ KNOWN = {
         "route() builds the handles it returns; issue 11 moves that to the task layer "
         "(route() returning records)"
     ),
+    ("pynenc.orchestrator.registration", "pynenc.invocation.distributed"): (
+        "registration control hands back ReusedInvocation handles; moves with route()"
+    ),
     ("pynenc.orchestrator.recovery", "pynenc.invocation.log"): (
         "the per-invocation log lines (a leaf: logging only) live in the invocation package"
     ),
