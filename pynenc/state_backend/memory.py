@@ -22,7 +22,7 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
-from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend.base import Capabilities, StateBackend, check_namespace
 
 
 class _Store:
@@ -37,6 +37,7 @@ class _Store:
         self.heartbeats: dict[str, float] = {}
         self.runner_infos: dict[str, str] = {}  #: JSON, as other backends store it
         self.leases: dict[str, tuple[str, float]] = {}
+        self.values: dict[tuple[str, str], str] = {}  #: (namespace, key) -> value
 
 
 _stores: dict[str, _Store] = {}
@@ -197,8 +198,41 @@ class MemoryStateBackend(StateBackend):
             store.heartbeats.clear()
             store.runner_infos.clear()
             store.leases.clear()
+            store.values.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
             waiter.set()
         return dropped
+
+    # -- values --------------------------------------------------------------------------
+
+    def put_value(
+        self, namespace: str, key: str, value: str, *, only_if_absent: bool = False
+    ) -> bool:
+        check_namespace(namespace)
+        with self._store.lock:
+            current = self._store.values.get((namespace, key)) if only_if_absent else None
+            if current is not None:
+                return current == value
+            self._store.values[namespace, key] = value
+            return True
+
+    def get_values(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
+        check_namespace(namespace)
+        with self._store.lock:
+            return [self._store.values.get((namespace, key)) for key in keys]
+
+    def has_values(self, namespace: str, keys: Sequence[str]) -> list[bool]:
+        check_namespace(namespace)
+        with self._store.lock:
+            return [(namespace, key) in self._store.values for key in keys]
+
+    def delete_value(self, namespace: str, key: str, expected: str | None = None) -> bool:
+        check_namespace(namespace)
+        with self._store.lock:
+            current = self._store.values.get((namespace, key))
+            if current is None or (expected is not None and current != expected):
+                return False
+            del self._store.values[namespace, key]
+            return True
