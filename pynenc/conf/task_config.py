@@ -22,11 +22,14 @@ from pynenc.conf.option import (
     OptionTable,
     OptionValue,
     Unchecked,
+    boolean,
     choices_text,
     enum_member,
     exception_refs,
     integer,
+    number,
     resolve_exception_refs,
+    string_tuple,
     text,
 )
 from pynenc.exceptions import ConfigError
@@ -55,6 +58,16 @@ def priority(raw: Any) -> int | None:
         return None
     value = integer(0)(raw)
     if value > MAX_PRIORITY:
+        raise InvalidValue()
+    return value
+
+
+def optional_seconds(raw: Any) -> float | None:
+    """``None`` (no limit), or a number of seconds > 0 (or its text; ``none``/``null``)."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("none", "null")):
+        return None
+    value = number(0)(raw)
+    if value <= 0:
         raise InvalidValue()
     return value
 
@@ -92,6 +105,28 @@ TASK_OPTIONS = OptionTable(
             enum_member(ConcurrencyControlType),
             choices_text(member.value for member in ConcurrencyControlType),
             "Limit on concurrently registered invocations of the task.",
+        ),
+        Option(
+            "call_result_cache",
+            False,
+            boolean,
+            "a boolean (true/false, 1/0, yes/no, on/off)",
+            "A call with the arguments of an earlier successful invocation returns that "
+            "invocation instead of running the task again.",
+        ),
+        Option(
+            "disable_cache_args",
+            (),
+            string_tuple,
+            "a list of argument names (comma-separated in text)",
+            "Arguments left out of the result cache key (e.g. verbose).",
+        ),
+        Option(
+            "call_result_cache_ttl",
+            None,
+            optional_seconds,
+            "a number of seconds > 0, or None",
+            "How long a cached result is reused after it was recorded; None: until purged.",
         ),
     ],
 )
@@ -162,6 +197,9 @@ class TaskConfig:
     registration_concurrency: ConcurrencyControlType = TASK_OPTIONS[
         "registration_concurrency"
     ].default
+    call_result_cache: bool = TASK_OPTIONS["call_result_cache"].default
+    disable_cache_args: tuple[str, ...] = TASK_OPTIONS["disable_cache_args"].default
+    call_result_cache_ttl: float | None = TASK_OPTIONS["call_result_cache_ttl"].default
     sources: Mapping[str, str] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
+from pynenc.invocation import progress
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup, checked_timeout
 from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry
 from pynenc.serializer import deserialize_result, payload_to_exception
@@ -59,6 +60,13 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
     def history(self) -> list[StatusEntry]:
         return self.task.app.state_backend.history(self.invocation_id)
 
+    def set_progress(self, state: str, meta: Any = None) -> progress.Progress:
+        return progress.publish(self.task.app.state_backend, self.invocation_id, state, meta)
+
+    @property
+    def progress(self) -> progress.Progress | None:
+        return progress.read(self.task.app.state_backend, self.invocation_id)
+
     def get_result(self, timeout: float | None = None) -> Result:
         timeout = checked_timeout(timeout)
         if self._final is None:
@@ -68,7 +76,9 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
     def _outcome(self, record: InvocationRecord) -> Any:
         if record.status is InvocationStatus.SUCCESS:
             assert record.result is not None
-            return deserialize_result(self.task.app.serializer, record.result)
+            app = self.task.app
+            encoded = app.client_data_store.resolve_value(record.result)
+            return deserialize_result(app.serializer, encoded)
         assert record.error is not None
         raise payload_to_exception(record.error)
 

@@ -280,12 +280,18 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "broker.publish_retries",
         "broker.max_message_bytes",
         "broker.signing_keys",
+        "client_data_store.enabled",
+        "client_data_store.min_size",
+        "client_data_store.cache_size",
         "task.max_retries",
         "task.retry_for",
         "task.queue",
         "task.priority",
         "task.parallel_batch_size",
         "task.registration_concurrency",
+        "task.call_result_cache",
+        "task.disable_cache_args",
+        "task.call_result_cache_ttl",
     ]
 
 

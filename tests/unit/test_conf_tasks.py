@@ -67,6 +67,9 @@ def test_names_and_defaults() -> None:
         "parallel_batch_size",
         "registration_concurrency",
         "priority",
+        "call_result_cache",
+        "disable_cache_args",
+        "call_result_cache_ttl",
     } == TASK_OPTION_NAMES
     config = TaskConfig()
     assert (config.max_retries, config.retry_for, config.queue) == (0, (), "default")
