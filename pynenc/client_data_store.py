@@ -163,6 +163,9 @@ class ClientDataStore:
 
     def externalize_value(self, text: str) -> str:
         """One serialized value (a result) as it travels."""
+        conf = self.app.conf.client_data_store
+        if text[:1] != MARK and (not conf.enabled or len(text) < conf.min_size):
+            return text
         return self.externalize({"": text})[""]
 
     def _store(self, texts: list[str]) -> list[str]:
@@ -181,7 +184,7 @@ class ClientDataStore:
 
     # -- reader side: values in ----------------------------------------------------------
 
-    def resolve(self, serialized: Mapping[str, str], what: str = "argument") -> dict[str, str]:
+    def resolve(self, serialized: Mapping[str, str], what: str = "argument") -> Mapping[str, str]:
         """``serialized`` values as the serializer wrote them: references read (from the
         cache or, one call for all, from the backend), escapes taken off.
 
@@ -192,7 +195,7 @@ class ClientDataStore:
             if text[:1] == MARK:
                 break
         else:
-            return dict(serialized)
+            return serialized  # the common case: no reference, no escape
         wanted: dict[str, str] = {}
         for name, text in serialized.items():
             if text[:1] != MARK or text[1:2] == MARK:

@@ -232,7 +232,7 @@ class RedisStateBackend(StateBackend):
         self._register_script = self._client.register_script(_REGISTER)
         self._set_status_script = self._client.register_script(_SET_STATUS)
         self._lease_script = self._client.register_script(_ACQUIRE_LEASE)
-        self._put_if_absent_script = self._client.register_script(redis_values.PUT_IF_ABSENT)
+        self._holds_script = self._client.register_script(redis_values.HOLDS)
         self._delete_if_equal_script = self._client.register_script(redis_values.DELETE_IF_EQUAL)
         self._waiters = Waiters()
         self._listener_lock = threading.Lock()

@@ -2,8 +2,9 @@
 
 A value is one Redis string at ``pynenc:{app}:kv:<namespace>:<key>`` (namespaces hold no
 ``:``, so no two (namespace, key) pairs share a key), stored as its UTF-8 bytes. Each
-operation is one command (``SET``, ``MGET``, pipelined ``EXISTS``) or, for the conditional
-put and delete, one script: atomic, one round trip. ``purge`` finds them under the
+operation is one command (``SET [NX]``, ``MGET``, pipelined ``EXISTS``) or, for the
+compare-and-delete, one script: atomic, one round trip. A refused ``SET NX`` is followed by a
+script comparing the value there with the one given (see ``put_value``). ``purge`` finds them under the
 app's prefix with everything else.
 """
 
@@ -22,13 +23,9 @@ if TYPE_CHECKING:
 #: Keys per ``MGET`` / per pipeline.
 KEY_CHUNK = 1000
 
-# KEYS: the value. ARGV: the value to store when absent. 1 when stored, or when the very
-# same value is there already (the lengths are compared before the bytes).
-PUT_IF_ABSENT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return 1
-end
+# KEYS: the value. ARGV: a value. 1 when the key holds that very value (the lengths are
+# compared before the bytes). Run only after a ``SET NX`` was refused.
+HOLDS = """
 if redis.call('STRLEN', KEYS[1]) ~= string.len(ARGV[1]) then return 0 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0
@@ -50,9 +47,12 @@ def put_value(
     backend: RedisStateBackend, namespace: str, key: str, value: str, only_if_absent: bool
 ) -> bool:
     name = _key(backend, namespace, key)
-    if not only_if_absent:
-        return bool(backend._call(lambda client: client.set(name, value)))
-    script = backend._put_if_absent_script
+    if backend._call(lambda client: client.set(name, value, nx=only_if_absent)):
+        return True
+    # Refused: is it our very value (a retried write whose reply was lost, the same content)?
+    # A plain SET NX first, not a script: a large value travels once in the common case,
+    # and a script's first call on a server (NOSCRIPT, then again) would send it twice.
+    script = backend._holds_script
     return bool(backend._call(lambda client: script([name], [value], client=client)))
 
 
