@@ -3,9 +3,9 @@
 A value is one Redis string at ``pynenc:{app}:kv:<namespace>:<key>`` (namespaces hold no
 ``:``, so no two (namespace, key) pairs share a key), stored as its UTF-8 bytes. Each
 operation is one command (``SET [NX]``, ``MGET``, pipelined ``EXISTS``) or, for the
-compare-and-delete, one script: atomic, one round trip. A refused ``SET NX`` is followed by a
-script comparing the value there with the one given (see ``put_value``). ``purge`` finds them under the
-app's prefix with everything else.
+compare-and-delete, one script: atomic, one round trip. A refused ``SET NX`` is followed by
+a script comparing the value there with the one given (see ``put_value``). ``purge`` finds
+them under the app's prefix with everything else.
 """
 
 from __future__ import annotations
