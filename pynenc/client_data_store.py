@@ -138,6 +138,7 @@ class ClientDataStore:
     def __init__(self, app: Pynenc) -> None:
         self.app = app
         self.cache = BlobCache()
+        self._conf = app.conf.client_data_store  # a section is never replaced, only changed
 
     # -- caller side: values out ---------------------------------------------------------
 
@@ -147,7 +148,7 @@ class ClientDataStore:
 
         :raises StateBackendError: the state backend could not take them.
         """
-        conf = self.app.conf.client_data_store
+        conf = self._conf
         limit = conf.min_size if conf.enabled else _NEVER
         for text in serialized.values():
             if len(text) >= limit or text[:1] == MARK:
@@ -163,8 +164,8 @@ class ClientDataStore:
 
     def externalize_value(self, text: str) -> str:
         """One serialized value (a result) as it travels."""
-        conf = self.app.conf.client_data_store
-        if text[:1] != MARK and (not conf.enabled or len(text) < conf.min_size):
+        conf = self._conf
+        if (len(text) < conf.min_size or not conf.enabled) and text[:1] != MARK:
             return text
         return self.externalize({"": text})[""]
 
@@ -206,9 +207,7 @@ class ClientDataStore:
                     f"reference ({text[:40]!r}…): the message or record is damaged"
                 )
             wanted[name] = text[len(REFERENCE) :]
-        values = self.cache.get_or_load(
-            list(wanted.values()), self._load, self.app.conf.client_data_store.cache_size
-        )
+        values = self.cache.get_or_load(list(wanted.values()), self._load, self._conf.cache_size)
         missing = [name for name, key in wanted.items() if key not in values]
         if missing:
             key = wanted[missing[0]]

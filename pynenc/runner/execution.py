@@ -26,7 +26,12 @@ from pynenc.orchestrator import result_cache
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
 from pynenc.runner.outcomes import record_outcome
-from pynenc.serializer import exception_to_payload, get_serializer, serialize_result
+from pynenc.serializer import (
+    deserialize_arguments,
+    exception_to_payload,
+    get_serializer,
+    serialize_result,
+)
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -203,8 +208,8 @@ def prepare(app: Pynenc, envelope: Envelope) -> DistributedInvocation[Any, Any] 
                 f"{envelope.serializer!r} serializer but this runner accepts only "
                 f"{app.conf.serializer!r}; configure the same serializer on both sides."
             )
-        serializer = get_serializer(envelope.serializer)
-        kwargs = app.client_data_store.decode_arguments(serializer, envelope.arguments)
+        arguments = app.client_data_store.resolve(envelope.arguments)  # large ones: stored
+        kwargs = deserialize_arguments(get_serializer(envelope.serializer), arguments)
     except PynencError as exc:
         log.cannot_run(envelope, exc)
         return Outcome(FAILED, error=exception_to_payload(exc), exception=exc)
