@@ -26,14 +26,12 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pynenc.exceptions import ClientDataStoreError
-from pynenc.serializer import deserialize_arguments
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
-    from pynenc.serializer import Serializer
 
 logger = logging.getLogger("pynenc.client_data_store")
 
@@ -124,11 +122,6 @@ class BlobCache:
         while self._size > max_size:
             _, dropped = self._items.popitem(last=False)
             self._size -= len(dropped)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._size = 0
 
 
 class ClientDataStore:
@@ -242,16 +235,6 @@ class ClientDataStore:
         if found:
             logger.debug("Read %d values from the client data store", len(found))
         return found
-
-    def decode_arguments(
-        self, serializer: Serializer, serialized: Mapping[str, str]
-    ) -> dict[str, Any]:
-        """Resolve and deserialize travelling arguments (``{name: value}``).
-
-        :raises ClientDataStoreError: a referenced value is missing or damaged.
-        :raises SerializationError: an argument cannot be decoded.
-        """
-        return deserialize_arguments(serializer, self.resolve(serialized))
 
 
 def _label(what: str, name: str) -> str:

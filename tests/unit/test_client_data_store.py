@@ -19,7 +19,7 @@ from pynenc.client_data_store import (
 )
 from pynenc.exceptions import ClientDataStoreError
 from pynenc.records import fingerprint
-from pynenc.serializer import get_serializer
+from pynenc.serializer import deserialize_arguments, get_serializer
 
 SMALL = 128  #: the smallest min_size allowed
 
@@ -105,7 +105,7 @@ def test_decoding_goes_through_the_serializer(store: ClientDataStore) -> None:
     big = list(range(200))
     travelling = store.externalize({"numbers": serializer.dumps(big)})
     assert is_reference(travelling["numbers"])
-    assert store.decode_arguments(serializer, travelling) == {"numbers": big}
+    assert deserialize_arguments(serializer, store.resolve(travelling)) == {"numbers": big}
 
 
 def test_the_cache_reads_a_value_once(store: ClientDataStore) -> None:
