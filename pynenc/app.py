@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any, NamedTuple, overload
 
 from pynenc.broker.kombu_broker import KombuBroker
+from pynenc.client_data_store import ClientDataStore
 from pynenc.conf import AppConfig
 from pynenc.conf.option import InvalidValue, OptionTable, import_object
 from pynenc.exceptions import ConfigError, TaskDefinitionError
@@ -105,6 +106,11 @@ class Pynenc:
         return Orchestrator(self)
 
     @cached_property
+    def client_data_store(self) -> ClientDataStore:
+        """Large arguments and results, stored once by content (see the module)."""
+        return ClientDataStore(self)
+
+    @cached_property
     def runner(self) -> BaseRunner:
         """The runner named by ``runner_cls`` (a :class:`ThreadRunner` by default)."""
         return create_runner(self, self.conf.runner_cls)
@@ -125,7 +131,7 @@ class Pynenc:
         """
         return BackgroundRunner(self.runner, start_timeout, stop_timeout)
 
-    _COMPONENTS = ("state_backend", "broker", "orchestrator", "runner")
+    _COMPONENTS = ("state_backend", "broker", "orchestrator", "runner", "client_data_store")
 
     def reset_components(self) -> None:
         """Forget the built components so they are rebuilt on next use.

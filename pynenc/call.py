@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 class Call(Generic[Params, Result]):
-    """A task and the arguments of one call to it."""
+    """A task and the arguments of one call to it (large ones, as they travel, are
+    references to the client data store)."""
 
     __slots__ = ("_serialized", "arguments", "task")
 
@@ -27,9 +28,11 @@ class Call(Generic[Params, Result]):
     def serialized_arguments(self) -> dict[str, str]:
         """Each argument encoded by the app's serializer (computed once)."""
         if self._serialized is None:
-            self._serialized = serialize_arguments(
-                self.task.app.serializer, self.task.task_id.key, self.arguments.kwargs
+            app = self.task.app
+            encoded = serialize_arguments(
+                app.serializer, self.task.task_id.key, self.arguments.kwargs
             )
+            self._serialized = app.client_data_store.externalize(encoded)
         return self._serialized
 
     def __repr__(self) -> str:
@@ -39,8 +42,9 @@ class Call(Generic[Params, Result]):
 class PreSerializedCall(Call[Params, Result]):
     """A call whose shared arguments were serialized once for many calls.
 
-    ``parallelize(..., common_args=...)`` encodes the common arguments a single time;
-    each call then only encodes its own arguments and merges the shared encodings.
+    ``parallelize(..., common_args=...)`` encodes the common arguments a single time (and
+    stores a large one in the client data store once); each call then only encodes its own
+    arguments and merges the shared encodings.
     """
 
     __slots__ = ("_common",)
@@ -58,6 +62,7 @@ class PreSerializedCall(Call[Params, Result]):
     def serialized_arguments(self) -> dict[str, str]:
         if self._serialized is None:
             own = {k: v for k, v in self.arguments.kwargs.items() if k not in self._common}
-            encoded = serialize_arguments(self.task.app.serializer, self.task.task_id.key, own)
-            self._serialized = {**self._common, **encoded}
+            app = self.task.app
+            encoded = serialize_arguments(app.serializer, self.task.task_id.key, own)
+            self._serialized = {**self._common, **app.client_data_store.externalize(encoded)}
         return self._serialized

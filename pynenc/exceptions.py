@@ -18,6 +18,7 @@
     ``RemoteError`` — a task raised an exception whose class cannot be imported here.
     ``BrokerError`` — the broker could not publish or consume.
     ``StateBackendError`` — the state backend failed.
+        ``ClientDataStoreError`` — a stored argument or result is missing or damaged.
     ``RunnerError`` — a runner could not start or was misused.
     ``PublishVetoError`` — a ``before_publish`` hook refused a call (nothing was sent).
 
@@ -133,6 +134,10 @@ class StateBackendUnavailableError(StateBackendError):
     """
 
 
+class ClientDataStoreError(StateBackendError):
+    """A value the client data store refers to is missing (purged, lost) or damaged."""
+
+
 class RunnerError(PynencError):
     """A runner could not start, or was used in a way it does not support."""
 
@@ -152,6 +157,7 @@ class RetryError(Exception):
 __all__ = [
     "BrokerError",
     "ConcurrencyControlledError",
+    "ClientDataStoreError",
     "ConfigError",
     "InvalidStatusTransitionError",
     "InvalidTaskOptionsError",

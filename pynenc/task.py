@@ -36,6 +36,7 @@ from pynenc.identifiers import TaskId, check_task_name
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.invocation.distributed import DistributedInvocationGroup
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
+from pynenc.orchestrator import result_cache
 from pynenc.orchestrator.concurrency import ConcurrencyPolicy
 from pynenc.serializer import serialize_arguments
 from pynenc.types import Func, Params, Result
@@ -114,6 +115,8 @@ class Task(Generic[Params, Result]):
                 "rate_limit are checked but not enforced by runners yet in this version; "
                 "only registration_concurrency is."
             )
+        if self.conf.disable_cache_args:
+            result_cache.check_options(self)
         self.is_async = inspect.iscoroutinefunction(func)
         # most functions take every parameter by name: then a call needs no re-binding
         self._by_name = all(
@@ -256,7 +259,10 @@ class Task(Generic[Params, Result]):
         """Run inline in dev sync mode, otherwise register and publish through the app."""
         if self.app.conf.dev_mode_force_sync_tasks:
             return SyncInvocation.run(self, arguments)
-        return self.app.orchestrator.route([Call(self, arguments)])[0]
+        call = Call(self, arguments)
+        if self.conf.call_result_cache:
+            return result_cache.route_cached(self, [call], self.app.orchestrator.route)[0]
+        return self.app.orchestrator.route([call])[0]
 
     def parallelize(
         self,
@@ -364,7 +370,9 @@ def distribute_batch_calls(
     """Send the calls in batches of ``parallel_batch_size``: one backend write and one
     broker batch per batch, with ``common_args`` serialized once for all of them."""
     common = common_args or {}
-    encoded_common = serialize_arguments(task.app.serializer, task.task_id.key, common)
+    encoded_common = task.app.client_data_store.externalize(
+        serialize_arguments(task.app.serializer, task.task_id.key, common)
+    )
     calls: list[Call[Params, Result]] = []
     for index, item in enumerate(param_list):
         arguments = _to_arguments(task, index, item, common)
@@ -381,7 +389,13 @@ def distribute_batch_calls(
     invocations: list[BaseInvocation[Params, Result]] = []
     with _published_before(invocations):
         for start in range(0, len(calls), size):
-            invocations.extend(route(calls[start : start + size], per_message))
+            chunk = calls[start : start + size]
+            if task.conf.call_result_cache:
+                invocations.extend(
+                    result_cache.route_cached(task, chunk, lambda c: route(c, per_message))
+                )
+            else:
+                invocations.extend(route(chunk, per_message))
     return DistributedInvocationGroup(task, invocations)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from pynenc.app import Pynenc
 from pynenc.cli.common import age, load, table
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
+from pynenc.invocation import progress
 from pynenc.records import InvocationStatus
 from pynenc.serializer import deserialize_result
 
@@ -32,6 +34,7 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     try:
         record = app.orchestrator.get_record(invocation_id)
         history = app.state_backend.history(invocation_id)
+        last_progress = progress.read(app.state_backend, invocation_id)
     except PynencError as exc:  # unknown, or the state backend unreachable
         raise click.ClickException(str(exc)) from exc
     click.echo(f"invocation  {record.invocation_id}")
@@ -45,6 +48,8 @@ def status(ctx: click.Context, invocation_id: str) -> None:
         when = dt.datetime.fromtimestamp(entry.timestamp, dt.UTC).isoformat(timespec="milliseconds")
         extra = "".join(f"  {x}" for x in (entry.runner_id, entry.reason) if x)
         click.echo(f"  {when}  {entry.status.name:<10}{extra}")
+    if last_progress is not None:
+        click.echo(f"progress    {_show_progress(last_progress)}")
     if record.result is not None:
         click.echo(f"result      {_show_result(app, record.result)}")
     if record.error is not None:
@@ -56,9 +61,18 @@ def status(ctx: click.Context, invocation_id: str) -> None:
         ctx.exit(EXIT_FAILED)
 
 
+def _show_progress(last: progress.Progress) -> str:
+    meta = "" if last.meta is None else " " + json.dumps(last.meta)
+    if len(meta) > 200:
+        meta = meta[:197] + "..."
+    return f"{last.state}{meta}  (updated {age(time.time() - last.updated)} ago)"
+
+
 def _show_result(app: Pynenc, encoded: str) -> str:
     try:
-        value: Any = deserialize_result(app.serializer, encoded)
+        value: Any = deserialize_result(
+            app.serializer, app.client_data_store.resolve_value(encoded)
+        )
     except PynencError:
         return f"(cannot decode here) {encoded[:200]}"
     return repr(value)

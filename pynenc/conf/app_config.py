@@ -240,6 +240,36 @@ BROKER_OPTIONS = OptionTable(
     ],
 )
 
+CLIENT_DATA_STORE_OPTIONS = OptionTable(
+    "client_data_store",
+    [
+        Option(
+            "enabled",
+            True,
+            boolean,
+            "a boolean (true/false, 1/0, yes/no, on/off)",
+            "Store serialized arguments and results of min_size or more once, by content "
+            "hash, in the state backend; messages and records carry a reference.",
+        ),
+        Option(
+            "min_size",
+            1024 * 1024,
+            integer(128),
+            "an integer number of characters >= 128",
+            "Serialized size (characters; bytes for ASCII text) from which a value is stored "
+            "in the client data store instead of travelling in messages and records.",
+        ),
+        Option(
+            "cache_size",
+            128 * 1024 * 1024,
+            integer(0),
+            "an integer number of characters >= 0",
+            "Per process, how much of the stored values a runner keeps in memory (least "
+            "recently used out first), so a fan-out reads a value once; 0: no cache.",
+        ),
+    ],
+)
+
 
 class _Section:
     """Values of one option table as instance attributes; writes are parsed and recorded."""
@@ -343,7 +373,21 @@ class BrokerConfig(_Section):
     signing_keys: tuple[str, ...]
 
 
-_SECTION_CLASSES: dict[str, type[_Section]] = {"runner": RunnerConfig, "broker": BrokerConfig}
+class ClientDataStoreConfig(_Section):
+    """Options of the client data store (``client_data_store`` section,
+    ``PYNENC__CLIENT_DATA_STORE__<OPTION>``); see ``docs/progress-cache-data.md``."""
+
+    _options = CLIENT_DATA_STORE_OPTIONS
+    enabled: bool
+    min_size: int
+    cache_size: int
+
+
+_SECTION_CLASSES: dict[str, type[_Section]] = {
+    "runner": RunnerConfig,
+    "broker": BrokerConfig,
+    "client_data_store": ClientDataStoreConfig,
+}
 SECTIONS: dict[str, OptionTable] = {name: cls._options for name, cls in _SECTION_CLASSES.items()}
 _SCHEMA = Schema(APP_OPTIONS, SECTIONS, TASK_OPTIONS)
 
@@ -374,6 +418,7 @@ class AppConfig(_Section):
     task_cls: type | str
     runner: RunnerConfig
     broker: BrokerConfig
+    client_data_store: ClientDataStoreConfig
     _task_defaults: Resolved
     _task_entries: dict[str, Resolved]
     _task_env: Resolved

@@ -27,6 +27,7 @@ from pynenc.conf.option import (
     enum_member,
     exception_refs,
     integer,
+    number,
     resolve_exception_refs,
     string_tuple,
     text,
@@ -58,6 +59,16 @@ def priority(raw: Any) -> int | None:
         return None
     value = integer(0)(raw)
     if value > MAX_PRIORITY:
+        raise InvalidValue()
+    return value
+
+
+def optional_seconds(raw: Any) -> float | None:
+    """``None`` (no limit), or a number of seconds > 0 (or its text; ``none``/``null``)."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("none", "null")):
+        return None
+    value = number(0)(raw)
+    if value <= 0:
         raise InvalidValue()
     return value
 
@@ -139,6 +150,28 @@ TASK_OPTIONS = OptionTable(
             "Starts of the task allowed per period, across every runner together.",
             mask=lambda value: value if value is None else str(value),
         ),
+        Option(
+            "call_result_cache",
+            False,
+            boolean,
+            "a boolean (true/false, 1/0, yes/no, on/off)",
+            "A call with the arguments of an earlier successful invocation returns that "
+            "invocation instead of running the task again.",
+        ),
+        Option(
+            "disable_cache_args",
+            (),
+            string_tuple,
+            "a list of argument names (comma-separated in text)",
+            "Arguments left out of the result cache key (e.g. verbose).",
+        ),
+        Option(
+            "call_result_cache_ttl",
+            None,
+            optional_seconds,
+            "a number of seconds > 0, or None",
+            "How long a cached result is reused after it was recorded; None: until purged.",
+        ),
     ],
 )
 
@@ -214,6 +247,9 @@ class TaskConfig:
     reroute_on_concurrency_control: bool = TASK_OPTIONS["reroute_on_concurrency_control"].default
     max_running_per_key: int = TASK_OPTIONS["max_running_per_key"].default
     rate_limit: RateLimit | None = TASK_OPTIONS["rate_limit"].default
+    call_result_cache: bool = TASK_OPTIONS["call_result_cache"].default
+    disable_cache_args: tuple[str, ...] = TASK_OPTIONS["disable_cache_args"].default
+    call_result_cache_ttl: float | None = TASK_OPTIONS["call_result_cache_ttl"].default
     sources: Mapping[str, str] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )

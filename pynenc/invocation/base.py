@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic
 
 from pynenc.arguments import Arguments
+from pynenc.invocation.progress import Progress
 from pynenc.records import InvocationStatus, StatusEntry
 from pynenc.types import Params, Result
 
@@ -40,6 +41,25 @@ class BaseInvocation(ABC, Generic[Params, Result]):
     @abstractmethod
     def history(self) -> list[StatusEntry]:
         """Every status it went through, with timestamps and runner ids, oldest first."""
+
+    @abstractmethod
+    def set_progress(self, state: str, meta: Any = None) -> Progress:
+        """Publish a progress label and a JSON ``meta`` (usually a dict) for the readers of
+        this invocation, without changing its status; each call replaces the previous one.
+
+        Called from inside the task: ``my_task.invocation.set_progress("PROGRESS",
+        {"done": 3, "total": 10})``. One state-backend write per call.
+
+        :raises TypeError: ``meta`` is not JSON-able (the culprit's type is named), or
+            ``state`` is not a string.
+        :raises ValueError: ``state`` is empty or too long, or ``meta`` holds NaN/infinity.
+        """
+
+    @property
+    @abstractmethod
+    def progress(self) -> Progress | None:
+        """The last progress the task published (state, meta, updated), or ``None``; it
+        stays readable after the invocation ends."""
 
     @abstractmethod
     def get_result(self, timeout: float | None = None) -> Result:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
 from pynenc.exceptions import SerializationError, TaskNotFoundError
+from pynenc.invocation import progress
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry
 from pynenc.serializer import deserialize_arguments, deserialize_result, payload_to_exception
@@ -115,7 +116,8 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
         if self._arguments is None:
             assert self._stored is not None
             try:
-                decoded = deserialize_arguments(self._app.serializer, self._stored.arguments)
+                stored = self._app.client_data_store.resolve(self._stored.arguments)
+                decoded = deserialize_arguments(self._app.serializer, stored)
             except SerializationError as exc:
                 raise SerializationError(
                     f"Invocation {self.invocation_id} of {self.task_key}: {exc}"
@@ -151,6 +153,13 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
     def history(self) -> list[StatusEntry]:
         return self._app.state_backend.history(self.invocation_id)
 
+    def set_progress(self, state: str, meta: Any = None) -> progress.Progress:
+        return progress.publish(self.task.app.state_backend, self.invocation_id, state, meta)
+
+    @property
+    def progress(self) -> progress.Progress | None:
+        return progress.read(self.task.app.state_backend, self.invocation_id)
+
     def get_result(self, timeout: float | None = None) -> Result:
         timeout = checked_timeout(timeout)
         if self._final is None:
@@ -160,7 +169,9 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
     def _outcome(self, record: InvocationRecord) -> Any:
         if record.status is InvocationStatus.SUCCESS:
             assert record.result is not None
-            return deserialize_result(self._app.serializer, record.result)
+            app = self._app
+            encoded = app.client_data_store.resolve_value(record.result)
+            return deserialize_result(app.serializer, encoded)
         assert record.error is not None
         raise payload_to_exception(record.error)
 
@@ -197,7 +208,7 @@ class ReusedInvocation(DistributedInvocation[Params, Result]):
         """The arguments of the reused invocation."""
         if self._stored_arguments is None:
             app = self.task.app
-            stored = self._record().arguments
+            stored = app.client_data_store.resolve(self._record().arguments)
             self._stored_arguments = Arguments(deserialize_arguments(app.serializer, stored))
         return self._stored_arguments
 

@@ -16,6 +16,7 @@ from pynenc.arguments import Arguments
 from pynenc.context import current_invocation
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
+from pynenc.invocation.progress import Progress, decode_progress, make_progress
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus, StatusEntry
 from pynenc.timeouts import checked_timeout
@@ -59,6 +60,7 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         self._retries = 0
         self._value: Any = None
         self._error: BaseException | None = None
+        self._progress: Progress | None = None
 
     @classmethod
     def run(
@@ -123,6 +125,15 @@ class SyncInvocation(BaseInvocation[Params, Result]):
     @property
     def history(self) -> list[StatusEntry]:
         return list(self._history)
+
+    def set_progress(self, state: str, meta: Any = None) -> Progress:
+        # checked and read back as JSON, as on a runner (the same errors, the same values)
+        self._progress = decode_progress(make_progress(state, meta)[1])
+        return self._progress
+
+    @property
+    def progress(self) -> Progress | None:
+        return self._progress
 
     def get_result(self, timeout: float | None = None) -> Result:
         checked_timeout(timeout)  # already run: nothing to wait for, but the same contract

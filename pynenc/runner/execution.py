@@ -22,6 +22,7 @@ from pynenc.identifiers import TaskId
 from pynenc.invocation import log
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.sync import run_coroutine
+from pynenc.orchestrator import result_cache
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
 from pynenc.runner.outcomes import record_outcome
@@ -207,7 +208,8 @@ def prepare(app: Pynenc, envelope: Envelope) -> DistributedInvocation[Any, Any] 
                 f"{envelope.serializer!r} serializer but this runner accepts only "
                 f"{app.conf.serializer!r}; configure the same serializer on both sides."
             )
-        kwargs = deserialize_arguments(get_serializer(envelope.serializer), envelope.arguments)
+        arguments = app.client_data_store.resolve(envelope.arguments)  # large ones: stored
+        kwargs = deserialize_arguments(get_serializer(envelope.serializer), arguments)
     except PynencError as exc:
         log.cannot_run(envelope, exc)
         return Outcome(FAILED, error=exception_to_payload(exc), exception=exc)
@@ -231,10 +233,13 @@ def run(invocation: DistributedInvocation[Any, Any], envelope: Envelope) -> Outc
         if task.is_async:
             value = run_coroutine(value)
         encoded = serialize_result(task.app.serializer, envelope.task_id, value)
+        encoded = task.app.client_data_store.externalize_value(encoded)
     except BaseException as exc:  # SystemExit/KeyboardInterrupt too: recorded, re-raised
         return failure(task, envelope, exc, time.perf_counter() - start)
     seconds = time.perf_counter() - start
     log.succeeded(envelope, seconds)
+    if task.conf.call_result_cache:  # before the success is recorded: who sees it finds it
+        result_cache.remember(task, envelope)
     return Outcome(SUCCESS, encoded, None, None, value, seconds)
 
 

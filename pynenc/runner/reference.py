@@ -118,6 +118,10 @@ def app_settings(app: Pynenc) -> dict[str, dict[str, Any]]:
         "": {name: getattr(conf, name) for name in _FORWARDED},
         "runner": {name: getattr(conf.runner, name) for name in _FORWARDED_RUNNER},
         "broker": {name: getattr(conf.broker, name) for name in _FORWARDED_BROKER},
+        "client_data_store": {
+            name: getattr(conf.client_data_store, name)
+            for name in ("enabled", "min_size", "cache_size")
+        },
     }
 
 

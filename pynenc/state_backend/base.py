@@ -244,3 +244,51 @@ class StateBackend(ABC):
         ``interval``: a holder back right after a late one waits the rest). Reservations
         unused ``RATE_RESERVATION_GRACE`` seconds after their time are forgotten.
         """
+
+    # -- values: small atomic key-value primitives in namespaces -------------------------
+    # Features keep their own data here (progress, the result cache, the client data
+    # store, cancellation flags, concurrency keys), each under a namespace of its own;
+    # :meth:`purge` drops them with everything else. Values are text, stored as they are
+    # (UTF-8, lone surrogates kept; never base64): a 20 MB value costs 20 MB.
+
+    @abstractmethod
+    def put_value(
+        self, namespace: str, key: str, value: str, *, only_if_absent: bool = False
+    ) -> bool:
+        """Store ``value`` under ``key`` of ``namespace``, atomically; ``True`` when written.
+
+        With ``only_if_absent`` a value already stored is left as it is: ``False`` when it
+        differs from ``value`` (nothing travels back: read it with :meth:`get_value`), and
+        ``True`` when it is the very same (the same content put twice, or a write retried
+        after its reply was lost: a writer putting a value of its own, such as its id,
+        learns whether the key is its own).
+        """
+
+    @abstractmethod
+    def get_values(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
+        """The values of ``keys``, in order (``None`` where there is none), in one round trip."""
+
+    def get_value(self, namespace: str, key: str) -> str | None:
+        """The value of ``key``, or ``None``."""
+        return self.get_values(namespace, [key])[0]
+
+    @abstractmethod
+    def has_values(self, namespace: str, keys: Sequence[str]) -> list[bool]:
+        """Whether each key has a value, without reading the values (one round trip)."""
+
+    @abstractmethod
+    def delete_value(self, namespace: str, key: str, expected: str | None = None) -> bool:
+        """Drop ``key``; with ``expected``, only while its value equals it (compare and
+        delete, atomically). ``True`` when a value was dropped."""
+
+
+def check_namespace(namespace: str) -> None:
+    """Refuse a namespace the value primitives cannot keep apart from others.
+
+    :raises ValueError: empty, or holding ``:`` (the separator of the stored keys).
+    """
+    if not namespace or ":" in namespace:
+        raise ValueError(
+            f"Invalid value namespace {namespace!r}: use a non-empty name without ':' "
+            "(e.g. 'progress')"
+        )

@@ -25,7 +25,7 @@ from pynenc.records import (
 )
 from pynenc.state_backend._limits import rate_take
 from pynenc.state_backend.base import RATE_RESERVATION_GRACE as GRACE
-from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend.base import Capabilities, StateBackend, check_namespace
 
 
 class _Store:
@@ -47,6 +47,7 @@ class _Store:
         self.slot_waiters: dict[str, dict[str, None]] = {}
         self.rate_times: dict[str, tuple[float | None, float | None]] = {}
         self.rate_reservations: dict[str, dict[str, float]] = {}
+        self.values: dict[tuple[str, str], str] = {}  #: (namespace, key) -> value
 
     def store(self, records: Sequence[InvocationRecord], prints: list[str], when: float) -> None:
         """Store new records (the lock held)."""
@@ -219,6 +220,7 @@ class MemoryStateBackend(StateBackend):
                 limits.clear()
             store.rate_times.clear()
             store.rate_reservations.clear()
+            store.values.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
@@ -323,3 +325,35 @@ class MemoryStateBackend(StateBackend):
             if take.reserve is not None:
                 reserved[holder] = take.reserve
             return take.wait
+
+    # -- values --------------------------------------------------------------------------
+
+    def put_value(
+        self, namespace: str, key: str, value: str, *, only_if_absent: bool = False
+    ) -> bool:
+        check_namespace(namespace)
+        with self._store.lock:
+            current = self._store.values.get((namespace, key)) if only_if_absent else None
+            if current is not None:
+                return current == value
+            self._store.values[namespace, key] = value
+            return True
+
+    def get_values(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
+        check_namespace(namespace)
+        with self._store.lock:
+            return [self._store.values.get((namespace, key)) for key in keys]
+
+    def has_values(self, namespace: str, keys: Sequence[str]) -> list[bool]:
+        check_namespace(namespace)
+        with self._store.lock:
+            return [(namespace, key) in self._store.values for key in keys]
+
+    def delete_value(self, namespace: str, key: str, expected: str | None = None) -> bool:
+        check_namespace(namespace)
+        with self._store.lock:
+            current = self._store.values.get((namespace, key))
+            if current is None or (expected is not None and current != expected):
+                return False
+            del self._store.values[namespace, key]
+            return True

@@ -37,7 +37,7 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
-from pynenc.state_backend import redis_limits, redis_recent
+from pynenc.state_backend import redis_limits, redis_recent, redis_values
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.redis_reach import reach
@@ -246,6 +246,8 @@ class RedisStateBackend(StateBackend):
         self._set_status_script = self._client.register_script(_SET_STATUS)
         self._lease_script = self._client.register_script(_ACQUIRE_LEASE)
         self._limit_scripts = redis_limits.Scripts(self._client, REGISTER_RECORD)
+        self._holds_script = self._client.register_script(redis_values.HOLDS)
+        self._delete_if_equal_script = self._client.register_script(redis_values.DELETE_IF_EQUAL)
         self._waiters = Waiters()
         self._listener_lock = threading.Lock()
         self._listener: threading.Thread | None = None
@@ -595,3 +597,19 @@ class RedisStateBackend(StateBackend):
         return self._call(
             lambda client: scripts.take_rate(self.prefix, key, holder, interval, now, client)
         )
+
+    # -- values (see redis_values) -------------------------------------------------------
+
+    def put_value(
+        self, namespace: str, key: str, value: str, *, only_if_absent: bool = False
+    ) -> bool:
+        return redis_values.put_value(self, namespace, key, value, only_if_absent)
+
+    def get_values(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
+        return redis_values.get_values(self, namespace, keys)
+
+    def has_values(self, namespace: str, keys: Sequence[str]) -> list[bool]:
+        return redis_values.has_values(self, namespace, keys)
+
+    def delete_value(self, namespace: str, key: str, expected: str | None = None) -> bool:
+        return redis_values.delete_value(self, namespace, key, expected)

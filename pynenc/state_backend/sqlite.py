@@ -34,7 +34,7 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
-from pynenc.state_backend import sqlite_limits, sqlite_recent
+from pynenc.state_backend import sqlite_limits, sqlite_recent, sqlite_values
 from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 
@@ -78,6 +78,7 @@ _SCHEMA = (
         PRIMARY KEY (app_id, name)
     ) WITHOUT ROWID""",
     *sqlite_limits.SCHEMA,
+    sqlite_values.TABLE,
 )
 _TABLES = (
     "pynenc_invocations",
@@ -86,6 +87,7 @@ _TABLES = (
     "pynenc_runner_info",
     "pynenc_leases",
     *sqlite_limits.TABLES,
+    "pynenc_values",
 )
 _COLUMNS = "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error"
 _INSERT_HISTORY = (
@@ -580,3 +582,19 @@ class SqliteStateBackend(StateBackend):
     def take_rate(self, key: str, holder: str, interval: float, now: float) -> float:
         with self._transaction() as conn:
             return sqlite_limits.take_rate(conn, self.app_id, key, holder, interval, now)
+
+    # -- values (see sqlite_values) ------------------------------------------------------
+
+    def put_value(
+        self, namespace: str, key: str, value: str, *, only_if_absent: bool = False
+    ) -> bool:
+        return sqlite_values.put_value(self, namespace, key, value, only_if_absent)
+
+    def get_values(self, namespace: str, keys: Sequence[str]) -> list[str | None]:
+        return sqlite_values.get_values(self, namespace, keys)
+
+    def has_values(self, namespace: str, keys: Sequence[str]) -> list[bool]:
+        return sqlite_values.has_values(self, namespace, keys)
+
+    def delete_value(self, namespace: str, key: str, expected: str | None = None) -> bool:
+        return sqlite_values.delete_value(self, namespace, key, expected)

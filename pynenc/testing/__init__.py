@@ -17,6 +17,8 @@ import pytest, so they are modules of their own, never imported by ``import pyne
 
 - :mod:`pynenc.testing.state_backend_contract`: ``StateBackendContract``
 - :mod:`pynenc.testing.state_backend_cross_process`: ``CrossProcessStateBackendContract``
+- :mod:`pynenc.testing.values_contract`: ``ValuesContract``, ``CrossProcessValuesContract``
+  (the value primitives: ``put_value``, ``get_values``, ``has_values``, ``delete_value``)
 - :mod:`pynenc.testing.broker_contract`: ``BrokerContract``, ``BrokerSigningContract``
 - :mod:`pynenc.testing.recovery_reads_contract`: ``RecoveryReadsContract`` (batched reads,
   and recovery built on them)

@@ -38,3 +38,8 @@ def held(key: str) -> str:
     if not RELEASE.setdefault(key, threading.Event()).wait(60):
         raise TimeoutError(f"{key} was never released")
     return key
+
+
+@app.task
+def echo(value: str) -> str:
+    return value

@@ -186,3 +186,22 @@ def test_result_by_id_of_a_process_runners_invocation(
         assert runner.stop() == 0, runner.log_tail()
         app.purge()
         app.reset_components()
+
+
+def test_large_arguments_and_result_read_through_the_client_data_store(app: Pynenc) -> None:
+    """An argument and a result over ``client_data_store.min_size`` travel as references;
+    a handle from the id alone reads both back as the values."""
+    app.conf.client_data_store.min_size = 1024
+    try:
+        big = "x" * 5000
+        invocation = by_id.echo(big)
+        assert invocation.result == big
+        stored = app.state_backend.get(invocation.invocation_id)
+        assert stored is not None and len(stored.arguments["value"]) < 200  # a reference
+        handle = _client(app, client_data_store={"min_size": 1024}).invocation(
+            invocation.invocation_id
+        )
+        assert handle.arguments.kwargs == {"value": big}
+        assert handle.result == big
+    finally:
+        app.conf.client_data_store.min_size = 1024 * 1024

@@ -280,6 +280,9 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "broker.publish_retries",
         "broker.max_message_bytes",
         "broker.signing_keys",
+        "client_data_store.enabled",
+        "client_data_store.min_size",
+        "client_data_store.cache_size",
         "task.max_retries",
         "task.retry_for",
         "task.queue",
@@ -292,6 +295,9 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "task.reroute_on_concurrency_control",
         "task.max_running_per_key",
         "task.rate_limit",
+        "task.call_result_cache",
+        "task.disable_cache_args",
+        "task.call_result_cache_ttl",
     ]
 
 

@@ -73,6 +73,9 @@ def test_names_and_defaults() -> None:
         "reroute_on_concurrency_control",
         "max_running_per_key",
         "rate_limit",
+        "call_result_cache",
+        "disable_cache_args",
+        "call_result_cache_ttl",
     } == TASK_OPTION_NAMES
     config = TaskConfig()
     assert (config.max_retries, config.retry_for, config.queue) == (0, (), "default")

@@ -61,6 +61,9 @@ KNOWN = {
         "route() builds the handles it returns; issue 11 moves that to the task layer "
         "(route() returning records)"
     ),
+    ("pynenc.orchestrator.result_cache", "pynenc.invocation.distributed"): (
+        "a cache hit hands back the earlier invocation's handle; moves with route()"
+    ),
     ("pynenc.orchestrator.registration", "pynenc.invocation.distributed"): (
         "registration control hands back ReusedInvocation handles; moves with route()"
     ),
