@@ -31,7 +31,7 @@ from pynenc.exceptions import (
 )
 from pynenc.identifiers import TaskId
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
-from pynenc.invocation.distributed import DistributedInvocationGroup
+from pynenc.invocation.distributed import DistributedInvocation, DistributedInvocationGroup
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
 from pynenc.serializer import serialize_arguments
 from pynenc.types import Func, Params, Result
@@ -187,7 +187,8 @@ class Task(Generic[Params, Result]):
         """Run inline in dev sync mode, otherwise register and publish through the app."""
         if self.app.conf.dev_mode_force_sync_tasks:
             return SyncInvocation.run(self, arguments)
-        return self.app.orchestrator.route([Call(self, arguments)])[0]
+        [record] = self.app.orchestrator.route([Call(self, arguments)])
+        return DistributedInvocation(self, arguments, record.invocation_id, record.parent_id)
 
     def parallelize(
         self,
@@ -312,7 +313,12 @@ def distribute_batch_calls(
     invocations: list[BaseInvocation[Params, Result]] = []
     with _published_before(invocations):
         for start in range(0, len(calls), size):
-            invocations.extend(route(calls[start : start + size], per_message))
+            batch = calls[start : start + size]
+            records = route(batch, per_message)
+            invocations.extend(
+                DistributedInvocation(task, call.arguments, record.invocation_id, record.parent_id)
+                for call, record in zip(batch, records, strict=True)
+            )
     return DistributedInvocationGroup(task, invocations)
 
 

@@ -25,7 +25,6 @@ from pynenc.exceptions import (
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation import log
 from pynenc.invocation.base import checked_timeout
-from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.orchestrator.claims import Refusal, explain_refusal
 from pynenc.orchestrator.transitions import (
     FROM_OWNED,
@@ -66,9 +65,10 @@ class Orchestrator:
 
     def route(
         self, calls: Sequence[Call[Any, Any]], per_message: int = 1
-    ) -> list[DistributedInvocation[Any, Any]]:
+    ) -> list[InvocationRecord]:
         """Register the calls (one backend write) and publish them (one broker batch),
-        up to ``per_message`` invocations of a task in one message.
+        up to ``per_message`` invocations of a task in one message; their records, in call
+        order (the task layer makes the handles).
 
         :raises BrokerError: the broker could not take them; they are then FAILED with
             that error, so none of them runs later (see
@@ -80,7 +80,6 @@ class Orchestrator:
         serializer = self.app.conf.serializer
         records: list[InvocationRecord] = []
         envelopes: list[Envelope] = []
-        invocations: list[DistributedInvocation[Any, Any]] = []
         for call in calls:
             invocation_id = new_invocation_id()
             arguments = call.serialized_arguments
@@ -102,15 +101,12 @@ class Orchestrator:
                     priority=call.task.conf.priority,
                 )
             )
-            invocations.append(
-                DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
-            )
         self.app.state_backend.register(records, time.time())
         try:
             broker.publish(envelopes, per_message)
         except BrokerError as exc:
             raise fail_unpublished(self.app.state_backend, records, exc) from exc
-        return invocations
+        return records
 
     @property
     def _state_url(self) -> str:
