@@ -66,6 +66,8 @@ class InvocationRecord:
     result: str | None = None  #: serialized return value (SUCCESS)
     error: dict[str, Any] | None = None  #: exception payload (FAILED)
     queue: str = "default"
+    #: the call's message priority (0-9, ``None``: unset), used again when republished
+    priority: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

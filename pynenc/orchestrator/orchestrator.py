@@ -83,11 +83,17 @@ class Orchestrator:
         for call in calls:
             invocation_id = new_invocation_id()
             arguments = call.serialized_arguments
-            queue = call.task.conf.queue
+            conf = call.task.conf
+            queue, priority = conf.queue, conf.priority
             task_key = call.task.task_id.key
             records.append(
                 InvocationRecord(
-                    invocation_id, task_key, arguments, parent_id=parent_id, queue=queue
+                    invocation_id,
+                    task_key,
+                    arguments,
+                    parent_id=parent_id,
+                    queue=queue,
+                    priority=priority,
                 )
             )
             envelopes.append(
@@ -98,7 +104,7 @@ class Orchestrator:
                     serializer,
                     queue,
                     parent_id=parent_id,
-                    priority=call.task.conf.priority,
+                    priority=priority,
                 )
             )
         self.app.state_backend.register(records, time.time())
@@ -295,11 +301,8 @@ class Orchestrator:
         return True
 
     def envelope_for(self, record: InvocationRecord) -> Envelope:
-        """Rebuild the envelope of a stored invocation (to publish it again).
-
-        The priority is not stored with the record: it comes from the task's options.
-        """
-        task = self.app.tasks.get(record.task_id)
+        """Rebuild the envelope of a stored invocation (to publish it again), with the
+        call's own queue and priority as stored with the record."""
         return Envelope(
             record.invocation_id,
             record.task_id,
@@ -308,7 +311,7 @@ class Orchestrator:
             record.queue,
             record.num_retries,
             record.parent_id,
-            priority=task.conf.priority if task is not None else None,
+            priority=record.priority,
         )
 
     def redeliver_stale(self, actor: str, now: float, after: float) -> int:

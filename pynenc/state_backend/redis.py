@@ -57,7 +57,7 @@ REGISTER_CHUNK = 500
 READ_CHUNK = 1000
 
 
-# ARGV: key prefix, then the records as one JSON array of 12-string arrays (see
+# ARGV: key prefix, then the records as one JSON array of 13-string arrays (see
 # _register_fields; '' for an absent optional value): one argument to encode and send,
 # however many records; then the registration time (the score in the ``registered`` index).
 _REGISTER = """
@@ -77,6 +77,7 @@ for _, r in ipairs(cjson.decode(ARGV[2])) do
   for j, field in ipairs({'owner', 'parent', 'result', 'error'}) do
     if r[7 + j] ~= '' then redis.call('HSET', rec, field, r[7 + j]) end
   end
+  if r[13] ~= '' then redis.call('HSET', rec, 'prio', r[13]) end
   redis.call('SADD', p .. 'status:' .. status, id)
   redis.call('SADD', p .. 'task:' .. task, id)
   redis.call('ZADD', p .. 'registered', ARGV[3], id)
@@ -151,13 +152,14 @@ def _register_fields(record: InvocationRecord, entry_time: float) -> list[str]:
         record.result or "",
         error,
         fingerprint(record.arguments),
+        "" if record.priority is None else str(record.priority),
     ]
 
 
 def _record(invocation_id: str, fields: dict[str, str]) -> InvocationRecord | None:
     if not fields:
         return None
-    error = fields.get("error")
+    error, priority = fields.get("error"), fields.get("prio")
     return InvocationRecord(
         invocation_id,
         fields["task"],
@@ -169,6 +171,7 @@ def _record(invocation_id: str, fields: dict[str, str]) -> InvocationRecord | No
         result=fields.get("result"),
         error=None if error is None else json.loads(error),
         queue=fields["queue"],
+        priority=None if priority is None else int(priority),
     )
 
 

@@ -49,7 +49,7 @@ _SCHEMA = (
         app_id TEXT NOT NULL, invocation_id TEXT NOT NULL, task_id TEXT NOT NULL,
         status TEXT NOT NULL, owner TEXT, num_retries INTEGER NOT NULL, parent_id TEXT,
         queue TEXT NOT NULL, arguments TEXT NOT NULL, result TEXT, error TEXT,
-        fingerprint TEXT,
+        fingerprint TEXT, priority INTEGER,
         PRIMARY KEY (app_id, invocation_id)
     )""",  # a rowid table: random ids insert faster as a small key in the PK index
     """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_task
@@ -83,7 +83,12 @@ _TABLES = (
     "pynenc_runner_info",
     "pynenc_leases",
 )
-_COLUMNS = "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error"
+_COLUMNS = (
+    "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error, priority"
+)
+#: Columns added to ``pynenc_invocations`` after its first version, with their types: a
+#: file made by an older pynenc gains them on first open (its rows hold NULL there).
+_ADDED_COLUMNS = (("fingerprint", "TEXT"), ("priority", "INTEGER"))
 _INSERT_HISTORY = (
     "INSERT INTO pynenc_history (app_id, invocation_id, status, timestamp, runner_id, reason) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -109,11 +114,10 @@ def _compare_and_set_sql(num_expected: int) -> str:
     )
 
 
-def _has_fingerprints(conn: sqlite3.Connection) -> bool:
-    """Whether the invocations table has its ``fingerprint`` column (added in a later
-    version: older files gain it on first open)."""
-    columns = conn.execute("PRAGMA table_info(pynenc_invocations)").fetchall()
-    return any(column[1] == "fingerprint" for column in columns)
+def _missing_columns(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """The :data:`_ADDED_COLUMNS` the invocations table lacks (a file of an older pynenc)."""
+    present = {column[1] for column in conn.execute("PRAGMA table_info(pynenc_invocations)")}
+    return [(name, kind) for name, kind in _ADDED_COLUMNS if name not in present]
 
 
 def database_path(url: str) -> str:
@@ -246,15 +250,15 @@ class SqliteStateBackend(StateBackend):
                 f"({', '.join('?' * len(_TABLES))})",
                 _TABLES,
             ).fetchone()
-            if tables == len(_TABLES) and _has_fingerprints(conn):
+            if tables == len(_TABLES) and not _missing_columns(conn):
                 return
             # WAL is a property of the file: set once, by whoever creates the tables
             conn.execute("PRAGMA journal_mode = WAL")
         with self._transaction() as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
-            if not _has_fingerprints(conn):  # a file made by an older pynenc
-                conn.execute("ALTER TABLE pynenc_invocations ADD COLUMN fingerprint TEXT")
+            for name, kind in _missing_columns(conn):  # a file made by an older pynenc
+                conn.execute(f"ALTER TABLE pynenc_invocations ADD COLUMN {name} {kind}")
 
     @property
     def _waiters(self) -> Waiters:
@@ -277,6 +281,7 @@ class SqliteStateBackend(StateBackend):
                 json.dumps(r.arguments),
                 r.result,
                 None if r.error is None else json.dumps(r.error),
+                r.priority,
                 fingerprint(r.arguments),
             )
             for r in records
@@ -291,7 +296,7 @@ class SqliteStateBackend(StateBackend):
             conn.executemany(
                 "INSERT OR REPLACE INTO pynenc_invocations "
                 f"(app_id, invocation_id, {_COLUMNS}, fingerprint) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             conn.executemany(_INSERT_HISTORY, history)
@@ -304,7 +309,7 @@ class SqliteStateBackend(StateBackend):
             ).fetchone()
         if row is None:
             return None
-        task_id, status, owner, retries, parent_id, queue, arguments, result, error = row
+        task_id, status, owner, retries, parent_id, queue, arguments, result, error, prio = row
         return InvocationRecord(
             invocation_id,
             task_id,
@@ -316,6 +321,7 @@ class SqliteStateBackend(StateBackend):
             result=result,
             error=None if error is None else json.loads(error),
             queue=queue,
+            priority=prio,
         )
 
     def set_status(self, update: StatusUpdate) -> bool:
