@@ -37,6 +37,7 @@ class _Store:
         self.heartbeats: dict[str, float] = {}
         self.runner_infos: dict[str, str] = {}  #: JSON, as other backends store it
         self.leases: dict[str, tuple[str, float]] = {}
+        self.scheduled: dict[str, float] = {}  #: the scheduled index: id -> due time
 
 
 _stores: dict[str, _Store] = {}
@@ -60,14 +61,23 @@ class MemoryStateBackend(StateBackend):
         super().__init__(app_id, url)
         self._store = _store_for(app_id)
 
-    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
+    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> list[bool]:
         store = self._store
         prints = [fingerprint(record.arguments) for record in records]  # outside the lock
+        inserted: list[bool] = []
         with store.lock:
             for record, digest in zip(records, prints, strict=True):
-                store.fingerprints[record.invocation_id] = digest
-                store.records[record.invocation_id] = replace(record)
-                store.histories[record.invocation_id] = [StatusEntry(record.status, entry_time)]
+                inv = record.invocation_id
+                if inv in store.records:
+                    inserted.append(False)
+                    continue
+                store.fingerprints[inv] = digest
+                store.records[inv] = replace(record)
+                store.histories[inv] = [StatusEntry(record.status, entry_time)]
+                if record.status is InvocationStatus.SCHEDULED:
+                    store.scheduled[inv] = entry_time if record.due is None else record.due
+                inserted.append(True)
+        return inserted
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         with self._store.lock:
@@ -89,21 +99,35 @@ class MemoryStateBackend(StateBackend):
                 store.fingerprints[update.invocation_id] != expected_print
             ):
                 return False
-            record.status = update.entry.status
-            record.owner = update.owner
-            if update.result is not None:
-                record.result = update.result
-            if update.error is not None:
-                record.error = update.error
-            if update.num_retries is not None:
-                record.num_retries = update.num_retries
-            store.histories[update.invocation_id].append(update.entry)
+            entry, applied = update.entry, True
+            if (
+                update.on_expiry is not None
+                and record.expires is not None
+                and record.expires <= entry.timestamp
+            ):
+                entry, applied = update.on_expiry, False
+                record.owner = None
+            else:
+                record.owner = update.owner
+                if update.result is not None:
+                    record.result = update.result
+                if update.error is not None:
+                    record.error = update.error
+                if update.num_retries is not None:
+                    record.num_retries = update.num_retries
+            if entry.status is InvocationStatus.SCHEDULED:
+                record.due = entry.timestamp if update.due is None else update.due
+                store.scheduled[update.invocation_id] = record.due
+            elif record.status is InvocationStatus.SCHEDULED:
+                store.scheduled.pop(update.invocation_id, None)
+            record.status = entry.status
+            store.histories[update.invocation_id].append(entry)
             waiter = (
                 store.waiters.pop(update.invocation_id, None) if (record.status in FINAL) else None
             )
         if waiter is not None:
             waiter.set()
-        return True
+        return applied
 
     def history(self, invocation_id: str) -> list[StatusEntry]:
         with self._store.lock:
@@ -147,7 +171,12 @@ class MemoryStateBackend(StateBackend):
         with store.lock:
             matches = [
                 InvocationSummary(
-                    inv_id, r.task_id, r.status, r.queue, store.histories[inv_id][0].timestamp
+                    inv_id,
+                    r.task_id,
+                    r.status,
+                    r.queue,
+                    store.histories[inv_id][0].timestamp,
+                    r.due,
                 )
                 for inv_id, r in store.records.items()
                 if (task_id is None or r.task_id == task_id)
@@ -197,8 +226,14 @@ class MemoryStateBackend(StateBackend):
             store.heartbeats.clear()
             store.runner_infos.clear()
             store.leases.clear()
+            store.scheduled.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
             waiter.set()
         return dropped
+
+    def due(self, until: float, limit: int) -> list[tuple[str, float]]:
+        with self._store.lock:
+            ready = [(inv, due) for inv, due in self._store.scheduled.items() if due <= until]
+        return heapq.nsmallest(limit, ready, key=lambda item: item[1])
