@@ -5,11 +5,14 @@ Grouped public API; ``tests/unit/test_public_api.py`` checks that ``__all__`` is
 
 from pynenc.app import Pynenc
 from pynenc.arguments import Arguments
+from pynenc.call_options import TaskWithOptions
 from pynenc.conf import ConcurrencyControlType
 from pynenc.exceptions import (
     ConfigError,
     InvalidStatusTransitionError,
     InvalidTaskOptionsError,
+    InvocationConflictError,
+    InvocationExpiredError,
     InvocationTimeoutError,
     PynencError,
     RemoteError,
@@ -29,6 +32,7 @@ __all__ = [
     # application and tasks
     "Pynenc",
     "Task",
+    "TaskWithOptions",
     "Arguments",
     "ConcurrencyControlType",
     # invocations
@@ -48,6 +52,8 @@ __all__ = [
     "InvalidTaskOptionsError",
     "InvalidStatusTransitionError",
     "InvocationTimeoutError",
+    "InvocationExpiredError",
+    "InvocationConflictError",
     "RemoteError",
     "RetryError",
     "SerializationError",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
+from pynenc.call_options import TaskWithOptions
 from pynenc.task import Task
 
 if TYPE_CHECKING:
@@ -51,11 +52,35 @@ def make_direct_task(
     parallel_func: ParallelFunc | None = None,
     aggregate_func: AggregateFunc | None = None,
 ) -> Callable[..., Any]:
-    """Build and register the task, and return the wrapper that stands for ``func``."""
+    """Build and register the task, and return the wrapper that stands for ``func``.
+
+    The wrapper's ``with_options(delay=..., expires=..., ...)`` (see
+    :meth:`Task.with_options <pynenc.task.Task.with_options>`) returns a wrapper of the same
+    kind for calls with those options: it still returns the value (after the delay).
+    """
     task: Task[Any, Any] = Task(app, func, options)
     app.register_task(task)
-    conf = app.conf
-    wrapper: Callable[..., Any]
+    wrapper = _wrap(task, func, task, parallel_func, aggregate_func)
+
+    def with_options(**call_options: Any) -> Callable[..., Any]:
+        bound = task.with_options(**call_options)  # checked now, not at the call
+        return _wrap(task, func, bound, parallel_func, aggregate_func)
+
+    # instance attributes, so _extract_task_from_wrapper and Task.from_id find the task
+    vars(wrapper).update(__pynenc_task__=task, __inner_function__=func, with_options=with_options)
+    return wrapper
+
+
+def _wrap(
+    task: Task[Any, Any],
+    func: Callable[..., Any],
+    caller: Task[Any, Any] | TaskWithOptions[Any, Any],
+    parallel_func: ParallelFunc | None,
+    aggregate_func: AggregateFunc | None,
+) -> Callable[..., Any]:
+    """The wrapper calling ``caller`` (the task, or the task with call options)."""
+    conf = task.app.conf
+    plain = caller is task  # only a plain call may skip the task machinery in sync mode
 
     if task.is_async:
 
@@ -65,28 +90,23 @@ def make_direct_task(
                 if aggregate_func is None:
                     raise ValueError(AGGREGATION_REQUIRED)
                 param_iter, common = _split(task, parallel_func, args, kwargs)
-                group = task.parallelize(param_iter, common)
+                group = caller.parallelize(param_iter, common)
                 return aggregate_func([r async for r in group.async_results()])
-            if conf.dev_mode_force_sync_tasks and not task.conf.max_retries:
+            if plain and conf.dev_mode_force_sync_tasks and not task.conf.max_retries:
                 return await func(*args, **kwargs)  # the fast path: exactly a plain call
-            return await task(*args, **kwargs).async_result()
+            return await caller(*args, **kwargs).async_result()
 
-        wrapper = async_wrapper
-    else:
+        return async_wrapper
 
-        @functools.wraps(func)
-        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if parallel_func is not None:
-                if aggregate_func is None:
-                    raise ValueError(AGGREGATION_REQUIRED)
-                param_iter, common = _split(task, parallel_func, args, kwargs)
-                return aggregate_func(list(task.parallelize(param_iter, common).results))
-            if conf.dev_mode_force_sync_tasks and not task.conf.max_retries:
-                return func(*args, **kwargs)  # the fast path: exactly a plain call
-            return task(*args, **kwargs).result
+    @functools.wraps(func)
+    def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+        if parallel_func is not None:
+            if aggregate_func is None:
+                raise ValueError(AGGREGATION_REQUIRED)
+            param_iter, common = _split(task, parallel_func, args, kwargs)
+            return aggregate_func(list(caller.parallelize(param_iter, common).results))
+        if plain and conf.dev_mode_force_sync_tasks and not task.conf.max_retries:
+            return func(*args, **kwargs)  # the fast path: exactly a plain call
+        return caller(*args, **kwargs).result
 
-        wrapper = sync_wrapper
-
-    # instance attributes, so _extract_task_from_wrapper and Task.from_id find the task
-    vars(wrapper).update(__pynenc_task__=task, __inner_function__=func)
-    return wrapper
+    return sync_wrapper

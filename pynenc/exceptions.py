@@ -11,6 +11,8 @@
         ``InvalidStatusTransitionError`` — a status change the transition table does not allow.
         ``InvocationNotFoundError`` — the state backend has no such invocation.
         ``OutsideTaskError`` — ``Task.invocation`` used outside a running task.
+        ``InvocationExpiredError`` — the invocation was not started before its expiry.
+        ``InvocationConflictError`` — a caller-chosen invocation id names another call.
     ``RemoteError`` — a task raised an exception whose class cannot be imported here.
     ``BrokerError`` — the broker could not publish or consume.
     ``StateBackendError`` — the state backend failed.
@@ -81,6 +83,34 @@ class OutsideTaskError(InvocationError, RuntimeError):
     """``Task.invocation`` was read while the task is not running."""
 
 
+class InvocationExpiredError(InvocationError):
+    """The invocation was not started before its expiry (status EXPIRED): it never runs.
+
+    Raised to whoever waits for its result; names the invocation, its task and the expiry.
+    """
+
+    def __init__(
+        self, invocation_id: str, task_id: str, expires: float | None, detail: str = ""
+    ) -> None:
+        self.invocation_id = invocation_id
+        self.task_id = task_id
+        self.expires = expires  #: seconds since the epoch
+        when = "its expiry" if expires is None else f"its expiry at {_iso(expires)}"
+        message = f"Invocation {invocation_id} of task {task_id} was not started before {when}"
+        super().__init__(f"{message}: it expired and will not run{detail}")
+
+
+class InvocationConflictError(InvocationError, ValueError):
+    """A caller-chosen invocation id is already used by a call of another task or with
+    other arguments (also a ``ValueError``)."""
+
+
+def _iso(timestamp: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
+
+
 class RemoteError(PynencError):
     """A task raised an exception whose class cannot be imported by the caller.
 
@@ -121,7 +151,21 @@ class RetryError(Exception):
     """Raise inside a task to request a retry (control flow, not an error).
 
     Always retriable, whatever ``retry_for`` says; ``max_retries`` still bounds it.
+    ``RetryError(delay=5)`` retries after 5 seconds (the invocation waits SCHEDULED in the
+    state backend, not in a runner slot), instead of the task's ``retry_delay`` and backoff.
     """
+
+    def __init__(self, *args: Any, delay: float | None = None) -> None:
+        if delay is not None and (
+            isinstance(delay, bool)
+            or not isinstance(delay, int | float)
+            or not 0 <= delay < float("inf")
+        ):
+            raise ValueError(
+                f"RetryError(delay={delay!r}): delay must be a finite number of seconds >= 0"
+            )
+        super().__init__(*args)
+        self.delay = None if delay is None else float(delay)
 
 
 __all__ = [
@@ -129,7 +173,9 @@ __all__ = [
     "ConfigError",
     "InvalidStatusTransitionError",
     "InvalidTaskOptionsError",
+    "InvocationConflictError",
     "InvocationError",
+    "InvocationExpiredError",
     "InvocationNotFoundError",
     "InvocationTimeoutError",
     "OutsideTaskError",

@@ -13,11 +13,13 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic
 
 from pynenc.arguments import Arguments
 from pynenc.call import Call, PreSerializedCall
+from pynenc.call_options import CallOptions, TaskWithOptions, run_sync
 from pynenc.conf import TASK_OPTION_NAMES, ConcurrencyControlType, TaskConfig
 from pynenc.context import current_invocation
 from pynenc.exceptions import (
@@ -183,28 +185,65 @@ class Task(Generic[Params, Result]):
         """Call the task: a wrong call raises ``TypeError`` here, before anything is sent."""
         return self._call(Arguments.from_call(self.signature, args, kwargs))
 
-    def _call(self, arguments: Arguments) -> BaseInvocation[Params, Result]:
+    def _call(
+        self, arguments: Arguments, options: CallOptions | None = None
+    ) -> BaseInvocation[Params, Result]:
         """Run inline in dev sync mode, otherwise register and publish through the app."""
         if self.app.conf.dev_mode_force_sync_tasks:
-            return SyncInvocation.run(self, arguments)
-        [record] = self.app.orchestrator.route([Call(self, arguments)])
+            if options is None:
+                return SyncInvocation.run(self, arguments)
+            return run_sync(self, arguments, options)
+        [record] = self.app.orchestrator.route([Call(self, arguments)], options=options)
         return DistributedInvocation(self, arguments, record.invocation_id, record.parent_id)
+
+    def with_options(
+        self,
+        *,
+        delay: float | None = None,
+        eta: datetime | None = None,
+        expires: float | datetime | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        invocation_id: str | None = None,
+    ) -> TaskWithOptions[Params, Result]:
+        """This task with options for the calls made through the result::
+
+            send_report.with_options(delay=60)(period="Q1")
+            send_report.with_options(eta=tomorrow_9am, expires=3600).parallelize(periods)
+
+        :param delay: seconds from the call before it may run.
+        :param eta: a timezone-aware datetime from which it may run (not with ``delay``).
+        :param expires: seconds from the call, or an aware datetime: not started by then,
+            it never runs (status EXPIRED; waiters get ``InvocationExpiredError``).
+        :param queue: this call's queue (a runner must consume it).
+        :param priority: 0-9, this call's message priority.
+        :param invocation_id: a caller-chosen id: a second call with it returns the same
+            invocation (registered and run once); another task or other arguments under
+            it raise ``InvocationConflictError``.
+        :raises ValueError: (or ``TypeError``) an option is wrong, named with the reason.
+        """
+        options = CallOptions(delay, eta, expires, queue, priority, invocation_id)
+        return TaskWithOptions(self, options)
 
     def parallelize(
         self,
         param_iter: Iterable[tuple[Any, ...] | dict[str, Any] | Arguments],
         common_args: dict[str, Any] | None = None,
+        *,
+        options: CallOptions | None = None,
     ) -> BaseInvocationGroup[Params, Result]:
         """One invocation per element of ``param_iter`` (tuple: positional, dict: keyword,
         :class:`Arguments`: from :meth:`args`); ``common_args`` are merged into each call
-        and, on the batch path, serialized only once."""
+        and, on the batch path, serialized only once. ``options``: see :meth:`with_options`."""
         param_list = list(param_iter)
         if self.app.conf.dev_mode_force_sync_tasks:
             arguments = prepare_arguments(self, param_list, common_args)
-            return SyncInvocationGroup(self, [SyncInvocation.run(self, a) for a in arguments])
+            if options is None:
+                return SyncInvocationGroup(self, [SyncInvocation.run(self, a) for a in arguments])
+            return SyncInvocationGroup(self, [run_sync(self, a, options) for a in arguments])
         if can_batch_process(self, len(param_list)):
-            return distribute_batch_calls(self, param_list, common_args)
-        return distribute_calls(self, param_list, common_args)
+            return distribute_batch_calls(self, param_list, common_args, options)
+        return distribute_calls(self, param_list, common_args, options)
 
 
 def _check_importable(func: Callable[..., Any]) -> None:
@@ -279,12 +318,13 @@ def distribute_calls(
     task: Task[Params, Result],
     param_list: list[tuple[Any, ...] | dict[str, Any] | Arguments],
     common_args: dict[str, Any] | None = None,
+    options: CallOptions | None = None,
 ) -> BaseInvocationGroup[Params, Result]:
     """Send each call on its own (no batching)."""
     invocations: list[BaseInvocation[Params, Result]] = []
     with _published_before(invocations):
         for arguments in prepare_arguments(task, param_list, common_args):
-            invocations.append(task._call(arguments))
+            invocations.append(task._call(arguments, options))
     return DistributedInvocationGroup(task, invocations)
 
 
@@ -292,6 +332,7 @@ def distribute_batch_calls(
     task: Task[Params, Result],
     param_list: list[tuple[Any, ...] | dict[str, Any] | Arguments],
     common_args: dict[str, Any] | None = None,
+    options: CallOptions | None = None,
 ) -> DistributedInvocationGroup[Params, Result]:
     """Send the calls in batches of ``parallel_batch_size``: one backend write and one
     broker batch per batch, with ``common_args`` serialized once for all of them."""
@@ -314,7 +355,7 @@ def distribute_batch_calls(
     with _published_before(invocations):
         for start in range(0, len(calls), size):
             batch = calls[start : start + size]
-            records = route(batch, per_message)
+            records = route(batch, per_message, options)
             invocations.extend(
                 DistributedInvocation(task, call.arguments, record.invocation_id, record.parent_id)
                 for call, record in zip(batch, records, strict=True)

@@ -20,10 +20,12 @@ from pynenc.conf.option import (
     Option,
     OptionTable,
     OptionValue,
+    boolean,
     choices_text,
     enum_member,
     exception_refs,
     integer,
+    number,
     resolve_exception_refs,
     text,
 )
@@ -52,6 +54,33 @@ def priority(raw: Any) -> int | None:
         return None
     value = integer(0)(raw)
     if value > MAX_PRIORITY:
+        raise InvalidValue()
+    return value
+
+
+def seconds(raw: Any) -> float:
+    """A finite number of seconds >= 0 (or its text)."""
+    value = number(0)(raw)
+    if value == float("inf"):
+        raise InvalidValue()
+    return value
+
+
+def optional(parse: Any) -> Any:
+    """``None`` (``none``/``null`` in text), or what ``parse`` accepts."""
+
+    def parse_optional(raw: Any) -> Any:
+        if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("none", "null")):
+            return None
+        return parse(raw)
+
+    return parse_optional
+
+
+def backoff_factor(raw: Any) -> float:
+    """A finite factor >= 1."""
+    value = number(1)(raw)
+    if value == float("inf"):
         raise InvalidValue()
     return value
 
@@ -90,6 +119,34 @@ TASK_OPTIONS = OptionTable(
             choices_text(member.value for member in ConcurrencyControlType),
             "Limit on concurrently registered invocations of the task.",
         ),
+        Option(
+            "retry_delay",
+            0.0,
+            seconds,
+            "a finite number of seconds >= 0",
+            "Seconds before a retry (the first one, with retry_backoff); 0 retries at once.",
+        ),
+        Option(
+            "retry_backoff",
+            None,
+            optional(backoff_factor),
+            "a number >= 1, or None (no backoff)",
+            "Each retry waits this many times longer than the previous one.",
+        ),
+        Option(
+            "retry_backoff_max",
+            None,
+            optional(seconds),
+            "a finite number of seconds >= 0, or None (no cap)",
+            "Longest wait before a retry, backoff included.",
+        ),
+        Option(
+            "retry_jitter",
+            False,
+            boolean,
+            "a boolean",
+            "Wait a random time between 0 and the computed delay (spreads retries out).",
+        ),
     ],
 )
 
@@ -124,6 +181,10 @@ class TaskConfig:
     registration_concurrency: ConcurrencyControlType = TASK_OPTIONS[
         "registration_concurrency"
     ].default
+    retry_delay: float = TASK_OPTIONS["retry_delay"].default
+    retry_backoff: float | None = TASK_OPTIONS["retry_backoff"].default
+    retry_backoff_max: float | None = TASK_OPTIONS["retry_backoff_max"].default
+    retry_jitter: bool = TASK_OPTIONS["retry_jitter"].default
     sources: Mapping[str, str] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )
@@ -143,6 +204,15 @@ class TaskConfig:
             except InvalidValue as exc:
                 raise TASK_OPTIONS.invalid("retry_for", refs, source, str(exc)) from None
         sources = {name: source for name, (_, source) in resolved.items()}
+        if values.get("retry_backoff") is not None and not values.get("retry_delay"):
+            backoff, source = resolved["retry_backoff"]
+            raise TASK_OPTIONS.invalid(
+                "retry_backoff",
+                backoff,
+                source,
+                "a backoff multiplies retry_delay, which is 0: set retry_delay to the first "
+                "retry's delay in seconds (e.g. retry_delay=1, retry_backoff=2: 1, 2, 4 s…)",
+            )
         return cls(**values, sources=MappingProxyType(sources))
 
     def source_of(self, name: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
+from pynenc.exceptions import InvocationExpiredError
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup, checked_timeout
 from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry
 from pynenc.serializer import deserialize_result, payload_to_exception
@@ -60,6 +61,8 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
         if record.status is InvocationStatus.SUCCESS:
             assert record.result is not None
             return deserialize_result(self.task.app.serializer, record.result)
+        if record.status is InvocationStatus.EXPIRED:
+            raise expired_error(record)
         assert record.error is not None
         raise payload_to_exception(record.error)
 
@@ -98,3 +101,16 @@ class DistributedInvocationGroup(BaseInvocationGroup[Params, Result]):
                     waited._final = record
             for invocation in chunk:
                 yield invocation.result
+
+
+def expired_error(record: InvocationRecord) -> InvocationExpiredError:
+    """What a waiter of an EXPIRED invocation gets (the last attempt's error, if it was a
+    retry that would have fallen due after the expiry, is named and chained)."""
+    error = record.error
+    detail = (
+        f" (its last attempt failed: {error.get('type')}: {error.get('message')})" if error else ""
+    )
+    expired = InvocationExpiredError(record.invocation_id, record.task_id, record.expires, detail)
+    if error:
+        expired.__cause__ = payload_to_exception(error)
+    return expired

@@ -25,7 +25,9 @@ from pynenc.exceptions import (
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation import log
 from pynenc.invocation.base import checked_timeout
+from pynenc.orchestrator.chosen_ids import reuse_stored, single_call_id
 from pynenc.orchestrator.claims import Refusal, explain_refusal
+from pynenc.orchestrator.scheduling import NOT_STARTED, publish_due, schedule_retry
 from pynenc.orchestrator.transitions import (
     FROM_OWNED,
     RUNNER_SOURCES,
@@ -45,6 +47,7 @@ from pynenc.serializer import exception_to_payload
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.call import Call
+    from pynenc.call_options import CallOptions
 
 logger = logging.getLogger("pynenc.orchestrator")
 S = InvocationStatus
@@ -64,54 +67,85 @@ class Orchestrator:
     # -- caller side ---------------------------------------------------------------------
 
     def route(
-        self, calls: Sequence[Call[Any, Any]], per_message: int = 1
+        self,
+        calls: Sequence[Call[Any, Any]],
+        per_message: int = 1,
+        options: CallOptions | None = None,
     ) -> list[InvocationRecord]:
         """Register the calls (one backend write) and publish them (one broker batch),
         up to ``per_message`` invocations of a task in one message; their records, in call
         order (the task layer makes the handles).
 
+        ``options`` (the same for every call): a call with a delay or an ETA is registered
+        SCHEDULED with its due time and not published (the services holder publishes it
+        when due: :meth:`publish_due`); queue, priority and expiry are stored with the
+        record. A caller-chosen invocation id already stored returns the stored record
+        (nothing registered or published again).
+
         :raises BrokerError: the broker could not take them; they are then FAILED with
             that error, so none of them runs later (see
             :func:`~pynenc.orchestrator.unpublished.fail_unpublished`).
+        :raises InvocationConflictError: a caller-chosen id names another call.
         """
         broker = self.app.broker  # built (its URL checked) before anything is registered
         parent = current_invocation.get()
         parent_id = parent.invocation_id if parent is not None else None
         serializer = self.app.conf.serializer
+        now = time.time()
+        status, due, expires, chosen = S.REGISTERED, None, None, None
+        if options is not None:
+            due, expires = options.times(now)
+            if due is not None and due > now:
+                status = S.SCHEDULED
+            else:
+                due = None  # due already (an ETA in the past): published at once
+            chosen = single_call_id(options, len(calls))
         records: list[InvocationRecord] = []
         envelopes: list[Envelope] = []
         for call in calls:
-            invocation_id = new_invocation_id()
+            invocation_id = chosen or new_invocation_id()
             arguments = call.serialized_arguments
             conf = call.task.conf
             queue, priority = conf.queue, conf.priority
+            if options is not None:
+                queue = options.queue or queue
+                priority = priority if options.priority is None else options.priority
             task_key = call.task.task_id.key
             records.append(
                 InvocationRecord(
                     invocation_id,
                     task_key,
                     arguments,
+                    status=status,
                     parent_id=parent_id,
                     queue=queue,
                     priority=priority,
+                    due=due,
+                    expires=expires,
                 )
             )
-            envelopes.append(
-                Envelope(
-                    invocation_id,
-                    task_key,
-                    arguments,
-                    serializer,
-                    queue,
-                    parent_id=parent_id,
-                    priority=priority,
+            if due is None:
+                envelopes.append(
+                    Envelope(
+                        invocation_id,
+                        task_key,
+                        arguments,
+                        serializer,
+                        queue,
+                        parent_id=parent_id,
+                        priority=priority,
+                    )
                 )
-            )
-        self.app.state_backend.register(records, time.time())
-        try:
-            broker.publish(envelopes, per_message)
-        except BrokerError as exc:
-            raise fail_unpublished(self.app.state_backend, records, exc) from exc
+        inserted = self.app.state_backend.register(records, now)
+        if not all(inserted):  # caller-chosen ids seen before: their stored calls stand
+            records, envelopes = reuse_stored(self, records, inserted, envelopes)
+        if envelopes:
+            try:
+                broker.publish(envelopes, per_message)
+            except BrokerError as exc:
+                sent = {envelope.invocation_id for envelope in envelopes}
+                unpublished = [r for r in records if r.invocation_id in sent]
+                raise fail_unpublished(self.app.state_backend, unpublished, exc) from exc
         return records
 
     @property
@@ -211,17 +245,22 @@ class Orchestrator:
         for_owner: str | None = None,
         task_id: str | None = None,
         arguments_fingerprint: str | None = None,
+        due: float | None = None,
+        expiring: bool = False,
     ) -> StatusUpdate:
         """The compare-and-set that moves ``invocation_id`` to ``target``, as ``runner_id``.
 
         Leaving an owned status needs its owner: ``runner_id`` itself, or ``for_owner``
         when recovery acts for a dead or stopping runner (history records the actor).
         ``task_id``/``arguments_fingerprint``, when given, must match the stored record.
+        ``due``: when a SCHEDULED invocation is due. ``expiring``: a record past its expiry
+        ends EXPIRED instead, in the same step (a claim).
         """
+        now = time.time()
         return StatusUpdate(
             invocation_id=invocation_id,
             expected=RUNNER_SOURCES[target],
-            entry=StatusEntry(target, time.time(), runner_id, reason),
+            entry=StatusEntry(target, now, runner_id, reason),
             owner=runner_id if TRANSITIONS[target].owned else None,
             # leaving an owned status (RUNNING) is for its owner only
             expected_owner=(for_owner or runner_id) if FROM_OWNED[target] else None,
@@ -230,6 +269,8 @@ class Orchestrator:
             num_retries=num_retries,
             expected_task=task_id,
             expected_fingerprint=arguments_fingerprint,
+            due=due,
+            on_expiry=StatusEntry(S.EXPIRED, now, runner_id, NOT_STARTED) if expiring else None,
         )
 
     def claim_many(self, envelopes: Sequence[Envelope], runner_id: str) -> list[bool]:
@@ -255,6 +296,7 @@ class Orchestrator:
                 runner_id,
                 task_id=e.task_id,
                 arguments_fingerprint=fingerprint(e.arguments),
+                expiring=True,
             )
             for e in envelopes
         ]
@@ -289,10 +331,16 @@ class Orchestrator:
                 )
         return applied
 
-    def retry(self, envelope: Envelope, runner_id: str, error: dict[str, Any]) -> bool:
-        """Record the retry and publish the invocation again with its retry count raised."""
+    def retry(
+        self, envelope: Envelope, runner_id: str, error: dict[str, Any], delay: float = 0.0
+    ) -> bool:
+        """Record the retry and publish the invocation again with its retry count raised;
+        with a ``delay`` (seconds), it waits SCHEDULED in the state backend until due
+        instead (see :func:`~pynenc.orchestrator.scheduling.schedule_retry`)."""
         retries = envelope.num_retries + 1
         reason = f"retry {retries}: {error.get('type')}: {error.get('message')}"
+        if delay > 0:
+            return schedule_retry(self, envelope, runner_id, error, reason, delay)
         if not self.finish(
             envelope.invocation_id, S.RETRY, runner_id, reason=reason, num_retries=retries
         ):
@@ -313,6 +361,12 @@ class Orchestrator:
             record.parent_id,
             priority=record.priority,
         )
+
+    def publish_due(self, actor: str, now: float, horizon: float) -> float:
+        """Publish the scheduled invocations due by ``now`` (the services holder's
+        scheduler); seconds until the next pass (see
+        :func:`~pynenc.orchestrator.scheduling.publish_due`)."""
+        return publish_due(self, actor, now, horizon)
 
     def redeliver_stale(self, actor: str, now: float, after: float) -> int:
         """Publish again the invocations waiting unclaimed for more than ``after`` seconds.

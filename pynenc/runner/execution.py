@@ -14,6 +14,7 @@ from pynenc.identifiers import TaskId
 from pynenc.invocation import log
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.sync import run_coroutine
+from pynenc.orchestrator.scheduling import retry_delay
 from pynenc.records import InvocationStatus
 from pynenc.runner.outcomes import record_outcome
 from pynenc.serializer import (
@@ -117,7 +118,8 @@ def execute(
         if task.should_retry(exc, envelope.num_retries):
             # logged before it is published again: the next attempt's lines come after it
             log.retried(envelope, time.perf_counter() - start, exc, task.conf.max_retries)
-            orchestrator.retry(envelope, runner_id, payload)
+            delay = retry_delay(task.conf, exc, envelope.num_retries + 1)
+            orchestrator.retry(envelope, runner_id, payload, delay)
         else:
             log.failed(envelope, time.perf_counter() - start, exc)
             finish(InvocationStatus.FAILED, error=payload)

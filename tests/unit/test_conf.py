@@ -227,7 +227,8 @@ def test_assignment_to_unknown_attribute_suggests(tmp_path: Path) -> None:
     assert "Did you mean 'broker_url'?" in message
     assert "state_backend_url" in message
     with pytest.raises(
-        ConfigError, match=r"'runner.threads'\?.*queues, redeliver_after, stop_grace, threads"
+        ConfigError,
+        match=r"'runner.threads'\?.*queues, redeliver_after, scheduler_poll, stop_grace, threads",
     ):
         conf.runner.thread = 1
 
@@ -260,6 +261,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "runner.max_reroutes",
         "runner.redeliver_after",
         "runner.stop_grace",
+        "runner.scheduler_poll",
         "broker.transport_options",
         "broker.publish_retries",
         "broker.max_message_bytes",
@@ -270,6 +272,10 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "task.priority",
         "task.parallel_batch_size",
         "task.registration_concurrency",
+        "task.retry_delay",
+        "task.retry_backoff",
+        "task.retry_backoff_max",
+        "task.retry_jitter",
     ]
 
 

@@ -67,6 +67,10 @@ def test_names_and_defaults() -> None:
         "parallel_batch_size",
         "registration_concurrency",
         "priority",
+        "retry_delay",
+        "retry_backoff",
+        "retry_backoff_max",
+        "retry_jitter",
     } == TASK_OPTION_NAMES
     config = TaskConfig()
     assert (config.max_retries, config.retry_for, config.queue) == (0, (), "default")
