@@ -258,18 +258,16 @@ def _seconds(name: str, value: Any) -> float:
         or math.isinf(value)
         or value < 0
     ):
+        also = " or a timezone-aware datetime" if name == "expires" else ""
         raise ValueError(
-            f"with_options({name}={value!r}): {name} must be a finite number of seconds >= 0"
+            f"with_options({name}={value!r}): {name} must be a finite number of seconds >= 0{also}"
         )
     return float(value)
 
 
 def _aware(name: str, value: Any) -> None:
     if not isinstance(value, dt.datetime):
-        raise TypeError(
-            f"with_options({name}={value!r}): {name} must be a timezone-aware datetime"
-            + (" or a number of seconds" if name == "expires" else "")
-        )
+        raise TypeError(f"with_options({name}={value!r}): {name} must be a timezone-aware datetime")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(
             f"with_options({name}={value!r}): a naive datetime is ambiguous (whose local "
