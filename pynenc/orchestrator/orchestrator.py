@@ -134,6 +134,7 @@ class Orchestrator:
                         queue,
                         parent_id=parent_id,
                         priority=priority,
+                        expires=expires,
                     )
                 )
         inserted = self.app.state_backend.register(records, now)
@@ -296,7 +297,7 @@ class Orchestrator:
                 runner_id,
                 task_id=e.task_id,
                 arguments_fingerprint=fingerprint(e.arguments),
-                expiring=True,
+                expiring=e.expires is not None,  # only calls with an expiry pay for it
             )
             for e in envelopes
         ]
@@ -350,7 +351,7 @@ class Orchestrator:
 
     def envelope_for(self, record: InvocationRecord) -> Envelope:
         """Rebuild the envelope of a stored invocation (to publish it again), with the
-        call's own queue and priority as stored with the record."""
+        call's own queue, priority and expiry as stored with the record."""
         return Envelope(
             record.invocation_id,
             record.task_id,
@@ -360,6 +361,7 @@ class Orchestrator:
             record.num_retries,
             record.parent_id,
             priority=record.priority,
+            expires=record.expires,
         )
 
     def publish_due(self, actor: str, now: float, horizon: float) -> float:

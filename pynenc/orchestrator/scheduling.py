@@ -61,10 +61,7 @@ def schedule_retry(
     ``False`` (logged) when the record moved on without this runner."""
     due = time.time() + delay
     retries = envelope.num_retries + 1
-    inv = envelope.invocation_id
-    # the expiry is read only here, on a delayed retry: claims never need it
-    record = orchestrator.app.state_backend.get(inv)
-    expires = None if record is None else record.expires
+    inv, expires = envelope.invocation_id, envelope.expires
     if expires is not None and due >= expires:
         why = f"{reason}; the retry would be due at {iso(due)}, after its expiry at {iso(expires)}"
         if not orchestrator.finish(

@@ -109,7 +109,8 @@ end
 for _, u in ipairs(cjson.decode(ARGV[3])) do
   local id, new, owner, expected_owner = u[1], u[2], u[3], u[4]
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
-  local cur = redis.call('HMGET', rec, 'status', 'owner', 'task', 'fp', 'expires')
+  local cur = redis.call('HMGET', rec, 'status', 'owner', 'task', 'fp')
+  local check = u[14]  -- absent (nil) from updates that neither schedule nor check expiry
   local status, ok = cur[1], false
   if status then
     for _, expected in ipairs(u[10]) do ok = ok or expected == status end
@@ -118,7 +119,8 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     -- a record stored before fingerprints existed has none: its claim is not checked
     if u[12] ~= '' and cur[4] and cur[4] ~= u[12] then ok = false end
   end
-  if ok and u[14] ~= '' and cur[5] and tonumber(cur[5]) <= tonumber(u[14]) then
+  local expires = ok and check and check ~= '' and redis.call('HGET', rec, 'expires')
+  if expires and tonumber(expires) <= tonumber(check) then
     redis.call('HSET', rec, 'status', u[15])
     redis.call('HDEL', rec, 'owner')
     redis.call('RPUSH', hist, u[16])
@@ -239,12 +241,15 @@ def _status_fields(update: StatusUpdate) -> list[object]:
 
 
 def _schedule_fields(update: StatusUpdate) -> list[str]:
-    """The due time (entering SCHEDULED) and the expiry check of an update (u[13..17])."""
+    """The due time (entering SCHEDULED) and the expiry check of an update (u[13..17]);
+    none at all for the others (most updates: claims and outcomes of plain calls)."""
     entry, expiry = update.entry, update.on_expiry
     scheduled = entry.status is InvocationStatus.SCHEDULED
+    if expiry is None and not scheduled:
+        return []
     due = _time(entry.timestamp if update.due is None else update.due) if scheduled else ""
     if expiry is None:
-        return [due, "", "", "", ""]
+        return [due]
     final = "1" if expiry.status in FINAL else "0"
     return [due, repr(entry.timestamp), expiry.status.value, _entry(expiry), final]
 

@@ -324,18 +324,21 @@ class SqliteStateBackend(StateBackend):
             for r in records
         ]
         with self._transaction() as conn:
-            # Ids already stored are left alone. One statement for the whole batch, and only
+            # Ids already stored are left alone. One statement for a whole batch, and only
             # when it did not insert every row (a caller-chosen id seen before) is it undone
             # and redone row by row, to learn which rows were new.
-            conn.execute("SAVEPOINT pynenc_register")
-            before = conn.total_changes
-            conn.executemany(_INSERT_INVOCATION, rows)
-            if conn.total_changes - before == len(rows):
-                inserted = [True] * len(rows)
+            if len(rows) == 1:  # a single call: its row count says it all
+                inserted = [conn.execute(_INSERT_INVOCATION, rows[0]).rowcount == 1]
             else:
-                conn.execute("ROLLBACK TO pynenc_register")
-                inserted = [conn.execute(_INSERT_INVOCATION, row).rowcount == 1 for row in rows]
-            conn.execute("RELEASE pynenc_register")
+                conn.execute("SAVEPOINT pynenc_register")
+                before = conn.total_changes
+                conn.executemany(_INSERT_INVOCATION, rows)
+                if conn.total_changes - before == len(rows):
+                    inserted = [True] * len(rows)
+                else:
+                    conn.execute("ROLLBACK TO pynenc_register")
+                    inserted = [conn.execute(_INSERT_INVOCATION, r).rowcount == 1 for r in rows]
+                conn.execute("RELEASE pynenc_register")
             conn.executemany(
                 _INSERT_HISTORY,
                 [

@@ -213,3 +213,17 @@ def test_retry_options_from_text() -> None:
         None,
         True,
     )
+
+
+def test_only_an_expiring_call_carries_its_expiry_in_the_message() -> None:
+    from pynenc.broker.envelope import Envelope, decode_message, encode_batch
+
+    plain = Envelope("a", "mod.task", {"x": "1"}, "json")
+    assert "expires" not in plain.encode()
+    assert Envelope.decode(plain.encode()) == plain
+    expiring = Envelope("b", "mod.task", {"x": "1"}, "json", expires=1234.5)
+    assert Envelope.decode(expiring.encode()) == expiring
+    batch = [expiring, Envelope("c", "mod.task", {"x": "2"}, "json", expires=1234.5)]
+    assert decode_message(encode_batch(batch)) == batch
+    with pytest.raises(ValueError, match="one task"):
+        encode_batch([plain, expiring])  # different expiries never share a message
