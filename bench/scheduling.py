@@ -1,8 +1,9 @@
 """Scheduling lateness: how long after its due time a delayed invocation starts.
 
 ``python -m bench.scheduling [--transport redis|sqlite|embedded] [-n 200] [--min-delay 0.1]
-[--max-delay 2] [--runner ThreadRunner] [--threads 8] [--rounds 3]`` calls a task ``n``
-times with random delays (seeded), each call on its own, then reads back each invocation's
+[--max-delay 2] [--runner ThreadRunner] [--threads 8] [--rounds 3] [--interval 0]`` calls
+a task ``n`` times with random delays (seeded), each call on its own (all at once, or
+``--interval`` seconds apart), then reads back each invocation's
 due time (stored on the record), when the scheduler published it (the history's
 REGISTERED entry) and when its body started (the task returns ``time.time()``; callers and
 runners share the machine's clock). It prints the percentiles of due → published,
@@ -82,11 +83,17 @@ def deployment(args: argparse.Namespace, logs: Path) -> Iterator[Any]:
         yield task
 
 
-def measure(task: Any, n: int, low: float, high: float, seed: int) -> dict[str, list[float]]:
-    """Call ``task`` ``n`` times with delays in [low, high]; seconds, per invocation, of
-    due → published, published → started, due → started."""
+def measure(
+    task: Any, n: int, low: float, high: float, seed: int, interval: float = 0.0
+) -> dict[str, list[float]]:
+    """Call ``task`` ``n`` times with delays in [low, high], ``interval`` seconds apart;
+    seconds, per invocation, of due → published, published → started, due → started."""
     rng = random.Random(seed)
-    invocations = [task.with_options(delay=rng.uniform(low, high))(i) for i in range(n)]
+    invocations = []
+    for i in range(n):
+        invocations.append(task.with_options(delay=rng.uniform(low, high))(i))
+        if interval:
+            time.sleep(interval)  # sparse calls: the scheduler idles between them
     starts = [invocation.get_result(timeout=high + 120) for invocation in invocations]
     backend = task.app.state_backend
     records = backend.get_many([invocation.invocation_id for invocation in invocations])
@@ -126,12 +133,17 @@ def main() -> None:
     parser.add_argument("--scheduler-poll", type=float, default=0.2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--interval", type=float, default=0.0, help="seconds between calls (0: all at once)"
+    )
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="sched-bench-logs-"))
     totals: dict[str, list[float]] = {}
     with deployment(args, logs) as task:
         for round_ in range(args.rounds):
-            found = measure(task, args.n, args.min_delay, args.max_delay, args.seed + round_)
+            found = measure(
+                task, args.n, args.min_delay, args.max_delay, args.seed + round_, args.interval
+            )
             early = sum(1 for v in found["lateness"] if v < 0)
             print(f"round {round_ + 1}: {args.n} invocations, {early} started early")
             print(report("lateness", found["lateness"]))
