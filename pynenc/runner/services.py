@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pynenc.runner.services")
 
 SERVICES_LEASE = "services"
+#: Longest pause between scheduler passes while they fail (a backend or broker outage).
+SCHEDULER_BACKOFF = 5.0
 
 
 class RunnerServices:
@@ -163,13 +165,25 @@ class RunnerServices:
         return self.app.orchestrator.publish_due(self.runner_id, now, poll)
 
     def _schedule_loop(self) -> None:
-        wait = 0.0
+        wait, failures = 0.0, 0
         while not self._stop.wait(wait):
             try:
                 wait = self.publish_due()
             except Exception:  # a backend or broker outage: keep scheduling after it
-                logger.exception("Scheduler pass failed; retrying")
-                wait = self.app.conf.runner.scheduler_poll
+                failures += 1
+                # logged in full once per outage; the passes back off to SCHEDULER_BACKOFF
+                logger.log(
+                    logging.ERROR if failures == 1 else logging.DEBUG,
+                    "Scheduler pass failed (%d in a row); retrying",
+                    failures,
+                    exc_info=True,
+                )
+                poll = self.app.conf.runner.scheduler_poll
+                wait = min(SCHEDULER_BACKOFF, poll * 2 ** min(failures, 10))
+                continue
+            if failures:
+                logger.info("Scheduler passes work again after %d failures", failures)
+                failures = 0
 
     def _loop(self) -> None:
         interval = self.app.conf.runner.heartbeat_interval
