@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from pynenc.conf.option import (
     DEFAULT,
@@ -44,6 +44,8 @@ class ConcurrencyControlType(enum.StrEnum):
     KEYS = "keys"
 
 
+T = TypeVar("T")
+
 #: Highest task priority; the broker maps 0-9 onto each transport's own ordering.
 MAX_PRIORITY = 9
 
@@ -66,10 +68,10 @@ def seconds(raw: Any) -> float:
     return value
 
 
-def optional(parse: Any) -> Any:
+def optional(parse: Callable[[Any], T]) -> Callable[[Any], T | None]:
     """``None`` (``none``/``null`` in text), or what ``parse`` accepts."""
 
-    def parse_optional(raw: Any) -> Any:
+    def parse_optional(raw: Any) -> T | None:
         if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("none", "null")):
             return None
         return parse(raw)
