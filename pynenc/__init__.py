@@ -5,11 +5,14 @@ Grouped public API; ``tests/unit/test_public_api.py`` checks that ``__all__`` is
 
 from pynenc.app import Pynenc
 from pynenc.arguments import Arguments
+from pynenc.call_options import TaskWithOptions
 from pynenc.conf import ConcurrencyControlType
 from pynenc.exceptions import (
     ConfigError,
     InvalidStatusTransitionError,
     InvalidTaskOptionsError,
+    InvocationConflictError,
+    InvocationExpiredError,
     InvocationTimeoutError,
     PublishVetoError,
     PynencError,
@@ -36,6 +39,7 @@ __all__ = [
     # application and tasks
     "Pynenc",
     "Task",
+    "TaskWithOptions",
     "Arguments",
     "ConcurrencyControlType",
     # invocations
@@ -60,6 +64,8 @@ __all__ = [
     "InvalidStatusTransitionError",
     "InvocationTimeoutError",
     "PublishVetoError",
+    "InvocationExpiredError",
+    "InvocationConflictError",
     "RemoteError",
     "RetryError",
     "SerializationError",

@@ -1,15 +1,18 @@
-"""A call: one task plus its arguments, serialized once when it has to travel."""
+"""A call: one task plus its arguments, serialized once when it has to travel; and
+:func:`submit`, which routes calls and hands back their invocations."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Generic
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic
 
 from pynenc.arguments import Arguments
+from pynenc.invocation.distributed import DistributedInvocation, ReusedInvocation
 from pynenc.serializer import serialize_arguments
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:
+    from pynenc.call_options import CallOptions
     from pynenc.task import Task
 
 
@@ -66,3 +69,37 @@ class PreSerializedCall(Call[Params, Result]):
             encoded = serialize_arguments(app.serializer, self.task.task_id.key, own)
             self._serialized = {**self._common, **app.client_data_store.externalize(encoded)}
         return self._serialized
+
+
+def submit(
+    calls: Sequence[Call[Any, Any]], per_message: int = 1, options: CallOptions | None = None
+) -> list[DistributedInvocation[Any, Any]]:
+    """Route ``calls`` (all of one app) and return their invocations, in call order.
+
+    The orchestrator plans the records, the ``before_publish`` hooks see the invocations
+    (and may refuse them: nothing is then stored), the orchestrator registers and
+    publishes, and the ``after_publish`` hooks see those that were. A call that
+    registration control folded into a pending invocation gets a
+    :class:`ReusedInvocation` on it.
+    """
+    app = calls[0].task.app
+    orchestrator = app.orchestrator
+    hooks = app.hooks
+    plan = orchestrator.plan(calls, options)
+    invocations: list[DistributedInvocation[Any, Any]] = [
+        DistributedInvocation(call.task, call.arguments, record.invocation_id, record.parent_id)
+        for call, record in zip(calls, plan.records, strict=True)
+    ]
+    if hooks.before_publish:  # may refuse the calls: before anything is stored
+        hooks.emit("before_publish", invocations)
+    orchestrator.send(plan, per_message)
+    if plan.reused:
+        published = [inv for i, inv in enumerate(invocations) if i not in plan.reused]
+        for index, holder in plan.reused.items():
+            call = calls[index]
+            invocations[index] = ReusedInvocation(call.task, call.arguments, holder)
+    else:
+        published = invocations
+    if hooks.after_publish and published:
+        hooks.emit("after_publish", published)
+    return invocations

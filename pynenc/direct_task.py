@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pynenc.arguments import Arguments
+from pynenc.call_options import TaskWithOptions
 from pynenc.task import Task
 
 ParallelFunc = Callable[[dict[str, Any]], Any]
@@ -47,16 +48,41 @@ def make_direct_task(
     aggregate_func: AggregateFunc | None = None,
 ) -> Callable[..., Any]:
     """The wrapper that stands for the function of ``task`` (declared and registered by
-    :meth:`pynenc.app.Pynenc.create_task`, with its class and name)."""
+    :meth:`pynenc.app.Pynenc.create_task`, with its class and name).
+
+    The wrapper's ``with_options(delay=..., expires=..., ...)`` (see
+    :meth:`Task.with_options <pynenc.task.Task.with_options>`) returns a wrapper of the same
+    kind for calls with those options: it still returns the value (after the delay).
+    """
+    func = task.func
+    wrapper = _wrap(task, task, parallel_func, aggregate_func)
+
+    def with_options(**call_options: Any) -> Callable[..., Any]:
+        bound = task.with_options(**call_options)  # checked now, not at the call
+        return _wrap(task, bound, parallel_func, aggregate_func)
+
+    # instance attributes, so _extract_task_from_wrapper and Task.from_id find the task
+    vars(wrapper).update(__pynenc_task__=task, __inner_function__=func, with_options=with_options)
+    return wrapper
+
+
+def _wrap(
+    task: Task[Any, Any],
+    caller: Task[Any, Any] | TaskWithOptions[Any, Any],
+    parallel_func: ParallelFunc | None,
+    aggregate_func: AggregateFunc | None,
+) -> Callable[..., Any]:
+    """The wrapper calling ``caller`` (the task, or the task with call options)."""
     func = task.func
     conf = task.app.conf
-    # In dev sync mode a call is a plain call of func, unless there is something to retry,
-    # a run_start/run_end hook to fire, or a task class that changes how it runs or
-    # retries: then it runs as a sync invocation like the others.
-    cls = type(task)
-    plain_run = cls.run_function is Task.run_function and cls.should_retry is Task.should_retry
     hooks = task.app.hooks
-    wrapper: Callable[..., Any]
+    # In dev sync mode a plain call (no call options) is a plain call of func, unless there
+    # is something to retry, a run_start/run_end hook to fire, or a task class that changes
+    # how it runs or retries: then it runs as a sync invocation like the others.
+    cls = type(task)
+    plain = caller is task and (
+        cls.run_function is Task.run_function and cls.should_retry is Task.should_retry
+    )
 
     if task.is_async:
 
@@ -66,36 +92,31 @@ def make_direct_task(
                 if aggregate_func is None:
                     raise ValueError(AGGREGATION_REQUIRED)
                 param_iter, common = _split(task, parallel_func, args, kwargs)
-                group = task.parallelize(param_iter, common)
+                group = caller.parallelize(param_iter, common)
                 return aggregate_func([r async for r in group.async_results()])
             if (
-                conf.dev_mode_force_sync_tasks
-                and plain_run
+                plain
+                and conf.dev_mode_force_sync_tasks
                 and not (task.conf.max_retries or hooks.run_start or hooks.run_end)
             ):
                 return await func(*args, **kwargs)  # the fast path: exactly a plain call
-            return await task(*args, **kwargs).async_result()
+            return await caller(*args, **kwargs).async_result()
 
-        wrapper = async_wrapper
-    else:
+        return async_wrapper
 
-        @functools.wraps(func)
-        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if parallel_func is not None:
-                if aggregate_func is None:
-                    raise ValueError(AGGREGATION_REQUIRED)
-                param_iter, common = _split(task, parallel_func, args, kwargs)
-                return aggregate_func(list(task.parallelize(param_iter, common).results))
-            if (
-                conf.dev_mode_force_sync_tasks
-                and plain_run
-                and not (task.conf.max_retries or hooks.run_start or hooks.run_end)
-            ):
-                return func(*args, **kwargs)  # the fast path: exactly a plain call
-            return task(*args, **kwargs).result
+    @functools.wraps(func)
+    def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+        if parallel_func is not None:
+            if aggregate_func is None:
+                raise ValueError(AGGREGATION_REQUIRED)
+            param_iter, common = _split(task, parallel_func, args, kwargs)
+            return aggregate_func(list(caller.parallelize(param_iter, common).results))
+        if (
+            plain
+            and conf.dev_mode_force_sync_tasks
+            and not (task.conf.max_retries or hooks.run_start or hooks.run_end)
+        ):
+            return func(*args, **kwargs)  # the fast path: exactly a plain call
+        return caller(*args, **kwargs).result
 
-        wrapper = sync_wrapper
-
-    # instance attributes, so _extract_task_from_wrapper and Task.from_id find the task
-    vars(wrapper).update(__pynenc_task__=task, __inner_function__=func)
-    return wrapper
+    return sync_wrapper

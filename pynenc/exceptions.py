@@ -15,6 +15,8 @@
           arguments differ (``on_diff_non_key_args_raise``).
         ``ConcurrencyControlledError`` — not run: its running slot was taken and the task
           does not wait (``reroute_on_concurrency_control=False``).
+        ``InvocationExpiredError`` — the invocation was not started before its expiry.
+        ``InvocationConflictError`` — a caller-chosen invocation id names another call.
     ``RemoteError`` — a task raised an exception whose class cannot be imported here.
     ``BrokerError`` — the broker could not publish or consume.
     ``StateBackendError`` — the state backend failed.
@@ -102,6 +104,34 @@ class ConcurrencyControlledError(InvocationError):
     asks not to wait for one (``reroute_on_concurrency_control=False``)."""
 
 
+class InvocationExpiredError(InvocationError):
+    """The invocation was not started before its expiry (status EXPIRED): it never runs.
+
+    Raised to whoever waits for its result; names the invocation, its task and the expiry.
+    """
+
+    def __init__(
+        self, invocation_id: str, task_id: str, expires: float | None, detail: str = ""
+    ) -> None:
+        self.invocation_id = invocation_id
+        self.task_id = task_id
+        self.expires = expires  #: seconds since the epoch
+        when = "its expiry" if expires is None else f"its expiry at {_iso(expires)}"
+        message = f"Invocation {invocation_id} of task {task_id} was not started before {when}"
+        super().__init__(f"{message}: it expired and will not run{detail}")
+
+
+class InvocationConflictError(InvocationError, ValueError):
+    """A caller-chosen invocation id is already used by a call of another task or with
+    other arguments (also a ``ValueError``)."""
+
+
+def _iso(timestamp: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
+
+
 class RemoteError(PynencError):
     """A task raised an exception whose class cannot be imported by the caller.
 
@@ -151,7 +181,21 @@ class RetryError(Exception):
     """Raise inside a task to request a retry (control flow, not an error).
 
     Always retriable, whatever ``retry_for`` says; ``max_retries`` still bounds it.
+    ``RetryError(delay=5)`` retries after 5 seconds (the invocation waits SCHEDULED in the
+    state backend, not in a runner slot), instead of the task's ``retry_delay`` and backoff.
     """
+
+    def __init__(self, *args: Any, delay: float | None = None) -> None:
+        if delay is not None and (
+            isinstance(delay, bool)
+            or not isinstance(delay, int | float)
+            or not 0 <= delay < float("inf")
+        ):
+            raise ValueError(
+                f"RetryError(delay={delay!r}): delay must be a finite number of seconds >= 0"
+            )
+        super().__init__(*args)
+        self.delay = None if delay is None else float(delay)
 
 
 __all__ = [
@@ -162,7 +206,9 @@ __all__ = [
     "InvalidStatusTransitionError",
     "InvalidTaskOptionsError",
     "InvocationConcurrencyWithDifferentArgumentsError",
+    "InvocationConflictError",
     "InvocationError",
+    "InvocationExpiredError",
     "InvocationNotFoundError",
     "InvocationTimeoutError",
     "OutsideTaskError",

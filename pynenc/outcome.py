@@ -33,6 +33,9 @@ class Outcome(NamedTuple):
     value: Any = None
     #: seconds the attempt took (the function and the encoding of its result)
     duration: float = 0.0
+    #: RETRY: seconds before the next attempt (``retry_delay``, backoff, jitter, or
+    #: ``RetryError(delay=)``); 0: published again at once
+    retry_delay: float = 0.0
 
     @property
     def interrupted(self) -> bool:

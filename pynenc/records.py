@@ -17,11 +17,13 @@ class InvocationStatus(StrEnum):
     """Where an invocation is in its life."""
 
     REGISTERED = "registered"  #: stored and published, waiting for a runner
+    SCHEDULED = "scheduled"  #: stored with a due time, published when due (not before)
     RUNNING = "running"  #: claimed by a runner, function executing
     RETRY = "retry"  #: failed with a retriable error, republished
     REROUTED = "rerouted"  #: its runner died or stopped; republished for another runner
     SUCCESS = "success"  #: finished, result stored
     FAILED = "failed"  #: finished, exception stored
+    EXPIRED = "expired"  #: not started before its expiry: never runs
 
     @property
     def is_final(self) -> bool:
@@ -30,7 +32,9 @@ class InvocationStatus(StrEnum):
 
 
 #: The statuses an invocation ends in (the transition table checks it agrees).
-FINAL: frozenset[InvocationStatus] = frozenset({InvocationStatus.SUCCESS, InvocationStatus.FAILED})
+FINAL: frozenset[InvocationStatus] = frozenset(
+    {InvocationStatus.SUCCESS, InvocationStatus.FAILED, InvocationStatus.EXPIRED}
+)
 
 
 class StatusEntry(NamedTuple):
@@ -50,6 +54,7 @@ class InvocationSummary(NamedTuple):
     status: InvocationStatus
     queue: str
     registered: float  #: seconds since the epoch
+    due: float | None = None  #: when it is (or was last) due to be published, if scheduled
 
 
 @dataclass(slots=True)
@@ -66,6 +71,13 @@ class InvocationRecord:
     result: str | None = None  #: serialized return value (SUCCESS)
     error: dict[str, Any] | None = None  #: exception payload (FAILED)
     queue: str = "default"
+    #: the call's message priority (0-9, ``None``: unset), used again when republished
+    priority: int | None = None
+    #: seconds since the epoch when it is (or was last) due: a SCHEDULED invocation sits in
+    #: the backend's scheduled index under this time until it is published
+    due: float | None = None
+    #: seconds since the epoch after which it must not start (it ends EXPIRED instead)
+    expires: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,12 @@ class StatusUpdate:
     Applied only when the current status is in ``expected`` and, if ``expected_owner`` is
     given, the record's owner equals it. ``result``/``error``/``num_retries`` are written in
     the same step, so a waiter never sees a final status without its outcome.
+
+    The scheduled index follows the status in the same step: an update to SCHEDULED puts
+    the invocation there under ``due`` (stored as the record's ``due``); leaving SCHEDULED
+    takes it out. With ``on_expiry``, a record whose ``expires`` is at or before
+    ``entry.timestamp`` gets ``on_expiry`` instead (owner cleared), and the update counts
+    as not applied: a claim of an expired invocation ends it, atomically.
     """
 
     invocation_id: str
@@ -89,6 +107,10 @@ class StatusUpdate:
     #: the :func:`fingerprint` of the arguments the message names
     expected_task: str | None = None
     expected_fingerprint: str | None = None
+    #: for an update to SCHEDULED: when it is due (``None``: due at ``entry.timestamp``)
+    due: float | None = None
+    #: the entry applied instead when the record expired by ``entry.timestamp``
+    on_expiry: StatusEntry | None = None
 
 
 def fingerprint(arguments: dict[str, str]) -> str:

@@ -13,11 +13,13 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
 from pynenc.arguments import Arguments
-from pynenc.call import Call, PreSerializedCall
+from pynenc.call import Call, PreSerializedCall, submit
+from pynenc.call_options import CallOptions, TaskWithOptions, run_sync
 from pynenc.conf import ConcurrencyControlType, TaskConfig
 from pynenc.conf.option import OptionTable
 from pynenc.conf.task_config import task_option_table
@@ -255,30 +257,67 @@ class Task(Generic[Params, Result]):
         """Call the task: a wrong call raises ``TypeError`` here, before anything is sent."""
         return self._call(Arguments.from_call(self.signature, args, kwargs))
 
-    def _call(self, arguments: Arguments) -> BaseInvocation[Params, Result]:
+    def _call(
+        self, arguments: Arguments, options: CallOptions | None = None
+    ) -> BaseInvocation[Params, Result]:
         """Run inline in dev sync mode, otherwise register and publish through the app."""
         if self.app.conf.dev_mode_force_sync_tasks:
-            return SyncInvocation.run(self, arguments)
+            if options is None:
+                return SyncInvocation.run(self, arguments)
+            return run_sync(self, arguments, options)
         call = Call(self, arguments)
         if self.conf.call_result_cache:
-            return result_cache.route_cached(self, [call], self.app.orchestrator.route)[0]
-        return self.app.orchestrator.route([call])[0]
+            return result_cache.route_cached(self, [call], lambda c: submit(c, 1, options))[0]
+        return submit([call], 1, options)[0]
+
+    def with_options(
+        self,
+        *,
+        delay: float | None = None,
+        eta: datetime | None = None,
+        expires: float | datetime | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        invocation_id: str | None = None,
+    ) -> TaskWithOptions[Params, Result]:
+        """This task with options for the calls made through the result::
+
+            send_report.with_options(delay=60)(period="Q1")
+            send_report.with_options(eta=tomorrow_9am, expires=3600).parallelize(periods)
+
+        :param delay: seconds from the call before it may run.
+        :param eta: a timezone-aware datetime from which it may run (not with ``delay``).
+        :param expires: seconds from the call, or an aware datetime: not started by then,
+            it never runs (status EXPIRED; waiters get ``InvocationExpiredError``).
+        :param queue: this call's queue (a runner must consume it).
+        :param priority: 0-9, this call's message priority.
+        :param invocation_id: a caller-chosen id: a second call with it returns the same
+            invocation (registered and run once); another task or other arguments under
+            it raise ``InvocationConflictError``.
+        :raises ValueError: (or ``TypeError``) an option is wrong, named with the reason.
+        """
+        options = CallOptions(delay, eta, expires, queue, priority, invocation_id)
+        return TaskWithOptions(self, options)
 
     def parallelize(
         self,
         param_iter: Iterable[tuple[Any, ...] | dict[str, Any] | Arguments],
         common_args: dict[str, Any] | None = None,
+        *,
+        options: CallOptions | None = None,
     ) -> BaseInvocationGroup[Params, Result]:
         """One invocation per element of ``param_iter`` (tuple: positional, dict: keyword,
         :class:`Arguments`: from :meth:`args`); ``common_args`` are merged into each call
-        and, on the batch path, serialized only once."""
+        and, on the batch path, serialized only once. ``options``: see :meth:`with_options`."""
         param_list = list(param_iter)
         if self.app.conf.dev_mode_force_sync_tasks:
             arguments = prepare_arguments(self, param_list, common_args)
-            return SyncInvocationGroup(self, [SyncInvocation.run(self, a) for a in arguments])
+            if options is None:
+                return SyncInvocationGroup(self, [SyncInvocation.run(self, a) for a in arguments])
+            return SyncInvocationGroup(self, [run_sync(self, a, options) for a in arguments])
         if can_batch_process(self, len(param_list)):
-            return distribute_batch_calls(self, param_list, common_args)
-        return distribute_calls(self, param_list, common_args)
+            return distribute_batch_calls(self, param_list, common_args, options)
+        return distribute_calls(self, param_list, common_args, options)
 
 
 def _check_importable(func: Callable[..., Any]) -> None:
@@ -353,12 +392,13 @@ def distribute_calls(
     task: Task[Params, Result],
     param_list: list[tuple[Any, ...] | dict[str, Any] | Arguments],
     common_args: dict[str, Any] | None = None,
+    options: CallOptions | None = None,
 ) -> BaseInvocationGroup[Params, Result]:
     """Send each call on its own (no batching)."""
     invocations: list[BaseInvocation[Params, Result]] = []
     with _published_before(invocations):
         for arguments in prepare_arguments(task, param_list, common_args):
-            invocations.append(task._call(arguments))
+            invocations.append(task._call(arguments, options))
     return DistributedInvocationGroup(task, invocations)
 
 
@@ -366,6 +406,7 @@ def distribute_batch_calls(
     task: Task[Params, Result],
     param_list: list[tuple[Any, ...] | dict[str, Any] | Arguments],
     common_args: dict[str, Any] | None = None,
+    options: CallOptions | None = None,
 ) -> DistributedInvocationGroup[Params, Result]:
     """Send the calls in batches of ``parallel_batch_size``: one backend write and one
     broker batch per batch, with ``common_args`` serialized once for all of them."""
@@ -385,17 +426,18 @@ def distribute_batch_calls(
         calls.append(PreSerializedCall(task, arguments, shared))
     size = task.conf.parallel_batch_size
     per_message = invocations_per_message(len(calls), size)
-    route = task.app.orchestrator.route
     invocations: list[BaseInvocation[Params, Result]] = []
     with _published_before(invocations):
         for start in range(0, len(calls), size):
             chunk = calls[start : start + size]
             if task.conf.call_result_cache:
                 invocations.extend(
-                    result_cache.route_cached(task, chunk, lambda c: route(c, per_message))
+                    result_cache.route_cached(
+                        task, chunk, lambda c: submit(c, per_message, options)
+                    )
                 )
             else:
-                invocations.extend(route(chunk, per_message))
+                invocations.extend(submit(chunk, per_message, options))
     return DistributedInvocationGroup(task, invocations)
 
 

@@ -52,6 +52,9 @@ class Envelope:
     parent_id: str | None = None
     #: 0-9, higher first where the transport orders priorities; ``None``: unset (as 0)
     priority: int | None = None
+    #: seconds since the epoch after which it must not start (``None``: never expires);
+    #: tells the claim to check the stored expiry (absent from the JSON when ``None``)
+    expires: float | None = None
 
     def encode(self) -> str:
         return json.dumps(
@@ -69,10 +72,11 @@ class Envelope:
             self.num_retries,
             self.parent_id,
             self.priority,
+            self.expires,
         )
 
     def _shared(self) -> dict[str, Any]:
-        return {
+        shared = {
             "v": ENVELOPE_VERSION,
             "task": self.task_id,
             "ser": self.serializer,
@@ -81,6 +85,9 @@ class Envelope:
             "parent": self.parent_id,
             "priority": self.priority,
         }
+        if self.expires is not None:  # only calls with an expiry carry the field
+            shared["expires"] = self.expires
+        return shared
 
     @classmethod
     def decode(cls, body: bytes | str) -> Envelope:
@@ -146,6 +153,7 @@ def decode_message(body: bytes | str, max_bytes: int = MAX_MESSAGE_BYTES) -> lis
                 parent_id=data.get("parent"),
                 # envelopes written before priorities existed have no such field
                 priority=_priority(data.get("priority")),
+                expires=_expires(data.get("expires")),
             )
             for invocation_id, arguments in items
         ]
@@ -208,6 +216,14 @@ def _priority(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
         raise ValueError(f"priority must be an integer 0-9 or null, got {value!r}")
     return value
+
+
+def _expires(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ValueError(f"expires must be a number of seconds since the epoch, got {value!r}")
+    return float(value)
 
 
 def _head(body: bytes | str) -> str:

@@ -18,8 +18,10 @@ from pynenc.invocation import progress
 from pynenc.records import InvocationStatus
 from pynenc.serializer import deserialize_result
 
-#: ``status`` exits with this code for a FAILED invocation (0 otherwise).
+#: ``status`` exits with this code for a FAILED or EXPIRED invocation (0 otherwise).
 EXIT_FAILED = 1
+#: Final statuses that are not a success (``status`` exits with ``EXIT_FAILED``).
+_UNSUCCESSFUL = frozenset({InvocationStatus.FAILED, InvocationStatus.EXPIRED})
 
 
 @click.command("status")
@@ -28,7 +30,7 @@ EXIT_FAILED = 1
 def status(ctx: click.Context, invocation_id: str) -> None:
     """Show an invocation's status, history and result or error.
 
-    Exits 0, or 1 when the invocation FAILED (or is unknown).
+    Exits 0, or 1 when the invocation FAILED or EXPIRED (or is unknown).
     """
     app = load(ctx)
     try:
@@ -43,9 +45,16 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     click.echo(f"retries     {record.num_retries}")
     if record.owner:
         click.echo(f"runner      {record.owner}")
+    now = time.time()
+    if record.due is not None:
+        click.echo(f"due         {_when(record.due, now)}")
+    if record.expires is not None:
+        click.echo(f"expires     {_when(record.expires, now)}")
+    if record.priority is not None:
+        click.echo(f"priority    {record.priority}")
     click.echo("history:")
     for entry in history:
-        when = dt.datetime.fromtimestamp(entry.timestamp, dt.UTC).isoformat(timespec="milliseconds")
+        when = _iso(entry.timestamp)
         extra = "".join(f"  {x}" for x in (entry.runner_id, entry.reason) if x)
         click.echo(f"  {when}  {entry.status.name:<10}{extra}")
     if last_progress is not None:
@@ -57,7 +66,7 @@ def status(ctx: click.Context, invocation_id: str) -> None:
         traceback = record.error.get("traceback")
         if traceback:
             click.echo(traceback.rstrip())
-    if record.status is InvocationStatus.FAILED:
+    if record.status in _UNSUCCESSFUL:
         ctx.exit(EXIT_FAILED)
 
 
@@ -66,6 +75,17 @@ def _show_progress(last: progress.Progress) -> str:
     if len(meta) > 200:
         meta = meta[:197] + "..."
     return f"{last.state}{meta}  (updated {age(time.time() - last.updated)} ago)"
+
+
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _when(timestamp: float, now: float) -> str:
+    """A time with how far it is: ``2025-01-01T09:00:00.000+00:00 (in 12s)``."""
+    offset = timestamp - now
+    relative = f"in {age(offset)}" if offset >= 0 else f"{age(-offset)} ago"
+    return f"{_iso(timestamp)} ({relative})"
 
 
 def _show_result(app: Pynenc, encoded: str) -> str:
@@ -154,12 +174,25 @@ def invocations(
         click.echo(f"No invocations match for app {app.app_id!r}.")
         return
     now = time.time()
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (s.invocation_id, s.task_id, s.status.name, s.queue, age(now - s.registered)) for s in found
     ]
-    table(("INVOCATION", "TASK", "STATUS", "QUEUE", "AGE"), rows)
+    headers: tuple[str, ...] = ("INVOCATION", "TASK", "STATUS", "QUEUE", "AGE")
+    if any(s.status is InvocationStatus.SCHEDULED for s in found):
+        headers += ("DUE",)  # shown only when something waits for its due time
+        rows = [
+            (*row, _due_in(s.due, now) if s.status is InvocationStatus.SCHEDULED else "")
+            for row, s in zip(rows, found, strict=True)
+        ]
+    table(headers, rows)
     if len(found) == limit:
         click.echo(f"(the {limit} newest; --limit shows more)", err=True)
+
+
+def _due_in(due: float | None, now: float) -> str:
+    if due is None:
+        return "?"
+    return f"in {age(due - now)}" if due >= now else f"{age(now - due)} late"
 
 
 def _note_local_state(app: Pynenc) -> None:

@@ -202,6 +202,14 @@ RUNNER_OPTIONS = OptionTable(
             "a number of seconds >= 0",
             "On a graceful stop, how long running invocations may take to finish.",
         ),
+        Option(
+            "scheduler_poll",
+            0.2,
+            number(0.01),
+            "a number of seconds >= 0.01",
+            "Longest the scheduler (in the services lease holder) sleeps before it looks for "
+            "newly scheduled work; due times it has seen are met without waiting for it.",
+        ),
     ],
 )
 BROKER_OPTIONS = OptionTable(
@@ -358,6 +366,7 @@ class RunnerConfig(_Section):
     max_reroutes: int
     redeliver_after: float
     stop_grace: float
+    scheduler_poll: float
 
     def _check(self, values: Mapping[str, Any], assigned: frozenset[str]) -> None:
         check_liveness(self, values["heartbeat_interval"], values["dead_after"], assigned)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from pynenc.conf.option import (
     DEFAULT,
@@ -49,6 +49,8 @@ class ConcurrencyControlType(enum.StrEnum):
     KEYS = "keys"
 
 
+T = TypeVar("T")
+
 #: Highest task priority; the broker maps 0-9 onto each transport's own ordering.
 MAX_PRIORITY = 9
 
@@ -69,6 +71,33 @@ def optional_seconds(raw: Any) -> float | None:
         return None
     value = number(0)(raw)
     if value <= 0:
+        raise InvalidValue()
+    return value
+
+
+def seconds(raw: Any) -> float:
+    """A finite number of seconds >= 0 (or its text)."""
+    value = number(0)(raw)
+    if value == float("inf"):
+        raise InvalidValue()
+    return value
+
+
+def optional(parse: Callable[[Any], T]) -> Callable[[Any], T | None]:
+    """``None`` (``none``/``null`` in text), or what ``parse`` accepts."""
+
+    def parse_optional(raw: Any) -> T | None:
+        if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("none", "null")):
+            return None
+        return parse(raw)
+
+    return parse_optional
+
+
+def backoff_factor(raw: Any) -> float:
+    """A finite factor >= 1."""
+    value = number(1)(raw)
+    if value == float("inf"):
         raise InvalidValue()
     return value
 
@@ -172,6 +201,34 @@ TASK_OPTIONS = OptionTable(
             "a number of seconds > 0, or None",
             "How long a cached result is reused after it was recorded; None: until purged.",
         ),
+        Option(
+            "retry_delay",
+            0.0,
+            seconds,
+            "a finite number of seconds >= 0",
+            "Seconds before a retry (the first one, with retry_backoff); 0 retries at once.",
+        ),
+        Option(
+            "retry_backoff",
+            None,
+            optional(backoff_factor),
+            "a number >= 1, or None (no backoff)",
+            "Each retry waits this many times longer than the previous one.",
+        ),
+        Option(
+            "retry_backoff_max",
+            None,
+            optional(seconds),
+            "a finite number of seconds >= 0, or None (no cap)",
+            "Longest wait before a retry, backoff included.",
+        ),
+        Option(
+            "retry_jitter",
+            False,
+            boolean,
+            "a boolean",
+            "Wait a random time between 0 and the computed delay (spreads retries out).",
+        ),
     ],
 )
 
@@ -250,6 +307,10 @@ class TaskConfig:
     call_result_cache: bool = TASK_OPTIONS["call_result_cache"].default
     disable_cache_args: tuple[str, ...] = TASK_OPTIONS["disable_cache_args"].default
     call_result_cache_ttl: float | None = TASK_OPTIONS["call_result_cache_ttl"].default
+    retry_delay: float = TASK_OPTIONS["retry_delay"].default
+    retry_backoff: float | None = TASK_OPTIONS["retry_backoff"].default
+    retry_backoff_max: float | None = TASK_OPTIONS["retry_backoff_max"].default
+    retry_jitter: bool = TASK_OPTIONS["retry_jitter"].default
     sources: Mapping[str, str] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )
@@ -282,6 +343,15 @@ class TaskConfig:
             except InvalidValue as exc:
                 raise TASK_OPTIONS.invalid("retry_for", refs, source, str(exc)) from None
         sources = {name: source for name, (_, source) in resolved.items()}
+        if values.get("retry_backoff") is not None and not values.get("retry_delay"):
+            backoff, source = resolved["retry_backoff"]
+            raise TASK_OPTIONS.invalid(
+                "retry_backoff",
+                backoff,
+                source,
+                "a backoff multiplies retry_delay, which is 0: set retry_delay to the first "
+                "retry's delay in seconds (e.g. retry_delay=1, retry_backoff=2: 1, 2, 4 s…)",
+            )
         return cls(
             **values,
             sources=MappingProxyType(sources),

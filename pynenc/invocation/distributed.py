@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
-from pynenc.exceptions import SerializationError, TaskNotFoundError
+from pynenc.exceptions import InvocationExpiredError, SerializationError, TaskNotFoundError
 from pynenc.invocation import progress
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry
@@ -172,6 +172,8 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
             app = self._app
             encoded = app.client_data_store.resolve_value(record.result)
             return deserialize_result(app.serializer, encoded)
+        if record.status is InvocationStatus.EXPIRED:
+            raise expired_error(record)
         assert record.error is not None
         raise payload_to_exception(record.error)
 
@@ -244,3 +246,16 @@ class DistributedInvocationGroup(BaseInvocationGroup[Params, Result]):
                     waited._final = record
             for invocation in chunk:
                 yield invocation.result
+
+
+def expired_error(record: InvocationRecord) -> InvocationExpiredError:
+    """What a waiter of an EXPIRED invocation gets (the last attempt's error, if it was a
+    retry that would have fallen due after the expiry, is named and chained)."""
+    error = record.error
+    detail = (
+        f" (its last attempt failed: {error.get('type')}: {error.get('message')})" if error else ""
+    )
+    expired = InvocationExpiredError(record.invocation_id, record.task_id, record.expires, detail)
+    if error:
+        expired.__cause__ = payload_to_exception(error)
+    return expired

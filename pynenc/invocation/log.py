@@ -86,3 +86,8 @@ def rerouted(task_id: str, invocation_id: str, reason: str) -> None:
 def reroutes_exhausted(task_id: str, invocation_id: str, reason: str) -> None:
     """A running invocation lost its runner once too often: it fails instead."""
     logger.warning("Task %s[%s] failed: %s", task_id, invocation_id, reason)
+
+
+def expired(task_id: str, invocation_id: str, reason: str) -> None:
+    """An invocation reached its expiry before it started: it never runs."""
+    logger.warning("Task %s[%s] expired: %s", task_id, invocation_id, reason)

@@ -53,8 +53,10 @@ def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
 class SyncInvocation(BaseInvocation[Params, Result]):
     """An invocation already run inline; its outcome is known."""
 
-    def __init__(self, task: Task[Params, Result], arguments: Arguments) -> None:
-        super().__init__(task, arguments, new_invocation_id())
+    def __init__(
+        self, task: Task[Params, Result], arguments: Arguments, invocation_id: str | None = None
+    ) -> None:
+        super().__init__(task, arguments, invocation_id or new_invocation_id())
         self._status = InvocationStatus.REGISTERED
         self._history = [StatusEntry(InvocationStatus.REGISTERED, time.time())]
         self._retries = 0
@@ -64,10 +66,11 @@ class SyncInvocation(BaseInvocation[Params, Result]):
 
     @classmethod
     def run(
-        cls, task: Task[Params, Result], arguments: Arguments
+        cls, task: Task[Params, Result], arguments: Arguments, invocation_id: str | None = None
     ) -> SyncInvocation[Params, Result]:
-        """Create the invocation and run it now, retrying as the task's options say."""
-        invocation = cls(task, arguments)
+        """Create the invocation and run it now, retrying as the task's options say (a
+        retry's delay is not waited for: it runs again at once)."""
+        invocation = cls(task, arguments, invocation_id)
         invocation._execute()
         return invocation
 

@@ -12,7 +12,9 @@ import logging
 from dataclasses import dataclass
 
 from pynenc.broker.envelope import Envelope
-from pynenc.records import InvocationRecord, fingerprint
+from pynenc.invocation import log
+from pynenc.orchestrator.scheduling import NOT_STARTED
+from pynenc.records import InvocationRecord, InvocationStatus, fingerprint
 
 logger = logging.getLogger("pynenc.orchestrator")
 
@@ -56,6 +58,10 @@ def explain_refusal(
         )
         logger.error("Refused a message for invocation %s: %s", inv, reason)
         return Refusal(reason, forged=True)
+    if record.status is InvocationStatus.EXPIRED:
+        reason = "it expired before it started (status EXPIRED)"
+        log.expired(envelope.task_id, inv, f"{NOT_STARTED}, found when claimed")
+        return Refusal(reason)
     reason = f"already taken, finished or purged (status {record.status.name})"
     logger.info("Not running %s: %s", inv, reason)
     return Refusal(reason)

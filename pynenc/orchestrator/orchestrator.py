@@ -14,24 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.broker.envelope import Envelope
 from pynenc.conf.masking import masked_url
-from pynenc.context import blocking_wait, current_invocation
+from pynenc.context import blocking_wait
 from pynenc.exceptions import (
-    BrokerError,
     InvalidStatusTransitionError,
     InvocationNotFoundError,
     InvocationTimeoutError,
 )
-from pynenc.identifiers import new_invocation_id
-from pynenc.invocation.distributed import DistributedInvocation
-from pynenc.orchestrator import recovery, registration
+from pynenc.orchestrator import recovery, routing
 from pynenc.orchestrator.claims import Refusal, explain_refusal
+from pynenc.orchestrator.scheduling import NOT_STARTED, publish_due, schedule_retry
 from pynenc.orchestrator.transitions import (
     FROM_OWNED,
     RUNNER_SOURCES,
     TRANSITIONS,
     check_transition,
 )
-from pynenc.orchestrator.unpublished import fail_unpublished
 from pynenc.records import (
     InvocationRecord,
     InvocationStatus,
@@ -44,6 +41,8 @@ from pynenc.timeouts import checked_timeout
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.call import Call
+    from pynenc.call_options import CallOptions
+    from pynenc.orchestrator.routing import Plan
 
 logger = logging.getLogger("pynenc.orchestrator")
 S = InvocationStatus
@@ -63,70 +62,38 @@ class Orchestrator:
     # -- caller side ---------------------------------------------------------------------
 
     def route(
-        self, calls: Sequence[Call[Any, Any]], per_message: int = 1
-    ) -> list[DistributedInvocation[Any, Any]]:
+        self,
+        calls: Sequence[Call[Any, Any]],
+        per_message: int = 1,
+        options: CallOptions | None = None,
+    ) -> list[InvocationRecord]:
         """Register the calls (one backend write) and publish them (one broker batch),
-        up to ``per_message`` invocations of a task in one message.
+        up to ``per_message`` invocations of a task in one message; their records, in call
+        order (the task layer makes the handles): :meth:`plan` then :meth:`send`.
 
-        The ``before_publish`` hooks see the invocations before anything is stored, the
-        ``after_publish`` hooks once the broker took them (:mod:`pynenc.hooks`).
+        ``options`` (the same for every call): a call with a delay or an ETA is registered
+        SCHEDULED with its due time and not published (the services holder publishes it
+        when due: :meth:`publish_due`); queue, priority and expiry are stored with the
+        record. A caller-chosen invocation id already stored returns the stored record
+        (nothing registered or published again).
 
         :raises BrokerError: the broker could not take them; they are then FAILED with
             that error, so none of them runs later (see
             :func:`~pynenc.orchestrator.unpublished.fail_unpublished`).
-        :raises PublishVetoError: a ``before_publish`` hook refused them: nothing was
-            registered or sent.
+        :raises InvocationConflictError: a caller-chosen id names another call.
         """
-        broker = self.app.broker  # built (its URL checked) before anything is registered
-        parent = current_invocation.get()
-        parent_id = parent.invocation_id if parent is not None else None
-        serializer = self.app.conf.serializer
-        records: list[InvocationRecord] = []
-        envelopes: list[Envelope] = []
-        invocations: list[DistributedInvocation[Any, Any]] = []
-        for call in calls:
-            invocation_id = new_invocation_id()
-            arguments = call.serialized_arguments
-            queue = call.task.conf.queue
-            task_key = call.task.task_id.key
-            records.append(
-                InvocationRecord(
-                    invocation_id, task_key, arguments, parent_id=parent_id, queue=queue
-                )
-            )
-            envelopes.append(
-                Envelope(
-                    invocation_id,
-                    task_key,
-                    arguments,
-                    serializer,
-                    queue,
-                    parent_id=parent_id,
-                    priority=call.task.conf.priority,
-                )
-            )
-            invocations.append(
-                DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
-            )
-        hooks = self.app.hooks
-        if hooks.before_publish:  # may refuse the calls: before anything is stored
-            hooks.emit("before_publish", invocations)
-        # registration control: calls folded into a pending invocation are not published
-        reused = registration.register(self.app, calls, records, time.time())
-        if reused:
-            envelopes = [e for i, e in enumerate(envelopes) if i not in reused]
-            records = [r for i, r in enumerate(records) if i not in reused]
-        try:
-            broker.publish(envelopes, per_message)
-        except BrokerError as exc:
-            raise fail_unpublished(self.app.state_backend, records, exc) from exc
-        if hooks.after_publish:
-            published = (
-                [v for i, v in enumerate(invocations) if i not in reused] if reused else invocations
-            )
-            if published:
-                hooks.emit("after_publish", published)
-        return registration.reuse(self.app, calls, invocations, reused) if reused else invocations
+        return self.send(self.plan(calls, options), per_message)
+
+    def plan(self, calls: Sequence[Call[Any, Any]], options: CallOptions | None = None) -> Plan:
+        """The records and messages of ``calls``, nothing stored or sent yet (the task
+        layer shows them to ``before_publish`` hooks, then :meth:`send` s them)."""
+        return routing.plan(self.app, calls, options)
+
+    def send(self, plan: Plan, per_message: int = 1) -> list[InvocationRecord]:
+        """Register and publish a :meth:`plan`; the records, in call order. Calls folded
+        into a pending invocation by registration control are listed in ``plan.reused``
+        and come back as that invocation's id (see :func:`routing.send`)."""
+        return routing.send(self, plan, per_message)
 
     @property
     def _state_url(self) -> str:
@@ -225,17 +192,22 @@ class Orchestrator:
         for_owner: str | None = None,
         task_id: str | None = None,
         arguments_fingerprint: str | None = None,
+        due: float | None = None,
+        expiring: bool = False,
     ) -> StatusUpdate:
         """The compare-and-set that moves ``invocation_id`` to ``target``, as ``runner_id``.
 
         Leaving an owned status needs its owner: ``runner_id`` itself, or ``for_owner``
         when recovery acts for a dead or stopping runner (history records the actor).
         ``task_id``/``arguments_fingerprint``, when given, must match the stored record.
+        ``due``: when a SCHEDULED invocation is due. ``expiring``: a record past its expiry
+        ends EXPIRED instead, in the same step (a claim).
         """
+        now = time.time()
         return StatusUpdate(
             invocation_id=invocation_id,
             expected=RUNNER_SOURCES[target],
-            entry=StatusEntry(target, time.time(), runner_id, reason),
+            entry=StatusEntry(target, now, runner_id, reason),
             owner=runner_id if TRANSITIONS[target].owned else None,
             # leaving an owned status (RUNNING) is for its owner only
             expected_owner=(for_owner or runner_id) if FROM_OWNED[target] else None,
@@ -244,6 +216,8 @@ class Orchestrator:
             num_retries=num_retries,
             expected_task=task_id,
             expected_fingerprint=arguments_fingerprint,
+            due=due,
+            on_expiry=StatusEntry(S.EXPIRED, now, runner_id, NOT_STARTED) if expiring else None,
         )
 
     def claim_each(self, envelopes: Sequence[Envelope], runner_id: str) -> list[Refusal | None]:
@@ -263,6 +237,7 @@ class Orchestrator:
                 runner_id,
                 task_id=e.task_id,
                 arguments_fingerprint=fingerprint(e.arguments),
+                expiring=e.expires is not None,  # only calls with an expiry pay for it
             )
             for e in envelopes
         ]
@@ -297,10 +272,16 @@ class Orchestrator:
                 )
         return applied
 
-    def retry(self, envelope: Envelope, runner_id: str, error: dict[str, Any]) -> bool:
-        """Record the retry and publish the invocation again with its retry count raised."""
+    def retry(
+        self, envelope: Envelope, runner_id: str, error: dict[str, Any], delay: float = 0.0
+    ) -> bool:
+        """Record the retry and publish the invocation again with its retry count raised;
+        with a ``delay`` (seconds), it waits SCHEDULED in the state backend until due
+        instead (see :func:`~pynenc.orchestrator.scheduling.schedule_retry`)."""
         retries = envelope.num_retries + 1
         reason = f"retry {retries}: {error.get('type')}: {error.get('message')}"
+        if delay > 0:
+            return schedule_retry(self, envelope, runner_id, error, reason, delay)
         if not self.finish(
             envelope.invocation_id, S.RETRY, runner_id, reason=reason, num_retries=retries
         ):
@@ -309,11 +290,8 @@ class Orchestrator:
         return True
 
     def envelope_for(self, record: InvocationRecord) -> Envelope:
-        """Rebuild the envelope of a stored invocation (to publish it again).
-
-        The priority is not stored with the record: it comes from the task's options.
-        """
-        task = self.app.tasks.get(record.task_id)
+        """Rebuild the envelope of a stored invocation (to publish it again), with the
+        call's own queue, priority and expiry as stored with the record."""
         return Envelope(
             record.invocation_id,
             record.task_id,
@@ -322,8 +300,15 @@ class Orchestrator:
             record.queue,
             record.num_retries,
             record.parent_id,
-            priority=task.conf.priority if task is not None else None,
+            priority=record.priority,
+            expires=record.expires,
         )
+
+    def publish_due(self, actor: str, now: float, horizon: float) -> float:
+        """Publish the scheduled invocations due by ``now`` (the services holder's
+        scheduler); seconds until the next pass (see
+        :func:`~pynenc.orchestrator.scheduling.publish_due`)."""
+        return publish_due(self, actor, now, horizon)
 
     def redeliver_stale(self, actor: str, now: float, after: float) -> int:
         """Publish again the invocations waiting unclaimed for more than ``after`` seconds.

@@ -2,8 +2,9 @@
 
 A task with ``registration_concurrency`` (TASK, ARGUMENTS or KEYS) registers a call only
 when no invocation registered under the same key is still pending (not final); otherwise
-the caller gets a :class:`~pynenc.invocation.distributed.ReusedInvocation` on the pending
-one, and nothing is registered or published. The check and the registration are one
+the call is folded into the pending one (the task layer hands the caller a
+:class:`~pynenc.invocation.distributed.ReusedInvocation` on it), and nothing is registered
+or published. The check and the registration are one
 atomic step of the state backend (``register_exclusive``), so callers racing on a key —
 threads or processes — register exactly one invocation. Once that invocation is final, the
 next call registers anew.
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.conf.task_config import ConcurrencyControlType
 from pynenc.exceptions import InvocationConcurrencyWithDifferentArgumentsError
-from pynenc.invocation.distributed import DistributedInvocation, ReusedInvocation
 from pynenc.orchestrator.concurrency import PENDING
 from pynenc.records import InvocationRecord
 
@@ -29,43 +29,38 @@ C = ConcurrencyControlType
 
 def register(
     app: Pynenc, calls: Sequence[Call[Any, Any]], records: Sequence[InvocationRecord], now: float
-) -> dict[int, str]:
-    """Register ``records`` (one per call); the calls folded into a pending invocation,
-    as ``{index: id of that invocation}`` (empty: all were registered).
+) -> tuple[dict[int, str], list[bool]]:
+    """Register ``records`` (one per call): the calls folded into a pending invocation,
+    as ``{index: id of that invocation}`` (empty: none was), and, per record, whether it
+    was stored as new (``False``: a caller-chosen id the backend held already).
 
     Calls of tasks without registration control take the plain ``register``.
     """
     backend = app.state_backend
     if all(call.task.concurrency is None for call in calls):  # no control: the fast path
-        backend.register(records, now)
-        return {}
+        return {}, backend.register(records, now)
     keys = [
         None if (policy := call.task.concurrency) is None else policy.registration_key(r.arguments)
         for call, r in zip(calls, records, strict=True)
     ]
     if all(key is None for key in keys):
-        backend.register(records, now)
-        return {}
+        return {}, backend.register(records, now)
     holders = backend.register_exclusive(records, keys, now, PENDING)
     # a retried script whose first run was applied finds the record itself holding its key
-    return {
+    reused = {
         index: holder
         for index, (holder, record) in enumerate(zip(holders, records, strict=True))
         if holder is not None and holder != record.invocation_id
     }
+    return reused, [index not in reused for index in range(len(records))]
 
 
-def reuse(
-    app: Pynenc,
-    calls: Sequence[Call[Any, Any]],
-    invocations: list[DistributedInvocation[Any, Any]],
-    reused: dict[int, str],
-) -> list[DistributedInvocation[Any, Any]]:
-    """``invocations`` with the folded calls' handles replaced by reused ones.
+def check_reused(app: Pynenc, calls: Sequence[Call[Any, Any]], reused: dict[int, str]) -> None:
+    """Refuse folded KEYS calls whose other arguments differ from the pending invocation's,
+    for tasks with ``on_diff_non_key_args_raise``.
 
-    :raises InvocationConcurrencyWithDifferentArgumentsError: a KEYS call whose other
-        arguments differ from the pending invocation's, for a task with
-        ``on_diff_non_key_args_raise`` (the other calls were registered and published).
+    :raises InvocationConcurrencyWithDifferentArgumentsError: naming the pending invocation
+        and the arguments that differ.
     """
     checked = {
         index: holder
@@ -78,11 +73,6 @@ def reuse(
         stored = app.state_backend.get_many(list(checked.values()))
         for (index, holder), record in zip(checked.items(), stored, strict=True):
             _check_same_arguments(calls[index], holder, record)
-    handles = list(invocations)
-    for index, holder in reused.items():
-        call = calls[index]
-        handles[index] = ReusedInvocation(call.task, call.arguments, holder)
-    return handles
 
 
 def _check_same_arguments(

@@ -25,13 +25,23 @@ class StatusRule:
 
 S = InvocationStatus
 TRANSITIONS: dict[InvocationStatus, StatusRule] = {
-    # REGISTERED -> FAILED: the caller could not publish it (never a runner's move)
-    S.REGISTERED: StatusRule(next=frozenset({S.RUNNING, S.FAILED})),
-    S.RUNNING: StatusRule(next=frozenset({S.SUCCESS, S.FAILED, S.RETRY, S.REROUTED}), owned=True),
-    S.RETRY: StatusRule(next=frozenset({S.RUNNING})),
-    S.REROUTED: StatusRule(next=frozenset({S.RUNNING})),
+    # REGISTERED -> FAILED: the caller could not publish it (never a runner's move);
+    # -> EXPIRED (here and from every waiting status): claimed after its expiry
+    S.REGISTERED: StatusRule(next=frozenset({S.RUNNING, S.FAILED, S.EXPIRED})),
+    # SCHEDULED: waits in the scheduled index; when due, the services holder publishes it
+    # (-> REGISTERED, or -> RETRY for a delayed retry), or ends it EXPIRED
+    S.SCHEDULED: StatusRule(next=frozenset({S.REGISTERED, S.RETRY, S.EXPIRED})),
+    # RUNNING -> SCHEDULED: a retry with a delay; -> EXPIRED: that retry would be due
+    # after the invocation's expiry
+    S.RUNNING: StatusRule(
+        next=frozenset({S.SUCCESS, S.FAILED, S.RETRY, S.REROUTED, S.SCHEDULED, S.EXPIRED}),
+        owned=True,
+    ),
+    S.RETRY: StatusRule(next=frozenset({S.RUNNING, S.EXPIRED})),
+    S.REROUTED: StatusRule(next=frozenset({S.RUNNING, S.EXPIRED})),
     S.SUCCESS: StatusRule(next=frozenset(), final=True),
     S.FAILED: StatusRule(next=frozenset(), final=True),
+    S.EXPIRED: StatusRule(next=frozenset(), final=True),
 }
 
 # the statuses the records call final are exactly those the table ends at

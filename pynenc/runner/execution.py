@@ -23,6 +23,7 @@ from pynenc.invocation import log
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.sync import run_coroutine
 from pynenc.orchestrator import result_cache
+from pynenc.orchestrator.scheduling import retry_delay
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
 from pynenc.runner.outcomes import record_outcome
@@ -253,7 +254,8 @@ def failure(
     if isinstance(exc, Exception) and task.should_retry(exc, envelope.num_retries):
         # logged before it is published again: the next attempt's lines come after it
         log.retried(envelope, seconds, exc, task.conf.max_retries)
-        return Outcome(RETRY, None, payload, exc, None, seconds)
+        delay = retry_delay(task.conf, exc, envelope.num_retries + 1)
+        return Outcome(RETRY, None, payload, exc, None, seconds, delay)
     log.failed(envelope, seconds, exc)
     return Outcome(FAILED, None, payload, exc, None, seconds)
 
@@ -265,13 +267,14 @@ def record(
     outcome: Outcome,
     outcomes: OutcomeWriter | None = None,
 ) -> None:
-    """Apply ``outcome`` as ``runner_id``: a retry is recorded and published again at once
-    (``Orchestrator.retry``); an interrupted attempt is recorded at once (the process is
-    going); a final outcome goes through ``outcomes`` when given, else to the backend."""
+    """Apply ``outcome`` as ``runner_id``: a retry is recorded and published again at once,
+    or after its delay (``Orchestrator.retry``); an interrupted attempt is recorded at once
+    (the process is going); a final outcome goes through ``outcomes`` when given, else to
+    the backend."""
     orchestrator = app.orchestrator
     if outcome.status is RETRY:
         assert outcome.error is not None
-        orchestrator.retry(envelope, runner_id, outcome.error)
+        orchestrator.retry(envelope, runner_id, outcome.error, outcome.retry_delay)
         return
     if outcome.exception is not None and outcome.interrupted:
         orchestrator.finish(envelope.invocation_id, FAILED, runner_id, error=outcome.error)

@@ -1,7 +1,10 @@
 """Runner services: heartbeats, the services lease, and recovery of dead runners' work.
 
 Every runner heartbeats. One runner at a time (the holder of the ``services`` lease)
-also looks for runners that went silent and reroutes the invocations they were running.
+also looks for runners that went silent and reroutes the invocations they were running,
+and runs the scheduler: a thread of its own that publishes scheduled invocations when they
+fall due (sleeping until the next due time it knows of, at most ``runner.scheduler_poll``),
+so a due time is met whatever the heartbeat interval.
 
 A runner can be declared dead while alive: paused (SIGSTOP, a suspended VM), starved, or
 cut off from the backend for longer than ``runner.dead_after``. It notices when its own
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pynenc.runner.services")
 
 SERVICES_LEASE = "services"
+#: Longest pause between scheduler passes while they fail (a backend or broker outage).
+SCHEDULER_BACKOFF = 5.0
 
 
 class RunnerServices:
@@ -46,23 +51,37 @@ class RunnerServices:
         self._thread: threading.Thread | None = None
         self._last_redelivery = 0.0
         self._last_beat: float | None = None
+        self._scheduler: threading.Thread | None = None
+        #: until when this runner holds the services lease (0: not held), by its own clock
+        self._lease_until = 0.0
 
     def start(self) -> None:
         self.beat()  # alive before the first claim, so recovery never mistakes us for dead
         if self.info is not None:
             self.app.state_backend.set_runner_info(self.runner_id, self.info)
+        self._take_lease(time.time())  # a free lease is taken at once: the scheduler starts
         self._thread = threading.Thread(
             target=self._loop, name=f"pynenc-services-{self.runner_id}", daemon=True
         )
         self._thread.start()
+        self._scheduler = threading.Thread(
+            target=self._schedule_loop, name=f"pynenc-scheduler-{self.runner_id}", daemon=True
+        )
+        self._scheduler.start()
 
     def stop(self) -> None:
         """Stop beating and forget this runner (call once its work is finished or rerouted)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        for thread in (self._thread, self._scheduler):
+            if thread is not None:
+                thread.join()
+        self._thread = self._scheduler = None
         try:
+            if self._lease_until:  # hand the lease on at once (an expiry now frees it)
+                self.app.state_backend.acquire_lease(
+                    SERVICES_LEASE, self.runner_id, 0.0, time.time()
+                )
+                self._lease_until = 0.0
             self.app.state_backend.forget_runner(self.runner_id)
         except Exception:  # a backend outage must not block a stop; recovery copes later
             logger.warning("Could not unregister runner %s", self.runner_id, exc_info=True)
@@ -80,7 +99,7 @@ class RunnerServices:
         self._check_alive(now, conf.dead_after)
         backend.heartbeat(self.runner_id, now)
         self._last_beat = now
-        if not backend.acquire_lease(SERVICES_LEASE, self.runner_id, conf.dead_after, now):
+        if not self._take_lease(now):
             return []
         dead = self.app.orchestrator.recover(
             self.runner_id, now, conf.dead_after, conf.max_reroutes
@@ -120,6 +139,43 @@ class RunnerServices:
         )
         if self.on_takeover is not None:
             self.on_takeover(reason)
+
+    def _take_lease(self, now: float) -> bool:
+        """Take or renew the services lease; whether this runner holds it now."""
+        ttl = self.app.conf.runner.dead_after
+        held = self.app.state_backend.acquire_lease(SERVICES_LEASE, self.runner_id, ttl, now)
+        self._lease_until = now + ttl if held else 0.0
+        return held
+
+    def publish_due(self) -> float:
+        """One scheduler pass, when this runner holds the services lease; seconds until
+        the next one."""
+        poll = self.app.conf.runner.scheduler_poll
+        now = time.time()
+        if now >= self._lease_until:
+            return poll  # not the holder (or its lease ran out): look again later
+        return self.app.orchestrator.publish_due(self.runner_id, now, poll)
+
+    def _schedule_loop(self) -> None:
+        wait, failures = 0.0, 0
+        while not self._stop.wait(wait):
+            try:
+                wait = self.publish_due()
+            except Exception:  # a backend or broker outage: keep scheduling after it
+                failures += 1
+                # logged in full once per outage; the passes back off to SCHEDULER_BACKOFF
+                logger.log(
+                    logging.ERROR if failures == 1 else logging.DEBUG,
+                    "Scheduler pass failed (%d in a row); retrying",
+                    failures,
+                    exc_info=True,
+                )
+                poll = self.app.conf.runner.scheduler_poll
+                wait = min(SCHEDULER_BACKOFF, poll * 2 ** min(failures, 10))
+                continue
+            if failures:
+                logger.info("Scheduler passes work again after %d failures", failures)
+                failures = 0
 
     def _loop(self) -> None:
         interval = self.app.conf.runner.heartbeat_interval

@@ -54,8 +54,14 @@ class StateBackend(ABC):
         self.runners()
 
     @abstractmethod
-    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
-        """Store new invocations (status REGISTERED) with their first history entry."""
+    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> list[bool]:
+        """Store new invocations with their first history entry (their status: REGISTERED,
+        or SCHEDULED, which also puts them in the scheduled index under their ``due``).
+
+        Only ids the backend does not hold yet are inserted, atomically (a caller-chosen
+        id registered twice at once is inserted once); a record whose id is stored already
+        is left as it is. Returns, per record, whether it was inserted.
+        """
 
     @abstractmethod
     def get(self, invocation_id: str) -> InvocationRecord | None:
@@ -130,7 +136,9 @@ class StateBackend(ABC):
         """
         ids = self.find(task_id, statuses)
         summaries = [
-            InvocationSummary(r.invocation_id, r.task_id, r.status, r.queue, history[0].timestamp)
+            InvocationSummary(
+                r.invocation_id, r.task_id, r.status, r.queue, history[0].timestamp, r.due
+            )
             for r in self.get_many(ids)
             if r is not None
             and (queue is None or r.queue == queue)
@@ -280,6 +288,12 @@ class StateBackend(ABC):
     def delete_value(self, namespace: str, key: str, expected: str | None = None) -> bool:
         """Drop ``key``; with ``expected``, only while its value equals it (compare and
         delete, atomically). ``True`` when a value was dropped."""
+
+    @abstractmethod
+    def due(self, until: float, limit: int) -> list[tuple[str, float]]:
+        """The scheduled index: up to ``limit`` SCHEDULED invocations due at or before
+        ``until`` (seconds since the epoch; ``math.inf`` for any), as ``(id, due)``,
+        earliest first. :meth:`set_status` keeps the index in step with the status."""
 
 
 def check_namespace(namespace: str) -> None:

@@ -48,13 +48,17 @@ class _Store:
         self.rate_times: dict[str, tuple[float | None, float | None]] = {}
         self.rate_reservations: dict[str, dict[str, float]] = {}
         self.values: dict[tuple[str, str], str] = {}  #: (namespace, key) -> value
+        self.scheduled: dict[str, float] = {}  #: the scheduled index: id -> due time
 
     def store(self, records: Sequence[InvocationRecord], prints: list[str], when: float) -> None:
-        """Store new records (the lock held)."""
+        """Store new records, indexing the SCHEDULED ones by due time (the lock held)."""
         for record, digest in zip(records, prints, strict=True):
-            self.fingerprints[record.invocation_id] = digest
-            self.records[record.invocation_id] = replace(record)
-            self.histories[record.invocation_id] = [StatusEntry(record.status, when)]
+            inv = record.invocation_id
+            self.fingerprints[inv] = digest
+            self.records[inv] = replace(record)
+            self.histories[inv] = [StatusEntry(record.status, when)]
+            if record.status is InvocationStatus.SCHEDULED:
+                self.scheduled[inv] = when if record.due is None else record.due
 
     def in_status(self, invocation_id: str, statuses: frozenset[InvocationStatus]) -> bool:
         record = self.records.get(invocation_id)
@@ -82,11 +86,18 @@ class MemoryStateBackend(StateBackend):
         super().__init__(app_id, url)
         self._store = _store_for(app_id)
 
-    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
+    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> list[bool]:
         store = self._store
         prints = [fingerprint(record.arguments) for record in records]  # outside the lock
+        inserted: list[bool] = []
         with store.lock:
-            store.store(records, prints, entry_time)
+            for record, digest in zip(records, prints, strict=True):
+                if record.invocation_id in store.records:  # a caller-chosen id seen before
+                    inserted.append(False)
+                    continue
+                store.store([record], [digest], entry_time)
+                inserted.append(True)
+        return inserted
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         with self._store.lock:
@@ -108,21 +119,35 @@ class MemoryStateBackend(StateBackend):
                 store.fingerprints[update.invocation_id] != expected_print
             ):
                 return False
-            record.status = update.entry.status
-            record.owner = update.owner
-            if update.result is not None:
-                record.result = update.result
-            if update.error is not None:
-                record.error = update.error
-            if update.num_retries is not None:
-                record.num_retries = update.num_retries
-            store.histories[update.invocation_id].append(update.entry)
+            entry, applied = update.entry, True
+            if (
+                update.on_expiry is not None
+                and record.expires is not None
+                and record.expires <= entry.timestamp
+            ):
+                entry, applied = update.on_expiry, False
+                record.owner = None
+            else:
+                record.owner = update.owner
+                if update.result is not None:
+                    record.result = update.result
+                if update.error is not None:
+                    record.error = update.error
+                if update.num_retries is not None:
+                    record.num_retries = update.num_retries
+            if entry.status is InvocationStatus.SCHEDULED:
+                record.due = entry.timestamp if update.due is None else update.due
+                store.scheduled[update.invocation_id] = record.due
+            elif record.status is InvocationStatus.SCHEDULED:
+                store.scheduled.pop(update.invocation_id, None)
+            record.status = entry.status
+            store.histories[update.invocation_id].append(entry)
             waiter = (
                 store.waiters.pop(update.invocation_id, None) if (record.status in FINAL) else None
             )
         if waiter is not None:
             waiter.set()
-        return True
+        return applied
 
     def history(self, invocation_id: str) -> list[StatusEntry]:
         with self._store.lock:
@@ -166,7 +191,12 @@ class MemoryStateBackend(StateBackend):
         with store.lock:
             matches = [
                 InvocationSummary(
-                    inv_id, r.task_id, r.status, r.queue, store.histories[inv_id][0].timestamp
+                    inv_id,
+                    r.task_id,
+                    r.status,
+                    r.queue,
+                    store.histories[inv_id][0].timestamp,
+                    r.due,
                 )
                 for inv_id, r in store.records.items()
                 if (task_id is None or r.task_id == task_id)
@@ -221,6 +251,7 @@ class MemoryStateBackend(StateBackend):
             store.rate_times.clear()
             store.rate_reservations.clear()
             store.values.clear()
+            store.scheduled.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
@@ -357,3 +388,8 @@ class MemoryStateBackend(StateBackend):
                 return False
             del self._store.values[namespace, key]
             return True
+
+    def due(self, until: float, limit: int) -> list[tuple[str, float]]:
+        with self._store.lock:
+            ready = [(inv, due) for inv, due in self._store.scheduled.items() if due <= until]
+        return heapq.nsmallest(limit, ready, key=lambda item: item[1])

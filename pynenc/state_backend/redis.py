@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -57,38 +58,44 @@ REGISTER_CHUNK = 500
 READ_CHUNK = 1000
 
 
-# Stores one record ``r`` (a 12-string array, see _register_fields; '' for an absent
+# Stores one record ``r`` (a 15-string array, see _register_fields; '' for an absent
 # optional value) under prefix ``p``, registered at ``when`` (the score in the ``registered``
-# index). Shared by every script that registers (``_REGISTER``, redis_limits).
+# index), unless its id is stored already (a caller-chosen id seen before: left as it is).
+# Returns whether it stored it. Shared by every script that registers (``_REGISTER``,
+# redis_limits).
 REGISTER_RECORD = """
+local register_optional = {[8] = 'owner', [9] = 'parent', [10] = 'result', [11] = 'error',
+                           [13] = 'prio', [14] = 'due', [15] = 'expires'}
 local function register_record(p, r, when)
   local id, task, status = r[1], r[2], r[3]
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
-  local old = redis.call('HMGET', rec, 'status', 'task')
-  if old[1] then  -- registering an id again replaces it (as in memory://)
-    redis.call('SREM', p .. 'status:' .. old[1], id)
-    redis.call('SREM', p .. 'task:' .. old[2], id)
-  end
-  redis.call('DEL', rec, hist)
+  if redis.call('EXISTS', rec) == 1 then return false end
+  redis.call('DEL', hist)
   redis.call('HSET', rec, 'task', task, 'status', status, 'retries', r[4], 'queue', r[5],
              'args', r[6], 'fp', r[12])
   redis.call('RPUSH', hist, r[7])
-  for j, field in ipairs({'owner', 'parent', 'result', 'error'}) do
-    if r[7 + j] ~= '' then redis.call('HSET', rec, field, r[7 + j]) end
+  for j, field in pairs(register_optional) do
+    if r[j] ~= '' then redis.call('HSET', rec, field, r[j]) end
   end
   redis.call('SADD', p .. 'status:' .. status, id)
   redis.call('SADD', p .. 'task:' .. task, id)
   redis.call('ZADD', p .. 'registered', when, id)
+  if status == 'scheduled' then redis.call('ZADD', p .. 'scheduled', r[14], id) end
+  return true
 end
 """
 
 # ARGV: key prefix, then the records as one JSON array (one argument to encode and send,
-# however many records), then the registration time.
+# however many records), then the registration time. Returns a '0'/'1' string: was each
+# one inserted?
 _REGISTER = (
     REGISTER_RECORD
     + """
-for _, r in ipairs(cjson.decode(ARGV[2])) do register_record(ARGV[1], r, ARGV[3]) end
-return 1
+local inserted = {}
+for _, r in ipairs(cjson.decode(ARGV[2])) do
+  inserted[#inserted + 1] = register_record(ARGV[1], r, ARGV[3]) and '1' or '0'
+end
+return table.concat(inserted)
 """
 )
 
@@ -96,12 +103,24 @@ return 1
 # for an absent optional value). Returns a '0'/'1' string, one character per update; the
 # ids that became final are PUBLISHed together, space-separated. A claim's checks of the
 # task (u[11]) and the arguments' fingerprint (u[12]) read two short fields, never 'args'.
+# The ``scheduled`` sorted set (score: due time) follows the status: entering SCHEDULED
+# adds the id (u[13]: its due time), leaving it removes the id. With an expiry check (u[14]:
+# its time), a record whose 'expires' is at or before it gets the expiry entry instead
+# (u[15]: status, u[16]: history entry, u[17]: final) and the update reads as not applied.
 _SET_STATUS = """
 local p, applied, finals = ARGV[1], {}, {}
+local function move(id, rec, status, new)
+  redis.call('SREM', p .. 'status:' .. status, id)
+  redis.call('SADD', p .. 'status:' .. new, id)
+  if status == 'scheduled' and new ~= 'scheduled' then
+    redis.call('ZREM', p .. 'scheduled', id)
+  end
+end
 for _, u in ipairs(cjson.decode(ARGV[3])) do
   local id, new, owner, expected_owner = u[1], u[2], u[3], u[4]
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
   local cur = redis.call('HMGET', rec, 'status', 'owner', 'task', 'fp')
+  local check = u[14]  -- absent (nil) from updates that neither schedule nor check expiry
   local status, ok = cur[1], false
   if status then
     for _, expected in ipairs(u[10]) do ok = ok or expected == status end
@@ -110,7 +129,15 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     -- a record stored before fingerprints existed has none: its claim is not checked
     if u[12] ~= '' and cur[4] and cur[4] ~= u[12] then ok = false end
   end
-  if ok then
+  local expires = ok and check and check ~= '' and redis.call('HGET', rec, 'expires')
+  if expires and tonumber(expires) <= tonumber(check) then
+    redis.call('HSET', rec, 'status', u[15])
+    redis.call('HDEL', rec, 'owner')
+    redis.call('RPUSH', hist, u[16])
+    move(id, rec, status, u[15])
+    if u[17] == '1' then finals[#finals + 1] = id end
+    applied[#applied + 1] = '0'
+  elseif ok then
     redis.call('HSET', rec, 'status', new)
     if owner ~= '' then redis.call('HSET', rec, 'owner', owner)
     else redis.call('HDEL', rec, 'owner') end
@@ -118,8 +145,11 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     if u[6] ~= '' then redis.call('HSET', rec, 'error', u[6]) end
     if u[7] ~= '' then redis.call('HSET', rec, 'retries', u[7]) end
     redis.call('RPUSH', hist, u[8])
-    redis.call('SREM', p .. 'status:' .. status, id)
-    redis.call('SADD', p .. 'status:' .. new, id)
+    move(id, rec, status, new)
+    if new == 'scheduled' then
+      redis.call('HSET', rec, 'due', u[13])
+      redis.call('ZADD', p .. 'scheduled', u[13], id)
+    end
     if u[9] == '1' then finals[#finals + 1] = id end
     applied[#applied + 1] = '1'
   elseif status == new and redis.call('LINDEX', hist, -1) == u[8] then
@@ -146,6 +176,9 @@ return 1
 
 def _register_fields(record: InvocationRecord, entry_time: float) -> list[str]:
     error = "" if record.error is None else json.dumps(record.error)
+    due = record.due
+    if due is None and record.status is InvocationStatus.SCHEDULED:
+        due = entry_time
     return [
         record.invocation_id,
         record.task_id,
@@ -159,13 +192,22 @@ def _register_fields(record: InvocationRecord, entry_time: float) -> list[str]:
         record.result or "",
         error,
         fingerprint(record.arguments),
+        "" if record.priority is None else str(record.priority),
+        _time(due),
+        _time(record.expires),
     ]
+
+
+def _time(value: float | None) -> str:
+    """A time as the scripts store it ('' for none): ``repr`` keeps every digit."""
+    return "" if value is None else repr(value)
 
 
 def _record(invocation_id: str, fields: dict[str, str]) -> InvocationRecord | None:
     if not fields:
         return None
-    error = fields.get("error")
+    error, priority = fields.get("error"), fields.get("prio")
+    due, expires = fields.get("due"), fields.get("expires")
     return InvocationRecord(
         invocation_id,
         fields["task"],
@@ -177,6 +219,9 @@ def _record(invocation_id: str, fields: dict[str, str]) -> InvocationRecord | No
         result=fields.get("result"),
         error=None if error is None else json.loads(error),
         queue=fields["queue"],
+        priority=None if priority is None else int(priority),
+        due=None if due is None else float(due),
+        expires=None if expires is None else float(expires),
     )
 
 
@@ -206,7 +251,22 @@ def _status_fields(update: StatusUpdate) -> list[object]:
         [status.value for status in update.expected],
         update.expected_task or "",
         update.expected_fingerprint or "",
+        *_schedule_fields(update),
     ]
+
+
+def _schedule_fields(update: StatusUpdate) -> list[str]:
+    """The due time (entering SCHEDULED) and the expiry check of an update (u[13..17]);
+    none at all for the others (most updates: claims and outcomes of plain calls)."""
+    entry, expiry = update.entry, update.on_expiry
+    scheduled = entry.status is InvocationStatus.SCHEDULED
+    if expiry is None and not scheduled:
+        return []
+    due = _time(entry.timestamp if update.due is None else update.due) if scheduled else ""
+    if expiry is None:
+        return [due]
+    final = "1" if expiry.status in FINAL else "0"
+    return [due, repr(entry.timestamp), expiry.status.value, _entry(expiry), final]
 
 
 def _entry(entry: StatusEntry) -> str:
@@ -293,17 +353,20 @@ class RedisStateBackend(StateBackend):
 
     # -- invocations ---------------------------------------------------------------------
 
-    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
+    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> list[bool]:
         args = [_register_fields(record, entry_time) for record in records]
         when = repr(entry_time)
 
-        def run(client: redis.Redis) -> None:
+        def run(client: redis.Redis) -> str:
             # chunks keep each script short: Redis serves nobody else while one runs
+            flags = []
             for start in range(0, len(args), REGISTER_CHUNK):
                 chunk = _script_json(args[start : start + REGISTER_CHUNK])
-                self._register_script(args=[self.prefix, chunk, when], client=client)
+                reply = self._register_script(args=[self.prefix, chunk, when], client=client)
+                flags.append(cast(str, reply))
+            return "".join(flags)
 
-        self._call(run)
+        return [flag == "1" for flag in self._call(run)]
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         key = self.prefix + "inv:" + invocation_id
@@ -350,8 +413,12 @@ class RedisStateBackend(StateBackend):
         )
         applied = [flag == "1" for flag in reply]
         for update, done in zip(updates, applied, strict=True):
-            if done and update.entry.status in FINAL:
-                self._waiters.notify(update.invocation_id)  # no need to wait for pub/sub
+            if (done and update.entry.status in FINAL) or (
+                not done and update.on_expiry is not None
+            ):
+                # no need to wait for pub/sub (a refused expiry check may have expired it:
+                # a waiter woken for nothing reads the status and waits on)
+                self._waiters.notify(update.invocation_id)
         return applied
 
     def history(self, invocation_id: str) -> list[StatusEntry]:
@@ -613,3 +680,13 @@ class RedisStateBackend(StateBackend):
 
     def delete_value(self, namespace: str, key: str, expected: str | None = None) -> bool:
         return redis_values.delete_value(self, namespace, key, expected)
+
+    def due(self, until: float, limit: int) -> list[tuple[str, float]]:
+        key, top = self.prefix + "scheduled", "+inf" if until == math.inf else repr(until)
+        reply = cast(
+            list[tuple[str, float]],
+            self._call(
+                lambda client: client.zrangebyscore(key, "-inf", top, 0, limit, withscores=True)
+            ),
+        )
+        return [(invocation_id, float(score)) for invocation_id, score in reply]

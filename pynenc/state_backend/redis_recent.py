@@ -27,7 +27,7 @@ RECENT_FROM_SETS = 20_000
 #: Ids per ``ZMSCORE`` call.
 SCORE_CHUNK = 1000
 
-_SUMMARY = ("task", "status", "queue")
+_SUMMARY = ("task", "status", "queue", "due")
 
 
 def recent(
@@ -79,7 +79,7 @@ def _summaries(
     ids = [invocation_id for invocation_id, _ in entries]
     fields = backend._read_records(ids, lambda pipe, key: pipe.hmget(key, _SUMMARY))
     found: list[InvocationSummary] = []
-    for (inv, registered), (task, status, q) in zip(entries, fields, strict=True):
+    for (inv, registered), (task, status, q, due) in zip(entries, fields, strict=True):
         if status is None:
             continue  # purged meanwhile
         if (
@@ -87,7 +87,16 @@ def _summaries(
             and (wanted is None or status in wanted)
             and (queue is None or q == queue)
         ):
-            found.append(InvocationSummary(inv, task, InvocationStatus(status), q, registered))
+            found.append(
+                InvocationSummary(
+                    inv,
+                    task,
+                    InvocationStatus(status),
+                    q,
+                    registered,
+                    None if due is None else float(due),
+                )
+            )
             if len(found) == limit:
                 break
     return found

@@ -51,7 +51,7 @@ _SCHEMA = (
         app_id TEXT NOT NULL, invocation_id TEXT NOT NULL, task_id TEXT NOT NULL,
         status TEXT NOT NULL, owner TEXT, num_retries INTEGER NOT NULL, parent_id TEXT,
         queue TEXT NOT NULL, arguments TEXT NOT NULL, result TEXT, error TEXT,
-        fingerprint TEXT,
+        fingerprint TEXT, priority INTEGER, due REAL, expires REAL,
         PRIMARY KEY (app_id, invocation_id)
     )""",  # a rowid table: random ids insert faster as a small key in the PK index
     """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_task
@@ -89,7 +89,28 @@ _TABLES = (
     *sqlite_limits.TABLES,
     "pynenc_values",
 )
-_COLUMNS = "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error"
+_COLUMNS = (
+    "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error, "
+    "priority, due, expires"
+)
+#: Columns added to ``pynenc_invocations`` after its first version, with their types: a
+#: file made by an older pynenc gains them on first open (its rows hold NULL there).
+_ADDED_COLUMNS = (
+    ("fingerprint", "TEXT"),
+    ("priority", "INTEGER"),
+    ("due", "REAL"),
+    ("expires", "REAL"),
+)
+#: The scheduled index: only SCHEDULED rows, by due time. It follows the status column, so
+#: every status change keeps it in step. (Created after the columns above exist.)
+_SCHEDULED_INDEX = (
+    "CREATE INDEX IF NOT EXISTS pynenc_invocations_scheduled "
+    "ON pynenc_invocations (app_id, due) WHERE status = 'scheduled'"
+)
+_INSERT_INVOCATION = (
+    f"INSERT OR IGNORE INTO pynenc_invocations (app_id, invocation_id, {_COLUMNS}, fingerprint) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _INSERT_HISTORY = (
     "INSERT INTO pynenc_history (app_id, invocation_id, status, timestamp, runner_id, reason) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -103,11 +124,10 @@ _ACQUIRE_LEASE = (
 
 
 @cache
-def _compare_and_set_sql(num_expected: int) -> str:
+def _expectations_sql(num_expected: int) -> str:
+    """The WHERE of a compare-and-set (parameters: see ``SqliteStateBackend._apply``)."""
     marks = ", ".join("?" * num_expected)
     return (
-        "UPDATE pynenc_invocations SET status = ?, owner = ?, result = COALESCE(?, result), "
-        "error = COALESCE(?, error), num_retries = COALESCE(?, num_retries) "
         f"WHERE app_id = ? AND invocation_id = ? AND status IN ({marks}) "
         "AND (? IS NULL OR owner = ?) AND (? IS NULL OR task_id = ?) "
         # a record stored before fingerprints existed has none: its claim is not checked
@@ -117,7 +137,7 @@ def _compare_and_set_sql(num_expected: int) -> str:
 
 def _record_from_row(invocation_id: str, row: Sequence[Any]) -> InvocationRecord:
     """The record of a row of ``_COLUMNS``."""
-    task_id, status, owner, retries, parent_id, queue, arguments, result, error = row
+    task_id, status, owner, retries, parent_id, queue, arguments, result, error = row[:9]
     return InvocationRecord(
         invocation_id,
         task_id,
@@ -129,14 +149,35 @@ def _record_from_row(invocation_id: str, row: Sequence[Any]) -> InvocationRecord
         result=result,
         error=None if error is None else json.loads(error),
         queue=queue,
+        priority=row[9],
+        due=row[10],
+        expires=row[11],
     )
 
 
-def _has_fingerprints(conn: sqlite3.Connection) -> bool:
-    """Whether the invocations table has its ``fingerprint`` column (added in a later
-    version: older files gain it on first open)."""
-    columns = conn.execute("PRAGMA table_info(pynenc_invocations)").fetchall()
-    return any(column[1] == "fingerprint" for column in columns)
+@cache
+def _compare_and_set_sql(num_expected: int) -> str:
+    return (
+        "UPDATE pynenc_invocations SET status = ?, owner = ?, result = COALESCE(?, result), "
+        "error = COALESCE(?, error), num_retries = COALESCE(?, num_retries), "
+        f"due = COALESCE(?, due) {_expectations_sql(num_expected)} "
+        # with an expiry check (its time given): not once the record has expired
+        "AND (? IS NULL OR expires IS NULL OR expires > ?)"
+    )
+
+
+@cache
+def _expire_sql(num_expected: int) -> str:
+    return (
+        f"UPDATE pynenc_invocations SET status = ?, owner = NULL "
+        f"{_expectations_sql(num_expected)} AND expires <= ?"
+    )
+
+
+def _missing_columns(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """The :data:`_ADDED_COLUMNS` the invocations table lacks (a file of an older pynenc)."""
+    present = {column[1] for column in conn.execute("PRAGMA table_info(pynenc_invocations)")}
+    return [(name, kind) for name, kind in _ADDED_COLUMNS if name not in present]
 
 
 def database_path(url: str) -> str:
@@ -269,15 +310,16 @@ class SqliteStateBackend(StateBackend):
                 f"({', '.join('?' * len(_TABLES))})",
                 _TABLES,
             ).fetchone()
-            if tables == len(_TABLES) and _has_fingerprints(conn):
+            if tables == len(_TABLES) and not _missing_columns(conn):
                 return
             # WAL is a property of the file: set once, by whoever creates the tables
             conn.execute("PRAGMA journal_mode = WAL")
         with self._transaction() as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
-            if not _has_fingerprints(conn):  # a file made by an older pynenc
-                conn.execute("ALTER TABLE pynenc_invocations ADD COLUMN fingerprint TEXT")
+            for name, kind in _missing_columns(conn):  # a file made by an older pynenc
+                conn.execute(f"ALTER TABLE pynenc_invocations ADD COLUMN {name} {kind}")
+            conn.execute(_SCHEDULED_INDEX)
 
     @property
     def _waiters(self) -> Waiters:
@@ -285,14 +327,15 @@ class SqliteStateBackend(StateBackend):
 
     # -- invocations ---------------------------------------------------------------------
 
-    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
+    def register(self, records: Sequence[InvocationRecord], entry_time: float) -> list[bool]:
         with self._transaction() as conn:
-            self._insert(conn, records, entry_time)
+            return self._insert(conn, records, entry_time)
 
     def _insert(
         self, conn: sqlite3.Connection, records: Sequence[InvocationRecord], entry_time: float
-    ) -> None:
-        """Store new records, in the caller's write transaction."""
+    ) -> list[bool]:
+        """Store new records, in the caller's write transaction; per record, whether it was
+        new (an id stored already, a caller-chosen id seen before, is left as it is)."""
         app = self.app_id
         rows = [
             (
@@ -307,23 +350,37 @@ class SqliteStateBackend(StateBackend):
                 json.dumps(r.arguments),
                 r.result,
                 None if r.error is None else json.dumps(r.error),
+                r.priority,
+                entry_time if r.due is None and r.status is InvocationStatus.SCHEDULED else r.due,
+                r.expires,
                 fingerprint(r.arguments),
             )
             for r in records
         ]
-        history = [(app, r.invocation_id, r.status.value, entry_time, None, None) for r in records]
-        # registering an id again replaces it, history included (as in memory://)
+        # Ids already stored are left alone. One statement for a whole batch, and only
+        # when it did not insert every row (a caller-chosen id seen before) is it undone
+        # and redone row by row, to learn which rows were new.
+        if len(rows) == 1:  # a single call: its row count says it all
+            inserted = [conn.execute(_INSERT_INVOCATION, rows[0]).rowcount == 1]
+        else:
+            conn.execute("SAVEPOINT pynenc_register")
+            before = conn.total_changes
+            conn.executemany(_INSERT_INVOCATION, rows)
+            if conn.total_changes - before == len(rows):
+                inserted = [True] * len(rows)
+            else:
+                conn.execute("ROLLBACK TO pynenc_register")
+                inserted = [conn.execute(_INSERT_INVOCATION, r).rowcount == 1 for r in rows]
+            conn.execute("RELEASE pynenc_register")
         conn.executemany(
-            "DELETE FROM pynenc_history WHERE app_id = ? AND invocation_id = ?",
-            [(app, r.invocation_id) for r in records],
+            _INSERT_HISTORY,
+            [
+                (app, r.invocation_id, r.status.value, entry_time, None, None)
+                for r, new in zip(records, inserted, strict=True)
+                if new
+            ],
         )
-        conn.executemany(
-            "INSERT OR REPLACE INTO pynenc_invocations "
-            f"(app_id, invocation_id, {_COLUMNS}, fingerprint) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        conn.executemany(_INSERT_HISTORY, history)
+        return inserted
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         with self._connection() as conn:
@@ -339,22 +396,19 @@ class SqliteStateBackend(StateBackend):
     def set_status_many(self, updates: Sequence[StatusUpdate]) -> list[bool]:
         """Every update in one transaction (one fsync-free WAL commit for a whole batch)."""
         with self._transaction() as conn:
-            applied = [self._apply(conn, update) for update in updates]
-        for update, done in zip(updates, applied, strict=True):
-            if done and update.entry.status in FINAL:
+            written = [self._apply(conn, update) for update in updates]
+        for update, entry in zip(updates, written, strict=True):
+            if entry is not None and entry.status in FINAL:
                 self._waiters.notify(update.invocation_id)
-        return applied
+        return [entry is update.entry for update, entry in zip(updates, written, strict=True)]
 
-    def _apply(self, conn: sqlite3.Connection, update: StatusUpdate) -> bool:
+    def _apply(self, conn: sqlite3.Connection, update: StatusUpdate) -> StatusEntry | None:
+        """Apply one update; the history entry written (``update.entry``, or its
+        ``on_expiry`` for an expired record), ``None`` when nothing changed."""
         if not update.expected:
-            return False
+            return None
         entry = update.entry
-        params = (
-            entry.status.value,
-            update.owner,
-            update.result,
-            None if update.error is None else json.dumps(update.error),
-            update.num_retries,
+        expectations = (
             self.app_id,
             update.invocation_id,
             *(status.value for status in update.expected),
@@ -365,8 +419,27 @@ class SqliteStateBackend(StateBackend):
             update.expected_fingerprint,
             update.expected_fingerprint,
         )
+        scheduled = entry.status is InvocationStatus.SCHEDULED
+        due = (entry.timestamp if update.due is None else update.due) if scheduled else None
+        expiry_check = None if update.on_expiry is None else entry.timestamp
+        params = (
+            entry.status.value,
+            update.owner,
+            update.result,
+            None if update.error is None else json.dumps(update.error),
+            update.num_retries,
+            due,
+            *expectations,
+            expiry_check,
+            expiry_check,
+        )
         if conn.execute(_compare_and_set_sql(len(update.expected)), params).rowcount != 1:
-            return False
+            if update.on_expiry is None:
+                return None
+            entry = update.on_expiry
+            expire = (entry.status.value, *expectations, expiry_check)
+            if conn.execute(_expire_sql(len(update.expected)), expire).rowcount != 1:
+                return None
         conn.execute(
             _INSERT_HISTORY,
             (
@@ -378,7 +451,7 @@ class SqliteStateBackend(StateBackend):
                 entry.reason,
             ),
         )
-        return True
+        return entry
 
     def history(self, invocation_id: str) -> list[StatusEntry]:
         with self._connection() as conn:
@@ -598,3 +671,12 @@ class SqliteStateBackend(StateBackend):
 
     def delete_value(self, namespace: str, key: str, expected: str | None = None) -> bool:
         return sqlite_values.delete_value(self, namespace, key, expected)
+
+    def due(self, until: float, limit: int) -> list[tuple[str, float]]:
+        with self._connection() as conn:  # served by the partial index on SCHEDULED rows
+            rows = conn.execute(
+                "SELECT invocation_id, due FROM pynenc_invocations "
+                "WHERE app_id = ? AND status = 'scheduled' AND due <= ? ORDER BY due LIMIT ?",
+                (self.app_id, until, limit),
+            ).fetchall()
+        return [(invocation_id, due) for invocation_id, due in rows]

@@ -52,13 +52,13 @@ def recent(
             where += " AND queue = ?"
             params.append(queue)
         rows = conn.execute(
-            "SELECT invocation_id, task_id, status, queue, (SELECT h.timestamp FROM "
+            "SELECT invocation_id, task_id, status, queue, due, (SELECT h.timestamp FROM "
             "pynenc_history h WHERE h.app_id = i.app_id AND h.invocation_id = "
             f"i.invocation_id ORDER BY h.seq LIMIT 1) FROM pynenc_invocations i WHERE {where} "
             "ORDER BY i.rowid DESC LIMIT ?",
             [*params, limit],
         ).fetchall()
     return [
-        InvocationSummary(inv, task, InvocationStatus(status), q, registered or 0.0)
-        for inv, task, status, q, registered in rows
+        InvocationSummary(inv, task, InvocationStatus(status), q, registered or 0.0, due)
+        for inv, task, status, q, due, registered in rows
     ]

@@ -99,9 +99,9 @@ def test_parallelize_batches_of_parallel_batch_size(running_app: Pynenc) -> None
     calls = []
     original = running_app.orchestrator.route
 
-    def counting(batch, per_message):  # type: ignore[no-untyped-def]
+    def counting(batch, per_message, *options):  # type: ignore[no-untyped-def]
         calls.append((len(batch), per_message))
-        return original(batch, per_message)
+        return original(batch, per_message, *options)
 
     running_app.orchestrator.route = counting  # type: ignore[method-assign]
     try:

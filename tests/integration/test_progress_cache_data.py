@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from pynenc import InvocationStatus, Pynenc
-from pynenc.call import PreSerializedCall
+from pynenc.call import PreSerializedCall, submit
 from pynenc.cli.main import cli
 from pynenc.client_data_store import NAMESPACE, REFERENCE, digest, is_reference
 from pynenc.exceptions import ClientDataStoreError
@@ -251,7 +251,7 @@ def test_a_thread_runner_reads_a_stored_argument_once(app: Pynenc, request: Any)
 def test_a_missing_stored_value_fails_the_invocation_not_the_runner(app: Pynenc) -> None:
     gone = REFERENCE + "0" * 64
     call = PreSerializedCall(data.measure, data.measure.args("unused", 1), {"data": gone})
-    [invocation] = app.orchestrator.route([call])
+    [invocation] = submit([call])
     with pytest.raises(ClientDataStoreError, match=r"Argument 'data' refers to a value .* purged"):
         invocation.get_result(timeout=60)
     assert invocation.status is S.FAILED

@@ -180,15 +180,15 @@ def test_direct_task_duplicates_share_one_run(
     app: Pynenc, files: Files, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     routed = threading.Semaphore(0)
-    route = app.orchestrator.route
+    send = app.orchestrator.send
 
-    def route_and_tell(*args: Any, **kwargs: Any) -> Any:  # the real route, observed
+    def send_and_tell(*args: Any, **kwargs: Any) -> Any:  # the real send, observed
         try:
-            return route(*args, **kwargs)
+            return send(*args, **kwargs)
         finally:
             routed.release()
 
-    monkeypatch.setattr(app.orchestrator, "route", route_and_tell)
+    monkeypatch.setattr(app.orchestrator, "send", send_and_tell)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(limits.refresh_direct, files.counter, files.gate, "one")
         assert routed.acquire(timeout=60)

@@ -242,7 +242,8 @@ def test_assignment_to_unknown_attribute_suggests(tmp_path: Path) -> None:
     assert "Did you mean 'broker_url'?" in message
     assert "state_backend_url" in message
     with pytest.raises(
-        ConfigError, match=r"'runner.threads'\?.*queues, redeliver_after, stop_grace, threads"
+        ConfigError,
+        match=r"'runner.threads'\?.*queues, redeliver_after, scheduler_poll, stop_grace, threads",
     ):
         conf.runner.thread = 1
 
@@ -276,6 +277,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "runner.max_reroutes",
         "runner.redeliver_after",
         "runner.stop_grace",
+        "runner.scheduler_poll",
         "broker.transport_options",
         "broker.publish_retries",
         "broker.max_message_bytes",
@@ -298,6 +300,10 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "task.call_result_cache",
         "task.disable_cache_args",
         "task.call_result_cache_ttl",
+        "task.retry_delay",
+        "task.retry_backoff",
+        "task.retry_backoff_max",
+        "task.retry_jitter",
     ]
 
 

@@ -76,6 +76,10 @@ def test_names_and_defaults() -> None:
         "call_result_cache",
         "disable_cache_args",
         "call_result_cache_ttl",
+        "retry_delay",
+        "retry_backoff",
+        "retry_backoff_max",
+        "retry_jitter",
     } == TASK_OPTION_NAMES
     config = TaskConfig()
     assert (config.max_retries, config.retry_for, config.queue) == (0, (), "default")

@@ -32,6 +32,7 @@ LAYERS = {
     "task": "tasks",
     "direct_task": "tasks",
     "call": "tasks",
+    "call_options": "tasks",
     "invocation": "invocations",
     "orchestrator": "orchestrator",
     "state_backend": "state_backend",
@@ -57,20 +58,15 @@ MAY_IMPORT = {
 
 #: (importing module, imported module) -> why it is still there
 KNOWN = {
-    ("pynenc.orchestrator.orchestrator", "pynenc.invocation.distributed"): (
-        "route() builds the handles it returns; issue 11 moves that to the task layer "
-        "(route() returning records)"
-    ),
     ("pynenc.orchestrator.result_cache", "pynenc.invocation.distributed"): (
-        "a cache hit hands back the earlier invocation's handle; moves with route()"
-    ),
-    ("pynenc.orchestrator.registration", "pynenc.invocation.distributed"): (
-        "registration control hands back ReusedInvocation handles; moves with route()"
+        "a cache hit hands back the earlier invocation's handle (lookup belongs in the task layer)"
     ),
     ("pynenc.orchestrator.recovery", "pynenc.invocation.log"): (
         "the per-invocation log lines (a leaf: logging only) live in the invocation package"
     ),
     ("pynenc.runner.execution", "pynenc.invocation.log"): "as above",
+    ("pynenc.orchestrator.claims", "pynenc.invocation.log"): "as above",
+    ("pynenc.orchestrator.scheduling", "pynenc.invocation.log"): "as above",
     ("pynenc.runner.execution", "pynenc.invocation.distributed"): (
         "a runner runs tasks: the running invocation is exposed as a handle "
         "(current_invocation, task.invocation)"

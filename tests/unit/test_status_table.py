@@ -16,7 +16,7 @@ def test_every_status_has_a_rule() -> None:
 
 
 def test_final_statuses_have_no_exit() -> None:
-    assert {S.SUCCESS, S.FAILED} == FINAL
+    assert {S.SUCCESS, S.FAILED, S.EXPIRED} == FINAL
     assert all(not TRANSITIONS[s].next for s in FINAL)
 
 
@@ -33,7 +33,7 @@ def test_illegal_transition_lists_allowed() -> None:
     with pytest.raises(InvalidStatusTransitionError) as info:
         check_transition(S.REGISTERED, S.SUCCESS)
     assert "REGISTERED to SUCCESS" in str(info.value)
-    assert "allowed from REGISTERED: FAILED, RUNNING" in str(info.value)
+    assert "allowed from REGISTERED: EXPIRED, FAILED, RUNNING" in str(info.value)
     with pytest.raises(InvalidStatusTransitionError, match="none \\(final status\\)"):
         check_transition(S.SUCCESS, S.RUNNING)
     check_transition(S.RUNNING, S.SUCCESS)
@@ -50,3 +50,28 @@ def test_a_runner_fails_only_what_it_owns() -> None:
     assert update.expected_owner == "runner-1"
     claim = Orchestrator.status_update("inv", S.RUNNING, "runner-1")
     assert claim.expected == SOURCES[S.RUNNING] and claim.expected_owner is None
+
+
+def test_scheduled_is_published_or_expired_never_claimed() -> None:
+    """A SCHEDULED invocation is not claimable: a stray message for it is refused, so it
+    never runs before it is due."""
+    assert S.SCHEDULED not in SOURCES[S.RUNNING]
+    assert TRANSITIONS[S.SCHEDULED].next == {S.REGISTERED, S.RETRY, S.EXPIRED}
+    check_transition(S.RUNNING, S.SCHEDULED)  # a delayed retry
+    with pytest.raises(InvalidStatusTransitionError):
+        check_transition(S.REGISTERED, S.SCHEDULED)
+
+
+def test_every_waiting_status_can_expire() -> None:
+    waiting = {S.REGISTERED, S.SCHEDULED, S.RETRY, S.REROUTED}
+    assert all(S.EXPIRED in TRANSITIONS[s].next for s in waiting)
+    assert all(S.EXPIRED not in TRANSITIONS[s].next for s in FINAL)
+
+
+def test_a_delayed_retry_and_its_expiry_are_the_owners_moves() -> None:
+    from pynenc.orchestrator.orchestrator import Orchestrator
+
+    for target in (S.SCHEDULED, S.EXPIRED):
+        update = Orchestrator.status_update("inv", target, "runner-1")
+        assert update.expected == {S.RUNNING}
+        assert update.expected_owner == "runner-1"

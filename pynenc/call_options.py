@@ -1,0 +1,268 @@
+"""Per-call options: one call of a task with its own delay, ETA, expiry, queue, priority or
+invocation id, without declaring another task.
+
+``task.with_options(delay=5, queue="slow")`` returns a :class:`TaskWithOptions`, which is
+called (and parallelized) like the task itself. :class:`CallOptions` holds the values,
+checked when they are given; the orchestrator turns them into the record's due time and
+expiry when the call is registered (see ``docs/scheduling.md``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic
+from weakref import WeakKeyDictionary
+
+from pynenc.exceptions import PynencWarning
+from pynenc.orchestrator.chosen_ids import conflict_message
+from pynenc.types import Params, Result
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+    from pynenc.arguments import Arguments
+    from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
+    from pynenc.invocation.sync import SyncInvocation
+    from pynenc.task import Task
+
+#: Highest message priority (as the task option ``priority``).
+MAX_PRIORITY = 9
+#: Longest caller-chosen invocation id.
+MAX_ID_LENGTH = 200
+#: A caller-chosen id: printable, without whitespace (ids travel space-separated in
+#: Redis wake-ups, and appear in logs and commands).
+_ID = re.compile(r"[^\s]+")
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """The options of one call, checked on creation (:meth:`check`).
+
+    :param delay: seconds from the call before it may run (``>= 0``).
+    :param eta: the aware ``datetime`` from which it may run (not with ``delay``).
+    :param expires: seconds from the call, or an aware ``datetime``: not started by then,
+        it never runs and ends EXPIRED.
+    :param queue: the queue of this call instead of the task's.
+    :param priority: 0-9, this call's message priority instead of the task's.
+    :param invocation_id: a caller-chosen id; calling again with the same id returns the
+        same invocation (registered and run once).
+    """
+
+    delay: float | None = None
+    eta: dt.datetime | None = None
+    expires: float | dt.datetime | None = None
+    queue: str | None = None
+    priority: int | None = None
+    invocation_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise ``ValueError``/``TypeError`` naming the option that is wrong and why."""
+        if self.delay is not None:
+            _seconds("delay", self.delay)
+            if self.eta is not None:
+                raise ValueError(
+                    "with_options(delay=..., eta=...): give one of them, not both "
+                    "(delay: seconds from now; eta: an aware datetime)"
+                )
+        if self.eta is not None:
+            _aware("eta", self.eta)
+        if self.expires is not None:
+            if isinstance(self.expires, dt.datetime):
+                _aware("expires", self.expires)
+            elif _seconds("expires", self.expires) == 0:
+                raise ValueError(
+                    "with_options(expires=0): expires must be > 0 seconds (or an aware "
+                    "datetime); with 0 the call could never start"
+                )
+        if self.queue is not None and (not isinstance(self.queue, str) or not self.queue.strip()):
+            raise ValueError(f"with_options(queue={self.queue!r}): queue must be a non-empty name")
+        if self.priority is not None and (
+            isinstance(self.priority, bool)
+            or not isinstance(self.priority, int)
+            or not 0 <= self.priority <= MAX_PRIORITY
+        ):
+            raise ValueError(
+                f"with_options(priority={self.priority!r}): priority must be an integer "
+                f"0-{MAX_PRIORITY} (higher first)"
+            )
+        if self.invocation_id is not None:
+            chosen = self.invocation_id
+            if (
+                not isinstance(chosen, str)
+                or not _ID.fullmatch(chosen)
+                or len(chosen) > MAX_ID_LENGTH
+            ):
+                raise ValueError(
+                    f"with_options(invocation_id={chosen!r}): an invocation id must be a "
+                    f"non-empty string of at most {MAX_ID_LENGTH} characters without spaces"
+                )
+
+    @property
+    def delays(self) -> bool:
+        """Whether the call is held back (a delay or an ETA)."""
+        return self.delay is not None or self.eta is not None
+
+    def times(self, now: float) -> tuple[float | None, float | None]:
+        """``(due, expires)`` in seconds since the epoch for a call made at ``now``
+        (``None``: not delayed / never expires).
+
+        :raises ValueError: the expiry is already past, or not after the due time (the
+            call could never start).
+        """
+        due = (
+            now + self.delay
+            if self.delay is not None
+            else self.eta.timestamp()
+            if self.eta is not None
+            else None
+        )
+        if self.expires is None:
+            return due, None
+        expires = (
+            self.expires.timestamp()
+            if isinstance(self.expires, dt.datetime)
+            else now + self.expires
+        )
+        if expires <= now:
+            raise ValueError(
+                f"with_options(expires={self.expires!r}): that time is already past "
+                f"({_iso(expires)}); the call could never start"
+            )
+        if due is not None and expires <= due:
+            raise ValueError(
+                f"with_options(expires=...): the call expires at {_iso(expires)}, not after "
+                f"it is due at {_iso(due)}: it could never start. Expire it later, or delay "
+                "it less."
+            )
+        return due, expires
+
+
+class TaskWithOptions(Generic[Params, Result]):
+    """A task bound to :class:`CallOptions`: called and parallelized like the task.
+
+    Returned by :meth:`Task.with_options <pynenc.task.Task.with_options>`; cheap to make,
+    and reusable for many calls (relative times count from each call).
+    """
+
+    __slots__ = ("options", "task")
+
+    def __init__(self, task: Task[Params, Result], options: CallOptions) -> None:
+        self.task = task
+        self.options = options
+
+    def __call__(
+        self, *args: Params.args, **kwargs: Params.kwargs
+    ) -> BaseInvocation[Params, Result]:
+        """Call the task with these options (arguments checked as by the task)."""
+        return self.task._call(self.task.args(*args, **kwargs), self.options)
+
+    def parallelize(
+        self,
+        param_iter: Iterable[tuple[Any, ...] | dict[str, Any] | Arguments],
+        common_args: dict[str, Any] | None = None,
+    ) -> BaseInvocationGroup[Params, Result]:
+        """As :meth:`Task.parallelize <pynenc.task.Task.parallelize>`, every call with
+        these options. A caller-chosen ``invocation_id`` names one call: refused here."""
+        if self.options.invocation_id is not None:
+            raise ValueError(
+                f"{self.task.task_id}.with_options(invocation_id="
+                f"{self.options.invocation_id!r}).parallelize(...): an invocation id names "
+                "one call; give each call its own with with_options(invocation_id=...)(...)"
+            )
+        return self.task.parallelize(param_iter, common_args, options=self.options)
+
+    def __repr__(self) -> str:
+        return f"TaskWithOptions({self.task.task_id.key}, {self.options!r})"
+
+
+# -- dev sync mode -----------------------------------------------------------------------------
+
+#: Dev sync mode remembers this many caller-chosen ids per app (the oldest are forgotten).
+SYNC_IDS_KEPT = 10_000
+_sync_ids: WeakKeyDictionary[Pynenc, OrderedDict[str, SyncInvocation[Any, Any]]] = (
+    WeakKeyDictionary()
+)
+
+
+def run_sync(
+    task: Task[Params, Result], arguments: Arguments, options: CallOptions
+) -> SyncInvocation[Params, Result]:
+    """A call with options in dev sync mode: it runs at once, inline.
+
+    A delay or an ETA is not waited for (one :class:`PynencWarning` per call site); an
+    expiry cannot pass before an inline call starts; queue and priority mean nothing
+    without a broker. A caller-chosen id is kept (the last :data:`SYNC_IDS_KEPT` per app),
+    so a second call with it returns the first invocation without running again.
+    """
+    from pynenc.invocation.sync import SyncInvocation
+
+    if options.delays:
+        warnings.warn(
+            f"{task.task_id}: delay/eta is not waited for in dev sync mode; the call runs at once",
+            PynencWarning,
+            stacklevel=4,
+        )
+    options.times(time.time())  # the same errors as a distributed call
+    chosen = options.invocation_id
+    if chosen is None:
+        return SyncInvocation.run(task, arguments)
+    kept = _sync_ids.setdefault(task.app, OrderedDict())
+    found = kept.get(chosen)
+    if found is not None:
+        _check_same_call(found, task, arguments)
+        return found
+    invocation = SyncInvocation.run(task, arguments, invocation_id=chosen)
+    kept[chosen] = invocation
+    if len(kept) > SYNC_IDS_KEPT:
+        kept.popitem(last=False)
+    return invocation
+
+
+def _check_same_call(
+    found: BaseInvocation[Any, Any], task: Task[Any, Any], arguments: Arguments
+) -> None:
+    from pynenc.exceptions import InvocationConflictError
+
+    if found.task.task_id != task.task_id or found.arguments.kwargs != arguments.kwargs:
+        raise InvocationConflictError(
+            conflict_message(found.invocation_id, found.task.task_id.key, task.task_id.key)
+        )
+
+
+def _seconds(name: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or math.isinf(value)
+        or value < 0
+    ):
+        also = " or a timezone-aware datetime" if name == "expires" else ""
+        raise ValueError(
+            f"with_options({name}={value!r}): {name} must be a finite number of seconds >= 0{also}"
+        )
+    return float(value)
+
+
+def _aware(name: str, value: Any) -> None:
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"with_options({name}={value!r}): {name} must be a timezone-aware datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"with_options({name}={value!r}): a naive datetime is ambiguous (whose local "
+            f"time?); give a timezone-aware one, e.g. datetime.now(timezone.utc) + "
+            "timedelta(minutes=5)"
+        )
+
+
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")

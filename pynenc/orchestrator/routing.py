@@ -1,0 +1,136 @@
+"""Routing calls: their records and messages (a plan), then registering and publishing them.
+
+Two steps so the task layer can show the invocations to ``before_publish`` hooks (which may
+refuse them) between the two, without the orchestrator making handles: :func:`plan` builds
+what would be stored and sent; :func:`send` stores and sends it, applying registration
+control (calls folded into a pending invocation) and caller-chosen ids seen before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from pynenc.broker.envelope import Envelope
+from pynenc.context import current_invocation
+from pynenc.exceptions import BrokerError
+from pynenc.identifiers import new_invocation_id
+from pynenc.orchestrator import registration
+from pynenc.orchestrator.chosen_ids import reuse_stored, single_call_id
+from pynenc.orchestrator.unpublished import fail_unpublished
+from pynenc.records import InvocationRecord, InvocationStatus
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+    from pynenc.call import Call
+    from pynenc.call_options import CallOptions
+    from pynenc.orchestrator import Orchestrator
+
+S = InvocationStatus
+
+
+@dataclass(slots=True)
+class Plan:
+    """The records and messages of some calls, in call order, not stored or sent yet."""
+
+    calls: Sequence[Call[Any, Any]]
+    records: list[InvocationRecord]
+    envelopes: list[Envelope]  #: only the calls published at once (not the delayed ones)
+    now: float  #: the registration time
+    #: set by :func:`send`: calls folded into a pending invocation (registration control),
+    #: by index, with that invocation's id
+    reused: dict[int, str] = field(default_factory=dict)
+
+
+def plan(app: Pynenc, calls: Sequence[Call[Any, Any]], options: CallOptions | None) -> Plan:
+    """The records and envelopes of ``calls`` with ``options`` (the same for each)."""
+    _ = app.broker  # built (its URL checked) before anything is registered
+    parent = current_invocation.get()
+    parent_id = parent.invocation_id if parent is not None else None
+    serializer = app.conf.serializer
+    now = time.time()
+    status, due, expires, chosen = S.REGISTERED, None, None, None
+    if options is not None:
+        due, expires = options.times(now)
+        if due is not None and due > now:
+            status = S.SCHEDULED
+        else:
+            due = None  # due already (an ETA in the past): published at once
+        chosen = single_call_id(options, len(calls))
+    records: list[InvocationRecord] = []
+    envelopes: list[Envelope] = []
+    for call in calls:
+        invocation_id = chosen or new_invocation_id()
+        arguments = call.serialized_arguments
+        conf = call.task.conf
+        queue, priority = conf.queue, conf.priority
+        if options is not None:
+            queue = options.queue or queue
+            priority = priority if options.priority is None else options.priority
+        task_key = call.task.task_id.key
+        records.append(
+            InvocationRecord(
+                invocation_id,
+                task_key,
+                arguments,
+                status=status,
+                parent_id=parent_id,
+                queue=queue,
+                priority=priority,
+                due=due,
+                expires=expires,
+            )
+        )
+        if due is None:
+            envelopes.append(
+                Envelope(
+                    invocation_id,
+                    task_key,
+                    arguments,
+                    serializer,
+                    queue,
+                    parent_id=parent_id,
+                    priority=priority,
+                    expires=expires,
+                )
+            )
+    return Plan(calls, records, envelopes, now)
+
+
+def send(orchestrator: Orchestrator, plan: Plan, per_message: int) -> list[InvocationRecord]:
+    """Register ``plan`` (one backend write) and publish its messages (one broker batch);
+    the records in call order: a call folded into a pending invocation (registration
+    control, listed in ``plan.reused``) as that invocation's id, a caller-chosen id seen
+    before as the stored record.
+
+    :raises BrokerError: the broker could not take them: they are FAILED (never run).
+    :raises InvocationConflictError: a caller-chosen id names another call.
+    :raises InvocationConcurrencyWithDifferentArgumentsError: a KEYS duplicate with other
+        arguments, for a task with ``on_diff_non_key_args_raise`` (the other calls were
+        registered and published).
+    """
+    app = orchestrator.app
+    records, envelopes = plan.records, plan.envelopes
+    reused, inserted = registration.register(app, plan.calls, records, plan.now)
+    if reused:
+        folded = {records[index].invocation_id for index in reused}
+        envelopes = [e for e in envelopes if e.invocation_id not in folded]
+        records = [
+            replace(record, invocation_id=reused[index]) if index in reused else record
+            for index, record in enumerate(records)
+        ]
+    elif not all(inserted):  # caller-chosen ids seen before: their stored calls stand
+        records, envelopes = reuse_stored(orchestrator, records, inserted, envelopes)
+    if envelopes:
+        try:
+            app.broker.publish(envelopes, per_message)
+        except BrokerError as exc:
+            sent = {envelope.invocation_id for envelope in envelopes}
+            unpublished = [r for r in records if r.invocation_id in sent]
+            raise fail_unpublished(app.state_backend, unpublished, exc) from exc
+    plan.reused = reused
+    if reused:
+        registration.check_reused(app, plan.calls, reused)
+    return records
