@@ -210,6 +210,14 @@ RUNNER_OPTIONS = OptionTable(
             "Longest the scheduler (in the services lease holder) sleeps before it looks for "
             "newly scheduled work; due times it has seen are met without waiting for it.",
         ),
+        Option(
+            "concurrency_recheck",
+            10.0,
+            number(0.1),
+            "a number of seconds >= 0.1",
+            "An invocation waiting for a running slot (running_concurrency) is tried again "
+            "after this long even if no release woke it (a lost wake-up).",
+        ),
     ],
 )
 BROKER_OPTIONS = OptionTable(
@@ -367,6 +375,7 @@ class RunnerConfig(_Section):
     redeliver_after: float
     stop_grace: float
     scheduler_poll: float
+    concurrency_recheck: float
 
     def _check(self, values: Mapping[str, Any], assigned: frozenset[str]) -> None:
         check_liveness(self, values["heartbeat_interval"], values["dead_after"], assigned)

@@ -118,7 +118,16 @@ def publish_due(orchestrator: Orchestrator, actor: str, now: float, horizon: flo
     return min(horizon, upcoming[0] - now) if upcoming else horizon
 
 
-def _release(orchestrator: Orchestrator, actor: str, ready: list[str], now: float) -> None:
+def publish_now(orchestrator: Orchestrator, actor: str, ids: list[str], reason: str) -> None:
+    """Publish scheduled invocations before their due time (a held-back invocation woken
+    by the release of a running slot): what the scheduler does when they fall due, with
+    ``reason`` in the history. One that is not SCHEDULED any more is left as it is."""
+    _release(orchestrator, actor, ids, time.time(), reason)
+
+
+def _release(
+    orchestrator: Orchestrator, actor: str, ready: list[str], now: float, reason: str = ""
+) -> None:
     """SCHEDULED → REGISTERED/RETRY (or EXPIRED) in one backend call, then one publish."""
     backend = orchestrator.app.state_backend
     updates: list[StatusUpdate] = []
@@ -130,7 +139,8 @@ def _release(orchestrator: Orchestrator, actor: str, ready: list[str], now: floa
             continue  # purged, or released by another scheduler meanwhile
         target = S.RETRY if record.num_retries else S.REGISTERED
         late = now - (record.due or now)
-        entry = StatusEntry(target, now, actor, f"due, published {late:.3f} s after its due time")
+        why = reason or f"due, published {late:.3f} s after its due time"
+        entry = StatusEntry(target, now, actor, why)
         updates.append(StatusUpdate(record.invocation_id, _SCHEDULED, entry, on_expiry=expired))
         envelopes.append(orchestrator.envelope_for(replace(record, status=target)))
         expiring.append(record.expires is not None and record.expires <= now)

@@ -67,6 +67,7 @@ KNOWN = {
     ("pynenc.runner.execution", "pynenc.invocation.log"): "as above",
     ("pynenc.orchestrator.claims", "pynenc.invocation.log"): "as above",
     ("pynenc.orchestrator.scheduling", "pynenc.invocation.log"): "as above",
+    ("pynenc.orchestrator.admission", "pynenc.invocation.log"): "as above",
     ("pynenc.runner.execution", "pynenc.invocation.distributed"): (
         "a runner runs tasks: the running invocation is exposed as a handle "
         "(current_invocation, task.invocation)"

@@ -1,0 +1,184 @@
+"""Running concurrency and the rate limit where runners meet them: admit, hold back,
+fail, release and wake — the decisions of :mod:`pynenc.orchestrator.concurrency` applied.
+
+A runner asks :func:`admit_claimed` about each invocation it claimed of a task with a
+``start_policy`` (running slots or a rate limit) before giving it a thread or a process:
+
+- RUN: start it now (it holds its running slot; its start is counted by the rate);
+- WAIT: hold it back, out of the runner: RUNNING → SCHEDULED, due at its reserved rate
+  start, or — waiting for a running slot — after ``runner.concurrency_recheck``. That due
+  time is a safety net only: the release of a slot publishes the longest waiter of its
+  key at once (:func:`release`);
+- FAIL (``reroute_on_concurrency_control=False``): FAILED with
+  :class:`~pynenc.exceptions.ConcurrencyControlledError`, without running.
+
+The slot goes back when the invocation leaves RUNNING: when its attempt is over,
+whatever the outcome (the runner, :func:`pynenc.runner.execution.record`), and when
+recovery takes it from a dead or stopping runner (:mod:`pynenc.orchestrator.recovery`).
+A slot that is never given back (its runner killed, the task not known to the recovering
+runner) stops counting once its invocation is not RUNNING, at the next acquire of its key;
+its waiters then start at their recheck.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from pynenc.exceptions import ConcurrencyControlledError
+from pynenc.invocation import log
+from pynenc.orchestrator import concurrency
+from pynenc.orchestrator.concurrency import HOLDS_SLOT, Admission, ConcurrencyPolicy, Verdict
+from pynenc.orchestrator.scheduling import iso, publish_now
+from pynenc.records import InvocationRecord, InvocationStatus
+from pynenc.serializer import exception_to_payload
+
+if TYPE_CHECKING:
+    from pynenc.broker.envelope import Envelope
+    from pynenc.orchestrator.orchestrator import Orchestrator
+
+logger = logging.getLogger("pynenc.orchestrator")
+S = InvocationStatus
+
+
+def admit_claimed(
+    orchestrator: Orchestrator, envelope: Envelope, policy: ConcurrencyPolicy, runner_id: str
+) -> bool:
+    """Whether ``runner_id`` may start ``envelope`` (claimed, RUNNING) now; when not, the
+    invocation has been held back (SCHEDULED) or failed, and the runner drops it.
+
+    The state backend failing here holds the invocation back until its recheck (it is not
+    started unchecked); if even that fails it stays RUNNING under this runner, which
+    reroutes it when it stops.
+    """
+    now = time.time()
+    inv = envelope.invocation_id
+    try:
+        decision = concurrency.admit(
+            orchestrator.app.state_backend, policy, inv, envelope.arguments, now
+        )
+        if decision.verdict is Verdict.RUN:
+            return True
+        if decision.verdict is Verdict.FAIL:
+            _fail(orchestrator, envelope, runner_id, decision.reason)
+        else:
+            _hold(orchestrator, envelope, policy, runner_id, decision, now)
+    except Exception as exc:
+        logger.exception("Admission of %s[%s] failed; holding it back", envelope.task_id, inv)
+        try:
+            _hold(
+                orchestrator,
+                envelope,
+                policy,
+                runner_id,
+                Admission(Verdict.WAIT, None, f"its admission failed: {exc!r}"),
+                now,
+                waiting=False,
+            )
+        except Exception:
+            logger.exception(
+                "Could not hold %s back either; it stays with runner %s, which reroutes it "
+                "when it stops",
+                inv,
+                runner_id,
+            )
+    return False
+
+
+def _fail(orchestrator: Orchestrator, envelope: Envelope, runner_id: str, reason: str) -> None:
+    inv = envelope.invocation_id
+    error = ConcurrencyControlledError(
+        f"Invocation {inv} of task {envelope.task_id} did not run: {reason}, and the task "
+        "sets reroute_on_concurrency_control=False (fail instead of waiting for a slot)."
+    )
+    why = f"not run: {reason}"
+    if orchestrator.finish(inv, S.FAILED, runner_id, reason=why, error=exception_to_payload(error)):
+        log.not_admitted(envelope.task_id, inv, reason)
+
+
+def _hold(
+    orchestrator: Orchestrator,
+    envelope: Envelope,
+    policy: ConcurrencyPolicy,
+    runner_id: str,
+    decision: Admission,
+    now: float,
+    *,
+    waiting: bool = True,
+) -> None:
+    """RUNNING → SCHEDULED until its rate start (``decision.delay``) or, waiting for a slot,
+    the recheck; publish the invocation ``decision`` says to wake. ``waiting``: it is among
+    the waiters of its running slot (``False``: held back after an error)."""
+    app = orchestrator.app
+    inv = envelope.invocation_id
+    slot_wait = decision.delay is None
+    due = now + (app.conf.runner.concurrency_recheck if slot_wait else decision.delay or 0.0)
+    if envelope.expires is not None:  # published at its expiry: it ends EXPIRED on time
+        due = min(due, envelope.expires)
+    if slot_wait and waiting:
+        detail = f"{decision.reason}; woken by a release, rechecked at {iso(due)}"
+    elif slot_wait:
+        detail = f"{decision.reason}; tried again at {iso(due)}"
+    else:
+        detail = f"{decision.reason}; due at {iso(due)}"
+    held = orchestrator.finish(inv, S.SCHEDULED, runner_id, reason=f"held back: {detail}", due=due)
+    if held:
+        log.held_back(envelope.task_id, inv, detail)
+    key = policy.running_key(envelope.arguments)
+    if decision.wake is not None:  # it gave back the slot it took: the next waiter goes
+        reason = f"woken: a running slot of {key!r} was given back by {inv}"
+        publish_now(orchestrator, runner_id, [decision.wake], reason)
+    if not (slot_wait and waiting) or key is None:
+        return
+    backend = app.state_backend
+    if not held:  # the record moved on without this runner: drop its place in the line
+        backend.release_slot(key, inv)
+    elif backend.acquire_slot(key, inv, policy.max_running, HOLDS_SLOT, enqueue=True):
+        # A slot came free while it moved out of RUNNING: the release that handed it out
+        # found it not SCHEDULED yet and could not wake it. Asked again now that it is
+        # SCHEDULED: it takes the free slot (and is published now), or stays in the line,
+        # where the next release finds it.
+        publish_now(orchestrator, runner_id, [inv], f"woken: a running slot of {key!r} is free")
+
+
+def release(
+    orchestrator: Orchestrator,
+    policy: ConcurrencyPolicy,
+    invocation_id: str,
+    arguments: Mapping[str, str],
+    actor: str,
+) -> None:
+    """Give back the running slot of ``invocation_id`` (its attempt is over, or it was taken
+    from its runner) and publish the longest waiter of its key now. A failure is logged:
+    the slot then stops counting once the invocation is not RUNNING, and the waiters start
+    at their recheck."""
+    try:
+        woken = concurrency.release(
+            orchestrator.app.state_backend, policy, invocation_id, arguments
+        )
+        if woken is not None:
+            key = policy.running_key(arguments)
+            reason = f"woken: a running slot of {key!r} was released by {invocation_id}"
+            publish_now(orchestrator, actor, [woken], reason)
+    except Exception:
+        logger.warning(
+            "Could not give back the running slot of %s; invocations waiting for it start "
+            "at their recheck (runner.concurrency_recheck)",
+            invocation_id,
+            exc_info=True,
+        )
+
+
+def release_taken(
+    orchestrator: Orchestrator, records: Sequence[InvocationRecord], actor: str
+) -> None:
+    """:func:`release` the slots of invocations recovery took from their runner (those of
+    tasks this process knows; the others' slots stop counting at the next acquire)."""
+    tasks = orchestrator.app.tasks
+    for record in records:
+        task = tasks.get(record.task_id)
+        policy = None if task is None else task.start_policy
+        if policy is not None and policy.running_key(record.arguments) is not None:
+            release(orchestrator, policy, record.invocation_id, record.arguments, actor)
