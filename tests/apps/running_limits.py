@@ -75,3 +75,9 @@ def plain(value: int) -> int:
 def rated(stamps: str, label: str) -> str:
     stamp(stamps, "start", label)
     return label
+
+
+@app.task(rate_limit="50/s")
+def fast_rated(stamps: str, label: str) -> str:
+    stamp(stamps, "start", label)
+    return label

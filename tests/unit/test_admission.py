@@ -178,3 +178,18 @@ def test_recovery_gives_the_slot_back_before_publishing_again(
         holder.invocation_id
     ]
     assert _status(app, waiter) is S.REGISTERED  # woken by the release; refused when claimed
+
+
+def test_a_start_due_in_a_few_ms_is_waited_for_in_place(app: Pynenc) -> None:
+    """At 50/s the next start is at most 20 ms away: the runner waits for it where it
+    claimed the invocation instead of sending it round the scheduled index."""
+    task = tasks.fast_rated
+    first, second = _claimed(app, task, "s", "1"), _claimed(app, task, "s", "2")
+    assert _admit(app, task, first)
+    before = time.monotonic()
+    assert _admit(app, task, second)
+    assert 0.0 < time.monotonic() - before < admission.SHORT_WAIT * admission.SHORT_WAIT_TRIES
+    assert [e.status for e in app.state_backend.history(second.invocation_id)] == [
+        S.REGISTERED,
+        S.RUNNING,
+    ]
