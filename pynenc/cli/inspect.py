@@ -48,6 +48,9 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     now = time.time()
     if record.due is not None:
         click.echo(f"due         {_when(record.due, now)}")
+    if record.status is InvocationStatus.SCHEDULED and history and history[-1].reason:
+        # why it waits: a retry's delay, or held back by a running slot or a rate limit
+        click.echo(f"waiting     {history[-1].reason}")
     if record.expires is not None:
         click.echo(f"expires     {_when(record.expires, now)}")
     if record.priority is not None:

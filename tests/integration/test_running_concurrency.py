@@ -11,6 +11,8 @@ those stamps, written by the tasks themselves.
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ import pytest
 from pynenc import InvocationStatus, Pynenc
 from pynenc.exceptions import ConcurrencyControlledError
 from tests.apps import running_limits as tasks
-from tests.integration.deployments import Deployment, RunnerProcess, wait_until
+from tests.integration.deployments import ROOT, Deployment, RunnerProcess, wait_until
 from tests.servers import Server
 
 S = InvocationStatus
@@ -309,4 +311,42 @@ def test_rate_limit_holds_across_four_runner_processes(
     finally:
         for runner in runners:
             runner.stop()
+        app.reset_components()
+
+
+def test_status_shows_why_and_until_when_an_invocation_is_held_back(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    deployment = _deployment("sqlite", tmp_path, request)
+    app = deployment.configure(tasks.app)
+    app.purge()
+    files = Stamps(tmp_path)
+    runner = _runner(deployment, "ThreadRunner", tmp_path / "runner.log").start()
+    try:
+        holder = tasks.gated(files.file, files.gate, "holder")
+        wait_until(lambda: files.started("holder"), 60, "the holder to start")
+        waiter = tasks.gated(files.file, files.gate, "waiter")
+        wait_until(lambda: waiter.status is S.SCHEDULED, 60, "the waiter to be held back")
+        shown = subprocess.run(
+            [sys.executable, "-m", "pynenc", "--app", APP_REF, "status", waiter.invocation_id],
+            env=deployment.environment(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        head = dict(line.split(None, 1) for line in shown.stdout.split("history:")[0].splitlines())
+        assert head["status"] == "SCHEDULED"
+        assert head["due"].endswith(("(in 1m59s)", "(in 2m00s)", "(in 1m58s)"))  # the recheck
+        assert head["waiting"].startswith(
+            "held back: running_concurrency=TASK: 1 invocation(s) of key "
+            "'tests.apps.running_limits.gated' already running; woken by a release"
+        )
+        files.open()
+        assert waiter.get_result(timeout=60) == "waiter"
+        assert holder.result == "holder"
+    finally:
+        files.open()
+        runner.stop()
         app.reset_components()
