@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-from pynenc import Pynenc
+from pynenc import ConcurrencyControlType, Pynenc
 
 app = Pynenc(app_id="bench-rate")
 
@@ -21,5 +21,22 @@ def stamp(path: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+@app.task(running_concurrency=ConcurrencyControlType.KEYS, key_arguments=("key",))
+def one_per_key(path: str, key: str, seconds: float) -> None:
+    """Stamp the start and the end (``start|end <time> <key>``), one run per ``key`` at a
+    time across every runner, for ``bench/running_slots.py``."""
+    _write(path, f"start {time.time():.6f} {key}\n")
+    time.sleep(seconds)
+    _write(path, f"end {time.time():.6f} {key}\n")
+
+
+def _write(path: str, line: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        os.write(fd, line.encode())
     finally:
         os.close(fd)
