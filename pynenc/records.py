@@ -22,6 +22,7 @@ class InvocationStatus(StrEnum):
     REROUTED = "rerouted"  #: its runner died or stopped; republished for another runner
     SUCCESS = "success"  #: finished, result stored
     FAILED = "failed"  #: finished, exception stored
+    CANCELLED = "cancelled"  #: cancelled before it finished (``invocation.cancel()``)
 
     @property
     def is_final(self) -> bool:
@@ -30,7 +31,9 @@ class InvocationStatus(StrEnum):
 
 
 #: The statuses an invocation ends in (the transition table checks it agrees).
-FINAL: frozenset[InvocationStatus] = frozenset({InvocationStatus.SUCCESS, InvocationStatus.FAILED})
+FINAL: frozenset[InvocationStatus] = frozenset(
+    {InvocationStatus.SUCCESS, InvocationStatus.FAILED, InvocationStatus.CANCELLED}
+)
 
 
 class StatusEntry(NamedTuple):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic
 from pynenc.arguments import Arguments
 from pynenc.call import Call, PreSerializedCall
 from pynenc.conf import TASK_OPTION_NAMES, ConcurrencyControlType, TaskConfig
+from pynenc.conf.limits import check_time_limits
 from pynenc.context import current_invocation
 from pynenc.exceptions import (
     BrokerError,
@@ -62,6 +63,7 @@ class Task(Generic[Params, Result]):
         self.task_id = TaskId(func.__module__, func.__name__)
         self.validate_options()
         self.conf: TaskConfig = app.conf.task_config(self.task_id.key, self.options)
+        check_time_limits(self.task_id.key, self.conf.timeout, self.conf.soft_timeout)
         if self.conf.registration_concurrency is not ConcurrencyControlType.DISABLED:
             raise ConfigError(
                 f"Task {self.task_id}: registration_concurrency="

@@ -175,6 +175,14 @@ RUNNER_OPTIONS = OptionTable(
             "a number of seconds >= 0",
             "On a graceful stop, how long running invocations may take to finish.",
         ),
+        Option(
+            "cancel_check_interval",
+            0.5,
+            number(0.01),
+            "a number of seconds >= 0.01",
+            "While a runner that can stop running work (process runners, pool workers) runs "
+            "something, how often it reads whether any of it was cancelled (one batched read).",
+        ),
     ],
 )
 BROKER_OPTIONS = OptionTable(
@@ -301,6 +309,7 @@ class RunnerConfig(_Section):
     max_reroutes: int
     redeliver_after: float
     stop_grace: float
+    cancel_check_interval: float
 
     def _check(self, values: Mapping[str, Any], assigned: frozenset[str]) -> None:
         check_liveness(self, values["heartbeat_interval"], values["dead_after"], assigned)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+from pynenc.conf.limits import SECONDS_OR_NONE, seconds_or_none
 from pynenc.conf.option import (
     DEFAULT,
     InvalidValue,
@@ -90,6 +91,22 @@ TASK_OPTIONS = OptionTable(
             choices_text(member.value for member in ConcurrencyControlType),
             "Limit on concurrently registered invocations of the task.",
         ),
+        Option(
+            "timeout",
+            None,
+            seconds_or_none,
+            SECONDS_OR_NONE,
+            "Hard time limit of one attempt: past it the invocation fails with "
+            "TaskTimeoutError (a process runner kills the work).",
+        ),
+        Option(
+            "soft_timeout",
+            None,
+            seconds_or_none,
+            SECONDS_OR_NONE,
+            "Soft time limit of one attempt: SoftTimeoutExceeded is raised in the task "
+            "(shorter than timeout).",
+        ),
     ],
 )
 
@@ -124,6 +141,8 @@ class TaskConfig:
     registration_concurrency: ConcurrencyControlType = TASK_OPTIONS[
         "registration_concurrency"
     ].default
+    timeout: float | None = TASK_OPTIONS["timeout"].default
+    soft_timeout: float | None = TASK_OPTIONS["soft_timeout"].default
     sources: Mapping[str, str] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )

@@ -3,7 +3,8 @@
 Every status change in pynenc is checked against :data:`TRANSITIONS`. A rule says which
 statuses may follow, whether the status is final, and whether it is *owned*: an owned
 status (RUNNING) belongs to the runner that entered it, and only that runner may leave it —
-or recovery, acting for a runner that is dead or stopping (the history says which).
+or recovery, acting for a runner that is dead or stopping (the history says which), or
+someone cancelling the invocation (RUNNING -> CANCELLED, the canceller named in history).
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ class StatusRule:
 S = InvocationStatus
 TRANSITIONS: dict[InvocationStatus, StatusRule] = {
     # REGISTERED -> FAILED: the caller could not publish it (never a runner's move)
-    S.REGISTERED: StatusRule(next=frozenset({S.RUNNING, S.FAILED})),
-    S.RUNNING: StatusRule(next=frozenset({S.SUCCESS, S.FAILED, S.RETRY, S.REROUTED}), owned=True),
-    S.RETRY: StatusRule(next=frozenset({S.RUNNING})),
-    S.REROUTED: StatusRule(next=frozenset({S.RUNNING})),
+    S.REGISTERED: StatusRule(next=frozenset({S.RUNNING, S.FAILED, S.CANCELLED})),
+    S.RUNNING: StatusRule(
+        next=frozenset({S.SUCCESS, S.FAILED, S.RETRY, S.REROUTED, S.CANCELLED}), owned=True
+    ),
+    S.RETRY: StatusRule(next=frozenset({S.RUNNING, S.CANCELLED})),
+    S.REROUTED: StatusRule(next=frozenset({S.RUNNING, S.CANCELLED})),
     S.SUCCESS: StatusRule(next=frozenset(), final=True),
     S.FAILED: StatusRule(next=frozenset(), final=True),
+    # entered from every status that is not final, by whoever cancels (never the owner's
+    # move: see pynenc.orchestrator.cancellation); a runner's outcome then is refused
+    S.CANCELLED: StatusRule(next=frozenset(), final=True),
 }
 
 #: Statuses a runner may claim from (the sources of a transition to RUNNING).

@@ -260,6 +260,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "runner.max_reroutes",
         "runner.redeliver_after",
         "runner.stop_grace",
+        "runner.cancel_check_interval",
         "broker.transport_options",
         "broker.publish_retries",
         "broker.max_message_bytes",
@@ -270,6 +271,8 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "task.priority",
         "task.parallel_batch_size",
         "task.registration_concurrency",
+        "task.timeout",
+        "task.soft_timeout",
     ]
 
 

@@ -16,7 +16,7 @@ def test_every_status_has_a_rule() -> None:
 
 
 def test_final_statuses_have_no_exit() -> None:
-    assert {S.SUCCESS, S.FAILED} == FINAL
+    assert {S.SUCCESS, S.FAILED, S.CANCELLED} == FINAL
     assert all(not TRANSITIONS[s].next for s in FINAL)
 
 
@@ -33,7 +33,7 @@ def test_illegal_transition_lists_allowed() -> None:
     with pytest.raises(InvalidStatusTransitionError) as info:
         check_transition(S.REGISTERED, S.SUCCESS)
     assert "REGISTERED to SUCCESS" in str(info.value)
-    assert "allowed from REGISTERED: FAILED, RUNNING" in str(info.value)
+    assert "allowed from REGISTERED: CANCELLED, FAILED, RUNNING" in str(info.value)
     with pytest.raises(InvalidStatusTransitionError, match="none \\(final status\\)"):
         check_transition(S.SUCCESS, S.RUNNING)
     check_transition(S.RUNNING, S.SUCCESS)
@@ -50,3 +50,22 @@ def test_a_runner_fails_only_what_it_owns() -> None:
     assert update.expected_owner == "runner-1"
     claim = Orchestrator.status_update("inv", S.RUNNING, "runner-1")
     assert claim.expected == CLAIMABLE and claim.expected_owner is None
+
+
+def test_every_unfinished_status_can_be_cancelled() -> None:
+    """A status added later must list CANCELLED too, or invocations in it cannot be
+    cancelled (the canceller's compare-and-set expects every source of CANCELLED)."""
+    from pynenc.orchestrator.transitions import SOURCES
+
+    unfinished = {s for s, rule in TRANSITIONS.items() if not rule.final}
+    assert all(S.CANCELLED in TRANSITIONS[s].next for s in unfinished)
+    assert SOURCES[S.CANCELLED] == unfinished
+
+
+def test_a_runner_cannot_move_to_cancelled_itself() -> None:
+    """CANCELLED is the canceller's move (see pynenc.orchestrator.cancellation); a runner's
+    status update to it would still expect RUNNING under its own name."""
+    from pynenc.orchestrator.orchestrator import Orchestrator
+
+    update = Orchestrator.status_update("inv", S.CANCELLED, "runner-1")
+    assert update.expected == {S.RUNNING} and update.expected_owner == "runner-1"
