@@ -10,15 +10,19 @@ from pynenc.exceptions import (
     ConfigError,
     InvalidStatusTransitionError,
     InvalidTaskOptionsError,
+    InvocationCancelledError,
     InvocationTimeoutError,
     PynencError,
     RemoteError,
     RetryError,
     SerializationError,
+    SoftTimeoutExceeded,
     TaskDefinitionError,
     TaskNotFoundError,
+    TaskTimeoutError,
 )
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
+from pynenc.invocation.cancel import Cancellation
 from pynenc.invocation.distributed import DistributedInvocation, DistributedInvocationGroup
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
 from pynenc.records import InvocationStatus
@@ -39,6 +43,7 @@ __all__ = [
     "SyncInvocation",
     "SyncInvocationGroup",
     "InvocationStatus",
+    "Cancellation",
     # runners
     "ThreadRunner",
     "BackgroundRunner",
@@ -48,6 +53,9 @@ __all__ = [
     "InvalidTaskOptionsError",
     "InvalidStatusTransitionError",
     "InvocationTimeoutError",
+    "InvocationCancelledError",
+    "TaskTimeoutError",
+    "SoftTimeoutExceeded",
     "RemoteError",
     "RetryError",
     "SerializationError",

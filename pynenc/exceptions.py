@@ -91,8 +91,8 @@ class InvocationCancelledError(InvocationError):
     """The invocation was cancelled (status CANCELLED): raised by ``result`` and by
     ``invocation.checkpoint()`` inside the cancelled task.
 
-    ``cancelled_by`` names who cancelled it, ``cancelled_at`` when (seconds since the epoch),
-    ``reason`` why, when they said so.
+    ``invocation_id`` is the cancelled invocation, ``cancelled_by`` names who cancelled it,
+    ``cancelled_at`` when (seconds since the epoch), ``reason`` why, when they said so.
     """
 
     def __init__(
@@ -101,11 +101,13 @@ class InvocationCancelledError(InvocationError):
         cancelled_by: str | None = None,
         cancelled_at: float | None = None,
         reason: str | None = None,
+        invocation_id: str | None = None,
     ) -> None:
-        super().__init__(message, cancelled_by, cancelled_at, reason)
+        super().__init__(message, cancelled_by, cancelled_at, reason, invocation_id)
         self.cancelled_by = cancelled_by
         self.cancelled_at = cancelled_at
         self.reason = reason
+        self.invocation_id = invocation_id
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
@@ -169,7 +171,7 @@ class RetryError(Exception):
     """
 
 
-class SoftTimeoutExceeded(Exception):  # noqa: N818 - a notice to the task, like RetryError
+class SoftTimeoutExceeded(Exception):
     """Raised inside a task that ran past its soft time limit (task option ``soft_timeout``):
     catch it to clean up before the hard ``timeout``. Control flow, not a pynenc error.
 

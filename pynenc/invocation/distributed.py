@@ -13,6 +13,7 @@ from pynenc.serializer import deserialize_result, payload_to_exception
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:
+    from pynenc.invocation.cancel import Cancellation
     from pynenc.task import Task
 
 
@@ -49,6 +50,28 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
     @property
     def history(self) -> list[StatusEntry]:
         return self.task.app.state_backend.history(self.invocation_id)
+
+    def cancel(self, reason: str | None = None, by: str | None = None) -> Cancellation:
+        """Cancel the invocation unless it has finished (stored: every runner honours it).
+
+        Not started: it never runs. Running: a process runner kills it within
+        ``runner.cancel_check_interval``; in a thread runner the task stops at its next
+        :meth:`checkpoint` (its outcome is refused either way). Finished: nothing changes,
+        and the answer says so (it is false).
+        """
+        answer = self.task.app.orchestrator.cancel(self.invocation_id, by, reason)
+        self._final = None  # read the final record again: it may be the cancellation
+        return answer
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the invocation was cancelled (one read of the stored status)."""
+        return self.status is InvocationStatus.CANCELLED
+
+    def _cancelled_error(self) -> BaseException:
+        record = self._record()
+        assert record.error is not None
+        return payload_to_exception(record.error)
 
     def get_result(self, timeout: float | None = None) -> Result:
         timeout = checked_timeout(timeout)

@@ -26,6 +26,7 @@ from pynenc.identifiers import new_invocation_id
 from pynenc.invocation import log
 from pynenc.invocation.base import checked_timeout
 from pynenc.invocation.distributed import DistributedInvocation
+from pynenc.orchestrator import cancellation
 from pynenc.orchestrator.claims import Refusal, explain_refusal
 from pynenc.orchestrator.transitions import (
     FROM_OWNED,
@@ -46,6 +47,7 @@ from pynenc.serializer import exception_to_payload
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.call import Call
+    from pynenc.invocation.cancel import Cancellation
 
 logger = logging.getLogger("pynenc.orchestrator")
 S = InvocationStatus
@@ -279,7 +281,10 @@ class Orchestrator:
         if refused:
             records = backend.get_many([update.invocation_id for update in refused])
             for update, record in zip(refused, records, strict=True):
-                logger.warning(
+                # refused because it was cancelled: expected, the canceller says why
+                cancelled = record is not None and record.status is S.CANCELLED
+                logger.log(
+                    logging.INFO if cancelled else logging.WARNING,
                     "%s of %s not recorded: %s",
                     update.entry.status.name,
                     update.invocation_id,
@@ -399,6 +404,13 @@ class Orchestrator:
                 count += self.reroute(record, actor, reason, max_reroutes)
         return count
 
+    def cancel(
+        self, invocation_id: str, by: str | None = None, reason: str | None = None
+    ) -> Cancellation:
+        """Cancel an invocation unless it has finished (see
+        :mod:`pynenc.orchestrator.cancellation`)."""
+        return cancellation.cancel(self.app, invocation_id, by, reason)
+
     def finish(
         self, invocation_id: str, target: InvocationStatus, runner_id: str, **outcome: Any
     ) -> bool:
@@ -412,6 +424,8 @@ def _refusal(update: StatusUpdate, record: InvocationRecord | None) -> str:
     """Why the backend refused ``update``, given the record as it is now."""
     if record is None:
         return "the record is gone (purged, or lost by the state backend)"
+    if record.status is S.CANCELLED and record.error is not None:
+        return str(record.error.get("message", "it was cancelled"))
     try:
         check_transition(record.status, update.entry.status)
     except InvalidStatusTransitionError as exc:

@@ -12,6 +12,7 @@ from pynenc.context import current_invocation
 from pynenc.exceptions import PynencError, SerializationError, TaskNotFoundError
 from pynenc.identifiers import TaskId
 from pynenc.invocation import log
+from pynenc.invocation.attempt import outcome_discarded
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.sync import run_coroutine
 from pynenc.records import InvocationStatus
@@ -113,6 +114,8 @@ def execute(
             value = run_coroutine(value)
         encoded = serialize_result(app.serializer, envelope.task_id, value)
     except Exception as exc:
+        if outcome_discarded(envelope):  # its runner gave up on it (time limit, cancel)
+            return
         payload = exception_to_payload(exc)
         if task.should_retry(exc, envelope.num_retries):
             # logged before it is published again: the next attempt's lines come after it
@@ -123,13 +126,16 @@ def execute(
             finish(InvocationStatus.FAILED, error=payload)
         return
     except BaseException as exc:  # SystemExit/KeyboardInterrupt: record, then let it go
-        log.failed(envelope, time.perf_counter() - start, exc)
-        payload = exception_to_payload(exc)
-        orchestrator.finish(
-            envelope.invocation_id, InvocationStatus.FAILED, runner_id, error=payload
-        )
+        if not outcome_discarded(envelope):
+            log.failed(envelope, time.perf_counter() - start, exc)
+            payload = exception_to_payload(exc)
+            orchestrator.finish(
+                envelope.invocation_id, InvocationStatus.FAILED, runner_id, error=payload
+            )
         raise
     finally:
         current_invocation.reset(token)
+    if outcome_discarded(envelope):
+        return
     log.succeeded(envelope, time.perf_counter() - start)
     finish(InvocationStatus.SUCCESS, result=encoded)
