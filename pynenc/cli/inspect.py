@@ -26,7 +26,7 @@ EXIT_FAILED = 1
 def status(ctx: click.Context, invocation_id: str) -> None:
     """Show an invocation's status, history and result or error.
 
-    Exits 0, or 1 when the invocation FAILED (or is unknown).
+    Exits 0, or 1 when the invocation FAILED or was CANCELLED (or is unknown).
     """
     app = load(ctx)
     try:
@@ -40,6 +40,14 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     click.echo(f"retries     {record.num_retries}")
     if record.owner:
         click.echo(f"runner      {record.owner}")
+    limits = _limits(app, record.task_id)
+    if limits:
+        click.echo(f"limits      {limits}")
+    if record.status is InvocationStatus.CANCELLED and history:
+        last = history[-1]
+        when = dt.datetime.fromtimestamp(last.timestamp, dt.UTC).isoformat(timespec="milliseconds")
+        why = f": {last.reason}" if last.reason else ""
+        click.echo(f"cancelled   by {last.runner_id or '?'} at {when}{why}")
     click.echo("history:")
     for entry in history:
         when = dt.datetime.fromtimestamp(entry.timestamp, dt.UTC).isoformat(timespec="milliseconds")
@@ -52,8 +60,24 @@ def status(ctx: click.Context, invocation_id: str) -> None:
         traceback = record.error.get("traceback")
         if traceback:
             click.echo(traceback.rstrip())
-    if record.status is InvocationStatus.FAILED:
+    if record.status in (InvocationStatus.FAILED, InvocationStatus.CANCELLED):
         ctx.exit(EXIT_FAILED)
+
+
+def _limits(app: Pynenc, task_id: str) -> str:
+    """The task's time limits as this app configures them (``""``: none, or unknown task)."""
+    task = app.tasks.get(task_id)
+    if task is None:
+        return ""
+    limits = [
+        f"{name} {value:g} s"
+        for name, value in (
+            ("timeout", task.conf.timeout),
+            ("soft_timeout", task.conf.soft_timeout),
+        )
+        if value is not None
+    ]
+    return ", ".join(limits)
 
 
 def _show_result(app: Pynenc, encoded: str) -> str:

@@ -125,12 +125,15 @@ class ProcessRunner(BaseRunner):
             daemon=True,
         )
         timeout, _ = task_limits(self.app, envelope.task_id)
+        started = time.monotonic()  # the hard limit counts from the fork
         with self._cond:
             child.start()
             assert child.pid is not None
             self._children[child.pid] = (child, envelope)
-            # the hard limit counts from the fork; every child is watched for cancellation
-            attempt = Attempt(envelope.invocation_id, envelope.task_id, timeout, key=child.pid)
+            # every child is watched: for its hard limit, and for cancellation
+            attempt = Attempt(
+                envelope.invocation_id, envelope.task_id, timeout, key=child.pid, started=started
+            )
             self._attempts[child.pid] = attempt
         self._running.add(attempt)
         self._monitor_wake_w.send(b"")

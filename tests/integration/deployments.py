@@ -59,7 +59,12 @@ class RunnerProcess:
     """A runner started through the CLI in its own process (group)."""
 
     def __init__(
-        self, deployment: Deployment, runner_cls: str, *extra: str, log: Path | None = None
+        self,
+        deployment: Deployment,
+        runner_cls: str,
+        *extra: str,
+        log: Path | None = None,
+        app: str = "tests.apps.deploy:app",
     ) -> None:
         self.deployment = deployment
         self.args = [
@@ -67,7 +72,7 @@ class RunnerProcess:
             "-m",
             "pynenc",
             "--app",
-            "tests.apps.deploy:app",
+            app,
             "runner",
             "start",
             "--runner",
