@@ -177,7 +177,7 @@ RUNNER_OPTIONS = OptionTable(
         ),
         Option(
             "cancel_check_interval",
-            0.5,
+            0.25,
             number(0.01),
             "a number of seconds >= 0.01",
             "While a runner that can stop running work (process runners, pool workers) runs "

@@ -61,6 +61,7 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
         """
         answer = self.task.app.orchestrator.cancel(self.invocation_id, by, reason)
         self._final = None  # read the final record again: it may be the cancellation
+        self._next_cancel_read = 0.0  # a task cancelling itself stops at its next checkpoint
         return answer
 
     @property

@@ -126,6 +126,7 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         self._history[-1] = self._history[-1]._replace(runner_id=actor, reason=reason)
         at = self._history[-1].timestamp
         self._cancel_error = cancelled_error(self.invocation_id, task_id, actor, at, reason)
+        self._next_cancel_read = 0.0  # its next checkpoint sees it
         how = "it stops at its next invocation.checkpoint(); its outcome is discarded."
         return cancelled_now(self.invocation_id, task_id, previous, how)
 

@@ -115,3 +115,32 @@ def cooperative(directory: str) -> str:
     finally:
         note(directory, "stopped")
     return "never cancelled"
+
+
+@app.task
+def cancels_itself(steps: int) -> int:
+    """Cancels itself at step 2, then stops at the checkpoint that follows."""
+    done = 0
+    for step in range(steps):
+        if step == 2:
+            cancels_itself.invocation.cancel(reason="enough")
+        cancels_itself.invocation.checkpoint()
+        done += 1
+    return done
+
+
+@app.task(timeout=HARD, retry_for=(TaskTimeoutError,), max_retries=1)
+def overrun_then_race(directory: str) -> str:
+    """The first attempt overruns and returns (released) while the retry runs: the retry
+    waits for it, then gives the late outcome time to land if it were recorded."""
+    first = not (Path(directory) / "events").exists()
+    note(directory, f"started {os.getpid()}")
+    if first:
+        _blocked(directory)
+        note(directory, "first returned")
+        return "first attempt"
+    deadline = time.monotonic() + LONG
+    while "first returned" not in events(directory) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    return "second attempt"

@@ -34,15 +34,21 @@ def runner(dep: Deployment, runner_cls: str, tmp_path: Path) -> RunnerProcess:
     return RunnerProcess(dep, runner_cls, *ONE_SLOT, log=tmp_path / "runner.log", app=APP)
 
 
-@contextmanager
-def memory_runner(threads: int = 1) -> Iterator[tuple[Pynenc, BaseRunner]]:
-    """``tests.apps.limits`` on memory://, its ThreadRunner in a background thread."""
+def memory_app(threads: int = 1) -> Pynenc:
+    """``tests.apps.limits`` on memory:// (purged), ``threads`` slots."""
     app = limits.app
     app.reset_components()
     app.conf.broker_url = "memory://"
     app.conf.state_backend_url = "memory://"
     app.conf.runner.threads = threads
     app.purge()
+    return app
+
+
+@contextmanager
+def memory_runner(threads: int = 1) -> Iterator[tuple[Pynenc, BaseRunner]]:
+    """:func:`memory_app` with its ThreadRunner in a background thread."""
+    app = memory_app(threads)
     with app.running_in_background(stop_timeout=60) as running:
         yield app, running
     app.reset_components()

@@ -169,3 +169,19 @@ def test_soft_limit_in_a_thread_runner_reaches_the_checkpoint(tmp_path: Path) ->
         assert limits.soft_cleanup(work, True).get_result(timeout=60) == "cleaned up"
         assert time.monotonic() - began >= limits.SOFT
     assert limits.events(work)[-1] == "cleaned up"
+
+
+def test_a_late_outcome_never_lands_on_the_retry(tmp_path: Path) -> None:
+    """The retry of an overrun runs under the same runner (same owner in the backend); the
+    first attempt's thread returning meanwhile must not record its outcome on it."""
+    work = workdir(tmp_path)
+    with memory_runner(threads=1):
+        invocation = limits.overrun_then_race(work)
+        wait_until(
+            lambda: sum(e.startswith("started") for e in limits.events(work)) == 2,
+            60,
+            "the retry to start",
+        )
+        release(work)  # the first attempt returns while the retry runs
+        assert invocation.get_result(timeout=60) == "second attempt"
+    assert "first returned" in limits.events(work)
