@@ -104,7 +104,7 @@ class RunningWatch:
                     if self._stopped:
                         return
                     now = time.monotonic()
-                    overdue = [a for a in self._attempts if (a.hard_at or now + 1) <= now]
+                    overdue = [a for a in self._attempts if _past(a.hard_at, now)]
                     check = self.polls and bool(self._attempts) and now >= self._next_check
                     if overdue or check:
                         break
@@ -147,3 +147,7 @@ class RunningWatch:
             callback(attempt)
         except Exception:
             logger.exception("Runner watch failed acting on invocation %s", attempt.invocation_id)
+
+
+def _past(deadline: float | None, now: float) -> bool:
+    return deadline is not None and deadline <= now

@@ -79,9 +79,7 @@ class ProcessRunner(BaseRunner):
         #: children this runner killed (time limit, cancellation): not rerouted when reaped
         self._stopped: set[int] = set()
         self._attempts: dict[int, Attempt] = {}  #: per child: its time limit, its invocation
-        self._running = RunningWatch(
-            app, "pynenc-proc-watch", on_overrun=self._on_overrun, on_cancelled=self._on_cancelled
-        )
+        self._running = self._new_watch()
         self._events: SimpleQueue[tuple[str, int]] = self._ctx.SimpleQueue()
         self._monitor_wake_r, self._monitor_wake_w = self._ctx.Pipe(duplex=False)
         self._monitor: threading.Thread | None = None
@@ -102,6 +100,7 @@ class ProcessRunner(BaseRunner):
         # children then ignore them: this runner alone decides, see runner.signals)
         with stop_signals_blocked():
             forkserver.ensure_running()
+        self._running = self._new_watch()  # a fresh one each run: a stopped one stays stopped
         self._monitor = threading.Thread(
             target=self._watch, name="pynenc-proc-monitor", daemon=True
         )
@@ -181,6 +180,14 @@ class ProcessRunner(BaseRunner):
             self._recover_child(envelope, child.exitcode)
 
     # -- parent: time limits and cancellation (see pynenc.runner.deadlines) -----------------
+
+    def _new_watch(self) -> RunningWatch:
+        return RunningWatch(
+            self.app,
+            f"pynenc-watch-{self.runner_id}",
+            on_overrun=self._on_overrun,
+            on_cancelled=self._on_cancelled,
+        )
 
     def _kill(self, pid: int) -> tuple[BaseProcess, Envelope] | None:
         """Kill child ``pid`` (marked stopped: it is not rerouted when reaped) and wait for it

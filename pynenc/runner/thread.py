@@ -79,10 +79,10 @@ class ThreadRunner(BaseRunner):
         self.consume(self.slots, self._free_slots, self._start)
 
     def _shutdown(self) -> None:
+        grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
+        idle = self._wait_idle(grace)  # time limits still hold meanwhile
         if self._watch is not None:
             self._watch.stop()
-        grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
-        idle = self._wait_idle(grace)
         self._outcomes.flush(timeout=None if idle else 5.0)
         if not idle:
             moved = self.release_running(f"runner {self.runner_id} stopped before finishing")
