@@ -68,6 +68,6 @@ def alive(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (killed, not yet reaped)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone (between the open and the read)
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
