@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from pynenc.broker.envelope import Envelope
-from pynenc.records import InvocationRecord, fingerprint
+from pynenc.records import InvocationRecord, InvocationStatus, fingerprint
 
 logger = logging.getLogger("pynenc.orchestrator")
 
@@ -56,6 +56,10 @@ def explain_refusal(
         )
         logger.error("Refused a message for invocation %s: %s", inv, reason)
         return Refusal(reason, forged=True)
-    reason = f"already taken, finished or purged (status {record.status.name})"
+    reason = (
+        "it was cancelled"
+        if record.status is InvocationStatus.CANCELLED
+        else f"already taken, finished or purged (status {record.status.name})"
+    )
     logger.info("Not running %s: %s", inv, reason)
     return Refusal(reason)

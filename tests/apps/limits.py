@@ -7,6 +7,7 @@ the test releases a blocked task by creating ``<directory>/release``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -144,3 +145,16 @@ def overrun_then_race(directory: str) -> str:
         time.sleep(0.01)
     time.sleep(0.2)
     return "second attempt"
+
+
+@app.task(soft_timeout=SOFT, timeout=60)
+async def soft_async(directory: str) -> str:
+    """An ``async def`` task awaiting past its soft limit: its coroutine is cancelled (and
+    cleans up) and the attempt ends with SoftTimeoutExceeded."""
+    note(directory, f"started {os.getpid()}")
+    try:
+        await asyncio.sleep(LONG)
+    except asyncio.CancelledError:
+        note(directory, "cleaned up")
+        raise
+    return "never told"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pynenc import InvocationStatus, TaskTimeoutError
+from pynenc import InvocationStatus, SoftTimeoutExceeded, TaskTimeoutError
 from pynenc.runner.thread import ThreadRunner
 from tests.apps import limits
 from tests.integration.deployments import wait_until
@@ -185,3 +185,21 @@ def test_a_late_outcome_never_lands_on_the_retry(tmp_path: Path) -> None:
         release(work)  # the first attempt returns while the retry runs
         assert invocation.get_result(timeout=60) == "second attempt"
     assert "first returned" in limits.events(work)
+
+
+def test_soft_limit_of_an_async_task_in_a_process_runner(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    dep = deployment("sqlite", tmp_path, request)
+    app = dep.configure(limits.app)
+    app.purge()
+    work = workdir(tmp_path)
+    process = runner(dep, "ProcessRunner", tmp_path).start()
+    try:
+        invocation = limits.soft_async(work)
+        with pytest.raises(SoftTimeoutExceeded):
+            invocation.get_result(timeout=120)
+        assert limits.events(work)[-1] == "cleaned up"
+    finally:
+        assert process.stop() == 0, process.log_tail()
+        app.reset_components()
