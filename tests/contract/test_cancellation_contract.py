@@ -19,7 +19,7 @@ from pynenc import InvocationCancelledError, Pynenc
 from pynenc.broker.envelope import Envelope
 from pynenc.records import InvocationStatus
 from pynenc.serializer import payload_to_exception
-from tests.apps import limits
+from tests.apps import deadlines
 from tests.contract.test_state_backend_contract import BACKENDS
 
 S = InvocationStatus
@@ -28,8 +28,8 @@ OWNER = "runner-that-claimed-it"
 
 @pytest.fixture(params=list(BACKENDS))
 def app(request: pytest.FixtureRequest) -> Iterator[Pynenc]:
-    """``tests.apps.limits`` on each state backend (memory:// broker: no runner here)."""
-    app = limits.app
+    """``tests.apps.deadlines`` on each state backend (memory:// broker: no runner here)."""
+    app = deadlines.app
     app.reset_components()
     app.conf.broker_url = "memory://"
     app.conf.state_backend_url = BACKENDS[request.param](request)
@@ -37,11 +37,11 @@ def app(request: pytest.FixtureRequest) -> Iterator[Pynenc]:
     yield app
     app.purge()
     app.reset_components()
-    app.conf.app_id = "tests-limits"
+    app.conf.app_id = "tests-deadlines"
 
 
 def _registered(app: Pynenc) -> tuple[str, Envelope]:
-    invocation = limits.add(1, 2)
+    invocation = deadlines.add(1, 2)
     record = app.orchestrator.get_record(invocation.invocation_id)
     return invocation.invocation_id, app.orchestrator.envelope_for(record)
 

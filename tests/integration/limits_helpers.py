@@ -1,4 +1,4 @@
-"""Helpers of the time-limit and cancellation tests: deployments of ``tests.apps.limits``."""
+"""Helpers of the time-limit and cancellation tests: deployments of ``tests.apps.deadlines``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 
 from pynenc import Pynenc
 from pynenc.runner.base import BaseRunner
-from tests.apps import limits
+from tests.apps import deadlines
 from tests.integration.deployments import Deployment, RunnerProcess
 from tests.servers import Server
 
-APP = "tests.apps.limits:app"
+APP = "tests.apps.deadlines:app"
 #: one slot: a runner that keeps serving after giving up on a task proves its slot is free
 ONE_SLOT = ("--threads", "1", "--processes", "1")
 #: how late a waiter may see a limit or a cancellation on a loaded 2-core machine (the
@@ -35,8 +35,8 @@ def runner(dep: Deployment, runner_cls: str, tmp_path: Path) -> RunnerProcess:
 
 
 def memory_app(threads: int = 1) -> Pynenc:
-    """``tests.apps.limits`` on memory:// (purged), ``threads`` slots."""
-    app = limits.app
+    """``tests.apps.deadlines`` on memory:// (purged), ``threads`` slots."""
+    app = deadlines.app
     app.reset_components()
     app.conf.broker_url = "memory://"
     app.conf.state_backend_url = "memory://"

@@ -17,7 +17,7 @@ import pytest
 
 from pynenc import InvocationCancelledError, InvocationStatus
 from pynenc.runner.thread import ThreadRunner
-from tests.apps import limits
+from tests.apps import deadlines
 from tests.integration.deployments import ROOT, Deployment, wait_until
 from tests.integration.limits_helpers import (
     APP,
@@ -35,8 +35,8 @@ S = InvocationStatus
 
 
 def _started(directory: str) -> int:
-    wait_until(lambda: limits.started_pid(directory), 120, "the task to start")
-    pid = limits.started_pid(directory)
+    wait_until(lambda: deadlines.started_pid(directory), 120, "the task to start")
+    pid = deadlines.started_pid(directory)
     assert pid is not None
     return pid
 
@@ -53,9 +53,9 @@ def test_cancelled_before_it_starts_it_never_runs(
         app = memory_app()
     else:
         dep = deployment(kind, tmp_path, request)
-        app = dep.configure(limits.app)
+        app = dep.configure(deadlines.app)
         app.purge()
-    invocation = limits.sleeper(work)
+    invocation = deadlines.sleeper(work)
     answer = invocation.cancel("not needed any more")
     assert answer and answer.previous is S.REGISTERED and answer.status is S.CANCELLED
     with pytest.raises(InvocationCancelledError, match="not needed any more") as raised:
@@ -63,12 +63,12 @@ def test_cancelled_before_it_starts_it_never_runs(
     assert raised.value.cancelled_by and raised.value.invocation_id == invocation.invocation_id
     if kind == "memory":
         with app.running_in_background(stop_timeout=60):
-            assert limits.add(1, 2).get_result(timeout=60) == 3
+            assert deadlines.add(1, 2).get_result(timeout=60) == 3
     else:
         process = runner(dep, runner_cls, tmp_path).start()
         try:
             # the cancelled message was published first: the runner met it before this one
-            assert limits.add(1, 2).get_result(timeout=120) == 3
+            assert deadlines.add(1, 2).get_result(timeout=120) == 3
             wait_until(
                 lambda: f"Not running {invocation.invocation_id}" in process.log_tail(),
                 30,
@@ -76,7 +76,7 @@ def test_cancelled_before_it_starts_it_never_runs(
             )
         finally:
             assert process.stop() == 0, process.log_tail()
-    assert limits.events(work) == []
+    assert deadlines.events(work) == []
     statuses = [e.status for e in app.state_backend.history(invocation.invocation_id)]
     assert statuses == [S.REGISTERED, S.CANCELLED]
     app.reset_components()
@@ -95,12 +95,12 @@ def test_cancelled_while_running_on_a_process_runner_its_process_is_stopped(
     kind: str, runner_cls: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     dep = deployment(kind, tmp_path, request)
-    app = dep.configure(limits.app)
+    app = dep.configure(deadlines.app)
     app.purge()
     work = workdir(tmp_path)
     process = runner(dep, runner_cls, tmp_path).start()
     try:
-        invocation = limits.sleeper(work)  # never cooperates: only a kill stops it
+        invocation = deadlines.sleeper(work)  # never cooperates: only a kill stops it
         pid = _started(work)
         began = time.monotonic()
         answer = invocation.cancel(reason="a test", by="the test")
@@ -111,8 +111,8 @@ def test_cancelled_while_running_on_a_process_runner_its_process_is_stopped(
         with pytest.raises(InvocationCancelledError, match="cancelled by the test"):
             invocation.get_result(timeout=5)
         # one slot: it serves again (a pool runner: with a new worker)
-        assert limits.add(2, 2).get_result(timeout=120) == 4, process.log_tail()
-        assert "returned" not in limits.events(work)
+        assert deadlines.add(2, 2).get_result(timeout=120) == 4, process.log_tail()
+        assert "returned" not in deadlines.events(work)
     finally:
         release(work)
         code = process.stop()
@@ -132,27 +132,27 @@ def test_cancelled_while_running_on_a_thread_runner_the_task_sees_it(
     if kind == "memory":
         with memory_runner(threads=1) as (app, running):
             assert isinstance(running, ThreadRunner)
-            invocation = limits.cooperative(work)
+            invocation = deadlines.cooperative(work)
             _started(work)
             assert invocation.cancel()
             with pytest.raises(InvocationCancelledError):
                 invocation.get_result(timeout=5)
-            wait_until(lambda: "stopped" in limits.events(work), 30, "the task to stop")
-            assert limits.add(1, 1).get_result(timeout=30) == 2  # the slot is free again
+            wait_until(lambda: "stopped" in deadlines.events(work), 30, "the task to stop")
+            assert deadlines.add(1, 1).get_result(timeout=30) == 2  # the slot is free again
             wait_until(lambda: running._busy == 0, 30, "the slot count to settle")
             assert invocation.status is S.CANCELLED
         app.reset_components()
         return
     dep = deployment(kind, tmp_path, request)
-    app = dep.configure(limits.app)
+    app = dep.configure(deadlines.app)
     app.purge()
     process = runner(dep, "ThreadRunner", tmp_path).start()
     try:
-        invocation = limits.cooperative(work)
+        invocation = deadlines.cooperative(work)
         _started(work)
         assert invocation.cancel()
-        wait_until(lambda: "stopped" in limits.events(work), 60, "the task to stop")
-        assert limits.add(1, 1).get_result(timeout=60) == 2
+        wait_until(lambda: "stopped" in deadlines.events(work), 60, "the task to stop")
+        assert deadlines.add(1, 1).get_result(timeout=60) == 2
         wait_until(lambda: "it was cancelled" in process.log_tail(), 30, "the INFO line")
     finally:
         assert process.stop() == 0, process.log_tail()
@@ -168,22 +168,22 @@ def test_a_thread_runner_frees_the_slot_of_a_non_cooperative_task_when_it_return
     work = workdir(tmp_path)
     with memory_runner(threads=1) as (_, running):
         assert isinstance(running, ThreadRunner)
-        invocation = limits.sleeper(work)
+        invocation = deadlines.sleeper(work)
         _started(work)
         assert invocation.cancel()
         with pytest.raises(InvocationCancelledError):
             invocation.get_result(timeout=5)
         assert running._busy == 1
-        waiting = limits.add(5, 5)
+        waiting = deadlines.add(5, 5)
         release(work)
         assert waiting.get_result(timeout=30) == 10
         assert invocation.status is S.CANCELLED
-        assert "returned" in limits.events(work)
+        assert "returned" in deadlines.events(work)
 
 
 def test_cancelling_a_finished_invocation_changes_nothing() -> None:
     with memory_runner(threads=1):
-        invocation = limits.add(1, 2)
+        invocation = deadlines.add(1, 2)
         assert invocation.get_result(timeout=30) == 3
         answer = invocation.cancel()
         assert not answer and answer.status is S.SUCCESS and answer.previous is S.SUCCESS
@@ -205,12 +205,12 @@ def _cli(dep: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_cancel_and_status(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     dep = deployment("sqlite", tmp_path, request)
-    app = dep.configure(limits.app)
+    app = dep.configure(deadlines.app)
     app.purge()
     work = workdir(tmp_path)
     process = runner(dep, "ProcessRunner", tmp_path).start()
     try:
-        invocation = limits.sleeper(work)
+        invocation = deadlines.sleeper(work)
         pid = _started(work)
         cancelled = _cli(dep, "cancel", invocation.invocation_id, "--reason", "from the CLI")
         assert cancelled.returncode == 0, cancelled.stderr
@@ -222,7 +222,7 @@ def test_cli_cancel_and_status(tmp_path: Path, request: pytest.FixtureRequest) -
         assert "already finished (CANCELLED); nothing changed" in again.stdout
         unknown = _cli(dep, "cancel", "0" * 32)
         assert unknown.returncode == 1 and "not known" in unknown.stderr
-        overran = limits.overrun(workdir(tmp_path, "overrun"))
+        overran = deadlines.overrun(workdir(tmp_path, "overrun"))
         app.orchestrator.wait_final(overran.invocation_id, 120)
     finally:
         release(work)

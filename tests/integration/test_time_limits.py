@@ -15,7 +15,7 @@ import pytest
 
 from pynenc import InvocationStatus, SoftTimeoutExceeded, TaskTimeoutError
 from pynenc.runner.thread import ThreadRunner
-from tests.apps import limits
+from tests.apps import deadlines
 from tests.integration.deployments import wait_until
 from tests.integration.limits_helpers import (
     MARGIN,
@@ -34,9 +34,9 @@ RUNNERS = ["ThreadRunner", "ProcessRunner", "PersistentProcessRunner", "MultiThr
 def _late(invocation_id: str, woke: float) -> float:
     """Seconds between the hard limit (from the attempt's RUNNING entry) and the waiter
     seeing the error."""
-    history = limits.app.state_backend.history(invocation_id)
+    history = deadlines.app.state_backend.history(invocation_id)
     began = [e.timestamp for e in history if e.status is S.RUNNING][-1]
-    return woke - (began + limits.HARD)
+    return woke - (began + deadlines.HARD)
 
 
 @pytest.mark.parametrize("runner_cls", RUNNERS)
@@ -45,21 +45,21 @@ def test_hard_limit_fails_the_invocation_and_the_runner_keeps_serving(
     kind: str, runner_cls: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     dep = deployment(kind, tmp_path, request)
-    app = dep.configure(limits.app)
+    app = dep.configure(deadlines.app)
     app.purge()
     work = workdir(tmp_path)
     process = runner(dep, runner_cls, tmp_path).start()
     try:
-        invocation = limits.overrun(work)
+        invocation = deadlines.overrun(work)
         with pytest.raises(TaskTimeoutError, match=r"time limit of 1\.5 s") as raised:
             invocation.get_result(timeout=120)
         late = _late(invocation.invocation_id, time.time())
         assert late < MARGIN, process.log_tail()
-        assert isinstance(raised.value, TimeoutError) and raised.value.limit == limits.HARD
+        assert isinstance(raised.value, TimeoutError) and raised.value.limit == deadlines.HARD
         assert invocation.status is S.FAILED
         # one slot: the next task runs only if the slot was given back
-        assert limits.add(1, 2).get_result(timeout=120) == 3, process.log_tail()
-        pid = limits.started_pid(work)
+        assert deadlines.add(1, 2).get_result(timeout=120) == 3, process.log_tail()
+        pid = deadlines.started_pid(work)
         assert pid is not None
         if runner_cls == "ThreadRunner":
             assert "its thread runs on" in str(raised.value)
@@ -67,10 +67,10 @@ def test_hard_limit_fails_the_invocation_and_the_runner_keeps_serving(
             wait_until(
                 lambda: "its outcome is discarded" in process.log_tail(), 60, "the late outcome"
             )
-            assert "returned" in limits.events(work)
+            assert "returned" in deadlines.events(work)
         else:
             wait_until(lambda: not alive(pid), 60, f"the overrunning process {pid} to be gone")
-            assert "returned" not in limits.events(work)
+            assert "returned" not in deadlines.events(work)
         assert app.state_backend.get(invocation.invocation_id).status is S.FAILED  # type: ignore[union-attr]
     finally:
         release(work)
@@ -86,17 +86,17 @@ def test_hard_limit_on_a_thread_runner_frees_the_slot(tmp_path: Path) -> None:
     work = workdir(tmp_path)
     with memory_runner(threads=1) as (_, running):
         assert isinstance(running, ThreadRunner)
-        invocation = limits.overrun(work)
+        invocation = deadlines.overrun(work)
         with pytest.raises(TaskTimeoutError):
             invocation.get_result(timeout=60)
-        assert limits.add(2, 3).get_result(timeout=30) == 5
+        assert deadlines.add(2, 3).get_result(timeout=30) == 5
         assert running._busy == 0
         release(work)
-        wait_until(lambda: "returned" in limits.events(work), 30, "the thread to return")
+        wait_until(lambda: "returned" in deadlines.events(work), 30, "the thread to return")
         wait_until(lambda: not running._jobs, 30, "the late job to end")
         assert running._busy == 0
         assert invocation.status is S.FAILED
-        assert limits.add(3, 4).get_result(timeout=30) == 7
+        assert deadlines.add(3, 4).get_result(timeout=30) == 7
 
 
 @pytest.mark.parametrize(
@@ -108,17 +108,17 @@ def test_a_timeout_is_retried_when_retry_for_lists_it(
     work = workdir(tmp_path)
     if kind == "memory":
         with memory_runner(threads=1) as (app, _):
-            invocation = limits.overrun_once(work)
+            invocation = deadlines.overrun_once(work)
             assert invocation.get_result(timeout=60) == "second attempt"
             history = app.state_backend.history(invocation.invocation_id)
             release(work)
     else:
         dep = deployment(kind, tmp_path, request)
-        app = dep.configure(limits.app)
+        app = dep.configure(deadlines.app)
         app.purge()
         process = runner(dep, runner_cls, tmp_path).start()
         try:
-            invocation = limits.overrun_once(work)
+            invocation = deadlines.overrun_once(work)
             assert invocation.get_result(timeout=120) == "second attempt", process.log_tail()
             history = app.state_backend.history(invocation.invocation_id)
         finally:
@@ -127,7 +127,7 @@ def test_a_timeout_is_retried_when_retry_for_lists_it(
             app.reset_components()
     retries = [e for e in history if e.status is S.RETRY]
     assert len(retries) == 1 and "TaskTimeoutError" in (retries[0].reason or ""), history
-    assert len([e for e in limits.events(work) if e.startswith("started")]) == 2
+    assert len([e for e in deadlines.events(work) if e.startswith("started")]) == 2
 
 
 @pytest.mark.parametrize(
@@ -148,15 +148,15 @@ def test_soft_limit_lets_the_task_clean_up(
     """A ProcessRunner child gets it by signal in the middle of a plain ``time.sleep``; a
     pool worker's thread gets it at its next ``checkpoint()``."""
     dep = deployment(kind, tmp_path, request)
-    app = dep.configure(limits.app)
+    app = dep.configure(deadlines.app)
     app.purge()
     work = workdir(tmp_path)
     process = runner(dep, runner_cls, tmp_path).start()
     try:
-        invocation = limits.soft_cleanup(work, cooperative)
+        invocation = deadlines.soft_cleanup(work, cooperative)
         assert invocation.get_result(timeout=120) == "cleaned up", process.log_tail()
-        assert limits.events(work)[-1] == "cleaned up"
-        assert limits.add(1, 1).get_result(timeout=60) == 2
+        assert deadlines.events(work)[-1] == "cleaned up"
+        assert deadlines.add(1, 1).get_result(timeout=60) == 2
     finally:
         assert process.stop() == 0, process.log_tail()
         app.reset_components()
@@ -166,9 +166,9 @@ def test_soft_limit_in_a_thread_runner_reaches_the_checkpoint(tmp_path: Path) ->
     work = workdir(tmp_path)
     with memory_runner(threads=1):
         began = time.monotonic()
-        assert limits.soft_cleanup(work, True).get_result(timeout=60) == "cleaned up"
-        assert time.monotonic() - began >= limits.SOFT
-    assert limits.events(work)[-1] == "cleaned up"
+        assert deadlines.soft_cleanup(work, True).get_result(timeout=60) == "cleaned up"
+        assert time.monotonic() - began >= deadlines.SOFT
+    assert deadlines.events(work)[-1] == "cleaned up"
 
 
 def test_a_late_outcome_never_lands_on_the_retry(tmp_path: Path) -> None:
@@ -176,30 +176,30 @@ def test_a_late_outcome_never_lands_on_the_retry(tmp_path: Path) -> None:
     first attempt's thread returning meanwhile must not record its outcome on it."""
     work = workdir(tmp_path)
     with memory_runner(threads=1):
-        invocation = limits.overrun_then_race(work)
+        invocation = deadlines.overrun_then_race(work)
         wait_until(
-            lambda: sum(e.startswith("started") for e in limits.events(work)) == 2,
+            lambda: sum(e.startswith("started") for e in deadlines.events(work)) == 2,
             60,
             "the retry to start",
         )
         release(work)  # the first attempt returns while the retry runs
         assert invocation.get_result(timeout=60) == "second attempt"
-    assert "first returned" in limits.events(work)
+    assert "first returned" in deadlines.events(work)
 
 
 def test_soft_limit_of_an_async_task_in_a_process_runner(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     dep = deployment("sqlite", tmp_path, request)
-    app = dep.configure(limits.app)
+    app = dep.configure(deadlines.app)
     app.purge()
     work = workdir(tmp_path)
     process = runner(dep, "ProcessRunner", tmp_path).start()
     try:
-        invocation = limits.soft_async(work)
+        invocation = deadlines.soft_async(work)
         with pytest.raises(SoftTimeoutExceeded):
             invocation.get_result(timeout=120)
-        assert limits.events(work)[-1] == "cleaned up"
+        assert deadlines.events(work)[-1] == "cleaned up"
     finally:
         assert process.stop() == 0, process.log_tail()
         app.reset_components()

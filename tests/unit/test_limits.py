@@ -25,7 +25,7 @@ from pynenc.records import InvocationRecord, StatusEntry, StatusUpdate
 from pynenc.runner.deadlines import RunningWatch
 from pynenc.runner.soft_limit import soft_limit_signal
 from pynenc.state_backend.memory import MemoryStateBackend
-from tests.apps import limits
+from tests.apps import deadlines
 
 S = InvocationStatus
 
@@ -56,12 +56,12 @@ def test_limits_resolve_like_other_task_options() -> None:
 def test_a_soft_limit_must_be_shorter_than_the_hard_one(hard: float, soft: float) -> None:
     app = Pynenc(app_id="unit-limits")
     with pytest.raises(ConfigError) as raised:
-        Task(app, limits.add.func, {"timeout": hard, "soft_timeout": soft})
+        Task(app, deadlines.add.func, {"timeout": hard, "soft_timeout": soft})
     message = str(raised.value)
-    assert "tests.apps.limits.add" in message
+    assert "tests.apps.deadlines.add" in message
     assert f"soft_timeout ({soft:g} s) must be shorter than timeout ({hard:g} s)" in message
-    Task(app, limits.add.func, {"timeout": hard, "soft_timeout": hard / 2})  # fine
-    Task(app, limits.add.func, {"soft_timeout": soft})  # a soft limit alone is fine
+    Task(app, deadlines.add.func, {"timeout": hard, "soft_timeout": hard / 2})  # fine
+    Task(app, deadlines.add.func, {"soft_timeout": soft})  # a soft limit alone is fine
 
 
 def test_exactly_one_party_records_an_attempt() -> None:
@@ -192,17 +192,17 @@ def test_the_soft_limit_signal_interrupts_the_body_only() -> None:
 
 @pytest.fixture
 def sync_limits() -> Iterator[Pynenc]:
-    limits.app.conf.dev_mode_force_sync_tasks = True
-    yield limits.app
-    limits.app.conf.dev_mode_force_sync_tasks = False
+    deadlines.app.conf.dev_mode_force_sync_tasks = True
+    yield deadlines.app
+    deadlines.app.conf.dev_mode_force_sync_tasks = False
 
 
 def test_sync_mode_cancel(sync_limits: Pynenc) -> None:
-    finished = limits.add(1, 2)
+    finished = deadlines.add(1, 2)
     answer = finished.cancel()
     assert not answer and answer.status is InvocationStatus.SUCCESS
     assert finished.result == 3 and not finished.cancelled
-    cancelled = limits.cancels_itself(10)
+    cancelled = deadlines.cancels_itself(10)
     assert cancelled.status is InvocationStatus.CANCELLED and cancelled.cancelled
     with pytest.raises(InvocationCancelledError, match="enough"):
         _ = cancelled.result

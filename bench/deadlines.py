@@ -1,4 +1,4 @@
-"""``python -m bench.limits``: how promptly limits and cancellations take effect.
+"""``python -m bench.deadlines``: how promptly limits and cancellations take effect.
 
 For each runner and state backend (SQLite; Redis on a loopback server), over ``--runs``
 runs each:
@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import tasks_limits
+from bench import tasks_deadlines
 from pynenc import InvocationStatus, TaskTimeoutError
 from tests.servers import RedisServer, require_binary
 
@@ -45,7 +45,7 @@ def _alive(pid: int) -> bool:
 def _runner(runner_cls: str, broker: str, state: str, log: Path) -> Iterator[None]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYNENC")}
     env.update(PYNENC__BROKER_URL=broker, PYNENC__STATE_BACKEND_URL=state, PYTHONPATH=str(ROOT))
-    argv = [sys.executable, "-m", "pynenc", "--app", "bench.tasks_limits:app", "runner", "start"]
+    argv = [sys.executable, "-m", "pynenc", "--app", "bench.tasks_deadlines:app", "runner", "start"]
     argv += ["--runner", runner_cls, "--threads", "1", "--processes", "1", "-l", "warning"]
     with open(log, "ab") as out:
         process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=out)
@@ -58,7 +58,7 @@ def _runner(runner_cls: str, broker: str, state: str, log: Path) -> Iterator[Non
 
 def _cancel_latency(directory: Path) -> float:
     pid_file = directory / f"pid-{random.random()}"
-    invocation = tasks_limits.blocker(str(pid_file))
+    invocation = tasks_deadlines.blocker(str(pid_file))
     while not pid_file.exists() or not pid_file.read_text():
         time.sleep(0.005)
     pid = int(pid_file.read_text())
@@ -71,14 +71,14 @@ def _cancel_latency(directory: Path) -> float:
 
 
 def _limit_latency() -> float:
-    invocation = tasks_limits.overrun()
+    invocation = tasks_deadlines.overrun()
     try:
         invocation.get_result(timeout=120)
     except TaskTimeoutError:
         woke = time.time()
-    history = tasks_limits.app.state_backend.history(invocation.invocation_id)
+    history = tasks_deadlines.app.state_backend.history(invocation.invocation_id)
     began = [e.timestamp for e in history if e.status is InvocationStatus.RUNNING][-1]
-    return woke - (began + tasks_limits.LIMIT)
+    return woke - (began + tasks_deadlines.LIMIT)
 
 
 def main() -> None:
@@ -94,7 +94,7 @@ def main() -> None:
     if "redis" in args.backends:
         redis = RedisServer(require_binary("redis-server"))
         redis.start()
-    app = tasks_limits.app
+    app = tasks_deadlines.app
     try:
         for backend in args.backends.split(","):
             for runner_cls in args.runners.split(","):

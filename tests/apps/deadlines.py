@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pynenc import Pynenc, SoftTimeoutExceeded, TaskTimeoutError
 
-app = Pynenc(app_id="tests-limits")
+app = Pynenc(app_id="tests-deadlines")
 
 HARD = 1.5  #: hard limit (seconds) of the overrunning tasks
 SOFT = 0.5  #: soft limit (seconds) of soft_cleanup

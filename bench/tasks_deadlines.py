@@ -1,4 +1,4 @@
-"""Tasks of ``python -m bench.limits``: one that blocks (to cancel), one that overruns."""
+"""Tasks of ``python -m bench.deadlines``: one that blocks (to cancel), one that overruns."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pynenc import Pynenc
 
-app = Pynenc(app_id="bench-limits")
+app = Pynenc(app_id="bench-deadlines")
 LIMIT = 1.0  #: hard limit of ``overrun`` (seconds)
 
 
