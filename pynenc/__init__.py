@@ -5,6 +5,7 @@ Grouped public API; ``tests/unit/test_public_api.py`` checks that ``__all__`` is
 
 from pynenc.app import Pynenc
 from pynenc.arguments import Arguments
+from pynenc.cancellation import Cancellation
 from pynenc.conf import ConcurrencyControlType
 from pynenc.exceptions import (
     ConfigError,
@@ -12,6 +13,7 @@ from pynenc.exceptions import (
     InvalidTaskOptionsError,
     InvocationCancelledError,
     InvocationTimeoutError,
+    PublishVetoError,
     PynencError,
     RemoteError,
     RetryError,
@@ -21,10 +23,15 @@ from pynenc.exceptions import (
     TaskNotFoundError,
     TaskTimeoutError,
 )
+from pynenc.hooks import Hooks
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
-from pynenc.invocation.cancel import Cancellation
-from pynenc.invocation.distributed import DistributedInvocation, DistributedInvocationGroup
+from pynenc.invocation.distributed import (
+    DistributedInvocation,
+    DistributedInvocationGroup,
+    ReusedInvocation,
+)
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
+from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
 from pynenc.runner import BackgroundRunner, ThreadRunner
 from pynenc.task import Task
@@ -40,6 +47,7 @@ __all__ = [
     "BaseInvocationGroup",
     "DistributedInvocation",
     "DistributedInvocationGroup",
+    "ReusedInvocation",
     "SyncInvocation",
     "SyncInvocationGroup",
     "InvocationStatus",
@@ -47,12 +55,16 @@ __all__ = [
     # runners
     "ThreadRunner",
     "BackgroundRunner",
+    # hooks
+    "Hooks",
+    "Outcome",
     # errors
     "PynencError",
     "ConfigError",
     "InvalidTaskOptionsError",
     "InvalidStatusTransitionError",
     "InvocationTimeoutError",
+    "PublishVetoError",
     "InvocationCancelledError",
     "TaskTimeoutError",
     "SoftTimeoutExceeded",

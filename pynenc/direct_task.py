@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pynenc.arguments import Arguments
 from pynenc.task import Task
-
-if TYPE_CHECKING:
-    from pynenc.app import Pynenc
 
 ParallelFunc = Callable[[dict[str, Any]], Any]
 AggregateFunc = Callable[[list[Any]], Any]
@@ -45,16 +42,20 @@ def _split(
 
 
 def make_direct_task(
-    app: Pynenc,
-    func: Callable[..., Any],
-    options: dict[str, Any],
+    task: Task[Any, Any],
     parallel_func: ParallelFunc | None = None,
     aggregate_func: AggregateFunc | None = None,
 ) -> Callable[..., Any]:
-    """Build and register the task, and return the wrapper that stands for ``func``."""
-    task: Task[Any, Any] = Task(app, func, options)
-    app.register_task(task)
-    conf = app.conf
+    """The wrapper that stands for the function of ``task`` (declared and registered by
+    :meth:`pynenc.app.Pynenc.create_task`, with its class and name)."""
+    func = task.func
+    conf = task.app.conf
+    # In dev sync mode a call is a plain call of func, unless there is something to retry,
+    # a run_start/run_end hook to fire, or a task class that changes how it runs or
+    # retries: then it runs as a sync invocation like the others.
+    cls = type(task)
+    plain_run = cls.run_function is Task.run_function and cls.should_retry is Task.should_retry
+    hooks = task.app.hooks
     wrapper: Callable[..., Any]
 
     if task.is_async:
@@ -67,7 +68,11 @@ def make_direct_task(
                 param_iter, common = _split(task, parallel_func, args, kwargs)
                 group = task.parallelize(param_iter, common)
                 return aggregate_func([r async for r in group.async_results()])
-            if conf.dev_mode_force_sync_tasks and not task.conf.max_retries:
+            if (
+                conf.dev_mode_force_sync_tasks
+                and plain_run
+                and not (task.conf.max_retries or hooks.run_start or hooks.run_end)
+            ):
                 return await func(*args, **kwargs)  # the fast path: exactly a plain call
             return await task(*args, **kwargs).async_result()
 
@@ -81,7 +86,11 @@ def make_direct_task(
                     raise ValueError(AGGREGATION_REQUIRED)
                 param_iter, common = _split(task, parallel_func, args, kwargs)
                 return aggregate_func(list(task.parallelize(param_iter, common).results))
-            if conf.dev_mode_force_sync_tasks and not task.conf.max_retries:
+            if (
+                conf.dev_mode_force_sync_tasks
+                and plain_run
+                and not (task.conf.max_retries or hooks.run_start or hooks.run_end)
+            ):
                 return func(*args, **kwargs)  # the fast path: exactly a plain call
             return task(*args, **kwargs).result
 

@@ -14,10 +14,15 @@
         ``InvalidStatusTransitionError`` — a status change the transition table does not allow.
         ``InvocationNotFoundError`` — the state backend has no such invocation.
         ``OutsideTaskError`` — ``Task.invocation`` used outside a running task.
+        ``InvocationConcurrencyWithDifferentArgumentsError`` — a KEYS duplicate whose other
+          arguments differ (``on_diff_non_key_args_raise``).
+        ``ConcurrencyControlledError`` — not run: its running slot was taken and the task
+          does not wait (``reroute_on_concurrency_control=False``).
     ``RemoteError`` — a task raised an exception whose class cannot be imported here.
     ``BrokerError`` — the broker could not publish or consume.
     ``StateBackendError`` — the state backend failed.
     ``RunnerError`` — a runner could not start or was misused.
+    ``PublishVetoError`` — a ``before_publish`` hook refused a call (nothing was sent).
 
 ``RetryError`` is control flow, not an error: raise it from a task to ask for a retry.
 ``SoftTimeoutExceeded`` is control flow too: raised inside a task past its ``soft_timeout``,
@@ -128,6 +133,21 @@ class OutsideTaskError(InvocationError, RuntimeError):
     """``Task.invocation`` was read while the task is not running."""
 
 
+class InvocationConcurrencyWithDifferentArgumentsError(InvocationError):
+    """A call matched a pending invocation's key arguments (``registration_concurrency=KEYS``)
+    but not its other arguments, and the task has ``on_diff_non_key_args_raise=True``."""
+
+    def __init__(self, message: str, existing_id: str, different: list[str]) -> None:
+        self.existing_id = existing_id  #: the pending invocation holding the key
+        self.different = different  #: the non-key arguments whose values differ
+        super().__init__(message)
+
+
+class ConcurrencyControlledError(InvocationError):
+    """The invocation was not run: the running slots of its key were all taken and its task
+    asks not to wait for one (``reroute_on_concurrency_control=False``)."""
+
+
 class RemoteError(PynencError):
     """A task raised an exception whose class cannot be imported by the caller.
 
@@ -164,6 +184,11 @@ class RunnerError(PynencError):
     """A runner could not start, or was used in a way it does not support."""
 
 
+class PublishVetoError(PynencError):
+    """Raised by a ``before_publish`` hook to refuse a call: nothing is registered or
+    published, and the caller gets this error (see :mod:`pynenc.hooks`)."""
+
+
 class RetryError(Exception):
     """Raise inside a task to request a retry (control flow, not an error).
 
@@ -190,14 +215,17 @@ class SoftTimeoutExceeded(Exception):
 
 __all__ = [
     "BrokerError",
+    "ConcurrencyControlledError",
     "ConfigError",
     "InvalidStatusTransitionError",
     "InvalidTaskOptionsError",
+    "InvocationConcurrencyWithDifferentArgumentsError",
     "InvocationCancelledError",
     "InvocationError",
     "InvocationNotFoundError",
     "InvocationTimeoutError",
     "OutsideTaskError",
+    "PublishVetoError",
     "PynencError",
     "PynencWarning",
     "RemoteError",

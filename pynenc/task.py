@@ -14,26 +14,30 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Generic
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
 from pynenc.arguments import Arguments
 from pynenc.call import Call, PreSerializedCall
-from pynenc.conf import TASK_OPTION_NAMES, ConcurrencyControlType, TaskConfig
+from pynenc.conf import ConcurrencyControlType, TaskConfig
 from pynenc.conf.limits import check_time_limits
+from pynenc.conf.option import OptionTable
+from pynenc.conf.task_config import task_option_table
 from pynenc.context import current_invocation
 from pynenc.exceptions import (
     BrokerError,
     ConfigError,
     InvalidTaskOptionsError,
     OutsideTaskError,
+    PublishVetoError,
     RetryError,
     TaskDefinitionError,
     TaskNotFoundError,
 )
-from pynenc.identifiers import TaskId
+from pynenc.identifiers import TaskId, check_task_name
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.invocation.distributed import DistributedInvocationGroup
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
+from pynenc.orchestrator.concurrency import ConcurrencyPolicy
 from pynenc.serializer import serialize_arguments
 from pynenc.types import Func, Params, Result
 
@@ -48,29 +52,70 @@ class Task(Generic[Params, Result]):
 
     Create tasks with ``@app.task`` (or ``@app.direct_task``); calling one returns an
     invocation. Functions must be defined at module level in an importable module: a
-    runner finds the function again by ``module.name``.
+    runner finds the function again by module and function name. A task is known by its
+    key: ``module.function``, or the ``name`` it was declared with.
+
+    A layer subclasses ``Task`` (selected by the app option ``task_cls`` or the decorator's
+    ``task_cls=``) to override methods such as :meth:`run_function` or :meth:`should_retry`,
+    add attributes, and declare options of its own in :attr:`extra_options`. A subclass
+    keeps the constructor's signature (:meth:`copy_for` calls it).
 
     :raises RuntimeError: the function is defined in ``__main__``.
-    :raises TaskDefinitionError: the function is not defined at module level.
+    :raises TaskDefinitionError: the function is not defined at module level, or ``name``
+        is not a valid name.
     :raises InvalidTaskOptionsError: an option does not exist (all of them are listed).
     """
 
-    def __init__(self, app: Pynenc, func: Func[Params, Result], options: dict[str, Any]) -> None:
+    #: Task options this class adds to pynenc's (:data:`~pynenc.conf.TASK_OPTION_NAMES`):
+    #: resolved with them from every source (decorator, ``PYNENC__TASK__<TASK_KEY>__<OPTION>``,
+    #: config files, defaults), listed by ``show-config``, read with ``task.conf.get(name)``.
+    extra_options: ClassVar[OptionTable | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        extra = cls.__dict__.get("extra_options")
+        if extra is None:
+            return
+        if not isinstance(extra, OptionTable):
+            raise TaskDefinitionError(
+                f"{cls.__module__}.{cls.__qualname__}.extra_options must be an OptionTable "
+                f"of Options (pynenc.conf.OptionTable('task', [...])), got {type(extra).__name__}"
+            )
+        try:
+            task_option_table(extra)
+        except ConfigError as exc:
+            raise TaskDefinitionError(
+                f"{cls.__module__}.{cls.__qualname__}.extra_options: {exc}"
+            ) from None
+
+    def __init__(
+        self,
+        app: Pynenc,
+        func: Func[Params, Result],
+        options: dict[str, Any],
+        name: str | None = None,
+    ) -> None:
         _check_importable(func)
         self.app = app
         self.func = func
         self.options = dict(options)
-        self.task_id = TaskId(func.__module__, func.__name__)
+        self.task_id = TaskId(func.__module__, func.__name__, check_task_name(name))
         self.validate_options()
-        self.conf: TaskConfig = app.conf.task_config(self.task_id.key, self.options)
+        self.conf: TaskConfig = app.conf.task_config(
+            self.task_id.key, self.options, self.extra_options, app.task_class_options
+        )
         check_time_limits(self.task_id.key, self.conf.timeout, self.conf.soft_timeout)
-        if self.conf.registration_concurrency is not ConcurrencyControlType.DISABLED:
-            raise ConfigError(
-                f"Task {self.task_id}: registration_concurrency="
-                f"{self.conf.registration_concurrency.name} is not available yet; only "
-                "DISABLED is supported in this version."
-            )
         self.signature = inspect.signature(func)
+        #: concurrency control and rate limit; ``None`` (no control): the fast path
+        self.concurrency = ConcurrencyPolicy.of(
+            self.task_id.key, self.conf, self.signature.parameters
+        )
+        if self.concurrency is not None and self.concurrency.checks_at_start:
+            raise ConfigError(
+                f"Task {self.task_id}: running_concurrency, max_running_per_key and "
+                "rate_limit are checked but not enforced by runners yet in this version; "
+                "only registration_concurrency is."
+            )
         self.is_async = inspect.iscoroutinefunction(func)
         # most functions take every parameter by name: then a call needs no re-binding
         self._by_name = all(
@@ -87,9 +132,10 @@ class Task(Generic[Params, Result]):
 
     def validate_options(self) -> None:
         """Raise :class:`InvalidTaskOptionsError` listing every unknown option."""
-        invalid = [name for name in self.options if name not in TASK_OPTION_NAMES]
+        table = task_option_table(self.extra_options)
+        invalid = [name for name in self.options if name not in table]
         if invalid:
-            raise InvalidTaskOptionsError(self.task_id.key, invalid, sorted(TASK_OPTION_NAMES))
+            raise InvalidTaskOptionsError(self.task_id.key, invalid, sorted(table.names))
 
     @property
     def logger(self) -> logging.Logger:
@@ -119,18 +165,39 @@ class Task(Generic[Params, Result]):
     # -- identity and pickling -------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"task_id": self.task_id.key}
+        task_id = self.task_id
+        return {"task_id": task_id.key, "module": task_id.module, "function": task_id.func_name}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        found = self._get_from_task_id(TaskId.from_key(state["task_id"]))
-        task = found if isinstance(found, Task) else _extract_task_from_wrapper(found)
+        key = state["task_id"]
+        if "module" in state:
+            task_id = TaskId(state["module"], state["function"], key)
+        else:  # pickled by an older version: the key was always module.function
+            task_id = TaskId.from_key(key)
+        self.__dict__.update(self._find(task_id).__dict__)
+
+    @classmethod
+    def _find(cls, task_id: TaskId) -> Task[Any, Any]:
+        """The Task of ``task_id``, found where its function lives (directly, inside a
+        wrapper, or on the app of the task found there when that one has another name)."""
+        found = cls._get_from_task_id(task_id)
+        task = _extract_task_from_wrapper(found)
         if task is None:
-            raise TaskNotFoundError(f"{state['task_id']} is not a pynenc task")
-        self.__dict__.update(task.__dict__)
+            raise TaskNotFoundError(f"{task_id} exists but is not a pynenc task")
+        if task.task_id.key != task_id.key:
+            # the function was registered under several names: the module holds one of them
+            named = task.app.tasks.get(task_id.key)
+            if named is None:
+                raise TaskNotFoundError(
+                    f"Task {task_id.key!r}: {task_id.module}.{task_id.func_name} is task "
+                    f"{task.task_id.key!r}, not {task_id.key!r}"
+                )
+            task = named
+        return task
 
     @staticmethod
     def _get_from_task_id(task_id: TaskId) -> Task[Any, Any] | Callable[..., Any]:
-        """Import the module of ``task_id`` and return what its name holds there."""
+        """Import the module of ``task_id`` and return what its function's name holds there."""
         try:
             module = importlib.import_module(task_id.module)
         except ImportError as exc:
@@ -150,28 +217,30 @@ class Task(Generic[Params, Result]):
         """The task named ``task_id``, bound to ``app``.
 
         Registered tasks come first; otherwise the module is imported and the Task found
-        there (directly or inside a wrapper) is copied onto ``app`` when it belongs to
-        another app object, so two apps in one process never share runners or state.
+        there (directly or inside a wrapper) is copied onto ``app`` (:meth:`copy_for`: same
+        class, options and name) when it belongs to another app object, so two apps in one
+        process never share runners or state.
 
         :raises ValueError: (``TaskNotFoundError``) when ``task_id`` is not a task.
         """
         registered = app.tasks.get(task_id.key)
         if registered is not None:
             return registered
-        found = cls._get_from_task_id(task_id)
-        task = found if isinstance(found, Task) else _extract_task_from_wrapper(found)
-        if task is None:
-            raise TaskNotFoundError(f"{task_id} exists but is not a pynenc task")
+        task = cls._find(task_id)
         if task.app is not app:
-            task = cls(app, task.func, task.options)
+            task = task.copy_for(app)
         app.register_task(task)
         return task
 
+    def copy_for(self, app: Pynenc) -> Task[Params, Result]:
+        """This task (class, function, options and name) declared on ``app``."""
+        return type(self)(app, self.func, self.options, name=self.task_id.name)
+
     def __str__(self) -> str:
-        return f"Task({self.task_id})"
+        return f"{type(self).__name__}({self.task_id})"
 
     def __repr__(self) -> str:
-        return f"Task(task_id={self.task_id.key!r}, options={self.options!r})"
+        return f"{type(self).__name__}(task_id={self.task_id.key!r}, options={self.options!r})"
 
     # -- calling ---------------------------------------------------------------------------
 
@@ -321,15 +390,17 @@ def distribute_batch_calls(
 @contextmanager
 def _published_before(invocations: list[BaseInvocation[Any, Any]]) -> Iterator[None]:
     """A ``BrokerError`` mid-way through a ``parallelize`` FAILED the calls it was about
-    (see ``Orchestrator.route``); those published before it run: the error says so."""
+    (see ``Orchestrator.route``), a ``PublishVetoError`` left them unregistered; those
+    published before it run: the error says so."""
     try:
         yield
-    except BrokerError as exc:
+    except (BrokerError, PublishVetoError) as exc:
         if invocations:
+            others = "FAILED" if isinstance(exc, BrokerError) else "never registered"
             exc.add_note(
                 f"{len(invocations)} invocations of this parallelize were published before "
                 f"the failure and will run (first: {invocations[0].invocation_id}); the "
-                "others are FAILED."
+                f"others are {others}."
             )
         raise
 

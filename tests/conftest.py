@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from pynenc import Pynenc
+from pynenc.testing import sync_mode
 from tests.apps import core
 
 pytest_plugins = ["tests.servers"]
@@ -33,5 +34,5 @@ def running_app(core_app: Pynenc) -> Iterator[Pynenc]:
 @pytest.fixture
 def sync_app(core_app: Pynenc) -> Iterator[Pynenc]:
     """``core_app`` in dev sync mode."""
-    core_app.conf.dev_mode_force_sync_tasks = True
-    yield core_app
+    with sync_mode(core_app):
+        yield core_app

@@ -92,6 +92,7 @@ class BrokerConsumer:
         self._retry_at = 0.0
         self._lost_at: float | None = None
         self._failing = False  #: the last receive raised an unexpected error
+        self._interrupts = MEMORY_WAKEUP.interrupts  #: memory://: the last interrupt seen
         try:
             self._open()
         except broker.errors as exc:
@@ -242,6 +243,9 @@ class BrokerConsumer:
         while True:
             seen = MEMORY_WAKEUP.snapshot()
             if self._drain_ready(limit) or self._buffer:
+                return
+            if MEMORY_WAKEUP.interrupts != self._interrupts:  # broker.wake(): return now
+                self._interrupts = MEMORY_WAKEUP.interrupts
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not MEMORY_WAKEUP.wait(seen, remaining):

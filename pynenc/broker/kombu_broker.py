@@ -34,9 +34,9 @@ from pynenc.broker.envelope import (
 )
 from pynenc.broker.guard import dead_letter_queue
 from pynenc.broker.signing import SIGNATURE_HEADER, Signer
-from pynenc.broker.transports import check_broker_url, transport_info
-from pynenc.broker.wakeup import MEMORY_WAKEUP
-from pynenc.conf.masking import masked_url
+from pynenc.broker.transports import check_broker_url, load_transport, transport_info
+from pynenc.broker.wakeup import MEMORY_WAKEUP, Wakeup
+from pynenc.conf.masking import masked_url, scheme_of
 from pynenc.exceptions import BrokerError
 
 __all__ = ["BrokerConsumer", "Delivery", "KombuBroker"]
@@ -84,7 +84,7 @@ class KombuBroker:
         self._connections: list[kombu.Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        probe = kombu.Connection(url, transport=self.info.transport_class)
+        probe = load_transport(url, self.info.transport_class)
         #: What a lost connection raises on this transport (retried, never a crash).
         self.errors = retryable_errors(probe)
         self.channel_errors: tuple[type[BaseException], ...] = tuple(probe.channel_errors)
@@ -304,6 +304,49 @@ class KombuBroker:
             return int(declared.message_count)
 
         return int(self._administer(count, [queue]))
+
+    def queue_depth(self, queues: str | Iterable[str]) -> int:
+        """How many messages wait in ``queues`` (an unprefixed name, or several: their
+        sum), not counting those delivered to a consumer and not yet acked. A queue not
+        declared yet is declared, empty.
+
+        :raises BrokerError: the broker is unreachable.
+        """
+        names = [queues] if isinstance(queues, str) else list(queues)
+
+        def count(channel: Any, name: str) -> int:
+            return int(self.queue_entity(name)(channel).queue_declare().message_count)
+
+        return int(self._administer(count, names))
+
+    def wake(self) -> None:
+        """Interrupt the waits of this process's consumers: a
+        :meth:`BrokerConsumer.get` waiting for messages returns at once (maybe empty), so
+        a runner loop sees a stop request now rather than after its poll timeout.
+
+        Needed where consumers wait inside this process: ``memory://`` and ``sqlite://``
+        (there it also ends the waits of other consumers of the same transport in this
+        process, which just poll again). A no-op on server transports (Redis, AMQP),
+        whose consumers wait on a socket for at most the poll timeout they asked for.
+        """
+        wakeup = self._local_wakeup()
+        if wakeup is not None:
+            wakeup.interrupt()
+
+    @property
+    def wake_interrupts(self) -> bool:
+        """Whether :meth:`wake` ends consumers' waits here (``False``: it does nothing)."""
+        return self._local_wakeup() is not None
+
+    def _local_wakeup(self) -> Wakeup | None:
+        """The in-process wake-up this broker's consumers wait on, if they have one."""
+        if self.in_process:
+            return MEMORY_WAKEUP
+        if scheme_of(self.url) == "sqlite":
+            from pynenc.broker.sqlite_transport import database_path, wakeup_for
+
+            return wakeup_for(database_path(self.url))
+        return None
 
     def _administer(self, action: Any, queues: Iterable[str]) -> int:
         conn = self.connection()

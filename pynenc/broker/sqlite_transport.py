@@ -257,6 +257,7 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         )
         self._wakeup = wakeup_for(database_path(client.hostname))
         self._interval = self.polling_interval_min
+        self._interrupts = self._wakeup.interrupts  #: the last interrupt seen
 
     def driver_version(self) -> str:
         return sqlite3.sqlite_version
@@ -283,6 +284,9 @@ class Transport(virtual.Transport):  # type: ignore[misc]
                 if remaining <= 0:
                     raise TimeoutError()
                 wait = min(wait, remaining)
+            if self._wakeup.interrupts != self._interrupts:  # the broker's wake(): stop waiting
+                self._interrupts = self._wakeup.interrupts
+                raise TimeoutError()
             if self._wakeup.wait(seen, wait):
                 self._interval = self.polling_interval_min  # published in this process
             else:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from importlib import metadata
 from types import MappingProxyType
 from typing import Any
 
 import kombu.transport
 
-from pynenc.conf.masking import scheme_of
+from pynenc.conf.masking import masked_url, scheme_of
 from pynenc.conf.urls import check_database_number, check_host_and_port, did_you_mean, url_error
 
 kombu.transport.TRANSPORT_ALIASES.setdefault("sqlite", "pynenc.broker.sqlite_transport:Transport")
@@ -168,7 +169,8 @@ def check_broker_url(url: str) -> None:
             raise url_error("broker_url", url, "it is not a URL (no '://')", broker_url_forms())
         head = part.split("://", 1)[0]
         scheme = scheme_of(part)
-        if scheme not in kombu.transport.TRANSPORT_ALIASES and "." not in scheme:
+        # kombu takes no import path from a URL (its scheme never picks a module to import)
+        if scheme not in kombu.transport.TRANSPORT_ALIASES:
             raise url_error(
                 "broker_url",
                 url,
@@ -189,3 +191,41 @@ def check_broker_url(url: str) -> None:
                 database_path(part)
             except ValueError as exc:
                 raise url_error("broker_url", url, str(exc), broker_url_forms()) from None
+
+
+def load_transport(url: str, transport_class: str | None) -> kombu.Connection:
+    """A kombu connection to ``url`` (not connected) whose transport class is loaded.
+
+    kombu imports a transport's client library only when the transport is first used; a
+    missing one (``sqs://`` without boto3, ``mongodb://`` without pymongo) raises whatever
+    that transport module raises — ``ImportError``, and even ``NameError`` or ``TypeError``
+    from some of them. Loading it here turns all of them into one :class:`ConfigError`
+    naming ``broker_url`` and the package to install.
+    """
+    try:
+        connection = kombu.Connection(url, transport=transport_class)
+        _ = connection.transport  # loads and instantiates the transport: no connection yet
+    except Exception as exc:  # any failure of kombu's transport import: reported, not hidden
+        scheme = scheme_of(url.split(";")[0].strip())
+        detail = str(exc).replace(url, masked_url(url))
+        raise url_error(
+            "broker_url",
+            url,
+            f"kombu's {scheme!r} transport cannot be loaded ({type(exc).__name__}: "
+            f"{detail}){_install_hint(scheme)}",
+            broker_url_forms(),
+        ) from exc
+    return connection
+
+
+def _install_hint(scheme: str) -> str:
+    """``; install its client library: pip install 'kombu[sqs]'`` when kombu has an extra."""
+    target = kombu.transport.TRANSPORT_ALIASES.get(scheme, "")
+    module = target.split(":")[0].removeprefix("kombu.transport.").split(".")[0].lower()
+    try:
+        extras = metadata.metadata("kombu").get_all("Provides-Extra") or []
+    except metadata.PackageNotFoundError:
+        extras = []
+    if module in extras:
+        return f"; install its client library: pip install 'kombu[{module}]'"
+    return "; install the client library this kombu transport needs"

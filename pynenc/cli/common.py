@@ -16,6 +16,7 @@ import click
 from pynenc.app import Pynenc
 from pynenc.conf.task_config import task_env_key
 from pynenc.exceptions import PynencError, PynencWarning
+from pynenc.runner.execution import import_task_modules
 from pynenc.runner.reference import load_app
 
 
@@ -33,6 +34,7 @@ def load(ctx: click.Context) -> Pynenc:
     with printed_warnings():
         try:
             app = load_app(reference)
+            import_task_modules(app)  # their tasks shown, their settings checked
         except PynencError as exc:
             raise click.ClickException(str(exc)) from exc
         for key, sources in app.conf.unknown_task_entries(app.tasks):

@@ -147,7 +147,11 @@ def _check_runner(app: Pynenc, instance: BaseRunner, processes: int | None) -> N
 def show_config(ctx: click.Context) -> None:
     """Print every option with its value and where the value came from."""
     app = load(ctx)
-    rows = [(item.name, show_value(item.shown), item.source) for item in app.conf.describe()]
+    try:
+        described = app.conf.describe(app.task_class_options())
+    except PynencError as exc:  # task_cls cannot be imported, a task option is unknown
+        raise click.ClickException(str(exc)) from exc
+    rows = [(item.name, show_value(item.shown), item.source) for item in described]
     for task_id, task in sorted(app.tasks.items()):
         rows.extend(
             (f"tasks.{task_id}.{item.name}", show_value(item.shown), item.source)

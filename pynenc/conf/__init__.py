@@ -6,12 +6,28 @@ Values come from, highest first: assignment, environment (``PYNENC__<OPTION>``,
 """
 
 from pynenc.conf.app_config import AppConfig, BrokerConfig, RunnerConfig
-from pynenc.conf.option import OptionValue
+from pynenc.conf.option import (
+    InvalidValue,
+    Option,
+    OptionTable,
+    OptionValue,
+    boolean,
+    choice,
+    choices_text,
+    enum_member,
+    exception_refs,
+    integer,
+    json_object,
+    number,
+    string_tuple,
+    text,
+)
 from pynenc.conf.task_config import (
     TASK_OPTION_NAMES,
     ConcurrencyControlType,
     TaskConfig,
     task_env_key,
+    task_option_table,
 )
 
 __all__ = [
@@ -26,4 +42,19 @@ __all__ = [
     "task_env_key",
     # introspection
     "OptionValue",
+    # declaring options: a layer's Task subclass lists its own in ``extra_options``
+    "Option",
+    "OptionTable",
+    "InvalidValue",
+    "task_option_table",
+    "boolean",
+    "choice",
+    "choices_text",
+    "enum_member",
+    "exception_refs",
+    "integer",
+    "json_object",
+    "number",
+    "string_tuple",
+    "text",
 ]

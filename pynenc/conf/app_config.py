@@ -12,7 +12,7 @@ options are layered per task by :meth:`AppConfig.task_config`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +28,8 @@ from pynenc.conf.option import (
     boolean,
     choice,
     choices_text,
+    class_path,
+    class_ref,
     integer,
     json_object,
     number,
@@ -35,9 +37,16 @@ from pynenc.conf.option import (
     text,
 )
 from pynenc.conf.sources import Resolved, Schema, load_layers
-from pynenc.conf.task_config import TASK_OPTION_NAMES, TASK_OPTIONS, TaskConfig, task_env_key
+from pynenc.conf.task_config import (
+    TASK_OPTIONS,
+    TaskConfig,
+    checked_task_layer,
+    task_env_key,
+    task_option_table,
+)
 from pynenc.exceptions import ConfigError, InvalidTaskOptionsError
 
+#: The serializers pynenc ships; others are added with ``pynenc.serializer.register_serializer``.
 SERIALIZERS = ("json", "pickle", "cloudpickle")
 LOGGING_LEVELS = ("debug", "info", "warning", "error", "critical")
 MIN_SIGNING_KEY_LENGTH = 16
@@ -52,6 +61,14 @@ def signing_keys(raw: Any) -> tuple[str, ...]:
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
     return keys
+
+
+def serializer_name(raw: Any) -> str:
+    """The name of a serializer: any non-empty name, since a serializer may be registered
+    after the configuration is read; it is looked up when first used. The built-in names are
+    accepted in any case."""
+    name = text(raw).strip()
+    return name.lower() if name.lower() in SERIALIZERS else name
 
 
 APP_OPTIONS = OptionTable(
@@ -92,8 +109,9 @@ APP_OPTIONS = OptionTable(
         Option(
             "serializer",
             "json",
-            choice(*SERIALIZERS),
-            choices_text(SERIALIZERS),
+            serializer_name,
+            "the name of a serializer: json, pickle, cloudpickle or one registered with "
+            "pynenc.serializer.register_serializer (checked when first used)",
             "Serializer of arguments and results.",
         ),
         Option(
@@ -108,8 +126,8 @@ APP_OPTIONS = OptionTable(
             (),
             string_tuple,
             "a list of module names (comma-separated in text)",
-            "Modules a runner may import to find a task, besides the app's module and its "
-            "registered tasks' modules (the Celery layer's include feeds it).",
+            "Modules a runner imports at start to find tasks, besides the app's module and "
+            "its registered tasks' modules (the Celery layer's include feeds it).",
         ),
         Option(
             "state_backend_connect_timeout",
@@ -118,6 +136,15 @@ APP_OPTIONS = OptionTable(
             "a number of seconds >= 0.1",
             "How long a caller or a starting runner waits for a state backend it has not "
             "reached yet (refused or silent) before StateBackendError.",
+        ),
+        Option(
+            "task_cls",
+            "pynenc.task.Task",
+            class_ref,
+            "a Task subclass, or its import path ('module:Class' or 'module.Class')",
+            "Class of the app's tasks (a layer's Task subclass); the decorator's task_cls "
+            "wins. Imported when the first task is declared.",
+            mask=class_path,
         ),
     ],
 )
@@ -353,6 +380,7 @@ class AppConfig(_Section):
     serializer: str
     logging_level: str
     task_modules: tuple[str, ...]
+    task_cls: type | str
     runner: RunnerConfig
     broker: BrokerConfig
     _task_defaults: Resolved
@@ -408,27 +436,46 @@ class AppConfig(_Section):
             )
         super().__setattr__(name, value)
 
-    def task_config(self, task_id: str, options: Mapping[str, Any]) -> TaskConfig:
-        """Resolve the options of task ``task_id`` (``module.func``).
+    def task_config(
+        self,
+        task_id: str,
+        options: Mapping[str, Any],
+        extra_options: OptionTable | None = None,
+        app_extra_options: Callable[[], OptionTable | None] | None = None,
+    ) -> TaskConfig:
+        """Resolve the options of task ``task_id`` (its key: ``module.func`` or its name).
 
         Layers, highest first: ``options`` (the decorator's), ``PYNENC__TASK__<TASK_KEY>__<OPT>``,
         ``PYNENC__TASK__<OPT>``, ``tasks.<task_id>`` entries of the sources, their ``task``
         sections, defaults.
 
+        :param extra_options: the options the task's class declares (``Task.extra_options``),
+            resolved with pynenc's and read with ``TaskConfig.get``.
+        :param app_extra_options: returns those of the app's ``task_cls``: an option of theirs
+            in the ``task`` section (for every task) is left out for a task whose class lacks
+            it, rather than refused. Called only when such a name turns up.
         :raises InvalidTaskOptionsError: ``options`` holds names that are not task options.
-        :raises ConfigError: a value is invalid, or a ``retry_for`` path cannot be imported.
+        :raises ConfigError: a value is invalid, an option is unknown to the task (all valid
+            ones are listed), or a ``retry_for`` path cannot be imported.
         """
-        invalid = [name for name in options if name not in TASK_OPTION_NAMES]
+        table = task_option_table(extra_options)
+        invalid = [name for name in options if name not in table]
         if invalid:
-            raise InvalidTaskOptionsError(task_id, invalid, sorted(TASK_OPTION_NAMES))
-        resolved = dict(self._task_defaults)
-        resolved.update(self._task_entries.get(task_id, {}))
-        resolved.update(self._task_env)
-        resolved.update(self._task_env_per_key.get(task_env_key(task_id), {}))
+            raise InvalidTaskOptionsError(task_id, invalid, sorted(table.names))
+        per_task = f"tasks.{task_id}"
+        env_key = task_env_key(task_id)
+        resolved: Resolved = {}
+        for layer, prefix in (
+            (self._task_defaults, "task"),
+            (self._task_entries.get(task_id, {}), per_task),
+            (self._task_env, "task"),
+            (self._task_env_per_key.get(env_key, {}), per_task),
+        ):
+            resolved.update(checked_task_layer(layer, table, prefix, task_id, app_extra_options))
         source = f"options of task {task_id}"
         for name, raw in options.items():
-            resolved[name] = (TASK_OPTIONS.parse(name, raw, source), source)
-        return TaskConfig.from_resolved(resolved)
+            resolved[name] = (table.parse(name, raw, source), source)
+        return TaskConfig.from_resolved(resolved, table)
 
     def unknown_task_entries(self, task_ids: Iterable[str]) -> list[tuple[str, str]]:
         """Per-task settings that name none of ``task_ids``: ``(task id or env key, sources)``
@@ -447,12 +494,17 @@ class AppConfig(_Section):
         )
         return unknown
 
-    def describe(self) -> list[OptionValue]:
-        """Every option, sections included (``runner.threads``; ``task.*`` are task defaults)."""
+    def describe(self, task_options: OptionTable | None = None) -> list[OptionValue]:
+        """Every option, sections included (``runner.threads``; ``task.*`` are task defaults,
+        with the ``task_options`` that the app's ``task_cls`` declares)."""
         described = super().describe()
         for section in SECTIONS:
             described.extend(getattr(self, section).describe())
-        defaults = TaskConfig.from_resolved({**self._task_defaults, **self._task_env})
+        table = task_option_table(task_options)
+        task_layers: Resolved = {}
+        for layer in (self._task_defaults, self._task_env):
+            task_layers.update(checked_task_layer(layer, table, "task", None, None))
+        defaults = TaskConfig.from_resolved(task_layers, table)
         described.extend(
             OptionValue(f"task.{item.name}", item.value, item.source, item.description, item.shown)
             for item in defaults.describe()

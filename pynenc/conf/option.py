@@ -52,6 +52,17 @@ class Option(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class Unchecked:
+    """A raw value for a task option that pynenc's table does not declare, kept as read.
+
+    Only the class of the task knows whether it is one of its options (a ``Task`` subclass's
+    ``extra_options``); it is parsed, or refused, when a task is declared.
+    """
+
+    raw: Any
+
+
+@dataclass(frozen=True, slots=True)
 class OptionValue:
     """A resolved option value and the human-readable source it came from.
 
@@ -242,6 +253,24 @@ def choices_text(values: Iterable[str]) -> str:
     return "one of " + ", ".join(repr(value) for value in values)
 
 
+_CLASS_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?")
+
+
+def class_ref(raw: Any) -> type | str:
+    """A class, or the import path of one (``module:Class`` or ``module.Class``), imported
+    only when first needed: the module defining it usually imports the app."""
+    if isinstance(raw, type):
+        return raw
+    if isinstance(raw, str) and _CLASS_PATH.fullmatch(raw.strip()):
+        return raw.strip()
+    raise InvalidValue()
+
+
+def class_path(value: Any) -> Any:
+    """A class shown as its import path (``show-config``, describe())."""
+    return f"{value.__module__}.{value.__qualname__}" if isinstance(value, type) else value
+
+
 # -- exception classes by reference --------------------------------------------------------------
 
 #: An exception class, or the dotted import path of one that has not been imported yet.
@@ -284,6 +313,23 @@ def _import_exception(path: str) -> type[Exception]:
     obj = _import_object(path)
     if not (isinstance(obj, type) and issubclass(obj, Exception)):
         raise InvalidValue(f"{path!r} is not an Exception subclass")
+    return obj
+
+
+def import_object(path: str) -> Any:
+    """The object at ``module:attr.attr`` or ``module.attr`` (the longest importable prefix
+    is the module); raises :class:`InvalidValue` saying what could not be imported."""
+    module_name, colon, attrs = path.partition(":")
+    if not colon:
+        return _import_object(path)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidValue(f"cannot import {path!r} ({exc})") from None
+    for attr in attrs.split("."):
+        if not hasattr(obj, attr):
+            raise InvalidValue(f"cannot import {path!r}: {module_name} has no {attr!r}")
+        obj = getattr(obj, attr)
     return obj
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pynenc.conf.option import OptionTable
+from pynenc.conf.option import OptionTable, Unchecked
 from pynenc.exceptions import ConfigError, PynencWarning
 
 ENV_PREFIX = "PYNENC__"
@@ -253,13 +253,13 @@ def parse_mapping(schema: Schema, data: Mapping[str, Any], source: str) -> Layer
                 layer.app[f"{key}.{name}"] = (table.parse(name, value, source), source)
         elif key == "task":
             for name, value in _items(raw, key, source):
-                layer.task[name] = (schema.task.parse(name, value, source), source)
+                layer.task[name] = (task_value(schema.task, name, value, source), source)
         elif key == "tasks":
             for task_id, entries in _items(raw, key, source):
                 prefix = f"tasks.{task_id}"
                 parsed = layer.tasks.setdefault(task_id, {})
                 for name, value in _items(entries, prefix, source):
-                    parsed[name] = (schema.task.parse(name, value, source, prefix=prefix), source)
+                    parsed[name] = (task_value(schema.task, name, value, source, prefix), source)
         else:
             error = schema.app.unknown(str(key), source, extra=[*schema.sections, "task", "tasks"])
             if isinstance(key, str) and "." in key:
@@ -269,6 +269,17 @@ def parse_mapping(schema: Schema, data: Mapping[str, Any], source: str) -> Layer
                 )
             raise error
     return layer
+
+
+def task_value(
+    table: OptionTable, name: str, raw: Any, source: str, prefix: str | None = None
+) -> Any:
+    """A task option's value: parsed when ``table`` (pynenc's task options) declares it,
+    otherwise kept :class:`Unchecked` — it may be an option that a task's class declares
+    (``Task.extra_options``), checked when such a task is declared."""
+    if name in table:
+        return table.parse(name, raw, source, prefix=prefix)
+    return Unchecked(raw)
 
 
 def _items(raw: Any, where: str, source: str) -> list[tuple[str, Any]]:
@@ -294,7 +305,7 @@ def parse_environ(schema: Schema, variables: tuple[EnvVar, ...]) -> Layer:
             raise schema.sections[head].unknown("__".join(rest).lower(), var.source)
         elif head == "task" and rest:
             name = rest[-1].lower()
-            value = schema.task.parse(name, var.value, var.source)
+            value = task_value(schema.task, name, var.value, var.source)
             # The task key may itself contain "__" (a task id like ``pkg._private.fn``).
             key = "__".join(rest[:-1]).upper()
             target = layer.tasks.setdefault(key, {}) if key else layer.task

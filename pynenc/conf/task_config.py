@@ -8,8 +8,9 @@ options and holds the result.
 from __future__ import annotations
 
 import enum
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
@@ -21,13 +22,18 @@ from pynenc.conf.option import (
     Option,
     OptionTable,
     OptionValue,
+    Unchecked,
+    boolean,
     choices_text,
     enum_member,
     exception_refs,
     integer,
     resolve_exception_refs,
+    string_tuple,
     text,
 )
+from pynenc.conf.rate import RateLimit, rate_limit
+from pynenc.exceptions import ConfigError
 
 
 class ConcurrencyControlType(enum.StrEnum):
@@ -92,6 +98,49 @@ TASK_OPTIONS = OptionTable(
             "Limit on concurrently registered invocations of the task.",
         ),
         Option(
+            "running_concurrency",
+            ConcurrencyControlType.DISABLED,
+            enum_member(ConcurrencyControlType),
+            choices_text(member.value for member in ConcurrencyControlType),
+            "Limit on concurrently running invocations of the task (per its scope).",
+        ),
+        Option(
+            "key_arguments",
+            (),
+            string_tuple,
+            "a list of argument names (comma-separated in text)",
+            "Arguments whose values make the key of the KEYS concurrency scope.",
+        ),
+        Option(
+            "on_diff_non_key_args_raise",
+            False,
+            boolean,
+            "a boolean",
+            "KEYS registration: a duplicate key with other non-key arguments raises.",
+        ),
+        Option(
+            "reroute_on_concurrency_control",
+            True,
+            boolean,
+            "a boolean",
+            "Running control: a held-back invocation waits (True) or fails (False).",
+        ),
+        Option(
+            "max_running_per_key",
+            1,
+            integer(1),
+            "an integer >= 1",
+            "Running control: invocations running at once per key.",
+        ),
+        Option(
+            "rate_limit",
+            None,
+            rate_limit,
+            "a rate such as '10/s', '100/m', '5/h', a number (per second) or None",
+            "Starts of the task allowed per period, across every runner together.",
+            mask=lambda value: value if value is None else str(value),
+        ),
+        Option(
             "timeout",
             None,
             seconds_or_none,
@@ -110,8 +159,43 @@ TASK_OPTIONS = OptionTable(
     ],
 )
 
-#: Every option a task accepts; anything else given to ``task_config`` is rejected.
+#: Every option of pynenc's own; a ``Task`` subclass may declare more (``extra_options``).
 TASK_OPTION_NAMES: frozenset[str] = frozenset(TASK_OPTIONS.names)
+
+#: What an extra option may be called: it is also spelled in environment variables.
+_OPTION_NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+
+
+def task_option_table(extra_options: OptionTable | None = None) -> OptionTable:
+    """Every option of a task whose class declares ``extra_options``: pynenc's, then those.
+
+    :raises ConfigError: an extra option has the name of one of pynenc's (a layer cannot
+        redefine ``queue`` or ``max_retries``: two meanings for one name), or a name that
+        cannot be spelled in an environment variable.
+    """
+    if extra_options is None or not extra_options.names:
+        return TASK_OPTIONS
+    return _with_extra_options(extra_options)
+
+
+@functools.cache
+def _with_extra_options(extra_options: OptionTable) -> OptionTable:
+    clashes = [name for name in extra_options.names if name in TASK_OPTIONS]
+    if clashes:
+        raise ConfigError(
+            f"Extra task options {', '.join(map(repr, clashes))} clash with pynenc's own task "
+            "options of the same name; give them other names or use pynenc's. pynenc's task "
+            f"options: {', '.join(sorted(TASK_OPTIONS.names))}"
+        )
+    bad = [name for name in extra_options.names if not _OPTION_NAME.fullmatch(name)]
+    if bad:
+        raise ConfigError(
+            f"Invalid extra task option names {', '.join(map(repr, bad))}: use lower-case "
+            "letters, digits and single underscores (e.g. 'acks_late'), so that "
+            "PYNENC__TASK__<OPTION> can spell them"
+        )
+    return OptionTable("task", [*TASK_OPTIONS.options.values(), *extra_options.options.values()])
+
 
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 
@@ -141,20 +225,39 @@ class TaskConfig:
     registration_concurrency: ConcurrencyControlType = TASK_OPTIONS[
         "registration_concurrency"
     ].default
+    running_concurrency: ConcurrencyControlType = TASK_OPTIONS["running_concurrency"].default
+    key_arguments: tuple[str, ...] = TASK_OPTIONS["key_arguments"].default
+    on_diff_non_key_args_raise: bool = TASK_OPTIONS["on_diff_non_key_args_raise"].default
+    reroute_on_concurrency_control: bool = TASK_OPTIONS["reroute_on_concurrency_control"].default
+    max_running_per_key: int = TASK_OPTIONS["max_running_per_key"].default
+    rate_limit: RateLimit | None = TASK_OPTIONS["rate_limit"].default
     timeout: float | None = TASK_OPTIONS["timeout"].default
     soft_timeout: float | None = TASK_OPTIONS["soft_timeout"].default
     sources: Mapping[str, str] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )
+    #: values of the options the task's class declares (``Task.extra_options``): ``get()``
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), kw_only=True)
+    #: every option of the task (:func:`task_option_table`): pynenc's and its class's
+    table: OptionTable = field(default=TASK_OPTIONS, compare=False, repr=False, kw_only=True)
 
     @classmethod
-    def from_resolved(cls, resolved: Mapping[str, tuple[Any, str]]) -> TaskConfig:
+    def from_resolved(
+        cls, resolved: Mapping[str, tuple[Any, str]], table: OptionTable = TASK_OPTIONS
+    ) -> TaskConfig:
         """Build from ``{option: (parsed value, source)}``; missing options take defaults.
 
-        Dotted paths in ``retry_for`` are imported here, when the task is declared, rather than
-        when the configuration is read (see :func:`pynenc.conf.option.exception_refs`).
+        ``table`` is the task's :func:`task_option_table` when its class declares extra
+        options. Dotted paths in ``retry_for`` are imported here, when the task is declared,
+        rather than when the configuration is read (see
+        :func:`pynenc.conf.option.exception_refs`).
         """
-        values = {name: value for name, (value, _) in resolved.items()}
+        values = {name: value for name, (value, _) in resolved.items() if name in TASK_OPTIONS}
+        extra = {
+            name: resolved[name][0] if name in resolved else table.default(name)
+            for name in table.names
+            if name not in TASK_OPTIONS
+        }
         if "retry_for" in resolved:
             refs, source = resolved["retry_for"]
             try:
@@ -162,24 +265,85 @@ class TaskConfig:
             except InvalidValue as exc:
                 raise TASK_OPTIONS.invalid("retry_for", refs, source, str(exc)) from None
         sources = {name: source for name, (_, source) in resolved.items()}
-        return cls(**values, sources=MappingProxyType(sources))
+        return cls(
+            **values,
+            sources=MappingProxyType(sources),
+            extra=MappingProxyType(extra),
+            table=table,
+        )
+
+    def get(self, name: str) -> Any:
+        """The value of option ``name``: one of pynenc's (also plain attributes, the fast
+        way to read them) or one the task's class declares.
+
+        :raises ConfigError: ``name`` is no option of this task (every valid one is listed).
+        """
+        if name in self.extra:
+            return self.extra[name]
+        if name in TASK_OPTIONS:
+            return getattr(self, name)
+        raise self.table.unknown(name, "TaskConfig.get")
 
     def source_of(self, name: str) -> str:
         """Where the value of option ``name`` came from (``"default"`` if no layer set it)."""
-        if name not in TASK_OPTIONS:
-            raise TASK_OPTIONS.unknown(name, "TaskConfig.source_of")
+        if name not in self.table:
+            raise self.table.unknown(name, "TaskConfig.source_of")
         return self.sources.get(name, DEFAULT)
 
     def describe(self) -> list[OptionValue]:
-        """Every option with its value and source, in declaration order."""
+        """Every option with its value and source: pynenc's in declaration order, then
+        those the task's class declares."""
+        names = [f.name for f in fields(self) if f.name in TASK_OPTIONS]
+        names.extend(name for name in self.table.names if name not in TASK_OPTIONS)
         return [
             OptionValue(
-                f.name,
-                getattr(self, f.name),
-                self.source_of(f.name),
-                TASK_OPTIONS[f.name].description,
-                TASK_OPTIONS[f.name].shown(getattr(self, f.name)),
+                name,
+                self.get(name),
+                self.source_of(name),
+                self.table[name].description,
+                self.table[name].shown(self.get(name)),
             )
-            for f in fields(self)
-            if f.name in TASK_OPTIONS
+            for name in names
         ]
+
+
+def checked_task_layer(
+    layer: Mapping[str, tuple[Any, str]],
+    table: OptionTable,
+    prefix: str,
+    task_id: str | None,
+    app_extra_options: Callable[[], OptionTable | None] | None,
+) -> Mapping[str, tuple[Any, str]]:
+    """``layer`` with its :class:`Unchecked` values parsed against ``table`` (a task's
+    options); in the ``task`` section, an option of the app's ``task_cls`` that ``table``
+    lacks is left out. Any other unknown name is refused, with every valid one."""
+    if not any(isinstance(value, Unchecked) for value, _ in layer.values()):
+        return layer
+    checked: dict[str, tuple[Any, str]] = {}
+    for name, (value, source) in layer.items():
+        if not isinstance(value, Unchecked):
+            checked[name] = (value, source)
+        elif name in table:
+            checked[name] = (table.parse(name, value.raw, source, prefix=prefix), source)
+        elif (
+            prefix == "task"
+            and app_extra_options is not None
+            and name in _names(app_extra_options())
+        ):
+            continue  # an option of the app's task class, not of this task's class
+        else:
+            error = table.unknown(name, source, prefix=prefix)
+            where = f"Task {task_id}: " if task_id is not None else ""
+            hint = (
+                " An option that a Task subclass declares (extra_options) may be set in the "
+                "task section only when the app's task_cls declares it; otherwise set it for "
+                "its tasks (tasks.<task>, PYNENC__TASK__<TASK_KEY>__<OPTION>)."
+                if prefix == "task"
+                else ""
+            )
+            raise ConfigError(f"{where}{error}.{hint}")
+    return checked
+
+
+def _names(table: OptionTable | None) -> tuple[str, ...]:
+    return () if table is None else table.names

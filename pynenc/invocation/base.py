@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic
 
 from pynenc.arguments import Arguments
-from pynenc.invocation.attempt import current_attempt
+from pynenc.attempt import current_attempt
 from pynenc.records import InvocationStatus, StatusEntry
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:
-    from pynenc.invocation.cancel import Cancellation
+    from pynenc.cancellation import Cancellation
     from pynenc.task import Task
 
 #: Seconds between two reads of the stored status by :meth:`BaseInvocation.checkpoint`.
 CHECKPOINT_READ_EVERY = 0.1
-
-
-def checked_timeout(timeout: float | None, where: str = "get_result") -> float | None:
-    """``timeout`` as a wait understands it: seconds >= 0, or ``None`` to wait for ever
-    (``inf`` too). A NaN would never expire and a negative one is a bug: both raise.
-
-    :raises ValueError: naming the argument, its value and the valid forms.
-    """
-    if timeout is None:
-        return None
-    number = isinstance(timeout, int | float) and not isinstance(timeout, bool)
-    if not number or math.isnan(timeout) or timeout < 0:
-        raise ValueError(
-            f"{where}(timeout={timeout!r}): timeout must be a number of seconds >= 0, or "
-            "None (or math.inf) to wait for ever"
-        )
-    return None if math.isinf(timeout) else float(timeout)
 
 
 class BaseInvocation(ABC, Generic[Params, Result]):

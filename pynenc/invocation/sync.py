@@ -13,18 +13,20 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
-from pynenc.context import current_invocation
-from pynenc.exceptions import InvocationCancelledError
-from pynenc.identifiers import new_invocation_id
-from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup, checked_timeout
-from pynenc.invocation.cancel import (
+from pynenc.cancellation import (
     Cancellation,
     already_finished,
     cancelled_error,
     cancelled_now,
     default_canceller,
 )
+from pynenc.context import current_invocation
+from pynenc.exceptions import InvocationCancelledError
+from pynenc.identifiers import new_invocation_id
+from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
+from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus, StatusEntry
+from pynenc.timeouts import checked_timeout
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:
@@ -81,10 +83,17 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         self._history.append(StatusEntry(status, time.time(), _SYNC_RUNNER_ID))
 
     def _execute(self) -> None:
+        """Run attempts until one succeeds or earns no retry; each attempt fires the
+        ``run_start``/``run_end`` hooks, as on a runner (nothing is serialized: the
+        outcome's ``result``/``error`` are ``None``)."""
+        hooks = self.task.app.hooks
         token = current_invocation.set(self)
         try:
             while True:
                 self._set(InvocationStatus.RUNNING)
+                if hooks.run_start:
+                    hooks.emit("run_start", self)
+                start = time.perf_counter() if hooks.run_end else 0.0
                 try:
                     value: Any = self.task.run_function(self.arguments)
                     if self.task.is_async:
@@ -93,16 +102,25 @@ class SyncInvocation(BaseInvocation[Params, Result]):
                     if self._cancel_error is not None:  # cancelled while it ran: that stands
                         self._error = self._cancel_error
                         return
-                    if self.task.should_retry(exc, self._retries):
+                    retry = self.task.should_retry(exc, self._retries)
+                    status = InvocationStatus.RETRY if retry else InvocationStatus.FAILED
+                    if hooks.run_end:  # before the outcome is set, as on a runner
+                        seconds = time.perf_counter() - start
+                        outcome = Outcome(status, exception=exc, duration=seconds)
+                        hooks.emit("run_end", self, outcome)
+                    self._set(status)
+                    if retry:
                         self._retries += 1
-                        self._set(InvocationStatus.RETRY)
                         continue
                     self._error = exc
-                    self._set(InvocationStatus.FAILED)
                     return
                 if self._cancel_error is not None:
                     self._error = self._cancel_error
                     return
+                if hooks.run_end:
+                    seconds = time.perf_counter() - start
+                    outcome = Outcome(InvocationStatus.SUCCESS, value=value, duration=seconds)
+                    hooks.emit("run_end", self, outcome)
                 self._value = value
                 self._set(InvocationStatus.SUCCESS)
                 return

@@ -25,7 +25,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from pynenc.invocation.cancel import (
+from pynenc.cancellation import (
     Cancellation,
     already_finished,
     cancelled_error,

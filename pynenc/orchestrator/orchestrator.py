@@ -20,13 +20,10 @@ from pynenc.exceptions import (
     InvalidStatusTransitionError,
     InvocationNotFoundError,
     InvocationTimeoutError,
-    RunnerError,
 )
 from pynenc.identifiers import new_invocation_id
-from pynenc.invocation import log
-from pynenc.invocation.base import checked_timeout
 from pynenc.invocation.distributed import DistributedInvocation
-from pynenc.orchestrator import cancellation
+from pynenc.orchestrator import cancellation, recovery, registration
 from pynenc.orchestrator.claims import Refusal, explain_refusal
 from pynenc.orchestrator.transitions import (
     FROM_OWNED,
@@ -42,12 +39,12 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
-from pynenc.serializer import exception_to_payload
+from pynenc.timeouts import checked_timeout
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.call import Call
-    from pynenc.invocation.cancel import Cancellation
+    from pynenc.cancellation import Cancellation
 
 logger = logging.getLogger("pynenc.orchestrator")
 S = InvocationStatus
@@ -72,9 +69,14 @@ class Orchestrator:
         """Register the calls (one backend write) and publish them (one broker batch),
         up to ``per_message`` invocations of a task in one message.
 
+        The ``before_publish`` hooks see the invocations before anything is stored, the
+        ``after_publish`` hooks once the broker took them (:mod:`pynenc.hooks`).
+
         :raises BrokerError: the broker could not take them; they are then FAILED with
             that error, so none of them runs later (see
             :func:`~pynenc.orchestrator.unpublished.fail_unpublished`).
+        :raises PublishVetoError: a ``before_publish`` hook refused them: nothing was
+            registered or sent.
         """
         broker = self.app.broker  # built (its URL checked) before anything is registered
         parent = current_invocation.get()
@@ -107,12 +109,25 @@ class Orchestrator:
             invocations.append(
                 DistributedInvocation(call.task, call.arguments, invocation_id, parent_id)
             )
-        self.app.state_backend.register(records, time.time())
+        hooks = self.app.hooks
+        if hooks.before_publish:  # may refuse the calls: before anything is stored
+            hooks.emit("before_publish", invocations)
+        # registration control: calls folded into a pending invocation are not published
+        reused = registration.register(self.app, calls, records, time.time())
+        if reused:
+            envelopes = [e for i, e in enumerate(envelopes) if i not in reused]
+            records = [r for i, r in enumerate(records) if i not in reused]
         try:
             broker.publish(envelopes, per_message)
         except BrokerError as exc:
             raise fail_unpublished(self.app.state_backend, records, exc) from exc
-        return invocations
+        if hooks.after_publish:
+            published = (
+                [v for i, v in enumerate(invocations) if i not in reused] if reused else invocations
+            )
+            if published:
+                hooks.emit("after_publish", published)
+        return registration.reuse(self.app, calls, invocations, reused) if reused else invocations
 
     @property
     def _state_url(self) -> str:
@@ -232,12 +247,6 @@ class Orchestrator:
             expected_fingerprint=arguments_fingerprint,
         )
 
-    def claim_many(self, envelopes: Sequence[Envelope], runner_id: str) -> list[bool]:
-        """Take every invocation for ``runner_id`` in one backend call; per envelope,
-        whether it is now this runner's to run (``False``: gone, taken, finished, or the
-        message is not the stored call: see :meth:`claim_each`)."""
-        return [refusal is None for refusal in self.claim_each(envelopes, runner_id)]
-
     def claim_each(self, envelopes: Sequence[Envelope], runner_id: str) -> list[Refusal | None]:
         """Take every invocation for ``runner_id`` in one backend call; per envelope,
         ``None`` when it is now this runner's to run, else why not.
@@ -327,50 +336,22 @@ class Orchestrator:
         moment (a Redis BRPOP answered as the server stops). The state backend still has
         the invocation, so it is published again — at most once per ``after`` seconds
         each (a lease marks it); a duplicate message is harmless: the claim absorbs it.
+        Reads in batches (:mod:`pynenc.orchestrator.recovery`).
         """
-        backend = self.app.state_backend
-        waiting = [S.REGISTERED, S.RETRY, S.REROUTED]
-        count = 0
-        for invocation_id in backend.find(statuses=waiting):
-            history = backend.history(invocation_id)
-            if not history or now - history[-1].timestamp < after:
-                continue
-            if not backend.acquire_lease(f"redeliver:{invocation_id}", actor, after, now):
-                continue
-            record = backend.get(invocation_id)
-            if record is not None and record.status in waiting:
-                self.app.broker.publish([self.envelope_for(record)])
-                count += 1
-        if count:
-            logger.warning("Published %d invocations again after %.0f s unclaimed", count, after)
-        return count
+        return recovery.redeliver_stale(self, actor, now, after)
 
     def reroute(self, record: InvocationRecord, actor: str, reason: str, max_reroutes: int) -> bool:
         """Take a RUNNING invocation back from its owner (dead or stopping) and publish it
         again, at least once. Past ``max_reroutes`` reroutes it FAILS instead, so a task
         that kills its runner every time cannot loop forever. ``False`` if it moved on."""
-        owner = record.owner or ""
-        outcome: dict[str, Any] = {"reason": reason, "for_owner": owner}
-        reroutes = sum(
-            1
-            for e in self.app.state_backend.history(record.invocation_id)
-            if e.status is S.REROUTED
-        )
-        if reroutes >= max_reroutes:
-            error = RunnerError(
-                f"Invocation {record.invocation_id} of {record.task_id} was rerouted "
-                f"{reroutes} times (runner.max_reroutes) and lost its runner again: {reason}"
-            )
-            outcome["error"] = exception_to_payload(error)
-            if not self.finish(record.invocation_id, S.FAILED, actor, **outcome):
-                return False
-            log.reroutes_exhausted(record.task_id, record.invocation_id, str(error))
-            return True
-        if not self.finish(record.invocation_id, S.REROUTED, actor, **outcome):
-            return False
-        log.rerouted(record.task_id, record.invocation_id, reason)
-        self.app.broker.publish([self.envelope_for(record)])
-        return True
+        return self.reroute_many([(record, reason)], actor, max_reroutes) == 1
+
+    def reroute_many(
+        self, moves: Sequence[tuple[InvocationRecord, str]], actor: str, max_reroutes: int
+    ) -> int:
+        """:meth:`reroute` for each ``(record, reason)``, in batches: one history read,
+        one status write and one publish per batch. Returns how many moved."""
+        return recovery.reroute_many(self, moves, actor, max_reroutes)
 
     def recover(self, actor: str, now: float, dead_after: float, max_reroutes: int) -> list[str]:
         """Reroute the RUNNING invocations of runners silent for ``dead_after`` seconds.
@@ -378,31 +359,11 @@ class Orchestrator:
         Returns the ids of the runners found dead (their heartbeats are then forgotten).
         Called by the runner holding the services lease.
         """
-        backend = self.app.state_backend
-        beats = backend.runners()
-        dead = {rid for rid, beat in beats.items() if now - beat > dead_after}
-        for invocation_id in backend.find(statuses=[S.RUNNING]):
-            record = backend.get(invocation_id)
-            if record is None or record.owner is None:
-                continue
-            if record.owner in dead or record.owner not in beats:
-                beat = beats.get(record.owner)
-                silent = f"silent for {now - beat:.1f} s" if beat else "no heartbeat"
-                reason = f"runner {record.owner} is dead ({silent})"
-                self.reroute(record, actor, reason, max_reroutes)
-        for runner_id in dead:
-            backend.forget_runner(runner_id)
-        return sorted(dead)
+        return recovery.recover(self, actor, now, dead_after, max_reroutes)
 
     def release_owned(self, runner_id: str, actor: str, reason: str, max_reroutes: int) -> int:
         """Reroute every invocation ``runner_id`` still runs (it is stopping or dead)."""
-        backend = self.app.state_backend
-        count = 0
-        for invocation_id in backend.find(statuses=[S.RUNNING]):
-            record = backend.get(invocation_id)
-            if record is not None and record.owner == runner_id:
-                count += self.reroute(record, actor, reason, max_reroutes)
-        return count
+        return recovery.release_owned(self, runner_id, actor, reason, max_reroutes)
 
     def cancel(
         self, invocation_id: str, by: str | None = None, reason: str | None = None

@@ -40,10 +40,6 @@ TRANSITIONS: dict[InvocationStatus, StatusRule] = {
     S.CANCELLED: StatusRule(next=frozenset(), final=True),
 }
 
-#: Statuses a runner may claim from (the sources of a transition to RUNNING).
-CLAIMABLE: frozenset[InvocationStatus] = frozenset(
-    status for status, rule in TRANSITIONS.items() if S.RUNNING in rule.next
-)
 # the statuses the records call final are exactly those the table ends at
 if frozenset(s for s, r in TRANSITIONS.items() if r.final) != FINAL:  # pragma: no cover
     raise RuntimeError("pynenc.records.FINAL disagrees with the transition table")

@@ -23,18 +23,18 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from pynenc.broker.envelope import MalformedEnvelopeError
+from pynenc.broker import MalformedEnvelopeError
 from pynenc.conf.liveness import check_liveness
 from pynenc.exceptions import StateBackendUnavailableError
 from pynenc.identifiers import new_runner_id
 from pynenc.logs import apply_logging_level
+from pynenc.runner.execution import import_task_modules
 from pynenc.runner.ownership import still_owned
 from pynenc.runner.services import RunnerServices
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
-    from pynenc.broker.envelope import Envelope
-    from pynenc.broker.kombu_broker import Delivery
+    from pynenc.broker import Delivery, Envelope
     from pynenc.orchestrator.claims import Refusal
 
 logger = logging.getLogger("pynenc.runner")
@@ -100,15 +100,22 @@ class BaseRunner(ABC):
 
     def preflight(self) -> None:
         """Fail fast, before anything starts: a ``broker_url`` no broker can use
-        (:class:`~pynenc.exceptions.ConfigError`), a state backend that does not answer
-        (:class:`~pynenc.exceptions.StateBackendError` within
+        (:class:`~pynenc.exceptions.ConfigError`), a module of ``task_modules`` that does
+        not import (``ConfigError``; the others' tasks are registered, so their queues are
+        consumed), a ``serializer`` that is not registered (``ConfigError``), a state
+        backend that does not answer (:class:`~pynenc.exceptions.StateBackendError` within
         ``state_backend_connect_timeout``). An unreachable broker is waited for, as
         Celery's workers do on start-up: it may come up later."""
         _ = self.app.broker  # built: its URL checked
+        import_task_modules(self.app)  # their queues and options known before consuming
+        _ = self.app.serializer  # registered under the configured name
         self.app.state_backend.check()
 
     def run(self) -> None:
         """Consume and execute until :meth:`stop_runner_loop` is called (blocks).
+
+        The ``runner_start`` hooks run once its services run, before it serves; the
+        ``runner_stop`` hooks once it has stopped (running work finished or rerouted).
 
         :raises ConfigError: ``runner.dead_after`` is too short for ``runner.heartbeat_interval``.
         """
@@ -119,9 +126,12 @@ class BaseRunner(ABC):
         services = RunnerServices(
             self.app, self.runner_id, info=self.info(), on_takeover=self._on_takeover
         )
+        hooks = self.app.hooks
         with self._signals():
             services.start()
             try:
+                if hooks.runner_start:
+                    hooks.emit("runner_start", self)
                 self._serve()
             finally:
                 try:
@@ -130,6 +140,8 @@ class BaseRunner(ABC):
                     services.stop()
                     with self._stop_lock:
                         self._stop_requests = 0  # the runner can be started again
+                    if hooks.runner_stop:
+                        hooks.emit("runner_stop", self)
 
     def stop_runner_loop(self, immediate: bool = False) -> None:
         """Ask :meth:`run` to stop: no new work is taken, running work may finish.
@@ -267,15 +279,15 @@ class BaseRunner(ABC):
         return None
 
     def _release_unstarted(self, envelopes: list[Envelope]) -> None:
-        """Claimed but never started (the runner is stopping): publish them again."""
-        orchestrator = self.app.orchestrator
+        """Claimed but never started (the runner is stopping): publish them again (their
+        records read in one backend call, rerouted in one batch)."""
         reason = f"runner {self.runner_id} stopped before starting it"
-        for envelope in envelopes:
-            record = self.app.state_backend.get(envelope.invocation_id)
-            if record is not None and record.owner == self.runner_id:
-                orchestrator.reroute(
-                    record, self.runner_id, reason, self.app.conf.runner.max_reroutes
-                )
+        records = self.app.state_backend.get_many([e.invocation_id for e in envelopes])
+        mine = [(r, reason) for r in records if r is not None and r.owner == self.runner_id]
+        if mine:
+            self.app.orchestrator.reroute_many(
+                mine, self.runner_id, self.app.conf.runner.max_reroutes
+            )
 
     @abstractmethod
     def _serve(self) -> None:

@@ -26,7 +26,7 @@ from pynenc.runner.execution import resolve_task
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
-    from pynenc.invocation.attempt import Attempt
+    from pynenc.attempt import Attempt
 
 logger = logging.getLogger("pynenc.runner")
 

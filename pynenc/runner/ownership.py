@@ -17,7 +17,7 @@ from pynenc.records import InvocationStatus
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
-    from pynenc.broker.envelope import Envelope
+    from pynenc.broker import Envelope
 
 logger = logging.getLogger("pynenc.runner")
 S = InvocationStatus

@@ -25,10 +25,10 @@ from multiprocessing import forkserver
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
+from pynenc.attempt import Attempt, current_attempt
 from pynenc.conf.masking import masked_url
 from pynenc.context import blocking_wait
 from pynenc.exceptions import RunnerError
-from pynenc.invocation.attempt import Attempt, current_attempt
 from pynenc.orchestrator.overrun import record_overrun
 from pynenc.runner.base import POLL_TIMEOUT, BaseRunner
 from pynenc.runner.deadlines import RunningWatch, task_limits
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from multiprocessing.queues import SimpleQueue
 
     from pynenc.app import Pynenc
-    from pynenc.broker.envelope import Envelope
+    from pynenc.broker import Envelope
 
 logger = logging.getLogger("pynenc.runner")
 _BLOCKED, _RESUMED = "blocked", "resumed"

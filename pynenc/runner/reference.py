@@ -99,6 +99,7 @@ _FORWARDED = (
     "logging_level",
     "task_modules",
     "state_backend_connect_timeout",
+    "task_cls",
 )
 _FORWARDED_RUNNER = (
     "heartbeat_interval",

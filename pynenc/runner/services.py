@@ -34,13 +34,11 @@ class RunnerServices:
         app: Pynenc,
         runner_id: str,
         *,
-        recovery: bool = True,
         info: Mapping[str, Any] | None = None,
         on_takeover: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self.runner_id = runner_id
-        self.recovery = recovery
         self.info = info  #: what ``pynenc runners`` shows of this runner (JSON values)
         #: called (with the reason) when this runner may have been declared dead
         self.on_takeover = on_takeover
@@ -82,8 +80,6 @@ class RunnerServices:
         self._check_alive(now, conf.dead_after)
         backend.heartbeat(self.runner_id, now)
         self._last_beat = now
-        if not self.recovery:
-            return []
         if not backend.acquire_lease(SERVICES_LEASE, self.runner_id, conf.dead_after, now):
             return []
         dead = self.app.orchestrator.recover(

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pynenc.invocation.sync import run_coroutine
 
 if TYPE_CHECKING:
-    from pynenc.invocation.attempt import Attempt
+    from pynenc.attempt import Attempt
 
 #: Seconds before trying again when the signal found the task outside its own code.
 RETRY_DELAY = 0.01

@@ -18,8 +18,7 @@ import time
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-import kombu
-
+from pynenc.exceptions import BrokerError
 from pynenc.identifiers import new_runner_id
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.process import require_cross_process
@@ -203,23 +202,13 @@ class ProcessPoolRunner(BaseRunner):
         with self._lock:
             self._wake_w.send(b"")
 
-    def queue_depth(self) -> int:
-        """Messages waiting in this runner's queues (0 when a queue does not exist yet)."""
-        broker = self.app.broker
-        total = 0
-        with broker.connection() as conn:
-            channel = conn.channel()
-            for queue in self.queues:
-                name = broker.queue_name(queue)
-                try:
-                    declared = kombu.Queue(name, routing_key=name)(channel).queue_declare(
-                        passive=True
-                    )
-                except Exception:  # not declared yet: nothing waits there
-                    channel = conn.channel()
-                    continue
-                total += int(declared.message_count)
-        return total
+    def queue_depth(self) -> int | None:
+        """Messages waiting in this runner's queues (``None``: the broker did not answer)."""
+        try:
+            return self.app.broker.queue_depth(self.queues)
+        except BrokerError as exc:
+            logger.debug("Could not read the depth of %s: %s", self.queues, exc)
+            return None
 
 
 class PersistentProcessRunner(ProcessPoolRunner):
@@ -247,6 +236,8 @@ class MultiThreadRunner(ProcessPoolRunner):
 
     def _resize(self, live: int) -> int:
         depth = self.queue_depth()
+        if depth is None:  # the broker did not answer: keep the pool as it is
+            return max(live, 1)
         now = time.monotonic()
         if depth == 0:
             self._idle_since = self._idle_since or now

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from pynenc.broker.wakeup import MEMORY_WAKEUP
+from pynenc.attempt import Attempt, current_attempt
 from pynenc.context import blocking_wait
-from pynenc.invocation.attempt import Attempt, current_attempt
 from pynenc.orchestrator.overrun import record_overrun
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.deadlines import RunningWatch, task_limits
@@ -28,7 +27,7 @@ from pynenc.runner.pool import GrowingPool
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
-    from pynenc.broker.envelope import Envelope
+    from pynenc.broker import Envelope
 
 logger = logging.getLogger("pynenc.runner")
 
@@ -94,8 +93,7 @@ class ThreadRunner(BaseRunner):
     def _wake(self) -> None:
         with self._cond:
             self._cond.notify_all()
-        if self.app.broker.in_process:
-            MEMORY_WAKEUP.notify()
+        self.app.broker.wake()  # a consumer waiting for messages looks at the stop now
 
     def _free_slots(self) -> int:
         """Wait for a free slot; 0 means the runner is stopping."""

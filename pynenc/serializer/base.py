@@ -112,7 +112,10 @@ def _build(name: str) -> Serializer:
         close = difflib.get_close_matches(name, valid, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
-            f"Unknown serializer {name!r}. Valid serializers: {', '.join(valid)}.{hint}"
+            f"Unknown serializer {name!r}. Registered serializers: {', '.join(valid)}.{hint} "
+            "Set the option serializer (PYNENC__SERIALIZER) to one of them, or register "
+            "yours before its first use with pynenc.serializer.register_serializer(name, "
+            f"factory) or the {ENTRY_POINT_GROUP!r} entry-point group."
         )
     try:
         instance = factory()

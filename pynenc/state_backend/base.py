@@ -2,8 +2,9 @@
 
 Backends store invocation records and answer a few queries; every rule about what the
 records mean (transitions, retries, ownership) lives once in :mod:`pynenc.orchestrator`.
-A new backend implements the abstract methods below and passes
-``tests/contract/test_state_backend_contract.py``.
+A new backend implements the abstract methods below and passes the contract suites of
+:mod:`pynenc.testing.state_backend_contract` (and, when processes share it,
+:mod:`pynenc.testing.state_backend_cross_process`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from pynenc.records import (
     StatusEntry,
     StatusUpdate,
 )
+
+#: Seconds after its time that an unused rate reservation is kept (its invocation may come
+#: back late); older ones are dropped, and that invocation would take a new start.
+RATE_RESERVATION_GRACE = 300.0
 
 
 @dataclass(frozen=True)
@@ -166,3 +171,76 @@ class StateBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default has nothing to release."""
+
+    def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
+        """The histories of ``invocation_ids``, in order, oldest entry first (empty for an
+        unknown id): what :meth:`history` gives for each.
+
+        Recovery reads a whole batch of invocations at once; backends override this
+        default (one :meth:`history` per id) to read them in a few round trips.
+        """
+        return [self.history(invocation_id) for invocation_id in invocation_ids]
+
+    # -- concurrency control and rate limits (rules: pynenc.orchestrator.concurrency) -----
+
+    @abstractmethod
+    def register_exclusive(
+        self,
+        records: Sequence[InvocationRecord],
+        keys: Sequence[str | None],
+        entry_time: float,
+        held_while: frozenset[InvocationStatus],
+    ) -> list[str | None]:
+        """Register each record as :meth:`register` does, unless its key (``keys[i]``; a
+        ``None`` key: always registered) is held, all in one atomic step.
+
+        A key is held by the last invocation registered under it while that invocation's
+        status is in ``held_while``. Per record: ``None`` when it was registered (it now
+        holds its key), else the id of the holder (the record is not stored). Records of
+        one call are taken in order: a later record finds the key of an earlier one held.
+        """
+
+    @abstractmethod
+    def acquire_slot(
+        self,
+        key: str,
+        holder: str,
+        limit: int,
+        held_while: frozenset[InvocationStatus],
+        *,
+        enqueue: bool = True,
+    ) -> bool:
+        """Take one of the ``limit`` slots of ``key`` for invocation ``holder``, atomically.
+
+        ``True`` when ``holder`` holds a slot (it already did, or one was free). A holder
+        whose invocation is gone or not in a status of ``held_while`` no longer counts and
+        is dropped in the same step, so slots never outlive what holds them. Refused with
+        ``enqueue``: ``holder`` joins the key's waiters (once, keeping its place), to be
+        handed out by :meth:`release_slot`.
+        """
+
+    @abstractmethod
+    def release_slot(self, key: str, holder: str) -> str | None:
+        """Give back ``holder``'s slot of ``key`` (and its place among the waiters).
+
+        When a slot was given back, the longest waiter of ``key`` leaves the waiters and
+        its id is returned, for the caller to wake; else ``None``.
+        """
+
+    @abstractmethod
+    def slot_holders(self, key: str) -> list[str]:
+        """The invocations holding a slot of ``key`` (as stored: stale ones included)."""
+
+    @abstractmethod
+    def take_rate(self, key: str, holder: str, interval: float, now: float) -> float:
+        """Ask, for invocation ``holder`` at ``now``, to start under rate ``key``: starts
+        at least ``interval`` seconds apart, across every caller (atomic; the arithmetic
+        is ``pynenc.state_backend._limits.rate_take``).
+
+        ``0.0``: start now (the start is counted). Else the seconds to wait before asking
+        again for ``holder``: a start is reserved for it then, one ``interval`` after the
+        other reservations, so waiting holders come back spread out; the reservation is
+        used when it asks again in time (a start never follows another by less than
+        ``interval``: a holder back right after a late one waits the rest). Reservations
+        unused ``RATE_RESERVATION_GRACE`` seconds after their time are forgotten.
+        """

@@ -7,6 +7,7 @@ so every app object with the same id sees the same invocations.
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,6 +23,8 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
+from pynenc.state_backend._limits import rate_take
+from pynenc.state_backend.base import RATE_RESERVATION_GRACE as GRACE
 from pynenc.state_backend.base import Capabilities, StateBackend
 
 
@@ -37,6 +40,24 @@ class _Store:
         self.heartbeats: dict[str, float] = {}
         self.runner_infos: dict[str, str] = {}  #: JSON, as other backends store it
         self.leases: dict[str, tuple[str, float]] = {}
+        #: concurrency control: registration key -> holder; slot key -> holders, and
+        #: -> waiters (a dict as an ordered set); rate key -> arrival time, reservations
+        self.registration_keys: dict[str, str] = {}
+        self.slots: dict[str, set[str]] = {}
+        self.slot_waiters: dict[str, dict[str, None]] = {}
+        self.rate_times: dict[str, tuple[float | None, float | None]] = {}
+        self.rate_reservations: dict[str, dict[str, float]] = {}
+
+    def store(self, records: Sequence[InvocationRecord], prints: list[str], when: float) -> None:
+        """Store new records (the lock held)."""
+        for record, digest in zip(records, prints, strict=True):
+            self.fingerprints[record.invocation_id] = digest
+            self.records[record.invocation_id] = replace(record)
+            self.histories[record.invocation_id] = [StatusEntry(record.status, when)]
+
+    def in_status(self, invocation_id: str, statuses: frozenset[InvocationStatus]) -> bool:
+        record = self.records.get(invocation_id)
+        return record is not None and record.status in statuses
 
 
 _stores: dict[str, _Store] = {}
@@ -64,10 +85,7 @@ class MemoryStateBackend(StateBackend):
         store = self._store
         prints = [fingerprint(record.arguments) for record in records]  # outside the lock
         with store.lock:
-            for record, digest in zip(records, prints, strict=True):
-                store.fingerprints[record.invocation_id] = digest
-                store.records[record.invocation_id] = replace(record)
-                store.histories[record.invocation_id] = [StatusEntry(record.status, entry_time)]
+            store.store(records, prints, entry_time)
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         with self._store.lock:
@@ -197,8 +215,111 @@ class MemoryStateBackend(StateBackend):
             store.heartbeats.clear()
             store.runner_infos.clear()
             store.leases.clear()
+            for limits in (store.registration_keys, store.slots, store.slot_waiters):
+                limits.clear()
+            store.rate_times.clear()
+            store.rate_reservations.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
             waiter.set()
         return dropped
+
+    def get_many(self, invocation_ids: Sequence[str]) -> list[InvocationRecord | None]:
+        records = self._store.records
+        with self._store.lock:  # one consistent view of every record
+            found = [records.get(invocation_id) for invocation_id in invocation_ids]
+            return [None if record is None else replace(record) for record in found]
+
+    def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
+        histories = self._store.histories
+        with self._store.lock:  # one consistent view of every history
+            return [list(histories.get(invocation_id, ())) for invocation_id in invocation_ids]
+
+    # -- concurrency control and rate limits ---------------------------------------------
+
+    def register_exclusive(
+        self,
+        records: Sequence[InvocationRecord],
+        keys: Sequence[str | None],
+        entry_time: float,
+        held_while: frozenset[InvocationStatus],
+    ) -> list[str | None]:
+        store = self._store
+        prints = [fingerprint(record.arguments) for record in records]
+        holders: list[str | None] = []
+        with store.lock:
+            for record, digest, key in zip(records, prints, keys, strict=True):
+                holder = None if key is None else store.registration_keys.get(key)
+                if holder is not None and store.in_status(holder, held_while):
+                    holders.append(holder)
+                    continue
+                store.store([record], [digest], entry_time)
+                if key is not None:
+                    store.registration_keys[key] = record.invocation_id
+                holders.append(None)
+        return holders
+
+    def acquire_slot(
+        self,
+        key: str,
+        holder: str,
+        limit: int,
+        held_while: frozenset[InvocationStatus],
+        *,
+        enqueue: bool = True,
+    ) -> bool:
+        store = self._store
+        with store.lock:
+            holders = store.slots.setdefault(key, set())
+            if holder not in holders:
+                holders -= {h for h in holders if not store.in_status(h, held_while)}
+                if len(holders) >= limit:
+                    if enqueue:
+                        store.slot_waiters.setdefault(key, {}).setdefault(holder, None)
+                    return False
+                holders.add(holder)
+            store.slot_waiters.get(key, {}).pop(holder, None)
+            return True
+
+    def release_slot(self, key: str, holder: str) -> str | None:
+        store = self._store
+        with store.lock:
+            holders = store.slots.get(key, set())
+            waiters = store.slot_waiters.get(key, {})
+            waiters.pop(holder, None)
+            if holder not in holders:
+                return None
+            holders.discard(holder)
+            woken = next(iter(waiters), None)
+            if woken is not None:
+                del waiters[woken]
+            if not holders:
+                store.slots.pop(key, None)
+            if not waiters:
+                store.slot_waiters.pop(key, None)
+            return woken
+
+    def slot_holders(self, key: str) -> list[str]:
+        with self._store.lock:
+            return sorted(self._store.slots.get(key, ()))
+
+    def take_rate(self, key: str, holder: str, interval: float, now: float) -> float:
+        store = self._store
+        with store.lock:
+            reserved = store.rate_reservations.setdefault(key, {})
+            # reservations are made in time order: the stale ones come first
+            stale = list(itertools.takewhile(lambda item: item[1] < now - GRACE, reserved.items()))
+            for holder_gone, _ in stale:
+                del reserved[holder_gone]
+            next_start, next_slot = store.rate_times.get(key, (None, None))
+            take = rate_take(next_start, next_slot, reserved.get(holder), now, interval)
+            store.rate_times[key] = (
+                next_start if take.next_start is None else take.next_start,
+                next_slot if take.next_slot is None else take.next_slot,
+            )
+            if take.consume:
+                del reserved[holder]
+            if take.reserve is not None:
+                reserved[holder] = take.reserve
+            return take.wait

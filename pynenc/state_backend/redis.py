@@ -37,7 +37,7 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
-from pynenc.state_backend import redis_recent
+from pynenc.state_backend import redis_limits, redis_recent
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.redis_reach import reach
@@ -57,12 +57,11 @@ REGISTER_CHUNK = 500
 READ_CHUNK = 1000
 
 
-# ARGV: key prefix, then the records as one JSON array of 12-string arrays (see
-# _register_fields; '' for an absent optional value): one argument to encode and send,
-# however many records; then the registration time (the score in the ``registered`` index).
-_REGISTER = """
-local p = ARGV[1]
-for _, r in ipairs(cjson.decode(ARGV[2])) do
+# Stores one record ``r`` (a 12-string array, see _register_fields; '' for an absent
+# optional value) under prefix ``p``, registered at ``when`` (the score in the ``registered``
+# index). Shared by every script that registers (``_REGISTER``, redis_limits).
+REGISTER_RECORD = """
+local function register_record(p, r, when)
   local id, task, status = r[1], r[2], r[3]
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
   local old = redis.call('HMGET', rec, 'status', 'task')
@@ -79,10 +78,19 @@ for _, r in ipairs(cjson.decode(ARGV[2])) do
   end
   redis.call('SADD', p .. 'status:' .. status, id)
   redis.call('SADD', p .. 'task:' .. task, id)
-  redis.call('ZADD', p .. 'registered', ARGV[3], id)
+  redis.call('ZADD', p .. 'registered', when, id)
 end
+"""
+
+# ARGV: key prefix, then the records as one JSON array (one argument to encode and send,
+# however many records), then the registration time.
+_REGISTER = (
+    REGISTER_RECORD
+    + """
+for _, r in ipairs(cjson.decode(ARGV[2])) do register_record(ARGV[1], r, ARGV[3]) end
 return 1
 """
+)
 
 # ARGV: key prefix, channel, then the updates as one JSON array (see _status_fields; ''
 # for an absent optional value). Returns a '0'/'1' string, one character per update; the
@@ -172,6 +180,11 @@ def _record(invocation_id: str, fields: dict[str, str]) -> InvocationRecord | No
     )
 
 
+def _entries(raw: list[str]) -> list[StatusEntry]:
+    """A history list as stored (one JSON array per entry), decoded."""
+    return [StatusEntry(InvocationStatus(s), t, r, why) for s, t, r, why in map(json.loads, raw)]
+
+
 def _script_json(value: object) -> str:
     """The JSON a script decodes with cjson. Non-ASCII text stays as it is (sent as UTF-8),
     never as ``\\u`` escapes: cjson refuses the escape of a lone surrogate, which Python
@@ -232,6 +245,7 @@ class RedisStateBackend(StateBackend):
         self._register_script = self._client.register_script(_REGISTER)
         self._set_status_script = self._client.register_script(_SET_STATUS)
         self._lease_script = self._client.register_script(_ACQUIRE_LEASE)
+        self._limit_scripts = redis_limits.Scripts(self._client, REGISTER_RECORD)
         self._waiters = Waiters()
         self._listener_lock = threading.Lock()
         self._listener: threading.Thread | None = None
@@ -300,10 +314,14 @@ class RedisStateBackend(StateBackend):
         return [_record(i, cast(dict[str, str], fields)) for i, fields in pairs]
 
     def _read_records(
-        self, invocation_ids: Sequence[str], command: Callable[[Any, str], object]
+        self,
+        invocation_ids: Sequence[str],
+        command: Callable[[Any, str], object],
+        kind: str = "inv:",
     ) -> list[Any]:
-        """``command(pipeline, record key)`` for every id, ``READ_CHUNK`` per round trip."""
-        keys = [self.prefix + "inv:" + invocation_id for invocation_id in invocation_ids]
+        """``command(pipeline, key)`` for every id's record key (``kind``: ``hist:`` for
+        its history), ``READ_CHUNK`` per round trip."""
+        keys = [self.prefix + kind + invocation_id for invocation_id in invocation_ids]
 
         def run(client: redis.Redis) -> list[Any]:
             replies: list[Any] = []
@@ -337,9 +355,7 @@ class RedisStateBackend(StateBackend):
     def history(self, invocation_id: str) -> list[StatusEntry]:
         key = self.prefix + "hist:" + invocation_id
         raw = cast(list[str], self._call(lambda client: client.lrange(key, 0, -1)))
-        return [
-            StatusEntry(InvocationStatus(s), t, r, why) for s, t, r, why in map(json.loads, raw)
-        ]
+        return _entries(raw)
 
     def _status(self, invocation_id: str) -> InvocationStatus | None:
         key = self.prefix + "inv:" + invocation_id
@@ -526,3 +542,56 @@ class RedisStateBackend(StateBackend):
         if listener is not None:
             listener.join(timeout=LISTEN_TICK * 4)
         self._client.close()
+
+    def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
+        """Pipelined ``LRANGE``s: one round trip per ``READ_CHUNK`` invocations."""
+        replies = self._read_records(
+            invocation_ids, lambda pipe, key: pipe.lrange(key, 0, -1), kind="hist:"
+        )
+        return [_entries(cast(list[str], raw)) for raw in replies]
+
+    # -- concurrency control and rate limits (redis_limits.py) ---------------------------
+
+    def register_exclusive(
+        self,
+        records: Sequence[InvocationRecord],
+        keys: Sequence[str | None],
+        entry_time: float,
+        held_while: frozenset[InvocationStatus],
+    ) -> list[str | None]:
+        args = redis_limits.register_exclusive_args(
+            self.prefix, [_register_fields(r, entry_time) for r in records], keys, entry_time
+        )
+        scripts = self._limit_scripts
+        reply = self._call(lambda client: scripts.register(args, held_while, client))
+        return [holder or None for holder in reply]
+
+    def acquire_slot(
+        self,
+        key: str,
+        holder: str,
+        limit: int,
+        held_while: frozenset[InvocationStatus],
+        *,
+        enqueue: bool = True,
+    ) -> bool:
+        scripts = self._limit_scripts
+        return self._call(
+            lambda client: scripts.acquire(
+                self.prefix, key, holder, limit, held_while, enqueue, client
+            )
+        )
+
+    def release_slot(self, key: str, holder: str) -> str | None:
+        scripts = self._limit_scripts
+        return self._call(lambda client: scripts.release(self.prefix, key, holder, client))
+
+    def slot_holders(self, key: str) -> list[str]:
+        members = self._call(lambda client: client.smembers(self.prefix + "slot:" + key))
+        return sorted(cast(set[str], members))
+
+    def take_rate(self, key: str, holder: str, interval: float, now: float) -> float:
+        scripts = self._limit_scripts
+        return self._call(
+            lambda client: scripts.take_rate(self.prefix, key, holder, interval, now, client)
+        )

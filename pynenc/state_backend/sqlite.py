@@ -34,12 +34,14 @@ from pynenc.records import (
     StatusUpdate,
     fingerprint,
 )
-from pynenc.state_backend import sqlite_recent
+from pynenc.state_backend import sqlite_limits, sqlite_recent
 from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 
 #: Seconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT = 30.0
+#: Ids per query in the reads of many invocations (``IN (?, …)``; SQLite allows more).
+READ_CHUNK = 500
 #: ``wait_final`` polls after this many seconds, doubling up to ``POLL_MAX``.
 POLL_FIRST = 0.0005
 POLL_MAX = 0.02
@@ -75,6 +77,7 @@ _SCHEMA = (
         app_id TEXT NOT NULL, name TEXT NOT NULL, holder TEXT NOT NULL, expires REAL NOT NULL,
         PRIMARY KEY (app_id, name)
     ) WITHOUT ROWID""",
+    *sqlite_limits.SCHEMA,
 )
 _TABLES = (
     "pynenc_invocations",
@@ -82,6 +85,7 @@ _TABLES = (
     "pynenc_runners",
     "pynenc_runner_info",
     "pynenc_leases",
+    *sqlite_limits.TABLES,
 )
 _COLUMNS = "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error"
 _INSERT_HISTORY = (
@@ -106,6 +110,23 @@ def _compare_and_set_sql(num_expected: int) -> str:
         "AND (? IS NULL OR owner = ?) AND (? IS NULL OR task_id = ?) "
         # a record stored before fingerprints existed has none: its claim is not checked
         "AND (? IS NULL OR fingerprint IS NULL OR fingerprint = ?)"
+    )
+
+
+def _record_from_row(invocation_id: str, row: Sequence[Any]) -> InvocationRecord:
+    """The record of a row of ``_COLUMNS``."""
+    task_id, status, owner, retries, parent_id, queue, arguments, result, error = row
+    return InvocationRecord(
+        invocation_id,
+        task_id,
+        json.loads(arguments),
+        status=InvocationStatus(status),
+        owner=owner,
+        num_retries=retries,
+        parent_id=parent_id,
+        result=result,
+        error=None if error is None else json.loads(error),
+        queue=queue,
     )
 
 
@@ -263,6 +284,13 @@ class SqliteStateBackend(StateBackend):
     # -- invocations ---------------------------------------------------------------------
 
     def register(self, records: Sequence[InvocationRecord], entry_time: float) -> None:
+        with self._transaction() as conn:
+            self._insert(conn, records, entry_time)
+
+    def _insert(
+        self, conn: sqlite3.Connection, records: Sequence[InvocationRecord], entry_time: float
+    ) -> None:
+        """Store new records, in the caller's write transaction."""
         app = self.app_id
         rows = [
             (
@@ -282,19 +310,18 @@ class SqliteStateBackend(StateBackend):
             for r in records
         ]
         history = [(app, r.invocation_id, r.status.value, entry_time, None, None) for r in records]
-        with self._transaction() as conn:
-            # registering an id again replaces it, history included (as in memory://)
-            conn.executemany(
-                "DELETE FROM pynenc_history WHERE app_id = ? AND invocation_id = ?",
-                [(app, r.invocation_id) for r in records],
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO pynenc_invocations "
-                f"(app_id, invocation_id, {_COLUMNS}, fingerprint) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            conn.executemany(_INSERT_HISTORY, history)
+        # registering an id again replaces it, history included (as in memory://)
+        conn.executemany(
+            "DELETE FROM pynenc_history WHERE app_id = ? AND invocation_id = ?",
+            [(app, r.invocation_id) for r in records],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO pynenc_invocations "
+            f"(app_id, invocation_id, {_COLUMNS}, fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.executemany(_INSERT_HISTORY, history)
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         with self._connection() as conn:
@@ -302,21 +329,7 @@ class SqliteStateBackend(StateBackend):
                 f"SELECT {_COLUMNS} FROM pynenc_invocations WHERE app_id = ? AND invocation_id = ?",
                 (self.app_id, invocation_id),
             ).fetchone()
-        if row is None:
-            return None
-        task_id, status, owner, retries, parent_id, queue, arguments, result, error = row
-        return InvocationRecord(
-            invocation_id,
-            task_id,
-            json.loads(arguments),
-            status=InvocationStatus(status),
-            owner=owner,
-            num_retries=retries,
-            parent_id=parent_id,
-            result=result,
-            error=None if error is None else json.loads(error),
-            queue=queue,
-        )
+        return None if row is None else _record_from_row(invocation_id, row)
 
     def set_status(self, update: StatusUpdate) -> bool:
         return self.set_status_many([update])[0]
@@ -483,3 +496,87 @@ class SqliteStateBackend(StateBackend):
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: its SELECTs all see one state of the file (a WAL snapshot)."""
+        with self._connection() as conn:
+            conn.execute("BEGIN")
+            yield conn  # on an exception, _connection rolls the transaction back
+            conn.execute("COMMIT")
+
+    def get_many(self, invocation_ids: Sequence[str]) -> list[InvocationRecord | None]:
+        """One query per ``READ_CHUNK`` ids, all in one read transaction."""
+        rows: dict[str, Sequence[Any]] = {}
+        with self._snapshot() as conn:
+            for start in range(0, len(invocation_ids), READ_CHUNK):
+                chunk = invocation_ids[start : start + READ_CHUNK]
+                found = conn.execute(
+                    f"SELECT invocation_id, {_COLUMNS} FROM pynenc_invocations WHERE app_id = ? "
+                    f"AND invocation_id IN ({', '.join('?' * len(chunk))})",
+                    (self.app_id, *chunk),
+                )
+                rows.update((row[0], row[1:]) for row in found)
+        return [
+            None
+            if (row := rows.get(invocation_id)) is None
+            else _record_from_row(invocation_id, row)
+            for invocation_id in invocation_ids
+        ]
+
+    def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
+        """One query per ``READ_CHUNK`` ids, all in one read transaction."""
+        histories: dict[str, list[StatusEntry]] = {i: [] for i in invocation_ids}
+        with self._snapshot() as conn:
+            for start in range(0, len(invocation_ids), READ_CHUNK):
+                chunk = invocation_ids[start : start + READ_CHUNK]
+                found = conn.execute(
+                    "SELECT invocation_id, status, timestamp, runner_id, reason "
+                    "FROM pynenc_history WHERE app_id = ? "
+                    f"AND invocation_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq",
+                    (self.app_id, *chunk),
+                )
+                for invocation_id, status, timestamp, runner_id, reason in found:
+                    entry = StatusEntry(InvocationStatus(status), timestamp, runner_id, reason)
+                    histories[invocation_id].append(entry)
+        return [list(histories[invocation_id]) for invocation_id in invocation_ids]
+
+    # -- concurrency control and rate limits (sqlite_limits.py) --------------------------
+
+    def register_exclusive(
+        self,
+        records: Sequence[InvocationRecord],
+        keys: Sequence[str | None],
+        entry_time: float,
+        held_while: frozenset[InvocationStatus],
+    ) -> list[str | None]:
+        with self._transaction() as conn:
+            return sqlite_limits.register_exclusive(
+                self, conn, records, keys, entry_time, held_while
+            )
+
+    def acquire_slot(
+        self,
+        key: str,
+        holder: str,
+        limit: int,
+        held_while: frozenset[InvocationStatus],
+        *,
+        enqueue: bool = True,
+    ) -> bool:
+        with self._transaction() as conn:
+            return sqlite_limits.acquire_slot(
+                conn, self.app_id, key, holder, limit, held_while, enqueue
+            )
+
+    def release_slot(self, key: str, holder: str) -> str | None:
+        with self._transaction() as conn:
+            return sqlite_limits.release_slot(conn, self.app_id, key, holder)
+
+    def slot_holders(self, key: str) -> list[str]:
+        with self._connection() as conn:
+            return sqlite_limits.slot_holders(conn, self.app_id, key)
+
+    def take_rate(self, key: str, holder: str, interval: float, now: float) -> float:
+        with self._transaction() as conn:
+            return sqlite_limits.take_rate(conn, self.app_id, key, holder, interval, now)

@@ -1,9 +1,10 @@
-"""The broker contract, run on every kombu URL we support.
+"""The broker contract (:mod:`pynenc.testing`), run on every kombu URL we support.
 
-``TestBroker`` runs on kombu's ``memory://``, pynenc's ``sqlite://`` (a file in tmp_path),
-``redis://`` and ``amqp://`` (the session servers of ``tests/servers.py``). The tests after
-it restart or stop a server of their own (``redis_factory`` / ``rabbitmq_factory``) or use
-several processes, so they run where that applies.
+``TestBroker`` runs the shipped suite on kombu's ``memory://``, pynenc's ``sqlite://`` (a
+file in tmp_path), ``redis://`` (a fresh database of the session server per test) and
+``amqp://`` (the session RabbitMQ of ``tests/servers.py``). The tests after it restart or
+stop a server of their own (``redis_factory`` / ``rabbitmq_factory``) or use several
+processes, so they run where that applies.
 """
 
 from __future__ import annotations
@@ -20,60 +21,22 @@ from typing import Any
 
 import pytest
 
-from pynenc.broker import Delivery, Envelope, KombuBroker, MalformedEnvelopeError
+from pynenc.broker import Envelope, KombuBroker, MalformedEnvelopeError
 from pynenc.broker.envelope import decode_message, encode_batch
-from pynenc.broker.transports import PriorityOrder
 from pynenc.exceptions import BrokerError
+from pynenc.testing.broker_contract import BrokerContract, collect, drain, sample_envelope
+from tests.contract.urls import broker_url_for
 from tests.servers import Server, free_port
 
 BROKER_KINDS = ["memory", "sqlite", "redis", "amqp"]
 SERVER_KINDS = ["redis", "amqp"]
-
-
-def _envelope(i: int = 0, queue: str = "default", priority: int | None = None) -> Envelope:
-    return Envelope(f"inv-{i}", "mod.task", {"x": str(i)}, "json", queue, priority=priority)
+# the names this module had before the suite moved to pynenc.testing
+_envelope, _collect, _drain = sample_envelope, collect, drain
 
 
 @pytest.fixture(params=BROKER_KINDS)
-def broker_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    kind = request.param
-    if kind == "memory":
-        return "memory://"
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path}/broker.db"
-    return str(request.getfixturevalue(f"{kind}_url"))
-
-
-@pytest.fixture
-def broker(broker_url: str) -> Iterator[KombuBroker]:
-    instance = KombuBroker(broker_url, f"contract-{uuid.uuid4().hex[:8]}")
-    yield instance
-    instance.purge(["default", "other"])
-    instance.close()
-
-
-def _collect(consumer: Any, want: int, timeout: float = 10.0) -> list[Delivery]:
-    """Deliveries until ``want`` arrived (unacked), or the deadline passed."""
-    got: list[Delivery] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < want and time.monotonic() < deadline:
-        got += consumer.get(want - len(got), timeout=0.2)
-    return got
-
-
-def _drain(broker: KombuBroker, queues: list[str], want: int, prefetch: int = 0) -> list[Envelope]:
-    consumer = broker.consumer(queues, prefetch=prefetch or want)
-    got: list[Envelope] = []
-    try:
-        deadline = time.monotonic() + 10
-        while len(got) < want and time.monotonic() < deadline:
-            for delivery in consumer.get(want - len(got), timeout=0.2):
-                assert delivery.envelope is not None
-                got.append(delivery.envelope)
-                delivery.ack()
-    finally:
-        consumer.close()
-    return got
+def broker_url(request: pytest.FixtureRequest) -> str:
+    return broker_url_for(request.param, request)
 
 
 class _LogEvent(logging.Handler):
@@ -107,164 +70,8 @@ def broker_log() -> Iterator[Callable[[str], _LogEvent]]:
         logger.removeHandler(handler)
 
 
-class TestBroker:
-    def test_round_trip_preserves_the_envelope(self, broker: KombuBroker) -> None:
-        sent = Envelope(
-            "inv-1",
-            "pkg.mod.task",
-            {"a": '"x"', "b": "[1]"},
-            "json",
-            "default",
-            num_retries=2,
-            parent_id="p-1",
-            priority=4,
-        )
-        broker.publish([sent])
-        assert _drain(broker, ["default"], 1) == [sent]
-
-    def test_fifo_order_within_a_queue(self, broker: KombuBroker) -> None:
-        broker.publish([_envelope(i) for i in range(20)])
-        got = _drain(broker, ["default"], 20)
-        assert [e.invocation_id for e in got] == [f"inv-{i}" for i in range(20)]
-
-    def test_queues_are_separate(self, broker: KombuBroker) -> None:
-        broker.publish([_envelope(1, "other"), _envelope(2, "default")])
-        assert [e.invocation_id for e in _drain(broker, ["default"], 1)] == ["inv-2"]
-        assert [e.invocation_id for e in _drain(broker, ["other"], 1)] == ["inv-1"]
-
-    def test_apps_are_isolated(self, broker: KombuBroker) -> None:
-        other = KombuBroker(broker.url, broker.app_id + "-other")
-        try:
-            other.publish([_envelope(9)])
-            consumer = broker.consumer(["default"], prefetch=1)
-            try:
-                assert consumer.get(1, timeout=0.1) == []
-            finally:
-                consumer.close()
-        finally:
-            other.purge(["default"])
-            other.close()
-
-    def test_limit_is_respected(self, broker: KombuBroker) -> None:
-        broker.publish([_envelope(i) for i in range(5)])
-        consumer = broker.consumer(["default"], prefetch=5)
-        try:
-            first = _collect(consumer, 2)
-            assert len(first) == 2
-            assert len(consumer.get(2, timeout=1)) <= 2
-        finally:
-            consumer.close()
-
-    def test_prefetch_bounds_unacked_messages(self, broker: KombuBroker) -> None:
-        broker.publish([_envelope(i) for i in range(6)])
-        first = broker.consumer(["default"], prefetch=2)
-        second: Any = None
-        try:
-            held = _collect(first, 2)
-            assert len(held) == 2
-            assert first.get(5, timeout=0.3) == []  # asks for more than it may hold
-            held[0].ack()
-            held += _collect(first, 1)
-            assert len(held) == 3
-            # the rest stayed on the broker for other consumers
-            second = broker.consumer(["default"], prefetch=10)
-            rest = _collect(second, 3)
-            assert len(rest) == 3
-            assert second.get(1, timeout=0.3) == []
-            ids = {d.envelope.invocation_id for d in held + rest if d.envelope}
-            assert ids == {f"inv-{i}" for i in range(6)}
-        finally:
-            first.close()
-            if second is not None:
-                second.close()
-
-    def test_priorities_are_honoured(self, broker: KombuBroker) -> None:
-        if broker.info.priority is PriorityOrder.NONE:
-            pytest.skip(f"{broker.url} orders messages FIFO whatever their priority")
-        priorities = [None, 1, 9, 5, 0, 9]
-        broker.publish([_envelope(i, priority=p) for i, p in enumerate(priorities)])
-        got = _drain(broker, ["default"], 6, prefetch=1)
-        assert [e.invocation_id for e in got] == [
-            "inv-2", "inv-5", "inv-3", "inv-1", "inv-0", "inv-4"
-        ]  # fmt: skip
-
-    def test_waiting_consumer_wakes_on_publish(self, broker: KombuBroker) -> None:
-        consumer = broker.consumer(["default"], prefetch=1)
-        got: list[Envelope] = []
-        ready = threading.Event()
-
-        def consume() -> None:
-            ready.set()
-            for delivery in consumer.get(1, timeout=5):
-                assert delivery.envelope is not None
-                got.append(delivery.envelope)
-                delivery.ack()
-
-        thread = threading.Thread(target=consume)
-        thread.start()
-        ready.wait()
-        broker.publish([_envelope(3)])
-        thread.join(10)
-        consumer.close()
-        assert [e.invocation_id for e in got] == ["inv-3"]
-
-    def test_malformed_message_is_reported_not_raised(self, broker: KombuBroker) -> None:
-        _publish_raw(broker, "not an envelope", "application/x-pynenc-envelope+json")
-        consumer = broker.consumer(["default"], prefetch=1)
-        try:
-            [delivery] = _collect(consumer, 1)
-            assert delivery.envelope is None
-            assert delivery.error is not None and "not JSON" in str(delivery.error)
-            delivery.reject()
-            assert consumer.get(1, timeout=0.05) == []
-        finally:
-            consumer.close()
-
-    def test_foreign_message_is_dead_lettered(self, broker: KombuBroker) -> None:
-        _publish_raw(broker, '{"task": "celery.thing", "args": []}', "application/json")
-        broker.publish([_envelope(1)])
-        consumer = broker.consumer(["default"], prefetch=2)
-        try:
-            deliveries = _collect(consumer, 2)
-            foreign = [d for d in deliveries if d.envelope is None]
-            assert len(foreign) == 1 and "not a pynenc" in str(foreign[0].error)
-            foreign[0].reject()
-            for delivery in deliveries:
-                if delivery.envelope is not None:
-                    delivery.ack()
-            deadline = time.monotonic() + 5  # RabbitMQ dead-letters asynchronously
-            while broker.dead_letters("default") < 1 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert broker.dead_letters("default") == 1
-            assert consumer.get(1, timeout=0.1) == []
-        finally:
-            consumer.close()
-
-    def test_batch_messages_carry_several_envelopes(self, broker: KombuBroker) -> None:
-        envelopes = [_envelope(i) for i in range(10)] + [_envelope(10, queue="other")]
-        broker.publish(envelopes, per_message=4)
-        consumer = broker.consumer(["default", "other"], prefetch=10)
-        try:
-            deliveries = _collect(consumer, 4)
-            sizes = sorted(len(d.envelopes) for d in deliveries)
-            for delivery in deliveries:
-                delivery.ack()
-        finally:
-            consumer.close()
-        # runs of one task and queue, 4 at most: 4 + 4 + 2 on default, 1 on other
-        assert sizes == [1, 2, 4, 4]
-        got = sorted(e.invocation_id for d in deliveries for e in d.envelopes)
-        assert got == sorted(e.invocation_id for e in envelopes)
-        assert all(d.envelope is None for d in deliveries if len(d.envelopes) > 1)
-
-    def test_purge_drops_waiting_messages(self, broker: KombuBroker) -> None:
-        broker.publish([_envelope(i) for i in range(3)])
-        assert broker.purge(["default"]) == 3
-        consumer = broker.consumer(["default"], prefetch=1)
-        try:
-            assert consumer.get(1, timeout=0.05) == []
-        finally:
-            consumer.close()
+class TestBroker(BrokerContract):
+    """Runs the broker contract on every transport in ``BROKER_KINDS``."""
 
 
 def test_envelopes_from_before_priorities_still_decode() -> None:
@@ -289,16 +96,6 @@ def test_batch_envelopes_round_trip_and_reject_damage() -> None:
         decode_message('{"v":1,"task":"m.t","ser":"json","batch":[]}')
     with pytest.raises(MalformedEnvelopeError, match="bad field"):
         decode_message('{"v":1,"task":"m.t","ser":"json","batch":[["only-an-id"]]}')
-
-
-def _publish_raw(broker: KombuBroker, body: str, content_type: str) -> None:
-    broker.purge(["default"])  # declares the queue as the broker does
-    conn = broker.connection()
-    try:
-        queue = broker.queue_name("default")
-        conn.Producer().publish(body, exchange="", routing_key=queue, content_type=content_type)
-    finally:
-        conn.release()
 
 
 # -- servers that go away ----------------------------------------------------------------------

@@ -64,7 +64,7 @@ class RunnerProcess:
         runner_cls: str,
         *extra: str,
         log: Path | None = None,
-        app: str = "tests.apps.deploy:app",
+        app_ref: str = "tests.apps.deploy:app",
     ) -> None:
         self.deployment = deployment
         self.args = [
@@ -72,7 +72,7 @@ class RunnerProcess:
             "-m",
             "pynenc",
             "--app",
-            app,
+            app_ref,
             "runner",
             "start",
             "--runner",

@@ -31,7 +31,7 @@ def deployment(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Dep
 
 
 def runner(dep: Deployment, runner_cls: str, tmp_path: Path) -> RunnerProcess:
-    return RunnerProcess(dep, runner_cls, *ONE_SLOT, log=tmp_path / "runner.log", app=APP)
+    return RunnerProcess(dep, runner_cls, *ONE_SLOT, log=tmp_path / "runner.log", app_ref=APP)
 
 
 def memory_app(threads: int = 1) -> Pynenc:

@@ -42,3 +42,11 @@ def test_runner_start_with_an_unknown_broker_scheme_fails_before_its_banner() ->
     assert status == 1, output
     assert "Invalid broker_url 'bogus://x'" in output
     assert "pynenc runner" not in output and "consuming" not in output
+
+
+def test_runner_start_with_a_misspelt_scheme_suggests_the_right_one() -> None:
+    status, output = _runner_start(f"reddis://:{SECRET}@127.0.0.1:6379/0")
+    assert status == 1, output
+    assert "Invalid broker_url 'reddis://:********@127.0.0.1:6379/0'" in output
+    assert "did you mean 'redis://'?" in output and "KeyError" not in output
+    assert SECRET not in output and "pynenc runner" not in output

@@ -71,7 +71,7 @@ def test_reroute_logs_a_warning_with_the_reason(
     envelope = core_app.orchestrator.envelope_for(
         core_app.orchestrator.get_record(invocation.invocation_id)
     )
-    assert core_app.orchestrator.claim_many([envelope], "runner-a") == [True]
+    assert core_app.orchestrator.claim_each([envelope], "runner-a") == [None]
     record = core_app.orchestrator.get_record(invocation.invocation_id)
     assert core_app.orchestrator.reroute(record, "runner-b", "runner-a is dead", 3)
     assert invocation.status is InvocationStatus.REROUTED

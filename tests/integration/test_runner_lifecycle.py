@@ -49,7 +49,7 @@ def _stop(runner: ThreadRunner, thread: threading.Thread, immediate: bool = Fals
 def _claim_as_dead_runner(app: Pynenc, invocation_id: str, runner_id: str) -> None:
     """Make ``runner_id`` own the invocation and then fall silent."""
     record = app.orchestrator.get_record(invocation_id)
-    assert app.orchestrator.claim_many([app.orchestrator.envelope_for(record)], runner_id) == [True]
+    assert app.orchestrator.claim_each([app.orchestrator.envelope_for(record)], runner_id) == [None]
     app.state_backend.heartbeat(runner_id, time.time() - 60)
 
 

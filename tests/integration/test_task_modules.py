@@ -8,6 +8,7 @@ nothing is imported (the module's import would write a marker file: there is non
 from __future__ import annotations
 
 import os
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -98,14 +99,45 @@ def test_a_task_of_a_module_in_task_modules_runs(tmp_path: Path) -> None:
         app.reset_components()
 
 
-def test_registered_tasks_run_whatever_task_modules_names(tmp_path: Path) -> None:
-    """``task_modules`` adds modules; it neither replaces the app's tasks nor is imported
-    before a task of it is called (a name that does not exist breaks nothing)."""
+def test_a_runner_refuses_to_start_when_a_task_module_does_not_import(tmp_path: Path) -> None:
+    """A typo in ``task_modules`` stops the runner at start, naming the module and the
+    option, instead of failing that module's invocations one by one later."""
     deployment = _deployment(tmp_path, tmp_path, PYNENC__TASK_MODULES="no_such.module")
+    done = subprocess.run(
+        RunnerProcess(deployment, "ThreadRunner").args,
+        env=deployment.environment(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "task_modules names module 'no_such.module'" in output
+    assert "ModuleNotFoundError" in output
+
+
+def test_a_runner_consumes_the_queues_of_its_task_modules(tmp_path: Path) -> None:
+    """The tasks of ``task_modules`` are registered at start: a task there with its own
+    queue is consumed without naming the queue, before anything imported its module."""
+    modules, marker = tmp_path / "modules", tmp_path / "marker"
+    _module_with_marker(modules, "queued_tasks", marker)
+    source = (modules / "queued_tasks.py").read_text()
+    (modules / "queued_tasks.py").write_text(source.replace("@app.task", '@app.task(queue="q2")'))
+    deployment = _deployment(tmp_path, modules, PYNENC__TASK_MODULES="queued_tasks")
     app = deployment.configure()
     runner = RunnerProcess(deployment, "ThreadRunner", log=tmp_path / "runner.log").start()
     try:
-        assert deploy.add(1, 2).get_result(timeout=60) == 3
+        arguments = serialize_arguments(app.serializer, "queued_tasks.double", {"x": 4})
+        invocation_id = new_invocation_id()
+        record = InvocationRecord(invocation_id, "queued_tasks.double", arguments, queue="q2")
+        app.state_backend.register([record], 0.0)
+        envelope = Envelope(
+            invocation_id, "queued_tasks.double", arguments, app.conf.serializer, "q2"
+        )
+        app.broker.publish([envelope])
+        final = app.orchestrator.wait_final(invocation_id, timeout=60)
+        assert final.status is S.SUCCESS, (final.error, runner.log_tail())
     finally:
         assert runner.stop() == 0, runner.log_tail()
         app.reset_components()

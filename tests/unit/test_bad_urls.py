@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import kombu.transport
 import pytest
 
 from pynenc import Pynenc
@@ -29,6 +30,9 @@ def double(x: int) -> int:
         ("localhost:6379", "not a URL"),
         ("redis://a:6379;redis://b:x", "the port 'x' is not a number"),
         ("sqlite://", "No database file"),
+        ("foo.bar://x", "scheme 'foo.bar' is not a kombu transport"),
+        ("Reddis://x", "did you mean 'redis://'?"),
+        (f"redis://:{SECRET}@h;reddis://:{SECRET}@h", "did you mean 'redis://'?"),
     ],
 )
 def test_broker_url_errors_name_option_value_and_forms(url: str, problem: str) -> None:
@@ -102,3 +106,48 @@ def test_an_unencoded_slash_in_a_password_is_named_not_echoed() -> None:
     message = str(raised.value)
     assert "Xy7" not in message and "kQ9" not in message
     assert "percent-encoded" in message and "broker_url" in message
+
+
+@pytest.fixture
+def missing_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two kombu transports whose client library is missing: one fails when built
+    (``nolib://``), the other when its module is imported (``nomodule://``)."""
+    aliases = kombu.transport.TRANSPORT_ALIASES
+    monkeypatch.setitem(aliases, "nolib", "tests.apps.missing_client_transports:Transport")
+    monkeypatch.setitem(aliases, "nomodule", "tests.apps.missing_client_module:Transport")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            f"nolib://user:{SECRET}@host",
+            "kombu's 'nolib' transport cannot be loaded (ImportError: Missing "
+            "pynenc-fake-client library)",
+        ),
+        (
+            "nomodule://host",
+            "kombu's 'nomodule' transport cannot be loaded (ModuleNotFoundError: No module "
+            "named 'pynenc_no_such_client_library')",
+        ),
+    ],
+)
+@pytest.mark.usefixtures("missing_clients")
+def test_a_transport_without_its_client_library_is_a_config_error(url: str, problem: str) -> None:
+    app = Pynenc(config_values={"app_id": "bad-urls-lib", "broker_url": url})
+    for build in (lambda: app.broker, app.runner.preflight, lambda: app.task(double)(1)):
+        with pytest.raises(ConfigError) as info:
+            build()
+        message = str(info.value)
+        assert problem in message and "install the client library" in message
+        assert "broker_url" in message and "PYNENC__BROKER_URL" in message
+        assert SECRET not in message
+    assert app.state_backend.find() == []
+
+
+def test_a_missing_library_of_a_kombu_extra_names_the_extra() -> None:
+    from pynenc.broker.transports import _install_hint
+
+    assert _install_hint("sqs") == "; install its client library: pip install 'kombu[sqs]'"
+    assert _install_hint("kafka").endswith("pip install 'kombu[confluentkafka]'")
+    assert _install_hint("SLMQ").endswith("pip install 'kombu[slmq]'")

@@ -231,7 +231,7 @@ def test_bad_env_value_message(tmp_path: Path) -> None:
             "maybe",
             "dev_mode_force_sync_tasks must be a boolean",
         ),
-        ("PYNENC__SERIALIZER", "xml", "one of 'json', 'pickle', 'cloudpickle', got 'xml'"),
+        ("PYNENC__SERIALIZER", " ", "serializer must be the name of a serializer"),
         ("PYNENC__LOGGING_LEVEL", "loud", "one of 'debug', 'info', 'warning', 'error', 'critical'"),
         ("PYNENC__BROKER__TRANSPORT_OPTIONS", "[1]", "broker.transport_options must be a mapping"),
         ("PYNENC__BROKER__TRANSPORT_OPTIONS", "{x", "invalid JSON"),
@@ -263,12 +263,20 @@ def test_unknown_env_variable_suggests_and_lists(tmp_path: Path) -> None:
         ("PYNENC__RUNNER", r"names the section 'runner'.*PYNENC__RUNNER__<OPTION>"),
         ("PYNENC__TASK", r"names the section 'task'"),
         ("PYNENC__APP_ID__X", r"Unknown option 'app_id__x'"),
-        ("PYNENC__TASK__MAX_RETRY", r"'task.max_retry'.*Did you mean 'task.max_retries'"),
     ],
 )
 def test_unknown_env_shapes(tmp_path: Path, variable: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         AppConfig(environ={variable: "1"}, cwd=tmp_path)
+
+
+def test_an_unknown_task_option_in_env_is_refused_when_a_task_is_declared(
+    tmp_path: Path,
+) -> None:
+    # a task's class may declare options of its own: only the declared task can tell
+    conf = AppConfig(environ={"PYNENC__TASK__MAX_RETRY": "1"}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match=r"'task.max_retry'.*Did you mean 'task.max_retries'"):
+        conf.task_config("samples.tasks.add", {})
 
 
 def test_unrelated_variables_are_ignored(tmp_path: Path) -> None:

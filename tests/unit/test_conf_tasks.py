@@ -67,6 +67,12 @@ def test_names_and_defaults() -> None:
         "parallel_batch_size",
         "registration_concurrency",
         "priority",
+        "running_concurrency",
+        "key_arguments",
+        "on_diff_non_key_args_raise",
+        "reroute_on_concurrency_control",
+        "max_running_per_key",
+        "rate_limit",
         "timeout",
         "soft_timeout",
     } == TASK_OPTION_NAMES
@@ -181,8 +187,9 @@ def test_bad_decorator_value_names_task(tmp_path: Path) -> None:
 
 
 def test_unknown_field_in_tasks_entry(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as err:
-        make(tmp_path, config_values={"tasks": {TASK: {"queues": "q"}}})
+    conf = make(tmp_path, config_values={"tasks": {TASK: {"queues": "q"}}})
+    with pytest.raises(ConfigError) as err:  # when the task is declared: its class decides
+        conf.task_config(TASK, {})
     message = str(err.value)
     assert f"'tasks.{TASK}.queues' (from config_values)" in message
     assert f"Did you mean 'tasks.{TASK}.queue'?" in message

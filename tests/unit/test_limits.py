@@ -17,10 +17,10 @@ from pynenc import (
     SoftTimeoutExceeded,
     Task,
 )
+from pynenc.attempt import BODY, Attempt
 from pynenc.conf import AppConfig
 from pynenc.conf.limits import seconds_or_none
 from pynenc.conf.option import InvalidValue
-from pynenc.invocation.attempt import BODY, Attempt
 from pynenc.records import InvocationRecord, StatusEntry, StatusUpdate
 from pynenc.runner.deadlines import RunningWatch
 from pynenc.runner.soft_limit import soft_limit_signal

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pynenc import InvalidStatusTransitionError, InvocationStatus
-from pynenc.orchestrator.transitions import CLAIMABLE, TRANSITIONS, check_transition
+from pynenc.orchestrator.transitions import SOURCES, TRANSITIONS, check_transition
 from pynenc.records import FINAL
 
 S = InvocationStatus
@@ -21,7 +21,7 @@ def test_final_statuses_have_no_exit() -> None:
 
 
 def test_claimable() -> None:
-    assert {S.REGISTERED, S.RETRY, S.REROUTED} == CLAIMABLE
+    assert {S.REGISTERED, S.RETRY, S.REROUTED} == SOURCES[S.RUNNING]
 
 
 def test_running_is_owned() -> None:
@@ -49,13 +49,12 @@ def test_a_runner_fails_only_what_it_owns() -> None:
     assert update.expected == {S.RUNNING}
     assert update.expected_owner == "runner-1"
     claim = Orchestrator.status_update("inv", S.RUNNING, "runner-1")
-    assert claim.expected == CLAIMABLE and claim.expected_owner is None
+    assert claim.expected == SOURCES[S.RUNNING] and claim.expected_owner is None
 
 
 def test_every_unfinished_status_can_be_cancelled() -> None:
     """A status added later must list CANCELLED too, or invocations in it cannot be
     cancelled (the canceller's compare-and-set expects every source of CANCELLED)."""
-    from pynenc.orchestrator.transitions import SOURCES
 
     unfinished = {s for s, rule in TRANSITIONS.items() if not rule.final}
     assert all(S.CANCELLED in TRANSITIONS[s].next for s in unfinished)

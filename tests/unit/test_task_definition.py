@@ -49,10 +49,13 @@ def test_invalid_options_are_all_listed_with_the_valid_ones() -> None:
     assert info.value.invalid == ["max_retrys", "queeue"]
 
 
-def test_unsupported_registration_concurrency_is_refused() -> None:
+def test_controls_runners_do_not_enforce_yet_are_refused() -> None:
     app = Pynenc(app_id="tests-def")
-    with pytest.raises(ConfigError, match="registration_concurrency=TASK"):
-        app.task(registration_concurrency="task")(_function_in("tests.apps.core"))
+    for options in ({"running_concurrency": "task"}, {"rate_limit": "10/s"}):
+        with pytest.raises(ConfigError, match="not enforced by runners yet"):
+            app.task(**options)(_function_in("tests.apps.core"))
+    task = app.task(registration_concurrency="task")(_function_in("tests.apps.core"))
+    assert task.concurrency is not None
 
 
 def test_conf_and_retriable_exceptions() -> None:
