@@ -6,11 +6,13 @@ Grouped public API; ``tests/unit/test_public_api.py`` checks that ``__all__`` is
 from pynenc.app import Pynenc
 from pynenc.arguments import Arguments
 from pynenc.call_options import TaskWithOptions
+from pynenc.cancellation import Cancellation
 from pynenc.conf import ConcurrencyControlType
 from pynenc.exceptions import (
     ConfigError,
     InvalidStatusTransitionError,
     InvalidTaskOptionsError,
+    InvocationCancelledError,
     InvocationConflictError,
     InvocationExpiredError,
     InvocationTimeoutError,
@@ -19,8 +21,10 @@ from pynenc.exceptions import (
     RemoteError,
     RetryError,
     SerializationError,
+    SoftTimeoutExceeded,
     TaskDefinitionError,
     TaskNotFoundError,
+    TaskTimeoutError,
 )
 from pynenc.hooks import Hooks
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
@@ -51,6 +55,7 @@ __all__ = [
     "SyncInvocation",
     "SyncInvocationGroup",
     "InvocationStatus",
+    "Cancellation",
     # runners
     "ThreadRunner",
     "BackgroundRunner",
@@ -66,6 +71,9 @@ __all__ = [
     "PublishVetoError",
     "InvocationExpiredError",
     "InvocationConflictError",
+    "InvocationCancelledError",
+    "TaskTimeoutError",
+    "SoftTimeoutExceeded",
     "RemoteError",
     "RetryError",
     "SerializationError",

@@ -210,6 +210,14 @@ RUNNER_OPTIONS = OptionTable(
             "Longest the scheduler (in the services lease holder) sleeps before it looks for "
             "newly scheduled work; due times it has seen are met without waiting for it.",
         ),
+        Option(
+            "cancel_check_interval",
+            0.25,
+            number(0.01),
+            "a number of seconds >= 0.01",
+            "While a runner that can stop running work (process runners, pool workers) runs "
+            "something, how often it reads whether any of it was cancelled (one batched read).",
+        ),
     ],
 )
 BROKER_OPTIONS = OptionTable(
@@ -367,6 +375,7 @@ class RunnerConfig(_Section):
     redeliver_after: float
     stop_grace: float
     scheduler_poll: float
+    cancel_check_interval: float
 
     def _check(self, values: Mapping[str, Any], assigned: frozenset[str]) -> None:
         check_liveness(self, values["heartbeat_interval"], values["dead_after"], assigned)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from pynenc.conf.limits import SECONDS_OR_NONE, seconds_or_none
 from pynenc.conf.option import (
     DEFAULT,
     InvalidValue,
@@ -229,6 +230,22 @@ TASK_OPTIONS = OptionTable(
             "a boolean",
             "Wait a random time between 0 and the computed delay (spreads retries out).",
         ),
+        Option(
+            "timeout",
+            None,
+            seconds_or_none,
+            SECONDS_OR_NONE,
+            "Hard time limit of one attempt: past it the invocation fails with "
+            "TaskTimeoutError (a process runner kills the work).",
+        ),
+        Option(
+            "soft_timeout",
+            None,
+            seconds_or_none,
+            SECONDS_OR_NONE,
+            "Soft time limit of one attempt: SoftTimeoutExceeded is raised in the task "
+            "(shorter than timeout).",
+        ),
     ],
 )
 
@@ -311,6 +328,8 @@ class TaskConfig:
     retry_backoff: float | None = TASK_OPTIONS["retry_backoff"].default
     retry_backoff_max: float | None = TASK_OPTIONS["retry_backoff_max"].default
     retry_jitter: bool = TASK_OPTIONS["retry_jitter"].default
+    timeout: float | None = TASK_OPTIONS["timeout"].default
+    soft_timeout: float | None = TASK_OPTIONS["soft_timeout"].default
     sources: Mapping[str, str] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )
