@@ -18,7 +18,7 @@ from pynenc.invocation import progress
 from pynenc.records import InvocationStatus
 from pynenc.serializer import deserialize_result
 
-#: ``status`` exits with this code for a FAILED or EXPIRED invocation (0 otherwise).
+#: ``status`` exits with this code for a FAILED, EXPIRED or CANCELLED invocation (0 otherwise).
 EXIT_FAILED = 1
 #: Final statuses that are not a success (``status`` exits with ``EXIT_FAILED``).
 _UNSUCCESSFUL = frozenset(

@@ -107,3 +107,49 @@ def test_configuration_doc_lists_every_option_with_its_variable_and_default() ->
         if isinstance(default, Enum):
             default = default.value
         assert _doc_default(default_cell) == default, (name, default_cell, option.default)
+
+
+def _comparable(value: object) -> object:
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    if isinstance(value, Enum):
+        return str(value.value).lower()
+    if isinstance(value, str):
+        return value.lower()
+    return value
+
+
+def test_task_option_tables_in_the_topic_docs_give_the_real_defaults() -> None:
+    """Tables of task options in docs/*.md (``| option | default | …``) match the code."""
+    from pynenc.conf.task_config import TASK_OPTIONS
+
+    checked = 0
+    for doc in sorted((ROOT / "docs").glob("*.md")):
+        if doc.name == "configuration.md":
+            continue  # its own test above
+        default_column = None
+        for line in doc.read_text().splitlines():
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+            if not line.lstrip().startswith("|"):
+                default_column = None
+            elif "default" in cells and cells[0] in ("option", "task option"):
+                default_column = cells.index("default")
+            elif default_column is not None and cells[0].startswith("`"):
+                name = cells[0].strip("`")
+                if name in TASK_OPTIONS.options:
+                    documented = _doc_default(cells[default_column])
+                    default = TASK_OPTIONS.options[name].default
+                    assert _comparable(documented) == _comparable(default), (doc.name, name)
+                    checked += 1
+    assert checked >= 10, "the topic docs no longer show task option tables: drop this test"
+
+
+def test_cancel_exit_codes_are_the_documented_ones() -> None:
+    from pynenc.cli.cancel import EXIT_ALREADY_FINISHED
+    from pynenc.cli.inspect import EXIT_FAILED
+
+    limits = (ROOT / "docs" / "limits-and-cancellation.md").read_text()
+    assert f"exits 0 when it cancelled the invocation, {EXIT_ALREADY_FINISHED} when" in limits
+    readme = (ROOT / "README.md").read_text()
+    assert f"exit 0 cancelled, {EXIT_ALREADY_FINISHED} already finished" in readme
+    assert f"`status` exits 0, or {EXIT_FAILED} when the invocation FAILED, EXPIRED or" in readme
