@@ -72,9 +72,10 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     if record.result is not None:
         click.echo(f"result      {_show_result(app, record.result)}")
     if record.error is not None:
-        click.echo(f"error       {record.error.get('type')}: {record.error.get('message')}")
+        headline = f"{record.error.get('type')}: {record.error.get('message')}"
+        click.echo(f"error       {headline}")
         traceback = record.error.get("traceback")
-        if traceback:
+        if traceback and traceback.strip() != headline.strip():  # not raised: no frames
             click.echo(traceback.rstrip())
     if record.status in _UNSUCCESSFUL:
         ctx.exit(EXIT_FAILED)
