@@ -18,7 +18,7 @@ from pynenc.invocation import progress
 from pynenc.records import InvocationStatus
 from pynenc.serializer import deserialize_result
 
-#: ``status`` exits with this code for a FAILED or EXPIRED invocation (0 otherwise).
+#: ``status`` exits with this code for a FAILED, EXPIRED or CANCELLED invocation (0 otherwise).
 EXIT_FAILED = 1
 #: Final statuses that are not a success (``status`` exits with ``EXIT_FAILED``).
 _UNSUCCESSFUL = frozenset(
@@ -72,9 +72,10 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     if record.result is not None:
         click.echo(f"result      {_show_result(app, record.result)}")
     if record.error is not None:
-        click.echo(f"error       {record.error.get('type')}: {record.error.get('message')}")
+        headline = f"{record.error.get('type')}: {record.error.get('message')}"
+        click.echo(f"error       {headline}")
         traceback = record.error.get("traceback")
-        if traceback:
+        if traceback and traceback.strip() != headline.strip():  # not raised: no frames
             click.echo(traceback.rstrip())
     if record.status in _UNSUCCESSFUL:
         ctx.exit(EXIT_FAILED)

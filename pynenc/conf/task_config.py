@@ -97,6 +97,11 @@ def optional(parse: Callable[[Any], T]) -> Callable[[Any], T | None]:
 
 def backoff_factor(raw: Any) -> float:
     """A finite factor >= 1."""
+    if isinstance(raw, bool):
+        raise InvalidValue(
+            "a backoff is the factor between two waits, not a switch (Celery's "
+            "retry_backoff=True is retry_delay=1, retry_backoff=2: 1, 2, 4 s…)"
+        )
     value = number(1)(raw)
     if value == float("inf"):
         raise InvalidValue()
