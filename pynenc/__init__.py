@@ -6,21 +6,26 @@ Grouped public API; ``tests/unit/test_public_api.py`` checks that ``__all__`` is
 from pynenc.app import Pynenc
 from pynenc.arguments import Arguments
 from pynenc.call_options import TaskWithOptions
+from pynenc.cancellation import Cancellation
 from pynenc.conf import ConcurrencyControlType
 from pynenc.exceptions import (
     ConfigError,
     InvalidStatusTransitionError,
     InvalidTaskOptionsError,
+    InvocationCancelledError,
     InvocationConflictError,
     InvocationExpiredError,
+    InvocationNotFoundError,
     InvocationTimeoutError,
     PublishVetoError,
     PynencError,
     RemoteError,
     RetryError,
     SerializationError,
+    SoftTimeoutExceeded,
     TaskDefinitionError,
     TaskNotFoundError,
+    TaskTimeoutError,
 )
 from pynenc.hooks import Hooks
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
@@ -51,6 +56,7 @@ __all__ = [
     "SyncInvocation",
     "SyncInvocationGroup",
     "InvocationStatus",
+    "Cancellation",
     # runners
     "ThreadRunner",
     "BackgroundRunner",
@@ -62,10 +68,14 @@ __all__ = [
     "ConfigError",
     "InvalidTaskOptionsError",
     "InvalidStatusTransitionError",
+    "InvocationNotFoundError",
     "InvocationTimeoutError",
     "PublishVetoError",
     "InvocationExpiredError",
     "InvocationConflictError",
+    "InvocationCancelledError",
+    "TaskTimeoutError",
+    "SoftTimeoutExceeded",
     "RemoteError",
     "RetryError",
     "SerializationError",

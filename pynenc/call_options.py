@@ -246,9 +246,9 @@ def _seconds(name: str, value: Any) -> float:
         or math.isinf(value)
         or value < 0
     ):
-        also = " or a timezone-aware datetime" if name == "expires" else ""
+        form = "> 0, or a timezone-aware datetime" if name == "expires" else ">= 0"
         raise ValueError(
-            f"with_options({name}={value!r}): {name} must be a finite number of seconds >= 0{also}"
+            f"with_options({name}={value!r}): {name} must be a finite number of seconds {form}"
         )
     return float(value)
 

@@ -8,6 +8,9 @@
     ``SerializationError`` — a value cannot be encoded or decoded by the configured serializer.
     ``InvocationError`` — base for problems with one invocation.
         ``InvocationTimeoutError`` — a result did not arrive in time (also a ``TimeoutError``).
+        ``TaskTimeoutError`` — the invocation ran past its task's hard ``timeout`` (also a
+        ``TimeoutError``).
+        ``InvocationCancelledError`` — the invocation was cancelled (status CANCELLED).
         ``InvalidStatusTransitionError`` — a status change the transition table does not allow.
         ``InvocationNotFoundError`` — the state backend has no such invocation.
         ``OutsideTaskError`` — ``Task.invocation`` used outside a running task.
@@ -25,6 +28,8 @@
     ``PublishVetoError`` — a ``before_publish`` hook refused a call (nothing was sent).
 
 ``RetryError`` is control flow, not an error: raise it from a task to ask for a retry.
+``SoftTimeoutExceeded`` is control flow too: raised inside a task past its ``soft_timeout``,
+so that it can clean up.
 ``PynencWarning`` (a ``UserWarning``) flags a likely mistake that pynenc can work around.
 """
 
@@ -72,6 +77,48 @@ class InvocationError(PynencError):
 
 class InvocationTimeoutError(InvocationError, TimeoutError):
     """The result of an invocation did not arrive within the timeout."""
+
+
+class TaskTimeoutError(InvocationError, TimeoutError):
+    """The invocation ran past its task's hard time limit (task option ``timeout``).
+
+    Recorded by the runner as the invocation's error (FAILED, or a retry when ``retry_for``
+    lists it); a process runner killed the work, a thread runner stopped waiting for it.
+    ``limit`` is the limit in seconds.
+    """
+
+    def __init__(self, message: str, limit: float | None = None) -> None:
+        super().__init__(message, limit)
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InvocationCancelledError(InvocationError):
+    """The invocation was cancelled (status CANCELLED): raised by ``result`` and by
+    ``invocation.checkpoint()`` inside the cancelled task.
+
+    ``invocation_id`` is the cancelled invocation, ``cancelled_by`` names who cancelled it,
+    ``cancelled_at`` when (seconds since the epoch), ``reason`` why, when they said so.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        cancelled_by: str | None = None,
+        cancelled_at: float | None = None,
+        reason: str | None = None,
+        invocation_id: str | None = None,
+    ) -> None:
+        super().__init__(message, cancelled_by, cancelled_at, reason, invocation_id)
+        self.cancelled_by = cancelled_by
+        self.cancelled_at = cancelled_at
+        self.reason = reason
+        self.invocation_id = invocation_id
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class InvalidStatusTransitionError(InvocationError):
@@ -198,6 +245,23 @@ class RetryError(Exception):
         self.delay = None if delay is None else float(delay)
 
 
+class SoftTimeoutExceeded(Exception):
+    """Raised inside a task that ran past its soft time limit (task option ``soft_timeout``):
+    catch it to clean up before the hard ``timeout``. Control flow, not a pynenc error.
+
+    Raised asynchronously (by a signal) in a ``ProcessRunner`` child; elsewhere at the
+    task's next ``invocation.checkpoint()``. Uncaught, it fails the invocation (or retries
+    it when ``retry_for`` lists it). ``limit`` is the soft limit in seconds.
+    """
+
+    def __init__(self, message: str, limit: float | None = None) -> None:
+        super().__init__(message, limit)
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 __all__ = [
     "BrokerError",
     "ConcurrencyControlledError",
@@ -207,6 +271,7 @@ __all__ = [
     "InvalidTaskOptionsError",
     "InvocationConcurrencyWithDifferentArgumentsError",
     "InvocationConflictError",
+    "InvocationCancelledError",
     "InvocationError",
     "InvocationExpiredError",
     "InvocationNotFoundError",
@@ -219,10 +284,12 @@ __all__ = [
     "RetryError",
     "RunnerError",
     "SerializationError",
+    "SoftTimeoutExceeded",
     "StateBackendError",
     "StateBackendUnavailableError",
     "TaskDefinitionError",
     "TaskNotFoundError",
+    "TaskTimeoutError",
 ]
 
 

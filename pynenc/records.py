@@ -24,6 +24,7 @@ class InvocationStatus(StrEnum):
     SUCCESS = "success"  #: finished, result stored
     FAILED = "failed"  #: finished, exception stored
     EXPIRED = "expired"  #: not started before its expiry: never runs
+    CANCELLED = "cancelled"  #: cancelled before it finished (``invocation.cancel()``)
 
     @property
     def is_final(self) -> bool:
@@ -33,7 +34,12 @@ class InvocationStatus(StrEnum):
 
 #: The statuses an invocation ends in (the transition table checks it agrees).
 FINAL: frozenset[InvocationStatus] = frozenset(
-    {InvocationStatus.SUCCESS, InvocationStatus.FAILED, InvocationStatus.EXPIRED}
+    {
+        InvocationStatus.SUCCESS,
+        InvocationStatus.FAILED,
+        InvocationStatus.EXPIRED,
+        InvocationStatus.CANCELLED,
+    }
 )
 
 

@@ -21,6 +21,7 @@ from pynenc.arguments import Arguments
 from pynenc.call import Call, PreSerializedCall, submit
 from pynenc.call_options import CallOptions, TaskWithOptions, run_sync
 from pynenc.conf import ConcurrencyControlType, TaskConfig
+from pynenc.conf.limits import check_time_limits
 from pynenc.conf.option import OptionTable
 from pynenc.conf.task_config import task_option_table
 from pynenc.context import current_invocation
@@ -106,6 +107,7 @@ class Task(Generic[Params, Result]):
         self.conf: TaskConfig = app.conf.task_config(
             self.task_id.key, self.options, self.extra_options, app.task_class_options
         )
+        check_time_limits(self.task_id.key, self.conf.timeout, self.conf.soft_timeout)
         self.signature = inspect.signature(func)
         #: concurrency control and rate limit; ``None`` (no control): the fast path
         self.concurrency = ConcurrencyPolicy.of(

@@ -18,10 +18,12 @@ from pynenc.invocation import progress
 from pynenc.records import InvocationStatus
 from pynenc.serializer import deserialize_result
 
-#: ``status`` exits with this code for a FAILED or EXPIRED invocation (0 otherwise).
+#: ``status`` exits with this code for a FAILED, EXPIRED or CANCELLED invocation (0 otherwise).
 EXIT_FAILED = 1
 #: Final statuses that are not a success (``status`` exits with ``EXIT_FAILED``).
-_UNSUCCESSFUL = frozenset({InvocationStatus.FAILED, InvocationStatus.EXPIRED})
+_UNSUCCESSFUL = frozenset(
+    {InvocationStatus.FAILED, InvocationStatus.EXPIRED, InvocationStatus.CANCELLED}
+)
 
 
 @click.command("status")
@@ -30,7 +32,7 @@ _UNSUCCESSFUL = frozenset({InvocationStatus.FAILED, InvocationStatus.EXPIRED})
 def status(ctx: click.Context, invocation_id: str) -> None:
     """Show an invocation's status, history and result or error.
 
-    Exits 0, or 1 when the invocation FAILED or EXPIRED (or is unknown).
+    Exits 0, or 1 when the invocation FAILED, EXPIRED or was CANCELLED (or is unknown).
     """
     app = load(ctx)
     try:
@@ -55,6 +57,14 @@ def status(ctx: click.Context, invocation_id: str) -> None:
         click.echo(f"expires     {_when(record.expires, now)}")
     if record.priority is not None:
         click.echo(f"priority    {record.priority}")
+    limits = _limits(app, record.task_id)
+    if limits:
+        click.echo(f"limits      {limits}")
+    if record.status is InvocationStatus.CANCELLED and history:
+        last = history[-1]
+        when = dt.datetime.fromtimestamp(last.timestamp, dt.UTC).isoformat(timespec="milliseconds")
+        why = f": {last.reason}" if last.reason else ""
+        click.echo(f"cancelled   by {last.runner_id or '?'} at {when}{why}")
     click.echo("history:")
     for entry in history:
         when = _iso(entry.timestamp)
@@ -65,9 +75,10 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     if record.result is not None:
         click.echo(f"result      {_show_result(app, record.result)}")
     if record.error is not None:
-        click.echo(f"error       {record.error.get('type')}: {record.error.get('message')}")
+        headline = f"{record.error.get('type')}: {record.error.get('message')}"
+        click.echo(f"error       {headline}")
         traceback = record.error.get("traceback")
-        if traceback:
+        if traceback and traceback.strip() != headline.strip():  # not raised: no frames
             click.echo(traceback.rstrip())
     if record.status in _UNSUCCESSFUL:
         ctx.exit(EXIT_FAILED)
@@ -89,6 +100,22 @@ def _when(timestamp: float, now: float) -> str:
     offset = timestamp - now
     relative = f"in {age(offset)}" if offset >= 0 else f"{age(-offset)} ago"
     return f"{_iso(timestamp)} ({relative})"
+
+
+def _limits(app: Pynenc, task_id: str) -> str:
+    """The task's time limits as this app configures them (``""``: none, or unknown task)."""
+    task = app.tasks.get(task_id)
+    if task is None:
+        return ""
+    limits = [
+        f"{name} {value:g} s"
+        for name, value in (
+            ("timeout", task.conf.timeout),
+            ("soft_timeout", task.conf.soft_timeout),
+        )
+        if value is not None
+    ]
+    return ", ".join(limits)
 
 
 def _show_result(app: Pynenc, encoded: str) -> str:

@@ -6,6 +6,7 @@ pynenc --app package.module:app status INVOCATION_ID
 pynenc --app package.module:app runners
 pynenc --app package.module:app invocations [--status FAILED] [--task t] [--queue q]
 pynenc --app package.module:app purge [--yes]
+pynenc --app package.module:app cancel INVOCATION_ID [--reason TEXT]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import click
 
 from pynenc.app import Pynenc
+from pynenc.cli.cancel import cancel
 from pynenc.cli.common import load, printed_warnings, show_value, warn
 from pynenc.cli.inspect import invocations, runners, status
 from pynenc.conf.app_config import LOGGING_LEVELS
@@ -197,6 +199,7 @@ def _interactive() -> bool:
 cli.add_command(status)
 cli.add_command(runners)
 cli.add_command(invocations)
+cli.add_command(cancel)
 
 
 def main() -> None:

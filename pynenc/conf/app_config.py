@@ -211,6 +211,14 @@ RUNNER_OPTIONS = OptionTable(
             "newly scheduled work; due times it has seen are met without waiting for it.",
         ),
         Option(
+            "cancel_check_interval",
+            0.25,
+            number(0.01),
+            "a number of seconds >= 0.01",
+            "While a runner that can stop running work (process runners, pool workers) runs "
+            "something, how often it reads whether any of it was cancelled (one batched read).",
+        ),
+        Option(
             "concurrency_recheck",
             10.0,
             number(0.1),
@@ -375,6 +383,7 @@ class RunnerConfig(_Section):
     redeliver_after: float
     stop_grace: float
     scheduler_poll: float
+    cancel_check_interval: float
     concurrency_recheck: float
 
     def _check(self, values: Mapping[str, Any], assigned: frozenset[str]) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from pynenc.conf.limits import SECONDS_OR_NONE, seconds_or_none
 from pynenc.conf.option import (
     DEFAULT,
     InvalidValue,
@@ -96,6 +97,11 @@ def optional(parse: Callable[[Any], T]) -> Callable[[Any], T | None]:
 
 def backoff_factor(raw: Any) -> float:
     """A finite factor >= 1."""
+    if isinstance(raw, bool):
+        raise InvalidValue(
+            "a backoff is the factor between two waits, not a switch (Celery's "
+            "retry_backoff=True is retry_delay=1, retry_backoff=2: 1, 2, 4 s…)"
+        )
     value = number(1)(raw)
     if value == float("inf"):
         raise InvalidValue()
@@ -229,6 +235,22 @@ TASK_OPTIONS = OptionTable(
             "a boolean",
             "Wait a random time between 0 and the computed delay (spreads retries out).",
         ),
+        Option(
+            "timeout",
+            None,
+            seconds_or_none,
+            SECONDS_OR_NONE,
+            "Hard time limit of one attempt: past it the invocation fails with "
+            "TaskTimeoutError (a process runner kills the work).",
+        ),
+        Option(
+            "soft_timeout",
+            None,
+            seconds_or_none,
+            SECONDS_OR_NONE,
+            "Soft time limit of one attempt: SoftTimeoutExceeded is raised in the task "
+            "(shorter than timeout).",
+        ),
     ],
 )
 
@@ -311,6 +333,8 @@ class TaskConfig:
     retry_backoff: float | None = TASK_OPTIONS["retry_backoff"].default
     retry_backoff_max: float | None = TASK_OPTIONS["retry_backoff_max"].default
     retry_jitter: bool = TASK_OPTIONS["retry_jitter"].default
+    timeout: float | None = TASK_OPTIONS["timeout"].default
+    soft_timeout: float | None = TASK_OPTIONS["soft_timeout"].default
     sources: Mapping[str, str] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )

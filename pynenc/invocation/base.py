@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic
 
 from pynenc.arguments import Arguments
+from pynenc.attempt import current_attempt
 from pynenc.invocation.progress import Progress
 from pynenc.records import InvocationStatus, StatusEntry
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:
+    from pynenc.cancellation import Cancellation
     from pynenc.task import Task
+
+#: Seconds between two reads of the stored status by :meth:`BaseInvocation.checkpoint`.
+CHECKPOINT_READ_EVERY = 0.1
 
 
 class BaseInvocation(ABC, Generic[Params, Result]):
@@ -22,6 +28,7 @@ class BaseInvocation(ABC, Generic[Params, Result]):
         self.task = task
         self.arguments = arguments
         self.invocation_id = invocation_id
+        self._next_cancel_read = 0.0  #: monotonic time of the next read by checkpoint()
 
     @property
     def app(self) -> Any:
@@ -55,11 +62,48 @@ class BaseInvocation(ABC, Generic[Params, Result]):
         :raises ValueError: ``state`` is empty or too long, or ``meta`` holds NaN/infinity.
         """
 
+    @abstractmethod
+    def cancel(self, reason: str | None = None, by: str | None = None) -> Cancellation:
+        """Cancel the invocation unless it has finished; the answer says which happened
+        (true when this call cancelled it). Waiters then get
+        :class:`~pynenc.exceptions.InvocationCancelledError`.
+
+        :param reason: why, kept in the history and the error.
+        :param by: who cancels (default: this process, or the running invocation).
+        """
+
     @property
     @abstractmethod
     def progress(self) -> Progress | None:
         """The last progress the task published (state, meta, updated), or ``None``; it
         stays readable after the invocation ends."""
+
+    @property
+    @abstractmethod
+    def cancelled(self) -> bool:
+        """Whether the invocation was cancelled (its stored status is CANCELLED)."""
+
+    def checkpoint(self) -> None:
+        """A cooperative check point for the running task: call it between units of work.
+
+        Raises :class:`~pynenc.exceptions.InvocationCancelledError` once the invocation was
+        cancelled, and :class:`~pynenc.exceptions.SoftTimeoutExceeded` (once) when the
+        attempt ran past its ``soft_timeout``. Cheap: it reads the state backend at most
+        every :data:`CHECKPOINT_READ_EVERY` seconds.
+        """
+        attempt = current_attempt.get()
+        if attempt is not None and attempt.invocation_id == self.invocation_id:
+            attempt.check_soft()
+        now = time.monotonic()
+        if now < self._next_cancel_read:
+            return
+        self._next_cancel_read = now + CHECKPOINT_READ_EVERY
+        if self.cancelled:
+            raise self._cancelled_error()
+
+    @abstractmethod
+    def _cancelled_error(self) -> BaseException:
+        """The error of a cancelled invocation (as its waiters get it)."""
 
     @abstractmethod
     def get_result(self, timeout: float | None = None) -> Result:

@@ -17,6 +17,7 @@ from pynenc.types import Params, Result
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
+    from pynenc.cancellation import Cancellation
     from pynenc.task import Task
 
 
@@ -62,6 +63,7 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
         #: set by the runner on the handle of a running attempt: its retry count, known
         #: from the message (``num_retries`` then reads nothing)
         self._attempt_retries = attempt_retries
+        self._next_cancel_read = 0.0  #: monotonic time of the next read by checkpoint()
 
     @classmethod
     def from_record(cls, app: Pynenc, record: InvocationRecord) -> DistributedInvocation[Any, Any]:
@@ -159,6 +161,29 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
     @property
     def progress(self) -> progress.Progress | None:
         return progress.read(self.task.app.state_backend, self.invocation_id)
+
+    def cancel(self, reason: str | None = None, by: str | None = None) -> Cancellation:
+        """Cancel the invocation unless it has finished (stored: every runner honours it).
+
+        Not started: it never runs. Running: a process runner kills it within
+        ``runner.cancel_check_interval``; in a thread runner the task stops at its next
+        :meth:`checkpoint` (its outcome is refused either way). Finished: nothing changes,
+        and the answer says so (it is false).
+        """
+        answer = self._app.orchestrator.cancel(self.invocation_id, by, reason)
+        self._final = None  # read the final record again: it may be the cancellation
+        self._next_cancel_read = 0.0  # a task cancelling itself stops at its next checkpoint
+        return answer
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the invocation was cancelled (one read of the stored status)."""
+        return self.status is InvocationStatus.CANCELLED
+
+    def _cancelled_error(self) -> BaseException:
+        record = self._record()
+        assert record.error is not None
+        return payload_to_exception(record.error)
 
     def get_result(self, timeout: float | None = None) -> Result:
         timeout = checked_timeout(timeout)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from pynenc.exceptions import InvocationCancelledError
+
 if TYPE_CHECKING:
     from pynenc.broker.envelope import Envelope
 
@@ -46,7 +48,17 @@ def succeeded(envelope: Envelope, seconds: float) -> None:
 
 
 def failed(envelope: Envelope, seconds: float, exc: BaseException) -> None:
-    """The function raised and no retry is left: WARNING, with the traceback."""
+    """The function raised and no retry is left: WARNING, with the traceback (none for an
+    error the runner made: a time limit). A task that stopped because it was cancelled
+    (``checkpoint()`` raised) is INFO: its status is CANCELLED, not FAILED."""
+    if isinstance(exc, InvocationCancelledError) and exc.invocation_id == envelope.invocation_id:
+        logger.info(
+            "Task %s[%s] stopped after %.4f s: it was cancelled",
+            envelope.task_id,
+            envelope.invocation_id,
+            seconds,
+        )
+        return
     logger.warning(
         "Task %s[%s] failed in %.4f s: %s: %s",
         envelope.task_id,
@@ -54,7 +66,7 @@ def failed(envelope: Envelope, seconds: float, exc: BaseException) -> None:
         seconds,
         type(exc).__name__,
         exc,
-        exc_info=exc,
+        exc_info=exc if exc.__traceback__ is not None else None,
     )
 
 

@@ -13,7 +13,15 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
+from pynenc.cancellation import (
+    Cancellation,
+    already_finished,
+    cancelled_error,
+    cancelled_now,
+    default_canceller,
+)
 from pynenc.context import current_invocation
+from pynenc.exceptions import InvocationCancelledError
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.invocation.progress import Progress, decode_progress, make_progress
@@ -63,6 +71,7 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         self._value: Any = None
         self._error: BaseException | None = None
         self._progress: Progress | None = None
+        self._cancel_error: InvocationCancelledError | None = None
 
     @classmethod
     def run(
@@ -95,6 +104,9 @@ class SyncInvocation(BaseInvocation[Params, Result]):
                     if self.task.is_async:
                         value = run_coroutine(value)
                 except Exception as exc:
+                    if self._cancel_error is not None:  # cancelled while it ran: that stands
+                        self._error = self._cancel_error
+                        return
                     retry = self.task.should_retry(exc, self._retries)
                     status = InvocationStatus.RETRY if retry else InvocationStatus.FAILED
                     if hooks.run_end:  # before the outcome is set, as on a runner
@@ -107,6 +119,9 @@ class SyncInvocation(BaseInvocation[Params, Result]):
                         continue
                     self._error = exc
                     return
+                if self._cancel_error is not None:
+                    self._error = self._cancel_error
+                    return
                 if hooks.run_end:
                     seconds = time.perf_counter() - start
                     outcome = Outcome(InvocationStatus.SUCCESS, value=value, duration=seconds)
@@ -116,6 +131,35 @@ class SyncInvocation(BaseInvocation[Params, Result]):
                 return
         finally:
             current_invocation.reset(token)
+
+    def cancel(self, reason: str | None = None, by: str | None = None) -> Cancellation:
+        """In dev sync mode the call ran the task before returning its invocation, so a
+        caller's handle is finished: nothing changes (the answer is false and says so).
+
+        From inside the running task (``task.invocation.cancel()``) it is CANCELLED at
+        once: the task stops at its next :meth:`checkpoint`, what it returns or raises is
+        discarded, and ``result`` raises :class:`InvocationCancelledError`.
+        """
+        task_id = self.task.task_id.key
+        if self._status.is_final:
+            return already_finished(self.invocation_id, task_id, self._status)
+        actor = by or default_canceller()
+        previous = self._status
+        self._set(InvocationStatus.CANCELLED)
+        self._history[-1] = self._history[-1]._replace(runner_id=actor, reason=reason)
+        at = self._history[-1].timestamp
+        self._cancel_error = cancelled_error(self.invocation_id, task_id, actor, at, reason)
+        self._next_cancel_read = 0.0  # its next checkpoint sees it
+        how = "it stops at its next invocation.checkpoint(); its outcome is discarded."
+        return cancelled_now(self.invocation_id, task_id, previous, how)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._status is InvocationStatus.CANCELLED
+
+    def _cancelled_error(self) -> BaseException:
+        assert self._cancel_error is not None
+        return self._cancel_error
 
     @property
     def status(self) -> InvocationStatus:

@@ -62,6 +62,10 @@ def explain_refusal(
         reason = "it expired before it started (status EXPIRED)"
         log.expired(envelope.task_id, inv, f"{NOT_STARTED}, found when claimed")
         return Refusal(reason)
-    reason = f"already taken, finished or purged (status {record.status.name})"
+    reason = (
+        "it was cancelled"
+        if record.status is InvocationStatus.CANCELLED
+        else f"already taken, finished or purged (status {record.status.name})"
+    )
     logger.info("Not running %s: %s", inv, reason)
     return Refusal(reason)

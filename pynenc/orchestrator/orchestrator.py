@@ -20,7 +20,7 @@ from pynenc.exceptions import (
     InvocationNotFoundError,
     InvocationTimeoutError,
 )
-from pynenc.orchestrator import recovery, routing
+from pynenc.orchestrator import cancellation, recovery, routing
 from pynenc.orchestrator.claims import Refusal, explain_refusal
 from pynenc.orchestrator.scheduling import NOT_STARTED, publish_due, schedule_retry
 from pynenc.orchestrator.transitions import (
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.call import Call
     from pynenc.call_options import CallOptions
+    from pynenc.cancellation import Cancellation
     from pynenc.orchestrator.routing import Plan
 
 logger = logging.getLogger("pynenc.orchestrator")
@@ -264,7 +265,10 @@ class Orchestrator:
         if refused:
             records = backend.get_many([update.invocation_id for update in refused])
             for update, record in zip(refused, records, strict=True):
-                logger.warning(
+                # refused because it was cancelled: expected, the canceller says why
+                cancelled = record is not None and record.status is S.CANCELLED
+                logger.log(
+                    logging.INFO if cancelled else logging.WARNING,
                     "%s of %s not recorded: %s",
                     update.entry.status.name,
                     update.invocation_id,
@@ -346,6 +350,13 @@ class Orchestrator:
         """Reroute every invocation ``runner_id`` still runs (it is stopping or dead)."""
         return recovery.release_owned(self, runner_id, actor, reason, max_reroutes)
 
+    def cancel(
+        self, invocation_id: str, by: str | None = None, reason: str | None = None
+    ) -> Cancellation:
+        """Cancel an invocation unless it has finished (see
+        :mod:`pynenc.orchestrator.cancellation`)."""
+        return cancellation.cancel(self.app, invocation_id, by, reason)
+
     def finish(
         self, invocation_id: str, target: InvocationStatus, runner_id: str, **outcome: Any
     ) -> bool:
@@ -359,6 +370,8 @@ def _refusal(update: StatusUpdate, record: InvocationRecord | None) -> str:
     """Why the backend refused ``update``, given the record as it is now."""
     if record is None:
         return "the record is gone (purged, or lost by the state backend)"
+    if record.status is S.CANCELLED and record.error is not None:
+        return str(record.error.get("message", "it was cancelled"))
     try:
         check_transition(record.status, update.entry.status)
     except InvalidStatusTransitionError as exc:

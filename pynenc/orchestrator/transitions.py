@@ -3,7 +3,8 @@
 Every status change in pynenc is checked against :data:`TRANSITIONS`. A rule says which
 statuses may follow, whether the status is final, and whether it is *owned*: an owned
 status (RUNNING) belongs to the runner that entered it, and only that runner may leave it —
-or recovery, acting for a runner that is dead or stopping (the history says which).
+or recovery, acting for a runner that is dead or stopping (the history says which), or
+someone cancelling the invocation (RUNNING -> CANCELLED, the canceller named in history).
 """
 
 from __future__ import annotations
@@ -27,21 +28,26 @@ S = InvocationStatus
 TRANSITIONS: dict[InvocationStatus, StatusRule] = {
     # REGISTERED -> FAILED: the caller could not publish it (never a runner's move);
     # -> EXPIRED (here and from every waiting status): claimed after its expiry
-    S.REGISTERED: StatusRule(next=frozenset({S.RUNNING, S.FAILED, S.EXPIRED})),
+    S.REGISTERED: StatusRule(next=frozenset({S.RUNNING, S.FAILED, S.EXPIRED, S.CANCELLED})),
     # SCHEDULED: waits in the scheduled index; when due, the services holder publishes it
     # (-> REGISTERED, or -> RETRY for a delayed retry), or ends it EXPIRED
-    S.SCHEDULED: StatusRule(next=frozenset({S.REGISTERED, S.RETRY, S.EXPIRED})),
+    S.SCHEDULED: StatusRule(next=frozenset({S.REGISTERED, S.RETRY, S.EXPIRED, S.CANCELLED})),
     # RUNNING -> SCHEDULED: a retry with a delay; -> EXPIRED: that retry would be due
     # after the invocation's expiry
     S.RUNNING: StatusRule(
-        next=frozenset({S.SUCCESS, S.FAILED, S.RETRY, S.REROUTED, S.SCHEDULED, S.EXPIRED}),
+        next=frozenset(
+            {S.SUCCESS, S.FAILED, S.RETRY, S.REROUTED, S.SCHEDULED, S.EXPIRED, S.CANCELLED}
+        ),
         owned=True,
     ),
-    S.RETRY: StatusRule(next=frozenset({S.RUNNING, S.EXPIRED})),
-    S.REROUTED: StatusRule(next=frozenset({S.RUNNING, S.EXPIRED})),
+    S.RETRY: StatusRule(next=frozenset({S.RUNNING, S.EXPIRED, S.CANCELLED})),
+    S.REROUTED: StatusRule(next=frozenset({S.RUNNING, S.EXPIRED, S.CANCELLED})),
     S.SUCCESS: StatusRule(next=frozenset(), final=True),
     S.FAILED: StatusRule(next=frozenset(), final=True),
     S.EXPIRED: StatusRule(next=frozenset(), final=True),
+    # entered from every status that is not final, by whoever cancels (never the owner's
+    # move: see pynenc.orchestrator.cancellation); a runner's outcome then is refused
+    S.CANCELLED: StatusRule(next=frozenset(), final=True),
 }
 
 # the statuses the records call final are exactly those the table ends at

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
+from pynenc.attempt import outcome_discarded
 from pynenc.broker import Envelope
 from pynenc.context import current_invocation
 from pynenc.exceptions import ConfigError, PynencError, SerializationError, TaskNotFoundError
@@ -185,6 +186,8 @@ def execute(
         if hooks.run_start:
             hooks.emit("run_start", prepared)
         outcome = run(prepared, envelope)
+        if outcome_discarded(envelope):  # its runner gave up on it (time limit, cancel)
+            return
         if hooks.run_end:
             try:
                 hooks.emit("run_end", prepared, outcome)

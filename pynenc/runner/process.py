@@ -25,14 +25,18 @@ from multiprocessing import forkserver
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
+from pynenc.attempt import Attempt, current_attempt
 from pynenc.conf.masking import masked_url
 from pynenc.context import blocking_wait
 from pynenc.exceptions import RunnerError
+from pynenc.orchestrator.overrun import record_overrun
 from pynenc.runner.base import POLL_TIMEOUT, BaseRunner
-from pynenc.runner.execution import execute
+from pynenc.runner.deadlines import RunningWatch, task_limits
+from pynenc.runner.execution import execute, resolve_task
 from pynenc.runner.ownership import taken_over
 from pynenc.runner.reference import app_reference, app_settings, load_worker_app
 from pynenc.runner.signals import ignore_stop_signals, stop_signals_blocked
+from pynenc.runner.soft_limit import soft_limit_signal
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pynenc.runner")
 _BLOCKED, _RESUMED = "blocked", "resumed"
+#: Longest wait for a killed child to be gone (SIGKILL: normally milliseconds).
+KILL_WAIT = 5.0
 
 
 def require_cross_process(app: Pynenc, runner: str) -> None:
@@ -70,6 +76,10 @@ class ProcessRunner(BaseRunner):
         self._children: dict[int, tuple[BaseProcess, Envelope]] = {}
         self._blocked: set[int] = set()
         self._lost: set[int] = set()  #: children whose invocation another runner took over
+        #: children this runner killed (time limit, cancellation): not rerouted when reaped
+        self._stopped: set[int] = set()
+        self._attempts: dict[int, Attempt] = {}  #: per child: its time limit, its invocation
+        self._running = self._new_watch()
         self._events: SimpleQueue[tuple[str, int]] = self._ctx.SimpleQueue()
         self._monitor_wake_r, self._monitor_wake_w = self._ctx.Pipe(duplex=False)
         self._monitor: threading.Thread | None = None
@@ -90,6 +100,7 @@ class ProcessRunner(BaseRunner):
         # children then ignore them: this runner alone decides, see runner.signals)
         with stop_signals_blocked():
             forkserver.ensure_running()
+        self._running = self._new_watch()  # a fresh one each run: a stopped one stays stopped
         self._monitor = threading.Thread(
             target=self._watch, name="pynenc-proc-monitor", daemon=True
         )
@@ -112,10 +123,18 @@ class ProcessRunner(BaseRunner):
             name=f"pynenc-{envelope.invocation_id[:8]}",
             daemon=True,
         )
+        timeout, _ = task_limits(self.app, envelope.task_id)
+        started = time.monotonic()  # the hard limit counts from the fork
         with self._cond:
             child.start()
             assert child.pid is not None
             self._children[child.pid] = (child, envelope)
+            # every child is watched: for its hard limit, and for cancellation
+            attempt = Attempt(
+                envelope.invocation_id, envelope.task_id, timeout, key=child.pid, started=started
+            )
+            self._attempts[child.pid] = attempt
+        self._running.add(attempt)
         self._monitor_wake_w.send(b"")
 
     # -- parent: watch children ------------------------------------------------------------
@@ -150,10 +169,63 @@ class ProcessRunner(BaseRunner):
             child, envelope = self._children.pop(pid)
             self._blocked.discard(pid)
             self._lost.discard(pid)
+            attempt = self._attempts.pop(pid, None)
+            stopped = pid in self._stopped
+            self._stopped.discard(pid)
             self._cond.notify_all()
+        if attempt is not None:
+            self._running.discard(attempt)
         child.join()
-        if child.exitcode != 0:
+        if child.exitcode != 0 and not stopped:
             self._recover_child(envelope, child.exitcode)
+
+    # -- parent: time limits and cancellation (see pynenc.runner.deadlines) -----------------
+
+    def _new_watch(self) -> RunningWatch:
+        return RunningWatch(
+            self.app,
+            f"pynenc-watch-{self.runner_id}",
+            on_overrun=self._on_overrun,
+            on_cancelled=self._on_cancelled,
+        )
+
+    def _kill(self, pid: int) -> tuple[BaseProcess, Envelope] | None:
+        """Kill child ``pid`` (marked stopped: it is not rerouted when reaped) and wait for it
+        to be gone, so nothing of it is written after this; ``None`` if already reaped."""
+        with self._cond:
+            entry = self._children.get(pid)
+            if entry is None:
+                return None
+            self._stopped.add(pid)
+        child = entry[0]
+        child.kill()
+        # the monitor thread reaps it (joins); here only wait until it is dead
+        wait([child.sentinel], timeout=KILL_WAIT)
+        return entry
+
+    def _on_overrun(self, attempt: Attempt) -> None:
+        """The watch: a child ran past its task's hard limit: kill it, record the timeout."""
+        assert attempt.timeout is not None
+        killed = self._kill(attempt.key)
+        if killed is None:
+            return
+        record_overrun(
+            self.app,
+            killed[1],
+            self.runner_id,
+            attempt.timeout,
+            attempt.elapsed(),
+            f"the runner killed its process (pid {attempt.key})",
+        )
+
+    def _on_cancelled(self, attempt: Attempt) -> None:
+        """The watch: a child's invocation was cancelled: kill it (CANCELLED is recorded)."""
+        if self._kill(attempt.key) is not None:
+            logger.info(
+                "Invocation %s was cancelled while running: its process (pid %s) was killed",
+                attempt.invocation_id,
+                attempt.key,
+            )
 
     def _recover_child(self, envelope: Envelope, exitcode: int | None) -> None:
         """A child died mid-invocation: reroute it (its outcome was never recorded)."""
@@ -215,6 +287,7 @@ class ProcessRunner(BaseRunner):
                 self.app.orchestrator.reroute(
                     record, self.runner_id, reason, self.app.conf.runner.max_reroutes
                 )
+        self._running.stop()
         self._monitor_stop = True
         self._monitor_wake_w.send(b"")
         if self._monitor is not None:
@@ -250,7 +323,15 @@ def _child_main(
             events.put((_RESUMED, pid))
 
     blocking_wait.set(report_wait)
-    execute(app, envelope, runner_id)
+    # the hard limit is the parent's (it kills this process); the soft one is raised here
+    _, soft_timeout = task_limits(app, envelope.task_id)
+    if soft_timeout is None:
+        execute(app, envelope, runner_id)
+    else:
+        attempt = Attempt(envelope.invocation_id, envelope.task_id, soft_timeout=soft_timeout)
+        current_attempt.set(attempt)
+        with soft_limit_signal(attempt, resolve_task(app, envelope.task_id).func):
+            execute(app, envelope, runner_id)
     _close_quietly(app)
 
 

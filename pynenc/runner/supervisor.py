@@ -12,6 +12,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from multiprocessing.connection import Connection, wait
@@ -34,6 +35,9 @@ logger = logging.getLogger("pynenc.runner")
 CHECK_INTERVAL = 0.5  #: how often the pool size is reconsidered
 SCALE_DOWN_IDLE = 15.0  #: seconds of empty queues before a MultiThreadRunner shrinks
 EXIT_MARGIN = 5.0  #: seconds a stopping worker gets, past its grace, to record and exit
+#: Exit code of a worker that retired itself to be replaced: it gave up on a thread (a task
+#: past its hard time limit, or cancelled while running) that only its exit can stop.
+EXIT_RETIRED = 75
 
 
 class _Worker:
@@ -143,7 +147,13 @@ class ProcessPoolRunner(BaseRunner):
         worker.process.join()
         worker.control.close()
         self._workers.pop(worker.runner_id, None)
-        if worker.process.exitcode != 0 or not worker.retiring:
+        if worker.process.exitcode == EXIT_RETIRED:
+            logger.info(
+                "Worker %s retired itself (a task it ran overran its time limit or was "
+                "cancelled); replacing it",
+                worker.runner_id,
+            )
+        elif worker.process.exitcode != 0 or not worker.retiring:
             logger.warning(
                 "Worker %s exited with code %s; rerouting its work",
                 worker.runner_id,
@@ -258,10 +268,13 @@ def _worker_main(
     runner = ThreadRunner(load_worker_app(reference, settings), threads=threads, queues=queues)
     runner.runner_id = runner_id
     runner.handles_signals = False
+    runner.replaceable = True  # it may retire to get rid of a thread it cannot stop
     threading.Thread(
         target=_follow_parent, args=(control, runner), name="pynenc-worker-control", daemon=True
     ).start()
     runner.run()
+    if runner.retired:
+        sys.exit(EXIT_RETIRED)  # the thread it gave up on dies with the process
 
 
 def _follow_parent(control: Connection, runner: BaseRunner) -> None:

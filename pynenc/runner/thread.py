@@ -15,8 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from pynenc.attempt import Attempt, current_attempt
 from pynenc.context import blocking_wait
+from pynenc.orchestrator.overrun import record_overrun
 from pynenc.runner.base import BaseRunner
+from pynenc.runner.deadlines import RunningWatch, task_limits
 from pynenc.runner.execution import execute
 from pynenc.runner.outcomes import OutcomeWriter
 from pynenc.runner.ownership import taken_over
@@ -37,7 +40,9 @@ class _Job:
     def __init__(self, envelope: Envelope) -> None:
         self.envelope = envelope
         self.lending = False  #: waiting on another invocation: its slot is lent out
-        self.lost = False  #: taken over by another runner: no longer counted as busy
+        #: no longer counted as busy: taken over by another runner, or given up on (past
+        #: its hard time limit; cancelled, in a worker process)
+        self.lost = False
 
 
 class ThreadRunner(BaseRunner):
@@ -55,14 +60,28 @@ class ThreadRunner(BaseRunner):
         self._jobs: set[_Job] = set()
         self._pool = GrowingPool(f"pynenc-{self.runner_id}")
         self._outcomes = OutcomeWriter(app.orchestrator)
+        #: a worker process of a pool runner, replaced by its supervisor when it exits:
+        #: it stops cancelled work too, by retiring (see :meth:`_give_up`)
+        self.replaceable = False
+        #: why it retired itself (a worker process: it exits to be replaced)
+        self.retired: str | None = None
+        self._watch: RunningWatch | None = None
 
     def _serve(self) -> None:
         logger.info("Runner %s consuming %s", self.runner_id, self.queues)
+        self._watch = RunningWatch(
+            self.app,
+            f"pynenc-watch-{self.runner_id}",
+            on_overrun=self._on_overrun,
+            on_cancelled=self._on_cancelled if self.replaceable else None,
+        )
         self.consume(self.slots, self._free_slots, self._start)
 
     def _shutdown(self) -> None:
         grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
-        idle = self._wait_idle(grace)
+        idle = self._wait_idle(grace)  # time limits still hold meanwhile
+        if self._watch is not None:
+            self._watch.stop()
         self._outcomes.flush(timeout=None if idle else 5.0)
         if not idle:
             moved = self.release_running(f"runner {self.runner_id} stopped before finishing")
@@ -103,17 +122,95 @@ class ThreadRunner(BaseRunner):
 
     def _execute(self, job: _Job) -> None:
         token = blocking_wait.set(lambda: self._lend_slot(job))
+        attempt = self._attempt(job)
+        attempt_token = current_attempt.set(attempt) if attempt is not None else None
         try:
             execute(self.app, job.envelope, self.runner_id, self._outcomes)
         except BaseException:
             logger.exception("Runner failed while executing %s", job.envelope.invocation_id)
         finally:
             blocking_wait.reset(token)
+            if attempt_token is not None:
+                current_attempt.reset(attempt_token)
+            if attempt is not None and self._watch is not None:
+                self._watch.discard(attempt)
             with self._cond:
                 self._jobs.discard(job)
                 if not job.lost:
                     self._busy -= 1
                 self._cond.notify_all()
+
+    # -- time limits and cancellation (see pynenc.runner.deadlines) -------------------------
+
+    def _attempt(self, job: _Job) -> Attempt | None:
+        """The attempt of ``job`` when something may give up on it: a time limit, or (in a
+        worker process) a cancellation; ``None`` otherwise (nothing more to do)."""
+        envelope = job.envelope
+        timeout, soft_timeout = task_limits(self.app, envelope.task_id)
+        watch = self._watch
+        watched = watch is not None and (timeout is not None or watch.polls)
+        if not watched and soft_timeout is None:
+            return None
+        attempt = Attempt(envelope.invocation_id, envelope.task_id, timeout, soft_timeout, key=job)
+        if watched and watch is not None:
+            watch.add(attempt)
+        return attempt
+
+    def _on_overrun(self, attempt: Attempt) -> None:
+        """The watch: ``attempt`` ran past its hard limit. Its thread cannot be stopped: the
+        slot is freed, the timeout recorded, and the thread's own outcome discarded."""
+        assert attempt.timeout is not None
+        if not self._give_up(attempt, "time limit"):
+            return
+        job: _Job = attempt.key
+        done = (
+            "its worker process is replaced (a thread cannot be stopped)"
+            if self.replaceable
+            else "the runner stopped waiting for it; its thread runs on until the function "
+            "returns (a thread cannot be stopped), and what it returns is discarded"
+        )
+        record_overrun(
+            self.app, job.envelope, self.runner_id, attempt.timeout, attempt.elapsed(), done
+        )
+        self._retire(f"invocation {attempt.invocation_id} ran past its time limit")
+
+    def _on_cancelled(self, attempt: Attempt) -> None:
+        """The watch (worker processes only): ``attempt`` was cancelled while running."""
+        if self._give_up(attempt, "cancelled"):
+            logger.info(
+                "Invocation %s was cancelled while running in worker %s; the worker is "
+                "replaced to stop it",
+                attempt.invocation_id,
+                self.runner_id,
+            )
+            self._retire(f"invocation {attempt.invocation_id} was cancelled while running")
+
+    def _give_up(self, attempt: Attempt, why: str) -> bool:
+        """Take the outcome of ``attempt`` from its thread and free the slot; ``False`` when
+        the body had returned first (its outcome stands)."""
+        if not attempt.settle(why):
+            return False
+        job: _Job = attempt.key
+        with self._cond:
+            if job in self._jobs and not job.lost:
+                job.lost = True
+                if not job.lending:
+                    self._busy -= 1
+            self._cond.notify_all()
+        return True
+
+    def _retire(self, reason: str) -> None:
+        """A worker process with a thread it gave up on stops taking work and exits once
+        its other work is done (within ``runner.stop_grace``): its supervisor replaces it,
+        and the thread goes with the process. A plain ThreadRunner runs on."""
+        if not self.replaceable:
+            return
+        with self._stop_lock:
+            first = self.retired is None
+            self.retired = self.retired or reason
+        if first and not self.stopping:
+            logger.warning("Worker %s retires to be replaced: %s", self.runner_id, reason)
+            self.stop_runner_loop()
 
     def _drop_taken_over(self) -> None:
         """Jobs whose invocation another runner took over give their slot back: the stop

@@ -22,6 +22,8 @@ import pytest, so they are modules of their own, never imported by ``import pyne
 - :mod:`pynenc.testing.broker_contract`: ``BrokerContract``, ``BrokerSigningContract``
 - :mod:`pynenc.testing.recovery_reads_contract`: ``RecoveryReadsContract`` (batched reads,
   and recovery built on them)
+- :mod:`pynenc.testing.scheduling_contract`: ``SchedulingContract`` (priority, insert-only
+  register, the scheduled index, expiry)
 - :mod:`pynenc.testing.limits_contract`: ``LimitsContract``, ``CrossProcessLimitsContract``
   (the concurrency-control and rate-limit primitives)
 """

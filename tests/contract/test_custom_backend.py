@@ -16,6 +16,7 @@ from pynenc.state_backend import BACKENDS, create_state_backend, register_backen
 from pynenc.state_backend.memory import MemoryStateBackend
 from pynenc.state_backend.sqlite import SqliteStateBackend
 from pynenc.testing.limits_contract import CrossProcessLimitsContract, LimitsContract
+from pynenc.testing.scheduling_contract import SchedulingContract
 from pynenc.testing.state_backend_contract import StateBackendContract
 from pynenc.testing.state_backend_cross_process import CrossProcessStateBackendContract
 
@@ -27,9 +28,9 @@ class CountingBackend(MemoryStateBackend):
         super().__init__(app_id, url)
         self.registered = 0
 
-    def register(self, records: Any, entry_time: float) -> None:
+    def register(self, records: Any, entry_time: float) -> list[bool]:
         self.registered += len(records)
-        super().register(records, entry_time)
+        return super().register(records, entry_time)
 
 
 class FileBackend(SqliteStateBackend):
@@ -61,6 +62,12 @@ class TestFileBackend(CrossProcessStateBackendContract):
 
 
 class TestCountingBackendLimits(LimitsContract):
+    @pytest.fixture
+    def backend_url(self) -> str:
+        return "counting://"
+
+
+class TestCountingBackendScheduling(SchedulingContract):
     @pytest.fixture
     def backend_url(self) -> str:
         return "counting://"

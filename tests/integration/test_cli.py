@@ -53,6 +53,15 @@ def test_status_shows_the_error(running_app: Pynenc) -> None:
     assert "Traceback" in out
 
 
+def test_status_shows_a_cancellation_error_once(core_app: Pynenc) -> None:
+    invocation = core.add(1, 1)  # no runner: cancelled before it starts
+    invocation.cancel(reason="not needed")
+    code, out = invoke("--app", "tests.apps.core:app", "status", invocation.invocation_id)
+    assert code == 1  # CANCELLED
+    assert "status      CANCELLED" in out
+    assert out.count("InvocationCancelledError: ") == 1, out  # no traceback: one line
+
+
 def test_status_of_unknown_invocation_fails_clearly(core_app: Pynenc) -> None:
     result = CliRunner().invoke(cli, ["--app", "tests.apps.core:app", "status", "nope"])
     assert result.exit_code == 1

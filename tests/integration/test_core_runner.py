@@ -97,17 +97,17 @@ def test_parallelize_async_results(running_app: Pynenc) -> None:
 
 def test_parallelize_batches_of_parallel_batch_size(running_app: Pynenc) -> None:
     calls = []
-    original = running_app.orchestrator.route
+    original = running_app.orchestrator.send
 
-    def counting(batch, per_message, *options):  # type: ignore[no-untyped-def]
-        calls.append((len(batch), per_message))
-        return original(batch, per_message, *options)
+    def counting(plan, per_message):  # type: ignore[no-untyped-def]
+        calls.append((len(plan.records), per_message))
+        return original(plan, per_message)
 
-    running_app.orchestrator.route = counting  # type: ignore[method-assign]
+    running_app.orchestrator.send = counting  # type: ignore[method-assign]
     try:
         group = core.add.parallelize([(i, 0) for i in range(250)])
     finally:
-        del running_app.orchestrator.route
+        del running_app.orchestrator.send
     # 250 calls spread over at least 32 messages: 7 invocations per message
     assert calls == [(100, 7), (100, 7), (50, 7)]
     assert list(group.results) == list(range(250))

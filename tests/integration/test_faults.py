@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -9,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pynenc import InvocationStatus, Pynenc, RemoteError
-from pynenc.exceptions import TaskNotFoundError
+from pynenc import InvocationStatus, Pynenc
 from tests.apps import deploy
-from tests.integration.deployments import Deployment, RunnerProcess, wait_until
+from tests.integration.deployments import ROOT, Deployment, RunnerProcess, wait_until
 from tests.servers import Server
 
 S = InvocationStatus
@@ -137,7 +137,8 @@ def test_foreign_message_is_dead_lettered_and_runner_keeps_working(
 def test_task_module_missing_on_the_runner(
     tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The caller can import the task's module, the runner cannot."""
+    """The caller can import the task's module, the runner cannot: the runner refuses to
+    start (the module is declared), and the call waits for a runner that can."""
     caller_only = tmp_path / "caller_only"
     caller_only.mkdir()
     (caller_only / "only_here.py").write_text(
@@ -156,14 +157,20 @@ def test_task_module_missing_on_the_runner(
     # declared (see tests/integration/test_task_modules.py for an undeclared module)
     deployment.extra_env["PYNENC__TASK_MODULES"] = "only_here"
     app = deployment.configure()
+    invocation = only_here.hidden(1)
+    # a runner that cannot import a declared module refuses to start, naming it ...
+    refused = RunnerProcess(deployment, "ThreadRunner", log=tmp_path / "refused.log").start()
+    assert refused.process is not None
+    assert refused.process.wait(timeout=120) != 0
+    log = (tmp_path / "refused.log").read_text()
+    assert "task_modules names module 'only_here', which cannot be imported" in log
+    # ... and the call is not lost: a runner that can import the module runs it
+    assert invocation.status is S.REGISTERED
+    deployment.extra_env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{caller_only}"
     runner = RunnerProcess(deployment, "ThreadRunner", log=tmp_path / "runner.log").start()
     try:
-        invocation = only_here.hidden(1)
-        with pytest.raises((TaskNotFoundError, RemoteError)) as info:
-            invocation.get_result(timeout=60)
-        assert "only_here" in str(info.value) and "cannot be imported" in str(info.value)
-        assert invocation.status is S.FAILED
-        assert deploy.add(3, 4).get_result(timeout=60) == 7  # the runner survived
+        assert invocation.get_result(timeout=60) == 1
+        assert deploy.add(3, 4).get_result(timeout=60) == 7
     finally:
         assert runner.stop() == 0, runner.log_tail()
         app.tasks.pop("only_here.hidden", None)

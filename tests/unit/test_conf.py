@@ -278,6 +278,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "runner.redeliver_after",
         "runner.stop_grace",
         "runner.scheduler_poll",
+        "runner.cancel_check_interval",
         "runner.concurrency_recheck",
         "broker.transport_options",
         "broker.publish_retries",
@@ -305,6 +306,8 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "task.retry_backoff",
         "task.retry_backoff_max",
         "task.retry_jitter",
+        "task.timeout",
+        "task.soft_timeout",
     ]
 
 

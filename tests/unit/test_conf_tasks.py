@@ -80,11 +80,14 @@ def test_names_and_defaults() -> None:
         "retry_backoff",
         "retry_backoff_max",
         "retry_jitter",
+        "timeout",
+        "soft_timeout",
     } == TASK_OPTION_NAMES
     config = TaskConfig()
     assert (config.max_retries, config.retry_for, config.queue) == (0, (), "default")
     assert config.parallel_batch_size == 100
     assert config.registration_concurrency is ConcurrencyControlType.DISABLED
+    assert (config.timeout, config.soft_timeout) == (None, None)
     assert {item.source for item in config.describe()} == {"default"}
 
 
@@ -175,9 +178,9 @@ def test_task_config_is_immutable(tmp_path: Path) -> None:
 
 def test_invalid_task_options_lists_all_invalid_and_valid(tmp_path: Path) -> None:
     with pytest.raises(InvalidTaskOptionsError) as err:
-        make(tmp_path).task_config(TASK, {"max_retry": 1, "queue": "q", "timeout": 3})
+        make(tmp_path).task_config(TASK, {"max_retry": 1, "queue": "q", "time_limit": 3})
     assert err.value.task_id == TASK
-    assert err.value.invalid == ["max_retry", "timeout"]
+    assert err.value.invalid == ["max_retry", "time_limit"]
     assert err.value.valid == sorted(TASK_OPTION_NAMES)
     assert isinstance(err.value, ConfigError)
 

@@ -4,7 +4,8 @@ CLI → app → tasks → invocations → orchestrator → {state backend, broke
 orchestrator and broker; ``pynenc.testing`` (helpers for test suites) sits beside the
 CLI, above everything. State backends and the broker know nothing of orchestration,
 runners or each other; configuration imports no component. Leaf modules (records,
-exceptions, types, identifiers, arguments, serializer, logs, context, timeouts) serve
+exceptions, types, identifiers, arguments, serializer, logs, context, timeouts, attempt,
+cancellation) serve
 everyone. Runtime imports count — at module level or inside a function; imports under
 ``TYPE_CHECKING`` do not (a component is handed the app, an invocation names its task:
 type-level references that load nothing).
@@ -67,6 +68,7 @@ KNOWN = {
     ("pynenc.runner.execution", "pynenc.invocation.log"): "as above",
     ("pynenc.orchestrator.claims", "pynenc.invocation.log"): "as above",
     ("pynenc.orchestrator.scheduling", "pynenc.invocation.log"): "as above",
+    ("pynenc.orchestrator.overrun", "pynenc.invocation.log"): "as above",
     ("pynenc.orchestrator.admission", "pynenc.invocation.log"): "as above",
     ("pynenc.runner.execution", "pynenc.invocation.distributed"): (
         "a runner runs tasks: the running invocation is exposed as a handle "
@@ -74,6 +76,9 @@ KNOWN = {
     ),
     ("pynenc.runner.execution", "pynenc.invocation.sync"): (
         "run_coroutine, shared with dev sync mode, lives with the sync invocation"
+    ),
+    ("pynenc.runner.soft_limit", "pynenc.invocation.sync"): (
+        "run_coroutine's frame marks the body of an async task for the soft-limit signal"
     ),
     ("pynenc.runner.execution", "pynenc.task"): (
         "resolve_task imports a declared task module (Task.from_id) to run its task"

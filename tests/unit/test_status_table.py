@@ -16,7 +16,7 @@ def test_every_status_has_a_rule() -> None:
 
 
 def test_final_statuses_have_no_exit() -> None:
-    assert {S.SUCCESS, S.FAILED, S.EXPIRED} == FINAL
+    assert {S.SUCCESS, S.FAILED, S.EXPIRED, S.CANCELLED} == FINAL
     assert all(not TRANSITIONS[s].next for s in FINAL)
 
 
@@ -33,7 +33,7 @@ def test_illegal_transition_lists_allowed() -> None:
     with pytest.raises(InvalidStatusTransitionError) as info:
         check_transition(S.REGISTERED, S.SUCCESS)
     assert "REGISTERED to SUCCESS" in str(info.value)
-    assert "allowed from REGISTERED: EXPIRED, FAILED, RUNNING" in str(info.value)
+    assert "allowed from REGISTERED: CANCELLED, EXPIRED, FAILED, RUNNING" in str(info.value)
     with pytest.raises(InvalidStatusTransitionError, match="none \\(final status\\)"):
         check_transition(S.SUCCESS, S.RUNNING)
     check_transition(S.RUNNING, S.SUCCESS)
@@ -56,7 +56,7 @@ def test_scheduled_is_published_or_expired_never_claimed() -> None:
     """A SCHEDULED invocation is not claimable: a stray message for it is refused, so it
     never runs before it is due."""
     assert S.SCHEDULED not in SOURCES[S.RUNNING]
-    assert TRANSITIONS[S.SCHEDULED].next == {S.REGISTERED, S.RETRY, S.EXPIRED}
+    assert TRANSITIONS[S.SCHEDULED].next == {S.REGISTERED, S.RETRY, S.EXPIRED, S.CANCELLED}
     check_transition(S.RUNNING, S.SCHEDULED)  # a delayed retry
     with pytest.raises(InvalidStatusTransitionError):
         check_transition(S.REGISTERED, S.SCHEDULED)
@@ -75,3 +75,21 @@ def test_a_delayed_retry_and_its_expiry_are_the_owners_moves() -> None:
         update = Orchestrator.status_update("inv", target, "runner-1")
         assert update.expected == {S.RUNNING}
         assert update.expected_owner == "runner-1"
+
+
+def test_every_unfinished_status_can_be_cancelled() -> None:
+    """A status added later must list CANCELLED too, or invocations in it cannot be
+    cancelled (the canceller's compare-and-set expects every source of CANCELLED)."""
+
+    unfinished = {s for s, rule in TRANSITIONS.items() if not rule.final}
+    assert all(S.CANCELLED in TRANSITIONS[s].next for s in unfinished)
+    assert SOURCES[S.CANCELLED] == unfinished
+
+
+def test_a_runner_cannot_move_to_cancelled_itself() -> None:
+    """CANCELLED is the canceller's move (see pynenc.orchestrator.cancellation); a runner's
+    status update to it would still expect RUNNING under its own name."""
+    from pynenc.orchestrator.orchestrator import Orchestrator
+
+    update = Orchestrator.status_update("inv", S.CANCELLED, "runner-1")
+    assert update.expected == {S.RUNNING} and update.expected_owner == "runner-1"
