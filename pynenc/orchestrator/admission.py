@@ -48,6 +48,8 @@ S = InvocationStatus
 #: look, after the next reserved start, lose that one too and fall behind again and again.
 SHORT_WAIT = 0.05
 SHORT_WAIT_TRIES = 3
+#: Waiters that will never come (expired, cancelled) a release passes over, at most.
+STALE_WAITERS = 20
 
 
 def admit_claimed(
@@ -150,9 +152,9 @@ def _hold(
     if held:
         log.held_back(envelope.task_id, inv, detail)
     key = policy.running_key(envelope.arguments)
-    if decision.wake is not None:  # it gave back the slot it took: the next waiter goes
+    if decision.wake is not None and key is not None:  # it gave back the slot it took
         reason = f"woken: a running slot of {key!r} was given back by {inv}"
-        publish_now(orchestrator, runner_id, [decision.wake], reason)
+        _wake(orchestrator, policy, key, decision.wake, reason, runner_id)
     if not (slot_wait and waiting) or key is None:
         return
     backend = app.state_backend
@@ -173,18 +175,18 @@ def release(
     arguments: Mapping[str, str],
     actor: str,
 ) -> None:
-    """Give back the running slot of ``invocation_id`` (its attempt is over, or it was taken
-    from its runner) and publish the longest waiter of its key now. A failure is logged:
-    the slot then stops counting once the invocation is not RUNNING, and the waiters start
-    at their recheck."""
+    """Give back the running slot of ``invocation_id`` (its attempt is over, it was taken
+    from its runner, or cancelled; a waiting one leaves the line) and publish the longest
+    waiter of its key now. A failure is logged: the slot then stops counting once the
+    invocation is not RUNNING, and the waiters start at their recheck."""
     try:
         woken = concurrency.release(
             orchestrator.app.state_backend, policy, invocation_id, arguments
         )
-        if woken is not None:
-            key = policy.running_key(arguments)
+        key = policy.running_key(arguments)
+        if woken is not None and key is not None:
             reason = f"woken: a running slot of {key!r} was released by {invocation_id}"
-            publish_now(orchestrator, actor, [woken], reason)
+            _wake(orchestrator, policy, key, woken, reason, actor)
     except Exception:
         logger.warning(
             "Could not give back the running slot of %s; invocations waiting for it start "
@@ -192,6 +194,34 @@ def release(
             invocation_id,
             exc_info=True,
         )
+
+
+def _wake(
+    orchestrator: Orchestrator,
+    policy: ConcurrencyPolicy,
+    key: str,
+    woken: str,
+    reason: str,
+    actor: str,
+) -> None:
+    """Publish ``woken``, the waiter handed a released slot of ``key``. A waiter that will
+    never ask for it (it expired or was cancelled while it waited, or is gone) passes the
+    slot on to the next one, so the line does not stall until the rechecks; one still on
+    its way out of RUNNING asks again itself (see :func:`_hold`)."""
+    backend = orchestrator.app.state_backend
+    for _ in range(STALE_WAITERS):
+        if publish_now(orchestrator, actor, [woken], reason):
+            return
+        record = backend.get(woken)
+        if record is not None and not record.status.is_final:
+            return  # on its way out of RUNNING, or published already: it asks itself
+        # take the slot in its name for an instant and give it back: to the next waiter
+        if not backend.acquire_slot(key, woken, policy.max_running, HOLDS_SLOT, enqueue=False):
+            return  # someone else took the slot meanwhile
+        next_woken = backend.release_slot(key, woken)
+        if next_woken is None:
+            return
+        woken = next_woken
 
 
 def release_taken(

@@ -81,3 +81,12 @@ def rated(stamps: str, label: str) -> str:
 def fast_rated(stamps: str, label: str) -> str:
     stamp(stamps, "start", label)
     return label
+
+
+@app.task(running_concurrency=C.TASK, timeout=1.0)
+def gated_limited(stamps: str, gate: str, label: str) -> str:
+    """``gated`` with a hard time limit of 1 s."""
+    stamp(stamps, "start", label)
+    _wait_for(gate)
+    stamp(stamps, "end", label)
+    return label

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pynenc import InvocationStatus, Pynenc
-from pynenc.exceptions import ConcurrencyControlledError
+from pynenc.exceptions import ConcurrencyControlledError, TaskTimeoutError
 from tests.apps import running_limits as tasks
 from tests.integration.deployments import ROOT, Deployment, RunnerProcess, wait_until
 from tests.servers import Server
@@ -350,3 +350,31 @@ def test_status_shows_why_and_until_when_an_invocation_is_held_back(
         files.open()
         runner.stop()
         app.reset_components()
+
+
+def test_cancelling_the_holder_starts_a_waiter(app: Pynenc, stamps: Stamps) -> None:
+    holder = tasks.gated(stamps.file, stamps.gate, "holder")
+    wait_until(lambda: stamps.started("holder"), 60, "the holder to start")
+    waiter = tasks.gated(stamps.file, stamps.gate, "waiter")
+    wait_until(lambda: waiter.status is S.SCHEDULED, 60, "the waiter to be held back")
+    assert holder.cancel().cancelled
+    # the gate is still closed: the waiter starts because the slot was given back (a
+    # thread runner's cancelled body runs on until the gate opens; a process is killed)
+    wait_until(lambda: stamps.started("waiter"), 30, "the waiter to start")
+    assert holder.status is S.CANCELLED
+    stamps.open()
+    assert waiter.get_result(timeout=60) == "waiter"
+
+
+def test_a_holder_past_its_time_limit_gives_its_slot_back(app: Pynenc, stamps: Stamps) -> None:
+    holder = tasks.gated_limited(stamps.file, stamps.gate, "holder")
+    wait_until(lambda: stamps.started("holder"), 60, "the holder to start")
+    waiter = tasks.gated_limited(stamps.file, stamps.gate, "waiter")
+    wait_until(lambda: waiter.status is not S.REGISTERED, 60, "the waiter to be claimed")
+    with pytest.raises(TaskTimeoutError):
+        holder.get_result(timeout=60)
+    # it starts once the holder is failed by its runner (recheck: 120 s)
+    wait_until(lambda: stamps.started("waiter"), 30, "the waiter to start")
+    stamps.open()
+    # it may have run past its own limit meanwhile: only its end matters here
+    assert app.orchestrator.wait_final(waiter.invocation_id, 60).status.is_final

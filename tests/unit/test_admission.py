@@ -13,6 +13,8 @@ import pytest
 from pynenc import InvocationStatus, Pynenc
 from pynenc.broker.envelope import Envelope
 from pynenc.orchestrator import admission, concurrency
+from pynenc.orchestrator.cancellation import cancel
+from pynenc.orchestrator.overrun import record_overrun
 from pynenc.task import Task
 from tests.apps import running_limits as tasks
 
@@ -193,3 +195,43 @@ def test_a_start_due_in_a_few_ms_is_waited_for_in_place(app: Pynenc) -> None:
         S.REGISTERED,
         S.RUNNING,
     ]
+
+
+def test_a_release_passes_over_a_waiter_that_expired(app: Pynenc) -> None:
+    task = tasks.exclusive
+    policy = task.start_policy
+    assert policy is not None
+    holder = _claimed(app, task, "s", "h")
+    assert _admit(app, task, holder)
+    invocation = task.with_options(expires=0.2)("s", "soon")
+    soon = app.orchestrator.envelope_for(app.orchestrator.get_record(invocation.invocation_id))
+    assert app.orchestrator.claim_each([soon], RUNNER) == [None]
+    assert not _admit(app, task, soon)  # first in line
+    later = _claimed(app, task, "s", "later")
+    assert not _admit(app, task, later)
+    expires = soon.expires
+    assert expires is not None
+    while time.time() <= expires:  # the scheduler is not running: it stays in the line
+        time.sleep(0.02)
+    admission.release(app.orchestrator, policy, holder.invocation_id, {}, RUNNER)
+    assert _status(app, soon) is S.EXPIRED
+    assert _status(app, later) is S.REGISTERED  # not left waiting for its recheck
+
+
+def test_a_cancelled_holder_gives_its_slot_to_the_next_waiter(app: Pynenc) -> None:
+    task = tasks.exclusive
+    holder, waiter = _claimed(app, task, "s", "h"), _claimed(app, task, "s", "w")
+    assert _admit(app, task, holder)
+    assert not _admit(app, task, waiter)
+    assert cancel(app, holder.invocation_id).cancelled
+    assert _status(app, holder) is S.CANCELLED
+    assert _status(app, waiter) is S.REGISTERED
+
+
+def test_a_time_limit_overrun_gives_the_slot_back(app: Pynenc) -> None:
+    task = tasks.exclusive
+    holder, waiter = _claimed(app, task, "s", "h"), _claimed(app, task, "s", "w")
+    assert _admit(app, task, holder)
+    assert not _admit(app, task, waiter)
+    assert record_overrun(app, holder, RUNNER, 1.0, 1.5, "killed") is S.FAILED
+    assert _status(app, waiter) is S.REGISTERED
