@@ -33,6 +33,7 @@ DEPLOYED = [
     ("sqlite", "ProcessRunner"),
     ("redis", "ThreadRunner"),
     ("redis", "ProcessRunner"),
+    ("redis", "PersistentProcessRunner"),  # worker processes, each a ThreadRunner
 ]
 #: a recheck far beyond any wait below: a waiter that starts in time was woken
 SETTINGS = {"heartbeat_interval": "0.2", "dead_after": "3", "concurrency_recheck": "120"}
