@@ -117,7 +117,12 @@ def measure_primitive(
 
 
 def measure_runners(
-    urls: tuple[str, str], limit: RateLimit, tasks: int, processes: int, logs: Path
+    urls: tuple[str, str],
+    limit: RateLimit,
+    tasks: int,
+    processes: int,
+    logs: Path,
+    body: float = 0.0,
 ) -> list[dict[str, Any]]:
     os.environ["BENCH_RATE_LIMIT"] = str(limit)
     from bench import tasks_rate
@@ -147,7 +152,7 @@ def measure_runners(
             if time.monotonic() > deadline:
                 raise Unavailable("the runners did not all start within 60 s")
             time.sleep(0.1)
-        group = tasks_rate.stamp.parallelize([(str(stamps),)] * tasks)
+        group = tasks_rate.stamp.parallelize([(str(stamps), body)] * tasks)
         list(group.results)
     finally:
         for runner in runners:
@@ -177,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--backend", choices=["redis", "sqlite"], default="redis")
     parser.add_argument("--measures", default="primitive,runners")
+    parser.add_argument(
+        "--body", type=float, default=0.0, help="seconds each task takes after its start"
+    )
     args = parser.parse_args(argv)
     limit = rate_limit(args.rate)
     assert limit is not None
@@ -187,7 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if measure == "primitive":
                     rows += measure_primitive(urls[1], limit, args.tasks, args.processes)
                 else:
-                    rows += measure_runners(urls, limit, args.tasks, args.processes, Path(tmp))
+                    rows += measure_runners(
+                        urls, limit, args.tasks, args.processes, Path(tmp), args.body
+                    )
             except Unavailable as exc:
                 print(f"{measure}: not available yet: {exc}")
     print(f"rate_limit={limit}, {args.tasks} starts, {args.processes} processes, {args.backend}")

@@ -15,14 +15,17 @@ app = Pynenc(app_id="bench-rate")
 
 
 @app.task(rate_limit=os.environ.get("BENCH_RATE_LIMIT", "20/s"))
-def stamp(path: str) -> None:
-    """Append the start time and this process's id to ``path`` (one atomic O_APPEND write)."""
+def stamp(path: str, seconds: float = 0.0) -> None:
+    """Append the start time and this process's id to ``path`` (one atomic O_APPEND write),
+    then take ``seconds`` (the body of a real task: a call to a rate-limited API)."""
     line = f"{time.time():.6f} {os.getpid()}\n".encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         os.write(fd, line)
     finally:
         os.close(fd)
+    if seconds:
+        time.sleep(seconds)
 
 
 @app.task(running_concurrency=ConcurrencyControlType.KEYS, key_arguments=("key",))

@@ -53,10 +53,20 @@ STALE_WAITERS = 20
 
 
 def admit_claimed(
-    orchestrator: Orchestrator, envelope: Envelope, policy: ConcurrencyPolicy, runner_id: str
+    orchestrator: Orchestrator,
+    envelope: Envelope,
+    policy: ConcurrencyPolicy,
+    runner_id: str,
+    *,
+    wait_here: bool = True,
 ) -> bool:
     """Whether ``runner_id`` may start ``envelope`` (claimed, RUNNING) now; when not, the
     invocation has been held back (SCHEDULED) or failed, and the runner drops it.
+
+    ``wait_here``: a rate start due within ``SHORT_WAIT`` is waited for in place (the
+    runner passes ``False`` while more claimed invocations wait behind this one, e.g. the
+    rest of a batch message: held back, they go to whichever runner is free then, instead
+    of being paced one after the other by this one).
 
     The state backend failing here holds the invocation back until its recheck (it is not
     started unchecked); if even that fails it stays RUNNING under this runner, which
@@ -67,7 +77,7 @@ def admit_claimed(
     backend = orchestrator.app.state_backend
     try:
         decision = concurrency.admit(backend, policy, inv, envelope.arguments, now)
-        for _ in range(SHORT_WAIT_TRIES):
+        for _ in range(SHORT_WAIT_TRIES if wait_here else 0):
             if not _short(decision):
                 break
             time.sleep(decision.delay or 0.0)

@@ -206,7 +206,7 @@ class BaseRunner(ABC):
                     # a task with running controls or a rate limit is asked first; one held
                     # back never takes a slot (uncontrolled: this one attribute check)
                     if (task is None or task.start_policy is not None) and not self._admit(
-                        envelope, task
+                        envelope, task, bool(backlog)
                     ):
                         continue
                     start(envelope)
@@ -217,11 +217,12 @@ class BaseRunner(ABC):
             if backlog:
                 self._release_unstarted(list(backlog))
 
-    def _admit(self, envelope: Envelope, task: Task[Any, Any] | None) -> bool:
+    def _admit(self, envelope: Envelope, task: Task[Any, Any] | None, more: bool) -> bool:
         """Whether to start ``envelope`` now: its task's running slots and rate limit
         allow it (:func:`~pynenc.orchestrator.admission.admit_claimed`; when not, it has
-        been held back or failed). A task not registered yet is resolved first; one that
-        cannot be is started, to fail with the reason why."""
+        been held back or failed; ``more``: other claimed invocations wait behind it). A
+        task not registered yet is resolved first; one that cannot be is started, to fail
+        with the reason why."""
         if task is None:
             try:
                 task = resolve_task(self.app, envelope.task_id)
@@ -230,7 +231,9 @@ class BaseRunner(ABC):
         policy = task.start_policy
         if policy is None:
             return True
-        return admit_claimed(self.app.orchestrator, envelope, policy, self.runner_id)
+        return admit_claimed(
+            self.app.orchestrator, envelope, policy, self.runner_id, wait_here=not more
+        )
 
     def claim(self, deliveries: Sequence[Delivery]) -> list[Envelope]:
         """Settle received messages: the envelopes this runner now owns and must run.

@@ -235,3 +235,14 @@ def test_a_time_limit_overrun_gives_the_slot_back(app: Pynenc) -> None:
     assert not _admit(app, task, waiter)
     assert record_overrun(app, holder, RUNNER, 1.0, 1.5, "killed") is S.FAILED
     assert _status(app, waiter) is S.REGISTERED
+
+
+def test_with_more_claimed_work_behind_it_a_short_wait_is_held_back(app: Pynenc) -> None:
+    task = tasks.fast_rated
+    policy = task.start_policy
+    assert policy is not None
+    first, second = _claimed(app, task, "s", "1"), _claimed(app, task, "s", "2")
+    assert _admit(app, task, first)
+    orchestrator = app.orchestrator
+    assert not admission.admit_claimed(orchestrator, second, policy, RUNNER, wait_here=False)
+    assert _status(app, second) is S.SCHEDULED  # any runner free then takes it
