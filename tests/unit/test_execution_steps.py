@@ -279,6 +279,15 @@ def test_publish_hooks_see_the_invocations_before_and_after(app: Pynenc) -> None
     assert {i["task"] for i in before["invocations"]} == {hooked.add.task_id.key}
 
 
+def test_a_chosen_id_seen_before_fires_no_after_publish(app: Pynenc) -> None:
+    first = hooked.add.with_options(invocation_id="hooked-once")(1, 2)
+    again = hooked.add.with_options(invocation_id="hooked-once")(1, 2)
+    assert again.invocation_id == first.invocation_id
+    # both calls were shown before publishing; only the first was published
+    assert len(events(app, "before_publish")) == 2
+    assert [e["ids"] for e in events(app, "after_publish")] == [["hooked-once"]]
+
+
 def test_a_vetoed_call_is_neither_registered_nor_sent(app: Pynenc) -> None:
     with pytest.raises(PublishVetoError, match="refused by a hook"):
         hooked.refused()
