@@ -48,8 +48,10 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     if record.owner:
         click.echo(f"runner      {record.owner}")
     now = time.time()
-    if record.due is not None:
-        click.echo(f"due         {_when(record.due, now)}")
+    finished = record.status.is_final
+    if record.due is not None:  # a due time still ahead of a finished invocation never comes
+        never = " — it will not run" if finished and record.due > now else ""
+        click.echo(f"due         {_when(record.due, now)}{never}")
     if record.expires is not None:
         click.echo(f"expires     {_when(record.expires, now)}")
     if record.priority is not None:
