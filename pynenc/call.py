@@ -98,6 +98,8 @@ def submit(
         for index, holder in plan.reused.items():
             call = calls[index]
             invocations[index] = ReusedInvocation(call.task, call.arguments, holder)
+    elif plan.held:  # caller-chosen ids seen before: nothing was published for them
+        published = [inv for i, inv in enumerate(invocations) if i not in plan.held]
     else:
         published = invocations
     if hooks.after_publish and published:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic
 from weakref import WeakKeyDictionary
 
-from pynenc.exceptions import PynencWarning
+from pynenc.exceptions import LONGEST_DELAY, PynencWarning
 from pynenc.orchestrator.chosen_ids import conflict_message
 from pynenc.types import Params, Result
 
@@ -99,11 +99,14 @@ class CallOptions:
             if (
                 not isinstance(chosen, str)
                 or not _ID.fullmatch(chosen)
+                or not chosen.isprintable()
                 or len(chosen) > MAX_ID_LENGTH
             ):
                 raise ValueError(
                     f"with_options(invocation_id={chosen!r}): an invocation id must be a "
-                    f"non-empty string of at most {MAX_ID_LENGTH} characters without spaces"
+                    f"non-empty string of at most {MAX_ID_LENGTH} printable characters "
+                    "without spaces (no control or invisible characters: the id is typed "
+                    "in commands and read in logs)"
                 )
 
     @property
@@ -249,6 +252,11 @@ def _seconds(name: str, value: Any) -> float:
         form = "> 0, or a timezone-aware datetime" if name == "expires" else ">= 0"
         raise ValueError(
             f"with_options({name}={value!r}): {name} must be a finite number of seconds {form}"
+        )
+    if value > LONGEST_DELAY:
+        raise ValueError(
+            f"with_options({name}={value!r}): at most {LONGEST_DELAY:.0f} seconds (100 "
+            "years); for a later time give an aware datetime"
         )
     return float(value)
 

@@ -224,6 +224,12 @@ class PublishVetoError(PynencError):
     published, and the caller gets this error (see :mod:`pynenc.hooks`)."""
 
 
+#: The longest delay pynenc accepts, in seconds (100 years): a per-call ``delay`` or
+#: ``expires`` in seconds, or ``RetryError(delay=...)``; a computed retry backoff stops
+#: there. Every due time stays a ``datetime`` (history, ``pynenc status``).
+LONGEST_DELAY = 100 * 365.25 * 86_400
+
+
 class RetryError(Exception):
     """Raise inside a task to request a retry (control flow, not an error).
 
@@ -236,10 +242,11 @@ class RetryError(Exception):
         if delay is not None and (
             isinstance(delay, bool)
             or not isinstance(delay, int | float)
-            or not 0 <= delay < float("inf")
+            or not 0 <= delay <= LONGEST_DELAY
         ):
             raise ValueError(
-                f"RetryError(delay={delay!r}): delay must be a finite number of seconds >= 0"
+                f"RetryError(delay={delay!r}): delay must be a number of seconds from 0 to "
+                f"{LONGEST_DELAY:.0f} (100 years)"
             )
         super().__init__(*args)
         self.delay = None if delay is None else float(delay)

@@ -10,20 +10,22 @@ import math
 from typing import Any
 
 from pynenc.conf.option import InvalidValue, number
-from pynenc.exceptions import ConfigError
+from pynenc.exceptions import LONGEST_DELAY, ConfigError
 
 #: The expected form, for error messages.
-SECONDS_OR_NONE = "a number of seconds > 0, or None (no limit)"
+SECONDS_OR_NONE = "a number of seconds > 0 (at most 100 years), or None (no limit)"
 
 _seconds = number(0)
 
 
 def seconds_or_none(raw: Any) -> float | None:
-    """``None`` (no limit; ``none``/``null`` or empty in text), or seconds > 0 and finite."""
+    """``None`` (no limit; ``none``/``null`` or empty in text), or seconds > 0, at most
+    :data:`~pynenc.exceptions.LONGEST_DELAY` (a longer limit overflows the timers that
+    enforce it: a process runner's child would die at each start)."""
     if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none", "null")):
         return None
     value = _seconds(raw)
-    if value <= 0 or math.isinf(value):
+    if value <= 0 or math.isinf(value) or value > LONGEST_DELAY:
         raise InvalidValue()
     return value
 

@@ -102,21 +102,36 @@ def _reroute_batch(
 def recover(
     orchestrator: Orchestrator, actor: str, now: float, dead_after: float, max_reroutes: int
 ) -> list[str]:
-    """Reroute the RUNNING invocations of runners silent for ``dead_after`` seconds (or
-    without a heartbeat); the ids of the runners found dead, whose heartbeats are then
-    forgotten."""
+    """Reroute the RUNNING invocations of runners silent for ``dead_after`` seconds, or
+    without a heartbeat that claimed them more than ``dead_after`` seconds ago; the ids of
+    the runners found dead, whose heartbeats are then forgotten.
+
+    A heartbeat can be missing from a runner that is alive: a purge removes them all, and
+    a runner declared dead while paused resumes; such a runner claims work before it beats
+    again. Its fresh claims are left alone (it beats again within ``dead_after``), so the
+    work is not run twice; those of a runner that is really gone are rerouted once
+    ``dead_after`` has passed since the claim (one history read per batch of them).
+    """
     backend = orchestrator.app.state_backend
     beats = backend.runners()
     dead = {rid for rid, beat in beats.items() if now - beat > dead_after}
     moves: list[tuple[InvocationRecord, str]] = []
     for batch in chunks(backend.find(statuses=[S.RUNNING])):
+        unbeaten: list[InvocationRecord] = []
         for record in backend.get_many(batch):
             if record is None or record.owner is None or record.status is not S.RUNNING:
                 continue
-            if record.owner in dead or record.owner not in beats:
-                beat = beats.get(record.owner)
-                silent = f"silent for {now - beat:.1f} s" if beat else "no heartbeat"
-                moves.append((record, f"runner {record.owner} is dead ({silent})"))
+            if record.owner in dead:
+                silent = now - beats[record.owner]
+                moves.append((record, f"runner {record.owner} is dead (silent for {silent:.1f} s)"))
+            elif record.owner not in beats:
+                unbeaten.append(record)
+        if unbeaten:
+            histories = backend.history_many([r.invocation_id for r in unbeaten])
+            for record, history in zip(unbeaten, histories, strict=True):
+                claimed = history[-1].timestamp if history else 0.0
+                if now - claimed > dead_after:
+                    moves.append((record, f"runner {record.owner} is dead (no heartbeat)"))
     reroute_many(orchestrator, moves, actor, max_reroutes)
     for runner_id in dead:
         backend.forget_runner(runner_id)

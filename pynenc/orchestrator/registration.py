@@ -46,13 +46,14 @@ def register(
     if all(key is None for key in keys):
         return {}, backend.register(records, now)
     holders = backend.register_exclusive(records, keys, now, PENDING)
-    # a retried script whose first run was applied finds the record itself holding its key
+    # a record's own id back: its id was stored already (a caller-chosen id seen before,
+    # or a retried script whose first run was applied): not new, as register() says
     reused = {
         index: holder
         for index, (holder, record) in enumerate(zip(holders, records, strict=True))
         if holder is not None and holder != record.invocation_id
     }
-    return reused, [index not in reused for index in range(len(records))]
+    return reused, [holder is None for holder in holders]
 
 
 def check_reused(app: Pynenc, calls: Sequence[Call[Any, Any]], reused: dict[int, str]) -> None:

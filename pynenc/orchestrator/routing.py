@@ -42,6 +42,9 @@ class Plan:
     #: set by :func:`send`: calls folded into a pending invocation (registration control),
     #: by index, with that invocation's id
     reused: dict[int, str] = field(default_factory=dict)
+    #: set by :func:`send`: calls whose caller-chosen id was stored already, by index
+    #: (the stored call stands: nothing was registered or published for them)
+    held: frozenset[int] = frozenset()
 
 
 def plan(app: Pynenc, calls: Sequence[Call[Any, Any]], options: CallOptions | None) -> Plan:
@@ -123,6 +126,7 @@ def send(orchestrator: Orchestrator, plan: Plan, per_message: int) -> list[Invoc
         ]
     elif not all(inserted):  # caller-chosen ids seen before: their stored calls stand
         records, envelopes = reuse_stored(orchestrator, records, inserted, envelopes)
+        plan.held = frozenset(index for index, new in enumerate(inserted) if not new)
     if envelopes:
         try:
             app.broker.publish(envelopes, per_message)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import random
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pynenc.broker.envelope import Envelope
-from pynenc.exceptions import BrokerError, RetryError
+from pynenc.exceptions import LONGEST_DELAY, BrokerError, RetryError
 from pynenc.invocation import log
 from pynenc.records import InvocationStatus, StatusEntry, StatusUpdate
 
@@ -82,8 +83,9 @@ def retry_delay(conf: TaskConfig, exc: BaseException, retry_number: int) -> floa
 
     ``RetryError(delay=x)`` says ``x`` itself. Otherwise ``retry_delay``, times
     ``retry_backoff ** (retry_number - 1)`` when a backoff is set, at most
-    ``retry_backoff_max``; with ``retry_jitter``, a random time between 0 and that (full
-    jitter: retries of many failed calls spread out instead of coming back together).
+    ``retry_backoff_max`` (and :data:`~pynenc.exceptions.LONGEST_DELAY`); with
+    ``retry_jitter``, a random time between 0 and that (full jitter: retries of many
+    failed calls spread out instead of coming back together).
     """
     explicit = exc.delay if isinstance(exc, RetryError) else None
     if explicit is not None:
@@ -92,9 +94,13 @@ def retry_delay(conf: TaskConfig, exc: BaseException, retry_number: int) -> floa
     if not delay:
         return 0.0
     if conf.retry_backoff is not None:
-        delay *= conf.retry_backoff ** (retry_number - 1)
+        try:
+            delay *= conf.retry_backoff ** (retry_number - 1)
+        except OverflowError:  # a long run of retries: past any cap below
+            delay = math.inf
     if conf.retry_backoff_max is not None:
         delay = min(delay, conf.retry_backoff_max)
+    delay = min(delay, LONGEST_DELAY)  # a due time a datetime can hold
     if conf.retry_jitter:
         delay = random.uniform(0.0, delay)
     return delay

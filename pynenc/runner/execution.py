@@ -184,7 +184,12 @@ def execute(
     token = current_invocation.set(prepared)
     try:
         if hooks.run_start:
-            hooks.emit("run_start", prepared)
+            try:
+                hooks.emit("run_start", prepared)
+            except BaseException as exc:  # a handler's SystemExit: the attempt fails, recorded
+                failed = Outcome(FAILED, error=exception_to_payload(exc), exception=exc)
+                record(app, envelope, runner_id, failed, outcomes)
+                raise
         outcome = run(prepared, envelope)
         if outcome_discarded(envelope):  # its runner gave up on it (time limit, cancel)
             return

@@ -206,6 +206,9 @@ class StateBackend(ABC):
         status is in ``held_while``. Per record: ``None`` when it was registered (it now
         holds its key), else the id of the holder (the record is not stored). Records of
         one call are taken in order: a later record finds the key of an earlier one held.
+        A record whose id is stored already (a caller-chosen id seen before) is left as it
+        is, and its key untouched: its own id is returned, as for :meth:`register`'s
+        ``False``.
         """
 
     @abstractmethod

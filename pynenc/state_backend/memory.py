@@ -283,6 +283,9 @@ class MemoryStateBackend(StateBackend):
         holders: list[str | None] = []
         with store.lock:
             for record, digest, key in zip(records, prints, keys, strict=True):
+                if record.invocation_id in store.records:  # a caller-chosen id seen before
+                    holders.append(record.invocation_id)
+                    continue
                 holder = None if key is None else store.registration_keys.get(key)
                 if holder is not None and store.in_status(holder, held_while):
                     holders.append(holder)

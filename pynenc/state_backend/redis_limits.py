@@ -25,14 +25,17 @@ from pynenc.records import InvocationStatus
 from pynenc.state_backend.base import RATE_RESERVATION_GRACE
 
 # ARGV: prefix, records (JSON, as _REGISTER's), registration time, keys (JSON: '' for none),
-# statuses holding a key (JSON). Returns, per record, '' (registered) or the holder's id.
+# statuses holding a key (JSON). Returns, per record, '' (registered) or the holder's id
+# (the record's own id when it is stored already).
 _REGISTER_EXCLUSIVE = """
 local p, when, out, held = ARGV[1], ARGV[3], {}, {}
 for _, s in ipairs(cjson.decode(ARGV[5])) do held[s] = true end
 local keys = cjson.decode(ARGV[4])
 for i, r in ipairs(cjson.decode(ARGV[2])) do
   local key, holder = keys[i], ''
-  if key ~= '' then
+  if redis.call('EXISTS', p .. 'inv:' .. r[1]) == 1 then
+    holder = r[1]  -- a caller-chosen id seen before: left as it is, its key untouched
+  elseif key ~= '' then
     local last = redis.call('GET', p .. 'rkey:' .. key)
     if last then
       local status = redis.call('HGET', p .. 'inv:' .. last, 'status')

@@ -73,6 +73,12 @@ def register_exclusive(
     )
     holders: list[str | None] = []
     for record, key in zip(records, keys, strict=True):
+        if conn.execute(
+            "SELECT 1 FROM pynenc_invocations WHERE app_id = ? AND invocation_id = ?",
+            (app, record.invocation_id),
+        ).fetchone():  # a caller-chosen id seen before: left as it is, its key untouched
+            holders.append(record.invocation_id)
+            continue
         if key is not None:
             row = conn.execute(find_holder, (app, key, *statuses)).fetchone()
             if row is not None:

@@ -141,6 +141,21 @@ class LimitsContract:
         assert {h for h in holders if h is not None} == set(winners)
         assert backend.find(statuses=[S.REGISTERED]) == winners
 
+    def test_a_stored_id_is_left_as_it_is(self, backend: StateBackend) -> None:
+        # a caller-chosen id seen before: its record, history and the key's holder stand
+        first = _record()
+        assert backend.register_exclusive([first], ["k"], 1.0, PENDING) == [None]
+        _move(backend, first.invocation_id, S.RUNNING)
+        _move(backend, first.invocation_id, S.SUCCESS)
+        again = InvocationRecord(first.invocation_id, "mod.task", {"x": "2"}, queue="q")
+        assert backend.register_exclusive([again], ["other"], 2.0, PENDING) == [first.invocation_id]
+        stored = backend.get(first.invocation_id)
+        assert stored is not None and stored.status is S.SUCCESS
+        assert stored.arguments == {"x": "1"}
+        assert [e.status for e in backend.history(first.invocation_id)][-1] is S.SUCCESS
+        # the key "other" was not taken by it: a new call registers under it
+        assert backend.register_exclusive([_record()], ["other"], 3.0, PENDING) == [None]
+
     # -- running slots ---------------------------------------------------------------------
 
     def test_slots_up_to_the_limit(self, backend: StateBackend) -> None:

@@ -187,7 +187,13 @@ class RecoveryReadsContract:
     def test_runner_without_heartbeat_is_dead(self, app: Pynenc, backend: StateBackend) -> None:
         ids = register_many(backend, 2)
         move_all(backend, ids, S.REGISTERED, S.RUNNING, DEAD)
+        # claimed just now: a runner whose heartbeat was removed (a purge, or declared dead
+        # while paused) and that claims before it beats again is alive: not run twice
         assert app.orchestrator.recover("leader", time.time(), 60.0, 3) == []
+        assert sorted(backend.find(statuses=[S.RUNNING])) == sorted(ids)
+        assert queued(app) == 0
+        # still no heartbeat dead_after after the claim: it is gone
+        assert app.orchestrator.recover("leader", time.time() + 61, 60.0, 3) == []
         assert sorted(backend.find(statuses=[S.REROUTED])) == sorted(ids)
         [history] = backend.history_many(ids[:1])
         assert history[-1].reason == f"runner {DEAD} is dead (no heartbeat)"

@@ -73,3 +73,10 @@ def fails_slowly(marker: str) -> None:
 @app.direct_task
 def direct_started_at() -> float:
     return time.time()
+
+
+@app.task(max_retries=3, retry_delay=0.01, retry_backoff=1e15, retry_for=(ValueError,))
+def steep_backoff(marker: str) -> None:
+    """Its second retry would wait 1e13 s (300,000 years): more than a datetime holds."""
+    attempt(marker)
+    raise ValueError("steep")

@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 
 from pynenc import InvocationStatus, Pynenc
-from pynenc.exceptions import InvocationConcurrencyWithDifferentArgumentsError
+from pynenc.exceptions import (
+    InvocationConcurrencyWithDifferentArgumentsError,
+    InvocationConflictError,
+)
 from pynenc.invocation.distributed import ReusedInvocation
 from tests.apps import limits
 from tests.integration.deployments import Deployment, RunnerProcess, wait_until
@@ -226,4 +229,19 @@ def test_racing_processes_register_one(app: Pynenc, deployed: Deployment, files:
     files.open()
     [invocation_id] = ids
     assert app.orchestrator.wait_final(invocation_id, 60).status is S.SUCCESS
+    assert files.runs() == 1
+
+
+def test_a_caller_chosen_id_names_one_call(app: Pynenc, files: Files, tmp_path: Path) -> None:
+    # registration control and a caller-chosen id together: the stored call stands (run
+    # once), and the id with other arguments is refused, not answered with another result
+    chosen = f"export-{tmp_path.name}"
+    first = limits.export.with_options(invocation_id=chosen)(files.counter, files.gate, "Q1")
+    files.open()
+    assert first.get_result(timeout=60) == "Q1"
+    again = limits.export.with_options(invocation_id=chosen)(files.counter, files.gate, "Q1")
+    assert again.invocation_id == chosen and again.get_result(timeout=60) == "Q1"
+    with pytest.raises(InvocationConflictError, match=chosen):
+        limits.export.with_options(invocation_id=chosen)(files.counter, files.gate, "Q2")
+    assert [e.status for e in first.history] == [S.REGISTERED, S.RUNNING, S.SUCCESS]
     assert files.runs() == 1

@@ -328,15 +328,7 @@ def test_status_shows_why_and_until_when_an_invocation_is_held_back(
         wait_until(lambda: files.started("holder"), 60, "the holder to start")
         waiter = tasks.gated(files.file, files.gate, "waiter")
         wait_until(lambda: waiter.status is S.SCHEDULED, 60, "the waiter to be held back")
-        shown = subprocess.run(
-            [sys.executable, "-m", "pynenc", "--app", APP_REF, "status", waiter.invocation_id],
-            env=deployment.environment(),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert shown.returncode == 0, shown.stderr
+        shown = _status_cli(deployment, waiter.invocation_id)
         head = dict(line.split(None, 1) for line in shown.stdout.split("history:")[0].splitlines())
         assert head["status"] == "SCHEDULED"
         assert head["due"].endswith(("(in 1m59s)", "(in 2m00s)", "(in 1m58s)"))  # the recheck
@@ -347,10 +339,27 @@ def test_status_shows_why_and_until_when_an_invocation_is_held_back(
         files.open()
         assert waiter.get_result(timeout=60) == "waiter"
         assert holder.result == "holder"
+        # woken before its recheck: it ran, its due time is still ahead
+        after = _status_cli(deployment, waiter.invocation_id).stdout
+        assert "woken: a running slot of 'tests.apps.running_limits.gated'" in after
+        assert "will not run" not in after and "waiting" not in after
     finally:
         files.open()
         runner.stop()
         app.reset_components()
+
+
+def _status_cli(deployment: Deployment, invocation_id: str) -> subprocess.CompletedProcess[str]:
+    shown = subprocess.run(
+        [sys.executable, "-m", "pynenc", "--app", APP_REF, "status", invocation_id],
+        env=deployment.environment(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    return shown
 
 
 def test_cancelling_the_holder_starts_a_waiter(app: Pynenc, stamps: Stamps) -> None:

@@ -25,6 +25,7 @@ from pynenc import (
     InvocationStatus,
     ThreadRunner,
 )
+from pynenc.exceptions import LONGEST_DELAY
 from pynenc.runner import BackgroundRunner
 from tests.apps import scheduling as tasks
 from tests.integration.deployments import Deployment, RunnerProcess, wait_until
@@ -223,6 +224,22 @@ def test_retry_error_with_a_delay(setup: Setup, marker: str) -> None:
     [scheduled] = _entries(invocation, S.SCHEDULED)
     assert "(in 0.500 s)" in (scheduled.reason or "")
     assert _entries(invocation, S.RUNNING)[1].timestamp >= _due_in_reason(scheduled.reason) - 0.001
+
+
+def test_a_backoff_past_any_date_waits_the_longest_delay(setup: Setup, marker: str) -> None:
+    # the second retry's backoff overflows a datetime: it waits LONGEST_DELAY SCHEDULED,
+    # instead of the runner failing to record it (RUNNING forever)
+    invocation = tasks.steep_backoff(marker)
+    wait_until(
+        lambda: [e.status for e in invocation.history].count(S.SCHEDULED) == 2,
+        60,
+        "the second retry to be scheduled",
+    )
+    assert tasks.attempts(marker) == 2
+    record = setup.app.state_backend.get(invocation.invocation_id)
+    assert record is not None and record.status is S.SCHEDULED and record.due is not None
+    assert record.due == pytest.approx(time.time() + LONGEST_DELAY, abs=120)
+    assert invocation.cancel().cancelled  # leave nothing scheduled for the other tests
 
 
 # -- expiry ------------------------------------------------------------------------------------

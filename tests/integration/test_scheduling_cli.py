@@ -41,6 +41,16 @@ def test_status_and_invocations_show_scheduled_work(tmp_path: Path) -> None:
         assert lines["due"].endswith("(in 9m59s)") or lines["due"].endswith("(in 10m00s)")
         assert "expires" in lines and lines["priority"] == "6"
         assert "SCHEDULED" in shown.stdout.split("history:")[1]
+        assert "will not run" not in shown.stdout
+
+        # cancelled while SCHEDULED: its due time is shown as one that never comes
+        dropped = tasks.started_at.with_options(delay=600)("dropped")
+        assert dropped.cancel().cancelled
+        shown = _cli(deployment, "status", dropped.invocation_id)
+        assert shown.returncode == 1, shown.stderr
+        due = next(line for line in shown.stdout.splitlines() if line.startswith("due"))
+        assert due.endswith("— it will not run"), shown.stdout
+        assert "CANCELLED" in shown.stdout
 
         listed = _cli(deployment, "invocations")
         assert listed.returncode == 0, listed.stderr

@@ -14,7 +14,7 @@ import pytest
 from pynenc import InvocationConflictError, InvocationStatus, Pynenc, RetryError
 from pynenc.call_options import CallOptions
 from pynenc.conf import TaskConfig
-from pynenc.exceptions import ConfigError, PynencWarning
+from pynenc.exceptions import LONGEST_DELAY, ConfigError, PynencWarning
 from pynenc.orchestrator.scheduling import retry_delay
 from tests.apps import core
 
@@ -45,6 +45,13 @@ S = InvocationStatus
         ({"invocation_id": ""}, ValueError, "without spaces"),
         ({"invocation_id": "two words"}, ValueError, "without spaces"),
         ({"invocation_id": "x" * 201}, ValueError, "at most 200"),
+        # a due time or expiry past what a datetime holds (pynenc status could not show it)
+        ({"delay": 1e300}, ValueError, "at most 3155760000 seconds"),
+        ({"expires": 1e20}, ValueError, "expires=1e\\+20\\): at most"),
+        # ids that cannot be typed or seen: NUL, other control and invisible characters
+        ({"invocation_id": "nul\x00id"}, ValueError, "printable"),
+        ({"invocation_id": "bell\x07"}, ValueError, "printable"),
+        ({"invocation_id": "zero\u200bwidth"}, ValueError, "printable"),
     ],
 )
 def test_bad_options_are_refused_when_given(
@@ -175,7 +182,7 @@ def test_retry_error_delay_is_used_as_given() -> None:
     assert retry_delay(conf, RetryError(delay=0.25), 4) == 0.25
     assert retry_delay(conf, RetryError(), 1) <= 1.0  # no delay given: the task's rule
     assert RetryError("why", delay=3).args == ("why",)
-    with pytest.raises(ValueError, match="finite number of seconds >= 0"):
+    with pytest.raises(ValueError, match="a number of seconds from 0 to"):
         RetryError(delay=-1)
 
 
@@ -228,3 +235,19 @@ def test_only_an_expiring_call_carries_its_expiry_in_the_message() -> None:
     assert decode_message(encode_batch(batch)) == batch
     with pytest.raises(ValueError, match="one task"):
         encode_batch([plain, expiring])  # different expiries never share a message
+
+
+def test_a_backoff_never_overflows_a_due_time() -> None:
+    # a long run of retries: the power overflows a float, or the delay a datetime
+    capped = TaskConfig(retry_delay=1.0, retry_backoff=2.0, retry_backoff_max=60.0)
+    assert retry_delay(capped, ValueError(), 1100) == 60.0
+    uncapped = TaskConfig(retry_delay=1.0, retry_backoff=2.0)
+    assert retry_delay(uncapped, ValueError(), 1100) == LONGEST_DELAY
+    assert retry_delay(uncapped, ValueError(), 60) == LONGEST_DELAY
+    assert retry_delay(TaskConfig(retry_delay=1.0, retry_backoff=1.0), ValueError(), 9**6) == 1.0
+
+
+def test_retry_error_refuses_a_delay_past_any_date() -> None:
+    assert RetryError(delay=LONGEST_DELAY).delay == LONGEST_DELAY
+    with pytest.raises(ValueError, match="from 0 to 3155760000"):
+        RetryError(delay=1e300)

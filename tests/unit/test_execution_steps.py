@@ -184,6 +184,27 @@ def test_a_run_end_handler_exiting_still_leaves_the_outcome_recorded(app: Pynenc
     assert current_invocation.get() is None
 
 
+def test_a_run_start_handler_exiting_fails_the_attempt_instead_of_leaving_it_running(
+    app: Pynenc,
+) -> None:
+    def exit_now(invocation: Any) -> None:
+        raise SystemExit(5)  # not swallowed by the registry: the runner would log it and
+        # go on, the invocation RUNNING under a live runner forever
+
+    app.hooks.connect("run_start", exit_now)
+    try:
+        envelope = claimed(app, hooked.add.task_id.key, x=2, y=3)
+        with pytest.raises(SystemExit):
+            execute(app, envelope, RUNNER)
+    finally:
+        app.hooks.disconnect("run_start", exit_now)
+    found = stored(app, envelope)
+    assert found.status is S.FAILED
+    assert found.error is not None and found.error["type"] == "builtins.SystemExit"
+    assert events(app, "run_end") == []  # the attempt never ran
+    assert current_invocation.get() is None
+
+
 def test_a_failed_preparation_fires_no_run_hook(app: Pynenc) -> None:
     envelope = claimed(app, "tests.apps.undeclared_module.task")
     execute(app, envelope, RUNNER)
@@ -256,6 +277,15 @@ def test_publish_hooks_see_the_invocations_before_and_after(app: Pynenc) -> None
     assert [i["id"] for i in before["invocations"]] == after["ids"] == ids
     assert [i["kwargs"] for i in before["invocations"]] == [{"x": 1, "y": 2}, {"x": 3, "y": 4}]
     assert {i["task"] for i in before["invocations"]} == {hooked.add.task_id.key}
+
+
+def test_a_chosen_id_seen_before_fires_no_after_publish(app: Pynenc) -> None:
+    first = hooked.add.with_options(invocation_id="hooked-once")(1, 2)
+    again = hooked.add.with_options(invocation_id="hooked-once")(1, 2)
+    assert again.invocation_id == first.invocation_id
+    # both calls were shown before publishing; only the first was published
+    assert len(events(app, "before_publish")) == 2
+    assert [e["ids"] for e in events(app, "after_publish")] == [["hooked-once"]]
 
 
 def test_a_vetoed_call_is_neither_registered_nor_sent(app: Pynenc) -> None:

@@ -37,7 +37,9 @@ def test_seconds_or_none(raw: object, value: float | None) -> None:
     assert seconds_or_none(raw) == value
 
 
-@pytest.mark.parametrize("raw", [0, -1, "inf", float("nan"), "soon", True])
+# 1e300 s overflowed the timers enforcing it: a ProcessRunner child died at each start,
+# the invocation failed after max_reroutes; a ThreadRunner logged an OverflowError
+@pytest.mark.parametrize("raw", [0, -1, "inf", float("nan"), "soon", True, 1e300, "4e9"])
 def test_seconds_or_none_refuses(raw: object) -> None:
     with pytest.raises(InvalidValue):
         seconds_or_none(raw)
@@ -50,6 +52,8 @@ def test_limits_resolve_like_other_task_options() -> None:
     assert resolved.source_of("timeout").startswith("environment")
     with pytest.raises(ConfigError, match=r"task\.timeout must be a number of seconds > 0"):
         conf.task_config("mod.task", {"timeout": 0})
+    with pytest.raises(ConfigError, match=r"at most 100 years"):
+        conf.task_config("mod.task", {"soft_timeout": 1e300})
 
 
 @pytest.mark.parametrize(("hard", "soft"), [(5, 5), (5, 8)])
