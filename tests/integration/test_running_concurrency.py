@@ -95,8 +95,8 @@ def deployed(
 
 @pytest.fixture
 def app(deployed: Deployment) -> Pynenc:
-    # not purged between tests: a purge drops the runners' heartbeats, and recovery would
-    # take their running invocations over (each test has its own stamp file and gate)
+    # not purged between tests: each has its own stamp file and gate, and the runners'
+    # state (heartbeats, the services lease) is left alone while they run
     return tasks.app
 
 
