@@ -113,12 +113,13 @@ class Task(Generic[Params, Result]):
         self.concurrency = ConcurrencyPolicy.of(
             self.task_id.key, self.conf, self.signature.parameters
         )
-        if self.concurrency is not None and self.concurrency.checks_at_start:
-            raise ConfigError(
-                f"Task {self.task_id}: running_concurrency, max_running_per_key and "
-                "rate_limit are checked but not enforced by runners yet in this version; "
-                "only registration_concurrency is."
-            )
+        #: the policy a runner asks before starting an invocation (running slots, rate
+        #: limit); ``None``: it starts what it claims at once (the fast path)
+        self.start_policy = (
+            self.concurrency
+            if self.concurrency is not None and self.concurrency.checks_at_start
+            else None
+        )
         if self.conf.disable_cache_args:
             result_cache.check_options(self)
         self.is_async = inspect.iscoroutinefunction(func)

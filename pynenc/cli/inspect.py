@@ -15,7 +15,7 @@ from pynenc.cli.common import age, load, table
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
 from pynenc.invocation import progress
-from pynenc.records import InvocationStatus
+from pynenc.records import InvocationStatus, StatusEntry
 from pynenc.serializer import deserialize_result
 
 #: ``status`` exits with this code for a FAILED, EXPIRED or CANCELLED invocation (0 otherwise).
@@ -50,8 +50,12 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     now = time.time()
     finished = record.status.is_final
     if record.due is not None:  # a due time still ahead of a finished invocation never comes
-        never = " — it will not run" if finished and record.due > now else ""
+        # (unless it was held back by a limit and woken early: it ran before its due time)
+        never = " — it will not run" if finished and record.due > now and not _ran(history) else ""
         click.echo(f"due         {_when(record.due, now)}{never}")
+    if record.status is InvocationStatus.SCHEDULED and history and history[-1].reason:
+        # why it waits: a retry's delay, or held back by a running slot or a rate limit
+        click.echo(f"waiting     {history[-1].reason}")
     if record.expires is not None:
         click.echo(f"expires     {_when(record.expires, now)}")
     if record.priority is not None:
@@ -81,6 +85,15 @@ def status(ctx: click.Context, invocation_id: str) -> None:
             click.echo(traceback.rstrip())
     if record.status in _UNSUCCESSFUL:
         ctx.exit(EXIT_FAILED)
+
+
+def _ran(history: list[StatusEntry]) -> bool:
+    """Whether it ran after it was last SCHEDULED (a held-back invocation woken early)."""
+    statuses = [entry.status for entry in history]
+    if InvocationStatus.SCHEDULED not in statuses:
+        return False
+    last = len(statuses) - 1 - statuses[::-1].index(InvocationStatus.SCHEDULED)
+    return InvocationStatus.RUNNING in statuses[last:]
 
 
 def _show_progress(last: progress.Progress) -> str:

@@ -218,6 +218,14 @@ RUNNER_OPTIONS = OptionTable(
             "While a runner that can stop running work (process runners, pool workers) runs "
             "something, how often it reads whether any of it was cancelled (one batched read).",
         ),
+        Option(
+            "concurrency_recheck",
+            10.0,
+            number(0.1),
+            "a number of seconds >= 0.1",
+            "An invocation waiting for a running slot (running_concurrency) is tried again "
+            "after this long even if no release woke it (a lost wake-up).",
+        ),
     ],
 )
 BROKER_OPTIONS = OptionTable(
@@ -376,6 +384,7 @@ class RunnerConfig(_Section):
     stop_grace: float
     scheduler_poll: float
     cancel_check_interval: float
+    concurrency_recheck: float
 
     def _check(self, values: Mapping[str, Any], assigned: frozenset[str]) -> None:
         check_liveness(self, values["heartbeat_interval"], values["dead_after"], assigned)

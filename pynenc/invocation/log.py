@@ -103,3 +103,16 @@ def reroutes_exhausted(task_id: str, invocation_id: str, reason: str) -> None:
 def expired(task_id: str, invocation_id: str, reason: str) -> None:
     """An invocation reached its expiry before it started: it never runs."""
     logger.warning("Task %s[%s] expired: %s", task_id, invocation_id, reason)
+
+
+def held_back(task_id: str, invocation_id: str, reason: str) -> None:
+    """A claimed invocation waits for a running slot or its rate start, out of the runner
+    (INFO: under a limit this is the normal course, not a problem)."""
+    if logger.isEnabledFor(_INFO):
+        logger.info("Task %s[%s] held back: %s", task_id, invocation_id, reason)
+
+
+def not_admitted(task_id: str, invocation_id: str, reason: str) -> None:
+    """A claimed invocation fails without running: its running slot is taken and the task
+    asks not to wait (``reroute_on_concurrency_control=False``)."""
+    logger.warning("Task %s[%s] failed without running: %s", task_id, invocation_id, reason)

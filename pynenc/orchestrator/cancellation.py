@@ -32,6 +32,7 @@ from pynenc.cancellation import (
     cancelled_now,
     default_canceller,
 )
+from pynenc.orchestrator import admission
 from pynenc.orchestrator.transitions import SOURCES
 from pynenc.records import InvocationStatus, StatusEntry, StatusUpdate
 from pynenc.serializer import exception_to_payload
@@ -80,5 +81,12 @@ def cancel(
         record = app.orchestrator.get_record(invocation_id)
         return already_finished(invocation_id, record.task_id, record.status)
     logger.info("Invocation %s of %s cancelled by %s", invocation_id, record.task_id, actor)
+    task = app.tasks.get(record.task_id)
+    if task is not None and task.start_policy is not None:
+        # not RUNNING any more: its running slot goes to the next waiter (a thread runner's
+        # body may run on until its next checkpoint), and a held-back one leaves the line
+        admission.release(
+            app.orchestrator, task.start_policy, invocation_id, record.arguments, actor
+        )
     how = _NEXT.get(record.status, _NOT_STARTED)
     return cancelled_now(invocation_id, record.task_id, record.status, how)

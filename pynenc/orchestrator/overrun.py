@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pynenc.exceptions import TaskTimeoutError
 from pynenc.invocation import log
+from pynenc.orchestrator import admission
 from pynenc.records import InvocationStatus
 from pynenc.serializer import exception_to_payload
 
@@ -36,6 +37,10 @@ def record_overrun(
     payload = exception_to_payload(error)
     orchestrator = app.orchestrator
     task = app.tasks.get(envelope.task_id)
+    if task is not None and task.start_policy is not None:  # before a retry is published
+        admission.release(
+            orchestrator, task.start_policy, envelope.invocation_id, envelope.arguments, runner_id
+        )
     if task is not None and task.should_retry(error, envelope.num_retries):
         log.retried(envelope, elapsed, error, task.conf.max_retries)
         if orchestrator.retry(envelope, runner_id, payload):

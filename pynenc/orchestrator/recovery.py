@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pynenc.exceptions import RunnerError
 from pynenc.invocation import log
+from pynenc.orchestrator.admission import release_taken
 from pynenc.records import InvocationRecord, InvocationStatus, StatusUpdate
 from pynenc.serializer import exception_to_payload
 
@@ -88,6 +89,11 @@ def _reroute_batch(
         else:
             log.rerouted(record.task_id, record.invocation_id, reason)
             again.append(orchestrator.envelope_for(record))
+    # out of RUNNING: their running slots (if their task has any) go to the next waiters —
+    # before they are published again: a slot their next attempt takes is never given back
+    release_taken(
+        orchestrator, [r for (r, _), done in zip(moves, applied, strict=True) if done], actor
+    )
     if again:
         app.broker.publish(again)
     return sum(applied)

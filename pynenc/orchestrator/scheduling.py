@@ -124,8 +124,19 @@ def publish_due(orchestrator: Orchestrator, actor: str, now: float, horizon: flo
     return min(horizon, upcoming[0] - now) if upcoming else horizon
 
 
-def _release(orchestrator: Orchestrator, actor: str, ready: list[str], now: float) -> None:
-    """SCHEDULED → REGISTERED/RETRY (or EXPIRED) in one backend call, then one publish."""
+def publish_now(orchestrator: Orchestrator, actor: str, ids: list[str], reason: str) -> list[str]:
+    """Publish scheduled invocations before their due time (a held-back invocation woken
+    by the release of a running slot): what the scheduler does when they fall due, with
+    ``reason`` in the history. One that is not SCHEDULED any more is left as it is (one
+    past its expiry ends EXPIRED). Returns the ids moved out of SCHEDULED to be run."""
+    return _release(orchestrator, actor, ids, time.time(), reason)
+
+
+def _release(
+    orchestrator: Orchestrator, actor: str, ready: list[str], now: float, reason: str = ""
+) -> list[str]:
+    """SCHEDULED → REGISTERED/RETRY (or EXPIRED) in one backend call, then one publish;
+    the ids now REGISTERED/RETRY."""
     backend = orchestrator.app.state_backend
     updates: list[StatusUpdate] = []
     envelopes: list[Envelope] = []
@@ -136,19 +147,20 @@ def _release(orchestrator: Orchestrator, actor: str, ready: list[str], now: floa
             continue  # purged, or released by another scheduler meanwhile
         target = S.RETRY if record.num_retries else S.REGISTERED
         late = now - (record.due or now)
-        entry = StatusEntry(target, now, actor, f"due, published {late:.3f} s after its due time")
+        why = reason or f"due, published {late:.3f} s after its due time"
+        entry = StatusEntry(target, now, actor, why)
         updates.append(StatusUpdate(record.invocation_id, _SCHEDULED, entry, on_expiry=expired))
         envelopes.append(orchestrator.envelope_for(replace(record, status=target)))
         expiring.append(record.expires is not None and record.expires <= now)
     if not updates:
-        return
+        return []
     applied = backend.set_status_many(updates)
     due = [envelope for envelope, ok in zip(envelopes, applied, strict=True) if ok]
     for envelope, ok, past in zip(envelopes, applied, expiring, strict=True):
         if not ok and past:  # else another scheduler released it meanwhile
             log.expired(envelope.task_id, envelope.invocation_id, NOT_STARTED)
     if not due:
-        return
+        return []
     try:
         orchestrator.app.broker.publish(due)
     except BrokerError:
@@ -158,3 +170,4 @@ def _release(orchestrator: Orchestrator, actor: str, ready: list[str], now: floa
             len(due),
             due[0].invocation_id,
         )
+    return [envelope.invocation_id for envelope in due]

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.broker import MalformedEnvelopeError
 from pynenc.conf.liveness import check_liveness
-from pynenc.exceptions import StateBackendUnavailableError
+from pynenc.exceptions import PynencError, StateBackendUnavailableError
 from pynenc.identifiers import new_runner_id
 from pynenc.logs import apply_logging_level
-from pynenc.runner.execution import import_task_modules
+from pynenc.orchestrator.admission import admit_claimed
+from pynenc.runner.execution import import_task_modules, resolve_task
 from pynenc.runner.ownership import still_owned
 from pynenc.runner.services import RunnerServices
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.broker import Delivery, Envelope
     from pynenc.orchestrator.claims import Refusal
+    from pynenc.task import Task
 
 logger = logging.getLogger("pynenc.runner")
 
@@ -197,13 +199,41 @@ class BaseRunner(ABC):
                     self._recheck_backlog = False
                     backlog = deque(still_owned(self.app, self.runner_id, list(backlog)))
                     held_since = time.monotonic()
-                for _ in range(min(free, len(backlog))):
-                    start(backlog.popleft())
+                tasks, started = self.app.tasks, 0
+                while backlog and started < free:
+                    envelope = backlog.popleft()
+                    task = tasks.get(envelope.task_id)
+                    # a task with running controls or a rate limit is asked first; one held
+                    # back never takes a slot (uncontrolled: this one attribute check)
+                    if (task is None or task.start_policy is not None) and not self._admit(
+                        envelope, task, bool(backlog)
+                    ):
+                        continue
+                    start(envelope)
+                    started += 1
         finally:
             self.consuming.clear()
             consumer.close()
             if backlog:
                 self._release_unstarted(list(backlog))
+
+    def _admit(self, envelope: Envelope, task: Task[Any, Any] | None, more: bool) -> bool:
+        """Whether to start ``envelope`` now: its task's running slots and rate limit
+        allow it (:func:`~pynenc.orchestrator.admission.admit_claimed`; when not, it has
+        been held back or failed; ``more``: other claimed invocations wait behind it). A
+        task not registered yet is resolved first; one that cannot be is started, to fail
+        with the reason why."""
+        if task is None:
+            try:
+                task = resolve_task(self.app, envelope.task_id)
+            except PynencError:
+                return True
+        policy = task.start_policy
+        if policy is None:
+            return True
+        return admit_claimed(
+            self.app.orchestrator, envelope, policy, self.runner_id, wait_here=not more
+        )
 
     def claim(self, deliveries: Sequence[Delivery]) -> list[Envelope]:
         """Settle received messages: the envelopes this runner now owns and must run.

@@ -23,7 +23,7 @@ from pynenc.identifiers import TaskId
 from pynenc.invocation import log
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.sync import run_coroutine
-from pynenc.orchestrator import result_cache
+from pynenc.orchestrator import admission, result_cache
 from pynenc.orchestrator.scheduling import retry_delay
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
@@ -278,8 +278,13 @@ def record(
     """Apply ``outcome`` as ``runner_id``: a retry is recorded and published again at once,
     or after its delay (``Orchestrator.retry``); an interrupted attempt is recorded at once
     (the process is going); a final outcome goes through ``outcomes`` when given, else to
-    the backend."""
+    the backend. A task's running slot is given back first (the attempt is over)."""
     orchestrator = app.orchestrator
+    task = app.tasks.get(envelope.task_id)
+    if task is not None and task.start_policy is not None:
+        admission.release(
+            orchestrator, task.start_policy, envelope.invocation_id, envelope.arguments, runner_id
+        )
     if outcome.status is RETRY:
         assert outcome.error is not None
         orchestrator.retry(envelope, runner_id, outcome.error, outcome.retry_delay)

@@ -279,6 +279,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "runner.stop_grace",
         "runner.scheduler_poll",
         "runner.cancel_check_interval",
+        "runner.concurrency_recheck",
         "broker.transport_options",
         "broker.publish_retries",
         "broker.max_message_bytes",

@@ -173,7 +173,8 @@ def test_unknown_key_in_file_names_file_and_valid_options(tmp_path: Path) -> Non
     assert f"(from file {path.resolve()})" in message
     assert "Did you mean 'runner.threads'?" in message
     assert (
-        "Valid options of runner: cancel_check_interval, dead_after, heartbeat_interval, "
+        "Valid options of runner: cancel_check_interval, concurrency_recheck, dead_after, "
+        "heartbeat_interval, "
         "max_reroutes, processes, queues, redeliver_after, scheduler_poll, stop_grace, threads"
         in message
     )

@@ -69,6 +69,7 @@ KNOWN = {
     ("pynenc.orchestrator.claims", "pynenc.invocation.log"): "as above",
     ("pynenc.orchestrator.scheduling", "pynenc.invocation.log"): "as above",
     ("pynenc.orchestrator.overrun", "pynenc.invocation.log"): "as above",
+    ("pynenc.orchestrator.admission", "pynenc.invocation.log"): "as above",
     ("pynenc.runner.execution", "pynenc.invocation.distributed"): (
         "a runner runs tasks: the running invocation is exposed as a handle "
         "(current_invocation, task.invocation)"

@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from pynenc import ConfigError, Pynenc, RetryError, Task, TaskDefinitionError
+from pynenc import Pynenc, RetryError, Task, TaskDefinitionError
 from pynenc.exceptions import InvalidTaskOptionsError, TaskNotFoundError
 from pynenc.identifiers import TaskId
 from pynenc.task import _extract_task_from_wrapper, can_batch_process, prepare_arguments
@@ -49,13 +49,16 @@ def test_invalid_options_are_all_listed_with_the_valid_ones() -> None:
     assert info.value.invalid == ["max_retrys", "queeue"]
 
 
-def test_controls_runners_do_not_enforce_yet_are_refused() -> None:
+def test_start_policy_only_for_running_controls_or_a_rate() -> None:
     app = Pynenc(app_id="tests-def")
+    function = _function_in("tests.apps.core")
     for options in ({"running_concurrency": "task"}, {"rate_limit": "10/s"}):
-        with pytest.raises(ConfigError, match="not enforced by runners yet"):
-            app.task(**options)(_function_in("tests.apps.core"))
-    task = app.task(registration_concurrency="task")(_function_in("tests.apps.core"))
-    assert task.concurrency is not None
+        task = app.task(**options)(function)
+        assert task.start_policy is not None and task.start_policy is task.concurrency
+    registration_only = app.task(registration_concurrency="task")(function)
+    assert registration_only.concurrency is not None
+    assert registration_only.start_policy is None  # runners start it without asking
+    assert app.task(function).start_policy is None
 
 
 def test_conf_and_retriable_exceptions() -> None:
