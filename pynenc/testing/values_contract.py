@@ -28,23 +28,11 @@ from typing import Any
 
 import pytest
 
-from pynenc.state_backend import StateBackend, create_state_backend, register_backend
+from pynenc.state_backend import StateBackend, create_state_backend
 from pynenc.testing.state_backend_contract import open_backend
+from pynenc.testing.state_backend_cross_process import Where, _open, _where
 
 NS = "contract"
-#: what a child needs to rebuild the backend: its URL, app id and ``module:Class``
-Where = tuple[str, str, str]
-
-
-def _where(backend: StateBackend) -> Where:
-    cls = type(backend)
-    return backend.url, backend.app_id, f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _open(where: Where) -> StateBackend:
-    url, app_id, target = where
-    register_backend(url.partition("://")[0], target)
-    return create_state_backend(url, app_id)
 
 
 class ValuesContract:
