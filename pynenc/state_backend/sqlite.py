@@ -19,7 +19,6 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +36,19 @@ from pynenc.records import (
 from pynenc.state_backend import sqlite_limits, sqlite_recent, sqlite_values
 from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend.sqlite_schema import (
+    ACQUIRE_LEASE,
+    COLUMNS,
+    INSERT_HISTORY,
+    INSERT_INVOCATION,
+    SCHEDULED_INDEX,
+    SCHEMA,
+    TABLES,
+    compare_and_set_sql,
+    expire_sql,
+    missing_columns,
+    record_from_row,
+)
 
 #: Seconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT = 30.0
@@ -45,139 +57,6 @@ READ_CHUNK = 500
 #: ``wait_final`` polls after this many seconds, doubling up to ``POLL_MAX``.
 POLL_FIRST = 0.0005
 POLL_MAX = 0.02
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS pynenc_invocations (
-        app_id TEXT NOT NULL, invocation_id TEXT NOT NULL, task_id TEXT NOT NULL,
-        status TEXT NOT NULL, owner TEXT, num_retries INTEGER NOT NULL, parent_id TEXT,
-        queue TEXT NOT NULL, arguments TEXT NOT NULL, result TEXT, error TEXT,
-        fingerprint TEXT, priority INTEGER, due REAL, expires REAL,
-        PRIMARY KEY (app_id, invocation_id)
-    )""",  # a rowid table: random ids insert faster as a small key in the PK index
-    """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_task
-        ON pynenc_invocations (app_id, task_id, status)""",
-    """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_status
-        ON pynenc_invocations (app_id, status)""",
-    # seq (the rowid) only grows, so it orders an invocation's history
-    """CREATE TABLE IF NOT EXISTS pynenc_history (
-        seq INTEGER PRIMARY KEY, app_id TEXT NOT NULL, invocation_id TEXT NOT NULL,
-        status TEXT NOT NULL, timestamp REAL NOT NULL, runner_id TEXT, reason TEXT
-    )""",
-    """CREATE INDEX IF NOT EXISTS pynenc_history_by_invocation
-        ON pynenc_history (app_id, invocation_id)""",
-    """CREATE TABLE IF NOT EXISTS pynenc_runners (
-        app_id TEXT NOT NULL, runner_id TEXT NOT NULL, last_seen REAL NOT NULL,
-        PRIMARY KEY (app_id, runner_id)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS pynenc_runner_info (
-        app_id TEXT NOT NULL, runner_id TEXT NOT NULL, info TEXT NOT NULL,
-        PRIMARY KEY (app_id, runner_id)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS pynenc_leases (
-        app_id TEXT NOT NULL, name TEXT NOT NULL, holder TEXT NOT NULL, expires REAL NOT NULL,
-        PRIMARY KEY (app_id, name)
-    ) WITHOUT ROWID""",
-    *sqlite_limits.SCHEMA,
-    sqlite_values.TABLE,
-)
-_TABLES = (
-    "pynenc_invocations",
-    "pynenc_history",
-    "pynenc_runners",
-    "pynenc_runner_info",
-    "pynenc_leases",
-    *sqlite_limits.TABLES,
-    "pynenc_values",
-)
-_COLUMNS = (
-    "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error, "
-    "priority, due, expires"
-)
-#: Columns added to ``pynenc_invocations`` after its first version, with their types: a
-#: file made by an older pynenc gains them on first open (its rows hold NULL there).
-_ADDED_COLUMNS = (
-    ("fingerprint", "TEXT"),
-    ("priority", "INTEGER"),
-    ("due", "REAL"),
-    ("expires", "REAL"),
-)
-#: The scheduled index: only SCHEDULED rows, by due time. It follows the status column, so
-#: every status change keeps it in step. (Created after the columns above exist.)
-_SCHEDULED_INDEX = (
-    "CREATE INDEX IF NOT EXISTS pynenc_invocations_scheduled "
-    "ON pynenc_invocations (app_id, due) WHERE status = 'scheduled'"
-)
-_INSERT_INVOCATION = (
-    f"INSERT OR IGNORE INTO pynenc_invocations (app_id, invocation_id, {_COLUMNS}, fingerprint) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_HISTORY = (
-    "INSERT INTO pynenc_history (app_id, invocation_id, status, timestamp, runner_id, reason) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
-# Upsert guarded by a WHERE: no row changes when another holder's lease is still running.
-_ACQUIRE_LEASE = (
-    "INSERT INTO pynenc_leases (app_id, name, holder, expires) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (app_id, name) DO UPDATE SET holder = excluded.holder, "
-    "expires = excluded.expires WHERE holder = excluded.holder OR expires <= ?"
-)
-
-
-@cache
-def _expectations_sql(num_expected: int) -> str:
-    """The WHERE of a compare-and-set (parameters: see ``SqliteStateBackend._apply``)."""
-    marks = ", ".join("?" * num_expected)
-    return (
-        f"WHERE app_id = ? AND invocation_id = ? AND status IN ({marks}) "
-        "AND (? IS NULL OR owner = ?) AND (? IS NULL OR task_id = ?) "
-        # a record stored before fingerprints existed has none: its claim is not checked
-        "AND (? IS NULL OR fingerprint IS NULL OR fingerprint = ?)"
-    )
-
-
-def _record_from_row(invocation_id: str, row: Sequence[Any]) -> InvocationRecord:
-    """The record of a row of ``_COLUMNS``."""
-    task_id, status, owner, retries, parent_id, queue, arguments, result, error = row[:9]
-    return InvocationRecord(
-        invocation_id,
-        task_id,
-        json.loads(arguments),
-        status=InvocationStatus(status),
-        owner=owner,
-        num_retries=retries,
-        parent_id=parent_id,
-        result=result,
-        error=None if error is None else json.loads(error),
-        queue=queue,
-        priority=row[9],
-        due=row[10],
-        expires=row[11],
-    )
-
-
-@cache
-def _compare_and_set_sql(num_expected: int) -> str:
-    return (
-        "UPDATE pynenc_invocations SET status = ?, owner = ?, result = COALESCE(?, result), "
-        "error = COALESCE(?, error), num_retries = COALESCE(?, num_retries), "
-        f"due = COALESCE(?, due) {_expectations_sql(num_expected)} "
-        # with an expiry check (its time given): not once the record has expired
-        "AND (? IS NULL OR expires IS NULL OR expires > ?)"
-    )
-
-
-@cache
-def _expire_sql(num_expected: int) -> str:
-    return (
-        f"UPDATE pynenc_invocations SET status = ?, owner = NULL "
-        f"{_expectations_sql(num_expected)} AND expires <= ?"
-    )
-
-
-def _missing_columns(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    """The :data:`_ADDED_COLUMNS` the invocations table lacks (a file of an older pynenc)."""
-    present = {column[1] for column in conn.execute("PRAGMA table_info(pynenc_invocations)")}
-    return [(name, kind) for name, kind in _ADDED_COLUMNS if name not in present]
 
 
 def database_path(url: str) -> str:
@@ -307,19 +186,19 @@ class SqliteStateBackend(StateBackend):
             # a plain read first: processes that open an existing file take no write lock
             (tables,) = conn.execute(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                f"({', '.join('?' * len(_TABLES))})",
-                _TABLES,
+                f"({', '.join('?' * len(TABLES))})",
+                TABLES,
             ).fetchone()
-            if tables == len(_TABLES) and not _missing_columns(conn):
+            if tables == len(TABLES) and not missing_columns(conn):
                 return
             # WAL is a property of the file: set once, by whoever creates the tables
             conn.execute("PRAGMA journal_mode = WAL")
         with self._transaction() as conn:
-            for statement in _SCHEMA:
+            for statement in SCHEMA:
                 conn.execute(statement)
-            for name, kind in _missing_columns(conn):  # a file made by an older pynenc
+            for name, kind in missing_columns(conn):  # a file made by an older pynenc
                 conn.execute(f"ALTER TABLE pynenc_invocations ADD COLUMN {name} {kind}")
-            conn.execute(_SCHEDULED_INDEX)
+            conn.execute(SCHEDULED_INDEX)
 
     @property
     def _waiters(self) -> Waiters:
@@ -361,19 +240,19 @@ class SqliteStateBackend(StateBackend):
         # when it did not insert every row (a caller-chosen id seen before) is it undone
         # and redone row by row, to learn which rows were new.
         if len(rows) == 1:  # a single call: its row count says it all
-            inserted = [conn.execute(_INSERT_INVOCATION, rows[0]).rowcount == 1]
+            inserted = [conn.execute(INSERT_INVOCATION, rows[0]).rowcount == 1]
         else:
             conn.execute("SAVEPOINT pynenc_register")
             before = conn.total_changes
-            conn.executemany(_INSERT_INVOCATION, rows)
+            conn.executemany(INSERT_INVOCATION, rows)
             if conn.total_changes - before == len(rows):
                 inserted = [True] * len(rows)
             else:
                 conn.execute("ROLLBACK TO pynenc_register")
-                inserted = [conn.execute(_INSERT_INVOCATION, r).rowcount == 1 for r in rows]
+                inserted = [conn.execute(INSERT_INVOCATION, r).rowcount == 1 for r in rows]
             conn.execute("RELEASE pynenc_register")
         conn.executemany(
-            _INSERT_HISTORY,
+            INSERT_HISTORY,
             [
                 (app, r.invocation_id, r.status.value, entry_time, None, None)
                 for r, new in zip(records, inserted, strict=True)
@@ -385,10 +264,10 @@ class SqliteStateBackend(StateBackend):
     def get(self, invocation_id: str) -> InvocationRecord | None:
         with self._connection() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM pynenc_invocations WHERE app_id = ? AND invocation_id = ?",
+                f"SELECT {COLUMNS} FROM pynenc_invocations WHERE app_id = ? AND invocation_id = ?",
                 (self.app_id, invocation_id),
             ).fetchone()
-        return None if row is None else _record_from_row(invocation_id, row)
+        return None if row is None else record_from_row(invocation_id, row)
 
     def set_status(self, update: StatusUpdate) -> bool:
         return self.set_status_many([update])[0]
@@ -433,15 +312,15 @@ class SqliteStateBackend(StateBackend):
             expiry_check,
             expiry_check,
         )
-        if conn.execute(_compare_and_set_sql(len(update.expected)), params).rowcount != 1:
+        if conn.execute(compare_and_set_sql(len(update.expected)), params).rowcount != 1:
             if update.on_expiry is None:
                 return None
             entry = update.on_expiry
             expire = (entry.status.value, *expectations, expiry_check)
-            if conn.execute(_expire_sql(len(update.expected)), expire).rowcount != 1:
+            if conn.execute(expire_sql(len(update.expected)), expire).rowcount != 1:
                 return None
         conn.execute(
-            _INSERT_HISTORY,
+            INSERT_HISTORY,
             (
                 self.app_id,
                 update.invocation_id,
@@ -551,13 +430,13 @@ class SqliteStateBackend(StateBackend):
 
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
         with self._connection() as conn:  # one statement: atomic without BEGIN
-            cursor = conn.execute(_ACQUIRE_LEASE, (self.app_id, name, holder, now + ttl, now))
+            cursor = conn.execute(ACQUIRE_LEASE, (self.app_id, name, holder, now + ttl, now))
             return cursor.rowcount == 1
 
     def purge(self) -> int:
         with self._transaction() as conn:
             dropped = 0
-            for table in _TABLES:
+            for table in TABLES:
                 cursor = conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (self.app_id,))
                 if table == "pynenc_invocations":
                     dropped = cursor.rowcount
@@ -587,7 +466,7 @@ class SqliteStateBackend(StateBackend):
             for start in range(0, len(invocation_ids), READ_CHUNK):
                 chunk = invocation_ids[start : start + READ_CHUNK]
                 found = conn.execute(
-                    f"SELECT invocation_id, {_COLUMNS} FROM pynenc_invocations WHERE app_id = ? "
+                    f"SELECT invocation_id, {COLUMNS} FROM pynenc_invocations WHERE app_id = ? "
                     f"AND invocation_id IN ({', '.join('?' * len(chunk))})",
                     (self.app_id, *chunk),
                 )
@@ -595,7 +474,7 @@ class SqliteStateBackend(StateBackend):
         return [
             None
             if (row := rows.get(invocation_id)) is None
-            else _record_from_row(invocation_id, row)
+            else record_from_row(invocation_id, row)
             for invocation_id in invocation_ids
         ]
 
