@@ -74,6 +74,10 @@ class Task(Generic[Params, Result]):
     #: config files, defaults), listed by ``show-config``, read with ``task.conf.get(name)``.
     extra_options: ClassVar[OptionTable | None] = None
 
+    #: ``False`` lets a subclass wrap functions defined inside other functions (tests of a
+    #: layer that runs them in-process only: a runner in another process cannot import them)
+    requires_importable: ClassVar[bool] = True
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         extra = cls.__dict__.get("extra_options")
@@ -98,7 +102,8 @@ class Task(Generic[Params, Result]):
         options: dict[str, Any],
         name: str | None = None,
     ) -> None:
-        _check_importable(func)
+        if self.requires_importable:
+            _check_importable(func)
         self.app = app
         self.func = func
         self.options = dict(options)
