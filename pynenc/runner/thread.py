@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from pynenc.attempt import Attempt, current_attempt
 from pynenc.context import blocking_wait
 from pynenc.orchestrator.overrun import record_overrun
+from pynenc.records import InvocationStatus
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.deadlines import RunningWatch, task_limits
 from pynenc.runner.execution import execute
@@ -184,6 +185,7 @@ class ThreadRunner(BaseRunner):
                 self.runner_id,
             )
             self._retire(f"invocation {attempt.invocation_id} was cancelled while running")
+            self.dropped(attempt.key.envelope, InvocationStatus.CANCELLED, stopped=True)
 
     def _give_up(self, attempt: Attempt, why: str) -> bool:
         """Take the outcome of ``attempt`` from its thread and free the slot; ``False`` when
