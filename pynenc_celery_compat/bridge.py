@@ -30,7 +30,10 @@ def pynenc_app_for(celery_app: Any) -> Pynenc:
     with _lock:
         app = celery_app.__dict__.get(_ATTRIBUTE)
         if app is None:
+            from pynenc_celery_compat.worker import events
+
             app = Pynenc(pynenc_config_values(celery_app))
+            events.connect(app)  # Celery's worker signals from its runners
             celery_app.__dict__[_ATTRIBUTE] = app
     declare_tasks(celery_app, app)
     return app  # type: ignore[no-any-return]
