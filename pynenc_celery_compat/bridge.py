@@ -39,6 +39,12 @@ def pynenc_app_for(celery_app: Any) -> Pynenc:
     return app  # type: ignore[no-any-return]
 
 
+def built_pynenc_app(celery_app: Any) -> Pynenc | None:
+    """``celery_app``'s pynenc app if it was built, else ``None`` (nothing is built)."""
+    app = celery_app.__dict__.get(_ATTRIBUTE)
+    return app if isinstance(app, Pynenc) else None
+
+
 def declare_tasks(celery_app: Any, app: Pynenc) -> None:
     """Declare every compat task of ``celery_app``'s registry on ``app`` (so its runners
     consume their queues and find them by name)."""

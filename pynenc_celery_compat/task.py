@@ -23,6 +23,7 @@ from celery.app.autoretry import add_autoretry_behaviour
 from celery.exceptions import Retry
 from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
+from celery.local import class_property
 from celery.utils.threads import LocalStack
 
 from pynenc_celery_compat import calling, registry
@@ -46,6 +47,23 @@ class Task(celery_task.Task):  # type: ignore[misc]
     __inner_function__: Callable[..., Any]
     #: whether the task wraps a function whose first parameter is the task (``bind=True``)
     _compat_bound: ClassVar[bool] = False
+    #: a ``shared_task``: it belongs to whichever Celery app is current when it is used
+    _compat_shared: ClassVar[bool] = False
+
+    @classmethod
+    def _get_app(cls) -> Any:
+        # Celery's finalize binds every task of an app's registry to that app; one shared
+        # task object sits in every app's registry, so its bound app is whichever app
+        # finalized last. Celery's shared_task resolves the current app on each use: so
+        # does this.
+        if cls._compat_shared:
+            app = current_app._get_current_object()
+            if cls._app is not app:
+                cls.bind(app)
+            return app
+        return super()._get_app()
+
+    app = class_property(_get_app, celery_task.Task.bind)
 
     # -- calling -------------------------------------------------------------------------
 
@@ -190,6 +208,7 @@ def build_task(
         "run": run,
         "_decorated": True,
         "_compat_bound": bind,
+        "_compat_shared": app is None,
         "__doc__": fun.__doc__,
         "__module__": fun.__module__,
         "__annotations__": inspect.get_annotations(fun),

@@ -81,6 +81,9 @@ class Worker:
         self.app_ref = app_ref
         self.queues = consumed_queues(app, queues, exclude_queues)
         self.runner: BaseRunner | None = None
+        #: a test worker (``start_worker``): no ``worker_ready``/``worker_shutdown``, as
+        #: Celery's test worker sends neither
+        self.test_worker = False
 
     # -- preparing a process ---------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class Worker:
             "loglevel": self.loglevel,
             "time_limit": self.time_limit,
             "soft_time_limit": self.soft_time_limit,
-            "include": list(self.include),
+            "include": [*self.include, *task_modules(self.app)],
             "child": True,
         }
         if self.app_ref is not None:
@@ -176,6 +179,19 @@ def declare_all(app: Any, pynenc: Pynenc) -> None:
     for task in list(app.tasks.values()):
         if getattr(task, "pynenc_task_for", None) is not None:
             CeleryTaskAdapter.declare(pynenc, task, app)
+
+
+def task_modules(app: Any) -> list[str]:
+    """The modules defining ``app``'s compat tasks (worker processes import them, as a
+    Celery worker adds them to ``include``); functions local to another function have none."""
+    modules = {
+        task.__inner_function__.__module__
+        for task in list(app.tasks.values())
+        if getattr(task, "pynenc_task_for", None) is not None
+        and "<locals>" not in task.__inner_function__.__qualname__
+    }
+    modules.discard("__main__")
+    return sorted(modules)
 
 
 def consumed_queues(

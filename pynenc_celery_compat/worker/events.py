@@ -19,8 +19,10 @@ signal                     sent
 
 ``sender`` is the :class:`~pynenc_celery_compat.worker.Worker` when the runner was started by
 ``pynenc-celery worker`` / ``start_worker`` (Celery: the ``WorkController``; for
-``worker_ready``, its consumer), else the pynenc runner itself. Nothing is spent when no
-handler is connected: each hook checks the signal's receivers first.
+``worker_ready``, its consumer), else the pynenc runner itself. A test worker
+(``start_worker``) sends neither ``worker_ready`` nor ``worker_shutdown``, as Celery's test
+worker does not. Nothing is spent when no handler is connected: each hook checks the
+signal's receivers first.
 """
 
 from __future__ import annotations
@@ -87,9 +89,12 @@ def _runner_started(runner: BaseRunner) -> None:
     worker = worker_of(runner)
     if worker is None:
         send(signals.worker_init, sender=runner)
-    elif worker.pool == "solo":
+        send(signals.worker_ready, sender=runner)
+        return
+    if worker.pool == "solo":  # Celery's solo pool sends it in the worker's own process
         send(signals.worker_process_init, sender=worker.hostname)
-    send(signals.worker_ready, sender=worker if worker is not None else runner)
+    if not worker.test_worker:
+        send(signals.worker_ready, sender=worker)
 
 
 def _runner_stopped(runner: BaseRunner) -> None:
@@ -97,7 +102,8 @@ def _runner_stopped(runner: BaseRunner) -> None:
         send(signals.worker_process_shutdown, sender=_pool_child, pid=os.getpid(), exitcode=0)
         return
     worker = worker_of(runner)
-    send(signals.worker_shutdown, sender=worker if worker is not None else runner)
+    if worker is None or not worker.test_worker:
+        send(signals.worker_shutdown, sender=worker if worker is not None else runner)
 
 
 def _run_dropped(
