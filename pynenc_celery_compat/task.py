@@ -21,9 +21,9 @@ from celery import current_app
 from celery.app import task as celery_task
 from celery.app.autoretry import add_autoretry_behaviour
 from celery.exceptions import Retry
+from celery.local import class_property
 from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
-from celery.local import class_property
 from celery.utils.threads import LocalStack
 
 from pynenc_celery_compat import calling, registry

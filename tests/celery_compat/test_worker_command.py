@@ -128,9 +128,7 @@ def test_a_prefork_worker_runs_tasks_in_its_processes_until_sigterm(
 def test_a_threads_worker_applies_its_time_limit_to_tasks_without_one(
     redis_db: str, client: Any, tmp_path: Path
 ) -> None:
-    worker = WorkerProcess(
-        redis_db, "-P", "threads", "-c", "3", "--time-limit", "1", tmp=tmp_path
-    )
+    worker = WorkerProcess(redis_db, "-P", "threads", "-c", "3", "--time-limit", "1", tmp=tmp_path)
     try:
         assert tasks.add.delay(1, 2).get(timeout=90) == 3
         result = tasks.sleepy.delay(20)
@@ -139,9 +137,10 @@ def test_a_threads_worker_applies_its_time_limit_to_tasks_without_one(
             result.get(timeout=30)
         assert time.monotonic() - started < 15
         assert result.state == states.FAILURE
-        assert "time limit" in str(raised.value).lower() or "timeout" in type(
-            raised.value
-        ).__name__.lower(), raised.value
+        assert (
+            "time limit" in str(raised.value).lower()
+            or "timeout" in type(raised.value).__name__.lower()
+        ), raised.value
         # a threads worker denies joins in its process too (Celery's pools all do)
         assert tasks.join_inside.delay().get(timeout=30).startswith("RuntimeError")
     finally:
