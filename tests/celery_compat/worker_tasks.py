@@ -19,6 +19,16 @@ def _remember_process_init(sender: Any = None, **kwargs: Any) -> None:
     PROCESS_INIT.append(str(sender))
 
 
+@signals.task_revoked.connect
+def _log_revoked(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
+    """Worker processes report task_revoked through a file (``REVOKED_LOG``), if named."""
+    path = os.environ.get("REVOKED_LOG")
+    if path:
+        with open(path, "a") as log:
+            fields = (request.id, sender.name, kwargs["terminated"], kwargs["expired"])
+            log.write(" ".join(map(str, (*fields, os.getpid()))) + "\n")
+
+
 @shared_task
 def add(x: int, y: int) -> int:
     return x + y
