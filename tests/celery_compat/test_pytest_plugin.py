@@ -197,10 +197,11 @@ def test_a_prefork_worker_on_redis(pytester: pytest.Pytester, redis_server: Serv
 def test_a_worker_on_rabbitmq_with_redis_results(
     pytester: pytest.Pytester, redis_server: Server, rabbitmq_server: Server
 ) -> None:
+    broker, backend = rabbitmq_server.url, redis_server.db_url()
     conftest = f'''
     @pytest.fixture(scope="session")
     def celery_config():
-        return {{"broker_url": "{rabbitmq_server.url}", "result_backend": "{redis_server.db_url()}"}}
+        return {{"broker_url": "{broker}", "result_backend": "{backend}"}}
 
 
     @pytest.fixture(scope="session")
