@@ -137,27 +137,23 @@ class Worker:
         return spec
 
     def send_init(self) -> None:
-        """``celeryd_init`` and ``worker_init``: the worker is about to start its pool."""
-        events.send(
-            signals.celeryd_init,
-            sender=self.hostname,
-            instance=self,
-            conf=self.app.conf,
-            options={},
-        )
+        """``worker_init``: the worker is about to start its pool."""
         events.send(signals.worker_init, sender=self)
 
     # -- running ---------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run in this thread until SIGTERM/SIGINT (twice: at once), as ``celery worker``."""
+        """Run in this thread until SIGTERM/SIGINT (twice: at once), as ``celery worker``:
+        ``celeryd_init``, ``worker_init``, ``celeryd_after_setup``, then the runner serves."""
         runner = self.runner or self.create_runner()
+        conf = self.app.conf
+        events.send(
+            signals.celeryd_init, sender=self.hostname, instance=self, conf=conf, options={}
+        )
         self.send_init()
         # as Celery's pools do: result.get() inside a task raises in a worker
         _set_task_join_will_block(True)
-        events.send(
-            signals.celeryd_after_setup, sender=self.hostname, instance=self, conf=self.app.conf
-        )
+        events.send(signals.celeryd_after_setup, sender=self.hostname, instance=self, conf=conf)
         runner.run()
 
     def reload(self, modules: Sequence[str] | None = None, reload: bool = False) -> None:
