@@ -29,13 +29,11 @@ class Call(Generic[Params, Result]):
 
     @property
     def serialized_arguments(self) -> dict[str, str]:
-        """Each argument encoded by the app's serializer (computed once)."""
+        """Each argument encoded by the task's serializer (computed once)."""
         if self._serialized is None:
-            app = self.task.app
-            encoded = serialize_arguments(
-                app.serializer, self.task.task_id.key, self.arguments.kwargs
-            )
-            self._serialized = app.client_data_store.externalize(encoded)
+            task = self.task
+            encoded = serialize_arguments(task.serializer, task.task_id.key, self.arguments.kwargs)
+            self._serialized = task.app.client_data_store.externalize(encoded)
         return self._serialized
 
     def __repr__(self) -> str:
@@ -65,9 +63,9 @@ class PreSerializedCall(Call[Params, Result]):
     def serialized_arguments(self) -> dict[str, str]:
         if self._serialized is None:
             own = {k: v for k, v in self.arguments.kwargs.items() if k not in self._common}
-            app = self.task.app
-            encoded = serialize_arguments(app.serializer, self.task.task_id.key, own)
-            self._serialized = {**self._common, **app.client_data_store.externalize(encoded)}
+            task = self.task
+            encoded = serialize_arguments(task.serializer, task.task_id.key, own)
+            self._serialized = {**self._common, **task.app.client_data_store.externalize(encoded)}
         return self._serialized
 
 
