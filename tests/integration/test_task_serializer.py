@@ -75,7 +75,7 @@ def test_a_runner_that_does_not_accept_it_refuses_before_decoding(
     option, and the pickle was never loaded (its reducer would have left a file)."""
     tripwire = tmp_path / "unpickled"
     env = {"PYNENC__ACCEPT_SERIALIZERS": ""}
-    with deployed(kind, runner_cls, tmp_path, request, runner_env=env) as (app, _, runner):
+    with deployed(kind, runner_cls, tmp_path, request, runner_env=env) as (_, _, runner):
         assert runner is not None
         invocation = seams.swallow(seams.Tripwire(str(tripwire)))
         with pytest.raises(SerializationError, match="accept_serializers") as raised:
