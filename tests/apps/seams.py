@@ -144,6 +144,14 @@ def cancellable(directory: str) -> str:
     return "never cancelled"
 
 
+@app.task(task_cls=CeleryLikeTask)
+def cancels_itself() -> str:
+    """Cancels itself, then stops at the checkpoint that follows (dev sync mode too)."""
+    cancels_itself.invocation.cancel(reason="enough")
+    cancels_itself.invocation.checkpoint()
+    return "not stopped"
+
+
 # -- call metadata ---------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_sqlite_file_without_the_meta_column_gains_it(tmp_path: Path) -> None:
     conn.execute(
         "INSERT INTO pynenc_invocations (app_id, invocation_id, task_id, status, num_retries, "
         "queue, arguments) VALUES ('app', 'old', 'mod.task', 'registered', 0, 'q', "
-        "'{\"x\": \"1\"}')"
+        '\'{"x": "1"}\')'
     )
     conn.commit()
     conn.close()
@@ -56,9 +57,11 @@ def test_sqlite_file_without_the_meta_column_gains_it(tmp_path: Path) -> None:
             new.headers,
             new.root_id,
         )
-        (column,) = sqlite3.connect(path).execute(
-            "SELECT meta FROM pynenc_invocations WHERE invocation_id = ?", (plain.invocation_id,)
-        ).fetchone()
+        with closing(sqlite3.connect(path)) as reader:
+            (column,) = reader.execute(
+                "SELECT meta FROM pynenc_invocations WHERE invocation_id = ?",
+                (plain.invocation_id,),
+            ).fetchone()
         assert column is None  # a plain call stores nothing
     finally:
         backend.close()

@@ -45,7 +45,7 @@ def test_json_argument_error_names_argument_task_type_and_fix() -> None:
         "'json' serializer. Pass a JSON-compatible value, or set the serializer option to "
         "'pickle' or 'cloudpickle' (PYNENC__SERIALIZER=cloudpickle or "
         'app.conf.serializer = "cloudpickle"; for one task only, '
-        "@app.task(serializer=\"cloudpickle\") with it in the app's accept_serializers)."
+        '@app.task(serializer="cloudpickle") with it in the app\'s accept_serializers).'
     )
     assert isinstance(info.value.__cause__, SerializationError)
 
