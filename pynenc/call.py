@@ -32,8 +32,11 @@ class Call(Generic[Params, Result]):
         """Each argument encoded by the task's serializer (computed once)."""
         if self._serialized is None:
             task = self.task
-            encoded = serialize_arguments(task.serializer, task.task_id.key, self.arguments.kwargs)
-            self._serialized = task.app.client_data_store.externalize(encoded)
+            app = task.app
+            # a task's own serializer is checked against the accept list (Task.serializer)
+            serializer = app.serializer if task.conf.serializer is None else task.serializer
+            encoded = serialize_arguments(serializer, task.task_id.key, self.arguments.kwargs)
+            self._serialized = app.client_data_store.externalize(encoded)
         return self._serialized
 
     def __repr__(self) -> str:

@@ -95,6 +95,30 @@ class InvocationRecord:
     root_id: str | None = None
 
 
+def copy_record(record: InvocationRecord) -> InvocationRecord:
+    """A copy of ``record`` (the memory backend keeps its own): every field, named here
+    rather than through ``dataclasses.replace``, which costs three times as much on the
+    call path. A test checks that no field is left out."""
+    return InvocationRecord(
+        record.invocation_id,
+        record.task_id,
+        record.arguments,
+        record.status,
+        record.owner,
+        record.num_retries,
+        record.parent_id,
+        record.result,
+        record.error,
+        record.queue,
+        record.priority,
+        record.due,
+        record.expires,
+        record.serializer,
+        record.headers,
+        record.root_id,
+    )
+
+
 def root_of(invocation_id: str, parent_id: str | None, root_id: str | None) -> str:
     """The root of a call tree: the stored root, else the parent (a child of a top-level
     call, the common case, stores none), else the invocation itself (a top-level call)."""

@@ -77,7 +77,9 @@ def plan(app: Pynenc, calls: Sequence[Call[Any, Any]], options: CallOptions | No
             queue = options.queue or queue
             priority = priority if options.priority is None else options.priority
         # a task's own serializer is stored with the record (its readers decode with it)
-        own = conf.serializer if conf.serializer != app_serializer else None
+        own = conf.serializer
+        if own is not None and own == app_serializer:
+            own = None
         task_key = call.task.task_id.key
         records.append(
             InvocationRecord(

@@ -94,7 +94,12 @@ class CallMetaContract:
         assert _meta(backend.get(record.invocation_id)) == _meta(record)
 
     def test_each_field_alone(self, backend: StateBackend) -> None:
-        none = {"serializer": None, "headers": None, "root_id": None, "parent_id": None}
+        none: dict[str, Any] = {
+            "serializer": None,
+            "headers": None,
+            "root_id": None,
+            "parent_id": None,
+        }
         records = [
             meta_record(**{**none, "serializer": "cloudpickle"}),
             meta_record(**{**none, "headers": {"k": "v"}}),

@@ -218,3 +218,18 @@ def test_decoding_refuses_what_the_app_does_not_accept() -> None:
         app.serializer_for("pickle")
     app.conf.accept_serializers = ["pickle"]
     assert app.serializer_for("pickle").name == "pickle"
+
+
+def test_copy_record_copies_every_field() -> None:
+    """The memory backend's copy names each field: one added later must be named too."""
+    from dataclasses import fields
+
+    from pynenc.records import InvocationStatus, copy_record
+
+    values: dict[str, Any] = {}
+    for index, field in enumerate(fields(InvocationRecord)):
+        values[field.name] = f"value-{index}"
+    values["status"] = InvocationStatus.RUNNING
+    record = InvocationRecord(**values)
+    copy = copy_record(record)
+    assert copy == record and copy is not record
