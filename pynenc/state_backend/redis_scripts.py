@@ -171,7 +171,7 @@ def decode_record(invocation_id: str, fields: dict[str, str]) -> InvocationRecor
     if not fields:
         return None
     error, priority = fields.get("error"), fields.get("prio")
-    due, expires = fields.get("due"), fields.get("expires")
+    due, expires, meta = fields.get("due"), fields.get("expires"), fields.get("meta")
     return InvocationRecord(
         invocation_id,
         fields["task"],
@@ -186,7 +186,7 @@ def decode_record(invocation_id: str, fields: dict[str, str]) -> InvocationRecor
         priority=None if priority is None else int(priority),
         due=None if due is None else float(due),
         expires=None if expires is None else float(expires),
-        **decode_meta(fields.get("meta")),
+        **({} if meta is None else decode_meta(meta)),
     )
 
 
