@@ -233,3 +233,11 @@ def test_copy_record_copies_every_field() -> None:
     record = InvocationRecord(**values)
     copy = copy_record(record)
     assert copy == record and copy is not record
+
+
+def test_worker_processes_get_the_parents_accept_list() -> None:
+    from pynenc.runner.reference import app_settings
+
+    app = Pynenc(app_id="tests-unit-accept-forward")
+    app.conf.accept_serializers = ["cloudpickle"]
+    assert app_settings(app)[""]["accept_serializers"] == ("cloudpickle",)
