@@ -84,9 +84,10 @@ class Pynenc:
             source = self.conf.source_of("serializer")
             raise ConfigError(f"{exc} (serializer {self.conf.serializer!r} from {source})") from exc
 
-    def serializer_for(self, name: str | None) -> Serializer:
+    def serializer_for(self, name: str | None, what: str = "The data") -> Serializer:
         """The serializer that decodes what was encoded with serializer ``name`` (a
-        record's or a message's; ``None``: the app's own), if this app accepts it.
+        record's or a message's; ``None``: the app's own), if this app accepts it
+        (``what``: the data, for the error).
 
         :raises SerializationError: ``name`` is neither ``serializer`` nor listed in
             ``accept_serializers`` (the message names the option).
@@ -97,7 +98,7 @@ class Pynenc:
             return self.serializer
         if name not in conf.accept_serializers:
             raise SerializationError(
-                not_accepted(name, "The data", conf.serializer, conf.accept_serializers)
+                not_accepted(name, what, conf.serializer, conf.accept_serializers)
             )
         return get_serializer(name)
 

@@ -37,8 +37,8 @@ def not_accepted(name: str, what: str, serializer: str, accepted: tuple[str, ...
     listed = ", ".join(repr(n) for n in accepted) or "none"
     unsafe = name in ("pickle", "cloudpickle")
     return (
-        f"{what} uses the {name!r} serializer, which this app does not accept: it accepts "
-        f"its serializer {serializer!r} and accept_serializers ({listed}). Add {name!r} to "
+        f"{what}: serializer {name!r} is not accepted by this app, which accepts its "
+        f"serializer {serializer!r} and accept_serializers ({listed}). Add {name!r} to "
         f"accept_serializers on the callers and the runners (PYNENC__ACCEPT_SERIALIZERS="
         f"{','.join((*accepted, name))}, or app.conf.accept_serializers = "
         f"{[*accepted, name]!r})"

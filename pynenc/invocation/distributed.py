@@ -126,7 +126,9 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
             assert self._stored is not None
             try:
                 stored = self._app.client_data_store.resolve(self._stored.arguments)
-                serializer = self._app.serializer_for(self._stored.serializer)
+                serializer = self._app.serializer_for(
+                    self._stored.serializer, "The stored arguments"
+                )
                 decoded = deserialize_arguments(serializer, stored)
             except SerializationError as exc:
                 raise SerializationError(
@@ -227,7 +229,10 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
             assert record.result is not None
             app = self._app
             encoded = app.client_data_store.resolve_value(record.result)
-            return deserialize_result(app.serializer_for(record.serializer), encoded)
+            serializer = app.serializer_for(
+                record.serializer, f"The result of invocation {record.invocation_id}"
+            )
+            return deserialize_result(serializer, encoded)
         if record.status is InvocationStatus.EXPIRED:
             raise expired_error(record)
         assert record.error is not None
@@ -268,7 +273,9 @@ class ReusedInvocation(DistributedInvocation[Params, Result]):
             app = self.task.app
             record = self._record()
             stored = app.client_data_store.resolve(record.arguments)
-            serializer = app.serializer_for(record.serializer)
+            serializer = app.serializer_for(
+                record.serializer, f"The arguments of invocation {record.invocation_id}"
+            )
             self._stored_arguments = Arguments(deserialize_arguments(serializer, stored))
         return self._stored_arguments
 
