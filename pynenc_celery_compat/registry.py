@@ -46,8 +46,16 @@ def share(task: Any) -> None:
 
 def follow_current_app(task_class: Any) -> Any:
     """The current Celery app, with the shared task ``task_class`` bound to it (rebound
-    when the current app changed: a test's fresh app, a project's real app)."""
-    app = _state.get_current_app()
+    when the current app changed: a test's fresh app, a project's real app).
+
+    A thread with no current app of its own (a runner's thread) keeps the app the task is
+    bound to, rather than Celery's fallback ``default`` app.
+    """
+    app = _state._tls.current_app
+    if app is None:
+        if task_class.__bound__ and task_class.__dict__.get("_app") is not None:
+            return task_class._app
+        app = _state.get_current_app()
     if task_class._app is not app or not task_class.__bound__:
         with _bind_lock:
             if task_class._app is not app or not task_class.__bound__:

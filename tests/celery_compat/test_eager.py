@@ -398,3 +398,11 @@ def test_tasks_are_the_apps(kind: str, app: Any, tasks: SimpleNamespace) -> None
     if kind == "compat":  # the compat task keeps its pynenc task for the runner path
         assert tasks.echo.pynenc_task.task_id.key == tasks.echo.name
     assert eager_tasks.BODIES  # the module's bodies, not copies
+
+
+def test_link_callbacks_run_inline(tasks: SimpleNamespace) -> None:
+    result = tasks.echo.apply_async((1,), link=tasks.echo.s("linked"))
+    assert result.get() == [(1,), {}]
+    _, callback = SEEN
+    assert callback["args"] == [[[1], {}], "linked"]  # the parent's value, round-tripped
+    assert callback["parent_id"] == result.id

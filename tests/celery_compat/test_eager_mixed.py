@@ -62,7 +62,12 @@ def test_the_in_process_runner_serves_the_real_app_too(project_app: celery.Celer
     result = tasks.where.delay("runner", countdown=0.1)
     assert isinstance(result, AsyncResult)
     assert result.get(timeout=60) == {"value": "runner", "retries": 1}
-    assert [seen["is_eager"] for seen in tasks.SEEN] == [False, False]
+    # on the runner's threads too, the task's app is the project's (not Celery's fallback
+    # "default" app of a thread that has no current app)
+    assert [(seen["is_eager"], seen["app"]) for seen in tasks.SEEN] == [
+        (False, "project"),
+        (False, "project"),
+    ]
     # the project's own Celery tasks stay eager
     assert type(celery_own.delay(2)) is EagerResult
 
