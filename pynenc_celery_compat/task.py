@@ -87,7 +87,8 @@ class Task(celery_task.Task):  # type: ignore[misc]
         """Send the task (Celery's signature and options); returns an :class:`AsyncResult`.
 
         Eager apps (``task_always_eager``) and tasks switched back to Celery take Celery's own
-        path; everything else is registered and published by pynenc.
+        path; everything else is registered and published by pynenc (an eager app opted into
+        the in-process runner too: :mod:`pynenc_celery_compat.eager`).
         """
         app = self._get_app()
         eager = app.conf.task_always_eager
