@@ -27,9 +27,9 @@ unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
 lint: setup
-	$(BIN)/ruff check pynenc tests samples bench
-	$(BIN)/ruff format --check pynenc tests samples bench
-	$(BIN)/mypy --strict pynenc
+	$(BIN)/ruff check pynenc pynenc_celery_compat tests samples bench
+	$(BIN)/ruff format --check pynenc pynenc_celery_compat tests samples bench
+	$(BIN)/mypy --strict pynenc pynenc_celery_compat
 
 bench: setup
 	$(BIN)/python -m bench

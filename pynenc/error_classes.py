@@ -6,7 +6,7 @@ A leaf module: the attempt, the orchestrator and the invocations use it.
 
 The constructor contract: a subclass of pynenc's default class is called like the default
 (message first, then the default's other arguments, e.g. ``limit``); any other ``Exception``
-subclass is called with the message alone, and the default's attributes (``limit``;
+subclass is called with the message alone. On either, the default's attributes (``limit``;
 ``cancelled_by``, ``cancelled_at``, ``reason``, ``invocation_id``) are then set on the
 instance where it takes them (a class with ``__slots__`` or read-only properties keeps
 what it has). Stored with the invocation, the error travels like any task exception: the
@@ -32,11 +32,14 @@ def build_error(
     attributes: dict[str, Any] | None = None,
 ) -> Exception:
     """An instance of ``cls`` for ``message`` (see the module's constructor contract):
-    ``default(message, *args)`` for ``default`` and its subclasses, else ``cls(message)``
-    with ``attributes`` set where the instance takes them."""
-    if issubclass(cls, default):
+    ``cls(message, *args)`` for ``default`` and its subclasses, else ``cls(message)``;
+    except for ``default`` itself, ``attributes`` are then set where the instance takes
+    them."""
+    if cls is default:
         return cls(message, *args)
-    error = cls(message)
+    # a subclass may pass the arguments on to another base (one of Celery's classes, say)
+    # rather than to the default's constructor: the attributes are set either way
+    error = cls(message, *args) if issubclass(cls, default) else cls(message)
     for name, value in (attributes or {}).items():
         # slots or a read-only property: the instance keeps what it has
         with contextlib.suppress(AttributeError, TypeError):

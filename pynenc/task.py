@@ -84,14 +84,18 @@ class Task(Generic[Params, Result]):
     #: ``soft_timeout_error`` inside the task past its ``soft_timeout``;
     #: ``timeout_error`` recorded past its hard ``timeout`` (waiters get it, and
     #: ``retry_for`` decides on it); ``cancelled_error`` to waiters of a cancelled
-    #: invocation and from ``checkpoint()``. A subclass of pynenc's default is built with
-    #: the default's constructor; any other ``Exception`` subclass with the message
-    #: alone, then the default's attributes are set on it where it takes them (``limit``;
+    #: invocation and from ``checkpoint()``. A subclass of pynenc's default is called
+    #: with the default's arguments; any other ``Exception`` subclass with the message
+    #: alone; then the default's attributes are set on it where it takes them (``limit``;
     #: ``cancelled_by``, ``cancelled_at``, ``reason``, ``invocation_id``). See
     #: :func:`pynenc.error_classes.build_error`.
     soft_timeout_error: ClassVar[type[Exception]] = SoftTimeoutExceeded
     timeout_error: ClassVar[type[Exception]] = TaskTimeoutError
     cancelled_error: ClassVar[type[Exception]] = InvocationCancelledError
+
+    #: ``False`` lets a subclass wrap functions defined inside other functions (tests of a
+    #: layer that runs them in-process only: a runner in another process cannot import them)
+    requires_importable: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -119,7 +123,8 @@ class Task(Generic[Params, Result]):
         options: dict[str, Any],
         name: str | None = None,
     ) -> None:
-        _check_importable(func)
+        if self.requires_importable:
+            _check_importable(func)
         self.app = app
         self.func = func
         self.options = dict(options)

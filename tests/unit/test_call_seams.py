@@ -140,6 +140,21 @@ def test_build_error_follows_the_constructor_contract() -> None:
     assert type(slotted) is Slotted and not hasattr(slotted, "limit")
 
 
+class CeleryAndPynencRevoked(seams.TaskRevokedError, InvocationCancelledError):  # type: ignore[misc]
+    """Both bases, handing the arguments to Celery's constructor (as a layer may)."""
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        seams.TaskRevokedError.__init__(self, message, *args)
+
+
+def test_a_subclass_of_both_gets_the_attributes_its_constructor_skipped() -> None:
+    error = cancelled_error("inv-1", "m.t", "me", 12.5, "why", CeleryAndPynencRevoked)
+    assert isinstance(error, seams.TaskRevokedError)
+    assert (error.cancelled_by, error.reason, error.invocation_id) == ("me", "why", "inv-1")  # type: ignore[attr-defined]
+    again = payload_to_exception(exception_to_payload(error))
+    assert type(again) is CeleryAndPynencRevoked and again.reason == "why"  # type: ignore[attr-defined]
+
+
 def test_a_foreign_error_crosses_processes_with_its_attributes() -> None:
     error = cancelled_error("inv-1", "m.t", "me", 12.5, "why", seams.Revoked)
     again = payload_to_exception(exception_to_payload(error))

@@ -1,0 +1,28 @@
+"""pynenc_celery_compat: Celery's task API on pynenc, one import at a time.
+
+Change ``from celery import shared_task`` to ``from pynenc_celery_compat import shared_task``
+in a module and its tasks run on pynenc runners; callers keep ``.delay()``,
+``.apply_async()``, ``AsyncResult`` and the bound ``self``. See ``docs/celery.md``.
+"""
+
+from celery import current_app, current_task
+from celery.canvas import signature
+
+from pynenc_celery_compat import exceptions, signals, states
+from pynenc_celery_compat.app import Celery
+from pynenc_celery_compat.result import AsyncResult, GroupResult
+from pynenc_celery_compat.task import Task, shared_task
+
+__all__ = [
+    "AsyncResult",
+    "Celery",
+    "GroupResult",
+    "Task",
+    "current_app",
+    "current_task",
+    "exceptions",
+    "shared_task",
+    "signals",
+    "signature",
+    "states",
+]

@@ -1,0 +1,203 @@
+"""``apply_async`` through pynenc: Celery's calling options onto pynenc's call options."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import signals
+from kombu.utils.uuid import uuid
+
+from pynenc import Pynenc
+from pynenc.arguments import Arguments
+from pynenc.call_options import CallOptions
+from pynenc_celery_compat.bridge import pynenc_app_for
+from pynenc_celery_compat.config import warn_once
+from pynenc_celery_compat.result import AsyncResult
+
+#: apply_async options that only mean something to a Celery broker: accepted, not used
+_BROKER_ONLY = frozenset(
+    {
+        "exchange",
+        "exchange_type",
+        "routing_key",
+        "delivery_mode",
+        "compression",
+        "mandatory",
+        "immediate",
+        "retry",
+        "retry_policy",
+        "connection",
+        "producer",
+        "add_to_parent",
+        "reply_to",
+        "chord",
+        "group_id",
+        "group_index",
+        "stamped_headers",
+        "time_limit",
+        "soft_time_limit",
+        "serializer",
+    }
+)
+
+
+def pynenc_app(celery_app: Any) -> Pynenc:
+    """The pynenc app of ``celery_app`` (see :mod:`pynenc_celery_compat.bridge`)."""
+    return pynenc_app_for(celery_app)
+
+
+def warn_unsupported(what: str, consequence: str) -> None:
+    """Warn once that ``what`` is accepted but has no effect here (``consequence``)."""
+    warn_once(f"pynenc_celery_compat: {what} is not supported: {consequence}")
+
+
+def routed_to_celery(task: Any, app: Any) -> bool:
+    """Whether ``task`` is switched back to Celery by the ``pynenc_celery_tasks`` setting
+    (glob patterns of task names, e.g. ``["billing.tasks.*"]``)."""
+    patterns = app.conf.get("pynenc_celery_tasks")
+    if not patterns:
+        return False
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    return any(fnmatch.fnmatchcase(task.name, pattern) for pattern in patterns)
+
+
+def retry_delay(eta: Any, countdown: float | None, default: float | None) -> float:
+    """Seconds until a retry may start: ``eta`` (a datetime), else ``countdown``, else the
+    task's ``default_retry_delay``."""
+    if eta is not None:
+        when = eta if eta.tzinfo else eta.replace(tzinfo=UTC)
+        seconds: float = (when - datetime.now(UTC)).total_seconds()
+        return max(0.0, seconds)
+    if countdown is not None:
+        return max(0.0, float(countdown))
+    return max(0.0, float(default or 0))
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def send(
+    task: Any,
+    app: Any,
+    args: Any,
+    kwargs: Any,
+    task_id: str | None,
+    link: Any,
+    link_error: Any,
+    options: dict[str, Any],
+) -> AsyncResult:
+    """Register and publish one call of ``task`` through pynenc; its :class:`AsyncResult`."""
+    if link is not None or link_error is not None:
+        raise NotImplementedError(
+            f"{task.name}.apply_async(link=/link_error=): callbacks are not supported by "
+            "pynenc_celery_compat yet; chain the calls in the task, or route this task "
+            "to Celery (setting pynenc_celery_tasks)"
+        )
+    args = tuple(args or ())
+    kwargs = dict(kwargs or {})
+    pynenc_task = task.pynenc_task_for(pynenc_app_for(app))
+    arguments = Arguments.from_call(pynenc_task.signature, args, kwargs)
+    call_options = _call_options(task, options, task_id)
+    publish_signals = signals.before_task_publish.receivers or signals.after_task_publish.receivers
+    if publish_signals:
+        call_options = _with_id(call_options)
+        _before_publish(task, call_options, args, kwargs)
+    invocation = pynenc_task._call(arguments, call_options)
+    if publish_signals:
+        signals.after_task_publish.send(
+            sender=task.name,
+            body=(list(args), kwargs, {}),
+            exchange="",
+            routing_key=call_options.queue if call_options else pynenc_task.conf.queue,
+            headers=_headers(task, invocation.invocation_id, args, kwargs),
+        )
+    ignored = options.get("ignore_result", task.ignore_result)
+    return AsyncResult(
+        invocation.invocation_id,
+        app=app,
+        task_name=task.name,
+        invocation=invocation,
+        ignored=bool(ignored),
+    )
+
+
+def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> CallOptions | None:
+    countdown = options.get("countdown")
+    eta = options.get("eta")
+    expires = options.get("expires")
+    queue = options.get("queue")
+    priority = options.get("priority")
+    unknown = [name for name in options if name in _BROKER_ONLY and options[name] is not None]
+    for name in unknown:
+        warn_unsupported(f"apply_async({name}=)", "ignored")
+    if isinstance(queue, dict):  # a kombu Queue given as a dict, or routing output
+        queue = queue.get("name")
+    elif queue is not None and not isinstance(queue, str):
+        queue = getattr(queue, "name", str(queue))
+    if (
+        countdown is None
+        and eta is None
+        and expires is None
+        and queue is None
+        and (priority is None and task_id is None)
+    ):
+        return None
+    delay = float(countdown) if countdown is not None else None
+    return CallOptions(
+        delay,
+        None if delay is not None else _aware(eta),
+        _aware(expires),
+        queue,
+        priority,
+        task_id,
+    )
+
+
+def _with_id(options: CallOptions | None) -> CallOptions:
+    if options is None:
+        return CallOptions(None, None, None, None, None, uuid())
+    if options.invocation_id is None:
+        return dataclasses.replace(options, invocation_id=uuid())
+    return options
+
+
+def _headers(
+    task: Any, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "lang": "py",
+        "task": task.name,
+        "id": task_id,
+        "root_id": task_id,
+        "parent_id": None,
+        "retries": 0,
+        "argsrepr": repr(args),
+        "kwargsrepr": repr(kwargs),
+        "origin": "pynenc_celery_compat",
+    }
+
+
+def _before_publish(
+    task: Any, options: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    signals.before_task_publish.send(
+        sender=task.name,
+        body=(
+            list(args),
+            kwargs,
+            {"callbacks": None, "errbacks": None, "chain": None, "chord": None},
+        ),
+        exchange="",
+        routing_key=options.queue or task.pynenc_task.conf.queue,
+        headers=_headers(task, options.invocation_id or "", args, kwargs),
+        properties={},
+        declare=[],
+        retry_policy=None,
+    )

@@ -1,0 +1,379 @@
+"""Celery's result objects over pynenc invocations: ``AsyncResult`` and ``GroupResult``.
+
+States are Celery's names (:func:`~pynenc_celery_compat.states.celery_state`); ``get`` keeps
+Celery's semantics (``timeout`` raises this package's ``TimeoutError``, ``propagate``
+re-raises the task's exception as its own class, ``get()`` inside a task raises unless joins
+are allowed). Unlike Celery, an id pynenc never registered is told apart from a pending one:
+``exists()`` is ``False`` for it (its state is still ``PENDING``, as in Celery).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from celery import current_app
+from celery import result as celery_result
+from celery.result import assert_will_not_block
+
+from pynenc.exceptions import (
+    InvocationCancelledError,
+    InvocationExpiredError,
+    InvocationNotFoundError,
+    InvocationTimeoutError,
+)
+from pynenc.invocation.distributed import DistributedInvocation
+from pynenc.invocation.progress import read as read_progress
+from pynenc.records import FINAL, InvocationRecord, InvocationStatus
+from pynenc_celery_compat import exceptions, registry, states
+from pynenc_celery_compat.bridge import pynenc_app_for
+from pynenc_celery_compat.eager import reads_celery_results
+
+
+class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
+    """The result of one task call (Celery's ``AsyncResult`` API, read from pynenc).
+
+    While the app runs eagerly, ``AsyncResult(id)`` is Celery's own result, read from
+    Celery's result backend (where eager results are stored): see
+    :func:`pynenc_celery_compat.eager.reads_celery_results`.
+    """
+
+    def __new__(
+        cls,
+        id: str,
+        backend: Any = None,
+        task_name: str | None = None,
+        app: Any = None,
+        parent: Any = None,
+        *,
+        invocation: DistributedInvocation[Any, Any] | None = None,
+        ignored: bool = False,
+    ) -> Any:
+        if invocation is None:  # a lookup by id, not a call's own result
+            celery_app = app if app is not None else current_app._get_current_object()
+            if reads_celery_results(celery_app, id):
+                return celery_result.AsyncResult(
+                    id, backend=backend, task_name=task_name, app=celery_app, parent=parent
+                )
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        id: str,
+        backend: Any = None,
+        task_name: str | None = None,
+        app: Any = None,
+        parent: Any = None,
+        *,
+        invocation: DistributedInvocation[Any, Any] | None = None,
+        ignored: bool = False,
+    ) -> None:
+        self.app = app if app is not None else current_app._get_current_object()
+        self.id = id
+        self.task_name = task_name
+        self.parent = parent
+        self.backend = backend
+        self._ignored = ignored
+        self._invocation = invocation
+        self._final: InvocationRecord | None = None
+        self._cache = None
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def _pynenc(self) -> Any:
+        return pynenc_app_for(self.app)
+
+    def _record(self) -> InvocationRecord | None:
+        if self._final is not None:
+            return self._final
+        try:
+            record = self._pynenc.orchestrator.get_record(self.id)
+        except InvocationNotFoundError:
+            return None
+        if record.status in FINAL:
+            self._final = record
+        return record  # type: ignore[no-any-return]
+
+    def _track_started(self, record: InvocationRecord) -> bool:
+        task = registry.get(record.task_id)
+        return bool(task is not None and task.track_started)
+
+    @property
+    def state(self) -> str:
+        """Celery's state name: PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or the
+        custom state a running task set with ``update_state``."""
+        record = self._record()
+        if record is None:
+            return str(states.PENDING)
+        if record.status not in FINAL:
+            progress = read_progress(self._pynenc.state_backend, self.id)
+            if progress is not None:
+                return str(progress.state)
+        return states.celery_state(record.status, record.num_retries, self._track_started(record))
+
+    status = state
+
+    @property
+    def result(self) -> Any:
+        """The return value (SUCCESS), the exception (FAILURE, REVOKED), the ``meta`` of a
+        custom state, else ``None``."""
+        record = self._record()
+        if record is None:
+            return None
+        if record.status in FINAL:
+            return self._outcome(record, raise_it=False)
+        progress = self._progress()
+        return None if progress is None else progress.meta
+
+    info = result
+
+    @property
+    def traceback(self) -> str | None:
+        """The task's traceback text when it failed, else ``None``."""
+        record = self._record()
+        if record is None or record.error is None:
+            return None
+        text = record.error.get("traceback")
+        return str(text) if text else None
+
+    def _progress(self) -> Any:
+        return read_progress(self._pynenc.state_backend, self.id)
+
+    def _outcome(self, record: InvocationRecord, raise_it: bool) -> Any:
+        invocation = DistributedInvocation.from_record(self._pynenc, record)
+        try:
+            return invocation._outcome(record)
+        except BaseException as exc:  # the task's own exception, rebuilt
+            error = _celery_error(exc)
+            if raise_it:
+                raise error from None
+            return error
+
+    # -- waiting -------------------------------------------------------------------------
+
+    def get(
+        self,
+        timeout: float | None = None,
+        propagate: bool = True,
+        interval: float = 0.5,
+        no_ack: bool = True,
+        follow_parents: bool = True,
+        callback: Callable[..., Any] | None = None,
+        on_message: Callable[..., Any] | None = None,
+        on_interval: Callable[..., Any] | None = None,
+        disable_sync_subtasks: bool = True,
+        EXCEPTION_STATES: Any = states.EXCEPTION_STATES,
+        PROPAGATE_STATES: Any = states.PROPAGATE_STATES,
+    ) -> Any:
+        """Wait for the result (Celery's ``get``).
+
+        :raises TimeoutError: (this package's, a Celery ``TimeoutError``) not ready within
+            ``timeout`` seconds.
+        :raises RuntimeError: called inside a task while joins are denied.
+        """
+        if self._ignored:
+            return None
+        if disable_sync_subtasks:
+            assert_will_not_block()
+        if follow_parents and propagate and self.parent is not None:
+            self.parent.maybe_throw()
+        record = self._wait(timeout)
+        if callback is not None:
+            callback(self.id, self._outcome(record, raise_it=False))
+        return self._outcome(record, raise_it=propagate)
+
+    wait = get
+
+    def _wait(self, timeout: float | None) -> InvocationRecord:
+        if self._final is not None:
+            return self._final
+        try:
+            record = self._pynenc.orchestrator.wait_final(self.id, timeout)
+        except InvocationTimeoutError:
+            raise exceptions.TimeoutError("The operation timed out.") from None
+        self._final = record
+        return record  # type: ignore[no-any-return]
+
+    def maybe_throw(self, propagate: bool = True, callback: Any = None) -> None:
+        """Raise the task's exception if it failed (used by a child's ``get``)."""
+        record = self._record()
+        if record is not None and record.status in FINAL and propagate:
+            self._outcome(record, raise_it=record.status is not InvocationStatus.SUCCESS)
+
+    def ready(self) -> bool:
+        """Whether the task finished (SUCCESS, FAILURE or REVOKED)."""
+        record = self._record()
+        return record is not None and record.status in FINAL
+
+    def successful(self) -> bool:
+        record = self._record()
+        return record is not None and record.status is InvocationStatus.SUCCESS
+
+    def failed(self) -> bool:
+        record = self._record()
+        return record is not None and record.status is InvocationStatus.FAILED
+
+    def exists(self) -> bool:
+        """Whether pynenc knows this id (a call registered it): ``False`` for an id that was
+        never sent, or whose record was purged."""
+        return self._record() is not None
+
+    # -- acting --------------------------------------------------------------------------
+
+    def revoke(
+        self,
+        connection: Any = None,
+        terminate: bool = False,
+        signal: Any = None,
+        wait: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Cancel the task: it never starts, or (running) stops at its next checkpoint.
+        A finished task keeps its state. Durable: every runner honours it."""
+        record = self._record()
+        if record is None or record.status in FINAL:
+            return
+        DistributedInvocation.from_record(self._pynenc, record).cancel(
+            reason="revoked", by="AsyncResult.revoke"
+        )
+        self._final = None
+        if wait:
+            self._wait(timeout)
+
+    def forget(self) -> None:
+        """Drop the cached result (pynenc keeps records until they are purged)."""
+        self._final = None
+        self._cache = None
+
+    @property
+    def children(self) -> list[AsyncResult] | None:
+        """Results of the calls this task made (``None`` until it is ready, as in Celery)."""
+        if not self.ready():
+            return None
+        pynenc = self._pynenc
+        ids = (
+            pynenc.state_backend.children(self.id)
+            if hasattr(pynenc.state_backend, "children")
+            else []
+        )
+        return [AsyncResult(child, app=self.app) for child in ids]
+
+    def then(
+        self,
+        callback: Callable[[Any], Any],
+        on_error: Callable[[BaseException], Any] | None = None,
+        weak: bool = False,
+    ) -> None:
+        """Call ``callback(self)`` once the task is ready (``on_error(exc)`` if waiting
+        fails), from a daemon thread."""
+
+        def watch() -> None:
+            try:
+                self._wait(None)
+            except BaseException as exc:
+                if on_error is not None:
+                    on_error(exc)
+                return
+            callback(self)
+
+        threading.Thread(target=watch, name=f"then-{self.id}", daemon=True).start()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.id}>"
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (self.id, self.task_name))
+
+
+def _rebuild(task_id: str, task_name: str | None) -> AsyncResult:
+    return AsyncResult(task_id, task_name=task_name)
+
+
+def _celery_error(exc: BaseException) -> BaseException:
+    """pynenc's errors for a revoked or expired call as Celery's ``TaskRevokedError``."""
+    if isinstance(exc, exceptions.TaskRevokedError):
+        return exc
+    if isinstance(exc, InvocationExpiredError):
+        return exceptions.TaskRevokedError("expired")
+    if isinstance(exc, InvocationCancelledError):
+        return exceptions.TaskRevokedError(exc.reason or "revoked")
+    return exc
+
+
+class GroupResult(celery_result.GroupResult):  # type: ignore[misc]
+    """Results of several calls, in the order they were made (Celery's ``GroupResult``)."""
+
+    def __init__(
+        self,
+        id: str | None = None,
+        results: list[AsyncResult] | None = None,
+        parent: Any = None,
+        app: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.id = id
+        self.results = list(results or [])
+        self.parent = parent
+        self.app = app if app is not None else current_app._get_current_object()
+        self._cache = None
+
+    def get(
+        self,
+        timeout: float | None = None,
+        propagate: bool = True,
+        interval: float = 0.5,
+        callback: Any = None,
+        no_ack: bool = True,
+        on_message: Any = None,
+        disable_sync_subtasks: bool = True,
+        on_interval: Any = None,
+    ) -> list[Any]:
+        """Every member's result, in order (``timeout`` bounds the whole wait)."""
+        import time
+
+        if disable_sync_subtasks:
+            assert_will_not_block()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        values = []
+        for member in self.results:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            values.append(
+                member.get(timeout=remaining, propagate=propagate, disable_sync_subtasks=False)
+            )
+        return values
+
+    join = get
+
+    def ready(self) -> bool:
+        return all(member.ready() for member in self.results)
+
+    def successful(self) -> bool:
+        return all(member.successful() for member in self.results)
+
+    def failed(self) -> bool:
+        return any(member.failed() for member in self.results)
+
+    def completed_count(self) -> int:
+        return sum(1 for member in self.results if member.successful())
+
+    def revoke(self, connection: Any = None, terminate: bool = False, **kwargs: Any) -> None:
+        for member in self.results:
+            member.revoke(terminate=terminate)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __getitem__(self, index: int) -> AsyncResult:
+        return self.results[index]
+
+    def __iter__(self) -> Iterator[AsyncResult]:
+        return iter(self.results)
+
+    def __repr__(self) -> str:
+        ids = ", ".join(member.id for member in self.results)
+        return f"<{type(self).__name__}: {self.id} [{ids}]>"
+
+
+__all__ = ["AsyncResult", "GroupResult"]

@@ -1,0 +1,280 @@
+"""The compat task: Celery's ``Task`` API, run by pynenc.
+
+A compat task is an instance of a subclass of ``celery.Task`` (so ``base=`` classes written for
+Celery, ``isinstance`` checks and Celery's eager tracer keep working) that also holds the
+pynenc :class:`~pynenc.Task` in its instance attribute ``pynenc_task`` and the function in
+``__inner_function__``: a runner importing the module finds the pynenc task there by name.
+
+Calls go to pynenc unless the Celery app runs eagerly (``task_always_eager``: Celery's own
+eager path, exactly) or the task is switched back to Celery by configuration
+(:mod:`pynenc_celery_compat.routing`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from celery import current_app
+from celery.app import task as celery_task
+from celery.app.autoretry import add_autoretry_behaviour
+from celery.exceptions import Retry
+from celery.local import class_property
+from celery.utils.functional import head_from_fun
+from celery.utils.imports import gen_task_name
+from celery.utils.threads import LocalStack
+
+from pynenc_celery_compat import calling, registry
+from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
+from pynenc_celery_compat.eager import ensure_runner, wants_runner
+from pynenc_celery_compat.result import AsyncResult
+
+if TYPE_CHECKING:
+    from pynenc import Pynenc
+
+
+class Task(celery_task.Task):  # type: ignore[misc]
+    """Celery's task class, calling through pynenc (see the module docs).
+
+    Subclass it as you would subclass ``celery.Task`` (``base=`` accepts either: a
+    ``celery.Task`` subclass that is not this class is combined with it).
+    """
+
+    #: pynenc's task (set on every instance when the task is created)
+    pynenc_task: CeleryTaskAdapter
+    #: the decorated function (pynenc's wrapper convention)
+    __inner_function__: Callable[..., Any]
+    #: whether the task wraps a function whose first parameter is the task (``bind=True``)
+    _compat_bound: ClassVar[bool] = False
+    #: made by ``shared_task``: it follows the current Celery app (Celery's shared tasks do)
+    _compat_shared: ClassVar[bool] = False
+
+    # -- the app -------------------------------------------------------------------------
+
+    @classmethod
+    def _get_app(cls) -> Any:
+        if cls._compat_shared:
+            return registry.follow_current_app(cls)
+        return super()._get_app()
+
+    @classmethod
+    def bind(cls, app: Any) -> Any:
+        if cls._compat_shared:  # settings of the app it was bound to before do not stay
+            registry.forget_app_settings(cls)
+        return super().bind(app)
+
+    app = class_property(_get_app, bind)
+
+    # -- calling -------------------------------------------------------------------------
+
+    def delay(self, *args: Any, **kwargs: Any) -> Any:
+        """``apply_async(args, kwargs)``: star arguments, no options."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(
+        self,
+        args: Any = None,
+        kwargs: Any = None,
+        task_id: str | None = None,
+        producer: Any = None,
+        link: Any = None,
+        link_error: Any = None,
+        shadow: str | None = None,
+        **options: Any,
+    ) -> Any:
+        """Send the task (Celery's signature and options); returns an :class:`AsyncResult`.
+
+        Eager apps (``task_always_eager``) and tasks switched back to Celery take Celery's own
+        path; everything else is registered and published by pynenc (an eager app opted into
+        the in-process runner too: :mod:`pynenc_celery_compat.eager`).
+        """
+        app = self._get_app()
+        eager = app.conf.task_always_eager
+        if (eager and not wants_runner(app)) or calling.routed_to_celery(self, app):
+            return super().apply_async(
+                args, kwargs, task_id, producer, link, link_error, shadow, **options
+            )
+        if eager:  # opted into the in-process runner (pynenc_celery_compat.eager)
+            ensure_runner(app, self)
+        return calling.send(self, app, args, kwargs, task_id, link, link_error, options)
+
+    def apply(self, args: Any = None, kwargs: Any = None, *more: Any, **options: Any) -> Any:
+        """Run the task here and now through Celery's tracer (Celery's ``apply``): signals
+        fire, retries run at once; returns an ``EagerResult``."""
+        registry.register_on(self._get_app(), self)
+        return super().apply(args, kwargs, *more, **options)
+
+    def AsyncResult(self, task_id: str, **kwargs: Any) -> Any:
+        """The result of ``task_id`` (pynenc's, or Celery's for a task switched back)."""
+        app = self._get_app()
+        if calling.routed_to_celery(self, app):
+            return super().AsyncResult(task_id, **kwargs)
+        return AsyncResult(task_id, app=app, task_name=self.name, **kwargs)
+
+    # -- inside the task -----------------------------------------------------------------
+
+    def retry(
+        self,
+        args: Any = None,
+        kwargs: Any = None,
+        exc: BaseException | None = None,
+        throw: bool = True,
+        eta: Any = None,
+        countdown: float | None = None,
+        max_retries: int | None = None,
+        **options: Any,
+    ) -> Any:
+        """Retry the running invocation: same id, ``retries + 1`` (Celery's rules).
+
+        Past ``max_retries`` it raises ``exc`` when given, else ``MaxRetriesExceededError``.
+        Without ``countdown``/``eta`` the delay is ``default_retry_delay``. Outside a pynenc
+        runner (eager, called directly, a Celery worker) Celery's own ``retry`` runs.
+        """
+        request = self.request
+        invocation = getattr(request, "pynenc_invocation", None)
+        if invocation is None:
+            return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
+        if args is not None or kwargs is not None:
+            calling.warn_unsupported(
+                "retry(args=/kwargs=)", "the retry runs with the same arguments"
+            )
+        limit = self.max_retries if max_retries is None else max_retries
+        if limit is not None and request.retries + 1 > limit:
+            if exc is not None:
+                raise exc
+            raise self.MaxRetriesExceededError(
+                f"Can't retry {self.name}[{request.id}] args:{request.args} "
+                f"kwargs:{request.kwargs}",
+                task_args=request.args,
+                task_kwargs=request.kwargs,
+            )
+        delay = calling.retry_delay(eta, countdown, self.default_retry_delay)
+        signal = Retry(exc=exc, when=delay)
+        signal.pynenc_delay = delay
+        if throw:
+            raise signal
+        return signal
+
+    def update_state(
+        self,
+        task_id: str | None = None,
+        state: str | None = None,
+        meta: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Record a custom state (``PROGRESS``, …) and its ``meta``: ``AsyncResult.state`` /
+        ``.info`` show them while the task runs."""
+        request = self.request
+        invocation = getattr(request, "pynenc_invocation", None)
+        if invocation is not None and (task_id is None or task_id == request.id):
+            invocation.set_progress(state or "PENDING", meta)
+            return
+        if task_id is not None and not request.is_eager and invocation is None:
+            pynenc_app = calling.pynenc_app(self._get_app())
+            from pynenc.invocation.progress import publish
+
+            publish(pynenc_app.state_backend, task_id, state or "PENDING", meta)
+            return
+        super().update_state(task_id, state, meta, **kwargs)
+
+    # -- pynenc -------------------------------------------------------------------------
+
+    def pynenc_task_for(self, pynenc_app: Pynenc) -> CeleryTaskAdapter:
+        """This task's pynenc task on ``pynenc_app`` (made there on first use)."""
+        found = pynenc_app.tasks.get(self.name)
+        if isinstance(found, CeleryTaskAdapter):
+            return found
+        return CeleryTaskAdapter.declare(pynenc_app, self, self._get_app())
+
+
+def build_task(
+    fun: Callable[..., Any],
+    app: Any = None,
+    *,
+    name: str | None = None,
+    base: type | None = None,
+    bind: bool = False,
+    **options: Any,
+) -> Task:
+    """A compat task for ``fun`` (what ``@shared_task`` and ``@app.task`` return)."""
+    if isinstance(fun, celery_task.Task):
+        raise TypeError(
+            f"{fun!r} is already a task: the task decorator was applied more than once to "
+            "the same function. Remove the extra decorator."
+        )
+    if not callable(fun):
+        raise TypeError(f"the task decorator takes a function, got {fun!r}")
+    naming_app = app if app is not None else current_app
+    name = name or gen_task_name(naming_app, fun.__name__, fun.__module__)
+    run = fun if bind else staticmethod(fun)
+    attributes: dict[str, Any] = {
+        "name": name,
+        "run": run,
+        "_decorated": True,
+        "_compat_bound": bind,
+        "_compat_shared": app is None,
+        "__doc__": fun.__doc__,
+        "__module__": fun.__module__,
+        "__annotations__": inspect.get_annotations(fun),
+        "__header__": staticmethod(head_from_fun(fun, bound=bind)),
+        "__wrapped__": run,
+        "_decorated_fun": staticmethod(fun),
+        "request_stack": LocalStack(),
+        **options,
+    }
+    if app is not None:
+        attributes["app"] = app
+    task_class = type(fun.__name__, (compat_base(base),), attributes)
+    task: Task = task_class()
+    with contextlib.suppress(AttributeError):  # some callables refuse it
+        task.__qualname__ = fun.__qualname__
+    if app is not None:
+        task.bind(app)
+    add_autoretry_behaviour(task, **options)
+    task.__inner_function__ = fun
+    registry.add(task)
+    task.pynenc_task = CeleryTaskAdapter.declare(detached_app(), task)
+    return task
+
+
+_combined: dict[type, type] = {}
+
+
+def compat_base(base: type | None) -> type:
+    """``base`` as a compat task class: itself when it already is one, otherwise a class
+    deriving from it and from :class:`Task` (its methods and attributes win)."""
+    if base is None:
+        return Task
+    if not (isinstance(base, type) and issubclass(base, celery_task.Task)):
+        raise TypeError(f"base= must be a celery.Task subclass, got {base!r}")
+    if issubclass(base, Task):
+        return base
+    combined = _combined.get(base)
+    if combined is None:
+        combined = type(base.__name__, (base, Task), {"__module__": base.__module__})
+        _combined[base] = combined
+    return combined
+
+
+def shared_task(*args: Any, **options: Any) -> Any:
+    """Celery's ``shared_task``: a task of whichever Celery app is current when it is used.
+
+    Bare (``@shared_task``) or with options (``@shared_task(bind=True, max_retries=5)``);
+    every option becomes an attribute of the task, as in Celery.
+    """
+
+    def decorate(fun: Callable[..., Any]) -> Task:
+        task = build_task(fun, **options)
+        registry.share(task)
+        return task
+
+    if len(args) == 1 and callable(args[0]) and not options:
+        return decorate(args[0])
+    if args:
+        raise TypeError("argument 1 to @shared_task() must be a callable")
+    return decorate
+
+
+__all__ = ["Task", "build_task", "compat_base", "shared_task"]
