@@ -1,13 +1,14 @@
 """Celery's worker-side signals, sent from pynenc's runner hooks.
 
-Connected on every pynenc app built for a Celery app (:mod:`pynenc_celery_compat.bridge`),
-so any runner of it sends them, however it was started:
+Connected on every pynenc app built for a Celery app (:mod:`pynenc_celery_compat.bridge`).
+The worker's life-cycle signals are sent for the runners of a
+:class:`~pynenc_celery_compat.worker.Worker` (``pynenc-celery worker``, ``start_worker``);
+``task_revoked`` by any runner of the app:
 
 =========================  ====================================================================
 signal                     sent
 =========================  ====================================================================
-``worker_init``            before the runner serves (``pynenc-celery worker`` and
-                           ``start_worker`` send it earlier, before the pool is built)
+``worker_init``            before the pool starts (sent by the worker itself)
 ``worker_process_init``    in each prefork worker process once the app and its task modules
                            are imported; in the worker's own process for ``-P solo``
 ``worker_ready``           once the runner serves
@@ -17,9 +18,8 @@ signal                     sent
                            before it started, or stops a running one that was revoked
 =========================  ====================================================================
 
-``sender`` is the :class:`~pynenc_celery_compat.worker.Worker` when the runner was started by
-``pynenc-celery worker`` / ``start_worker`` (Celery: the ``WorkController``; for
-``worker_ready``, its consumer), else the pynenc runner itself. A test worker
+``sender`` is the :class:`~pynenc_celery_compat.worker.Worker` (Celery: the
+``WorkController``; for ``worker_ready``, its consumer). A test worker
 (``start_worker``) sends neither ``worker_ready`` nor ``worker_shutdown``, as Celery's test
 worker does not. Nothing is spent when no handler is connected: each hook checks the
 signal's receivers first.
@@ -88,9 +88,7 @@ def _runner_started(runner: BaseRunner) -> None:
         return  # a prefork worker process: worker_process_init went out when it loaded
     worker = worker_of(runner)
     if worker is None:
-        send(signals.worker_init, sender=runner)
-        send(signals.worker_ready, sender=runner)
-        return
+        return  # not a worker (the eager mode's in-process runner, a script's runner)
     if worker.pool == "solo":  # Celery's solo pool sends it in the worker's own process
         send(signals.worker_process_init, sender=worker.hostname)
     if not worker.test_worker:
@@ -102,8 +100,8 @@ def _runner_stopped(runner: BaseRunner) -> None:
         send(signals.worker_process_shutdown, sender=_pool_child, pid=os.getpid(), exitcode=0)
         return
     worker = worker_of(runner)
-    if worker is None or not worker.test_worker:
-        send(signals.worker_shutdown, sender=worker if worker is not None else runner)
+    if worker is not None and not worker.test_worker:
+        send(signals.worker_shutdown, sender=worker)
 
 
 def _run_dropped(
