@@ -120,9 +120,10 @@ def test_a_prefork_worker_runs_tasks_in_its_processes_until_sigterm(
     names = [line.split()[1] for line in lines]
     assert names[0] == "worker_init" and names[-1] == "worker_shutdown", lines
     assert names.count("worker_process_init") >= 2 and "worker_ready" in names, lines
+    assert names.count("worker_process_shutdown") >= 2, lines
     parent = f"pid={worker.process.pid}"
-    assert all(parent in line for line in lines if "worker_process_init" not in line)
-    assert all(parent not in line for line in lines if "worker_process_init" in line)
+    assert all(parent in line for line in lines if "_process_" not in line)
+    assert all(parent not in line for line in lines if "_process_" in line)
 
 
 def test_a_threads_worker_applies_its_time_limit_to_tasks_without_one(

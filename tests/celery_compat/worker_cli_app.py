@@ -21,5 +21,11 @@ def _printer(name: str) -> Any:
     return handler
 
 
-for _name in ("worker_init", "worker_process_init", "worker_ready", "worker_shutdown"):
+for _name in (
+    "worker_init",
+    "worker_process_init",
+    "worker_ready",
+    "worker_shutdown",
+    "worker_process_shutdown",
+):
     getattr(signals, _name).connect(_printer(_name), weak=False)
