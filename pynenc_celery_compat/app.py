@@ -78,6 +78,27 @@ class Celery(celery.Celery):  # type: ignore[misc]
             raise TypeError("argument 1 to @task() must be a callable")
         return decorate
 
+    def _task_from_fun(
+        self,
+        fun: Callable[..., Any],
+        name: str | None = None,
+        base: type | None = None,
+        bind: bool = False,
+        **options: Any,
+    ) -> Any:
+        """Celery's own way to make an app's task from a function (``celery.shared_task``
+        and ``@celery_app.task`` register theirs on every app this way): a compat task
+        here, except Celery's built-in ``celery.*`` tasks and names already taken."""
+        name = name or self.gen_task_name(fun.__name__, fun.__module__)
+        if name.startswith("celery.") or name in self._tasks:
+            return super()._task_from_fun(fun, name=name, base=base, bind=bind, **options)
+        for option in ("pydantic", "pydantic_strict", "pydantic_context", "pydantic_dump_kwargs"):
+            if not options.get(option):
+                options.pop(option, None)
+        task = build_task(fun, self, name=name, base=base or self.Task, bind=bind, **options)
+        self._tasks[task.name] = task
+        return task
+
     def register_task(self, task: Any, **options: Any) -> Any:
         """Register a class-based task (``app.register_task(MyTask())``, or the class): a
         subclass of :class:`pynenc_celery_compat.Task`, or of ``celery.Task`` (wrapped);

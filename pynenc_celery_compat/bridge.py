@@ -157,10 +157,14 @@ def declare_tasks(celery_app: Any, app: Pynenc) -> None:
 
 
 def prepare_for_runner(celery_app: Any, app: Pynenc) -> None:
-    """Before a runner serves ``celery_app``'s tasks: import its task modules as Celery's
-    worker does (``imports``, ``include``, the packages of ``autodiscover_tasks``; Django's
-    setup with Celery's Django fix-up), declare its compat tasks, and find where worker
-    processes can import the app from."""
+    """Before a runner serves ``celery_app``'s tasks: make it the current and default app
+    (as Celery's workers do: ``current_app`` and a shared task's ``self.app`` in the
+    runner's threads), import its task modules as Celery's worker does (``imports``,
+    ``include``, the packages of ``autodiscover_tasks``; Django's setup with Celery's
+    Django fix-up), declare its compat tasks, and find where worker processes can import
+    the app from."""
+    celery_app.set_current()
+    celery_app.set_default()
     celery_app.loader.import_default_modules()
     declare_tasks(celery_app, app)
     if app.reference is None:

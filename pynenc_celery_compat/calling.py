@@ -104,6 +104,7 @@ def send(
     args = tuple(args or ())
     kwargs = dict(kwargs or {})
     bridge = bridge_for(app)
+    app = bridge.celery_app  # the app itself, not current_app: its result reads from it
     pynenc_task = task.pynenc_task_for(bridge.pynenc)
     if bridge.router is not None:  # task_routes
         options = routed(bridge.router, task, args, kwargs, options)

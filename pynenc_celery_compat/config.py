@@ -125,6 +125,9 @@ def pynenc_config_values(celery_app: Any) -> dict[str, Any]:
     values["task"] = _task_defaults(conf)
     values["broker"] = _broker(conf)
     runner, runner_cls = _runner(conf)
+    queues = _names(conf.task_queues)
+    if queues:
+        runner["queues"] = queues
     if runner:
         values["runner"] = runner
     if runner_cls:
@@ -249,15 +252,17 @@ _IGNORED = _ignored_names()
 
 
 def ignored_settings(conf: Any) -> list[tuple[str, Any, Setting]]:
-    """The settings of ``conf`` that are set to something other than Celery's default and
-    have no effect on pynenc: ``(name, value, row)`` each."""
+    """The settings of ``conf`` that have no effect on pynenc and are set to something
+    other than Celery's default (for ``result_serializer`` and ``result_accept_content``:
+    other than what the mapped settings give): ``(name, value, row)`` each."""
     found = []
     for name, setting in _IGNORED:
         value = conf.get(name)
-        if value is None or value == DEFAULTS.get(name):
-            continue
         applies = _APPLIES_WHEN.get(name)
-        if applies is not None and applies(conf, value):
+        if applies is not None:  # these depend on another setting, defaults included
+            if applies(conf, value):
+                continue
+        elif value is None or value == DEFAULTS.get(name):
             continue
         found.append((name, value, setting))
     return found

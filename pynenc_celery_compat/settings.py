@@ -278,8 +278,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "task_annotations",
-        "ignored",
-        "set options on the tasks themselves (decorator options or a base= class)",
+        "celery",
+        "applied by Celery to each task when it is bound to the app (rate_limit, "
+        "time_limit, max_retries, … as task attributes, which compat tasks read)",
     ),
     *_rows(
         "ignored",
@@ -466,3 +467,7 @@ def markdown_table() -> str:
 
 
 __all__ = ["EFFECTS", "SETTINGS", "Effect", "Setting", "find", "markdown_table"]
+
+
+if __name__ == "__main__":  # python -m pynenc_celery_compat.settings: the docs' table
+    print(markdown_table())

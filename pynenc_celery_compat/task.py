@@ -21,6 +21,7 @@ from celery import current_app
 from celery.app import task as celery_task
 from celery.app.autoretry import add_autoretry_behaviour
 from celery.exceptions import Retry
+from celery.local import class_property
 from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
 from celery.utils.threads import LocalStack
@@ -46,6 +47,20 @@ class Task(celery_task.Task):  # type: ignore[misc]
     __inner_function__: Callable[..., Any]
     #: whether the task wraps a function whose first parameter is the task (``bind=True``)
     _compat_bound: ClassVar[bool] = False
+    #: made by ``shared_task``: it calls through whichever Celery app is current, as
+    #: Celery's ``shared_task`` proxy resolves ``current_app.tasks[name]`` on each use
+    _compat_shared: ClassVar[bool] = False
+
+    @classmethod
+    def _get_app(cls) -> Any:
+        if not cls._compat_shared:
+            return super()._get_app()
+        app = current_app._get_current_object()
+        if not cls.__bound__:
+            cls.bind(app)
+        return app
+
+    app = class_property(_get_app, celery_task.Task.__dict__["bind"])
 
     # -- calling -------------------------------------------------------------------------
 
@@ -242,6 +257,7 @@ def shared_task(*args: Any, **options: Any) -> Any:
 
     def decorate(fun: Callable[..., Any]) -> Task:
         task = build_task(fun, **options)
+        type(task)._compat_shared = True
         registry.share(task)
         return task
 

@@ -1,0 +1,7 @@
+"""A project still on a real ``celery.Celery`` app, with a module migrated to the compat
+``shared_task`` (``config_tasks``). Runner processes read its broker and result backend
+from Celery's environment variables (CELERY_BROKER_URL, CELERY_RESULT_BACKEND)."""
+
+import celery
+
+app = celery.Celery("config_mixed", include=["tests.celery_compat.config_tasks"])
