@@ -165,12 +165,14 @@ def prepare_for_runner(celery_app: Any, app: Pynenc) -> None:
     the app from."""
     celery_app.set_current()
     celery_app.set_default()
-    celery_app.loader.import_default_modules()
-    declare_tasks(celery_app, app)
-    if app.reference is None:
-        found = celery_app_reference(celery_app)
-        if found is not None:
-            app.reference = f"pynenc_celery_compat.apps:{found}"
+    try:
+        celery_app.loader.import_default_modules()
+    finally:  # a module that fails to import is reported; the others' tasks still run
+        declare_tasks(celery_app, app)
+        if app.reference is None:
+            found = celery_app_reference(celery_app)
+            if found is not None:
+                app.reference = f"pynenc_celery_compat.apps:{found}"
 
 
 def celery_app_reference(celery_app: Any) -> str | None:

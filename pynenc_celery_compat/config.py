@@ -120,7 +120,10 @@ def pynenc_config_values(celery_app: Any) -> dict[str, Any]:
     if accepted and "accept_serializers" in APP_OPTIONS:  # TODO: core's option, on its way
         values["accept_serializers"] = accepted
     modules = [*_names(conf.imports), *_names(conf.include)]
-    if modules:
+    # with a fix-up (Django's), Celery's loader imports them once it has set Django up:
+    # a runner does that when it starts (bridge.prepare_for_runner), after pynenc's own
+    # import of task_modules, which would run before Django's setup
+    if modules and not any(getattr(celery_app, "_fixups", None) or ()):
         values["task_modules"] = list(dict.fromkeys(modules))
     values["task"] = _task_defaults(conf)
     values["broker"] = _broker(conf)

@@ -394,8 +394,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     *_rows(
         "pynenc",
-        "task_modules: a runner imports them when it starts (with the packages given to "
-        "autodiscover_tasks)",
+        "task_modules: a runner imports them before it starts (fails fast if one does not "
+        "import); with Celery's Django fix-up, Celery's loader imports them after Django's "
+        "setup instead",
         "imports",
         "include",
     ),

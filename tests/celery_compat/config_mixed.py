@@ -4,4 +4,8 @@ from Celery's environment variables (CELERY_BROKER_URL, CELERY_RESULT_BACKEND)."
 
 import celery
 
-app = celery.Celery("config_mixed", include=["tests.celery_compat.config_tasks"])
+# not made current on import: the tests' modules are all imported before any runs, and
+# other modules' shared tasks call through the current app (tests make it current)
+app = celery.Celery(
+    "config_mixed", include=["tests.celery_compat.config_tasks"], set_as_current=False
+)

@@ -278,10 +278,12 @@ def test_autodiscover_without_packages_reads_djangos_installed_apps(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     forget_module(monkeypatch, f"{PACKAGES}.alpha.tasks")
-    installed = [f"{PACKAGES}.alpha", f"{PACKAGES}.gamma", "django.contrib.auth"]
+    forget_module(monkeypatch, f"{PACKAGES}.beta.jobs")
+    installed = [f"{PACKAGES}.alpha", f"{PACKAGES}.gamma"]
     settings = types.SimpleNamespace(
         CELERY_BROKER_URL="memory://",
         CELERY_RESULT_BACKEND="cache+memory://",
+        CELERY_INCLUDE=[f"{PACKAGES}.beta.jobs"],
         INSTALLED_APPS=installed,
     )
     fake_django(monkeypatch, settings, installed)
@@ -290,8 +292,11 @@ def test_autodiscover_without_packages_reads_djangos_installed_apps(
     app.autodiscover_tasks()
     app.set_current()
     assert f"{PACKAGES}.alpha.tasks" not in sys.modules
+    # include is imported by Celery's loader after Django's setup, not before by pynenc
+    assert app.pynenc.conf.task_modules == ()
     with app.pynenc.running_in_background():
         assert app.send_task("config_pkgs.alpha.square", [3]).get(timeout=30) == 9
+        assert app.send_task("config_pkgs.beta.negate", [3]).get(timeout=30) == -3
     assert f"{PACKAGES}.alpha.tasks" in sys.modules
 
 
