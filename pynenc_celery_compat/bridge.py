@@ -11,12 +11,12 @@ and a copy of ``app.conf``'s changes: no setting is read). After a change, the s
 mapped again; when the pynenc configuration differs, the pynenc app is rebuilt, unless a
 runner of it is running in this process: then :class:`~pynenc.exceptions.ConfigError` says
 which options changed. Settings read from a module or Django's settings are not watched
-(``config_from_object`` again, or assign through ``app.conf``).
+(``config_from_object`` again, or assign through ``app.conf``), nor values changed in place
+(assign a new dict rather than changing one key of ``app.conf.task_routes``).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import sys
 import threading
@@ -62,10 +62,9 @@ class Bridge:
     def remember(self, conf: Any) -> None:
         """Take ``conf`` as this bridge's configuration (and its routes)."""
         changes = conf.changes
-        try:
-            snapshot = copy.deepcopy(dict(changes))
-        except Exception:  # a value that cannot be copied: compare references
-            snapshot = dict(changes)
+        # a shallow copy: values are compared as they are (a router object equals itself;
+        # a deep copy would not); a value changed in place is not seen, assign a new one
+        snapshot = dict(changes)
         routes = prepare(conf.task_routes)
         self.router = Router(routes, app=self.celery_app) if routes else None
         self._conf, self._changes, self._snapshot = conf, changes, snapshot

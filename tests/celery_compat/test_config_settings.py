@@ -14,7 +14,7 @@ from kombu import Queue
 from pynenc import Pynenc
 from pynenc.conf.app_config import APP_OPTIONS
 from pynenc.exceptions import ConfigError
-from pynenc_celery_compat import Celery
+from pynenc_celery_compat import Celery, bridge
 from pynenc_celery_compat.config import (
     CelerySettingWarning,
     ignored_settings,
@@ -423,3 +423,21 @@ def test_a_late_change_while_a_runner_runs_is_an_error(tmp_path: Path) -> None:
             tasks.multiply.delay(1, 2)
     assert app.pynenc is not pynenc  # stopped: the change applies now
     assert app.pynenc.conf.state_backend_url.endswith("late.db")
+
+
+class Router:
+    """A router object with no equality of its own."""
+
+    def __call__(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return None
+
+
+def test_unchanged_settings_are_not_mapped_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(task_routes=[Router()], broker_transport_options={"a": {"b": 1}})
+    app.set_current()
+    tasks.multiply.delay(1, 1)
+    mapped = []
+    monkeypatch.setattr(bridge, "pynenc_config_values", lambda a: mapped.append(a) or {})
+    for _ in range(3):
+        tasks.multiply.delay(1, 1)
+    assert mapped == []
