@@ -135,8 +135,8 @@ def _changed_while_running(celery_app: Any, old: dict[str, Any], new: dict[str, 
     return (
         f"The settings of Celery app {celery_app.main!r} changed the pynenc options "
         f"{', '.join(changed)} while a runner of its pynenc app runs in this process. Stop "
-        "the runner first (or configure the app before its tasks are first used); the "
-        "tasks keep the pynenc app they run on until then."
+        "the runner first (the in-process eager runner: pynenc_celery_compat.eager."
+        "stop_eager_runner(app)), or configure the app before its tasks are first used."
     )
 
 

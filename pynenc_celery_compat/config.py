@@ -17,7 +17,6 @@ from typing import Any
 
 from celery.app.defaults import DEFAULTS
 
-from pynenc.conf.app_config import APP_OPTIONS
 from pynenc.exceptions import ConfigError, PynencWarning
 from pynenc_celery_compat.settings import SETTINGS, Setting, find
 
@@ -117,7 +116,7 @@ def pynenc_config_values(celery_app: Any) -> dict[str, Any]:
         values["state_backend_url"] = state_backend_url(conf.result_backend, values["broker_url"])
     values["serializer"] = str(conf.task_serializer or "json")
     accepted = [name for name in _names(conf.accept_content) if name != values["serializer"]]
-    if accepted and "accept_serializers" in APP_OPTIONS:  # TODO: core's option, on its way
+    if accepted:
         values["accept_serializers"] = accepted
     modules = [*_names(conf.imports), *_names(conf.include)]
     # with a fix-up (Django's), Celery's loader imports them once it has set Django up:

@@ -16,7 +16,7 @@ from celery.exceptions import NotRegistered
 from celery.result import EagerResult
 from kombu import Queue
 
-from pynenc_celery_compat import AsyncResult, Celery, Task, states
+from pynenc_celery_compat import AsyncResult, Celery, Task, shared_task, states
 from pynenc_celery_compat.bridge import pynenc_app_for, reset_pynenc_app
 from tests.celery_compat import config_tasks as tasks
 from tests.celery_compat.config_fixtures import keep_current_celery_app
@@ -214,9 +214,15 @@ def test_set_current_and_set_default_choose_the_app_of_shared_tasks() -> None:
     assert on_first.app is not second and on_first.exists() and on_second.exists()
     assert not AsyncResult(on_first.id, app=second).exists()
 
-    first.set_default()  # a thread with no current app of its own uses the default one
+    @shared_task
+    def add(x: int, y: int) -> int:  # not used yet: bound to no app
+        return x + y
+
+    # a thread with no current app of its own: the default app (a shared task used there
+    # before keeps the app it is bound to: a runner's threads)
+    first.set_default()
     in_thread: list[Any] = []
-    thread = threading.Thread(target=lambda: in_thread.append(tasks.multiply.delay(2, 2)))
+    thread = threading.Thread(target=lambda: in_thread.append(add.delay(2, 2)))
     thread.start()
     thread.join()
     assert in_thread[0].app is first and in_thread[0].exists()

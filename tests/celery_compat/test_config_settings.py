@@ -12,7 +12,6 @@ from celery.app.defaults import DEFAULTS
 from kombu import Queue
 
 from pynenc import Pynenc
-from pynenc.conf.app_config import APP_OPTIONS
 from pynenc.exceptions import ConfigError
 from pynenc_celery_compat import Celery, bridge
 from pynenc_celery_compat.config import (
@@ -21,6 +20,7 @@ from pynenc_celery_compat.config import (
     pynenc_config_values,
     state_backend_url,
 )
+from pynenc_celery_compat.eager import eager_runner
 from pynenc_celery_compat.settings import EFFECTS, SETTINGS, find, markdown_table
 from tests.celery_compat import config_tasks as tasks
 from tests.celery_compat.config_fixtures import fresh_warnings, keep_current_celery_app
@@ -121,8 +121,6 @@ def test_every_mapped_setting_is_in_the_sample() -> None:
 @pytest.mark.parametrize("name", sorted(MAPPED))
 def test_a_mapped_setting_reaches_pynenc(name: str) -> None:
     value, path, expected = MAPPED[name]
-    if path not in APP_OPTIONS and "." not in path:
-        pytest.skip(f"pynenc has no option {path} yet (core change on its way)")
     settings = {name: value}
     app = Celery("cfg", backend="cache+memory://") if name == "broker_host" else make_app()
     if name == "broker_url":
@@ -441,3 +439,18 @@ def test_unchanged_settings_are_not_mapped_again(monkeypatch: pytest.MonkeyPatch
     for _ in range(3):
         tasks.multiply.delay(1, 1)
     assert mapped == []
+
+
+def test_a_late_change_with_the_in_process_eager_runner() -> None:
+    app = make_app(task_always_eager=True)
+    app.set_current()
+    with eager_runner(app):
+        assert tasks.multiply.delay(2, 3).get(timeout=30) == 6
+        app.conf.task_default_queue = "elsewhere"
+        with pytest.raises(ConfigError, match="stop_eager_runner"):
+            tasks.multiply.delay(1, 1)
+    with eager_runner(app) as pynenc:  # stopped: the next runner serves the rebuilt app
+        assert pynenc is app.pynenc
+        result = tasks.multiply.delay(2, 4)
+        assert result.get(timeout=30) == 8
+        assert pynenc.orchestrator.get_record(result.id).queue == "elsewhere"
