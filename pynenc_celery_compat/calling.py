@@ -13,9 +13,10 @@ from kombu.utils.uuid import uuid
 from pynenc import Pynenc
 from pynenc.arguments import Arguments
 from pynenc.call_options import CallOptions
-from pynenc_celery_compat.bridge import pynenc_app_for
+from pynenc_celery_compat.bridge import bridge_for, pynenc_app_for
 from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.result import AsyncResult
+from pynenc_celery_compat.routes import routed
 
 #: apply_async options that only mean something to a Celery broker: accepted, not used
 _BROKER_ONLY = frozenset(
@@ -102,7 +103,11 @@ def send(
         )
     args = tuple(args or ())
     kwargs = dict(kwargs or {})
-    pynenc_task = task.pynenc_task_for(pynenc_app_for(app))
+    bridge = bridge_for(app)
+    app = bridge.celery_app  # the app itself, not current_app: its result reads from it
+    pynenc_task = task.pynenc_task_for(bridge.pynenc)
+    if bridge.router is not None:  # task_routes
+        options = routed(bridge.router, task, args, kwargs, options)
     arguments = Arguments.from_call(pynenc_task.signature, args, kwargs)
     call_options = _call_options(task, options, task_id)
     publish_signals = signals.before_task_publish.receivers or signals.after_task_publish.receivers

@@ -185,7 +185,8 @@ def eager_runner(celery_app: Any = None) -> Iterator[Pynenc]:
 def _runner_of(celery_app: Any) -> EagerRunner:
     """``celery_app``'s :class:`EagerRunner`, made on first use (call with ``_lock``)."""
     runner: EagerRunner | None = celery_app.__dict__.get(_ATTRIBUTE)
-    if runner is None:
+    if runner is None or (not runner.running and runner.pynenc is not pynenc_app_for(celery_app)):
+        # first use, or the pynenc app was rebuilt from changed settings since it stopped
         runner = EagerRunner(celery_app)
         celery_app.__dict__[_ATTRIBUTE] = runner
         atexit.register(_stop_at_exit, runner)
