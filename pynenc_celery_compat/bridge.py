@@ -30,10 +30,19 @@ def pynenc_app_for(celery_app: Any) -> Pynenc:
     with _lock:
         app = celery_app.__dict__.get(_ATTRIBUTE)
         if app is None:
+            from pynenc_celery_compat.worker import events
+
             app = Pynenc(pynenc_config_values(celery_app))
+            events.connect(app)  # Celery's worker signals from its runners
             celery_app.__dict__[_ATTRIBUTE] = app
     declare_tasks(celery_app, app)
     return app  # type: ignore[no-any-return]
+
+
+def built_pynenc_app(celery_app: Any) -> Pynenc | None:
+    """``celery_app``'s pynenc app if it was built, else ``None`` (nothing is built)."""
+    app = celery_app.__dict__.get(_ATTRIBUTE)
+    return app if isinstance(app, Pynenc) else None
 
 
 def declare_tasks(celery_app: Any, app: Pynenc) -> None:
