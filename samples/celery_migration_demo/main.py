@@ -2,7 +2,8 @@
 
 ``python main.py`` (``make demo`` runs it): no server, everything in this process. The
 original tasks run on Celery's test worker (threads pool), the migrated ones on a pynenc
-runner in a thread, both configured by the same real Celery app (``celery_app.py``).
+runner in a thread (``pynenc_celery_compat.contrib.testing.worker.start_worker``, the same
+call), both configured by the same real Celery app (``celery_app.py``).
 """
 
 import contextlib
@@ -14,20 +15,24 @@ import callers
 import celery_app
 import tasks
 import tasks_original
-from celery.contrib.testing.worker import start_worker
+from celery.contrib.testing import worker as celery_testing_worker
 
-from pynenc_celery_compat.bridge import pynenc_app_for
+from pynenc_celery_compat.contrib.testing import worker as pynenc_testing_worker
 
 
 @contextlib.contextmanager
 def celery_worker() -> Iterator[None]:
-    with start_worker(celery_app.app, pool="threads", perform_ping_check=False, loglevel="ERROR"):
+    """Celery's test worker in a thread, as a project's tests start one."""
+    start = celery_testing_worker.start_worker
+    with start(celery_app.app, pool="threads", perform_ping_check=False, loglevel="ERROR"):
         yield
 
 
 @contextlib.contextmanager
 def pynenc_runner() -> Iterator[None]:
-    with pynenc_app_for(celery_app.app).running_in_background():
+    """The same call, from pynenc_celery_compat: a pynenc runner in a thread."""
+    start = pynenc_testing_worker.start_worker
+    with start(celery_app.app, pool="threads", perform_ping_check=False, loglevel="ERROR"):
         yield
 
 

@@ -2,7 +2,8 @@
 
 Written once against Celery's API, as a project's tests are, and run four ways: each
 module in eager mode (a Django project's test settings) and on a real worker: Celery's test
-worker for ``tasks_original``, a pynenc runner for ``tasks``. Run it with
+worker for ``tasks_original``, a pynenc runner for ``tasks`` (the compat package's
+``start_worker``, called as Celery's). Run it with
 ``python -m pytest samples/celery_migration_demo`` (``make test`` does).
 """
 
@@ -21,7 +22,7 @@ import tasks
 import tasks_original
 from celery.contrib.testing.worker import start_worker
 
-from pynenc_celery_compat.bridge import pynenc_app_for
+from pynenc_celery_compat.contrib.testing import worker as pynenc_testing_worker
 
 HERE = Path(__file__).resolve().parent
 #: what ``CELERY_TASK_ALWAYS_EAGER`` and friends set in a Django project's test settings
@@ -47,11 +48,9 @@ def deployment(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
             warnings.simplefilter("ignore", RuntimeWarning)  # Celery's eager-result notes
             yield module, mode
         app.conf.update(saved)
-    elif module == "original":
-        with start_worker(app, pool="threads", perform_ping_check=False, loglevel="ERROR"):
-            yield module, mode
     else:
-        with pynenc_app_for(app).running_in_background():
+        starter = start_worker if module == "original" else pynenc_testing_worker.start_worker
+        with starter(app, pool="threads", perform_ping_check=False, loglevel="ERROR"):
             yield module, mode
 
 
@@ -100,14 +99,7 @@ def test_countdown_and_autoretry_backoff(shop: ModuleType, deployment: tuple[str
         assert time.monotonic() - started >= 1.0  # 0.2 s countdown + 1 s backoff
 
 
-def test_a_task_calling_tasks_and_a_lookup_by_id(
-    shop: ModuleType, deployment: tuple[str, str]
-) -> None:
-    if deployment == ("migrated", "eager"):
-        pytest.xfail(
-            "an eager compat task's AsyncResult(id) reads pynenc, not the Celery result "
-            "backend eager results are stored in (the eager part of issue 12 adds it)"
-        )
+def test_a_task_calling_tasks_and_a_lookup_by_id(shop: ModuleType) -> None:
     assert callers.sign_up(shop, 21) == {
         "onboarded": 21,
         "email": {"user_id": 21, "smtp": "250 queued for user-21@example.com", "attempts": 2},
