@@ -4,7 +4,8 @@ from typing import Any
 
 from pynenc_celery_compat import Celery
 
-app = Celery("runner_request", broker="memory://", backend="cache+memory://")
+# not the current app: the shared tasks of other test modules must not bind to this one
+app = Celery("runner_request", broker="memory://", backend="cache+memory://", set_as_current=False)
 
 
 @app.task(bind=True)
