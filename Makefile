@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := samples/direct_task_demo
+CELERY_DEMO := samples/celery_migration_demo
 
 .PHONY: setup demo test unit lint bench clean
 
@@ -19,6 +20,7 @@ demo: setup
 	cd $(DEMO) && PYNENC__DEV_MODE_FORCE_SYNC_TASKS=True ../../$(BIN)/python sample_sync.py
 	cd $(DEMO) && ../../$(BIN)/python sample_distributed.py
 	cd $(DEMO) && ../../$(BIN)/python sample_parallel.py
+	cd $(CELERY_DEMO) && ../../$(BIN)/python main.py
 
 test: setup lint
 	$(BIN)/python -m pytest -q

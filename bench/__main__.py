@@ -31,6 +31,12 @@ DESCRIPTIONS = {
         "result backend; only broker_connection_retry_on_startup changed; caller in the "
         "bench process"
     ),
+    "compat": (
+        "pynenc_celery_compat: a compat Celery app in the bench process calling "
+        "noop.delay()/echo.delay(i).get(); runner subprocess (python -c 'import "
+        f"bench.tasks_compat as m; m.app.pynenc.runner.run()', runner.threads={WORKER_THREADS}"
+        "), broker and state backend from the Celery app's broker_url/result_backend"
+    ),
     "kombu": (
         "one publisher (bench process) and one consumer (subprocess on servers, thread on "
         "memory:// with polling_interval 1 ms), ~200-byte JSON messages on the default "

@@ -140,10 +140,31 @@ class Report:
                     out.append({**item, "key": metric, "higher_is_better": False})
         return out
 
+    def compat_ratios(self) -> list[dict[str, Any]]:
+        """How many times better the Celery layer (``compat``) is than native pynenc and
+        than Celery, on the metrics it has (> 1: compat ahead; < 1: what the layer costs)."""
+        medians = self.medians()
+        out: list[dict[str, Any]] = []
+        for scenario, metric, label, higher in RATED:
+            for transport in self.settings.transports:
+                mine = medians.get((transport, "compat", scenario), {}).get(metric)
+                for versus in ("pynenc", "celery"):
+                    theirs = medians.get((transport, versus, scenario), {}).get(metric)
+                    if mine and theirs:
+                        ratio = mine / theirs if higher else theirs / mine
+                        item = _ratio(scenario, label, transport, versus, mine, theirs, ratio)
+                        del item["pynenc"]
+                        item["compat"] = mine
+                        out.append({**item, "key": metric, "higher_is_better": higher})
+        return out
+
     # -- output ------------------------------------------------------------------------------
 
     def tables(self) -> str:
         lines = [_ratio_table(self.ratios(), self.settings.rounds), ""]
+        compat = self.compat_ratios()
+        if compat:
+            lines[1:1] = ["", _compat_table(compat, self.settings.rounds)]
         load = self.background_load()
         if load:
             lines.insert(0, load + "\n")
@@ -174,17 +195,17 @@ class Report:
 
     def _absolute_table(self) -> str:
         medians = self.medians()
-        rows: list[tuple[str, ...]] = [
-            ("transport", "scenario", "metric", "pynenc", "celery", "kombu")
-        ]
+        systems = ("pynenc", "celery", "kombu")
+        if "compat" in self.settings.systems:
+            systems += ("compat",)
+        rows: list[tuple[str, ...]] = [("transport", "scenario", "metric", *systems)]
         shown = [(s, m, label) for s, m, label, _ in RATED] + UNRATED
         for transport in self.settings.transports:
             for scenario, metric, label in shown:
                 if scenario not in self.settings.scenarios:
                     continue
                 cells = [
-                    self._cell(medians, transport, system, scenario, metric)
-                    for system in ("pynenc", "celery", "kombu")
+                    self._cell(medians, transport, system, scenario, metric) for system in systems
                 ]
                 if any(cells):
                     rows.append((transport, scenario, label, *(c or "" for c in cells)))
@@ -225,6 +246,7 @@ class Report:
             "settings": self.settings.as_dict(),
             "systems": descriptions,
             "ratios": self.ratios(),
+            "compat_ratios": self.compat_ratios(),
             "medians": [
                 {
                     "transport": t,
@@ -282,6 +304,22 @@ def _ratio_table(ratios: list[dict[str, Any]], rounds: int) -> str:
             "plain function call (last column)"
         )
     return table
+
+
+def _compat_table(ratios: list[dict[str, Any]], rounds: int) -> str:
+    cells: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+    for item in ratios:
+        key = (item["scenario"], item["metric"], item["transport"])
+        cells[key][item["versus"]] = f"{item['times_better']:.2f}x"
+    rows: list[tuple[str, ...]] = [("scenario", "metric", "transport", "vs pynenc", "vs Celery")]
+    for (scenario, metric, transport), by in cells.items():
+        rows.append((scenario, metric, transport, by.get("pynenc", ""), by.get("celery", "")))
+    title = (
+        "COMPAT — the Celery layer (pynenc_celery_compat: delay()/get() on a pynenc runner), "
+        "how many times better it is than native pynenc and than Celery (same convention: "
+        f"below 1x vs pynenc is what the layer costs). Medians of {rounds} round(s)."
+    )
+    return title + "\n" + _columns(rows, right_from=3)
 
 
 def _columns(rows: list[tuple[str, ...]], right_from: int) -> str:

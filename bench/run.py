@@ -18,6 +18,7 @@ from bench.measure import Lane, MeasurementTimeout, Metrics, Unavailable
 from bench.report import Report
 from bench.settings import DISTRIBUTED_SCENARIOS, SUPPORTED, Settings
 from bench.sys_celery import CelerySystem
+from bench.sys_compat import CompatSystem
 from bench.sys_kombu import KombuSystem
 from bench.sys_pynenc import EmbeddedPynenc, SubprocessPynenc
 from bench.system import System, Transport
@@ -30,6 +31,8 @@ def make_system(name: str, transport: Transport, settings: Settings) -> System:
         return (EmbeddedPynenc if embedded else SubprocessPynenc)(transport, settings)
     if name == "celery":
         return CelerySystem(transport, settings)
+    if name == "compat":
+        return CompatSystem(transport, settings)
     return KombuSystem(transport, settings)
 
 
@@ -101,6 +104,8 @@ def run_transport(
         for round_no in range(settings.rounds):
             for scenario in scenarios:
                 for name in rotated(list(started), round_no):
+                    if scenario not in started[name].scenarios:
+                        continue
                     _measure(started[name], scenario, round_no, settings, report, overhead)
     finally:
         for system in started.values():

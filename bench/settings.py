@@ -5,18 +5,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SYSTEMS = ("pynenc", "celery", "kombu")
+SYSTEMS = ("pynenc", "celery", "kombu", "compat")
 TRANSPORTS = ("embedded", "sqlite", "redis", "rabbitmq")
 SCENARIOS = ("throughput", "roundtrip", "parallel", "sync")
 #: scenarios that run on a transport; ``sync`` runs once, in this process
 DISTRIBUTED_SCENARIOS = ("throughput", "roundtrip", "parallel")
 
-#: which systems can run on which transport (pynenc alone has embedded and sqlite modes)
+#: which systems can run on which transport (pynenc alone has embedded and sqlite modes;
+#: ``compat`` is pynenc_celery_compat: Celery's calling API on a pynenc runner)
 SUPPORTED: dict[str, tuple[str, ...]] = {
     "embedded": ("pynenc", "kombu"),
     "sqlite": ("pynenc", "kombu"),
-    "redis": ("pynenc", "celery", "kombu"),
-    "rabbitmq": ("pynenc", "celery", "kombu"),
+    "redis": ("pynenc", "celery", "kombu", "compat"),
+    "rabbitmq": ("pynenc", "celery", "kombu", "compat"),
 }
 
 #: worker slots of the pynenc runner and the Celery worker (threads in both)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from bench.measure import Lane, Metrics
-from bench.settings import Settings
+from bench.settings import DISTRIBUTED_SCENARIOS, Settings
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class System(ABC):
     """
 
     name: ClassVar[str]
+    #: the distributed scenarios this system can run (others are not measured for it)
+    scenarios: ClassVar[tuple[str, ...]] = DISTRIBUTED_SCENARIOS
 
     def __init__(self, transport: Transport, settings: Settings) -> None:
         self.transport = transport

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
 from celery import signals, states
 from celery._state import _task_stack
+from celery.app.task import Context
 from celery.exceptions import Ignore, Reject, Retry
 
 from pynenc.exceptions import RetryError
@@ -28,32 +30,74 @@ HOSTNAME = f"pynenc@{socket.gethostname()}"
 def request_fields(
     task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
-    """``self.request`` of ``invocation`` on a runner (Celery's worker-side fields)."""
-    record = invocation._record()
-    headers = getattr(invocation, "headers", None)
-    root_id = getattr(invocation, "root_id", None) or record.parent_id or invocation.invocation_id
-    return {
+    """``self.request`` of ``invocation`` on a runner (Celery's worker-side fields) from what
+    the runner has in hand; :class:`RunnerRequest` adds those of the stored record."""
+    fields = {
         "id": invocation.invocation_id,
         "task": task.name,
         "args": list(args),
         "kwargs": dict(kwargs),
-        "retries": record.num_retries,
+        "retries": invocation.num_retries,  # the attempt's, from its message: no read
         "is_eager": False,
         "called_directly": False,
         "hostname": HOSTNAME,
-        "delivery_info": {
+        "parent_id": invocation.parent_id,
+        "root_id": getattr(invocation, "root_id", None)
+        or invocation.parent_id
+        or invocation.invocation_id,
+        "pynenc_invocation": invocation,
+    }
+    headers = getattr(invocation, "headers", None)
+    if headers is not None:  # otherwise Celery's default (None)
+        fields["headers"] = headers
+    return fields
+
+
+def _from_record(name: str, read: Callable[[Any], Any]) -> property:
+    """A request field computed from the invocation's stored record when first read."""
+
+    def get(request: RunnerRequest) -> Any:
+        found = request.__dict__
+        if name not in found:
+            found[name] = read(request.stored_record())
+        return found[name]
+
+    def set_(request: RunnerRequest, value: Any) -> None:
+        request.__dict__[name] = value
+
+    return property(get, set_)
+
+
+class RunnerRequest(Context):  # type: ignore[misc]
+    """``self.request`` on a pynenc runner.
+
+    Built straight from :func:`request_fields` (Celery's ``Context`` would scan them for
+    custom headers and count ``pynenc_invocation`` as one). ``delivery_info``, ``eta`` and
+    ``expires`` are only in the stored record: read from the state backend when a task
+    first looks at one of them, so a task that does not costs no extra round trip.
+    """
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.__dict__.update(fields)
+
+    def stored_record(self) -> Any:
+        """The invocation's record, read once."""
+        found = self.__dict__
+        if "_pynenc_record" not in found:
+            found["_pynenc_record"] = found["pynenc_invocation"]._record()
+        return found["_pynenc_record"]
+
+    delivery_info = _from_record(
+        "delivery_info",
+        lambda record: {
             "exchange": "",
             "routing_key": record.queue,
             "priority": record.priority,
             "redelivered": False,
         },
-        "parent_id": record.parent_id,
-        "root_id": root_id,
-        "eta": _iso(record.due),
-        "expires": _iso(record.expires),
-        "headers": headers,
-        "pynenc_invocation": invocation,
-    }
+    )
+    eta = _from_record("eta", lambda record: _iso(record.due))
+    expires = _from_record("expires", lambda record: _iso(record.expires))
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -67,7 +111,7 @@ def _iso(timestamp: float | None) -> str | None:
 def run_on_runner(task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run ``task`` for ``invocation`` with Celery's worker semantics (module docs)."""
     task_id = invocation.invocation_id
-    task.push_request(**request_fields(task, invocation, args, kwargs))
+    task.request_stack.push(RunnerRequest(request_fields(task, invocation, args, kwargs)))
     _task_stack.push(task)
     state = states.SUCCESS
     retval: Any = None

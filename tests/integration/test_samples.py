@@ -30,3 +30,42 @@ def test_demo_script(script: str, sync: bool, expected: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert expected in done.stdout
+
+
+CELERY_DEMO = DEMO.parent / "celery_migration_demo"
+
+
+def _clean_env() -> dict[str, str]:
+    prefixes = ("PYNENC", "CELERY_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+@pytest.mark.timeout(330)
+def test_celery_migration_demo_prints_the_same_results() -> None:
+    done = subprocess.run(
+        [sys.executable, "main.py"],
+        cwd=CELERY_DEMO,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "celery migration OK" in done.stdout
+    assert "DIFFERENT" not in done.stdout
+
+
+@pytest.mark.timeout(630)
+def test_celery_migration_demo_test_module_passes_for_both_modules() -> None:
+    """The sample's own test module, in a process of its own: its real ``celery.Celery``
+    app becomes Celery's current app at import, which must not leak into this suite."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(CELERY_DEMO)],
+        cwd=CELERY_DEMO.parents[1],
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout
