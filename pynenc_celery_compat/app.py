@@ -59,6 +59,20 @@ class Celery(celery.Celery):  # type: ignore[misc]
             raise TypeError("argument 1 to @task() must be a callable")
         return decorate
 
+    def _task_from_fun(
+        self,
+        fun: Callable[..., Any],
+        name: str | None = None,
+        base: type | None = None,
+        bind: bool = False,
+        **options: Any,
+    ) -> Any:
+        """Celery's own way in: tasks of real Celery decorators, which Celery shares with
+        every app as it finalizes (``@celery_app.task``, ``celery.shared_task``). Their
+        module still uses Celery, so here too they stay Celery tasks (``celery.Task``), not
+        compat tasks (:meth:`task` makes those)."""
+        return super()._task_from_fun(fun, name, base or celery.Task, bind, **options)
+
     def AsyncResult(
         self, id: str, backend: Any = None, task_name: str | None = None, **kwargs: Any
     ) -> Any:

@@ -11,6 +11,7 @@ import warnings
 from typing import Any
 
 from pynenc.exceptions import ConfigError
+from pynenc_celery_compat.serialization import CELERY_JSON
 
 #: result-backend URL scheme -> pynenc state backend URL builder
 _MEMORY = "memory://"
@@ -60,6 +61,8 @@ def pynenc_config_values(celery_app: Any) -> dict[str, Any]:
         "broker_url": broker,
         "state_backend_url": state_backend_url(conf.result_backend, broker),
     }
+    if conf.task_serializer == "json":  # Celery's default: kombu's JSON, as a worker sees it
+        values["serializer"] = CELERY_JSON
     return values
 
 
