@@ -13,6 +13,7 @@ from kombu.utils.uuid import uuid
 from pynenc import Pynenc
 from pynenc.arguments import Arguments
 from pynenc.call_options import CallOptions
+from pynenc_celery_compat import expiry
 from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.result import AsyncResult
@@ -102,14 +103,21 @@ def send(
         )
     args = tuple(args or ())
     kwargs = dict(kwargs or {})
-    pynenc_task = task.pynenc_task_for(pynenc_app_for(app))
+    pynenc = pynenc_app_for(app)
+    pynenc_task = task.pynenc_task_for(pynenc)
     arguments = Arguments.from_call(pynenc_task.signature, args, kwargs)
     call_options = _call_options(task, options, task_id)
+    expired = expiry.never_starts(call_options)
+    if expired:  # Celery revokes it: register it held, cancel it below
+        existed = expiry.id_taken(pynenc, task_id)
+        call_options = expiry.held(call_options)  # type: ignore[arg-type]
     publish_signals = signals.before_task_publish.receivers or signals.after_task_publish.receivers
     if publish_signals:
         call_options = _with_id(call_options)
         _before_publish(task, call_options, args, kwargs)
     invocation = pynenc_task._call(arguments, call_options)
+    if expired:
+        expiry.revoke_unstarted(pynenc, invocation, existed)
     if publish_signals:
         signals.after_task_publish.send(
             sender=task.name,

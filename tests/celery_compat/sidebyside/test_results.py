@@ -94,8 +94,9 @@ def test_exists(tasks: ModuleType, flavour: Flavour) -> None:
 def test_revoke_a_pending_task(tasks: ModuleType) -> None:
     result = tasks.add.apply_async((1, 2), countdown=1)
     result.revoke()
-    with pytest.raises(exceptions.TaskRevokedError):
+    with pytest.raises(exceptions.TaskRevokedError) as raised:
         result.get(timeout=WAIT)
+    assert str(raised.value) == "revoked"
     assert result.state == states.REVOKED
     assert result.ready() and not result.successful() and not result.failed()
 
@@ -111,9 +112,11 @@ def test_revoke_a_finished_task_keeps_its_state(tasks: ModuleType, flavour: Flav
 def test_expired_in_the_past_is_revoked(tasks: ModuleType) -> None:
     past = dt.datetime.now(UTC) - dt.timedelta(seconds=5)
     result = tasks.add.apply_async((1, 2), expires=past)
-    with pytest.raises(exceptions.TaskRevokedError):
+    with pytest.raises(exceptions.TaskRevokedError) as raised:
         result.get(timeout=WAIT)
+    assert str(raised.value) == "expired"
     assert result.state == states.REVOKED
+    assert isinstance(result.result, exceptions.TaskRevokedError)
 
 
 def test_expires_before_the_countdown_is_revoked(tasks: ModuleType) -> None:
