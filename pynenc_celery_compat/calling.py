@@ -127,13 +127,18 @@ def send(
             headers=_headers(task, invocation.invocation_id, args, kwargs),
         )
     ignored = options.get("ignore_result", task.ignore_result)
-    return AsyncResult(
+    result = AsyncResult(
         invocation.invocation_id,
         app=app,
         task_name=task.name,
         invocation=invocation,
         ignored=bool(ignored),
     )
+    if options.get("add_to_parent", True):  # Celery's trail: the caller's request.children
+        parent = app.current_worker_task
+        if parent is not None:
+            parent.add_trail(result)
+    return result
 
 
 def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> CallOptions | None:

@@ -20,6 +20,7 @@ from celery._state import _task_stack
 from celery.exceptions import Ignore, Reject, Retry
 
 from pynenc.exceptions import RetryError
+from pynenc_celery_compat import outcomes
 
 logger = logging.getLogger("pynenc_celery_compat.trace")
 
@@ -94,13 +95,14 @@ def run_on_runner(task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dic
         except Retry as signal:
             state, retval = states.RETRY, signal
             einfo = ExceptionInfo()
+            outcomes.publish_retry(invocation, signal.exc)
             task.on_retry(signal.exc, task_id, message_args, kwargs, einfo)
             _send(signals.task_retry, sender=task, request=task.request, reason=signal, einfo=einfo)
             delay = getattr(signal, "pynenc_delay", None)
             raise RetryError(str(signal), delay=delay) from (signal.exc or signal)
         except Ignore as exc:
             state, retval = states.IGNORED, exc
-            return None
+            return outcomes.IGNORED
         except Reject as exc:
             state, retval = states.REJECTED, exc
             raise
@@ -141,6 +143,7 @@ def run_on_runner(task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dic
             retval=retval,
             state=state,
         )
+        _keep_children(task, invocation)
         _task_stack.pop()
         task.pop_request()
 
@@ -156,6 +159,12 @@ def _after_success(
         raise
     except Exception:
         logger.exception("on_success of %s[%s] raised", task.name, task_id)
+
+
+def _keep_children(task: Any, invocation: Any) -> None:
+    children = task.request.__dict__.get("_children")  # set only if the task made calls
+    if children:
+        outcomes.store_children(invocation.task.app.state_backend, invocation.invocation_id, children)
 
 
 def _send(signal: Any, **payload: Any) -> None:

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from celery import Celery, Task, shared_task
+from celery import Celery, Task, current_task, shared_task
+from celery.exceptions import Ignore
 
 app = Celery(__name__)
 
@@ -150,6 +151,7 @@ def request_of(task: Any) -> dict[str, Any]:
         "expires": request.expires,
         "name": task.name,
         "max_retries": task.max_retries,
+        "current_task_id": current_task.request.id if current_task else None,
     }
 
 
@@ -171,6 +173,14 @@ def join_child(self: Any) -> int:
     return int(add.delay(20, 22).get(timeout=30))
 
 
+@app.task(bind=True)
+def ignored(self: Any, state: str | None) -> None:
+    """Celery's ``Ignore``: no result is stored (an ``update_state`` before it stays)."""
+    if state is not None:
+        self.update_state(state=state, meta={"why": "ignored"})
+    raise Ignore()
+
+
 # -- retries -------------------------------------------------------------------------------
 
 
@@ -190,6 +200,13 @@ def retry_forever_failing(self: Any, with_exc: bool) -> None:
 @app.task(bind=True, max_retries=5, default_retry_delay=0)
 def retry_override(self: Any) -> None:
     raise self.retry(exc=Boom("attempt", self.request.retries), max_retries=1)
+
+
+@app.task(bind=True, max_retries=1)
+def retry_once_after(self: Any, countdown: float) -> int:
+    if self.request.retries == 0:
+        raise self.retry(exc=Boom("wait"), countdown=countdown)
+    return int(self.request.retries)
 
 
 @app.task(bind=True, max_retries=None, default_retry_delay=0)

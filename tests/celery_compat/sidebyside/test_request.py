@@ -73,3 +73,8 @@ def test_called_directly(tasks: ModuleType) -> None:
     assert (info["id"], info["is_eager"], info["called_directly"]) == (None, False, True)
     assert (info["hostname"], info["delivery_info"], info["retries"]) == (None, None, 0)
     assert info["args"] == (5,)
+
+
+def test_current_task_is_the_running_task(tasks: ModuleType) -> None:
+    result = tasks.request_info.delay()
+    assert result.get(timeout=WAIT)["current_task_id"] == result.id

@@ -140,3 +140,42 @@ def test_get_inside_a_task_on_the_test_worker(tasks: ModuleType) -> None:
 def test_get_in_the_caller_is_not_inside_a_task(tasks: ModuleType) -> None:
     result = tasks.add.delay(1, 1)
     assert result.get(timeout=WAIT, disable_sync_subtasks=True) == 2
+
+
+def test_retry_state_between_attempts(tasks: ModuleType) -> None:
+    result = tasks.retry_once_after.delay(2)
+    wait_for_state(result, states.RETRY)
+    assert type(result.info) is tasks.Boom and result.info.args == ("wait",)
+    assert not result.ready()
+    assert result.get(timeout=WAIT) == 1
+
+
+def test_children_of_a_task_that_called_another(tasks: ModuleType) -> None:
+    top = tasks.nest.delay(1)
+    child_id = top.get(timeout=WAIT)["child"]
+    assert [child.id for child in top.children] == [child_id]
+
+
+def test_send_task_by_name(tasks: ModuleType, flavour: Flavour) -> None:
+    result = flavour.app.send_task(tasks.add.name, (4, 5))
+    assert result.get(timeout=WAIT) == 9
+
+
+def test_wait_is_get(tasks: ModuleType) -> None:
+    assert tasks.add.delay(1, 5).wait(timeout=WAIT) == 6
+
+
+def test_ignore_stores_no_result(tasks: ModuleType) -> None:
+    result = tasks.ignored.delay(None)
+    with pytest.raises(exceptions.TimeoutError):
+        result.get(timeout=1)
+    assert result.state == states.PENDING and not result.ready()
+
+
+def test_ignore_keeps_the_state_set_before(tasks: ModuleType) -> None:
+    result = tasks.ignored.delay("SKIPPED")
+    wait_for_state(result, "SKIPPED")
+    assert result.info == {"why": "ignored"}
+    with pytest.raises(exceptions.TimeoutError):
+        result.get(timeout=1)
+    assert result.state == "SKIPPED" and not result.ready()

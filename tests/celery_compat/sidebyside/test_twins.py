@@ -6,8 +6,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 IMPORTS = {
-    "tasks_celery.py": "from celery import Celery, Task, shared_task",
-    "tasks_compat.py": "from pynenc_celery_compat import Celery, Task, shared_task",
+    "tasks_celery.py": "from celery import Celery, Task, current_task, shared_task",
+    "tasks_compat.py": "from pynenc_celery_compat import Celery, Task, current_task, shared_task",
 }
 
 
