@@ -11,11 +11,11 @@ from celery import signals
 from kombu.utils.uuid import uuid
 
 from pynenc import Pynenc
-from pynenc.arguments import Arguments
 from pynenc.call_options import CallOptions
 from pynenc_celery_compat import expiry
 from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.config import warn_once
+from pynenc_celery_compat.message import call_arguments
 from pynenc_celery_compat.result import AsyncResult
 
 #: apply_async options that only mean something to a Celery broker: accepted, not used
@@ -105,7 +105,7 @@ def send(
     kwargs = dict(kwargs or {})
     pynenc = pynenc_app_for(app)
     pynenc_task = task.pynenc_task_for(pynenc)
-    arguments = Arguments.from_call(pynenc_task.signature, args, kwargs)
+    arguments = call_arguments(pynenc_task.signature, args, kwargs)
     call_options = _call_options(task, options, task_id)
     expired = expiry.never_starts(call_options)
     if expired:  # Celery revokes it: register it held, cancel it below

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
@@ -28,7 +29,7 @@ HOSTNAME = f"pynenc@{socket.gethostname()}"
 
 
 def request_fields(
-    task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    task: Any, invocation: Any, args: Sequence[Any], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     """``self.request`` of ``invocation`` on a runner (Celery's worker-side fields)."""
     record = invocation._record()
@@ -70,7 +71,7 @@ def _iso(timestamp: float | None) -> str | None:
 _NO_AFTER_RETURN = frozenset({states.RETRY, states.IGNORED, states.REJECTED})
 
 
-def run_on_runner(task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def run_on_runner(task: Any, invocation: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     """Run ``task`` for ``invocation`` with Celery's worker semantics (module docs)."""
     task_id = invocation.invocation_id
     task.push_request(**request_fields(task, invocation, args, kwargs))
@@ -164,7 +165,8 @@ def _after_success(
 def _keep_children(task: Any, invocation: Any) -> None:
     children = task.request.__dict__.get("_children")  # set only if the task made calls
     if children:
-        outcomes.store_children(invocation.task.app.state_backend, invocation.invocation_id, children)
+        backend = invocation.task.app.state_backend
+        outcomes.store_children(backend, invocation.invocation_id, children)
 
 
 def _send(signal: Any, **payload: Any) -> None:

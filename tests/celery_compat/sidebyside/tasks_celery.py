@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from celery import Celery, Task, current_task, shared_task
-from celery.exceptions import Ignore
+from celery import Celery, Task, current_task, exceptions, shared_task
 
 app = Celery(__name__)
 
@@ -178,7 +177,7 @@ def ignored(self: Any, state: str | None) -> None:
     """Celery's ``Ignore``: no result is stored (an ``update_state`` before it stays)."""
     if state is not None:
         self.update_state(state=state, meta={"why": "ignored"})
-    raise Ignore()
+    raise exceptions.Ignore()
 
 
 # -- retries -------------------------------------------------------------------------------

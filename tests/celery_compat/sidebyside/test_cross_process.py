@@ -66,7 +66,8 @@ class CeleryWorkerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
-            raise AssertionError(f"celery worker did not stop: {self.log.read_text()[-2000:]}")
+            tail = self.log.read_text()[-2000:]
+            raise AssertionError(f"celery worker did not stop: {tail}") from None
 
 
 @pytest.fixture(scope="module")

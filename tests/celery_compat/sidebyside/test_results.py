@@ -179,3 +179,25 @@ def test_ignore_keeps_the_state_set_before(tasks: ModuleType) -> None:
     with pytest.raises(exceptions.TimeoutError):
         result.get(timeout=1)
     assert result.state == "SKIPPED" and not result.ready()
+
+
+def test_exists_of_a_call_not_started(tasks: ModuleType, flavour: Flavour) -> None:
+    result = tasks.add.apply_async((1, 1), countdown=30)
+    try:
+        assert result.state == states.PENDING
+        # Celery has no record before a worker writes one; pynenc records the call when
+        # it is made (docs/celery.md, "Differences kept on purpose")
+        assert result.exists() is (flavour.name == "compat")
+    finally:
+        result.revoke()
+
+
+def test_forget(tasks: ModuleType, flavour: Flavour) -> None:
+    result = tasks.add.delay(2, 2)
+    assert result.get(timeout=WAIT) == 4
+    result.forget()
+    again = flavour.AsyncResult(result.id)
+    if flavour.name == "celery":  # the stored result is deleted: PENDING, as never sent
+        assert (again.state, again.result, again.exists()) == (states.PENDING, None, False)
+    else:  # pynenc keeps the record until a purge (docs/celery.md, differences kept)
+        assert (again.state, again.result, again.exists()) == (states.SUCCESS, 4, True)

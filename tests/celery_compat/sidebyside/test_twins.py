@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).parent
+NAMES = "Celery, Task, current_task, exceptions, shared_task"
 IMPORTS = {
-    "tasks_celery.py": "from celery import Celery, Task, current_task, shared_task",
-    "tasks_compat.py": "from pynenc_celery_compat import Celery, Task, current_task, shared_task",
+    "tasks_celery.py": f"from celery import {NAMES}",
+    "tasks_compat.py": f"from pynenc_celery_compat import {NAMES}",
 }
 
 
