@@ -8,15 +8,16 @@ It is package-scoped: one worker per flavour for the whole suite.
 
 from __future__ import annotations
 
-import os
-import time
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from celery import _state
 from celery.contrib.testing.worker import start_worker
 
 from tests.celery_compat.sidebyside import tasks_celery, tasks_compat
@@ -46,13 +47,38 @@ class Flavour:
 
 def configure(tasks: ModuleType, url: str) -> None:
     """Point the flavour's app at ``url`` (broker and result backend), before any use."""
-    tasks.app.conf.update(broker_url=url, result_backend=url, task_default_queue="celery")
+    tasks.app.conf.update(
+        broker_url=url,
+        result_backend=url,
+        task_default_queue="celery",
+        worker_hijack_root_logger=False,  # leave pytest's log capture alone
+    )
+
+
+@contextmanager
+def process_state_restored() -> Iterator[None]:
+    """Put back what a Celery worker changes for the whole process: the current and
+    default apps (it makes its app both) and the root logger (its logging setup)."""
+    current, default = _state.get_current_app(), _state.default_app
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        _state.set_default_app(default)
+        current.set_current()
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 @pytest.fixture(scope="package", params=FLAVOURS)
 def flavour(request: pytest.FixtureRequest, redis_server: Server) -> Iterator[Flavour]:
-    url = redis_server.db_url()
-    if request.param == "celery":
+    with process_state_restored():
+        yield from _started(request.param, redis_server.db_url())
+
+
+def _started(name: str, url: str) -> Iterator[Flavour]:
+    if name == "celery":
         configure(tasks_celery, url)
         with start_worker(
             tasks_celery.app,
@@ -71,8 +97,10 @@ def flavour(request: pytest.FixtureRequest, redis_server: Server) -> Iterator[Fl
 @pytest.fixture
 def tasks(flavour: Flavour) -> Iterator[ModuleType]:
     """The flavour's tasks module, its app current (as a worker makes it)."""
+    previous = _state.get_current_app()
     flavour.app.set_current()
     yield flavour.tasks
+    previous.set_current()
 
 
 class Gate:
@@ -103,11 +131,3 @@ def gate(tmp_path: Path) -> Iterator[Gate]:
 def wait_for_state(result: Any, state: str) -> None:
     """Poll ``result.state`` (the worker is in another thread or process) until ``state``."""
     wait_until(lambda: result.state == state, WAIT, f"{result!r} to reach {state}")
-
-
-def pid() -> int:
-    return os.getpid()
-
-
-def monotonic() -> float:
-    return time.monotonic()
