@@ -47,7 +47,7 @@ def request_fields(
         "delivery_info": {
             "exchange": "",
             "routing_key": record.queue,
-            "priority": record.priority,
+            "priority": record.priority or 0,  # as kombu on Redis: 0 when unset
             "redelivered": False,
         },
         "parent_id": record.parent_id,

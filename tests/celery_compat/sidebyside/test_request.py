@@ -35,6 +35,12 @@ def test_delivery_info(tasks: ModuleType) -> None:
     assert delivery["exchange"] == ""
     assert delivery["routing_key"] == "celery"
     assert delivery["redelivered"] is False
+    assert delivery["priority"] == 0
+
+
+def test_delivery_info_priority(tasks: ModuleType) -> None:
+    info = tasks.request_info.apply_async(priority=5).get(timeout=WAIT)
+    assert info["delivery_info"]["priority"] == 5
 
 
 def test_delivery_info_follows_the_queue(tasks: ModuleType, flavour: Flavour) -> None:
