@@ -1,6 +1,6 @@
 """Hooks: functions an app calls around publishing, running and runners (``app.hooks``).
 
-Six events, each with its handlers' arguments:
+Seven events, each with its handlers' arguments:
 
 ==================  ===========================================  ============================
 event               handler arguments                            called
@@ -12,6 +12,10 @@ event               handler arguments                            called
                                                                  or child process; sync mode)
 ``run_end``         the invocation and its :class:`Outcome`      after each attempt, before
                                                                  its outcome is recorded
+``run_dropped``     the runner, the ``Envelope``, the status     by a runner that received an
+                    (CANCELLED or EXPIRED) and ``stopped``       invocation cancelled/expired
+                    (it was running: bool)                       before it started, or that
+                                                                 stopped a cancelled one
 ``runner_start``    the runner                                   before it starts serving
 ``runner_stop``     the runner                                   once it has stopped
 ==================  ===========================================  ============================
@@ -44,25 +48,37 @@ from pynenc.exceptions import ConfigError, PublishVetoError
 from pynenc.outcome import Outcome
 
 if TYPE_CHECKING:
+    from pynenc.broker.envelope import Envelope
     from pynenc.invocation.base import BaseInvocation
     from pynenc.invocation.distributed import DistributedInvocation
+    from pynenc.records import InvocationStatus
     from pynenc.runner.base import BaseRunner
 
 logger = logging.getLogger("pynenc.hooks")
 
 #: Every event, in the order of an invocation's life.
-EVENTS = ("before_publish", "after_publish", "run_start", "run_end", "runner_start", "runner_stop")
+EVENTS = (
+    "before_publish",
+    "after_publish",
+    "run_start",
+    "run_end",
+    "run_dropped",
+    "runner_start",
+    "runner_stop",
+)
 
 PublishHandler = Callable[["Sequence[DistributedInvocation[Any, Any]]"], object]
 RunStartHandler = Callable[["BaseInvocation[Any, Any]"], object]
 RunEndHandler = Callable[["BaseInvocation[Any, Any]", Outcome], object]
 RunnerHandler = Callable[["BaseRunner"], object]
+RunDroppedHandler = Callable[["BaseRunner", "Envelope", "InvocationStatus", bool], object]
 
 H = TypeVar("H", bound=Callable[..., object])
 PublishH = TypeVar("PublishH", bound=PublishHandler)
 RunStartH = TypeVar("RunStartH", bound=RunStartHandler)
 RunEndH = TypeVar("RunEndH", bound=RunEndHandler)
 RunnerH = TypeVar("RunnerH", bound=RunnerHandler)
+RunDroppedH = TypeVar("RunDroppedH", bound=RunDroppedHandler)
 
 
 class Hooks:
@@ -78,6 +94,7 @@ class Hooks:
     after_publish: tuple[PublishHandler, ...]
     run_start: tuple[RunStartHandler, ...]
     run_end: tuple[RunEndHandler, ...]
+    run_dropped: tuple[RunDroppedHandler, ...]
     runner_start: tuple[RunnerHandler, ...]
     runner_stop: tuple[RunnerHandler, ...]
 
@@ -150,6 +167,12 @@ class Hooks:
         """Decorator: ``handler(invocation, outcome)`` after each attempt (success,
         failure or retry)."""
         return self.connect("run_end", handler)
+
+    def on_run_dropped(self, handler: RunDroppedH) -> RunDroppedH:
+        """Decorator: ``handler(runner, envelope, status, stopped)`` when a runner meets an
+        invocation CANCELLED or EXPIRED before it started (``stopped`` False: it is not
+        run), or stops a running one that was cancelled (``stopped`` True)."""
+        return self.connect("run_dropped", handler)
 
     def on_runner_start(self, handler: RunnerH) -> RunnerH:
         """Decorator: ``handler(runner)`` when a runner starts serving."""

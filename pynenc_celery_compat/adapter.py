@@ -29,10 +29,11 @@ def detached_app() -> Pynenc:
 def pynenc_options(task: Any, celery_app: Any = None) -> dict[str, Any]:
     """pynenc task options from a compat task's (Celery) attributes."""
     options: dict[str, Any] = {}
-    if task.time_limit is not None:
-        options["timeout"] = float(task.time_limit)
-    if task.soft_time_limit is not None:
-        options["soft_timeout"] = float(task.soft_time_limit)
+    hard, soft = time_limits(task, celery_app)
+    if hard is not None:
+        options["timeout"] = float(hard)
+    if soft is not None:
+        options["soft_timeout"] = float(soft)
     if task.rate_limit:
         options["rate_limit"] = task.rate_limit
     queue = task.__dict__.get("queue") or getattr(type(task), "queue", None)
@@ -42,6 +43,22 @@ def pynenc_options(task: Any, celery_app: Any = None) -> dict[str, Any]:
     if task.priority is not None:
         options["priority"] = task.priority
     return options
+
+
+def time_limits(task: Any, celery_app: Any = None) -> tuple[Any, Any]:
+    """``(time_limit, soft_time_limit)`` of ``task``: its own, else the app's
+    ``task_time_limit``/``task_soft_time_limit`` (a worker's ``--time-limit`` sets them), as
+    a Celery worker applies them. A default soft limit not below the hard one is dropped."""
+    hard, soft = task.time_limit, task.soft_time_limit
+    if celery_app is None:
+        return hard, soft
+    conf = celery_app.conf
+    own_limits = hard is not None and soft is not None
+    hard = conf.task_time_limit if hard is None else hard
+    soft = conf.task_soft_time_limit if soft is None else soft
+    if not own_limits and hard is not None and soft is not None and soft >= hard:
+        soft = None  # the hard limit comes first: a soft one after it would never fire
+    return hard, soft
 
 
 class CeleryTaskAdapter(PynencTask[Any, Any]):

@@ -1,32 +1,50 @@
 """``Celery``: Celery's application class whose tasks run on pynenc.
 
-Everything about configuration is Celery's own (``conf`` with lower-case, old upper-case
-and Django ``CELERY_`` names, ``config_from_object``, ``autodiscover_tasks``); tasks made by
-:meth:`Celery.task` are compat tasks, and ``.pynenc`` is the pynenc app they run on.
+Configuration is Celery's own (``conf`` with lower-case, old upper-case and Django
+``CELERY_`` names, ``config_from_object``, ``autodiscover_tasks``, ``set_current``/
+``set_default``); the settings map onto the pynenc app behind it (``.pynenc``; see
+:mod:`pynenc_celery_compat.config`). Tasks made by :meth:`Celery.task` and classes given to
+:meth:`Celery.register_task` are compat tasks; ``send_task`` and ``control.revoke`` go
+through pynenc.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from typing import Any
 
 import celery
+from celery.exceptions import NotRegistered
 
 from pynenc import Pynenc
-from pynenc_celery_compat import registry
-from pynenc_celery_compat.bridge import pynenc_app_for
+from pynenc_celery_compat import class_tasks, registry
+from pynenc_celery_compat.bridge import _ATTRIBUTE, pynenc_app_for
 from pynenc_celery_compat.result import AsyncResult
 from pynenc_celery_compat.task import Task, build_task
+
+#: send_task options that are Celery's plumbing (no meaning for a compat task's call)
+_SEND_TASK_ONLY = (
+    "result_cls",
+    "task_type",
+    "route_name",
+    "router",
+    "publisher",
+    "shadow",
+    "replaced_task_nesting",
+)
 
 
 class Celery(celery.Celery):  # type: ignore[misc]
     """A Celery app whose tasks are pynenc tasks (``Celery("proj", broker=…, backend=…)``).
 
     ``broker`` (``broker_url``) is the kombu URL pynenc's broker uses; ``backend``
-    (``result_backend``) chooses pynenc's state backend (see ``docs/celery.md``).
+    (``result_backend``) chooses pynenc's state backend (see ``docs/celery.md``,
+    "Settings").
     """
 
     task_cls = "pynenc_celery_compat.task:Task"
+    control_cls = "pynenc_celery_compat.control:Control"
 
     def __init__(self, main: str | None = None, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("task_cls", Task)
@@ -34,7 +52,8 @@ class Celery(celery.Celery):  # type: ignore[misc]
 
     @property
     def pynenc(self) -> Pynenc:
-        """The pynenc app this app's tasks run on (built from its settings on first use)."""
+        """The pynenc app this app's tasks run on (built from its settings on first use,
+        rebuilt when they change while none of its runners runs)."""
         return pynenc_app_for(self)
 
     def task(self, *args: Any, **options: Any) -> Any:
@@ -67,11 +86,30 @@ class Celery(celery.Celery):  # type: ignore[misc]
         bind: bool = False,
         **options: Any,
     ) -> Any:
-        """Celery's own way in: tasks of real Celery decorators, which Celery shares with
-        every app as it finalizes (``@celery_app.task``, ``celery.shared_task``). Their
-        module still uses Celery, so here too they stay Celery tasks (``celery.Task``), not
-        compat tasks (:meth:`task` makes those)."""
-        return super()._task_from_fun(fun, name, base or celery.Task, bind, **options)
+        """Celery's own way to make an app's task from a function (``celery.shared_task``
+        and ``@celery_app.task`` register theirs on every app this way): a compat task
+        here, except Celery's built-in ``celery.*`` tasks and names already taken."""
+        name = name or self.gen_task_name(fun.__name__, fun.__module__)
+        if name.startswith("celery.") or name in self._tasks:
+            return super()._task_from_fun(fun, name=name, base=base, bind=bind, **options)
+        for option in ("pydantic", "pydantic_strict", "pydantic_context", "pydantic_dump_kwargs"):
+            if not options.get(option):
+                options.pop(option, None)
+        task = build_task(fun, self, name=name, base=base or self.Task, bind=bind, **options)
+        self._tasks[task.name] = task
+        return task
+
+    def register_task(self, task: Any, **options: Any) -> Any:
+        """Register a class-based task (``app.register_task(MyTask())``, or the class): a
+        subclass of :class:`pynenc_celery_compat.Task`, or of ``celery.Task`` (wrapped);
+        returns the registered task, whose ``run`` is its body."""
+        compat = class_tasks.as_compat_task(task)
+        registered = super().register_task(compat, **options)
+        class_tasks.declare(registered)
+        bridge = self.__dict__.get(_ATTRIBUTE)
+        if bridge is not None:  # runners already built: they must know it by name
+            registered.pynenc_task_for(bridge.pynenc)
+        return registered
 
     def AsyncResult(
         self, id: str, backend: Any = None, task_name: str | None = None, **kwargs: Any
@@ -80,10 +118,38 @@ class Celery(celery.Celery):  # type: ignore[misc]
         return AsyncResult(id, app=self, task_name=task_name, **kwargs)
 
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        """Call the task registered as ``name`` without importing it here."""
+        """Call the task registered as ``name`` without importing it where it is called.
+
+        pynenc checks a call's arguments and reads its task's options where it is sent, so
+        the task must be known in this process: a name not registered yet makes this app
+        import its task modules first (``imports``, ``include``, ``autodiscover_tasks``).
+        Names switched back to Celery (``pynenc_celery_tasks``) and Celery's own
+        ``celery.*`` tasks are sent by Celery.
+
+        :raises NotRegistered: no task of that name, even after importing the modules.
+        """
         task = self.tasks.get(name)
-        if task is None or not isinstance(task, Task):
-            return super().send_task(name, args, kwargs, **options)
-        options.pop("result_cls", None)
-        options.pop("task_type", None)
-        return task.apply_async(args, kwargs, **options)
+        if task is None and not self._sent_by_celery(name):
+            self.loader.import_default_modules()
+            task = self.tasks.get(name)
+        if isinstance(task, Task) and not self._sent_by_celery(name):
+            for option in _SEND_TASK_ONLY:
+                options.pop(option, None)
+            return task.apply_async(args, kwargs, **options)
+        if task is None and not self._sent_by_celery(name):
+            raise NotRegistered(
+                f"send_task({name!r}): no task of that name in this process, even after "
+                "importing the app's task modules (imports, include, autodiscover_tasks). "
+                "pynenc checks a call's arguments and reads its task's options where it is "
+                "sent: import the module that defines it (or list it in include), or send "
+                "it to Celery by listing the name in the pynenc_celery_tasks setting."
+            )
+        return super().send_task(name, args, kwargs, **options)
+
+    def _sent_by_celery(self, name: str) -> bool:
+        if name.startswith("celery."):
+            return True
+        patterns = self.conf.get("pynenc_celery_tasks") or ()
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)

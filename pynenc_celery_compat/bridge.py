@@ -1,39 +1,159 @@
-"""The pynenc app behind a Celery app: built once per Celery app from its configuration.
+"""The pynenc app behind a Celery app: built from its settings, rebuilt when they change.
 
 Works for this package's :class:`~pynenc_celery_compat.Celery` and for a real
-``celery.Celery`` (a partial migration keeps the project's app): the compat tasks follow the
-current Celery app's configuration either way.
+``celery.Celery`` (a partial migration keeps the project's app): compat tasks follow the
+current Celery app's settings either way.
+
+Each Celery app gets one :class:`Bridge`, kept on the app: its pynenc app, built on first
+use from :func:`~pynenc_celery_compat.config.pynenc_config_values`, and its ``task_routes``.
+A call checks that the Celery settings are the ones the bridge was made from (the identity
+and a copy of ``app.conf``'s changes: no setting is read). After a change, the settings are
+mapped again; when the pynenc configuration differs, the pynenc app is rebuilt, unless a
+runner of it is running in this process: then :class:`~pynenc.exceptions.ConfigError` says
+which options changed. Settings read from a module or Django's settings are not watched
+(``config_from_object`` again, or assign through ``app.conf``), nor values changed in place
+(assign a new dict rather than changing one key of ``app.conf.task_routes``).
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 from typing import Any
 
-from pynenc import Pynenc
-from pynenc_celery_compat.config import pynenc_config_values
+from celery.app.routes import Router, prepare
+from celery.local import Proxy
 
-_ATTRIBUTE = "_pynenc_compat_app"
-_lock = threading.Lock()
+from pynenc import Pynenc
+from pynenc.exceptions import ConfigError
+from pynenc_celery_compat.config import pynenc_config_values, warn_ignored_settings
+
+logger = logging.getLogger("pynenc_celery_compat.bridge")
+
+_ATTRIBUTE = "_pynenc_compat_bridge"
+_lock = threading.RLock()
+
+
+class Bridge:
+    """A Celery app's pynenc side: ``pynenc`` (the app), ``router`` (its ``task_routes``,
+    ``None`` without routes) and the settings they were made from."""
+
+    def __init__(self, celery_app: Any, values: dict[str, Any]) -> None:
+        self.celery_app = celery_app
+        self.values = values
+        self.pynenc = _build(celery_app, values)
+        self.router: Router | None = None
+        #: runners of ``pynenc`` running in this process (its runner_start/stop hooks)
+        self.running = 0
+        self._conf: Any = None
+        self._changes: Any = None
+        self._snapshot: Any = None
+        self.pynenc.hooks.on_runner_start(self._runner_started)
+        self.pynenc.hooks.on_runner_stop(self._runner_stopped)
+
+    # -- watching the settings --------------------------------------------------------------
+
+    def matches(self, conf: Any) -> bool:
+        """Whether ``conf`` is still the configuration this bridge was made from."""
+        changes = conf.changes
+        return conf is self._conf and changes is self._changes and changes == self._snapshot
+
+    def remember(self, conf: Any) -> None:
+        """Take ``conf`` as this bridge's configuration (and its routes)."""
+        changes = conf.changes
+        # a shallow copy: values are compared as they are (a router object equals itself;
+        # a deep copy would not); a value changed in place is not seen, assign a new one
+        snapshot = dict(changes)
+        routes = prepare(conf.task_routes)
+        self.router = Router(routes, app=self.celery_app) if routes else None
+        self._conf, self._changes, self._snapshot = conf, changes, snapshot
+
+    # -- runners ------------------------------------------------------------------------------
+
+    def _runner_started(self, runner: Any) -> None:
+        with _lock:
+            self.running += 1
+        prepare_for_runner(self.celery_app, self.pynenc)
+
+    def _runner_stopped(self, runner: Any) -> None:
+        with _lock:
+            self.running = max(0, self.running - 1)
+
+
+def _build(celery_app: Any, values: dict[str, Any]) -> Pynenc:
+    from pynenc_celery_compat.worker import events
+
+    try:
+        app = Pynenc(values)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"The Celery settings of app {celery_app.main!r} make no valid pynenc "
+            f"configuration: {exc} (see docs/celery.md, 'Settings')"
+        ) from exc
+    events.connect(app)  # Celery's worker signals from its runners
+    return app
+
+
+def _current(celery_app: Any) -> Any:
+    """The Celery app itself when ``celery_app`` is a proxy (``current_app``)."""
+    if isinstance(celery_app, Proxy):
+        return celery_app._get_current_object()
+    return celery_app
+
+
+def bridge_for(celery_app: Any) -> Bridge:
+    """The :class:`Bridge` of ``celery_app``, up to date with its settings (module docs)."""
+    celery_app = _current(celery_app)
+    bridge: Bridge | None = celery_app.__dict__.get(_ATTRIBUTE)
+    if bridge is not None and bridge.matches(celery_app.conf):
+        return bridge
+    return _refresh(celery_app)
 
 
 def pynenc_app_for(celery_app: Any) -> Pynenc:
-    """The :class:`~pynenc.Pynenc` app that runs ``celery_app``'s compat tasks.
+    """The :class:`~pynenc.Pynenc` app that runs ``celery_app``'s compat tasks."""
+    return bridge_for(celery_app).pynenc
 
-    Built on first use from the Celery configuration (``broker_url``, ``result_backend``,
-    …: see :func:`~pynenc_celery_compat.config.pynenc_config_values`) and kept on the Celery
-    app; later changes to those settings do not move work already configured.
-    """
-    app = celery_app.__dict__.get(_ATTRIBUTE)
-    if app is not None:
-        return app  # type: ignore[no-any-return]
+
+def _refresh(celery_app: Any) -> Bridge:
     with _lock:
-        app = celery_app.__dict__.get(_ATTRIBUTE)
-        if app is None:
-            app = Pynenc(pynenc_config_values(celery_app))
-            celery_app.__dict__[_ATTRIBUTE] = app
-    declare_tasks(celery_app, app)
-    return app  # type: ignore[no-any-return]
+        conf = celery_app.conf
+        bridge: Bridge | None = celery_app.__dict__.get(_ATTRIBUTE)
+        if bridge is not None and bridge.matches(conf):
+            return bridge
+        values = pynenc_config_values(celery_app)
+        warn_ignored_settings(conf)
+        if bridge is None or values != bridge.values:
+            if bridge is not None and bridge.running:
+                raise ConfigError(_changed_while_running(celery_app, bridge.values, values))
+            bridge = Bridge(celery_app, values)
+            celery_app.__dict__[_ATTRIBUTE] = bridge
+            declare_tasks(celery_app, bridge.pynenc)
+        bridge.remember(conf)
+        return bridge
+
+
+def _changed_while_running(celery_app: Any, old: dict[str, Any], new: dict[str, Any]) -> str:
+    changed = sorted(name for name in {*old, *new} if old.get(name) != new.get(name))
+    return (
+        f"The settings of Celery app {celery_app.main!r} changed the pynenc options "
+        f"{', '.join(changed)} while a runner of its pynenc app runs in this process. Stop "
+        "the runner first (the in-process eager runner: pynenc_celery_compat.eager."
+        "stop_eager_runner(app)), or configure the app before its tasks are first used."
+    )
+
+
+def reset_pynenc_app(celery_app: Any) -> None:
+    """Forget ``celery_app``'s pynenc app: the next use builds it from the current settings."""
+    with _lock:
+        _current(celery_app).__dict__.pop(_ATTRIBUTE, None)
+
+
+def built_pynenc_app(celery_app: Any) -> Pynenc | None:
+    """``celery_app``'s pynenc app if it was built, else ``None`` (nothing is built)."""
+    bridge = _current(celery_app).__dict__.get(_ATTRIBUTE)
+    return bridge.pynenc if isinstance(bridge, Bridge) else None
 
 
 def declare_tasks(celery_app: Any, app: Pynenc) -> None:
@@ -45,7 +165,42 @@ def declare_tasks(celery_app: Any, app: Pynenc) -> None:
             declare(app)
 
 
-def reset_pynenc_app(celery_app: Any) -> None:
-    """Forget ``celery_app``'s pynenc app: the next use builds it from the current settings."""
-    with _lock:
-        celery_app.__dict__.pop(_ATTRIBUTE, None)
+def prepare_for_runner(celery_app: Any, app: Pynenc) -> None:
+    """Before a runner serves ``celery_app``'s tasks: make it the current and default app
+    (as Celery's workers do: ``current_app`` and a shared task's ``self.app`` in the
+    runner's threads), import its task modules as Celery's worker does (``imports``,
+    ``include``, the packages of ``autodiscover_tasks``; Django's setup with Celery's
+    Django fix-up), declare its compat tasks, and find where worker processes can import
+    the app from."""
+    celery_app.set_current()
+    celery_app.set_default()
+    try:
+        celery_app.loader.import_default_modules()
+    finally:  # a module that fails to import is reported; the others' tasks still run
+        declare_tasks(celery_app, app)
+        if app.reference is None:
+            found = celery_app_reference(celery_app)
+            if found is not None:
+                app.reference = f"pynenc_celery_compat.apps:{found}"
+
+
+def celery_app_reference(celery_app: Any) -> str | None:
+    """``module:attribute`` of an imported module holding ``celery_app``, if any."""
+    for name, module in list(sys.modules.items()):
+        if name == "__main__" or module is None:
+            continue
+        for attribute, value in list(vars(module).items()):
+            if value is celery_app:
+                return f"{name}:{attribute}"
+    return None
+
+
+__all__ = [
+    "Bridge",
+    "bridge_for",
+    "celery_app_reference",
+    "declare_tasks",
+    "prepare_for_runner",
+    "pynenc_app_for",
+    "reset_pynenc_app",
+]

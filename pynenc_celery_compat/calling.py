@@ -13,10 +13,11 @@ from kombu.utils.uuid import uuid
 from pynenc import Pynenc
 from pynenc.call_options import CallOptions
 from pynenc_celery_compat import expiry
-from pynenc_celery_compat.bridge import pynenc_app_for
+from pynenc_celery_compat.bridge import bridge_for, pynenc_app_for
 from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.message import call_arguments
 from pynenc_celery_compat.result import AsyncResult
+from pynenc_celery_compat.routes import routed
 
 #: apply_async options that only mean something to a Celery broker: accepted, not used
 _BROKER_ONLY = frozenset(
@@ -103,8 +104,12 @@ def send(
         )
     args = tuple(args or ())
     kwargs = dict(kwargs or {})
-    pynenc = pynenc_app_for(app)
+    bridge = bridge_for(app)
+    app = bridge.celery_app  # the app itself, not current_app: its result reads from it
+    pynenc = bridge.pynenc
     pynenc_task = task.pynenc_task_for(pynenc)
+    if bridge.router is not None:  # task_routes
+        options = routed(bridge.router, task, args, kwargs, options)
     arguments = call_arguments(pynenc_task.signature, args, kwargs)
     call_options = _call_options(task, options, task_id)
     expired = expiry.never_starts(call_options)

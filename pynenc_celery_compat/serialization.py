@@ -44,6 +44,14 @@ class CeleryJsonSerializer:
             raise SerializationError(f"not Celery JSON text: {exc}") from exc
 
 
+def pynenc_serializer(celery_name: Any) -> str:
+    """The pynenc serializer of Celery's serializer name (``task_serializer``,
+    ``accept_content``): ``json`` is kombu's JSON (:data:`CELERY_JSON`), others keep their
+    name (``pickle``, or one registered with ``pynenc.serializer.register_serializer``)."""
+    name = str(celery_name or "json")
+    return CELERY_JSON if name in ("json", "application/json") else name
+
+
 register_serializer(CELERY_JSON, CeleryJsonSerializer)
 
-__all__ = ["CELERY_JSON", "CeleryJsonSerializer"]
+__all__ = ["CELERY_JSON", "CeleryJsonSerializer", "pynenc_serializer"]

@@ -27,6 +27,8 @@ class Refusal:
     #: the message names another task or other arguments than the stored invocation:
     #: not a duplicate but a forged or corrupted message (dead-letter it)
     forged: bool = False
+    #: CANCELLED or EXPIRED: it will never run (the ``run_dropped`` hooks are told)
+    status: InvocationStatus | None = None
 
 
 def explain_refusal(
@@ -61,11 +63,12 @@ def explain_refusal(
     if record.status is InvocationStatus.EXPIRED:
         reason = "it expired before it started (status EXPIRED)"
         log.expired(envelope.task_id, inv, f"{NOT_STARTED}, found when claimed")
-        return Refusal(reason)
+        return Refusal(reason, status=InvocationStatus.EXPIRED)
+    cancelled = record.status is InvocationStatus.CANCELLED
     reason = (
         "it was cancelled"
-        if record.status is InvocationStatus.CANCELLED
+        if cancelled
         else f"already taken, finished or purged (status {record.status.name})"
     )
     logger.info("Not running %s: %s", inv, reason)
-    return Refusal(reason)
+    return Refusal(reason, status=InvocationStatus.CANCELLED if cancelled else None)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.broker import Delivery, Envelope
     from pynenc.orchestrator.claims import Refusal
+    from pynenc.records import InvocationStatus
     from pynenc.task import Task
 
 logger = logging.getLogger("pynenc.runner")
@@ -285,7 +286,18 @@ class BaseRunner(ABC):
         for delivery in messages:
             mine = [next(outcomes) for _ in delivery.envelopes]
             claimed.extend(self._settle(delivery, mine))
+        if self.app.hooks.run_dropped and len(claimed) < len(envelopes):
+            for envelope, refusal in zip(envelopes, refusals, strict=True):
+                if refusal is not None and refusal.status is not None:
+                    self.dropped(envelope, refusal.status, stopped=False)
         return claimed
+
+    def dropped(self, envelope: Envelope, status: InvocationStatus, stopped: bool) -> None:
+        """Tell the ``run_dropped`` hooks that ``envelope`` is not run (``stopped``: it was
+        running and this runner stopped it) because it is ``status`` (CANCELLED, EXPIRED)."""
+        hooks = self.app.hooks
+        if hooks.run_dropped:
+            hooks.emit("run_dropped", self, envelope, status, stopped)
 
     @staticmethod
     def _settle(delivery: Delivery, refusals: Sequence[Refusal | None]) -> list[Envelope]:

@@ -30,6 +30,7 @@ from pynenc.conf.masking import masked_url
 from pynenc.context import blocking_wait
 from pynenc.exceptions import RunnerError
 from pynenc.orchestrator.overrun import record_overrun
+from pynenc.records import InvocationStatus
 from pynenc.runner.base import POLL_TIMEOUT, BaseRunner
 from pynenc.runner.deadlines import RunningWatch, task_limits
 from pynenc.runner.execution import execute, resolve_task
@@ -220,12 +221,14 @@ class ProcessRunner(BaseRunner):
 
     def _on_cancelled(self, attempt: Attempt) -> None:
         """The watch: a child's invocation was cancelled: kill it (CANCELLED is recorded)."""
-        if self._kill(attempt.key) is not None:
+        killed = self._kill(attempt.key)
+        if killed is not None:
             logger.info(
                 "Invocation %s was cancelled while running: its process (pid %s) was killed",
                 attempt.invocation_id,
                 attempt.key,
             )
+            self.dropped(killed[1], InvocationStatus.CANCELLED, stopped=True)
 
     def _recover_child(self, envelope: Envelope, exitcode: int | None) -> None:
         """A child died mid-invocation: reroute it (its outcome was never recorded)."""
@@ -328,9 +331,15 @@ def _child_main(
     if soft_timeout is None:
         execute(app, envelope, runner_id)
     else:
-        attempt = Attempt(envelope.invocation_id, envelope.task_id, soft_timeout=soft_timeout)
+        task = resolve_task(app, envelope.task_id)
+        attempt = Attempt(
+            envelope.invocation_id,
+            envelope.task_id,
+            soft_timeout=soft_timeout,
+            soft_error=task.soft_timeout_error,
+        )
         current_attempt.set(attempt)
-        with soft_limit_signal(attempt, resolve_task(app, envelope.task_id).func):
+        with soft_limit_signal(attempt, task.func):
             execute(app, envelope, runner_id)
     _close_quietly(app)
 

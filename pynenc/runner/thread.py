@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from pynenc.attempt import Attempt, current_attempt
 from pynenc.context import blocking_wait
 from pynenc.orchestrator.overrun import record_overrun
+from pynenc.records import InvocationStatus
 from pynenc.runner.base import BaseRunner
-from pynenc.runner.deadlines import RunningWatch, task_limits
+from pynenc.runner.deadlines import RunningWatch, soft_error_class, task_limits
 from pynenc.runner.execution import execute
 from pynenc.runner.outcomes import OutcomeWriter
 from pynenc.runner.ownership import taken_over
@@ -151,7 +152,14 @@ class ThreadRunner(BaseRunner):
         watched = watch is not None and (timeout is not None or watch.polls)
         if not watched and soft_timeout is None:
             return None
-        attempt = Attempt(envelope.invocation_id, envelope.task_id, timeout, soft_timeout, key=job)
+        attempt = Attempt(
+            envelope.invocation_id,
+            envelope.task_id,
+            timeout,
+            soft_timeout,
+            key=job,
+            soft_error=soft_error_class(self.app, envelope.task_id),
+        )
         if watched and watch is not None:
             watch.add(attempt)
         return attempt
@@ -184,6 +192,7 @@ class ThreadRunner(BaseRunner):
                 self.runner_id,
             )
             self._retire(f"invocation {attempt.invocation_id} was cancelled while running")
+            self.dropped(attempt.key.envelope, InvocationStatus.CANCELLED, stopped=True)
 
     def _give_up(self, attempt: Attempt, why: str) -> bool:
         """Take the outcome of ``attempt`` from its thread and free the slot; ``False`` when

@@ -41,6 +41,7 @@ def test_each_decorator_connects_to_its_event_and_returns_the_handler() -> None:
         "after_publish": hooks.on_after_publish,
         "run_start": hooks.on_run_start,
         "run_end": hooks.on_run_end,
+        "run_dropped": hooks.on_run_dropped,
         "runner_start": hooks.on_runner_start,
         "runner_stop": hooks.on_runner_stop,
     }

@@ -1,0 +1,2 @@
+"""Celery's ``celery.contrib.testing`` for compat tasks: :mod:`.worker` starts a pynenc
+runner in-process."""

@@ -1,0 +1,51 @@
+"""``app.control`` of this package's ``Celery``: ``revoke`` cancels through pynenc.
+
+Celery's revoke is a broadcast that each worker keeps in memory; here it is pynenc's
+cancel, stored in the state backend: durable, seen by every runner, and a call not started
+yet never runs. ``terminate=True`` is implied for running work where the runner can stop it
+(process runners; a thread runner's task stops at its next ``invocation.checkpoint()``).
+Ids pynenc does not know are broadcast to Celery's workers when tasks are switched back to
+Celery (``pynenc_celery_tasks``), else ignored, as Celery's workers ignore unknown ids.
+The other remote-control commands are Celery's (they reach Celery workers only).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.app import control as celery_control
+
+from pynenc.exceptions import InvocationNotFoundError
+from pynenc_celery_compat.bridge import pynenc_app_for
+
+logger = logging.getLogger("pynenc_celery_compat.control")
+
+
+class Control(celery_control.Control):  # type: ignore[misc]
+    """Celery's ``Control`` whose ``revoke`` is pynenc's durable cancel."""
+
+    def revoke(
+        self,
+        task_id: str | list[str] | tuple[str, ...],
+        destination: Any = None,
+        terminate: bool = False,
+        signal: str = "SIGTERM",
+        **kwargs: Any,
+    ) -> None:
+        """Cancel the task call ``task_id`` (or each of a list of ids) unless it finished."""
+        ids = [task_id] if isinstance(task_id, str) else list(task_id)
+        app = pynenc_app_for(self.app)
+        unknown = []
+        for invocation_id in ids:
+            try:
+                app.orchestrator.cancel(invocation_id, by="app.control.revoke", reason="revoked")
+            except InvocationNotFoundError:
+                unknown.append(invocation_id)
+        if unknown and self.app.conf.get("pynenc_celery_tasks"):
+            super().revoke(unknown, destination, terminate, signal, **kwargs)
+        elif unknown:
+            logger.debug("revoke: pynenc knows no task call %s", ", ".join(unknown))
+
+
+__all__ = ["Control"]
