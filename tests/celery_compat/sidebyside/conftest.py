@@ -48,12 +48,7 @@ class Flavour:
 
 def configure(tasks: ModuleType, url: str) -> None:
     """Point the flavour's app at ``url`` (broker and result backend), before any use."""
-    tasks.app.conf.update(
-        broker_url=url,
-        result_backend=url,
-        task_default_queue="celery",
-        worker_hijack_root_logger=False,  # leave pytest's log capture alone
-    )
+    tasks.app.conf.update(broker_url=url, result_backend=url, task_default_queue="celery")
 
 
 @contextmanager
@@ -81,6 +76,7 @@ def flavour(request: pytest.FixtureRequest, redis_server: Server) -> Iterator[Fl
 def _started(name: str, url: str) -> Iterator[Flavour]:
     if name == "celery":
         configure(tasks_celery, url)
+        tasks_celery.app.conf.worker_hijack_root_logger = False  # leave pytest's log capture
         with start_worker(
             tasks_celery.app,
             pool="threads",
