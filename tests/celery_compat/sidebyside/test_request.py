@@ -6,9 +6,6 @@ import datetime as dt
 import socket
 from types import ModuleType
 
-import pytest
-
-from pynenc.invocation.distributed import DistributedInvocation
 from tests.celery_compat.sidebyside.conftest import WAIT, Flavour
 
 UTC = dt.UTC
@@ -58,13 +55,7 @@ def test_expires_shows_in_the_request(tasks: ModuleType) -> None:
     assert info["eta"] is None
 
 
-def test_parent_and_root_ids_of_nested_calls(
-    tasks: ModuleType, flavour: Flavour, request: pytest.FixtureRequest
-) -> None:
-    if flavour.name == "compat" and not hasattr(DistributedInvocation, "root_id"):
-        # the root of a call tree travels with pynenc's calls once the core keeps it
-        # (invocation.root_id); until then a grandchild names its parent as root
-        request.applymarker(pytest.mark.xfail(reason="core root ids not merged", strict=True))
+def test_parent_and_root_ids_of_nested_calls(tasks: ModuleType, flavour: Flavour) -> None:
     top = tasks.nest.delay(2)
     first = top.get(timeout=WAIT)
     middle = flavour.AsyncResult(first["child"]).get(timeout=WAIT)
