@@ -96,9 +96,10 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
             )
 
     def run_function(self, arguments: Arguments) -> Any:
+        from pynenc_celery_compat.message import message_args
         from pynenc_celery_compat.trace import run_on_runner
 
-        args, kwargs = arguments.to_call(self.signature)
+        args, kwargs = message_args(self.signature, arguments)  # as the caller split them
         return run_on_runner(self.compat, self.invocation, args, kwargs)
 
     def should_retry(self, exc: Exception, num_retries: int) -> bool:

@@ -11,10 +11,11 @@ from celery import signals
 from kombu.utils.uuid import uuid
 
 from pynenc import Pynenc
-from pynenc.arguments import Arguments
 from pynenc.call_options import CallOptions
+from pynenc_celery_compat import expiry
 from pynenc_celery_compat.bridge import bridge_for, pynenc_app_for
 from pynenc_celery_compat.config import warn_once
+from pynenc_celery_compat.message import call_arguments
 from pynenc_celery_compat.result import AsyncResult
 from pynenc_celery_compat.routes import routed
 
@@ -105,16 +106,23 @@ def send(
     kwargs = dict(kwargs or {})
     bridge = bridge_for(app)
     app = bridge.celery_app  # the app itself, not current_app: its result reads from it
-    pynenc_task = task.pynenc_task_for(bridge.pynenc)
+    pynenc = bridge.pynenc
+    pynenc_task = task.pynenc_task_for(pynenc)
     if bridge.router is not None:  # task_routes
         options = routed(bridge.router, task, args, kwargs, options)
-    arguments = Arguments.from_call(pynenc_task.signature, args, kwargs)
+    arguments = call_arguments(pynenc_task.signature, args, kwargs)
     call_options = _call_options(task, options, task_id)
+    expired = expiry.never_starts(call_options)
+    if expired:  # Celery revokes it: register it held, cancel it below
+        existed = expiry.id_taken(pynenc, task_id)
+        call_options = expiry.held(call_options)  # type: ignore[arg-type]
     publish_signals = signals.before_task_publish.receivers or signals.after_task_publish.receivers
     if publish_signals:
         call_options = _with_id(call_options)
         _before_publish(task, call_options, args, kwargs)
     invocation = pynenc_task._call(arguments, call_options)
+    if expired:
+        expiry.revoke_unstarted(pynenc, invocation, existed)
     if publish_signals:
         signals.after_task_publish.send(
             sender=task.name,
@@ -124,13 +132,18 @@ def send(
             headers=_headers(task, invocation.invocation_id, args, kwargs),
         )
     ignored = options.get("ignore_result", task.ignore_result)
-    return AsyncResult(
+    result = AsyncResult(
         invocation.invocation_id,
         app=app,
         task_name=task.name,
         invocation=invocation,
         ignored=bool(ignored),
     )
+    if options.get("add_to_parent", True):  # Celery's trail: the caller's request.children
+        parent = app.current_worker_task
+        if parent is not None:
+            parent.add_trail(result)
+    return result
 
 
 def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> CallOptions | None:

@@ -18,6 +18,7 @@ from typing import Any
 from celery.app.defaults import DEFAULTS
 
 from pynenc.exceptions import ConfigError, PynencWarning
+from pynenc_celery_compat.serialization import pynenc_serializer
 from pynenc_celery_compat.settings import SETTINGS, Setting, find
 
 MEMORY = "memory://"
@@ -114,8 +115,9 @@ def pynenc_config_values(celery_app: Any) -> dict[str, Any]:
     values["broker_url"] = broker_url(conf.broker_url)
     if "state_backend_url" not in overrides:
         values["state_backend_url"] = state_backend_url(conf.result_backend, values["broker_url"])
-    values["serializer"] = str(conf.task_serializer or "json")
-    accepted = [name for name in _names(conf.accept_content) if name != values["serializer"]]
+    values["serializer"] = pynenc_serializer(conf.task_serializer)  # json: kombu's JSON
+    accepted = [pynenc_serializer(name) for name in _names(conf.accept_content)]
+    accepted = [name for name in accepted if name != values["serializer"]]
     if accepted:
         values["accept_serializers"] = accepted
     modules = [*_names(conf.imports), *_names(conf.include)]

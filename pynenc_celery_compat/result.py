@@ -26,7 +26,7 @@ from pynenc.exceptions import (
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.progress import read as read_progress
 from pynenc.records import FINAL, InvocationRecord, InvocationStatus
-from pynenc_celery_compat import exceptions, registry, states
+from pynenc_celery_compat import exceptions, outcomes, registry, states
 from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.eager import reads_celery_results
 
@@ -92,6 +92,8 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
             record = self._pynenc.orchestrator.get_record(self.id)
         except InvocationNotFoundError:
             return None
+        if outcomes.ignored(record):  # raise Ignore(): never finished, as Celery shows it
+            return outcomes.as_unfinished(record)
         if record.status in FINAL:
             self._final = record
         return record  # type: ignore[no-any-return]
@@ -109,7 +111,7 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
             return str(states.PENDING)
         if record.status not in FINAL:
             progress = read_progress(self._pynenc.state_backend, self.id)
-            if progress is not None:
+            if progress is not None and not _retry_running(progress, record):
                 return str(progress.state)
         return states.celery_state(record.status, record.num_retries, self._track_started(record))
 
@@ -124,8 +126,7 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
             return None
         if record.status in FINAL:
             return self._outcome(record, raise_it=False)
-        progress = self._progress()
-        return None if progress is None else progress.meta
+        return outcomes.progress_info(self._progress())
 
     info = result
 
@@ -193,6 +194,9 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
             record = self._pynenc.orchestrator.wait_final(self.id, timeout)
         except InvocationTimeoutError:
             raise exceptions.TimeoutError("The operation timed out.") from None
+        if outcomes.ignored(record):  # nothing is stored for it: wait as for a pending one
+            threading.Event().wait(timeout)
+            raise exceptions.TimeoutError("The operation timed out.")
         self._final = record
         return record  # type: ignore[no-any-return]
 
@@ -252,12 +256,7 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
         """Results of the calls this task made (``None`` until it is ready, as in Celery)."""
         if not self.ready():
             return None
-        pynenc = self._pynenc
-        ids = (
-            pynenc.state_backend.children(self.id)
-            if hasattr(pynenc.state_backend, "children")
-            else []
-        )
+        ids = outcomes.read_children(self._pynenc.state_backend, self.id)
         return [AsyncResult(child, app=self.app) for child in ids]
 
     def then(
@@ -285,6 +284,12 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
 
     def __reduce__(self) -> Any:
         return (_rebuild, (self.id, self.task_name))
+
+
+def _retry_running(progress: Any, record: InvocationRecord) -> bool:
+    """The ``RETRY`` shown while a retry waited, now that its next attempt runs: the state
+    is the running one again (``STARTED`` when tracked, else still ``RETRY``)."""
+    return progress.state == states.RETRY and record.status is InvocationStatus.RUNNING
 
 
 def _rebuild(task_id: str, task_name: str | None) -> AsyncResult:

@@ -44,8 +44,8 @@ def celery_state(status: InvocationStatus, num_retries: int, track_started: bool
     until the next attempt starts); a running one is ``STARTED`` only when the task tracks
     it, otherwise ``PENDING`` as in Celery.
     """
-    if status is InvocationStatus.RUNNING:
-        return str(STARTED if track_started else PENDING)
+    if status is InvocationStatus.RUNNING:  # a retried attempt stays RETRY, as in Celery
+        return str(STARTED if track_started else RETRY if num_retries else PENDING)
     if num_retries and status in _WAITING:
         return str(RETRY)
     return STATE_OF_STATUS[status]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
@@ -21,6 +22,7 @@ from celery.app.task import Context
 from celery.exceptions import Ignore, Reject, Retry
 
 from pynenc.exceptions import RetryError
+from pynenc_celery_compat import outcomes
 
 logger = logging.getLogger("pynenc_celery_compat.trace")
 
@@ -28,7 +30,7 @@ HOSTNAME = f"pynenc@{socket.gethostname()}"
 
 
 def request_fields(
-    task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    task: Any, invocation: Any, args: Sequence[Any], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     """``self.request`` of ``invocation`` on a runner (Celery's worker-side fields) from what
     the runner has in hand; :class:`RunnerRequest` adds those of the stored record."""
@@ -92,7 +94,7 @@ class RunnerRequest(Context):  # type: ignore[misc]
         lambda record: {
             "exchange": "",
             "routing_key": record.queue,
-            "priority": record.priority,
+            "priority": record.priority or 0,  # as kombu on Redis: 0 when unset
             "redelivered": False,
         },
     )
@@ -108,56 +110,71 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
-def run_on_runner(task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+#: states after which Celery does not call ``after_return`` (nor count the attempt as done)
+_NO_AFTER_RETURN = frozenset({states.RETRY, states.IGNORED, states.REJECTED})
+
+
+def run_on_runner(task: Any, invocation: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     """Run ``task`` for ``invocation`` with Celery's worker semantics (module docs)."""
     task_id = invocation.invocation_id
     task.request_stack.push(RunnerRequest(request_fields(task, invocation, args, kwargs)))
     _task_stack.push(task)
     state = states.SUCCESS
     retval: Any = None
+    # hooks and signals see the arguments as a worker does: a list, as the message held them
+    message_args = list(args)
     try:
         _send(
-            signals.task_prerun, sender=task, task_id=task_id, task=task, args=args, kwargs=kwargs
+            signals.task_prerun,
+            sender=task,
+            task_id=task_id,
+            task=task,
+            args=message_args,
+            kwargs=kwargs,
         )
         try:
-            task.before_start(task_id, args, kwargs)
+            started = time.monotonic()
+            task.before_start(task_id, message_args, kwargs)
             retval = task.run(*args, **kwargs)
         except Retry as signal:
             state, retval = states.RETRY, signal
             einfo = ExceptionInfo()
-            task.on_retry(signal.exc, task_id, args, kwargs, einfo)
+            outcomes.publish_retry(invocation, signal.exc)
+            task.on_retry(signal.exc, task_id, message_args, kwargs, einfo)
             _send(signals.task_retry, sender=task, request=task.request, reason=signal, einfo=einfo)
             delay = getattr(signal, "pynenc_delay", None)
             raise RetryError(str(signal), delay=delay) from (signal.exc or signal)
         except Ignore as exc:
             state, retval = states.IGNORED, exc
-            return None
+            return outcomes.IGNORED
         except Reject as exc:
             state, retval = states.REJECTED, exc
             raise
         except Exception as exc:
             state, retval = states.FAILURE, exc
             einfo = ExceptionInfo()
-            task.on_failure(exc, task_id, args, kwargs, einfo)
+            task.on_failure(exc, task_id, message_args, kwargs, einfo)
             _send(
                 signals.task_failure,
                 sender=task,
                 task_id=task_id,
                 exception=exc,
-                args=args,
+                args=message_args,
                 kwargs=kwargs,
-                traceback=einfo.tb,
+                traceback=exc.__traceback__,
                 einfo=einfo,
             )
             raise
         else:
-            task.on_success(retval, task_id, args, kwargs)
-            _send(signals.task_success, sender=task, result=retval)
+            _after_success(task, retval, task_id, message_args, kwargs)
+            runtime = time.monotonic() - started
+            _send(signals.task_success, sender=task, result=retval, runtime=runtime)
         finally:
-            try:
-                task.after_return(state, retval, task_id, args, kwargs, None)
-            except Exception:
-                logger.exception("after_return of %s[%s] raised", task.name, task_id)
+            if state not in _NO_AFTER_RETURN:
+                try:
+                    task.after_return(state, retval, task_id, message_args, kwargs, None)
+                except Exception:
+                    logger.exception("after_return of %s[%s] raised", task.name, task_id)
         return retval
     finally:
         _send(
@@ -165,13 +182,34 @@ def run_on_runner(task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dic
             sender=task,
             task_id=task_id,
             task=task,
-            args=args,
+            args=message_args,
             kwargs=kwargs,
             retval=retval,
             state=state,
         )
+        _keep_children(task, invocation)
         _task_stack.pop()
         task.pop_request()
+
+
+def _after_success(
+    task: Any, retval: Any, task_id: str, args: list[Any], kwargs: dict[str, Any]
+) -> None:
+    """``on_success``; an error it raises is logged and the task stays successful (as on a
+    Celery worker: its outcome is decided), but ``Reject`` still rejects it."""
+    try:
+        task.on_success(retval, task_id, args, kwargs)
+    except Reject:
+        raise
+    except Exception:
+        logger.exception("on_success of %s[%s] raised", task.name, task_id)
+
+
+def _keep_children(task: Any, invocation: Any) -> None:
+    children = task.request.__dict__.get("_children")  # set only if the task made calls
+    if children:
+        backend = invocation.task.app.state_backend
+        outcomes.store_children(backend, invocation.invocation_id, children)
 
 
 def _send(signal: Any, **payload: Any) -> None:
