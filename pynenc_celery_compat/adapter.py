@@ -26,13 +26,32 @@ def detached_app() -> Pynenc:
     return _detached
 
 
+#: the argument under which a call that does not fit the function travels, for a task
+#: declared with ``typing=False`` (it fails on the runner with the function's TypeError)
+UNCHECKED_CALL = "__celery_unchecked_call__"
+
+
+def time_limits(task: Any) -> dict[str, float]:
+    """pynenc's ``timeout``/``soft_timeout`` for Celery's ``time_limit``/``soft_time_limit``
+    (set on the task, or by ``task_time_limit``/``task_soft_time_limit`` when it is bound).
+
+    ``0``/``None`` is no limit, as in Celery. pynenc wants the soft limit shorter than the
+    hard one: an equal soft limit would never be seen (the hard one alone is kept), and a
+    larger one is Celery's ``ValueError`` at ``apply_async`` (the task is still declared).
+    """
+    hard = float(task.time_limit) if task.time_limit else None
+    soft = float(task.soft_time_limit) if task.soft_time_limit else None
+    limits: dict[str, float] = {}
+    if hard is not None:
+        limits["timeout"] = hard
+    if soft is not None and (hard is None or soft < hard):
+        limits["soft_timeout"] = soft
+    return limits
+
+
 def pynenc_options(task: Any, celery_app: Any = None) -> dict[str, Any]:
     """pynenc task options from a compat task's (Celery) attributes."""
-    options: dict[str, Any] = {}
-    if task.time_limit is not None:
-        options["timeout"] = float(task.time_limit)
-    if task.soft_time_limit is not None:
-        options["soft_timeout"] = float(task.soft_time_limit)
+    options: dict[str, Any] = time_limits(task)
     if task.rate_limit:
         options["rate_limit"] = task.rate_limit
     queue = task.__dict__.get("queue") or getattr(type(task), "queue", None)
@@ -40,7 +59,8 @@ def pynenc_options(task: Any, celery_app: Any = None) -> dict[str, Any]:
         queue = celery_app.conf.task_default_queue
     options["queue"] = queue or "celery"
     if task.priority is not None:
-        options["priority"] = task.priority
+        # Celery passes 0-255 through to AMQP; pynenc orders 0-9 on every broker
+        options["priority"] = min(max(int(task.priority), 0), 9)
     return options
 
 
@@ -51,9 +71,9 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
     @classmethod
     def declare(cls, pynenc_app: Pynenc, compat: Any, celery_app: Any = None) -> CeleryTaskAdapter:
         """Create and register the pynenc task of ``compat`` on ``pynenc_app``."""
-        kind = (
-            LocalCeleryTaskAdapter if "<locals>" in compat.__inner_function__.__qualname__ else cls
-        )
+        fun = compat.__inner_function__
+        in_process_only = "<locals>" in fun.__qualname__ or fun.__module__ == "__main__"
+        kind = LocalCeleryTaskAdapter if in_process_only else cls
         adapter = kind(
             pynenc_app,
             compat.__inner_function__,
@@ -78,19 +98,45 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
                 p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in parameters
             )
 
+    def call_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Arguments:
+        """The :class:`Arguments` of ``task.apply_async(args, kwargs)``: bound by name,
+        defaults left out (the runner's ``self.request.args`` are the caller's).
+
+        :raises TypeError: the call does not fit the function (Celery's ``typing``); with
+            ``typing=False`` the call is sent and fails on the runner instead, as in Celery.
+        """
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError:
+            if self.compat.typing is not False:
+                raise
+            return Arguments({UNCHECKED_CALL: [list(args), dict(kwargs)]})
+        return Arguments(bound.arguments)
+
     def run_function(self, arguments: Arguments) -> Any:
         from pynenc_celery_compat.trace import run_on_runner
 
-        args, kwargs = arguments.to_call(self.signature)
+        unchecked = arguments.kwargs.get(UNCHECKED_CALL)
+        if unchecked is not None and len(arguments.kwargs) == 1:
+            args, kwargs = tuple(unchecked[0]), dict(unchecked[1])
+        else:
+            args, kwargs = arguments.to_call(self.signature)
         return run_on_runner(self.compat, self.invocation, args, kwargs)
 
     def should_retry(self, exc: Exception, num_retries: int) -> bool:
         # the compat task decided already (``retry()`` / autoretry raise RetryError)
         return isinstance(exc, RetryError)
 
+    def expected_error(self, exc: BaseException) -> bool:
+        # Celery's ``throws``: an expected error fails the task, logged at INFO without
+        # its traceback
+        throws = self.compat.throws
+        return bool(throws) and isinstance(exc, tuple(throws))
+
 
 class LocalCeleryTaskAdapter(CeleryTaskAdapter):
-    """The pynenc task of a compat task defined inside a function (a test's local task):
-    runners in this process find it by name; runners in other processes cannot."""
+    """The pynenc task of a compat task defined inside a function (a test's local task)
+    or in ``__main__`` (a script, named ``<app main>.<function>`` as in Celery): runners
+    in this process find it by name; runners in other processes cannot."""
 
     requires_importable = False

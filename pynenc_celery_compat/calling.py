@@ -11,7 +11,6 @@ from celery import signals
 from kombu.utils.uuid import uuid
 
 from pynenc import Pynenc
-from pynenc.arguments import Arguments
 from pynenc.call_options import CallOptions
 from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.config import warn_once
@@ -103,7 +102,7 @@ def send(
     args = tuple(args or ())
     kwargs = dict(kwargs or {})
     pynenc_task = task.pynenc_task_for(pynenc_app_for(app))
-    arguments = Arguments.from_call(pynenc_task.signature, args, kwargs)
+    arguments = pynenc_task.call_arguments(args, kwargs)
     call_options = _call_options(task, options, task_id)
     publish_signals = signals.before_task_publish.receivers or signals.after_task_publish.receivers
     if publish_signals:

@@ -13,14 +13,16 @@ eager path, exactly) or the task is switched back to Celery by configuration
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from celery import current_app
 from celery.app import task as celery_task
 from celery.app.autoretry import add_autoretry_behaviour
-from celery.exceptions import Retry
+from celery.exceptions import DuplicateTaskNameWarning, Retry
 from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
 from celery.utils.threads import LocalStack
@@ -49,6 +51,20 @@ class Task(celery_task.Task):  # type: ignore[misc]
 
     # -- calling -------------------------------------------------------------------------
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task here, inline, as Celery does: a request with ``called_directly`` is
+        pushed (``current_task`` is this task), no signal is sent, nothing is stored.
+
+        Inside a worker's run of this task (a ``base=`` class whose ``__call__`` calls
+        ``super().__call__``), the worker's request is kept: the body runs under it.
+        """
+        stack = self.request_stack
+        top = stack.top
+        if top is not None and len(stack) == 1 and not top.called_directly and not top._protected:
+            top._protected = 1
+            return self.run(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
     def delay(self, *args: Any, **kwargs: Any) -> Any:
         """``apply_async(args, kwargs)``: star arguments, no options."""
         return self.apply_async(args, kwargs)
@@ -74,7 +90,45 @@ class Task(celery_task.Task):  # type: ignore[misc]
             return super().apply_async(
                 args, kwargs, task_id, producer, link, link_error, shadow, **options
             )
+        check_time_limits(self.soft_time_limit, self.time_limit, "task")
+        if options:
+            check_time_limits(options.get("soft_time_limit"), options.get("time_limit"), "call")
+            if self.expires is not None and "expires" not in options:
+                options["expires"] = self.expires
+        elif self.expires is not None:
+            options = {"expires": self.expires}
         return calling.send(self, app, args, kwargs, task_id, link, link_error, options)
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """``delay(*args, **kwargs)`` once the current Django database transaction commits
+        (at once outside a transaction), as Celery's ``DjangoTask``; returns ``None``."""
+        django_on_commit(functools.partial(self.delay, *args, **kwargs))
+
+    def apply_async_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """``apply_async(*args, **kwargs)`` once the current Django transaction commits
+        (see :meth:`delay_on_commit`); returns ``None``."""
+        django_on_commit(functools.partial(self.apply_async, *args, **kwargs))
+
+    # -- map, starmap, chunks (pynenc_celery_compat.maps) ---------------------------------
+
+    def map(self, it: Any) -> Any:
+        """One call running this task inline on each item, in order (Celery's ``xmap``)."""
+        from pynenc_celery_compat.maps import TaskMap
+
+        return TaskMap(self.s(), it, app=self.app)
+
+    def starmap(self, it: Any) -> Any:
+        """One call running ``task(*item)`` for each item, in order (``xstarmap``)."""
+        from pynenc_celery_compat.maps import TaskStarmap
+
+        return TaskStarmap(self.s(), it, app=self.app)
+
+    def chunks(self, it: Any, n: int) -> Any:
+        """The items in parts of ``n``, one starmap call per part; ``apply_async()``
+        returns a ``GroupResult`` whose ``get()`` is a list of lists."""
+        from pynenc_celery_compat.maps import TaskChunks
+
+        return TaskChunks(self.s(), it, n, app=self.app)
 
     def apply(self, args: Any = None, kwargs: Any = None, *more: Any, **options: Any) -> Any:
         """Run the task here and now through Celery's tracer (Celery's ``apply``): signals
@@ -165,6 +219,55 @@ class Task(celery_task.Task):  # type: ignore[misc]
         return CeleryTaskAdapter.declare(pynenc_app, self, self._get_app())
 
 
+def check_time_limits(soft: Any, hard: Any, where: str) -> None:
+    """Celery's rule: a soft time limit above the hard one is a ``ValueError``.
+
+    Celery checks the task's attributes in ``apply_async``; this layer checks the limits
+    given to one call too (``where`` is ``"task"`` or ``"call"``).
+    """
+    if soft and hard and soft > hard:
+        raise ValueError(
+            f"soft_time_limit ({soft}) must be less than or equal to time_limit ({hard}) "
+            f"(the {where}'s limits): lower soft_time_limit or raise time_limit"
+        )
+
+
+def django_on_commit(call: Callable[[], Any]) -> None:
+    """``django.db.transaction.on_commit(call)``.
+
+    :raises ImportError: Django is not installed (``delay_on_commit`` and
+        ``apply_async_on_commit`` are Django's transaction hooks).
+    """
+    try:
+        from django.db import transaction  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise ImportError(
+            "delay_on_commit()/apply_async_on_commit() need Django (django.db.transaction): "
+            "install django, or call delay()/apply_async() directly"
+        ) from exc
+    transaction.on_commit(call)
+
+
+def _existing(fun: Callable[..., Any], app: Any, name: str) -> Task | None:
+    """The compat task already declared under ``name`` (in ``app``'s registry, or shared),
+    as Celery keeps the first task of a name; a different function warns as Celery does."""
+    found = app._tasks.get(name) if app is not None else registry.get(name)
+    if not isinstance(found, Task) or (app is None and not getattr(found, "_compat_shared", 0)):
+        return None
+    existing = getattr(found, "_decorated_fun", None)
+    if existing is not None and existing is not fun:
+        warnings.warn(
+            DuplicateTaskNameWarning(
+                f"Task name {name!r} is already taken by {existing.__module__}."
+                f"{existing.__qualname__}; {fun.__module__}.{fun.__qualname__} was not "
+                "registered, and calls under this name reach the first one. Give one of "
+                "them another name= ."
+            ),
+            stacklevel=4,
+        )
+    return found
+
+
 def build_task(
     fun: Callable[..., Any],
     app: Any = None,
@@ -184,6 +287,9 @@ def build_task(
         raise TypeError(f"the task decorator takes a function, got {fun!r}")
     naming_app = app if app is not None else current_app
     name = name or gen_task_name(naming_app, fun.__name__, fun.__module__)
+    existing = _existing(fun, app, name)
+    if existing is not None:
+        return existing
     run = fun if bind else staticmethod(fun)
     attributes: dict[str, Any] = {
         "name": name,
@@ -242,7 +348,9 @@ def shared_task(*args: Any, **options: Any) -> Any:
 
     def decorate(fun: Callable[..., Any]) -> Task:
         task = build_task(fun, **options)
-        registry.share(task)
+        if not getattr(task, "_compat_shared", 0):
+            task._compat_shared = 1
+            registry.share(task)
         return task
 
     if len(args) == 1 and callable(args[0]) and not options:

@@ -28,12 +28,20 @@ HOSTNAME = f"pynenc@{socket.gethostname()}"
 def request_fields(
     task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
-    """``self.request`` of ``invocation`` on a runner (Celery's worker-side fields)."""
+    """``self.request`` of ``invocation`` on a runner: Celery's worker-side fields (those
+    of a canvas, ``group``/``chord``/``callbacks``/``errbacks``/``chain``, stay ``None``)."""
     record = invocation._record()
+    task_id = invocation.invocation_id
     headers = getattr(invocation, "headers", None)
-    root_id = getattr(invocation, "root_id", None) or record.parent_id or invocation.invocation_id
+    root_id = getattr(invocation, "root_id", None) or record.parent_id or task_id
+    delivery_info = {
+        "exchange": "",
+        "routing_key": record.queue,
+        "priority": record.priority,
+        "redelivered": False,
+    }
     return {
-        "id": invocation.invocation_id,
+        "id": task_id,
         "task": task.name,
         "args": list(args),
         "kwargs": dict(kwargs),
@@ -41,17 +49,26 @@ def request_fields(
         "is_eager": False,
         "called_directly": False,
         "hostname": HOSTNAME,
-        "delivery_info": {
-            "exchange": "",
-            "routing_key": record.queue,
-            "priority": record.priority,
-            "redelivered": False,
-        },
+        "delivery_info": delivery_info,
         "parent_id": record.parent_id,
         "root_id": root_id,
         "eta": _iso(record.due),
         "expires": _iso(record.expires),
         "headers": headers,
+        "timelimit": [task.time_limit, task.soft_time_limit],
+        "ignore_result": bool(task.ignore_result),
+        "correlation_id": task_id,
+        "reply_to": None,
+        "origin": None,
+        "lang": "py",
+        "argsrepr": repr(tuple(args)),
+        "kwargsrepr": repr(dict(kwargs)),
+        "stamps": {},
+        "properties": {
+            "correlation_id": task_id,
+            "delivery_info": {"exchange": "", "routing_key": record.queue},
+            "priority": record.priority,
+        },
         "pynenc_invocation": invocation,
     }
 
@@ -67,7 +84,10 @@ def _iso(timestamp: float | None) -> str | None:
 def run_on_runner(task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run ``task`` for ``invocation`` with Celery's worker semantics (module docs)."""
     task_id = invocation.invocation_id
-    task.push_request(**request_fields(task, invocation, args, kwargs))
+    fields = request_fields(task, invocation, args, kwargs)
+    task.push_request(**fields)
+    # Celery's Context gathers unknown fields as custom headers when headers is None
+    task.request.headers = fields["headers"]
     _task_stack.push(task)
     state = states.SUCCESS
     retval: Any = None
@@ -77,7 +97,7 @@ def run_on_runner(task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dic
         )
         try:
             task.before_start(task_id, args, kwargs)
-            retval = task.run(*args, **kwargs)
+            retval = body(task)(*args, **kwargs)
         except Retry as signal:
             state, retval = states.RETRY, signal
             einfo = ExceptionInfo()
@@ -128,6 +148,16 @@ def run_on_runner(task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dic
         )
         _task_stack.pop()
         task.pop_request()
+
+
+def body(task: Any) -> Any:
+    """What a worker calls: the task itself when its class defines ``__call__`` (a
+    ``base=`` class wrapping every run, e.g. in an app context), else ``run``."""
+    from pynenc_celery_compat.task import Task
+
+    if type(task).__call__ is not Task.__call__:
+        return task
+    return task.run
 
 
 def _send(signal: Any, **payload: Any) -> None:
