@@ -216,7 +216,18 @@ class Task(celery_task.Task):  # type: ignore[misc]
         found = pynenc_app.tasks.get(self.name)
         if isinstance(found, CeleryTaskAdapter):
             return found
+        if "__inner_function__" not in vars(self):
+            self._adopt()
         return CeleryTaskAdapter.declare(pynenc_app, self, self._get_app())
+
+    def _adopt(self) -> None:
+        """Make a task that Celery's own decorator built with this class (``celery.
+        shared_task`` registered on a compat app) a compat task: its function, whether it
+        is bound, and its name in this package's registry."""
+        type(self)._compat_bound = not isinstance(type(self).__dict__.get("run"), staticmethod)
+        self.__inner_function__ = self._decorated_fun
+        if registry.get(self.name) is None:
+            registry.add(self)
 
 
 def check_time_limits(soft: Any, hard: Any, where: str) -> None:
