@@ -10,6 +10,7 @@ from pynenc.arguments import Arguments
 from pynenc.exceptions import RetryError
 from pynenc.task import Task as PynencTask
 from pynenc_celery_compat import registry
+from pynenc_celery_compat.time_limits import time_limits
 
 _detached: Pynenc | None = None
 _detached_lock = threading.Lock()
@@ -29,24 +30,6 @@ def detached_app() -> Pynenc:
 #: the argument under which a call that does not fit the function travels, for a task
 #: declared with ``typing=False`` (it fails on the runner with the function's TypeError)
 UNCHECKED_CALL = "__celery_unchecked_call__"
-
-
-def time_limits(task: Any) -> dict[str, float]:
-    """pynenc's ``timeout``/``soft_timeout`` for Celery's ``time_limit``/``soft_time_limit``
-    (set on the task, or by ``task_time_limit``/``task_soft_time_limit`` when it is bound).
-
-    ``0``/``None`` is no limit, as in Celery. pynenc wants the soft limit shorter than the
-    hard one: an equal soft limit would never be seen (the hard one alone is kept), and a
-    larger one is Celery's ``ValueError`` at ``apply_async`` (the task is still declared).
-    """
-    hard = float(task.time_limit) if task.time_limit else None
-    soft = float(task.soft_time_limit) if task.soft_time_limit else None
-    limits: dict[str, float] = {}
-    if hard is not None:
-        limits["timeout"] = hard
-    if soft is not None and (hard is None or soft < hard):
-        limits["soft_timeout"] = soft
-    return limits
 
 
 def pynenc_options(task: Any, celery_app: Any = None) -> dict[str, Any]:

@@ -29,7 +29,9 @@ from celery.utils.threads import LocalStack
 
 from pynenc_celery_compat import calling, registry
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
+from pynenc_celery_compat.on_commit import django_on_commit
 from pynenc_celery_compat.result import AsyncResult
+from pynenc_celery_compat.time_limits import check_time_limits
 
 if TYPE_CHECKING:
     from pynenc import Pynenc
@@ -228,35 +230,6 @@ class Task(celery_task.Task):  # type: ignore[misc]
         self.__inner_function__ = self._decorated_fun
         if registry.get(self.name) is None:
             registry.add(self)
-
-
-def check_time_limits(soft: Any, hard: Any, where: str) -> None:
-    """Celery's rule: a soft time limit above the hard one is a ``ValueError``.
-
-    Celery checks the task's attributes in ``apply_async``; this layer checks the limits
-    given to one call too (``where`` is ``"task"`` or ``"call"``).
-    """
-    if soft and hard and soft > hard:
-        raise ValueError(
-            f"soft_time_limit ({soft}) must be less than or equal to time_limit ({hard}) "
-            f"(the {where}'s limits): lower soft_time_limit or raise time_limit"
-        )
-
-
-def django_on_commit(call: Callable[[], Any]) -> None:
-    """``django.db.transaction.on_commit(call)``.
-
-    :raises ImportError: Django is not installed (``delay_on_commit`` and
-        ``apply_async_on_commit`` are Django's transaction hooks).
-    """
-    try:
-        from django.db import transaction  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise ImportError(
-            "delay_on_commit()/apply_async_on_commit() need Django (django.db.transaction): "
-            "install django, or call delay()/apply_async() directly"
-        ) from exc
-    transaction.on_commit(call)
 
 
 def _existing(fun: Callable[..., Any], app: Any, name: str) -> Task | None:
