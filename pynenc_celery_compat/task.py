@@ -269,6 +269,12 @@ def build_task(
         )
     if not callable(fun):
         raise TypeError(f"the task decorator takes a function, got {fun!r}")
+    if options.get("pydantic"):
+        raise NotImplementedError(
+            f"{fun.__qualname__}: pydantic=True (argument models validated and dumped) is "
+            "not supported by pynenc_celery_compat; pass plain JSON values, or route the "
+            "task to Celery (setting pynenc_celery_tasks)"
+        )
     naming_app = app if app is not None else current_app
     name = name or gen_task_name(naming_app, fun.__name__, fun.__module__)
     existing = _existing(fun, app, name)

@@ -305,3 +305,8 @@ def test_delay_on_commit_without_django_names_it(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "django.db", None)  # import fails
     with pytest.raises(ImportError, match="django"):
         tasks.COMPAT.add.delay_on_commit(1, 2)
+
+
+def test_pydantic_is_refused_with_a_clear_error() -> None:
+    with pytest.raises(NotImplementedError, match="pydantic"):
+        tasks.compat_app.task(name=_unique(), pydantic=True)(_add)
