@@ -10,6 +10,11 @@ from pynenc.arguments import Arguments
 from pynenc.exceptions import RetryError
 from pynenc.task import Task as PynencTask
 from pynenc_celery_compat import registry
+from pynenc_celery_compat.exceptions import (
+    SoftTimeLimitExceeded,
+    TaskRevokedError,
+    TimeLimitExceeded,
+)
 from pynenc_celery_compat.time_limits import time_limits
 
 _detached: Pynenc | None = None
@@ -49,7 +54,16 @@ def pynenc_options(task: Any, celery_app: Any = None) -> dict[str, Any]:
 
 class CeleryTaskAdapter(PynencTask[Any, Any]):
     """A pynenc task running a compat task with Celery's semantics (request, hooks,
-    signals, ``retry``); see :mod:`pynenc_celery_compat.trace`."""
+    signals, ``retry``); see :mod:`pynenc_celery_compat.trace`.
+
+    Its time limits and cancellation raise Celery's classes (each also pynenc's), so the
+    task's ``except SoftTimeLimitExceeded:`` catches the soft limit and a waiter gets
+    ``TimeLimitExceeded`` or ``TaskRevokedError``.
+    """
+
+    soft_timeout_error = SoftTimeLimitExceeded
+    timeout_error = TimeLimitExceeded
+    cancelled_error = TaskRevokedError
 
     @classmethod
     def declare(cls, pynenc_app: Pynenc, compat: Any, celery_app: Any = None) -> CeleryTaskAdapter:

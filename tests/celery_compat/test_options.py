@@ -13,7 +13,7 @@ from unittest import mock
 
 import celery
 import pytest
-from celery.exceptions import DuplicateTaskNameWarning, Retry
+from celery.exceptions import CDeprecationWarning, DuplicateTaskNameWarning, Retry
 from celery.utils.time import get_exponential_backoff_interval
 from pytest_mock import MockerFixture
 
@@ -310,3 +310,8 @@ def test_delay_on_commit_without_django_names_it(monkeypatch: pytest.MonkeyPatch
 def test_pydantic_is_refused_with_a_clear_error() -> None:
     with pytest.raises(NotImplementedError, match="pydantic"):
         tasks.compat_app.task(name=_unique(), pydantic=True)(_add)
+
+
+def test_the_queue_attribute_warns_as_in_celery_57(app: Any) -> None:
+    with pytest.warns(CDeprecationWarning, match="'queue' task attribute"):
+        app.task(name=_unique(), queue="reports")(_add)

@@ -16,9 +16,17 @@ from celery import signals, states
 from celery.contrib.testing.worker import start_worker
 from celery.exceptions import TimeLimitExceeded
 
+from pynenc.task import Task as PynencTask
 from tests.celery_compat import options_bodies as bodies
 from tests.celery_compat import options_tasks as tasks
 
+#: pynenc raises a task class's own error classes (Celery's, for compat tasks) once the
+#: engine's Task.soft_timeout_error/timeout_error are there
+NEEDS_ERROR_CLASSES = pytest.mark.xfail(
+    not hasattr(PynencTask, "soft_timeout_error"),
+    reason="pynenc.Task error classes (engine change) not merged yet",
+    strict=True,
+)
 TIMEOUT = 60
 
 
@@ -176,6 +184,7 @@ def test_track_started_shows_started_while_running(side: SimpleNamespace) -> Non
     assert result.get(timeout=TIMEOUT) == token
 
 
+@NEEDS_ERROR_CLASSES
 def test_a_waiter_of_a_hard_time_limit_gets_time_limit_exceeded(
     pynenc_side: SimpleNamespace,
 ) -> None:
