@@ -7,6 +7,7 @@ from typing import Any
 
 from pynenc import Pynenc
 from pynenc.arguments import Arguments
+from pynenc.conf.task_config import TASK_OPTION_NAMES
 from pynenc.exceptions import RetryError
 from pynenc.task import Task as PynencTask
 from pynenc_celery_compat import registry
@@ -37,9 +38,16 @@ def detached_app() -> Pynenc:
 UNCHECKED_CALL = "__celery_unchecked_call__"
 
 
-def pynenc_options(task: Any, celery_app: Any = None) -> dict[str, Any]:
+def pynenc_options(
+    task: Any, celery_app: Any = None, app_serializer: str | None = None
+) -> dict[str, Any]:
     """pynenc task options from a compat task's (Celery) attributes."""
     options: dict[str, Any] = time_limits(task)
+    serializer = getattr(task, "serializer", None)
+    if serializer and serializer != app_serializer and "serializer" in TASK_OPTION_NAMES:
+        # a task's own serializer (e.g. 'pickle' to pass callables); the app must accept
+        # it (Celery's accept_content): pynenc refuses it at the first call otherwise
+        options["serializer"] = serializer
     if task.rate_limit:
         options["rate_limit"] = task.rate_limit
     queue = task.__dict__.get("queue") or getattr(type(task), "queue", None)
@@ -74,7 +82,7 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
         adapter = kind(
             pynenc_app,
             compat.__inner_function__,
-            pynenc_options(compat, celery_app),
+            pynenc_options(compat, celery_app, pynenc_app.conf.serializer),
             name=compat.name,
         )
         pynenc_app.register_task(adapter)

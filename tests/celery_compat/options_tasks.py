@@ -17,6 +17,8 @@ from tests.celery_compat import options_bodies as bodies
 
 celery_app = celery.Celery("options_celery", broker="memory://", backend="cache+memory://")
 compat_app = Celery("options_compat", broker="memory://", backend="cache+memory://")
+for _app in (celery_app, compat_app):
+    _app.conf.accept_content = ["json", "pickle"]  # options.pickled takes a callable
 
 
 def declare(app: Any) -> SimpleNamespace:
@@ -55,6 +57,7 @@ def declare(app: Any) -> SimpleNamespace:
         soft_limited=task(soft_time_limit=0.5, name="options.soft_limited")(bodies.soft_limited),
         hard_limited=task(time_limit=0.5, name="options.hard_limited")(bodies.hard_limited),
         in_context=task(bind=True, base=ContextTask, name="options.in_context")(bodies.in_context),
+        pickled=task(serializer="pickle", name="options.pickled")(bodies.apply_function),
     )
 
 
