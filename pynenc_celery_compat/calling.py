@@ -127,6 +127,10 @@ def send(
     )
 
 
+#: whether pynenc carries per-call headers to the running task (``invocation.headers``)
+_CARRIES_HEADERS = "headers" in {field.name for field in dataclasses.fields(CallOptions)}
+
+
 def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> CallOptions | None:
     countdown = options.get("countdown")
     eta = options.get("eta")
@@ -140,23 +144,23 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
         queue = queue.get("name")
     elif queue is not None and not isinstance(queue, str):
         queue = getattr(queue, "name", str(queue))
+    headers = options.get("headers") if _CARRIES_HEADERS else None
     if (
         countdown is None
         and eta is None
         and expires is None
         and queue is None
         and (priority is None and task_id is None)
+        and not headers
     ):
         return None
     delay = float(countdown) if countdown is not None else None
-    return CallOptions(
-        delay,
-        None if delay is not None else _aware(eta),
-        _aware(expires),
-        queue,
-        priority,
-        task_id,
-    )
+    if priority is not None:  # Celery's 0-255 (AMQP) onto pynenc's 0-9
+        priority = min(max(int(priority), 0), 9)
+    values = (delay, None if delay is not None else _aware(eta), _aware(expires), queue)
+    if headers:
+        return CallOptions(*values, priority, task_id, headers=headers)  # type: ignore[call-arg,unused-ignore]
+    return CallOptions(*values, priority, task_id)
 
 
 def _with_id(options: CallOptions | None) -> CallOptions:

@@ -20,6 +20,7 @@ from celery.exceptions import TimeLimitExceeded
 
 from pynenc.conf.task_config import TASK_OPTION_NAMES
 from pynenc.task import Task as PynencTask
+from pynenc_celery_compat import calling
 from tests.celery_compat import options_bodies as bodies
 from tests.celery_compat import options_tasks as tasks
 
@@ -226,3 +227,11 @@ def test_a_task_serializer_carries_what_json_cannot(side: SimpleNamespace) -> No
         assert side.pickled.delay(double, 21).get(timeout=TIMEOUT) == 42
     finally:
         conf.accept_serializers = saved
+
+
+def test_headers_and_a_priority_above_nine_per_call(side: SimpleNamespace) -> None:
+    assert side.add.apply_async((1, 1), priority=200).get(timeout=TIMEOUT) == 2
+    if side is tasks.COMPAT and not calling._CARRIES_HEADERS:
+        pytest.xfail("pynenc's per-call headers (engine change) not merged yet")
+    result = side.request_fields.apply_async((1,), headers={"tenant": "a"}, priority=200)
+    assert result.get(timeout=TIMEOUT)["headers"] == {"tenant": "a"}
