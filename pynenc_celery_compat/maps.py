@@ -22,6 +22,7 @@ from kombu.utils.uuid import uuid
 
 from pynenc_celery_compat import registry
 from pynenc_celery_compat.calling import routed_to_celery, send
+from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.result import GroupResult
 from pynenc_celery_compat.task import build_task
 
@@ -71,8 +72,11 @@ def _pynenc_path(sig: Any) -> tuple[Any, Any] | None:
     if task is None:
         return None
     app = task._get_app()
-    if app.conf.task_always_eager or routed_to_celery(task, app):
+    eager = app.conf.task_always_eager
+    if (eager and not wants_runner(app)) or routed_to_celery(task, app):
         return None
+    if eager:  # the in-process runner of an eager app (pynenc_celery_compat.eager)
+        ensure_runner(app, MAP)
     return task, app
 
 

@@ -23,12 +23,14 @@ from celery import current_app
 from celery.app import task as celery_task
 from celery.app.autoretry import add_autoretry_behaviour
 from celery.exceptions import DuplicateTaskNameWarning, Retry
+from celery.local import class_property
 from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
 from celery.utils.threads import LocalStack
 
 from pynenc_celery_compat import calling, registry
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
+from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.on_commit import django_on_commit
 from pynenc_celery_compat.result import AsyncResult
 from pynenc_celery_compat.time_limits import check_time_limits
@@ -50,22 +52,26 @@ class Task(celery_task.Task):  # type: ignore[misc]
     __inner_function__: Callable[..., Any]
     #: whether the task wraps a function whose first parameter is the task (``bind=True``)
     _compat_bound: ClassVar[bool] = False
+    #: made by ``shared_task``: it follows the current Celery app (Celery's shared tasks do)
+    _compat_shared: ClassVar[bool] = False
+
+    # -- the app -------------------------------------------------------------------------
+
+    @classmethod
+    def _get_app(cls) -> Any:
+        if cls._compat_shared:
+            return registry.follow_current_app(cls)
+        return super()._get_app()
+
+    @classmethod
+    def bind(cls, app: Any) -> Any:
+        if cls._compat_shared:  # settings of the app it was bound to before do not stay
+            registry.forget_app_settings(cls)
+        return super().bind(app)
+
+    app = class_property(_get_app, bind)
 
     # -- calling -------------------------------------------------------------------------
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the task here, inline, as Celery does: a request with ``called_directly`` is
-        pushed (``current_task`` is this task), no signal is sent, nothing is stored.
-
-        Inside a worker's run of this task (a ``base=`` class whose ``__call__`` calls
-        ``super().__call__``), the worker's request is kept: the body runs under it.
-        """
-        stack = self.request_stack
-        top = stack.top
-        if top is not None and len(stack) == 1 and not top.called_directly and not top._protected:
-            top._protected = 1
-            return self.run(*args, **kwargs)
-        return super().__call__(*args, **kwargs)
 
     def delay(self, *args: Any, **kwargs: Any) -> Any:
         """``apply_async(args, kwargs)``: star arguments, no options."""
@@ -85,13 +91,17 @@ class Task(celery_task.Task):  # type: ignore[misc]
         """Send the task (Celery's signature and options); returns an :class:`AsyncResult`.
 
         Eager apps (``task_always_eager``) and tasks switched back to Celery take Celery's own
-        path; everything else is registered and published by pynenc.
+        path; everything else is registered and published by pynenc (an eager app opted into
+        the in-process runner too: :mod:`pynenc_celery_compat.eager`).
         """
         app = self._get_app()
-        if app.conf.task_always_eager or calling.routed_to_celery(self, app):
+        eager = app.conf.task_always_eager
+        if (eager and not wants_runner(app)) or calling.routed_to_celery(self, app):
             return super().apply_async(
                 args, kwargs, task_id, producer, link, link_error, shadow, **options
             )
+        if eager:  # opted into the in-process runner (pynenc_celery_compat.eager)
+            ensure_runner(app, self)
         check_time_limits(self.soft_time_limit, self.time_limit, "task")
         if options:
             check_time_limits(options.get("soft_time_limit"), options.get("time_limit"), "call")
@@ -236,7 +246,11 @@ def _existing(fun: Callable[..., Any], app: Any, name: str) -> Task | None:
     """The compat task already declared under ``name`` (in ``app``'s registry, or shared),
     as Celery keeps the first task of a name; a different function warns as Celery does."""
     found = app._tasks.get(name) if app is not None else registry.get(name)
-    if not isinstance(found, Task) or (app is None and not getattr(found, "_compat_shared", 0)):
+    if (
+        not isinstance(found, Task)
+        or "__inner_function__" not in vars(found)  # made by Celery's own decorator
+        or (app is None and not found._compat_shared)
+    ):
         return None
     existing = getattr(found, "_decorated_fun", None)
     if existing is not None and existing is not fun:
@@ -286,6 +300,7 @@ def build_task(
         "run": run,
         "_decorated": True,
         "_compat_bound": bind,
+        "_compat_shared": app is None,
         "__doc__": fun.__doc__,
         "__module__": fun.__module__,
         "__annotations__": inspect.get_annotations(fun),
@@ -297,7 +312,10 @@ def build_task(
     }
     if app is not None:
         attributes["app"] = app
-    task_class = type(fun.__name__, (compat_base(base),), attributes)
+    bases: tuple[type, ...] = (compat_base(base),)
+    if _defines_call(bases[0]):
+        bases = (*bases, RunnerCall)  # a base's own __call__ wraps each run (Celery's too)
+    task_class = type(fun.__name__, bases, attributes)
     task: Task = task_class()
     with contextlib.suppress(AttributeError):  # some callables refuse it
         task.__qualname__ = fun.__qualname__
@@ -308,6 +326,40 @@ def build_task(
     registry.add(task)
     task.pynenc_task = CeleryTaskAdapter.declare(detached_app(), task)
     return task
+
+
+def _defines_call(cls: type) -> bool:
+    """Whether a class of ``cls``'s hierarchy above Celery's ``Task`` defines ``__call__``."""
+    for node in cls.__mro__:
+        if node is celery_task.Task:
+            return False
+        if "__call__" in node.__dict__:
+            return True
+    return False
+
+
+class RunnerCall(celery_task.Task):  # type: ignore[misc]
+    """Put under a ``base=`` class that defines ``__call__`` (Flask's ``ContextTask``):
+    when that ``__call__`` calls ``super().__call__`` on a pynenc runner, the runner's
+    request is kept and the body runs under it (Celery's worker patches ``Task.__call__``
+    to the same effect). Elsewhere (a direct call, eager mode) Celery's ``__call__`` runs.
+
+    Only such tasks get it: a compat class defining ``__call__`` would make Celery's
+    tracer call every eager task through it.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        stack = self.request_stack
+        top = stack.top
+        if (
+            top is not None
+            and len(stack) == 1
+            and getattr(top, "pynenc_invocation", None) is not None
+            and not top._protected
+        ):
+            top._protected = 1
+            return self.run(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
 
 
 _combined: dict[type, type] = {}
@@ -338,8 +390,8 @@ def shared_task(*args: Any, **options: Any) -> Any:
 
     def decorate(fun: Callable[..., Any]) -> Task:
         task = build_task(fun, **options)
-        if not getattr(task, "_compat_shared", 0):
-            task._compat_shared = 1
+        if not vars(task).get("_compat_sharing"):  # not a task declared before
+            task._compat_sharing = True
             registry.share(task)
         return task
 

@@ -16,6 +16,7 @@ from typing import Any
 from billiard.einfo import ExceptionInfo
 from celery import signals, states
 from celery._state import _task_stack
+from celery.app.trace import task_has_custom
 from celery.exceptions import Ignore, Reject, Retry
 
 from pynenc.exceptions import RetryError
@@ -151,13 +152,10 @@ def run_on_runner(task: Any, invocation: Any, args: tuple[Any, ...], kwargs: dic
 
 
 def body(task: Any) -> Any:
-    """What a worker calls: the task itself when its class defines ``__call__`` (a
-    ``base=`` class wrapping every run, e.g. in an app context), else ``run``."""
-    from pynenc_celery_compat.task import Task
-
-    if type(task).__call__ is not Task.__call__:
-        return task
-    return task.run
+    """What a worker calls, as Celery's tracer decides: the task itself when its class
+    defines ``__call__`` (a ``base=`` class wrapping every run, e.g. in an app context;
+    see :class:`~pynenc_celery_compat.task.RunnerCall`), else ``run``."""
+    return task if task_has_custom(task, "__call__") else task.run
 
 
 def _send(signal: Any, **payload: Any) -> None:

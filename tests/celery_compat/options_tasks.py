@@ -15,8 +15,10 @@ import celery
 from pynenc_celery_compat import Celery
 from tests.celery_compat import options_bodies as bodies
 
-celery_app = celery.Celery("options_celery", broker="memory://", backend="cache+memory://")
-compat_app = Celery("options_compat", broker="memory://", backend="cache+memory://")
+# not the current app: other modules' shared tasks follow the current app
+_SETTINGS = {"broker": "memory://", "backend": "cache+memory://", "set_as_current": False}
+celery_app = celery.Celery("options_celery", **_SETTINGS)
+compat_app = Celery("options_compat", **_SETTINGS)
 for _app in (celery_app, compat_app):
     _app.conf.accept_content = ["json", "pickle"]  # options.pickled takes a callable
 

@@ -26,7 +26,7 @@ SIDES = ["celery", "pynenc"]
 
 def _app(side: str, main: str = "opts") -> Any:
     kind = celery.Celery if side == "celery" else Celery
-    app = kind(main, broker="memory://", backend="cache+memory://")
+    app = kind(main, broker="memory://", backend="cache+memory://", set_as_current=False)
     app.finalize()  # as on first use: Celery's decorator returns tasks, not promises
     return app
 
