@@ -219,6 +219,11 @@ class Task(Generic[Params, Result]):
         """Whether ``exc``, after ``num_retries`` retries, earns another try."""
         return num_retries < self.conf.max_retries and isinstance(exc, self.retriable_exceptions)
 
+    def expected_error(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is an error the task is expected to raise (a layer's "throws"):
+        its failure is logged at INFO, without a traceback. pynenc's tasks expect none."""
+        return False
+
     # -- identity and pickling -------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:

@@ -13,6 +13,9 @@ from pynenc_celery_compat.app import Celery
 from pynenc_celery_compat.result import AsyncResult, GroupResult
 from pynenc_celery_compat.task import Task, shared_task
 
+# the built-in tasks behind task.map/starmap/chunks (celery.map, celery.starmap)
+from pynenc_celery_compat import maps as _maps  # noqa: F401  # isort: skip
+
 __all__ = [
     "AsyncResult",
     "Celery",

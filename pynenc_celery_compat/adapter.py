@@ -7,9 +7,16 @@ from typing import Any
 
 from pynenc import Pynenc
 from pynenc.arguments import Arguments
+from pynenc.conf.task_config import TASK_OPTION_NAMES
 from pynenc.exceptions import RetryError
 from pynenc.task import Task as PynencTask
 from pynenc_celery_compat import registry
+from pynenc_celery_compat.exceptions import (
+    SoftTimeLimitExceeded,
+    TaskRevokedError,
+    TimeLimitExceeded,
+)
+from pynenc_celery_compat.time_limits import time_limits
 
 _detached: Pynenc | None = None
 _detached_lock = threading.Lock()
@@ -26,14 +33,21 @@ def detached_app() -> Pynenc:
     return _detached
 
 
-def pynenc_options(task: Any, celery_app: Any = None) -> dict[str, Any]:
+#: the argument under which a call that does not fit the function travels, for a task
+#: declared with ``typing=False`` (it fails on the runner with the function's TypeError)
+UNCHECKED_CALL = "__celery_unchecked_call__"
+
+
+def pynenc_options(
+    task: Any, celery_app: Any = None, app_serializer: str | None = None
+) -> dict[str, Any]:
     """pynenc task options from a compat task's (Celery) attributes."""
-    options: dict[str, Any] = {}
-    hard, soft = time_limits(task, celery_app)
-    if hard is not None:
-        options["timeout"] = float(hard)
-    if soft is not None:
-        options["soft_timeout"] = float(soft)
+    options: dict[str, Any] = time_limits(task, celery_app)
+    serializer = getattr(task, "serializer", None)
+    if serializer and serializer != app_serializer and "serializer" in TASK_OPTION_NAMES:
+        # a task's own serializer (e.g. 'pickle' to pass callables); the app must accept
+        # it (Celery's accept_content): pynenc refuses it at the first call otherwise
+        options["serializer"] = serializer
     if task.rate_limit:
         options["rate_limit"] = task.rate_limit
     queue = task.__dict__.get("queue") or getattr(type(task), "queue", None)
@@ -41,40 +55,34 @@ def pynenc_options(task: Any, celery_app: Any = None) -> dict[str, Any]:
         queue = celery_app.conf.task_default_queue
     options["queue"] = queue or "celery"
     if task.priority is not None:
-        options["priority"] = task.priority
+        # Celery passes 0-255 through to AMQP; pynenc orders 0-9 on every broker
+        options["priority"] = min(max(int(task.priority), 0), 9)
     return options
-
-
-def time_limits(task: Any, celery_app: Any = None) -> tuple[Any, Any]:
-    """``(time_limit, soft_time_limit)`` of ``task``: its own, else the app's
-    ``task_time_limit``/``task_soft_time_limit`` (a worker's ``--time-limit`` sets them), as
-    a Celery worker applies them. A default soft limit not below the hard one is dropped."""
-    hard, soft = task.time_limit, task.soft_time_limit
-    if celery_app is None:
-        return hard, soft
-    conf = celery_app.conf
-    own_limits = hard is not None and soft is not None
-    hard = conf.task_time_limit if hard is None else hard
-    soft = conf.task_soft_time_limit if soft is None else soft
-    if not own_limits and hard is not None and soft is not None and soft >= hard:
-        soft = None  # the hard limit comes first: a soft one after it would never fire
-    return hard, soft
 
 
 class CeleryTaskAdapter(PynencTask[Any, Any]):
     """A pynenc task running a compat task with Celery's semantics (request, hooks,
-    signals, ``retry``); see :mod:`pynenc_celery_compat.trace`."""
+    signals, ``retry``); see :mod:`pynenc_celery_compat.trace`.
+
+    Its time limits and cancellation raise Celery's classes (each also pynenc's), so the
+    task's ``except SoftTimeLimitExceeded:`` catches the soft limit and a waiter gets
+    ``TimeLimitExceeded`` or ``TaskRevokedError``.
+    """
+
+    soft_timeout_error = SoftTimeLimitExceeded
+    timeout_error = TimeLimitExceeded
+    cancelled_error = TaskRevokedError
 
     @classmethod
     def declare(cls, pynenc_app: Pynenc, compat: Any, celery_app: Any = None) -> CeleryTaskAdapter:
         """Create and register the pynenc task of ``compat`` on ``pynenc_app``."""
-        kind = (
-            LocalCeleryTaskAdapter if "<locals>" in compat.__inner_function__.__qualname__ else cls
-        )
+        fun = compat.__inner_function__
+        in_process_only = "<locals>" in fun.__qualname__ or fun.__module__ == "__main__"
+        kind = LocalCeleryTaskAdapter if in_process_only else cls
         adapter = kind(
             pynenc_app,
             compat.__inner_function__,
-            pynenc_options(compat, celery_app),
+            pynenc_options(compat, celery_app, pynenc_app.conf.serializer),
             name=compat.name,
         )
         pynenc_app.register_task(adapter)
@@ -95,20 +103,47 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
                 p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in parameters
             )
 
+    def call_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Arguments:
+        """The :class:`Arguments` of ``task.apply_async(args, kwargs)``: bound by name,
+        defaults left out (the runner's ``self.request.args`` are the caller's).
+
+        :raises TypeError: the call does not fit the function (Celery's ``typing``); with
+            ``typing=False`` the call is sent and fails on the runner instead, as in Celery.
+        """
+        from pynenc_celery_compat.message import call_arguments
+
+        try:
+            return call_arguments(self.signature, args, kwargs)
+        except TypeError:
+            if self.compat.typing is not False:
+                raise
+            return Arguments({UNCHECKED_CALL: [list(args), dict(kwargs)]})
+
     def run_function(self, arguments: Arguments) -> Any:
         from pynenc_celery_compat.message import message_args
         from pynenc_celery_compat.trace import run_on_runner
 
-        args, kwargs = message_args(self.signature, arguments)  # as the caller split them
+        unchecked = arguments.kwargs.get(UNCHECKED_CALL)
+        if unchecked is not None and len(arguments.kwargs) == 1:
+            args, kwargs = list(unchecked[0]), dict(unchecked[1])
+        else:
+            args, kwargs = message_args(self.signature, arguments)  # as the caller split them
         return run_on_runner(self.compat, self.invocation, args, kwargs)
 
     def should_retry(self, exc: Exception, num_retries: int) -> bool:
         # the compat task decided already (``retry()`` / autoretry raise RetryError)
         return isinstance(exc, RetryError)
 
+    def expected_error(self, exc: BaseException) -> bool:
+        # Celery's ``throws``: an expected error fails the task, logged at INFO without
+        # its traceback
+        throws = self.compat.throws
+        return bool(throws) and isinstance(exc, tuple(throws))
+
 
 class LocalCeleryTaskAdapter(CeleryTaskAdapter):
-    """The pynenc task of a compat task defined inside a function (a test's local task):
-    runners in this process find it by name; runners in other processes cannot."""
+    """The pynenc task of a compat task defined inside a function (a test's local task)
+    or in ``__main__`` (a script, named ``<app main>.<function>`` as in Celery): runners
+    in this process find it by name; runners in other processes cannot."""
 
     requires_importable = False

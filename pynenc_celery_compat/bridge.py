@@ -159,7 +159,9 @@ def built_pynenc_app(celery_app: Any) -> Pynenc | None:
 def declare_tasks(celery_app: Any, app: Pynenc) -> None:
     """Declare every compat task of ``celery_app``'s registry on ``app`` (so its runners
     consume their queues and find them by name)."""
-    for task in list(celery_app.tasks.values()):
+    from pynenc_celery_compat import registry
+
+    for task in [*celery_app.tasks.values(), *registry.builtins()]:
         declare = getattr(task, "pynenc_task_for", None)
         if declare is not None and task.name not in app.tasks:
             declare(app)

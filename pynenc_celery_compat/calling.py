@@ -15,7 +15,6 @@ from pynenc.call_options import CallOptions
 from pynenc_celery_compat import expiry
 from pynenc_celery_compat.bridge import bridge_for, pynenc_app_for
 from pynenc_celery_compat.config import warn_once
-from pynenc_celery_compat.message import call_arguments
 from pynenc_celery_compat.result import AsyncResult
 from pynenc_celery_compat.routes import routed
 
@@ -110,7 +109,7 @@ def send(
     pynenc_task = task.pynenc_task_for(pynenc)
     if bridge.router is not None:  # task_routes
         options = routed(bridge.router, task, args, kwargs, options)
-    arguments = call_arguments(pynenc_task.signature, args, kwargs)
+    arguments = pynenc_task.call_arguments(args, kwargs)
     call_options = _call_options(task, options, task_id)
     expired = expiry.never_starts(call_options)
     if expired:  # Celery revokes it: register it held, cancel it below
@@ -146,6 +145,10 @@ def send(
     return result
 
 
+#: whether pynenc carries per-call headers to the running task (``invocation.headers``)
+_CARRIES_HEADERS = "headers" in {field.name for field in dataclasses.fields(CallOptions)}
+
+
 def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> CallOptions | None:
     countdown = options.get("countdown")
     eta = options.get("eta")
@@ -159,23 +162,23 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
         queue = queue.get("name")
     elif queue is not None and not isinstance(queue, str):
         queue = getattr(queue, "name", str(queue))
+    headers = options.get("headers") if _CARRIES_HEADERS else None
     if (
         countdown is None
         and eta is None
         and expires is None
         and queue is None
         and (priority is None and task_id is None)
+        and not headers
     ):
         return None
     delay = float(countdown) if countdown is not None else None
-    return CallOptions(
-        delay,
-        None if delay is not None else _aware(eta),
-        _aware(expires),
-        queue,
-        priority,
-        task_id,
-    )
+    if priority is not None:  # Celery's 0-255 (AMQP) onto pynenc's 0-9
+        priority = min(max(int(priority), 0), 9)
+    values = (delay, None if delay is not None else _aware(eta), _aware(expires), queue)
+    if headers:
+        return CallOptions(*values, priority, task_id, headers=headers)  # type: ignore[call-arg,unused-ignore]
+    return CallOptions(*values, priority, task_id)
 
 
 def _with_id(options: CallOptions | None) -> CallOptions:

@@ -9,6 +9,9 @@ from celery import _state
 
 _tasks: dict[str, Any] = {}
 _bind_lock = threading.Lock()
+#: compat tasks of this package (``celery.map``, ``celery.starmap``): declared on every
+#: pynenc app with the Celery app's own tasks (Celery's app registry holds Celery's)
+_builtins: dict[str, Any] = {}
 
 
 def add(task: Any) -> None:
@@ -19,6 +22,16 @@ def add(task: Any) -> None:
 def get(name: str) -> Any:
     """The compat task named ``name``, or ``None``."""
     return _tasks.get(name)
+
+
+def add_builtin(task: Any) -> None:
+    """Remember one of this package's built-in tasks (see ``_builtins``)."""
+    _builtins[task.name] = task
+
+
+def builtins() -> list[Any]:
+    """This package's built-in compat tasks."""
+    return list(_builtins.values())
 
 
 def all_tasks() -> list[Any]:

@@ -13,14 +13,16 @@ eager path, exactly) or the task is switched back to Celery by configuration
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from celery import current_app
 from celery.app import task as celery_task
 from celery.app.autoretry import add_autoretry_behaviour
-from celery.exceptions import Retry
+from celery.exceptions import DuplicateTaskNameWarning, Retry
 from celery.local import class_property
 from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
@@ -29,7 +31,9 @@ from celery.utils.threads import LocalStack
 from pynenc_celery_compat import calling, registry
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
+from pynenc_celery_compat.on_commit import django_on_commit
 from pynenc_celery_compat.result import AsyncResult
+from pynenc_celery_compat.time_limits import check_time_limits
 
 if TYPE_CHECKING:
     from pynenc import Pynenc
@@ -98,7 +102,45 @@ class Task(celery_task.Task):  # type: ignore[misc]
             )
         if eager:  # opted into the in-process runner (pynenc_celery_compat.eager)
             ensure_runner(app, self)
+        check_time_limits(self.soft_time_limit, self.time_limit, "task")
+        if options:
+            check_time_limits(options.get("soft_time_limit"), options.get("time_limit"), "call")
+            if self.expires is not None and "expires" not in options:
+                options["expires"] = self.expires
+        elif self.expires is not None:
+            options = {"expires": self.expires}
         return calling.send(self, app, args, kwargs, task_id, link, link_error, options)
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """``delay(*args, **kwargs)`` once the current Django database transaction commits
+        (at once outside a transaction), as Celery's ``DjangoTask``; returns ``None``."""
+        django_on_commit(functools.partial(self.delay, *args, **kwargs))
+
+    def apply_async_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """``apply_async(*args, **kwargs)`` once the current Django transaction commits
+        (see :meth:`delay_on_commit`); returns ``None``."""
+        django_on_commit(functools.partial(self.apply_async, *args, **kwargs))
+
+    # -- map, starmap, chunks (pynenc_celery_compat.maps) ---------------------------------
+
+    def map(self, it: Any) -> Any:
+        """One call running this task inline on each item, in order (Celery's ``xmap``)."""
+        from pynenc_celery_compat.maps import TaskMap
+
+        return TaskMap(self.s(), it, app=self.app)
+
+    def starmap(self, it: Any) -> Any:
+        """One call running ``task(*item)`` for each item, in order (``xstarmap``)."""
+        from pynenc_celery_compat.maps import TaskStarmap
+
+        return TaskStarmap(self.s(), it, app=self.app)
+
+    def chunks(self, it: Any, n: int) -> Any:
+        """The items in parts of ``n``, one starmap call per part; ``apply_async()``
+        returns a ``GroupResult`` whose ``get()`` is a list of lists."""
+        from pynenc_celery_compat.maps import TaskChunks
+
+        return TaskChunks(self.s(), it, n, app=self.app)
 
     def apply(self, args: Any = None, kwargs: Any = None, *more: Any, **options: Any) -> Any:
         """Run the task here and now through Celery's tracer (Celery's ``apply``): signals
@@ -186,7 +228,42 @@ class Task(celery_task.Task):  # type: ignore[misc]
         found = pynenc_app.tasks.get(self.name)
         if isinstance(found, CeleryTaskAdapter):
             return found
+        if "__inner_function__" not in vars(self):
+            self._adopt()
         return CeleryTaskAdapter.declare(pynenc_app, self, self._get_app())
+
+    def _adopt(self) -> None:
+        """Make a task that Celery's own decorator built with this class (``celery.
+        shared_task`` registered on a compat app) a compat task: its function, whether it
+        is bound, and its name in this package's registry."""
+        type(self)._compat_bound = not isinstance(type(self).__dict__.get("run"), staticmethod)
+        self.__inner_function__ = self._decorated_fun
+        if registry.get(self.name) is None:
+            registry.add(self)
+
+
+def _existing(fun: Callable[..., Any], app: Any, name: str) -> Task | None:
+    """The compat task already declared under ``name`` (in ``app``'s registry, or shared),
+    as Celery keeps the first task of a name; a different function warns as Celery does."""
+    found = app._tasks.get(name) if app is not None else registry.get(name)
+    if (
+        not isinstance(found, Task)
+        or "__inner_function__" not in vars(found)  # made by Celery's own decorator
+        or (app is None and not found._compat_shared)
+    ):
+        return None
+    existing = getattr(found, "_decorated_fun", None)
+    if existing is not None and existing is not fun:
+        warnings.warn(
+            DuplicateTaskNameWarning(
+                f"Task name {name!r} is already taken by {existing.__module__}."
+                f"{existing.__qualname__}; {fun.__module__}.{fun.__qualname__} was not "
+                "registered, and calls under this name reach the first one. Give one of "
+                "them another name= ."
+            ),
+            stacklevel=4,
+        )
+    return found
 
 
 def build_task(
@@ -206,8 +283,17 @@ def build_task(
         )
     if not callable(fun):
         raise TypeError(f"the task decorator takes a function, got {fun!r}")
+    if options.get("pydantic"):
+        raise NotImplementedError(
+            f"{fun.__qualname__}: pydantic=True (argument models validated and dumped) is "
+            "not supported by pynenc_celery_compat; pass plain JSON values, or route the "
+            "task to Celery (setting pynenc_celery_tasks)"
+        )
     naming_app = app if app is not None else current_app
     name = name or gen_task_name(naming_app, fun.__name__, fun.__module__)
+    existing = _existing(fun, app, name)
+    if existing is not None:
+        return existing
     run = fun if bind else staticmethod(fun)
     attributes: dict[str, Any] = {
         "name": name,
@@ -226,7 +312,10 @@ def build_task(
     }
     if app is not None:
         attributes["app"] = app
-    task_class = type(fun.__name__, (compat_base(base),), attributes)
+    bases: tuple[type, ...] = (compat_base(base),)
+    if _defines_call(bases[0]):
+        bases = (*bases, RunnerCall)  # a base's own __call__ wraps each run (Celery's too)
+    task_class = type(fun.__name__, bases, attributes)
     task: Task = task_class()
     with contextlib.suppress(AttributeError):  # some callables refuse it
         task.__qualname__ = fun.__qualname__
@@ -237,6 +326,40 @@ def build_task(
     registry.add(task)
     task.pynenc_task = CeleryTaskAdapter.declare(detached_app(), task)
     return task
+
+
+def _defines_call(cls: type) -> bool:
+    """Whether a class of ``cls``'s hierarchy above Celery's ``Task`` defines ``__call__``."""
+    for node in cls.__mro__:
+        if node is celery_task.Task:
+            return False
+        if "__call__" in node.__dict__:
+            return True
+    return False
+
+
+class RunnerCall(celery_task.Task):  # type: ignore[misc]
+    """Put under a ``base=`` class that defines ``__call__`` (Flask's ``ContextTask``):
+    when that ``__call__`` calls ``super().__call__`` on a pynenc runner, the runner's
+    request is kept and the body runs under it (Celery's worker patches ``Task.__call__``
+    to the same effect). Elsewhere (a direct call, eager mode) Celery's ``__call__`` runs.
+
+    Only such tasks get it: a compat class defining ``__call__`` would make Celery's
+    tracer call every eager task through it.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        stack = self.request_stack
+        top = stack.top
+        if (
+            top is not None
+            and len(stack) == 1
+            and getattr(top, "pynenc_invocation", None) is not None
+            and not top._protected
+        ):
+            top._protected = 1
+            return self.run(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
 
 
 _combined: dict[type, type] = {}
@@ -267,7 +390,9 @@ def shared_task(*args: Any, **options: Any) -> Any:
 
     def decorate(fun: Callable[..., Any]) -> Task:
         task = build_task(fun, **options)
-        registry.share(task)
+        if not vars(task).get("_compat_sharing"):  # not a task declared before
+            task._compat_sharing = True
+            registry.share(task)
         return task
 
     if len(args) == 1 and callable(args[0]) and not options:

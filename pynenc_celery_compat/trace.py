@@ -19,6 +19,7 @@ from billiard.einfo import ExceptionInfo
 from celery import signals, states
 from celery._state import _task_stack
 from celery.app.task import Context
+from celery.app.trace import task_has_custom
 from celery.exceptions import Ignore, Reject, Retry
 
 from pynenc.exceptions import RetryError
@@ -47,6 +48,15 @@ def request_fields(
         "root_id": getattr(invocation, "root_id", None)
         or invocation.parent_id
         or invocation.invocation_id,
+        "timelimit": [task.time_limit, task.soft_time_limit],
+        "ignore_result": bool(task.ignore_result),
+        "correlation_id": invocation.invocation_id,
+        "reply_to": None,
+        "origin": None,
+        "lang": "py",
+        "argsrepr": repr(tuple(args)),
+        "kwargsrepr": repr(dict(kwargs)),
+        "stamps": {},
         "pynenc_invocation": invocation,
     }
     headers = getattr(invocation, "headers", None)
@@ -100,6 +110,14 @@ class RunnerRequest(Context):  # type: ignore[misc]
     )
     eta = _from_record("eta", lambda record: _iso(record.due))
     expires = _from_record("expires", lambda record: _iso(record.expires))
+    properties = _from_record(
+        "properties",
+        lambda record: {
+            "correlation_id": record.invocation_id,
+            "delivery_info": {"exchange": "", "routing_key": record.queue},
+            "priority": record.priority,
+        },
+    )
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -135,7 +153,7 @@ def run_on_runner(task: Any, invocation: Any, args: Sequence[Any], kwargs: dict[
         try:
             started = time.monotonic()
             task.before_start(task_id, message_args, kwargs)
-            retval = task.run(*args, **kwargs)
+            retval = body(task)(*args, **kwargs)
         except Retry as signal:
             state, retval = states.RETRY, signal
             einfo = ExceptionInfo()
@@ -210,6 +228,13 @@ def _keep_children(task: Any, invocation: Any) -> None:
     if children:
         backend = invocation.task.app.state_backend
         outcomes.store_children(backend, invocation.invocation_id, children)
+
+
+def body(task: Any) -> Any:
+    """What a worker calls, as Celery's tracer decides: the task itself when its class
+    defines ``__call__`` (a ``base=`` class wrapping every run, e.g. in an app context;
+    see :class:`~pynenc_celery_compat.task.RunnerCall`), else ``run``."""
+    return task if task_has_custom(task, "__call__") else task.run
 
 
 def _send(signal: Any, **payload: Any) -> None:

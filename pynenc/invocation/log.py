@@ -55,10 +55,22 @@ def succeeded(envelope: Envelope, seconds: float) -> None:
         )
 
 
-def failed(envelope: Envelope, seconds: float, exc: BaseException) -> None:
+def failed(envelope: Envelope, seconds: float, exc: BaseException, expected: bool = False) -> None:
     """The function raised and no retry is left: WARNING, with the traceback (none for an
     error the runner made: a time limit). A task that stopped because it was cancelled
-    (``checkpoint()`` raised) is INFO: its status is CANCELLED, not FAILED."""
+    (``checkpoint()`` raised) is INFO: its status is CANCELLED, not FAILED. An error the
+    task declares ``expected`` (``Task.expected_error``) is INFO, without the traceback."""
+    if expected:
+        if logger.isEnabledFor(_INFO):
+            logger.info(
+                "Task %s[%s] failed in %.4f s with an expected error: %s: %s",
+                envelope.task_id,
+                envelope.invocation_id,
+                seconds,
+                type(exc).__name__,
+                exc,
+            )
+        return
     if _cancelled_here(exc, envelope):
         logger.info(
             "Task %s[%s] stopped after %.4f s: it was cancelled",

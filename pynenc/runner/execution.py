@@ -268,7 +268,7 @@ def failure(
         log.retried(envelope, seconds, exc, task.conf.max_retries)
         delay = retry_delay(task.conf, exc, envelope.num_retries + 1)
         return Outcome(RETRY, None, payload, exc, None, seconds, delay)
-    log.failed(envelope, seconds, exc)
+    log.failed(envelope, seconds, exc, task.expected_error(exc))
     return Outcome(FAILED, None, payload, exc, None, seconds)
 
 

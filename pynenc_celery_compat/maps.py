@@ -1,0 +1,148 @@
+"""``task.map``, ``task.starmap`` and ``task.chunks`` on pynenc.
+
+As in Celery, ``map``/``starmap`` are **one** call that runs the task inline over every
+item, in order (Celery's ``celery.map``/``celery.starmap`` built-in tasks), and ``chunks``
+splits the items into parts of ``n`` and sends one ``starmap`` call per part: its result
+is a :class:`~pynenc_celery_compat.result.GroupResult` whose ``get()`` is a list of lists.
+
+The signatures are Celery's classes (``xmap``, ``xstarmap``, ``chunks``) with their
+``apply_async`` sending the built-in tasks below through pynenc. Under eager mode, or for
+a task switched back to Celery, Celery's own path runs. ``chunks(...).group()`` (a canvas
+group) belongs to the canvas issue: it is refused outside those two cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from celery import canvas, current_app
+from celery.utils.functional import chunks as split
+from kombu.utils.uuid import uuid
+
+from pynenc_celery_compat import registry
+from pynenc_celery_compat.calling import routed_to_celery, send
+from pynenc_celery_compat.eager import ensure_runner, wants_runner
+from pynenc_celery_compat.result import GroupResult
+from pynenc_celery_compat.task import build_task
+
+
+def _task_of(sig: Any) -> Any:
+    """The compat task a mapped signature names (this process's, or the app's)."""
+    name = sig["task"] if isinstance(sig, dict) else sig
+    task = registry.get(name)
+    if task is None:
+        task = canvas.signature(sig, app=current_app).type
+    return task
+
+
+def _builtin(name: str) -> Callable[[Callable[..., Any]], Any]:
+    """A built-in compat task named ``name`` (its module attribute holds the task, so
+    runners in other processes find it)."""
+
+    def declare(fun: Callable[..., Any]) -> Any:
+        task = build_task(fun, name=name)
+        registry.add_builtin(task)
+        return task
+
+    return declare
+
+
+@_builtin("celery.map")
+def celery_map(task: dict[str, Any], it: list[Any]) -> list[Any]:
+    """The task of ``task`` (a signature) called inline on each item, in order."""
+    run = _task_of(task)
+    return [run(item) for item in it]
+
+
+@_builtin("celery.starmap")
+def celery_starmap(task: dict[str, Any], it: list[Any]) -> list[Any]:
+    """The task of ``task`` (a signature) called inline with each item's arguments."""
+    run = _task_of(task)
+    return [run(*item) for item in it]
+
+
+MAP = celery_map
+STARMAP = celery_starmap
+
+
+def _pynenc_path(sig: Any) -> tuple[Any, Any] | None:
+    """``(compat task, Celery app)`` when the mapped task runs on pynenc, else ``None``."""
+    task = registry.get(sig["task"]) if isinstance(sig, dict) else None
+    if task is None:
+        return None
+    app = task._get_app()
+    eager = app.conf.task_always_eager
+    if (eager and not wants_runner(app)) or routed_to_celery(task, app):
+        return None
+    if eager:  # the in-process runner of an eager app (pynenc_celery_compat.eager)
+        ensure_runner(app, MAP)
+    return task, app
+
+
+def _options(sig: Any, given: dict[str, Any]) -> dict[str, Any]:
+    return {**sig.options, **{k: v for k, v in given.items() if v is not None}}
+
+
+class TaskMap(canvas.xmap):  # type: ignore[misc]
+    """``task.map(items)``: one call running the task on each item (Celery's ``xmap``)."""
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Any:
+        found = _pynenc_path(self.kwargs["task"])
+        if found is None:
+            return super().apply_async(args, kwargs, **opts)
+        task_id = opts.pop("task_id", None) or self.options.get("task_id")
+        body = {"task": dict(self.kwargs["task"]), "it": list(self.kwargs["it"])}
+        return send(MAP, found[1], (), body, task_id, None, None, _options(self, opts))
+
+
+class TaskStarmap(canvas.xstarmap):  # type: ignore[misc]
+    """``task.starmap(items)``: one call running ``task(*item)`` for each item."""
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Any:
+        found = _pynenc_path(self.kwargs["task"])
+        if found is None:
+            return super().apply_async(args, kwargs, **opts)
+        task_id = opts.pop("task_id", None) or self.options.get("task_id")
+        body = {"task": dict(self.kwargs["task"]), "it": [list(i) for i in self.kwargs["it"]]}
+        return send(STARMAP, found[1], (), body, task_id, None, None, _options(self, opts))
+
+
+class TaskChunks(canvas.chunks):  # type: ignore[misc]
+    """``task.chunks(items, n)``: one starmap call per ``n`` items, results in a
+    :class:`GroupResult` (``get()``: a list of lists, in order)."""
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Any:
+        sig, it, n = self.kwargs["task"], self.kwargs["it"], self.kwargs["n"]
+        found = _pynenc_path(sig)
+        if found is None:
+            return super().apply_async(args, kwargs, **opts)
+        options = _options(self, opts)
+        options.pop("task_id", None)
+        group_id = opts.get("group_id") or uuid()
+        results = [
+            send(
+                STARMAP,
+                found[1],
+                (),
+                {"task": dict(sig), "it": [list(i) for i in part]},
+                None,
+                None,
+                None,
+                options,
+            )
+            for part in split(iter(it), n)
+        ]
+        return GroupResult(group_id, results, app=found[1])
+
+    def group(self) -> Any:
+        if _pynenc_path(self.kwargs["task"]) is None:
+            return super().group()
+        raise NotImplementedError(
+            "chunks(...).group(): a canvas group of pynenc tasks is the canvas feature "
+            "(issue 13: chain/group/chord) and is not available yet; call "
+            "chunks(...).apply_async() (or .delay()) instead, which returns a GroupResult"
+        )
+
+
+__all__ = ["MAP", "STARMAP", "TaskChunks", "TaskMap", "TaskStarmap"]
