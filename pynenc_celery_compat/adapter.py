@@ -16,6 +16,7 @@ from pynenc_celery_compat.exceptions import (
     TaskRevokedError,
     TimeLimitExceeded,
 )
+from pynenc_celery_compat.serialization import pynenc_serializer
 from pynenc_celery_compat.time_limits import time_limits
 
 _detached: Pynenc | None = None
@@ -42,8 +43,10 @@ def pynenc_options(
     task: Any, celery_app: Any = None, app_serializer: str | None = None
 ) -> dict[str, Any]:
     """pynenc task options from a compat task's (Celery) attributes."""
-    options: dict[str, Any] = time_limits(task, celery_app)
+    options: dict[str, Any] = dict(time_limits(task, celery_app))
     serializer = getattr(task, "serializer", None)
+    if serializer:
+        serializer = pynenc_serializer(serializer)  # Celery's name: 'json' is kombu's JSON
     if serializer and serializer != app_serializer and "serializer" in TASK_OPTION_NAMES:
         # a task's own serializer (e.g. 'pickle' to pass callables); the app must accept
         # it (Celery's accept_content): pynenc refuses it at the first call otherwise

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def time_limits(task: Any, celery_app: Any = None) -> dict[str, float]:
+def time_limits(task: Any, celery_app: Any = None) -> dict[str, float | None]:
     """pynenc's ``timeout``/``soft_timeout`` for Celery's ``time_limit``/``soft_time_limit``
     (set on the task, else ``celery_app``'s ``task_time_limit``/``task_soft_time_limit``).
 
@@ -26,9 +26,9 @@ def time_limits(task: Any, celery_app: Any = None) -> dict[str, float]:
         soft_limit = conf.task_soft_time_limit if soft_limit is None else soft_limit
     hard = float(hard_limit) if hard_limit else None
     soft = float(soft_limit) if soft_limit else None
-    limits: dict[str, float] = {}
-    if hard is not None:
-        limits["timeout"] = hard
+    # both keys, always: they override the app-wide defaults mapped from the same settings
+    # (a task's own hard limit must not meet a default soft limit above it)
+    limits: dict[str, float | None] = {"timeout": hard, "soft_timeout": None}
     if soft is not None and (hard is None or soft < hard):
         limits["soft_timeout"] = soft
     return limits
