@@ -11,11 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 import celery
+from celery import result as celery_result
 
 from pynenc import Pynenc
 from pynenc_celery_compat import registry
 from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.result import AsyncResult
+from pynenc_celery_compat.routing import routed_to_celery
 from pynenc_celery_compat.task import Task, build_task
 
 
@@ -62,13 +64,28 @@ class Celery(celery.Celery):  # type: ignore[misc]
     def AsyncResult(
         self, id: str, backend: Any = None, task_name: str | None = None, **kwargs: Any
     ) -> Any:
-        """The result of task call ``id``."""
+        """The result of task call ``id`` (Celery's for a task switched back to Celery)."""
+        task = self._tasks.get(task_name) if task_name else None
+        if task is not None and routed_to_celery(task, self):
+            # Celery's class (not ``super().AsyncResult``: a cached property that would
+            # replace this method on the instance)
+            return celery_result.AsyncResult(
+                id, backend=backend, task_name=task_name, app=self, **kwargs
+            )
         return AsyncResult(id, app=self, task_name=task_name, **kwargs)
 
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        """Call the task registered as ``name`` without importing it here."""
+        """Call the task registered as ``name`` without importing it here.
+
+        Celery's own ``send_task`` publishes for tasks that are not compat tasks, tasks
+        switched back to Celery, and calls from Celery's ``Task.apply_async`` (``task_type``).
+        """
         task = self.tasks.get(name)
-        if task is None or not isinstance(task, Task):
+        if (
+            options.get("task_type") is not None
+            or not isinstance(task, Task)
+            or routed_to_celery(task, self)
+        ):
             return super().send_task(name, args, kwargs, **options)
         options.pop("result_cls", None)
         options.pop("task_type", None)
