@@ -40,9 +40,10 @@ def declare_tasks(celery_app: Any, app: Pynenc) -> None:
     """Declare every compat task of ``celery_app``'s registry on ``app`` (so its runners
     consume their queues and find them by name)."""
     for task in list(celery_app.tasks.values()):
-        declare = getattr(task, "pynenc_task_for", None)
-        if declare is not None and task.name not in app.tasks:
-            declare(app)
+        # only tasks this layer made: Celery's own ``shared_task`` on a compat app makes
+        # instances of the compat class without a function (they keep Celery's path)
+        if "pynenc_task" in vars(task) and task.name not in app.tasks:
+            task.pynenc_task_for(app)
 
 
 def reset_pynenc_app(celery_app: Any) -> None:

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from celery.utils.collections import ConfigurationView
@@ -41,7 +40,6 @@ _ATTRIBUTE = "_pynenc_compat_routing"
 _MISSING: Any = object()
 _UNREAD: Any = object()
 _env: Any = _UNREAD
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,26 +109,10 @@ def env_value() -> str | None:
 
 
 def reload() -> None:
-    """Read ``PYNENC_CELERY_TASKS`` again and drop every cached decision (tests; a
-    long-lived process whose environment changed)."""
+    """Read ``PYNENC_CELERY_TASKS`` again on the next call (tests; a long-lived process
+    whose environment changed)."""
     global _env
     _env = _UNREAD
-    _generation[0] += 1
-
-
-_generation = [0]
-
-
-@dataclass(slots=True)
-class _Cache:
-    """One Celery app's routing state, valid while ``conf`` is the app's configuration."""
-
-    conf: Any
-    keys: tuple[str, ...]
-    generation: int
-    raw: Any = _MISSING
-    switch: Switch | None = None
-    decided: dict[str, bool] = field(default_factory=dict)
 
 
 def setting(conf: Any, name: str) -> Any:
@@ -158,15 +140,40 @@ def _lookup(maps: list[Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
-def _cache(app: Any) -> _Cache:
-    conf = app.conf
-    cache: _Cache | None = app.__dict__.get(_ATTRIBUTE)
-    if cache is None or cache.conf is not conf or cache.generation != _generation[0]:
-        keys = _keys(conf, SETTING) if isinstance(conf, ConfigurationView) else ()
-        cache = _Cache(conf, keys, _generation[0])
-        with _lock:
-            app.__dict__[_ATTRIBUTE] = cache
-    return cache
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """How to read the setting from ``conf``: its layers and key spellings (Celery swaps
+    the layers in place when a pending configuration loads: then they are read again)."""
+
+    conf: Any
+    maps: Any
+    keys: tuple[str, ...]
+
+    @classmethod
+    def of(cls, conf: Any) -> _Reading:
+        if isinstance(conf, ConfigurationView):
+            return cls(conf, conf.maps, _keys(conf, SETTING))
+        return cls(conf, None, ())
+
+    def value(self) -> Any:
+        return _lookup(self.maps, self.keys) if self.keys else self.conf.get(SETTING)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decisions:
+    """The switch parsed from one value, and the answer per task name made with it."""
+
+    raw: Any
+    switch: Switch | None
+    by_name: dict[str, bool]
+
+
+@dataclass(slots=True)
+class _Cache:
+    """One Celery app's routing state; each part is replaced whole (threads share it)."""
+
+    reading: _Reading | None = None
+    decisions: _Decisions | None = None
 
 
 def routed_to_celery(task: Any, app: Any) -> bool:
@@ -175,26 +182,29 @@ def routed_to_celery(task: Any, app: Any) -> bool:
     created on a compat app, such as ``celery.ping``)."""
     if task.__dict__.get("pynenc_task") is None:
         return True
-    cache = _cache(app)
     raw = env_value()
+    cache: _Cache | None = app.__dict__.get(_ATTRIBUTE)
+    if cache is None:
+        cache = app.__dict__.setdefault(_ATTRIBUTE, _Cache())
     if raw is None:
-        conf = cache.conf
-        raw = _lookup(conf.maps, cache.keys) if cache.keys else conf.get(SETTING)
+        conf = app.conf
+        reading = cache.reading
+        if reading is None or reading.conf is not conf or reading.maps is not conf.maps:
+            reading = cache.reading = _Reading.of(conf)
+        raw = reading.value()
         if raw is None:
             return False
     frozen = _frozen(raw)
-    if frozen != cache.raw:  # first use, or the value changed (a list in place too)
-        cache.switch = parse(raw, ENV_VAR if raw is _env else SETTING)
-        cache.raw = frozen
-        cache.decided = {}
-    switch = cache.switch
-    if switch is None:
+    decisions = cache.decisions
+    if decisions is None or frozen != decisions.raw:  # a new value (a list changed in place)
+        switch = parse(raw, ENV_VAR if raw is _env else SETTING)
+        decisions = cache.decisions = _Decisions(frozen, switch, {})
+    if decisions.switch is None:
         return False
     name = task.name
-    decided = cache.decided.get(name)
+    decided = decisions.by_name.get(name)
     if decided is None:
-        decided = switch.matches(name, type(task).__module__)
-        cache.decided[name] = decided
+        decided = decisions.by_name[name] = decisions.switch.matches(name, type(task).__module__)
     return decided
 
 
@@ -214,4 +224,13 @@ def switched_back(app: Any, tasks: Iterable[Any] | None = None) -> list[str]:
     )
 
 
-__all__ = ["ENV_VAR", "SETTING", "Switch", "parse", "reload", "routed_to_celery", "setting"]
+__all__ = [
+    "ENV_VAR",
+    "SETTING",
+    "Switch",
+    "parse",
+    "reload",
+    "routed_to_celery",
+    "setting",
+    "switched_back",
+]
