@@ -19,6 +19,7 @@ from typing import Any
 
 from celery import signals
 from celery._state import get_current_worker_task
+from celery.utils.nodenames import anon_nodename
 from kombu import Queue
 from kombu.common import Broadcast
 from kombu.utils.uuid import uuid
@@ -158,22 +159,22 @@ def retry_publication(
         "retries": request.retries + 1,
         "reply_to": request.reply_to,
         "replaced_task_nesting": request.replaced_task_nesting or 0,
-        "origin": request.origin,
+        "origin": request.origin or anon_nodename(),
         "ignore_result": bool(request.ignore_result or task.ignore_result),
         "countdown": countdown,
         "eta": eta,
     }
-    priority = (request.delivery_info or {}).get("priority")
-    if priority is not None:
-        options["priority"] = priority
+    delivery = request.delivery_info or {}
+    if delivery.get("priority") is not None:
+        options["priority"] = delivery["priority"]
+    target = queue or delivery.get("routing_key") or app_queue(task)
+    options["queue"] = target  # where the retry goes: the queue it came from
     merged = {**task._get_exec_options(), **options}
-    routing_key = (request.delivery_info or {}).get("routing_key")
-    target = queue or routing_key or app_queue(task)
     return _build(
         task,
         task._get_app(),
         request.id,
-        request.args or (),
+        tuple(request.args or ()),  # Celery's retry re-sends a signature: a tuple
         request.kwargs or {},
         merged,
         target,
@@ -187,9 +188,12 @@ def app_queue(task: Any) -> str:
 
 
 def _own_headers(headers: Any) -> dict[str, Any] | None:
+    """The request's custom headers a retry carries (Celery drops RabbitMQ's ``x-death``;
+    this layer's own request fields are not message headers)."""
     if not headers:
         return None
-    return {k: v for k, v in headers.items() if k != "x-death"}
+    own = {k: v for k, v in headers.items() if k != "x-death" and not k.startswith("pynenc_")}
+    return own or None
 
 
 def _build(

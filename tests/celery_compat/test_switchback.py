@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +38,8 @@ def project_app(redis_server: Server) -> Iterator[celery.Celery]:
     try:
         yield app
     finally:
+        gc.collect()  # Celery's results unsubscribe when collected: while Redis is up
+        app.close()
         reset_pynenc_app(app)
         previous.set_current()
         routing.reload()
@@ -125,3 +128,45 @@ def test_the_environment_variable_switches_back_without_settings(
     project_app.conf.pynenc_celery_tasks = True
     routing.reload()
     _on_pynenc(project_app, retries)
+
+
+def _published(sent: list[dict[str, Any]], task_id: str) -> list[dict[str, Any]]:
+    """``before_task_publish`` payloads of ``task_id``, its own ids and the reply queue
+    (the caller's on Celery, the runner thread's on pynenc) replaced by markers."""
+    out = []
+    for payload in sent:
+        if payload["headers"]["id"] != task_id:
+            continue
+        headers = {
+            k: ("<id>" if v == task_id else v)
+            for k, v in payload["headers"].items()
+            if k != "signal"
+        }
+        properties = {k: ("<id>" if v == task_id else v) for k, v in payload["properties"].items()}
+        properties.pop("reply_to")
+        properties.pop("priority", None)  # the delivery's priority: 0 on Celery's Redis
+        out.append({**payload, "headers": headers, "properties": properties})
+    return out
+
+
+def test_a_retry_publishes_as_on_a_celery_worker(project_app: celery.Celery) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def record(signal: Any = None, **payload: Any) -> None:
+        sent.append(payload)
+
+    signals.before_task_publish.connect(record, weak=False)
+    try:
+        project_app.conf.pynenc_celery_tasks = True
+        with start_worker(project_app, pool="solo", shutdown_timeout=30):
+            on_celery = tasks.flaky.delay(1)
+            assert on_celery.get(timeout=60)["retries"] == 1
+        project_app.conf.pynenc_celery_tasks = None
+        with pynenc_app_for(project_app).running_in_background():
+            on_pynenc = tasks.flaky.delay(1)
+            assert on_pynenc.get(timeout=60)["retries"] == 1
+    finally:
+        signals.before_task_publish.disconnect(record)
+    theirs, ours = _published(sent, on_celery.id), _published(sent, on_pynenc.id)
+    assert [p["headers"]["retries"] for p in theirs] == [0, 1]
+    assert theirs == ours
