@@ -12,6 +12,7 @@ from pynenc_celery_compat import exceptions, signals, states
 from pynenc_celery_compat.app import Celery
 from pynenc_celery_compat.result import AsyncResult, GroupResult
 from pynenc_celery_compat.task import Task, shared_task
+from pynenc_celery_compat.wrap import wrap_task
 
 __all__ = [
     "AsyncResult",
@@ -25,4 +26,5 @@ __all__ = [
     "signals",
     "signature",
     "states",
+    "wrap_task",
 ]

@@ -51,9 +51,8 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
     @classmethod
     def declare(cls, pynenc_app: Pynenc, compat: Any, celery_app: Any = None) -> CeleryTaskAdapter:
         """Create and register the pynenc task of ``compat`` on ``pynenc_app``."""
-        kind = (
-            LocalCeleryTaskAdapter if "<locals>" in compat.__inner_function__.__qualname__ else cls
-        )
+        # "<locals>": defined in a function; "Class.run": a class-based task's method
+        kind = LocalCeleryTaskAdapter if "." in compat.__inner_function__.__qualname__ else cls
         adapter = kind(
             pynenc_app,
             compat.__inner_function__,
@@ -90,7 +89,9 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
 
 
 class LocalCeleryTaskAdapter(CeleryTaskAdapter):
-    """The pynenc task of a compat task defined inside a function (a test's local task):
-    runners in this process find it by name; runners in other processes cannot."""
+    """The pynenc task of a compat task whose function a runner cannot import by name: one
+    defined inside a function (a test's local task: runners in other processes cannot run
+    it), or the ``run`` method of a class-based task (:func:`~pynenc_celery_compat.wrap_task`:
+    runners find it by name among the Celery app's tasks)."""
 
     requires_importable = False
