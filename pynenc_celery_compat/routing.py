@@ -128,7 +128,8 @@ def setting(conf: Any, name: str) -> Any:
 
 
 def _keys(conf: Any, name: str) -> tuple[str, ...]:
-    return tuple(conf._key(key) for key in conf._to_keys(name))
+    """The spellings Celery looks ``name`` up under, each once, in Celery's order."""
+    return tuple(dict.fromkeys(conf._key(key) for key in conf._to_keys(name)))
 
 
 def _lookup(maps: list[Any], keys: tuple[str, ...]) -> Any:
@@ -154,9 +155,6 @@ class _Reading:
         if isinstance(conf, ConfigurationView):
             return cls(conf, conf.maps, _keys(conf, SETTING))
         return cls(conf, None, ())
-
-    def value(self) -> Any:
-        return _lookup(self.maps, self.keys) if self.keys else self.conf.get(SETTING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +189,7 @@ def routed_to_celery(task: Any, app: Any) -> bool:
         reading = cache.reading
         if reading is None or reading.conf is not conf or reading.maps is not conf.maps:
             reading = cache.reading = _Reading.of(conf)
-        raw = reading.value()
+        raw = _lookup(reading.maps, reading.keys) if reading.keys else conf.get(SETTING)
         if raw is None:
             return False
     frozen = _frozen(raw)
