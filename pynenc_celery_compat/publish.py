@@ -139,9 +139,7 @@ def publication(
     return _build(task, app, task_id, args or (), kwargs or {}, merged, queue, shadow)
 
 
-def retry_publication(
-    task: Any, request: Any, countdown: float | None, eta: Any, queue: str | None
-) -> Publication:
+def retry_publication(task: Any, request: Any, countdown: float | None, eta: Any) -> Publication:
     """The message Celery's ``retry()`` publishes for the running ``request``: same id and
     arguments, ``retries + 1``, the request's root, parent, expiry, limits and origin."""
     hard, soft = request.timelimit or (None, None)
@@ -167,7 +165,7 @@ def retry_publication(
     delivery = request.delivery_info or {}
     if delivery.get("priority") is not None:
         options["priority"] = delivery["priority"]
-    target = queue or delivery.get("routing_key") or app_queue(task)
+    target = delivery.get("routing_key") or app_queue(task)
     options["queue"] = target  # where the retry goes: the queue it came from
     merged = {**task._get_exec_options(), **options}
     return _build(
@@ -313,7 +311,7 @@ def announce_retry(task: Any, request: Any, eta: Any, countdown: float | None) -
     the invocation itself; Celery would publish this message)."""
     if not eta and countdown is None:
         countdown = task.default_retry_delay
-    message = retry_publication(task, request, countdown, eta, None)
+    message = retry_publication(task, request, countdown, eta)
     message.before()
     message.after()
 

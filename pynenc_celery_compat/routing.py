@@ -15,7 +15,7 @@ matched (``fnmatch``, case-sensitive) against a task's name and its module::
 ``*`` everything; a pattern starting with ``!`` keeps matching tasks on pynenc.
 
 The check sits on every call, so it is cached: the setting is read with a direct lookup
-(no exception-driven misses: about 0.3 µs), the environment once per process
+(no exception-driven misses: about half a microsecond), the environment once per process
 (:func:`reload` reads it again), and the decision per task name until the value changes.
 """
 

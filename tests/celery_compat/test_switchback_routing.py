@@ -164,7 +164,7 @@ def test_the_environment_variable_replaces_the_setting(
     assert routed(app, *tasks) == [True, False, False]
 
 
-def test_a_wrong_environment_value_names_the_variable(
+def test_a_lone_exclamation_mark_in_the_environment_switches_nothing(
     app: celery.Celery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(routing.ENV_VAR, "!")
