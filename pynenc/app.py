@@ -10,7 +10,8 @@ from pynenc.broker.kombu_broker import KombuBroker
 from pynenc.client_data_store import ClientDataStore
 from pynenc.conf import AppConfig
 from pynenc.conf.option import InvalidValue, OptionTable, import_object
-from pynenc.exceptions import ConfigError, TaskDefinitionError
+from pynenc.conf.serializers import not_accepted
+from pynenc.exceptions import ConfigError, SerializationError, TaskDefinitionError
 from pynenc.hooks import Hooks
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.logs import apply_logging_level
@@ -82,6 +83,24 @@ class Pynenc:
         except ConfigError as exc:
             source = self.conf.source_of("serializer")
             raise ConfigError(f"{exc} (serializer {self.conf.serializer!r} from {source})") from exc
+
+    def serializer_for(self, name: str | None, what: str = "The data") -> Serializer:
+        """The serializer that decodes what was encoded with serializer ``name`` (a
+        record's or a message's; ``None``: the app's own), if this app accepts it
+        (``what``: the data, for the error).
+
+        :raises SerializationError: ``name`` is neither ``serializer`` nor listed in
+            ``accept_serializers`` (the message names the option).
+        :raises ConfigError: no serializer is registered under that name.
+        """
+        conf = self.conf
+        if name is None or name == conf.serializer:
+            return self.serializer
+        if name not in conf.accept_serializers:
+            raise SerializationError(
+                not_accepted(name, what, conf.serializer, conf.accept_serializers)
+            )
+        return get_serializer(name)
 
     @cached_property
     def state_backend(self) -> StateBackend:

@@ -19,6 +19,7 @@ import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from pynenc.error_classes import build_error
 from pynenc.exceptions import SoftTimeoutExceeded
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class Attempt:
         "key",
         "settled_by",
         "soft_at",
+        "soft_error",
         "soft_raised",
         "soft_timeout",
         "started",
@@ -58,6 +60,7 @@ class Attempt:
         *,
         key: Any = None,
         started: float | None = None,
+        soft_error: type[Exception] = SoftTimeoutExceeded,
     ) -> None:
         self.invocation_id = invocation_id
         self.task_id = task_id
@@ -68,6 +71,8 @@ class Attempt:
         self.hard_at = None if timeout is None else self.started + timeout
         self.soft_at = None if soft_timeout is None else self.started + soft_timeout
         self.soft_raised = False
+        #: the class raised past the soft limit (the task class's ``soft_timeout_error``)
+        self.soft_error = soft_error
         self.settled_by: str | None = None
         self._lock = threading.Lock()
 
@@ -86,18 +91,22 @@ class Attempt:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def soft_exceeded(self) -> SoftTimeoutExceeded:
-        """The exception for this attempt's soft limit (marked raised: raised once)."""
+    def soft_exceeded(self) -> Exception:
+        """The exception for this attempt's soft limit (marked raised: raised once): a
+        :attr:`soft_error` (see :mod:`pynenc.error_classes`)."""
         self.soft_raised = True
-        return SoftTimeoutExceeded(
+        return build_error(
+            self.soft_error,
+            SoftTimeoutExceeded,
             f"Invocation {self.invocation_id} of task {self.task_id} ran past its soft time "
             f"limit of {self.soft_timeout:g} s (task option soft_timeout): clean up and return"
             + (f" before its hard limit of {self.timeout:g} s." if self.timeout else "."),
-            self.soft_timeout,
+            (self.soft_timeout,),
+            {"limit": self.soft_timeout},
         )
 
     def check_soft(self) -> None:
-        """Raise :class:`SoftTimeoutExceeded` once, past the soft limit (cooperative check)."""
+        """Raise :attr:`soft_error` once, past the soft limit (cooperative check)."""
         if self.soft_at is not None and not self.soft_raised and time.monotonic() >= self.soft_at:
             raise self.soft_exceeded()
 

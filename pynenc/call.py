@@ -29,12 +29,13 @@ class Call(Generic[Params, Result]):
 
     @property
     def serialized_arguments(self) -> dict[str, str]:
-        """Each argument encoded by the app's serializer (computed once)."""
+        """Each argument encoded by the task's serializer (computed once)."""
         if self._serialized is None:
-            app = self.task.app
-            encoded = serialize_arguments(
-                app.serializer, self.task.task_id.key, self.arguments.kwargs
-            )
+            task = self.task
+            app = task.app
+            # a task's own serializer is checked against the accept list (Task.serializer)
+            serializer = app.serializer if task.conf.serializer is None else task.serializer
+            encoded = serialize_arguments(serializer, task.task_id.key, self.arguments.kwargs)
             self._serialized = app.client_data_store.externalize(encoded)
         return self._serialized
 
@@ -65,9 +66,9 @@ class PreSerializedCall(Call[Params, Result]):
     def serialized_arguments(self) -> dict[str, str]:
         if self._serialized is None:
             own = {k: v for k, v in self.arguments.kwargs.items() if k not in self._common}
-            app = self.task.app
-            encoded = serialize_arguments(app.serializer, self.task.task_id.key, own)
-            self._serialized = {**self._common, **app.client_data_store.externalize(encoded)}
+            task = self.task
+            encoded = serialize_arguments(task.serializer, task.task_id.key, own)
+            self._serialized = {**self._common, **task.app.client_data_store.externalize(encoded)}
         return self._serialized
 
 

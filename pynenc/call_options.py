@@ -1,5 +1,5 @@
-"""Per-call options: one call of a task with its own delay, ETA, expiry, queue, priority or
-invocation id, without declaring another task.
+"""Per-call options: one call of a task with its own delay, ETA, expiry, queue, priority,
+invocation id or headers, without declaring another task.
 
 ``task.with_options(delay=5, queue="slow")`` returns a :class:`TaskWithOptions`, which is
 called (and parallelized) like the task itself. :class:`CallOptions` holds the values,
@@ -10,6 +10,7 @@ expiry when the call is registered (see ``docs/scheduling.md``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import time
@@ -52,6 +53,9 @@ class CallOptions:
     :param priority: 0-9, this call's message priority instead of the task's.
     :param invocation_id: a caller-chosen id; calling again with the same id returns the
         same invocation (registered and run once).
+    :param headers: a JSON object carried with the call to the running task
+        (``invocation.headers``) and stored with the record; kept as a JSON copy, and an
+        empty one as ``None`` (nothing is stored or sent for it).
     """
 
     delay: float | None = None
@@ -60,6 +64,7 @@ class CallOptions:
     queue: str | None = None
     priority: int | None = None
     invocation_id: str | None = None
+    headers: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.check()
@@ -108,6 +113,11 @@ class CallOptions:
                     "without spaces (no control or invisible characters: the id is typed "
                     "in commands and read in logs)"
                 )
+
+        if self.headers is not None:
+            # frozen: the checked copy replaces what was given (a caller's later changes
+            # to its dict do not reach calls made with these options)
+            object.__setattr__(self, "headers", _json_object(self.headers))
 
     @property
     def delays(self) -> bool:
@@ -217,13 +227,13 @@ def run_sync(
     options.times(time.time())  # the same errors as a distributed call
     chosen = options.invocation_id
     if chosen is None:
-        return SyncInvocation.run(task, arguments)
+        return SyncInvocation.run(task, arguments, headers=options.headers)
     kept = _sync_ids.setdefault(task.app, OrderedDict())
     found = kept.get(chosen)
     if found is not None:
         _check_same_call(found, task, arguments)
         return found
-    invocation = SyncInvocation.run(task, arguments, invocation_id=chosen)
+    invocation = SyncInvocation.run(task, arguments, chosen, options.headers)
     kept[chosen] = invocation
     if len(kept) > SYNC_IDS_KEPT:
         kept.popitem(last=False)
@@ -239,6 +249,29 @@ def _check_same_call(
         raise InvocationConflictError(
             conflict_message(found.invocation_id, found.task.task_id.key, task.task_id.key)
         )
+
+
+def _json_object(headers: Any) -> dict[str, Any] | None:
+    """``headers`` as a JSON copy (``None`` when empty); ``TypeError``/``ValueError`` when
+    it is not a mapping of names to JSON values."""
+    if not isinstance(headers, dict):
+        raise TypeError(
+            f"with_options(headers={headers!r}): headers must be a dict of names to JSON "
+            "values (str, int, float, bool, None, lists and dicts of them)"
+        )
+    if not headers:
+        return None
+    bad = [key for key in headers if not isinstance(key, str)]
+    if bad:
+        raise TypeError(f"with_options(headers=...): header names must be strings, got {bad[0]!r}")
+    try:
+        copy: dict[str, Any] = json.loads(json.dumps(headers, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(
+            f"with_options(headers=...): headers must hold JSON values only (str, int, "
+            f"float, bool, None, lists and dicts of them): {exc}"
+        ) from None
+    return copy
 
 
 def _seconds(name: str, value: Any) -> float:

@@ -13,6 +13,7 @@ import socket
 from dataclasses import dataclass
 
 from pynenc.context import current_invocation
+from pynenc.error_classes import build_error
 from pynenc.exceptions import InvocationCancelledError
 from pynenc.records import InvocationStatus
 
@@ -42,17 +43,24 @@ def default_canceller() -> str:
 
 
 def cancelled_error(
-    invocation_id: str, task_id: str, by: str, at: float, reason: str | None
-) -> InvocationCancelledError:
-    """The error a waiter of a cancelled invocation gets (stored with the CANCELLED status)."""
+    invocation_id: str,
+    task_id: str,
+    by: str,
+    at: float,
+    reason: str | None,
+    cls: type[Exception] = InvocationCancelledError,
+) -> Exception:
+    """The error a waiter of a cancelled invocation gets (stored with the CANCELLED status):
+    ``cls``, the task class's ``cancelled_error`` (see :mod:`pynenc.error_classes`)."""
     when = dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="milliseconds")
     why = f": {reason}" if reason else ""
-    return InvocationCancelledError(
-        f"Invocation {invocation_id} of task {task_id} was cancelled by {by} at {when}{why}",
-        by,
-        at,
-        reason,
-        invocation_id,
+    message = f"Invocation {invocation_id} of task {task_id} was cancelled by {by} at {when}{why}"
+    return build_error(
+        cls,
+        InvocationCancelledError,
+        message,
+        (by, at, reason, invocation_id),
+        {"cancelled_by": by, "cancelled_at": at, "reason": reason, "invocation_id": invocation_id},
     )
 
 

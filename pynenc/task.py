@@ -23,17 +23,22 @@ from pynenc.call_options import CallOptions, TaskWithOptions, run_sync
 from pynenc.conf import ConcurrencyControlType, TaskConfig
 from pynenc.conf.limits import check_time_limits
 from pynenc.conf.option import OptionTable
+from pynenc.conf.serializers import not_accepted
 from pynenc.conf.task_config import task_option_table
 from pynenc.context import current_invocation
+from pynenc.error_classes import ERROR_CLASS_ATTRIBUTES, check_error_class
 from pynenc.exceptions import (
     BrokerError,
     ConfigError,
     InvalidTaskOptionsError,
+    InvocationCancelledError,
     OutsideTaskError,
     PublishVetoError,
     RetryError,
+    SoftTimeoutExceeded,
     TaskDefinitionError,
     TaskNotFoundError,
+    TaskTimeoutError,
 )
 from pynenc.identifiers import TaskId, check_task_name
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
@@ -41,7 +46,7 @@ from pynenc.invocation.distributed import DistributedInvocationGroup
 from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
 from pynenc.orchestrator import result_cache
 from pynenc.orchestrator.concurrency import ConcurrencyPolicy
-from pynenc.serializer import serialize_arguments
+from pynenc.serializer import Serializer, get_serializer, serialize_arguments
 from pynenc.types import Func, Params, Result
 
 if TYPE_CHECKING:
@@ -74,12 +79,28 @@ class Task(Generic[Params, Result]):
     #: config files, defaults), listed by ``show-config``, read with ``task.conf.get(name)``.
     extra_options: ClassVar[OptionTable | None] = None
 
+    #: What this class's invocations raise, so a layer can use its own classes (Celery's
+    #: ``SoftTimeLimitExceeded``, ``TimeLimitExceeded``, ``TaskRevokedError``):
+    #: ``soft_timeout_error`` inside the task past its ``soft_timeout``;
+    #: ``timeout_error`` recorded past its hard ``timeout`` (waiters get it, and
+    #: ``retry_for`` decides on it); ``cancelled_error`` to waiters of a cancelled
+    #: invocation and from ``checkpoint()``. A subclass of pynenc's default is called
+    #: with the default's arguments; any other ``Exception`` subclass with the message
+    #: alone; then the default's attributes are set on it where it takes them (``limit``;
+    #: ``cancelled_by``, ``cancelled_at``, ``reason``, ``invocation_id``). See
+    #: :func:`pynenc.error_classes.build_error`.
+    soft_timeout_error: ClassVar[type[Exception]] = SoftTimeoutExceeded
+    timeout_error: ClassVar[type[Exception]] = TaskTimeoutError
+    cancelled_error: ClassVar[type[Exception]] = InvocationCancelledError
+
     #: ``False`` lets a subclass wrap functions defined inside other functions (tests of a
     #: layer that runs them in-process only: a runner in another process cannot import them)
     requires_importable: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        for name in ERROR_CLASS_ATTRIBUTES:
+            check_error_class(f"{cls.__module__}.{cls.__qualname__}.{name}", getattr(cls, name))
         extra = cls.__dict__.get("extra_options")
         if extra is None:
             return
@@ -147,6 +168,31 @@ class Task(Generic[Params, Result]):
         invalid = [name for name in self.options if name not in table]
         if invalid:
             raise InvalidTaskOptionsError(self.task_id.key, invalid, sorted(table.names))
+
+    @property
+    def serializer(self) -> Serializer:
+        """The serializer of this task's arguments and results: its option ``serializer``,
+        else the app's (the fast path: nothing is checked).
+
+        :raises ConfigError: the app does not accept the task's serializer (option
+            ``accept_serializers``), or no serializer has that name.
+        """
+        name = self.conf.serializer
+        if name is None:
+            return self.app.serializer
+        conf = self.app.conf
+        if name == conf.serializer:
+            return self.app.serializer
+        if name not in conf.accept_serializers:
+            what = f"Task {self.task_id.key!r} (task option serializer)"
+            raise ConfigError(not_accepted(name, what, conf.serializer, conf.accept_serializers))
+        try:
+            return get_serializer(name)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"Task {self.task_id.key!r}, option serializer "
+                f"(from {self.conf.source_of('serializer')}): {exc}"
+            ) from None
 
     @property
     def logger(self) -> logging.Logger:
@@ -287,6 +333,7 @@ class Task(Generic[Params, Result]):
         queue: str | None = None,
         priority: int | None = None,
         invocation_id: str | None = None,
+        headers: dict[str, Any] | None = None,
     ) -> TaskWithOptions[Params, Result]:
         """This task with options for the calls made through the result::
 
@@ -302,9 +349,11 @@ class Task(Generic[Params, Result]):
         :param invocation_id: a caller-chosen id: a second call with it returns the same
             invocation (registered and run once); another task or other arguments under
             it raise ``InvocationConflictError``.
+        :param headers: a dict of JSON values for the running task to read
+            (``invocation.headers``), stored with the invocation (nothing when absent).
         :raises ValueError: (or ``TypeError``) an option is wrong, named with the reason.
         """
-        options = CallOptions(delay, eta, expires, queue, priority, invocation_id)
+        options = CallOptions(delay, eta, expires, queue, priority, invocation_id, headers)
         return TaskWithOptions(self, options)
 
     def parallelize(
@@ -420,7 +469,7 @@ def distribute_batch_calls(
     broker batch per batch, with ``common_args`` serialized once for all of them."""
     common = common_args or {}
     encoded_common = task.app.client_data_store.externalize(
-        serialize_arguments(task.app.serializer, task.task_id.key, common)
+        serialize_arguments(task.serializer, task.task_id.key, common)
     )
     calls: list[Call[Params, Result]] = []
     for index, item in enumerate(param_list):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import _state
 
 _tasks: dict[str, Any] = {}
+_bind_lock = threading.Lock()
 
 
 def add(task: Any) -> None:
@@ -40,3 +42,38 @@ def share(task: Any) -> None:
         if app.finalized:
             with app._finalize_mutex:
                 register_on(app, task)
+
+
+def follow_current_app(task_class: Any) -> Any:
+    """The current Celery app, with the shared task ``task_class`` bound to it (rebound
+    when the current app changed: a test's fresh app, a project's real app).
+
+    A thread with no current app of its own (a runner's thread) keeps the app the task is
+    bound to, rather than Celery's fallback ``default`` app.
+    """
+    app = _state._tls.current_app
+    if app is None:
+        if task_class.__bound__ and task_class.__dict__.get("_app") is not None:
+            return task_class._app
+        app = _state.get_current_app()
+    if task_class._app is not app or not task_class.__bound__:
+        with _bind_lock:
+            if task_class._app is not app or not task_class.__bound__:
+                task_class.bind(app)
+    return app
+
+
+def forget_app_settings(task_class: Any) -> None:
+    """Undo what binding to an app copied from its settings (``ignore_result``,
+    ``store_eager_result``, …: the ``from_config`` attributes, and ``typing``) so that the
+    next app's settings apply; options given to the decorator stay."""
+    filled = task_class.__dict__.get("_compat_from_settings")
+    if filled is None:  # first binding: remember which attributes the settings fill
+        names = [attr for attr, _ in task_class.from_config] + ["typing"]
+        task_class._compat_from_settings = tuple(
+            name for name in names if getattr(task_class, name, None) is None
+        )
+        return
+    for name in filled:
+        if name in task_class.__dict__:
+            delattr(task_class, name)

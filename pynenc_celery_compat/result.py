@@ -30,10 +30,35 @@ from pynenc.invocation.progress import read as read_progress
 from pynenc.records import FINAL, InvocationRecord, InvocationStatus
 from pynenc_celery_compat import exceptions, registry, states
 from pynenc_celery_compat.bridge import pynenc_app_for
+from pynenc_celery_compat.eager import reads_celery_results
 
 
 class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
-    """The result of one task call (Celery's ``AsyncResult`` API, read from pynenc)."""
+    """The result of one task call (Celery's ``AsyncResult`` API, read from pynenc).
+
+    While the app runs eagerly, ``AsyncResult(id)`` is Celery's own result, read from
+    Celery's result backend (where eager results are stored): see
+    :func:`pynenc_celery_compat.eager.reads_celery_results`.
+    """
+
+    def __new__(
+        cls,
+        id: str,
+        backend: Any = None,
+        task_name: str | None = None,
+        app: Any = None,
+        parent: Any = None,
+        *,
+        invocation: DistributedInvocation[Any, Any] | None = None,
+        ignored: bool = False,
+    ) -> Any:
+        if invocation is None:  # a lookup by id, not a call's own result
+            celery_app = app if app is not None else current_app._get_current_object()
+            if reads_celery_results(celery_app, id):
+                return celery_result.AsyncResult(
+                    id, backend=backend, task_name=task_name, app=celery_app, parent=parent
+                )
+        return super().__new__(cls)
 
     def __init__(
         self,

@@ -23,12 +23,14 @@ from celery import result as celery_result
 from celery.app import task as celery_task
 from celery.app.autoretry import add_autoretry_behaviour
 from celery.exceptions import Retry
+from celery.local import class_property
 from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
 from celery.utils.threads import LocalStack
 
 from pynenc_celery_compat import calling, publish, registry, routing
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
+from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.result import AsyncResult
 
 if TYPE_CHECKING:
@@ -48,6 +50,24 @@ class Task(celery_task.Task):  # type: ignore[misc]
     __inner_function__: Callable[..., Any]
     #: whether the task wraps a function whose first parameter is the task (``bind=True``)
     _compat_bound: ClassVar[bool] = False
+    #: made by ``shared_task``: it follows the current Celery app (Celery's shared tasks do)
+    _compat_shared: ClassVar[bool] = False
+
+    # -- the app -------------------------------------------------------------------------
+
+    @classmethod
+    def _get_app(cls) -> Any:
+        if cls._compat_shared:
+            return registry.follow_current_app(cls)
+        return super()._get_app()
+
+    @classmethod
+    def bind(cls, app: Any) -> Any:
+        if cls._compat_shared:  # settings of the app it was bound to before do not stay
+            registry.forget_app_settings(cls)
+        return super().bind(app)
+
+    app = class_property(_get_app, bind)
 
     # -- calling -------------------------------------------------------------------------
 
@@ -69,13 +89,17 @@ class Task(celery_task.Task):  # type: ignore[misc]
         """Send the task (Celery's signature and options); returns an :class:`AsyncResult`.
 
         Eager apps (``task_always_eager``) and tasks switched back to Celery take Celery's own
-        path; everything else is registered and published by pynenc.
+        path; everything else is registered and published by pynenc (an eager app opted into
+        the in-process runner too: :mod:`pynenc_celery_compat.eager`).
         """
         app = self._get_app()
-        if app.conf.task_always_eager or routing.routed_to_celery(self, app):
+        eager = app.conf.task_always_eager
+        if (eager and not wants_runner(app)) or routing.routed_to_celery(self, app):
             return super().apply_async(
                 args, kwargs, task_id, producer, link, link_error, shadow, **options
             )
+        if eager:  # opted into the in-process runner (pynenc_celery_compat.eager)
+            ensure_runner(app, self)
         return calling.send(self, app, args, kwargs, task_id, link, link_error, options)
 
     def apply(self, args: Any = None, kwargs: Any = None, *more: Any, **options: Any) -> Any:
@@ -197,6 +221,7 @@ def build_task(
         "run": run,
         "_decorated": True,
         "_compat_bound": bind,
+        "_compat_shared": app is None,
         "__doc__": fun.__doc__,
         "__module__": fun.__module__,
         "__annotations__": inspect.get_annotations(fun),

@@ -55,6 +55,11 @@ class Envelope:
     #: seconds since the epoch after which it must not start (``None``: never expires);
     #: tells the claim to check the stored expiry (absent from the JSON when ``None``)
     expires: float | None = None
+    #: the caller's headers (a JSON object; absent from the JSON when ``None``)
+    headers: dict[str, Any] | None = None
+    #: the root of its call tree when it is neither the parent nor itself (see
+    #: :func:`pynenc.records.root_of`; absent from the JSON when ``None``)
+    root_id: str | None = None
 
     def encode(self) -> str:
         return json.dumps(
@@ -73,6 +78,8 @@ class Envelope:
             self.parent_id,
             self.priority,
             self.expires,
+            self.headers,
+            self.root_id,
         )
 
     def _shared(self) -> dict[str, Any]:
@@ -87,6 +94,10 @@ class Envelope:
         }
         if self.expires is not None:  # only calls with an expiry carry the field
             shared["expires"] = self.expires
+        if self.headers is not None:  # likewise headers, and a root other than the parent
+            shared["headers"] = self.headers
+        if self.root_id is not None:
+            shared["root"] = self.root_id
         return shared
 
     @classmethod
@@ -154,6 +165,8 @@ def decode_message(body: bytes | str, max_bytes: int = MAX_MESSAGE_BYTES) -> lis
                 # envelopes written before priorities existed have no such field
                 priority=_priority(data.get("priority")),
                 expires=_expires(data.get("expires")),
+                headers=_headers(data.get("headers")),
+                root_id=_optional_text("root", data.get("root")),
             )
             for invocation_id, arguments in items
         ]
@@ -224,6 +237,18 @@ def _expires(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         raise ValueError(f"expires must be a number of seconds since the epoch, got {value!r}")
     return float(value)
+
+
+def _headers(value: Any) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    raise ValueError(f"headers must be an object or null, got {type(value).__name__}")
+
+
+def _optional_text(name: str, value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{name} must be a string or null, got {type(value).__name__}")
 
 
 def _head(body: bytes | str) -> str:

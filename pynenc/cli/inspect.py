@@ -15,7 +15,7 @@ from pynenc.cli.common import age, load, table
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
 from pynenc.invocation import progress
-from pynenc.records import InvocationStatus, StatusEntry
+from pynenc.records import InvocationStatus, StatusEntry, root_of
 from pynenc.serializer import deserialize_result
 
 #: ``status`` exits with this code for a FAILED, EXPIRED or CANCELLED invocation (0 otherwise).
@@ -60,6 +60,15 @@ def status(ctx: click.Context, invocation_id: str) -> None:
         click.echo(f"expires     {_when(record.expires, now)}")
     if record.priority is not None:
         click.echo(f"priority    {record.priority}")
+    if record.parent_id is not None:
+        root = root_of(record.invocation_id, record.parent_id, record.root_id)
+        tree = "" if root == record.parent_id else f"  (root {root})"
+        click.echo(f"parent      {record.parent_id}{tree}")
+    if record.serializer is not None:
+        click.echo(f"serializer  {record.serializer}")
+    if record.headers is not None:
+        shown = json.dumps(record.headers)
+        click.echo(f"headers     {shown if len(shown) <= 200 else shown[:197] + '...'}")
     limits = _limits(app, record.task_id)
     if limits:
         click.echo(f"limits      {limits}")
@@ -76,7 +85,7 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     if last_progress is not None:
         click.echo(f"progress    {_show_progress(last_progress)}")
     if record.result is not None:
-        click.echo(f"result      {_show_result(app, record.result)}")
+        click.echo(f"result      {_show_result(app, record.result, record.serializer)}")
     if record.error is not None:
         headline = f"{record.error.get('type')}: {record.error.get('message')}"
         click.echo(f"error       {headline}")
@@ -130,10 +139,10 @@ def _limits(app: Pynenc, task_id: str) -> str:
     return ", ".join(limits)
 
 
-def _show_result(app: Pynenc, encoded: str) -> str:
+def _show_result(app: Pynenc, encoded: str, serializer: str | None = None) -> str:
     try:
         value: Any = deserialize_result(
-            app.serializer, app.client_data_store.resolve_value(encoded)
+            app.serializer_for(serializer), app.client_data_store.resolve_value(encoded)
         )
     except PynencError:
         return f"(cannot decode here) {encoded[:200]}"

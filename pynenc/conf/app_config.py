@@ -36,6 +36,7 @@ from pynenc.conf.option import (
     string_tuple,
     text,
 )
+from pynenc.conf.serializers import serializer_name, serializer_names
 from pynenc.conf.sources import Resolved, Schema, load_layers
 from pynenc.conf.task_config import (
     TASK_OPTIONS,
@@ -46,8 +47,6 @@ from pynenc.conf.task_config import (
 )
 from pynenc.exceptions import ConfigError, InvalidTaskOptionsError
 
-#: The serializers pynenc ships; others are added with ``pynenc.serializer.register_serializer``.
-SERIALIZERS = ("json", "pickle", "cloudpickle")
 LOGGING_LEVELS = ("debug", "info", "warning", "error", "critical")
 MIN_SIGNING_KEY_LENGTH = 16
 
@@ -61,14 +60,6 @@ def signing_keys(raw: Any) -> tuple[str, ...]:
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
     return keys
-
-
-def serializer_name(raw: Any) -> str:
-    """The name of a serializer: any non-empty name, since a serializer may be registered
-    after the configuration is read; it is looked up when first used. The built-in names are
-    accepted in any case."""
-    name = text(raw).strip()
-    return name.lower() if name.lower() in SERIALIZERS else name
 
 
 APP_OPTIONS = OptionTable(
@@ -145,6 +136,15 @@ APP_OPTIONS = OptionTable(
             "Class of the app's tasks (a layer's Task subclass); the decorator's task_cls "
             "wins. Imported when the first task is declared.",
             mask=class_path,
+        ),
+        Option(
+            "accept_serializers",
+            (),
+            serializer_names,
+            "a list of serializer names (comma-separated in text)",
+            "Serializers besides serializer (always accepted) that a task may use (task "
+            "option serializer) and that runners and waiters decode; list pickle or "
+            "cloudpickle only when every producer is trusted.",
         ),
     ],
 )
@@ -443,6 +443,7 @@ class AppConfig(_Section):
     logging_level: str
     task_modules: tuple[str, ...]
     task_cls: type | str
+    accept_serializers: tuple[str, ...]
     runner: RunnerConfig
     broker: BrokerConfig
     client_data_store: ClientDataStoreConfig

@@ -34,6 +34,7 @@ from pynenc.conf.option import (
     text,
 )
 from pynenc.conf.rate import RateLimit, rate_limit
+from pynenc.conf.serializers import optional_serializer_name
 from pynenc.exceptions import ConfigError
 
 
@@ -251,6 +252,14 @@ TASK_OPTIONS = OptionTable(
             "Soft time limit of one attempt: SoftTimeoutExceeded is raised in the task "
             "(shorter than timeout).",
         ),
+        Option(
+            "serializer",
+            None,
+            optional_serializer_name,
+            "the name of a serializer listed in the app's accept_serializers, or None",
+            "Serializer of this task's arguments and results instead of the app's (None); "
+            "the app must accept it (accept_serializers).",
+        ),
     ],
 )
 
@@ -335,6 +344,7 @@ class TaskConfig:
     retry_jitter: bool = TASK_OPTIONS["retry_jitter"].default
     timeout: float | None = TASK_OPTIONS["timeout"].default
     soft_timeout: float | None = TASK_OPTIONS["soft_timeout"].default
+    serializer: str | None = TASK_OPTIONS["serializer"].default
     sources: Mapping[str, str] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True
     )

@@ -24,6 +24,9 @@ CHECKPOINT_READ_EVERY = 0.1
 class BaseInvocation(ABC, Generic[Params, Result]):
     """One call of a task: its id, arguments, status and (eventually) its result."""
 
+    #: the invocation whose task made this call (``None``: a top-level call)
+    parent_id: str | None = None
+
     def __init__(self, task: Task[Params, Result], arguments: Arguments, invocation_id: str):
         self.task = task
         self.arguments = arguments
@@ -33,6 +36,17 @@ class BaseInvocation(ABC, Generic[Params, Result]):
     @property
     def app(self) -> Any:
         return self.task.app
+
+    @property
+    def root_id(self) -> str:
+        """The id of the top-level call of this invocation's call tree: the parent's root,
+        or its own id for a top-level call."""
+        return self.invocation_id
+
+    @property
+    def headers(self) -> dict[str, Any] | None:
+        """The headers the caller gave (``task.with_options(headers=...)``), or ``None``."""
+        return None
 
     @property
     @abstractmethod

@@ -10,13 +10,14 @@ from pynenc.arguments import Arguments
 from pynenc.exceptions import InvocationExpiredError, SerializationError, TaskNotFoundError
 from pynenc.invocation import progress
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
-from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry
+from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry, root_of
 from pynenc.serializer import deserialize_arguments, deserialize_result, payload_to_exception
 from pynenc.timeouts import checked_timeout
 from pynenc.types import Params, Result
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
+    from pynenc.broker.envelope import Envelope
     from pynenc.cancellation import Cancellation
     from pynenc.task import Task
 
@@ -38,9 +39,12 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
         parent_id: str | None = None,
         *,
         attempt_retries: int | None = None,
+        envelope: Envelope | None = None,
     ) -> None:
         # BaseInvocation.__init__ is not called: task and arguments are properties here
-        self._setup(task.app, task, arguments, invocation_id, parent_id, attempt_retries)
+        self._setup(
+            task.app, task, arguments, invocation_id, parent_id, attempt_retries, None, envelope
+        )
 
     def _setup(
         self,
@@ -51,8 +55,10 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
         parent_id: str | None,
         attempt_retries: int | None = None,
         stored: InvocationRecord | None = None,
+        envelope: Envelope | None = None,
     ) -> None:
-        """Every attribute of a handle, set in one place (a call's and a stored one's)."""
+        """Every attribute of a handle, set in one place (a call's, a stored one's and the
+        running attempt's: ``envelope``, its message)."""
         self._app = app
         self._task = task
         self._arguments = arguments
@@ -60,9 +66,10 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
         self.invocation_id = invocation_id
         self.parent_id = parent_id
         self._final = stored if stored is not None and stored.status.is_final else None
-        #: set by the runner on the handle of a running attempt: its retry count, known
-        #: from the message (``num_retries`` then reads nothing)
-        self._attempt_retries = attempt_retries
+        #: set by the runner on the handle of a running attempt: its message, which holds
+        #: its retry count, headers and root (``num_retries`` and those read nothing)
+        self._envelope = envelope
+        self._attempt_retries = attempt_retries if envelope is None else envelope.num_retries
         self._next_cancel_read = 0.0  #: monotonic time of the next read by checkpoint()
 
     @classmethod
@@ -119,7 +126,10 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
             assert self._stored is not None
             try:
                 stored = self._app.client_data_store.resolve(self._stored.arguments)
-                decoded = deserialize_arguments(self._app.serializer, stored)
+                serializer = self._app.serializer_for(
+                    self._stored.serializer, "The stored arguments"
+                )
+                decoded = deserialize_arguments(serializer, stored)
             except SerializationError as exc:
                 raise SerializationError(
                     f"Invocation {self.invocation_id} of {self.task_key}: {exc}"
@@ -142,6 +152,29 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
     @property
     def status(self) -> InvocationStatus:
         return self._record().status
+
+    def _known_record(self) -> InvocationRecord:
+        """The record this handle read already, else one read (fields set at the call)."""
+        return self._stored or self._final or self._record()
+
+    @property
+    def headers(self) -> dict[str, Any] | None:
+        """The caller's headers (``with_options(headers=...)``), or ``None``. The running
+        task reads them from its message; another handle reads the record once."""
+        if self._envelope is not None:
+            return self._envelope.headers
+        return self._known_record().headers
+
+    @property
+    def root_id(self) -> str:
+        """The id of the top-level call of this invocation's call tree (its own id for a
+        top-level call). The running task knows it from its message; another handle reads
+        the record once."""
+        if self._envelope is not None:
+            envelope = self._envelope
+            return root_of(envelope.invocation_id, envelope.parent_id, envelope.root_id)
+        record = self._known_record()
+        return root_of(self.invocation_id, record.parent_id, record.root_id)
 
     @property
     def num_retries(self) -> int:
@@ -196,7 +229,10 @@ class DistributedInvocation(BaseInvocation[Params, Result]):
             assert record.result is not None
             app = self._app
             encoded = app.client_data_store.resolve_value(record.result)
-            return deserialize_result(app.serializer, encoded)
+            serializer = app.serializer_for(
+                record.serializer, f"The result of invocation {record.invocation_id}"
+            )
+            return deserialize_result(serializer, encoded)
         if record.status is InvocationStatus.EXPIRED:
             raise expired_error(record)
         assert record.error is not None
@@ -235,8 +271,12 @@ class ReusedInvocation(DistributedInvocation[Params, Result]):
         """The arguments of the reused invocation."""
         if self._stored_arguments is None:
             app = self.task.app
-            stored = app.client_data_store.resolve(self._record().arguments)
-            self._stored_arguments = Arguments(deserialize_arguments(app.serializer, stored))
+            record = self._record()
+            stored = app.client_data_store.resolve(record.arguments)
+            serializer = app.serializer_for(
+                record.serializer, f"The arguments of invocation {record.invocation_id}"
+            )
+            self._stored_arguments = Arguments(deserialize_arguments(serializer, stored))
         return self._stored_arguments
 
     @arguments.setter

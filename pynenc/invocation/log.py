@@ -25,6 +25,14 @@ logger = logging.getLogger("pynenc.invocation")
 _INFO = logging.INFO
 
 
+def _cancelled_here(exc: BaseException, envelope: Envelope) -> bool:
+    """Whether ``exc`` is the cancellation of this very invocation (pynenc's error, or the
+    task class's ``cancelled_error``, which carries the same attributes where it can)."""
+    if getattr(exc, "invocation_id", None) != envelope.invocation_id:
+        return False
+    return isinstance(exc, InvocationCancelledError) or hasattr(exc, "cancelled_by")
+
+
 def started(envelope: Envelope) -> None:
     """The runner starts running the invocation (after its claim)."""
     if logger.isEnabledFor(_INFO):
@@ -51,7 +59,7 @@ def failed(envelope: Envelope, seconds: float, exc: BaseException) -> None:
     """The function raised and no retry is left: WARNING, with the traceback (none for an
     error the runner made: a time limit). A task that stopped because it was cancelled
     (``checkpoint()`` raised) is INFO: its status is CANCELLED, not FAILED."""
-    if isinstance(exc, InvocationCancelledError) and exc.invocation_id == envelope.invocation_id:
+    if _cancelled_here(exc, envelope):
         logger.info(
             "Task %s[%s] stopped after %.4f s: it was cancelled",
             envelope.task_id,

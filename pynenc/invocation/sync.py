@@ -21,7 +21,6 @@ from pynenc.cancellation import (
     default_canceller,
 )
 from pynenc.context import current_invocation
-from pynenc.exceptions import InvocationCancelledError
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.invocation.progress import Progress, decode_progress, make_progress
@@ -61,6 +60,10 @@ def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
 class SyncInvocation(BaseInvocation[Params, Result]):
     """An invocation already run inline; its outcome is known."""
 
+    #: the running invocation that made this call, if any (set when it runs)
+    _parent: BaseInvocation[Any, Any] | None = None
+    _headers: dict[str, Any] | None = None
+
     def __init__(
         self, task: Task[Params, Result], arguments: Arguments, invocation_id: str | None = None
     ) -> None:
@@ -71,17 +74,32 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         self._value: Any = None
         self._error: BaseException | None = None
         self._progress: Progress | None = None
-        self._cancel_error: InvocationCancelledError | None = None
+        self._cancel_error: Exception | None = None
 
     @classmethod
     def run(
-        cls, task: Task[Params, Result], arguments: Arguments, invocation_id: str | None = None
+        cls,
+        task: Task[Params, Result],
+        arguments: Arguments,
+        invocation_id: str | None = None,
+        headers: dict[str, Any] | None = None,
     ) -> SyncInvocation[Params, Result]:
         """Create the invocation and run it now, retrying as the task's options say (a
         retry's delay is not waited for: it runs again at once)."""
         invocation = cls(task, arguments, invocation_id)
+        if headers is not None:
+            invocation._headers = headers
         invocation._execute()
         return invocation
+
+    @property
+    def root_id(self) -> str:
+        parent = self._parent
+        return self.invocation_id if parent is None else parent.root_id
+
+    @property
+    def headers(self) -> dict[str, Any] | None:
+        return self._headers
 
     def _set(self, status: InvocationStatus) -> None:
         self._status = status
@@ -93,6 +111,12 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         outcome's ``result``/``error`` are ``None``)."""
         hooks = self.task.app.hooks
         token = current_invocation.set(self)
+        # the invocation running when this one was called (its task made the call): free
+        # to know, the token holds what it replaced
+        parent = token.old_value
+        if isinstance(parent, BaseInvocation):
+            self._parent = parent
+            self.parent_id = parent.invocation_id
         try:
             while True:
                 self._set(InvocationStatus.RUNNING)
@@ -138,7 +162,8 @@ class SyncInvocation(BaseInvocation[Params, Result]):
 
         From inside the running task (``task.invocation.cancel()``) it is CANCELLED at
         once: the task stops at its next :meth:`checkpoint`, what it returns or raises is
-        discarded, and ``result`` raises :class:`InvocationCancelledError`.
+        discarded, and ``result`` raises :class:`InvocationCancelledError` (the task
+        class's ``cancelled_error``).
         """
         task_id = self.task.task_id.key
         if self._status.is_final:
@@ -148,7 +173,9 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         self._set(InvocationStatus.CANCELLED)
         self._history[-1] = self._history[-1]._replace(runner_id=actor, reason=reason)
         at = self._history[-1].timestamp
-        self._cancel_error = cancelled_error(self.invocation_id, task_id, actor, at, reason)
+        self._cancel_error = cancelled_error(
+            self.invocation_id, task_id, actor, at, reason, self.task.cancelled_error
+        )
         self._next_cancel_read = 0.0  # its next checkpoint sees it
         how = "it stops at its next invocation.checkpoint(); its outcome is discarded."
         return cancelled_now(self.invocation_id, task_id, previous, how)

@@ -4,7 +4,8 @@ The canceller moves the invocation to CANCELLED in one compare-and-set that acce
 status that is not final and checks no owner: a RUNNING invocation is cancelled by
 whoever asks, as recovery acts for a dead runner, and the history entry names the
 canceller and the reason. The cancellation error is stored in the same step, so a waiter
-wakes (a final status) and gets :class:`~pynenc.exceptions.InvocationCancelledError`.
+wakes (a final status) and gets :class:`~pynenc.exceptions.InvocationCancelledError`
+(or the class its task's class names: ``Task.cancelled_error``).
 
 What follows needs no further coordination, because every later move is a compare-and-set
 that CANCELLED refuses:
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pynenc.cancellation import (
     Cancellation,
@@ -32,6 +33,7 @@ from pynenc.cancellation import (
     cancelled_now,
     default_canceller,
 )
+from pynenc.exceptions import InvocationCancelledError, PynencError
 from pynenc.orchestrator import admission
 from pynenc.orchestrator.transitions import SOURCES
 from pynenc.records import InvocationStatus, StatusEntry, StatusUpdate
@@ -39,6 +41,7 @@ from pynenc.serializer import exception_to_payload
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
+    from pynenc.task import Task
 
 logger = logging.getLogger("pynenc.orchestrator")
 S = InvocationStatus
@@ -69,7 +72,11 @@ def cancel(
         return already_finished(invocation_id, record.task_id, record.status)
     actor = by or default_canceller()
     entry = StatusEntry(S.CANCELLED, time.time(), actor, reason)
-    error = cancelled_error(invocation_id, record.task_id, actor, entry.timestamp, reason)
+    task = _task_of(app, record.task_id)
+    error_cls = InvocationCancelledError if task is None else task.cancelled_error
+    error = cancelled_error(
+        invocation_id, record.task_id, actor, entry.timestamp, reason, error_cls
+    )
     update = StatusUpdate(
         invocation_id,
         expected=CANCELLABLE,
@@ -81,7 +88,6 @@ def cancel(
         record = app.orchestrator.get_record(invocation_id)
         return already_finished(invocation_id, record.task_id, record.status)
     logger.info("Invocation %s of %s cancelled by %s", invocation_id, record.task_id, actor)
-    task = app.tasks.get(record.task_id)
     if task is not None and task.start_policy is not None:
         # not RUNNING any more: its running slot goes to the next waiter (a thread runner's
         # body may run on until its next checkpoint), and a held-back one leaves the line
@@ -90,3 +96,16 @@ def cancel(
         )
     how = _NEXT.get(record.status, _NOT_STARTED)
     return cancelled_now(invocation_id, record.task_id, record.status, how)
+
+
+def _task_of(app: Pynenc, task_key: str) -> Task[Any, Any] | None:
+    """The task of a cancelled invocation, as a runner finds it (its class chooses the
+    cancellation error), or ``None`` when this process cannot resolve it (pynenc's
+    error then)."""
+    task = app.tasks.get(task_key)
+    if task is not None:
+        return task
+    try:
+        return app.resolve_task(task_key)
+    except PynencError:
+        return None

@@ -295,17 +295,20 @@ class Orchestrator:
 
     def envelope_for(self, record: InvocationRecord) -> Envelope:
         """Rebuild the envelope of a stored invocation (to publish it again), with the
-        call's own queue, priority and expiry as stored with the record."""
+        call's own queue, priority, expiry, serializer, headers and root as stored with
+        the record."""
         return Envelope(
             record.invocation_id,
             record.task_id,
             record.arguments,
-            self.app.conf.serializer,
+            record.serializer or self.app.conf.serializer,
             record.queue,
             record.num_retries,
             record.parent_id,
             priority=record.priority,
             expires=record.expires,
+            headers=record.headers,
+            root_id=record.root_id,
         )
 
     def publish_due(self, actor: str, now: float, horizon: float) -> float:

@@ -20,7 +20,7 @@ from pynenc.identifiers import new_invocation_id
 from pynenc.orchestrator import registration
 from pynenc.orchestrator.chosen_ids import reuse_stored, single_call_id
 from pynenc.orchestrator.unpublished import fail_unpublished
-from pynenc.records import InvocationRecord, InvocationStatus
+from pynenc.records import InvocationRecord, InvocationStatus, stored_root
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -51,10 +51,13 @@ def plan(app: Pynenc, calls: Sequence[Call[Any, Any]], options: CallOptions | No
     """The records and envelopes of ``calls`` with ``options`` (the same for each)."""
     _ = app.broker  # built (its URL checked) before anything is registered
     parent = current_invocation.get()
-    parent_id = parent.invocation_id if parent is not None else None
-    serializer = app.conf.serializer
+    parent_id, root_id = None, None
+    if parent is not None:  # a call from a running task: its tree's root goes along
+        parent_id = parent.invocation_id
+        root_id = stored_root(parent.root_id, parent_id)
+    app_serializer = app.conf.serializer
     now = time.time()
-    status, due, expires, chosen = S.REGISTERED, None, None, None
+    status, due, expires, chosen, headers = S.REGISTERED, None, None, None, None
     if options is not None:
         due, expires = options.times(now)
         if due is not None and due > now:
@@ -62,16 +65,21 @@ def plan(app: Pynenc, calls: Sequence[Call[Any, Any]], options: CallOptions | No
         else:
             due = None  # due already (an ETA in the past): published at once
         chosen = single_call_id(options, len(calls))
+        headers = options.headers
     records: list[InvocationRecord] = []
     envelopes: list[Envelope] = []
     for call in calls:
         invocation_id = chosen or new_invocation_id()
-        arguments = call.serialized_arguments
+        arguments = call.serialized_arguments  # checks a task's own serializer is accepted
         conf = call.task.conf
         queue, priority = conf.queue, conf.priority
         if options is not None:
             queue = options.queue or queue
             priority = priority if options.priority is None else options.priority
+        # a task's own serializer is stored with the record (its readers decode with it)
+        own = conf.serializer
+        if own is not None and own == app_serializer:
+            own = None
         task_key = call.task.task_id.key
         records.append(
             InvocationRecord(
@@ -84,6 +92,9 @@ def plan(app: Pynenc, calls: Sequence[Call[Any, Any]], options: CallOptions | No
                 priority=priority,
                 due=due,
                 expires=expires,
+                serializer=own,
+                headers=headers,
+                root_id=root_id,
             )
         )
         if due is None:
@@ -92,11 +103,13 @@ def plan(app: Pynenc, calls: Sequence[Call[Any, Any]], options: CallOptions | No
                     invocation_id,
                     task_key,
                     arguments,
-                    serializer,
+                    own or app_serializer,
                     queue,
                     parent_id=parent_id,
                     priority=priority,
                     expires=expires,
+                    headers=headers,
+                    root_id=root_id,
                 )
             )
     return Plan(calls, records, envelopes, now)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pynenc.exceptions import PynencError
+from pynenc.exceptions import PynencError, SoftTimeoutExceeded
 from pynenc.records import InvocationStatus
 from pynenc.runner.execution import resolve_task
 
@@ -41,6 +41,15 @@ def task_limits(app: Pynenc, task_key: str) -> tuple[float | None, float | None]
     except PynencError:
         return None, None
     return conf.timeout, conf.soft_timeout
+
+
+def soft_error_class(app: Pynenc, task_key: str) -> type[Exception]:
+    """What the task ``task_key`` raises past its soft limit: its class's
+    ``soft_timeout_error`` (pynenc's when the task cannot be resolved)."""
+    try:
+        return resolve_task(app, task_key).soft_timeout_error
+    except PynencError:
+        return SoftTimeoutExceeded
 
 
 class RunningWatch:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pynenc.arguments import Arguments
 from pynenc.attempt import outcome_discarded
 from pynenc.broker import Envelope
+from pynenc.conf.serializers import not_accepted
 from pynenc.context import current_invocation
 from pynenc.exceptions import ConfigError, PynencError, SerializationError, TaskNotFoundError
 from pynenc.identifiers import TaskId
@@ -211,14 +212,15 @@ def prepare(app: Pynenc, envelope: Envelope) -> DistributedInvocation[Any, Any] 
     decoded. What prevents that is logged ("cannot run") and is a FAILED outcome."""
     try:
         task = resolve_task(app, envelope.task_id)
-        if envelope.serializer != app.conf.serializer:
+        name = envelope.serializer
+        if name != app.conf.serializer and name not in app.conf.accept_serializers:
+            # refused before anything is decoded: pickle runs code chosen by its writer
+            what = f"Invocation {envelope.invocation_id} of task {envelope.task_id!r}"
             raise SerializationError(
-                f"Invocation {envelope.invocation_id} was encoded with the "
-                f"{envelope.serializer!r} serializer but this runner accepts only "
-                f"{app.conf.serializer!r}; configure the same serializer on both sides."
+                not_accepted(name, what, app.conf.serializer, app.conf.accept_serializers)
             )
         arguments = app.client_data_store.resolve(envelope.arguments)  # large ones: stored
-        kwargs = deserialize_arguments(get_serializer(envelope.serializer), arguments)
+        kwargs = deserialize_arguments(get_serializer(name), arguments)
     except PynencError as exc:
         log.cannot_run(envelope, exc)
         return Outcome(FAILED, error=exception_to_payload(exc), exception=exc)
@@ -227,7 +229,7 @@ def prepare(app: Pynenc, envelope: Envelope) -> DistributedInvocation[Any, Any] 
         Arguments(kwargs),
         envelope.invocation_id,
         envelope.parent_id,
-        attempt_retries=envelope.num_retries,
+        envelope=envelope,
     )
 
 
@@ -241,7 +243,9 @@ def run(invocation: DistributedInvocation[Any, Any], envelope: Envelope) -> Outc
         value = task.run_function(invocation.arguments)
         if task.is_async:
             value = run_coroutine(value)
-        encoded = serialize_result(task.app.serializer, envelope.task_id, value)
+        # the serializer of the arguments (the task's own, or the app's): the record says
+        # which, so its readers decode the result with it too
+        encoded = serialize_result(get_serializer(envelope.serializer), envelope.task_id, value)
         encoded = task.app.client_data_store.externalize_value(encoded)
     except BaseException as exc:  # SystemExit/KeyboardInterrupt too: recorded, re-raised
         return failure(task, envelope, exc, time.perf_counter() - start)

@@ -328,9 +328,15 @@ def _child_main(
     if soft_timeout is None:
         execute(app, envelope, runner_id)
     else:
-        attempt = Attempt(envelope.invocation_id, envelope.task_id, soft_timeout=soft_timeout)
+        task = resolve_task(app, envelope.task_id)
+        attempt = Attempt(
+            envelope.invocation_id,
+            envelope.task_id,
+            soft_timeout=soft_timeout,
+            soft_error=task.soft_timeout_error,
+        )
         current_attempt.set(attempt)
-        with soft_limit_signal(attempt, resolve_task(app, envelope.task_id).func):
+        with soft_limit_signal(attempt, task.func):
             execute(app, envelope, runner_id)
     _close_quietly(app)
 

@@ -100,6 +100,7 @@ _FORWARDED = (
     "task_modules",
     "state_backend_connect_timeout",
     "task_cls",
+    "accept_serializers",  # a worker refuses what its parent refuses, and no more
 )
 _FORWARDED_RUNNER = (
     "heartbeat_interval",

@@ -19,7 +19,7 @@ from pynenc.attempt import Attempt, current_attempt
 from pynenc.context import blocking_wait
 from pynenc.orchestrator.overrun import record_overrun
 from pynenc.runner.base import BaseRunner
-from pynenc.runner.deadlines import RunningWatch, task_limits
+from pynenc.runner.deadlines import RunningWatch, soft_error_class, task_limits
 from pynenc.runner.execution import execute
 from pynenc.runner.outcomes import OutcomeWriter
 from pynenc.runner.ownership import taken_over
@@ -151,7 +151,14 @@ class ThreadRunner(BaseRunner):
         watched = watch is not None and (timeout is not None or watch.polls)
         if not watched and soft_timeout is None:
             return None
-        attempt = Attempt(envelope.invocation_id, envelope.task_id, timeout, soft_timeout, key=job)
+        attempt = Attempt(
+            envelope.invocation_id,
+            envelope.task_id,
+            timeout,
+            soft_timeout,
+            key=job,
+            soft_error=soft_error_class(self.app, envelope.task_id),
+        )
         if watched and watch is not None:
             watch.add(attempt)
         return attempt

@@ -14,7 +14,8 @@ from pynenc.serializer.base import Serializer
 
 _SWITCH = (
     "set the serializer option to {choices} "
-    '(PYNENC__SERIALIZER={example} or app.conf.serializer = "{example}")'
+    '(PYNENC__SERIALIZER={example} or app.conf.serializer = "{example}"; for one task '
+    'only, @app.task(serializer="{example}") with it in the app\'s accept_serializers)'
 )
 
 

@@ -61,6 +61,10 @@ class StateBackend(ABC):
         Only ids the backend does not hold yet are inserted, atomically (a caller-chosen
         id registered twice at once is inserted once); a record whose id is stored already
         is left as it is. Returns, per record, whether it was inserted.
+
+        Every field of a record comes back from :meth:`get` as it was given; the optional
+        per-call ones (``serializer``, ``headers``, ``root_id``) may be kept together as
+        :func:`~pynenc.records.encode_meta` text, stored only when it is not ``None``.
         """
 
     @abstractmethod

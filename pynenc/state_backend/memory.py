@@ -11,7 +11,6 @@ import itertools
 import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from pynenc.records import (
@@ -21,6 +20,7 @@ from pynenc.records import (
     InvocationSummary,
     StatusEntry,
     StatusUpdate,
+    copy_record,
     fingerprint,
 )
 from pynenc.state_backend._limits import rate_take
@@ -55,7 +55,7 @@ class _Store:
         for record, digest in zip(records, prints, strict=True):
             inv = record.invocation_id
             self.fingerprints[inv] = digest
-            self.records[inv] = replace(record)
+            self.records[inv] = copy_record(record)
             self.histories[inv] = [StatusEntry(record.status, when)]
             if record.status is InvocationStatus.SCHEDULED:
                 self.scheduled[inv] = when if record.due is None else record.due
@@ -102,7 +102,7 @@ class MemoryStateBackend(StateBackend):
     def get(self, invocation_id: str) -> InvocationRecord | None:
         with self._store.lock:
             record = self._store.records.get(invocation_id)
-            return None if record is None else replace(record)
+            return None if record is None else copy_record(record)
 
     def set_status(self, update: StatusUpdate) -> bool:
         store = self._store
@@ -262,7 +262,7 @@ class MemoryStateBackend(StateBackend):
         records = self._store.records
         with self._store.lock:  # one consistent view of every record
             found = [records.get(invocation_id) for invocation_id in invocation_ids]
-            return [None if record is None else replace(record) for record in found]
+            return [None if record is None else copy_record(record) for record in found]
 
     def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
         histories = self._store.histories

@@ -16,17 +16,19 @@ from pynenc.records import (
     InvocationStatus,
     StatusEntry,
     StatusUpdate,
+    decode_meta,
+    encode_meta,
     fingerprint,
 )
 
-# Stores one record ``r`` (a 15-string array, see register_fields; '' for an absent
+# Stores one record ``r`` (a 16-string array, see register_fields; '' for an absent
 # optional value) under prefix ``p``, registered at ``when`` (the score in the ``registered``
 # index), unless its id is stored already (a caller-chosen id seen before: left as it is).
 # Returns whether it stored it. Shared by every script that registers (``REGISTER``,
 # redis_limits).
 REGISTER_RECORD = """
 local register_optional = {[8] = 'owner', [9] = 'parent', [10] = 'result', [11] = 'error',
-                           [13] = 'prio', [14] = 'due', [15] = 'expires'}
+                           [13] = 'prio', [14] = 'due', [15] = 'expires', [16] = 'meta'}
 local function register_record(p, r, when)
   local id, task, status = r[1], r[2], r[3]
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
@@ -156,6 +158,7 @@ def register_fields(record: InvocationRecord, entry_time: float) -> list[str]:
         "" if record.priority is None else str(record.priority),
         _time(due),
         _time(record.expires),
+        encode_meta(record) or "",
     ]
 
 
@@ -168,7 +171,7 @@ def decode_record(invocation_id: str, fields: dict[str, str]) -> InvocationRecor
     if not fields:
         return None
     error, priority = fields.get("error"), fields.get("prio")
-    due, expires = fields.get("due"), fields.get("expires")
+    due, expires, meta = fields.get("due"), fields.get("expires"), fields.get("meta")
     return InvocationRecord(
         invocation_id,
         fields["task"],
@@ -183,6 +186,7 @@ def decode_record(invocation_id: str, fields: dict[str, str]) -> InvocationRecor
         priority=None if priority is None else int(priority),
         due=None if due is None else float(due),
         expires=None if expires is None else float(expires),
+        **({} if meta is None else decode_meta(meta)),
     )
 
 

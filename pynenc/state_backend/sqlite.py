@@ -31,6 +31,7 @@ from pynenc.records import (
     InvocationSummary,
     StatusEntry,
     StatusUpdate,
+    encode_meta,
     fingerprint,
 )
 from pynenc.state_backend import sqlite_limits, sqlite_recent, sqlite_values
@@ -232,6 +233,7 @@ class SqliteStateBackend(StateBackend):
                 r.priority,
                 entry_time if r.due is None and r.status is InvocationStatus.SCHEDULED else r.due,
                 r.expires,
+                encode_meta(r),
                 fingerprint(r.arguments),
             )
             for r in records

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from pynenc.records import InvocationRecord, InvocationStatus
+from pynenc.records import InvocationRecord, InvocationStatus, decode_meta
 from pynenc.state_backend import sqlite_limits, sqlite_values
 
 SCHEMA = (
@@ -19,7 +19,7 @@ SCHEMA = (
         app_id TEXT NOT NULL, invocation_id TEXT NOT NULL, task_id TEXT NOT NULL,
         status TEXT NOT NULL, owner TEXT, num_retries INTEGER NOT NULL, parent_id TEXT,
         queue TEXT NOT NULL, arguments TEXT NOT NULL, result TEXT, error TEXT,
-        fingerprint TEXT, priority INTEGER, due REAL, expires REAL,
+        fingerprint TEXT, priority INTEGER, due REAL, expires REAL, meta TEXT,
         PRIMARY KEY (app_id, invocation_id)
     )""",  # a rowid table: random ids insert faster as a small key in the PK index
     """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_task
@@ -59,7 +59,7 @@ TABLES = (
 )
 COLUMNS = (
     "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error, "
-    "priority, due, expires"
+    "priority, due, expires, meta"
 )
 #: Columns added to ``pynenc_invocations`` after its first version, with their types: a
 #: file made by an older pynenc gains them on first open (its rows hold NULL there).
@@ -68,6 +68,7 @@ ADDED_COLUMNS = (
     ("priority", "INTEGER"),
     ("due", "REAL"),
     ("expires", "REAL"),
+    ("meta", "TEXT"),  # serializer, headers, root (records.encode_meta); NULL: a plain call
 )
 #: The scheduled index: only SCHEDULED rows, by due time. It follows the status column, so
 #: every status change keeps it in step. (Created after the columns above exist.)
@@ -77,7 +78,7 @@ SCHEDULED_INDEX = (
 )
 INSERT_INVOCATION = (
     f"INSERT OR IGNORE INTO pynenc_invocations (app_id, invocation_id, {COLUMNS}, fingerprint) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_HISTORY = (
     "INSERT INTO pynenc_history (app_id, invocation_id, status, timestamp, runner_id, reason) "
@@ -120,6 +121,7 @@ def record_from_row(invocation_id: str, row: Sequence[Any]) -> InvocationRecord:
         priority=row[9],
         due=row[10],
         expires=row[11],
+        **({} if row[12] is None else decode_meta(row[12])),
     )
 
 

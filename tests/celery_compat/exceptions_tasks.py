@@ -4,7 +4,7 @@ from typing import Any
 
 from pynenc_celery_compat import Celery
 
-app = Celery("exceptions", broker="memory://", backend="cache+memory://")
+app = Celery("exceptions", broker="memory://", backend="cache+memory://", set_as_current=False)
 
 
 class PaymentDeclined(Exception):

@@ -269,6 +269,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "task_modules",
         "state_backend_connect_timeout",
         "task_cls",
+        "accept_serializers",
         "runner.threads",
         "runner.queues",
         "runner.processes",
@@ -308,6 +309,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "task.retry_jitter",
         "task.timeout",
         "task.soft_timeout",
+        "task.serializer",
     ]
 
 

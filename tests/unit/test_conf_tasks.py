@@ -82,6 +82,7 @@ def test_names_and_defaults() -> None:
         "retry_jitter",
         "timeout",
         "soft_timeout",
+        "serializer",
     } == TASK_OPTION_NAMES
     config = TaskConfig()
     assert (config.max_retries, config.retry_for, config.queue) == (0, (), "default")

@@ -44,7 +44,8 @@ def test_json_argument_error_names_argument_task_type_and_fix() -> None:
         "Argument 'conn' of task 'app.tasks.fetch' (type socket) cannot be serialized with the "
         "'json' serializer. Pass a JSON-compatible value, or set the serializer option to "
         "'pickle' or 'cloudpickle' (PYNENC__SERIALIZER=cloudpickle or "
-        'app.conf.serializer = "cloudpickle").'
+        'app.conf.serializer = "cloudpickle"; for one task only, '
+        '@app.task(serializer="cloudpickle") with it in the app\'s accept_serializers).'
     )
     assert isinstance(info.value.__cause__, SerializationError)
 
