@@ -70,14 +70,14 @@ def test_pynenc_time_limits_reach_callers_as_celerys() -> None:
     assert isinstance(soft, celery.exceptions.SoftTimeLimitExceeded)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def runner() -> Iterator[None]:
     with tasks.app.pynenc.running_in_background():
         yield
 
 
 def test_get_with_a_timeout_raises_our_timeout_error() -> None:
-    result = tasks.slow.delay(0)  # no runner: never ready
+    result = tasks.slow.apply_async((0,), countdown=3600)  # not ready for an hour
     with pytest.raises(celery.exceptions.TimeoutError) as caught:
         result.get(timeout=0.1)
     assert type(caught.value) is exceptions.TimeoutError

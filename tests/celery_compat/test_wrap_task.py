@@ -18,11 +18,15 @@ from tests.celery_compat import wrap_tasks as tasks
 project = tasks.project
 
 
-@pytest.fixture
-def runner() -> Iterator[None]:
-    tasks.EVENTS.clear()
+@pytest.fixture(scope="module")
+def module_runner() -> Iterator[None]:
     with pynenc_app_for(project).running_in_background():
         yield
+
+
+@pytest.fixture
+def runner(module_runner: None) -> None:
+    tasks.EVENTS.clear()
 
 
 def test_a_task_made_by_app_task_is_converted_in_place() -> None:
@@ -117,14 +121,14 @@ def test_what_is_not_a_celery_task_is_refused(value: object, message: str) -> No
         wrap_task(value, app=project)
 
 
+@pytest.mark.usefixtures("runner")
 def test_a_celery_shared_task_is_converted_for_the_current_app() -> None:
     previous = celery._state.get_current_app()
     project.set_current()
     try:
         wrapped = wrap_task(tasks.shared_add)
         assert project.tasks[wrapped.name] is wrapped and isinstance(wrapped, Task)
-        with pynenc_app_for(project).running_in_background():
-            result = tasks.shared_add.delay(4, 5)  # the proxy reaches the converted task
-            assert isinstance(result, AsyncResult) and result.get(timeout=30) == 9
+        result = tasks.shared_add.delay(4, 5)  # the proxy reaches the converted task
+        assert isinstance(result, AsyncResult) and result.get(timeout=30) == 9
     finally:
         previous.set_current()
