@@ -12,6 +12,7 @@ from pynenc_celery_compat import exceptions, signals, states
 from pynenc_celery_compat.app import Celery
 from pynenc_celery_compat.result import AsyncResult, GroupResult
 from pynenc_celery_compat.task import Task, shared_task
+from pynenc_celery_compat.wrap import wrap_task
 
 # the built-in tasks behind task.map/starmap/chunks (celery.map, celery.starmap)
 from pynenc_celery_compat import maps as _maps  # noqa: F401  # isort: skip
@@ -28,4 +29,5 @@ __all__ = [
     "signals",
     "signature",
     "states",
+    "wrap_task",
 ]

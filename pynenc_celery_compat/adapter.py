@@ -80,7 +80,9 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
     def declare(cls, pynenc_app: Pynenc, compat: Any, celery_app: Any = None) -> CeleryTaskAdapter:
         """Create and register the pynenc task of ``compat`` on ``pynenc_app``."""
         fun = compat.__inner_function__
-        in_process_only = "<locals>" in fun.__qualname__ or fun.__module__ == "__main__"
+        # "<locals>": defined in a function; "Class.run": a class-based task's method;
+        # __main__: a script's task (named <app main>.<function>, as in Celery)
+        in_process_only = "." in fun.__qualname__ or fun.__module__ == "__main__"
         kind = LocalCeleryTaskAdapter if in_process_only else cls
         adapter = kind(
             pynenc_app,
@@ -145,8 +147,10 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
 
 
 class LocalCeleryTaskAdapter(CeleryTaskAdapter):
-    """The pynenc task of a compat task defined inside a function (a test's local task)
-    or in ``__main__`` (a script, named ``<app main>.<function>`` as in Celery): runners
-    in this process find it by name; runners in other processes cannot."""
+    """The pynenc task of a compat task whose function a runner cannot import by name: one
+    defined inside a function (a test's local task: runners in other processes cannot run
+    it), in ``__main__`` (a script), or the ``run`` method of a class-based task
+    (:func:`~pynenc_celery_compat.wrap_task`: runners find it by name among the Celery
+    app's tasks)."""
 
     requires_importable = False

@@ -10,17 +10,18 @@ through pynenc.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from typing import Any
 
 import celery
+from celery import result as celery_result
 from celery.exceptions import NotRegistered
 
 from pynenc import Pynenc
 from pynenc_celery_compat import class_tasks, registry
 from pynenc_celery_compat.bridge import _ATTRIBUTE, pynenc_app_for
 from pynenc_celery_compat.result import AsyncResult
+from pynenc_celery_compat.routing import routed_to_celery
 from pynenc_celery_compat.task import Task, build_task
 
 #: send_task options that are Celery's plumbing (no meaning for a compat task's call)
@@ -114,7 +115,14 @@ class Celery(celery.Celery):  # type: ignore[misc]
     def AsyncResult(
         self, id: str, backend: Any = None, task_name: str | None = None, **kwargs: Any
     ) -> Any:
-        """The result of task call ``id``."""
+        """The result of task call ``id`` (Celery's for a task switched back to Celery)."""
+        task = self._tasks.get(task_name) if task_name else None
+        if task is not None and routed_to_celery(task, self):
+            # Celery's class (not ``super().AsyncResult``: a cached property that would
+            # replace this method on the instance)
+            return celery_result.AsyncResult(
+                id, backend=backend, task_name=task_name, app=self, **kwargs
+            )
         return AsyncResult(id, app=self, task_name=task_name, **kwargs)
 
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
@@ -123,33 +131,27 @@ class Celery(celery.Celery):  # type: ignore[misc]
         pynenc checks a call's arguments and reads its task's options where it is sent, so
         the task must be known in this process: a name not registered yet makes this app
         import its task modules first (``imports``, ``include``, ``autodiscover_tasks``).
-        Names switched back to Celery (``pynenc_celery_tasks``) and Celery's own
-        ``celery.*`` tasks are sent by Celery.
+        Celery's own ``send_task`` publishes for tasks this layer did not make, tasks
+        switched back to Celery (``pynenc_celery_tasks``), Celery's ``celery.*`` tasks and
+        calls from Celery's ``Task.apply_async`` (``task_type``).
 
         :raises NotRegistered: no task of that name, even after importing the modules.
         """
-        task = self.tasks.get(name)
-        if task is None and not self._sent_by_celery(name):
-            self.loader.import_default_modules()
+        if options.get("task_type") is None and not name.startswith("celery."):
             task = self.tasks.get(name)
-        if isinstance(task, Task) and not self._sent_by_celery(name):
-            for option in _SEND_TASK_ONLY:
-                options.pop(option, None)
-            return task.apply_async(args, kwargs, **options)
-        if task is None and not self._sent_by_celery(name):
-            raise NotRegistered(
-                f"send_task({name!r}): no task of that name in this process, even after "
-                "importing the app's task modules (imports, include, autodiscover_tasks). "
-                "pynenc checks a call's arguments and reads its task's options where it is "
-                "sent: import the module that defines it (or list it in include), or send "
-                "it to Celery by listing the name in the pynenc_celery_tasks setting."
-            )
+            if task is None:
+                self.loader.import_default_modules()
+                task = self.tasks.get(name)
+            if task is None:
+                raise NotRegistered(
+                    f"send_task({name!r}): no task of that name in this process, even after "
+                    "importing the app's task modules (imports, include, autodiscover_tasks). "
+                    "pynenc checks a call's arguments and reads its task's options where it is "
+                    "sent: import the module that defines it (or list it in include), or send "
+                    "it to Celery by listing the name in the pynenc_celery_tasks setting."
+                )
+            if isinstance(task, Task) and not routed_to_celery(task, self):
+                for option in _SEND_TASK_ONLY:
+                    options.pop(option, None)
+                return task.apply_async(args, kwargs, **options)
         return super().send_task(name, args, kwargs, **options)
-
-    def _sent_by_celery(self, name: str) -> bool:
-        if name.startswith("celery."):
-            return True
-        patterns = self.conf.get("pynenc_celery_tasks") or ()
-        if isinstance(patterns, str):
-            patterns = [patterns]
-        return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)

@@ -162,9 +162,10 @@ def declare_tasks(celery_app: Any, app: Pynenc) -> None:
     from pynenc_celery_compat import registry
 
     for task in [*celery_app.tasks.values(), *registry.builtins()]:
-        declare = getattr(task, "pynenc_task_for", None)
-        if declare is not None and task.name not in app.tasks:
-            declare(app)
+        # only tasks this layer made: Celery's own ``shared_task`` on a compat app makes
+        # instances of the compat class without a function (they keep Celery's path)
+        if "pynenc_task" in vars(task) and task.name not in app.tasks:
+            task.pynenc_task_for(app)
 
 
 def prepare_for_runner(celery_app: Any, app: Pynenc) -> None:

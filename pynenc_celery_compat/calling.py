@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 from datetime import UTC, datetime
 from typing import Any
 
-from celery import signals
-from kombu.utils.uuid import uuid
-
 from pynenc import Pynenc
 from pynenc.call_options import CallOptions
-from pynenc_celery_compat import expiry
+from pynenc_celery_compat import expiry, publish
 from pynenc_celery_compat.bridge import bridge_for, pynenc_app_for
 from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.result import AsyncResult
 from pynenc_celery_compat.routes import routed
+from pynenc_celery_compat.routing import routed_to_celery
 
 #: apply_async options that only mean something to a Celery broker: accepted, not used
 _BROKER_ONLY = frozenset(
@@ -55,17 +52,6 @@ def warn_unsupported(what: str, consequence: str) -> None:
     warn_once(f"pynenc_celery_compat: {what} is not supported: {consequence}")
 
 
-def routed_to_celery(task: Any, app: Any) -> bool:
-    """Whether ``task`` is switched back to Celery by the ``pynenc_celery_tasks`` setting
-    (glob patterns of task names, e.g. ``["billing.tasks.*"]``)."""
-    patterns = app.conf.get("pynenc_celery_tasks")
-    if not patterns:
-        return False
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    return any(fnmatch.fnmatchcase(task.name, pattern) for pattern in patterns)
-
-
 def retry_delay(eta: Any, countdown: float | None, default: float | None) -> float:
     """Seconds until a retry may start: ``eta`` (a datetime), else ``countdown``, else the
     task's ``default_retry_delay``."""
@@ -101,35 +87,39 @@ def send(
             "pynenc_celery_compat yet; chain the calls in the task, or route this task "
             "to Celery (setting pynenc_celery_tasks)"
         )
-    args = tuple(args or ())
-    kwargs = dict(kwargs or {})
+    call_args = tuple(args or ())
+    call_kwargs = dict(kwargs or {})
     bridge = bridge_for(app)
     app = bridge.celery_app  # the app itself, not current_app: its result reads from it
     pynenc = bridge.pynenc
     pynenc_task = task.pynenc_task_for(pynenc)
     if bridge.router is not None:  # task_routes
-        options = routed(bridge.router, task, args, kwargs, options)
-    arguments = pynenc_task.call_arguments(args, kwargs)
+        options = routed(bridge.router, task, call_args, call_kwargs, options)
+    arguments = pynenc_task.call_arguments(call_args, call_kwargs)
     call_options = _call_options(task, options, task_id)
     expired = expiry.never_starts(call_options)
     if expired:  # Celery revokes it: register it held, cancel it below
         existed = expiry.id_taken(pynenc, task_id)
         call_options = expiry.held(call_options)  # type: ignore[arg-type]
-    publish_signals = signals.before_task_publish.receivers or signals.after_task_publish.receivers
-    if publish_signals:
+    announced = None
+    if publish.wanted():  # only then: Celery's message for the handlers, with its id
         call_options = _with_id(call_options)
-        _before_publish(task, call_options, args, kwargs)
+        queue = (call_options.queue if call_options else None) or pynenc_task.conf.queue
+        announced = publish.publication(
+            task,
+            app,
+            call_options.invocation_id or "",
+            args,
+            kwargs,
+            options,
+            queue,
+        )
+        announced.before()
     invocation = pynenc_task._call(arguments, call_options)
     if expired:
         expiry.revoke_unstarted(pynenc, invocation, existed)
-    if publish_signals:
-        signals.after_task_publish.send(
-            sender=task.name,
-            body=(list(args), kwargs, {}),
-            exchange="",
-            routing_key=call_options.queue if call_options else pynenc_task.conf.queue,
-            headers=_headers(task, invocation.invocation_id, args, kwargs),
-        )
+    if announced is not None:
+        announced.after()
     ignored = options.get("ignore_result", task.ignore_result)
     result = AsyncResult(
         invocation.invocation_id,
@@ -183,42 +173,10 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
 
 def _with_id(options: CallOptions | None) -> CallOptions:
     if options is None:
-        return CallOptions(None, None, None, None, None, uuid())
+        return CallOptions(None, None, None, None, None, publish.new_task_id())
     if options.invocation_id is None:
-        return dataclasses.replace(options, invocation_id=uuid())
+        return dataclasses.replace(options, invocation_id=publish.new_task_id())
     return options
 
 
-def _headers(
-    task: Any, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "lang": "py",
-        "task": task.name,
-        "id": task_id,
-        "root_id": task_id,
-        "parent_id": None,
-        "retries": 0,
-        "argsrepr": repr(args),
-        "kwargsrepr": repr(kwargs),
-        "origin": "pynenc_celery_compat",
-    }
-
-
-def _before_publish(
-    task: Any, options: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> None:
-    signals.before_task_publish.send(
-        sender=task.name,
-        body=(
-            list(args),
-            kwargs,
-            {"callbacks": None, "errbacks": None, "chain": None, "chord": None},
-        ),
-        exchange="",
-        routing_key=options.queue or task.pynenc_task.conf.queue,
-        headers=_headers(task, options.invocation_id or "", args, kwargs),
-        properties={},
-        declare=[],
-        retry_policy=None,
-    )
+__all__ = ["pynenc_app", "retry_delay", "routed_to_celery", "send", "warn_unsupported"]

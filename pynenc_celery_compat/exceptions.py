@@ -1,27 +1,52 @@
-"""Celery's exceptions under Celery's names, each a subclass of Celery's own class.
+"""Celery's exceptions under Celery's names: every name of ``celery.exceptions.__all__``.
 
 An ``except celery.exceptions.X:`` clause written for Celery keeps catching what this layer
-raises, and code that imports the names from here catches Celery's too where the class is
-Celery's own (``Retry``, ``Ignore``, ``Reject`` and the registry errors are Celery's classes,
-re-exported: the tracer and the workers of a project still on Celery raise them).
+raises. Four classes are this layer's own, each a subclass of Celery's class and of the
+pynenc error it stands for: ``TimeoutError`` (``AsyncResult.get(timeout=)``),
+``SoftTimeLimitExceeded``, ``TimeLimitExceeded`` and ``TaskRevokedError``. Every other name
+is Celery's class itself (``Retry``, ``Ignore``, ``Reject``, ``MaxRetriesExceededError``,
+the registry and backend errors, the warnings…): Celery's tracer and the workers of a
+project still on Celery raise them, and code importing them from here catches those too.
 """
 
 from __future__ import annotations
 
 from celery import exceptions as _celery
 from celery.exceptions import (
+    AlreadyRegistered,
     AlwaysEagerIgnored,
+    BackendError,
+    BackendGetMetaError,
+    BackendStoreError,
+    CDeprecationWarning,
+    CeleryCommandException,
     CeleryError,
+    CeleryWarning,
     ChordError,
+    CPendingDeprecationWarning,
+    DuplicateNodenameWarning,
+    DuplicateTaskNameWarning,
+    FixupWarning,
     Ignore,
     ImproperlyConfigured,
+    IncompleteStream,
+    InvalidTaskError,
     MaxRetriesExceededError,
+    NotConfigured,
     NotRegistered,
+    OperationalError,
+    QueueNotFound,
     Reject,
     Retry,
+    SecurityError,
+    SecurityWarning,
     TaskError,
     TaskPredicate,
+    Terminated,
     WorkerLostError,
+    WorkerShutdown,
+    WorkerTerminate,
+    reraise,
 )
 from celery.exceptions import (
     SoftTimeLimitExceeded as _CelerySoftTimeLimitExceeded,
@@ -75,21 +100,48 @@ class TaskRevokedError(_CeleryTaskRevokedError, InvocationCancelledError):  # ty
         return str(self.args[0]) if self.args else ""
 
 
+#: Celery's old names, kept by Celery beside the new ones
+RetryTaskError = Retry
+SystemTerminate = WorkerTerminate
+
+#: every name of ``celery.exceptions.__all__`` (Celery 5.7), no more
 __all__ = [
+    "AlreadyRegistered",
     "AlwaysEagerIgnored",
+    "BackendError",
+    "BackendGetMetaError",
+    "BackendStoreError",
+    "CDeprecationWarning",
+    "CPendingDeprecationWarning",
+    "CeleryCommandException",
     "CeleryError",
+    "CeleryWarning",
     "ChordError",
+    "DuplicateNodenameWarning",
+    "DuplicateTaskNameWarning",
+    "FixupWarning",
     "Ignore",
     "ImproperlyConfigured",
+    "IncompleteStream",
+    "InvalidTaskError",
     "MaxRetriesExceededError",
+    "NotConfigured",
     "NotRegistered",
+    "OperationalError",
+    "QueueNotFound",
     "Reject",
     "Retry",
+    "SecurityError",
+    "SecurityWarning",
     "SoftTimeLimitExceeded",
     "TaskError",
     "TaskPredicate",
     "TaskRevokedError",
+    "Terminated",
     "TimeLimitExceeded",
     "TimeoutError",
     "WorkerLostError",
+    "WorkerShutdown",
+    "WorkerTerminate",
+    "reraise",
 ]

@@ -22,6 +22,8 @@ from pynenc.exceptions import (
     InvocationExpiredError,
     InvocationNotFoundError,
     InvocationTimeoutError,
+    SoftTimeoutExceeded,
+    TaskTimeoutError,
 )
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.progress import read as read_progress
@@ -297,14 +299,27 @@ def _rebuild(task_id: str, task_name: str | None) -> AsyncResult:
 
 
 def _celery_error(exc: BaseException) -> BaseException:
-    """pynenc's errors for a revoked or expired call as Celery's ``TaskRevokedError``."""
+    """pynenc's errors for a revoked or expired call as Celery's ``TaskRevokedError``, and
+    for time limits as Celery's ``TimeLimitExceeded``/``SoftTimeLimitExceeded``."""
     if isinstance(exc, exceptions.TaskRevokedError):
         return exc
+    if isinstance(exc, TaskTimeoutError) and not isinstance(exc, exceptions.TimeLimitExceeded):
+        return _keep_notes(exc, exceptions.TimeLimitExceeded(str(exc), exc.limit))
+    if isinstance(exc, SoftTimeoutExceeded) and not isinstance(
+        exc, exceptions.SoftTimeLimitExceeded
+    ):
+        return _keep_notes(exc, exceptions.SoftTimeLimitExceeded(str(exc), exc.limit))
     if isinstance(exc, InvocationExpiredError):
         return exceptions.TaskRevokedError("expired")
     if isinstance(exc, InvocationCancelledError):
         return exceptions.TaskRevokedError(exc.reason or "revoked")
     return exc
+
+
+def _keep_notes(original: BaseException, error: BaseException) -> BaseException:
+    for note in getattr(original, "__notes__", ()):
+        error.add_note(note)  # the remote traceback
+    return error
 
 
 class GroupResult(celery_result.GroupResult):  # type: ignore[misc]

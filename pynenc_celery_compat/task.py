@@ -7,7 +7,8 @@ pynenc :class:`~pynenc.Task` in its instance attribute ``pynenc_task`` and the f
 
 Calls go to pynenc unless the Celery app runs eagerly (``task_always_eager``: Celery's own
 eager path, exactly) or the task is switched back to Celery by configuration
-(:mod:`pynenc_celery_compat.routing`).
+(:mod:`pynenc_celery_compat.routing`): then ``delay``, ``apply_async``,
+``AsyncResult`` and ``retry`` are Celery's own (``super()``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from celery import current_app
+from celery import result as celery_result
 from celery.app import task as celery_task
 from celery.app.autoretry import add_autoretry_behaviour
 from celery.exceptions import DuplicateTaskNameWarning, Retry
@@ -28,7 +30,7 @@ from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
 from celery.utils.threads import LocalStack
 
-from pynenc_celery_compat import calling, registry
+from pynenc_celery_compat import calling, publish, registry, routing
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.on_commit import django_on_commit
@@ -96,7 +98,7 @@ class Task(celery_task.Task):  # type: ignore[misc]
         """
         app = self._get_app()
         eager = app.conf.task_always_eager
-        if (eager and not wants_runner(app)) or calling.routed_to_celery(self, app):
+        if (eager and not wants_runner(app)) or routing.routed_to_celery(self, app):
             return super().apply_async(
                 args, kwargs, task_id, producer, link, link_error, shadow, **options
             )
@@ -151,8 +153,11 @@ class Task(celery_task.Task):  # type: ignore[misc]
     def AsyncResult(self, task_id: str, **kwargs: Any) -> Any:
         """The result of ``task_id`` (pynenc's, or Celery's for a task switched back)."""
         app = self._get_app()
-        if calling.routed_to_celery(self, app):
-            return super().AsyncResult(task_id, **kwargs)
+        if routing.routed_to_celery(self, app):
+            # Celery's class on Celery's backend (``app.AsyncResult`` may be ours)
+            return celery_result.AsyncResult(
+                task_id, backend=self.backend, task_name=self.name, app=app, **kwargs
+            )
         return AsyncResult(task_id, app=app, task_name=self.name, **kwargs)
 
     # -- inside the task -----------------------------------------------------------------
@@ -193,6 +198,8 @@ class Task(celery_task.Task):  # type: ignore[misc]
                 task_kwargs=request.kwargs,
             )
         delay = calling.retry_delay(eta, countdown, self.default_retry_delay)
+        if publish.wanted():  # Celery publishes the retry: its signals fire
+            publish.announce_retry(self, request, eta, countdown)
         signal = Retry(exc=exc, when=delay)
         signal.pynenc_delay = delay
         if throw:

@@ -75,7 +75,10 @@ def test_worker_time_limits_apply_to_tasks_without_their_own() -> None:
     assert time_limits(tasks.add, app()) == {"timeout": None, "soft_timeout": None}
     assert time_limits(tasks.add) == {"timeout": None, "soft_timeout": None}
     # a default soft limit not before the hard one would never fire: dropped
-    assert time_limits(tasks.add, app(task_time_limit=5, task_soft_time_limit=9)) == {"timeout": 5, "soft_timeout": None}
+    assert time_limits(tasks.add, app(task_time_limit=5, task_soft_time_limit=9)) == {
+        "timeout": 5,
+        "soft_timeout": None,
+    }
 
 
 def test_a_task_keeps_its_own_time_limits() -> None:
@@ -83,7 +86,10 @@ def test_a_task_keeps_its_own_time_limits() -> None:
         time_limit = 3
         soft_time_limit = 2
 
-    assert time_limits(Limited(), app(task_time_limit=10, task_soft_time_limit=8)) == {"timeout": 3, "soft_timeout": 2}
+    assert time_limits(Limited(), app(task_time_limit=10, task_soft_time_limit=8)) == {
+        "timeout": 3,
+        "soft_timeout": 2,
+    }
 
 
 @pytest.fixture
