@@ -301,8 +301,6 @@ def _rebuild(task_id: str, task_name: str | None) -> AsyncResult:
 def _celery_error(exc: BaseException) -> BaseException:
     """pynenc's errors for a revoked or expired call as Celery's ``TaskRevokedError``, and
     for time limits as Celery's ``TimeLimitExceeded``/``SoftTimeLimitExceeded``."""
-    if isinstance(exc, exceptions.TaskRevokedError):
-        return exc
     if isinstance(exc, TaskTimeoutError) and not isinstance(exc, exceptions.TimeLimitExceeded):
         return _keep_notes(exc, exceptions.TimeLimitExceeded(str(exc), exc.limit))
     if isinstance(exc, SoftTimeoutExceeded) and not isinstance(
@@ -311,8 +309,9 @@ def _celery_error(exc: BaseException) -> BaseException:
         return _keep_notes(exc, exceptions.SoftTimeLimitExceeded(str(exc), exc.limit))
     if isinstance(exc, InvocationExpiredError):
         return exceptions.TaskRevokedError("expired")
-    if isinstance(exc, InvocationCancelledError):
-        return exceptions.TaskRevokedError(exc.reason or "revoked")
+    if isinstance(exc, InvocationCancelledError):  # the task class's TaskRevokedError too
+        # Celery's message is the reason alone ('revoked', 'expired', 'terminated')
+        return _keep_notes(exc, exceptions.TaskRevokedError(exc.reason or "revoked"))
     return exc
 
 
