@@ -25,7 +25,7 @@ from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
 from pynenc_celery_compat.worker import child
 from pynenc_celery_compat.worker.controller import Worker, configure_logging
-from pynenc_celery_compat.worker.pools import RUNNER_OF_POOL
+from pynenc_celery_compat.worker.pools import RUNNER_OF_POOL, soft_limit_warning
 
 #: exit status of a usage error (click's), also for Celery commands with no equivalent
 EXIT_USAGE = 2
@@ -324,6 +324,9 @@ def worker(ctx: click.Context, /, **options: Any) -> None:
             f"tasks: {', '.join(sorted(n for n in app.tasks if not n.startswith('celery.')))}",
             err=True,
         )
+    soft = soft_limit_warning(app, options["soft_time_limit"])
+    if soft is not None:
+        click.echo(f"Warning: {soft}.", err=True)
     with _pidfile(options["pidfile"]):
         try:
             instance.run()

@@ -3,6 +3,8 @@
 import time
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from pynenc_celery_compat import shared_task
 
 
@@ -31,3 +33,13 @@ def qa_sleepy(seconds: float) -> float:
     """Sleeps ``seconds`` (not cooperatively: no checkpoint)."""
     time.sleep(seconds)
     return seconds
+
+
+@shared_task(soft_time_limit=1, time_limit=20)
+def qa_soft_limited(seconds: float) -> str:
+    """Sleeps ``seconds`` in one call; Celery's prefork pool interrupts it at 1 s."""
+    try:
+        time.sleep(seconds)
+    except SoftTimeLimitExceeded:
+        return "soft limit caught"
+    return "slept"
