@@ -25,7 +25,7 @@ from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
 from pynenc_celery_compat.worker import child
 from pynenc_celery_compat.worker.controller import Worker, configure_logging
-from pynenc_celery_compat.worker.pools import RUNNER_OF_POOL
+from pynenc_celery_compat.worker.pools import RUNNER_OF_POOL, soft_limit_warning
 
 #: exit status of a usage error (click's), also for Celery commands with no equivalent
 EXIT_USAGE = 2
@@ -321,9 +321,12 @@ def worker(ctx: click.Context, /, **options: Any) -> None:
             f"{instance.pool} ({RUNNER_OF_POOL[instance.pool]}, {instance.concurrency} "
             f"slots), broker {masked_url(conf.broker_url)}, results "
             f"{masked_url(conf.state_backend_url)}, queues {', '.join(instance.queues)}; "
-            f"tasks: {', '.join(sorted(n for n in app.tasks if not n.startswith('celery.')))}",
+            f"tasks: {', '.join(_compat_task_names(app))}",
             err=True,
         )
+    soft = soft_limit_warning(app, options["soft_time_limit"])
+    if soft is not None:
+        click.echo(f"Warning: {soft}.", err=True)
     with _pidfile(options["pidfile"]):
         try:
             instance.run()
@@ -426,7 +429,7 @@ def inspect(
     if action == "registered":
         app = _load(ctx)
         app.loader.import_default_modules()
-        for name in sorted(n for n in app.tasks if not n.startswith("celery.")):
+        for name in _compat_task_names(app):
             click.echo(f"  * {name}")
         return
     mapped = _INSPECT.get(action)
@@ -438,6 +441,16 @@ def inspect(
         )
         return
     _pynenc(ctx, *mapped)
+
+
+def _compat_task_names(app: Any) -> list[str]:
+    """The tasks a pynenc worker of ``app`` runs: its compat tasks (Celery's own tasks, of
+    modules not migrated yet, stay with Celery's workers)."""
+    return sorted(
+        name
+        for name, task in list(app.tasks.items())
+        if "pynenc_task" in vars(task) and not name.startswith("celery.")
+    )
 
 
 def main() -> None:

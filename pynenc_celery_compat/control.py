@@ -2,8 +2,8 @@
 
 Celery's revoke is a broadcast that each worker keeps in memory; here it is pynenc's
 cancel, stored in the state backend: durable, seen by every runner, and a call not started
-yet never runs. ``terminate=True`` is implied for running work where the runner can stop it
-(process runners; a thread runner's task stops at its next ``invocation.checkpoint()``).
+yet never runs. A running one goes on unless ``terminate=True`` (as Celery's), which stops
+it (process runners; a thread runner's task stops at its next ``invocation.checkpoint()``).
 Ids pynenc does not know are broadcast to Celery's workers when tasks are switched back to
 Celery (``pynenc_celery_tasks``), else ignored, as Celery's workers ignore unknown ids.
 The other remote-control commands are Celery's (they reach Celery workers only).
@@ -17,6 +17,7 @@ from typing import Any
 from celery.app import control as celery_control
 
 from pynenc.exceptions import InvocationNotFoundError
+from pynenc_celery_compat import revoking
 from pynenc_celery_compat.bridge import pynenc_app_for
 
 logger = logging.getLogger("pynenc_celery_compat.control")
@@ -39,9 +40,11 @@ class Control(celery_control.Control):  # type: ignore[misc]
         unknown = []
         for invocation_id in ids:
             try:
-                app.orchestrator.cancel(invocation_id, by="app.control.revoke", reason="revoked")
+                record = app.orchestrator.get_record(invocation_id)
             except InvocationNotFoundError:
                 unknown.append(invocation_id)
+                continue
+            revoking.revoke(app, record, terminate, by="app.control.revoke")
         if unknown and self.app.conf.get("pynenc_celery_tasks"):
             super().revoke(unknown, destination, terminate, signal, **kwargs)
         elif unknown:

@@ -28,7 +28,7 @@ from pynenc.exceptions import (
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.progress import read as read_progress
 from pynenc.records import FINAL, InvocationRecord, InvocationStatus
-from pynenc_celery_compat import exceptions, outcomes, registry, states
+from pynenc_celery_compat import exceptions, outcomes, registry, revoking, states
 from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.eager import reads_celery_results
 
@@ -236,14 +236,13 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
         wait: bool = False,
         timeout: float | None = None,
     ) -> None:
-        """Cancel the task: it never starts, or (running) stops at its next checkpoint.
-        A finished task keeps its state. Durable: every runner honours it."""
+        """Revoke the task, as Celery: not started, it never starts (durable: every runner
+        honours it); running, it goes on unless ``terminate=True``, which stops it (a
+        thread runner's task at its next checkpoint). A finished task keeps its state."""
         record = self._record()
         if record is None or record.status in FINAL:
             return
-        DistributedInvocation.from_record(self._pynenc, record).cancel(
-            reason="revoked", by="AsyncResult.revoke"
-        )
+        revoking.revoke(self._pynenc, record, terminate, by="AsyncResult.revoke")
         self._final = None
         if wait:
             self._wait(timeout)

@@ -14,6 +14,7 @@ eager path, exactly) or the task is switched back to Celery by configuration
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import inspect
 import warnings
@@ -39,6 +40,12 @@ from pynenc_celery_compat.time_limits import check_time_limits
 
 if TYPE_CHECKING:
     from pynenc import Pynenc
+
+#: set while Celery's own ``retry`` re-publishes a request a Celery worker runs: the retry
+#: goes back to Celery (its caller waits on Celery's result backend), whatever the routing
+_celery_retry: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "pynenc_celery_compat_celery_retry", default=False
+)
 
 
 class Task(celery_task.Task):  # type: ignore[misc]
@@ -98,7 +105,11 @@ class Task(celery_task.Task):  # type: ignore[misc]
         """
         app = self._get_app()
         eager = app.conf.task_always_eager
-        if (eager and not wants_runner(app)) or routing.routed_to_celery(self, app):
+        if (
+            (eager and not wants_runner(app))
+            or routing.routed_to_celery(self, app)
+            or _celery_retry.get()
+        ):
             return super().apply_async(
                 args, kwargs, task_id, producer, link, link_error, shadow, **options
             )
@@ -181,8 +192,14 @@ class Task(celery_task.Task):  # type: ignore[misc]
         """
         request = self.request
         invocation = getattr(request, "pynenc_invocation", None)
-        if invocation is None:
-            return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
+        if invocation is None:  # eager, called directly, or a Celery worker's request
+            token = _celery_retry.set(True)
+            try:
+                return super().retry(
+                    args, kwargs, exc, throw, eta, countdown, max_retries, **options
+                )
+            finally:
+                _celery_retry.reset(token)
         if args is not None or kwargs is not None:
             calling.warn_unsupported(
                 "retry(args=/kwargs=)", "the retry runs with the same arguments"

@@ -16,7 +16,7 @@ Celery pool       pynenc runner
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import ConfigError
@@ -95,6 +95,29 @@ def check_pool(pool: str, app: Pynenc) -> None:
         "-P solo, or "
         "configure a broker and result backend other processes reach (redis://, amqp:// "
         "with a redis:// backend, db+sqlite:///path)."
+    )
+
+
+def soft_limit_warning(celery_app: Any, default: float | None = None) -> str | None:
+    """What to tell about soft time limits on a worker of ``celery_app``: every pool runs a
+    task in a thread (a prefork worker process's too), where Celery's
+    ``SoftTimeLimitExceeded`` can only be raised at ``invocation.checkpoint()``, not while
+    the task sleeps or waits (a Celery prefork child gets a signal). ``None`` when no
+    compat task has a soft limit (its own, ``default`` or ``task_soft_time_limit``)."""
+    app_default = default or celery_app.conf.task_soft_time_limit
+    names = sorted(
+        name
+        for name, task in list(celery_app.tasks.items())
+        if "pynenc_task" in vars(task) and (task.soft_time_limit or app_default)
+    )
+    if not names:
+        return None
+    return (
+        f"soft_time_limit of {', '.join(names)}: raised only where the task calls "
+        "pynenc's invocation.checkpoint() on this pool (its tasks run in threads, a "
+        "prefork worker process's too), not while it sleeps or waits as on Celery's "
+        "prefork pool; time_limit still stops it (the worker process is replaced). "
+        "See docs/celery.md, 'Worker command'"
     )
 
 

@@ -151,7 +151,7 @@ def test_a_prefork_test_worker_runs_tasks_in_processes_that_deny_joins(
             result = tasks.sleepy.delay(30)
             while result.state != states.STARTED:
                 time.sleep(0.05)
-            result.revoke()  # running in a worker process: the process is replaced
+            result.revoke(terminate=True)  # running in a worker process: it is replaced
             wait_until(revoked_log.exists, 60, "task_revoked in the worker process")
             assert tasks.add.delay(1, 1).get(timeout=60) == 2
     task_id, name, terminated, expired, pid = revoked_log.read_text().split()

@@ -107,7 +107,7 @@ def test_a_prefork_worker_runs_tasks_in_its_processes_until_sigterm(
         assert status.returncode == 0 and "PersistentProcessRunner" in status.stdout, status
         shown = command(redis_db, "result", elsewhere.id)
         assert "REGISTERED" in shown.stdout, shown
-        running.revoke()
+        running.revoke(terminate=True)
         assert elsewhere.state == states.PENDING  # queue not consumed
     finally:
         code = worker.stop()
