@@ -324,7 +324,7 @@ def worker(ctx: click.Context, /, **options: Any) -> None:
             f"tasks: {', '.join(_compat_task_names(app))}",
             err=True,
         )
-    soft = soft_limit_warning(app, options["soft_time_limit"])
+    soft = soft_limit_warning(app, instance.pool, options["soft_time_limit"])
     if soft is not None:
         click.echo(f"Warning: {soft}.", err=True)
     with _pidfile(options["pidfile"]):

@@ -9,8 +9,18 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 Job = Callable[[], None]
+
+
+class JobPool(Protocol):
+    """Where a ThreadRunner runs its jobs (a :class:`GrowingPool`; a worker process's
+    :class:`~pynenc.runner.main_thread.MainThreadPool`)."""
+
+    def submit(self, job: Job) -> None: ...
+
+    def shutdown(self, wait: bool = True) -> None: ...
 
 
 class GrowingPool:

@@ -261,18 +261,30 @@ def _worker_main(
     control: Connection,
 ) -> None:
     """Entry point of a spawned worker: import the app, apply the parent's settings, run
-    until the parent says stop (or is gone)."""
+    until the parent says stop (or is gone).
+
+    A worker with one slot runs its invocations in its main thread, where the soft time
+    limit is raised by a signal (:mod:`pynenc.runner.main_thread`); one with several runs
+    them in threads, where it is cooperative."""
+    from pynenc.runner import main_thread
     from pynenc.runner.thread import ThreadRunner
 
     ignore_stop_signals()
-    runner = ThreadRunner(load_worker_app(reference, settings), threads=threads, queues=queues)
+    app = load_worker_app(reference, settings)
+    pool = None
+    if threads == 1 and main_thread.AVAILABLE:
+        pool = main_thread.MainThreadPool(f"pynenc-{runner_id}")
+    runner = ThreadRunner(app, threads=threads, queues=queues, pool=pool)
     runner.runner_id = runner_id
     runner.handles_signals = False
     runner.replaceable = True  # it may retire to get rid of a thread it cannot stop
     threading.Thread(
         target=_follow_parent, args=(control, runner), name="pynenc-worker-control", daemon=True
     ).start()
-    runner.run()
+    if pool is None:
+        runner.run()
+    else:
+        main_thread.run_on_main_thread(runner, pool, lambda: EXIT_RETIRED if runner.retired else 0)
     if runner.retired:
         sys.exit(EXIT_RETIRED)  # the thread it gave up on dies with the process
 

@@ -8,11 +8,12 @@ so a runner with a single slot still completes nested calls.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from pynenc.attempt import Attempt, current_attempt
@@ -21,14 +22,16 @@ from pynenc.orchestrator.overrun import record_overrun
 from pynenc.records import InvocationStatus
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.deadlines import RunningWatch, soft_error_class, task_limits
-from pynenc.runner.execution import execute
+from pynenc.runner.execution import execute, resolve_task
 from pynenc.runner.outcomes import OutcomeWriter
 from pynenc.runner.ownership import taken_over
 from pynenc.runner.pool import GrowingPool
+from pynenc.runner.soft_limit import soft_limit_signal
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.broker import Envelope
+    from pynenc.runner.pool import JobPool
 
 logger = logging.getLogger("pynenc.runner")
 
@@ -47,10 +50,19 @@ class _Job:
 
 
 class ThreadRunner(BaseRunner):
-    """Runs up to ``threads`` invocations at once in this process."""
+    """Runs up to ``threads`` invocations at once in this process.
+
+    :param pool: where its jobs run (default: threads of its own; a worker process passes
+        a :class:`~pynenc.runner.main_thread.MainThreadPool`).
+    """
 
     def __init__(
-        self, app: Pynenc, threads: int | None = None, queues: list[str] | None = None
+        self,
+        app: Pynenc,
+        threads: int | None = None,
+        queues: list[str] | None = None,
+        *,
+        pool: JobPool | None = None,
     ) -> None:
         super().__init__(app, queues)
         self.slots = threads if threads is not None else app.conf.runner.threads
@@ -59,7 +71,7 @@ class ThreadRunner(BaseRunner):
         self._cond = threading.Condition()
         self._busy = 0  #: slots taken: running jobs, less those lending or lost
         self._jobs: set[_Job] = set()
-        self._pool = GrowingPool(f"pynenc-{self.runner_id}")
+        self._pool = pool if pool is not None else GrowingPool(f"pynenc-{self.runner_id}")
         self._outcomes = OutcomeWriter(app.orchestrator)
         #: a worker process of a pool runner, replaced by its supervisor when it exits:
         #: it stops cancelled work too, by retiring (see :meth:`_give_up`)
@@ -126,7 +138,8 @@ class ThreadRunner(BaseRunner):
         attempt = self._attempt(job)
         attempt_token = current_attempt.set(attempt) if attempt is not None else None
         try:
-            execute(self.app, job.envelope, self.runner_id, self._outcomes)
+            with self._soft_limit_signal(attempt):
+                execute(self.app, job.envelope, self.runner_id, self._outcomes)
         except BaseException:
             logger.exception("Runner failed while executing %s", job.envelope.invocation_id)
         finally:
@@ -163,6 +176,19 @@ class ThreadRunner(BaseRunner):
         if watched and watch is not None:
             watch.add(attempt)
         return attempt
+
+    def _soft_limit_signal(self, attempt: Attempt | None) -> AbstractContextManager[None]:
+        """In the main thread (a worker process's, see :mod:`pynenc.runner.main_thread`)
+        the soft limit is raised by a signal, even in a sleep; in other threads it is
+        cooperative (``checkpoint()``)."""
+        if (
+            attempt is None
+            or attempt.soft_timeout is None
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return nullcontext()
+        func = resolve_task(self.app, attempt.task_id).func
+        return soft_limit_signal(attempt, func, _SHIELDED)
 
     def _on_overrun(self, attempt: Attempt) -> None:
         """The watch: ``attempt`` ran past its hard limit. Its thread cannot be stopped: the
@@ -253,3 +279,8 @@ class ThreadRunner(BaseRunner):
                 # done and this task should finish first (the loop waits until busy < slots)
                 if not job.lost:
                     self._busy += 1
+
+
+#: Runner code a task calls into that the soft-limit signal must not interrupt: the slot
+#: accounting around a wait for another invocation (the wait itself may be interrupted).
+_SHIELDED = frozenset({inspect.unwrap(ThreadRunner._lend_slot).__code__})

@@ -98,12 +98,19 @@ def check_pool(pool: str, app: Pynenc) -> None:
     )
 
 
-def soft_limit_warning(celery_app: Any, default: float | None = None) -> str | None:
-    """What to tell about soft time limits on a worker of ``celery_app``: every pool runs a
-    task in a thread (a prefork worker process's too), where Celery's
-    ``SoftTimeLimitExceeded`` can only be raised at ``invocation.checkpoint()``, not while
-    the task sleeps or waits (a Celery prefork child gets a signal). ``None`` when no
-    compat task has a soft limit (its own, ``default`` or ``task_soft_time_limit``)."""
+def soft_limit_warning(celery_app: Any, pool: str, default: float | None = None) -> str | None:
+    """What to tell about soft time limits on a ``pool`` worker of ``celery_app``.
+
+    ``prefork``: nothing; each worker process runs its task in its main thread, where
+    ``SoftTimeLimitExceeded`` is raised by a signal even while the task sleeps or waits, as
+    in Celery's prefork children. ``threads`` and ``solo`` run tasks in threads, where it
+    is raised only at ``invocation.checkpoint()``: a warning naming the compat tasks with a
+    soft limit (their own, ``default`` or ``task_soft_time_limit``); ``None`` when none
+    has one."""
+    from pynenc.runner import main_thread
+
+    if pool == "prefork" and main_thread.AVAILABLE:
+        return None
     app_default = default or celery_app.conf.task_soft_time_limit
     names = sorted(
         name
@@ -114,10 +121,10 @@ def soft_limit_warning(celery_app: Any, default: float | None = None) -> str | N
         return None
     return (
         f"soft_time_limit of {', '.join(names)}: raised only where the task calls "
-        "pynenc's invocation.checkpoint() on this pool (its tasks run in threads, a "
-        "prefork worker process's too), not while it sleeps or waits as on Celery's "
-        "prefork pool; time_limit still stops it (the worker process is replaced). "
-        "See docs/celery.md, 'Worker command'"
+        f"pynenc's invocation.checkpoint() on the {pool} pool (its tasks run in threads), "
+        "not while it sleeps or waits; -P prefork raises it there too, as Celery's prefork "
+        "pool does (Celery's threads and solo pools enforce no time limit at all). "
+        "time_limit still applies. See docs/celery.md, 'Worker command'"
     )
 
 

@@ -158,3 +158,31 @@ async def soft_async(directory: str) -> str:
         note(directory, "cleaned up")
         raise
     return "never told"
+
+
+@app.task
+def whoami() -> int:
+    """The pid of the process that runs it (a pool worker: is it still the same one?)."""
+    return os.getpid()
+
+
+@app.task(soft_timeout=SOFT, timeout=60)
+def soft_sleep(seconds: float) -> str:
+    """One plain sleep past its soft limit: interrupted only where the limit is a signal."""
+    try:
+        time.sleep(seconds)
+    except SoftTimeoutExceeded:
+        return "soft limit caught"
+    return "slept"
+
+
+@app.task(soft_timeout=SOFT, timeout=60)
+def soft_waits_on(directory: str) -> str:
+    """Waits for another invocation (blocked until the test releases it) past its soft
+    limit: the wait is interrupted, the task gives up on it."""
+    note(directory, f"started {os.getpid()}")
+    try:
+        return sleeper(directory).result
+    except SoftTimeoutExceeded:
+        note(directory, "gave up waiting")
+        return "gave up waiting"

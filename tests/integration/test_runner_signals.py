@@ -85,7 +85,9 @@ def test_one_group_signal_is_one_graceful_stop(
     assert statuses == [S.REGISTERED, S.RUNNING, S.SUCCESS], runner.log_tail()
 
 
-@pytest.mark.parametrize("runner_cls", ["MultiThreadRunner", "ProcessRunner"])
+@pytest.mark.parametrize(
+    "runner_cls", ["MultiThreadRunner", "PersistentProcessRunner", "ProcessRunner"]
+)
 def test_a_later_second_signal_still_stops_at_once(
     runner_cls: str, deployment: Deployment, tmp_path: Path
 ) -> None:
