@@ -4,8 +4,9 @@
 Celery pool       pynenc runner
 ================  ==========================================================================
 ``prefork``       ``PersistentProcessRunner``: ``-c`` long-lived worker processes, one task
-(``processes``)   at a time each (Celery's prefork children); needs a broker and a result
-                  backend other processes can reach (Redis, RabbitMQ, SQLite)
+(``processes``)   at a time each, in its main thread (Celery's prefork children: the soft
+                  time limit is a signal); needs a broker and a result backend other
+                  processes can reach (Redis, RabbitMQ, SQLite)
 ``threads``       ``ThreadRunner`` with ``-c`` threads
 ``solo``          ``ThreadRunner`` with one thread (``-c`` is ignored, as in Celery)
 ``gevent``,       refused: pynenc has no green-thread runner; use ``threads`` (the closest:

@@ -16,9 +16,17 @@ from pathlib import Path
 
 import pytest
 
+from pynenc import TaskTimeoutError
 from tests.apps import deadlines
 from tests.integration.deployments import RunnerProcess, wait_until
-from tests.integration.limits_helpers import APP, deployment, release, runner, workdir
+from tests.integration.limits_helpers import (
+    APP,
+    alive,
+    deployment,
+    release,
+    runner,
+    workdir,
+)
 
 
 @pytest.mark.parametrize(
@@ -101,5 +109,30 @@ def test_a_worker_with_several_threads_keeps_the_soft_limit_cooperative(
         assert deadlines.soft_sleep(2).get_result(timeout=60) == "slept", process.log_tail()
         assert deadlines.soft_cleanup(work, True).get_result(timeout=60) == "cleaned up"
     finally:
+        assert process.stop() == 0, process.log_tail()
+        app.reset_components()
+
+
+def test_a_task_past_its_hard_limit_in_the_main_thread_leaves_with_its_worker(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The main thread cannot be abandoned: the worker retires (exit code 75) with the task
+    still inside, and a new worker serves."""
+    dep = deployment("sqlite", tmp_path, request)
+    app = dep.configure(deadlines.app)
+    app.purge()
+    work = workdir(tmp_path)
+    process = runner(dep, "PersistentProcessRunner", tmp_path).start()
+    try:
+        with pytest.raises(TaskTimeoutError):
+            deadlines.overrun(work).get_result(timeout=100)
+        pid = deadlines.started_pid(work)
+        assert pid is not None
+        wait_until(lambda: not alive(pid), 60, f"the worker {pid} to exit")
+        wait_until(lambda: "retired itself" in process.log_tail(), 30, "the supervisor's log")
+        assert deadlines.whoami().get_result(timeout=100) != pid
+        assert "returned" not in deadlines.events(work)
+    finally:
+        release(work)
         assert process.stop() == 0, process.log_tail()
         app.reset_components()
