@@ -8,7 +8,7 @@ from typing import Any
 
 from pynenc import Pynenc
 from pynenc.call_options import CallOptions
-from pynenc_celery_compat import expiry, publish
+from pynenc_celery_compat import checks, expiry, publish
 from pynenc_celery_compat.bridge import bridge_for, pynenc_app_for
 from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.result import AsyncResult
@@ -87,8 +87,10 @@ def send(
             "pynenc_celery_compat yet; chain the calls in the task, or route this task "
             "to Celery (setting pynenc_celery_tasks)"
         )
-    call_args = tuple(args or ())
-    call_kwargs = dict(kwargs or {})
+    call_args, call_kwargs = checks.call_values(task.name, args, kwargs)
+    task_id = checks.task_id(task.name, task_id)
+    if options:
+        options = checks.call_options(task.name, options)
     bridge = bridge_for(app)
     app = bridge.celery_app  # the app itself, not current_app: its result reads from it
     pynenc = bridge.pynenc
@@ -96,7 +98,10 @@ def send(
     if bridge.router is not None:  # task_routes
         options = routed(bridge.router, task, call_args, call_kwargs, options)
     arguments = pynenc_task.call_arguments(call_args, call_kwargs)
-    call_options = _call_options(task, options, task_id)
+    try:
+        call_options = _call_options(task, options, task_id)
+    except (TypeError, ValueError) as error:  # pynenc's checks, under Celery's names
+        raise type(error)(_celery_names(task.name, str(error))) from None
     expired = expiry.never_starts(call_options)
     if expired:  # Celery revokes it: register it held, cancel it below
         existed = expiry.id_taken(pynenc, task_id)
@@ -169,6 +174,14 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
     if headers:
         return CallOptions(*values, priority, task_id, headers=headers)  # type: ignore[call-arg,unused-ignore]
     return CallOptions(*values, priority, task_id)
+
+
+def _celery_names(name: str, message: str) -> str:
+    """A :class:`CallOptions` error as the ``apply_async`` option the caller wrote."""
+    for pynenc_name, celery_name in (("delay", "countdown"), ("invocation_id", "task_id")):
+        message = message.replace(f"with_options({pynenc_name}=", f"with_options({celery_name}=")
+        message = message.replace(f"{pynenc_name} must", f"{celery_name} must")
+    return message.replace("with_options(", f"{name}.apply_async(")
 
 
 def _with_id(options: CallOptions | None) -> CallOptions:
