@@ -90,6 +90,83 @@ def task_id(name: str, value: Any) -> str | None:
     return value
 
 
+def task_function(fun: Any) -> None:
+    """Refuse what ``@shared_task``/``@app.task`` cannot make a task of: a class (a
+    class-based task is a ``Task`` subclass registered with ``app.register_task``) or a
+    lambda (no name a runner could import it by)."""
+    if isinstance(fun, type):
+        raise TypeError(
+            f"the task decorator was applied to the class {fun.__qualname__}: it takes a "
+            "function. For a class-based task, subclass pynenc_celery_compat.Task, define "
+            "run(), and register an instance with app.register_task(MyTask())"
+        )
+    if getattr(fun, "__name__", None) == "<lambda>":
+        raise TypeError(
+            "the task decorator was applied to a lambda: a task needs a function defined "
+            "with def at module level (runners import it by its name)"
+        )
+
+
+#: decorator options: the check of a value, and how to write it
+_TASK_OPTIONS: dict[str, tuple[Any, str]] = {
+    "max_retries": (lambda v: v is None or _count(v), "an integer >= 0, or None (for ever)"),
+    "default_retry_delay": (lambda v: v is None or _seconds(v), "a number of seconds >= 0"),
+    "retry_backoff": (
+        lambda v: isinstance(v, bool) or _seconds(v),
+        "True/False, or a number of seconds >= 0 (the first delay)",
+    ),
+    "retry_backoff_max": (lambda v: v is None or _seconds(v), "a number of seconds >= 0"),
+    "retry_jitter": (lambda v: isinstance(v, bool), "True or False"),
+    "retry_kwargs": (lambda v: isinstance(v, Mapping), "a dict, e.g. {'max_retries': 5}"),
+    "autoretry_for": (
+        lambda v: v is None or _exception_classes(v),
+        "a tuple of exception classes, e.g. autoretry_for=(KeyError,)",
+    ),
+    "dont_autoretry_for": (
+        lambda v: v is None or _exception_classes(v),
+        "a tuple of exception classes, e.g. dont_autoretry_for=(KeyError,)",
+    ),
+    "time_limit": (lambda v: v is None or _seconds(v), "a number of seconds > 0, or None"),
+    "soft_time_limit": (lambda v: v is None or _seconds(v), "a number of seconds > 0, or None"),
+    "priority": (lambda v: v is None or _count(v), "an integer 0 (lowest) to 9 (highest)"),
+    "expires": (
+        lambda v: v is None or isinstance(v, datetime) or (_seconds(v) and v > 0),
+        "a number of seconds > 0 or a datetime",
+    ),
+}
+
+
+def task_options(fun: Any, options: dict[str, Any]) -> None:
+    """Refuse a decorator option of the wrong type, which Celery would accept and then fail
+    on (often only when a retry comes: ``max_retries="3"``, ``autoretry_for=KeyError``)."""
+    for option, value in options.items():
+        rule = _TASK_OPTIONS.get(option)
+        if rule is not None and not rule[0](value):
+            raise TypeError(
+                f"task {getattr(fun, '__qualname__', fun)!r}: {option}={value!r} is not "
+                f"valid; {option} must be {rule[1]}"
+            )
+
+
+def _seconds(value: Any) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Real)
+        and math.isfinite(value)
+        and float(value) >= 0
+    )
+
+
+def _count(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral) and int(value) >= 0
+
+
+def _exception_classes(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and all(
+        isinstance(item, type) and issubclass(item, BaseException) for item in value
+    )
+
+
 def _number(name: str, option: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
         raise TypeError(
@@ -124,4 +201,4 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-__all__ = ["call_options", "call_values", "task_id"]
+__all__ = ["call_options", "call_values", "task_function", "task_id", "task_options"]

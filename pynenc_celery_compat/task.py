@@ -30,7 +30,7 @@ from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
 from celery.utils.threads import LocalStack
 
-from pynenc_celery_compat import calling, publish, registry, routing
+from pynenc_celery_compat import calling, checks, publish, registry, routing
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.on_commit import django_on_commit
@@ -290,6 +290,8 @@ def build_task(
         )
     if not callable(fun):
         raise TypeError(f"the task decorator takes a function, got {fun!r}")
+    checks.task_function(fun)
+    checks.task_options(fun, options)
     if options.get("pydantic"):
         raise NotImplementedError(
             f"{fun.__qualname__}: pydantic=True (argument models validated and dumped) is "
