@@ -24,7 +24,7 @@ from celery import current_app
 from celery import result as celery_result
 from celery.app import task as celery_task
 from celery.app.autoretry import add_autoretry_behaviour
-from celery.exceptions import DuplicateTaskNameWarning, Retry
+from celery.exceptions import DuplicateTaskNameWarning, ImproperlyConfigured, Retry
 from celery.local import class_property
 from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
@@ -98,6 +98,13 @@ class Task(celery_task.Task):  # type: ignore[misc]
         """
         app = self._get_app()
         eager = app.conf.task_always_eager
+        if isinstance(eager, str) and eager:  # "" reads false, as meant
+            raise ImproperlyConfigured(
+                f"the setting task_always_eager (CELERY_TASK_ALWAYS_EAGER) is the string "
+                f"{eager!r}, which Python reads as true: every call would run inline in the "
+                "caller, in production too. Set it to True or False (from an environment "
+                "variable: os.environ.get('NAME', '').lower() in ('1', 'true'))"
+            )
         if (eager and not wants_runner(app)) or routing.routed_to_celery(self, app):
             return super().apply_async(
                 args, kwargs, task_id, producer, link, link_error, shadow, **options
