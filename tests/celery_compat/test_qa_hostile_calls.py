@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pynenc_celery_compat import states
-from pynenc_celery_compat.exceptions import TaskRevokedError
+from pynenc_celery_compat import AsyncResult, states
+from pynenc_celery_compat.exceptions import TaskRevokedError, TimeoutError
 from tests.celery_compat import qa_hostile_calls_tasks as tasks
 
 
@@ -97,3 +97,27 @@ def test_task_id_errors_name_task_id() -> None:
     with pytest.raises(ValueError, match=r"add\.apply_async\(task_id='a b'\)") as raised:
         tasks.add.apply_async((1, 2), task_id="a b")
     assert "with_options" not in str(raised.value) and "invocation_id" not in str(raised.value)
+
+
+@pytest.mark.usefixtures("runner")
+def test_a_negative_get_timeout_does_not_wait_as_in_celery() -> None:
+    done = tasks.add.delay(1, 2)
+    assert done.get(timeout=30) == 3
+    assert AsyncResult(done.id, app=tasks.app).get(timeout=-1) == 3  # ready: returned
+    later = tasks.add.apply_async((1, 2), countdown=3600)
+    with pytest.raises(TimeoutError):
+        later.get(timeout=-1)
+    later.revoke()
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), "5"])
+def test_a_get_timeout_that_is_not_a_number_names_get(timeout: object) -> None:
+    result = AsyncResult("some-id", app=tasks.app)
+    with pytest.raises(TypeError, match=r"AsyncResult\.get\(timeout=.*number of seconds"):
+        result.get(timeout=timeout)
+
+
+@pytest.mark.parametrize("task_id", [None, ""])
+def test_an_async_result_of_no_id_is_refused_as_in_celery(task_id: object) -> None:
+    with pytest.raises(ValueError, match="requires a valid task id"):
+        AsyncResult(task_id, app=tasks.app)
