@@ -6,8 +6,11 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from kombu.exceptions import OperationalError
+
 from pynenc import Pynenc
 from pynenc.call_options import CallOptions
+from pynenc.exceptions import StateBackendUnavailableError
 from pynenc_celery_compat import checks, expiry, publish
 from pynenc_celery_compat.bridge import bridge_for, pynenc_app_for
 from pynenc_celery_compat.config import warn_once
@@ -40,6 +43,14 @@ _BROKER_ONLY = frozenset(
         "serializer",
     }
 )
+
+
+class CallUnavailableError(StateBackendUnavailableError, OperationalError):  # type: ignore[misc]
+    """A call that could not be registered: the state backend stayed unreachable.
+
+    Also kombu's ``OperationalError``, which Celery's ``delay()`` raises when its broker is
+    down, so an ``except OperationalError:`` written for Celery catches it.
+    """
 
 
 def pynenc_app(celery_app: Any) -> Pynenc:
@@ -120,7 +131,10 @@ def send(
             queue,
         )
         announced.before()
-    invocation = pynenc_task._call(arguments, call_options)
+    try:
+        invocation = pynenc_task._call(arguments, call_options)
+    except StateBackendUnavailableError as error:  # Celery's callers catch kombu's class
+        raise CallUnavailableError(str(error)) from error
     if expired:
         expiry.revoke_unstarted(pynenc, invocation, existed)
     if announced is not None:
@@ -192,4 +206,11 @@ def _with_id(options: CallOptions | None) -> CallOptions:
     return options
 
 
-__all__ = ["pynenc_app", "retry_delay", "routed_to_celery", "send", "warn_unsupported"]
+__all__ = [
+    "CallUnavailableError",
+    "pynenc_app",
+    "retry_delay",
+    "routed_to_celery",
+    "send",
+    "warn_unsupported",
+]

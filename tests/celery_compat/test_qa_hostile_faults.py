@@ -8,13 +8,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from kombu.exceptions import OperationalError
 
-from pynenc_celery_compat import states
+from pynenc.exceptions import StateBackendUnavailableError
+from pynenc_celery_compat import AsyncResult, Celery, states
 from tests.celery_compat import qa_hostile_tasks as tasks
 from tests.integration.deployments import ROOT, wait_until
 from tests.servers import Server
@@ -52,18 +55,20 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def url(redis_server: Server) -> Iterator[str]:
-    db = redis_server.db_url()
+def _point_app_at(db: str) -> str:
+    """The test process's ``tasks.app`` (the caller) on ``db``, with fresh connections."""
     tasks.app.conf.broker_url = db
     tasks.app.conf.result_backend = db
-    from pynenc_celery_compat.bridge import pynenc_app_for
-
-    pynenc_app_for(tasks.app).reset_components()
-    pynenc = pynenc_app_for(tasks.app)
+    pynenc = tasks.app.pynenc
+    pynenc.reset_components()
     pynenc.conf.broker_url = db
     pynenc.conf.state_backend_url = db
-    yield db
+    return db
+
+
+@pytest.fixture
+def url(redis_server: Server) -> Iterator[str]:
+    yield _point_app_at(redis_server.db_url())
 
 
 @pytest.mark.parametrize("pool", ["threads", "prefork"])
@@ -87,3 +92,54 @@ def test_a_worker_killed_mid_task_leaves_it_to_run_once_more(
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_redis_down_during_delay_raises_what_celery_callers_catch(
+    redis_factory: Callable[..., Server],
+) -> None:
+    server = redis_factory()
+    db = server.db_url()
+    app = Celery("qa_hostile_down", broker=db, backend=db, set_as_current=False)
+    add = app.task(name="qa_hostile_down.add")(tasks.add.run)
+    pynenc = app.pynenc
+    pynenc.state_backend.retry_for = 1.0  # give up soon (a restart is ridden out for 30 s)
+    first = add.delay(1, 2)
+    server.stop()
+    with pytest.raises(OperationalError, match="unreachable") as raised:
+        add.delay(1, 2)  # Celery: kombu's OperationalError once its publish retries end
+    assert isinstance(raised.value, StateBackendUnavailableError)
+    server.start()
+    assert AsyncResult(first.id, app=app).state == states.PENDING  # not lost: no runner yet
+
+
+def test_redis_restarted_during_get_the_caller_waits_and_the_task_runs_once(
+    redis_factory: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = redis_factory(persistent=True)
+    url = _point_app_at(server.db_url())
+    attempts = tmp_path / "attempts.txt"
+    worker = Worker(url, tmp_path / "worker.log", "-P", "threads", "-c", "1")
+    outcome: list[object] = []
+    waiting = threading.Event()
+
+    def wait_for_it(result: AsyncResult) -> None:
+        waiting.set()
+        try:
+            outcome.append(result.get(timeout=180))
+        except Exception as error:  # reported by the assert below
+            outcome.append(error)
+
+    try:
+        result = tasks.record_then_sleep.delay(str(attempts), 2)
+        wait_until(lambda: attempts.exists(), 120, "the task to start")
+        getter = threading.Thread(target=wait_for_it, args=(result,))
+        getter.start()
+        waiting.wait(30)
+        server.stop()  # while get() waits and the task runs
+        server.start()
+        getter.join(240)
+        assert outcome == [1], (outcome, worker.log.read_text()[-3000:])
+        assert result.state == states.SUCCESS
+        assert len(attempts.read_text().splitlines()) == 1
+    finally:
+        worker.stop()
