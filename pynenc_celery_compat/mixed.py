@@ -47,13 +47,13 @@ def install(celery_app: Any) -> None:
     with _lock:
         if celery_app.__dict__.get(_ATTRIBUTE) is not None:
             return
+        # only a real Celery app (this package's ``Celery`` has its own ``AsyncResult`` and
+        # ``control``), and only what its class keeps from Celery
         cls = type(celery_app)
-        # only where the app's class keeps Celery's own attributes (this package's Celery
-        # and classes that define their own are left alone)
         if _is_celerys(cls, "AsyncResult"):
             celery_app.__dict__["AsyncResult"] = _result_class(celery_app.AsyncResult)
-        if _is_celerys(cls, "control"):
-            _install_control(celery_app)
+            if _is_celerys(cls, "control"):
+                _install_control(celery_app)
         celery_app.__dict__[_ATTRIBUTE] = True
 
 

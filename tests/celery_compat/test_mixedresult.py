@@ -6,11 +6,12 @@ import gc
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import celery
 import celery.app.control
-import celery.contrib.testing.tasks  # noqa: F401  # celery.ping, for start_worker
+import celery.contrib.testing.tasks  # celery.ping, for start_worker
 import pytest
 from celery._state import get_current_app
 from celery.contrib.testing.worker import start_worker
@@ -49,6 +50,16 @@ def project_app(redis_server: Server) -> Iterator[celery.Celery]:
         previous.set_current()
 
 
+@contextmanager
+def both_workers(app: celery.Celery) -> Iterator[None]:
+    """Celery's test worker and a pynenc runner of ``app``, in this process."""
+    with (
+        start_worker(app, pool="solo", shutdown_timeout=30),
+        pynenc_app_for(app).running_in_background(),
+    ):
+        yield
+
+
 @pytest.fixture
 def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The ids ``app.AsyncResult`` looked up in pynenc's state backend."""
@@ -67,32 +78,31 @@ def test_app_async_result_answers_for_both_worlds(
     project_app: celery.Celery, lookups: list[str]
 ) -> None:
     add = project_app.tasks["mixedresult.add"]
-    with start_worker(project_app, pool="solo", shutdown_timeout=30):
-        with pynenc_app_for(project_app).running_in_background():
-            on_pynenc = tasks.multiply.delay(6, 7)
-            failing = tasks.fails.delay("mixed")
-            on_celery = add.delay(2, 3)
-            assert type(on_celery) is not AsyncResult  # Celery's own, from Celery's delay
-            assert on_pynenc.get(timeout=60) == 42
-            assert on_celery.get(timeout=60) == 5
-            with pytest.raises(LookupError):
-                failing.get(timeout=60)
+    with both_workers(project_app):
+        on_pynenc = tasks.multiply.delay(6, 7)
+        failing = tasks.fails.delay("mixed")
+        on_celery = add.delay(2, 3)
+        assert type(on_celery) is not AsyncResult  # Celery's own, from Celery's delay
+        assert on_pynenc.get(timeout=60) == 42
+        assert on_celery.get(timeout=60) == 5
+        with pytest.raises(LookupError):
+            failing.get(timeout=60)
 
-            # a view polling an id stored in the database: no task at hand
-            compat = project_app.AsyncResult(on_pynenc.id)
-            assert isinstance(compat, AsyncResult)
-            assert (compat.state, compat.result, compat.get(timeout=10)) == ("SUCCESS", 42, 42)
-            failed = project_app.AsyncResult(failing.id)
-            assert failed.state == "FAILURE" and isinstance(failed.result, LookupError)
+        # a view polling an id stored in the database: no task at hand
+        compat = project_app.AsyncResult(on_pynenc.id)
+        assert isinstance(compat, AsyncResult)
+        assert (compat.state, compat.result, compat.get(timeout=10)) == ("SUCCESS", 42, 42)
+        failed = project_app.AsyncResult(failing.id)
+        assert failed.state == "FAILURE" and isinstance(failed.result, LookupError)
 
-            own = project_app.AsyncResult(on_celery.id)
-            assert not isinstance(own, AsyncResult)
-            assert isinstance(own, project_app.AsyncResult)  # still the app's class
-            assert (own.state, own.result, own.get(timeout=10)) == ("SUCCESS", 5, 5)
+        own = project_app.AsyncResult(on_celery.id)
+        assert not isinstance(own, AsyncResult)
+        assert isinstance(own, project_app.AsyncResult)  # still the app's class
+        assert (own.state, own.result, own.get(timeout=10)) == ("SUCCESS", 5, 5)
 
-            unknown = project_app.AsyncResult("no-such-id")
-            assert isinstance(unknown, CeleryAsyncResult) and not isinstance(unknown, AsyncResult)
-            assert (unknown.state, unknown.result) == ("PENDING", None)
+        unknown = project_app.AsyncResult("no-such-id")
+        assert isinstance(unknown, CeleryAsyncResult) and not isinstance(unknown, AsyncResult)
+        assert (unknown.state, unknown.result) == ("PENDING", None)
 
     # one state-backend read per id looked up without its task; none with it
     assert lookups == [on_pynenc.id, failing.id, on_celery.id, "no-such-id"]
@@ -102,22 +112,22 @@ def test_app_async_result_answers_for_both_worlds(
 
 
 def test_control_revoke_answers_for_both_worlds(project_app: celery.Celery) -> None:
-    add = project_app.tasks["mixedresult.add"]
-    control = project_app.control  # taken before the compat layer meets the app
-    with start_worker(project_app, pool="solo", shutdown_timeout=30):
-        with pynenc_app_for(project_app).running_in_background():
-            waiting = tasks.multiply.apply_async((1, 2), countdown=120)
-            later = add.apply_async((1, 2), countdown=120)
-            project_app.control.revoke(waiting.id)
-            control.revoke([later.id])
+    control = project_app.control  # made before the compat layer meets the app
+    assert type(control).revoke is celery.app.control.Control.revoke
+    add = project_app.tasks["mixedresult.add"]  # finalized: the compat tasks join it
+    with both_workers(project_app):
+        waiting = tasks.multiply.apply_async((1, 2), countdown=120)
+        later = add.apply_async((1, 2), countdown=120)
+        project_app.control.revoke(waiting.id)
+        control.revoke([later.id])
 
-            revoked = project_app.AsyncResult(waiting.id)
-            assert revoked.state == "REVOKED"
-            with pytest.raises(TaskRevokedError):
-                revoked.get(timeout=10)
-            # Celery's broadcast reached Celery's worker (in this process) for its id only
-            wait_until(lambda: later.id in worker_state.revoked, 60, "Celery's revoke")
-            assert waiting.id not in worker_state.revoked
+        revoked = project_app.AsyncResult(waiting.id)
+        assert revoked.state == "REVOKED"
+        with pytest.raises(TaskRevokedError):
+            revoked.get(timeout=10)
+        # Celery's broadcast reached Celery's worker (in this process) for its id only
+        wait_until(lambda: later.id in worker_state.revoked, 60, "Celery's revoke")
+        assert waiting.id not in worker_state.revoked
     assert project_app.control is control
 
 
@@ -145,10 +155,9 @@ for task_id in sys.argv[2:]:
 def test_a_process_that_only_polls(project_app: celery.Celery) -> None:
     """A web process that never calls a task reads both kinds of stored ids."""
     add = project_app.tasks["mixedresult.add"]
-    with start_worker(project_app, pool="solo", shutdown_timeout=30):
-        with pynenc_app_for(project_app).running_in_background():
-            on_pynenc, on_celery = tasks.multiply.delay(6, 7), add.delay(2, 3)
-            assert (on_pynenc.get(timeout=60), on_celery.get(timeout=60)) == (42, 5)
+    with both_workers(project_app):
+        on_pynenc, on_celery = tasks.multiply.delay(6, 7), add.delay(2, 3)
+        assert (on_pynenc.get(timeout=60), on_celery.get(timeout=60)) == (42, 5)
     url = project_app.conf.broker_url
     ids = [on_pynenc.id, on_celery.id, "no-such-id"]
     done = subprocess.run(
@@ -165,3 +174,13 @@ def test_a_process_that_only_polls(project_app: celery.Celery) -> None:
         "celery.result SUCCESS 5",
         "celery.result PENDING None",
     ]
+
+
+def test_this_packages_celery_keeps_its_own_result_and_control() -> None:
+    from pynenc_celery_compat import Celery
+    from pynenc_celery_compat.control import Control
+
+    app = Celery("compat_app", broker="memory://", backend="cache+memory://")
+    mixed.install(app)
+    assert "AsyncResult" not in app.__dict__
+    assert type(app.control) is Control
