@@ -104,11 +104,13 @@ def reads_pynenc(celery_app: Any, task_id: str, task_name: str | None = None) ->
     from pynenc_celery_compat.eager import runs_eagerly
     from pynenc_celery_compat.routing import routed_to_celery
 
+    task = celery_app._tasks.get(task_name) if task_name else None
+    if task is not None and "pynenc_task" not in vars(task):
+        return False  # a Celery task's: nothing else is read
     if runs_eagerly(celery_app):
         return False
-    task = celery_app._tasks.get(task_name) if task_name else None
     if task is not None:
-        return "pynenc_task" in vars(task) and not routed_to_celery(task, celery_app)
+        return not routed_to_celery(task, celery_app)
     return knows(celery_app, task_id)
 
 
