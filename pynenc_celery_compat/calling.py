@@ -6,9 +6,12 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from kombu.exceptions import OperationalError
+
 from pynenc import Pynenc
 from pynenc.call_options import CallOptions
-from pynenc_celery_compat import expiry, publish
+from pynenc.exceptions import StateBackendUnavailableError
+from pynenc_celery_compat import checks, expiry, publish
 from pynenc_celery_compat.bridge import bridge_for, pynenc_app_for
 from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.result import AsyncResult
@@ -40,6 +43,14 @@ _BROKER_ONLY = frozenset(
         "serializer",
     }
 )
+
+
+class CallUnavailableError(StateBackendUnavailableError, OperationalError):  # type: ignore[misc]
+    """A call that could not be registered: the state backend stayed unreachable.
+
+    Also kombu's ``OperationalError``, which Celery's ``delay()`` raises when its broker is
+    down, so an ``except OperationalError:`` written for Celery catches it.
+    """
 
 
 def pynenc_app(celery_app: Any) -> Pynenc:
@@ -87,8 +98,10 @@ def send(
             "pynenc_celery_compat yet; chain the calls in the task, or route this task "
             "to Celery (setting pynenc_celery_tasks)"
         )
-    call_args = tuple(args or ())
-    call_kwargs = dict(kwargs or {})
+    call_args, call_kwargs = checks.call_values(task.name, args, kwargs)
+    task_id = checks.task_id(task.name, task_id)
+    if options:
+        options = checks.call_options(task.name, options)
     bridge = bridge_for(app)
     app = bridge.celery_app  # the app itself, not current_app: its result reads from it
     pynenc = bridge.pynenc
@@ -96,7 +109,10 @@ def send(
     if bridge.router is not None:  # task_routes
         options = routed(bridge.router, task, call_args, call_kwargs, options)
     arguments = pynenc_task.call_arguments(call_args, call_kwargs)
-    call_options = _call_options(task, options, task_id)
+    try:
+        call_options = _call_options(task, options, task_id)
+    except (TypeError, ValueError) as error:  # pynenc's checks, under Celery's names
+        raise type(error)(_celery_names(task.name, str(error))) from None
     expired = expiry.never_starts(call_options)
     if expired:  # Celery revokes it: register it held, cancel it below
         existed = expiry.id_taken(pynenc, task_id)
@@ -115,7 +131,10 @@ def send(
             queue,
         )
         announced.before()
-    invocation = pynenc_task._call(arguments, call_options)
+    try:
+        invocation = pynenc_task._call(arguments, call_options)
+    except StateBackendUnavailableError as error:  # Celery's callers catch kombu's class
+        raise CallUnavailableError(str(error)) from error
     if expired:
         expiry.revoke_unstarted(pynenc, invocation, existed)
     if announced is not None:
@@ -171,6 +190,14 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
     return CallOptions(*values, priority, task_id)
 
 
+def _celery_names(name: str, message: str) -> str:
+    """A :class:`CallOptions` error as the ``apply_async`` option the caller wrote."""
+    for pynenc_name, celery_name in (("delay", "countdown"), ("invocation_id", "task_id")):
+        message = message.replace(f"with_options({pynenc_name}=", f"with_options({celery_name}=")
+        message = message.replace(f"{pynenc_name} must", f"{celery_name} must")
+    return message.replace("with_options(", f"{name}.apply_async(")
+
+
 def _with_id(options: CallOptions | None) -> CallOptions:
     if options is None:
         return CallOptions(None, None, None, None, None, publish.new_task_id())
@@ -179,4 +206,11 @@ def _with_id(options: CallOptions | None) -> CallOptions:
     return options
 
 
-__all__ = ["pynenc_app", "retry_delay", "routed_to_celery", "send", "warn_unsupported"]
+__all__ = [
+    "CallUnavailableError",
+    "pynenc_app",
+    "retry_delay",
+    "routed_to_celery",
+    "send",
+    "warn_unsupported",
+]

@@ -9,6 +9,8 @@ are allowed). Unlike Celery, an id pynenc never registered is told apart from a 
 
 from __future__ import annotations
 
+import math
+import numbers
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -52,6 +54,11 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
         invocation: DistributedInvocation[Any, Any] | None = None,
         ignored: bool = False,
     ) -> Any:
+        if not id:  # Celery's check, with the fix
+            raise ValueError(
+                f"AsyncResult requires a valid task id, got {id!r}: pass the id of a call "
+                "(result.id, or the task_id given to apply_async)"
+            )
         if invocation is None:  # a lookup by id, not a call's own result
             celery_app = app if app is not None else current_app._get_current_object()
             if reads_celery_results(celery_app, id):
@@ -192,6 +199,8 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
     def _wait(self, timeout: float | None) -> InvocationRecord:
         if self._final is not None:
             return self._final
+        if timeout is not None:
+            timeout = _seconds(timeout)
         try:
             record = self._pynenc.orchestrator.wait_final(self.id, timeout)
         except InvocationTimeoutError:
@@ -285,6 +294,17 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
 
     def __reduce__(self) -> Any:
         return (_rebuild, (self.id, self.task_name))
+
+
+def _seconds(timeout: Any) -> float:
+    """``get(timeout=)`` as Celery reads it: a negative wait does not wait (a finished
+    result is returned, else ``TimeoutError``); not a number is a ``TypeError``."""
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or math.isnan(timeout):
+        raise TypeError(
+            f"AsyncResult.get(timeout={timeout!r}): timeout must be a number of seconds, "
+            "or None to wait for ever"
+        )
+    return max(0.0, float(timeout))
 
 
 def _retry_running(progress: Any, record: InvocationRecord) -> bool:

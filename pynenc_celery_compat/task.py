@@ -25,13 +25,13 @@ from celery import current_app
 from celery import result as celery_result
 from celery.app import task as celery_task
 from celery.app.autoretry import add_autoretry_behaviour
-from celery.exceptions import DuplicateTaskNameWarning, Retry
+from celery.exceptions import DuplicateTaskNameWarning, ImproperlyConfigured, Retry
 from celery.local import class_property
 from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
 from celery.utils.threads import LocalStack
 
-from pynenc_celery_compat import calling, publish, registry, routing
+from pynenc_celery_compat import calling, checks, publish, registry, routing
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.on_commit import django_on_commit
@@ -105,6 +105,13 @@ class Task(celery_task.Task):  # type: ignore[misc]
         """
         app = self._get_app()
         eager = app.conf.task_always_eager
+        if isinstance(eager, str) and eager:  # "" reads false, as meant
+            raise ImproperlyConfigured(
+                f"the setting task_always_eager (CELERY_TASK_ALWAYS_EAGER) is the string "
+                f"{eager!r}, which Python reads as true: every call would run inline in the "
+                "caller, in production too. Set it to True or False (from an environment "
+                "variable: os.environ.get('NAME', '').lower() in ('1', 'true'))"
+            )
         if (
             (eager and not wants_runner(app))
             or routing.routed_to_celery(self, app)
@@ -307,6 +314,8 @@ def build_task(
         )
     if not callable(fun):
         raise TypeError(f"the task decorator takes a function, got {fun!r}")
+    checks.task_function(fun)
+    checks.task_options(fun, options)
     if options.get("pydantic"):
         raise NotImplementedError(
             f"{fun.__qualname__}: pydantic=True (argument models validated and dumped) is "

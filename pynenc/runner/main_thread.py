@@ -41,7 +41,8 @@ AVAILABLE = hasattr(signal, "setitimer")
 
 class MainThreadPool:
     """Runs jobs in the main thread (:meth:`serve`); those submitted while it is busy run
-    on threads of a growing pool."""
+    on threads of a growing pool. For one run of a runner: once shut down, every job goes
+    to those threads (a worker process runs its runner once)."""
 
     def __init__(self, name: str) -> None:
         self._overflow = GrowingPool(name)

@@ -173,7 +173,9 @@ def declare_all(app: Any, pynenc: Pynenc) -> None:
     """Declare each compat task of ``app`` on ``pynenc`` afresh, so the options read now
     (the worker's default time limits among them) are the ones its runner applies."""
     for task in list(app.tasks.values()):
-        if getattr(task, "pynenc_task_for", None) is not None:
+        # only tasks this layer made (Celery's shared tasks, celery.ping among them, are
+        # instances of the compat class on a compat app, without a function)
+        if "pynenc_task" in vars(task):
             CeleryTaskAdapter.declare(pynenc, task, app)
 
 
@@ -183,7 +185,7 @@ def task_modules(app: Any) -> list[str]:
     modules = {
         task.__inner_function__.__module__
         for task in list(app.tasks.values())
-        if getattr(task, "pynenc_task_for", None) is not None
+        if "pynenc_task" in vars(task)  # made by this layer (declare_all)
         and "<locals>" not in task.__inner_function__.__qualname__
     }
     modules.discard("__main__")

@@ -3,11 +3,21 @@
 from collections.abc import Iterator
 
 import pytest
+from celery import current_app as celery_current_app
 
 from pynenc.task import _extract_task_from_wrapper
 from pynenc_celery_compat import AsyncResult, states
 from pynenc_celery_compat.adapter import CeleryTaskAdapter
 from tests.celery_compat import basic_tasks as tasks
+
+
+@pytest.fixture(autouse=True)
+def current_app() -> Iterator[None]:
+    """A shared task follows the current Celery app (as Celery's): make it this module's."""
+    previous = celery_current_app._get_current_object()
+    tasks.app.set_current()
+    yield
+    previous.set_current()
 
 
 @pytest.fixture
