@@ -5,7 +5,8 @@ cancel, stored in the state backend: durable, seen by every runner, and a call n
 yet never runs. A running one goes on unless ``terminate=True`` (as Celery's), which stops
 it (process runners; a thread runner's task stops at its next ``invocation.checkpoint()``).
 Ids pynenc does not know are broadcast to Celery's workers when tasks are switched back to
-Celery (``pynenc_celery_tasks``), else ignored, as Celery's workers ignore unknown ids.
+Celery (``pynenc_celery_tasks``, or ``PYNENC_CELERY_TASKS``), else ignored, as Celery's
+workers ignore unknown ids.
 The other remote-control commands are Celery's (they reach Celery workers only).
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 from celery.app import control as celery_control
 
 from pynenc.exceptions import InvocationNotFoundError
-from pynenc_celery_compat import revoking
+from pynenc_celery_compat import revoking, routing
 from pynenc_celery_compat.bridge import pynenc_app_for
 
 logger = logging.getLogger("pynenc_celery_compat.control")
@@ -45,7 +46,7 @@ class Control(celery_control.Control):  # type: ignore[misc]
                 unknown.append(invocation_id)
                 continue
             revoking.revoke(app, record, terminate, by="app.control.revoke")
-        if unknown and self.app.conf.get("pynenc_celery_tasks"):
+        if unknown and routing.switches_back(self.app):
             super().revoke(unknown, destination, terminate, signal, **kwargs)
         elif unknown:
             logger.debug("revoke: pynenc knows no task call %s", ", ".join(unknown))
