@@ -27,6 +27,7 @@ from celery.local import Proxy
 
 from pynenc import Pynenc
 from pynenc.exceptions import ConfigError
+from pynenc_celery_compat import mixed
 from pynenc_celery_compat.config import pynenc_config_values, warn_ignored_settings
 
 logger = logging.getLogger("pynenc_celery_compat.bridge")
@@ -138,6 +139,7 @@ def _refresh(celery_app: Any) -> Bridge:
                 raise ConfigError(_changed_while_running(celery_app, bridge.values, values))
             bridge = Bridge(celery_app, values)
             celery_app.__dict__[_ATTRIBUTE] = bridge
+            mixed.install(celery_app)
             declare_tasks(celery_app, bridge.pynenc)
         bridge.remember(conf)
         return bridge

@@ -17,9 +17,7 @@ from typing import Any
 
 from celery.app import control as celery_control
 
-from pynenc.exceptions import InvocationNotFoundError
 from pynenc_celery_compat import revoking, routing
-from pynenc_celery_compat.bridge import pynenc_app_for
 
 logger = logging.getLogger("pynenc_celery_compat.control")
 
@@ -37,15 +35,7 @@ class Control(celery_control.Control):  # type: ignore[misc]
     ) -> None:
         """Cancel the task call ``task_id`` (or each of a list of ids) unless it finished."""
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
-        app = pynenc_app_for(self.app)
-        unknown = []
-        for invocation_id in ids:
-            try:
-                record = app.orchestrator.get_record(invocation_id)
-            except InvocationNotFoundError:
-                unknown.append(invocation_id)
-                continue
-            revoking.revoke(app, record, terminate, by="app.control.revoke")
+        unknown = revoking.revoke_ids(self.app, ids, terminate, by="app.control.revoke")
         if unknown and routing.switches_back(self.app):
             super().revoke(unknown, destination, terminate, signal, **kwargs)
         elif unknown:

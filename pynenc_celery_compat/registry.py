@@ -7,6 +7,8 @@ from typing import Any
 
 from celery import _state
 
+from pynenc_celery_compat import mixed
+
 _tasks: dict[str, Any] = {}
 _bind_lock = threading.Lock()
 #: compat tasks of this package (``celery.map``, ``celery.starmap``): declared on every
@@ -55,6 +57,7 @@ def register_on(app: Any, task: Any) -> None:
     registry = app._tasks
     if task.name not in registry:
         registry[task.name] = task
+    mixed.install(app)  # a real Celery app's AsyncResult/control answer for compat calls
 
 
 def share(task: Any) -> None:
@@ -65,6 +68,8 @@ def share(task: Any) -> None:
         if app.finalized:
             with app._finalize_mutex:
                 register_on(app, task)
+        else:  # its results can be read before it finalizes (a web process polling ids)
+            mixed.install(app)
 
 
 def follow_current_app(task_class: Any) -> Any:
@@ -83,6 +88,7 @@ def follow_current_app(task_class: Any) -> Any:
         with _bind_lock:
             if task_class._app is not app or not task_class.__bound__:
                 task_class.bind(app)
+                mixed.install(app)
     return app
 
 

@@ -9,9 +9,12 @@ pynenc's cancel stops running work too, so a running call is cancelled only when
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pynenc import Pynenc
+from pynenc.exceptions import InvocationNotFoundError
 from pynenc.records import FINAL, InvocationRecord, InvocationStatus
+from pynenc_celery_compat.bridge import pynenc_app_for
 
 logger = logging.getLogger("pynenc_celery_compat.revoking")
 
@@ -32,4 +35,19 @@ def revoke(app: Pynenc, record: InvocationRecord, terminate: bool, by: str) -> N
     app.orchestrator.cancel(record.invocation_id, by=by, reason=reason)
 
 
-__all__ = ["revoke"]
+def revoke_ids(celery_app: Any, ids: list[str], terminate: bool, by: str) -> list[str]:
+    """Revoke each call of ``ids`` that ``celery_app``'s pynenc app knows (one record read
+    per id); returns the ids it does not know, in order."""
+    app = pynenc_app_for(celery_app)
+    unknown = []
+    for invocation_id in ids:
+        try:
+            record = app.orchestrator.get_record(invocation_id)
+        except InvocationNotFoundError:
+            unknown.append(invocation_id)
+            continue
+        revoke(app, record, terminate, by=by)
+    return unknown
+
+
+__all__ = ["revoke", "revoke_ids"]
