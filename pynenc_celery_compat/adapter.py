@@ -8,7 +8,7 @@ from typing import Any
 from pynenc import Pynenc
 from pynenc.arguments import Arguments
 from pynenc.conf.task_config import TASK_OPTION_NAMES
-from pynenc.exceptions import RetryError
+from pynenc.exceptions import RetryError, TaskDefinitionError
 from pynenc.task import Task as PynencTask
 from pynenc_celery_compat import registry
 from pynenc_celery_compat.exceptions import (
@@ -32,6 +32,15 @@ def detached_app() -> Pynenc:
             if _detached is None:
                 _detached = Pynenc(app_id="pynenc_celery_compat")
     return _detached
+
+
+def make_compat(compat: Any, function: Any) -> None:
+    """Make the task object ``compat`` a compat task running ``function``: its
+    ``__inner_function__``, its name in this process's registry, and its ``pynenc_task``
+    (declared on :func:`detached_app`; each Celery app's pynenc app declares its own)."""
+    compat.__inner_function__ = function
+    registry.add(compat)
+    compat.pynenc_task = CeleryTaskAdapter.declare(detached_app(), compat)
 
 
 #: the argument under which a call that does not fit the function travels, for a task
@@ -89,15 +98,28 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
             compat.__inner_function__,
             pynenc_options(compat, celery_app, pynenc_app.conf.serializer),
             name=compat.name,
+            compat=compat,
         )
-        pynenc_app.register_task(adapter)
+        try:
+            pynenc_app.register_task(adapter)
+        except TaskDefinitionError:
+            if pynenc_app is not _detached:
+                raise
+            # the process-wide app every compat task is first declared on: two Celery apps
+            # may each have a task of this name (another function); neither runs from here
         return adapter
 
     def __init__(
-        self, app: Pynenc, func: Any, options: dict[str, Any], name: str | None = None
+        self,
+        app: Pynenc,
+        func: Any,
+        options: dict[str, Any],
+        name: str | None = None,
+        compat: Any = None,
     ) -> None:
         super().__init__(app, func, options, name=name)
-        compat = registry.get(self.task_id.key)
+        if compat is None:  # made by pynenc (Task.from_id on a runner): found by name
+            compat = registry.get(self.task_id.key)
         if compat is None:
             raise LookupError(f"no compat task named {self.task_id.key!r} in this process")
         self.compat: Any = compat
@@ -107,6 +129,10 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
             self._by_name = all(
                 p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in parameters
             )
+
+    def copy_for(self, app: Pynenc) -> CeleryTaskAdapter:
+        """This task declared on ``app``, running the same compat task."""
+        return type(self)(app, self.func, self.options, name=self.task_id.name, compat=self.compat)
 
     def call_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Arguments:
         """The :class:`Arguments` of ``task.apply_async(args, kwargs)``: bound by name,

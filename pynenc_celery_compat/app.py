@@ -150,7 +150,7 @@ class Celery(celery.Celery):  # type: ignore[misc]
                     "sent: import the module that defines it (or list it in include), or send "
                     "it to Celery by listing the name in the pynenc_celery_tasks setting."
                 )
-            if isinstance(task, Task) and not routed_to_celery(task, self):
+            if not routed_to_celery(task, self):  # a compat task this layer made
                 for option in _SEND_TASK_ONLY:
                     options.pop(option, None)
                 return task.apply_async(args, kwargs, **options)

@@ -18,8 +18,8 @@ which options changed. Settings read from a module or Django's settings are not 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
+import weakref
 from typing import Any
 
 from celery.app.routes import Router, prepare
@@ -34,6 +34,8 @@ logger = logging.getLogger("pynenc_celery_compat.bridge")
 
 _ATTRIBUTE = "_pynenc_compat_bridge"
 _lock = threading.RLock()
+#: each pynenc app built here -> its Celery app (weakly: both go when unused)
+_celery_apps: weakref.WeakKeyDictionary[Pynenc, weakref.ref[Any]] = weakref.WeakKeyDictionary()
 
 
 class Bridge:
@@ -44,6 +46,7 @@ class Bridge:
         self.celery_app = celery_app
         self.values = values
         self.pynenc = _build(celery_app, values)
+        _celery_apps[self.pynenc] = weakref.ref(celery_app)
         self.router: Router | None = None
         #: runners of ``pynenc`` running in this process (its runner_start/stop hooks)
         self.running = 0
@@ -117,6 +120,12 @@ def pynenc_app_for(celery_app: Any) -> Pynenc:
     return bridge_for(celery_app).pynenc
 
 
+def celery_app_of(app: Pynenc) -> Any:
+    """The Celery app whose pynenc app is ``app`` (``None``: not one built here)."""
+    found = _celery_apps.get(app)
+    return None if found is None else found()
+
+
 def _refresh(celery_app: Any) -> Bridge:
     with _lock:
         conf = celery_app.conf
@@ -158,16 +167,20 @@ def built_pynenc_app(celery_app: Any) -> Pynenc | None:
     return bridge.pynenc if isinstance(bridge, Bridge) else None
 
 
-def declare_tasks(celery_app: Any, app: Pynenc) -> None:
-    """Declare every compat task of ``celery_app``'s registry on ``app`` (so its runners
-    consume their queues and find them by name)."""
-    from pynenc_celery_compat import registry
+def declare_tasks(celery_app: Any, app: Pynenc, afresh: bool = False) -> None:
+    """Declare every compat task of ``celery_app``'s registry (and this package's built-in
+    ones) on ``app``, so its runners consume their queues and find them by name.
 
-    for task in [*celery_app.tasks.values(), *registry.builtins()]:
-        # only tasks this layer made: Celery's own ``shared_task`` on a compat app makes
-        # instances of the compat class without a function (they keep Celery's path)
-        if "pynenc_task" in vars(task) and task.name not in app.tasks:
-            task.pynenc_task_for(app)
+    Only tasks this layer made (:func:`~pynenc_celery_compat.registry.made_here`): the
+    others keep Celery's path. ``afresh``: declare again those declared already, so the
+    options read now apply (a worker's default time limits).
+    """
+    from pynenc_celery_compat import registry
+    from pynenc_celery_compat.adapter import CeleryTaskAdapter
+
+    for task in [*list(celery_app.tasks.values()), *registry.builtins()]:
+        if registry.made_here(task) and (afresh or task.name not in app.tasks):
+            CeleryTaskAdapter.declare(app, task, celery_app)
 
 
 def prepare_for_runner(celery_app: Any, app: Pynenc) -> None:
@@ -184,26 +197,17 @@ def prepare_for_runner(celery_app: Any, app: Pynenc) -> None:
     finally:  # a module that fails to import is reported; the others' tasks still run
         declare_tasks(celery_app, app)
         if app.reference is None:
-            found = celery_app_reference(celery_app)
+            from pynenc_celery_compat import apps
+
+            found = apps.find_reference(celery_app)
             if found is not None:
-                app.reference = f"pynenc_celery_compat.apps:{found}"
-
-
-def celery_app_reference(celery_app: Any) -> str | None:
-    """``module:attribute`` of an imported module holding ``celery_app``, if any."""
-    for name, module in list(sys.modules.items()):
-        if name == "__main__" or module is None:
-            continue
-        for attribute, value in list(vars(module).items()):
-            if value is celery_app:
-                return f"{name}:{attribute}"
-    return None
+                app.reference = apps.reference({"app": found})
 
 
 __all__ = [
     "Bridge",
     "bridge_for",
-    "celery_app_reference",
+    "celery_app_of",
     "declare_tasks",
     "prepare_for_runner",
     "pynenc_app_for",

@@ -17,7 +17,7 @@ from typing import Any
 from celery.app import task as celery_task
 
 from pynenc_celery_compat import registry
-from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
+from pynenc_celery_compat.adapter import make_compat
 from pynenc_celery_compat.task import Task, compat_base
 
 
@@ -40,11 +40,9 @@ def as_compat_task(task: Any) -> Task:
 def declare(task: Task) -> None:
     """Give a registered class-based ``task`` its ``__inner_function__`` and
     ``pynenc_task`` (a decorated task has them already)."""
-    if "pynenc_task" in task.__dict__:
+    if registry.made_here(task):
         return
-    task.__inner_function__ = _run_stand_in(task)
-    registry.add(task)
-    task.pynenc_task = CeleryTaskAdapter.declare(detached_app(), task)
+    make_compat(task, _run_stand_in(task))
 
 
 def _run_stand_in(task: Task) -> Callable[..., Any]:

@@ -23,7 +23,7 @@ import click
 
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
-from pynenc_celery_compat.worker import child
+from pynenc_celery_compat import apps, registry
 from pynenc_celery_compat.worker.controller import Worker, configure_logging
 from pynenc_celery_compat.worker.pools import RUNNER_OF_POOL, soft_limit_warning
 
@@ -363,7 +363,7 @@ def _pynenc(ctx: click.Context, *args: str) -> None:
     """Run ``pynenc --app <this app> ARGS`` and exit with its status."""
     from pynenc.cli.main import cli as pynenc_cli
 
-    reference = child.reference({"app": _app_ref(ctx)})
+    reference = apps.reference({"app": _app_ref(ctx)})
     pynenc_cli.main(["--app", reference, *args], prog_name="pynenc-celery")
 
 
@@ -449,7 +449,7 @@ def _compat_task_names(app: Any) -> list[str]:
     return sorted(
         name
         for name, task in list(app.tasks.items())
-        if "pynenc_task" in vars(task) and not name.startswith("celery.")
+        if registry.made_here(task) and not name.startswith("celery.")
     )
 
 

@@ -21,19 +21,33 @@ from celery.utils.functional import chunks as split
 from kombu.utils.uuid import uuid
 
 from pynenc_celery_compat import registry
+from pynenc_celery_compat.bridge import celery_app_of
 from pynenc_celery_compat.calling import routed_to_celery, send
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.result import GroupResult
 from pynenc_celery_compat.task import build_task
 
 
-def _task_of(sig: Any) -> Any:
-    """The compat task a mapped signature names (this process's, or the app's)."""
+def _task_of(sig: Any, celery_app: Any) -> Any:
+    """The task a mapped signature names, in ``celery_app``'s registry (as Celery's
+    ``celery.map`` finds it in its worker's app); else this process's compat task of that
+    name. Several Celery apps of one process may each have a task of that name."""
     name = sig["task"] if isinstance(sig, dict) else sig
+    if celery_app is not None:
+        found = celery_app.tasks.get(name)
+        if found is not None:
+            return found
     task = registry.get(name)
     if task is None:
         task = canvas.signature(sig, app=current_app).type
     return task
+
+
+def _running_app(builtin: Any) -> Any:
+    """The Celery app whose runner runs the built-in task ``builtin`` now (``None`` when it
+    is not running on a pynenc runner)."""
+    invocation = getattr(builtin.request, "pynenc_invocation", None)
+    return None if invocation is None else celery_app_of(invocation.task.app)
 
 
 def _builtin(name: str) -> Callable[[Callable[..., Any]], Any]:
@@ -51,14 +65,14 @@ def _builtin(name: str) -> Callable[[Callable[..., Any]], Any]:
 @_builtin("celery.map")
 def celery_map(task: dict[str, Any], it: list[Any]) -> list[Any]:
     """The task of ``task`` (a signature) called inline on each item, in order."""
-    run = _task_of(task)
+    run = _task_of(task, _running_app(celery_map))
     return [run(item) for item in it]
 
 
 @_builtin("celery.starmap")
 def celery_starmap(task: dict[str, Any], it: list[Any]) -> list[Any]:
     """The task of ``task`` (a signature) called inline with each item's arguments."""
-    run = _task_of(task)
+    run = _task_of(task, _running_app(celery_starmap))
     return [run(*item) for item in it]
 
 
@@ -66,10 +80,18 @@ MAP = celery_map
 STARMAP = celery_starmap
 
 
-def _pynenc_path(sig: Any) -> tuple[Any, Any] | None:
-    """``(compat task, Celery app)`` when the mapped task runs on pynenc, else ``None``."""
-    task = registry.get(sig["task"]) if isinstance(sig, dict) else None
+def _pynenc_path(sig: Any, celery_app: Any) -> tuple[Any, Any] | None:
+    """``(compat task, Celery app)`` when the mapped task runs on pynenc, else ``None``.
+
+    The task is the one of ``celery_app`` (the app the map was made on), not whichever
+    compat task of that name this process declared last."""
+    if not isinstance(sig, dict):
+        return None
+    name = sig["task"]
+    task = celery_app.tasks.get(name) if celery_app is not None else None
     if task is None:
+        task = registry.get(name)
+    if task is None or not registry.made_here(task):
         return None
     app = task._get_app()
     eager = app.conf.task_always_eager
@@ -84,28 +106,31 @@ def _options(sig: Any, given: dict[str, Any]) -> dict[str, Any]:
     return {**sig.options, **{k: v for k, v in given.items() if v is not None}}
 
 
+def _send_mapped(sig: Any, builtin: Any, items: list[Any], opts: dict[str, Any]) -> Any:
+    """One call of ``builtin`` over ``items`` for the map signature ``sig``; ``None`` when
+    the mapped task does not run on pynenc (Celery's own path then)."""
+    found = _pynenc_path(sig.kwargs["task"], sig._app)
+    if found is None:
+        return None
+    task_id = opts.pop("task_id", None) or sig.options.get("task_id")
+    body = {"task": dict(sig.kwargs["task"]), "it": items}
+    return send(builtin, found[1], (), body, task_id, None, None, _options(sig, opts))
+
+
 class TaskMap(canvas.xmap):  # type: ignore[misc]
     """``task.map(items)``: one call running the task on each item (Celery's ``xmap``)."""
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Any:
-        found = _pynenc_path(self.kwargs["task"])
-        if found is None:
-            return super().apply_async(args, kwargs, **opts)
-        task_id = opts.pop("task_id", None) or self.options.get("task_id")
-        body = {"task": dict(self.kwargs["task"]), "it": list(self.kwargs["it"])}
-        return send(MAP, found[1], (), body, task_id, None, None, _options(self, opts))
+        sent = _send_mapped(self, MAP, list(self.kwargs["it"]), opts)
+        return super().apply_async(args, kwargs, **opts) if sent is None else sent
 
 
 class TaskStarmap(canvas.xstarmap):  # type: ignore[misc]
     """``task.starmap(items)``: one call running ``task(*item)`` for each item."""
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Any:
-        found = _pynenc_path(self.kwargs["task"])
-        if found is None:
-            return super().apply_async(args, kwargs, **opts)
-        task_id = opts.pop("task_id", None) or self.options.get("task_id")
-        body = {"task": dict(self.kwargs["task"]), "it": [list(i) for i in self.kwargs["it"]]}
-        return send(STARMAP, found[1], (), body, task_id, None, None, _options(self, opts))
+        sent = _send_mapped(self, STARMAP, [list(i) for i in self.kwargs["it"]], opts)
+        return super().apply_async(args, kwargs, **opts) if sent is None else sent
 
 
 class TaskChunks(canvas.chunks):  # type: ignore[misc]
@@ -114,7 +139,7 @@ class TaskChunks(canvas.chunks):  # type: ignore[misc]
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Any:
         sig, it, n = self.kwargs["task"], self.kwargs["it"], self.kwargs["n"]
-        found = _pynenc_path(sig)
+        found = _pynenc_path(sig, self._app)
         if found is None:
             return super().apply_async(args, kwargs, **opts)
         options = _options(self, opts)
@@ -136,7 +161,7 @@ class TaskChunks(canvas.chunks):  # type: ignore[misc]
         return GroupResult(group_id, results, app=found[1])
 
     def group(self) -> Any:
-        if _pynenc_path(self.kwargs["task"]) is None:
+        if _pynenc_path(self.kwargs["task"], self._app) is None:
             return super().group()
         raise NotImplementedError(
             "chunks(...).group(): a canvas group of pynenc tasks is the canvas feature "

@@ -102,10 +102,11 @@ def reads_pynenc(celery_app: Any, task_id: str, task_name: str | None = None) ->
     state backend knows the id. Never while the app runs eagerly (Celery's backend holds
     eager results)."""
     from pynenc_celery_compat.eager import runs_eagerly
+    from pynenc_celery_compat.registry import made_here
     from pynenc_celery_compat.routing import routed_to_celery
 
     task = celery_app._tasks.get(task_name) if task_name else None
-    if task is not None and "pynenc_task" not in vars(task):
+    if task is not None and not made_here(task):
         return False  # a Celery task's: nothing else is read
     if runs_eagerly(celery_app):
         return False

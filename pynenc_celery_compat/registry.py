@@ -16,6 +16,16 @@ _bind_lock = threading.Lock()
 _builtins: dict[str, Any] = {}
 
 
+def made_here(task: Any) -> bool:
+    """Whether ``task`` is a compat task this layer made (it holds its ``pynenc_task``).
+
+    Celery's own decorators can build tasks of the compat class on a compat app (Celery's
+    ``celery.ping`` of its test tooling, through ``shared_task``): those have no function
+    and no pynenc task, and keep Celery's path (never declared on a pynenc app).
+    """
+    return "pynenc_task" in vars(task)
+
+
 def add(task: Any) -> None:
     """Remember ``task`` under its name (a re-declared task replaces the old one)."""
     _tasks[task.name] = task

@@ -30,6 +30,7 @@ from typing import Any
 from celery.utils.collections import ConfigurationView
 
 from pynenc.exceptions import ConfigError
+from pynenc_celery_compat import registry
 
 #: the Celery setting (Django with ``namespace="CELERY"``: ``CELERY_PYNENC_CELERY_TASKS``)
 SETTING = "pynenc_celery_tasks"
@@ -178,8 +179,27 @@ def routed_to_celery(task: Any, app: Any) -> bool:
     """Whether calls of ``task`` take Celery's own path on ``app``: the task is switched
     back (module docs), or it was not made by this layer (a task Celery's own decorator
     created on a compat app, such as ``celery.ping``)."""
-    if task.__dict__.get("pynenc_task") is None:
+    if not registry.made_here(task):
         return True
+    decisions = _current_decisions(app)
+    if decisions is None or decisions.switch is None:
+        return False
+    name = task.name
+    decided = decisions.by_name.get(name)
+    if decided is None:
+        decided = decisions.by_name[name] = decisions.switch.matches(name, type(task).__module__)
+    return decided
+
+
+def switches_back(app: Any) -> bool:
+    """Whether the configuration of ``app`` (the setting, or the environment variable that
+    replaces it) sends any task to Celery."""
+    decisions = _current_decisions(app)
+    return decisions is not None and decisions.switch is not None
+
+
+def _current_decisions(app: Any) -> _Decisions | None:
+    """The decisions for the value in force on ``app`` (``None``: no value at all)."""
     raw = env_value()
     cache: _Cache | None = app.__dict__.get(_ATTRIBUTE)
     if cache is None:
@@ -191,19 +211,13 @@ def routed_to_celery(task: Any, app: Any) -> bool:
             reading = cache.reading = _Reading.of(conf)
         raw = _lookup(reading.maps, reading.keys) if reading.keys else conf.get(SETTING)
         if raw is None:
-            return False
+            return None
     frozen = _frozen(raw)
     decisions = cache.decisions
     if decisions is None or frozen != decisions.raw:  # a new value (a list changed in place)
         switch = parse(raw, ENV_VAR if raw is _env else SETTING)
         decisions = cache.decisions = _Decisions(frozen, switch, {})
-    if decisions.switch is None:
-        return False
-    name = task.name
-    decided = decisions.by_name.get(name)
-    if decided is None:
-        decided = decisions.by_name[name] = decisions.switch.matches(name, type(task).__module__)
-    return decided
+    return decisions
 
 
 def _frozen(value: Any) -> Any:
@@ -216,9 +230,7 @@ def switched_back(app: Any, tasks: Iterable[Any] | None = None) -> list[str]:
     configuration sends to Celery: check a rollback before deploying it."""
     candidates = list(app.tasks.values()) if tasks is None else list(tasks)
     return sorted(
-        task.name
-        for task in candidates
-        if "pynenc_task" in task.__dict__ and routed_to_celery(task, app)
+        task.name for task in candidates if registry.made_here(task) and routed_to_celery(task, app)
     )
 
 
@@ -231,4 +243,5 @@ __all__ = [
     "routed_to_celery",
     "setting",
     "switched_back",
+    "switches_back",
 ]

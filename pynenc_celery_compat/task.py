@@ -32,7 +32,7 @@ from celery.utils.imports import gen_task_name
 from celery.utils.threads import LocalStack
 
 from pynenc_celery_compat import calling, checks, publish, registry, routing
-from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
+from pynenc_celery_compat.adapter import CeleryTaskAdapter, make_compat
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.on_commit import django_on_commit
 from pynenc_celery_compat.result import AsyncResult
@@ -259,18 +259,13 @@ class Task(celery_task.Task):  # type: ignore[misc]
         found = pynenc_app.tasks.get(self.name)
         if isinstance(found, CeleryTaskAdapter):
             return found
-        if "__inner_function__" not in vars(self):
-            self._adopt()
+        if not registry.made_here(self):
+            raise TypeError(
+                f"{self.name} was made by Celery's own decorator (it keeps Celery's path, see "
+                "pynenc_celery_compat.registry.made_here); to run it on pynenc, decorate it "
+                "with pynenc_celery_compat's shared_task/app.task, or call wrap_task() on it"
+            )
         return CeleryTaskAdapter.declare(pynenc_app, self, self._get_app())
-
-    def _adopt(self) -> None:
-        """Make a task that Celery's own decorator built with this class (``celery.
-        shared_task`` registered on a compat app) a compat task: its function, whether it
-        is bound, and its name in this package's registry."""
-        type(self)._compat_bound = not isinstance(type(self).__dict__.get("run"), staticmethod)
-        self.__inner_function__ = self._decorated_fun
-        if registry.get(self.name) is None:
-            registry.add(self)
 
 
 def _existing(fun: Callable[..., Any], app: Any, name: str) -> Task | None:
@@ -279,7 +274,7 @@ def _existing(fun: Callable[..., Any], app: Any, name: str) -> Task | None:
     found = app._tasks.get(name) if app is not None else registry.get(name)
     if (
         not isinstance(found, Task)
-        or "__inner_function__" not in vars(found)  # made by Celery's own decorator
+        or not registry.made_here(found)  # made by Celery's own decorator
         or (app is None and not found._compat_shared)
     ):
         return None
@@ -355,9 +350,7 @@ def build_task(
     if app is not None:
         task.bind(app)
     add_autoretry_behaviour(task, **options)
-    task.__inner_function__ = fun
-    registry.add(task)
-    task.pynenc_task = CeleryTaskAdapter.declare(detached_app(), task)
+    make_compat(task, fun)
     return task
 
 

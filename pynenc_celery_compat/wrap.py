@@ -31,7 +31,7 @@ from celery.app.autoretry import add_autoretry_behaviour
 from celery.utils.imports import gen_task_name
 
 from pynenc_celery_compat import registry
-from pynenc_celery_compat.adapter import CeleryTaskAdapter, detached_app
+from pynenc_celery_compat.adapter import make_compat
 from pynenc_celery_compat.task import Task, compat_base
 
 
@@ -78,14 +78,12 @@ def _wrap_class(cls: type, app: Any) -> Task:
 
 def _convert(task: Any) -> Task:
     """``task`` itself, made a compat task (nothing happens to one that already is)."""
-    if "pynenc_task" in vars(task):
+    if registry.made_here(task):
         return task  # type: ignore[no-any-return]
     function, bound = _function_of(task)
     task.__class__ = compat_base(type(task))
     task._compat_bound = bound
-    task.__inner_function__ = function
-    registry.add(task)
-    task.pynenc_task = CeleryTaskAdapter.declare(detached_app(), task)
+    make_compat(task, function)
     return task  # type: ignore[no-any-return]
 
 

@@ -20,10 +20,9 @@ from celery.utils.nodenames import default_nodename, host_format
 
 from pynenc.conf.app_config import LOGGING_LEVELS
 from pynenc.exceptions import ConfigError
-from pynenc_celery_compat import trace
-from pynenc_celery_compat.adapter import CeleryTaskAdapter
+from pynenc_celery_compat import apps, registry, trace
 from pynenc_celery_compat.bridge import declare_tasks, pynenc_app_for
-from pynenc_celery_compat.worker import child, events
+from pynenc_celery_compat.worker import events
 from pynenc_celery_compat.worker.pools import check_pool, concurrency_of, create_runner, pool_name
 
 if TYPE_CHECKING:
@@ -103,7 +102,7 @@ class Worker:
         pynenc = pynenc_app_for(app)
         if self.loglevel is not None:
             pynenc.conf.logging_level = self.loglevel
-        declare_all(app, pynenc)
+        declare_tasks(app, pynenc, afresh=True)  # with the worker's default time limits
         return pynenc
 
     def create_runner(self) -> BaseRunner:
@@ -114,7 +113,7 @@ class Worker:
         pynenc = self.setup()
         check_pool(self.pool, pynenc)
         if self.pool == "prefork":  # worker processes import the app through this reference
-            pynenc.reference = child.reference(self.child_spec())
+            pynenc.reference = apps.reference(self.child_spec())
         runner = create_runner(pynenc, self.pool, self.concurrency, list(self.queues))
         setattr(runner, events.WORKER_ATTRIBUTE, self)
         self.runner = runner
@@ -133,7 +132,7 @@ class Worker:
         if self.app_ref is not None:
             spec["app"] = self.app_ref
         else:
-            spec["pickled_app"] = child.pickle_app(self.app)
+            spec["pickled_app"] = apps.pickle_app(self.app)
         return spec
 
     def send_init(self) -> None:
@@ -169,24 +168,13 @@ class Worker:
         return f"<Worker {self.hostname} pool={self.pool} concurrency={self.concurrency}>"
 
 
-def declare_all(app: Any, pynenc: Pynenc) -> None:
-    """Declare each compat task of ``app`` on ``pynenc`` afresh, so the options read now
-    (the worker's default time limits among them) are the ones its runner applies."""
-    for task in list(app.tasks.values()):
-        # only tasks this layer made (Celery's shared tasks, celery.ping among them, are
-        # instances of the compat class on a compat app, without a function)
-        if "pynenc_task" in vars(task):
-            CeleryTaskAdapter.declare(pynenc, task, app)
-
-
 def task_modules(app: Any) -> list[str]:
     """The modules defining ``app``'s compat tasks (worker processes import them, as a
     Celery worker adds them to ``include``); functions local to another function have none."""
     modules = {
         task.__inner_function__.__module__
         for task in list(app.tasks.values())
-        if "pynenc_task" in vars(task)  # made by this layer (declare_all)
-        and "<locals>" not in task.__inner_function__.__qualname__
+        if registry.made_here(task) and "<locals>" not in task.__inner_function__.__qualname__
     }
     modules.discard("__main__")
     return sorted(modules)

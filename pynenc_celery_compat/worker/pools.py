@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import ConfigError
+from pynenc_celery_compat import registry
 
 if TYPE_CHECKING:
     from pynenc import Pynenc
@@ -116,7 +117,7 @@ def soft_limit_warning(celery_app: Any, pool: str, default: float | None = None)
     names = sorted(
         name
         for name, task in list(celery_app.tasks.items())
-        if "pynenc_task" in vars(task) and (task.soft_time_limit or app_default)
+        if registry.made_here(task) and (task.soft_time_limit or app_default)
     )
     if not names:
         return None

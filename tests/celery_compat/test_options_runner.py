@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from celery import signals, states
+from celery import _state, signals, states
 from celery.contrib.testing.worker import start_worker
 from celery.exceptions import TimeLimitExceeded
 
@@ -54,8 +54,16 @@ def celery_side() -> Iterator[SimpleNamespace]:
 
 @pytest.fixture(scope="module")
 def pynenc_side() -> Iterator[SimpleNamespace]:
-    """``COMPAT``'s tasks with a pynenc thread runner consuming them."""
+    """``COMPAT``'s tasks with a pynenc thread runner consuming them.
+
+    A runner starting makes its Celery app the default app, as a Celery worker does. The
+    Celery side's worker runs in this process too, and its threads pool finds each task it
+    receives in the default app: the default app stays the Celery side's (else that worker
+    would run the compat app's task of the same name).
+    """
+    default = _state.default_app
     with tasks.pynenc_app.running_in_background(stop_timeout=60):
+        _state.set_default_app(default)
         yield tasks.COMPAT
 
 

@@ -11,9 +11,9 @@ from celery import _state
 from kombu import Queue
 
 from pynenc.exceptions import ConfigError, RunnerError
-from pynenc_celery_compat import Celery, trace
+from pynenc_celery_compat import Celery, apps, trace
 from pynenc_celery_compat.adapter import pynenc_options, time_limits
-from pynenc_celery_compat.worker import UnsupportedPoolError, child
+from pynenc_celery_compat.worker import UnsupportedPoolError
 from pynenc_celery_compat.worker.controller import consumed_queues, level_name
 from pynenc_celery_compat.worker.pools import concurrency_of, pool_name
 from tests.celery_compat import worker_tasks as tasks
@@ -104,15 +104,25 @@ def celery_state() -> Iterator[None]:
 
 @pytest.mark.usefixtures("celery_state")
 def test_a_reference_resolves_to_the_apps_pynenc_app() -> None:
-    reference = child.reference({"app": "tests.celery_compat.worker_cli_app:app"})
-    module, _, token = reference.partition(":")
-    assert module == child.__name__ and ":" not in token
     from pynenc.runner.reference import load_app
     from tests.celery_compat import worker_cli_app
 
-    assert load_app(reference) is worker_cli_app.app.pynenc
+    readable = apps.reference({"app": "tests.celery_compat.worker_cli_app:app"})
+    assert readable == "pynenc_celery_compat.apps:tests.celery_compat.worker_cli_app:app"
+    assert load_app(readable) is worker_cli_app.app.pynenc
+    # a worker's spec travels as a token (no ':' for pynenc's loader to split on)
+    token = apps.reference({"app": "tests.celery_compat.worker_cli_app:app", "loglevel": "info"})
+    module, _, name = token.partition(":")
+    assert module == apps.__name__ and ":" not in name
+    assert load_app(token) is worker_cli_app.app.pynenc
+
+
+@pytest.mark.usefixtures("celery_state")
+def test_a_failure_while_resolving_is_not_taken_for_a_missing_attribute() -> None:
+    with pytest.raises(RunnerError, match="names no Celery app"):
+        getattr(apps, "tests.celery_compat.worker_cli_app:no_such_app")
 
 
 def test_a_reference_this_package_did_not_make_is_refused() -> None:
     with pytest.raises(RunnerError, match="not a reference"):
-        child.decode("not-base64-json!")
+        apps.decode("not-base64-json!")

@@ -18,7 +18,6 @@ import contextlib
 import logging
 import os
 import pickle
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +31,7 @@ from celery.utils.nodenames import anon_nodename
 
 from pynenc.runner.background import BackgroundRunner
 from pynenc_celery_compat import trace
+from pynenc_celery_compat.apps import find_reference
 from pynenc_celery_compat.worker import Worker
 
 logger = logging.getLogger("pynenc_celery_compat.worker")
@@ -162,13 +162,9 @@ def _reference_of(app: Any) -> str | None:
         problem: Exception = exc
     else:
         return None
-    for name, module in list(sys.modules.items()):
-        if name == "__main__" or module is None or name.startswith(("celery", "pynenc")):
-            continue
-        with contextlib.suppress(Exception):  # modules whose attributes misbehave
-            for attribute, value in list(vars(module).items()):
-                if value is app:
-                    return f"{name}:{attribute}"
+    found = find_reference(app)
+    if found is not None:
+        return found
     raise TypeError(
         f"a prefork test worker sends its app to worker processes, but {app!r} cannot be "
         f"pickled ({problem!r}) nor imported from a module; use pool='threads', or define "
