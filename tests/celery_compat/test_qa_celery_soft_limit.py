@@ -58,9 +58,11 @@ def worker(
         previous.set_current()
 
 
-def _started(log: Path) -> str:
+def _started(log: Path, line: str = "pynenc-celery worker") -> str:
+    """The worker's output once ``line`` is in it (the banner and the warning after it are
+    two writes: wait for the one the test reads)."""
     deadline = time.monotonic() + 60
-    while "pynenc-celery worker" not in log.read_text():
+    while line not in log.read_text():
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.1)
     return log.read_text()
@@ -70,7 +72,7 @@ def _started(log: Path) -> str:
 def test_a_thread_pool_warns_that_soft_limits_are_cooperative(
     worker: tuple[celery.Celery, Path],
 ) -> None:
-    output = _started(worker[1])
+    output = _started(worker[1], "invocation.checkpoint()")
     assert f"Warning: soft_time_limit of {tasks.qa_soft_limited.name}:" in output
     assert "invocation.checkpoint()" in output
     assert tasks.qa_sleepy.name not in output.split("Warning: soft_time_limit")[1].split(".\n")[0]
