@@ -8,15 +8,13 @@ from typing import Any
 
 from kombu.exceptions import OperationalError
 
-from pynenc import Pynenc
 from pynenc.call_options import CallOptions
 from pynenc.exceptions import StateBackendUnavailableError
 from pynenc_celery_compat import checks, expiry, publish
-from pynenc_celery_compat.bridge import bridge_for, pynenc_app_for
+from pynenc_celery_compat.bridge import bridge_for
 from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.result import AsyncResult
 from pynenc_celery_compat.routes import routed
-from pynenc_celery_compat.routing import routed_to_celery
 
 #: apply_async options that only mean something to a Celery broker: accepted, not used
 _BROKER_ONLY = frozenset(
@@ -51,11 +49,6 @@ class CallUnavailableError(StateBackendUnavailableError, OperationalError):  # t
     Also kombu's ``OperationalError``, which Celery's ``delay()`` raises when its broker is
     down, so an ``except OperationalError:`` written for Celery catches it.
     """
-
-
-def pynenc_app(celery_app: Any) -> Pynenc:
-    """The pynenc app of ``celery_app`` (see :mod:`pynenc_celery_compat.bridge`)."""
-    return pynenc_app_for(celery_app)
 
 
 def warn_unsupported(what: str, consequence: str) -> None:
@@ -208,9 +201,7 @@ def _with_id(options: CallOptions | None) -> CallOptions:
 
 __all__ = [
     "CallUnavailableError",
-    "pynenc_app",
     "retry_delay",
-    "routed_to_celery",
     "send",
     "warn_unsupported",
 ]

@@ -22,9 +22,10 @@ from kombu.utils.uuid import uuid
 
 from pynenc_celery_compat import registry
 from pynenc_celery_compat.bridge import celery_app_of
-from pynenc_celery_compat.calling import routed_to_celery, send
+from pynenc_celery_compat.calling import send
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.result import GroupResult
+from pynenc_celery_compat.routing import routed_to_celery
 from pynenc_celery_compat.task import build_task
 
 

@@ -33,6 +33,7 @@ from celery.utils.threads import LocalStack
 
 from pynenc_celery_compat import calling, checks, publish, registry, routing
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, make_compat
+from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.on_commit import django_on_commit
 from pynenc_celery_compat.result import AsyncResult
@@ -245,7 +246,7 @@ class Task(celery_task.Task):  # type: ignore[misc]
             invocation.set_progress(state or "PENDING", meta)
             return
         if task_id is not None and not request.is_eager and invocation is None:
-            pynenc_app = calling.pynenc_app(self._get_app())
+            pynenc_app = pynenc_app_for(self._get_app())
             from pynenc.invocation.progress import publish
 
             publish(pynenc_app.state_backend, task_id, state or "PENDING", meta)
