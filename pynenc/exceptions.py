@@ -121,6 +121,19 @@ class InvocationCancelledError(InvocationError):
         return str(self.args[0]) if self.args else ""
 
 
+class DependencyError(InvocationError):
+    """An invocation this one waited for (a chain's earlier step, a chord's member) ended
+    without a result, cancelled or expired: this one never runs. ``upstream`` is that
+    invocation's id. (One that *failed* passes its own exception on instead.)"""
+
+    def __init__(self, message: str, upstream: str | None = None) -> None:
+        super().__init__(message, upstream)
+        self.upstream = upstream
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class InvalidStatusTransitionError(InvocationError):
     """A status change that the transition table does not allow."""
 

@@ -18,6 +18,10 @@ class InvocationStatus(StrEnum):
     """Where an invocation is in its life."""
 
     REGISTERED = "registered"  #: stored and published, waiting for a runner
+    #: stored, waiting for other invocations (a chain's next step, a chord's body, an
+    #: error callback): released to SCHEDULED, due at once, by the backend step that ends
+    #: the last of them (see :class:`Links`); never published before
+    WAITING = "waiting"
     SCHEDULED = "scheduled"  #: stored with a due time, published when due (not before)
     RUNNING = "running"  #: claimed by a runner, function executing
     RETRY = "retry"  #: failed with a retriable error, republished
@@ -64,6 +68,81 @@ class InvocationSummary(NamedTuple):
     due: float | None = None  #: when it is (or was last) due to be published, if scheduled
 
 
+#: :attr:`Links.on` of an invocation that runs when all it waits for succeed
+ON_SUCCESS = "success"
+#: :attr:`Links.on` of an error callback: runs when the one invocation it waits for fails
+ON_FAILURE = "failure"
+#: :attr:`Links.receive`: the result of the one invocation waited for
+RECEIVE_VALUE = "value"
+#: :attr:`Links.receive`: the results of the invocations waited for, in their order
+RECEIVE_LIST = "list"
+#: :attr:`Links.receive`: the failed invocation and its exception (an error callback)
+RECEIVE_ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """How an invocation is composed with others (chains, chords, callbacks).
+
+    An invocation with ``after`` is registered WAITING. The state backend keeps, for each
+    invocation in ``after``, the list of those waiting for it, and for each waiting one
+    how many it still waits for. In the same atomic step that ends an invocation (any final
+    status, whoever ends it), the backend settles what waits for it:
+
+    - ``on="success"``: when it SUCCEEDED, one fewer to wait for; at zero, the waiting
+      invocation moves WAITING → SCHEDULED, due at once (the scheduler publishes it if
+      nobody does sooner). When it ended otherwise, the waiting invocation ends FAILED
+      with that error (marked with ``"upstream"``: the id it came from), and so on down
+      what waits for *it* — a failed chain fails every later step, a failed chord member
+      its body.
+    - ``on="failure"`` (an error callback): released when it ended FAILED by itself (not
+      as a failed upstream's follower, unless ``upstream`` errors are asked for with
+      ``receive="error"`` on a chord body's callback); ended CANCELLED ("not needed")
+      otherwise.
+
+    ``then`` lists the invocations waiting for this one, so that whoever ends it can
+    publish those released at once. ``receive`` says what a released invocation gets
+    before its own arguments, when it runs: nothing, the one result (``"value"``), the
+    ordered results (``"list"``), or the failed invocation and its exception
+    (``"error"``); ``into`` names the parameters that take them (the task's rule when
+    empty).
+    """
+
+    after: tuple[str, ...] = ()
+    on: str = ON_SUCCESS
+    receive: str | None = None
+    into: tuple[str, ...] = ()
+    then: tuple[str, ...] = ()
+
+    def encode(self) -> dict[str, Any]:
+        """The JSON object stored and sent for these links (empty fields left out)."""
+        out: dict[str, Any] = {}
+        if self.after:
+            out["after"] = list(self.after)
+        if self.on != ON_SUCCESS:
+            out["on"] = self.on
+        if self.receive is not None:
+            out["recv"] = self.receive
+        if self.into:
+            out["into"] = list(self.into)
+        if self.then:
+            out["then"] = list(self.then)
+        return out
+
+    @classmethod
+    def decode(cls, data: dict[str, Any] | None) -> Links | None:
+        """The links stored as ``data`` by :meth:`encode` (``None`` for none)."""
+        if not data:
+            return None
+        return cls(
+            tuple(data.get("after", ())),
+            str(data.get("on", ON_SUCCESS)),
+            data.get("recv"),
+            tuple(data.get("into", ())),
+            tuple(data.get("then", ())),
+        )
+
+
 @dataclass(slots=True)
 class InvocationRecord:
     """Everything stored about one invocation: the call, where it is, and how it ended."""
@@ -93,6 +172,8 @@ class InvocationRecord:
     #: the root of its call tree, stored only when it is neither the parent nor itself
     #: (see :func:`root_of`)
     root_id: str | None = None
+    #: how it is composed with other invocations (chains, chords, callbacks), if at all
+    links: Links | None = None
 
 
 def copy_record(record: InvocationRecord) -> InvocationRecord:
@@ -116,6 +197,7 @@ def copy_record(record: InvocationRecord) -> InvocationRecord:
         record.serializer,
         record.headers,
         record.root_id,
+        record.links,
     )
 
 
@@ -134,7 +216,12 @@ def stored_root(root: str, parent_id: str | None) -> str | None:
 def encode_meta(record: InvocationRecord) -> str | None:
     """The optional per-call fields of ``record`` (serializer, headers, root) as one JSON
     text for a backend to store, or ``None`` for a plain call (nothing to store)."""
-    if record.serializer is None and record.headers is None and record.root_id is None:
+    if (
+        record.serializer is None
+        and record.headers is None
+        and record.root_id is None
+        and record.links is None
+    ):
         return None
     meta: dict[str, Any] = {}
     if record.serializer is not None:
@@ -143,6 +230,8 @@ def encode_meta(record: InvocationRecord) -> str | None:
         meta["headers"] = record.headers
     if record.root_id is not None:
         meta["root"] = record.root_id
+    if record.links is not None:
+        meta["links"] = record.links.encode()
     return json.dumps(meta, separators=(",", ":"))
 
 
@@ -156,6 +245,7 @@ def decode_meta(text: str | bytes | None) -> dict[str, Any]:
         "serializer": meta.get("ser"),
         "headers": meta.get("headers"),
         "root_id": meta.get("root"),
+        "links": Links.decode(meta.get("links")),
     }
 
 

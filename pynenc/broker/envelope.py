@@ -22,6 +22,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from pynenc.exceptions import BrokerError
+from pynenc.records import Links
 
 ENVELOPE_VERSION = 1
 CONTENT_TYPE = "application/x-pynenc-envelope+json"
@@ -60,6 +61,8 @@ class Envelope:
     #: the root of its call tree when it is neither the parent nor itself (see
     #: :func:`pynenc.records.root_of`; absent from the JSON when ``None``)
     root_id: str | None = None
+    #: how it is composed with others (:class:`pynenc.records.Links`; absent when ``None``)
+    links: Links | None = None
 
     def encode(self) -> str:
         return json.dumps(
@@ -80,6 +83,7 @@ class Envelope:
             self.expires,
             self.headers,
             self.root_id,
+            self.links,
         )
 
     def _shared(self) -> dict[str, Any]:
@@ -98,6 +102,8 @@ class Envelope:
             shared["headers"] = self.headers
         if self.root_id is not None:
             shared["root"] = self.root_id
+        if self.links is not None:
+            shared["links"] = self.links.encode()
         return shared
 
     @classmethod
@@ -167,6 +173,7 @@ def decode_message(body: bytes | str, max_bytes: int = MAX_MESSAGE_BYTES) -> lis
                 expires=_expires(data.get("expires")),
                 headers=_headers(data.get("headers")),
                 root_id=_optional_text("root", data.get("root")),
+                links=_links(data.get("links")),
             )
             for invocation_id, arguments in items
         ]
@@ -249,6 +256,19 @@ def _optional_text(name: str, value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise ValueError(f"{name} must be a string or null, got {type(value).__name__}")
+
+
+def _links(value: Any) -> Links | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"links must be an object or null, got {type(value).__name__}")
+    links = Links.decode(value)
+    if links is not None and not all(
+        isinstance(i, str) for i in (*links.after, *links.into, *links.then)
+    ):
+        raise ValueError("links must name invocations and parameters by strings")
+    return links
 
 
 def _head(body: bytes | str) -> str:

@@ -309,6 +309,7 @@ class Orchestrator:
             expires=record.expires,
             headers=record.headers,
             root_id=record.root_id,
+            links=record.links,
         )
 
     def publish_due(self, actor: str, now: float, horizon: float) -> float:

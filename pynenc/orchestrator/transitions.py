@@ -29,6 +29,10 @@ TRANSITIONS: dict[InvocationStatus, StatusRule] = {
     # REGISTERED -> FAILED: the caller could not publish it (never a runner's move);
     # -> EXPIRED (here and from every waiting status): claimed after its expiry
     S.REGISTERED: StatusRule(next=frozenset({S.RUNNING, S.FAILED, S.EXPIRED, S.CANCELLED})),
+    # WAITING: for other invocations (pynenc.records.Links); released -> SCHEDULED (due at
+    # once) or ended FAILED (an upstream failed) / CANCELLED (an error callback not needed)
+    # by the backend step that ends what it waits for
+    S.WAITING: StatusRule(next=frozenset({S.SCHEDULED, S.FAILED, S.EXPIRED, S.CANCELLED})),
     # SCHEDULED: waits in the scheduled index; when due, the services holder publishes it
     # (-> REGISTERED, or -> RETRY for a delayed retry), or ends it EXPIRED
     S.SCHEDULED: StatusRule(next=frozenset({S.REGISTERED, S.RETRY, S.EXPIRED, S.CANCELLED})),

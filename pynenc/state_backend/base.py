@@ -63,8 +63,14 @@ class StateBackend(ABC):
         is left as it is. Returns, per record, whether it was inserted.
 
         Every field of a record comes back from :meth:`get` as it was given; the optional
-        per-call ones (``serializer``, ``headers``, ``root_id``) may be kept together as
-        :func:`~pynenc.records.encode_meta` text, stored only when it is not ``None``.
+        per-call ones (``serializer``, ``headers``, ``root_id``, ``links``) may be kept
+        together as :func:`~pynenc.records.encode_meta` text, stored only when it is not
+        ``None``.
+
+        A WAITING record with ``links.after`` is linked in the same atomic step: it waits
+        for each of those invocations (registered in the same call or before), and those
+        that have ended already are settled for it at once (see
+        :class:`~pynenc.records.Links` and :func:`pynenc.state_backend._links.link_new`).
         """
 
     @abstractmethod
@@ -76,7 +82,10 @@ class StateBackend(ABC):
         """Apply ``update`` atomically if its expectations hold; ``True`` when applied.
 
         On success the history gains ``update.entry`` and, for a final status, waiters in
-        :meth:`wait_final` are woken.
+        :meth:`wait_final` are woken, and — in the same atomic step — what waits for the
+        invocation is settled by the rules of :class:`~pynenc.records.Links` (released
+        SCHEDULED due at once, or ended, and on down; :mod:`pynenc.state_backend._links`).
+        An invocation nothing waits for pays no more than a lookup inside that step.
         """
 
     def set_status_many(self, updates: Sequence[StatusUpdate]) -> list[bool]:

@@ -18,12 +18,14 @@ from pynenc.records import (
     InvocationRecord,
     InvocationStatus,
     InvocationSummary,
+    Links,
     StatusEntry,
     StatusUpdate,
     copy_record,
     fingerprint,
 )
 from pynenc.state_backend._limits import rate_take
+from pynenc.state_backend._links import link_new, settle
 from pynenc.state_backend.base import RATE_RESERVATION_GRACE as GRACE
 from pynenc.state_backend.base import Capabilities, StateBackend, check_namespace
 
@@ -49,6 +51,12 @@ class _Store:
         self.rate_reservations: dict[str, dict[str, float]] = {}
         self.values: dict[tuple[str, str], str] = {}  #: (namespace, key) -> value
         self.scheduled: dict[str, float] = {}  #: the scheduled index: id -> due time
+        #: composition (records.Links): parent -> the WAITING invocations waiting for it;
+        #: a WAITING invocation -> how many it still waits for
+        self.waiting_of: dict[str, list[str]] = {}
+        self.counts: dict[str, int] = {}
+        #: waiters of invocations ended by settling links (set once the lock is released)
+        self.woken: list[threading.Event] = []
 
     def store(self, records: Sequence[InvocationRecord], prints: list[str], when: float) -> None:
         """Store new records, indexing the SCHEDULED ones by due time (the lock held)."""
@@ -59,6 +67,49 @@ class _Store:
             self.histories[inv] = [StatusEntry(record.status, when)]
             if record.status is InvocationStatus.SCHEDULED:
                 self.scheduled[inv] = when if record.due is None else record.due
+
+    # -- LinkOps (pynenc.state_backend._links), the lock held ------------------------------
+
+    def take_waiting(self, parent_id: str) -> list[str]:
+        return self.waiting_of.pop(parent_id, [])
+
+    def add_waiting(self, parent_id: str, child_id: str) -> None:
+        self.waiting_of.setdefault(parent_id, []).append(child_id)
+
+    def state(self, invocation_id: str) -> tuple[InvocationStatus, Links | None] | None:
+        record = self.records.get(invocation_id)
+        return None if record is None else (record.status, record.links)
+
+    def error(self, invocation_id: str) -> dict[str, Any] | None:
+        record = self.records.get(invocation_id)
+        return None if record is None else record.error
+
+    def set_count(self, invocation_id: str, count: int) -> None:
+        self.counts[invocation_id] = count
+
+    def count_down(self, invocation_id: str) -> int:
+        left = self.counts[invocation_id] = self.counts.get(invocation_id, 1) - 1
+        return left
+
+    def move(self, invocation_id: str, entry: StatusEntry, error: dict[str, Any] | None) -> None:
+        record = self.records[invocation_id]
+        record.status = entry.status
+        self.counts.pop(invocation_id, None)
+        if entry.status is InvocationStatus.SCHEDULED:
+            record.due = entry.timestamp
+            self.scheduled[invocation_id] = entry.timestamp
+        else:
+            record.error = error
+            waiter = self.waiters.pop(invocation_id, None)
+            if waiter is not None:
+                self.woken.append(waiter)
+        self.histories[invocation_id].append(entry)
+
+    def wake_settled(self) -> None:
+        """Wake the waiters of invocations that settling ended (the lock released)."""
+        woken, self.woken = self.woken, []
+        for waiter in woken:
+            waiter.set()
 
     def in_status(self, invocation_id: str, statuses: frozenset[InvocationStatus]) -> bool:
         record = self.records.get(invocation_id)
@@ -97,6 +148,10 @@ class MemoryStateBackend(StateBackend):
                     continue
                 store.store([record], [digest], entry_time)
                 inserted.append(True)
+            for record, new in zip(records, inserted, strict=True):
+                if new and record.status is InvocationStatus.WAITING and record.links:
+                    link_new(store, record.invocation_id, record.links, entry_time)
+        store.wake_settled()
         return inserted
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
@@ -142,11 +197,15 @@ class MemoryStateBackend(StateBackend):
                 store.scheduled.pop(update.invocation_id, None)
             record.status = entry.status
             store.histories[update.invocation_id].append(entry)
-            waiter = (
-                store.waiters.pop(update.invocation_id, None) if (record.status in FINAL) else None
-            )
+            waiter = None
+            if record.status in FINAL:
+                waiter = store.waiters.pop(update.invocation_id, None)
+                if update.invocation_id in store.waiting_of:
+                    settle(store, update.invocation_id, record.status, entry.timestamp)
         if waiter is not None:
             waiter.set()
+        if store.woken:
+            store.wake_settled()
         return applied
 
     def history(self, invocation_id: str) -> list[StatusEntry]:
@@ -252,6 +311,8 @@ class MemoryStateBackend(StateBackend):
             store.rate_reservations.clear()
             store.values.clear()
             store.scheduled.clear()
+            store.waiting_of.clear()
+            store.counts.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists

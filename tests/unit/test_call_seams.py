@@ -79,7 +79,12 @@ def test_record_meta_is_stored_only_when_set() -> None:
     full = InvocationRecord("i", "m.t", {}, serializer="pickle", headers={"a": 1}, root_id="r")
     text = encode_meta(full)
     assert text is not None
-    assert decode_meta(text) == {"serializer": "pickle", "headers": {"a": 1}, "root_id": "r"}
+    assert decode_meta(text) == {
+        "serializer": "pickle",
+        "headers": {"a": 1},
+        "root_id": "r",
+        "links": None,
+    }
 
 
 def test_root_of_a_call_tree() -> None:
