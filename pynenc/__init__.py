@@ -7,9 +7,11 @@ from pynenc.app import Pynenc
 from pynenc.arguments import Arguments
 from pynenc.call_options import TaskWithOptions
 from pynenc.cancellation import Cancellation
+from pynenc.compose import Chain, ChainRun, Chord, Group, GroupRun, Sig, chain, chord, group
 from pynenc.conf import ConcurrencyControlType
 from pynenc.exceptions import (
     ConfigError,
+    DependencyError,
     InvalidStatusTransitionError,
     InvalidTaskOptionsError,
     InvocationCancelledError,
@@ -47,6 +49,16 @@ __all__ = [
     "TaskWithOptions",
     "Arguments",
     "ConcurrencyControlType",
+    # composition
+    "Sig",
+    "Chain",
+    "Group",
+    "Chord",
+    "chain",
+    "group",
+    "chord",
+    "ChainRun",
+    "GroupRun",
     # invocations
     "BaseInvocation",
     "BaseInvocationGroup",
@@ -68,6 +80,7 @@ __all__ = [
     "ConfigError",
     "InvalidTaskOptionsError",
     "InvalidStatusTransitionError",
+    "DependencyError",
     "InvocationNotFoundError",
     "InvocationTimeoutError",
     "PublishVetoError",

@@ -51,8 +51,14 @@ from pynenc.types import Func, Params, Result
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
+    from pynenc.compose import Sig
 
 ParamItem = tuple[Any, ...] | dict[str, Any] | Arguments
+
+
+class _Slot:
+    """A placeholder bound to a parameter that will receive a value (see
+    :meth:`Task.bind_receiving`)."""
 
 
 class Task(Generic[Params, Result]):
@@ -309,6 +315,57 @@ class Task(Generic[Params, Result]):
     def args(self, *args: Params.args, **kwargs: Params.kwargs) -> Arguments:
         """The :class:`Arguments` of a call, bound against the signature (for parallelize)."""
         return Arguments.from_call(self.signature, args, kwargs)
+
+    def sig(self, *args: Any, **kwargs: Any) -> Sig[Result]:
+        """A call of this task not made yet, to compose (:mod:`pynenc.compose`)::
+
+            (fetch.sig(url) | parse.sig() | store.sig(table="pages")).run()
+
+        In a chain, a step receives the previous step's result as its first argument
+        (before ``args``); ``.immutable()`` makes one that receives nothing.
+        """
+        from pynenc.compose import Sig
+
+        return Sig(self, args, kwargs)
+
+    def bind_receiving(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], receiving: int
+    ) -> tuple[Arguments, tuple[str, ...]]:
+        """The arguments of a composed call that will receive ``receiving`` values first
+        (a chain's previous result; an error callback's failed invocation and exception),
+        and the names of the parameters that will take them: the first positional ones.
+
+        :raises TypeError: the call does not fit the signature with room for them.
+        """
+        if not receiving:
+            return Arguments.from_call(self.signature, args, kwargs), ()
+        slots = [_Slot() for _ in range(receiving)]
+        bound = self.signature.bind_partial(*slots, *args, **kwargs).arguments
+        into = tuple(name for name, value in bound.items() if isinstance(value, _Slot))
+        if len(into) != receiving:
+            raise TypeError(
+                f"{self.task_id.key} cannot receive {receiving} value(s) before its own "
+                "arguments: its first parameters must be plain positional ones"
+            )
+        rest = {name: value for name, value in bound.items() if name not in into}
+        try:
+            self.signature.bind_partial(**rest)
+        except TypeError as exc:
+            raise TypeError(f"{self.task_id.key}: {exc}") from None
+        return Arguments(rest), into
+
+    def receive(
+        self, kwargs: dict[str, Any], values: tuple[Any, ...], into: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """The arguments a released composed call runs with: ``kwargs`` as called, and
+        ``values`` (what it received) in the parameters ``into``. A layer with its own
+        calling convention (the Celery layer: prepended positional arguments) overrides it.
+        """
+        if len(into) != len(values):
+            raise TypeError(
+                f"{self.task_id.key} received {len(values)} value(s) for parameters {into}"
+            )
+        return {**dict(zip(into, values, strict=True)), **kwargs}
 
     def __call__(
         self, *args: Params.args, **kwargs: Params.kwargs

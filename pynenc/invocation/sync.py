@@ -101,6 +101,17 @@ class SyncInvocation(BaseInvocation[Params, Result]):
     def headers(self) -> dict[str, Any] | None:
         return self._headers
 
+    @property
+    def error(self) -> BaseException | None:
+        """The exception it ended with (``None``: it succeeded, or has not ended)."""
+        return self._error
+
+    def fail(self, error: BaseException) -> None:
+        """End it FAILED with ``error`` without running it (in a composition, a step
+        after one that failed)."""
+        self._error = error
+        self._set(InvocationStatus.FAILED)
+
     def _set(self, status: InvocationStatus) -> None:
         self._status = status
         self._history.append(StatusEntry(status, time.time(), _SYNC_RUNNER_ID))

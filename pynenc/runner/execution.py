@@ -28,6 +28,7 @@ from pynenc.orchestrator import admission, result_cache
 from pynenc.orchestrator.scheduling import retry_delay
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
+from pynenc.runner import followers
 from pynenc.runner.outcomes import record_outcome
 from pynenc.serializer import (
     deserialize_arguments,
@@ -221,7 +222,11 @@ def prepare(app: Pynenc, envelope: Envelope) -> DistributedInvocation[Any, Any] 
             )
         arguments = app.client_data_store.resolve(envelope.arguments)  # large ones: stored
         kwargs = deserialize_arguments(get_serializer(name), arguments)
-    except PynencError as exc:
+        links = envelope.links
+        if links is not None and links.receive is not None:  # a chain's step, a chord body
+            values = followers.received(app, envelope.invocation_id, links)
+            kwargs = task.receive(kwargs, values, links.into)
+    except (PynencError, TypeError) as exc:  # TypeError: what it received does not fit
         log.cannot_run(envelope, exc)
         return Outcome(FAILED, error=exception_to_payload(exc), exception=exc)
     return DistributedInvocation(
@@ -293,17 +298,20 @@ def record(
         assert outcome.error is not None
         orchestrator.retry(envelope, runner_id, outcome.error, outcome.retry_delay)
         return
+    links = envelope.links
     if outcome.exception is not None and outcome.interrupted:
         orchestrator.finish(envelope.invocation_id, FAILED, runner_id, error=outcome.error)
-        return
-    update = orchestrator.status_update(
-        envelope.invocation_id,
-        outcome.status,
-        runner_id,
-        result=outcome.result,
-        error=outcome.error,
-    )
-    if outcomes is None:
-        record_outcome(orchestrator, update)
     else:
-        outcomes.record(update)
+        update = orchestrator.status_update(
+            envelope.invocation_id,
+            outcome.status,
+            runner_id,
+            result=outcome.result,
+            error=outcome.error,
+        )
+        if outcomes is None or (links is not None and links.then):
+            record_outcome(orchestrator, update)  # written now: its followers go next
+        else:
+            outcomes.record(update)
+    if links is not None and links.then:
+        followers.publish_followers(app, envelope.invocation_id, links, runner_id)

@@ -34,6 +34,8 @@ LAYERS = {
     "direct_task": "tasks",
     "call": "tasks",
     "call_options": "tasks",
+    "compose": "tasks",
+    "compose_run": "tasks",
     "invocation": "invocations",
     "orchestrator": "orchestrator",
     "state_backend": "state_backend",
@@ -73,6 +75,10 @@ KNOWN = {
     ("pynenc.runner.execution", "pynenc.invocation.distributed"): (
         "a runner runs tasks: the running invocation is exposed as a handle "
         "(current_invocation, task.invocation)"
+    ),
+    ("pynenc.runner.followers", "pynenc.invocation.distributed"): (
+        "a released chain step receives the results of what it waited for, decoded as a "
+        "handle decodes them (DistributedInvocation.from_record)"
     ),
     ("pynenc.runner.execution", "pynenc.invocation.sync"): (
         "run_coroutine, shared with dev sync mode, lives with the sync invocation"

@@ -1,0 +1,169 @@
+"""Running a composition (:mod:`pynenc.compose`): every step registered in one backend
+write, the first ones published in one broker batch; or, in dev sync mode, run inline in
+order (groups one member after another, error callbacks at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pynenc.arguments import Arguments
+from pynenc.call import Call
+from pynenc.compose import (
+    ChainRun,
+    ChainShape,
+    GroupRun,
+    GroupShape,
+    Handle,
+    Node,
+    Planner,
+    Shape,
+    Step,
+)
+from pynenc.exceptions import DependencyError
+from pynenc.invocation.distributed import DistributedInvocation
+from pynenc.invocation.sync import SyncInvocation
+from pynenc.orchestrator.routing import Plan
+from pynenc.records import (
+    ON_FAILURE,
+    RECEIVE_ERROR,
+    RECEIVE_LIST,
+    InvocationStatus,
+    Links,
+)
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+    from pynenc.broker.envelope import Envelope
+    from pynenc.invocation.base import BaseInvocation
+
+S = InvocationStatus
+
+
+def run_node(node: Node) -> Any:
+    """Register and publish ``node`` (or run it inline in dev sync mode): its handle."""
+    planner = Planner()
+    shape = planner.node(node, (), None)
+    steps = planner.steps
+    app = next(iter(steps.values())).sig.task.app
+    if app.conf.dev_mode_force_sync_tasks:
+        return SyncRun(steps).shape(shape)
+    handles = submit_steps(app, list(steps.values()))
+    return build(shape, handles)
+
+
+def build(shape: Shape, handles: dict[str, BaseInvocation[Any, Any]]) -> Handle:
+    """The handle of ``shape``, from the handle of each step."""
+    if isinstance(shape, str):
+        return handles[shape]
+    if isinstance(shape, ChainShape):
+        return ChainRun([build(step, handles) for step in shape.steps])
+    return GroupRun([build(member, handles) for member in shape.members])
+
+
+def submit_steps(app: Pynenc, steps: list[Step]) -> dict[str, BaseInvocation[Any, Any]]:
+    """Register every step (the waiting ones WAITING, with their links) in one backend
+    write and publish those that start now; each step's invocation, by id. The
+    ``before_publish`` hooks see every invocation first, ``after_publish`` those sent."""
+    orchestrator = app.orchestrator
+    calls: list[Call[Any, Any]] = []
+    records = []
+    envelopes: list[Envelope] = []
+    now = 0.0
+    for step in steps:
+        call: Call[Any, Any] = Call(step.sig.task, step.arguments)
+        plan = orchestrator.plan([call], step.sig.options)
+        now = now or plan.now
+        links = _links(step)
+        record = replace(plan.records[0], invocation_id=step.invocation_id, links=links)
+        if step.after:
+            record = replace(record, status=S.WAITING, due=None)
+        else:
+            envelopes.extend(
+                replace(e, invocation_id=step.invocation_id, links=links) for e in plan.envelopes
+            )
+        calls.append(call)
+        records.append(record)
+    invocations: list[BaseInvocation[Any, Any]] = [
+        DistributedInvocation(step.sig.task, step.arguments, step.invocation_id, r.parent_id)
+        for step, r in zip(steps, records, strict=True)
+    ]
+    hooks = app.hooks
+    if hooks.before_publish:
+        hooks.emit("before_publish", invocations)
+    orchestrator.send(Plan(calls, records, envelopes, now))
+    if hooks.after_publish:
+        sent = {e.invocation_id for e in envelopes}
+        published = [inv for inv in invocations if inv.invocation_id in sent]
+        if published:
+            hooks.emit("after_publish", published)
+    return {inv.invocation_id: inv for inv in invocations}
+
+
+def _links(step: Step) -> Links | None:
+    if not (step.after or step.then):
+        return None
+    return Links(step.after, step.on, step.receive, step.into, tuple(step.then))
+
+
+class SyncRun:
+    """Dev sync mode: each step run inline, in order, as a runner would release it."""
+
+    def __init__(self, steps: dict[str, Step]) -> None:
+        self.steps = steps
+        self.done: dict[str, SyncInvocation[Any, Any]] = {}
+
+    def shape(self, shape: Shape) -> Handle:
+        if isinstance(shape, str):
+            return self.step(shape)
+        if isinstance(shape, ChainShape):
+            return ChainRun([self.shape(step) for step in shape.steps])
+        assert isinstance(shape, GroupShape)
+        return GroupRun([self.shape(member) for member in shape.members])
+
+    def step(self, invocation_id: str) -> SyncInvocation[Any, Any]:
+        if invocation_id in self.done:
+            return self.done[invocation_id]
+        step = self.steps[invocation_id]
+        task = step.sig.task
+        parents = [self.step(p) for p in step.after]
+        failed = next((p for p in parents if p.status is not S.SUCCESS), None)
+        if failed is not None:
+            invocation: SyncInvocation[Any, Any] = SyncInvocation(
+                task, step.arguments, invocation_id
+            )
+            invocation.fail(_upstream_error(failed))
+        else:
+            received: tuple[Any, ...] = ()
+            if step.receive == RECEIVE_LIST:
+                received = ([p.result for p in parents],)
+            elif step.receive is not None:
+                received = (parents[0].result,)
+            arguments = Arguments(task.receive(step.arguments.kwargs, received, step.into))
+            invocation = task._call(arguments, step.sig.options)  # type: ignore[assignment]
+        self.done[invocation_id] = invocation
+        for follower in step.then:
+            if self.steps[follower].on == ON_FAILURE:
+                self.errback(follower, invocation, failed is None or step.receive == RECEIVE_LIST)
+        return invocation
+
+    def errback(self, errback_id: str, failed: SyncInvocation[Any, Any], fires: bool) -> None:
+        step = self.steps[errback_id]
+        if failed.status is not S.FAILED or not fires:
+            return
+        task = step.sig.task
+        received: tuple[Any, ...] = ()
+        if step.receive == RECEIVE_ERROR:
+            received = (failed, failed.error)
+        arguments = Arguments(task.receive(step.arguments.kwargs, received, step.into))
+        self.done[errback_id] = task._call(arguments, step.sig.options)  # type: ignore[assignment]
+
+
+def _upstream_error(failed: SyncInvocation[Any, Any]) -> BaseException:
+    if failed.error is not None:
+        return failed.error
+    return DependencyError(
+        f"Invocation {failed.invocation_id}, which this one waited for, ended {failed.status.name}",
+        failed.invocation_id,
+    )

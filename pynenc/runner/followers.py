@@ -1,0 +1,65 @@
+"""The runner's part in composition (:class:`pynenc.records.Links`): what a released
+invocation receives from those it waited for, and publishing the followers of an
+invocation this runner ended.
+
+The state backend releases followers in the step that ends an invocation (SCHEDULED, due
+at once); the runner that ended it then publishes them at once (:func:`publish_followers`),
+so a chain's next step starts as soon as a plain call would. A runner that dies between
+the two steps loses nothing: the scheduler of the services lease publishes due
+invocations, and redelivery covers one left REGISTERED unpublished.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pynenc.exceptions import InvocationError
+from pynenc.orchestrator.scheduling import publish_now
+from pynenc.records import RECEIVE_ERROR, RECEIVE_LIST, RECEIVE_VALUE, Links
+from pynenc.serializer import payload_to_exception
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+
+logger = logging.getLogger("pynenc.runner")
+
+
+def received(app: Pynenc, invocation_id: str, links: Links) -> tuple[Any, ...]:
+    """What a released invocation receives before its own arguments (``links.receive``):
+    the one result, the ordered results, or the failed invocation and its exception.
+    One read of the records waited for.
+
+    :raises InvocationError: a record waited for is gone (purged).
+    """
+    from pynenc.invocation.distributed import DistributedInvocation
+
+    records = app.state_backend.get_many(list(links.after))
+    missing = [inv for inv, record in zip(links.after, records, strict=True) if record is None]
+    if missing:
+        raise InvocationError(
+            f"Invocation {invocation_id} waited for {', '.join(missing)}, whose records are "
+            "gone (purged?): it cannot receive their results"
+        )
+    handles = [DistributedInvocation.from_record(app, r) for r in records if r is not None]
+    if links.receive == RECEIVE_VALUE:
+        return (handles[0].result,)
+    if links.receive == RECEIVE_LIST:
+        return ([handle.result for handle in handles],)
+    if links.receive == RECEIVE_ERROR:
+        failed = records[0]
+        assert failed is not None
+        error = payload_to_exception(failed.error or {})
+        return (handles[0], error)
+    return ()
+
+
+def publish_followers(app: Pynenc, invocation_id: str, links: Links, runner_id: str) -> None:
+    """Publish what the end of ``invocation_id`` released (those still waiting, or ended,
+    are left as they are). A failure is logged: the scheduler publishes them when due."""
+    try:
+        publish_now(app.orchestrator, runner_id, list(links.then), f"released by {invocation_id}")
+    except Exception:  # the scheduler publishes what is due: nothing is lost
+        logger.exception(
+            "Could not publish the followers of %s at once; the scheduler will", invocation_id
+        )
