@@ -334,7 +334,10 @@ class Planner:
         if takes == RECEIVE_LIST and not after:  # after an empty group: an empty list now
             arguments = type(arguments)(sig.task.receive(arguments.kwargs, ([],), into))
             takes, into = None, ()
-        step = Step(sig, new_invocation_id(), arguments, after, on, takes, into)
+        chosen = None if sig.options is None else sig.options.invocation_id
+        if chosen is not None and chosen in self.steps:
+            raise ValueError(f"invocation id {chosen!r} is given to two steps of a composition")
+        step = Step(sig, chosen or new_invocation_id(), arguments, after, on, takes, into)
         self.steps[step.invocation_id] = step
         for parent in after:
             self.steps[parent].then.append(step.invocation_id)
