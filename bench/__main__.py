@@ -42,7 +42,8 @@ DESCRIPTIONS = {
     ),
     "compat": (
         "pynenc_celery_compat: a compat Celery app in the bench process calling "
-        "noop.delay()/echo.delay(i).get(); runner subprocess (python -c 'import "
+        "noop.delay()/echo.delay(i).get() (chord/chain: the layer's canvas, as for Celery); "
+        "runner subprocess (python -c 'import "
         f"bench.tasks_compat as m; m.app.pynenc.runner.run()', runner.threads={WORKER_THREADS}"
         "), broker and state backend from the Celery app's broker_url/result_backend"
     ),

@@ -73,6 +73,8 @@ class TripCounter:
         lines = []
         for role in sorted(trips):
             sent, inside = trips[role], scripted[role]
+            if sum(sent.values()) / per < 0.01:
+                continue  # a stray client (this counter's own)
             lines.append(
                 f"  {role:<7} round trips {sum(sent.values()) / per:6.2f}   "
                 f"commands inside its scripts {sum(inside.values()) / per:6.2f}"
