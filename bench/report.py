@@ -179,8 +179,7 @@ class Report:
         if load:
             lines.insert(0, load + "\n")
         lines.append(self._absolute_table())
-        lines.append(self._chain_steps())
-        lines.append(self._sync_table())
+        lines.extend(table for table in (self._chain_steps(), self._sync_table()) if table)
         missing = [r for r in self.records if r.status == "unavailable"]
         if missing:
             lines.append("\nNOT MEASURED")
