@@ -84,13 +84,15 @@ def send(
     link_error: Any,
     options: dict[str, Any],
 ) -> AsyncResult:
-    """Register and publish one call of ``task`` through pynenc; its :class:`AsyncResult`."""
-    if link is not None or link_error is not None:
-        raise NotImplementedError(
-            f"{task.name}.apply_async(link=/link_error=): callbacks are not supported by "
-            "pynenc_celery_compat yet; chain the calls in the task, or route this task "
-            "to Celery (setting pynenc_celery_tasks)"
-        )
+    """Register and publish one call of ``task`` through pynenc; its :class:`AsyncResult`.
+
+    With callbacks (``link``/``link_error``), or the rest of a chain that Celery's own
+    ``chain`` class sends with its first task, the call is a canvas
+    (:func:`pynenc_celery_compat.canvas_plan.send_linked`)."""
+    if link is not None or link_error is not None or options.get("chain") or options.get("chord"):
+        from pynenc_celery_compat.canvas_plan import send_linked
+
+        return send_linked(task, app, args, kwargs, task_id, link, link_error, options)  # type: ignore[no-any-return]
     call_args, call_kwargs = checks.call_values(task.name, args, kwargs)
     task_id = checks.task_id(task.name, task_id)
     if options:
