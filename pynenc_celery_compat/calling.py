@@ -17,6 +17,8 @@ from pynenc_celery_compat.result import AsyncResult
 from pynenc_celery_compat.routes import routed
 
 #: apply_async options that only mean something to a Celery broker: accepted, not used
+#: (``reply_to``, ``group_id``, ``group_index``, set by Celery's canvas code on the calls it
+#: makes, are ignored without a warning; a chord's ``chord`` is a canvas: see ``send``)
 _BROKER_ONLY = frozenset(
     {
         "exchange",
@@ -31,10 +33,6 @@ _BROKER_ONLY = frozenset(
         "connection",
         "producer",
         "add_to_parent",
-        "reply_to",
-        "chord",
-        "group_id",
-        "group_index",
         "stamped_headers",
         "time_limit",
         "soft_time_limit",

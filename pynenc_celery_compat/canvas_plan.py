@@ -31,7 +31,7 @@ from kombu.utils.uuid import uuid
 from pynenc.compose import ChainShape, GroupShape, Planner, Shape, Sig, exits
 from pynenc.exceptions import StateBackendUnavailableError
 from pynenc.records import RECEIVE_LIST, RECEIVE_VALUE
-from pynenc_celery_compat import checks, registry
+from pynenc_celery_compat import checks, publish, registry
 from pynenc_celery_compat.bridge import bridge_for
 from pynenc_celery_compat.canvas_receive import MARK
 from pynenc_celery_compat.eager import ensure_runner, runs_eagerly, wants_runner
@@ -103,6 +103,8 @@ class Walk:
         #: chord body steps and those after them (their errors may be a ChordError)
         self.chordish: set[str] = set()
         self.linking = 0
+        #: the steps published at once: (compat task, its native call, Celery options)
+        self.published: list[tuple[Any, Sig[Any], dict[str, Any]]] = []
 
     # -- nodes ---------------------------------------------------------------------------
 
@@ -339,14 +341,18 @@ class Walk:
             mark = {"after_chord": 1}
         if mark is not None:
             self.chordish.add(task_id)
+        call_args, call_kwargs = checks.call_values(task.name, call[0], call[1])
         native = Sig(
             self.adapter(task),
-            *checks.call_values(task.name, call[0], call[1]),
+            call_args,
+            call_kwargs,
             options=self.call_options(task, merged, task_id, call, mark),
             is_immutable=bool(sig.immutable),  # .si(); a map's signature is immutable too
             errbacks=tuple(self.errback(e) for e in self.errbacks_of(merged, errbacks)),
         )
         step_id = self.planner.sig(native, at.after, at.receive)
+        if not at.after:  # published now: Celery's publish signals name it
+            self.published.append((task, native, plain(merged)))
         self.linking += 1
         try:
             for callback in (*(maybe_list(merged.get("link")) or ()), *links):
@@ -455,13 +461,31 @@ class Walk:
         if app.conf.task_always_eager and wants_runner(app):
             for task in self.pynenc_tasks.values():
                 ensure_runner(app, task)
+        announced = self.announce() if publish.wanted() else []
         try:
             submit_steps(self.bridge.pynenc, steps)
         except StateBackendUnavailableError as error:
             raise CallUnavailableError(str(error)) from error
+        for publication in announced:
+            publication.after()
         parent = app.current_worker_task
         if parent is not None:
             parent.add_trail(result)
+
+    def announce(self) -> list[Any]:
+        """``before_task_publish`` for each step published now, as Celery's caller sends
+        it for the first tasks of a canvas (those released later publish no signal)."""
+        found = []
+        for task, native, options in self.published:
+            call_options = native.options
+            queue = (call_options.queue if call_options else None) or native.task.conf.queue
+            step_id = call_options.invocation_id if call_options else None
+            publication = publish.publication(
+                task, self.celery_app, step_id or "", native.args, native.kwargs, options, queue
+            )
+            publication.before()
+            found.append(publication)
+        return found
 
 
 def apply(sig: Any, args: Any, kwargs: Any, options: dict[str, Any]) -> Any:
