@@ -111,7 +111,7 @@ class _chain(_celery._chain, Signature):  # type: ignore[misc]
         return _freeze(self, super().freeze, _id, extra)
 
 
-class chain(_chain):
+class chain(_chain, _celery.chain):  # type: ignore[misc]
     """``chain(a.s(), b.s())``, ``chain(generator)``: ``a.s() | b.s()``."""
 
     def __new__(cls, *tasks: Any, **kwargs: Any) -> Any:
