@@ -16,9 +16,10 @@ from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.result import AsyncResult
 from pynenc_celery_compat.routes import routed
 
-#: apply_async options that only mean something to a Celery broker: accepted, not used
-#: (``reply_to``, ``group_id``, ``group_index``, set by Celery's canvas code on the calls it
-#: makes, are ignored without a warning; a chord's ``chord`` is a canvas: see ``send``)
+#: apply_async options that only mean something to a Celery broker: accepted, not used.
+#: Not here: ``reply_to``, ``group_id`` and ``group_index``, which Celery's canvas code sets
+#: on the calls it makes (ignored without a warning), ``add_to_parent`` (honoured), and
+#: ``chain``/``chord`` (a canvas: see :func:`send`).
 _BROKER_ONLY = frozenset(
     {
         "exchange",
@@ -32,7 +33,6 @@ _BROKER_ONLY = frozenset(
         "retry_policy",
         "connection",
         "producer",
-        "add_to_parent",
         "stamped_headers",
         "time_limit",
         "soft_time_limit",
