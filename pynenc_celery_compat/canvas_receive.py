@@ -22,8 +22,8 @@ from celery.exceptions import ChordError
 from celery.utils.functional import arity_greater
 
 from pynenc.arguments import Arguments
-from pynenc.exceptions import InvocationNotFoundError
-from pynenc.records import RECEIVE_LIST, RECEIVE_VALUE, InvocationRecord
+from pynenc.exceptions import DependencyError, InvocationNotFoundError
+from pynenc.records import RECEIVE_LIST, RECEIVE_VALUE, InvocationRecord, InvocationStatus
 
 #: the stored argument of a step that receives values: ``[args, kwargs]``, plus the errback
 #: style (``"new"``/``"old"``) for an error callback
@@ -147,7 +147,11 @@ def celery_error(app: Any, record: InvocationRecord, exc: BaseException) -> Base
     or a ``ChordError`` naming the header member that failed when ``record`` is a chord
     body (or a step after one) that failed because a member of its header did."""
     error = record.error
-    mark = (record.headers or {}).get(MARK) if error and "upstream" in error else None
+    if not error or "upstream" not in error:
+        return exc
+    if isinstance(exc, DependencyError):  # what it waited for was revoked or expired
+        return _revoked(app, exc)
+    mark = (record.headers or {}).get(MARK)
     if not mark:
         return exc
     current = record
@@ -170,6 +174,20 @@ def celery_error(app: Any, record: InvocationRecord, exc: BaseException) -> Base
             return exc
         current = found
     return exc
+
+
+def _revoked(app: Any, exc: DependencyError) -> BaseException:
+    """Celery's ``TaskRevokedError`` for a step whose upstream was revoked or expired
+    (``exc`` when that cannot be told)."""
+    from pynenc_celery_compat.exceptions import TaskRevokedError
+
+    upstream = _record(app, exc.upstream) if exc.upstream else None
+    reasons = {InvocationStatus.CANCELLED: "revoked", InvocationStatus.EXPIRED: "expired"}
+    reason = None if upstream is None else reasons.get(upstream.status)
+    if reason is None:
+        return exc
+    revoked: BaseException = TaskRevokedError(reason)
+    return revoked
 
 
 def _inside_header(app: Any, member: str, before: set[str]) -> bool:

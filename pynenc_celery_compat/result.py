@@ -165,8 +165,9 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
             return invocation._outcome(record)
         except BaseException as exc:  # the task's own exception, rebuilt
             error = celery_exception(exc)
-            if record.headers and record.error and "upstream" in record.error:
-                # a canvas step failed by what it waited for: a chord's ChordError
+            if record.error and "upstream" in record.error:
+                # a canvas step failed by what it waited for: a chord's ChordError, or
+                # Celery's TaskRevokedError when that was revoked
                 from pynenc_celery_compat.canvas_receive import celery_error
 
                 error = celery_error(self._pynenc, record, error)

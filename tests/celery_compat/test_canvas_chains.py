@@ -128,3 +128,19 @@ def test_signatures_travel_as_dicts(canvas: ModuleType) -> None:
     assert isinstance(again, _chain) and again.delay().get(timeout=T) == 6
     assert original.clone(args=(1,)).args == (1, 2, 3)
     assert isinstance(original.clone(), Signature)
+
+
+def test_revoking_a_waiting_step_fails_the_rest_as_revoked(
+    canvas: ModuleType, tmp_path: Path
+) -> None:
+    from pynenc_celery_compat.exceptions import TaskRevokedError
+
+    gate = tmp_path / "gate"
+    result = chain(canvas.gated.s(1, str(gate)), canvas.add.s(1), canvas.add.s(2)).delay()
+    result.parent.revoke()  # waiting: it never runs
+    assert result.parent.state == states.REVOKED
+    gate.write_text("go")
+    with pytest.raises(TaskRevokedError, match="revoked"):
+        result.get(timeout=T)
+    assert result.state == states.FAILURE and isinstance(result.result, TaskRevokedError)
+    assert result.parent.parent.get(timeout=T) == 1
