@@ -169,8 +169,12 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
         return canvas_receive.receive(self, kwargs, values, into)
 
     def run_function(self, arguments: Arguments) -> Any:
+        from pynenc_celery_compat.canvas_receive import SKIPPED
         from pynenc_celery_compat.message import message_args
         from pynenc_celery_compat.trace import run_on_runner
+
+        if SKIPPED in arguments.kwargs:  # an error callback Celery would not call
+            return None
 
         unchecked = arguments.kwargs.get(UNCHECKED_CALL)
         if unchecked is not None and len(arguments.kwargs) == 1:

@@ -284,8 +284,11 @@ class Walk:
             header, at, args, kwargs, common, errbacks if on_header else (), ()
         )
         body_at = At(tuple(exits(head)), RECEIVE_LIST, at.after)
+        body_args: tuple[Any, ...] = ()
+        if not exits(head):  # an empty header: the body gets [] once the chord starts
+            body_at, body_args = At(at.after), ([],)
         tail, result = self.node(
-            body, body_at, (), {}, body_options, last_id, body_errbacks, (*links, *link)
+            body, body_at, body_args, {}, body_options, last_id, body_errbacks, (*links, *link)
         )
         if result is not None:
             top(result).parent = header_result

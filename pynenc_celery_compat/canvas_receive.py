@@ -28,6 +28,9 @@ from pynenc.records import RECEIVE_LIST, RECEIVE_VALUE, InvocationRecord, Invoca
 #: the stored argument of a step that receives values: ``[args, kwargs]``, plus the errback
 #: style (``"new"``/``"old"``) for an error callback
 RECEIVING = "__celery_receiving__"
+#: what a released error callback runs with when Celery would not call it (see
+#: :func:`calls_errbacks`): the adapter returns ``None`` without running the task
+SKIPPED = "__celery_errback_skipped__"
 #: the per-call header under which the canvas keeps what Celery's errors need (hidden from
 #: ``self.request.headers``): ``{"chord": [ids]}`` on a chord body's first steps (the ids
 #: the chord's header waited for), ``{"after_chord": 1}`` on the steps after one
@@ -83,8 +86,22 @@ def receive(
     args, call_kwargs = list(stored[0]), dict(stored[1])
     if len(stored) > 2:
         failed, exc = values
+        if not calls_errbacks(failed):
+            return {SKIPPED: True}
         values = errback_values(failed, exc, stored[2] == "new")
     return dict(adapter.call_arguments((*values, *args), call_kwargs).kwargs)
+
+
+def calls_errbacks(failed: Any) -> bool:
+    """Whether Celery calls the error callbacks of the failed invocation ``failed``: not
+    for a chord's body that failed because a step before the chord did (that step called
+    its own; Celery fails the body without calling the body's)."""
+    record: InvocationRecord = failed._record()
+    error = record.error or {}
+    mark = (record.headers or {}).get(MARK) or {}
+    if "chord" not in mark or "upstream" not in error:
+        return True
+    return _inside_header(failed.app, str(error["upstream"]), set(mark["chord"]))
 
 
 def errback_values(failed: Any, exc: BaseException, new_style: bool) -> tuple[Any, ...]:
@@ -224,6 +241,8 @@ def visible_headers(headers: dict[str, Any] | None) -> dict[str, Any] | None:
 __all__ = [
     "MARK",
     "RECEIVING",
+    "SKIPPED",
+    "calls_errbacks",
     "bind_receiving",
     "celery_error",
     "errback_values",

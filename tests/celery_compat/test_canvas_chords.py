@@ -12,7 +12,7 @@ from celery.exceptions import ChordError
 
 from pynenc_celery_compat import AsyncResult, GroupResult, chain, chord, group
 from tests.celery_compat.canvas_fixtures import WAIT, canvas_runner  # noqa: F401
-from tests.celery_compat.canvas_tasks import read_note
+from tests.celery_compat.canvas_tasks import note_exists, read_note
 
 T = WAIT
 
@@ -104,3 +104,35 @@ def test_a_chords_errback_gets_the_chord_error(canvas: ModuleType) -> None:
         link_error=canvas.errback_old.s()
     )
     assert read_note(f"old-{linked.id}") == linked.id
+
+
+def _callbacks_done(canvas: ModuleType, invocation_id: str) -> None:
+    """Wait until every callback of ``invocation_id`` has ended (run, skipped or not
+    needed)."""
+    orchestrator = canvas.app.pynenc.orchestrator
+    links = orchestrator.get_record(invocation_id).links
+    for follower in links.then if links is not None else ():
+        orchestrator.wait_final(follower, T)
+
+
+@pytest.mark.filterwarnings("ignore::celery.exceptions.CPendingDeprecationWarning")  # Celery's
+def test_a_failure_before_the_chord_calls_no_chord_errback(canvas: ModuleType) -> None:
+    """As Celery: the step that failed calls its errbacks; the chord's body, failed by it,
+    calls none (a chain's errback runs once, a chord's own not at all)."""
+    whole = chain(canvas.boom.s(1), chord([canvas.add.si(1, 1)], canvas.tsum.s()))
+    result = whole.on_error(canvas.errback_old.s()).delay()
+    first = result.parent.parent
+    assert read_note(f"old-{first.id}") == first.id
+    _callbacks_done(canvas, result.id)
+    assert not note_exists(f"old-{result.id}")
+    own = chord([canvas.add.si(1, 1)], canvas.tsum.s()).on_error(canvas.errback_old.s())
+    result = chain(canvas.boom.s(1), own).delay()
+    with pytest.raises(ValueError):
+        result.get(timeout=T)
+    _callbacks_done(canvas, result.id)
+    assert not note_exists(f"old-{result.id}")
+
+
+def test_an_empty_header_in_a_chain(canvas: ModuleType) -> None:
+    result = chain(canvas.add.s(1, 1), chord([], canvas.echo.s())).delay()
+    assert result.get(timeout=T) == [[[]], {}]
