@@ -24,6 +24,8 @@ def test_a_chords_body_gets_the_ordered_results(canvas: ModuleType) -> None:
     assert result.parent.get(timeout=T) == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]
     called = chord([canvas.add.s(1, 1), canvas.add.s(2, 2)])(canvas.tsum.s())
     assert called.get(timeout=T) == 6
+    generated = chord(canvas.add.s(i, i) for i in range(4))(canvas.tsum.s())  # README's
+    assert generated.get(timeout=T) == 12
     assert chord([canvas.add.s(1), canvas.add.s(2)], canvas.tsum.s()).delay(10).get(timeout=T) == 23
     assert chord([], canvas.tsum.s()).delay().get(timeout=T) == 0
 
