@@ -509,6 +509,8 @@ def apply(sig: Any, args: Any, kwargs: Any, options: dict[str, Any]) -> Any:
     if result is None:  # an empty group
         return GroupResult(sig.options.get("task_id") or uuid(), [], app=app)
     walk.submit(result)
+    if isinstance(result, GroupResult) and len(result) == 1 and isinstance(result[0], GroupResult):
+        return result[0]  # Celery's: group(a | group(b, c)) answers with b, c's result
     return result
 
 

@@ -36,6 +36,12 @@ def test_pipe_s_si_and_partial_arguments(canvas: ModuleType) -> None:
     assert chain(canvas.add.s(1), canvas.add.s(2)).delay(10).get(timeout=T) == 13
 
 
+def test_apply_runs_inline_and_options_go_to_the_first_step(canvas: ModuleType) -> None:
+    assert chain(canvas.add.s(1, 1), canvas.add.s(2)).apply().get() == 4  # Celery's tracer
+    delayed = chain(canvas.add.s(1, 1), canvas.add.s(2)).apply_async(countdown=0.5)
+    assert delayed.get(timeout=T) == 4
+
+
 def test_a_waiting_step_is_pending_and_known(canvas: ModuleType, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
     result = (canvas.gated.s(5, str(gate)) | canvas.add.s(1)).delay()

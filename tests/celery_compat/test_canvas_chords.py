@@ -138,3 +138,18 @@ def test_a_failure_before_the_chord_calls_no_chord_errback(canvas: ModuleType) -
 def test_an_empty_header_in_a_chain(canvas: ModuleType) -> None:
     result = chain(canvas.add.s(1, 1), chord([], canvas.echo.s())).delay()
     assert result.get(timeout=T) == [[[]], {}]
+
+
+def test_chord_freeze_and_a_group_body_followed_by_a_step(canvas: ModuleType) -> None:
+    sig = chord([canvas.add.s(1, 1), canvas.add.s(2, 2)], canvas.tsum.s())
+    frozen = sig.freeze()
+    result = sig.apply_async()
+    assert (result.id, result.parent.id) == (frozen.id, frozen.parent.id)
+    assert result.get(timeout=T) == 6
+    two_bodies = chord(
+        [canvas.add.si(1, 1), canvas.add.si(2, 2)], group(canvas.tsum.s(), canvas.tsum.s())
+    )
+    result = chain(two_bodies, canvas.echo.s()).delay()  # the step gets the body group's list
+    assert result.get(timeout=T) == [[[6, 6]], {}]
+    steps = canvas.add.s(1, 1) | group(canvas.add.s(1), canvas.add.s(2)) | canvas.tsum.s()
+    assert (steps | group(canvas.add.s(1), canvas.add.s(2))).delay().get(timeout=T) == [8, 9]

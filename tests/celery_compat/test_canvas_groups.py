@@ -75,3 +75,13 @@ def test_chunks_map_and_starmap(canvas: ModuleType) -> None:
     steps = chain(canvas.add.s(1, 1), canvas.tsum.map([[1], [2, 3]]))
     assert steps.delay().get(timeout=T) == [1, 5]
     assert group(mapped, starred).delay().get(timeout=T) == [[3, 3], [3, 7]]
+
+
+def test_group_freeze_and_a_group_of_one_chain_ending_in_a_group(canvas: ModuleType) -> None:
+    members = group(canvas.add.s(1, 1), canvas.add.s(2, 2))
+    frozen = members.freeze()
+    result = members.apply_async()
+    assert result.id == frozen.id and [r.id for r in result] == [r.id for r in frozen]
+    assert result.get(timeout=T) == [2, 4]
+    single = group(canvas.add.s(1, 1) | group(canvas.add.s(1), canvas.add.s(2))).delay()
+    assert isinstance(single, GroupResult) and single.get(timeout=T) == [3, 4]  # as Celery
