@@ -86,9 +86,9 @@ def send(
 
     With callbacks (``link``/``link_error``), or the rest of a chain that Celery's own
     ``chain`` class sends with its first task, the call is a canvas
-    (:func:`pynenc_celery_compat.canvas_plan.send_linked`)."""
+    (:func:`pynenc_celery_compat.canvas_run.send_linked`)."""
     if link is not None or link_error is not None or options.get("chain") or options.get("chord"):
-        from pynenc_celery_compat.canvas_plan import send_linked
+        from pynenc_celery_compat.canvas_run import send_linked
 
         return send_linked(task, app, args, kwargs, task_id, link, link_error, options)  # type: ignore[no-any-return]
     call_args, call_kwargs = checks.call_values(task.name, args, kwargs)

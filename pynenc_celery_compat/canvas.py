@@ -11,7 +11,7 @@ chord's body by the count of its header reaching zero. Nothing polls; there is n
 Celery's own code runs them (``super()``) when the app runs eagerly (``task_always_eager``:
 Celery's eager canvas, sequential groups and inline callbacks) and when every task of the
 canvas is switched back to Celery. A canvas mixing both is refused
-(:class:`~pynenc_celery_compat.canvas_plan.MixedCanvasError`).
+(:class:`~pynenc_celery_compat.canvas_run.MixedCanvasError`).
 
 ``task.s()``/``task.si()``/``task.signature()`` of a compat task return this module's
 ``Signature``, so ``a.s() | b.s()`` builds this module's ``chain``.
@@ -48,11 +48,11 @@ def _celery_code() -> Iterator[None]:
 
 def _run(sig: Any, celery_apply: Callable[..., Any], args: Any, kwargs: Any, options: Any) -> Any:
     """``sig.apply_async``: on pynenc, or through ``celery_apply`` (Celery's own)."""
-    from pynenc_celery_compat import canvas_plan
+    from pynenc_celery_compat import canvas_run
 
     if not _celery_path.get():
-        result = canvas_plan.apply(sig, args, kwargs, options)
-        if result is not canvas_plan.CELERY:
+        result = canvas_run.apply(sig, args, kwargs, options)
+        if result is not canvas_run.CELERY:
             return result
     with _celery_code():
         return celery_apply(args, kwargs, **options)
@@ -60,11 +60,11 @@ def _run(sig: Any, celery_apply: Callable[..., Any], args: Any, kwargs: Any, opt
 
 def _freeze(sig: Any, celery_freeze: Callable[..., Any], _id: Any, extra: dict[str, Any]) -> Any:
     """``sig.freeze()``: ids chosen for pynenc (the run uses them), or Celery's own."""
-    from pynenc_celery_compat import canvas_plan
+    from pynenc_celery_compat import canvas_run
 
     if not _celery_path.get() and not any(v is not None for v in extra.values()):
-        result = canvas_plan.freeze(sig, _id)
-        if result is not canvas_plan.CELERY:
+        result = canvas_run.freeze(sig, _id)
+        if result is not canvas_run.CELERY:
             return result
     with _celery_code():
         return celery_freeze(_id, **extra)

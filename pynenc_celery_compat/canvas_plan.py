@@ -5,7 +5,7 @@ pynenc steps with :class:`pynenc.compose.Planner`: every task call of the canvas
 step with the id Celery would give it (``freeze()`` ids are kept), waiting for the steps
 it follows and receiving their results; error callbacks (``link_error``) are pynenc's
 error callbacks, success callbacks (``link``) steps that receive the result. Every step is
-registered at once (:func:`pynenc.compose_run.submit_steps`); the first ones are published
+registered at once (:mod:`pynenc_celery_compat.canvas_run`); the first ones are published
 now, the others released by the state backend when what they wait for ends.
 
 The walk follows Celery's rules (``_chain.prepare_steps``, ``group._prepared``,
@@ -19,7 +19,6 @@ The result objects are Celery's: the last result with ``parent`` links back.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,45 +28,18 @@ from celery.utils.functional import maybe_list
 from kombu.utils.uuid import uuid
 
 from pynenc.compose import ChainShape, GroupShape, Planner, Shape, Sig, exits
-from pynenc.exceptions import StateBackendUnavailableError
 from pynenc.records import RECEIVE_LIST, RECEIVE_VALUE
-from pynenc_celery_compat import checks, publish, registry
+from pynenc_celery_compat import checks
 from pynenc_celery_compat.bridge import bridge_for
-from pynenc_celery_compat.canvas_receive import MARK
-from pynenc_celery_compat.eager import ensure_runner, runs_eagerly, wants_runner
-from pynenc_celery_compat.result import AsyncResult, GroupResult
-from pynenc_celery_compat.routing import routed_to_celery
-from pynenc_celery_compat.time_limits import check_time_limits
-
-#: options that shape the canvas (or are Celery's bookkeeping), not one call's message
-CANVAS_OPTIONS = frozenset(
-    {
-        "link",
-        "link_error",
-        "chord",
-        "chain",
-        "group_id",
-        "group_index",
-        "root_id",
-        "parent_id",
-        "reply_to",
-        "task_id",
-        "route_name",
-        "add_to_parent",
-        "stamped_headers",
-        "producer",
-        "publisher",
-        "connection",
-        "router",
-        "result_cls",
-        "interval",
-        "max_retries",
-        "body",
-    }
+from pynenc_celery_compat.canvas_parts import (
+    as_signature,
+    plain,
+    runs_on_pynenc,
+    step_options,
+    task_of,
+    top,
 )
-
-#: :func:`apply`/:func:`freeze` answer for a canvas whose tasks all take Celery's path
-CELERY = object()
+from pynenc_celery_compat.result import AsyncResult, GroupResult
 
 
 @dataclass(frozen=True)
@@ -78,10 +50,6 @@ class At:
     after: tuple[str, ...] = ()
     receive: str | None = None
     chord_before: tuple[str, ...] | None = None
-
-
-class MixedCanvasError(TypeError):
-    """A canvas with tasks on pynenc and tasks switched back to Celery."""
 
 
 class CeleryLeaf(Exception):
@@ -349,7 +317,7 @@ class Walk:
             self.adapter(task),
             call_args,
             call_kwargs,
-            options=self.call_options(task, merged, task_id, call, mark),
+            options=step_options(self.bridge, task, merged, task_id, call, mark),
             is_immutable=bool(sig.immutable),  # .si(); a map's signature is immutable too
             errbacks=tuple(self.errback(e) for e in self.errbacks_of(merged, errbacks)),
         )
@@ -389,7 +357,9 @@ class Walk:
             self.adapter(task),
             tuple(sig.args),
             dict(sig.kwargs),
-            self.call_options(task, options, None, (tuple(sig.args), dict(sig.kwargs)), None),
+            step_options(
+                self.bridge, task, options, None, (tuple(sig.args), dict(sig.kwargs)), None
+            ),
             is_immutable=bool(sig.immutable),
         )
 
@@ -414,232 +384,11 @@ class Walk:
     def adapter(self, task: Any) -> Any:
         return task.pynenc_task_for(self.bridge.pynenc)
 
-    def call_options(
-        self,
-        task: Any,
-        merged: dict[str, Any],
-        task_id: str | None,
-        call: tuple[tuple[Any, ...], dict[str, Any]],
-        mark: dict[str, Any] | None,
-    ) -> Any:
-        """The step's :class:`~pynenc.call_options.CallOptions` from Celery's options (as
-        :func:`pynenc_celery_compat.calling.send` maps them), with the canvas mark."""
-        from pynenc_celery_compat.calling import _call_options, _celery_names
-
-        check_time_limits(task.soft_time_limit, task.time_limit, "task")
-        options = plain(merged)
-        if task.expires is not None and "expires" not in options:
-            options["expires"] = task.expires
-        if options:
-            check_time_limits(options.get("soft_time_limit"), options.get("time_limit"), "call")
-            options = checks.call_options(task.name, options)
-        if self.bridge.router is not None:
-            from pynenc_celery_compat.routes import routed
-
-            options = routed(self.bridge.router, task, call[0], call[1], options)
-        try:
-            found = _call_options(task, options, task_id)
-        except (TypeError, ValueError) as error:
-            raise type(error)(_celery_names(task.name, str(error))) from None
-        if mark is None or found is None:
-            return found
-        headers = {**(found.headers or {}), MARK: mark}
-        return dataclasses.replace(found, headers=headers)
-
     # -- running -------------------------------------------------------------------------
 
     def save(self, action: Callable[[], None]) -> None:
         if self.persist and not self.linking:
             self.saves.append(action)
-
-    def submit(self, result: Any) -> None:
-        """Register every step (publishing the first ones); the caller's trail."""
-        from pynenc.compose_run import submit_steps
-        from pynenc_celery_compat.calling import CallUnavailableError
-
-        steps = list(self.planner.steps.values())
-        if not steps:
-            return
-        app = self.celery_app
-        if app.conf.task_always_eager and wants_runner(app):
-            for task in self.pynenc_tasks.values():
-                ensure_runner(app, task)
-        announced = self.announce() if publish.wanted() else []
-        try:
-            submit_steps(self.bridge.pynenc, steps)
-        except StateBackendUnavailableError as error:
-            raise CallUnavailableError(str(error)) from error
-        for publication in announced:
-            publication.after()
-        parent = app.current_worker_task
-        if parent is not None:
-            parent.add_trail(result)
-
-    def announce(self) -> list[Any]:
-        """``before_task_publish`` for each step published now, as Celery's caller sends
-        it for the first tasks of a canvas (those released later publish no signal)."""
-        found = []
-        for task, native, options in self.published:
-            call_options = native.options
-            queue = (call_options.queue if call_options else None) or native.task.conf.queue
-            step_id = call_options.invocation_id if call_options else None
-            publication = publish.publication(
-                task, self.celery_app, step_id or "", native.args, native.kwargs, options, queue
-            )
-            publication.before()
-            found.append(publication)
-        return found
-
-
-def apply(sig: Any, args: Any, kwargs: Any, options: dict[str, Any]) -> Any:
-    """Run ``sig`` (with partial ``args``/``kwargs`` and call ``options``) on pynenc: its
-    Celery result; :data:`CELERY` when it runs eagerly or all its tasks take Celery's path.
-
-    :raises MixedCanvasError: tasks on both paths.
-    """
-    app = sig.app
-    if runs_eagerly(app):
-        return CELERY
-    walk = Walk(app, persist=False)
-    call_args = tuple(args or ())
-    try:
-        _, result = walk.node(sig, At(), call_args, dict(kwargs or {}), dict(options))
-    except CeleryLeaf:
-        return celery_path(sig, app)
-    if result is None:  # an empty group
-        return GroupResult(sig.options.get("task_id") or uuid(), [], app=app)
-    walk.submit(result)
-    if isinstance(result, GroupResult) and len(result) == 1 and isinstance(result[0], GroupResult):
-        return result[0]  # Celery's: group(a | group(b, c)) answers with b, c's result
-    return result
-
-
-def send_linked(
-    task: Any,
-    app: Any,
-    args: Any,
-    kwargs: Any,
-    task_id: str | None,
-    link: Any,
-    link_error: Any,
-    options: dict[str, Any],
-) -> Any:
-    """``task.apply_async(..., link=, link_error=)`` on pynenc: the call and its callbacks
-    registered together; the call's result. Also the first task of a chain made by
-    Celery's own ``chain`` class, which sends the rest of the chain with it (``chain=``,
-    reversed): they are registered as this package's chain."""
-    from pynenc_celery_compat.canvas import Signature, chain
-
-    if options.get("chord") is not None:
-        raise NotImplementedError(
-            f"{task.name} was sent as a member of a chord's header by Celery's own chord "
-            "class (celery.chord): a chord of compat tasks runs on pynenc only when built "
-            "with this package's classes: from pynenc_celery_compat import chord (or "
-            "group(...) | task.s())"
-        )
-    call_args, call_kwargs = checks.call_values(task.name, args, kwargs)
-    own = {k: v for k, v in options.items() if k not in ("chain", "chord") and v is not None}
-    own.update({"task_id": task_id, "link": link, "link_error": link_error})
-    own = {k: v for k, v in own.items() if v is not None}
-    sig = Signature(task, call_args, call_kwargs, options=own, app=app)
-    rest = list(reversed(options.get("chain") or ()))
-    if not rest:
-        return apply(sig, (), {}, {})
-    return top(apply(chain(sig, *rest), (), {}, {}))
-
-
-def freeze(sig: Any, last_id: str | None) -> Any:
-    """``sig.freeze()`` on pynenc: ids chosen and kept in the signatures (the run uses
-    them); the Celery result. :data:`CELERY` as for :func:`apply`."""
-    app = sig.app
-    if runs_eagerly(app):
-        return CELERY
-    walk = Walk(app, persist=True)
-    try:
-        _, result = walk.node(sig, At(), last_id=last_id)
-    except CeleryLeaf:
-        return celery_path(sig, app)
-    for action in walk.saves:
-        action()
-    return result
-
-
-def runs_on_pynenc(task: Any) -> bool:
-    """Whether calls of ``task`` go to pynenc (made by this layer, not switched back)."""
-    return registry.made_here(task) and not routed_to_celery(task, task._get_app())
-
-
-def celery_path(sig: Any, app: Any) -> Any:
-    """:data:`CELERY` for a canvas whose tasks all take Celery's path.
-
-    :raises MixedCanvasError: some of its tasks run on pynenc.
-    """
-    tasks = list(canvas_tasks(sig, app))
-    on_pynenc = sorted({t.name for t in tasks if runs_on_pynenc(t)})
-    if not on_pynenc:
-        return CELERY
-    on_celery = sorted({t.name for t in tasks if not runs_on_pynenc(t)})
-    raise MixedCanvasError(
-        f"this canvas has tasks on pynenc ({', '.join(on_pynenc)}) and tasks that take "
-        f"Celery's path ({', '.join(on_celery)}: switched back to Celery, or made by "
-        "Celery's own decorator). A canvas runs on one system: switch all of its tasks "
-        "back (setting pynenc_celery_tasks) or none, or send the parts separately"
-    )
-
-
-def canvas_tasks(value: Any, app: Any) -> Any:
-    """Every task a canvas calls, its callbacks' included."""
-    sig = as_signature(value, app)
-    if sig is None:
-        return
-    for key in ("link", "link_error"):
-        for callback in maybe_list(sig.options.get(key)) or ():
-            yield from canvas_tasks(callback, app)
-    if isinstance(sig, celery_canvas._chord):
-        header = sig.tasks
-        for member in list(header.tasks if isinstance(header, celery_canvas.group) else header):
-            yield from canvas_tasks(member, app)
-        yield from canvas_tasks(sig.body, app)
-    elif isinstance(sig, celery_canvas.group | celery_canvas._chain):
-        for member in list(sig.tasks):
-            yield from canvas_tasks(member, app)
-    elif isinstance(sig, celery_canvas.chunks | celery_canvas._basemap):
-        yield from canvas_tasks(sig.kwargs["task"], app)
-    else:
-        yield task_of(sig)
-
-
-def as_signature(value: Any, app: Any) -> Any:
-    """``value`` as a signature (a dict is rebuilt as this package's class)."""
-    if value is None or isinstance(value, celery_canvas.Signature):
-        return value
-    if isinstance(value, dict):
-        from pynenc_celery_compat.canvas import signature
-
-        return signature(value, app=app)
-    raise TypeError(f"a canvas takes signatures (task.s(...), chain, group, chord), got {value!r}")
-
-
-def task_of(sig: Any) -> Any:
-    """The task a signature calls (by name in its app when it holds none).
-
-    :raises TypeError: no such task is registered.
-    """
-    try:
-        return sig.type
-    except KeyError:
-        found = registry.get(sig["task"])
-        if found is not None:
-            return found
-        raise TypeError(
-            f"{sig!r}: task {sig['task']!r} is not registered in this process; import the "
-            "module that declares it"
-        ) from None
-
-
-def plain(options: dict[str, Any]) -> dict[str, Any]:
-    """A call's own options: those shaping the canvas left out."""
-    return {k: v for k, v in options.items() if k not in CANVAS_OPTIONS and v is not None}
 
 
 def ends_in_group(shape: Shape) -> bool:
@@ -650,16 +399,8 @@ def ends_in_group(shape: Shape) -> bool:
     return isinstance(shape, ChainShape) and bool(shape.steps) and ends_in_group(shape.steps[-1])
 
 
-def top(result: Any) -> Any:
-    """The first result of ``result``'s ``parent`` links (the one without a parent)."""
-    node = result
-    while node.parent is not None:
-        node = node.parent
-    return node
-
-
 def _immutable(sig: Any, app: Any) -> Any:
     return as_signature(sig, app).clone().set(immutable=True)
 
 
-__all__ = ["CELERY", "MixedCanvasError", "apply", "freeze"]
+__all__ = ["At", "CeleryLeaf", "Walk"]

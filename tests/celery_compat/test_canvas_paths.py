@@ -16,7 +16,7 @@ from celery import _state, signals
 from celery.contrib.testing.worker import start_worker
 
 import pynenc_celery_compat as compat
-from pynenc_celery_compat.canvas_plan import MixedCanvasError
+from pynenc_celery_compat.canvas_run import MixedCanvasError
 from tests.celery_compat.canvas_fixtures import WAIT, canvas_runner  # noqa: F401
 from tests.servers import Server
 
