@@ -362,6 +362,10 @@ def celery_exception(exc: BaseException) -> BaseException:
     return exc
 
 
+#: the former name of :func:`celery_exception`
+_celery_error = celery_exception
+
+
 def _keep_notes(original: BaseException, error: BaseException) -> BaseException:
     for note in getattr(original, "__notes__", ()):
         error.add_note(note)  # the remote traceback

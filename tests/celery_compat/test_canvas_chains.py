@@ -3,6 +3,7 @@ runs them (each expectation checked against a Celery worker on Redis)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -127,10 +128,11 @@ def test_a_chain_ending_in_a_group_returns_its_group_result(canvas: ModuleType) 
 
 def test_signatures_travel_as_dicts(canvas: ModuleType) -> None:
     original = canvas.add.s(2, 3).set(countdown=0)
-    rebuilt = signature(dict(original))
+    rebuilt = signature(dict(original), app=canvas.app)
     assert isinstance(rebuilt, Signature) and rebuilt == original
     assert rebuilt.delay().get(timeout=T) == 5
-    again = signature(dict(chain(canvas.add.s(1, 1), canvas.mul.s(3))))
+    sent = json.loads(json.dumps(chain(canvas.add.s(1, 1), canvas.mul.s(3))))  # as a message
+    again = signature(sent, app=canvas.app)
     assert isinstance(again, _chain) and again.delay().get(timeout=T) == 6
     assert original.clone(args=(1,)).args == (1, 2, 3)
     assert isinstance(original.clone(), Signature)
