@@ -19,6 +19,7 @@ The result objects are Celery's: the last result with ``parent`` links back.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -157,12 +158,13 @@ class Walk:
     def chain_steps(self, sig: Any) -> list[Any]:
         """A chain's steps as Celery runs them: nested chains spliced (with their own
         callbacks), one-member groups unrolled, empty groups dropped unless alone."""
-        pending = [as_signature(step, self.canvas_app) for step in sig.tasks]
+        pending = deque(as_signature(step, self.canvas_app) for step in sig.tasks)
         steps: list[Any] = []
         while pending:
-            step = pending.pop(0)
+            step = pending.popleft()
             if isinstance(step, celery_canvas._chain):  # a nested chain: its steps
-                pending[:0] = [as_signature(s, self.canvas_app) for s in step.unchain_tasks()]
+                inner = [as_signature(s, self.canvas_app) for s in step.unchain_tasks()]
+                pending.extendleft(reversed(inner))
                 continue
             if isinstance(step, celery_canvas.group):
                 step = celery_canvas.maybe_unroll_group(step)

@@ -107,6 +107,20 @@ def test_eager_canvases_run_as_celery_runs_them(eager_apps: tuple[Any, Any]) -> 
     assert expected[0][0] == ["EagerResult", 6, "EagerResult"]  # the comparison is real
 
 
+def test_an_eager_app_with_the_in_process_runner_runs_canvases_on_pynenc(
+    eager_apps: tuple[Any, Any],
+) -> None:
+    from pynenc_celery_compat.eager import eager_runner
+
+    _, ours = eager_apps
+    ours.set_current()
+    t = declare(ours, [])
+    with eager_runner(ours):
+        result = compat.chord([t.add.s(1, 1), t.add.s(2, 2)], t.tsum.s()).delay()
+        assert isinstance(result, compat.AsyncResult) and result.get(timeout=T) == 6
+        assert (t.add.s(1, 1) | t.add.s(2)).delay().get(timeout=T) == 4
+
+
 @pytest.fixture
 def switched_back(redis_server: Server) -> Iterator[SimpleNamespace]:
     """Compat tasks all switched back to Celery, with a real Celery worker (threads)."""
