@@ -32,6 +32,9 @@ APP = "tests.apps.canvas_vis:app"
 KINDS = ["memory", "sqlite", "redis"]
 #: the runner each kind runs (memory: in this process)
 RUNNERS = {"sqlite": "ProcessRunner", "redis": "ThreadRunner"}
+#: the scheduler looks for released work rarely: the runner that ended a step publishes its
+#: followers (the scheduler would publish one it found released first, legitimately)
+SETTINGS = {"scheduler_poll": "60"}
 
 
 @dataclass
@@ -83,12 +86,13 @@ class Site:
 def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
     kind = request.param
     if kind == "memory":
-        deployment = Deployment(kind, "memory://", "memory://")
+        deployment = Deployment(kind, "memory://", "memory://", dict(SETTINGS))
     elif kind == "sqlite":
-        deployment = Deployment(kind, f"sqlite:///{tmp_path}/b.db", f"sqlite:///{tmp_path}/s.db")
+        state = f"sqlite:///{tmp_path}/s.db"
+        deployment = Deployment(kind, f"sqlite:///{tmp_path}/b.db", state, dict(SETTINGS))
     else:
         redis: Server = request.getfixturevalue("redis_server")
-        deployment = Deployment(kind, redis.db_url(), redis.db_url())
+        deployment = Deployment(kind, redis.db_url(), redis.db_url(), dict(SETTINGS))
     app = deployment.configure(cv.app)
     app.purge()
     yield Site(kind, deployment, app, tmp_path)
@@ -203,9 +207,12 @@ def test_a_chord_body_and_its_members(linked: Site) -> None:
     released = next(line for line in out.splitlines() if "released by" in line)
     last = released.rsplit(" ", 1)[1]
     assert last in members  # the member whose end released it: the last to succeed
+    # published by the first runner to publish after the release: that of any member
+    # whose end came before it (each publishes the body after its own end)
     published = next(line for line in out.splitlines() if PUBLISHED_BY in line)
-    assert published.split()[2] == _ender(site.app, last)
-    assert published.endswith(PUBLISHED_BY + last)
+    publisher = published.rsplit(" ", 1)[1]
+    assert publisher in members
+    assert published.split()[2] == _ender(site.app, publisher)
 
     code, out = site.status(members[0])
     assert code == 0, out
