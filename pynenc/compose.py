@@ -96,10 +96,12 @@ class Sig(Node, Generic[R]):
         queue: str | None = None,
         priority: int | None = None,
         headers: dict[str, Any] | None = None,
+        invocation_id: str | None = None,
     ) -> Sig[R]:
         """This call with per-call options (as :meth:`Task.with_options`; a delay counts
-        from when the step is released)."""
-        options = CallOptions(delay, eta, expires, queue, priority, None, headers)
+        from when the step is released). ``invocation_id`` is the step's id: running the
+        composition again with it gives that same invocation, registered and run once."""
+        options = CallOptions(delay, eta, expires, queue, priority, invocation_id, headers)
         return replace(self, options=options)
 
     def run(self) -> BaseInvocation[Any, R]:
