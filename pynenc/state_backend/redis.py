@@ -157,7 +157,8 @@ class RedisStateBackend(StateBackend):
             flags = []
             for start in range(0, len(args), REGISTER_CHUNK):
                 chunk = script_json(args[start : start + REGISTER_CHUNK])
-                reply = self._register_script(args=[self.prefix, chunk, when], client=client)
+                script_args = [self.prefix, chunk, when, self.channel]
+                reply = self._register_script(args=script_args, client=client)
                 flags.append(cast(str, reply))
             return "".join(flags)
 

@@ -47,6 +47,20 @@ SCHEMA = (
     ) WITHOUT ROWID""",
     *sqlite_limits.SCHEMA,
     sqlite_values.TABLE,
+    # composition links (sqlite_links): per parent, the WAITING invocations waiting for it,
+    # in link order (seq); not unique per (parent, child): a parent twice in `after` counts
+    # twice
+    """CREATE TABLE IF NOT EXISTS pynenc_link_waits (
+        seq INTEGER PRIMARY KEY, app_id TEXT NOT NULL, parent_id TEXT NOT NULL,
+        child_id TEXT NOT NULL
+    )""",
+    """CREATE INDEX IF NOT EXISTS pynenc_link_waits_by_parent
+        ON pynenc_link_waits (app_id, parent_id)""",
+    # per WAITING invocation, how many of those it waits for have not succeeded yet
+    """CREATE TABLE IF NOT EXISTS pynenc_link_counts (
+        app_id TEXT NOT NULL, invocation_id TEXT NOT NULL, waits INTEGER NOT NULL,
+        PRIMARY KEY (app_id, invocation_id)
+    ) WITHOUT ROWID""",
 )
 TABLES = (
     "pynenc_invocations",
@@ -56,6 +70,8 @@ TABLES = (
     "pynenc_leases",
     *sqlite_limits.TABLES,
     "pynenc_values",
+    "pynenc_link_waits",
+    "pynenc_link_counts",
 )
 COLUMNS = (
     "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error, "
