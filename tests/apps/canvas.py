@@ -97,6 +97,28 @@ def gated(x: int, gate: str, counter: str, name: str) -> int:
     return x + 1
 
 
+class Flaky(Exception):
+    """Raised by :func:`flaky_step` on its first attempts."""
+
+
+@app.task(retry_for=(Flaky,), max_retries=3, retry_delay=0.2)
+def flaky_step(x: int, counter: str, fail_times: int) -> int:
+    """Fails ``fail_times`` times (counted in ``counter``; retried after a delay), then
+    returns ``x + 1``."""
+    count(counter, "attempt")
+    if len(lines(counter)) <= fail_times:
+        raise Flaky(f"attempt {len(lines(counter))}")
+    return x + 1
+
+
+@app.task(timeout=0.5)
+def overrun(x: int, counter: str) -> int:
+    """Runs past its hard time limit (0.5 s) by far."""
+    count(counter, "overrun")
+    time.sleep(3)
+    return x
+
+
 @app.task
 def on_failure(failed: BaseInvocation[Any, Any], error: BaseException, counter: str) -> str:
     """An error callback: records which invocation failed and with what."""

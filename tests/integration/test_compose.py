@@ -123,12 +123,12 @@ def test_a_group_gives_its_results_in_order(setup: Setup) -> None:
 
 
 def test_a_chord_body_receives_the_ordered_list_once(setup: Setup, counter: str) -> None:
-    header = [t.tally.sig(i, counter, f"m{i}") for i in range(10)]
+    header = [t.tally.sig(i, counter, f"m{i}") for i in range(30)]
     run = chord(header, t.gather.sig(counter, "body")).run()
-    assert result_of(run) == sum(i + 1 for i in range(10))
+    assert result_of(run) == sum(i + 1 for i in range(30))
     assert isinstance(run.steps[0], GroupRun)
-    assert run.steps[0].result == [i + 1 for i in range(10)]
-    assert sorted(lines(counter)) == sorted([f"m{i}" for i in range(10)] + ["body"])
+    assert run.steps[0].result == [i + 1 for i in range(30)]
+    assert sorted(lines(counter)) == sorted([f"m{i}" for i in range(30)] + ["body"])
     body = run.last
     assert isinstance(body, DistributedInvocation)
     assert history(setup.app, body.invocation_id) == [
@@ -226,6 +226,32 @@ def test_a_chord_error_callback_gets_the_body_failed_by_a_member(
     assert isinstance(body, DistributedInvocation)
     assert done == f"{body.invocation_id} ValueError: boom (7)"
     assert lines(counter) == [done]
+
+
+def test_a_retried_step_releases_what_follows_once_it_succeeds(
+    setup: Setup, counter: str, tmp_path: Path
+) -> None:
+    attempts = str(tmp_path / "attempts")
+    run = chain(t.add.sig(1, 1), t.flaky_step.sig(attempts, 2), t.tally.sig(counter, "after")).run()
+    assert result_of(run) == 4
+    assert lines(attempts) == ["attempt"] * 3 and lines(counter) == ["after"]
+    assert history(setup.app, run.steps[1].invocation_id).count(S.SCHEDULED) == 3  # type: ignore[union-attr]
+
+
+def test_a_step_past_its_time_limit_calls_its_error_callback_at_once(
+    setup: Setup, counter: str
+) -> None:
+    errback = _errback(counter)
+    run = (t.add.sig(1, 1) | t.overrun.sig(counter).on_error(errback) | t.add.sig(1)).run()
+    with pytest.raises(Exception, match="time limit"):
+        result_of(run)
+    assert errback.options is not None and errback.options.invocation_id is not None
+    called = setup.app.invocation(errback.options.invocation_id)
+    seen = called.get_result(timeout=TIMEOUT)
+    assert seen.startswith(f"{run.steps[1].invocation_id} TaskTimeoutError")  # type: ignore[union-attr]
+    # published by the runner that recorded the time-out, not left to the scheduler
+    published = [e for e in called.history if e.status is S.REGISTERED]
+    assert [e.reason for e in published] == [f"released by {run.steps[1].invocation_id}"]  # type: ignore[union-attr]
 
 
 # -- nested forms ------------------------------------------------------------------------------
