@@ -162,6 +162,13 @@ def test_an_empty_group_before_a_body_gives_it_an_empty_list(setup: Setup) -> No
     run = chord([], t.collect.sig(tag="empty")).run()
     assert result_of(run) == ["empty", []]
     assert result_of(chain(group(), t.total.sig()).run()) == 0
+    # in the middle of a chain, an empty group ends with the step before it
+    after = chain(t.add.sig(1, 1), group(), t.collect.sig(tag="after")).run()
+    assert result_of(after) == ["after", []]
+    failed = chain(t.boom.sig(1), group(), t.collect.sig(tag="after")).run()
+    with pytest.raises(ValueError, match=r"^boom \(1\)"):
+        result_of(failed)
+    assert statuses(setup.app, failed) == [S.FAILED, S.FAILED]
 
 
 # -- error callbacks ---------------------------------------------------------------------------
@@ -279,6 +286,12 @@ def test_a_chord_inside_a_chain(setup: Setup) -> None:
     ).run()
     assert result_of(run) == 221
     assert [r.status for r in final_records(setup.app, run)] == [S.SUCCESS] * 5
+
+
+def test_a_step_after_a_chord_whose_body_ends_in_a_group_gets_the_list(setup: Setup) -> None:
+    body = t.total.sig() | group(t.add.sig(1), t.add.sig(2))
+    run = chain(chord([t.const.sig(1), t.const.sig(2)], body), t.collect.sig()).run()
+    assert result_of(run) == [4, 5]
 
 
 def test_a_chain_inside_a_chord_header(setup: Setup) -> None:

@@ -43,6 +43,11 @@ FORMS: dict[str, Build] = {
         [t.add.sig(1, 1) | t.mul.sig(10), t.boom.sig(4) | t.mul.sig(2)], t.collect.sig()
     ),
     "empty group": lambda c: chord([], t.collect.sig(tag="e")),
+    "empty group after a failure": lambda c: chain(t.boom.sig(1), group(), t.collect.sig()),
+    "chord body ending in a group": lambda c: chain(
+        chord([t.const.sig(1)], t.total.sig() | group(t.add.sig(1), t.add.sig(2))),
+        t.collect.sig(),
+    ),
 }
 
 
