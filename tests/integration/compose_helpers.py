@@ -38,7 +38,9 @@ TIMEOUT = 90.0
 def deployment(kind: str, tmp: Path, request: pytest.FixtureRequest) -> Deployment:
     """A deployment on ``kind`` ("sqlite" or "redis": a fresh database)."""
     if kind == "sqlite":
-        return Deployment(kind, f"sqlite:///{tmp}/broker.db", f"sqlite:///{tmp}/state.db", FAST)
+        return Deployment(
+            kind, f"sqlite:///{tmp}/broker.db", f"sqlite:///{tmp}/state.db", dict(FAST)
+        )
     redis: Server = request.getfixturevalue("redis_server")
     return Deployment(kind, redis.db_url(), redis.db_url(), dict(FAST))
 
@@ -47,8 +49,20 @@ class Setup:
     """``tests.apps.canvas`` with a runner consuming: in this process (memory) or a CLI
     runner process (SQLite, Redis)."""
 
-    def __init__(self, kind: str, runner_cls: str, tmp: Path, dep: Deployment | None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        runner_cls: str,
+        tmp: Path,
+        dep: Deployment | None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.kind, self.runner_cls, self.tmp, self.deployment = kind, runner_cls, tmp, dep
+        #: runner settings of the in-process runner (memory), as the CLI's environment
+        self.settings = {
+            "scheduler_poll": 0.2,
+            **{k: float(v) for k, v in (settings or {}).items()},
+        }
         self.app = canvas.app
         self._local: BackgroundRunner | None = None
         self._process: RunnerProcess | None = None
@@ -59,7 +73,9 @@ class Setup:
         if self.deployment is None:
             app.reset_components()
             app.conf.broker_url = app.conf.state_backend_url = "memory://"
-            app.conf.runner.update(threads=slots, heartbeat_interval=0.2, dead_after=3.0)
+            app.conf.runner.update(
+                threads=slots, heartbeat_interval=0.2, dead_after=3.0, **self.settings
+            )
             app.purge()
             self._local = BackgroundRunner(ThreadRunner(app, threads=slots), 60, 60)
             self._local.__enter__()

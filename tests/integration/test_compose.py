@@ -18,6 +18,7 @@ import pytest
 
 from pynenc import (
     ChainRun,
+    DependencyError,
     GroupRun,
     InvocationStatus,
     PublishVetoError,
@@ -245,9 +246,7 @@ def test_a_retried_step_releases_what_follows_once_it_succeeds(
     assert history(setup.app, run.steps[1].invocation_id).count(S.SCHEDULED) == 3  # type: ignore[union-attr]
 
 
-def test_a_step_past_its_time_limit_calls_its_error_callback_at_once(
-    setup: Setup, counter: str
-) -> None:
+def test_a_step_past_its_time_limit_calls_its_error_callback(setup: Setup, counter: str) -> None:
     errback = _errback(counter)
     run = (t.add.sig(1, 1) | t.overrun.sig(counter).on_error(errback) | t.add.sig(1)).run()
     with pytest.raises(Exception, match="time limit"):
@@ -256,9 +255,7 @@ def test_a_step_past_its_time_limit_calls_its_error_callback_at_once(
     called = setup.app.invocation(errback.options.invocation_id)
     seen = called.get_result(timeout=TIMEOUT)
     assert seen.startswith(f"{run.steps[1].invocation_id} TaskTimeoutError")  # type: ignore[union-attr]
-    # published by the runner that recorded the time-out, not left to the scheduler
-    published = [e for e in called.history if e.status is S.REGISTERED]
-    assert [e.reason for e in published] == [f"released by {run.steps[1].invocation_id}"]  # type: ignore[union-attr]
+    assert statuses(setup.app, run) == [S.SUCCESS, S.FAILED, S.FAILED]
 
 
 # -- nested forms ------------------------------------------------------------------------------
@@ -362,6 +359,36 @@ def test_a_waiter_on_a_chain_wakes_when_its_last_step_ends(
     assert seen == [3]
     assert last.status is S.SUCCESS  # type: ignore[comparison-overlap]  # it moved on
     waiter.join(TIMEOUT)
+
+
+# -- cancelling -------------------------------------------------------------------------------
+
+
+def test_cancelling_steps_of_a_chain(setup: Setup, counter: str, tmp_path: Path) -> None:
+    """A waiting step cancelled stays CANCELLED when what it waits for ends, and what
+    waits for it fails with a DependencyError; so does what follows a cancelled running
+    step. Error callbacks are not called for a cancel."""
+    gate = str(tmp_path / "gate")
+    errback = t.on_failure.sig(counter)
+    waiting = (
+        chain(t.gated.sig(1, gate, counter, "held"), t.add.sig(1), t.add.sig(1))
+        .on_error(errback)
+        .run()
+    )
+    running = (t.gated.sig(1, gate, counter, "held") | t.add.sig(1)).on_error(errback).run()
+    wait_until(lambda: lines(counter) == ["held"] * 2, TIMEOUT, "both held steps to start")
+    assert waiting.steps[1].cancel().cancelled  # type: ignore[union-attr]
+    assert running.steps[0].cancel().cancelled  # type: ignore[union-attr]
+    Path(gate).touch()
+    assert statuses(setup.app, waiting) == [S.SUCCESS, S.CANCELLED, S.FAILED]
+    assert statuses(setup.app, running) == [S.CANCELLED, S.FAILED]
+    for later in (waiting.steps[2], running.steps[1]):
+        with pytest.raises(DependencyError, match="ended CANCELLED"):
+            later.get_result(timeout=TIMEOUT)  # type: ignore[union-attr]
+    errbacks = calls_with(setup.app, t.on_failure, counter)
+    ended = setup.app.orchestrator.wait_final_many([r.invocation_id for r in errbacks], TIMEOUT)
+    assert {r.status for r in ended} == {S.CANCELLED}
+    assert lines(counter) == ["held"] * 2
 
 
 # -- hooks -------------------------------------------------------------------------------------
