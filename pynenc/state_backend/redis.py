@@ -486,3 +486,11 @@ class RedisStateBackend(StateBackend):
             ),
         )
         return [(invocation_id, float(score)) for invocation_id, score in reply]
+
+    # -- the call tree -------------------------------------------------------------------
+
+    def children(self, invocation_id: str, limit: int) -> list[str]:
+        if limit <= 0:
+            return []
+        key = self.prefix + "children:" + invocation_id  # a list kept by registration
+        return cast(list[str], self._call(lambda client: client.lrange(key, 0, limit - 1)))

@@ -45,6 +45,8 @@ local function register_record(p, r, when)
   redis.call('SADD', p .. 'task:' .. task, id)
   redis.call('ZADD', p .. 'registered', when, id)
   if status == 'scheduled' then redis.call('ZADD', p .. 'scheduled', r[14], id) end
+  -- the call tree: a call made inside a task is listed under its parent (in order)
+  if r[9] ~= '' then redis.call('RPUSH', p .. 'children:' .. r[9], id) end
   return true
 end
 """

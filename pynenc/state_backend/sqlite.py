@@ -44,7 +44,7 @@ from pynenc.state_backend.sqlite_schema import (
     COLUMNS,
     INSERT_HISTORY,
     INSERT_INVOCATION,
-    SCHEDULED_INDEX,
+    LATE_INDEXES,
     SCHEMA,
     TABLES,
     compare_and_set_sql,
@@ -192,7 +192,13 @@ class SqliteStateBackend(StateBackend):
                 f"({', '.join('?' * len(TABLES))})",
                 TABLES,
             ).fetchone()
-            if tables == len(TABLES) and not missing_columns(conn):
+            (indexes,) = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                f"({', '.join('?' * len(LATE_INDEXES))})",
+                tuple(LATE_INDEXES),
+            ).fetchone()
+            complete = tables == len(TABLES) and indexes == len(LATE_INDEXES)
+            if complete and not missing_columns(conn):
                 return
             # WAL is a property of the file: set once, by whoever creates the tables
             conn.execute("PRAGMA journal_mode = WAL")
@@ -201,7 +207,8 @@ class SqliteStateBackend(StateBackend):
                 conn.execute(statement)
             for name, kind in missing_columns(conn):  # a file made by an older pynenc
                 conn.execute(f"ALTER TABLE pynenc_invocations ADD COLUMN {name} {kind}")
-            conn.execute(SCHEDULED_INDEX)
+            for index in LATE_INDEXES.values():
+                conn.execute(index)
 
     @property
     def _waiters(self) -> Waiters:
@@ -591,3 +598,16 @@ class SqliteStateBackend(StateBackend):
                 (self.app_id, until, limit),
             ).fetchall()
         return [(invocation_id, due) for invocation_id, due in rows]
+
+    # -- the call tree -------------------------------------------------------------------
+
+    def children(self, invocation_id: str, limit: int) -> list[str]:
+        if limit <= 0:
+            return []
+        with self._connection() as conn:  # served by the partial index on parent_id
+            rows = conn.execute(
+                "SELECT invocation_id FROM pynenc_invocations WHERE app_id = ? "
+                "AND parent_id = ? ORDER BY rowid LIMIT ?",
+                (self.app_id, invocation_id, limit),
+            ).fetchall()
+        return [row[0] for row in rows]

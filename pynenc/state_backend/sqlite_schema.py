@@ -92,6 +92,17 @@ SCHEDULED_INDEX = (
     "CREATE INDEX IF NOT EXISTS pynenc_invocations_scheduled "
     "ON pynenc_invocations (app_id, due) WHERE status = 'scheduled'"
 )
+#: The call tree: the children of a parent, in registration (rowid) order. Partial: a call
+#: made outside a task (no parent) adds no entry, so it registers at the same cost.
+CHILDREN_INDEX = (
+    "CREATE INDEX IF NOT EXISTS pynenc_invocations_by_parent "
+    "ON pynenc_invocations (app_id, parent_id) WHERE parent_id IS NOT NULL"
+)
+#: The indexes created after the columns: a file lacking one gains it on first open.
+LATE_INDEXES = {
+    "pynenc_invocations_scheduled": SCHEDULED_INDEX,
+    "pynenc_invocations_by_parent": CHILDREN_INDEX,
+}
 INSERT_INVOCATION = (
     f"INSERT OR IGNORE INTO pynenc_invocations (app_id, invocation_id, {COLUMNS}, fingerprint) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
