@@ -283,6 +283,19 @@ def tsum(values: list[int]) -> int:
     return sum(values)
 
 
+@app.task(bind=True)
+def lineage(self: Any, *received: Any) -> dict[str, Any]:
+    """Where the call sits in its canvas (what it received is not returned)."""
+    request = self.request
+    return {
+        "id": request.id,
+        "parent_id": request.parent_id,
+        "root_id": request.root_id,
+        "group": request.group,
+        "group_index": request.group_index,
+    }
+
+
 @app.task
 def record(*args: Any, key: str, **kwargs: Any) -> list[Any]:
     """A callback: write down the arguments it was given; return the positional ones."""

@@ -137,6 +137,15 @@ def test_a_link_on_a_signature_and_its_result(tasks: ModuleType, flavour: Flavou
     assert flavour.AsyncResult(follow_up.id).get(timeout=WAIT) == 13  # add(3, 10)
 
 
+def test_a_link_callback_knows_its_parent(tasks: ModuleType, flavour: Flavour) -> None:
+    follow_up = tasks.lineage.s()
+    follow_up.freeze()
+    parent = tasks.add.apply_async((1, 2), link=follow_up)
+    assert parent.get(timeout=WAIT) == 3
+    seen = flavour.AsyncResult(follow_up.id).get(timeout=WAIT)
+    assert (seen["id"], seen["parent_id"], seen["root_id"]) == (follow_up.id, parent.id, parent.id)
+
+
 def test_link_error_new_style_gets_request_exception_traceback(
     tasks: ModuleType, written: Written
 ) -> None:
@@ -218,6 +227,31 @@ def test_chain_last_result_links_back_to_every_step(
     assert result.parent.parent.parent is None
     assert [step.state for step in steps] == [states.SUCCESS] * 3
     assert [flavour.AsyncResult(i).get(timeout=WAIT) for i in (first, second)] == [3, 13]
+
+
+def test_chain_steps_know_their_parent_and_root(tasks: ModuleType, canvas: ModuleType) -> None:
+    result = canvas.chain(tasks.lineage.s(), tasks.lineage.s(), tasks.lineage.s()).delay()
+    result.get(timeout=WAIT)
+    steps = [result.parent.parent, result.parent, result]
+    first, second, last = (step.id for step in steps)
+    seen = [step.get(timeout=WAIT) for step in steps]
+    assert [(s["id"], s["parent_id"], s["root_id"]) for s in seen] == [
+        (first, None, first),
+        (second, first, first),
+        (last, second, first),
+    ]
+    assert [s["group"] for s in seen] == [None] * 3
+
+
+def test_chain_steps_list_the_next_as_their_child(tasks: ModuleType, canvas: ModuleType) -> None:
+    result = canvas.chain(tasks.add.s(1, 1), tasks.add.s(1), tasks.add.s(1)).delay()
+    assert result.get(timeout=WAIT) == 4
+    steps = [result.parent.parent, result.parent, result]
+    assert [[child.id for child in step.children or []] for step in steps] == [
+        [steps[1].id],
+        [steps[2].id],
+        [],
+    ]
 
 
 def test_si_in_a_chain_ignores_the_previous_result(tasks: ModuleType, canvas: ModuleType) -> None:

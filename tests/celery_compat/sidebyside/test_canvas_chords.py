@@ -32,6 +32,14 @@ def test_group_results_keep_the_header_order(
     assert [member.state for member in result] == [states.SUCCESS] * 3
 
 
+def test_group_members_know_their_group(tasks: ModuleType, canvas: ModuleType) -> None:
+    result = canvas.group(tasks.lineage.s(), tasks.lineage.s()).delay()
+    seen = result.get(timeout=WAIT)
+    assert [s["id"] for s in seen] == [member.id for member in result.results]
+    assert [(s["group"], s["group_index"]) for s in seen] == [(result.id, 0), (result.id, 1)]
+    assert [(s["parent_id"], s["root_id"]) for s in seen] == [(None, s["id"]) for s in seen]
+
+
 def test_group_consumes_a_generator(tasks: ModuleType, canvas: ModuleType) -> None:
     made = (tasks.add.s(i, i) for i in range(4))
     result = canvas.group(made).delay()
@@ -93,6 +101,7 @@ def test_chord_freeze_gives_the_body_id(tasks: ModuleType, canvas: ModuleType) -
     assert result.get(timeout=WAIT) == 6
 
 
+@pytest.mark.filterwarnings("ignore:task_allow_error_cb_on_chord_header")  # Celery's notice
 @pytest.mark.parametrize("where", ["body.on_error", "chord.on_error"])
 def test_chord_with_a_failing_member(
     tasks: ModuleType, canvas: ModuleType, flavour: Flavour, written: Written, where: str
