@@ -6,10 +6,21 @@ in a module and its tasks run on pynenc runners; callers keep ``.delay()``,
 """
 
 from celery import current_app, current_task
-from celery.canvas import signature
 
 from pynenc_celery_compat import exceptions, signals, states
 from pynenc_celery_compat.app import Celery
+from pynenc_celery_compat.canvas import (
+    Signature,
+    chain,
+    chord,
+    chunks,
+    group,
+    maybe_signature,
+    signature,
+    subtask,
+    xmap,
+    xstarmap,
+)
 from pynenc_celery_compat.result import AsyncResult, GroupResult
 from pynenc_celery_compat.task import Task, shared_task
 from pynenc_celery_compat.wrap import wrap_task
@@ -21,13 +32,22 @@ __all__ = [
     "AsyncResult",
     "Celery",
     "GroupResult",
+    "Signature",
     "Task",
+    "chain",
+    "chord",
+    "chunks",
     "current_app",
     "current_task",
     "exceptions",
+    "group",
+    "maybe_signature",
     "shared_task",
     "signals",
     "signature",
     "states",
+    "subtask",
     "wrap_task",
+    "xmap",
+    "xstarmap",
 ]

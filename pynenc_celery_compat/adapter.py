@@ -150,9 +150,31 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
                 raise
             return Arguments({UNCHECKED_CALL: [list(args), dict(kwargs)]})
 
+    def bind_receiving(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], receiving: int
+    ) -> tuple[Arguments, tuple[str, ...]]:
+        """A canvas step's stored call: received values go before its own arguments, as
+        in Celery (:mod:`pynenc_celery_compat.canvas_receive`)."""
+        from pynenc_celery_compat import canvas_receive
+
+        return canvas_receive.bind_receiving(self, args, kwargs, receiving)
+
+    def receive(
+        self, kwargs: dict[str, Any], values: tuple[Any, ...], into: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """The call a released canvas step runs: what it received first (an error
+        callback's as Celery's ``(request, exc, traceback)`` or ``(task_id,)``)."""
+        from pynenc_celery_compat import canvas_receive
+
+        return canvas_receive.receive(self, kwargs, values, into)
+
     def run_function(self, arguments: Arguments) -> Any:
+        from pynenc_celery_compat.canvas_receive import SKIPPED
         from pynenc_celery_compat.message import message_args
         from pynenc_celery_compat.trace import run_on_runner
+
+        if SKIPPED in arguments.kwargs:  # an error callback Celery would not call
+            return None
 
         unchecked = arguments.kwargs.get(UNCHECKED_CALL)
         if unchecked is not None and len(arguments.kwargs) == 1:

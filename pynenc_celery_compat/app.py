@@ -125,6 +125,14 @@ class Celery(celery.Celery):  # type: ignore[misc]
             )
         return AsyncResult(id, app=self, task_name=task_name, **kwargs)
 
+    def signature(self, *args: Any, **kwargs: Any) -> Any:
+        """A signature on this app (Celery's ``app.signature``): this package's class, so
+        its canvas runs on pynenc."""
+        from pynenc_celery_compat.canvas import signature
+
+        kwargs["app"] = self
+        return signature(*args, **kwargs)
+
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         """Call the task registered as ``name`` without importing it where it is called.
 

@@ -16,7 +16,10 @@ from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.result import AsyncResult
 from pynenc_celery_compat.routes import routed
 
-#: apply_async options that only mean something to a Celery broker: accepted, not used
+#: apply_async options that only mean something to a Celery broker: accepted, not used.
+#: Not here: ``reply_to``, ``group_id`` and ``group_index``, which Celery's canvas code sets
+#: on the calls it makes (ignored without a warning), ``add_to_parent`` (honoured), and
+#: ``chain``/``chord`` (a canvas: see :func:`send`).
 _BROKER_ONLY = frozenset(
     {
         "exchange",
@@ -30,11 +33,6 @@ _BROKER_ONLY = frozenset(
         "retry_policy",
         "connection",
         "producer",
-        "add_to_parent",
-        "reply_to",
-        "chord",
-        "group_id",
-        "group_index",
         "stamped_headers",
         "time_limit",
         "soft_time_limit",
@@ -84,13 +82,15 @@ def send(
     link_error: Any,
     options: dict[str, Any],
 ) -> AsyncResult:
-    """Register and publish one call of ``task`` through pynenc; its :class:`AsyncResult`."""
-    if link is not None or link_error is not None:
-        raise NotImplementedError(
-            f"{task.name}.apply_async(link=/link_error=): callbacks are not supported by "
-            "pynenc_celery_compat yet; chain the calls in the task, or route this task "
-            "to Celery (setting pynenc_celery_tasks)"
-        )
+    """Register and publish one call of ``task`` through pynenc; its :class:`AsyncResult`.
+
+    With callbacks (``link``/``link_error``), or the rest of a chain that Celery's own
+    ``chain`` class sends with its first task, the call is a canvas
+    (:func:`pynenc_celery_compat.canvas_run.send_linked`)."""
+    if link is not None or link_error is not None or options.get("chain") or options.get("chord"):
+        from pynenc_celery_compat.canvas_run import send_linked
+
+        return send_linked(task, app, args, kwargs, task_id, link, link_error, options)  # type: ignore[no-any-return]
     call_args, call_kwargs = checks.call_values(task.name, args, kwargs)
     task_id = checks.task_id(task.name, task_id)
     if options:

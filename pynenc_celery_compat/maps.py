@@ -5,10 +5,10 @@ item, in order (Celery's ``celery.map``/``celery.starmap`` built-in tasks), and 
 splits the items into parts of ``n`` and sends one ``starmap`` call per part: its result
 is a :class:`~pynenc_celery_compat.result.GroupResult` whose ``get()`` is a list of lists.
 
-The signatures are Celery's classes (``xmap``, ``xstarmap``, ``chunks``) with their
-``apply_async`` sending the built-in tasks below through pynenc. Under eager mode, or for
-a task switched back to Celery, Celery's own path runs. ``chunks(...).group()`` (a canvas
-group) belongs to the canvas issue: it is refused outside those two cases.
+The signatures are this package's canvas classes (:mod:`pynenc_celery_compat.canvas`:
+``xmap``, ``xstarmap``, ``chunks``), whose ``apply_async`` sends the built-in tasks below
+through pynenc (:func:`send_mapped`); in a canvas they are steps calling them. Under eager
+mode, or for a task switched back to Celery, Celery's own path runs.
 """
 
 from __future__ import annotations
@@ -17,14 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import canvas, current_app
-from celery.utils.functional import chunks as split
-from kombu.utils.uuid import uuid
 
 from pynenc_celery_compat import registry
 from pynenc_celery_compat.bridge import celery_app_of
 from pynenc_celery_compat.calling import send
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
-from pynenc_celery_compat.result import GroupResult
 from pynenc_celery_compat.routing import routed_to_celery
 from pynenc_celery_compat.task import build_task
 
@@ -107,68 +104,29 @@ def _options(sig: Any, given: dict[str, Any]) -> dict[str, Any]:
     return {**sig.options, **{k: v for k, v in given.items() if v is not None}}
 
 
-def _send_mapped(sig: Any, builtin: Any, items: list[Any], opts: dict[str, Any]) -> Any:
-    """One call of ``builtin`` over ``items`` for the map signature ``sig``; ``None`` when
+def send_mapped(sig: Any, builtin: Any, opts: dict[str, Any]) -> Any:
+    """One call of ``builtin`` over the items of the map signature ``sig``; ``None`` when
     the mapped task does not run on pynenc (Celery's own path then)."""
     found = _pynenc_path(sig.kwargs["task"], sig._app)
     if found is None:
         return None
-    task_id = opts.pop("task_id", None) or sig.options.get("task_id")
+    star = builtin is STARMAP
+    items = [list(i) for i in sig.kwargs["it"]] if star else list(sig.kwargs["it"])
+    options = _options(sig, opts)
+    task_id = options.pop("task_id", None)
+    link, link_error = options.pop("link", None), options.pop("link_error", None)
     body = {"task": dict(sig.kwargs["task"]), "it": items}
-    return send(builtin, found[1], (), body, task_id, None, None, _options(sig, opts))
+    return send(builtin, found[1], (), body, task_id, link, link_error, options)
 
 
-class TaskMap(canvas.xmap):  # type: ignore[misc]
-    """``task.map(items)``: one call running the task on each item (Celery's ``xmap``)."""
+def __getattr__(name: str) -> Any:
+    # the signature classes of map, starmap and chunks, by their former names here
+    from pynenc_celery_compat import canvas
 
-    def apply_async(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Any:
-        sent = _send_mapped(self, MAP, list(self.kwargs["it"]), opts)
-        return super().apply_async(args, kwargs, **opts) if sent is None else sent
-
-
-class TaskStarmap(canvas.xstarmap):  # type: ignore[misc]
-    """``task.starmap(items)``: one call running ``task(*item)`` for each item."""
-
-    def apply_async(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Any:
-        sent = _send_mapped(self, STARMAP, [list(i) for i in self.kwargs["it"]], opts)
-        return super().apply_async(args, kwargs, **opts) if sent is None else sent
+    found = {"TaskMap": canvas.xmap, "TaskStarmap": canvas.xstarmap, "TaskChunks": canvas.chunks}
+    if name in found:
+        return found[name]
+    raise AttributeError(name)
 
 
-class TaskChunks(canvas.chunks):  # type: ignore[misc]
-    """``task.chunks(items, n)``: one starmap call per ``n`` items, results in a
-    :class:`GroupResult` (``get()``: a list of lists, in order)."""
-
-    def apply_async(self, args: Any = None, kwargs: Any = None, **opts: Any) -> Any:
-        sig, it, n = self.kwargs["task"], self.kwargs["it"], self.kwargs["n"]
-        found = _pynenc_path(sig, self._app)
-        if found is None:
-            return super().apply_async(args, kwargs, **opts)
-        options = _options(self, opts)
-        options.pop("task_id", None)
-        group_id = opts.get("group_id") or uuid()
-        results = [
-            send(
-                STARMAP,
-                found[1],
-                (),
-                {"task": dict(sig), "it": [list(i) for i in part]},
-                None,
-                None,
-                None,
-                options,
-            )
-            for part in split(iter(it), n)
-        ]
-        return GroupResult(group_id, results, app=found[1])
-
-    def group(self) -> Any:
-        if _pynenc_path(self.kwargs["task"], self._app) is None:
-            return super().group()
-        raise NotImplementedError(
-            "chunks(...).group(): a canvas group of pynenc tasks is the canvas feature "
-            "(issue 13: chain/group/chord) and is not available yet; call "
-            "chunks(...).apply_async() (or .delay()) instead, which returns a GroupResult"
-        )
-
-
-__all__ = ["MAP", "STARMAP", "TaskChunks", "TaskMap", "TaskStarmap"]
+__all__ = ["MAP", "STARMAP", "send_mapped"]

@@ -38,6 +38,10 @@ from pynenc_celery_compat.eager import reads_celery_results
 class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
     """The result of one task call (Celery's ``AsyncResult`` API, read from pynenc).
 
+    In a canvas, ``parent`` is the result of the step before (a chain's), or the
+    :class:`GroupResult` of a chord's header; ``get()`` of a failed step raises the error
+    of the first failed one up those links, as Celery does.
+
     While the app runs eagerly, ``AsyncResult(id)`` is Celery's own result, read from
     Celery's result backend (where eager results are stored): see
     :func:`pynenc_celery_compat.eager.reads_celery_results`.
@@ -66,6 +70,10 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
                     id, backend=backend, task_name=task_name, app=celery_app, parent=parent
                 )
         return super().__new__(cls)
+
+    #: Celery's ``ResultSet`` (a ``GroupResult`` of Celery's own ``group``) joins these one
+    #: by one with ``get()``
+    supports_native_join = False
 
     def __init__(
         self,
@@ -156,7 +164,13 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
         try:
             return invocation._outcome(record)
         except BaseException as exc:  # the task's own exception, rebuilt
-            error = _celery_error(exc)
+            error = celery_exception(exc)
+            if record.error and "upstream" in record.error:
+                # a canvas step failed by what it waited for: a chord's ChordError, or
+                # Celery's TaskRevokedError when that was revoked
+                from pynenc_celery_compat.canvas_receive import celery_error
+
+                error = celery_error(self._pynenc, record, error)
             if raise_it:
                 raise error from None
             return error
@@ -187,9 +201,13 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
             return None
         if disable_sync_subtasks:
             assert_will_not_block()
-        if follow_parents and propagate and self.parent is not None:
-            self.parent.maybe_throw()
         record = self._wait(timeout)
+        failed = record.status is not InvocationStatus.SUCCESS
+        if failed and follow_parents and propagate and self.parent is not None:
+            # Celery raises the error of the first failed step of a chain (or of the chord
+            # header); a step failing fails those after it at once, so the parents are
+            # read only when this one did not succeed
+            self._maybe_reraise_parent_error()
         if callback is not None:
             callback(self.id, self._outcome(record, raise_it=False))
         return self._outcome(record, raise_it=propagate)
@@ -210,6 +228,16 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
             raise exceptions.TimeoutError("The operation timed out.")
         self._final = record
         return record  # type: ignore[no-any-return]
+
+    def _maybe_reraise_parent_error(self) -> None:
+        """Raise the error of the earliest failed result up the ``parent`` links."""
+        parents = []
+        node = self.parent
+        while node is not None:
+            parents.append(node)
+            node = node.parent
+        for node in reversed(parents):
+            node.maybe_throw()
 
     def maybe_throw(self, propagate: bool = True, callback: Any = None) -> None:
         """Raise the task's exception if it failed (used by a child's ``get``)."""
@@ -317,7 +345,7 @@ def _rebuild(task_id: str, task_name: str | None) -> AsyncResult:
     return AsyncResult(task_id, task_name=task_name)
 
 
-def _celery_error(exc: BaseException) -> BaseException:
+def celery_exception(exc: BaseException) -> BaseException:
     """pynenc's errors for a revoked or expired call as Celery's ``TaskRevokedError``, and
     for time limits as Celery's ``TimeLimitExceeded``/``SoftTimeLimitExceeded``."""
     if isinstance(exc, TaskTimeoutError) and not isinstance(exc, exceptions.TimeLimitExceeded):
@@ -332,6 +360,10 @@ def _celery_error(exc: BaseException) -> BaseException:
         # Celery's message is the reason alone ('revoked', 'expired', 'terminated')
         return _keep_notes(exc, exceptions.TaskRevokedError(exc.reason or "revoked"))
     return exc
+
+
+#: the former name of :func:`celery_exception`
+_celery_error = celery_exception
 
 
 def _keep_notes(original: BaseException, error: BaseException) -> BaseException:

@@ -318,8 +318,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "task_allow_error_cb_on_chord_header",
-        "ignored",
-        "chords are not run by this layer yet",
+        "compat",
+        "as in Celery: a chord's link_error (and a chain's, reaching a chord) also goes to "
+        "the header's tasks",
     ),
     # -- workers (pynenc runners) ------------------------------------------------------------
     Setting(

@@ -34,6 +34,8 @@ STATE_OF_STATUS: dict[InvocationStatus, str] = {  # Celery's names are plain str
     InvocationStatus.FAILED: FAILURE,
     InvocationStatus.EXPIRED: REVOKED,
     InvocationStatus.CANCELLED: REVOKED,
+    # a canvas step waiting for the steps before it (Celery has not sent it yet)
+    InvocationStatus.WAITING: PENDING,
 }
 
 

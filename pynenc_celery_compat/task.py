@@ -142,26 +142,36 @@ class Task(celery_task.Task):  # type: ignore[misc]
         (see :meth:`delay_on_commit`); returns ``None``."""
         django_on_commit(functools.partial(self.apply_async, *args, **kwargs))
 
-    # -- map, starmap, chunks (pynenc_celery_compat.maps) ---------------------------------
+    # -- canvas (pynenc_celery_compat.canvas) --------------------------------------------
+
+    def signature(self, args: Any = None, *starargs: Any, **starkwargs: Any) -> Any:
+        """A signature of this task (``s``/``si`` build one too): this package's
+        ``Signature``, so ``a.s() | b.s()`` is a chain that runs on pynenc."""
+        from pynenc_celery_compat.canvas import signature
+
+        starkwargs.setdefault("app", self.app)
+        return signature(self, args, *starargs, **starkwargs)
+
+    subtask = signature
 
     def map(self, it: Any) -> Any:
         """One call running this task inline on each item, in order (Celery's ``xmap``)."""
-        from pynenc_celery_compat.maps import TaskMap
+        from pynenc_celery_compat.canvas import xmap
 
-        return TaskMap(self.s(), it, app=self.app)
+        return xmap(self.s(), it, app=self.app)
 
     def starmap(self, it: Any) -> Any:
         """One call running ``task(*item)`` for each item, in order (``xstarmap``)."""
-        from pynenc_celery_compat.maps import TaskStarmap
+        from pynenc_celery_compat.canvas import xstarmap
 
-        return TaskStarmap(self.s(), it, app=self.app)
+        return xstarmap(self.s(), it, app=self.app)
 
     def chunks(self, it: Any, n: int) -> Any:
         """The items in parts of ``n``, one starmap call per part; ``apply_async()``
         returns a ``GroupResult`` whose ``get()`` is a list of lists."""
-        from pynenc_celery_compat.maps import TaskChunks
+        from pynenc_celery_compat.canvas import chunks
 
-        return TaskChunks(self.s(), it, n, app=self.app)
+        return chunks(self.s(), it, n, app=self.app)
 
     def apply(self, args: Any = None, kwargs: Any = None, *more: Any, **options: Any) -> Any:
         """Run the task here and now through Celery's tracer (Celery's ``apply``): signals

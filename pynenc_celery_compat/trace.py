@@ -61,7 +61,11 @@ def request_fields(
     }
     headers = getattr(invocation, "headers", None)
     if headers is not None:  # otherwise Celery's default (None)
-        fields["headers"] = headers
+        from pynenc_celery_compat.canvas_receive import visible_headers
+
+        headers = visible_headers(headers)  # a canvas step's own entry left out
+        if headers is not None:
+            fields["headers"] = headers
     return fields
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from pynenc.app import Pynenc
+from pynenc.cli import tree
 from pynenc.cli.common import age, load, table
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
@@ -28,9 +29,18 @@ _UNSUCCESSFUL = frozenset(
 
 @click.command("status")
 @click.argument("invocation_id")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=10_000),
+    default=20,
+    show_default=True,
+    help="List at most this many children, invocations waited for and followers.",
+)
 @click.pass_context
-def status(ctx: click.Context, invocation_id: str) -> None:
-    """Show an invocation's status, history and result or error.
+def status(ctx: click.Context, invocation_id: str, limit: int) -> None:
+    """Show an invocation's status, call tree (parent, children), composition (what it
+    waits for and receives, its followers and who published them), history and result or
+    error.
 
     Exits 0, or 1 when the invocation FAILED, EXPIRED or was CANCELLED (or is unknown).
     """
@@ -39,6 +49,7 @@ def status(ctx: click.Context, invocation_id: str) -> None:
         record = app.orchestrator.get_record(invocation_id)
         history = app.state_backend.history(invocation_id)
         last_progress = progress.read(app.state_backend, invocation_id)
+        around = tree.read(app.state_backend, record, limit)
     except PynencError as exc:  # unknown, or the state backend unreachable
         raise click.ClickException(str(exc)) from exc
     click.echo(f"invocation  {record.invocation_id}")
@@ -62,8 +73,9 @@ def status(ctx: click.Context, invocation_id: str) -> None:
         click.echo(f"priority    {record.priority}")
     if record.parent_id is not None:
         root = root_of(record.invocation_id, record.parent_id, record.root_id)
-        tree = "" if root == record.parent_id else f"  (root {root})"
-        click.echo(f"parent      {record.parent_id}{tree}")
+        root_note = "" if root == record.parent_id else f"  (root {root})"
+        click.echo(f"parent      {record.parent_id}{root_note}")
+    tree.show(around, limit)
     if record.serializer is not None:
         click.echo(f"serializer  {record.serializer}")
     if record.headers is not None:
@@ -81,14 +93,16 @@ def status(ctx: click.Context, invocation_id: str) -> None:
     for entry in history:
         when = _iso(entry.timestamp)
         extra = "".join(f"  {x}" for x in (entry.runner_id, entry.reason) if x)
-        click.echo(f"  {when}  {entry.status.name:<10}{extra}")
+        click.echo(f"  {when}  {entry.status.name:<10}{extra}".rstrip())
     if last_progress is not None:
         click.echo(f"progress    {_show_progress(last_progress)}")
     if record.result is not None:
         click.echo(f"result      {_show_result(app, record.result, record.serializer)}")
     if record.error is not None:
         headline = f"{record.error.get('type')}: {record.error.get('message')}"
-        click.echo(f"error       {headline}")
+        upstream = record.error.get("upstream")
+        came = f"  (from {upstream}, which it waited for: not run)" if upstream else ""
+        click.echo(f"error       {headline}{came}")
         traceback = record.error.get("traceback")
         if traceback and traceback.strip() != headline.strip():  # not raised: no frames
             click.echo(traceback.rstrip())

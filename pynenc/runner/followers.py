@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pynenc.runner")
 
+#: The history reason of the REGISTERED entry a runner writes when it publishes what the end
+#: of an invocation it ended released (its id follows; the entry names the runner). The
+#: step before, written by the state backend when that invocation ended, says which one
+#: released it (``released by …``, ``… failed``: :mod:`pynenc.state_backend._links`); a
+#: follower published by the scheduler instead (the runner died in between) says ``due``.
+PUBLISHED_BY = "published by the runner that ended "
+
 
 def received(app: Pynenc, invocation_id: str, links: Links) -> tuple[Any, ...]:
     """What a released invocation receives before its own arguments (``links.receive``):
@@ -58,7 +65,7 @@ def publish_followers(app: Pynenc, invocation_id: str, links: Links, runner_id: 
     """Publish what the end of ``invocation_id`` released (those still waiting, or ended,
     are left as they are). A failure is logged: the scheduler publishes them when due."""
     try:
-        publish_now(app.orchestrator, runner_id, list(links.then), f"released by {invocation_id}")
+        publish_now(app.orchestrator, runner_id, list(links.then), PUBLISHED_BY + invocation_id)
     except Exception:  # the scheduler publishes what is due: nothing is lost
         logger.exception(
             "Could not publish the followers of %s at once; the scheduler will", invocation_id

@@ -75,7 +75,9 @@ def settle(ops: LinkOps, invocation_id: str, status: InvocationStatus, now: floa
     """Apply the rules of :class:`~pynenc.records.Links` to what waits for
     ``invocation_id``, which has just ended with ``status`` (its error stored already), and
     on down the invocations that end in turn."""
-    _settle(ops, invocation_id, status, ops.take_waiting(invocation_id), now)
+    children = ops.take_waiting(invocation_id)
+    if children:  # nothing more for an invocation nothing waits for
+        _settle(ops, invocation_id, status, children, now)
 
 
 def _settle(

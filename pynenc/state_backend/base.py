@@ -311,6 +311,27 @@ class StateBackend(ABC):
         ``until`` (seconds since the epoch; ``math.inf`` for any), as ``(id, due)``,
         earliest first. :meth:`set_status` keeps the index in step with the status."""
 
+    # -- the call tree (inspection) ------------------------------------------------------
+
+    def children(self, invocation_id: str, limit: int) -> list[str]:
+        """Up to ``limit`` invocations called from inside ``invocation_id`` (those whose
+        ``parent_id`` it is), oldest registration first; empty for none or an unknown id.
+
+        For inspection (``pynenc status``). The backends of pynenc index a child as they
+        register it, at no cost to a call made outside a task (it has no parent); this
+        default reads every record.
+        """
+        if limit <= 0:
+            return []
+        ids = self.find()
+        pairs = zip(self.get_many(ids), self.history_many(ids), strict=True)
+        found = [
+            (history[0].timestamp, position, record.invocation_id)
+            for position, (record, history) in enumerate(pairs)
+            if record is not None and record.parent_id == invocation_id and history
+        ]
+        return [inv for _, _, inv in heapq.nsmallest(limit, found)]
+
 
 def check_namespace(namespace: str) -> None:
     """Refuse a namespace the value primitives cannot keep apart from others.

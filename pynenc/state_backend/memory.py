@@ -57,6 +57,8 @@ class _Store:
         self.counts: dict[str, int] = {}
         #: waiters of invocations ended by settling links (set once the lock is released)
         self.woken: list[threading.Event] = []
+        #: the call tree: parent -> its children, in registration order
+        self.children: dict[str, list[str]] = {}
 
     def store(self, records: Sequence[InvocationRecord], prints: list[str], when: float) -> None:
         """Store new records, indexing the SCHEDULED ones by due time (the lock held)."""
@@ -67,6 +69,8 @@ class _Store:
             self.histories[inv] = [StatusEntry(record.status, when)]
             if record.status is InvocationStatus.SCHEDULED:
                 self.scheduled[inv] = when if record.due is None else record.due
+            if record.parent_id is not None:
+                self.children.setdefault(record.parent_id, []).append(inv)
 
     # -- LinkOps (pynenc.state_backend._links), the lock held ------------------------------
 
@@ -313,6 +317,7 @@ class MemoryStateBackend(StateBackend):
             store.scheduled.clear()
             store.waiting_of.clear()
             store.counts.clear()
+            store.children.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
@@ -457,3 +462,9 @@ class MemoryStateBackend(StateBackend):
         with self._store.lock:
             ready = [(inv, due) for inv, due in self._store.scheduled.items() if due <= until]
         return heapq.nsmallest(limit, ready, key=lambda item: item[1])
+
+    # -- the call tree -------------------------------------------------------------------
+
+    def children(self, invocation_id: str, limit: int) -> list[str]:
+        with self._store.lock:
+            return self._store.children.get(invocation_id, [])[: max(limit, 0)]

@@ -157,7 +157,8 @@ class RedisStateBackend(StateBackend):
             flags = []
             for start in range(0, len(args), REGISTER_CHUNK):
                 chunk = script_json(args[start : start + REGISTER_CHUNK])
-                reply = self._register_script(args=[self.prefix, chunk, when], client=client)
+                script_args = [self.prefix, chunk, when, self.channel]
+                reply = self._register_script(args=script_args, client=client)
                 flags.append(cast(str, reply))
             return "".join(flags)
 
@@ -485,3 +486,11 @@ class RedisStateBackend(StateBackend):
             ),
         )
         return [(invocation_id, float(score)) for invocation_id, score in reply]
+
+    # -- the call tree -------------------------------------------------------------------
+
+    def children(self, invocation_id: str, limit: int) -> list[str]:
+        if limit <= 0:
+            return []
+        key = self.prefix + "children:" + invocation_id  # a list kept by registration
+        return cast(list[str], self._call(lambda client: client.lrange(key, 0, limit - 1)))

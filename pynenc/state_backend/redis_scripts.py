@@ -20,6 +20,7 @@ from pynenc.records import (
     encode_meta,
     fingerprint,
 )
+from pynenc.state_backend.redis_links import LINKS
 
 # Stores one record ``r`` (a 16-string array, see register_fields; '' for an absent
 # optional value) under prefix ``p``, registered at ``when`` (the score in the ``registered``
@@ -44,20 +45,32 @@ local function register_record(p, r, when)
   redis.call('SADD', p .. 'task:' .. task, id)
   redis.call('ZADD', p .. 'registered', when, id)
   if status == 'scheduled' then redis.call('ZADD', p .. 'scheduled', r[14], id) end
+  -- the call tree: a call made inside a task is listed under its parent (in order)
+  if r[9] ~= '' then redis.call('RPUSH', p .. 'children:' .. r[9], id) end
   return true
 end
 """
 
 # ARGV: key prefix, then the records as one JSON array (one argument to encode and send,
-# however many records), then the registration time. Returns a '0'/'1' string: was each
-# one inserted?
+# however many records), then the registration time, then the channel. Returns a '0'/'1'
+# string: was each one inserted? The WAITING records inserted are linked once all are
+# stored (redis_links); those that end at once (waiting for one that has failed) are
+# PUBLISHed, as every final status.
 REGISTER = (
     REGISTER_RECORD
+    + LINKS
     + """
-local inserted = {}
+local p, when, inserted, waiting, finals = ARGV[1], ARGV[3], {}, {}, {}
 for _, r in ipairs(cjson.decode(ARGV[2])) do
-  inserted[#inserted + 1] = register_record(ARGV[1], r, ARGV[3]) and '1' or '0'
+  local new = register_record(p, r, when)
+  inserted[#inserted + 1] = new and '1' or '0'
+  if new and r[3] == 'waiting' then waiting[#waiting + 1] = r end
 end
+if #waiting > 0 then
+  local _, link_new = link_functions()
+  for _, r in ipairs(waiting) do link_new(p, r[1], r[16], when, finals) end
+end
+if #finals > 0 then redis.call('PUBLISH', ARGV[4], table.concat(finals, ' ')) end
 return table.concat(inserted)
 """
 )
@@ -70,8 +83,19 @@ return table.concat(inserted)
 # adds the id (u[13]: its due time), leaving it removes the id. With an expiry check (u[14]:
 # its time), a record whose 'expires' is at or before it gets the expiry entry instead
 # (u[15]: status, u[16]: history entry, u[17]: final) and the update reads as not applied.
-SET_STATUS = """
+# An invocation that ends (either way) settles what waits for it, in the same call: one
+# EXISTS when nothing does (redis_links).
+SET_STATUS = (
+    LINKS
+    + """
 local p, applied, finals = ARGV[1], {}, {}
+local function ended(id, status, entry)
+  finals[#finals + 1] = id
+  if redis.call('EXISTS', p .. 'followers:' .. id) == 1 then
+    local link_settle = link_functions()
+    link_settle(p, id, status, entry, finals)
+  end
+end
 local function move(id, rec, status, new)
   redis.call('SREM', p .. 'status:' .. status, id)
   redis.call('SADD', p .. 'status:' .. new, id)
@@ -98,7 +122,7 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     redis.call('HDEL', rec, 'owner')
     redis.call('RPUSH', hist, u[16])
     move(id, rec, status, u[15])
-    if u[17] == '1' then finals[#finals + 1] = id end
+    if u[17] == '1' then ended(id, u[15], u[16]) end
     applied[#applied + 1] = '0'
   elseif ok then
     redis.call('HSET', rec, 'status', new)
@@ -113,7 +137,7 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
       redis.call('HSET', rec, 'due', u[13])
       redis.call('ZADD', p .. 'scheduled', u[13], id)
     end
-    if u[9] == '1' then finals[#finals + 1] = id end
+    if u[9] == '1' then ended(id, new, u[8]) end
     applied[#applied + 1] = '1'
   elseif status == new and redis.call('LINDEX', hist, -1) == u[8] then
     -- a retried call whose first attempt was applied but whose reply was lost
@@ -125,6 +149,7 @@ end
 if #finals > 0 then redis.call('PUBLISH', ARGV[2], table.concat(finals, ' ')) end
 return table.concat(applied)
 """
+)
 
 # KEYS: lease. ARGV: holder, now, expiry, key lifetime (ms). Expiry is judged by the caller's
 # clock (``now``), like every backend; the key's own TTL only collects abandoned leases.

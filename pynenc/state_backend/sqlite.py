@@ -35,14 +35,16 @@ from pynenc.records import (
     fingerprint,
 )
 from pynenc.state_backend import sqlite_limits, sqlite_recent, sqlite_values
+from pynenc.state_backend._links import link_new, settle
 from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend.sqlite_links import SqliteLinkOps
 from pynenc.state_backend.sqlite_schema import (
     ACQUIRE_LEASE,
     COLUMNS,
     INSERT_HISTORY,
     INSERT_INVOCATION,
-    SCHEDULED_INDEX,
+    LATE_INDEXES,
     SCHEMA,
     TABLES,
     compare_and_set_sql,
@@ -190,7 +192,13 @@ class SqliteStateBackend(StateBackend):
                 f"({', '.join('?' * len(TABLES))})",
                 TABLES,
             ).fetchone()
-            if tables == len(TABLES) and not missing_columns(conn):
+            (indexes,) = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                f"({', '.join('?' * len(LATE_INDEXES))})",
+                tuple(LATE_INDEXES),
+            ).fetchone()
+            complete = tables == len(TABLES) and indexes == len(LATE_INDEXES)
+            if complete and not missing_columns(conn):
                 return
             # WAL is a property of the file: set once, by whoever creates the tables
             conn.execute("PRAGMA journal_mode = WAL")
@@ -199,7 +207,8 @@ class SqliteStateBackend(StateBackend):
                 conn.execute(statement)
             for name, kind in missing_columns(conn):  # a file made by an older pynenc
                 conn.execute(f"ALTER TABLE pynenc_invocations ADD COLUMN {name} {kind}")
-            conn.execute(SCHEDULED_INDEX)
+            for index in LATE_INDEXES.values():
+                conn.execute(index)
 
     @property
     def _waiters(self) -> Waiters:
@@ -208,8 +217,16 @@ class SqliteStateBackend(StateBackend):
     # -- invocations ---------------------------------------------------------------------
 
     def register(self, records: Sequence[InvocationRecord], entry_time: float) -> list[bool]:
+        ops = None
         with self._transaction() as conn:
-            return self._insert(conn, records, entry_time)
+            inserted = self._insert(conn, records, entry_time)
+            for record, new in zip(records, inserted, strict=True):
+                if new and record.status is InvocationStatus.WAITING and record.links:
+                    ops = ops or SqliteLinkOps(conn, self.app_id)
+                    link_new(ops, record.invocation_id, record.links, entry_time)
+        if ops is not None:
+            self._wake(ops.ended)
+        return inserted
 
     def _insert(
         self, conn: sqlite3.Connection, records: Sequence[InvocationRecord], entry_time: float
@@ -277,17 +294,33 @@ class SqliteStateBackend(StateBackend):
     def set_status_many(self, updates: Sequence[StatusUpdate]) -> list[bool]:
         """Every update in one transaction (one fsync-free WAL commit for a whole batch)."""
         with self._transaction() as conn:
-            written = [self._apply(conn, update) for update in updates]
-        for update, entry in zip(updates, written, strict=True):
-            if entry is not None and entry.status in FINAL:
-                self._waiters.notify(update.invocation_id)
+            ops = SqliteLinkOps(conn, self.app_id)
+            written = [self._apply(ops, update) for update in updates]
+        self._wake(
+            [
+                update.invocation_id
+                for update, entry in zip(updates, written, strict=True)
+                if entry is not None and entry.status in FINAL
+            ]
+            + ops.ended
+        )
         return [entry is update.entry for update, entry in zip(updates, written, strict=True)]
 
-    def _apply(self, conn: sqlite3.Connection, update: StatusUpdate) -> StatusEntry | None:
+    def _wake(self, ended: list[str]) -> None:
+        """Wake this process's waiters on invocations ended by a committed transaction
+        (other processes poll)."""
+        if ended:
+            waiters = self._waiters
+            for invocation_id in ended:
+                waiters.notify(invocation_id)
+
+    def _apply(self, ops: SqliteLinkOps, update: StatusUpdate) -> StatusEntry | None:
         """Apply one update; the history entry written (``update.entry``, or its
-        ``on_expiry`` for an expired record), ``None`` when nothing changed."""
+        ``on_expiry`` for an expired record), ``None`` when nothing changed. A final status
+        settles what waits for the invocation (:mod:`~pynenc.state_backend._links`)."""
         if not update.expected:
             return None
+        conn = ops.conn
         entry = update.entry
         expectations = (
             self.app_id,
@@ -332,6 +365,10 @@ class SqliteStateBackend(StateBackend):
                 entry.reason,
             ),
         )
+        if entry.status in FINAL:
+            if InvocationStatus.WAITING in update.expected:  # it may have waited: no count
+                ops.forget_count(update.invocation_id)
+            settle(ops, update.invocation_id, entry.status, entry.timestamp)
         return entry
 
     def history(self, invocation_id: str) -> list[StatusEntry]:
@@ -561,3 +598,16 @@ class SqliteStateBackend(StateBackend):
                 (self.app_id, until, limit),
             ).fetchall()
         return [(invocation_id, due) for invocation_id, due in rows]
+
+    # -- the call tree -------------------------------------------------------------------
+
+    def children(self, invocation_id: str, limit: int) -> list[str]:
+        if limit <= 0:
+            return []
+        with self._connection() as conn:  # served by the partial index on parent_id
+            rows = conn.execute(
+                "SELECT invocation_id FROM pynenc_invocations WHERE app_id = ? "
+                "AND parent_id = ? ORDER BY rowid LIMIT ?",
+                (self.app_id, invocation_id, limit),
+            ).fetchall()
+        return [row[0] for row in rows]

@@ -47,6 +47,20 @@ SCHEMA = (
     ) WITHOUT ROWID""",
     *sqlite_limits.SCHEMA,
     sqlite_values.TABLE,
+    # composition links (sqlite_links): per parent, the WAITING invocations waiting for it,
+    # in link order (seq); not unique per (parent, child): a parent twice in `after` counts
+    # twice
+    """CREATE TABLE IF NOT EXISTS pynenc_link_waits (
+        seq INTEGER PRIMARY KEY, app_id TEXT NOT NULL, parent_id TEXT NOT NULL,
+        child_id TEXT NOT NULL
+    )""",
+    """CREATE INDEX IF NOT EXISTS pynenc_link_waits_by_parent
+        ON pynenc_link_waits (app_id, parent_id)""",
+    # per WAITING invocation, how many of those it waits for have not succeeded yet
+    """CREATE TABLE IF NOT EXISTS pynenc_link_counts (
+        app_id TEXT NOT NULL, invocation_id TEXT NOT NULL, waits INTEGER NOT NULL,
+        PRIMARY KEY (app_id, invocation_id)
+    ) WITHOUT ROWID""",
 )
 TABLES = (
     "pynenc_invocations",
@@ -56,6 +70,8 @@ TABLES = (
     "pynenc_leases",
     *sqlite_limits.TABLES,
     "pynenc_values",
+    "pynenc_link_waits",
+    "pynenc_link_counts",
 )
 COLUMNS = (
     "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error, "
@@ -76,6 +92,17 @@ SCHEDULED_INDEX = (
     "CREATE INDEX IF NOT EXISTS pynenc_invocations_scheduled "
     "ON pynenc_invocations (app_id, due) WHERE status = 'scheduled'"
 )
+#: The call tree: the children of a parent, in registration (rowid) order. Partial: a call
+#: made outside a task (no parent) adds no entry, so it registers at the same cost.
+CHILDREN_INDEX = (
+    "CREATE INDEX IF NOT EXISTS pynenc_invocations_by_parent "
+    "ON pynenc_invocations (app_id, parent_id) WHERE parent_id IS NOT NULL"
+)
+#: The indexes created after the columns: a file lacking one gains it on first open.
+LATE_INDEXES = {
+    "pynenc_invocations_scheduled": SCHEDULED_INDEX,
+    "pynenc_invocations_by_parent": CHILDREN_INDEX,
+}
 INSERT_INVOCATION = (
     f"INSERT OR IGNORE INTO pynenc_invocations (app_id, invocation_id, {COLUMNS}, fingerprint) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -312,6 +312,9 @@ class LinksContract:
         backend.register([_plain(a, (b,)), _waiting(b, (a,))], 10.0)
         _run(backend, a)
         backend.set_status(_end(a, S.SUCCESS, result="1"))
-        publish = StatusUpdate(b, frozenset({S.SCHEDULED}), StatusEntry(S.REGISTERED, 101.0))
-        assert backend.set_status_many([publish, publish]) == [True, False]
+        # the runner that ended ``a`` and the scheduler, each with its own entry (the very
+        # same update twice reads as a retry whose reply was lost: applied, on Redis)
+        by_runner = StatusUpdate(b, frozenset({S.SCHEDULED}), StatusEntry(S.REGISTERED, 101.0))
+        by_scheduler = StatusUpdate(b, frozenset({S.SCHEDULED}), StatusEntry(S.REGISTERED, 102.0))
+        assert backend.set_status_many([by_runner, by_scheduler]) == [True, False]
         assert _due_ids(backend) == set()

@@ -217,11 +217,7 @@ def test_async_result_member_and_chunks_group(side: SimpleNamespace) -> None:
     result = side.add.delay(2, 2)
     again = side.add.AsyncResult(result.id)
     assert type(again) is type(result) and again.get(timeout=TIMEOUT) == 4
-    if side is tasks.COMPAT:
-        with pytest.raises(NotImplementedError, match="issue 13"):
-            side.add.chunks([(1, 1)], 1).group()
-    else:
-        assert side.add.chunks([(1, 1)], 1).group() is not None
+    assert side.add.chunks([(1, 1)], 1).group().delay().get(timeout=TIMEOUT) == [[2]]
 
 
 @NEEDS_TASK_SERIALIZER

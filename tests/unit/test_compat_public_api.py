@@ -19,6 +19,16 @@ EXPECTED = {
     "signature",
     "states",
     "wrap_task",
+    # canvas (celery's top-level canvas names)
+    "Signature",
+    "chain",
+    "chord",
+    "chunks",
+    "group",
+    "maybe_signature",
+    "subtask",
+    "xmap",
+    "xstarmap",
 }
 
 
@@ -26,6 +36,20 @@ def test_all_lists_the_issue_names_and_each_exists() -> None:
     assert set(pynenc_celery_compat.__all__) == EXPECTED
     for name in EXPECTED:
         assert getattr(pynenc_celery_compat, name) is not None
+
+
+def test_the_canvas_names_are_celerys_and_importable_like_celery_canvas() -> None:
+    import celery
+    import celery.canvas
+
+    from pynenc_celery_compat import canvas
+
+    for name in celery.canvas.__all__:
+        ours = getattr(canvas, name)
+        assert getattr(pynenc_celery_compat, name) is ours
+        if isinstance(ours, type):  # a subclass: isinstance checks written for Celery hold
+            assert issubclass(ours, getattr(celery.canvas, name))
+    assert {"maybe_subtask", "subtask", "maybe_unroll_group"} <= set(dir(canvas))
 
 
 def test_the_package_is_not_re_pointed_at_celerys_folder() -> None:
