@@ -15,9 +15,11 @@ from types import ModuleType
 import pytest
 from celery import states
 
-from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Written
+from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Written, compat_gap
 
 TRACEBACK = "Traceback (most recent call last):"
+#: a canvas step's request on a pynenc runner has pynenc's lineage (the caller), not Celery's
+LINEAGE_GAP = "request.parent_id/root_id of canvas steps and link callbacks are the caller's"
 
 
 def ids(count: int) -> list[str]:
@@ -137,6 +139,7 @@ def test_a_link_on_a_signature_and_its_result(tasks: ModuleType, flavour: Flavou
     assert flavour.AsyncResult(follow_up.id).get(timeout=WAIT) == 13  # add(3, 10)
 
 
+@compat_gap(LINEAGE_GAP)
 def test_a_link_callback_knows_its_parent(tasks: ModuleType, flavour: Flavour) -> None:
     follow_up = tasks.lineage.s()
     follow_up.freeze()
@@ -229,6 +232,7 @@ def test_chain_last_result_links_back_to_every_step(
     assert [flavour.AsyncResult(i).get(timeout=WAIT) for i in (first, second)] == [3, 13]
 
 
+@compat_gap(LINEAGE_GAP)
 def test_chain_steps_know_their_parent_and_root(tasks: ModuleType, canvas: ModuleType) -> None:
     result = canvas.chain(tasks.lineage.s(), tasks.lineage.s(), tasks.lineage.s()).delay()
     result.get(timeout=WAIT)
@@ -243,6 +247,7 @@ def test_chain_steps_know_their_parent_and_root(tasks: ModuleType, canvas: Modul
     assert [s["group"] for s in seen] == [None] * 3
 
 
+@compat_gap("children lists the calls made inside a task, not a chain's next step")
 def test_chain_steps_list_the_next_as_their_child(tasks: ModuleType, canvas: ModuleType) -> None:
     result = canvas.chain(tasks.add.s(1, 1), tasks.add.s(1), tasks.add.s(1)).delay()
     assert result.get(timeout=WAIT) == 4

@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 from celery import exceptions, states
 
-from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Gate, Written
+from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Gate, Written, compat_gap
 
 # -- groups ----------------------------------------------------------------------------------
 
@@ -32,6 +32,7 @@ def test_group_results_keep_the_header_order(
     assert [member.state for member in result] == [states.SUCCESS] * 3
 
 
+@compat_gap("request.group/group_index of a group's members are None")
 def test_group_members_know_their_group(tasks: ModuleType, canvas: ModuleType) -> None:
     result = canvas.group(tasks.lineage.s(), tasks.lineage.s()).delay()
     seen = result.get(timeout=WAIT)
