@@ -96,10 +96,14 @@ class Sig(Node, Generic[R]):
         queue: str | None = None,
         priority: int | None = None,
         headers: dict[str, Any] | None = None,
+        invocation_id: str | None = None,
     ) -> Sig[R]:
-        """This call with per-call options (as :meth:`Task.with_options`; a delay counts
-        from when the step is released)."""
-        options = CallOptions(delay, eta, expires, queue, priority, None, headers)
+        """This call with per-call options (as :meth:`Task.with_options`). A ``delay`` or
+        ``eta`` is for a step that starts the composition (one that waits for another is
+        refused when the composition runs); ``expires`` counts from the call.
+        ``invocation_id`` is the step's id: running the composition again with it gives
+        that same invocation, registered and run once."""
+        options = CallOptions(delay, eta, expires, queue, priority, invocation_id, headers)
         return replace(self, options=options)
 
     def run(self) -> BaseInvocation[Any, R]:
@@ -297,6 +301,19 @@ def exits(shape: Shape) -> list[str]:
     return [inv for member in shape.members for inv in exits(member)]
 
 
+def receives(shape: Shape) -> str:
+    """What a follower of ``shape`` receives: the ordered results when it ends in a group
+    (a chord), else the one value."""
+    while isinstance(shape, ChainShape):
+        shape = shape.steps[-1]
+    return RECEIVE_LIST if isinstance(shape, GroupShape) else RECEIVE_VALUE
+
+
+#: Planning only (never stored): a step after an empty group receives an empty list, bound
+#: when planned; it still waits for what the group followed.
+_EMPTY_LIST = "empty"
+
+
 class Planner:
     """Turns a node into steps (ids chosen now, so followers can name them)."""
 
@@ -315,8 +332,11 @@ class Planner:
             for step in node.steps:
                 shape = self.node(step, after, receive)
                 shapes.append(shape)
-                after = tuple(exits(shape))
-                receive = RECEIVE_LIST if isinstance(shape, GroupShape) else RECEIVE_VALUE
+                ends = exits(shape)
+                if ends:
+                    after, receive = tuple(ends), receives(shape)
+                else:  # an empty group ends with what it followed: the next waits for that
+                    receive = _EMPTY_LIST
             return ChainShape(shapes)
         raise TypeError(f"not a composable node: {node!r}")
 
@@ -328,10 +348,16 @@ class Planner:
                 f"{sig.task.task_id.key} has registration control "
                 "(registration_concurrency): it cannot be a step of a composition"
             )
+        if after and sig.options is not None and sig.options.delays:
+            raise ValueError(
+                f"{sig!r} has a delay or an eta but waits for another step: a step that "
+                "waits is released due at once, when what it waits for ends. Put the delay "
+                "on a step that starts the composition, or in the task that precedes it."
+            )
         takes = None if sig.is_immutable or receive is None else receive
         count = 0 if takes is None else (2 if takes == RECEIVE_ERROR else 1)
         arguments, into = sig.task.bind_receiving(sig.args, sig.kwargs, count)
-        if takes == RECEIVE_LIST and not after:  # after an empty group: an empty list now
+        if takes == _EMPTY_LIST:  # after an empty group: an empty list now
             arguments = type(arguments)(sig.task.receive(arguments.kwargs, ([],), into))
             takes, into = None, ()
         chosen = None if sig.options is None else sig.options.invocation_id

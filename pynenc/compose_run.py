@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
 from pynenc.call import Call
+from pynenc.cancellation import default_canceller
 from pynenc.compose import (
     ChainRun,
     ChainShape,
@@ -25,6 +26,7 @@ from pynenc.exceptions import DependencyError
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.sync import SyncInvocation
 from pynenc.orchestrator.routing import Plan
+from pynenc.orchestrator.scheduling import publish_now
 from pynenc.records import (
     ON_FAILURE,
     RECEIVE_ERROR,
@@ -92,13 +94,31 @@ def submit_steps(app: Pynenc, steps: list[Step]) -> dict[str, BaseInvocation[Any
     hooks = app.hooks
     if hooks.before_publish:
         hooks.emit("before_publish", invocations)
-    orchestrator.send(Plan(calls, records, envelopes, now))
+    plan = Plan(calls, records, envelopes, now)
+    orchestrator.send(plan)
+    if plan.held:  # caller-chosen ids stored already: what follows them may be released
+        _publish_released(app, steps, {records[index].invocation_id for index in plan.held})
     if hooks.after_publish:
         sent = {e.invocation_id for e in envelopes}
         published = [inv for inv in invocations if inv.invocation_id in sent]
         if published:
             hooks.emit("after_publish", published)
     return {inv.invocation_id: inv for inv in invocations}
+
+
+def _publish_released(app: Pynenc, steps: list[Step], held: set[str]) -> None:
+    """Publish the new steps that registering released: those waiting for an invocation
+    stored (and ended) before, settled when they were linked. Those still waiting, and
+    the stored ones, are left as they are."""
+    released = [
+        step.invocation_id
+        for step in steps
+        if step.invocation_id not in held and held.intersection(step.after)
+    ]
+    if released:
+        reason = "released at registration: what it waits for had ended"
+        # who publishes, for the history: this process (or the task calling), as for a cancel
+        publish_now(app.orchestrator, default_canceller(), released, reason)
 
 
 def _links(step: Step) -> Links | None:

@@ -340,7 +340,13 @@ class Task(Generic[Params, Result]):
         if not receiving:
             return Arguments.from_call(self.signature, args, kwargs), ()
         slots = [_Slot() for _ in range(receiving)]
-        bound = self.signature.bind_partial(*slots, *args, **kwargs).arguments
+        try:
+            bound = self.signature.bind_partial(*slots, *args, **kwargs).arguments
+        except TypeError as exc:
+            raise TypeError(
+                f"{self.task_id.key} cannot receive {receiving} value(s) before its own "
+                f"arguments: {exc}"
+            ) from None
         into = tuple(name for name, value in bound.items() if isinstance(value, _Slot))
         if len(into) != receiving:
             raise TypeError(

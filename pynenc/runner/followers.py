@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.exceptions import InvocationError
 from pynenc.orchestrator.scheduling import publish_now
-from pynenc.records import RECEIVE_ERROR, RECEIVE_LIST, RECEIVE_VALUE, Links
+from pynenc.records import RECEIVE_ERROR, RECEIVE_LIST, RECEIVE_VALUE, InvocationStatus, Links
 from pynenc.serializer import payload_to_exception
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
+    from pynenc.broker.envelope import Envelope
 
 logger = logging.getLogger("pynenc.runner")
 
@@ -70,3 +71,14 @@ def publish_followers(app: Pynenc, invocation_id: str, links: Links, runner_id: 
         logger.exception(
             "Could not publish the followers of %s at once; the scheduler will", invocation_id
         )
+
+
+def after_overrun(
+    app: Pynenc, envelope: Envelope, runner_id: str, status: InvocationStatus | None
+) -> None:
+    """Publish what an invocation this runner failed past its time limit released (its
+    error callbacks), as :func:`~pynenc.runner.execution.record` does for any other end;
+    ``status``: what :func:`~pynenc.orchestrator.overrun.record_overrun` recorded."""
+    links = envelope.links
+    if status is InvocationStatus.FAILED and links is not None and links.then:
+        publish_followers(app, envelope.invocation_id, links, runner_id)

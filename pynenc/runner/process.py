@@ -31,6 +31,7 @@ from pynenc.context import blocking_wait
 from pynenc.exceptions import RunnerError
 from pynenc.orchestrator.overrun import record_overrun
 from pynenc.records import InvocationStatus
+from pynenc.runner import followers
 from pynenc.runner.base import POLL_TIMEOUT, BaseRunner
 from pynenc.runner.deadlines import RunningWatch, task_limits
 from pynenc.runner.execution import execute, resolve_task
@@ -210,7 +211,7 @@ class ProcessRunner(BaseRunner):
         killed = self._kill(attempt.key)
         if killed is None:
             return
-        record_overrun(
+        status = record_overrun(
             self.app,
             killed[1],
             self.runner_id,
@@ -218,6 +219,7 @@ class ProcessRunner(BaseRunner):
             attempt.elapsed(),
             f"the runner killed its process (pid {attempt.key})",
         )
+        followers.after_overrun(self.app, killed[1], self.runner_id, status)
 
     def _on_cancelled(self, attempt: Attempt) -> None:
         """The watch: a child's invocation was cancelled: kill it (CANCELLED is recorded)."""

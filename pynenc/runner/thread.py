@@ -20,6 +20,7 @@ from pynenc.attempt import Attempt, current_attempt
 from pynenc.context import blocking_wait
 from pynenc.orchestrator.overrun import record_overrun
 from pynenc.records import InvocationStatus
+from pynenc.runner import followers
 from pynenc.runner.base import BaseRunner
 from pynenc.runner.deadlines import RunningWatch, soft_error_class, task_limits
 from pynenc.runner.execution import execute, resolve_task
@@ -203,9 +204,10 @@ class ThreadRunner(BaseRunner):
             else "the runner stopped waiting for it; its thread runs on until the function "
             "returns (a thread cannot be stopped), and what it returns is discarded"
         )
-        record_overrun(
+        status = record_overrun(
             self.app, job.envelope, self.runner_id, attempt.timeout, attempt.elapsed(), done
         )
+        followers.after_overrun(self.app, job.envelope, self.runner_id, status)
         self._retire(f"invocation {attempt.invocation_id} ran past its time limit")
 
     def _on_cancelled(self, attempt: Attempt) -> None:
