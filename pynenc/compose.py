@@ -33,6 +33,7 @@ from pynenc.records import (
     ON_SUCCESS,
     RECEIVE_ERROR,
     RECEIVE_LIST,
+    RECEIVE_LIST_IGNORED,
     RECEIVE_VALUE,
 )
 
@@ -355,7 +356,9 @@ class Planner:
                 "on a step that starts the composition, or in the task that precedes it."
             )
         takes = None if sig.is_immutable or receive is None else receive
-        count = 0 if takes is None else (2 if takes == RECEIVE_ERROR else 1)
+        if sig.is_immutable and receive == RECEIVE_LIST:  # still a chord body for the rules
+            takes = RECEIVE_LIST_IGNORED
+        count = 0 if takes in (None, RECEIVE_LIST_IGNORED) else (2 if takes == RECEIVE_ERROR else 1)
         arguments, into = sig.task.bind_receiving(sig.args, sig.kwargs, count)
         if takes == _EMPTY_LIST:  # after an empty group: an empty list now
             arguments = type(arguments)(sig.task.receive(arguments.kwargs, ([],), into))

@@ -28,9 +28,11 @@ from pynenc.invocation.sync import SyncInvocation
 from pynenc.orchestrator.routing import Plan
 from pynenc.orchestrator.scheduling import publish_now
 from pynenc.records import (
+    CHORD_RECEIVES,
     ON_FAILURE,
     RECEIVE_ERROR,
     RECEIVE_LIST,
+    RECEIVE_VALUE,
     InvocationStatus,
     Links,
 )
@@ -158,14 +160,14 @@ class SyncRun:
             received: tuple[Any, ...] = ()
             if step.receive == RECEIVE_LIST:
                 received = ([p.result for p in parents],)
-            elif step.receive is not None:
+            elif step.receive == RECEIVE_VALUE:
                 received = (parents[0].result,)
             arguments = Arguments(task.receive(step.arguments.kwargs, received, step.into))
             invocation = task._call(arguments, step.sig.options)  # type: ignore[assignment]
         self.done[invocation_id] = invocation
         for follower in step.then:
             if self.steps[follower].on == ON_FAILURE:
-                self.errback(follower, invocation, failed is None or step.receive == RECEIVE_LIST)
+                self.errback(follower, invocation, failed is None or step.receive in CHORD_RECEIVES)
         return invocation
 
     def errback(self, errback_id: str, failed: SyncInvocation[Any, Any], fires: bool) -> None:

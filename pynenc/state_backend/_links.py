@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 from pynenc.exceptions import DependencyError, InvocationCancelledError
 from pynenc.records import (
+    CHORD_RECEIVES,
     FINAL,
     ON_FAILURE,
-    RECEIVE_LIST,
     InvocationStatus,
     Links,
     StatusEntry,
@@ -125,7 +125,7 @@ def _fires_errbacks(ops: LinkOps, parent: str) -> bool:
     if error is None or "upstream" not in error:
         return True
     state = ops.state(parent)
-    return state is not None and state[1] is not None and state[1].receive == RECEIVE_LIST
+    return state is not None and state[1] is not None and state[1].receive in CHORD_RECEIVES
 
 
 def upstream_error(ops: LinkOps, parent: str, ended: InvocationStatus) -> dict[str, Any]:

@@ -99,7 +99,7 @@ local function link_functions()
     end
     if not upstream then return true end
     local links = links_of(f[3])
-    return links ~= nil and links.recv == 'list'
+    return links ~= nil and (links.recv == 'list' or links.recv == 'list-ignored')
   end
   local function upstream_error(p, parent, ended)
     local err = ended == 'failed' and own_error(p, parent) or nil
