@@ -415,6 +415,8 @@ class GroupResult(celery_result.GroupResult):  # type: ignore[misc]
         return values
 
     join = get
+    #: Celery's join for backends that push results (its Redis backend): here the same wait
+    join_native = get
 
     def ready(self) -> bool:
         return all(member.ready() for member in self.results)

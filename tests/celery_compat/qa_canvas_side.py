@@ -118,6 +118,13 @@ class Notes:
             entries.append(json.loads(popped[1]))
         return entries
 
+    def drain(self) -> list[Any]:
+        """The notes written so far, without waiting."""
+        entries = []
+        while (popped := self.redis.lpop(self.key)) is not None:
+            entries.append(json.loads(popped))
+        return entries
+
     def nothing_more(self, wait: float = 1.0) -> None:
         popped = self.redis.blpop([self.key], timeout=wait)
         assert popped is None, f"one note too many: {json.loads(popped[1])}"
