@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 from celery import states
-from celery.exceptions import TaskRevokedError
+from celery.exceptions import ChordError, TaskRevokedError
 from celery.result import result_from_tuple
 
 from tests.celery_compat.qa_canvas_side import (  # noqa: F401
@@ -175,3 +175,20 @@ def test_results_stored_as_tuples_and_rebuilt(tasks: ModuleType) -> None:
     grouped = tasks.group(tasks.count_words.s(i) for i in range(3)).apply_async()
     back = result_from_tuple(json.loads(json.dumps(grouped.as_tuple())), app=tasks.app)
     assert back.get(timeout=WAIT) == [0, 10, 20]
+
+
+def test_a_group_of_chords_with_a_failing_member(tasks: ModuleType) -> None:
+    """``get()`` (Celery on Redis: ``join_native``) raises each result's own error, the
+    failed chord's ``ChordError``; ``join()`` follows the ``parent`` links to the member's."""
+    result = tasks.group(
+        tasks.chord([tasks.count_words.s(1), tasks.explode.s(2)], tasks.total.s()),
+        tasks.chord([tasks.count_words.s(1)], tasks.total.s()),
+    ).apply_async()
+    with pytest.raises(ChordError, match=r"raised ValueError\('exploded with \[2\]'\)"):
+        result.get(timeout=WAIT)
+    with pytest.raises(ChordError):
+        result.join_native(timeout=WAIT)
+    with pytest.raises(ValueError, match=r"exploded with \[2\]"):
+        result.join(timeout=WAIT)
+    values = result.join(timeout=WAIT, propagate=False)
+    assert isinstance(values[0], ChordError) and values[1] == 10
