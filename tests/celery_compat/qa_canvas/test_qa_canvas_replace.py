@@ -9,7 +9,6 @@ Canvas): refused with a ``NotImplementedError`` that says what to do instead; ea
 runs Celery's own ``replace``.
 """
 
-# ruff: noqa: F811  (the fixtures are imported from qa_canvas_side, then used as arguments)
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -18,12 +17,7 @@ from types import ModuleType
 import pytest
 from celery import states
 
-from tests.celery_compat.qa_canvas_side import (  # noqa: F401
-    WAIT,
-    flavour,
-    on_celery,
-    tasks,
-)
+from tests.celery_compat.qa_canvas.conftest import WAIT, on_celery
 
 
 def test_replace_with_a_chain(tasks: ModuleType) -> None:

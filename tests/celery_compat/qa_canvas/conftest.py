@@ -1,12 +1,11 @@
 """Fixtures of the canvas QA tests (``test_qa_canvas_*.py``): the document pipeline of
-``qa_canvas_celery`` on a real Celery 5.7 test worker (threads pool) and, side by side,
-the same text (``qa_canvas_compat``) on pynenc runners: a ThreadRunner in this process
-(``compat``) and a ProcessRunner started through the CLI (``compat-process``). Each on
-a fresh database of the test Redis (broker and results).
+``project_celery`` on a real Celery 5.7 test worker (threads pool) and, side by side, the
+same text (``project_compat``) on pynenc runners: a ThreadRunner in this process
+(``compat``) and a ProcessRunner started through the CLI (``compat-process``). Each on a
+fresh database of the test Redis (broker and results).
 
-Import the fixtures into a test module (``from tests.celery_compat.qa_canvas_side import
-flavour, gate, notes, tasks  # noqa: F401``); ``flavour`` is module-scoped: one worker per
-flavour for each test module.
+``flavour`` is package-scoped: one worker per flavour for the package (a Celery test
+worker started a second time on the same app no longer delivers its results).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import redis
 from celery import _state
 from celery.contrib.testing.worker import start_worker
 
-from tests.celery_compat import qa_canvas_celery, qa_canvas_compat
+from tests.celery_compat.qa_canvas import project_celery, project_compat
 from tests.celery_compat.sidebyside.conftest import (
     let_go_of_waiting_results,
     process_state_restored,
@@ -41,7 +40,7 @@ def _configure(tasks: ModuleType, url: str) -> None:
     tasks.app.conf.update(broker_url=url, result_backend=url, task_default_queue=QUEUE)
 
 
-@pytest.fixture(scope="module", params=FLAVOURS)
+@pytest.fixture(scope="package", params=FLAVOURS)
 def flavour(
     request: pytest.FixtureRequest, redis_server: Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ModuleType]:
@@ -51,16 +50,16 @@ def flavour(
         if request.param == "celery":
             yield from _celery_worker(url)
         elif request.param == "compat":
-            _configure(qa_canvas_compat, url)
-            with qa_canvas_compat.app.pynenc.running_in_background(stop_timeout=WAIT):
-                yield qa_canvas_compat
+            _configure(project_compat, url)
+            with project_compat.app.pynenc.running_in_background(stop_timeout=WAIT):
+                yield project_compat
         else:
             log = tmp_path_factory.mktemp("qa-canvas-runner") / "runner.log"
             yield from _runner_process(url, log)
 
 
 def _celery_worker(url: str) -> Iterator[ModuleType]:
-    tasks = qa_canvas_celery
+    tasks = project_celery
     _configure(tasks, url)
     tasks.app.conf.worker_hijack_root_logger = False
     with start_worker(
@@ -71,12 +70,12 @@ def _celery_worker(url: str) -> Iterator[ModuleType]:
 
 
 def _runner_process(url: str, log: Path) -> Iterator[ModuleType]:
-    tasks = qa_canvas_compat
+    tasks = project_compat
     _configure(tasks, url)
     tasks.app.pynenc.reset_components()  # this process sends only: fresh connections to url
     env = {"CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url}
     deployment = Deployment("qa-canvas", url, url, extra_env=env)
-    app_ref = "tests.celery_compat.qa_canvas_runner:app"
+    app_ref = "tests.celery_compat.qa_canvas.runner_app:app"
     runner = RunnerProcess(
         deployment, "ProcessRunner", "--queues", QUEUE, log=log, app_ref=app_ref
     ).start()
@@ -98,7 +97,7 @@ def tasks(flavour: ModuleType) -> Iterator[ModuleType]:
 
 
 def on_celery(tasks: ModuleType) -> bool:
-    return tasks is qa_canvas_celery
+    return tasks is project_celery
 
 
 class Notes:

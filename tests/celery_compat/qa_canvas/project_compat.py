@@ -1,7 +1,7 @@
 """A small document pipeline written with Celery's canvas, the way projects write it.
 
-QA of the canvas layer: ``qa_canvas_celery.py`` runs on a real Celery 5.7 test worker,
-``qa_canvas_compat.py`` (the same text but the import lines, as a migration changes them)
+QA of the canvas layer: ``project_celery.py`` runs on a real Celery 5.7 test worker,
+``project_compat.py`` (the same text but the import lines, as a migration changes them)
 on pynenc runners. The shapes are those of real codebases: a bulk edit as
 ``chord(header, body=done.si(...)).on_error(restore.s(backup))`` (paperless), chains of
 immutable steps, groups of chains, ``link=``/``link_error=`` on ``apply_async``, callbacks
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from celery import Celery, chain, chord, group, signature
-from celery.canvas import maybe_signature
+from pynenc_celery_compat import Celery, chain, chord, group, signature
+from pynenc_celery_compat.canvas import maybe_signature
 
 app = Celery(__name__)
 

@@ -1,5 +1,5 @@
 """QA, canvas: a document pipeline written the way Celery codebases write their canvas
-(``qa_canvas_celery``), run on a real Celery 5.7 worker and, migrated by its import lines,
+(``project_celery``), run on a real Celery 5.7 worker and, migrated by its import lines,
 on pynenc runners (a ThreadRunner here, a ProcessRunner in its own process); same
 assertions on every flavour.
 
@@ -9,7 +9,6 @@ backend told a chord body by its receiving the header's list; fixed in pynenc's
 composition with ``RECEIVE_LIST_IGNORED``).
 """
 
-# ruff: noqa: F811  (the fixtures are imported from qa_canvas_side, then used as arguments)
 from __future__ import annotations
 
 import json
@@ -19,13 +18,7 @@ import pytest
 from celery import states
 from celery.exceptions import ChordError
 
-from tests.celery_compat.qa_canvas_side import (  # noqa: F401
-    WAIT,
-    Notes,
-    flavour,
-    notes,
-    tasks,
-)
+from tests.celery_compat.qa_canvas.conftest import WAIT, Notes
 
 IDS = [1, 2, 3]
 BACKUP = {"1": 5, "3": 8}
