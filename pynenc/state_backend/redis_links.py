@@ -16,7 +16,8 @@ The links themselves live in the record's ``meta`` JSON (``records.encode_meta``
 are written as text, never decoded and encoded again (cjson would turn an empty list into an
 object, cut numbers to 14 digits and refuse a lone surrogate's escape): a follower's error is
 its upstream's text with ``"upstream"`` appended. Times stay text too (a Lua number loses
-digits): the timestamp of the ending entry is read from its JSON.
+digits when written back with ``tostring``): the timestamp of the ending entry is read from
+its JSON, and a delayed step's due time is written with ``%.17g``.
 """
 
 from __future__ import annotations
@@ -107,15 +108,26 @@ local function link_functions()
     redis.call('DEL', key)
     return ids
   end
-  local function link_move(p, id, new, ts, reason, err, up, finals)
+  -- when a step released at ts (text) is due: ts itself, or later by its links' delay
+  -- and not_before (seconds; %.17g keeps every digit of the double)
+  local function due_of(links, ts)
+    local delay, nb = tonumber(links.delay), tonumber(links.not_before)
+    if (not delay or delay <= 0) and not nb then return ts end
+    local at = tonumber(ts)
+    local due = at + (delay or 0)
+    if nb and nb > due then due = nb end
+    if due == at then return ts end
+    return string.format('%.17g', due)
+  end
+  local function link_move(p, id, new, ts, reason, err, up, finals, due)
     local rec = p .. 'inv:' .. id
     redis.call('HSET', rec, 'status', new)
     redis.call('HDEL', rec, 'left')
     redis.call('SREM', p .. 'status:waiting', id)
     redis.call('SADD', p .. 'status:' .. new, id)
     if new == 'scheduled' then
-      redis.call('HSET', rec, 'due', ts)
-      redis.call('ZADD', p .. 'scheduled', ts, id)
+      redis.call('HSET', rec, 'due', due)
+      redis.call('ZADD', p .. 'scheduled', due, id)
     else
       redis.call('HSET', rec, 'error', err)
       if up then redis.call('HSET', rec, 'up', up) end
@@ -133,7 +145,8 @@ local function link_functions()
     if not links then return nil end
     if links.on == 'failure' then
       if ended == 'failed' and fires_errbacks(p, parent) then
-        link_move(p, child, 'scheduled', ts, parent .. ' failed', nil, nil, finals)
+        local reason = parent .. ' failed'
+        link_move(p, child, 'scheduled', ts, reason, nil, nil, finals, due_of(links, ts))
         return nil
       end
       local reason = 'not needed: ' .. parent .. ' ended ' .. string.upper(ended)
@@ -142,7 +155,8 @@ local function link_functions()
     end
     if ended == 'success' then
       if redis.call('HINCRBY', rec, 'left', -1) <= 0 then
-        link_move(p, child, 'scheduled', ts, 'released by ' .. parent, nil, nil, finals)
+        local reason = 'released by ' .. parent
+        link_move(p, child, 'scheduled', ts, reason, nil, nil, finals, due_of(links, ts))
       end
       return nil
     end
