@@ -91,10 +91,10 @@ class Links:
 
     - ``on="success"``: when it SUCCEEDED, one fewer to wait for; at zero, the waiting
       invocation moves WAITING → SCHEDULED, due at once or after its delay (below; the
-      scheduler publishes it if nobody does sooner). When it ended otherwise, the waiting invocation ends FAILED
-      with that error (marked with ``"upstream"``: the id it came from), and so on down
-      what waits for *it* — a failed chain fails every later step, a failed chord member
-      its body.
+      scheduler publishes it if nobody does sooner). When it ended otherwise, the waiting
+      invocation ends FAILED with that error (marked with ``"upstream"``: the id it came
+      from), and so on down what waits for *it* — a failed chain fails every later step,
+      a failed chord member its body.
     - ``on="failure"`` (an error callback): released when it ended FAILED by itself (not
       as a failed upstream's follower, unless ``upstream`` errors are asked for with
       ``receive="error"`` on a chord body's callback); ended CANCELLED ("not needed")
