@@ -14,7 +14,16 @@ from pathlib import Path
 from bench.machine import describe_machine, load_average
 from bench.report import Report
 from bench.run import run
-from bench.settings import SCENARIOS, SYSTEMS, TRANSPORTS, WORKER_THREADS, Settings, quick_settings
+from bench.settings import (
+    DEFAULT_SCENARIOS,
+    SCENARIO_GROUPS,
+    SCENARIOS,
+    SYSTEMS,
+    TRANSPORTS,
+    WORKER_THREADS,
+    Settings,
+    quick_settings,
+)
 
 #: how each system is set up, stored in the JSON report next to the figures
 DESCRIPTIONS = {
@@ -33,7 +42,8 @@ DESCRIPTIONS = {
     ),
     "compat": (
         "pynenc_celery_compat: a compat Celery app in the bench process calling "
-        "noop.delay()/echo.delay(i).get(); runner subprocess (python -c 'import "
+        "noop.delay()/echo.delay(i).get() (chord/chain: the layer's canvas, as for Celery); "
+        "runner subprocess (python -c 'import "
         f"bench.tasks_compat as m; m.app.pynenc.runner.run()', runner.threads={WORKER_THREADS}"
         "), broker and state backend from the Celery app's broker_url/result_backend"
     ),
@@ -46,12 +56,20 @@ DESCRIPTIONS = {
 }
 
 
-def _choices(text: str, valid: tuple[str, ...], option: str) -> tuple[str, ...]:
-    chosen = tuple(item.strip() for item in text.split(",") if item.strip())
+def _choices(
+    text: str,
+    valid: tuple[str, ...],
+    option: str,
+    groups: dict[str, tuple[str, ...]] | None = None,
+) -> tuple[str, ...]:
+    groups = groups or {}
+    named = [item.strip() for item in text.split(",") if item.strip()]
+    chosen = tuple(dict.fromkeys(x for item in named for x in groups.get(item, (item,))))
     unknown = [item for item in chosen if item not in valid]
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(
-            f"{option}: unknown {', '.join(unknown) or '(empty)'}; choose from {','.join(valid)}"
+            f"{option}: unknown {', '.join(unknown) or '(empty)'}; choose from "
+            f"{','.join((*valid, *groups))}"
         )
     return chosen
 
@@ -60,10 +78,16 @@ def parse_args(argv: list[str]) -> Settings:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="default: %(default)s")
     parser.add_argument("--transports", default=",".join(TRANSPORTS), help="default: %(default)s")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="default: %(default)s")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(DEFAULT_SCENARIOS),
+        help="default: %(default)s (canvas = chord,chain)",
+    )
     parser.add_argument("-n", type=int, help="tasks per throughput/parallel run (2000; quick 200)")
     parser.add_argument("--roundtrips", type=int, help="calls per roundtrip run (500; quick 100)")
     parser.add_argument("--sync-calls", type=int, help="calls per sync run (10000; quick 2000)")
+    parser.add_argument("--chord-size", type=int, help="chord header members (1000; quick 200)")
+    parser.add_argument("--chain-length", type=int, help="chain steps (100; quick 20)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (3; quick 1)")
     parser.add_argument("--timeout", type=float, help="bound of one measurement, s (120)")
     parser.add_argument("--quick", action="store_true", help="a smoke run of about two minutes")
@@ -73,7 +97,7 @@ def parse_args(argv: list[str]) -> Settings:
         chosen = {
             "systems": _choices(args.systems, SYSTEMS, "--systems"),
             "transports": _choices(args.transports, TRANSPORTS, "--transports"),
-            "scenarios": _choices(args.scenarios, SCENARIOS, "--scenarios"),
+            "scenarios": _choices(args.scenarios, SCENARIOS, "--scenarios", SCENARIO_GROUPS),
         }
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
@@ -81,6 +105,8 @@ def parse_args(argv: list[str]) -> Settings:
         "n": args.n,
         "roundtrips": args.roundtrips,
         "sync_calls": args.sync_calls,
+        "chord_size": args.chord_size,
+        "chain_length": args.chain_length,
         "rounds": args.rounds,
         "scenario_timeout": args.timeout,
     }
@@ -100,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     report.say(
         f"bench: systems={','.join(settings.systems)} transports={','.join(settings.transports)}"
         f" scenarios={','.join(settings.scenarios)} n={settings.n}"
-        f" roundtrips={settings.roundtrips} rounds={settings.rounds}"
+        f" roundtrips={settings.roundtrips} chord={settings.chord_size}"
+        f" chain={settings.chain_length} rounds={settings.rounds}"
         f" ({report.machine['cpus_usable']} CPUs, Python {report.machine['python']})"
     )
     load = report.machine["loadavg_at_start"]

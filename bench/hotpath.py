@@ -2,11 +2,14 @@
 
 ``python -m bench.hotpath --transport embedded|redis --calls N [--py-spy DIR]`` runs ``N``
 tasks (``--mode roundtrip``: sequential ``direct_task`` calls; ``throughput``: batches of
-500 ``noop()`` then their results) after a warm-up. With ``--py-spy DIR`` it attaches
-``py-spy record`` to the caller (this process) and, on Redis, to the runner subprocess,
-for the measured part only, writes collapsed stacks to ``DIR/{caller,runner}.txt`` and
-prints the functions that cost most, in µs of CPU per task. On Redis it also prints the
-server's commands per task (``INFO commandstats``).
+500 ``noop()`` then their results; ``chain``: chains of ``--size`` steps (100), each
+waited for; ``chord``: chords of ``--size`` no-op members (1000) and a body, each waited
+for) after a warm-up. With ``--py-spy DIR`` it attaches ``py-spy record`` to the caller
+(this process) and, on Redis, to the runner subprocess, for the measured part only, writes
+collapsed stacks to ``DIR/{caller,runner}.txt`` and prints the functions that cost most,
+in µs of CPU per task. On Redis it also prints the server's commands per task (``INFO
+commandstats``), and with ``--round-trips`` each process's round trips per task
+(``MONITOR``, :mod:`bench.redis_trips`; it slows the server, so the rate drops).
 """
 
 from __future__ import annotations
@@ -22,50 +25,83 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import tasks_embedded, tasks_pynenc
 from bench.procs import WorkerProcess, python_argv, running_server
+from bench.redis_trips import TripCounter
 from bench.sys_pynenc import RUNNER_CODE
-from pynenc import Pynenc
+from pynenc import Pynenc, chain, chord
 
 BATCH = 500
+#: steps of a chain and members of a chord, unless ``--size`` says otherwise
+SIZES = {"chain": 100, "chord": 1000}
 
 
-def workload(noop: Any, echo_direct: Callable[[int], int], mode: str, calls: int) -> float:
-    """Run ``calls`` tasks; seconds taken."""
+@dataclass(frozen=True)
+class Tasks:
+    """The tasks of a workload, on the caller's app."""
+
+    noop: Any
+    echo: Any
+    echo_direct: Any
+    inc: Any
+    total: Any
+
+
+def workload(tasks: Tasks, mode: str, calls: int, size: int) -> tuple[float, int]:
+    """Run about ``calls`` tasks (whole compositions of ``size``): seconds taken, tasks run."""
     start = time.perf_counter()
     if mode == "roundtrip":
         for i in range(calls):
-            echo_direct(i)
-    else:
+            tasks.echo_direct(i)
+    elif mode == "throughput":
         for done in range(0, calls, BATCH):
-            invocations = [noop() for _ in range(min(BATCH, calls - done))]
+            invocations = [tasks.noop() for _ in range(min(BATCH, calls - done))]
             for invocation in invocations:
                 invocation.get_result(timeout=60)
-    return time.perf_counter() - start
+    elif mode == "chain":
+        for _ in range(max(1, calls // size)):
+            steps = [tasks.inc.sig() for _ in range(size - 1)]
+            chain(tasks.inc.sig(0), *steps).run().last.get_result(timeout=120)
+        calls = max(1, calls // size) * size
+    else:
+        for _ in range(max(1, calls // size)):
+            members = [tasks.echo.sig(i) for i in range(size)]
+            chord(members, tasks.total.sig()).run().last.get_result(timeout=120)
+        calls = max(1, calls // size) * (size + 1)
+    return time.perf_counter() - start, calls
 
 
 @contextlib.contextmanager
-def embedded() -> Iterator[tuple[Any, Any, list[int]]]:
+def embedded() -> Iterator[tuple[Tasks, list[int]]]:
     app = tasks_embedded.app
     thread = threading.Thread(target=app.runner.run, daemon=True)
     thread.start()
+    m = tasks_embedded
     try:
-        yield tasks_embedded.noop, tasks_embedded.echo_direct, []
+        yield Tasks(m.noop, m.echo, m.echo_direct, m.inc, m.total), []
     finally:
         app.runner.stop_runner_loop()
         thread.join(10)
 
 
 @contextlib.contextmanager
-def on_redis(url: str, logs: Path) -> Iterator[tuple[Any, Any, list[int]]]:
+def on_redis(url: str, logs: Path) -> Iterator[tuple[Tasks, list[int]]]:
     app_id = f"hotpath-{uuid.uuid4().hex[:6]}"
     app = Pynenc(config_values={"app_id": app_id, "broker_url": url, "state_backend_url": url})
-    noop = app.task(tasks_pynenc.noop.func)
-    echo_direct = app.direct_task(tasks_pynenc.echo_direct.__inner_function__)
+    m = tasks_pynenc
+    echo_direct = app.direct_task(m.echo_direct.__inner_function__)
+    tasks = Tasks(
+        app.task(m.noop.func),
+        app.task(m.echo.func),
+        echo_direct,
+        app.task(m.inc.func),
+        app.task(m.total.func),
+    )
     env = {
         "PYNENC__APP_ID": app_id,
         "PYNENC__BROKER_URL": url,
@@ -85,7 +121,7 @@ def on_redis(url: str, logs: Path) -> Iterator[tuple[Any, Any, list[int]]]:
                 if time.monotonic() > deadline:
                     raise
         assert worker.process is not None
-        yield noop, echo_direct, [worker.process.pid]
+        yield tasks, [worker.process.pid]
     finally:
         worker.stop(10)
 
@@ -142,22 +178,30 @@ def redis_command_counts(url: str) -> Counter[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.hotpath", description=__doc__)
     parser.add_argument("--transport", choices=("embedded", "redis"), default="embedded")
-    parser.add_argument("--mode", choices=("roundtrip", "throughput"), default="roundtrip")
+    parser.add_argument(
+        "--mode", choices=("roundtrip", "throughput", "chain", "chord"), default="roundtrip"
+    )
     parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--size", type=int, help="chain steps (100) / chord members (1000)")
+    parser.add_argument(
+        "--round-trips", action="store_true", help="count each process's round trips (Redis)"
+    )
     parser.add_argument("--py-spy", dest="py_spy", help="directory for py-spy's stacks")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--gil", action="store_true", help="sample only the GIL holder")
     args = parser.parse_args()
+    size = args.size or SIZES.get(args.mode, 1)
     logs = Path(tempfile.mkdtemp(prefix="hotpath-"))
+    trips: list[str] = []
     with contextlib.ExitStack() as stack:
         url = None
         if args.transport == "redis":
             url = stack.enter_context(running_server("redis"))
-            noop, echo_direct, pids = stack.enter_context(on_redis(url, logs))
+            tasks, pids = stack.enter_context(on_redis(url, logs))
         else:
-            noop, echo_direct, pids = stack.enter_context(embedded())
-        workload(noop, echo_direct, args.mode, min(500, args.calls))  # warm-up
+            tasks, pids = stack.enter_context(embedded())
+        workload(tasks, args.mode, min(500, args.calls), size)  # warm-up
         spies: dict[str, subprocess.Popen[bytes]] = {}
         out = Path(args.py_spy) if args.py_spy else None
         if out is not None:
@@ -166,24 +210,34 @@ def main() -> None:
                 spies[role] = start_py_spy(pid, out / f"{role}.txt", args.rate, args.gil)
             time.sleep(1.0)  # py-spy attaches asynchronously; let it start sampling
         before = redis_command_counts(url) if url else Counter()
-        seconds = workload(noop, echo_direct, args.mode, args.calls)
+        with contextlib.ExitStack() as counting:
+            counter = None
+            if url and args.round_trips:
+                counter = counting.enter_context(TripCounter(url))
+            seconds, done = workload(tasks, args.mode, args.calls, size)
         after = redis_command_counts(url) if url else Counter()
+        if counter is not None:
+            roles = {"caller": os.getpid(), **{f"runner{i}": p for i, p in enumerate(pids)}}
+            trips = counter.table(roles, done)
         for spy in spies.values():
             spy.send_signal(signal.SIGINT)
         for spy in spies.values():
             spy.wait(30)
-    print(f"{args.transport} {args.mode}: {args.calls} tasks in {seconds:.2f} s ", end="")
-    print(f"= {args.calls / seconds:,.0f}/s, {seconds / args.calls * 1e6:,.0f} µs/task wall")
+    print(f"{args.transport} {args.mode}: {done} tasks in {seconds:.2f} s ", end="")
+    print(f"= {done / seconds:,.0f}/s, {seconds / done * 1e6:,.0f} µs/task wall")
     if url:
         delta = after - before
-        per_task = sum(delta.values()) / args.calls
+        per_task = sum(delta.values()) / done
         print(f"redis commands per task: {per_task:.1f}")
         for name, count in delta.most_common(25):
-            print(f"  {name:<14} {count / args.calls:6.2f}")
+            print(f"  {name:<14} {count / done:6.2f}")
+    if trips:
+        print("round trips per task, by process (MONITOR):")
+        print("\n".join(trips))
     if out is not None:
         for role in spies:
             print(f"\n{role} (py-spy, {args.rate} Hz; stacks in {out / (role + '.txt')}):")
-            print("\n".join(top_functions(out / f"{role}.txt", args.rate, args.calls, args.top)))
+            print("\n".join(top_functions(out / f"{role}.txt", args.rate, done, args.top)))
     shutil.rmtree(logs, ignore_errors=True)
 
 

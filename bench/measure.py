@@ -65,6 +65,32 @@ def rate_metrics(n: int, started: float, enqueued: float, completed: float) -> M
     }
 
 
+def chord_metrics(members: int, started: float, submitted: float, completed: float) -> Metrics:
+    """Figures of a chord of ``members`` from ``perf_counter`` stamps: ``seconds`` from the
+    call (building it included) to the body's result in the caller's hands, ``submit_s``
+    until the call returned, ``complete_per_s``: invocations (members and body) per second."""
+    seconds = max(completed - started, 1e-9)
+    return {
+        "seconds": seconds,
+        "submit_s": submitted - started,
+        "complete_per_s": (members + 1) / seconds,
+        "tasks": float(members + 1),
+    }
+
+
+def chain_metrics(steps: int, started: float, submitted: float, completed: float) -> Metrics:
+    """Figures of a chain of ``steps`` from ``perf_counter`` stamps: ``seconds`` from the
+    call (building it included) to the last step's result in the caller's hands,
+    ``submit_s`` until the call returned, ``ms_per_step``: seconds / steps in ms."""
+    seconds = max(completed - started, 1e-9)
+    return {
+        "seconds": seconds,
+        "submit_s": submitted - started,
+        "ms_per_step": seconds / steps * 1e3,
+        "tasks": float(steps),
+    }
+
+
 class _Box:
     """Where a lane's thread leaves one call's outcome."""
 

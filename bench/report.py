@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import Metrics, median
-from bench.settings import Settings
+from bench.settings import SCENARIOS, Settings
 
 IN_PROCESS = "in-process"
 
@@ -23,12 +23,20 @@ RATED: list[tuple[str, str, str, bool]] = [
     ("roundtrip", "p99_ms", "p99 ms", False),
     ("parallel", "complete_per_s", "completed/s", True),
     ("parallel", "enqueue_per_s", "enqueued/s", True),
+    ("chord", "seconds", "completion s", False),
+    ("chain", "seconds", "completion s", False),
 ]
 #: shown in the absolute table only
 UNRATED: list[tuple[str, str, str]] = [
     ("throughput", "redis_cmds_per_task", "redis cmds/task"),
     ("roundtrip", "redis_cmds_per_task", "redis cmds/call"),
     ("parallel", "redis_cmds_per_task", "redis cmds/task"),
+    ("chord", "submit_s", "call returned s"),
+    ("chord", "complete_per_s", "invocations/s"),
+    ("chord", "redis_cmds_per_task", "redis cmds/task"),
+    ("chain", "submit_s", "call returned s"),
+    ("chain", "ms_per_step", "ms/step"),
+    ("chain", "redis_cmds_per_task", "redis cmds/step"),
 ]
 #: sync rows: (label, pynenc metric, the Celery eager metric it is compared with); the
 #: other column compares with a plain function call
@@ -85,10 +93,12 @@ class Report:
         self.records.append(Record(transport, system, scenario, round_no, status, detail=why))
         self.say(f"   round {round_no + 1} {scenario:<10} {system:<7} {status}: {why}")
 
-    def unavailable(self, transport: str, system: str, reason: str) -> None:
-        self.records.append(Record(transport, system, "*", -1, "unavailable", detail=reason))
-        prefix = "not available yet" if system == "pynenc" else "not available"
-        self.say(f"   {system} on {transport}: {prefix}: {reason}")
+    def unavailable(self, transport: str, system: str, reason: str, scenario: str = "*") -> None:
+        """``system`` cannot run on ``transport`` (``scenario`` "*") or cannot run
+        ``scenario`` there."""
+        record = Record(transport, system, scenario, -1, "unavailable", detail=reason)
+        self.records.append(record)
+        self.say(f"   {_missing_line(record)}")
 
     # -- aggregation -------------------------------------------------------------------------
 
@@ -169,13 +179,11 @@ class Report:
         if load:
             lines.insert(0, load + "\n")
         lines.append(self._absolute_table())
-        lines.append(self._sync_table())
+        lines.extend(table for table in (self._chain_steps(), self._sync_table()) if table)
         missing = [r for r in self.records if r.status == "unavailable"]
         if missing:
             lines.append("\nNOT MEASURED")
-            for r in missing:
-                prefix = "not available yet" if r.system == "pynenc" else "not available"
-                lines.append(f"  {r.system} on {r.transport}: {prefix}: {r.detail}")
+            lines.extend(f"  {_missing_line(r)}" for r in missing)
         return "\n".join(lines)
 
     def background_load(self) -> str:
@@ -200,6 +208,7 @@ class Report:
             systems += ("compat",)
         rows: list[tuple[str, ...]] = [("transport", "scenario", "metric", *systems)]
         shown = [(s, m, label) for s, m, label, _ in RATED] + UNRATED
+        shown.sort(key=lambda row: SCENARIOS.index(row[0]))  # stable: a scenario's rows together
         for transport in self.settings.transports:
             for scenario, metric, label in shown:
                 if scenario not in self.settings.scenarios:
@@ -224,6 +233,23 @@ class Report:
         if not statuses or m == "redis_cmds_per_task":
             return None
         return "n/a" if "unavailable" in statuses else statuses[-1]
+
+    def _chain_steps(self) -> str:
+        """A chain's latency per step against the same system's plain round trip."""
+        medians = self.medians()
+        lines = []
+        for transport in self.settings.transports:
+            for system in ("pynenc", "celery", "compat"):
+                step = medians.get((transport, system, "chain"), {}).get("ms_per_step")
+                call = medians.get((transport, system, "roundtrip"), {}).get("p50_ms")
+                if step and call:
+                    lines.append(
+                        f"  {transport:<9} {system:<7} {_fmt(step)} ms per chain step = "
+                        f"{step / call:.2f} x its round trip p50 ({_fmt(call)} ms)"
+                    )
+        if not lines:
+            return ""
+        return "\nCHAIN STEP vs ROUND TRIP (medians)\n" + "\n".join(lines)
 
     def _sync_table(self) -> str:
         medians = self.medians()
@@ -264,6 +290,12 @@ class Report:
 
 
 _SYNC_SYSTEMS = ("pynenc", "celery", "plain")
+
+
+def _missing_line(record: Record) -> str:
+    prefix = "not available yet" if record.system in ("pynenc", "compat") else "not available"
+    what = "" if record.scenario == "*" else f" {record.scenario}"
+    return f"{record.system}{what} on {record.transport}: {prefix}: {record.detail}"
 
 
 def _ratio(

@@ -150,7 +150,9 @@ def _measure(
     if system.broken is not None:
         report.failed(where, system.name, scenario, round_no, "skipped", system.broken)
         return
-    size = settings.roundtrips if scenario == "roundtrip" else settings.n
+    if scenario in system.missing:
+        return  # reported once, in the first round
+    size = settings.size(scenario)
     method: Callable[[int, float], Metrics] = getattr(system, scenario)
     redis_url = system.transport.redis_url
     try:
@@ -162,7 +164,12 @@ def _measure(
         metrics = system.lane.call(lambda: method(size, deadline), settings.scenario_timeout + 1)
         metrics.update(meter.stop())
         if redis_url and overhead is not None:
-            metrics["redis_cmds_per_task"] = (redis_commands(redis_url) - before - overhead) / size
+            tasks = metrics.get("tasks") or metrics.get("calls") or size
+            metrics["redis_cmds_per_task"] = (redis_commands(redis_url) - before - overhead) / tasks
+    except Unavailable as exc:  # this system cannot run this scenario (yet): not a failure
+        system.missing.add(scenario)
+        report.unavailable(where, system.name, str(exc), scenario)
+        return
     except Exception as exc:
         status = "timeout" if isinstance(exc, MeasurementTimeout) else "error"
         report.failed(

@@ -7,9 +7,15 @@ from typing import Any
 
 SYSTEMS = ("pynenc", "celery", "kombu", "compat")
 TRANSPORTS = ("embedded", "sqlite", "redis", "rabbitmq")
-SCENARIOS = ("throughput", "roundtrip", "parallel", "sync")
+SCENARIOS = ("throughput", "roundtrip", "parallel", "sync", "chord", "chain")
+#: what ``python -m bench`` measures when ``--scenarios`` is not given
+DEFAULT_SCENARIOS = SCENARIOS
+#: composition (``pynenc.chord``/``chain``, Celery's canvas): measured by systems that have it
+CANVAS_SCENARIOS = ("chord", "chain")
+#: ``--scenarios`` names that stand for several scenarios
+SCENARIO_GROUPS: dict[str, tuple[str, ...]] = {"canvas": CANVAS_SCENARIOS}
 #: scenarios that run on a transport; ``sync`` runs once, in this process
-DISTRIBUTED_SCENARIOS = ("throughput", "roundtrip", "parallel")
+DISTRIBUTED_SCENARIOS = ("throughput", "roundtrip", "parallel", *CANVAS_SCENARIOS)
 
 #: which systems can run on which transport (pynenc alone has embedded and sqlite modes;
 #: ``compat`` is pynenc_celery_compat: Celery's calling API on a pynenc runner)
@@ -37,6 +43,10 @@ class Settings:
     roundtrips: int = 500
     #: calls per sync-mode measurement
     sync_calls: int = 10_000
+    #: no-op members in the header of the chord scenario (its body sums their results)
+    chord_size: int = 1000
+    #: steps of the chain scenario (each adds 1 to the previous step's result)
+    chain_length: int = 100
     #: interleaved rounds; every figure is the median over them
     rounds: int = 3
     #: upper bound of one measurement (a hung system is reported as "timeout")
@@ -48,6 +58,15 @@ class Settings:
     quick: bool = False
     json_path: str = "bench/results/latest.json"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def size(self, scenario: str) -> int:
+        """How many calls one measurement of ``scenario`` makes."""
+        sizes = {
+            "roundtrip": self.roundtrips,
+            "chord": self.chord_size,
+            "chain": self.chain_length,
+        }
+        return sizes.get(scenario, self.n)
 
     @property
     def warmup(self) -> int:
@@ -64,6 +83,8 @@ def quick_settings(**overrides: Any) -> Settings:
         "n": 200,
         "roundtrips": 100,
         "sync_calls": 2000,
+        "chord_size": 200,
+        "chain_length": 20,
         "rounds": 1,
         "scenario_timeout": 60.0,
         "start_timeout": 45.0,

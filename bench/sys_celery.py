@@ -10,9 +10,16 @@ from __future__ import annotations
 import contextlib
 import time
 
-from celery import group  # type: ignore[import-untyped]
+from celery import chain, chord, group  # type: ignore[import-untyped]
 
-from bench.measure import Metrics, latency_metrics, rate_metrics, remaining
+from bench.measure import (
+    Metrics,
+    chain_metrics,
+    chord_metrics,
+    latency_metrics,
+    rate_metrics,
+    remaining,
+)
 from bench.procs import WorkerProcess, python_argv, wait_ready
 from bench.settings import WORKER_THREADS
 from bench.system import System
@@ -97,3 +104,27 @@ class CelerySystem(System):
         if pending.get(timeout=remaining(deadline)) != list(range(n)):
             raise AssertionError("wrong results")
         return rate_metrics(n, started, enqueued, time.perf_counter())
+
+    def chord(self, n: int, deadline: float) -> Metrics:
+        assert self.tasks is not None
+        echo = self.tasks.echo
+        started = time.perf_counter()
+        pending = chord([echo.s(i) for i in range(n)])(self.tasks.total.s())
+        submitted = time.perf_counter()
+        value = pending.get(timeout=remaining(deadline))
+        completed = time.perf_counter()
+        if value != n * (n - 1) // 2:
+            raise AssertionError(f"wrong chord result {value!r}")
+        return chord_metrics(n, started, submitted, completed)
+
+    def chain(self, n: int, deadline: float) -> Metrics:
+        assert self.tasks is not None
+        inc = self.tasks.inc
+        started = time.perf_counter()
+        pending = chain(inc.s(0), *[inc.s() for _ in range(n - 1)]).apply_async()
+        submitted = time.perf_counter()
+        value = pending.get(timeout=remaining(deadline))
+        completed = time.perf_counter()
+        if value != n:
+            raise AssertionError(f"wrong chain result {value!r}")
+        return chain_metrics(n, started, submitted, completed)

@@ -4,15 +4,27 @@ The caller uses Celery's API on a compat ``Celery`` app (``echo.delay(i).get()``
 ``[noop.delay() …]`` then ``.get()`` of each); a pynenc runner subprocess runs the tasks:
 ``python -c "import bench.tasks_compat as m; m.app.pynenc.runner.run()"`` with
 ``runner.threads`` = 8, as the pynenc system's runner. Against ``pynenc`` it shows what the
-layer costs; against ``celery`` the same calling code on Celery.
+layer costs; against ``celery`` the same calling code on Celery. The chord and chain
+scenarios use the layer's canvas (``pynenc_celery_compat.chord``/``chain``, Celery's
+calling code) and are reported unavailable while the layer has none.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
-from bench.measure import Metrics, latency_metrics, rate_metrics, remaining
+import pynenc_celery_compat
+from bench.measure import (
+    Metrics,
+    Unavailable,
+    chain_metrics,
+    chord_metrics,
+    latency_metrics,
+    rate_metrics,
+    remaining,
+)
 from bench.procs import WorkerProcess, python_argv, wait_ready
 from bench.settings import WORKER_THREADS
 from bench.system import System
@@ -25,8 +37,8 @@ class CompatSystem(System):
     """A compat Celery client in this process and one pynenc runner subprocess."""
 
     name = "compat"
-    #: fan-outs go through Celery's canvas (``group``), which has its own issue
-    scenarios = ("throughput", "roundtrip")
+    #: the parallel fan-out (``group``) is not measured through the layer
+    scenarios = ("throughput", "roundtrip", "chord", "chain")
     tasks: CompatTasks | None = None
     worker: WorkerProcess | None = None
 
@@ -67,6 +79,7 @@ class CompatSystem(System):
         deadline = time.monotonic() + self.settings.scenario_timeout
         self.throughput(self.settings.warmup, deadline)
         self.roundtrip(10, deadline)
+        self.warm_up_canvas(deadline)
 
     def throughput(self, n: int, deadline: float) -> Metrics:
         assert self.tasks is not None
@@ -90,4 +103,36 @@ class CompatSystem(System):
         return latency_metrics(latencies)
 
     def parallel(self, n: int, deadline: float) -> Metrics:
-        raise NotImplementedError("compat: no canvas (group) yet; see scenarios")
+        raise NotImplementedError("compat: the group fan-out is not measured; see scenarios")
+
+    def chord(self, n: int, deadline: float) -> Metrics:
+        assert self.tasks is not None
+        echo = self.tasks.echo
+        started = time.perf_counter()
+        pending = _canvas("chord")([echo.s(i) for i in range(n)])(self.tasks.total.s())
+        submitted = time.perf_counter()
+        value = pending.get(timeout=remaining(deadline))
+        completed = time.perf_counter()
+        if value != n * (n - 1) // 2:
+            raise AssertionError(f"wrong chord result {value!r}")
+        return chord_metrics(n, started, submitted, completed)
+
+    def chain(self, n: int, deadline: float) -> Metrics:
+        assert self.tasks is not None
+        inc = self.tasks.inc
+        started = time.perf_counter()
+        pending = _canvas("chain")(inc.s(0), *[inc.s() for _ in range(n - 1)]).apply_async()
+        submitted = time.perf_counter()
+        value = pending.get(timeout=remaining(deadline))
+        completed = time.perf_counter()
+        if value != n:
+            raise AssertionError(f"wrong chain result {value!r}")
+        return chain_metrics(n, started, submitted, completed)
+
+
+def _canvas(name: str) -> Any:
+    """The layer's ``chord`` or ``chain``; :class:`Unavailable` while it has none."""
+    found = getattr(pynenc_celery_compat, name, None)
+    if found is None:
+        raise Unavailable(f"pynenc_celery_compat has no {name} yet (its canvas)")
+    return found

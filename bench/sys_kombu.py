@@ -22,6 +22,8 @@ class KombuSystem(System):
     """One publisher (this process) and one consumer (a subprocess, or a thread on memory)."""
 
     name = "kombu"
+    #: a transport has no composition: the canvas scenarios are not measured for it
+    scenarios = ("throughput", "roundtrip", "parallel")
     client: KombuClient | None = None
     worker: WorkerProcess | None = None
 

@@ -14,11 +14,20 @@ import uuid
 from typing import Any
 
 from bench import tasks_embedded, tasks_pynenc
-from bench.measure import Metrics, Unavailable, latency_metrics, rate_metrics, remaining
+from bench.measure import (
+    Metrics,
+    Unavailable,
+    chain_metrics,
+    chord_metrics,
+    latency_metrics,
+    rate_metrics,
+    remaining,
+)
 from bench.procs import WorkerProcess, python_argv, wait_ready
 from bench.settings import WORKER_THREADS
 from bench.system import System
-from pynenc import Pynenc
+from pynenc import Pynenc, chain, chord
+from pynenc.records import InvocationStatus
 
 RUNNER_CODE = "import bench.tasks_pynenc as m; m.app.runner.run()"
 
@@ -31,6 +40,10 @@ class PynencSystem(System):
     noop: Any
     echo: Any
     echo_direct: Any
+    total: Any
+    inc: Any
+    #: a chain went through once: the state backend releases followers
+    _composes = False
 
     def reset(self) -> None:
         self.app.purge()
@@ -64,6 +77,46 @@ class PynencSystem(System):
             raise AssertionError("wrong results")
         return rate_metrics(n, started, enqueued, time.perf_counter())
 
+    def chord(self, n: int, deadline: float) -> Metrics:
+        self._check_composition(deadline)
+        echo = self.echo
+        started = time.perf_counter()
+        handle = chord([echo.sig(i) for i in range(n)], self.total.sig()).run()
+        submitted = time.perf_counter()
+        value = handle.last.get_result(timeout=remaining(deadline))
+        completed = time.perf_counter()
+        if value != n * (n - 1) // 2:
+            raise AssertionError(f"wrong chord result {value!r}")
+        return chord_metrics(n, started, submitted, completed)
+
+    def chain(self, n: int, deadline: float) -> Metrics:
+        self._check_composition(deadline)
+        inc = self.inc
+        started = time.perf_counter()
+        handle = chain(inc.sig(0), *[inc.sig() for _ in range(n - 1)]).run()
+        submitted = time.perf_counter()
+        value = handle.last.get_result(timeout=remaining(deadline))
+        completed = time.perf_counter()
+        if value != n:
+            raise AssertionError(f"wrong chain result {value!r}")
+        return chain_metrics(n, started, submitted, completed)
+
+    def _check_composition(self, deadline: float) -> None:
+        """Raise :class:`Unavailable` when the state backend does not release a
+        composition's followers (the step that ends an invocation settles them, so once
+        the first step is final the second may not be WAITING any more)."""
+        if self._composes:
+            return
+        first, second = (self.inc.sig(0) | self.inc.sig()).run().steps
+        first.get_result(timeout=remaining(deadline))
+        record = self.app.state_backend.get(second.invocation_id)
+        if record is not None and record.status is InvocationStatus.WAITING:
+            kind = type(self.app.state_backend).__name__
+            raise Unavailable(f"{kind} does not release a composition's followers yet")
+        if second.get_result(timeout=remaining(deadline)) != 2:
+            raise AssertionError("wrong result of a two-step chain")
+        self._composes = True
+
     def ping(self, timeout: float) -> None:
         if self.echo(7).get_result(timeout=timeout) != 7:
             raise AssertionError("wrong result")
@@ -79,6 +132,8 @@ class EmbeddedPynenc(PynencSystem):
         self.noop = tasks_embedded.noop
         self.echo = tasks_embedded.echo
         self.echo_direct = tasks_embedded.echo_direct
+        self.total = tasks_embedded.total
+        self.inc = tasks_embedded.inc
         self.app.conf.dev_mode_force_sync_tasks = False
         self.app.purge()
         self._thread = threading.Thread(target=self.app.runner.run, daemon=True)
@@ -112,6 +167,8 @@ class SubprocessPynenc(PynencSystem):
         self.noop = app.task(tasks_pynenc.noop.func)
         self.echo = app.task(tasks_pynenc.echo.func)
         self.echo_direct = app.direct_task(tasks_pynenc.echo_direct.__inner_function__)
+        self.total = app.task(tasks_pynenc.total.func)
+        self.inc = app.task(tasks_pynenc.inc.func)
         env = {
             "PYNENC__APP_ID": app_id,
             "PYNENC__BROKER_URL": transport.broker_url,

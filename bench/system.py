@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from bench.measure import Lane, Metrics
-from bench.settings import DISTRIBUTED_SCENARIOS, Settings
+from bench.measure import Lane, Metrics, Unavailable
+from bench.settings import CANVAS_SCENARIOS, DISTRIBUTED_SCENARIOS, Settings
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class System(ABC):
         self.lane = Lane(f"bench-{self.name}-{transport.name}")
         #: set when the system failed and could not be restarted; later measurements skip
         self.broken: str | None = None
+        #: scenarios found unavailable on this system (reported once, then skipped)
+        self.missing: set[str] = set()
 
     @property
     def label(self) -> str:
@@ -78,9 +81,26 @@ class System(ABC):
     def parallel(self, n: int, deadline: float) -> Metrics:
         """One fan-out of ``n`` calls (parallelize / group), waited for as a whole."""
 
+    def chord(self, n: int, deadline: float) -> Metrics:
+        """A chord of ``n`` no-op members whose body sums their results, waited for."""
+        raise Unavailable(f"{self.name} has no chord")
+
+    def chain(self, n: int, deadline: float) -> Metrics:
+        """A chain of ``n`` steps, each adding 1 to the previous result, waited for."""
+        raise Unavailable(f"{self.name} has no chain")
+
     def warm_up(self) -> None:
         """Run a few tasks through every path so imports and connections are made."""
         deadline = time.monotonic() + self.settings.scenario_timeout
         self.throughput(self.settings.warmup, deadline)
         self.roundtrip(10, deadline)
         self.parallel(self.settings.warmup, deadline)
+        self.warm_up_canvas(deadline)
+
+    def warm_up_canvas(self, deadline: float) -> None:
+        """A small chord and chain, when they are to be measured (a system that cannot run
+        them says so when they are measured)."""
+        for scenario in CANVAS_SCENARIOS:
+            if scenario in self.settings.scenarios and scenario in self.scenarios:
+                with contextlib.suppress(Unavailable):
+                    getattr(self, scenario)(min(self.settings.size(scenario), 20), deadline)

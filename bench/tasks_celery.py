@@ -25,6 +25,8 @@ class CeleryTasks:
     noop: Any
     echo: Any
     add: Any
+    total: Any
+    inc: Any
 
 
 def make_tasks(broker_url: str, result_backend: str | None, *, eager: bool = False) -> CeleryTasks:
@@ -46,7 +48,15 @@ def make_tasks(broker_url: str, result_backend: str | None, *, eager: bool = Fal
     def add(x: int, y: int) -> int:
         return x + y
 
-    return CeleryTasks(app, noop, echo, add)
+    @app.task(name="bench.total", shared=False)  # type: ignore[untyped-decorator]
+    def total(results: list[int]) -> int:
+        return sum(results)
+
+    @app.task(name="bench.inc", shared=False)  # type: ignore[untyped-decorator]
+    def inc(x: int) -> int:
+        return x + 1
+
+    return CeleryTasks(app, noop, echo, add, total, inc)
 
 
 _worker_tasks = make_tasks(

@@ -22,6 +22,8 @@ class CompatTasks:
     app: Any
     noop: Any
     echo: Any
+    total: Any
+    inc: Any
 
 
 def make_tasks(main: str, broker_url: str, result_backend: str | None) -> CompatTasks:
@@ -36,7 +38,15 @@ def make_tasks(main: str, broker_url: str, result_backend: str | None) -> Compat
     def echo(x: int) -> int:
         return x
 
-    return CompatTasks(app, noop, echo)
+    @app.task(name="bench.compat.total", shared=False)
+    def total(results: list[int]) -> int:
+        return sum(results)
+
+    @app.task(name="bench.compat.inc", shared=False)
+    def inc(x: int) -> int:
+        return x + 1
+
+    return CompatTasks(app, noop, echo, total, inc)
 
 
 _runner_tasks = make_tasks(

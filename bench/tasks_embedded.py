@@ -33,5 +33,17 @@ def add_direct(x: int, y: int) -> int:
     return x + y
 
 
+@app.task
+def total(results: list[int]) -> int:
+    """A chord's body: the sum of its header's results."""
+    return sum(results)
+
+
+@app.task
+def inc(x: int) -> int:
+    """A chain's step: one more than the previous step's result."""
+    return x + 1
+
+
 def plain_add(x: int, y: int) -> int:
     return x + y

@@ -26,3 +26,15 @@ def echo(x: int) -> int:
 @app.direct_task
 def echo_direct(x: int) -> int:
     return x
+
+
+@app.task
+def total(results: list[int]) -> int:
+    """A chord's body: the sum of its header's results."""
+    return sum(results)
+
+
+@app.task
+def inc(x: int) -> int:
+    """A chain's step: one more than the previous step's result."""
+    return x + 1

@@ -9,6 +9,10 @@ Keys and fields, under the app's prefix ``pynenc:{app_id}:``:
   deleted when ``<id>`` ends: an invocation nothing waits for costs its final status one
   ``EXISTS``;
 - ``left`` (a field of a WAITING record): how many invocations it still waits for;
+- ``on`` (a field of a WAITING record): ``links.on``, so that the end of an invocation it
+  waits for counts it down without decoding its links (a chord body's list as long as the
+  chord: decoding it at each member's end made a chord's cost grow with its size squared).
+  A record stored without it is settled from its links;
 - ``up`` (a field of a record ended FAILED as a follower): the upstream id its error carries
   as ``"upstream"``, so a follower of it gets the error without it first.
 
@@ -122,7 +126,7 @@ local function link_functions()
   local function link_move(p, id, new, ts, reason, err, up, finals, due)
     local rec = p .. 'inv:' .. id
     redis.call('HSET', rec, 'status', new)
-    redis.call('HDEL', rec, 'left')
+    redis.call('HDEL', rec, 'left', 'on')
     redis.call('SREM', p .. 'status:waiting', id)
     redis.call('SADD', p .. 'status:' .. new, id)
     if new == 'scheduled' then
@@ -139,9 +143,15 @@ local function link_functions()
   -- settles child for parent having ended `ended`; the final status child ended with, if any
   local function link_apply(p, parent, ended, child, ts, finals)
     local rec = p .. 'inv:' .. child
-    local f = redis.call('HMGET', rec, 'status', 'meta')
+    local f = redis.call('HMGET', rec, 'status', 'on')
     if f[1] ~= 'waiting' then return nil end  -- cancelled, or failed by another member
-    local links = links_of(f[2])
+    if ended == 'success' and f[2] == 'success' then  -- a count-down: the links not decoded
+      if redis.call('HINCRBY', rec, 'left', -1) <= 0 then
+        link_move(p, child, 'scheduled', ts, 'released by ' .. parent, nil, nil, finals)
+      end
+      return nil
+    end
+    local links = links_of(redis.call('HGET', rec, 'meta'))
     if not links then return nil end
     if links.on == 'failure' then
       if ended == 'failed' and fires_errbacks(p, parent) then
@@ -182,7 +192,7 @@ local function link_functions()
   local function link_new(p, id, meta, when, finals)
     local links = links_of(meta)
     if not links or not links.after then return end
-    redis.call('HSET', p .. 'inv:' .. id, 'left', #links.after)
+    redis.call('HSET', p .. 'inv:' .. id, 'left', #links.after, 'on', links.on or 'success')
     local ended = {}
     for _, parent in ipairs(links.after) do
       local status = redis.call('HGET', p .. 'inv:' .. parent, 'status')

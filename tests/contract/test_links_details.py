@@ -227,3 +227,46 @@ def test_redis_stores_a_follower_error_with_one_upstream(redis_backend: RedisSta
         client.close()
     assert isinstance(text, str) and text.count('"upstream"') == 1
     assert json.loads(text) == {**ERROR, "upstream": b}
+
+
+def _fields(backend: RedisStateBackend, inv: str, *names: str) -> list[str | None]:
+    client = redis.Redis.from_url(backend.url, decode_responses=True)
+    try:
+        return list(client.hmget(backend.prefix + "inv:" + inv, list(names)))
+    finally:
+        client.close()
+
+
+def test_redis_counts_a_chord_body_down_by_its_own_fields(
+    redis_backend: RedisStateBackend,
+) -> None:
+    # a member's end reads the body's count and kind (fields), never its links (the meta
+    # JSON, as long as the chord): the cost of a member stays flat with the chord's size
+    a, b, body = _id(), _id(), _id()
+    redis_backend.register([_plain(a), _plain(b), _waiting(body, (a, b), receive=RECEIVE_LIST)], 1)
+    assert _fields(redis_backend, body, "left", "on") == ["2", "success"]
+    _claim(redis_backend, a, b)
+    assert redis_backend.set_status(_end(a, S.SUCCESS, result="1"))
+    assert _fields(redis_backend, body, "left", "on") == ["1", "success"]
+    assert redis_backend.set_status(_end(b, S.SUCCESS, result="2"))
+    assert _get(redis_backend, body).status is S.SCHEDULED
+    assert _fields(redis_backend, body, "left", "on") == [None, None]
+
+
+@pytest.mark.parametrize("on", ["success", ON_FAILURE])
+def test_redis_settles_a_waiting_record_stored_without_its_kind(
+    redis_backend: RedisStateBackend, on: str
+) -> None:
+    # a WAITING record written before the kind was a field of its own: read from its links
+    a, b, follower = _id(), _id(), _id()
+    redis_backend.register([_plain(a), _plain(b), _waiting(follower, (a, b), on=on)], 1.0)
+    client = redis.Redis.from_url(redis_backend.url, decode_responses=True)
+    try:
+        client.hdel(redis_backend.prefix + "inv:" + follower, "on")
+    finally:
+        client.close()
+    _claim(redis_backend, a, b)
+    assert redis_backend.set_status(_end(a, S.SUCCESS, result="1"))
+    assert redis_backend.set_status(_end(b, S.SUCCESS, result="2"))
+    expected = S.SCHEDULED if on == "success" else S.CANCELLED
+    assert _get(redis_backend, follower).status is expected

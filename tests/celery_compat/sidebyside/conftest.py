@@ -9,7 +9,10 @@ It is package-scoped: one worker per flavour for the whole suite.
 from __future__ import annotations
 
 import gc
+import importlib
+import json
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,14 +21,19 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import redis
 from celery import _state
 from celery.contrib.testing.worker import start_worker
+from celery.result import AsyncResult
 
 from tests.celery_compat.sidebyside import tasks_celery, tasks_compat
 from tests.integration.deployments import wait_until
 from tests.servers import Server
 
 FLAVOURS = ["celery", "compat"]
+#: where each flavour's canvas names come from (``from celery import chain`` migrates to
+#: ``from pynenc_celery_compat import chain``, as the tasks modules' import line does)
+CANVAS_PACKAGES = {"celery": "celery", "compat": "pynenc_celery_compat"}
 #: how long a test waits for anything a worker does (generous: a loaded 2-core machine)
 WAIT = 30.0
 
@@ -73,6 +81,15 @@ def flavour(request: pytest.FixtureRequest, redis_server: Server) -> Iterator[Fl
         yield from _started(request.param, redis_server.db_url())
 
 
+def let_go_of_waiting_results(app: Any) -> None:
+    """Stop Celery's result backends waiting on results nobody read (a canvas's inner steps,
+    registered by the worker's threads, each with its backend), while Redis still runs; else
+    they unsubscribe when the interpreter exits, from a stopped Redis, and print errors."""
+    for found in gc.get_objects():
+        if isinstance(found, AsyncResult) and found.app is app and found.backend is not None:
+            found.backend.remove_pending_result(found)
+
+
 def _started(name: str, url: str) -> Iterator[Flavour]:
     if name == "celery":
         configure(tasks_celery, url)
@@ -86,6 +103,7 @@ def _started(name: str, url: str) -> Iterator[Flavour]:
         ):
             yield Flavour("celery", tasks_celery, url)
         gc.collect()  # Celery's results unsubscribe as they go: while Redis still runs
+        let_go_of_waiting_results(tasks_celery.app)
     else:
         configure(tasks_compat, url)
         with tasks_compat.app.pynenc.running_in_background(stop_timeout=WAIT):
@@ -126,15 +144,76 @@ def gate(tmp_path: Path) -> Iterator[Gate]:
     opened.release()  # never leave a worker slot held by a failed test
 
 
+@pytest.fixture
+def canvas(flavour: Flavour) -> ModuleType:
+    """The package the flavour's ``chain``, ``group``, ``chord``, ``signature`` … come from
+    (a name the compat package lacks fails the test that uses it, not the whole suite)."""
+    return importlib.import_module(CANVAS_PACKAGES[flavour.name])
+
+
+class Written:
+    """What the canvas callbacks of one test wrote down (``tasks_celery.write_down``): a
+    Redis list of the flavour's Redis, read with ``BLPOP`` (no polling)."""
+
+    def __init__(self, url: str) -> None:
+        self.key = f"sidebyside-canvas-{uuid.uuid4()}"
+        self.redis = redis.Redis.from_url(url)
+
+    def take(self, count: int = 1) -> list[dict[str, Any]]:
+        """The next ``count`` entries, in the order they were written; waits for each."""
+        entries: list[dict[str, Any]] = []
+        for _ in range(count):
+            popped = self.redis.blpop([self.key], timeout=WAIT)
+            assert popped is not None, f"{len(entries)} of {count} callbacks ran: {entries}"
+            entries.append(json.loads(popped[1]))
+        return entries
+
+    def already(self) -> list[dict[str, Any]]:
+        """The entries written so far, without waiting (callbacks an eager call ran inline)."""
+        entries = []
+        while (popped := self.redis.lpop(self.key)) is not None:
+            entries.append(json.loads(popped))
+        return entries
+
+    def nothing_more(self, wait: float = 1.0) -> None:
+        """No further entry within ``wait`` seconds (a callback ran once, not twice)."""
+        popped = self.redis.blpop([self.key], timeout=wait)
+        assert popped is None, f"a callback ran once more: {json.loads(popped[1])}"
+
+
+@pytest.fixture
+def written(flavour: Flavour) -> Iterator[Written]:
+    record = Written(flavour.broker_url)
+    yield record
+    record.redis.delete(record.key)
+    record.redis.close()
+
+
 def wait_for_state(result: Any, state: str) -> None:
     """Poll ``result.state`` (the worker is in another thread or process) until ``state``."""
     wait_until(lambda: result.state == state, WAIT, f"{result!r} to reach {state}")
 
 
+def compat_gap(reason: str) -> pytest.MarkDecorator:
+    """Mark a test the compat flavour does not pass yet (a known gap, not a difference kept
+    on purpose): expected to fail there, strictly, so the fix shows as a pass to unmark."""
+    return pytest.mark.compat_gap(reason=reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "compat_gap(reason): the compat flavour fails it (a gap)")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Celery's Redis result backend calls a redis-py method redis-py deprecates: not ours."""
+    """Celery's Redis result backend calls a redis-py method redis-py deprecates: not ours.
+    A ``compat_gap`` test is an expected failure on the compat flavour."""
     here = str(Path(__file__).parent)
     ignore = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
     for item in items:
         if str(item.path).startswith(here):
             item.add_marker(ignore)
+        gap = item.get_closest_marker("compat_gap")
+        callspec = getattr(item, "callspec", None)
+        if gap is not None and callspec is not None and callspec.params.get("flavour") == "compat":
+            reason = f"compat gap: {gap.kwargs['reason']}"
+            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))

@@ -7,10 +7,16 @@ behaviour. Edit one, then copy it over the other and swap the imports back.
 Tasks that must be held while the caller looks at them wait on a *gate*: a directory where
 the task writes ``started`` and waits for the test to write ``release`` (files, so a task on
 a worker in another process is held the same way).
+
+Canvas callbacks write down what they were given in a Redis list of the flavour's Redis
+(``record``, ``errback``): the test waits for the entries with ``BLPOP``, whichever process
+and whichever kind of call (a task, or an errback Celery calls inline) ran the callback.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import socket
 import time
@@ -248,3 +254,73 @@ def hooked(self: Any, mode: str, factor: int = 1) -> str:
     if mode == "retry" and self.request.retries == 0:
         raise self.retry(exc=Boom("again"))
     return mode * factor
+
+
+# -- canvas --------------------------------------------------------------------------------
+
+
+@functools.cache
+def _redis(url: str) -> Any:
+    # imported here: a third-party import next to the flavour's import line would sort
+    # differently in the two files (celery is third-party, the compat package is not)
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+def write_down(key: str, entry: dict[str, Any]) -> None:
+    """Append ``entry`` (as JSON) to the Redis list ``key`` of the flavour's Redis."""
+    _redis(app.conf.broker_url).rpush(key, json.dumps(entry))
+
+
+@app.task
+def sub(x: int, y: int) -> int:
+    return x - y
+
+
+@app.task
+def tsum(values: list[int]) -> int:
+    return sum(values)
+
+
+@app.task(bind=True)
+def lineage(self: Any, *received: Any) -> dict[str, Any]:
+    """Where the call sits in its canvas (what it received is not returned)."""
+    request = self.request
+    return {
+        "id": request.id,
+        "parent_id": request.parent_id,
+        "root_id": request.root_id,
+        "group": request.group,
+        "group_index": request.group_index,
+    }
+
+
+@app.task
+def record(*args: Any, key: str, **kwargs: Any) -> list[Any]:
+    """A callback: write down the arguments it was given; return the positional ones."""
+    write_down(key, {"args": list(args), "kwargs": kwargs})
+    return list(args)
+
+
+@app.task
+def errback(request: Any, exc: BaseException, traceback: Any, *, key: str) -> None:
+    """A new-style error callback: write down the failed request, exception and traceback."""
+    write_down(
+        key,
+        {
+            "id": request.id,
+            "task": request.task,
+            "args": list(request.args or ()),
+            "kwargs": dict(request.kwargs or {}),
+            "exc": repr(exc),
+            "exc_type": type(exc).__name__,
+            "traceback": None if traceback is None else str(traceback).splitlines()[0],
+        },
+    )
+
+
+@app.task
+def old_errback(task_id: str, *, key: str) -> None:
+    """An old-style error callback: one argument, the failed task's id."""
+    write_down(key, {"task_id": task_id})

@@ -141,3 +141,29 @@ def test_started_state_crosses(far: ModuleType, gate: Gate) -> None:
     wait_for_state(result, states.STARTED)
     gate.release()
     assert result.get(timeout=WAIT) == "done"
+
+
+def test_chain_steps_alternate_processes(far: ModuleType, canvas: ModuleType) -> None:
+    workflow = canvas.chain(
+        far.add.s(1, 2).set(queue=REMOTE), far.add.s(10), far.add.s(100).set(queue=REMOTE)
+    )
+    result = workflow.delay()
+    assert result.get(timeout=WAIT) == 113
+    assert [result.parent.parent.state, result.parent.state] == [states.SUCCESS] * 2
+
+
+def test_chord_across_processes(far: ModuleType, canvas: ModuleType) -> None:
+    header = [far.add.s(i, i).set(queue=REMOTE) for i in range(3)] + [far.add.s(5, 5)]
+    result = canvas.chord(header, far.tsum.s().set(queue=REMOTE)).delay()
+    assert result.get(timeout=WAIT) == 16
+    assert result.parent.get(timeout=WAIT) == [0, 2, 4, 10]
+
+
+def test_chain_failing_in_another_process(far: ModuleType, canvas: ModuleType) -> None:
+    workflow = canvas.chain(far.add.s(1, 2), far.boom.s().set(queue=REMOTE), far.add.s(1))
+    result = workflow.delay()
+    with pytest.raises(far.Boom):
+        result.get(timeout=WAIT)
+    last = far.app.AsyncResult(result.id)  # no parents: waits for the last step's own state
+    assert repr(last.get(timeout=WAIT, propagate=False)) == "Boom(3)"
+    assert [result.parent.state, result.state] == [states.FAILURE] * 2
