@@ -13,6 +13,9 @@ Keys and fields, under the app's prefix ``pynenc:{app_id}:``:
   waits for counts it down without decoding its links (a chord body's list as long as the
   chord: decoding it at each member's end made a chord's cost grow with its size squared).
   A record stored without it is settled from its links;
+- ``dl`` and ``nb`` (fields of a WAITING record with a delay): ``links.delay`` and
+  ``links.not_before`` as text, read with ``on`` when the count reaches zero: the release
+  is due at the later of ``dl`` after it and ``nb``;
 - ``up`` (a field of a record ended FAILED as a follower): the upstream id its error carries
   as ``"upstream"``, so a follower of it gets the error without it first.
 
@@ -114,8 +117,8 @@ local function link_functions()
   end
   -- when a step released at ts (text) is due: ts itself, or later by its links' delay
   -- and not_before (seconds; %.17g keeps every digit of the double)
-  local function due_of(links, ts)
-    local delay, nb = tonumber(links.delay), tonumber(links.not_before)
+  local function due_after(ts, delay, nb)
+    delay, nb = tonumber(delay), tonumber(nb)
     if (not delay or delay <= 0) and not nb then return ts end
     local at = tonumber(ts)
     local due = at + (delay or 0)
@@ -126,7 +129,7 @@ local function link_functions()
   local function link_move(p, id, new, ts, reason, err, up, finals, due)
     local rec = p .. 'inv:' .. id
     redis.call('HSET', rec, 'status', new)
-    redis.call('HDEL', rec, 'left', 'on')
+    redis.call('HDEL', rec, 'left', 'on', 'dl', 'nb')
     redis.call('SREM', p .. 'status:waiting', id)
     redis.call('SADD', p .. 'status:' .. new, id)
     if new == 'scheduled' then
@@ -143,11 +146,12 @@ local function link_functions()
   -- settles child for parent having ended `ended`; the final status child ended with, if any
   local function link_apply(p, parent, ended, child, ts, finals)
     local rec = p .. 'inv:' .. child
-    local f = redis.call('HMGET', rec, 'status', 'on')
+    local f = redis.call('HMGET', rec, 'status', 'on', 'dl', 'nb')
     if f[1] ~= 'waiting' then return nil end  -- cancelled, or failed by another member
     if ended == 'success' and f[2] == 'success' then  -- a count-down: the links not decoded
       if redis.call('HINCRBY', rec, 'left', -1) <= 0 then
-        link_move(p, child, 'scheduled', ts, 'released by ' .. parent, nil, nil, finals)
+        local due = due_after(ts, f[3], f[4])
+        link_move(p, child, 'scheduled', ts, 'released by ' .. parent, nil, nil, finals, due)
       end
       return nil
     end
@@ -156,7 +160,7 @@ local function link_functions()
     if links.on == 'failure' then
       if ended == 'failed' and fires_errbacks(p, parent) then
         local reason = parent .. ' failed'
-        link_move(p, child, 'scheduled', ts, reason, nil, nil, finals, due_of(links, ts))
+        link_move(p, child, 'scheduled', ts, reason, nil, nil, finals, due_after(ts, links.delay, links.not_before))
         return nil
       end
       local reason = 'not needed: ' .. parent .. ' ended ' .. string.upper(ended)
@@ -166,7 +170,7 @@ local function link_functions()
     if ended == 'success' then
       if redis.call('HINCRBY', rec, 'left', -1) <= 0 then
         local reason = 'released by ' .. parent
-        link_move(p, child, 'scheduled', ts, reason, nil, nil, finals, due_of(links, ts))
+        link_move(p, child, 'scheduled', ts, reason, nil, nil, finals, due_after(ts, links.delay, links.not_before))
       end
       return nil
     end
@@ -192,7 +196,14 @@ local function link_functions()
   local function link_new(p, id, meta, when, finals)
     local links = links_of(meta)
     if not links or not links.after then return end
-    redis.call('HSET', p .. 'inv:' .. id, 'left', #links.after, 'on', links.on or 'success')
+    local fields = {'left', #links.after, 'on', links.on or 'success'}
+    if (tonumber(links.delay) or 0) > 0 then  -- the step's own delay, for the count-down
+      fields[#fields + 1], fields[#fields + 2] = 'dl', string.format('%.17g', links.delay)
+    end
+    if tonumber(links.not_before) then
+      fields[#fields + 1], fields[#fields + 2] = 'nb', string.format('%.17g', links.not_before)
+    end
+    redis.call('HSET', p .. 'inv:' .. id, unpack(fields))
     local ended = {}
     for _, parent in ipairs(links.after) do
       local status = redis.call('HGET', p .. 'inv:' .. parent, 'status')

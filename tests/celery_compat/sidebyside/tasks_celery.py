@@ -324,3 +324,11 @@ def errback(request: Any, exc: BaseException, traceback: Any, *, key: str) -> No
 def old_errback(task_id: str, *, key: str) -> None:
     """An old-style error callback: one argument, the failed task's id."""
     write_down(key, {"task_id": task_id})
+
+
+@app.task
+def stamped(*args: Any, key: str) -> list[Any]:
+    """A step that writes down when it started (``at``, seconds since the epoch) and what
+    it was given; returns the positional arguments."""
+    write_down(key, {"args": list(args), "at": time.time()})
+    return list(args)
