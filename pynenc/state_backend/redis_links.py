@@ -159,8 +159,8 @@ local function link_functions()
     if not links then return nil end
     if links.on == 'failure' then
       if ended == 'failed' and fires_errbacks(p, parent) then
-        local reason = parent .. ' failed'
-        link_move(p, child, 'scheduled', ts, reason, nil, nil, finals, due_after(ts, links.delay, links.not_before))
+        local due = due_after(ts, links.delay, links.not_before)
+        link_move(p, child, 'scheduled', ts, parent .. ' failed', nil, nil, finals, due)
         return nil
       end
       local reason = 'not needed: ' .. parent .. ' ended ' .. string.upper(ended)
@@ -169,8 +169,8 @@ local function link_functions()
     end
     if ended == 'success' then
       if redis.call('HINCRBY', rec, 'left', -1) <= 0 then
-        local reason = 'released by ' .. parent
-        link_move(p, child, 'scheduled', ts, reason, nil, nil, finals, due_after(ts, links.delay, links.not_before))
+        local due = due_after(ts, links.delay, links.not_before)
+        link_move(p, child, 'scheduled', ts, 'released by ' .. parent, nil, nil, finals, due)
       end
       return nil
     end

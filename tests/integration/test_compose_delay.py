@@ -106,7 +106,12 @@ def test_a_delayed_chord_body_and_error_callback(setup: Setup, tmp_path: Path) -
     assert result_of(run) == 6
     members = [inv.invocation_id for inv in run.steps[0].invocations]  # type: ignore[union-attr]
     body = run.invocations[-1].invocation_id
-    _started_after(setup, body, max(_ended(setup, m) for m in members), 1.0)
+    # released by the member whose end brought the count to zero (its end's timestamp;
+    # ends written out of their time order may make it not the latest of them)
+    released, reason = _entry(setup, body, S.SCHEDULED)
+    releaser = reason.removeprefix("released by ")
+    assert releaser in members and released == _ended(setup, releaser)
+    _started_after(setup, body, released, 1.0)
 
     failing = t.boom.sig(1).on_error(t.on_failure.sig(counter).with_options(delay=1.0)).run()
     stored = setup.app.state_backend.get(failing.invocation_id)
@@ -128,6 +133,25 @@ def test_a_delayed_step_released_at_registration_waits_too(setup: Setup) -> None
     delayed = run.invocations[-1].invocation_id
     released, _ = _entry(setup, delayed, S.SCHEDULED)
     _started_after(setup, delayed, released, 1.5)
+
+
+def test_a_delayed_step_due_after_its_expiry_ends_expired(setup: Setup) -> None:
+    """``expires`` counts from the call, the delay from the release: a step that falls
+    due after its expiry never starts (EXPIRED), and the step after it fails."""
+    run = (
+        t.add.sig(1, 2).with_options(delay=1.0)
+        | t.mul.sig(2).with_options(delay=1.0, expires=1.5)
+        | t.add.sig(1)
+    ).run()
+    _, expired, after = setup.app.orchestrator.wait_final_many(
+        [inv.invocation_id for inv in run.invocations], TIMEOUT
+    )
+    assert expired.status is S.EXPIRED and after.status is S.FAILED
+    assert [e.status for e in setup.app.state_backend.history(expired.invocation_id)] == [
+        S.WAITING,
+        S.SCHEDULED,
+        S.EXPIRED,
+    ]
 
 
 def test_dev_sync_mode_runs_a_delayed_step_at_once() -> None:
