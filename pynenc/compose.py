@@ -98,9 +98,10 @@ class Sig(Node, Generic[R]):
         headers: dict[str, Any] | None = None,
         invocation_id: str | None = None,
     ) -> Sig[R]:
-        """This call with per-call options (as :meth:`Task.with_options`). A ``delay`` or
-        ``eta`` is for a step that starts the composition (one that waits for another is
-        refused when the composition runs); ``expires`` counts from the call.
+        """This call with per-call options (as :meth:`Task.with_options`). A ``delay``
+        counts from when the step may start: from the call for a step that starts the
+        composition, from its release (what it waits for has ended) for one that waits;
+        an ``eta``: not before that time; ``expires`` counts from the call.
         ``invocation_id`` is the step's id: running the composition again with it gives
         that same invocation, registered and run once."""
         options = CallOptions(delay, eta, expires, queue, priority, invocation_id, headers)
@@ -347,12 +348,6 @@ class Planner:
             raise ValueError(
                 f"{sig.task.task_id.key} has registration control "
                 "(registration_concurrency): it cannot be a step of a composition"
-            )
-        if after and sig.options is not None and sig.options.delays:
-            raise ValueError(
-                f"{sig!r} has a delay or an eta but waits for another step: a step that "
-                "waits is released due at once, when what it waits for ends. Put the delay "
-                "on a step that starts the composition, or in the task that precedes it."
             )
         takes = None if sig.is_immutable or receive is None else receive
         count = 0 if takes is None else (2 if takes == RECEIVE_ERROR else 1)

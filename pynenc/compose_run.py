@@ -108,8 +108,8 @@ def submit_steps(app: Pynenc, steps: list[Step]) -> dict[str, BaseInvocation[Any
 
 def _publish_released(app: Pynenc, steps: list[Step], held: set[str]) -> None:
     """Publish the new steps that registering released: those waiting for an invocation
-    stored (and ended) before, settled when they were linked. Those still waiting, and
-    the stored ones, are left as they are."""
+    stored (and ended) before, settled when they were linked. Those still waiting, those
+    due later (a step's delay: the scheduler's), and the stored ones are left as they are."""
     released = [
         step.invocation_id
         for step in steps
@@ -118,13 +118,19 @@ def _publish_released(app: Pynenc, steps: list[Step], held: set[str]) -> None:
     if released:
         reason = "released at registration: what it waits for had ended"
         # who publishes, for the history: this process (or the task calling), as for a cancel
-        publish_now(app.orchestrator, default_canceller(), released, reason)
+        publish_now(app.orchestrator, default_canceller(), released, reason, due_only=True)
 
 
 def _links(step: Step) -> Links | None:
     if not (step.after or step.then):
         return None
-    return Links(step.after, step.on, step.receive, step.into, tuple(step.then))
+    delay, not_before = 0.0, None
+    options = step.sig.options
+    if step.after and options is not None and options.delays:  # counted from its release
+        delay = options.delay or 0.0
+        not_before = None if options.eta is None else options.eta.timestamp()
+    then = tuple(step.then)
+    return Links(step.after, step.on, step.receive, step.into, then, delay, not_before)
 
 
 class SyncRun:

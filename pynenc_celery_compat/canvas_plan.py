@@ -15,6 +15,10 @@ every member; a chord's ``countdown``/``eta`` to its header, its other options t
 and body, its callbacks and ``task_id`` to its body; nested chains are spliced, nested
 groups flattened, a one-member group unrolled, a group followed by a step is a chord.
 The result objects are Celery's: the last result with ``parent`` links back.
+
+A ``countdown``/``eta`` of a step that waits (a later chain step, a ``link`` callback, a
+chord body, an old-style ``link_error``) counts from its release, as Celery's worker
+sends such a step when what it follows ends (``pynenc.records.Links.delay``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from pynenc_celery_compat.canvas_parts import (
     task_of,
     top,
 )
+from pynenc_celery_compat.canvas_receive import new_style_errback
 from pynenc_celery_compat.result import AsyncResult, GroupResult
 
 
@@ -377,7 +382,10 @@ class Walk:
             )
         task = task_of(sig)
         self.on_pynenc(task)
-        options = {k: v for k, v in sig.options.items() if k != "task_id"}
+        # a new-style errback is a function call in Celery's worker, made at once: its
+        # countdown/eta mean nothing there; an old-style one is sent, delayed by them
+        dropped = ("task_id", "countdown", "eta") if new_style_errback(task) else ("task_id",)
+        options = {k: v for k, v in sig.options.items() if k not in dropped}
         return Sig(
             self.adapter(task),
             tuple(sig.args),

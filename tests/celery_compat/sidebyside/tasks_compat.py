@@ -346,3 +346,11 @@ def errback_lineage(request: Any, exc: BaseException, traceback: Any, *, key: st
             "group_index": request.group_index,
         },
     )
+
+
+@app.task
+def stamped(*args: Any, key: str) -> list[Any]:
+    """A step that writes down when it started (``at``, seconds since the epoch) and what
+    it was given; returns the positional arguments."""
+    write_down(key, {"args": list(args), "at": time.time()})
+    return list(args)
