@@ -277,6 +277,8 @@ class Step:
     receive: str | None = None
     into: tuple[str, ...] = ()
     then: list[str] = field(default_factory=list)
+    #: a chord body in a chain: what the chord's group waited for (``Links.before``)
+    before: tuple[str, ...] = ()
 
 
 #: What a node planned to: a step id, or a chain's / group's shapes.
@@ -320,6 +322,8 @@ class Planner:
 
     def __init__(self) -> None:
         self.steps: dict[str, Step] = {}
+        #: while planning what follows a group: what that group waited for
+        self.before: tuple[str, ...] = ()
 
     def node(self, node: Node, after: tuple[str, ...], receive: str | None) -> Shape:
         if isinstance(node, Sig):
@@ -330,9 +334,14 @@ class Planner:
             return GroupShape([self.node(m, after, receive) for m in node.members])
         if isinstance(node, Chain):
             shapes: list[Shape] = []
+            outer = self.before
+            follows_group: tuple[str, ...] = ()
             for step in node.steps:
+                self.before = follows_group
                 shape = self.node(step, after, receive)
+                self.before = outer
                 shapes.append(shape)
+                follows_group = after if isinstance(shape, GroupShape) else ()
                 ends = exits(shape)
                 if ends:
                     after, receive = tuple(ends), receives(shape)
@@ -359,6 +368,8 @@ class Planner:
         if chosen is not None and chosen in self.steps:
             raise ValueError(f"invocation id {chosen!r} is given to two steps of a composition")
         step = Step(sig, chosen or new_invocation_id(), arguments, after, on, takes, into)
+        if takes == RECEIVE_LIST:
+            step.before = self.before
         self.steps[step.invocation_id] = step
         for parent in after:
             self.steps[parent].then.append(step.invocation_id)

@@ -130,7 +130,7 @@ def _links(step: Step) -> Links | None:
         delay = options.delay or 0.0
         not_before = None if options.eta is None else options.eta.timestamp()
     then = tuple(step.then)
-    return Links(step.after, step.on, step.receive, step.into, then, delay, not_before)
+    return Links(step.after, step.on, step.receive, step.into, then, delay, not_before, step.before)
 
 
 class SyncRun:
@@ -169,9 +169,13 @@ class SyncRun:
             arguments = Arguments(task.receive(step.arguments.kwargs, received, step.into))
             invocation = task._call(arguments, step.sig.options)  # type: ignore[assignment]
         self.done[invocation_id] = invocation
+        # a chord body's callbacks: not for a failure from before the chord (Links.before)
+        in_header = step.receive == RECEIVE_LIST and all(
+            self.done[b].status is S.SUCCESS for b in step.before if b in self.done
+        )
         for follower in step.then:
             if self.steps[follower].on == ON_FAILURE:
-                self.errback(follower, invocation, failed is None or step.receive == RECEIVE_LIST)
+                self.errback(follower, invocation, failed is None or in_header)
         return invocation
 
     def errback(self, errback_id: str, failed: SyncInvocation[Any, Any], fires: bool) -> None:

@@ -122,6 +122,10 @@ class Links:
     delay: float = 0.0
     #: seconds since the epoch before which it is not due (an ``eta`` on a later step)
     not_before: float | None = None
+    #: for a chord's body inside a chain: what the chord's group waited for. A failure that
+    #: came from there (a step before the chord) fails the body without calling its error
+    #: callbacks: the step that failed called its own
+    before: tuple[str, ...] = ()
 
     def due(self, released: float) -> float:
         """When an invocation with these links, released at ``released``, is due."""
@@ -147,6 +151,8 @@ class Links:
             out["delay"] = self.delay
         if self.not_before is not None:
             out["not_before"] = self.not_before
+        if self.before:
+            out["before"] = list(self.before)
         return out
 
     @classmethod
@@ -162,6 +168,7 @@ class Links:
             tuple(data.get("then", ())),
             float(data.get("delay", 0.0)),
             None if data.get("not_before") is None else float(data["not_before"]),
+            tuple(data.get("before", ())),
         )
 
 

@@ -129,12 +129,23 @@ def _apply(
 def _fires_errbacks(ops: LinkOps, parent: str) -> bool:
     """Whether a failure of ``parent`` calls its error callbacks: when it failed by itself,
     or as a chord body whose member failed — not as a later step of a failed chain (the
-    step that failed called its own)."""
+    step that failed called its own), nor as a chord body failed by a step before the
+    chord (``links.before``: the upstream path leads there)."""
     error = ops.error(parent)
     if error is None or "upstream" not in error:
         return True
     state = ops.state(parent)
-    return state is not None and state[1] is not None and state[1].receive == RECEIVE_LIST
+    links = None if state is None else state[1]
+    if links is None or links.receive != RECEIVE_LIST:
+        return False
+    before = set(links.before)
+    upstream: Any = error.get("upstream")
+    while upstream is not None and before:  # bounded by the steps before the failure
+        if upstream in before:
+            return False
+        found = ops.error(str(upstream))
+        upstream = None if found is None else found.get("upstream")
+    return True
 
 
 def upstream_error(ops: LinkOps, parent: str, ended: InvocationStatus) -> dict[str, Any]:

@@ -93,17 +93,33 @@ local function link_functions()
       .. ',"attrs":{"cancelled_by":"null","cancelled_at":"null","reason":"null",'
       .. '"invocation_id":"null"},"traceback":""}'
   end
-  local function fires_errbacks(p, parent)  -- failed by itself, or a chord body
+  local function upstream_of(up, err)  -- the "upstream" of a record's error, or nil
+    if up then return up end
+    if not err then return nil end  -- an error written by a caller: its own "upstream"
+    local ok, e = pcall(cjson.decode, err)
+    if ok and type(e) == 'table' and e.upstream ~= nil and e.upstream ~= cjson.null then
+      return tostring(e.upstream)
+    end
+    return nil
+  end
+  -- failed by itself, or a chord body whose failure did not come from before the chord
+  local function fires_errbacks(p, parent)
     local f = redis.call('HMGET', p .. 'inv:' .. parent, 'error', 'up', 'meta')
     if not f[1] then return true end
-    local upstream = f[2]
-    if not upstream then  -- an error written by a caller: look for its own "upstream"
-      local ok, e = pcall(cjson.decode, f[1])
-      upstream = ok and type(e) == 'table' and e.upstream ~= nil
-    end
+    local upstream = upstream_of(f[2], f[1])
     if not upstream then return true end
     local links = links_of(f[3])
-    return links ~= nil and links.recv == 'list'
+    if links == nil or links.recv ~= 'list' then return false end
+    local before = links.before
+    if type(before) ~= 'table' or #before == 0 then return true end
+    local set = {}
+    for _, id in ipairs(before) do set[id] = true end
+    while upstream do  -- bounded by the steps before the failure
+      if set[upstream] then return false end
+      local g = redis.call('HMGET', p .. 'inv:' .. upstream, 'up', 'error')
+      upstream = upstream_of(g[1], g[2])
+    end
+    return true
   end
   local function upstream_error(p, parent, ended)
     local err = ended == 'failed' and own_error(p, parent) or nil

@@ -267,6 +267,60 @@ class LinksContract:
         assert _status(backend, body) is S.FAILED
         assert _status(backend, errback) is S.SCHEDULED
 
+    def _chord_after_a_chain(self, backend: StateBackend) -> dict[str, str]:
+        """``a | b | chord([x | y, m], body)`` with an error callback on the body."""
+        ids = {name: _id() for name in ("a", "b", "x", "y", "m", "body", "errback")}
+        a, b, x, y, m, body, errback = ids.values()
+        backend.register(
+            [
+                _plain(a, (b,)),
+                _waiting(b, (a,), receive=RECEIVE_VALUE, then=(x, m)),
+                _waiting(x, (b,), receive=RECEIVE_VALUE, then=(y,)),
+                _waiting(y, (x,), receive=RECEIVE_VALUE, then=(body,)),
+                _waiting(m, (b,), receive=RECEIVE_VALUE, then=(body,)),
+                _waiting(body, (y, m), receive=RECEIVE_LIST, then=(errback,), before=(b,)),
+                _waiting(errback, (body,), on=ON_FAILURE, receive=RECEIVE_ERROR),
+            ],
+            10.0,
+        )
+        return ids
+
+    def test_a_chord_body_failed_from_before_the_chord_calls_no_error_callback(
+        self, backend: StateBackend
+    ) -> None:
+        ids = self._chord_after_a_chain(backend)
+        _run(backend, ids["a"])
+        assert backend.set_status(_end(ids["a"], S.FAILED, error=ERROR))
+        assert _status(backend, ids["body"]) is S.FAILED
+        assert _status(backend, ids["errback"]) is S.CANCELLED, "a's own callback reports it"
+
+    def test_a_failure_inside_a_chord_header_chain_calls_the_body_callback(
+        self, backend: StateBackend
+    ) -> None:
+        ids = self._chord_after_a_chain(backend)
+        _run(backend, ids["a"])
+        assert backend.set_status(_end(ids["a"], S.SUCCESS, result="1"))
+        backend.set_status_many(
+            [
+                StatusUpdate(
+                    ids[name],
+                    frozenset({S.SCHEDULED}),
+                    StatusEntry(S.RUNNING, 60.0, "r"),
+                    owner="r",
+                )
+                for name in ("b",)
+            ]
+        )
+        assert backend.set_status(_end(ids["b"], S.SUCCESS, result="2"))
+        claim = StatusUpdate(
+            ids["x"], frozenset({S.SCHEDULED}), StatusEntry(S.RUNNING, 70.0, "r"), owner="r"
+        )
+        assert backend.set_status(claim)
+        assert backend.set_status(_end(ids["x"], S.FAILED, error=ERROR))
+        assert _status(backend, ids["y"]) is S.FAILED
+        assert _status(backend, ids["body"]) is S.FAILED
+        assert _status(backend, ids["errback"]) is S.SCHEDULED
+
     def test_waiting_for_an_ended_invocation_settles_at_registration(
         self, backend: StateBackend
     ) -> None:
