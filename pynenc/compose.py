@@ -29,10 +29,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 from pynenc.call_options import CallOptions
 from pynenc.identifiers import new_invocation_id
 from pynenc.records import (
+    CHORD_RECEIVES,
     ON_FAILURE,
     ON_SUCCESS,
     RECEIVE_ERROR,
     RECEIVE_LIST,
+    RECEIVE_LIST_IGNORED,
     RECEIVE_VALUE,
 )
 
@@ -359,7 +361,9 @@ class Planner:
                 "(registration_concurrency): it cannot be a step of a composition"
             )
         takes = None if sig.is_immutable or receive is None else receive
-        count = 0 if takes is None else (2 if takes == RECEIVE_ERROR else 1)
+        if sig.is_immutable and receive == RECEIVE_LIST:  # still a chord body for the rules
+            takes = RECEIVE_LIST_IGNORED
+        count = 0 if takes in (None, RECEIVE_LIST_IGNORED) else (2 if takes == RECEIVE_ERROR else 1)
         arguments, into = sig.task.bind_receiving(sig.args, sig.kwargs, count)
         if takes == _EMPTY_LIST:  # after an empty group: an empty list now
             arguments = type(arguments)(sig.task.receive(arguments.kwargs, ([],), into))
@@ -368,7 +372,7 @@ class Planner:
         if chosen is not None and chosen in self.steps:
             raise ValueError(f"invocation id {chosen!r} is given to two steps of a composition")
         step = Step(sig, chosen or new_invocation_id(), arguments, after, on, takes, into)
-        if takes == RECEIVE_LIST:
+        if takes in CHORD_RECEIVES:
             step.before = self.before
         self.steps[step.invocation_id] = step
         for parent in after:

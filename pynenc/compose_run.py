@@ -28,9 +28,11 @@ from pynenc.invocation.sync import SyncInvocation
 from pynenc.orchestrator.routing import Plan
 from pynenc.orchestrator.scheduling import publish_now
 from pynenc.records import (
+    CHORD_RECEIVES,
     ON_FAILURE,
     RECEIVE_ERROR,
     RECEIVE_LIST,
+    RECEIVE_VALUE,
     InvocationStatus,
     Links,
 )
@@ -164,13 +166,13 @@ class SyncRun:
             received: tuple[Any, ...] = ()
             if step.receive == RECEIVE_LIST:
                 received = ([p.result for p in parents],)
-            elif step.receive is not None:
+            elif step.receive == RECEIVE_VALUE:
                 received = (parents[0].result,)
             arguments = Arguments(task.receive(step.arguments.kwargs, received, step.into))
             invocation = task._call(arguments, step.sig.options)  # type: ignore[assignment]
         self.done[invocation_id] = invocation
         # a chord body's callbacks: not for a failure from before the chord (Links.before)
-        in_header = step.receive == RECEIVE_LIST and all(
+        in_header = step.receive in CHORD_RECEIVES and all(
             self.done[b].status is S.SUCCESS for b in step.before if b in self.done
         )
         for follower in step.then:

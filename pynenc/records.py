@@ -78,6 +78,12 @@ RECEIVE_VALUE = "value"
 RECEIVE_LIST = "list"
 #: :attr:`Links.receive`: the failed invocation and its exception (an error callback)
 RECEIVE_ERROR = "error"
+#: :attr:`Links.receive`: nothing, though it waits for a group's results: a chord body that
+#: is immutable (``.immutable()``; Celery's ``.si()``). A chord body for the rules (its
+#: error callbacks are called when a member fails), given none of the results
+RECEIVE_LIST_IGNORED = "list-ignored"
+#: the :attr:`Links.receive` of a chord body (waits for a group, with or without its results)
+CHORD_RECEIVES = (RECEIVE_LIST, RECEIVE_LIST_IGNORED)
 
 
 @dataclass(frozen=True, slots=True)

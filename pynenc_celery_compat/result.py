@@ -406,7 +406,36 @@ class GroupResult(celery_result.GroupResult):  # type: ignore[misc]
         disable_sync_subtasks: bool = True,
         on_interval: Any = None,
     ) -> list[Any]:
-        """Every member's result, in order (``timeout`` bounds the whole wait)."""
+        """Every member's result, in order (``timeout`` bounds the whole wait). A failed
+        member raises its own error, as Celery's ``get`` on its Redis backend
+        (``join_native``): a failed chord's ``ChordError``."""
+        return self._join(timeout, propagate, disable_sync_subtasks, follow_parents=False)
+
+    #: Celery's join for backends that push results (its Redis backend): the same wait
+    join_native = get
+
+    def join(
+        self,
+        timeout: float | None = None,
+        propagate: bool = True,
+        interval: float = 0.5,
+        callback: Any = None,
+        no_ack: bool = True,
+        on_message: Any = None,
+        disable_sync_subtasks: bool = True,
+        on_interval: Any = None,
+    ) -> list[Any]:
+        """As :meth:`get`, each member's ``get()`` raising the first error up its
+        ``parent`` links (a failed chord's member's own error), as Celery's ``join``."""
+        return self._join(timeout, propagate, disable_sync_subtasks, follow_parents=True)
+
+    def _join(
+        self,
+        timeout: float | None,
+        propagate: bool,
+        disable_sync_subtasks: bool,
+        follow_parents: bool,
+    ) -> list[Any]:
         import time
 
         if disable_sync_subtasks:
@@ -415,12 +444,11 @@ class GroupResult(celery_result.GroupResult):  # type: ignore[misc]
         values = []
         for member in self.results:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            values.append(
-                member.get(timeout=remaining, propagate=propagate, disable_sync_subtasks=False)
-            )
+            options: dict[str, Any] = {"timeout": remaining, "propagate": propagate}
+            if isinstance(member, AsyncResult):  # a nested GroupResult has no such option
+                options["follow_parents"] = follow_parents
+            values.append(member.get(disable_sync_subtasks=False, **options))
         return values
-
-    join = get
 
     def ready(self) -> bool:
         return all(member.ready() for member in self.results)

@@ -31,7 +31,7 @@ from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
 from celery.utils.threads import LocalStack
 
-from pynenc_celery_compat import calling, checks, publish, registry, routing
+from pynenc_celery_compat import calling, checks, publish, registry, replacing, routing
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, make_compat
 from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
@@ -240,6 +240,13 @@ class Task(celery_task.Task):  # type: ignore[misc]
         if throw:
             raise signal
         return signal
+
+    def replace(self, sig: Any) -> Any:
+        """Celery's ``replace`` outside a pynenc runner (eager, a Celery worker); refused on
+        one (:mod:`pynenc_celery_compat.replacing`)."""
+        if getattr(self.request, "pynenc_invocation", None) is None:
+            return super().replace(sig)
+        raise replacing.refused(self, sig)
 
     def update_state(
         self,

@@ -17,6 +17,7 @@ import click
 
 from pynenc.orchestrator.scheduling import iso
 from pynenc.records import (
+    CHORD_RECEIVES,
     ON_FAILURE,
     RECEIVE_ERROR,
     RECEIVE_LIST,
@@ -95,7 +96,7 @@ def _role(record: InvocationRecord | None) -> str:
         return NEXT_STEP
     if links.on == ON_FAILURE:
         return ERROR_CALLBACK
-    return CHORD_BODY if links.receive == RECEIVE_LIST else NEXT_STEP
+    return CHORD_BODY if links.receive in CHORD_RECEIVES else NEXT_STEP
 
 
 def _how(status: InvocationStatus | None, history: list[StatusEntry]) -> str:

@@ -43,6 +43,8 @@ def received(app: Pynenc, invocation_id: str, links: Links) -> tuple[Any, ...]:
     """
     from pynenc.invocation.distributed import DistributedInvocation
 
+    if links.receive not in (RECEIVE_VALUE, RECEIVE_LIST, RECEIVE_ERROR):
+        return ()  # an immutable chord body: nothing to read
     records = app.state_backend.get_many(list(links.after))
     missing = [inv for inv, record in zip(links.after, records, strict=True) if record is None]
     if missing:

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 from pynenc.exceptions import DependencyError, InvocationCancelledError
 from pynenc.records import (
+    CHORD_RECEIVES,
     FINAL,
     ON_FAILURE,
-    RECEIVE_LIST,
     InvocationStatus,
     Links,
     StatusEntry,
@@ -136,7 +136,7 @@ def _fires_errbacks(ops: LinkOps, parent: str) -> bool:
         return True
     state = ops.state(parent)
     links = None if state is None else state[1]
-    if links is None or links.receive != RECEIVE_LIST:
+    if links is None or links.receive not in CHORD_RECEIVES:
         return False
     before = set(links.before)
     upstream: Any = error.get("upstream")

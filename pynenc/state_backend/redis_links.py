@@ -109,7 +109,9 @@ local function link_functions()
     local upstream = upstream_of(f[2], f[1])
     if not upstream then return true end
     local links = links_of(f[3])
-    if links == nil or links.recv ~= 'list' then return false end
+    if links == nil or (links.recv ~= 'list' and links.recv ~= 'list-ignored') then
+      return false
+    end
     local before = links.before
     if type(before) ~= 'table' or #before == 0 then return true end
     local set = {}

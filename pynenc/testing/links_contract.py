@@ -25,6 +25,7 @@ from pynenc.records import (
     ON_FAILURE,
     RECEIVE_ERROR,
     RECEIVE_LIST,
+    RECEIVE_LIST_IGNORED,
     RECEIVE_VALUE,
     InvocationRecord,
     InvocationStatus,
@@ -320,6 +321,26 @@ class LinksContract:
         assert _status(backend, ids["y"]) is S.FAILED
         assert _status(backend, ids["body"]) is S.FAILED
         assert _status(backend, ids["errback"]) is S.SCHEDULED
+
+    def test_an_immutable_chord_body_failed_by_a_member_calls_its_error_callbacks(
+        self, backend: StateBackend
+    ) -> None:
+        """A body that receives none of the results (``.immutable()``, Celery's ``.si()``)
+        is a chord body all the same: a failed member calls its error callbacks."""
+        m1, m2, body, errback = _id(), _id(), _id(), _id()
+        backend.register(
+            [
+                _plain(m1, (body,)),
+                _plain(m2, (body,)),
+                _waiting(body, (m1, m2), receive=RECEIVE_LIST_IGNORED, then=(errback,)),
+                _waiting(errback, (body,), on=ON_FAILURE),
+            ],
+            10.0,
+        )
+        _run(backend, m1, m2)
+        assert backend.set_status(_end(m1, S.FAILED, error=ERROR))
+        assert _status(backend, body) is S.FAILED
+        assert _status(backend, errback) is S.SCHEDULED
 
     def test_waiting_for_an_ended_invocation_settles_at_registration(
         self, backend: StateBackend

@@ -31,6 +31,9 @@ FORMS: dict[str, Build] = {
     "failed chord": lambda c: chord([t.add.sig(1, 1), t.boom.sig(9)], t.total.sig()).on_error(
         t.on_failure.sig(c)
     ),
+    "failed chord, immutable body": lambda c: chord(
+        [t.add.sig(1, 1), t.boom.sig(9)], t.const.sig(0).immutable()
+    ).on_error(t.on_failure.sig(c)),
     "errback not needed": lambda c: t.add.sig(2, 2).on_error(t.on_failure.sig(c)),
     "group of chains": lambda c: group(t.add.sig(1, 1) | t.mul.sig(3), t.const.sig(0)),
     "chain of groups": lambda c: chain(

@@ -157,7 +157,8 @@ class Written:
 
     def __init__(self, url: str) -> None:
         self.key = f"sidebyside-canvas-{uuid.uuid4()}"
-        self.redis = redis.Redis.from_url(url)
+        # redis-py 8 reads with a 5 s socket timeout by default: BLPOP waits longer here
+        self.redis = redis.Redis.from_url(url, socket_timeout=WAIT + 30)
 
     def take(self, count: int = 1) -> list[dict[str, Any]]:
         """The next ``count`` entries, in the order they were written; waits for each."""
