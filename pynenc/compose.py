@@ -343,11 +343,6 @@ class Planner:
     def sig(
         self, sig: Sig[Any], after: tuple[str, ...], receive: str | None, on: str = ON_SUCCESS
     ) -> str:
-        if sig.task.concurrency is not None:
-            raise ValueError(
-                f"{sig.task.task_id.key} has registration control "
-                "(registration_concurrency): it cannot be a step of a composition"
-            )
         if after and sig.options is not None and sig.options.delays:
             raise ValueError(
                 f"{sig!r} has a delay or an eta but waits for another step: a step that "
@@ -360,6 +355,10 @@ class Planner:
         if takes == _EMPTY_LIST:  # after an empty group: an empty list now
             arguments = type(arguments)(sig.task.receive(arguments.kwargs, ([],), into))
             takes, into = None, ()
+        policy = sig.task.concurrency
+        refusal = None if policy is None else policy.step_refusal(arguments.kwargs, bool(takes))
+        if refusal is not None:
+            raise ValueError(f"{sig.task.task_id.key} cannot be a step of a composition: {refusal}")
         chosen = None if sig.options is None else sig.options.invocation_id
         if chosen is not None and chosen in self.steps:
             raise ValueError(f"invocation id {chosen!r} is given to two steps of a composition")
