@@ -114,6 +114,16 @@ def test_a_split_direct_task_cannot_be_a_step(memory: QaSetup) -> None:
         q.direct_sum.sig([1, 2])  # type: ignore[attr-defined]
 
 
+def test_a_generator_that_raises_registers_nothing(memory: QaSetup) -> None:
+    def members() -> Iterator[Node]:
+        yield q.add.sig(1, 2)
+        raise KeyError("the generator broke")
+
+    with pytest.raises(KeyError, match="the generator broke"):
+        group(members()).run()
+    _nothing_registered(memory)
+
+
 def test_what_is_not_a_step_is_named(memory: QaSetup) -> None:
     for bad, where in (
         (lambda: chain(q.add.sig(1, 2), q.add), "chain"),
@@ -147,6 +157,14 @@ def test_running_concurrency_steps_run_one_at_a_time(setup: QaSetup, counter: st
         [f"{w} {i}" for i in range(4) for w in ("start", "end")]
     )
     assert not overlapped(counter), lines(counter)
+
+
+def test_rate_limited_steps_run(setup: QaSetup, counter: str) -> None:
+    """Released steps of a rate-limited task go through its admission (the pacing itself
+    is tested in test_running_concurrency); each runs once."""
+    members = [q.add.sig(i, 0) | q.paced.sig(counter) for i in range(6)]
+    assert result_of(chord(members, q.total.sig()).run()) == 15
+    assert sorted(int(line.split()[0]) for line in lines(counter)) == list(range(6))
 
 
 def test_an_arguments_scoped_step_is_counted_with_a_plain_call(
