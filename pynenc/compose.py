@@ -361,7 +361,15 @@ class Planner:
             raise ValueError(f"{sig.task.task_id.key} cannot be a step of a composition: {refusal}")
         chosen = None if sig.options is None else sig.options.invocation_id
         if chosen is not None and chosen in self.steps:
-            raise ValueError(f"invocation id {chosen!r} is given to two steps of a composition")
+            hint = (
+                " (the error callback of a chain, group or chord is called for each of its "
+                "steps that fails: one invocation each, so it cannot be named)"
+                if on == ON_FAILURE and self.steps[chosen].sig is sig
+                else ""
+            )
+            raise ValueError(
+                f"invocation id {chosen!r} is given to two steps of a composition{hint}"
+            )
         step = Step(sig, chosen or new_invocation_id(), arguments, after, on, takes, into)
         self.steps[step.invocation_id] = step
         for parent in after:

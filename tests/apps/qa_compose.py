@@ -202,3 +202,9 @@ def paced(x: Any, counter: str) -> Any:
     """At most 20 starts a second (across runners); counts each run with its time."""
     count(counter, f"{x} {time.time():.6f}")
     return x
+
+
+@app.task
+def unserializable(x: Any) -> Any:
+    """Returns what no serializer takes."""
+    return lambda: x

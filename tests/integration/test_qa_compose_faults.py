@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from pynenc import InvocationNotFoundError, InvocationStatus, chain, chord
+from pynenc import InvocationNotFoundError, InvocationStatus, chain, chord, group
 from tests.apps import qa_compose as q
 from tests.apps.qa_compose import lines
 from tests.integration.compose_helpers import FAST, TIMEOUT, deployment, result_of, statuses
@@ -156,23 +156,53 @@ def _bytes_read(server: Server) -> int:
         client.close()
 
 
-def test_a_chord_member_costs_the_same_in_a_wide_chord(
-    redis_factory: Callable[..., Server], tmp_path: Path
-) -> None:
-    """What a member's end reads from Redis does not grow with the chord: each member's
-    runner read the body's whole record (its links name every member) to find it still
-    WAITING, so a chord's traffic grew with its size squared (20,000 members: 116 s)."""
+def _traffic_per_member(
+    redis_factory: Callable[..., Server], form: Callable[[int], Any], expected: Callable[[int], Any]
+) -> list[float]:
+    """What the clients read from Redis per member of ``form(size)``, at two sizes."""
     server = redis_factory()
     url = server.db_url()
     app = Deployment("redis", url, url, dict(FAST)).configure(q.app)
     try:
+        per_member = []
         with app.running_in_background():
-            per_member = []
             for size in (300, 1200):
                 before = _bytes_read(server)
-                run = chord([q.add.sig(i, 0) for i in range(size)], q.total.sig()).run()
-                assert result_of(run) == sum(range(size))
+                assert result_of(form(size).run()) == expected(size)
                 per_member.append((_bytes_read(server) - before) / size)
-        assert per_member[1] < 1.6 * per_member[0], per_member
+        return per_member
     finally:
         app.reset_components()
+
+
+def test_a_chord_member_costs_the_same_in_a_wide_chord(
+    redis_factory: Callable[..., Server],
+) -> None:
+    """What a member's end reads from Redis does not grow with the chord: each member's
+    runner read the body's whole record (its links name every member) to find it still
+    WAITING, so a chord's traffic grew with its size squared (20,000 members: 116 s)."""
+    per_member = _traffic_per_member(
+        redis_factory,
+        lambda size: chord([q.add.sig(i, 0) for i in range(size)], q.total.sig()),
+        lambda size: sum(range(size)),
+    )
+    assert per_member[1] < 1.6 * per_member[0], per_member
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="left: each member of a group after a step reads that step's whole record to "
+    "receive its result, and the record's links name every member (links.then): O(n) per "
+    "member. Needs a read of the outcome without the links (links stored apart from meta).",
+)
+def test_a_member_of_a_group_after_a_step_costs_the_same_in_a_wide_group(
+    redis_factory: Callable[..., Server],
+) -> None:
+    per_member = _traffic_per_member(
+        redis_factory,
+        lambda size: chain(
+            q.add.sig(0, 1), group(q.add.sig(i) for i in range(size)), q.total.sig()
+        ),
+        lambda size: sum(range(size)) + size,
+    )
+    assert per_member[1] < 1.6 * per_member[0], per_member

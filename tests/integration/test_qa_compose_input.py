@@ -109,6 +109,15 @@ def test_a_running_key_that_would_leave_out_a_received_value_is_refused(
     _nothing_registered(memory)
 
 
+def test_a_named_error_callback_of_a_chain_says_why_it_is_refused(
+    memory: QaSetup, counter: str
+) -> None:
+    errback = q.errback.sig(counter).with_options(invocation_id="alert-once")
+    with pytest.raises(ValueError, match=r"'alert-once' is given to two steps.*cannot be named"):
+        (q.add.sig(1, 2) | q.add.sig(1)).on_error(errback).run()
+    _nothing_registered(memory)
+
+
 def test_a_split_direct_task_cannot_be_a_step(memory: QaSetup) -> None:
     with pytest.raises(TypeError, match=r"direct_sum is a direct_task with parallel_func"):
         q.direct_sum.sig([1, 2])  # type: ignore[attr-defined]
