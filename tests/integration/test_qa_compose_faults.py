@@ -109,11 +109,13 @@ def test_two_runner_processes_ending_chord_members_release_the_body_once(
 ) -> None:
     counter = str(tmp_path / "runs")
     members = [q.tally.sig(i, counter, f"m{i}") for i in range(120)]
-    run = chord(members, q.tally.sig(counter, "body")).run()
     with (
         runner(dep, "ThreadRunner", tmp_path, slots=4),
         runner(dep, "ProcessRunner", tmp_path, slots=2),
     ):
+        # both consuming before the chord (one still starting would take no member)
+        wait_until(lambda: len(q.app.state_backend.runners()) >= 2, TIMEOUT, "two runners")
+        run = chord(members, q.tally.sig(counter, "body")).run()
         assert result_of(run) == list(range(120))
     assert sorted(lines(counter)) == sorted([f"m{i}" for i in range(120)] + ["body"])
 
