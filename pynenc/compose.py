@@ -355,11 +355,6 @@ class Planner:
     def sig(
         self, sig: Sig[Any], after: tuple[str, ...], receive: str | None, on: str = ON_SUCCESS
     ) -> str:
-        if sig.task.concurrency is not None:
-            raise ValueError(
-                f"{sig.task.task_id.key} has registration control "
-                "(registration_concurrency): it cannot be a step of a composition"
-            )
         takes = None if sig.is_immutable or receive is None else receive
         if sig.is_immutable and receive == RECEIVE_LIST:  # still a chord body for the rules
             takes = RECEIVE_LIST_IGNORED
@@ -368,9 +363,21 @@ class Planner:
         if takes == _EMPTY_LIST:  # after an empty group: an empty list now
             arguments = type(arguments)(sig.task.receive(arguments.kwargs, ([],), into))
             takes, into = None, ()
+        policy = sig.task.concurrency
+        refusal = None if policy is None else policy.step_refusal(arguments.kwargs, bool(takes))
+        if refusal is not None:
+            raise ValueError(f"{sig.task.task_id.key} cannot be a step of a composition: {refusal}")
         chosen = None if sig.options is None else sig.options.invocation_id
         if chosen is not None and chosen in self.steps:
-            raise ValueError(f"invocation id {chosen!r} is given to two steps of a composition")
+            hint = (
+                " (the error callback of a chain, group or chord is called for each of its "
+                "steps that fails: one invocation each, so it cannot be named)"
+                if on == ON_FAILURE and self.steps[chosen].sig is sig
+                else ""
+            )
+            raise ValueError(
+                f"invocation id {chosen!r} is given to two steps of a composition{hint}"
+            )
         step = Step(sig, chosen or new_invocation_id(), arguments, after, on, takes, into)
         if takes in CHORD_RECEIVES:
             step.before = self.before

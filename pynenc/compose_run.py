@@ -5,6 +5,7 @@ order (groups one member after another, error callbacks at once).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -48,13 +49,43 @@ S = InvocationStatus
 def run_node(node: Node) -> Any:
     """Register and publish ``node`` (or run it inline in dev sync mode): its handle."""
     planner = Planner()
-    shape = planner.node(node, (), None)
+    try:
+        shape = planner.node(node, (), None)
+    except RecursionError:
+        raise ValueError(
+            "The composition is nested too deeply to plan (a group inside a chain inside a "
+            "group ..., hundreds of levels): flatten it (chain(a, b, c) rather than chains of "
+            "chains; one group of many members)"
+        ) from None
     steps = planner.steps
-    app = next(iter(steps.values())).sig.task.app
+    if not steps:  # only empty groups: nothing to run, every result is known
+        return build(shape, {})
+    app = one_app(steps.values())
     if app.conf.dev_mode_force_sync_tasks:
         return SyncRun(steps).shape(shape)
     handles = submit_steps(app, list(steps.values()))
     return build(shape, handles)
+
+
+def one_app(steps: Iterable[Step]) -> Pynenc:
+    """The app every step's task belongs to: a composition is registered with one state
+    backend and published on one broker.
+
+    :raises ValueError: tasks of two apps, naming one of each.
+    """
+    first: Step | None = None
+    for step in steps:
+        if first is None:
+            first = step
+        elif step.sig.task.app.app_id != first.sig.task.app.app_id:
+            one, other = first.sig.task, step.sig.task
+            raise ValueError(
+                f"A composition runs on one app, but {one.task_id.key} is a task of app "
+                f"{one.app.app_id!r} and {other.task_id.key} of app {other.app.app_id!r}. "
+                "Declare the tasks on one app, or compose each app's tasks apart"
+            )
+    assert first is not None
+    return first.sig.task.app
 
 
 def build(shape: Shape, handles: dict[str, BaseInvocation[Any, Any]]) -> Handle:

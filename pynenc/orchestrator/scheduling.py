@@ -151,9 +151,10 @@ def _release(
     envelopes: list[Envelope] = []
     expired = StatusEntry(S.EXPIRED, now, actor, NOT_STARTED)
     expiring: list[bool] = []
-    for record in backend.get_many(ready):
-        if record is None or record.status is not S.SCHEDULED:
-            continue  # purged, or released by another scheduler meanwhile
+    # only the SCHEDULED ones are read whole (a chord body still WAITING is not)
+    for record in backend.get_many_in_status(ready, S.SCHEDULED):
+        if record is None:
+            continue  # purged, released by another scheduler meanwhile, or still waiting
         if due_only and record.due is not None and record.due > now:
             continue  # a delayed step: the scheduler publishes it when due
         target = S.RETRY if record.num_retries else S.REGISTERED

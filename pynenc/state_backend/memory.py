@@ -474,3 +474,16 @@ class MemoryStateBackend(StateBackend):
     def children(self, invocation_id: str, limit: int) -> list[str]:
         with self._store.lock:
             return self._store.children.get(invocation_id, [])[: max(limit, 0)]
+
+    # -- reads by status -------------------------------------------------------------------
+
+    def get_many_in_status(
+        self, invocation_ids: Sequence[str], status: InvocationStatus
+    ) -> list[InvocationRecord | None]:
+        records = self._store.records
+        with self._store.lock:  # one consistent view; only the records in status copied
+            found = [records.get(invocation_id) for invocation_id in invocation_ids]
+            return [
+                copy_record(record) if record is not None and record.status is status else None
+                for record in found
+            ]

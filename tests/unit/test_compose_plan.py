@@ -42,14 +42,14 @@ def test_a_step_after_an_empty_group_waits_for_what_the_group_followed() -> None
 def test_a_chord_with_an_empty_header_starts_its_body_at_once() -> None:
     (body,) = _plan(chord([], t.collect.sig()))
     assert body.after == () and body.receive is None
-    assert body.arguments.kwargs == {"values": []}
+    assert body.arguments.kwargs == {"values": [], "tag": ""}  # defaults stored, as a call
 
 
 def test_an_empty_group_between_two_groups_passes_the_wait_on() -> None:
     steps = _plan(chain(group(t.const.sig(1), t.const.sig(2)), group(), t.collect.sig()))
     members, body = steps[:2], steps[2]
     assert body.after == tuple(m.invocation_id for m in members)
-    assert body.receive is None and body.arguments.kwargs == {"values": []}
+    assert body.receive is None and body.arguments.kwargs == {"values": [], "tag": ""}
 
 
 def test_a_step_after_a_chord_whose_body_ends_in_a_group_gets_the_list() -> None:
