@@ -98,9 +98,10 @@ class Sig(Node, Generic[R]):
         headers: dict[str, Any] | None = None,
         invocation_id: str | None = None,
     ) -> Sig[R]:
-        """This call with per-call options (as :meth:`Task.with_options`). A ``delay`` or
-        ``eta`` is for a step that starts the composition (one that waits for another is
-        refused when the composition runs); ``expires`` counts from the call.
+        """This call with per-call options (as :meth:`Task.with_options`). A ``delay``
+        counts from when the step may start: from the call for a step that starts the
+        composition, from its release (what it waits for has ended) for one that waits;
+        an ``eta``: not before that time; ``expires`` counts from the call.
         ``invocation_id`` is the step's id: running the composition again with it gives
         that same invocation, registered and run once."""
         options = CallOptions(delay, eta, expires, queue, priority, invocation_id, headers)
@@ -276,6 +277,8 @@ class Step:
     receive: str | None = None
     into: tuple[str, ...] = ()
     then: list[str] = field(default_factory=list)
+    #: a chord body in a chain: what the chord's group waited for (``Links.before``)
+    before: tuple[str, ...] = ()
 
 
 #: What a node planned to: a step id, or a chain's / group's shapes.
@@ -319,6 +322,8 @@ class Planner:
 
     def __init__(self) -> None:
         self.steps: dict[str, Step] = {}
+        #: while planning what follows a group: what that group waited for
+        self.before: tuple[str, ...] = ()
 
     def node(self, node: Node, after: tuple[str, ...], receive: str | None) -> Shape:
         if isinstance(node, Sig):
@@ -329,9 +334,14 @@ class Planner:
             return GroupShape([self.node(m, after, receive) for m in node.members])
         if isinstance(node, Chain):
             shapes: list[Shape] = []
+            outer = self.before
+            follows_group: tuple[str, ...] = ()
             for step in node.steps:
+                self.before = follows_group
                 shape = self.node(step, after, receive)
+                self.before = outer
                 shapes.append(shape)
+                follows_group = after if isinstance(shape, GroupShape) else ()
                 ends = exits(shape)
                 if ends:
                     after, receive = tuple(ends), receives(shape)
@@ -343,12 +353,6 @@ class Planner:
     def sig(
         self, sig: Sig[Any], after: tuple[str, ...], receive: str | None, on: str = ON_SUCCESS
     ) -> str:
-        if after and sig.options is not None and sig.options.delays:
-            raise ValueError(
-                f"{sig!r} has a delay or an eta but waits for another step: a step that "
-                "waits is released due at once, when what it waits for ends. Put the delay "
-                "on a step that starts the composition, or in the task that precedes it."
-            )
         takes = None if sig.is_immutable or receive is None else receive
         count = 0 if takes is None else (2 if takes == RECEIVE_ERROR else 1)
         arguments, into = sig.task.bind_receiving(sig.args, sig.kwargs, count)
@@ -371,6 +375,8 @@ class Planner:
                 f"invocation id {chosen!r} is given to two steps of a composition{hint}"
             )
         step = Step(sig, chosen or new_invocation_id(), arguments, after, on, takes, into)
+        if takes == RECEIVE_LIST:
+            step.before = self.before
         self.steps[step.invocation_id] = step
         for parent in after:
             self.steps[parent].then.append(step.invocation_id)

@@ -139,8 +139,8 @@ def submit_steps(app: Pynenc, steps: list[Step]) -> dict[str, BaseInvocation[Any
 
 def _publish_released(app: Pynenc, steps: list[Step], held: set[str]) -> None:
     """Publish the new steps that registering released: those waiting for an invocation
-    stored (and ended) before, settled when they were linked. Those still waiting, and
-    the stored ones, are left as they are."""
+    stored (and ended) before, settled when they were linked. Those still waiting, those
+    due later (a step's delay: the scheduler's), and the stored ones are left as they are."""
     released = [
         step.invocation_id
         for step in steps
@@ -149,13 +149,19 @@ def _publish_released(app: Pynenc, steps: list[Step], held: set[str]) -> None:
     if released:
         reason = "released at registration: what it waits for had ended"
         # who publishes, for the history: this process (or the task calling), as for a cancel
-        publish_now(app.orchestrator, default_canceller(), released, reason)
+        publish_now(app.orchestrator, default_canceller(), released, reason, due_only=True)
 
 
 def _links(step: Step) -> Links | None:
     if not (step.after or step.then):
         return None
-    return Links(step.after, step.on, step.receive, step.into, tuple(step.then))
+    delay, not_before = 0.0, None
+    options = step.sig.options
+    if step.after and options is not None and options.delays:  # counted from its release
+        delay = options.delay or 0.0
+        not_before = None if options.eta is None else options.eta.timestamp()
+    then = tuple(step.then)
+    return Links(step.after, step.on, step.receive, step.into, then, delay, not_before, step.before)
 
 
 class SyncRun:
@@ -194,9 +200,13 @@ class SyncRun:
             arguments = Arguments(task.receive(step.arguments.kwargs, received, step.into))
             invocation = task._call(arguments, step.sig.options)  # type: ignore[assignment]
         self.done[invocation_id] = invocation
+        # a chord body's callbacks: not for a failure from before the chord (Links.before)
+        in_header = step.receive == RECEIVE_LIST and all(
+            self.done[b].status is S.SUCCESS for b in step.before if b in self.done
+        )
         for follower in step.then:
             if self.steps[follower].on == ON_FAILURE:
-                self.errback(follower, invocation, failed is None or step.receive == RECEIVE_LIST)
+                self.errback(follower, invocation, failed is None or in_header)
         return invocation
 
     def errback(self, errback_id: str, failed: SyncInvocation[Any, Any], fires: bool) -> None:

@@ -84,7 +84,8 @@ class StateBackend(ABC):
         On success the history gains ``update.entry`` and, for a final status, waiters in
         :meth:`wait_final` are woken, and — in the same atomic step — what waits for the
         invocation is settled by the rules of :class:`~pynenc.records.Links` (released
-        SCHEDULED due at once, or ended, and on down; :mod:`pynenc.state_backend._links`).
+        SCHEDULED due at once or after its delay (:meth:`~pynenc.records.Links.due`), or
+        ended, and on down; :mod:`pynenc.state_backend._links`).
         An invocation nothing waits for pays no more than a lookup inside that step.
         """
 

@@ -95,13 +95,19 @@ class _Store:
         left = self.counts[invocation_id] = self.counts.get(invocation_id, 1) - 1
         return left
 
-    def move(self, invocation_id: str, entry: StatusEntry, error: dict[str, Any] | None) -> None:
+    def move(
+        self,
+        invocation_id: str,
+        entry: StatusEntry,
+        error: dict[str, Any] | None,
+        due: float | None = None,
+    ) -> None:
         record = self.records[invocation_id]
         record.status = entry.status
         self.counts.pop(invocation_id, None)
         if entry.status is InvocationStatus.SCHEDULED:
-            record.due = entry.timestamp
-            self.scheduled[invocation_id] = entry.timestamp
+            record.due = entry.timestamp if due is None else due
+            self.scheduled[invocation_id] = record.due
         else:
             record.error = error
             waiter = self.waiters.pop(invocation_id, None)
