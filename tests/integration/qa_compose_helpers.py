@@ -13,7 +13,7 @@ import pytest
 from pynenc import Pynenc, ThreadRunner
 from pynenc.runner import BackgroundRunner
 from tests.apps import qa_compose
-from tests.integration.compose_helpers import deployment
+from tests.integration.compose_helpers import RunnerSetup, deployment
 from tests.integration.deployments import Deployment, RunnerProcess
 
 APP = "tests.apps.qa_compose:app"
@@ -28,7 +28,7 @@ SETUPS = [
 ]
 
 
-class QaSetup:
+class QaSetup(RunnerSetup):
     """``tests.apps.qa_compose`` with a runner consuming it."""
 
     def __init__(
@@ -70,19 +70,6 @@ class QaSetup:
         self._process = RunnerProcess(self.deployment, self.runner_cls, *args, log=log, app_ref=APP)
         self._process.start()
         return self
-
-    def stop(self) -> None:
-        try:
-            if self._local is not None:
-                self._local.__exit__(None, None, None)
-            if self._process is not None:
-                assert self._process.stop() == 0, self._process.log_tail()
-        finally:
-            self._local = self._process = None
-            self.app.reset_components()
-
-    def log_tail(self) -> str:
-        return self._process.log_tail() if self._process is not None else ""
 
 
 def qa_setup(
