@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 from pynenc.call_options import CallOptions
 from pynenc.identifiers import new_invocation_id
 from pynenc.records import (
+    CHORD_RECEIVES,
     ON_FAILURE,
     ON_SUCCESS,
     RECEIVE_ERROR,
@@ -99,9 +100,10 @@ class Sig(Node, Generic[R]):
         headers: dict[str, Any] | None = None,
         invocation_id: str | None = None,
     ) -> Sig[R]:
-        """This call with per-call options (as :meth:`Task.with_options`). A ``delay`` or
-        ``eta`` is for a step that starts the composition (one that waits for another is
-        refused when the composition runs); ``expires`` counts from the call.
+        """This call with per-call options (as :meth:`Task.with_options`). A ``delay``
+        counts from when the step may start: from the call for a step that starts the
+        composition, from its release (what it waits for has ended) for one that waits;
+        an ``eta``: not before that time; ``expires`` counts from the call.
         ``invocation_id`` is the step's id: running the composition again with it gives
         that same invocation, registered and run once."""
         options = CallOptions(delay, eta, expires, queue, priority, invocation_id, headers)
@@ -277,6 +279,8 @@ class Step:
     receive: str | None = None
     into: tuple[str, ...] = ()
     then: list[str] = field(default_factory=list)
+    #: a chord body in a chain: what the chord's group waited for (``Links.before``)
+    before: tuple[str, ...] = ()
 
 
 #: What a node planned to: a step id, or a chain's / group's shapes.
@@ -320,6 +324,8 @@ class Planner:
 
     def __init__(self) -> None:
         self.steps: dict[str, Step] = {}
+        #: while planning what follows a group: what that group waited for
+        self.before: tuple[str, ...] = ()
 
     def node(self, node: Node, after: tuple[str, ...], receive: str | None) -> Shape:
         if isinstance(node, Sig):
@@ -330,9 +336,14 @@ class Planner:
             return GroupShape([self.node(m, after, receive) for m in node.members])
         if isinstance(node, Chain):
             shapes: list[Shape] = []
+            outer = self.before
+            follows_group: tuple[str, ...] = ()
             for step in node.steps:
+                self.before = follows_group
                 shape = self.node(step, after, receive)
+                self.before = outer
                 shapes.append(shape)
+                follows_group = after if isinstance(shape, GroupShape) else ()
                 ends = exits(shape)
                 if ends:
                     after, receive = tuple(ends), receives(shape)
@@ -344,17 +355,6 @@ class Planner:
     def sig(
         self, sig: Sig[Any], after: tuple[str, ...], receive: str | None, on: str = ON_SUCCESS
     ) -> str:
-        if sig.task.concurrency is not None:
-            raise ValueError(
-                f"{sig.task.task_id.key} has registration control "
-                "(registration_concurrency): it cannot be a step of a composition"
-            )
-        if after and sig.options is not None and sig.options.delays:
-            raise ValueError(
-                f"{sig!r} has a delay or an eta but waits for another step: a step that "
-                "waits is released due at once, when what it waits for ends. Put the delay "
-                "on a step that starts the composition, or in the task that precedes it."
-            )
         takes = None if sig.is_immutable or receive is None else receive
         if sig.is_immutable and receive == RECEIVE_LIST:  # still a chord body for the rules
             takes = RECEIVE_LIST_IGNORED
@@ -363,10 +363,24 @@ class Planner:
         if takes == _EMPTY_LIST:  # after an empty group: an empty list now
             arguments = type(arguments)(sig.task.receive(arguments.kwargs, ([],), into))
             takes, into = None, ()
+        policy = sig.task.concurrency
+        refusal = None if policy is None else policy.step_refusal(arguments.kwargs, bool(takes))
+        if refusal is not None:
+            raise ValueError(f"{sig.task.task_id.key} cannot be a step of a composition: {refusal}")
         chosen = None if sig.options is None else sig.options.invocation_id
         if chosen is not None and chosen in self.steps:
-            raise ValueError(f"invocation id {chosen!r} is given to two steps of a composition")
+            hint = (
+                " (the error callback of a chain, group or chord is called for each of its "
+                "steps that fails: one invocation each, so it cannot be named)"
+                if on == ON_FAILURE and self.steps[chosen].sig is sig
+                else ""
+            )
+            raise ValueError(
+                f"invocation id {chosen!r} is given to two steps of a composition{hint}"
+            )
         step = Step(sig, chosen or new_invocation_id(), arguments, after, on, takes, into)
+        if takes in CHORD_RECEIVES:
+            step.before = self.before
         self.steps[step.invocation_id] = step
         for parent in after:
             self.steps[parent].then.append(step.invocation_id)

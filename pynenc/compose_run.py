@@ -5,6 +5,7 @@ order (groups one member after another, error callbacks at once).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -48,13 +49,43 @@ S = InvocationStatus
 def run_node(node: Node) -> Any:
     """Register and publish ``node`` (or run it inline in dev sync mode): its handle."""
     planner = Planner()
-    shape = planner.node(node, (), None)
+    try:
+        shape = planner.node(node, (), None)
+    except RecursionError:
+        raise ValueError(
+            "The composition is nested too deeply to plan (a group inside a chain inside a "
+            "group ..., hundreds of levels): flatten it (chain(a, b, c) rather than chains of "
+            "chains; one group of many members)"
+        ) from None
     steps = planner.steps
-    app = next(iter(steps.values())).sig.task.app
+    if not steps:  # only empty groups: nothing to run, every result is known
+        return build(shape, {})
+    app = one_app(steps.values())
     if app.conf.dev_mode_force_sync_tasks:
         return SyncRun(steps).shape(shape)
     handles = submit_steps(app, list(steps.values()))
     return build(shape, handles)
+
+
+def one_app(steps: Iterable[Step]) -> Pynenc:
+    """The app every step's task belongs to: a composition is registered with one state
+    backend and published on one broker.
+
+    :raises ValueError: tasks of two apps, naming one of each.
+    """
+    first: Step | None = None
+    for step in steps:
+        if first is None:
+            first = step
+        elif step.sig.task.app.app_id != first.sig.task.app.app_id:
+            one, other = first.sig.task, step.sig.task
+            raise ValueError(
+                f"A composition runs on one app, but {one.task_id.key} is a task of app "
+                f"{one.app.app_id!r} and {other.task_id.key} of app {other.app.app_id!r}. "
+                "Declare the tasks on one app, or compose each app's tasks apart"
+            )
+    assert first is not None
+    return first.sig.task.app
 
 
 def build(shape: Shape, handles: dict[str, BaseInvocation[Any, Any]]) -> Handle:
@@ -110,8 +141,8 @@ def submit_steps(app: Pynenc, steps: list[Step]) -> dict[str, BaseInvocation[Any
 
 def _publish_released(app: Pynenc, steps: list[Step], held: set[str]) -> None:
     """Publish the new steps that registering released: those waiting for an invocation
-    stored (and ended) before, settled when they were linked. Those still waiting, and
-    the stored ones, are left as they are."""
+    stored (and ended) before, settled when they were linked. Those still waiting, those
+    due later (a step's delay: the scheduler's), and the stored ones are left as they are."""
     released = [
         step.invocation_id
         for step in steps
@@ -120,13 +151,19 @@ def _publish_released(app: Pynenc, steps: list[Step], held: set[str]) -> None:
     if released:
         reason = "released at registration: what it waits for had ended"
         # who publishes, for the history: this process (or the task calling), as for a cancel
-        publish_now(app.orchestrator, default_canceller(), released, reason)
+        publish_now(app.orchestrator, default_canceller(), released, reason, due_only=True)
 
 
 def _links(step: Step) -> Links | None:
     if not (step.after or step.then):
         return None
-    return Links(step.after, step.on, step.receive, step.into, tuple(step.then))
+    delay, not_before = 0.0, None
+    options = step.sig.options
+    if step.after and options is not None and options.delays:  # counted from its release
+        delay = options.delay or 0.0
+        not_before = None if options.eta is None else options.eta.timestamp()
+    then = tuple(step.then)
+    return Links(step.after, step.on, step.receive, step.into, then, delay, not_before, step.before)
 
 
 class SyncRun:
@@ -165,9 +202,13 @@ class SyncRun:
             arguments = Arguments(task.receive(step.arguments.kwargs, received, step.into))
             invocation = task._call(arguments, step.sig.options)  # type: ignore[assignment]
         self.done[invocation_id] = invocation
+        # a chord body's callbacks: not for a failure from before the chord (Links.before)
+        in_header = step.receive in CHORD_RECEIVES and all(
+            self.done[b].status is S.SUCCESS for b in step.before if b in self.done
+        )
         for follower in step.then:
             if self.steps[follower].on == ON_FAILURE:
-                self.errback(follower, invocation, failed is None or step.receive in CHORD_RECEIVES)
+                self.errback(follower, invocation, failed is None or in_header)
         return invocation
 
     def errback(self, errback_id: str, failed: SyncInvocation[Any, Any], fires: bool) -> None:

@@ -61,8 +61,21 @@ def make_direct_task(
         bound = task.with_options(**call_options)  # checked now, not at the call
         return _wrap(task, bound, parallel_func, aggregate_func)
 
+    def sig(*args: Any, **kwargs: Any) -> Any:
+        """A call of the task not made yet, to compose (``task.sig``): its step's result
+        is the function's value; a split call (``parallel_func``) cannot be one step."""
+        if parallel_func is not None:
+            raise TypeError(
+                f"{task.task_id.key} is a direct_task with parallel_func: a call of it is "
+                "split into many invocations, so it cannot be one step of a composition. "
+                "Compose a task that takes one part (a group of its calls is the split)"
+            )
+        return task.sig(*args, **kwargs)
+
     # instance attributes, so _extract_task_from_wrapper and Task.from_id find the task
-    vars(wrapper).update(__pynenc_task__=task, __inner_function__=func, with_options=with_options)
+    vars(wrapper).update(
+        __pynenc_task__=task, __inner_function__=func, with_options=with_options, sig=sig
+    )
     return wrapper
 
 

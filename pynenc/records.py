@@ -19,8 +19,8 @@ class InvocationStatus(StrEnum):
 
     REGISTERED = "registered"  #: stored and published, waiting for a runner
     #: stored, waiting for other invocations (a chain's next step, a chord's body, an
-    #: error callback): released to SCHEDULED, due at once, by the backend step that ends
-    #: the last of them (see :class:`Links`); never published before
+    #: error callback): released to SCHEDULED, due at once (or after its delay), by the
+    #: backend step that ends the last of them (see :class:`Links`); never published before
     WAITING = "waiting"
     SCHEDULED = "scheduled"  #: stored with a due time, published when due (not before)
     RUNNING = "running"  #: claimed by a runner, function executing
@@ -96,22 +96,27 @@ class Links:
     status, whoever ends it), the backend settles what waits for it:
 
     - ``on="success"``: when it SUCCEEDED, one fewer to wait for; at zero, the waiting
-      invocation moves WAITING → SCHEDULED, due at once (the scheduler publishes it if
-      nobody does sooner). When it ended otherwise, the waiting invocation ends FAILED
-      with that error (marked with ``"upstream"``: the id it came from), and so on down
-      what waits for *it* — a failed chain fails every later step, a failed chord member
-      its body.
+      invocation moves WAITING → SCHEDULED, due at once or after its delay (below; the
+      scheduler publishes it if nobody does sooner). When it ended otherwise, the waiting
+      invocation ends FAILED with that error (marked with ``"upstream"``: the id it came
+      from), and so on down what waits for *it* — a failed chain fails every later step,
+      a failed chord member its body.
     - ``on="failure"`` (an error callback): released when it ended FAILED by itself (not
       as a failed upstream's follower, unless ``upstream`` errors are asked for with
       ``receive="error"`` on a chord body's callback); ended CANCELLED ("not needed")
       otherwise.
 
+    A released invocation is due at once; with ``delay``, that many seconds after its
+    release; with ``not_before`` (seconds since the epoch), not before then; with both, at
+    the later of the two (:meth:`due`). A step due later waits SCHEDULED until then and
+    is published by the scheduler.
+
     ``then`` lists the invocations waiting for this one, so that whoever ends it can
-    publish those released at once. ``receive`` says what a released invocation gets
-    before its own arguments, when it runs: nothing, the one result (``"value"``), the
-    ordered results (``"list"``), or the failed invocation and its exception
-    (``"error"``); ``into`` names the parameters that take them (the task's rule when
-    empty).
+    publish those released at once (those due later are left to the scheduler).
+    ``receive`` says what a released invocation gets before its own arguments, when it
+    runs: nothing, the one result (``"value"``), the ordered results (``"list"``), or the
+    failed invocation and its exception (``"error"``); ``into`` names the parameters that
+    take them (the task's rule when empty).
     """
 
     after: tuple[str, ...] = ()
@@ -119,6 +124,21 @@ class Links:
     receive: str | None = None
     into: tuple[str, ...] = ()
     then: tuple[str, ...] = ()
+    #: seconds after its release before it is due (Celery's ``countdown`` on a later step)
+    delay: float = 0.0
+    #: seconds since the epoch before which it is not due (an ``eta`` on a later step)
+    not_before: float | None = None
+    #: for a chord's body inside a chain: what the chord's group waited for. A failure that
+    #: came from there (a step before the chord) fails the body without calling its error
+    #: callbacks: the step that failed called its own
+    before: tuple[str, ...] = ()
+
+    def due(self, released: float) -> float:
+        """When an invocation with these links, released at ``released``, is due."""
+        due = released + self.delay if self.delay else released
+        if self.not_before is not None and self.not_before > due:
+            return self.not_before
+        return due
 
     def encode(self) -> dict[str, Any]:
         """The JSON object stored and sent for these links (empty fields left out)."""
@@ -133,6 +153,12 @@ class Links:
             out["into"] = list(self.into)
         if self.then:
             out["then"] = list(self.then)
+        if self.delay:
+            out["delay"] = self.delay
+        if self.not_before is not None:
+            out["not_before"] = self.not_before
+        if self.before:
+            out["before"] = list(self.before)
         return out
 
     @classmethod
@@ -146,6 +172,9 @@ class Links:
             data.get("recv"),
             tuple(data.get("into", ())),
             tuple(data.get("then", ())),
+            float(data.get("delay", 0.0)),
+            None if data.get("not_before") is None else float(data["not_before"]),
+            tuple(data.get("before", ())),
         )
 
 

@@ -353,7 +353,16 @@ class Task(Generic[Params, Result]):
                 f"{self.task_id.key} cannot receive {receiving} value(s) before its own "
                 "arguments: its first parameters must be plain positional ones"
             )
-        rest = {name: value for name, value in bound.items() if name not in into}
+        try:  # every parameter given or received: what is missing is refused now, not
+            # when the step runs, after the steps before it (and its error callback, never)
+            full = self.signature.bind(*slots, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"{self.task_id.key}: {exc} (it receives {', '.join(into)} before its own "
+                "arguments)"
+            ) from None
+        full.apply_defaults()  # stored as a plain call stores them (cache and running keys)
+        rest = {name: value for name, value in full.arguments.items() if name not in into}
         try:
             self.signature.bind_partial(**rest)
         except TypeError as exc:

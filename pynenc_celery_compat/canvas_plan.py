@@ -15,6 +15,10 @@ every member; a chord's ``countdown``/``eta`` to its header, its other options t
 and body, its callbacks and ``task_id`` to its body; nested chains are spliced, nested
 groups flattened, a one-member group unrolled, a group followed by a step is a chord.
 The result objects are Celery's: the last result with ``parent`` links back.
+
+A ``countdown``/``eta`` of a step that waits (a later chain step, a ``link`` callback, a
+chord body, an old-style ``link_error``) counts from its release, as Celery's worker
+sends such a step when what it follows ends (``pynenc.records.Links.delay``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pynenc.compose import ChainShape, GroupShape, Planner, Shape, Sig, exits
 from pynenc.records import RECEIVE_LIST, RECEIVE_VALUE
 from pynenc_celery_compat import checks
 from pynenc_celery_compat.bridge import bridge_for
+from pynenc_celery_compat.canvas_lineage import Lineage, group_options, placement
 from pynenc_celery_compat.canvas_parts import (
     as_signature,
     plain,
@@ -40,6 +45,7 @@ from pynenc_celery_compat.canvas_parts import (
     task_of,
     top,
 )
+from pynenc_celery_compat.canvas_receive import new_style_errback
 from pynenc_celery_compat.result import AsyncResult, GroupResult
 
 
@@ -74,6 +80,8 @@ class Walk:
         self.linking = 0
         #: the steps published at once: (compat task, its native call, Celery options)
         self.published: list[tuple[Any, Sig[Any], dict[str, Any]]] = []
+        #: Celery's lineage of the steps (parent, root, group, children)
+        self.lineage = Lineage()
 
     # -- nodes ---------------------------------------------------------------------------
 
@@ -127,6 +135,7 @@ class Walk:
         errbacks = (*errbacks, *(maybe_list(merged.pop("link_error", None)) or ()))
         last_id = merged.pop("task_id", None) or last_id
         first_options = plain(merged)
+        placed = group_options(merged)  # in a group, its last step is the member
         steps = self.chain_steps(sig)
         if not steps:
             raise ValueError(f"{sig!r}: an empty chain has nothing to run")
@@ -135,17 +144,20 @@ class Walk:
         step_at = at
         for index, step in enumerate(steps):
             first, last = index == 0, index == len(steps) - 1
+            options = {**self.after_group(previous, step_at), **(first_options if first else {})}
             shape, result = self.node(
                 step,
                 step_at,
                 args if first else (),
                 kwargs if first else {},
-                first_options if first else {},
+                {**options, **placed} if last else options,
                 last_id if last else None,
                 errbacks,
                 (*links, *link) if last else (),
             )
             if previous is not None and result is not None:
+                if len(step_at.after) == 1 and step_at.receive == RECEIVE_VALUE:
+                    self.lineage.child(step_at.after[0], top(result))  # Celery's children
                 top(result).parent = previous
             shapes.append(shape)
             previous = result
@@ -154,6 +166,13 @@ class Walk:
             else:
                 step_at = At(tuple(exits(shape)), RECEIVE_VALUE)
         return ChainShape(shapes), previous
+
+    def after_group(self, previous: Any, at: At) -> dict[str, Any]:
+        """The options of a chain's step that is a chord's body (after a group): its
+        header's id as its group (Celery's ``request.group``)."""
+        if at.receive == RECEIVE_LIST and isinstance(previous, GroupResult) and previous.id:
+            return placement(previous.id, None)
+        return {}
 
     def chain_steps(self, sig: Any) -> list[Any]:
         """A chain's steps as Celery runs them: nested chains spliced (with their own
@@ -195,9 +214,8 @@ class Walk:
         results: list[Any] = []
         for index, member in enumerate(self.members(sig)):
             first_links = tuple(_immutable(s, self.canvas_app) for s in link) if not index else ()
-            shape, result = self.node(
-                member, at, args, kwargs, member_options, None, errbacks, first_links
-            )
+            placed = {**member_options, **placement(group_id, index)}
+            shape, result = self.node(member, at, args, kwargs, placed, None, errbacks, first_links)
             shapes.append(shape)
             if result is not None:
                 results.append(result)
@@ -257,6 +275,7 @@ class Walk:
         body_args: tuple[Any, ...] = ()
         if not exits(head):  # an empty header: the body gets [] once the chord starts
             body_at, body_args = At(at.after), ([],)
+        body_options.update(placement(header_result.id, None))
         tail, result = self.node(
             body, body_at, body_args, {}, body_options, last_id, body_errbacks, (*links, *link)
         )
@@ -314,6 +333,9 @@ class Walk:
             mark = {"after_chord": 1}
         if mark is not None:
             self.chordish.add(task_id)
+        lineage = self.lineage.mark(at.after, merged)
+        if lineage:
+            mark = {**(mark or {}), **lineage}
         call_args, call_kwargs = checks.call_values(task.name, call[0], call[1])
         native = Sig(
             self.adapter(task),
@@ -324,14 +346,20 @@ class Walk:
             errbacks=tuple(self.errback(e) for e in self.errbacks_of(merged, errbacks)),
         )
         step_id = self.planner.sig(native, at.after, at.receive)
+        self.lineage.planned(step_id, lineage)
         if not at.after:  # published now: Celery's publish signals name it
-            self.published.append((task, native, plain(merged)))
+            self.published.append((task, native, {**plain(merged), **group_options(merged)}))
+        callbacks = [*(maybe_list(merged.get("link")) or ()), *links]
+        placed = self.lineage.callbacks(callbacks)
         self.linking += 1
         try:
-            for callback in (*(maybe_list(merged.get("link")) or ()), *links):
-                self.node(callback, At((step_id,), RECEIVE_VALUE))
+            linked = [
+                self.node(callback, At((step_id,), RECEIVE_VALUE), options=options)[1]
+                for callback, options in zip(callbacks, placed, strict=True)
+            ]
         finally:
             self.linking -= 1
+        self.lineage.linked(step_id, placed, linked)
         ignored = bool(merged.get("ignore_result", task.ignore_result))
         return step_id, AsyncResult(
             step_id, app=self.celery_app, task_name=task.name, ignored=ignored
@@ -354,7 +382,10 @@ class Walk:
             )
         task = task_of(sig)
         self.on_pynenc(task)
-        options = {k: v for k, v in sig.options.items() if k != "task_id"}
+        # a new-style errback is a function call in Celery's worker, made at once: its
+        # countdown/eta mean nothing there; an old-style one is sent, delayed by them
+        dropped = ("task_id", "countdown", "eta") if new_style_errback(task) else ("task_id",)
+        options = {k: v for k, v in sig.options.items() if k not in dropped}
         return Sig(
             self.adapter(task),
             tuple(sig.args),

@@ -33,7 +33,8 @@ RECEIVING = "__celery_receiving__"
 SKIPPED = "__celery_errback_skipped__"
 #: the per-call header under which the canvas keeps what Celery's errors need (hidden from
 #: ``self.request.headers``): ``{"chord": [ids]}`` on a chord body's first steps (the ids
-#: the chord's header waited for), ``{"after_chord": 1}`` on the steps after one
+#: the chord's header waited for), ``{"after_chord": 1}`` on the steps after one; and the
+#: step's place in the canvas (:mod:`pynenc_celery_compat.canvas_lineage`)
 MARK = "pynenc_celery"
 
 
@@ -144,19 +145,23 @@ def failed_request(app: Any, record: InvocationRecord, received: bool) -> Contex
             args, kwargs = message_args(task.signature, Arguments(stored))
     except Exception:  # the request is a description: an unreadable call leaves it empty
         pass
-    return Context(
-        {
-            "id": record.invocation_id,
-            "task": name,
-            "args": args,
-            "kwargs": kwargs,
-            "retries": record.num_retries,
-            "parent_id": record.parent_id,
-            "root_id": record.root_id or record.parent_id or record.invocation_id,
-            "delivery_info": {"routing_key": record.queue, "priority": record.priority},
-            "is_eager": False,
-        }
-    )
+    from pynenc_celery_compat.canvas_lineage import request_lineage
+
+    fields = {
+        "id": record.invocation_id,
+        "task": name,
+        "args": args,
+        "kwargs": kwargs,
+        "retries": record.num_retries,
+        "parent_id": record.parent_id,
+        "root_id": record.root_id or record.parent_id or record.invocation_id,
+        "delivery_info": {"routing_key": record.queue, "priority": record.priority},
+        "is_eager": False,
+    }
+    mark = (record.headers or {}).get(MARK)
+    if mark:  # a canvas step: where Celery's canvas put it
+        fields.update(request_lineage(mark, record.parent_id))
+    return Context(fields)
 
 
 def celery_error(app: Any, record: InvocationRecord, exc: BaseException) -> BaseException:

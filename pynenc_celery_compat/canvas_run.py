@@ -150,6 +150,7 @@ def submit(walk: Walk, result: Any) -> None:
     from pynenc.compose_run import submit_steps
     from pynenc_celery_compat.calling import CallUnavailableError
 
+    walk.lineage.apply(walk.planner.steps)
     steps = list(walk.planner.steps.values())
     if not steps:
         return

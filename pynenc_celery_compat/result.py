@@ -291,11 +291,17 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
 
     @property
     def children(self) -> list[AsyncResult] | None:
-        """Results of the calls this task made (``None`` until it is ready, as in Celery)."""
-        if not self.ready():
+        """Results of the calls this task made, then, for a canvas step that succeeded,
+        of its ``link`` callbacks and the chain's next step (``None`` until it is ready,
+        as in Celery)."""
+        record = self._record()
+        if record is None or record.status not in FINAL:
             return None
+        from pynenc_celery_compat.canvas_lineage import children_results
+
         ids = outcomes.read_children(self._pynenc.state_backend, self.id)
-        return [AsyncResult(child, app=self.app) for child in ids]
+        made = [AsyncResult(child, app=self.app) for child in ids]
+        return made + children_results(record, self.app)
 
     def then(
         self,

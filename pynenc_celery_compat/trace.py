@@ -61,8 +61,12 @@ def request_fields(
     }
     headers = getattr(invocation, "headers", None)
     if headers is not None:  # otherwise Celery's default (None)
-        from pynenc_celery_compat.canvas_receive import visible_headers
+        from pynenc_celery_compat.canvas_lineage import request_lineage
+        from pynenc_celery_compat.canvas_receive import MARK, visible_headers
 
+        mark = headers.get(MARK)
+        if mark:  # a canvas step: where Celery's canvas puts it
+            fields.update(request_lineage(mark, invocation.parent_id))
         headers = visible_headers(headers)  # a canvas step's own entry left out
         if headers is not None:
             fields["headers"] = headers

@@ -263,7 +263,10 @@ def _links(value: Any) -> Links | None:
         return None
     if not isinstance(value, dict):
         raise ValueError(f"links must be an object or null, got {type(value).__name__}")
-    links = Links.decode(value)
+    try:
+        links = Links.decode(value)
+    except (TypeError, ValueError) as error:  # a delay or not_before that is no number
+        raise ValueError(f"links are malformed: {error}") from None
     if links is not None and not all(
         isinstance(i, str) for i in (*links.after, *links.into, *links.then)
     ):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import click
 
+from pynenc.orchestrator.scheduling import iso
 from pynenc.records import (
     CHORD_RECEIVES,
     ON_FAILURE,
@@ -129,6 +130,8 @@ def show(tree: Tree, limit: int) -> None:
         if len(tree.after) > limit:
             click.echo(f"  … and {len(tree.after) - limit} more")
         click.echo(f"receives    {_receives(links)}")
+        if links.delay or links.not_before is not None:
+            click.echo(f"delayed     {_delayed(links)}")
     if tree.then:
         pending = sum(r.pending for r in tree.then)
         click.echo(f"followers   {len(tree.then)}, {pending} pending")
@@ -164,6 +167,14 @@ def _receives(links: Links) -> str:
     if links.receive == RECEIVE_ERROR:
         return f"the failed invocation {links.after[0]} and its exception{into}"
     return "nothing (immutable)"
+
+
+def _delayed(links: Links) -> str:
+    """A step's own delay, counted from its release (``with_options(delay=/eta=)``)."""
+    parts = [f"{links.delay:g} s after its release"] if links.delay else []
+    if links.not_before is not None:
+        parts.append(f"not before {iso(links.not_before)}")
+    return ", ".join(parts)
 
 
 def _task(related: Related) -> str:

@@ -139,6 +139,32 @@ class ConcurrencyPolicy:
         """Whether a runner must ask :func:`admit` before starting an invocation."""
         return self.running is not C.DISABLED or self.rate is not None
 
+    def step_refusal(self, stored: Collection[str], receives: bool) -> str | None:
+        """Why a call of this task cannot be a step of a composition (``None``: it can),
+        given the names of its ``stored`` arguments and whether it ``receives`` values
+        from the step before (which are not among them: its running key would leave
+        them out). Registration control may fold a call into another one; a running key
+        must be computed from arguments the step has when it is registered."""
+        if self.registration is not C.DISABLED:
+            return (
+                "it has registration control (registration_concurrency), which may fold "
+                "its call into another invocation"
+            )
+        if receives and self.running is C.ARGUMENTS:
+            return (
+                "running_concurrency=ARGUMENTS counts it by its arguments, but it receives "
+                "a value from the step before, which its key would leave out. Make it "
+                "immutable (.immutable()) and pass the value, or use the TASK or KEYS scope"
+            )
+        missing = [name for name in self.key_arguments if name not in stored]
+        if self.running is C.KEYS and missing:
+            return (
+                f"running_concurrency=KEYS needs its key argument(s) {', '.join(missing)} "
+                "when it is registered, but they are received from the step before (or "
+                "not given). Pass them in task.sig(...), or use the TASK scope"
+            )
+        return None
+
 
 class Verdict(enum.Enum):
     """What a runner does with an invocation it claimed (see :func:`admit`)."""

@@ -124,27 +124,39 @@ def publish_due(orchestrator: Orchestrator, actor: str, now: float, horizon: flo
     return min(horizon, upcoming[0] - now) if upcoming else horizon
 
 
-def publish_now(orchestrator: Orchestrator, actor: str, ids: list[str], reason: str) -> list[str]:
+def publish_now(
+    orchestrator: Orchestrator, actor: str, ids: list[str], reason: str, due_only: bool = False
+) -> list[str]:
     """Publish scheduled invocations before their due time (a held-back invocation woken
     by the release of a running slot): what the scheduler does when they fall due, with
     ``reason`` in the history. One that is not SCHEDULED any more is left as it is (one
-    past its expiry ends EXPIRED). Returns the ids moved out of SCHEDULED to be run."""
-    return _release(orchestrator, actor, ids, time.time(), reason)
+    past its expiry ends EXPIRED). With ``due_only`` (the followers a composition released),
+    one due later is left to the scheduler too (a delayed step). Returns the ids moved out
+    of SCHEDULED to be run."""
+    return _release(orchestrator, actor, ids, time.time(), reason, due_only)
 
 
 def _release(
-    orchestrator: Orchestrator, actor: str, ready: list[str], now: float, reason: str = ""
+    orchestrator: Orchestrator,
+    actor: str,
+    ready: list[str],
+    now: float,
+    reason: str = "",
+    due_only: bool = False,
 ) -> list[str]:
     """SCHEDULED → REGISTERED/RETRY (or EXPIRED) in one backend call, then one publish;
-    the ids now REGISTERED/RETRY."""
+    the ids now REGISTERED/RETRY. With ``due_only``, those due after ``now`` are left."""
     backend = orchestrator.app.state_backend
     updates: list[StatusUpdate] = []
     envelopes: list[Envelope] = []
     expired = StatusEntry(S.EXPIRED, now, actor, NOT_STARTED)
     expiring: list[bool] = []
-    for record in backend.get_many(ready):
-        if record is None or record.status is not S.SCHEDULED:
-            continue  # purged, or released by another scheduler meanwhile
+    # only the SCHEDULED ones are read whole (a chord body still WAITING is not)
+    for record in backend.get_many_in_status(ready, S.SCHEDULED):
+        if record is None:
+            continue  # purged, released by another scheduler meanwhile, or still waiting
+        if due_only and record.due is not None and record.due > now:
+            continue  # a delayed step: the scheduler publishes it when due
         target = S.RETRY if record.num_retries else S.REGISTERED
         late = now - (record.due or now)
         why = reason or f"due, published {late:.3f} s after its due time"

@@ -30,8 +30,8 @@ TRANSITIONS: dict[InvocationStatus, StatusRule] = {
     # -> EXPIRED (here and from every waiting status): claimed after its expiry
     S.REGISTERED: StatusRule(next=frozenset({S.RUNNING, S.FAILED, S.EXPIRED, S.CANCELLED})),
     # WAITING: for other invocations (pynenc.records.Links); released -> SCHEDULED (due at
-    # once) or ended FAILED (an upstream failed) / CANCELLED (an error callback not needed)
-    # by the backend step that ends what it waits for
+    # once, or after its delay) or ended FAILED (an upstream failed) / CANCELLED (an error
+    # callback not needed) by the backend step that ends what it waits for
     S.WAITING: StatusRule(next=frozenset({S.SCHEDULED, S.FAILED, S.EXPIRED, S.CANCELLED})),
     # SCHEDULED: waits in the scheduled index; when due, the services holder publishes it
     # (-> REGISTERED, or -> RETRY for a delayed retry), or ends it EXPIRED

@@ -3,7 +3,8 @@ invocation receives from those it waited for, and publishing the followers of an
 invocation this runner ended.
 
 The state backend releases followers in the step that ends an invocation (SCHEDULED, due
-at once); the runner that ended it then publishes them at once (:func:`publish_followers`),
+at once, or after a step's delay); the runner that ended it then publishes those due at
+once (:func:`publish_followers`; a delayed one is left to the scheduler),
 so a chain's next step starts as soon as a plain call would. A runner that dies between
 the two steps loses nothing: the scheduler of the services lease publishes due
 invocations, and redelivery covers one left REGISTERED unpublished.
@@ -66,9 +67,17 @@ def received(app: Pynenc, invocation_id: str, links: Links) -> tuple[Any, ...]:
 
 def publish_followers(app: Pynenc, invocation_id: str, links: Links, runner_id: str) -> None:
     """Publish what the end of ``invocation_id`` released (those still waiting, or ended,
-    are left as they are). A failure is logged: the scheduler publishes them when due."""
+    are left as they are, and so are those due later: a step with a delay, which the
+    scheduler publishes when due). A failure is logged: the scheduler publishes them when
+    due."""
     try:
-        publish_now(app.orchestrator, runner_id, list(links.then), PUBLISHED_BY + invocation_id)
+        publish_now(
+            app.orchestrator,
+            runner_id,
+            list(links.then),
+            PUBLISHED_BY + invocation_id,
+            due_only=True,
+        )
     except Exception:  # the scheduler publishes what is due: nothing is lost
         logger.exception(
             "Could not publish the followers of %s at once; the scheduler will", invocation_id

@@ -49,10 +49,17 @@ class LinkOps(Protocol):
     def count_down(self, invocation_id: str) -> int:
         """One fewer to wait for; how many are left."""
 
-    def move(self, invocation_id: str, entry: StatusEntry, error: dict[str, Any] | None) -> None:
+    def move(
+        self,
+        invocation_id: str,
+        entry: StatusEntry,
+        error: dict[str, Any] | None,
+        due: float | None = None,
+    ) -> None:
         """Move a WAITING invocation to ``entry.status``, with its history entry: to
-        SCHEDULED due at ``entry.timestamp`` (into the scheduled index), or to a final
-        status with ``error`` (waiters woken). The count is forgotten."""
+        SCHEDULED due at ``due`` (``None``: at ``entry.timestamp``; into the scheduled
+        index), or to a final status with ``error`` (waiters woken). The count is
+        forgotten."""
 
 
 def link_new(ops: LinkOps, invocation_id: str, links: Links, now: float) -> None:
@@ -103,14 +110,16 @@ def _apply(
     links = state[1]
     if links.on == ON_FAILURE:
         if ended is S.FAILED and _fires_errbacks(ops, parent):
-            ops.move(child, StatusEntry(S.SCHEDULED, now, None, f"{parent} failed"), None)
+            entry = StatusEntry(S.SCHEDULED, now, None, f"{parent} failed")
+            ops.move(child, entry, None, links.due(now))
             return None
         reason = f"not needed: {parent} ended {ended.name}"
         ops.move(child, StatusEntry(S.CANCELLED, now, None, reason), _not_needed(reason))
         return S.CANCELLED
     if ended is S.SUCCESS:
         if ops.count_down(child) <= 0:
-            ops.move(child, StatusEntry(S.SCHEDULED, now, None, f"released by {parent}"), None)
+            entry = StatusEntry(S.SCHEDULED, now, None, f"released by {parent}")
+            ops.move(child, entry, None, links.due(now))
         return None
     reason = f"{parent} ended {ended.name}"
     ops.move(child, StatusEntry(S.FAILED, now, None, reason), upstream_error(ops, parent, ended))
@@ -120,12 +129,23 @@ def _apply(
 def _fires_errbacks(ops: LinkOps, parent: str) -> bool:
     """Whether a failure of ``parent`` calls its error callbacks: when it failed by itself,
     or as a chord body whose member failed — not as a later step of a failed chain (the
-    step that failed called its own)."""
+    step that failed called its own), nor as a chord body failed by a step before the
+    chord (``links.before``: the upstream path leads there)."""
     error = ops.error(parent)
     if error is None or "upstream" not in error:
         return True
     state = ops.state(parent)
-    return state is not None and state[1] is not None and state[1].receive in CHORD_RECEIVES
+    links = None if state is None else state[1]
+    if links is None or links.receive not in CHORD_RECEIVES:
+        return False
+    before = set(links.before)
+    upstream: Any = error.get("upstream")
+    while upstream is not None and before:  # bounded by the steps before the failure
+        if upstream in before:
+            return False
+        found = ops.error(str(upstream))
+        upstream = None if found is None else found.get("upstream")
+    return True
 
 
 def upstream_error(ops: LinkOps, parent: str, ended: InvocationStatus) -> dict[str, Any]:

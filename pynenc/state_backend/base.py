@@ -84,7 +84,8 @@ class StateBackend(ABC):
         On success the history gains ``update.entry`` and, for a final status, waiters in
         :meth:`wait_final` are woken, and — in the same atomic step — what waits for the
         invocation is settled by the rules of :class:`~pynenc.records.Links` (released
-        SCHEDULED due at once, or ended, and on down; :mod:`pynenc.state_backend._links`).
+        SCHEDULED due at once or after its delay (:meth:`~pynenc.records.Links.due`), or
+        ended, and on down; :mod:`pynenc.state_backend._links`).
         An invocation nothing waits for pays no more than a lookup inside that step.
         """
 
@@ -99,6 +100,23 @@ class StateBackend(ABC):
     def get_many(self, invocation_ids: Sequence[str]) -> list[InvocationRecord | None]:
         """The records of ``invocation_ids``, in order (``None`` for an unknown id)."""
         return [self.get(invocation_id) for invocation_id in invocation_ids]
+
+    def get_many_in_status(
+        self, invocation_ids: Sequence[str], status: InvocationStatus
+    ) -> list[InvocationRecord | None]:
+        """The records of ``invocation_ids`` that are in ``status``, in order (``None`` for
+        the others and for unknown ids), in one read.
+
+        A record in another status is not read whole. The runner that ends a chord member
+        looks whether the body was released (SCHEDULED) to publish it; the body's links
+        name every member, and reading it whole at every member's end made a chord's cost
+        grow with its size squared. The backends of pynenc read the status first, on the
+        server; this default reads every record.
+        """
+        return [
+            record if record is not None and record.status is status else None
+            for record in self.get_many(invocation_ids)
+        ]
 
     def wait_final_record(
         self, invocation_id: str, timeout: float | None

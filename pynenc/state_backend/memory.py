@@ -95,13 +95,19 @@ class _Store:
         left = self.counts[invocation_id] = self.counts.get(invocation_id, 1) - 1
         return left
 
-    def move(self, invocation_id: str, entry: StatusEntry, error: dict[str, Any] | None) -> None:
+    def move(
+        self,
+        invocation_id: str,
+        entry: StatusEntry,
+        error: dict[str, Any] | None,
+        due: float | None = None,
+    ) -> None:
         record = self.records[invocation_id]
         record.status = entry.status
         self.counts.pop(invocation_id, None)
         if entry.status is InvocationStatus.SCHEDULED:
-            record.due = entry.timestamp
-            self.scheduled[invocation_id] = entry.timestamp
+            record.due = entry.timestamp if due is None else due
+            self.scheduled[invocation_id] = record.due
         else:
             record.error = error
             waiter = self.waiters.pop(invocation_id, None)
@@ -468,3 +474,16 @@ class MemoryStateBackend(StateBackend):
     def children(self, invocation_id: str, limit: int) -> list[str]:
         with self._store.lock:
             return self._store.children.get(invocation_id, [])[: max(limit, 0)]
+
+    # -- reads by status -------------------------------------------------------------------
+
+    def get_many_in_status(
+        self, invocation_ids: Sequence[str], status: InvocationStatus
+    ) -> list[InvocationRecord | None]:
+        records = self._store.records
+        with self._store.lock:  # one consistent view; only the records in status copied
+            found = [records.get(invocation_id) for invocation_id in invocation_ids]
+            return [
+                copy_record(record) if record is not None and record.status is status else None
+                for record in found
+            ]

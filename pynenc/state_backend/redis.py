@@ -37,7 +37,7 @@ from pynenc.records import (
     StatusEntry,
     StatusUpdate,
 )
-from pynenc.state_backend import redis_limits, redis_recent, redis_values
+from pynenc.state_backend import redis_limits, redis_recent, redis_status_reads, redis_values
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.redis_reach import reach
@@ -103,6 +103,7 @@ class RedisStateBackend(StateBackend):
         self._limit_scripts = redis_limits.Scripts(self._client, REGISTER_RECORD)
         self._holds_script = self._client.register_script(redis_values.HOLDS)
         self._delete_if_equal_script = self._client.register_script(redis_values.DELETE_IF_EQUAL)
+        self._in_status_script = self._client.register_script(redis_status_reads.IN_STATUS)
         self._waiters = Waiters()
         self._listener_lock = threading.Lock()
         self._listener: threading.Thread | None = None
@@ -494,3 +495,10 @@ class RedisStateBackend(StateBackend):
             return []
         key = self.prefix + "children:" + invocation_id  # a list kept by registration
         return cast(list[str], self._call(lambda client: client.lrange(key, 0, limit - 1)))
+
+    # -- reads by status -------------------------------------------------------------------
+
+    def get_many_in_status(
+        self, invocation_ids: Sequence[str], status: InvocationStatus
+    ) -> list[InvocationRecord | None]:
+        return redis_status_reads.get_many_in_status(self, invocation_ids, status)

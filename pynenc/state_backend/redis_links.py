@@ -13,6 +13,9 @@ Keys and fields, under the app's prefix ``pynenc:{app_id}:``:
   waits for counts it down without decoding its links (a chord body's list as long as the
   chord: decoding it at each member's end made a chord's cost grow with its size squared).
   A record stored without it is settled from its links;
+- ``dl`` and ``nb`` (fields of a WAITING record with a delay): ``links.delay`` and
+  ``links.not_before`` as text, read with ``on`` when the count reaches zero: the release
+  is due at the later of ``dl`` after it and ``nb``;
 - ``up`` (a field of a record ended FAILED as a follower): the upstream id its error carries
   as ``"upstream"``, so a follower of it gets the error without it first.
 
@@ -20,7 +23,8 @@ The links themselves live in the record's ``meta`` JSON (``records.encode_meta``
 are written as text, never decoded and encoded again (cjson would turn an empty list into an
 object, cut numbers to 14 digits and refuse a lone surrogate's escape): a follower's error is
 its upstream's text with ``"upstream"`` appended. Times stay text too (a Lua number loses
-digits): the timestamp of the ending entry is read from its JSON.
+digits when written back with ``tostring``): the timestamp of the ending entry is read from
+its JSON, and a delayed step's due time is written with ``%.17g``.
 """
 
 from __future__ import annotations
@@ -89,17 +93,35 @@ local function link_functions()
       .. ',"attrs":{"cancelled_by":"null","cancelled_at":"null","reason":"null",'
       .. '"invocation_id":"null"},"traceback":""}'
   end
-  local function fires_errbacks(p, parent)  -- failed by itself, or a chord body
+  local function upstream_of(up, err)  -- the "upstream" of a record's error, or nil
+    if up then return up end
+    if not err then return nil end  -- an error written by a caller: its own "upstream"
+    local ok, e = pcall(cjson.decode, err)
+    if ok and type(e) == 'table' and e.upstream ~= nil and e.upstream ~= cjson.null then
+      return tostring(e.upstream)
+    end
+    return nil
+  end
+  -- failed by itself, or a chord body whose failure did not come from before the chord
+  local function fires_errbacks(p, parent)
     local f = redis.call('HMGET', p .. 'inv:' .. parent, 'error', 'up', 'meta')
     if not f[1] then return true end
-    local upstream = f[2]
-    if not upstream then  -- an error written by a caller: look for its own "upstream"
-      local ok, e = pcall(cjson.decode, f[1])
-      upstream = ok and type(e) == 'table' and e.upstream ~= nil
-    end
+    local upstream = upstream_of(f[2], f[1])
     if not upstream then return true end
     local links = links_of(f[3])
-    return links ~= nil and (links.recv == 'list' or links.recv == 'list-ignored')
+    if links == nil or (links.recv ~= 'list' and links.recv ~= 'list-ignored') then
+      return false
+    end
+    local before = links.before
+    if type(before) ~= 'table' or #before == 0 then return true end
+    local set = {}
+    for _, id in ipairs(before) do set[id] = true end
+    while upstream do  -- bounded by the steps before the failure
+      if set[upstream] then return false end
+      local g = redis.call('HMGET', p .. 'inv:' .. upstream, 'up', 'error')
+      upstream = upstream_of(g[1], g[2])
+    end
+    return true
   end
   local function upstream_error(p, parent, ended)
     local err = ended == 'failed' and own_error(p, parent) or nil
@@ -111,15 +133,26 @@ local function link_functions()
     redis.call('DEL', key)
     return ids
   end
-  local function link_move(p, id, new, ts, reason, err, up, finals)
+  -- when a step released at ts (text) is due: ts itself, or later by its links' delay
+  -- and not_before (seconds; %.17g keeps every digit of the double)
+  local function due_after(ts, delay, nb)
+    delay, nb = tonumber(delay), tonumber(nb)
+    if (not delay or delay <= 0) and not nb then return ts end
+    local at = tonumber(ts)
+    local due = at + (delay or 0)
+    if nb and nb > due then due = nb end
+    if due == at then return ts end
+    return string.format('%.17g', due)
+  end
+  local function link_move(p, id, new, ts, reason, err, up, finals, due)
     local rec = p .. 'inv:' .. id
     redis.call('HSET', rec, 'status', new)
-    redis.call('HDEL', rec, 'left', 'on')
+    redis.call('HDEL', rec, 'left', 'on', 'dl', 'nb')
     redis.call('SREM', p .. 'status:waiting', id)
     redis.call('SADD', p .. 'status:' .. new, id)
     if new == 'scheduled' then
-      redis.call('HSET', rec, 'due', ts)
-      redis.call('ZADD', p .. 'scheduled', ts, id)
+      redis.call('HSET', rec, 'due', due)
+      redis.call('ZADD', p .. 'scheduled', due, id)
     else
       redis.call('HSET', rec, 'error', err)
       if up then redis.call('HSET', rec, 'up', up) end
@@ -131,11 +164,12 @@ local function link_functions()
   -- settles child for parent having ended `ended`; the final status child ended with, if any
   local function link_apply(p, parent, ended, child, ts, finals)
     local rec = p .. 'inv:' .. child
-    local f = redis.call('HMGET', rec, 'status', 'on')
+    local f = redis.call('HMGET', rec, 'status', 'on', 'dl', 'nb')
     if f[1] ~= 'waiting' then return nil end  -- cancelled, or failed by another member
     if ended == 'success' and f[2] == 'success' then  -- a count-down: the links not decoded
       if redis.call('HINCRBY', rec, 'left', -1) <= 0 then
-        link_move(p, child, 'scheduled', ts, 'released by ' .. parent, nil, nil, finals)
+        local due = due_after(ts, f[3], f[4])
+        link_move(p, child, 'scheduled', ts, 'released by ' .. parent, nil, nil, finals, due)
       end
       return nil
     end
@@ -143,7 +177,8 @@ local function link_functions()
     if not links then return nil end
     if links.on == 'failure' then
       if ended == 'failed' and fires_errbacks(p, parent) then
-        link_move(p, child, 'scheduled', ts, parent .. ' failed', nil, nil, finals)
+        local due = due_after(ts, links.delay, links.not_before)
+        link_move(p, child, 'scheduled', ts, parent .. ' failed', nil, nil, finals, due)
         return nil
       end
       local reason = 'not needed: ' .. parent .. ' ended ' .. string.upper(ended)
@@ -152,7 +187,8 @@ local function link_functions()
     end
     if ended == 'success' then
       if redis.call('HINCRBY', rec, 'left', -1) <= 0 then
-        link_move(p, child, 'scheduled', ts, 'released by ' .. parent, nil, nil, finals)
+        local due = due_after(ts, links.delay, links.not_before)
+        link_move(p, child, 'scheduled', ts, 'released by ' .. parent, nil, nil, finals, due)
       end
       return nil
     end
@@ -178,7 +214,14 @@ local function link_functions()
   local function link_new(p, id, meta, when, finals)
     local links = links_of(meta)
     if not links or not links.after then return end
-    redis.call('HSET', p .. 'inv:' .. id, 'left', #links.after, 'on', links.on or 'success')
+    local fields = {'left', #links.after, 'on', links.on or 'success'}
+    if (tonumber(links.delay) or 0) > 0 then  -- the step's own delay, for the count-down
+      fields[#fields + 1], fields[#fields + 2] = 'dl', string.format('%.17g', links.delay)
+    end
+    if tonumber(links.not_before) then
+      fields[#fields + 1], fields[#fields + 2] = 'nb', string.format('%.17g', links.not_before)
+    end
+    redis.call('HSET', p .. 'inv:' .. id, unpack(fields))
     local ended = {}
     for _, parent in ipairs(links.after) do
       local status = redis.call('HGET', p .. 'inv:' .. parent, 'status')

@@ -611,3 +611,24 @@ class SqliteStateBackend(StateBackend):
                 (self.app_id, invocation_id, limit),
             ).fetchall()
         return [row[0] for row in rows]
+
+    # -- reads by status -------------------------------------------------------------------
+
+    def get_many_in_status(
+        self, invocation_ids: Sequence[str], status: InvocationStatus
+    ) -> list[InvocationRecord | None]:
+        """:meth:`get_many` of the rows in ``status`` only (the others are not decoded)."""
+        rows: dict[str, Sequence[Any]] = {}
+        with self._snapshot() as conn:
+            for start in range(0, len(invocation_ids), READ_CHUNK):
+                chunk = invocation_ids[start : start + READ_CHUNK]
+                found = conn.execute(
+                    f"SELECT invocation_id, {COLUMNS} FROM pynenc_invocations WHERE app_id = ? "
+                    f"AND status = ? AND invocation_id IN ({', '.join('?' * len(chunk))})",
+                    (self.app_id, status.value, *chunk),
+                )
+                rows.update((row[0], row[1:]) for row in found)
+        return [
+            None if (row := rows.get(inv)) is None else record_from_row(inv, row)
+            for inv in invocation_ids
+        ]

@@ -101,10 +101,17 @@ class SqliteLinkOps:
         ).fetchall()  # all: the statement is done before the transaction goes on
         return 0 if not rows else int(rows[0][0])  # no count: it waited for one
 
-    def move(self, invocation_id: str, entry: StatusEntry, error: dict[str, Any] | None) -> None:
+    def move(
+        self,
+        invocation_id: str,
+        entry: StatusEntry,
+        error: dict[str, Any] | None,
+        due: float | None = None,
+    ) -> None:
         where = (self.app_id, invocation_id)
         if entry.status is InvocationStatus.SCHEDULED:  # the partial index follows status
-            self.conn.execute(_MOVE_SCHEDULED, (entry.status.value, entry.timestamp, *where))
+            when = entry.timestamp if due is None else due
+            self.conn.execute(_MOVE_SCHEDULED, (entry.status.value, when, *where))
         else:
             text = None if error is None else json.dumps(error)
             self.conn.execute(_MOVE_FINAL, (entry.status.value, text, *where))

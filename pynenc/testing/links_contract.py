@@ -5,7 +5,8 @@ with ``after`` waits for those invocations; in the same atomic step that ends on
 the backend releases it (SCHEDULED, due at once, in the scheduled index) when all have
 succeeded, ends it FAILED with the upstream error when one did not, and settles error
 callbacks; ended followers settle their own followers in the same step. A chord body is
-released exactly once, by whichever member's end brings its count to zero.
+released exactly once, by whichever member's end brings its count to zero. A step with a
+delay (``Links.delay``/``not_before``) is released due at ``Links.due(release time)``.
 
 Subclass :class:`LinksContract` with a ``backend_url`` fixture (see
 :mod:`pynenc.testing.scheduling_contract`). Needs pytest.
@@ -267,6 +268,60 @@ class LinksContract:
         assert _status(backend, body) is S.FAILED
         assert _status(backend, errback) is S.SCHEDULED
 
+    def _chord_after_a_chain(self, backend: StateBackend) -> dict[str, str]:
+        """``a | b | chord([x | y, m], body)`` with an error callback on the body."""
+        ids = {name: _id() for name in ("a", "b", "x", "y", "m", "body", "errback")}
+        a, b, x, y, m, body, errback = ids.values()
+        backend.register(
+            [
+                _plain(a, (b,)),
+                _waiting(b, (a,), receive=RECEIVE_VALUE, then=(x, m)),
+                _waiting(x, (b,), receive=RECEIVE_VALUE, then=(y,)),
+                _waiting(y, (x,), receive=RECEIVE_VALUE, then=(body,)),
+                _waiting(m, (b,), receive=RECEIVE_VALUE, then=(body,)),
+                _waiting(body, (y, m), receive=RECEIVE_LIST, then=(errback,), before=(b,)),
+                _waiting(errback, (body,), on=ON_FAILURE, receive=RECEIVE_ERROR),
+            ],
+            10.0,
+        )
+        return ids
+
+    def test_a_chord_body_failed_from_before_the_chord_calls_no_error_callback(
+        self, backend: StateBackend
+    ) -> None:
+        ids = self._chord_after_a_chain(backend)
+        _run(backend, ids["a"])
+        assert backend.set_status(_end(ids["a"], S.FAILED, error=ERROR))
+        assert _status(backend, ids["body"]) is S.FAILED
+        assert _status(backend, ids["errback"]) is S.CANCELLED, "a's own callback reports it"
+
+    def test_a_failure_inside_a_chord_header_chain_calls_the_body_callback(
+        self, backend: StateBackend
+    ) -> None:
+        ids = self._chord_after_a_chain(backend)
+        _run(backend, ids["a"])
+        assert backend.set_status(_end(ids["a"], S.SUCCESS, result="1"))
+        backend.set_status_many(
+            [
+                StatusUpdate(
+                    ids[name],
+                    frozenset({S.SCHEDULED}),
+                    StatusEntry(S.RUNNING, 60.0, "r"),
+                    owner="r",
+                )
+                for name in ("b",)
+            ]
+        )
+        assert backend.set_status(_end(ids["b"], S.SUCCESS, result="2"))
+        claim = StatusUpdate(
+            ids["x"], frozenset({S.SCHEDULED}), StatusEntry(S.RUNNING, 70.0, "r"), owner="r"
+        )
+        assert backend.set_status(claim)
+        assert backend.set_status(_end(ids["x"], S.FAILED, error=ERROR))
+        assert _status(backend, ids["y"]) is S.FAILED
+        assert _status(backend, ids["body"]) is S.FAILED
+        assert _status(backend, ids["errback"]) is S.SCHEDULED
+
     def test_an_immutable_chord_body_failed_by_a_member_calls_its_error_callbacks(
         self, backend: StateBackend
     ) -> None:
@@ -339,3 +394,76 @@ class LinksContract:
         by_scheduler = StatusUpdate(b, frozenset({S.SCHEDULED}), StatusEntry(S.REGISTERED, 102.0))
         assert backend.set_status_many([by_runner, by_scheduler]) == [True, False]
         assert _due_ids(backend) == set()
+
+    def test_a_delayed_step_is_released_due_after_its_delay(self, backend: StateBackend) -> None:
+        a, delayed, at_eta, eta_past, plain = _id(), _id(), _id(), _id(), _id()
+        backend.register(
+            [
+                _plain(a, (delayed, at_eta, eta_past, plain)),
+                _waiting(delayed, (a,), delay=5.0),
+                _waiting(at_eta, (a,), not_before=300.0),
+                _waiting(eta_past, (a,), not_before=50.0),
+                _waiting(plain, (a,)),
+            ],
+            10.0,
+        )
+        _run(backend, a)
+        assert backend.set_status(_end(a, S.SUCCESS, 100.0, result="3"))
+        assert sorted(backend.due(1e12, 10), key=lambda e: (e[1], e[0])) == sorted(
+            [(plain, 100.0), (eta_past, 100.0), (delayed, 105.0), (at_eta, 300.0)],
+            key=lambda e: (e[1], e[0]),
+        )
+        assert {inv for inv, _ in backend.due(104.0, 10)} == {plain, eta_past}
+        got = backend.get(delayed)
+        assert got is not None and got.status is S.SCHEDULED and got.due == 105.0
+        history = backend.history(delayed)
+        assert [e.status for e in history] == [S.WAITING, S.SCHEDULED]
+        # released at the end of ``a``, by ``a``: the same entry as a step due at once
+        assert history[1].timestamp == 100.0 and history[1].reason == f"released by {a}"
+
+    def test_a_delay_keeps_every_digit_of_the_due_time(self, backend: StateBackend) -> None:
+        a, b, c = _id(), _id(), _id()
+        backend.register(
+            [_plain(a, (b, c)), _waiting(b, (a,), delay=0.1), _waiting(c, (a,), delay=1e-6)],
+            10.0,
+        )
+        _run(backend, a)
+        ended = 1_700_000_000.123456
+        assert backend.set_status(_end(a, S.SUCCESS, ended, result="3"))
+        got_b, got_c = backend.get_many([b, c])
+        assert got_b is not None and got_b.due == ended + 0.1
+        assert got_c is not None and got_c.due == ended + 1e-6
+        assert dict(backend.due(1e12, 10)) == {b: ended + 0.1, c: ended + 1e-6}
+
+    def test_a_delayed_chord_body_and_error_callback(self, backend: StateBackend) -> None:
+        m1, m2, body, bad, errback = _id(), _id(), _id(), _id(), _id()
+        backend.register(
+            [
+                _plain(m1, (body,)),
+                _plain(m2, (body,)),
+                _waiting(body, (m1, m2), receive=RECEIVE_LIST, delay=2.0),
+                _plain(bad, (errback,)),
+                _waiting(errback, (bad,), on=ON_FAILURE, receive=RECEIVE_ERROR, delay=2.5),
+            ],
+            10.0,
+        )
+        _run(backend, m1, m2, bad)
+        assert backend.set_status(_end(m1, S.SUCCESS, 100.0, result="1"))
+        assert backend.set_status(_end(m2, S.SUCCESS, 120.0, result="2"))
+        assert backend.set_status(_end(bad, S.FAILED, 130.0, error=ERROR))
+        assert dict(backend.due(1e12, 10)) == {body: 122.0, errback: 132.5}
+        history = backend.history(errback)
+        assert history[-1].timestamp == 130.0 and history[-1].reason == f"{bad} failed"
+
+    def test_a_delayed_step_released_at_registration(self, backend: StateBackend) -> None:
+        done = _id()
+        backend.register([_plain(done)], 10.0)
+        _run(backend, done)
+        assert backend.set_status(_end(done, S.SUCCESS, 100.0, result="1"))
+        later, failed_later = _id(), _id()
+        backend.register(
+            [_waiting(later, (done,), delay=1.5), _waiting(failed_later, (_id(),), delay=1.0)],
+            200.0,
+        )
+        assert dict(backend.due(1e12, 10)) == {later: 201.5}
+        assert _status(backend, failed_later) is S.WAITING

@@ -115,3 +115,9 @@ def gated(value: Any, gate: str) -> Any:
 
 #: the compat app's pynenc app (a process runner's children import it by reference)
 pynenc_app = app.pynenc
+
+
+@app.task(rate_limit="50/s")
+def paced_add(x: int, y: int) -> int:
+    """A rate-limited task (Celery's ``rate_limit``: pynenc's global rate limit)."""
+    return x + y

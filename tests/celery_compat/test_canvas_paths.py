@@ -181,18 +181,23 @@ def test_celerys_own_chain_class_with_compat_tasks_runs_on_pynenc(canvas: Module
 
 def test_publish_signals_name_the_steps_sent_at_once(canvas: ModuleType) -> None:
     sent: list[tuple[str, str]] = []
+    placed: list[tuple[str | None, int | None]] = []
 
     def before(sender: str, headers: dict[str, Any], **_: Any) -> None:
         sent.append((sender, headers["id"]))
+        placed.append((headers.get("group"), headers.get("group_index")))
 
     signals.before_task_publish.connect(before)
     try:
         result = compat.chain(canvas.add.s(1, 2), canvas.add.s(3)).delay()
         assert result.get(timeout=T) == 6
         assert sent == [(canvas.add.name, result.parent.id)]  # the later step is released
+        assert placed == [(None, None)]
         sent.clear()
+        placed.clear()
         body = compat.chord([canvas.add.s(1, 1), canvas.add.s(2, 2)], canvas.tsum.s()).delay()
         assert body.get(timeout=T) == 6
         assert sent == [(canvas.add.name, r.id) for r in body.parent.results]
+        assert placed == [(body.parent.id, 0), (body.parent.id, 1)]  # Celery's headers
     finally:
         signals.before_task_publish.disconnect(before)

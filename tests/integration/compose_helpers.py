@@ -45,7 +45,29 @@ def deployment(kind: str, tmp: Path, request: pytest.FixtureRequest) -> Deployme
     return Deployment(kind, redis.db_url(), redis.db_url(), dict(FAST))
 
 
-class Setup:
+class RunnerSetup:
+    """An app with a runner consuming it, in this process or a CLI runner process: how
+    both stop and show their log (subclasses start them)."""
+
+    app: Pynenc
+    _local: BackgroundRunner | None
+    _process: RunnerProcess | None
+
+    def stop(self) -> None:
+        try:
+            if self._local is not None:
+                self._local.__exit__(None, None, None)
+            if self._process is not None:
+                assert self._process.stop() == 0, self._process.log_tail()
+        finally:
+            self._local = self._process = None
+            self.app.reset_components()
+
+    def log_tail(self) -> str:
+        return self._process.log_tail() if self._process is not None else ""
+
+
+class Setup(RunnerSetup):
     """``tests.apps.canvas`` with a runner consuming: in this process (memory) or a CLI
     runner process (SQLite, Redis)."""
 
@@ -87,19 +109,6 @@ class Setup:
         self._process = RunnerProcess(self.deployment, self.runner_cls, *args, log=log, app_ref=APP)
         self._process.start()
         return self
-
-    def stop(self) -> None:
-        try:
-            if self._local is not None:
-                self._local.__exit__(None, None, None)
-            if self._process is not None:
-                assert self._process.stop() == 0, self._process.log_tail()
-        finally:
-            self._local = self._process = None
-            self.app.reset_components()
-
-    def log_tail(self) -> str:
-        return self._process.log_tail() if self._process is not None else ""
 
 
 def setup_id(param: tuple[str, str]) -> str:

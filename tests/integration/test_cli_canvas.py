@@ -6,6 +6,7 @@ tests that need a runner to go through a composition."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import time
@@ -304,3 +305,19 @@ def test_children_of_a_task(site: Site) -> None:
     assert [line.split()[0] for line in _lines(out, "children")[1:]] == children[:2]
     code, out = site.status(children[-1])
     assert f"parent      {spawned.invocation_id}\n" in out
+
+
+def test_a_delayed_step_shows_its_delay(site: Site) -> None:
+    """``with_options(delay=/eta=)`` on a step that waits: ``status`` says it counts from
+    its release (no runner needed: the steps are registered, the first not run)."""
+    eta = 1_893_456_000.0  # 2030-01-01T00:00:00 UTC
+    delayed = cv.double.sig().with_options(delay=2.5)
+    at_eta = cv.double.sig().with_options(eta=dt.datetime.fromtimestamp(eta, dt.UTC))
+    run = (cv.add.sig(1, 2) | delayed | at_eta).run()
+    _, second, third = (step.invocation_id for step in run.steps)  # type: ignore[union-attr]
+    code, out = site.status(second)
+    assert code == 0, out
+    assert "delayed     2.5 s after its release" in out
+    code, out = site.status(third)
+    assert code == 0, out
+    assert "delayed     not before 2030-01-01T00:00:00.000+00:00" in out

@@ -236,6 +236,22 @@ def test_a_chord_error_callback_gets_the_body_failed_by_a_member(
     assert lines(counter) == [done]
 
 
+def test_a_chain_error_callback_is_called_once_when_a_step_before_a_chord_fails(
+    setup: Setup, counter: str
+) -> None:
+    run = (
+        chain(t.boom.sig(2), chord([t.add.sig(1), t.add.sig(2)], t.total.sig()))
+        .on_error(t.on_failure.sig(counter))
+        .run()
+    )
+    with pytest.raises(ValueError, match=r"^boom \(2\)"):
+        result_of(run)
+    errbacks = calls_with(setup.app, t.on_failure, counter)
+    ended = setup.app.orchestrator.wait_final_many([r.invocation_id for r in errbacks], TIMEOUT)
+    assert sorted(r.status for r in ended) == sorted([S.SUCCESS, S.CANCELLED])
+    assert lines(counter) == [f"{run.steps[0].invocation_id} ValueError: boom (2)"]
+
+
 def test_a_retried_step_releases_what_follows_once_it_succeeds(
     setup: Setup, counter: str, tmp_path: Path
 ) -> None:

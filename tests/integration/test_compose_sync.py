@@ -45,6 +45,9 @@ FORMS: dict[str, Build] = {
     "chain in a header": lambda c: chord(
         [t.add.sig(1, 1) | t.mul.sig(10), t.boom.sig(4) | t.mul.sig(2)], t.collect.sig()
     ),
+    "failure before a chord": lambda c: chain(
+        t.boom.sig(4), chord([t.add.sig(1), t.add.sig(2)], t.total.sig())
+    ).on_error(t.on_failure.sig(c)),
     "empty group": lambda c: chord([], t.collect.sig(tag="e")),
     "empty group after a failure": lambda c: chain(t.boom.sig(1), group(), t.collect.sig()),
     "chord body ending in a group": lambda c: chain(

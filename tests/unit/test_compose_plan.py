@@ -3,13 +3,14 @@ receives, decided before anything is registered."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
 
 import pytest
 
 from pynenc import chain, chord, group
 from pynenc.compose import Node, Planner, Step
-from pynenc.records import RECEIVE_LIST, RECEIVE_VALUE
+from pynenc.compose_run import _links
+from pynenc.records import ON_FAILURE, RECEIVE_LIST, RECEIVE_VALUE, Links
 from tests.apps import canvas as t
 
 
@@ -41,14 +42,14 @@ def test_a_step_after_an_empty_group_waits_for_what_the_group_followed() -> None
 def test_a_chord_with_an_empty_header_starts_its_body_at_once() -> None:
     (body,) = _plan(chord([], t.collect.sig()))
     assert body.after == () and body.receive is None
-    assert body.arguments.kwargs == {"values": []}
+    assert body.arguments.kwargs == {"values": [], "tag": ""}  # defaults stored, as a call
 
 
 def test_an_empty_group_between_two_groups_passes_the_wait_on() -> None:
     steps = _plan(chain(group(t.const.sig(1), t.const.sig(2)), group(), t.collect.sig()))
     members, body = steps[:2], steps[2]
     assert body.after == tuple(m.invocation_id for m in members)
-    assert body.receive is None and body.arguments.kwargs == {"values": []}
+    assert body.receive is None and body.arguments.kwargs == {"values": [], "tag": ""}
 
 
 def test_a_step_after_a_chord_whose_body_ends_in_a_group_gets_the_list() -> None:
@@ -67,19 +68,26 @@ def test_a_step_after_a_step_gets_its_value() -> None:
     assert second.receive == RECEIVE_VALUE and second.into == ("x",)
 
 
-@pytest.mark.parametrize(
-    "options", [{"delay": 1.0}, {"eta": __import__("datetime").datetime.now().astimezone()}]
-)
-def test_a_delay_on_a_step_that_waits_is_refused(options: dict[str, Any]) -> None:
-    """A waiting step is released due at once: a delay of its own would be dropped
-    silently (before: it ran at once)."""
-    with pytest.raises(ValueError, match=r"tests\.apps\.canvas\.mul.*delay or an eta"):
-        _plan(t.add.sig(1, 2) | t.mul.sig(3).with_options(**options))
-    with pytest.raises(ValueError, match="delay or an eta"):
-        _plan(t.boom.sig(1).on_error(t.on_failure.sig("c").with_options(**options)))
-    # the first steps start now: a delay there is the call's own, as for any call
-    (first, _) = _plan(t.add.sig(1, 2).with_options(**options) | t.mul.sig(3))
-    assert first.sig.options is not None and first.sig.options.delays
+def test_a_delay_on_a_step_that_waits_counts_from_its_release() -> None:
+    """A waiting step's delay or eta goes into its links (the backend releases it due
+    then); a first step's is the call's own, as for any call (before: refused)."""
+    eta = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    first, delayed = _plan(
+        t.add.sig(1, 2).with_options(delay=4) | t.mul.sig(3).with_options(delay=2.5)
+    )
+    assert _links(first) is not None and _links(first) == Links(then=(delayed.invocation_id,))
+    assert first.sig.options is not None and first.sig.options.delay == 4
+    links = _links(delayed)
+    assert links is not None and links.delay == 2.5 and links.not_before is None
+    _, at_eta = _plan(t.add.sig(1, 2) | t.mul.sig(3).with_options(eta=eta))
+    links = _links(at_eta)
+    assert links is not None and links.not_before == eta.timestamp() and links.delay == 0
+    _, errback = _plan(t.boom.sig(1).on_error(t.on_failure.sig("c").with_options(delay=1)))
+    links = _links(errback)
+    assert links is not None and links.on == ON_FAILURE and links.delay == 1
+    _, plain = _plan(t.add.sig(1, 2) | t.mul.sig(3))
+    links = _links(plain)
+    assert links is not None and links.delay == 0 and "delay" not in links.encode()
 
 
 def test_a_caller_chosen_id_names_one_step() -> None:

@@ -324,3 +324,33 @@ def errback(request: Any, exc: BaseException, traceback: Any, *, key: str) -> No
 def old_errback(task_id: str, *, key: str) -> None:
     """An old-style error callback: one argument, the failed task's id."""
     write_down(key, {"task_id": task_id})
+
+
+@app.task(bind=True)
+def lineage_chain(self: Any) -> list[str]:
+    """Send a chain of two ``lineage`` calls from inside a task: their ids, in order."""
+    result = (lineage.s() | lineage.s()).delay()
+    return [result.parent.id, result.id]
+
+
+@app.task
+def errback_lineage(request: Any, exc: BaseException, traceback: Any, *, key: str) -> None:
+    """A new-style error callback: write down where the failed call sat in its canvas."""
+    write_down(
+        key,
+        {
+            "id": request.id,
+            "parent_id": request.parent_id,
+            "root_id": request.root_id,
+            "group": request.group,
+            "group_index": request.group_index,
+        },
+    )
+
+
+@app.task
+def stamped(*args: Any, key: str) -> list[Any]:
+    """A step that writes down when it started (``at``, seconds since the epoch) and what
+    it was given; returns the positional arguments."""
+    write_down(key, {"args": list(args), "at": time.time()})
+    return list(args)

@@ -15,11 +15,9 @@ from types import ModuleType
 import pytest
 from celery import states
 
-from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Written, compat_gap
+from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Written
 
 TRACEBACK = "Traceback (most recent call last):"
-#: a canvas step's request on a pynenc runner has pynenc's lineage (the caller), not Celery's
-LINEAGE_GAP = "request.parent_id/root_id of canvas steps and link callbacks are the caller's"
 
 
 def ids(count: int) -> list[str]:
@@ -139,7 +137,6 @@ def test_a_link_on_a_signature_and_its_result(tasks: ModuleType, flavour: Flavou
     assert flavour.AsyncResult(follow_up.id).get(timeout=WAIT) == 13  # add(3, 10)
 
 
-@compat_gap(LINEAGE_GAP)
 def test_a_link_callback_knows_its_parent(tasks: ModuleType, flavour: Flavour) -> None:
     follow_up = tasks.lineage.s()
     follow_up.freeze()
@@ -147,6 +144,32 @@ def test_a_link_callback_knows_its_parent(tasks: ModuleType, flavour: Flavour) -
     assert parent.get(timeout=WAIT) == 3
     seen = flavour.AsyncResult(follow_up.id).get(timeout=WAIT)
     assert (seen["id"], seen["parent_id"], seen["root_id"]) == (follow_up.id, parent.id, parent.id)
+
+
+def test_several_links_are_sent_as_one_group(tasks: ModuleType, flavour: Flavour) -> None:
+    first, second = tasks.lineage.s(), tasks.lineage.s()
+    first.freeze()
+    second.freeze()
+    parent = tasks.add.apply_async((1, 2), link=[first, second])
+    assert parent.get(timeout=WAIT) == 3
+    seen = [flavour.AsyncResult(sig.id).get(timeout=WAIT) for sig in (first, second)]
+    [child] = parent.children  # Celery sends several callbacks as one group
+    assert type(child).__name__ == "GroupResult"
+    assert [member.id for member in child.results] == [first.id, second.id]
+    assert [(s["parent_id"], s["root_id"], s["group"], s["group_index"]) for s in seen] == [
+        (parent.id, parent.id, child.id, 0),
+        (parent.id, parent.id, child.id, 1),
+    ]
+
+
+def test_a_canvas_sent_by_a_task_keeps_that_tasks_root(tasks: ModuleType, flavour: Flavour) -> None:
+    caller = tasks.lineage_chain.delay()
+    first, second = caller.get(timeout=WAIT)
+    seen = [flavour.AsyncResult(step).get(timeout=WAIT) for step in (first, second)]
+    assert [(s["id"], s["parent_id"], s["root_id"]) for s in seen] == [
+        (first, caller.id, caller.id),
+        (second, first, caller.id),
+    ]
 
 
 def test_link_error_new_style_gets_request_exception_traceback(
@@ -232,7 +255,6 @@ def test_chain_last_result_links_back_to_every_step(
     assert [flavour.AsyncResult(i).get(timeout=WAIT) for i in (first, second)] == [3, 13]
 
 
-@compat_gap(LINEAGE_GAP)
 def test_chain_steps_know_their_parent_and_root(tasks: ModuleType, canvas: ModuleType) -> None:
     result = canvas.chain(tasks.lineage.s(), tasks.lineage.s(), tasks.lineage.s()).delay()
     result.get(timeout=WAIT)
@@ -247,7 +269,6 @@ def test_chain_steps_know_their_parent_and_root(tasks: ModuleType, canvas: Modul
     assert [s["group"] for s in seen] == [None] * 3
 
 
-@compat_gap("children lists the calls made inside a task, not a chain's next step")
 def test_chain_steps_list_the_next_as_their_child(tasks: ModuleType, canvas: ModuleType) -> None:
     result = canvas.chain(tasks.add.s(1, 1), tasks.add.s(1), tasks.add.s(1)).delay()
     assert result.get(timeout=WAIT) == 4
@@ -257,6 +278,37 @@ def test_chain_steps_list_the_next_as_their_child(tasks: ModuleType, canvas: Mod
         [steps[2].id],
         [],
     ]
+
+
+def test_a_link_on_a_chain_has_the_chains_root(
+    tasks: ModuleType, canvas: ModuleType, flavour: Flavour
+) -> None:
+    follow_up = tasks.lineage.s()
+    follow_up.freeze()
+    result = canvas.chain(tasks.add.s(1, 2), tasks.add.s(3)).apply_async(link=follow_up)
+    assert result.get(timeout=WAIT) == 6
+    seen = flavour.AsyncResult(follow_up.id).get(timeout=WAIT)
+    assert (seen["parent_id"], seen["root_id"]) == (result.id, result.parent.id)
+    assert [child.id for child in result.children] == [follow_up.id]
+    assert [child.id for child in result.parent.children] == [result.id]
+
+
+def test_an_error_callback_gets_the_failed_steps_place(
+    tasks: ModuleType, canvas: ModuleType, written: Written
+) -> None:
+    workflow = canvas.chain(tasks.add.s(1, 2), tasks.boom.s())
+    result = workflow.apply_async(link_error=tasks.errback_lineage.s(key=written.key))
+    [entry] = written.take()
+    first = result.parent.id
+    assert entry == {
+        "id": result.id,
+        "parent_id": first,
+        "root_id": first,
+        "group": None,
+        "group_index": None,
+    }
+    assert result.parent.children == [result]  # listed: the step was sent
+    assert result.children in (None, [])  # it failed: nothing after it was sent
 
 
 def test_si_in_a_chain_ignores_the_previous_result(tasks: ModuleType, canvas: ModuleType) -> None:

@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 from celery import exceptions, states
 
-from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Gate, Written, compat_gap
+from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Gate, Written
 
 # -- groups ----------------------------------------------------------------------------------
 
@@ -32,7 +32,6 @@ def test_group_results_keep_the_header_order(
     assert [member.state for member in result] == [states.SUCCESS] * 3
 
 
-@compat_gap("request.group/group_index of a group's members are None")
 def test_group_members_know_their_group(tasks: ModuleType, canvas: ModuleType) -> None:
     result = canvas.group(tasks.lineage.s(), tasks.lineage.s()).delay()
     seen = result.get(timeout=WAIT)
@@ -182,6 +181,19 @@ def test_group_of_chains(tasks: ModuleType, canvas: ModuleType) -> None:
     assert result.get(timeout=WAIT) == [3, 6]
 
 
+def test_group_of_chains_places_each_chains_last_step(
+    tasks: ModuleType, canvas: ModuleType
+) -> None:
+    chains = [canvas.chain(tasks.lineage.s(), tasks.lineage.s()) for _ in range(2)]
+    result = canvas.group(*chains).delay()
+    seen = result.get(timeout=WAIT)
+    firsts = [member.parent for member in result.results]
+    assert [(s["parent_id"], s["root_id"], s["group"], s["group_index"]) for s in seen] == [
+        (first.id, first.id, result.id, index) for index, first in enumerate(firsts)
+    ]
+    assert [first.get(timeout=WAIT)["group"] for first in firsts] == [None, None]
+
+
 def test_chain_of_groups(tasks: ModuleType, canvas: ModuleType) -> None:
     workflow = canvas.chain(
         canvas.group(tasks.add.s(1, 1), tasks.add.s(2, 2)),
@@ -205,6 +217,35 @@ def test_chord_inside_a_chain(tasks: ModuleType, canvas: ModuleType) -> None:
         tasks.add.s(100),
     )
     assert workflow.delay().get(timeout=WAIT) == 109  # 3 → [4, 5] → 9 → 109
+
+
+def test_chord_members_and_body_know_the_header(tasks: ModuleType, canvas: ModuleType) -> None:
+    result = canvas.chord([tasks.lineage.s(), tasks.lineage.s()], tasks.lineage.s()).delay()
+    body = result.get(timeout=WAIT)
+    header = result.parent
+    members = header.get(timeout=WAIT)
+    assert [(s["group"], s["group_index"]) for s in members] == [(header.id, 0), (header.id, 1)]
+    assert (body["group"], body["group_index"]) == (header.id, None)
+    assert [member.children for member in header.results] == [[], []]
+
+
+def test_a_chord_in_a_chain_lineage_and_children(tasks: ModuleType, canvas: ModuleType) -> None:
+    workflow = canvas.chain(
+        tasks.lineage.s(), canvas.group(tasks.lineage.s(), tasks.lineage.s()), tasks.lineage.s()
+    )
+    result = workflow.delay()
+    body = result.get(timeout=WAIT)
+    header = result.parent
+    first = header.parent
+    members = header.get(timeout=WAIT)
+    assert [(s["parent_id"], s["root_id"], s["group"], s["group_index"]) for s in members] == [
+        (first.id, first.id, header.id, 0),
+        (first.id, first.id, header.id, 1),
+    ]
+    assert (body["root_id"], body["group"]) == (first.id, header.id)
+    [child] = first.children  # the chord's header, as one GroupResult
+    assert type(child).__name__ == "GroupResult" and child.id == header.id
+    assert [member.id for member in child.results] == [member.id for member in header.results]
 
 
 def test_chain_inside_a_chords_header(tasks: ModuleType, canvas: ModuleType) -> None:
