@@ -21,11 +21,13 @@ publishing the next loses nothing (the scheduler publishes released work).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 
+from pynenc.arguments import Arguments
 from pynenc.call_options import CallOptions
 from pynenc.identifiers import new_invocation_id
 from pynenc.records import (
@@ -39,7 +41,6 @@ from pynenc.records import (
 )
 
 if TYPE_CHECKING:
-    from pynenc.arguments import Arguments
     from pynenc.invocation.base import BaseInvocation
     from pynenc.task import Task
 
@@ -262,6 +263,54 @@ def _invocations(handle: Handle) -> list[BaseInvocation[Any, Any]]:
     if isinstance(handle, ChainRun | GroupRun):
         return handle.invocations
     return [handle]
+
+
+class _Slot:
+    """A placeholder bound to a parameter that will receive a value."""
+
+
+def bind_receiving(
+    key: str,
+    signature: inspect.Signature,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    receiving: int,
+) -> tuple[Arguments, tuple[str, ...]]:
+    """:meth:`Task.bind_receiving` for a task ``key`` with ``signature``: the arguments
+    of a composed call that will receive ``receiving`` values first, and the names of the
+    first positional parameters that will take them.
+
+    :raises TypeError: the call does not fit the signature with room for them.
+    """
+    if not receiving:
+        return Arguments.from_call(signature, args, kwargs), ()
+    slots = [_Slot() for _ in range(receiving)]
+    try:
+        bound = signature.bind_partial(*slots, *args, **kwargs).arguments
+    except TypeError as exc:
+        raise TypeError(
+            f"{key} cannot receive {receiving} value(s) before its own arguments: {exc}"
+        ) from None
+    into = tuple(name for name, value in bound.items() if isinstance(value, _Slot))
+    if len(into) != receiving:
+        raise TypeError(
+            f"{key} cannot receive {receiving} value(s) before its own "
+            "arguments: its first parameters must be plain positional ones"
+        )
+    try:  # every parameter given or received: what is missing is refused now, not
+        # when the step runs, after the steps before it (and its error callback, never)
+        full = signature.bind(*slots, *args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(
+            f"{key}: {exc} (it receives {', '.join(into)} before its own arguments)"
+        ) from None
+    full.apply_defaults()  # stored as a plain call stores them (cache and running keys)
+    rest = {name: value for name, value in full.arguments.items() if name not in into}
+    try:
+        signature.bind_partial(**rest)
+    except TypeError as exc:
+        raise TypeError(f"{key}: {exc}") from None
+    return Arguments(rest), into
 
 
 # -- planning -----------------------------------------------------------------------------

@@ -56,11 +56,6 @@ if TYPE_CHECKING:
 ParamItem = tuple[Any, ...] | dict[str, Any] | Arguments
 
 
-class _Slot:
-    """A placeholder bound to a parameter that will receive a value (see
-    :meth:`Task.bind_receiving`)."""
-
-
 class Task(Generic[Params, Result]):
     """A function that pynenc can run on a runner.
 
@@ -337,37 +332,9 @@ class Task(Generic[Params, Result]):
 
         :raises TypeError: the call does not fit the signature with room for them.
         """
-        if not receiving:
-            return Arguments.from_call(self.signature, args, kwargs), ()
-        slots = [_Slot() for _ in range(receiving)]
-        try:
-            bound = self.signature.bind_partial(*slots, *args, **kwargs).arguments
-        except TypeError as exc:
-            raise TypeError(
-                f"{self.task_id.key} cannot receive {receiving} value(s) before its own "
-                f"arguments: {exc}"
-            ) from None
-        into = tuple(name for name, value in bound.items() if isinstance(value, _Slot))
-        if len(into) != receiving:
-            raise TypeError(
-                f"{self.task_id.key} cannot receive {receiving} value(s) before its own "
-                "arguments: its first parameters must be plain positional ones"
-            )
-        try:  # every parameter given or received: what is missing is refused now, not
-            # when the step runs, after the steps before it (and its error callback, never)
-            full = self.signature.bind(*slots, *args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(
-                f"{self.task_id.key}: {exc} (it receives {', '.join(into)} before its own "
-                "arguments)"
-            ) from None
-        full.apply_defaults()  # stored as a plain call stores them (cache and running keys)
-        rest = {name: value for name, value in full.arguments.items() if name not in into}
-        try:
-            self.signature.bind_partial(**rest)
-        except TypeError as exc:
-            raise TypeError(f"{self.task_id.key}: {exc}") from None
-        return Arguments(rest), into
+        from pynenc.compose import bind_receiving
+
+        return bind_receiving(self.task_id.key, self.signature, args, kwargs, receiving)
 
     def receive(
         self, kwargs: dict[str, Any], values: tuple[Any, ...], into: tuple[str, ...]

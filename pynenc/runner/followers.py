@@ -57,12 +57,9 @@ def received(app: Pynenc, invocation_id: str, links: Links) -> tuple[Any, ...]:
         return (handles[0].result,)
     if links.receive == RECEIVE_LIST:
         return ([handle.result for handle in handles],)
-    if links.receive == RECEIVE_ERROR:
-        failed = records[0]
-        assert failed is not None
-        error = payload_to_exception(failed.error or {})
-        return (handles[0], error)
-    return ()
+    failed = records[0]  # RECEIVE_ERROR
+    assert failed is not None
+    return (handles[0], payload_to_exception(failed.error or {}))
 
 
 def publish_followers(app: Pynenc, invocation_id: str, links: Links, runner_id: str) -> None:
