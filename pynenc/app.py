@@ -21,6 +21,7 @@ from pynenc.runner.execution import resolve_task
 from pynenc.serializer import Serializer, get_serializer
 from pynenc.state_backend import StateBackend, create_state_backend
 from pynenc.task import Task
+from pynenc.trigger.manager import TriggerManager, refuse_triggers
 from pynenc.types import Func, Params, Result
 
 
@@ -60,6 +61,8 @@ class Pynenc:
         self.reference: str | None = None
         #: handlers called around publishing, running and runners (see :mod:`pynenc.hooks`)
         self.hooks = Hooks()
+        #: the triggers of this app's tasks, events, and the pass runners run
+        self.trigger = TriggerManager(self)
         apply_logging_level(self.conf)
 
     @property
@@ -204,7 +207,13 @@ class Pynenc:
             cls = self.task_class
         else:
             cls = resolve_task_class(task_cls, "the task_cls argument of the task decorator")
+        triggers = None
+        if "triggers" in options:  # not a task option: the trigger manager holds them
+            options = dict(options)
+            triggers = options.pop("triggers")
         task: Task[Params, Result] = cls(self, func, options, name=name)
+        if triggers is not None:
+            self.trigger.register(task, triggers)  # checked before the task is registered
         self.register_task(task)
         return task
 
@@ -276,6 +285,9 @@ class Pynenc:
         the value, raises the task's exception, and ``async def`` gives an awaitable.
         ``name=`` and ``task_cls=`` as for :meth:`task`."""
         from pynenc.direct_task import make_direct_task
+
+        if "triggers" in options:
+            raise refuse_triggers("@app.direct_task")
 
         def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
             task = self.create_task(f, options, name=name, task_cls=task_cls)

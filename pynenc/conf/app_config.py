@@ -45,6 +45,7 @@ from pynenc.conf.task_config import (
     task_env_key,
     task_option_table,
 )
+from pynenc.conf.trigger_options import TIMEZONE, TRIGGER_OPTIONS
 from pynenc.exceptions import ConfigError, InvalidTaskOptionsError
 
 LOGGING_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -146,6 +147,7 @@ APP_OPTIONS = OptionTable(
             "option serializer) and that runners and waiters decode; list pickle or "
             "cloudpickle only when every producer is trusted.",
         ),
+        TIMEZONE,
     ],
 )
 RUNNER_OPTIONS = OptionTable(
@@ -410,8 +412,18 @@ class ClientDataStoreConfig(_Section):
     cache_size: int
 
 
+class TriggerConfig(_Section):
+    """Options of triggers (``trigger`` section, ``PYNENC__TRIGGER__<OPTION>``)."""
+
+    _options = TRIGGER_OPTIONS
+    missed: str
+    missed_after: float
+    event_retention: int
+
+
 _SECTION_CLASSES: dict[str, type[_Section]] = {
     "runner": RunnerConfig,
+    "trigger": TriggerConfig,
     "broker": BrokerConfig,
     "client_data_store": ClientDataStoreConfig,
 }
@@ -444,7 +456,9 @@ class AppConfig(_Section):
     task_modules: tuple[str, ...]
     task_cls: type | str
     accept_serializers: tuple[str, ...]
+    timezone: str
     runner: RunnerConfig
+    trigger: TriggerConfig
     broker: BrokerConfig
     client_data_store: ClientDataStoreConfig
     _task_defaults: Resolved

@@ -54,6 +54,8 @@ class RunnerServices:
         self._scheduler: threading.Thread | None = None
         #: until when this runner holds the services lease (0: not held), by its own clock
         self._lease_until = 0.0
+        #: whether this runner ran the last trigger pass (see :mod:`pynenc.trigger`)
+        self._evaluating = False
 
     def start(self) -> None:
         self.beat()  # alive before the first claim, so recovery never mistakes us for dead
@@ -153,8 +155,18 @@ class RunnerServices:
         poll = self.app.conf.runner.scheduler_poll
         now = time.time()
         if now >= self._lease_until:
+            if self._evaluating:  # another runner evaluates triggers now
+                self._evaluating = False
+                self.app.trigger.lease_lost()
             return poll  # not the holder (or its lease ran out): look again later
-        return self.app.orchestrator.publish_due(self.runner_id, now, poll)
+        wait = self.app.orchestrator.publish_due(self.runner_id, now, poll)
+        if self.app.trigger.definitions():
+            self._evaluating = True
+            try:
+                wait = min(wait, self.app.trigger.run_pass())
+            except Exception:  # a trigger's failure must not stop the scheduler's work
+                logger.exception("Trigger pass failed; retrying")
+        return wait
 
     def _schedule_loop(self) -> None:
         wait, failures = 0.0, 0

@@ -329,6 +329,24 @@ class StateBackend(ABC):
         ``until`` (seconds since the epoch; ``math.inf`` for any), as ``(id, due)``,
         earliest first. :meth:`set_status` keeps the index in step with the status."""
 
+    # -- logs: ordered, bounded, append-only streams --------------------------------------
+    # Triggers keep their occurrences here (emitted events, outcomes of watched tasks):
+    # writers append, the services lease holder reads on from its cursor.
+
+    @abstractmethod
+    def append_log(self, stream: str, value: str, max_len: int) -> int:
+        """Append ``value`` to ``stream``, atomically; its sequence number (1 for the first
+        entry of a stream, then each one more than the last, never reused while the
+        stream exists). Only the newest ``max_len`` entries are kept: older ones are
+        dropped in the same step. ``stream`` follows the rules of a value namespace."""
+
+    @abstractmethod
+    def read_log(self, stream: str, after: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` entries of ``stream`` with a sequence number above ``after``, as
+        ``(sequence, value)`` in order, in one round trip. Entries dropped by ``max_len``
+        are simply absent (a reader sees a gap in the numbers); empty for an unknown
+        stream."""
+
     # -- the call tree (inspection) ------------------------------------------------------
 
     def children(self, invocation_id: str, limit: int) -> list[str]:

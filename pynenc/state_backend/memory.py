@@ -59,6 +59,8 @@ class _Store:
         self.woken: list[threading.Event] = []
         #: the call tree: parent -> its children, in registration order
         self.children: dict[str, list[str]] = {}
+        #: logs: stream -> (last sequence number, the kept entries by sequence number)
+        self.logs: dict[str, tuple[int, dict[int, str]]] = {}
 
     def store(self, records: Sequence[InvocationRecord], prints: list[str], when: float) -> None:
         """Store new records, indexing the SCHEDULED ones by due time (the lock held)."""
@@ -324,6 +326,7 @@ class MemoryStateBackend(StateBackend):
             store.waiting_of.clear()
             store.counts.clear()
             store.children.clear()
+            store.logs.clear()
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
@@ -487,3 +490,24 @@ class MemoryStateBackend(StateBackend):
                 copy_record(record) if record is not None and record.status is status else None
                 for record in found
             ]
+
+    # -- logs ----------------------------------------------------------------------------
+
+    def append_log(self, stream: str, value: str, max_len: int) -> int:
+        check_namespace(stream)
+        with self._store.lock:
+            last, entries = self._store.logs.get(stream, (0, {}))
+            last += 1
+            entries[last] = value
+            while len(entries) > max(max_len, 1):  # kept contiguous: drop the oldest
+                del entries[last - len(entries) + 1]
+            self._store.logs[stream] = (last, entries)
+            return last
+
+    def read_log(self, stream: str, after: int, limit: int) -> list[tuple[int, str]]:
+        check_namespace(stream)
+        with self._store.lock:
+            last, entries = self._store.logs.get(stream, (0, {}))
+            first = max(after + 1, last - len(entries) + 1)
+            stop = min(last, first + limit - 1)
+            return [(seq, entries[seq]) for seq in range(first, stop + 1) if seq in entries]

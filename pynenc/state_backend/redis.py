@@ -37,7 +37,13 @@ from pynenc.records import (
     StatusEntry,
     StatusUpdate,
 )
-from pynenc.state_backend import redis_limits, redis_recent, redis_status_reads, redis_values
+from pynenc.state_backend import (
+    redis_limits,
+    redis_logs,
+    redis_recent,
+    redis_status_reads,
+    redis_values,
+)
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.redis_reach import reach
@@ -103,6 +109,7 @@ class RedisStateBackend(StateBackend):
         self._limit_scripts = redis_limits.Scripts(self._client, REGISTER_RECORD)
         self._holds_script = self._client.register_script(redis_values.HOLDS)
         self._delete_if_equal_script = self._client.register_script(redis_values.DELETE_IF_EQUAL)
+        self._append_log_script = self._client.register_script(redis_logs.APPEND)
         self._in_status_script = self._client.register_script(redis_status_reads.IN_STATUS)
         self._waiters = Waiters()
         self._listener_lock = threading.Lock()
@@ -477,6 +484,12 @@ class RedisStateBackend(StateBackend):
 
     def delete_value(self, namespace: str, key: str, expected: str | None = None) -> bool:
         return redis_values.delete_value(self, namespace, key, expected)
+
+    def append_log(self, stream: str, value: str, max_len: int) -> int:
+        return redis_logs.append_log(self, stream, value, max_len)
+
+    def read_log(self, stream: str, after: int, limit: int) -> list[tuple[int, str]]:
+        return redis_logs.read_log(self, stream, after, limit)
 
     def due(self, until: float, limit: int) -> list[tuple[str, float]]:
         key, top = self.prefix + "scheduled", "+inf" if until == math.inf else repr(until)

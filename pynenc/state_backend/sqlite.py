@@ -34,7 +34,7 @@ from pynenc.records import (
     encode_meta,
     fingerprint,
 )
-from pynenc.state_backend import sqlite_limits, sqlite_recent, sqlite_values
+from pynenc.state_backend import sqlite_limits, sqlite_logs, sqlite_recent, sqlite_values
 from pynenc.state_backend._links import link_new, settle
 from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
@@ -589,6 +589,12 @@ class SqliteStateBackend(StateBackend):
 
     def delete_value(self, namespace: str, key: str, expected: str | None = None) -> bool:
         return sqlite_values.delete_value(self, namespace, key, expected)
+
+    def append_log(self, stream: str, value: str, max_len: int) -> int:
+        return sqlite_logs.append_log(self, stream, value, max_len)
+
+    def read_log(self, stream: str, after: int, limit: int) -> list[tuple[int, str]]:
+        return sqlite_logs.read_log(self, stream, after, limit)
 
     def due(self, until: float, limit: int) -> list[tuple[str, float]]:
         with self._connection() as conn:  # served by the partial index on SCHEDULED rows

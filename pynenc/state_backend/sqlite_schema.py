@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from pynenc.records import InvocationRecord, InvocationStatus, decode_meta
-from pynenc.state_backend import sqlite_limits, sqlite_values
+from pynenc.state_backend import sqlite_limits, sqlite_logs, sqlite_values
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS pynenc_invocations (
@@ -47,6 +47,7 @@ SCHEMA = (
     ) WITHOUT ROWID""",
     *sqlite_limits.SCHEMA,
     sqlite_values.TABLE,
+    *sqlite_logs.SCHEMA,
     # composition links (sqlite_links): per parent, the WAITING invocations waiting for it,
     # in link order (seq); not unique per (parent, child): a parent twice in `after` counts
     # twice
@@ -72,6 +73,7 @@ TABLES = (
     "pynenc_values",
     "pynenc_link_waits",
     "pynenc_link_counts",
+    *sqlite_logs.TABLES,
 )
 COLUMNS = (
     "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error, "

@@ -89,10 +89,18 @@ def test_configuration_doc_lists_every_option_with_its_variable_and_default() ->
         RUNNER_OPTIONS,
     )
     from pynenc.conf.task_config import TASK_OPTIONS
+    from pynenc.conf.trigger_options import TRIGGER_OPTIONS
 
     documented = _documented_options()
     declared = {}
-    for table in (APP_OPTIONS, RUNNER_OPTIONS, BROKER_OPTIONS, CLIENT_DATA_STORE_OPTIONS):
+    tables = (
+        APP_OPTIONS,
+        RUNNER_OPTIONS,
+        TRIGGER_OPTIONS,
+        BROKER_OPTIONS,
+        CLIENT_DATA_STORE_OPTIONS,
+    )
+    for table in tables:
         for option in table.options.values():
             declared[table.qualname(option.name)] = option
     for option in TASK_OPTIONS.options.values():

@@ -42,6 +42,7 @@ LAYERS = {
     "broker": "broker",
     "runner": "runners",
     "conf": "conf",
+    "trigger": "triggers",
 }
 _EVERY = {*LAYERS.values(), "shared"}
 #: layer -> the layers its modules may import at runtime
@@ -55,6 +56,16 @@ MAY_IMPORT = {
     "state_backend": {"state_backend", "conf", "shared"},
     "broker": {"broker", "conf", "shared"},
     "runners": {"runners", "orchestrator", "broker", "conf", "shared"},
+    # triggers fire tasks (the task layer) from what the state backend holds
+    "triggers": {
+        "triggers",
+        "tasks",
+        "invocations",
+        "orchestrator",
+        "state_backend",
+        "conf",
+        "shared",
+    },
     "conf": {"conf", "shared"},
     "shared": {"conf", "shared"},
 }
