@@ -57,6 +57,7 @@ class Installed:
 
     entries: tuple[BeatEntry, ...]
     by_trigger: Mapping[str, BeatEntry]  #: trigger id -> its entry
+    trigger_of: Mapping[str, str]  #: entry name -> its trigger id
     task_names: frozenset[str]  #: tasks given triggers
 
 
@@ -138,6 +139,7 @@ def install(celery_app: Any, pynenc_app: Pynenc) -> list[BeatEntry]:
         if entry.skipped is None:
             by_task.setdefault(entry.task, []).append(entry)
     by_trigger: dict[str, BeatEntry] = {}
+    trigger_of: dict[str, str] = {}
     errors: list[str] = []
     adapters: dict[str, Any] = {}
     for task_name, group in by_task.items():
@@ -163,6 +165,7 @@ def install(celery_app: Any, pynenc_app: Pynenc) -> list[BeatEntry]:
                     "(celery beat sent it once per entry)",
                 )
             by_trigger.setdefault(definition.trigger_id, entry)
+            trigger_of[entry.name] = definition.trigger_id
     if errors:
         raise BeatScheduleError(_listed(errors))
     for task_name, group in by_task.items():
@@ -172,7 +175,7 @@ def install(celery_app: Any, pynenc_app: Pynenc) -> list[BeatEntry]:
         found = pynenc_app.tasks.get(task_name)
         if found is not None:
             pynenc_app.trigger.register(found, [])
-    _installed[pynenc_app] = Installed(tuple(entries), by_trigger, frozenset(by_task))
+    _installed[pynenc_app] = Installed(tuple(entries), by_trigger, trigger_of, frozenset(by_task))
     if entries:
         logger.info("beat: %d entries run by this app's runners", len(by_trigger))
     return entries
@@ -191,6 +194,12 @@ def installed(pynenc_app: Pynenc) -> tuple[BeatEntry, ...]:
     """The beat entries installed on ``pynenc_app`` (none before a runner started)."""
     found = _installed.get(pynenc_app)
     return found.entries if found else ()
+
+
+def trigger_ids(pynenc_app: Pynenc) -> dict[str, str]:
+    """Each installed entry's name -> the id of its trigger (``app.trigger.status()``)."""
+    found = _installed.get(pynenc_app)
+    return dict(found.trigger_of) if found else {}
 
 
 def fired_options(pynenc_app: Pynenc, options: dict[str, Any]) -> dict[str, Any]:
@@ -242,4 +251,5 @@ __all__ = [
     "install_for_runner",
     "installed",
     "read_entries",
+    "trigger_ids",
 ]

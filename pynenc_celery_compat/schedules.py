@@ -115,6 +115,11 @@ def _field(values: Iterable[int], low: int, high: int) -> str:
     numbers = sorted({int(value) for value in values})
     if numbers == list(range(low, high + 1)):
         return "*"
+    step = numbers[1] - numbers[0] if len(numbers) >= 3 else 0
+    if step > 1 and numbers == list(range(numbers[0], numbers[-1] + 1, step)):
+        if numbers[0] == low and numbers[-1] + step > high:
+            return f"*/{step}"
+        return f"{numbers[0]}-{numbers[-1]}/{step}"
     parts: list[str] = []
     start = previous = numbers[0]
     for number in [*numbers[1:], None]:
