@@ -42,8 +42,6 @@ _SEND_TASK_ONLY = (
 _declaring: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pynenc_celery_compat_declaring", default=False
 )
-#: set on an app whose ``on_after_configure`` waits for the declaration to end
-_DEFERRED = "_compat_after_configure_deferred"
 
 
 @contextlib.contextmanager
@@ -98,24 +96,30 @@ class Celery(celery.Celery):  # type: ignore[misc]
             loaded = super()._load_config()
         finally:
             self.on_after_configure = signal
-        self.__dict__[_DEFERRED] = True
+        self._compat_after_configure_held = True
         return loaded
+
+    #: set (on the instance) while ``on_after_configure`` waits: see :meth:`_load_config`
+    _compat_after_configure_held = False
 
     @property
     def conf(self) -> Any:
-        """Current configuration (Celery's ``conf``)."""
-        conf = celery.Celery.conf.fget(self)
-        if (
-            _DEFERRED in self.__dict__
-            and not _declaring.get()
-            and self.__dict__.pop(_DEFERRED, False)  # once, if two threads get here
-        ):
-            self.on_after_configure.send(sender=self, source=conf)
+        """Current configuration (Celery's ``conf``, whose body this repeats: the property is
+        read on every call)."""
+        conf: Any = self._conf  # type: ignore[has-type]  # Celery's attribute
+        if conf is None:
+            conf = self._conf = self._load_config()
+        if self._compat_after_configure_held and not _declaring.get():
+            self._send_held_after_configure(conf)
         return conf
 
     @conf.setter
     def conf(self, value: Any) -> None:
-        celery.Celery.conf.fset(self, value)
+        self._conf = value
+
+    def _send_held_after_configure(self, conf: Any) -> None:
+        if self.__dict__.pop("_compat_after_configure_held", False):  # once, if two threads
+            self.on_after_configure.send(sender=self, source=conf)
 
     @property
     def pynenc(self) -> Pynenc:

@@ -1,6 +1,7 @@
-"""Beat with ``pynenc-celery worker`` processes: two workers of a project whose schedule is
-written as Celery's documentation shows it (``tests.celery_compat.beat_app``) run each
-occasion once, with no beat process; ``pynenc-celery beat`` says so and lists the entries.
+"""Beat with ``pynenc-celery worker`` processes: two workers (threads, prefork) of a
+project whose schedule is written as Celery's documentation shows it
+(``tests.celery_compat.beat_app``) run each occasion once, with no beat process;
+``pynenc-celery beat`` says so and lists the entries.
 
 The workers take "now" for their trigger pass from a Redis key the test moves on, so cron
 occasions come without waiting minutes.
@@ -100,7 +101,7 @@ def test_two_workers_run_each_occasion_once(url: str, client: redis.Redis, tmp_p
     client.set(CLOCK, START.timestamp())
     workers = [
         BeatWorker(url, "-P", "threads", "-c", "2", "-B", tmp=tmp_path / "a"),
-        BeatWorker(url, "-P", "threads", "-c", "2", tmp=tmp_path / "b"),
+        BeatWorker(url, "-P", "prefork", "-c", "1", tmp=tmp_path / "b"),
     ]
     try:
         wait_until(
