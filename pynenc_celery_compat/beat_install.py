@@ -1,10 +1,10 @@
 """A Celery app's beat schedule installed on its pynenc app: the runners run it.
 
 There is no beat process. When a runner of the app starts (``pynenc-celery worker``, a
-runner started in-process, a worker process), after the task modules are imported,
-:func:`install` reads ``beat_schedule`` (``add_periodic_task`` entries included: Celery
-stores them there), turns each entry into a trigger (:mod:`pynenc_celery_compat.beat`) and
-declares the triggers on the entries' tasks. The runner holding the services lease
+runner started in-process; not a test worker, nor the runner of an eager app), after the
+task modules are imported, :func:`install` reads ``beat_schedule`` (``add_periodic_task``
+entries included: Celery stores them there), turns each entry into a trigger
+(:mod:`pynenc_celery_compat.beat`) and declares the triggers on the entries' tasks. The runner holding the services lease
 evaluates them, so with several runners each occasion runs once.
 
 A trigger calls its task with arguments only; the entry's call options (queue, priority,
@@ -181,9 +181,15 @@ def install(celery_app: Any, pynenc_app: Pynenc) -> list[BeatEntry]:
     return entries
 
 
-def install_for_runner(celery_app: Any, pynenc_app: Pynenc) -> None:
-    """:func:`install` as a runner starts in-process (a hook: the error is logged, the
-    runner runs the tasks anyway)."""
+def install_for_runner(celery_app: Any, pynenc_app: Pynenc, runner: Any) -> None:
+    """:func:`install` as ``runner`` starts (a hook: an error is logged, the runner runs
+    the tasks anyway). A test worker (``start_worker``) and the runner of an eager app run
+    no schedule, as Celery's test worker and eager mode run no beat."""
+    from pynenc_celery_compat.worker.events import worker_of
+
+    worker = worker_of(runner)
+    if (worker is not None and worker.test_worker) or celery_app.conf.task_always_eager:
+        return
     try:
         install(celery_app, pynenc_app)
     except BeatScheduleError as exc:

@@ -79,6 +79,9 @@ class Bridge:
         with _lock:
             self.running += 1
         prepare_for_runner(self.celery_app, self.pynenc)
+        from pynenc_celery_compat.beat_install import install_for_runner
+
+        install_for_runner(self.celery_app, self.pynenc, runner)  # beat_schedule
 
     def _runner_stopped(self, runner: Any) -> None:
         with _lock:
@@ -188,17 +191,14 @@ def prepare_for_runner(celery_app: Any, app: Pynenc) -> None:
     (as Celery's workers do: ``current_app`` and a shared task's ``self.app`` in the
     runner's threads), import its task modules as Celery's worker does (``imports``,
     ``include``, the packages of ``autodiscover_tasks``; Django's setup with Celery's
-    Django fix-up), declare its compat tasks and its ``beat_schedule``'s triggers, and
-    find where worker processes can import the app from."""
+    Django fix-up), declare its compat tasks, and find where worker processes can import
+    the app from."""
     celery_app.set_current()
     celery_app.set_default()
     try:
         celery_app.loader.import_default_modules()
     finally:  # a module that fails to import is reported; the others' tasks still run
         declare_tasks(celery_app, app)
-        from pynenc_celery_compat.beat_install import install_for_runner
-
-        install_for_runner(celery_app, app)  # beat_schedule: this app's runners run it
         if app.reference is None:
             from pynenc_celery_compat import apps
 

@@ -82,8 +82,11 @@ class Worker:
         self.queues = consumed_queues(app, queues, exclude_queues)
         self.runner: BaseRunner | None = None
         #: a test worker (``start_worker``): no ``worker_ready``/``worker_shutdown``, as
-        #: Celery's test worker sends neither
+        #: Celery's test worker sends neither, and no beat schedule, as it runs no beat
         self.test_worker = False
+        #: whether this process runs the app's ``beat_schedule`` (not a prefork worker
+        #: process: its parent does)
+        self.runs_beat = True
 
     # -- preparing a process ---------------------------------------------------------------
 
@@ -104,7 +107,8 @@ class Worker:
         if self.loglevel is not None:
             pynenc.conf.logging_level = self.loglevel
         declare_tasks(app, pynenc, afresh=True)  # with the worker's default time limits
-        beat_install.install(app, pynenc)  # beat_schedule: a bad entry stops the start here
+        if self.runs_beat and not self.test_worker:  # a bad entry stops the start here
+            beat_install.install(app, pynenc)
         return pynenc
 
     def create_runner(self) -> BaseRunner:

@@ -375,3 +375,33 @@ def test_the_worker_command_refuses_to_start_with_a_bad_entry(
     result = CliRunner().invoke(cli, ["-A", "proj", "worker", "-P", "threads"])
     assert result.exit_code == 2, result.output
     assert "beat entry 'nightly': no task named 'proj.tasks.gone'" in result.output
+
+
+# -- who runs the schedule ---------------------------------------------------------------
+
+
+def test_a_runner_started_in_process_installs_the_schedule() -> None:
+    app = app_with(job={"task": TICK, "schedule": 3600})
+    with app.pynenc.running_in_background(stop_timeout=30):
+        assert [d.task_key for d in app.pynenc.trigger.definitions()] == [TICK]
+
+
+def test_a_test_worker_runs_no_schedule_as_celerys_runs_no_beat() -> None:
+    from pynenc_celery_compat.contrib.testing.worker import start_worker
+
+    app = app_with(job={"task": TICK, "schedule": 3600})
+    with start_worker(app, pool="threads", perform_ping_check=False):
+        assert app.pynenc.trigger.definitions() == []
+
+
+def test_an_eager_apps_runner_runs_no_schedule() -> None:
+    app = app_with(job={"task": TICK, "schedule": 3600})
+    app.conf.update(task_always_eager=True, pynenc_eager_runner=True)
+    app.set_current()  # the shared task calls through it
+    from pynenc_celery_compat.eager import stop_eager_runner
+
+    try:
+        assert beat_tasks.tick.delay("x").get(timeout=30) == "x"
+        assert app.pynenc.trigger.definitions() == []
+    finally:
+        stop_eager_runner(app)
