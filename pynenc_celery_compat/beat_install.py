@@ -4,8 +4,9 @@ There is no beat process. When a runner of the app starts (``pynenc-celery worke
 runner started in-process; not a test worker, nor the runner of an eager app), after the
 task modules are imported, :func:`install` reads ``beat_schedule`` (``add_periodic_task``
 entries included: Celery stores them there), turns each entry into a trigger
-(:mod:`pynenc_celery_compat.beat`) and declares the triggers on the entries' tasks. The runner holding the services lease
-evaluates them, so with several runners each occasion runs once.
+(:mod:`pynenc_celery_compat.beat`) and declares the triggers on the entries' tasks. The
+runner holding the services lease evaluates them, so with several runners each occasion
+runs once.
 
 A trigger calls its task with arguments only; the entry's call options (queue, priority,
 expires, countdown, headers) are added when it fires (:func:`fired_options`, called by the
