@@ -15,7 +15,7 @@ from celery import schedules as celery_schedules
 from celery.beat import BeatLazyFunc
 from click.testing import CliRunner
 
-from pynenc_celery_compat import Celery, beat_install, config, crontab, solar
+from pynenc_celery_compat import Celery, beat_install, config, crontab, solar, trace
 from pynenc_celery_compat.beat import BeatScheduleError, call_options
 from pynenc_celery_compat.cli import cli
 from pynenc_celery_compat.worker.controller import Worker
@@ -27,7 +27,9 @@ RECORD = beat_tasks.record.name
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The current Celery app given back, and warnings said again in each test."""
+    """The current Celery app and the worker's host name given back (a worker set up here
+    sets both), and warnings said again in each test."""
+    monkeypatch.setattr(trace, "HOSTNAME", trace.HOSTNAME)
     monkeypatch.setattr(_state, "default_app", _state.default_app)
     monkeypatch.setattr(_state._tls, "current_app", _state._tls.current_app, raising=False)
     monkeypatch.setattr(config, "_warned", set())
