@@ -199,6 +199,13 @@ class TriggerEvaluator:
         if not listening:
             return
         entries = self.app.state_backend.read_log(EVENTS, max(after, 0), BATCH)
+        if entries and after >= 0 and entries[0][0] > after + 1:
+            logger.warning(
+                "%d events were dropped before the trigger pass read them "
+                "(trigger.event_retention = %d): raise it, or keep a runner up",
+                entries[0][0] - after - 1,
+                self.app.conf.trigger.event_retention,
+            )
         for seq, raw in entries:
             event = json.loads(raw)
             for definition in listening:
