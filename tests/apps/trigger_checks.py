@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pynenc import Pynenc, TriggerBuilder, TriggerContext
 
-app = Pynenc(app_id="tests-trigger-checks")
+app = Pynenc(app_id="tests-trigger-checks", config_values={"timezone": "Europe/Madrid"})
 
 #: what the triggered tasks ran with, in order
 SEEN: list[str] = []
@@ -24,3 +24,8 @@ def ship(order: str) -> str:
 @app.task(triggers=TriggerBuilder().on_interval(0.05))
 def tick() -> None:
     SEEN.append("tick")
+
+
+@app.task(triggers=TriggerBuilder().on_cron("50 2 * * *"))
+def nightly() -> None:
+    """At 02:50 in the app's timezone (a time in the hour repeated when DST ends)."""
