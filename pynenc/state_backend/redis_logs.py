@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from pynenc.state_backend.base import check_namespace
+from pynenc.state_backend.base import check_log, check_namespace
 
 if TYPE_CHECKING:
     from pynenc.state_backend.redis import RedisStateBackend
@@ -32,11 +32,11 @@ def _key(backend: RedisStateBackend, stream: str) -> str:
 
 
 def append_log(backend: RedisStateBackend, stream: str, value: str, max_len: int) -> int:
+    check_log(stream, max_len)
     key = _key(backend, stream)
     script = backend._append_log_script
-    keep = max(int(max_len), 1)
     return int(
-        backend._call(lambda client: script([key, key + ":last"], [value, keep], client=client))
+        backend._call(lambda client: script([key, key + ":last"], [value, max_len], client=client))
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pynenc.state_backend.base import check_namespace
+from pynenc.state_backend.base import check_log, check_namespace
 
 if TYPE_CHECKING:
     from pynenc.state_backend.sqlite import SqliteStateBackend
@@ -29,7 +29,7 @@ TABLES = ("pynenc_logs", "pynenc_log_heads")
 
 
 def append_log(backend: SqliteStateBackend, stream: str, value: str, max_len: int) -> int:
-    check_namespace(stream)
+    check_log(stream, max_len)
     app = backend.app_id
     with backend._transaction() as conn:
         row = conn.execute(
@@ -46,7 +46,7 @@ def append_log(backend: SqliteStateBackend, stream: str, value: str, max_len: in
         )
         conn.execute(
             "DELETE FROM pynenc_logs WHERE app_id = ? AND stream = ? AND seq <= ?",
-            (app, stream, seq - max(max_len, 1)),
+            (app, stream, seq - max_len),
         )
     return seq
 
