@@ -17,11 +17,15 @@ if TYPE_CHECKING:
     from pynenc.state_backend.redis import RedisStateBackend
 
 # KEYS: the stream, its counter. ARGV: the value, max_len. Returns the sequence number.
+# Numbers travel as '%d' text: Lua would write 1e14 and above as '1e+14' (lossy).
 APPEND = """
 local seq = redis.call('INCR', KEYS[2])
-redis.call('ZADD', KEYS[1], seq, seq .. ':' .. ARGV[1])
+local text = string.format('%d', seq)
+redis.call('ZADD', KEYS[1], text, text .. ':' .. ARGV[1])
 local keep = tonumber(ARGV[2])
-if seq > keep then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', seq - keep) end
+if seq > keep then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', seq - keep))
+end
 return seq
 """
 
