@@ -336,9 +336,10 @@ class StateBackend(ABC):
     @abstractmethod
     def append_log(self, stream: str, value: str, max_len: int) -> int:
         """Append ``value`` to ``stream``, atomically; its sequence number (1 for the first
-        entry of a stream, then each one more than the last, never reused while the
-        stream exists). Only the newest ``max_len`` entries are kept: older ones are
-        dropped in the same step. ``stream`` follows the rules of a value namespace.
+        entry of a stream, then each one more than the last, never reused: :meth:`purge`
+        drops the entries but not the count, so a reader's cursor stays good). Only the
+        newest ``max_len`` entries are kept: older ones are dropped in the same step.
+        ``stream`` follows the rules of a value namespace.
 
         :raises ValueError: a bad ``stream`` name, or ``max_len`` not an integer >= 1
             (see :func:`check_log`).

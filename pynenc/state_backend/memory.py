@@ -326,7 +326,8 @@ class MemoryStateBackend(StateBackend):
             store.waiting_of.clear()
             store.counts.clear()
             store.children.clear()
-            store.logs.clear()
+            for stream, (last, _) in list(store.logs.items()):  # see append_log: numbers go on
+                store.logs[stream] = (last, {})
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists

@@ -4,7 +4,8 @@ A stream is a sorted set at ``pynenc:{app}:log:<stream>`` scored by sequence num
 member ``<seq>:<value>`` (so equal values stay distinct), beside a counter
 ``…:log:<stream>:last``. An append is one script: the counter goes up, the entry goes in
 and the entries beyond ``max_len`` go out, atomically. A read is one ``ZRANGEBYSCORE``.
-``purge`` finds both under the app's prefix with everything else.
+``purge`` drops the streams with everything else under the app's prefix, and leaves the
+counters (:func:`is_counter`): numbers are never reused, so a reader's cursor stays good.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ if seq > keep then
 end
 return seq
 """
+
+
+def is_counter(prefix: str, key: str) -> bool:
+    """Whether ``key`` is the counter of a stream (``<prefix>log:<stream>:last``; a stream
+    name holds no ``:``)."""
+    head = prefix + "log:"
+    return key.startswith(head) and key.endswith(":last") and key.count(":", len(head)) == 1
 
 
 def _key(backend: RedisStateBackend, stream: str) -> str:

@@ -2,8 +2,9 @@
 
 One table, ``pynenc_logs``, keyed by (app, stream, seq). An append is one write
 transaction: the next sequence number is one more than the stream's last (kept in
-``pynenc_log_heads``, so numbers are never reused once old entries are dropped), and the
-entries beyond ``max_len`` go in the same step.
+``pynenc_log_heads``, so numbers are never reused once old entries are dropped, nor after
+a purge, which leaves that table alone), and the entries beyond ``max_len`` go in the same
+step.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ SCHEMA = (
     ) WITHOUT ROWID""",
 )
 TABLES = ("pynenc_logs", "pynenc_log_heads")
+#: what ``purge`` leaves: the last number of each stream, so numbers are never reused
+KEPT_BY_PURGE = frozenset({"pynenc_log_heads"})
 
 
 def append_log(backend: SqliteStateBackend, stream: str, value: str, max_len: int) -> int:

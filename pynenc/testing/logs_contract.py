@@ -195,7 +195,10 @@ class LogsContract:
         backend.purge()
         assert backend.read_log(LOG, 0, 10) == []
         assert backend.read_log("other", 0, 10) == []
-        assert backend.append_log(LOG, "after", 10) == 1  # a purged stream starts again
+        # numbers go on: a reader that kept its cursor through the purge sees what follows
+        assert backend.append_log(LOG, "after", 10) == 3
+        assert backend.read_log(LOG, 2, 10) == [(3, "after")]
+        assert backend.append_log("other", "d", 10) == 2
 
     @pytest.mark.parametrize("max_len", [10_000, 7])
     def test_concurrent_appends_from_threads(self, backend: StateBackend, max_len: int) -> None:
