@@ -38,7 +38,7 @@ LOGIC = {
 def triggers(ctx: click.Context, as_json: bool) -> None:
     """List every trigger of the app: its task, conditions, logic, next due time (in the
     app's timezone and UTC), last firing (time and invocation), how often it fired and its
-    last error. ``pynenc triggers emit CODE`` emits an event."""
+    last error. 'pynenc triggers emit CODE' emits an event."""
     if ctx.invoked_subcommand is not None:
         return
     app = load(ctx)
