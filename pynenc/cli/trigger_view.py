@@ -52,7 +52,8 @@ def _occurrence(found: Any, zone: str) -> str:
     if "invocation_id" in found:
         status = str(found.get("status", "?")).upper()
         verb = {"result": "succeeded", "exception": "failed"}.get(kind, f"ended {status}")
-        return f"invocation {found['invocation_id']} {verb}"
+        task = f" of {found['task']}" if found.get("task") else ""
+        return f"invocation {found['invocation_id']}{task} {verb}"
     return f"{kind} ({json.dumps(found, default=str)[:200]})"
 
 
