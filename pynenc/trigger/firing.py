@@ -39,5 +39,6 @@ def _describe(o: Occurrence) -> dict[str, object]:
         found["event_code"] = o["event"]["code"]
     if "invocation_id" in o:
         found["invocation_id"] = o["invocation_id"]
+        found["task"] = o["task"]
         found["status"] = o["status"]
     return found

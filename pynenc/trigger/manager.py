@@ -43,6 +43,9 @@ class TriggerStatus:
     last_invocation: str | None
     fired: int
     last_error: str | None
+    #: whether a trigger pass has stored state for it (a time trigger is stored when a
+    #: runner first evaluates it; an event or outcome trigger only once it fires)
+    seen: bool = False
 
 
 class TriggerManager:
@@ -141,6 +144,7 @@ class TriggerManager:
                     state.get("last_invocation"),
                     int(state.get("fired", 0)),
                     state.get("last_error"),
+                    raw is not None,
                 )
             )
         return found
