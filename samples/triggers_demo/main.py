@@ -48,7 +48,8 @@ def describe(header: dict[str, Any]) -> str:
         return f"{kind} at {when.isoformat(timespec='seconds')}"
     if kind == "event":
         return f"event {header['event_code']!r}"
-    return f"{kind}: invocation {header['invocation_id'][:8]}… ended {header['status']}"
+    task = header["task"].rpartition(".")[2]
+    return f"{kind}: {task} {header['invocation_id'][:8]}… ended {header['status']}"
 
 
 def fired(statuses: list[TriggerStatus]) -> dict[str, int]:
