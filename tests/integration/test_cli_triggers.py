@@ -217,7 +217,8 @@ def test_triggers_listed_emitted_and_shown_in_status(
     )
     outcome = listed["after_add"]
     assert (
-        f"triggered   by {outcome['trigger_id']}: invocation {added.invocation_id} of {cli_triggers.add.task_id.key} ended SUCCESS"
+        f"triggered   by {outcome['trigger_id']}: invocation {added.invocation_id} "
+        f"of {cli_triggers.add.task_id.key} ended SUCCESS"
     ) in _status_lines(deployment, outcome["last_invocation"])
     pair = listed["both_sides"]
     lines = _status_lines(deployment, pair["last_invocation"])
