@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -242,6 +242,13 @@ class Orchestrator:
             )
             for e in envelopes
         ]
+        if self.app.trigger.watched:  # an expired one ends here: note it for its triggers
+            now = time.time()
+            self.note_endings(
+                (e.invocation_id, e.task_id)
+                for e in envelopes
+                if e.expires is not None and e.expires <= now
+            )
         claimed = self.app.state_backend.set_status_many(updates)
         if all(claimed):
             return [None] * len(claimed)
@@ -360,6 +367,15 @@ class Orchestrator:
         """Cancel an invocation unless it has finished (see
         :mod:`pynenc.orchestrator.cancellation`)."""
         return cancellation.cancel(self.app, invocation_id, by, reason)
+
+    def note_endings(self, endings: Iterable[tuple[str, str]]) -> None:
+        """Note ``(invocation id, task key)`` pairs about to end for the triggers watching
+        their task (before the ending is written: the trigger pass reads the outcome back
+        once it is final, and ignores one that did not end after all)."""
+        watched = self.app.trigger.watched
+        for invocation_id, task_key in endings:
+            if task_key in watched:
+                self.app.trigger.note_outcome(invocation_id, task_key)
 
     def finish(
         self, invocation_id: str, target: InvocationStatus, runner_id: str, **outcome: Any

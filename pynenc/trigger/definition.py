@@ -98,7 +98,7 @@ def define(task: Task[Any, Any], triggers: Any) -> list[TriggerDefinition]:
             "provider": builder.provider,
         }
         try:
-            text = json.dumps(spec, sort_keys=True, default=str)
+            text = json.dumps(spec, sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise TaskDefinitionError(
                 f"Task {key}: with_arguments values must be JSON values ({exc})"

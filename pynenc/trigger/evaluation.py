@@ -111,7 +111,24 @@ class TriggerEvaluator:
             self._cursors = {EVENTS: int(events or -1), OUTCOMES: int(outcomes or -1)}
             self._pending = dict.fromkeys(json.loads(pending) if pending else [], 0)
             self._states = states
+            self._check_watched()
         return states
+
+    def _check_watched(self) -> None:
+        """Warn of watched tasks this runner cannot find: a misspelt name never fires."""
+        from pynenc.exceptions import TaskNotFoundError
+
+        for key in sorted(self.app.trigger.watched):
+            try:
+                self.app.resolve_task(key)
+            except TaskNotFoundError as exc:
+                logger.warning(
+                    "A trigger watches the outcomes of task %r, which this runner cannot "
+                    "find (%s): check the name given to on_status/on_success/on_result/"
+                    "on_exception",
+                    key,
+                    exc,
+                )
 
     def _save(self, definitions: list[TriggerDefinition], states: dict[str, Any]) -> None:
         backend = self.app.state_backend
@@ -199,6 +216,13 @@ class TriggerEvaluator:
         if not listening:
             return
         entries = self.app.state_backend.read_log(EVENTS, max(after, 0), BATCH)
+        if entries and after >= 0 and entries[0][0] > after + 1:
+            logger.warning(
+                "%d events were dropped before the trigger pass read them "
+                "(trigger.event_retention = %d): raise it, or keep a runner up",
+                entries[0][0] - after - 1,
+                self.app.conf.trigger.event_retention,
+            )
         for seq, raw in entries:
             event = json.loads(raw)
             for definition in listening:
@@ -303,15 +327,16 @@ class TriggerEvaluator:
 
         state["_dirty"] = True
         try:
-            invocation_id = fire(self.app, definition, occurrences)
+            invocation_id, new = fire(self.app, definition, occurrences)
         except Exception as exc:  # a provider or an argument error: this firing only
             logger.exception("Trigger %s could not fire", definition.trigger_id)
             state["last_error"] = f"{type(exc).__name__}: {exc}"
             return
-        state["last_fired"] = now
-        state["last_invocation"] = invocation_id
-        state["fired"] = int(state.get("fired", 0)) + 1
         state.pop("last_error", None)
+        if new:
+            state["last_fired"] = now
+            state["last_invocation"] = invocation_id
+            state["fired"] = int(state.get("fired", 0)) + 1
 
 
 def _ticks(

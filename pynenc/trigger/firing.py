@@ -15,9 +15,16 @@ if TYPE_CHECKING:
 HEADER = "pynenc_trigger"
 
 
-def fire(app: Pynenc, definition: TriggerDefinition, occurrences: Sequence[Occurrence]) -> str:
-    """Register (and publish) the triggered invocation; its id. A second firing for the
-    same occurrences returns the same id and registers nothing."""
+def fire(
+    app: Pynenc, definition: TriggerDefinition, occurrences: Sequence[Occurrence]
+) -> tuple[str, bool]:
+    """Register (and publish) the triggered invocation: its id, and whether it is new. A
+    second firing for the same occurrences (a pass repeated after a crash or a lease
+    handover, an outcome noted twice) finds it and registers nothing; registering under
+    the derived id settles a race between two of them."""
+    invocation_id = invocation_id_for(definition.trigger_id, occurrences)
+    if app.state_backend.get_many([invocation_id])[0] is not None:
+        return invocation_id, False
     task = app.resolve_task(definition.task_key)
     context = context_of(app, definition.trigger_id, occurrences, app.conf.timezone)
     arguments = definition.arguments_for(context)
@@ -25,9 +32,8 @@ def fire(app: Pynenc, definition: TriggerDefinition, occurrences: Sequence[Occur
     header = {"trigger": definition.trigger_id, **described[-1]}
     if len(described) > 1:
         header["met"] = described
-    invocation_id = invocation_id_for(definition.trigger_id, occurrences)
     call = task.with_options(invocation_id=invocation_id, headers={HEADER: header})
-    return call(**arguments).invocation_id
+    return call(**arguments).invocation_id, True
 
 
 def _describe(o: Occurrence) -> dict[str, object]:
@@ -39,5 +45,6 @@ def _describe(o: Occurrence) -> dict[str, object]:
         found["event_code"] = o["event"]["code"]
     if "invocation_id" in o:
         found["invocation_id"] = o["invocation_id"]
+        found["task"] = o["task"]
         found["status"] = o["status"]
     return found
