@@ -168,6 +168,10 @@ def test_every_bad_entry_is_listed_at_once() -> None:
             {"task": TICK, "schedule": 60, "args": (BeatLazyFunc(str),)},
             "BeatLazyFunc arguments",
         ),
+        (
+            {"task": TICK, "schedule": 60, "args": (dt.datetime(2024, 1, 1),)},
+            "must be JSON values",
+        ),
     ],
 )
 def test_bad_entries(entry: dict[str, Any], expected: str) -> None:
