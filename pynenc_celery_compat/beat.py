@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,7 +135,8 @@ def bound_arguments(
     calls by name): bound as the call would bind them, ``**kwargs`` spread out.
 
     :raises BeatScheduleError: they do not fit the task, the task takes ``*args`` and
-        gets values for it, or a value is evaluated lazily (``BeatLazyFunc``).
+        gets values for it, a value is evaluated lazily (``BeatLazyFunc``), or one is not
+        JSON (a trigger's arguments are stored as JSON).
     """
     if args is None:
         args = ()
@@ -183,6 +185,13 @@ def bound_arguments(
             )
         else:
             found[param] = value
+    try:
+        json.dumps(found)
+    except (TypeError, ValueError) as exc:
+        raise BeatScheduleError(
+            f"beat entry {name!r}: args and kwargs must be JSON values (strings, numbers, "
+            f"booleans, None, lists, dicts): {exc}; pass a datetime as its ISO string"
+        ) from exc
     return found
 
 

@@ -170,7 +170,7 @@ def test_every_bad_entry_is_listed_at_once() -> None:
         ),
         (
             {"task": TICK, "schedule": 60, "args": (dt.datetime(2024, 1, 1),)},
-            "must be JSON values",
+            "args and kwargs must be JSON values",
         ),
     ],
 )
