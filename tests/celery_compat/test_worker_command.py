@@ -15,7 +15,7 @@ import pytest
 from celery.contrib.testing.app import setup_default_app
 from click.testing import CliRunner
 
-from pynenc_celery_compat import Celery, states
+from pynenc_celery_compat import Celery, states, trace
 from pynenc_celery_compat.cli import cli
 from tests.celery_compat import worker_tasks as tasks
 from tests.servers import Server
@@ -49,6 +49,13 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise AssertionError(f"worker ignored SIGTERM:\n{self.output()}") from None
+
+
+@pytest.fixture(autouse=True)
+def keep_worker_hostname(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker set up in this process (``worker -P prefork`` refused after its setup) sets
+    the host name tasks see: give it back, for the modules tested after this one."""
+    monkeypatch.setattr(trace, "HOSTNAME", trace.HOSTNAME)
 
 
 @pytest.fixture
