@@ -16,15 +16,19 @@ HEADER = "pynenc_trigger"
 
 
 def fire(
-    app: Pynenc, definition: TriggerDefinition, occurrences: Sequence[Occurrence]
-) -> tuple[str, bool]:
-    """Register (and publish) the triggered invocation: its id, and whether it is new. A
-    second firing for the same occurrences (a pass repeated after a crash or a lease
-    handover, an outcome noted twice) finds it and registers nothing; registering under
-    the derived id settles a race between two of them."""
-    invocation_id = invocation_id_for(definition.trigger_id, occurrences)
-    if app.state_backend.get_many([invocation_id])[0] is not None:
-        return invocation_id, False
+    app: Pynenc,
+    definition: TriggerDefinition,
+    occurrences: Sequence[Occurrence],
+    invocation_id: str | None = None,
+) -> str:
+    """Register (and publish) the triggered invocation, under the id derived from the
+    trigger and its occurrences (``invocation_id``, when the caller derived it already):
+    a second firing for the same occurrences (a pass repeated after a crash or a lease
+    handover, an outcome noted twice) registers nothing new. The trigger pass looks the
+    id up before it calls the provider; registering under it settles a race between two
+    passes."""
+    if invocation_id is None:
+        invocation_id = invocation_id_for(definition.trigger_id, occurrences)
     task = app.resolve_task(definition.task_key)
     context = context_of(app, definition.trigger_id, occurrences, app.conf.timezone)
     arguments = definition.arguments_for(context)
@@ -33,7 +37,7 @@ def fire(
     if len(described) > 1:
         header["met"] = described
     call = task.with_options(invocation_id=invocation_id, headers={HEADER: header})
-    return call(**arguments).invocation_id, True
+    return call(**arguments).invocation_id
 
 
 def _describe(o: Occurrence) -> dict[str, object]:
