@@ -1,0 +1,114 @@
+"""QA of triggers: a trigger pass that fails part way (the state backend out of reach, the
+process ending) loses nothing and fires nothing twice. Faults are injected into the
+memory backend; the pass is run directly (what the lease holder runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pynenc import Pynenc, TriggerBuilder
+from pynenc.exceptions import StateBackendUnavailableError
+from pynenc.testing import in_memory
+from pynenc.trigger.evaluation import CURSORS
+
+app = Pynenc(app_id="tests-qa-trigger-faults")
+NOW = [1_000_000.0]
+app.trigger.clock = lambda: NOW[0]
+
+
+@app.task(triggers=TriggerBuilder().on_interval(10))
+def ticking() -> None:
+    pass
+
+
+@app.task(triggers=TriggerBuilder().on_event("paid"))
+def on_paid() -> None:
+    pass
+
+
+@app.task(triggers=TriggerBuilder().on_event("left").on_event("right").with_logic("and"))
+def both() -> None:
+    pass
+
+
+@pytest.fixture
+def memory_app() -> Iterator[Pynenc]:
+    NOW[0] = 1_000_000.0
+    with in_memory(app):
+        app.trigger.lease_lost()
+        yield app
+        app.trigger.lease_lost()
+
+
+def _fired(task: str) -> int:
+    return next(s.fired for s in app.trigger.status() if s.definition.task_key.endswith(task))
+
+
+def _registered(task: str) -> list[str]:
+    return [r.invocation_id for r in app.state_backend.recent(100, task_id=f"{__name__}.{task}")]
+
+
+def _failing_once(
+    monkeypatch: pytest.MonkeyPatch, obj: Any, name: str, error: BaseException
+) -> None:
+    original = getattr(obj, name)
+    calls = [0]
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise error
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, failing)
+
+
+def test_a_backend_outage_while_firing_repeats_the_pass(
+    memory_app: Pynenc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registration of the triggered invocations fails (the backend out of reach):
+    the tick and the event fire at the next pass, once (they were dropped: the tick's
+    cursor had moved on in memory, the event's in the backend)."""
+    app.trigger.run_pass()  # the interval trigger is first seen
+    NOW[0] += 10
+    app.trigger.emit_event("paid", {})
+    outage = StateBackendUnavailableError("the backend is out of reach")
+    _failing_once(monkeypatch, app.state_backend, "register", outage)
+    with pytest.raises(StateBackendUnavailableError):
+        app.trigger.run_pass()
+    app.trigger.run_pass()
+    app.trigger.run_pass()
+    assert (len(_registered("ticking")), len(_registered("on_paid"))) == (1, 1)
+    assert (_fired("ticking"), _fired("on_paid")) == (1, 1)
+    assert all(s.last_error is None for s in app.trigger.status())
+
+
+def test_an_and_trigger_repeated_after_a_crash_fires_once(
+    memory_app: Pynenc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process ends after the pass stored the "and" progress, before the cursors:
+    the next pass reads the same events again and must not pair them anew."""
+    app.trigger.emit_event("left", 1)
+    app.trigger.emit_event("right", 2)
+    app.trigger.emit_event("left", 3)  # waits for the next "right"
+    backend = app.state_backend
+    original = backend.put_value
+
+    def dying(namespace: str, key: str, value: str, *args: Any, **kwargs: Any) -> Any:
+        if namespace == CURSORS:
+            raise KeyboardInterrupt("the process ends here")
+        return original(namespace, key, value, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "put_value", dying)
+    with pytest.raises(KeyboardInterrupt):
+        app.trigger.run_pass()
+    monkeypatch.setattr(backend, "put_value", original)
+    app.trigger.run_pass()  # another lease holder: from what is stored
+    assert len(_registered("both")) == 1
+    app.trigger.emit_event("right", 4)
+    app.trigger.run_pass()
+    assert len(_registered("both")) == 2  # the waiting "left" with the new "right"
+    assert _fired("both") == 2
