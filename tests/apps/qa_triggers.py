@@ -64,6 +64,11 @@ def scheduled() -> None:
     _ran("scheduled")
 
 
+@app.task(triggers=TriggerBuilder().on_cron("0 3 * * *"))
+def nightly() -> None:
+    _ran("nightly")
+
+
 @app.task(triggers=TriggerBuilder().on_interval(10))
 def every_ten() -> None:
     _ran("every_ten")
