@@ -30,8 +30,10 @@ from tests.servers import Server
 
 APP_REF = "tests.integration.trigger_tasks:app"
 KINDS = ["sqlite", "redis"]
-#: fast heartbeats and a short lease (dead_after), so a killed lease holder is replaced soon
-FAST = {"heartbeat_interval": "0.2", "dead_after": "3", "stop_grace": "10"}
+#: fast heartbeats and a short lease (dead_after), so a killed lease holder is replaced
+#: soon; what a killed runner registered but did not publish, or took from the broker but
+#: did not claim, is published again after redeliver_after
+FAST = {"heartbeat_interval": "0.2", "dead_after": "3", "stop_grace": "10", "redeliver_after": "2"}
 WAIT = 60.0  #: generous: the suite runs on a loaded 2-core machine
 
 
@@ -55,6 +57,7 @@ class Triggers:
         self.tmp = tmp
         self.app: Pynenc = deployment.configure(tasks.app)
         self.runners: list[RunnerProcess] = []
+        self.killed: list[RunnerProcess] = []
         self._started = 0
 
     # -- runners ---------------------------------------------------------------------------
@@ -100,6 +103,15 @@ class Triggers:
         found = [r for r in self.runners if r.process and str(r.process.pid) == pid]
         return found[0] if found else None
 
+    def kill_evaluator(self) -> RunnerProcess:
+        """SIGKILL the runner holding the services lease (the one evaluating triggers)."""
+        runner = self.evaluator()
+        assert runner is not None, "no runner has evaluated a trigger pass yet"
+        runner.kill()
+        self.runners.remove(runner)
+        self.killed.append(runner)
+        return runner
+
     def stop(self) -> list[int]:
         """SIGTERM every runner at once, then wait for each: their exit codes."""
         alive = [r for r in self.runners if r.process is not None and r.process.poll() is None]
@@ -119,7 +131,8 @@ class Triggers:
         return codes
 
     def logs(self) -> str:
-        return "\n".join(f"--- {r.log_path}\n{r.log_tail()}" for r in self.runners)
+        every = self.runners + self.killed
+        return "\n".join(f"--- {r.log_path}\n{r.log_tail()}" for r in every)
 
     # -- the clock -------------------------------------------------------------------------
 

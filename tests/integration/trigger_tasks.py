@@ -29,16 +29,14 @@ CLOCK = "test-clock"  #: value namespace: "now" (the fake time), "evaluator" (a 
 RUNS = "test-trigger-runs"  #: log of the runs of the triggered tasks
 #: set in the environment of runner processes only (the test process never notes its pid)
 RUNNER_ENV = "PYNENC_TEST_TRIGGER_RUNNER"
-_noted: list[int] = []
 
 
 def test_clock() -> float:
     """The fake time of the test (seconds since the epoch); the real one until it is set."""
     backend = app.state_backend
-    if os.environ.get(RUNNER_ENV) and _noted != [os.getpid()]:
+    raw, evaluator = backend.get_values(CLOCK, ["now", "evaluator"])
+    if os.environ.get(RUNNER_ENV) and evaluator != str(os.getpid()):
         backend.put_value(CLOCK, "evaluator", str(os.getpid()))
-        _noted[:] = [os.getpid()]
-    raw = backend.get_value(CLOCK, "now")
     return float(raw) if raw is not None else time.time()
 
 
@@ -89,7 +87,9 @@ def status_args(context: TriggerContext) -> dict[str, Any]:
 
 
 def met_args(context: TriggerContext) -> dict[str, Any]:
-    return {"met": [c.describe()["kind"] for c in context.met], "payload": context.payload}
+    """What met each condition ("and": ``context.met``), and the event's payload."""
+    events = [c.payload for c in (*context.met, context) if c.event is not None]
+    return {"met": [c.kind for c in context.met], "payload": events[0] if events else None}
 
 
 # -- time ------------------------------------------------------------------------------------
