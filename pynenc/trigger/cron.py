@@ -29,7 +29,12 @@ class CronSchedule:
         sim = CronSim(self.condition.expression, start)
         if self.condition.day_and:
             sim.day_and = True  # cronsim's switch for "both day fields must match"
-        return next(sim).timestamp()
+        found = next(sim).timestamp()
+        # from inside the second copy of a repeated hour, cronsim answers a fixed time in
+        # wall-clock terms with the first copy, which is earlier: that one has happened
+        while found <= timestamp:
+            found = next(sim).timestamp()
+        return found
 
     def between(self, after: float, until: float, limit: int) -> list[float]:
         """Up to ``limit`` of the latest occasions in ``(after, until]``, in order."""
