@@ -68,6 +68,19 @@ class TriggerDefinition:
             )
         return dict(built)
 
+    def check_arguments(self, task: Task[Any, Any], arguments: Mapping[str, Any]) -> None:
+        """:raises TaskDefinitionError: ``arguments`` (built by the provider) do not fit
+        the task's parameters, naming both."""
+        try:
+            task.signature.bind(**arguments)
+        except TypeError as exc:
+            params = ", ".join(task.signature.parameters) or "none"
+            raise TaskDefinitionError(
+                f"The argument provider {self.provider} of trigger {self.trigger_id} built "
+                f"arguments {sorted(arguments)} that do not fit the parameters of "
+                f"{self.task_key} ({params}): {exc}"
+            ) from exc
+
 
 def define(task: Task[Any, Any], triggers: Any) -> list[TriggerDefinition]:
     """The definitions of ``triggers`` (a builder or a list of them) for ``task``.
@@ -97,11 +110,12 @@ def define(task: Task[Any, Any], triggers: Any) -> list[TriggerDefinition]:
             "arguments": builder.arguments,
             "provider": builder.provider,
         }
-        try:
-            text = json.dumps(spec, sort_keys=True, default=str)
+        try:  # no fallback for other values: the id must be the same in every process
+            text = json.dumps(spec, sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise TaskDefinitionError(
-                f"Task {key}: with_arguments values must be JSON values ({exc})"
+                f"Task {key}: with_arguments values must be JSON values (dicts, lists, "
+                f"strings, numbers, booleans, None): {exc}. Build others in a provider"
             ) from exc
         digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
         found.append(
