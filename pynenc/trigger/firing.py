@@ -21,6 +21,8 @@ def fire(app: Pynenc, definition: TriggerDefinition, occurrences: Sequence[Occur
     task = app.resolve_task(definition.task_key)
     context = context_of(app, definition.trigger_id, occurrences, app.conf.timezone)
     arguments = definition.arguments_for(context)
+    if definition.provider is not None:  # fixed arguments were checked at declaration
+        definition.check_arguments(task, arguments)
     described = [dict(_describe(o)) for o in occurrences]
     header = {"trigger": definition.trigger_id, **described[-1]}
     if len(described) > 1:

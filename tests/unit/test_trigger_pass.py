@@ -35,6 +35,25 @@ def went(payload: Any) -> Any:
     return payload
 
 
+def not_a_dict(context: TriggerContext) -> Any:
+    return ["not", "a", "dict"]
+
+
+def unfitting(context: TriggerContext) -> dict[str, Any]:
+    return {"nope": context.payload}
+
+
+@app.task(
+    triggers=[
+        TriggerBuilder().on_event("listed").with_arguments(not_a_dict),
+        TriggerBuilder().on_event("unfit").with_arguments(unfitting),
+        TriggerBuilder().on_event("fine").with_arguments(payload_args),
+    ]
+)
+def strict(payload: Any) -> Any:
+    return payload
+
+
 @app.task(triggers=TriggerBuilder().on_cron("*/30 * * * *"))
 def half_hourly() -> None:
     return None
@@ -123,3 +142,20 @@ def test_a_provider_failing_fails_that_firing_only_and_says_why(
     assert _payloads() == [0, 2]
     status = {s.definition.task_key: s for s in app.trigger.status()}[went.task_id.key]
     assert status.fired == 2 and status.last_error is None  # the last firing worked
+
+
+def test_a_provider_building_wrong_arguments_is_shown_in_the_status() -> None:
+    for code in ("listed", "unfit", "fine"):
+        app.trigger.emit_event(code, code)
+    app.trigger.run_pass()
+    errors = {
+        s.definition.describe(): s.last_error
+        for s in app.trigger.status()
+        if s.definition.task_key == strict.task_id.key
+    }
+    assert "must return a dict" in str(errors["event 'listed'"])
+    assert f"{__name__}:not_a_dict" in str(errors["event 'listed'"])
+    assert "['nope'] that do not fit the parameters" in str(errors["event 'unfit'"])
+    assert f"{__name__}:unfitting" in str(errors["event 'unfit'"])
+    assert errors["event 'fine'"] is None
+    assert len(app.state_backend.find(task_id=strict.task_id.key)) == 1
