@@ -83,8 +83,7 @@ def cancel(
         entry=entry,
         error=exception_to_payload(error),
     )
-    if record.task_id in app.trigger.watched:  # a trigger waits for its outcome: noted
-        app.trigger.note_outcome(invocation_id, record.task_id)  # first, as a runner does
+    app.trigger.note_ending(invocation_id, record.task_id)  # first, as a runner does
     if not app.state_backend.set_status(update):
         # it finished (or was cancelled by someone else) since it was read
         record = app.orchestrator.get_record(invocation_id)

@@ -247,12 +247,14 @@ class Orchestrator:
             return [None] * len(claimed)
         refused = [(e, u) for e, u, ok in zip(envelopes, updates, claimed, strict=True) if not ok]
         records = self.app.state_backend.get_many([e.invocation_id for e, _ in refused])
-        explained = iter(
-            [
-                explain_refusal(e, u.expected_fingerprint, r)
-                for (e, u), r in zip(refused, records, strict=True)
-            ]
-        )
+        reasons = [
+            explain_refusal(e, u.expected_fingerprint, r)
+            for (e, u), r in zip(refused, records, strict=True)
+        ]
+        for (envelope, _), reason in zip(refused, reasons, strict=True):
+            if reason.status is S.EXPIRED:  # by this claim (or before): a trigger may wait
+                self.app.trigger.note_ending(envelope.invocation_id, envelope.task_id)
+        explained = iter(reasons)
         return [None if ok else next(explained) for ok in claimed]
 
     def record_updates(self, updates: Sequence[StatusUpdate]) -> list[bool]:

@@ -76,6 +76,7 @@ def _reroute_batch(
                 f"{reroutes} times (runner.max_reroutes) and lost its runner again: {reason}"
             )
             outcome["error"] = exception_to_payload(failure)
+            app.trigger.note_ending(record.invocation_id, record.task_id)
         target = S.REROUTED if failure is None else S.FAILED
         updates.append(orchestrator.status_update(record.invocation_id, target, actor, **outcome))
         failures.append(failure)

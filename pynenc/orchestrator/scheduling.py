@@ -65,6 +65,7 @@ def schedule_retry(
     inv, expires = envelope.invocation_id, envelope.expires
     if expires is not None and due >= expires:
         why = f"{reason}; the retry would be due at {iso(due)}, after its expiry at {iso(expires)}"
+        orchestrator.app.trigger.note_ending(inv, envelope.task_id)
         if not orchestrator.finish(
             inv, S.EXPIRED, runner_id, reason=why, error=error, num_retries=retries
         ):
@@ -166,6 +167,9 @@ def _release(
         expiring.append(record.expires is not None and record.expires <= now)
     if not updates:
         return []
+    for envelope, past in zip(envelopes, expiring, strict=True):
+        if past:  # it ends EXPIRED below: noted first, as a runner does
+            orchestrator.app.trigger.note_ending(envelope.invocation_id, envelope.task_id)
     applied = backend.set_status_many(updates)
     due = [envelope for envelope, ok in zip(envelopes, applied, strict=True) if ok]
     for envelope, ok, past in zip(envelopes, applied, expiring, strict=True):

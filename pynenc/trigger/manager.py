@@ -98,6 +98,13 @@ class TriggerManager:
             OUTCOMES, json.dumps([invocation_id, task_key]), OUTCOME_LOG_LEN
         )
 
+    def note_ending(self, invocation_id: str, task_key: str) -> None:
+        """:meth:`note_outcome` when some trigger watches ``task_key`` (else nothing: no
+        backend call). Called by whatever ends an invocation (a final status) outside a
+        runner's record of its outcome: a cancel, an expiry, a failure recorded for it."""
+        if task_key in self.watched:
+            self.note_outcome(invocation_id, task_key)
+
     def run_pass(self) -> float:
         """One trigger pass (the services lease holder runs it); seconds to the next
         time occasion (``inf``: none)."""

@@ -3,13 +3,14 @@ fires the triggers it meets once, with its result or exception passed by a provi
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from pynenc import InvocationStatus
 from tests.integration import trigger_tasks as tasks
-from tests.integration.trigger_helpers import KINDS, header, running
+from tests.integration.trigger_helpers import KINDS, header, prepare, running, started
 
 S = InvocationStatus
 VALUES = [1, 2, 3, 4, 10]
@@ -57,3 +58,29 @@ def test_a_cancelled_invocation_fires_on_status_cancelled_once(
         assert waiting.status is S.CANCELLED
     assert statuses[0]["args"] == {"status": "cancelled", "source": waiting.invocation_id}
     assert header(statuses[0])["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_invocation_that_expired_before_a_runner_claimed_it_fires_on_status_expired(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    setup = prepare(kind, tmp_path, request)
+    late = tasks.idle.with_options(expires=0.5)(0.0)  # no runner yet: it will expire
+    expires = late.history[0].timestamp + 0.5
+    setup.wait(lambda: time.time() > expires, "the expiry")  # the wall clock: no event
+    with started(setup):
+        statuses = setup.check_once("after_status", 1)
+        assert late.status is S.EXPIRED
+    assert statuses[0]["args"] == {"status": "expired", "source": late.invocation_id}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_invocation_failed_for_running_past_its_time_limit_fires_on_exception(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    with running(kind, tmp_path, request) as setup:
+        slow = tasks.overrun(1.0)  # the thread runner gives up on it after 0.3 s
+        assert setup.app.orchestrator.wait_final(slow.invocation_id, 60).status is S.FAILED
+        errors = setup.check_once("after_timeout", 1)
+        assert header(errors[0])["invocation_id"] == slow.invocation_id
+    assert errors[0]["args"]["error"].startswith("TaskTimeoutError: ")

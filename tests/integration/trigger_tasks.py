@@ -19,6 +19,7 @@ from typing import Any
 
 from pynenc import InvocationStatus, Pynenc
 from pynenc.context import current_invocation
+from pynenc.exceptions import TaskTimeoutError
 from pynenc.trigger import TriggerBuilder, TriggerContext
 
 #: The zone of the cron triggers: it has DST changes (2026-03-29 and 2026-10-25).
@@ -152,6 +153,19 @@ def idle(seconds: float) -> float:
     return seconds
 
 
+@app.task(timeout=0.3)
+def overrun(seconds: float) -> None:
+    """Runs past its hard time limit: the runner records it FAILED and gives up on it."""
+    time.sleep(seconds)
+
+
+@app.task(
+    triggers=TriggerBuilder().on_exception(overrun, [TaskTimeoutError]).with_arguments(error_args)
+)
+def after_timeout(error: str) -> None:
+    _ran("after_timeout", error=error)
+
+
 @app.task(triggers=TriggerBuilder().on_success(produce).with_arguments(result_args))
 def after_success(value: int, source: str) -> None:
     _ran("after_success", value=value, source=source)
@@ -172,7 +186,9 @@ def after_value_error(error: str) -> None:
 @app.task(
     triggers=[
         TriggerBuilder().on_status(explode, [InvocationStatus.FAILED]).with_arguments(status_args),
-        TriggerBuilder().on_status(idle, [InvocationStatus.CANCELLED]).with_arguments(status_args),
+        TriggerBuilder()
+        .on_status(idle, [InvocationStatus.CANCELLED, InvocationStatus.EXPIRED])
+        .with_arguments(status_args),
     ]
 )
 def after_status(status: str, source: str) -> None:
