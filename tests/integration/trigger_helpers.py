@@ -58,6 +58,7 @@ class Triggers:
         self.app: Pynenc = deployment.configure(tasks.app)
         self.runners: list[RunnerProcess] = []
         self.killed: list[RunnerProcess] = []
+        self.stopped: list[RunnerProcess] = []
         self._started = 0
 
     # -- runners ---------------------------------------------------------------------------
@@ -69,6 +70,7 @@ class Triggers:
             self.set_clock(clock)
         for _ in range(count):
             self.add_runner()
+        self.wait_registered()
         self.wait_first_pass()
         return self
 
@@ -80,6 +82,16 @@ class Triggers:
         )
         self.runners.append(runner.start())
         return runner
+
+    def wait_registered(self) -> None:
+        """Wait until every runner heartbeats (it handles SIGTERM from then on)."""
+        pids = {f":{r.process.pid}:" for r in self.runners if r.process is not None}
+
+        def registered() -> bool:
+            ids = self.app.state_backend.runners()
+            return all(any(pid in runner_id for runner_id in ids) for pid in pids)
+
+        self.wait(registered, "every runner to heartbeat")
 
     def wait_first_pass(self) -> None:
         # a time trigger stores its state at the first pass that sees it
@@ -127,11 +139,12 @@ class Triggers:
                 codes.append(-999)
             finally:
                 runner.signal(signal.SIGKILL)  # leftovers of its process group, if any
-        self.runners = [r for r in self.runners if r not in alive]
+        self.stopped.extend(self.runners)
+        self.runners = []
         return codes
 
     def logs(self) -> str:
-        every = self.runners + self.killed
+        every = self.runners + self.killed + self.stopped
         return "\n".join(f"--- {r.log_path}\n{r.log_tail()}" for r in every)
 
     # -- the clock -------------------------------------------------------------------------
