@@ -62,6 +62,8 @@ BATCH = 500
 MAX_OCCASIONS = 100
 #: Passes an outcome noted but not final yet is looked at again before it is dropped.
 PENDING_PASSES = 100_000
+#: Entries kept in the log of outcomes of watched tasks.
+OUTCOME_LOG_LEN = 100_000
 
 
 class TriggerEvaluator:
@@ -221,6 +223,7 @@ class TriggerEvaluator:
         if not listening:
             return
         entries = self.app.state_backend.read_log(EVENTS, max(after, 0), BATCH)
+        _gap(EVENTS, after, entries, "trigger.event_retention")
         for seq, raw in entries:
             event = json.loads(raw)
             for definition in listening:
@@ -245,7 +248,9 @@ class TriggerEvaluator:
         if not watching:
             return None
         backend = self.app.state_backend
-        entries = backend.read_log(OUTCOMES, max(self._cursors.get(OUTCOMES, -1), 0), BATCH)
+        after = self._cursors.get(OUTCOMES, -1)
+        entries = backend.read_log(OUTCOMES, max(after, 0), BATCH)
+        _gap(OUTCOMES, after, entries, f"the newest {OUTCOME_LOG_LEN} kept")
         before = set(self._pending)
         noted = dict.fromkeys(self._pending)
         for _, raw in entries:
@@ -354,6 +359,19 @@ def _ticks(
         return []
     first = max(first, last - MAX_OCCASIONS + 1)
     return [anchor + k * seconds for k in range(first, last + 1)]
+
+
+def _gap(log: str, after: int, entries: list[tuple[int, str]], kept: str) -> None:
+    """Warn when entries of ``log`` were dropped (its length limit) before a pass read them."""
+    expected = max(after, 0) + 1
+    if entries and entries[0][0] > expected:
+        logger.warning(
+            "%d entries of log %s were dropped (%s) before a trigger pass read them: the "
+            "triggers they would have fired did not fire",
+            entries[0][0] - expected,
+            log,
+            kept,
+        )
 
 
 def _decode(app: Pynenc, record: Any) -> tuple[Any, Any]:

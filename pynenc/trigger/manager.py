@@ -20,14 +20,11 @@ from pynenc.exceptions import TaskDefinitionError
 from pynenc.trigger.conditions import CronCondition, IntervalCondition
 from pynenc.trigger.cron import CronSchedule
 from pynenc.trigger.definition import TriggerDefinition, define
-from pynenc.trigger.evaluation import EVENTS, OUTCOMES, STATE, TriggerEvaluator
+from pynenc.trigger.evaluation import EVENTS, OUTCOME_LOG_LEN, OUTCOMES, STATE, TriggerEvaluator
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.task import Task
-
-#: Entries kept in the log of outcomes of watched tasks.
-OUTCOME_LOG_LEN = 100_000
 
 
 @dataclass(frozen=True)

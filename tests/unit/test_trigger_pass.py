@@ -159,3 +159,22 @@ def test_a_provider_building_wrong_arguments_is_shown_in_the_status() -> None:
     assert f"{__name__}:unfitting" in str(errors["event 'unfit'"])
     assert errors["event 'fine'"] is None
     assert len(app.state_backend.find(task_id=strict.task_id.key)) == 1
+
+
+def test_events_dropped_by_the_retention_before_a_pass_are_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app.conf.trigger.event_retention = 3
+    try:
+        for number in range(5):
+            app.trigger.emit_event("go", number)
+        with caplog.at_level("WARNING", logger="pynenc.trigger"):
+            app.trigger.run_pass()
+            app.trigger.emit_event("go", 5)
+            app.trigger.run_pass()  # read on from the cursor: nothing dropped since
+    finally:
+        app.conf.trigger.event_retention = 10_000
+    assert _payloads() == [2, 3, 4, 5]
+    dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(dropped) == 1 and dropped[0].startswith("2 entries of log trigger-events")
+    assert "trigger.event_retention" in dropped[0]
