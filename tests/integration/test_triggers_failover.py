@@ -1,6 +1,7 @@
 """The runner evaluating the triggers (the services lease holder) killed with SIGKILL while
-events stream in and the clock moves: another runner takes the lease over and carries on,
-and every event and occasion still fires exactly once (three runner processes, two kills).
+events stream in, watched tasks end and the clock moves: another runner takes the lease
+over and carries on, and every event, outcome and occasion still fires exactly once (three
+runner processes, two kills).
 """
 
 from __future__ import annotations
@@ -29,11 +30,15 @@ class Orders:
         self.setup = setup
         self.events: dict[str, str] = {}  #: order id -> event id
 
+        self.produced: dict[str, int] = {}  #: invocation id -> value (after_success fires)
+
     def emit(self, count: int) -> None:
         for _ in range(count):
             order = f"order-{len(self.events)}"
             payload = {"order_id": order, "amount": 500}
             self.events[order] = self.setup.app.trigger.emit_event("order.paid", payload)
+            value = len(self.produced)
+            self.produced[tasks.produce(value).invocation_id] = value
 
 
 def _fired_once(setup: Triggers, task: str, count: int) -> list[dict[str, object]]:
@@ -68,8 +73,10 @@ def test_a_killed_lease_holder_hands_over_without_duplicates_or_losses(
         orders.emit(BURST)
         occasions.append(setup.advance(STEP))
         shipped = _fired_once(setup, "ship", len(orders.events))
+        successes = _fired_once(setup, "after_success", len(orders.produced))
         half_hourly = _fired_once(setup, "half_hourly", 3)
         assert len(setup.runners) == 1
 
     assert {r["args"]["order_id"]: header(r)["event_id"] for r in shipped} == orders.events
+    assert {r["args"]["source"]: r["args"]["value"] for r in successes} == orders.produced
     assert sorted(header(r)["occasion"] for r in half_hourly) == occasions
