@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := samples/direct_task_demo
 CELERY_DEMO := samples/celery_migration_demo
+TRIGGERS_DEMO := samples/triggers_demo
 
 .PHONY: setup demo test unit lint bench clean
 
@@ -21,6 +22,7 @@ demo: setup
 	cd $(DEMO) && ../../$(BIN)/python sample_distributed.py
 	cd $(DEMO) && ../../$(BIN)/python sample_parallel.py
 	cd $(CELERY_DEMO) && ../../$(BIN)/python main.py
+	cd $(TRIGGERS_DEMO) && ../../$(BIN)/python main.py
 
 test: setup lint
 	$(BIN)/python -m pytest -q

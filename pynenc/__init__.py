@@ -41,6 +41,7 @@ from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
 from pynenc.runner import BackgroundRunner, ThreadRunner
 from pynenc.task import Task
+from pynenc.trigger import TriggerBuilder, TriggerContext
 
 __all__ = [
     # application and tasks
@@ -72,6 +73,9 @@ __all__ = [
     # runners
     "ThreadRunner",
     "BackgroundRunner",
+    # triggers
+    "TriggerBuilder",
+    "TriggerContext",
     # hooks
     "Hooks",
     "Outcome",

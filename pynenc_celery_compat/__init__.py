@@ -22,6 +22,7 @@ from pynenc_celery_compat.canvas import (
     xstarmap,
 )
 from pynenc_celery_compat.result import AsyncResult, GroupResult
+from pynenc_celery_compat.schedules import crontab, schedule, solar
 from pynenc_celery_compat.task import Task, shared_task
 from pynenc_celery_compat.wrap import wrap_task
 
@@ -37,14 +38,17 @@ __all__ = [
     "chain",
     "chord",
     "chunks",
+    "crontab",
     "current_app",
     "current_task",
     "exceptions",
     "group",
     "maybe_signature",
+    "schedule",
     "shared_task",
     "signals",
     "signature",
+    "solar",
     "states",
     "subtask",
     "wrap_task",

@@ -10,7 +10,9 @@ through pynenc.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import celery
@@ -36,6 +38,28 @@ _SEND_TASK_ONLY = (
 )
 
 
+#: set while this app declares a task (``@app.task``): see :meth:`Celery._load_config`
+_declaring: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "pynenc_celery_compat_declaring", default=False
+)
+
+
+@contextlib.contextmanager
+def _declaration() -> Iterator[None]:
+    token = _declaring.set(True)
+    try:
+        yield
+    finally:
+        _declaring.reset(token)
+
+
+class _HeldSignal:
+    """Stands for ``on_after_configure`` while a declaration loads the configuration."""
+
+    def send(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+
 class Celery(celery.Celery):  # type: ignore[misc]
     """A Celery app whose tasks are pynenc tasks (``Celery("proj", broker=…, backend=…)``).
 
@@ -51,6 +75,52 @@ class Celery(celery.Celery):  # type: ignore[misc]
         kwargs.setdefault("task_cls", Task)
         super().__init__(main, *args, **kwargs)
 
+    # -- configuration ---------------------------------------------------------------------
+
+    def _load_config(self) -> Any:
+        """Celery's, except inside a task declaration: ``on_after_configure`` is then sent
+        at the next read of ``conf`` once the declaration is over.
+
+        Celery declares ``@app.task`` lazily, so the configuration is read (and
+        ``on_after_configure`` sent) once the app is used; this package binds a task to
+        its app at once, which reads the configuration in the middle of a module's task
+        definitions. Celery's documented idiom, a handler calling
+        ``sender.add_periodic_task(10.0, test.s("hi"))`` for a ``test`` defined below it,
+        would then run before ``test`` exists.
+        """
+        if not _declaring.get():
+            return super()._load_config()
+        signal: Any = self.__dict__["on_after_configure"]  # Celery's Signal, set in __init__
+        self.on_after_configure = _HeldSignal()
+        try:
+            loaded = super()._load_config()
+        finally:
+            self.on_after_configure = signal
+        self._compat_after_configure_held = True
+        return loaded
+
+    #: set (on the instance) while ``on_after_configure`` waits: see :meth:`_load_config`
+    _compat_after_configure_held = False
+
+    @property
+    def conf(self) -> Any:
+        """Current configuration (Celery's ``conf``, whose body this repeats: the property is
+        read on every call)."""
+        conf: Any = self._conf  # type: ignore[has-type]  # Celery's attribute
+        if conf is None:
+            conf = self._conf = self._load_config()
+        if self._compat_after_configure_held and not _declaring.get():
+            self._send_held_after_configure(conf)
+        return conf
+
+    @conf.setter
+    def conf(self, value: Any) -> None:
+        self._conf = value
+
+    def _send_held_after_configure(self, conf: Any) -> None:
+        if self.__dict__.pop("_compat_after_configure_held", False):  # once, if two threads
+            self.on_after_configure.send(sender=self, source=conf)
+
     @property
     def pynenc(self) -> Pynenc:
         """The pynenc app this app's tasks run on (built from its settings on first use,
@@ -61,6 +131,10 @@ class Celery(celery.Celery):  # type: ignore[misc]
         """``@app.task`` / ``@app.task(**options)``: a compat task bound to this app."""
 
         def decorate(fun: Callable[..., Any]) -> Any:
+            with _declaration():
+                return declare(fun)
+
+        def declare(fun: Callable[..., Any]) -> Any:
             if str(options.get("name", "")).startswith("celery."):
                 # Celery's built-in tasks (backend_cleanup, chord_unlock, …) stay Celery's
                 return celery.Celery.task(
@@ -96,7 +170,8 @@ class Celery(celery.Celery):  # type: ignore[misc]
         for option in ("pydantic", "pydantic_strict", "pydantic_context", "pydantic_dump_kwargs"):
             if not options.get(option):
                 options.pop(option, None)
-        task = build_task(fun, self, name=name, base=base or self.Task, bind=bind, **options)
+        with _declaration():
+            task = build_task(fun, self, name=name, base=base or self.Task, bind=bind, **options)
         self._tasks[task.name] = task
         return task
 
@@ -104,8 +179,9 @@ class Celery(celery.Celery):  # type: ignore[misc]
         """Register a class-based task (``app.register_task(MyTask())``, or the class): a
         subclass of :class:`pynenc_celery_compat.Task`, or of ``celery.Task`` (wrapped);
         returns the registered task, whose ``run`` is its body."""
-        compat = class_tasks.as_compat_task(task)
-        registered = super().register_task(compat, **options)
+        with _declaration():
+            compat = class_tasks.as_compat_task(task)
+            registered = super().register_task(compat, **options)
         class_tasks.declare(registered)
         bridge = self.__dict__.get(_ATTRIBUTE)
         if bridge is not None:  # runners already built: they must know it by name

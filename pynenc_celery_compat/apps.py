@@ -143,6 +143,7 @@ def _set_up(spec: dict[str, Any]) -> Any:
         include=spec.get("include", ()),
         queues=spec.get("queues"),
     )
+    worker.runs_beat = not spec.get("child")  # the worker's parent process runs it
     worker.setup()
     if spec.get("child"):
         configure_logging(worker.loglevel)

@@ -3,6 +3,7 @@
 pynenc-celery -A proj worker -c 4 -Q default,emails -l info
 pynenc-celery -A proj status | inspect active | inspect scheduled | inspect registered
 pynenc-celery -A proj purge [-f] | result TASK_ID
+pynenc-celery -A proj beat (no beat process: lists the entries the runners run)
 
 ``-A`` finds the app by Celery's rules (``proj``, ``proj.celery``, ``proj:app``,
 ``proj.celery:app``). ``worker`` takes Celery's flags; those that mean nothing on pynenc are
@@ -32,8 +33,6 @@ EXIT_USAGE = 2
 
 #: Celery commands with no pynenc equivalent, and what to use instead
 UNSUPPORTED = {
-    "beat": "periodic tasks (beat_schedule) come with a later release of "
-    "pynenc_celery_compat; keep running `celery beat` until then",
     "events": "pynenc has no event stream; list invocations with "
     "`pynenc-celery -A APP inspect active` or `pynenc --app REF invocations`",
     "flower": "Flower reads Celery's events, which pynenc does not send; use "
@@ -212,14 +211,8 @@ _IGNORED = (
     ),
     ("heartbeat_interval", "--heartbeat-interval", "set pynenc's runner.heartbeat_interval"),
     ("statedb", "--statedb", "revokes are kept in the state backend already, for every worker"),
-    (
-        "beat",
-        "-B",
-        "periodic tasks (beat_schedule) come with a later release of "
-        "pynenc_celery_compat; keep running `celery beat` until then",
-    ),
-    ("schedule_filename", "--schedule", "beat is not embedded (see -B)"),
-    ("scheduler", "--scheduler", "beat is not embedded (see -B)"),
+    ("schedule_filename", "--schedule", "there is no beat process, nor its schedule file"),
+    ("scheduler", "--scheduler", "the runners run beat_schedule; no scheduler class is read"),
     ("purge", "--purge", "nothing is purged on start (`pynenc-celery -A APP purge`)"),
     ("detach", "--detach", "the worker runs in the foreground: run it under a process manager"),
     ("uid", "--uid", "run the worker as that user from your process manager"),
@@ -279,7 +272,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--without-heartbeat", is_flag=True, default=None, help="Accepted.")
 @click.option("--heartbeat-interval", type=int, default=None, help="Accepted.")
 @click.option("-S", "--statedb", default=None, help="Accepted.")
-@click.option("-B", "--beat", is_flag=True, default=None, help="Accepted (no embedded beat).")
+@click.option(
+    "-B", "--beat", is_flag=True, default=None, help="Accepted (the runners run beat_schedule)."
+)
 @click.option("-s", "--schedule-filename", "--schedule", default=None, help="Accepted.")
 @click.option("--scheduler", default=None, help="Accepted.")
 @click.option("--purge", "--discard", "purge", is_flag=True, default=None, help="Accepted.")
@@ -295,6 +290,8 @@ def worker(ctx: click.Context, /, **options: Any) -> None:
     for name, flag, why in _IGNORED:
         if options.get(name):
             click.echo(f"Warning: {flag} does not apply on pynenc: {why}.", err=True)
+    if options.get("beat"):
+        click.echo(f"Info: -B is not needed: {RUNNERS_RUN_BEAT}.", err=True)
     app = _load(ctx)
     try:
         instance = Worker(
@@ -332,6 +329,41 @@ def worker(ctx: click.Context, /, **options: Any) -> None:
             instance.run()
         except PynencError as exc:
             raise click.ClickException(str(exc)) from exc
+
+
+#: what replaces celery beat (the ``beat`` command and ``worker -B`` say it)
+RUNNERS_RUN_BEAT = (
+    "pynenc runners run the beat_schedule entries themselves (one runner at a time "
+    "evaluates them, so each run happens once however many workers run); no beat process "
+    "is needed"
+)
+
+
+@cli.command("beat", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """No beat process: say so, and list the entries the runners run."""
+    from pynenc_celery_compat.beat_install import describe, read_entries
+    from pynenc_celery_compat.bridge import pynenc_app_for
+
+    app = _load(ctx)
+    if ctx.args:
+        click.echo(f"Note: {' '.join(ctx.args)}: beat's options do not apply.", err=True)
+    click.echo(f"pynenc-celery beat: {RUNNERS_RUN_BEAT}. Start workers instead:")
+    click.echo(f"  pynenc-celery -A {_app_ref(ctx)} worker")
+    try:
+        app.loader.import_default_modules()
+        pynenc = pynenc_app_for(app)
+        entries = read_entries(app, pynenc)
+    except PynencError as exc:
+        raise click.ClickException(str(exc)) from exc
+    zone = pynenc.conf.timezone
+    if not entries:
+        click.echo("beat_schedule has no entries.")
+        return
+    click.echo(f"beat_schedule: {len(entries)} entries (times in {zone}):")
+    for line in describe(entries, zone):
+        click.echo(f"  {line}")
 
 
 @contextlib.contextmanager

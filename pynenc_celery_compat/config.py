@@ -136,7 +136,36 @@ def pynenc_config_values(celery_app: Any) -> dict[str, Any]:
         values["runner"] = runner
     if runner_cls:
         values["runner_cls"] = runner_cls
+    zone = celery_timezone(conf)
+    if zone is not None:
+        values["timezone"] = zone
+    deadline = conf.get("beat_cron_starting_deadline")
+    if deadline is not None:  # a missed run older than that is dropped, as Celery's beat
+        values["trigger"] = {"missed": "skip", "missed_after": deadline}
     return _merged(values, overrides)
+
+
+def celery_timezone(conf: Any) -> str | None:
+    """pynenc's ``timezone`` (of beat's crontabs) for Celery's ``timezone`` and
+    ``enable_utc``, as Celery's ``app.timezone`` reads them: the setting, else UTC with
+    ``enable_utc`` (``None``: pynenc's default, UTC), else the machine's local zone."""
+    name = conf.timezone
+    if name:
+        return str(getattr(name, "key", name))  # a name, or a ZoneInfo
+    if conf.enable_utc:
+        return None
+    from celery.utils.time import timezone
+
+    key = getattr(timezone.local, "key", None)
+    if key:
+        return str(key)
+    warn_once(
+        "timezone-local",
+        "enable_utc=False without timezone: the machine's local zone has no IANA name here, "
+        "so beat's crontabs run in UTC. Set the timezone setting ('Europe/Madrid').",
+        CelerySettingWarning,
+    )
+    return None
 
 
 def _overrides(value: Any) -> dict[str, Any]:
@@ -301,6 +330,7 @@ __all__ = [
     "CelerySettingWarning",
     "SUPPORTED_BACKENDS",
     "broker_url",
+    "celery_timezone",
     "ignored_settings",
     "pynenc_config_values",
     "state_backend_url",

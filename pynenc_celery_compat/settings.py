@@ -9,8 +9,8 @@ setting of that prefix no row names). The effect of a row is one of:
 ``compat``
     read by this package when a task is called or run;
 ``celery``
-    read by Celery's own code, which still runs here (eager mode, ``celery beat``,
-    the task attributes Celery binds from the settings, tasks switched back to Celery);
+    read by Celery's own code, which still runs here (eager mode, the task attributes
+    Celery binds from the settings, tasks switched back to Celery);
 ``always``
     what the setting asks for is what pynenc does anyway: nothing to set;
 ``ignored``
@@ -386,12 +386,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Celery worker internals; pynenc runners are set by pynenc's runner options",
     ),
     # -- time, modules, beat -----------------------------------------------------------------
-    *_rows(
-        "celery",
-        "Celery's app.timezone and app.now(), and beat's crontabs; naive eta/expires "
-        "datetimes are UTC, as in Celery",
+    Setting(
         "timezone",
+        "pynenc",
+        "timezone: the zone beat's crontabs run in (Celery's app.timezone and app.now() "
+        "too); naive eta/expires datetimes are UTC, as in Celery",
+    ),
+    Setting(
         "enable_utc",
+        "pynenc",
+        "without timezone: True (default) runs beat's crontabs in UTC, False in the "
+        "machine's local zone (pynenc's timezone), as Celery's app.timezone",
     ),
     *_rows(
         "pynenc",
@@ -402,9 +407,22 @@ SETTINGS: tuple[Setting, ...] = (
         "include",
     ),
     Setting(
+        "beat_schedule",
+        "compat",
+        "each entry becomes a trigger on its task, run by the runners themselves: no beat "
+        "process (see 'Beat (periodic tasks)')",
+    ),
+    Setting(
+        "beat_cron_starting_deadline",
+        "pynenc",
+        "trigger.missed = 'skip' with trigger.missed_after = the deadline: a run missed by "
+        "more is dropped (unset: the latest missed run runs once)",
+    ),
+    Setting(
         "beat_*",
-        "celery",
-        "read by celery beat, which sends compat tasks through pynenc",
+        "ignored",
+        "there is no beat process: the runners run beat_schedule (a scheduler class such "
+        "as django-celery-beat's DatabaseScheduler is not read; see 'Beat (periodic tasks)')",
     ),
     # -- what pynenc does otherwise ------------------------------------------------------
     Setting(

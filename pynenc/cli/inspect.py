@@ -13,11 +13,13 @@ import click
 from pynenc.app import Pynenc
 from pynenc.cli import tree
 from pynenc.cli.common import age, load, table
+from pynenc.cli.trigger_view import triggered_by
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
 from pynenc.invocation import progress
 from pynenc.records import InvocationStatus, StatusEntry, root_of
 from pynenc.serializer import deserialize_result
+from pynenc.trigger.firing import HEADER
 
 #: ``status`` exits with this code for a FAILED, EXPIRED or CANCELLED invocation (0 otherwise).
 EXIT_FAILED = 1
@@ -78,6 +80,9 @@ def status(ctx: click.Context, invocation_id: str, limit: int) -> None:
     tree.show(around, limit)
     if record.serializer is not None:
         click.echo(f"serializer  {record.serializer}")
+    if record.headers is not None and HEADER in record.headers:
+        lines = triggered_by(record.headers[HEADER], app.conf.timezone)
+        click.echo("\n".join([f"triggered   {lines[0]}", *(f"  {line}" for line in lines[1:])]))
     if record.headers is not None:
         shown = json.dumps(record.headers)
         click.echo(f"headers     {shown if len(shown) <= 200 else shown[:197] + '...'}")

@@ -7,6 +7,8 @@ pynenc --app package.module:app runners
 pynenc --app package.module:app invocations [--status FAILED] [--task t] [--queue q]
 pynenc --app package.module:app purge [--yes]
 pynenc --app package.module:app cancel INVOCATION_ID [--reason TEXT]
+pynenc --app package.module:app triggers [--json]
+pynenc --app package.module:app triggers emit CODE [--payload JSON]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pynenc.app import Pynenc
 from pynenc.cli.cancel import cancel
 from pynenc.cli.common import load, printed_warnings, show_value, warn
 from pynenc.cli.inspect import invocations, runners, status
+from pynenc.cli.triggers import triggers
 from pynenc.conf.app_config import LOGGING_LEVELS
 from pynenc.conf.masking import masked_url, scheme_of
 from pynenc.conf.option import DEFAULT
@@ -200,6 +203,7 @@ cli.add_command(status)
 cli.add_command(runners)
 cli.add_command(invocations)
 cli.add_command(cancel)
+cli.add_command(triggers)
 
 
 def main() -> None:

@@ -83,7 +83,7 @@ def cancel(
         entry=entry,
         error=exception_to_payload(error),
     )
-    app.trigger.note_ending(invocation_id, record.task_id)  # first, as a runner does
+    app.orchestrator.note_endings([(invocation_id, record.task_id)])  # for its triggers
     if not app.state_backend.set_status(update):
         # it finished (or was cancelled by someone else) since it was read
         record = app.orchestrator.get_record(invocation_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -242,19 +242,24 @@ class Orchestrator:
             )
             for e in envelopes
         ]
+        if self.app.trigger.watched:  # an expired one ends here: note it for its triggers
+            now = time.time()
+            self.note_endings(
+                (e.invocation_id, e.task_id)
+                for e in envelopes
+                if e.expires is not None and e.expires <= now
+            )
         claimed = self.app.state_backend.set_status_many(updates)
         if all(claimed):
             return [None] * len(claimed)
         refused = [(e, u) for e, u, ok in zip(envelopes, updates, claimed, strict=True) if not ok]
         records = self.app.state_backend.get_many([e.invocation_id for e, _ in refused])
-        reasons = [
-            explain_refusal(e, u.expected_fingerprint, r)
-            for (e, u), r in zip(refused, records, strict=True)
-        ]
-        for (envelope, _), reason in zip(refused, reasons, strict=True):
-            if reason.status is S.EXPIRED:  # by this claim (or before): a trigger may wait
-                self.app.trigger.note_ending(envelope.invocation_id, envelope.task_id)
-        explained = iter(reasons)
+        explained = iter(
+            [
+                explain_refusal(e, u.expected_fingerprint, r)
+                for (e, u), r in zip(refused, records, strict=True)
+            ]
+        )
         return [None if ok else next(explained) for ok in claimed]
 
     def record_updates(self, updates: Sequence[StatusUpdate]) -> list[bool]:
@@ -362,6 +367,15 @@ class Orchestrator:
         """Cancel an invocation unless it has finished (see
         :mod:`pynenc.orchestrator.cancellation`)."""
         return cancellation.cancel(self.app, invocation_id, by, reason)
+
+    def note_endings(self, endings: Iterable[tuple[str, str]]) -> None:
+        """Note ``(invocation id, task key)`` pairs about to end for the triggers watching
+        their task (before the ending is written: the trigger pass reads the outcome back
+        once it is final, and ignores one that did not end after all)."""
+        watched = self.app.trigger.watched
+        for invocation_id, task_key in endings:
+            if task_key in watched:
+                self.app.trigger.note_outcome(invocation_id, task_key)
 
     def finish(
         self, invocation_id: str, target: InvocationStatus, runner_id: str, **outcome: Any

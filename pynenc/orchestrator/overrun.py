@@ -52,7 +52,7 @@ def record_overrun(
             return InvocationStatus.RETRY
         return None
     log.failed(envelope, elapsed, error)
-    app.trigger.note_ending(envelope.invocation_id, envelope.task_id)
+    orchestrator.note_endings([(envelope.invocation_id, envelope.task_id)])  # for triggers
     if orchestrator.finish(
         envelope.invocation_id, InvocationStatus.FAILED, runner_id, error=payload
     ):

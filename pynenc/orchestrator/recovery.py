@@ -76,8 +76,9 @@ def _reroute_batch(
                 f"{reroutes} times (runner.max_reroutes) and lost its runner again: {reason}"
             )
             outcome["error"] = exception_to_payload(failure)
-            app.trigger.note_ending(record.invocation_id, record.task_id)
         target = S.REROUTED if failure is None else S.FAILED
+        if failure is not None:  # it ends here: for the triggers watching its task
+            orchestrator.note_endings([(record.invocation_id, record.task_id)])
         updates.append(orchestrator.status_update(record.invocation_id, target, actor, **outcome))
         failures.append(failure)
     applied = orchestrator.record_updates(updates)

@@ -65,7 +65,7 @@ def schedule_retry(
     inv, expires = envelope.invocation_id, envelope.expires
     if expires is not None and due >= expires:
         why = f"{reason}; the retry would be due at {iso(due)}, after its expiry at {iso(expires)}"
-        orchestrator.app.trigger.note_ending(inv, envelope.task_id)
+        orchestrator.note_endings([(inv, envelope.task_id)])
         if not orchestrator.finish(
             inv, S.EXPIRED, runner_id, reason=why, error=error, num_retries=retries
         ):
@@ -167,9 +167,12 @@ def _release(
         expiring.append(record.expires is not None and record.expires <= now)
     if not updates:
         return []
-    for envelope, past in zip(envelopes, expiring, strict=True):
-        if past:  # it ends EXPIRED below: noted first, as a runner does
-            orchestrator.app.trigger.note_ending(envelope.invocation_id, envelope.task_id)
+    if orchestrator.app.trigger.watched:  # the expired ones end here: note them first
+        orchestrator.note_endings(
+            (e.invocation_id, e.task_id)
+            for e, past in zip(envelopes, expiring, strict=True)
+            if past
+        )
     applied = backend.set_status_many(updates)
     due = [envelope for envelope, ok in zip(envelopes, applied, strict=True) if ok]
     for envelope, ok, past in zip(envelopes, applied, expiring, strict=True):

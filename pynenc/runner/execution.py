@@ -299,7 +299,7 @@ def record(
         orchestrator.retry(envelope, runner_id, outcome.error, outcome.retry_delay)
         return
     if envelope.task_id in app.trigger.watched:  # a trigger waits for its outcome
-        app.trigger.note_outcome(envelope.invocation_id, envelope.task_id)
+        orchestrator.note_endings([(envelope.invocation_id, envelope.task_id)])
     links = envelope.links
     if outcome.exception is not None and outcome.interrupted:
         orchestrator.finish(envelope.invocation_id, FAILED, runner_id, error=outcome.error)

@@ -96,7 +96,9 @@ class ProcessRunner(BaseRunner):
         self._reference = app_reference(self.app)
         self._settings = app_settings(self.app)
         # the server imports the app's module once; each child then forks ready to run
-        self._ctx.set_forkserver_preload([self._reference.partition(":")[0]])
+        # the app's module and its task_modules (their tasks and triggers) imported once
+        preload = [self._reference.partition(":")[0], *self.app.conf.task_modules]
+        self._ctx.set_forkserver_preload(list(dict.fromkeys(preload)))
         # the forkserver and the children it forks are in this process group; started
         # with the stop signals blocked, a group SIGTERM/SIGINT cannot kill them (the
         # children then ignore them: this runner alone decides, see runner.signals)

@@ -133,4 +133,8 @@ def load_worker_app(reference: str, settings: dict[str, dict[str, Any]]) -> Pyne
         target = getattr(app.conf, section) if section else app.conf
         target.update(**values)  # together: rules between options see the final values
     apply_logging_level(app.conf)  # the parent's logging_level, with its lines shown here too
+    if app.conf.task_modules:  # as the parent did: their tasks and triggers known here too
+        from pynenc.runner.execution import import_task_modules
+
+        import_task_modules(app)
     return app

@@ -161,6 +161,8 @@ class RunnerServices:
             return poll  # not the holder (or its lease ran out): look again later
         wait = self.app.orchestrator.publish_due(self.runner_id, now, poll)
         if self.app.trigger.definitions():
+            if not self._evaluating:  # starting to evaluate: read what is stored, afresh
+                self.app.trigger.lease_lost()  # (an earlier runner of this process, a purge)
             self._evaluating = True
             try:
                 wait = min(wait, self.app.trigger.run_pass())

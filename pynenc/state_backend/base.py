@@ -336,9 +336,14 @@ class StateBackend(ABC):
     @abstractmethod
     def append_log(self, stream: str, value: str, max_len: int) -> int:
         """Append ``value`` to ``stream``, atomically; its sequence number (1 for the first
-        entry of a stream, then each one more than the last, never reused while the
-        stream exists). Only the newest ``max_len`` entries are kept: older ones are
-        dropped in the same step. ``stream`` follows the rules of a value namespace."""
+        entry of a stream, then each one more than the last, never reused: :meth:`purge`
+        drops the entries but not the count, so a reader's cursor stays good). Only the
+        newest ``max_len`` entries are kept: older ones are dropped in the same step.
+        ``stream`` follows the rules of a value namespace.
+
+        :raises ValueError: a bad ``stream`` name, or ``max_len`` not an integer >= 1
+            (see :func:`check_log`).
+        """
 
     @abstractmethod
     def read_log(self, stream: str, after: int, limit: int) -> list[tuple[int, str]]:
@@ -378,4 +383,18 @@ def check_namespace(namespace: str) -> None:
         raise ValueError(
             f"Invalid value namespace {namespace!r}: use a non-empty name without ':' "
             "(e.g. 'progress')"
+        )
+
+
+def check_log(stream: str, max_len: int) -> None:
+    """Refuse what ``append_log`` cannot keep: a bad stream name (as :func:`check_namespace`)
+    or a ``max_len`` that is not an integer >= 1 (it would drop the entry being appended).
+
+    :raises ValueError: naming the bad argument.
+    """
+    check_namespace(stream)
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+        raise ValueError(
+            f"append_log({stream!r}, ..., max_len={max_len!r}): max_len is how many entries "
+            "the log keeps, an integer >= 1"
         )

@@ -27,7 +27,7 @@ from pynenc.records import (
 from pynenc.state_backend._limits import rate_take
 from pynenc.state_backend._links import link_new, settle
 from pynenc.state_backend.base import RATE_RESERVATION_GRACE as GRACE
-from pynenc.state_backend.base import Capabilities, StateBackend, check_namespace
+from pynenc.state_backend.base import Capabilities, StateBackend, check_log, check_namespace
 
 
 class _Store:
@@ -326,7 +326,8 @@ class MemoryStateBackend(StateBackend):
             store.waiting_of.clear()
             store.counts.clear()
             store.children.clear()
-            store.logs.clear()
+            for stream, (last, _) in list(store.logs.items()):  # see append_log: numbers go on
+                store.logs[stream] = (last, {})
             waiters = list(store.waiters.values())
             store.waiters.clear()
         for waiter in waiters:  # wake anyone waiting: their invocation no longer exists
@@ -494,12 +495,12 @@ class MemoryStateBackend(StateBackend):
     # -- logs ----------------------------------------------------------------------------
 
     def append_log(self, stream: str, value: str, max_len: int) -> int:
-        check_namespace(stream)
+        check_log(stream, max_len)
         with self._store.lock:
             last, entries = self._store.logs.get(stream, (0, {}))
             last += 1
             entries[last] = value
-            while len(entries) > max(max_len, 1):  # kept contiguous: drop the oldest
+            while len(entries) > max_len:  # kept contiguous: drop the oldest
                 del entries[last - len(entries) + 1]
             self._store.logs[stream] = (last, entries)
             return last

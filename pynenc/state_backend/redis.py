@@ -354,6 +354,7 @@ class RedisStateBackend(StateBackend):
             cursor, dropped = 0, 0
             while True:
                 cursor, keys = client.scan(cursor, match=pattern, count=1000)
+                keys = [key for key in keys if not redis_logs.is_counter(self.prefix, str(key))]
                 if keys:
                     client.unlink(*keys)
                     dropped += sum(str(key).startswith(records) for key in keys)

@@ -476,6 +476,8 @@ class SqliteStateBackend(StateBackend):
         with self._transaction() as conn:
             dropped = 0
             for table in TABLES:
+                if table in sqlite_logs.KEPT_BY_PURGE:
+                    continue
                 cursor = conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (self.app_id,))
                 if table == "pynenc_invocations":
                     dropped = cursor.rowcount

@@ -2,15 +2,16 @@
 
 One table, ``pynenc_logs``, keyed by (app, stream, seq). An append is one write
 transaction: the next sequence number is one more than the stream's last (kept in
-``pynenc_log_heads``, so numbers are never reused once old entries are dropped), and the
-entries beyond ``max_len`` go in the same step.
+``pynenc_log_heads``, so numbers are never reused once old entries are dropped, nor after
+a purge, which leaves that table alone), and the entries beyond ``max_len`` go in the same
+step.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pynenc.state_backend.base import check_namespace
+from pynenc.state_backend.base import check_log, check_namespace
 
 if TYPE_CHECKING:
     from pynenc.state_backend.sqlite import SqliteStateBackend
@@ -26,10 +27,12 @@ SCHEMA = (
     ) WITHOUT ROWID""",
 )
 TABLES = ("pynenc_logs", "pynenc_log_heads")
+#: what ``purge`` leaves: the last number of each stream, so numbers are never reused
+KEPT_BY_PURGE = frozenset({"pynenc_log_heads"})
 
 
 def append_log(backend: SqliteStateBackend, stream: str, value: str, max_len: int) -> int:
-    check_namespace(stream)
+    check_log(stream, max_len)
     app = backend.app_id
     with backend._transaction() as conn:
         row = conn.execute(
@@ -46,7 +49,7 @@ def append_log(backend: SqliteStateBackend, stream: str, value: str, max_len: in
         )
         conn.execute(
             "DELETE FROM pynenc_logs WHERE app_id = ? AND stream = ? AND seq <= ?",
-            (app, stream, seq - max(max_len, 1)),
+            (app, stream, seq - max_len),
         )
     return seq
 

@@ -26,6 +26,8 @@ import pytest, so they are modules of their own, never imported by ``import pyne
   register, the scheduled index, expiry)
 - :mod:`pynenc.testing.limits_contract`: ``LimitsContract``, ``CrossProcessLimitsContract``
   (the concurrency-control and rate-limit primitives)
+- :mod:`pynenc.testing.logs_contract`: ``LogsContract``, ``CrossProcessLogsContract``
+  (the log primitives: ``append_log``, ``read_log``)
 """
 
 from __future__ import annotations

@@ -29,12 +29,9 @@ class CronSchedule:
         sim = CronSim(self.condition.expression, start)
         if self.condition.day_and:
             sim.day_and = True  # cronsim's switch for "both day fields must match"
-        found = next(sim).timestamp()
-        # from inside the second copy of a repeated hour, cronsim answers a fixed time in
-        # wall-clock terms with the first copy, which is earlier: that one has happened
-        while found <= timestamp:
-            found = next(sim).timestamp()
-        return found
+        # a fixed-time job is computed on the wall clock: from the second copy of a
+        # repeated hour, cronsim's next is the first copy of a time in it, already past
+        return next(t for t in (found.timestamp() for found in sim) if t > timestamp)
 
     def between(self, after: float, until: float, limit: int) -> list[float]:
         """Up to ``limit`` of the latest occasions in ``(after, until]``, in order."""

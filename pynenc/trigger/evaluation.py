@@ -62,8 +62,6 @@ BATCH = 500
 MAX_OCCASIONS = 100
 #: Passes an outcome noted but not final yet is looked at again before it is dropped.
 PENDING_PASSES = 100_000
-#: Entries kept in the log of outcomes of watched tasks.
-OUTCOME_LOG_LEN = 100_000
 
 
 class TriggerEvaluator:
@@ -132,7 +130,24 @@ class TriggerEvaluator:
             self._cursors = {EVENTS: int(events or -1), OUTCOMES: int(outcomes or -1)}
             self._pending = dict.fromkeys(json.loads(pending) if pending else [], 0)
             self._states = states
+            self._check_watched()
         return states
+
+    def _check_watched(self) -> None:
+        """Warn of watched tasks this runner cannot find: a misspelt name never fires."""
+        from pynenc.exceptions import TaskNotFoundError
+
+        for key in sorted(self.app.trigger.watched):
+            try:
+                self.app.resolve_task(key)
+            except TaskNotFoundError as exc:
+                logger.warning(
+                    "A trigger watches the outcomes of task %r, which this runner cannot "
+                    "find (%s): check the name given to on_status/on_success/on_result/"
+                    "on_exception",
+                    key,
+                    exc,
+                )
 
     def _save(self, definitions: list[TriggerDefinition], states: dict[str, Any]) -> None:
         backend = self.app.state_backend
@@ -223,7 +238,13 @@ class TriggerEvaluator:
         if not listening:
             return
         entries = self.app.state_backend.read_log(EVENTS, max(after, 0), BATCH)
-        _gap(EVENTS, after, entries, "trigger.event_retention")
+        if entries and after >= 0 and entries[0][0] > after + 1:
+            logger.warning(
+                "%d events were dropped before the trigger pass read them "
+                "(trigger.event_retention = %d): raise it, or keep a runner up",
+                entries[0][0] - after - 1,
+                self.app.conf.trigger.event_retention,
+            )
         for seq, raw in entries:
             event = json.loads(raw)
             for definition in listening:
@@ -248,9 +269,7 @@ class TriggerEvaluator:
         if not watching:
             return None
         backend = self.app.state_backend
-        after = self._cursors.get(OUTCOMES, -1)
-        entries = backend.read_log(OUTCOMES, max(after, 0), BATCH)
-        _gap(OUTCOMES, after, entries, f"the newest {OUTCOME_LOG_LEN} kept")
+        entries = backend.read_log(OUTCOMES, max(self._cursors.get(OUTCOMES, -1), 0), BATCH)
         before = set(self._pending)
         noted = dict.fromkeys(self._pending)
         for _, raw in entries:
@@ -334,17 +353,18 @@ class TriggerEvaluator:
 
         state["_dirty"] = True
         try:
-            invocation_id = fire(self.app, definition, occurrences)
+            invocation_id, new = fire(self.app, definition, occurrences)
         except (StateBackendError, BrokerError):
             raise  # not this firing's fault: the pass fails, the next one fires it
         except Exception as exc:  # a provider or an argument error: this firing only
             logger.exception("Trigger %s could not fire", definition.trigger_id)
             state["last_error"] = f"{type(exc).__name__}: {exc}"
             return
-        state["last_fired"] = now
-        state["last_invocation"] = invocation_id
-        state["fired"] = int(state.get("fired", 0)) + 1
         state.pop("last_error", None)
+        if new:
+            state["last_fired"] = now
+            state["last_invocation"] = invocation_id
+            state["fired"] = int(state.get("fired", 0)) + 1
 
 
 def _ticks(
@@ -359,19 +379,6 @@ def _ticks(
         return []
     first = max(first, last - MAX_OCCASIONS + 1)
     return [anchor + k * seconds for k in range(first, last + 1)]
-
-
-def _gap(log: str, after: int, entries: list[tuple[int, str]], kept: str) -> None:
-    """Warn when entries of ``log`` were dropped (its length limit) before a pass read them."""
-    expected = max(after, 0) + 1
-    if entries and entries[0][0] > expected:
-        logger.warning(
-            "%d entries of log %s were dropped (%s) before a trigger pass read them: the "
-            "triggers they would have fired did not fire",
-            entries[0][0] - expected,
-            log,
-            kept,
-        )
 
 
 def _decode(app: Pynenc, record: Any) -> tuple[Any, Any]:

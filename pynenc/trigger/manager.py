@@ -9,6 +9,7 @@ that imports the task's module; the runner holding the services lease evaluates 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 import uuid
@@ -20,11 +21,16 @@ from pynenc.exceptions import TaskDefinitionError
 from pynenc.trigger.conditions import CronCondition, IntervalCondition
 from pynenc.trigger.cron import CronSchedule
 from pynenc.trigger.definition import TriggerDefinition, define
-from pynenc.trigger.evaluation import EVENTS, OUTCOME_LOG_LEN, OUTCOMES, STATE, TriggerEvaluator
+from pynenc.trigger.evaluation import EVENTS, OUTCOMES, STATE, TriggerEvaluator
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.task import Task
+
+logger = logging.getLogger("pynenc.trigger")
+
+#: Entries kept in the log of outcomes of watched tasks.
+OUTCOME_LOG_LEN = 100_000
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,9 @@ class TriggerStatus:
     last_invocation: str | None
     fired: int
     last_error: str | None
+    #: whether a trigger pass has stored state for it (a time trigger is stored when a
+    #: runner first evaluates it; an event or outcome trigger only once it fires)
+    seen: bool = False
 
 
 class TriggerManager:
@@ -50,6 +59,7 @@ class TriggerManager:
         #: the time the trigger pass uses (tests inject a clock; seconds since the epoch)
         self.clock: Callable[[], float] = time.time
         self._evaluator: TriggerEvaluator | None = None
+        self._sync_warned = False
 
     def register(self, task: Task[Any, Any], triggers: Any) -> None:
         """Declare ``triggers`` (a ``TriggerBuilder`` or a list of them) on ``task``,
@@ -95,17 +105,18 @@ class TriggerManager:
             OUTCOMES, json.dumps([invocation_id, task_key]), OUTCOME_LOG_LEN
         )
 
-    def note_ending(self, invocation_id: str, task_key: str) -> None:
-        """:meth:`note_outcome` when some trigger watches ``task_key`` (else nothing: no
-        backend call). Called by whatever ends an invocation (a final status) outside a
-        runner's record of its outcome: a cancel, an expiry, a failure recorded for it."""
-        if task_key in self.watched:
-            self.note_outcome(invocation_id, task_key)
-
     def run_pass(self) -> float:
         """One trigger pass (the services lease holder runs it); seconds to the next
-        time occasion (``inf``: none)."""
+        time occasion (``inf``: none). In dev sync mode nothing is evaluated."""
         if not self._definitions:
+            return math.inf
+        if self.app.conf.dev_mode_force_sync_tasks:  # a firing would run inline, here
+            if not self._sync_warned:
+                self._sync_warned = True
+                logger.warning(
+                    "dev_mode_force_sync_tasks is on: triggers are not evaluated (a firing "
+                    "would run the task inline in the scheduler). Turn it off to run them"
+                )
             return math.inf
         if self._evaluator is None:
             self._evaluator = TriggerEvaluator(self.app)
@@ -133,6 +144,7 @@ class TriggerManager:
                     state.get("last_invocation"),
                     int(state.get("fired", 0)),
                     state.get("last_error"),
+                    raw is not None,
                 )
             )
         return found

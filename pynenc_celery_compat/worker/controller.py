@@ -4,8 +4,9 @@
 background thread for tests. Either way the worker does what a Celery worker does before it
 consumes: the app becomes the current and default app, its task modules are imported
 (``include``, ``imports``, ``autodiscover_tasks``: Celery's loader), every compat task is
-declared on the app's pynenc app, and the ``-P`` pool becomes a pynenc runner
-(:mod:`~pynenc_celery_compat.worker.pools`) consuming Celery's queues.
+declared on the app's pynenc app with the triggers of its ``beat_schedule`` (the runners
+run the schedule: :mod:`~pynenc_celery_compat.beat_install`), and the ``-P`` pool becomes
+a pynenc runner (:mod:`~pynenc_celery_compat.worker.pools`) consuming Celery's queues.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from celery.utils.nodenames import default_nodename, host_format
 
 from pynenc.conf.app_config import LOGGING_LEVELS
 from pynenc.exceptions import ConfigError
-from pynenc_celery_compat import apps, registry, trace
+from pynenc_celery_compat import apps, beat_install, registry, trace
 from pynenc_celery_compat.bridge import declare_tasks, pynenc_app_for
 from pynenc_celery_compat.worker import events
 from pynenc_celery_compat.worker.pools import check_pool, concurrency_of, create_runner, pool_name
@@ -81,8 +82,11 @@ class Worker:
         self.queues = consumed_queues(app, queues, exclude_queues)
         self.runner: BaseRunner | None = None
         #: a test worker (``start_worker``): no ``worker_ready``/``worker_shutdown``, as
-        #: Celery's test worker sends neither
+        #: Celery's test worker sends neither, and no beat schedule, as it runs no beat
         self.test_worker = False
+        #: whether this process runs the app's ``beat_schedule`` (not a prefork worker
+        #: process: its parent does)
+        self.runs_beat = True
 
     # -- preparing a process ---------------------------------------------------------------
 
@@ -103,6 +107,8 @@ class Worker:
         if self.loglevel is not None:
             pynenc.conf.logging_level = self.loglevel
         declare_tasks(app, pynenc, afresh=True)  # with the worker's default time limits
+        if self.runs_beat and not self.test_worker:  # a bad entry stops the start here
+            beat_install.install(app, pynenc)
         return pynenc
 
     def create_runner(self) -> BaseRunner:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from celery.app.defaults import DEFAULTS
+from celery.utils import time as celery_time
 from kombu import Queue
 
 from pynenc import Pynenc
@@ -110,6 +111,10 @@ MAPPED: dict[str, tuple[Any, str, Any]] = {
     "worker_soft_shutdown_timeout": (12, "runner.stop_grace", 12.0),
     "imports": (["tests.celery_compat.config_tasks"], "task_modules", None),
     "include": (["tests.celery_compat.config_pkgs.alpha.tasks"], "task_modules", None),
+    "timezone": ("Europe/Madrid", "timezone", "Europe/Madrid"),
+    # without timezone, enable_utc=False is the machine's zone, as Celery's app.timezone
+    "enable_utc": (False, "timezone", getattr(celery_time.timezone.local, "key", "UTC")),
+    "beat_cron_starting_deadline": (120, "trigger.missed_after", 120.0),
 }
 
 

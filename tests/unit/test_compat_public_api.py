@@ -29,6 +29,10 @@ EXPECTED = {
     "subtask",
     "xmap",
     "xstarmap",
+    # periodic tasks (celery.schedules)
+    "crontab",
+    "schedule",
+    "solar",
 }
 
 
