@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from pynenc import InvocationStatus, Pynenc
+from pynenc import ConcurrencyControlType, InvocationStatus, Pynenc
+from pynenc.orchestrator import admission
 from pynenc.orchestrator.scheduling import schedule_retry
 from pynenc.trigger import TriggerBuilder, TriggerContext
 
@@ -25,15 +26,23 @@ def watched(value: int) -> int:
     return value
 
 
+@app.task(running_concurrency=ConcurrencyControlType.TASK, reroute_on_concurrency_control=False)
+def one_at_a_time(value: int) -> int:
+    return value
+
+
 def status_args(context: TriggerContext) -> dict[str, Any]:
     assert context.status is not None
     return {"status": context.status.value, "source": context.invocation_id}
 
 
 @app.task(
-    triggers=TriggerBuilder()
-    .on_status(watched, [S.CANCELLED, S.EXPIRED, S.FAILED])
-    .with_arguments(status_args)
+    triggers=[
+        TriggerBuilder()
+        .on_status(watched, [S.CANCELLED, S.EXPIRED, S.FAILED])
+        .with_arguments(status_args),
+        TriggerBuilder().on_status(one_at_a_time, [S.FAILED]).with_arguments(status_args),
+    ]
 )
 def ended(status: str, source: str) -> None:
     return None
@@ -63,8 +72,8 @@ def _fired() -> dict[str, str]:
     return found
 
 
-def _claimed(value: int, **options: Any) -> Any:
-    invocation = watched.with_options(**options)(value)
+def _claimed(value: int, task: Any = watched, **options: Any) -> Any:
+    invocation = task.with_options(**options)(value)
     record = app.orchestrator.get_record(invocation.invocation_id)
     envelope = app.orchestrator.envelope_for(record)
     assert app.orchestrator.claim_each([envelope], RUNNER) == [None]
@@ -115,3 +124,13 @@ def test_an_unwatched_task_notes_nothing() -> None:
     invocation = ended.with_options(delay=3600)("x", "y")
     assert invocation.cancel()
     assert app.state_backend.read_log("trigger-outcomes", 0, 10) == []
+
+
+def test_a_failure_for_a_concurrency_limit_that_does_not_wait() -> None:
+    policy = one_at_a_time.start_policy
+    assert policy is not None
+    first, second = _claimed(1, one_at_a_time), _claimed(2, one_at_a_time)
+    assert admission.admit_claimed(app.orchestrator, first, policy, RUNNER)
+    assert not admission.admit_claimed(app.orchestrator, second, policy, RUNNER)
+    assert app.orchestrator.get_record(second.invocation_id).status is S.FAILED
+    assert _fired() == {second.invocation_id: "failed"}
