@@ -16,10 +16,9 @@ Each occurrence that meets a condition fires the trigger (``"or"``), or is kept 
 trigger's state until every condition has one (``"and"``). Firing registers the task's
 invocation under an id derived from the trigger and its occurrences, so two runners (a
 lease changing hands, a pass repeated after a crash) register it once: exactly once per
-occasion, event or outcome. States, then the cursors of the logs, are stored after the
-firings they cover: a pass that dies before is repeated from the stored cursors, and what
-it had fired is found registered. A pass that fails (the state backend out of reach)
-forgets what it loaded, so the next one starts again from what is stored.
+occasion, event or outcome. Cursors and states are stored after the firings they cover:
+a pass cut short (the holder killed, the backend failing) leaves what it did not fire to
+the next pass, which registers again only what is not registered yet.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from pynenc.exceptions import BrokerError, StateBackendError
 from pynenc.trigger.conditions import (
     OUTCOME_KINDS,
     CronCondition,
@@ -37,11 +37,10 @@ from pynenc.trigger.conditions import (
     IntervalCondition,
 )
 from pynenc.trigger.cron import CronSchedule
-from pynenc.trigger.matching import match_outcome, safely
 from pynenc.trigger.occurrences import (
     Occurrence,
     event_occurrence,
-    invocation_id_for,
+    outcome_occurrence,
     time_occurrence,
 )
 
@@ -63,11 +62,6 @@ BATCH = 500
 MAX_OCCASIONS = 100
 #: Passes an outcome noted but not final yet is looked at again before it is dropped.
 PENDING_PASSES = 100_000
-#: Occurrence keys an "and" trigger remembers of its latest firings.
-USED_KEPT = 200
-
-#: One firing: the trigger, its state, and the occurrences it fires for.
-Firing = tuple["TriggerDefinition", dict[str, Any], list[Occurrence]]
 
 
 class TriggerEvaluator:
@@ -87,42 +81,38 @@ class TriggerEvaluator:
         self._pending.clear()
 
     def run_pass(self, now: float) -> float:
-        """Fire what is due at ``now``; seconds until the next time occasion (``0``: a
-        log had more entries than one pass reads)."""
+        """Fire what is due at ``now``; seconds until the next time occasion.
+
+        :raises StateBackendError: (or ``BrokerError``) the pass could not finish; what
+            it had not stored is found again by the next pass.
+        """
         definitions = self.app.trigger.definitions()
         if not definitions:
             return math.inf
         try:
-            return self._pass(definitions, now)
+            return self._run(definitions, now)
         except BaseException:
-            # what this pass moved on in memory (time cursors, "and" progress, outcomes
-            # pending) is not all stored: the next pass starts from what the backend holds
-            self.reset()
+            self.reset()  # what is stored is where the next pass starts from
             raise
 
-    def _pass(self, definitions: list[TriggerDefinition], now: float) -> float:
+    def _run(self, definitions: list[TriggerDefinition], now: float) -> float:
         states = self._load(definitions)
         found: dict[str, list[tuple[int, Occurrence]]] = {}
         for definition in definitions:
             for index, occurrence in self._time(definition, states[definition.trigger_id], now):
                 found.setdefault(definition.trigger_id, []).append((index, occurrence))
-        events_read, more_events = self._events(definitions, found)
-        outcomes_read, more_outcomes, pending_changed = self._outcomes(definitions, found)
-        firings: list[Firing] = []
+        moved: dict[str, int] = {}  #: log -> the last entry read, stored once fired
+        self._events(definitions, found, moved)
+        pending = self._outcomes(definitions, found, moved)
         for definition in definitions:
             occurrences = found.get(definition.trigger_id)
             if occurrences:
-                state = states[definition.trigger_id]
-                firings += self._apply(definition, state, occurrences)
-        self._fire(firings, now)
+                self._apply(definition, states[definition.trigger_id], occurrences, now)
         self._save(definitions, states)
-        # the logs' cursors last: a pass that dies before this is repeated from them
-        if pending_changed:
-            self.app.state_backend.put_value(CURSORS, PENDING, json.dumps(sorted(self._pending)))
-        self._advance(EVENTS, events_read)
-        self._advance(OUTCOMES, outcomes_read)
-        if more_events or more_outcomes:
-            return 0.0  # a full batch was read: the next pass reads on at once
+        if pending is not None:  # stored before the cursor moves past them
+            self.app.state_backend.put_value(CURSORS, PENDING, json.dumps(sorted(pending)))
+        for log, seq in moved.items():
+            self._advance(log, seq)
         return self._next_due(definitions, states, now)
 
     # -- loading and saving --------------------------------------------------------------
@@ -168,8 +158,8 @@ class TriggerEvaluator:
 
     def _advance(self, log: str, seq: int) -> None:
         if seq > self._cursors.get(log, -1):
-            self.app.state_backend.put_value(CURSORS, log, str(seq))
             self._cursors[log] = seq
+            self.app.state_backend.put_value(CURSORS, log, str(seq))
 
     # -- time ----------------------------------------------------------------------------
 
@@ -238,14 +228,15 @@ class TriggerEvaluator:
     # -- events and outcomes -------------------------------------------------------------
 
     def _events(
-        self, definitions: list[TriggerDefinition], found: dict[str, list[tuple[int, Occurrence]]]
-    ) -> tuple[int, bool]:
-        """Match the events emitted since the cursor: the last number read, and whether
-        there may be more."""
+        self,
+        definitions: list[TriggerDefinition],
+        found: dict[str, list[tuple[int, Occurrence]]],
+        moved: dict[str, int],
+    ) -> None:
         listening = [d for d in definitions if "event" in d.kinds]
         after = self._cursors.get(EVENTS, -1)
         if not listening:
-            return after, False
+            return
         entries = self.app.state_backend.read_log(EVENTS, max(after, 0), BATCH)
         if entries and after >= 0 and entries[0][0] > after + 1:
             logger.warning(
@@ -254,49 +245,80 @@ class TriggerEvaluator:
                 entries[0][0] - after - 1,
                 self.app.conf.trigger.event_retention,
             )
-        for _, raw in entries:
+        for seq, raw in entries:
             event = json.loads(raw)
             for definition in listening:
                 for index, condition in enumerate(definition.conditions):
-                    if isinstance(condition, EventCondition) and safely(
+                    if isinstance(condition, EventCondition) and _safely(
                         definition, condition.matches, event["code"], event.get("payload")
                     ):
                         found.setdefault(definition.trigger_id, []).append(
                             (index, event_occurrence(event))
                         )
-        return (entries[-1][0] if entries else after), len(entries) >= BATCH
+            moved[EVENTS] = seq
 
     def _outcomes(
-        self, definitions: list[TriggerDefinition], found: dict[str, list[tuple[int, Occurrence]]]
-    ) -> tuple[int, bool, bool]:
-        """Match the outcomes noted since the cursor and those pending: the last number
-        read, whether there may be more, and whether the pending ones changed."""
-        after = self._cursors.get(OUTCOMES, -1)
+        self,
+        definitions: list[TriggerDefinition],
+        found: dict[str, list[tuple[int, Occurrence]]],
+        moved: dict[str, int],
+    ) -> set[str] | None:
+        """Collect the outcomes noted since the cursor; the noted outcomes not final yet
+        when they changed (to store), else ``None``."""
         watching = [d for d in definitions if d.kinds & OUTCOME_KINDS]
         if not watching:
-            return after, False, False
+            return None
         backend = self.app.state_backend
-        entries = backend.read_log(OUTCOMES, max(after, 0), BATCH)
+        entries = backend.read_log(OUTCOMES, max(self._cursors.get(OUTCOMES, -1), 0), BATCH)
         before = set(self._pending)
         noted = dict.fromkeys(self._pending)
         for _, raw in entries:
             noted[json.loads(raw)[0]] = None
+        if not noted:
+            return None
         ids = list(noted)
-        for inv, record in zip(ids, backend.get_many(ids) if ids else [], strict=True):
+        for inv, record in zip(ids, backend.get_many(ids), strict=True):
             if record is None:
                 self._pending.pop(inv, None)
                 continue
             if not record.status.is_final:
                 seen = self._pending.get(inv, 0) + 1
-                self._pending[inv] = seen
-                if seen >= PENDING_PASSES:  # noted, and never ended: no longer looked at
-                    logger.warning("Invocation %s was noted ending but never did", inv)
-                    del self._pending[inv]
+                if seen < PENDING_PASSES:
+                    self._pending[inv] = seen
                 continue
             self._pending.pop(inv, None)
-            match_outcome(self.app, watching, record, found)
-        last = entries[-1][0] if entries else after
-        return last, len(entries) >= BATCH, set(self._pending) != before
+            self._match_outcome(watching, record, found)
+        if entries:
+            moved[OUTCOMES] = entries[-1][0]
+        return set(self._pending) if set(self._pending) != before else None
+
+    def _match_outcome(
+        self,
+        watching: list[TriggerDefinition],
+        record: Any,
+        found: dict[str, list[tuple[int, Occurrence]]],
+    ) -> None:
+        result: Any = None
+        error: Any = None
+        decoded = False
+        for definition in watching:
+            for index, condition in enumerate(definition.conditions):
+                if condition.kind not in OUTCOME_KINDS or condition.task_key != record.task_id:  # type: ignore[union-attr]
+                    continue
+                if not decoded:
+                    result, error = _decode(self.app, record)
+                    decoded = True
+                if _safely(definition, condition.matches, record.status, result, error):  # type: ignore[union-attr]
+                    occurrence = outcome_occurrence(
+                        condition.kind,
+                        record.invocation_id,
+                        record.task_id,
+                        record.status,
+                        record.result,
+                        record.error,
+                        record.serializer,
+                    )
+                    found.setdefault(definition.trigger_id, []).append((index, occurrence))
 
     # -- firing --------------------------------------------------------------------------
 
@@ -305,56 +327,43 @@ class TriggerEvaluator:
         definition: TriggerDefinition,
         state: dict[str, Any],
         occurrences: list[tuple[int, Occurrence]],
-    ) -> list[Firing]:
-        """The firings these occurrences make (an "and" trigger keeps its progress)."""
+        now: float,
+    ) -> None:
         if definition.logic == "or":
-            return [(definition, state, [occurrence]) for _, occurrence in occurrences]
-        firings: list[Firing] = []
+            for _, occurrence in occurrences:
+                self._fire(definition, state, [occurrence], now)
+            return
         met: dict[str, Occurrence] = state.setdefault("met", {})
-        #: the occurrences of its latest firings: a pass repeated after a crash (before
-        #: the cursors were stored) reads them again, and must not count them twice
-        used: list[str] = state.setdefault("used", [])
         for index, occurrence in occurrences:
-            if occurrence["key"] in used:
-                continue
             met.setdefault(str(index), occurrence)
             state["_dirty"] = True
             if len(met) == len(definition.conditions):
                 ordered = [met[str(i)] for i in range(len(definition.conditions))]
-                firings.append((definition, state, ordered))
-                used += [o["key"] for o in ordered]
-                del used[:-USED_KEPT]
+                self._fire(definition, state, ordered, now)
                 met.clear()
-        return firings
 
-    def _fire(self, firings: list[Firing], now: float) -> None:
-        """Register each firing's invocation unless it is registered already (a repeated
-        pass), in one read for them all."""
-        from pynenc.exceptions import StateBackendUnavailableError
+    def _fire(
+        self,
+        definition: TriggerDefinition,
+        state: dict[str, Any],
+        occurrences: list[Occurrence],
+        now: float,
+    ) -> None:
         from pynenc.trigger.firing import fire
 
-        ids = [invocation_id_for(d.trigger_id, occurrences) for d, _, occurrences in firings]
-        known = self.app.state_backend.get_many(ids) if ids else []
-        done: set[str] = set()
-        for (definition, state, occurrences), invocation_id, record in zip(
-            firings, ids, known, strict=True
-        ):
-            state["_dirty"] = True
-            if record is not None or invocation_id in done:  # fired by an earlier pass
-                state.pop("last_error", None)
-                continue
-            done.add(invocation_id)
-            try:
-                registered = fire(self.app, definition, occurrences, invocation_id)
-            except StateBackendUnavailableError:
-                raise  # not this firing's fault: the pass is repeated once it is back
-            except Exception as exc:  # a provider or an argument error: this firing only
-                logger.exception("Trigger %s could not fire", definition.trigger_id)
-                state["last_error"] = f"{type(exc).__name__}: {exc}"
-                continue
-            state.pop("last_error", None)
+        state["_dirty"] = True
+        try:
+            invocation_id, new = fire(self.app, definition, occurrences)
+        except (StateBackendError, BrokerError):
+            raise  # not this firing's fault: the pass fails, the next one fires it
+        except Exception as exc:  # a provider or an argument error: this firing only
+            logger.exception("Trigger %s could not fire", definition.trigger_id)
+            state["last_error"] = f"{type(exc).__name__}: {exc}"
+            return
+        state.pop("last_error", None)
+        if new:
             state["last_fired"] = now
-            state["last_invocation"] = registered  # (another one, folded by registration control)
+            state["last_invocation"] = invocation_id
             state["fired"] = int(state.get("fired", 0)) + 1
 
 
@@ -370,3 +379,24 @@ def _ticks(
         return []
     first = max(first, last - MAX_OCCASIONS + 1)
     return [anchor + k * seconds for k in range(first, last + 1)]
+
+
+def _decode(app: Pynenc, record: Any) -> tuple[Any, Any]:
+    from pynenc.serializer import payload_to_exception
+
+    result = None
+    if record.result is not None:
+        try:
+            result = app.serializer_for(record.serializer).loads(record.result)
+        except Exception:  # a filter sees None rather than the pass failing
+            logger.warning("Result of %s could not be decoded", record.invocation_id)
+    error = None if record.error is None else payload_to_exception(record.error)
+    return result, error
+
+
+def _safely(definition: TriggerDefinition, check: Any, *args: Any) -> bool:
+    try:
+        return bool(check(*args))
+    except Exception:
+        logger.exception("A filter of trigger %s failed; counted as not met", definition.trigger_id)
+        return False
