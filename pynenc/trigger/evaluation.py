@@ -62,6 +62,8 @@ BATCH = 500
 MAX_OCCASIONS = 100
 #: Passes an outcome noted but not final yet is looked at again before it is dropped.
 PENDING_PASSES = 100_000
+#: Occurrence keys an "and" trigger keeps of its latest firings (see ``_apply``).
+USED_KEPT = 200
 
 
 class TriggerEvaluator:
@@ -73,6 +75,7 @@ class TriggerEvaluator:
         self._cursors: dict[str, int] = {}
         self._pending: dict[str, int] = {}  #: noted outcomes not final yet -> passes seen
         self._crons: dict[tuple[str, int], CronSchedule] = {}
+        self._full = False
 
     def reset(self) -> None:
         """Forget what was loaded (the lease went elsewhere: reload on the next pass)."""
@@ -102,6 +105,7 @@ class TriggerEvaluator:
             for index, occurrence in self._time(definition, states[definition.trigger_id], now):
                 found.setdefault(definition.trigger_id, []).append((index, occurrence))
         moved: dict[str, int] = {}  #: log -> the last entry read, stored once fired
+        self._full = False  #: whether a log had a full batch to read
         self._events(definitions, found, moved)
         pending = self._outcomes(definitions, found, moved)
         for definition in definitions:
@@ -113,6 +117,8 @@ class TriggerEvaluator:
             self.app.state_backend.put_value(CURSORS, PENDING, json.dumps(sorted(pending)))
         for log, seq in moved.items():
             self._advance(log, seq)
+        if self._full:
+            return 0.0  # a log had more than a batch: the next pass reads on at once
         return self._next_due(definitions, states, now)
 
     # -- loading and saving --------------------------------------------------------------
@@ -238,6 +244,7 @@ class TriggerEvaluator:
         if not listening:
             return
         entries = self.app.state_backend.read_log(EVENTS, max(after, 0), BATCH)
+        self._full |= len(entries) >= BATCH
         if entries and after >= 0 and entries[0][0] > after + 1:
             logger.warning(
                 "%d events were dropped before the trigger pass read them "
@@ -270,6 +277,7 @@ class TriggerEvaluator:
             return None
         backend = self.app.state_backend
         entries = backend.read_log(OUTCOMES, max(self._cursors.get(OUTCOMES, -1), 0), BATCH)
+        self._full |= len(entries) >= BATCH
         before = set(self._pending)
         noted = dict.fromkeys(self._pending)
         for _, raw in entries:
@@ -282,9 +290,10 @@ class TriggerEvaluator:
                 self._pending.pop(inv, None)
                 continue
             if not record.status.is_final:
-                seen = self._pending.get(inv, 0) + 1
-                if seen < PENDING_PASSES:
-                    self._pending[inv] = seen
+                seen = self._pending[inv] = self._pending.get(inv, 0) + 1
+                if seen >= PENDING_PASSES:  # noted as ending, and never did: let it go
+                    logger.warning("Invocation %s was noted ending but did not end", inv)
+                    del self._pending[inv]
                 continue
             self._pending.pop(inv, None)
             self._match_outcome(watching, record, found)
@@ -334,12 +343,19 @@ class TriggerEvaluator:
                 self._fire(definition, state, [occurrence], now)
             return
         met: dict[str, Occurrence] = state.setdefault("met", {})
+        #: the occurrences of its latest firings: a pass repeated from the stored cursors
+        #: (the holder died after storing this state) reads them again; not paired anew
+        used: list[str] = state.setdefault("used", [])
         for index, occurrence in occurrences:
+            if occurrence["key"] in used:
+                continue
             met.setdefault(str(index), occurrence)
             state["_dirty"] = True
             if len(met) == len(definition.conditions):
                 ordered = [met[str(i)] for i in range(len(definition.conditions))]
                 self._fire(definition, state, ordered, now)
+                used += [o["key"] for o in ordered]
+                del used[:-USED_KEPT]
                 met.clear()
 
     def _fire(

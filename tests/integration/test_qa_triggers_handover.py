@@ -17,7 +17,13 @@ from tests.integration.deployments import Deployment, RunnerProcess, wait_until
 from tests.servers import Server
 
 APP = "tests.apps.qa_triggers:app"
-SETTINGS = {"heartbeat_interval": "0.2", "dead_after": "2", "stop_grace": "10"}
+#: a message a killed runner had taken but not claimed is published again after 3 s
+SETTINGS = {
+    "heartbeat_interval": "0.2",
+    "dead_after": "2",
+    "stop_grace": "10",
+    "redeliver_after": "3",
+}
 #: Saturday 2025-03-29 12:00:30 in Madrid (CET)
 T0 = dt.datetime(2025, 3, 29, 12, 0, 30, tzinfo=ZoneInfo("Europe/Madrid")).timestamp()
 

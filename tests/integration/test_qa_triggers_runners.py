@@ -28,6 +28,18 @@ def _one_invocation_each(task: str, key: str) -> dict[object, str]:
     return {k: ids.pop() for k, ids in found.items()}
 
 
+def _counts() -> dict[str, int]:
+    return {
+        task: len(_one_invocation_each(task, key))
+        for task, key in [
+            ("scheduled", "occasion"),
+            ("every_ten", "occasion"),
+            ("take_order", "order"),
+            ("step_c", "n"),
+        ]
+    }
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
 def test_each_occurrence_fires_once_across_runners_and_a_lease_handover(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -53,16 +65,12 @@ def test_each_occurrence_fires_once_across_runners_and_a_lease_handover(
             qa_triggers.step_a(step * 100)
             if step == 2:
                 holder.kill()  # the lease goes to another runner once it is found dead
-            wait_until(
-                lambda s=step, o=order: (
-                    len(_one_invocation_each("scheduled", "occasion")) == s
-                    and len(_one_invocation_each("every_ten", "occasion")) == 6 * s
-                    and len(_one_invocation_each("take_order", "order")) == o
-                    and len(_one_invocation_each("step_c", "n")) == s
-                ),
-                90,
-                f"step {step}'s occurrences to fire",
-            )
+            expected = {"scheduled": step, "every_ten": 6 * step, "take_order": order}
+            expected["step_c"] = step
+            try:
+                wait_until(lambda e=expected: _counts() == e, 90, "the step's occurrences")
+            except AssertionError:
+                raise AssertionError(f"step {step}: {_counts()} != {expected}") from None
         qa_triggers.set_clock(T0 + 60 * STEPS + 25)  # two ticks more, no cron occasion
         wait_until(
             lambda: len(_one_invocation_each("every_ten", "occasion")) == 6 * STEPS + 2,

@@ -1,6 +1,7 @@
 """QA of triggers: a trigger pass that fails part way (the state backend out of reach, the
-process ending) loses nothing and fires nothing twice. Faults are injected into the
-memory backend; the pass is run directly (what the lease holder runs)."""
+process ending) loses nothing and fires nothing twice; a backlog is read without pauses;
+an outcome noted that never ends is let go. Faults are injected into the memory backend;
+the pass is run directly (what the lease holder runs)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from pynenc import Pynenc, TriggerBuilder
 from pynenc.exceptions import StateBackendUnavailableError
 from pynenc.testing import in_memory
-from pynenc.trigger.evaluation import CURSORS
+from pynenc.trigger import evaluation
+from pynenc.trigger.evaluation import BATCH, CURSORS, PENDING
 
 app = Pynenc(app_id="tests-qa-trigger-faults")
 NOW = [1_000_000.0]
@@ -31,6 +33,16 @@ def on_paid() -> None:
 
 @app.task(triggers=TriggerBuilder().on_event("left").on_event("right").with_logic("and"))
 def both() -> None:
+    pass
+
+
+@app.task
+def watched() -> None:
+    pass
+
+
+@app.task(triggers=TriggerBuilder().on_success(watched))
+def after_watched() -> None:
     pass
 
 
@@ -112,3 +124,29 @@ def test_an_and_trigger_repeated_after_a_crash_fires_once(
     app.trigger.run_pass()
     assert len(_registered("both")) == 2  # the waiting "left" with the new "right"
     assert _fired("both") == 2
+
+
+def test_a_full_batch_makes_the_next_pass_run_at_once(memory_app: Pynenc) -> None:
+    """More events than one pass reads: the pass asks for the next one at once (not after
+    ``runner.scheduler_poll``, or the interval's next tick), until the backlog is read."""
+    app.trigger.run_pass()
+    for n in range(BATCH + 10):
+        app.trigger.emit_event("paid", n)
+    assert app.trigger.run_pass() == 0.0
+    assert app.trigger.run_pass() > 0.0
+    assert _fired("on_paid") == BATCH + 10
+
+
+def test_an_outcome_noted_that_never_ends_is_let_go(
+    memory_app: Pynenc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A note for an invocation that stays pending (registered, never run) is looked at for
+    ``PENDING_PASSES`` passes, then dropped (it was kept, and read, forever)."""
+    monkeypatch.setattr(evaluation, "PENDING_PASSES", 3)
+    invocation = watched()
+    app.trigger.note_outcome(invocation.invocation_id, watched.task_id.key)
+    for _ in range(2):
+        app.trigger.run_pass()
+    assert app.state_backend.get_value(CURSORS, PENDING) == f'["{invocation.invocation_id}"]'
+    app.trigger.run_pass()
+    assert app.state_backend.get_value(CURSORS, PENDING) == "[]"
