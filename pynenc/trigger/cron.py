@@ -9,6 +9,7 @@ every few minutes or hourly keeps running through both copies of the repeated ho
 from __future__ import annotations
 
 import datetime as dt
+import math
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
@@ -22,9 +23,20 @@ class CronSchedule:
     def __init__(self, condition: CronCondition, timezone: str) -> None:
         self.condition = condition
         self.zone = ZoneInfo(timezone)
+        #: the last answer: ``next_after(t)`` is ``_next`` for every ``t`` in
+        #: ``[_from, _next)`` (no occasion in between). The trigger pass asks about the same
+        #: times at each pass until an occasion comes: answered without cronsim
+        self._from = self._next = math.inf
 
     def next_after(self, timestamp: float) -> float:
         """The first occasion strictly after ``timestamp``."""
+        if self._from <= timestamp < self._next:
+            return self._next
+        found = self._compute(timestamp)
+        self._from, self._next = timestamp, found
+        return found
+
+    def _compute(self, timestamp: float) -> float:
         start = dt.datetime.fromtimestamp(timestamp, self.zone)
         sim = CronSim(self.condition.expression, start)
         if self.condition.day_and:
