@@ -40,6 +40,7 @@ from pynenc.trigger.cron import CronSchedule
 from pynenc.trigger.occurrences import (
     Occurrence,
     event_occurrence,
+    invocation_id_for,
     outcome_occurrence,
     time_occurrence,
 )
@@ -64,6 +65,9 @@ MAX_OCCASIONS = 100
 PENDING_PASSES = 100_000
 #: Occurrence keys an "and" trigger keeps of its latest firings (see ``_apply``).
 USED_KEPT = 200
+
+#: One firing: the trigger, its state, and the occurrences it fires for.
+Firing = tuple["TriggerDefinition", dict[str, Any], list[Occurrence]]
 
 
 class TriggerEvaluator:
@@ -108,10 +112,13 @@ class TriggerEvaluator:
         self._full = False  #: whether a log had a full batch to read
         self._events(definitions, found, moved)
         pending = self._outcomes(definitions, found, moved)
+        firings: list[Firing] = []
         for definition in definitions:
             occurrences = found.get(definition.trigger_id)
             if occurrences:
-                self._apply(definition, states[definition.trigger_id], occurrences, now)
+                state = states[definition.trigger_id]
+                firings += self._apply(definition, state, occurrences)
+        self._fire_all(firings, now)
         self._save(definitions, states)
         if pending is not None:  # stored before the cursor moves past them
             self.app.state_backend.put_value(CURSORS, PENDING, json.dumps(sorted(pending)))
@@ -336,12 +343,11 @@ class TriggerEvaluator:
         definition: TriggerDefinition,
         state: dict[str, Any],
         occurrences: list[tuple[int, Occurrence]],
-        now: float,
-    ) -> None:
+    ) -> list[Firing]:
+        """The firings these occurrences make (an "and" trigger keeps its progress)."""
         if definition.logic == "or":
-            for _, occurrence in occurrences:
-                self._fire(definition, state, [occurrence], now)
-            return
+            return [(definition, state, [occurrence]) for _, occurrence in occurrences]
+        firings: list[Firing] = []
         met: dict[str, Occurrence] = state.setdefault("met", {})
         #: the occurrences of its latest firings: a pass repeated from the stored cursors
         #: (the holder died after storing this state) reads them again; not paired anew
@@ -353,10 +359,20 @@ class TriggerEvaluator:
             state["_dirty"] = True
             if len(met) == len(definition.conditions):
                 ordered = [met[str(i)] for i in range(len(definition.conditions))]
-                self._fire(definition, state, ordered, now)
+                firings.append((definition, state, ordered))
                 used += [o["key"] for o in ordered]
                 del used[:-USED_KEPT]
                 met.clear()
+        return firings
+
+    def _fire_all(self, firings: list[Firing], now: float) -> None:
+        """Fire each, looking up in one read which are registered already (a repeated pass)."""
+        ids = [invocation_id_for(d.trigger_id, occurrences) for d, _, occurrences in firings]
+        known = self.app.state_backend.get_many(ids) if ids else []
+        seen: set[str] = set()
+        for firing, invocation_id, record in zip(firings, ids, known, strict=True):
+            self._fire(*firing, now, record is not None or invocation_id in seen)
+            seen.add(invocation_id)
 
     def _fire(
         self,
@@ -364,12 +380,13 @@ class TriggerEvaluator:
         state: dict[str, Any],
         occurrences: list[Occurrence],
         now: float,
+        registered: bool,
     ) -> None:
         from pynenc.trigger.firing import fire
 
         state["_dirty"] = True
         try:
-            invocation_id, new = fire(self.app, definition, occurrences)
+            invocation_id, new = fire(self.app, definition, occurrences, registered)
         except (StateBackendError, BrokerError):
             raise  # not this firing's fault: the pass fails, the next one fires it
         except Exception as exc:  # a provider or an argument error: this firing only

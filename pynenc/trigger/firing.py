@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 
 
 def fire(
-    app: Pynenc, definition: TriggerDefinition, occurrences: Sequence[Occurrence]
+    app: Pynenc,
+    definition: TriggerDefinition,
+    occurrences: Sequence[Occurrence],
+    registered: bool | None = None,
 ) -> tuple[str, bool]:
     """Register (and publish) the triggered invocation: its id, and whether it is new. A
     second firing for the same occurrences (a pass repeated after a crash or a lease
@@ -22,7 +25,9 @@ def fire(
     the derived id settles a race between two of them. The trigger's call options apply
     (its headers merged with ``pynenc_trigger``)."""
     invocation_id = invocation_id_for(definition.trigger_id, occurrences)
-    if app.state_backend.get_many([invocation_id])[0] is not None:
+    if registered is None:  # (the trigger pass looks its firings up in one read)
+        registered = app.state_backend.get_many([invocation_id])[0] is not None
+    if registered:
         return invocation_id, False
     task = app.resolve_task(definition.task_key)
     context = context_of(app, definition.trigger_id, occurrences, app.conf.timezone)

@@ -15,7 +15,7 @@ import os
 import time
 from typing import Any
 
-from pynenc import Pynenc, TriggerBuilder, TriggerContext
+from pynenc import ConcurrencyControlType, Pynenc, TriggerBuilder, TriggerContext
 
 app = Pynenc(app_id="tests-qa-triggers", config_values={"timezone": "Europe/Madrid"})
 
@@ -136,3 +136,39 @@ def step_b(n: int) -> int:
 def step_c(n: int) -> int:
     _ran("step_c", n=n)
     return n
+
+
+# -- cycles, retries, concurrency control ----------------------------------------------
+
+
+@app.task(triggers=TriggerBuilder().on_success("tests.apps.qa_triggers.again"))
+def again() -> None:
+    """Fires itself each time it succeeds: a loop with nothing to stop it."""
+    _ran("again")
+    time.sleep(0.1)
+
+
+class Flaky(Exception):
+    pass
+
+
+@app.task(retry_for=(Flaky,), max_retries=2, triggers=TriggerBuilder().on_event("qa.flaky"))
+def flaky() -> None:
+    _ran("flaky")
+    raise Flaky("never works")
+
+
+@app.task(triggers=TriggerBuilder().on_exception(flaky, [Flaky]))
+def after_flaky() -> None:
+    _ran("after_flaky")
+
+
+@app.task(
+    registration_concurrency=ConcurrencyControlType.TASK,
+    triggers=TriggerBuilder().on_event("qa.single").with_arguments(order_of),
+)
+def single(order: int) -> None:
+    """One pending at a time; the test holds it running until it lets go."""
+    _ran("single", order=order)
+    while app.state_backend.get_value(ARMED, "single") != "go":
+        time.sleep(0.05)
