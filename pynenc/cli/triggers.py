@@ -87,9 +87,11 @@ def triggers(ctx: click.Context, as_json: bool) -> None:
 def emit(ctx: click.Context, code: str, payload: str | None) -> None:
     """Emit event CODE (app.trigger.emit_event): triggers declared on_event(CODE) fire
     with its payload at a runner's next trigger pass. Prints the event's id."""
+    if not code:
+        raise click.BadParameter("an event code is a non-empty string", param_hint="'CODE'")
     try:
-        value = None if payload is None else json.loads(payload)
-    except json.JSONDecodeError as exc:
+        value = None if payload is None else json.loads(payload, parse_constant=_not_json)
+    except ValueError as exc:  # (json.JSONDecodeError is one)
         raise click.BadParameter(
             f"{payload!r} is not JSON ({exc}). Quote it for the shell, e.g. "
             "--payload '{\"order\": 7}', or --payload '\"text\"' for a string.",
@@ -121,6 +123,11 @@ def emit(ctx: click.Context, code: str, payload: str | None) -> None:
     except (ValueError, PynencError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(event_id)
+
+
+def _not_json(constant: str) -> None:
+    """``json.loads`` takes ``NaN`` and ``Infinity``; JSON does not."""
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 # -- what the listing shows -----------------------------------------------------------------

@@ -89,7 +89,8 @@ class TriggerManager:
             raise ValueError(f"emit_event({code!r}, ...): an event code is a non-empty string")
         event_id = uuid.uuid4().hex
         try:
-            text = json.dumps({"id": event_id, "code": code, "payload": payload, "at": time.time()})
+            event = {"id": event_id, "code": code, "payload": payload, "at": time.time()}
+            text = json.dumps(event, allow_nan=False)  # NaN and Infinity are not JSON
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"emit_event({code!r}, payload): the payload must be a JSON value (dicts, "
