@@ -18,6 +18,7 @@ from pynenc import Pynenc
 from pynenc.trigger import TriggerBuilder, TriggerContext
 from pynenc.trigger.conditions import CronCondition
 from pynenc.trigger.cron import CronSchedule
+from tests.unit.trigger_fixtures import on_memory
 
 MADRID = "Europe/Madrid"
 ZONE = ZoneInfo(MADRID)
@@ -107,15 +108,8 @@ def half_hourly(occasion: str) -> str:
 
 @pytest.fixture(autouse=True)
 def memory_app() -> Iterator[Pynenc]:
-    app.reset_components()
-    app.conf.broker_url = app.conf.state_backend_url = "memory://"
-    app.conf.dev_mode_force_sync_tasks = False
-    app.trigger.clock = lambda: NOW[0]
-    app.trigger.lease_lost()
-    app.purge()
-    yield app
-    app.purge()
-    app.reset_components()
+    with on_memory(app, lambda: NOW[0]) as fresh:
+        yield fresh
 
 
 def _fired(task: Any) -> list[str]:

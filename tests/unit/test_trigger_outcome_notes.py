@@ -15,6 +15,7 @@ from pynenc import ConcurrencyControlType, InvocationStatus, Pynenc
 from pynenc.orchestrator import admission
 from pynenc.orchestrator.scheduling import schedule_retry
 from pynenc.trigger import TriggerBuilder, TriggerContext
+from tests.unit.trigger_fixtures import on_memory
 
 S = InvocationStatus
 app = Pynenc(app_id="tests-trigger-outcome-notes")
@@ -50,14 +51,8 @@ def ended(status: str, source: str) -> None:
 
 @pytest.fixture(autouse=True)
 def memory_app() -> Iterator[Pynenc]:
-    app.reset_components()
-    app.conf.broker_url = app.conf.state_backend_url = "memory://"
-    app.conf.dev_mode_force_sync_tasks = False
-    app.trigger.lease_lost()
-    app.purge()
-    yield app
-    app.purge()
-    app.reset_components()
+    with on_memory(app) as fresh:
+        yield fresh
 
 
 def _fired() -> dict[str, str]:

@@ -19,6 +19,7 @@ from pynenc.exceptions import StateBackendUnavailableError
 from pynenc.trigger import TriggerBuilder, TriggerContext
 from pynenc.trigger import firing as firing_module
 from pynenc.trigger.evaluation import TriggerEvaluator
+from tests.unit.trigger_fixtures import on_memory
 
 app = Pynenc(app_id="tests-trigger-pass", config_values={"timezone": "Europe/Madrid"})
 ZONE = ZoneInfo("Europe/Madrid")
@@ -65,16 +66,9 @@ class Crash(BaseException):
 
 @pytest.fixture(autouse=True)
 def memory_app() -> Iterator[Pynenc]:
-    app.reset_components()
-    app.conf.broker_url = app.conf.state_backend_url = "memory://"
-    app.conf.dev_mode_force_sync_tasks = False
     NOW[0] = START
-    app.trigger.clock = lambda: NOW[0]
-    app.trigger.lease_lost()
-    app.purge()
-    yield app
-    app.purge()
-    app.reset_components()
+    with on_memory(app, lambda: NOW[0]) as fresh:
+        yield fresh
 
 
 def _payloads() -> list[Any]:
