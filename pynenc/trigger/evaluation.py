@@ -29,7 +29,7 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from pynenc.exceptions import BrokerError, StateBackendError
+from pynenc.exceptions import BrokerError, StateBackendError, StateBackendUnavailableError
 from pynenc.trigger.conditions import (
     OUTCOME_KINDS,
     CronCondition,
@@ -63,6 +63,9 @@ BATCH = 500
 MAX_OCCASIONS = 100
 #: Passes an outcome noted but not final yet is looked at again before it is dropped.
 PENDING_PASSES = 100_000
+#: Times in a row one firing may be refused by the state backend or the broker (not an
+#: outage: those are waited out) before the pass gives it up and goes on.
+MAX_REFUSALS = 5
 #: Occurrence keys an "and" trigger keeps of its latest firings (see ``_apply``).
 USED_KEPT = 200
 
@@ -78,6 +81,7 @@ class TriggerEvaluator:
         self._states: dict[str, dict[str, Any]] | None = None  #: loaded on the first pass
         self._cursors: dict[str, int] = {}
         self._pending: dict[str, int] = {}  #: noted outcomes not final yet -> passes seen
+        self._refused: dict[str, int] = {}  #: firings refused in a row -> how many times
         self._crons: dict[tuple[str, int], CronSchedule] = {}
         self._full = False
 
@@ -387,8 +391,24 @@ class TriggerEvaluator:
         state["_dirty"] = True
         try:
             invocation_id, new = fire(self.app, definition, occurrences, registered)
-        except (StateBackendError, BrokerError):
-            raise  # not this firing's fault: the pass fails, the next one fires it
+        except StateBackendUnavailableError:
+            raise  # an outage: the pass fails, the next one fires it (however long it lasts)
+        except (StateBackendError, BrokerError) as exc:
+            # refused: the pass is repeated, unless this very firing was refused too often
+            # (a value the backend never takes must not block every other trigger)
+            key = invocation_id_for(definition.trigger_id, occurrences)
+            self._refused = {key: self._refused.get(key, 0) + 1}  # in a row: others forgotten
+            if self._refused[key] < MAX_REFUSALS:
+                raise
+            self._refused.clear()
+            logger.error(
+                "Trigger %s gave up a firing refused %d times in a row: %s",
+                definition.trigger_id,
+                MAX_REFUSALS,
+                exc,
+            )
+            state["last_error"] = f"gave up after {MAX_REFUSALS} refusals: {exc}"
+            return
         except Exception as exc:  # a provider or an argument error: this firing only
             logger.exception("Trigger %s could not fire", definition.trigger_id)
             state["last_error"] = f"{type(exc).__name__}: {exc}"

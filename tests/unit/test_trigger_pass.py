@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pynenc import Pynenc
-from pynenc.exceptions import StateBackendUnavailableError
+from pynenc.exceptions import StateBackendError, StateBackendUnavailableError
 from pynenc.trigger import TriggerBuilder, TriggerContext
 from pynenc.trigger import firing as firing_module
-from pynenc.trigger.evaluation import TriggerEvaluator
+from pynenc.trigger.evaluation import MAX_REFUSALS, TriggerEvaluator
 from tests.unit.trigger_fixtures import on_memory
 
 app = Pynenc(app_id="tests-trigger-pass", config_values={"timezone": "Europe/Madrid"})
@@ -124,6 +124,29 @@ def test_a_backend_failing_while_firing_fails_the_pass_and_the_next_pass_fires_i
     # the firing registered by the failed pass is found, not counted again
     assert status[went.task_id.key].fired == 2 and status[went.task_id.key].last_error is None
     assert len(app.state_backend.find(task_id=half_hourly.task_id.key)) == 1
+
+
+def test_a_firing_the_backend_always_refuses_is_given_up_and_the_others_fire(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = firing_module.fire
+
+    def fire(app_: Pynenc, definition: Any, occurrences: Any, *args: Any) -> tuple[str, bool]:
+        if occurrences[0].get("event", {}).get("payload") == 1:  # e.g. a value too large
+            raise StateBackendError("value too large for the backend")
+        return real(app_, definition, occurrences, *args)
+
+    monkeypatch.setattr(firing_module, "fire", fire)
+    for number in range(3):
+        app.trigger.emit_event("go", number)
+    for _ in range(MAX_REFUSALS - 1):  # refused: the pass fails and is repeated
+        with pytest.raises(StateBackendError):
+            app.trigger.run_pass()
+    app.trigger.run_pass()  # refused once more: given up, the others fire
+    assert _payloads() == [0, 2]
+    assert f"gave up a firing refused {MAX_REFUSALS} times in a row" in caplog.text
+    app.trigger.run_pass()
+    assert _payloads() == [0, 2]  # given up for good
 
 
 def test_a_provider_failing_fails_that_firing_only_and_says_why(
