@@ -1,0 +1,179 @@
+"""The migrated shop on two ``pynenc-celery worker`` processes (threads with ``-B``, and
+prefork), on Redis, with no beat process: each occasion runs once, with the entry's
+arguments and options; stopping every worker and starting them again keeps the schedule
+(nothing runs twice, a missed occasion runs once, as ``trigger.missed = "once"`` says).
+
+With Celery, the team ran one ``celery beat``: two of them would send every run twice
+(no leader lock, Celery #4041; ``test_qa_beat_sidebyside.py`` shows it with Celery's own
+scheduler). The workers take "now" from a Redis key the test moves on
+(``clocked.py``), so cron occasions come without waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import redis
+
+from pynenc import Pynenc
+from pynenc_celery_compat import beat_install
+from tests.celery_compat.qa_beat.conftest import PYNENC_PROJECT, ROOT, WAIT, at, project_env
+from tests.celery_compat.test_worker_command import WorkerProcess
+from tests.integration.deployments import wait_until
+from tests.servers import Server
+
+pytestmark = pytest.mark.integration
+
+APP = "tests.celery_compat.qa_beat.clocked"
+CLOCK = "shop-clock"
+RUNS = "shop-runs"
+DIGEST = "send_digest"
+
+
+class ShopWorker(WorkerProcess):
+    """``pynenc-celery -A clocked worker ARGS`` on the test's Redis and clock."""
+
+    def __init__(self, url: str, *args: str, tmp: Path) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.log = tmp / "worker.log"
+        env = project_env(PYNENC_PROJECT, url, SHOP_CLOCK=CLOCK, SHOP_RUNS_KEY=RUNS)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pynenc_celery_compat", "-A", APP, "worker", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
+        )
+
+
+class Runs:
+    """The shop's audit list: every run any worker made."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.seen: list[dict[str, Any]] = []
+
+    def until(self, done: Callable[[list[dict[str, Any]]], bool], what: str) -> None:
+        """Read runs until ``done(every run read)``."""
+        while not done(self.seen):
+            popped = self.client.blpop([RUNS], timeout=WAIT)
+            assert popped is not None, f"{what}: not seen; runs: {self.seen}"
+            self.seen.append(json.loads(popped[1]))
+
+    def drain(self) -> None:
+        """Read what is left (every worker stopped)."""
+        while (raw := self.client.lpop(RUNS)) is not None:
+            self.seen.append(json.loads(raw))
+
+    def of(self, task: str, since: int = 0) -> list[dict[str, Any]]:
+        return [run for run in self.seen[since:] if run["task"] == task]
+
+    def occasion_after(self, task: str, moment: float) -> Callable[[list[Any]], bool]:
+        """Whether the runs read include one of ``task`` for an occasion at ``moment`` or later."""
+
+        def check(found: list[dict[str, Any]]) -> bool:
+            return any(r["task"] == task and r["trigger"]["occasion"] >= moment for r in found)
+
+        return check
+
+
+@pytest.fixture
+def url(redis_server: Server) -> str:
+    return redis_server.db_url()
+
+
+@pytest.fixture
+def client(url: str) -> Iterator[redis.Redis]:
+    found = redis.Redis.from_url(url, socket_timeout=WAIT + 30)
+    yield found
+    found.close()
+
+
+def trigger_ids(shop: ModuleType) -> list[str]:
+    """The ids of the shop's beat triggers (the same in every process)."""
+    shop.app.loader.import_default_modules()
+    beat_install.install(shop.app, shop.app.pynenc)
+    return sorted(set(beat_install.trigger_ids(shop.app.pynenc).values()))
+
+
+def test_two_workers_run_each_occasion_once_across_restarts(
+    shop: ModuleType, url: str, client: redis.Redis, tmp_path: Path
+) -> None:
+    ids = trigger_ids(shop)
+    assert len(ids) == 11
+    state = Pynenc({"app_id": "shop", "state_backend_url": url}).state_backend
+    runs = Runs(client)
+
+    def start_both(name: str) -> list[ShopWorker]:
+        return [
+            ShopWorker(url, "-P", "threads", "-c", "2", "-B", tmp=tmp_path / f"{name}-a"),
+            ShopWorker(url, "-P", "prefork", "-c", "1", tmp=tmp_path / f"{name}-b"),
+        ]
+
+    client.set(CLOCK, at(2024, 5, 17, 7, 29))  # a Friday
+    workers = start_both("first")
+    try:
+        wait_until(lambda: None not in state.get_values("trigger-state", ids), WAIT, "a pass")
+        client.set(CLOCK, at(2024, 5, 17, 7, 30, 1))
+        runs.until(runs.occasion_after(DIGEST, at(2024, 5, 17, 7, 30)), "the 07:30 digest")
+        client.set(CLOCK, at(2024, 5, 17, 8, 0, 2))
+        runs.until(runs.occasion_after("hourly_stats", at(2024, 5, 17, 8)), "08:00 stats")
+        runs.until(runs.occasion_after("sync_inventory", at(2024, 5, 17, 8)), "08:00 sync")
+    finally:
+        codes = [worker.stop() for worker in workers]
+    assert codes == [0, 0], [worker.output() for worker in workers]
+    assert "Info: -B is not needed" in workers[0].output()
+    late = [r for r in runs.seen if r["trigger"]["occasion"] > at(2025, 1, 1)]
+    assert late == [], (late, [w.output() for w in workers])
+    (digest,) = runs.of(DIGEST)
+    assert digest["details"] == {"period": "daily", "recipients": ["ops@example.com"]}
+    assert (digest["queue"], digest["priority"], digest["beat"]) == ("reports", 7, True)
+    assert digest["expires"] is not None
+    assert digest["trigger"]["occasion"] == at(2024, 5, 17, 7, 30)
+
+    # every worker down from 08:00 to 08:50: sync-inventory's 08:15, 08:30 and 08:45 are
+    # missed; the latest runs once when they are back; the digest and 08:00 runs do not
+    # run again
+    before = len(runs.seen)
+    client.set(CLOCK, at(2024, 5, 17, 8, 50))
+    workers = start_both("second")
+    try:
+        runs.until(runs.occasion_after("sync_inventory", at(2024, 5, 17, 8, 45)), "08:45 sync")
+        client.set(CLOCK, at(2024, 5, 17, 8, 50, 31))  # a heartbeat tick: one more pass
+        runs.until(runs.occasion_after("gateway_heartbeat", at(2024, 5, 17, 8, 50, 30)), "tick")
+    finally:
+        codes = [worker.stop() for worker in workers]
+    assert codes == [0, 0], [worker.output() for worker in workers]
+    (sync,) = runs.of("sync_inventory", before)
+    assert sync["trigger"]["occasion"] == at(2024, 5, 17, 8, 45)
+    assert runs.of(DIGEST, before) == [] and runs.of("hourly_stats", before) == []
+
+    # started again at the same time: nothing runs again; then 09:00 runs once
+    before = len(runs.seen)
+    workers = start_both("third")
+    try:
+        client.set(CLOCK, at(2024, 5, 17, 9, 0, 1))
+        runs.until(runs.occasion_after("hourly_stats", at(2024, 5, 17, 9)), "09:00 stats")
+        runs.until(runs.occasion_after("sync_inventory", at(2024, 5, 17, 9)), "09:00 sync")
+    finally:
+        codes = [worker.stop() for worker in workers]
+    assert codes == [0, 0], [worker.output() for worker in workers]
+    assert [r["trigger"]["occasion"] for r in runs.of("sync_inventory", before)] == [
+        at(2024, 5, 17, 9)
+    ]
+    assert len(runs.of("hourly_stats", before)) == 1
+
+    # exactly once overall: one run per trigger and occasion, each with an id of its own
+    runs.drain()
+    occasions = Counter((r["trigger"]["trigger"], r["trigger"]["occasion"]) for r in runs.seen)
+    assert [key for key, count in occasions.items() if count > 1] == []
+    assert len({r["id"] for r in runs.seen}) == len(runs.seen)
+    assert {r["hostname"] for r in runs.seen} >= {r["hostname"] for r in runs.seen[:1]}
