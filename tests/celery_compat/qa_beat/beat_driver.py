@@ -26,9 +26,11 @@ from celery.beat import Scheduler, _evaluate_entry_args, _evaluate_entry_kwargs
 class RecordingScheduler(Scheduler):  # type: ignore[misc]
     """Celery's in-memory beat scheduler, noting each send (and sending it if ``send``)."""
 
-    def __init__(self, app: Any, sent: list[dict[str, Any]], send: bool, number: int) -> None:
+    def __init__(
+        self, app: Any, sent: list[dict[str, Any]], send: bool, number: int, **kw: Any
+    ) -> None:
         self.sent, self.send, self.number = sent, send, number
-        super().__init__(app, lazy=True)
+        super().__init__(app, lazy=True, **kw)
         if not send:  # no broker connection (Celery's producer connects when first used)
             self.__dict__["producer"] = None
         self.setup_schedule()
@@ -47,8 +49,14 @@ class RecordingScheduler(Scheduler):  # type: ignore[misc]
                 "options": {k: _plain(v) for k, v in options.items()},
             }
         )
-        if self.send:
-            return super().apply_async(entry, producer=producer, advance=False, **kw)
+        if self.send:  # on the real clock: Celery counts expires= from app.now()
+            fake = self.app.__dict__.pop("now")
+            try:
+                result = super().apply_async(entry, producer=producer, advance=False, **kw)
+            finally:
+                self.app.now = fake
+            self.sent[-1]["result"] = f"{type(result).__module__}.{type(result).__name__}"
+            return result
         return None
 
 

@@ -91,6 +91,7 @@ def shop(redis_server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Modu
         import shop.celery
 
         app = shop.celery.app
+        app.set_current()  # as in the project's processes (its shared tasks call through it)
         url = redis_server.db_url()
         saved = {key: app.conf.get(key) for key in ("broker_url", "result_backend")}
         app.conf.update(broker_url=url, result_backend=url)

@@ -11,78 +11,24 @@ scheduler). The workers take "now" from a Redis key the test moves on
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 import redis
 
 from pynenc import Pynenc
 from pynenc_celery_compat import beat_install
-from tests.celery_compat.qa_beat.conftest import PYNENC_PROJECT, ROOT, WAIT, at, project_env
-from tests.celery_compat.test_worker_command import WorkerProcess
+from tests.celery_compat.qa_beat.conftest import WAIT, at
+from tests.celery_compat.qa_beat.processes import CLOCK, Runs, ShopWorker
 from tests.integration.deployments import wait_until
 from tests.servers import Server
 
 pytestmark = pytest.mark.integration
 
-APP = "tests.celery_compat.qa_beat.clocked"
-CLOCK = "shop-clock"
-RUNS = "shop-runs"
 DIGEST = "send_digest"
-
-
-class ShopWorker(WorkerProcess):
-    """``pynenc-celery -A clocked worker ARGS`` on the test's Redis and clock."""
-
-    def __init__(self, url: str, *args: str, tmp: Path) -> None:
-        tmp.mkdir(parents=True, exist_ok=True)
-        self.log = tmp / "worker.log"
-        env = project_env(PYNENC_PROJECT, url, SHOP_CLOCK=CLOCK, SHOP_RUNS_KEY=RUNS)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pynenc_celery_compat", "-A", APP, "worker", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log.open("a"),
-            stderr=subprocess.STDOUT,
-        )
-
-
-class Runs:
-    """The shop's audit list: every run any worker made."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
-        self.seen: list[dict[str, Any]] = []
-
-    def until(self, done: Callable[[list[dict[str, Any]]], bool], what: str) -> None:
-        """Read runs until ``done(every run read)``."""
-        while not done(self.seen):
-            popped = self.client.blpop([RUNS], timeout=WAIT)
-            assert popped is not None, f"{what}: not seen; runs: {self.seen}"
-            self.seen.append(json.loads(popped[1]))
-
-    def drain(self) -> None:
-        """Read what is left (every worker stopped)."""
-        while (raw := self.client.lpop(RUNS)) is not None:
-            self.seen.append(json.loads(raw))
-
-    def of(self, task: str, since: int = 0) -> list[dict[str, Any]]:
-        return [run for run in self.seen[since:] if run["task"] == task]
-
-    def occasion_after(self, task: str, moment: float) -> Callable[[list[Any]], bool]:
-        """Whether the runs read include one of ``task`` for an occasion at ``moment`` or later."""
-
-        def check(found: list[dict[str, Any]]) -> bool:
-            return any(r["task"] == task and r["trigger"]["occasion"] >= moment for r in found)
-
-        return check
 
 
 @pytest.fixture
