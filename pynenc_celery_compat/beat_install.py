@@ -16,6 +16,7 @@ compat task's ``with_options``), with Celery beat's ``celery_beat_task`` header.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import time
 import weakref
@@ -102,10 +103,12 @@ def _entry(celery_app: Any, pynenc_app: Pynenc, name: str, raw: Any) -> BeatEntr
     options = call_options(name, raw.get("options"))
     task = celery_app.tasks.get(task_name)
     if task is None:
+        close = difflib.get_close_matches(task_name, list(celery_app.tasks), n=1, cutoff=0.8)
+        meant = f"; did you mean {close[0]!r}?" if close else ""
         raise BeatScheduleError(
             f"beat entry {name!r}: no task named {task_name!r} in app {celery_app.main!r}, "
             "even after importing its task modules; list the module that defines it in "
-            "include (or imports, or autodiscover_tasks), or correct the name"
+            f"include (or imports, or autodiscover_tasks), or correct the name{meant}"
         )
     if not registry.made_here(task) or routed_to_celery(task, celery_app):
         why = (
