@@ -6,10 +6,10 @@
 a compat app alike (both are ``celery.Celery``).
 
 Run as a script (``python -m tests.celery_compat.qa_beat.beat_driver``) with the original
-Celery project on ``PYTHONPATH``, it reads ``{"timeline": [...], "schedulers": n,
-"send": bool}`` from stdin and prints the sends as JSON: the test process imports the
-migrated project under the same package name, so Celery's side runs in a process of its
-own.
+Celery project on ``PYTHONPATH``, it reads ``{"timeline": [...], "schedulers": n, "send":
+bool, "conf": {setting: value}}`` from stdin and prints the sends as JSON: the test
+process imports the migrated project under the same package name, so Celery's side runs
+in a process of its own.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ def main() -> None:
     request = json.load(sys.stdin)
     from shop.celery import app  # the original project (on PYTHONPATH)
 
+    app.conf.update(request.get("conf") or {})
     sent = drive(app, request["timeline"], request.get("schedulers", 1), request.get("send", False))
     json.dump(sent, sys.stdout)
 

@@ -64,9 +64,13 @@ def celery_side(
     url: str = "redis://127.0.0.1:1/0",
     schedulers: int = 1,
     send: bool = False,
+    conf: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """What Celery 5.7's beat sends for the original project along ``timeline``."""
-    request = json.dumps({"timeline": timeline, "schedulers": schedulers, "send": send})
+    """What Celery 5.7's beat sends for the original project along ``timeline`` (with the
+    settings ``conf`` changed)."""
+    request = json.dumps(
+        {"timeline": timeline, "schedulers": schedulers, "send": send, "conf": conf or {}}
+    )
     done = subprocess.run(
         [sys.executable, "-m", "tests.celery_compat.qa_beat.beat_driver"],
         input=request,

@@ -131,3 +131,29 @@ def test_per_call_time_limits_warn_that_pynencs_limits_are_the_tasks(
     limits = [s for s in said if "time_limit=" in s]
     assert all("per task" in s and "Celery broker" not in s for s in limits), limits
     assert any("routing_key=" in s and "Celery broker" in s for s in said), said
+
+
+@pytest.mark.usefixtures("shop_settings")
+def test_celerys_own_schedule_objects_work_as_this_packages() -> None:
+    """A settings module not migrated yet (``from celery.schedules import crontab``)."""
+    from celery import schedules as celerys
+
+    entries = {
+        "digest": {"task": DIGEST, "schedule": celerys.crontab(30, 7, "mon-fri"), "args": ("d",)},
+        "rates": {"task": DIGEST, "schedule": celerys.schedule(45), "args": ("r",)},
+    }
+    app = app_with(entries["digest"])
+    app.conf.beat_schedule = entries
+    found = {entry.name: entry.when for entry in beat_install.install(app, app.pynenc)}
+    assert found == {"digest": "cron '30 7 * * 1-5'", "rates": "every 45 s"}
+
+
+@pytest.mark.usefixtures("shop_settings")
+def test_a_runner_started_in_process_logs_a_bad_entry_and_runs_the_tasks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_with({"task": "shop.reports.tasks.send_digets", "schedule": 60, "args": ("d",)})
+    with app.pynenc.running_in_background(stop_timeout=30):
+        assert app.pynenc.trigger.definitions() == []
+    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("beat_schedule is not run: beat entry 'bad'" in s for s in said), said

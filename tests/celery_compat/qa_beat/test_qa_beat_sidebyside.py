@@ -128,3 +128,35 @@ def test_two_celery_beats_send_everything_twice() -> None:
     sent = celery_side(window, schedulers=2)
     digest = [s["beat"] for s in sent if s["entry"] == "weekday-digest"]
     assert digest == [0, 1]
+
+
+def test_beat_cron_starting_deadline_skips_the_same_missed_crontab_runs(
+    shop: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``CELERY_BEAT_CRON_STARTING_DEADLINE = 300``: after each gap Celery's beat skips a
+    crontab run missed by more than 5 minutes, and so does pynenc. Intervals differ on
+    purpose (docs/celery.md): Celery's deadline is for crontabs only, pynenc's
+    ``trigger.missed = "skip"`` is for every entry; its ``missed_after`` of 300 s makes the
+    ticks of the last 5 minutes before a restart on time, each run at the restart: the
+    30 s heartbeat runs 11 times at once where Celery's beat sends it once (an open
+    question of this QA: see its report)."""
+    deadline = 300
+    theirs = moments(celery_side(TIMELINE, conf={"beat_cron_starting_deadline": deadline}))
+    shop.app.conf.beat_cron_starting_deadline = deadline
+    try:
+        mine = moments(Fired(shop.app, monkeypatch).run(TIMELINE))
+    finally:
+        shop.app.conf.beat_cron_starting_deadline = None
+    crons = {"weekday-digest", "sync-inventory", "weekend-prices", "monthly-invoices"}
+    crons |= {"quarterly-report", "nightly session cleanup"}
+    for name in crons:
+        assert mine.get(name, []) == theirs.get(name, []), name
+    assert "Sat 2024-06-01 01:30:00" not in theirs["weekday-digest"]  # missed, skipped
+    gaps = {shown(start) for start, _ in WINDOWS[1:]}
+    # hourly-stats is an interval to Celery (relative=True): no deadline, one run after a gap
+    assert Counter(m for m in theirs["hourly-stats"] if m in gaps) == dict.fromkeys(gaps, 1)
+    assert [m for m in mine["hourly-stats"] if m in gaps] == []
+    for name, every in {**SHORT, "expire-carts": 300}.items():
+        at_restarts = Counter(m for m in mine[name] if m in gaps)
+        assert at_restarts == dict.fromkeys(gaps, deadline // every + 1), name
+        assert Counter(m for m in theirs[name] if m in gaps) == dict.fromkeys(gaps, 1), name
