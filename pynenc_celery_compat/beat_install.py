@@ -68,16 +68,19 @@ _installed: weakref.WeakKeyDictionary[Pynenc, Installed] = weakref.WeakKeyDictio
 
 def read_entries(celery_app: Any, pynenc_app: Pynenc) -> list[BeatEntry]:
     """The entries of ``celery_app``'s ``beat_schedule``, converted (its task modules
-    imported already: tasks are found by name).
+    imported first, as a worker does: tasks are found by name).
 
     :raises BeatScheduleError: entries that cannot run on pynenc, each named with why.
     """
-    _ = celery_app.tasks  # finalized first: on_after_finalize handlers may add entries
+    tasks = celery_app.tasks  # finalized first: on_after_finalize handlers may add entries
     schedule = celery_app.conf.beat_schedule or {}
     if not isinstance(schedule, Mapping):
         raise BeatScheduleError(
             f"beat_schedule must be a dict of entry names to entries, got {type(schedule).__name__}"
         )
+    names = [raw.get("task") for raw in schedule.values() if isinstance(raw, Mapping)]
+    if any(isinstance(name, str) and name not in tasks for name in names):
+        celery_app.loader.import_default_modules()  # a worker did; a test's install may not
     found: list[BeatEntry] = []
     errors: list[str] = []
     for name, raw in list(schedule.items()):

@@ -120,3 +120,24 @@ def test_the_django_style_settings_reach_pynenc(shop: ModuleType) -> None:
         )
     finally:
         shop.app.conf.beat_cron_starting_deadline = None
+
+
+def test_installing_the_schedule_by_hand_imports_the_task_modules_first() -> None:
+    """docs/celery.md: a test that wants the schedule calls ``beat_install.install(app,
+    app.pynenc)``; with ``autodiscover_tasks`` nothing has imported the tasks modules yet
+    in a fresh process."""
+    script = (
+        "from shop.celery import app\n"
+        "from pynenc_celery_compat import beat_install\n"
+        "print(len(beat_install.install(app, app.pynenc)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=project_env(PYNENC_PROJECT, "redis://127.0.0.1:1/0"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "11"), done.stderr[-2000:]
