@@ -98,6 +98,7 @@ def test_celery_beat_left_running_sends_only_what_pynenc_does_not_run(
     (digest,) = runs.of("send_digest")
     assert digest["trigger"] is None and digest["beat"] is True
     assert digest["details"] == {"period": "daily", "recipients": ["ops@example.com"]}
+    assert (digest["queue"], digest["priority"]) == ("reports", 7)  # as pynenc's run has them
     for task in ("gateway_heartbeat", "refresh_rates"):
         assert [run["trigger"] is not None for run in runs.of(task)] == [True], runs.of(task)
 
