@@ -157,3 +157,28 @@ def test_a_runner_started_in_process_logs_a_bad_entry_and_runs_the_tasks(
         assert app.pynenc.trigger.definitions() == []
     said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert any("beat_schedule is not run: beat entry 'bad'" in s for s in said), said
+
+
+@pytest.mark.usefixtures("shop_settings")
+def test_add_periodic_task_from_on_after_finalize_and_the_documented_cron_line() -> None:
+    """docs/celery.md: ``add_periodic_task`` from an ``on_after_finalize`` handler too;
+    ``crontab(minute="*/15", hour="9-17", day_of_week="mon-fri")`` → ``*/15 9-17 * * 1-5``."""
+    app = Celery(f"shop-fin-{uuid.uuid4().hex[:8]}", set_as_current=False)
+    app.config_from_object("shop.settings", namespace="CELERY")
+    app.conf.update(broker_url="memory://", result_backend="cache+memory://")
+    app.conf.beat_schedule = {}
+    assert not app.finalized  # the handler runs when a runner reads the schedule
+
+    @app.on_after_finalize.connect(weak=False)
+    def setup(sender: Any, **kwargs: Any) -> None:
+        sender.add_periodic_task(
+            crontab(minute="*/15", hour="9-17", day_of_week="mon-fri"),
+            sender.tasks[DIGEST].s("quarter-hourly"),
+            name="office hours",
+            queue="reports",
+        )
+
+    (entry,) = beat_install.install(app, app.pynenc)
+    assert (entry.name, entry.when) == ("office hours", "cron '*/15 9-17 * * 1-5'")
+    assert entry.builder.arguments == {"period": "quarter-hourly"}
+    assert entry.call_options == {"queue": "reports"}
