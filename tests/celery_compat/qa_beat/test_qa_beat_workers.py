@@ -11,6 +11,7 @@ scheduler). The workers take "now" from a Redis key the test moves on
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,3 +124,34 @@ def test_two_workers_run_each_occasion_once_across_restarts(
     assert [key for key, count in occasions.items() if count > 1] == []
     assert len({r["id"] for r in runs.seen}) == len(runs.seen)
     assert {r["hostname"] for r in runs.seen} >= {r["hostname"] for r in runs.seen[:1]}
+
+
+def test_a_worker_killed_holding_the_lease_hands_the_schedule_on(
+    shop: ModuleType, url: str, client: redis.Redis, tmp_path: Path
+) -> None:
+    """docs/celery.md: "a worker that dies hands the schedule to another one with the
+    services lease". The worker evaluating the triggers is killed (SIGKILL); the other
+    one runs the 07:30 digest, once, when its lease has run out (``runner.dead_after``)."""
+    ids = trigger_ids(shop)
+    state = Pynenc({"app_id": "shop", "state_backend_url": url}).state_backend
+    runs = Runs(client)
+    client.set(CLOCK, at(2024, 5, 17, 7, 29))
+    workers = [ShopWorker(url, "-P", "threads", "-c", "1", tmp=tmp_path / name) for name in "ab"]
+    try:
+        wait_until(lambda: None not in state.get_values("trigger-state", ids), WAIT, "a pass")
+        wait_until(lambda: len(state.runner_infos()) == 2, WAIT, "both workers up")
+        holder = client.hget("pynenc:{shop}:lease:services", "holder")
+        assert holder is not None
+        pid = state.runner_infos()[holder.decode()]["pid"]
+        (killed,) = [w for w in workers if w.process.pid == pid]
+        killed.process.send_signal(signal.SIGKILL)
+        killed.process.wait(WAIT)
+        client.set(CLOCK, at(2024, 5, 17, 7, 30, 1))
+        runs.until(runs.occasion_after(DIGEST, at(2024, 5, 17, 7, 30)), "the digest")
+    finally:
+        survivors = [w for w in workers if w.process.poll() is None]
+        codes = [worker.stop() for worker in survivors]
+    assert codes == [0], [worker.output() for worker in workers]
+    runs.drain()
+    (digest,) = runs.of(DIGEST)
+    assert digest["pid"] != pid and digest["trigger"]["occasion"] == at(2024, 5, 17, 7, 30)
