@@ -134,15 +134,6 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
         """This task declared on ``app``, running the same compat task."""
         return type(self)(app, self.func, self.options, name=self.task_id.name, compat=self.compat)
 
-    def with_options(self, **options: Any) -> Any:
-        """pynenc's ``with_options``; a trigger firing for a beat entry gets the entry's
-        call options too (:func:`pynenc_celery_compat.beat_install.fired_options`)."""
-        if options.get("headers"):
-            from pynenc_celery_compat.beat_install import fired_options
-
-            options = fired_options(self.app, options)
-        return super().with_options(**options)
-
     def call_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Arguments:
         """The :class:`Arguments` of ``task.apply_async(args, kwargs)``: bound by name,
         defaults left out (the runner's ``self.request.args`` are the caller's).

@@ -10,8 +10,11 @@ entry's task (:mod:`pynenc.trigger`), evaluated by the runners themselves
     solar(...), custom schedule class  -> BeatScheduleError (not supported)
     args, kwargs                       -> with_arguments({parameter: value}) (bound to the
                                           task's parameters, as the call would bind them)
-    options                            -> the triggered call's queue, priority, expires,
-                                          countdown and headers (task_routes applied)
+    options                            -> with_options(queue, priority, expires, delay,
+                                          headers) (task_routes applied; countdown is the
+                                          delay; Celery beat's celery_beat_task header added)
+    the entry's name                   -> named(name): each entry is a trigger of its own,
+                                          even two with the same task, times and arguments
 
 ``relative=True`` (Celery: round each next time down to the interval's largest unit) is
 applied exactly for 1 minute, 1 hour and 1 day (a cron at the start of each minute, hour or
@@ -33,12 +36,14 @@ from uuid import UUID
 
 from celery import schedules as celery_schedules
 
-from pynenc.exceptions import ConfigError
+from pynenc.exceptions import ConfigError, TaskDefinitionError
 from pynenc.trigger import TriggerBuilder
 from pynenc_celery_compat.calling import _BROKER_ONLY
 from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.schedules import SOLAR_UNSUPPORTED, cron_expression
 
+#: the header Celery's beat puts on the calls it sends
+BEAT_HEADER = "celery_beat_task"
 #: the keys of a beat_schedule entry
 ENTRY_KEYS = ("task", "schedule", "args", "kwargs", "options", "relative")
 #: apply_async options a triggered call takes: Celery's name -> pynenc's call option
@@ -277,6 +282,21 @@ def call_options(name: str, options: Any) -> dict[str, Any]:
     return found
 
 
+def apply_options(name: str, builder: TriggerBuilder, options: Mapping[str, Any]) -> None:
+    """Name ``builder`` after entry ``name`` and give it the entry's call ``options`` (from
+    :func:`call_options`) with Celery beat's ``celery_beat_task`` header.
+
+    :raises BeatScheduleError: the name or an option does not fit a pynenc trigger.
+    """
+    given = dict(options)
+    given["headers"] = {**given.get("headers", {}), BEAT_HEADER: True}
+    try:
+        builder.named(name).with_options(**given)
+    except TaskDefinitionError as exc:
+        text = str(exc).removeprefix("TriggerBuilder().with_").replace("(delay=", "(countdown=")
+        raise BeatScheduleError(f"beat entry {name!r}: {text}") from exc
+
+
 def _priority(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise BeatScheduleError(f"beat entry {name!r}: options priority= must be an integer")
@@ -327,8 +347,10 @@ def check_keys(name: str, entry: Any) -> None:
 
 
 __all__ = [
+    "BEAT_HEADER",
     "BeatEntry",
     "BeatScheduleError",
+    "apply_options",
     "bound_arguments",
     "call_options",
     "check_keys",

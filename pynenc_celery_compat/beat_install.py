@@ -8,9 +8,9 @@ entries included: Celery stores them there), turns each entry into a trigger
 runner holding the services lease evaluates them, so with several runners each occasion
 runs once.
 
-A trigger calls its task with arguments only; the entry's call options (queue, priority,
-expires, countdown, headers) are added when it fires (:func:`fired_options`, called by the
-compat task's ``with_options``), with Celery beat's ``celery_beat_task`` header.
+Each entry is a trigger of its own, named after the entry, with the entry's call options
+(queue, priority, expires, countdown, headers, and Celery beat's ``celery_beat_task``
+header): two entries with the same task, times and arguments both run, as Celery sends both.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from pynenc.exceptions import TaskDefinitionError
 from pynenc.trigger.conditions import CronCondition
 from pynenc.trigger.cron import CronSchedule
 from pynenc.trigger.definition import define
-from pynenc.trigger.firing import HEADER
 from pynenc_celery_compat import registry
 from pynenc_celery_compat.beat import (
+    BEAT_HEADER,
     BeatEntry,
     BeatScheduleError,
+    apply_options,
     bound_arguments,
     call_options,
     check_keys,
@@ -49,16 +50,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pynenc_celery_compat.beat")
 
-#: the header Celery's beat puts on the calls it sends
-BEAT_HEADER = "celery_beat_task"
-
 
 @dataclass(frozen=True)
 class Installed:
     """The beat entries installed on one pynenc app."""
 
     entries: tuple[BeatEntry, ...]
-    by_trigger: Mapping[str, BeatEntry]  #: trigger id -> its entry
     trigger_of: Mapping[str, str]  #: entry name -> its trigger id
     task_names: frozenset[str]  #: tasks given triggers
 
@@ -126,6 +123,7 @@ def _entry(celery_app: Any, pynenc_app: Pynenc, name: str, raw: Any) -> BeatEntr
     router = bridge_for(celery_app).router
     if router is not None and "queue" not in options:  # task_routes, as beat's apply_async
         options = routed(router, task, list(args or ()), dict(kwargs or {}), options)
+    apply_options(name, builder, options)
     return BeatEntry(name, task_name, raw["schedule"], builder, when, options)
 
 
@@ -133,8 +131,7 @@ def install(celery_app: Any, pynenc_app: Pynenc) -> list[BeatEntry]:
     """Declare ``celery_app``'s beat entries as triggers on ``pynenc_app``'s tasks (again:
     the triggers of entries removed since go); the entries.
 
-    :raises BeatScheduleError: entries that cannot run on pynenc, or two that pynenc
-        cannot tell apart (same task, times and arguments, other options).
+    :raises BeatScheduleError: entries that cannot run on pynenc.
     """
     previous = _installed.get(pynenc_app)
     _ = celery_app.tasks  # finalized first: on_after_finalize handlers may add entries
@@ -145,33 +142,17 @@ def install(celery_app: Any, pynenc_app: Pynenc) -> list[BeatEntry]:
     for entry in entries:
         if entry.skipped is None:
             by_task.setdefault(entry.task, []).append(entry)
-    by_trigger: dict[str, BeatEntry] = {}
     trigger_of: dict[str, str] = {}
     errors: list[str] = []
     adapters: dict[str, Any] = {}
     for task_name, group in by_task.items():
         adapter = adapters[task_name] = celery_app.tasks[task_name].pynenc_task_for(pynenc_app)
-        for entry in group:
+        for entry in group:  # each named after its entry: a trigger of its own
             try:
                 (definition,) = define(adapter, entry.builder)
             except TaskDefinitionError as exc:
                 errors.append(f"beat entry {entry.name!r}: {exc}")
                 continue
-            same = by_trigger.get(definition.trigger_id)
-            if same is not None and same.call_options != entry.call_options:
-                errors.append(
-                    f"beat entries {same.name!r} and {entry.name!r} call {task_name} at the "
-                    "same times with the same arguments but other options; pynenc runs them "
-                    "as one trigger. Merge them, or give one other arguments or times"
-                )
-            elif same is not None:
-                warn_once(
-                    f"beat-same-{entry.name}",
-                    f"beat entries {same.name!r} and {entry.name!r} are the same call of "
-                    f"{task_name} at the same times: pynenc runs it once per occasion "
-                    "(celery beat sent it once per entry)",
-                )
-            by_trigger.setdefault(definition.trigger_id, entry)
             trigger_of[entry.name] = definition.trigger_id
     if errors:
         raise BeatScheduleError(_listed(errors))
@@ -182,9 +163,9 @@ def install(celery_app: Any, pynenc_app: Pynenc) -> list[BeatEntry]:
         found = pynenc_app.tasks.get(task_name)
         if found is not None:
             pynenc_app.trigger.register(found, [])
-    _installed[pynenc_app] = Installed(tuple(entries), by_trigger, trigger_of, frozenset(by_task))
+    _installed[pynenc_app] = Installed(tuple(entries), trigger_of, frozenset(by_task))
     if entries:
-        logger.info("beat: %d entries run by this app's runners", len(by_trigger))
+        logger.info("beat: %d entries run by this app's runners", len(trigger_of))
     return entries
 
 
@@ -215,25 +196,6 @@ def trigger_ids(pynenc_app: Pynenc) -> dict[str, str]:
     return dict(found.trigger_of) if found else {}
 
 
-def fired_options(pynenc_app: Pynenc, options: dict[str, Any]) -> dict[str, Any]:
-    """``with_options`` arguments of a trigger's firing, with its beat entry's call options
-    (``options`` as they are when the trigger is not a beat entry's)."""
-    headers = options.get("headers") or {}
-    fired = headers.get(HEADER)
-    found = _installed.get(pynenc_app)
-    if found is None or not isinstance(fired, Mapping):
-        return options
-    entry = found.by_trigger.get(str(fired.get("trigger")))
-    if entry is None:
-        return options
-    merged = dict(options)
-    for key, value in entry.call_options.items():
-        if key != "headers" and merged.get(key) is None:
-            merged[key] = value
-    merged["headers"] = {**entry.call_options.get("headers", {}), BEAT_HEADER: True, **headers}
-    return merged
-
-
 def describe(entries: list[BeatEntry], timezone: str, now: float | None = None) -> list[str]:
     """One line per entry for people: name, task, when, arguments, options, next run."""
     now = time.time() if now is None else now
@@ -259,7 +221,6 @@ def describe(entries: list[BeatEntry], timezone: str, now: float | None = None) 
 __all__ = [
     "BEAT_HEADER",
     "describe",
-    "fired_options",
     "install",
     "install_for_runner",
     "installed",

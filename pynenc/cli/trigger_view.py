@@ -32,6 +32,8 @@ def triggered_by(header: Any, zone: str) -> list[str]:
     if not isinstance(header, dict):
         return [f"by a trigger ({json.dumps(header, default=str)[:200]})"]
     trigger = header.get("trigger", "?")
+    if header.get("name") is not None:
+        trigger = f"{trigger} ({header['name']!r})"
     met = header.get("met")
     if isinstance(met, list) and met:
         return [f"by {trigger} once each condition was met:"] + [

@@ -141,6 +141,8 @@ def _statuses(app: Pynenc, ids: list[str | None]) -> dict[str, str]:
 def _show(app: Pynenc, status: TriggerStatus, last_status: str | None, now: float) -> None:
     definition, zone = status.definition, app.conf.timezone
     click.echo(definition.trigger_id)
+    if definition.name is not None:
+        click.echo(f"  name        {definition.name}")
     click.echo(f"  task        {definition.task_key}")
     click.echo(f"  when        {definition.describe()}")
     click.echo(f"  logic       {LOGIC.get(definition.logic, definition.logic)}")
@@ -148,6 +150,8 @@ def _show(app: Pynenc, status: TriggerStatus, last_status: str | None, now: floa
         click.echo(f"  arguments   built by {definition.provider}")
     elif definition.arguments:
         click.echo(f"  arguments   {json.dumps(definition.arguments, default=str)}")
+    if definition.options:
+        click.echo(f"  options     {json.dumps(definition.options, default=str)}")
     if status.next_due is not None:
         due = status.next_due
         click.echo(f"  next due    {both(due, zone)} ({_due_in(due, now)})")
@@ -171,6 +175,7 @@ def _as_dict(app: Pynenc, status: TriggerStatus, last_status: str | None) -> dic
     definition, zone = status.definition, app.conf.timezone
     return {
         "trigger_id": definition.trigger_id,
+        "name": definition.name,
         "task": definition.task_key,
         "description": definition.describe(),
         "conditions": [
@@ -180,6 +185,7 @@ def _as_dict(app: Pynenc, status: TriggerStatus, last_status: str | None) -> dic
         "logic": definition.logic,
         "arguments": definition.arguments,
         "provider": definition.provider,
+        "options": dict(definition.options),
         "next_due": status.next_due,
         "next_due_utc": _utc(status.next_due),
         "next_due_local": _local(status.next_due, zone),

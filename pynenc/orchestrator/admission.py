@@ -129,6 +129,7 @@ def _fail(orchestrator: Orchestrator, envelope: Envelope, runner_id: str, reason
         "sets reroute_on_concurrency_control=False (fail instead of waiting for a slot)."
     )
     why = f"not run: {reason}"
+    orchestrator.note_endings([(inv, envelope.task_id)])  # it ends here: for its triggers
     if orchestrator.finish(inv, S.FAILED, runner_id, reason=why, error=exception_to_payload(error)):
         log.not_admitted(envelope.task_id, inv, reason)
 

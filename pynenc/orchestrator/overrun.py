@@ -52,6 +52,7 @@ def record_overrun(
             return InvocationStatus.RETRY
         return None
     log.failed(envelope, elapsed, error)
+    orchestrator.note_endings([(envelope.invocation_id, envelope.task_id)])  # for triggers
     if orchestrator.finish(
         envelope.invocation_id, InvocationStatus.FAILED, runner_id, error=payload
     ):

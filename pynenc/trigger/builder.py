@@ -11,9 +11,19 @@
     def ship(order_id: str) -> None: ...
 
 A builder holds conditions (``on_*``), how they combine (``with_logic``: ``"or"``, the
-default, fires on any of them; ``"and"`` once each has been met since the last firing)
-and the arguments of the triggered call (``with_arguments``: a dict, or a provider
-function building them from the :class:`~pynenc.trigger.context.TriggerContext`).
+default, fires on any of them; ``"and"`` once each has been met since the last firing),
+the arguments of the triggered call (``with_arguments``: a dict, or a provider
+function building them from the :class:`~pynenc.trigger.context.TriggerContext`), its call
+options (``with_options``: queue, priority, expires, delay, headers) and a name
+(``named``: two otherwise identical triggers of a task are two triggers)::
+
+    @app.task(
+        triggers=[
+            TriggerBuilder().named("eu").on_cron("0 7 * * *").with_options(queue="eu"),
+            TriggerBuilder().named("us").on_cron("0 7 * * *").with_options(queue="us"),
+        ]
+    )
+    def refresh_prices() -> None: ...
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from pynenc.trigger.conditions import (
     StatusCondition,
     exception_path,
 )
+from pynenc.trigger.options import checked_name, checked_options
 from pynenc.trigger.refs import function_ref
 
 if TYPE_CHECKING:
@@ -49,17 +60,22 @@ MIN_INTERVAL = 0.01
 
 
 class TriggerBuilder:
-    """Conditions, logic and arguments of one trigger (each method returns the builder)."""
+    """Conditions, logic, arguments, call options and name of one trigger (each method
+    returns the builder)."""
 
     def __init__(self) -> None:
         self.conditions: list[Condition] = []
         self.logic: Logic = "or"
         self.arguments: dict[str, Any] | None = None
         self.provider: str | None = None  #: ``module:name`` of the argument provider
+        #: the call options of each triggered invocation (only those given)
+        self.options: dict[str, Any] = {}
+        self.name: str | None = None
 
     def __repr__(self) -> str:
         described = f" {self.logic} ".join(c.describe() for c in self.conditions) or "nothing"
-        return f"TriggerBuilder(on {described})"
+        named = "" if self.name is None else f"{self.name!r} "
+        return f"TriggerBuilder({named}on {described})"
 
     # -- time ----------------------------------------------------------------------------
 
@@ -168,6 +184,39 @@ class TriggerBuilder:
         else:
             self.arguments = None
             self.provider = function_ref(arguments, "with_arguments provider")
+        return self
+
+    # -- call options and name -----------------------------------------------------------
+
+    def with_options(
+        self,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        expires: float | None = None,
+        delay: float | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> Self:
+        """Call options of each triggered invocation, checked now as ``task.with_options``
+        checks them (replacing options given before):
+
+        :param queue: the queue it goes to instead of the task's.
+        :param priority: 0-9, its message priority.
+        :param expires: seconds from each firing: not started by then, it ends EXPIRED.
+        :param delay: seconds from each firing before it may run.
+        :param headers: a dict of JSON values, merged with the ``pynenc_trigger`` header
+            (which it may not hold).
+
+        They are part of the trigger's id: changing them makes a new trigger.
+        """
+        self.options = checked_options(queue, priority, expires, delay, headers)
+        return self
+
+    def named(self, name: str) -> Self:
+        """Name the trigger: ``pynenc triggers`` and the ``pynenc_trigger`` header show it,
+        and it is part of the trigger's id, so two otherwise identical triggers of a task
+        (the same conditions and arguments) are two triggers, each firing on its own."""
+        self.name = checked_name(name)
         return self
 
 

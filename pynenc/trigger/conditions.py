@@ -62,13 +62,10 @@ class EventCondition:
     kind = "event"
 
     def describe(self) -> str:
-        where = f" where {self.payload_filter}" if self.payload_filter else ""
-        return f"event {self.code!r}{where}"
+        return f"event {self.code!r}{_where(self.payload_filter)}"
 
     def matches(self, code: str, payload: Any) -> bool:
-        if code != self.code:
-            return False
-        return self.payload_filter is None or bool(resolve_ref(self.payload_filter)(payload))
+        return code == self.code and _passes(self.payload_filter, payload)
 
 
 @dataclass(frozen=True)
@@ -97,13 +94,10 @@ class ResultCondition:
     kind = "result"
 
     def describe(self) -> str:
-        where = f" where {self.result_filter}" if self.result_filter else ""
-        return f"{self.task_key} succeeds{where}"
+        return f"{self.task_key} succeeds{_where(self.result_filter)}"
 
     def matches(self, status: InvocationStatus, result: Any, error: Any) -> bool:
-        if status is not InvocationStatus.SUCCESS:
-            return False
-        return self.result_filter is None or bool(resolve_ref(self.result_filter)(result))
+        return status is InvocationStatus.SUCCESS and _passes(self.result_filter, result)
 
 
 @dataclass(frozen=True)
@@ -144,6 +138,15 @@ OutcomeCondition = StatusCondition | ResultCondition | ExceptionCondition
 TimeCondition = CronCondition | IntervalCondition
 OUTCOME_KINDS = frozenset({"status", "result", "exception"})
 TIME_KINDS = frozenset({"cron", "interval"})
+
+
+def _where(ref: str | None) -> str:
+    return f" where {ref}" if ref else ""
+
+
+def _passes(ref: str | None, value: Any) -> bool:
+    """Whether ``value`` passes the filter function ``ref`` names (``None``: no filter)."""
+    return ref is None or bool(resolve_ref(ref)(value))
 
 
 def _path(cls: type) -> str:

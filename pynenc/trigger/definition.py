@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pynenc.exceptions import TaskDefinitionError
@@ -35,6 +35,11 @@ class TriggerDefinition:
     logic: str
     arguments: Mapping[str, Any] | None
     provider: str | None
+    #: the name given with ``TriggerBuilder.named`` (part of the id); ``None``: none
+    name: str | None = None
+    #: call options of each triggered invocation (``TriggerBuilder.with_options``: queue,
+    #: priority, expires, delay, headers; only those given)
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
         return f" {self.logic} ".join(c.describe() for c in self.conditions)
@@ -68,12 +73,25 @@ class TriggerDefinition:
             )
         return dict(built)
 
+    def check_arguments(self, task: Task[Any, Any], arguments: Mapping[str, Any]) -> None:
+        """:raises TaskDefinitionError: ``arguments`` (built by the provider) do not fit
+        the task's parameters, naming both."""
+        try:
+            task.signature.bind(**arguments)
+        except TypeError as exc:
+            params = ", ".join(task.signature.parameters) or "none"
+            raise TaskDefinitionError(
+                f"The argument provider {self.provider} of trigger {self.trigger_id} built "
+                f"arguments {sorted(arguments)} that do not fit the parameters of "
+                f"{self.task_key} ({params}): {exc}"
+            ) from exc
+
 
 def define(task: Task[Any, Any], triggers: Any) -> list[TriggerDefinition]:
     """The definitions of ``triggers`` (a builder or a list of them) for ``task``.
 
-    :raises TaskDefinitionError: not builders, a builder with no condition, or arguments
-        the task does not take.
+    :raises TaskDefinitionError: not builders, a builder with no condition, arguments
+        the task does not take, or two triggers with the same id or name.
     """
     builders = list(triggers) if isinstance(triggers, list | tuple) else [triggers]
     key = task.task_id.key
@@ -97,11 +115,17 @@ def define(task: Task[Any, Any], triggers: Any) -> list[TriggerDefinition]:
             "arguments": builder.arguments,
             "provider": builder.provider,
         }
-        try:
+        # added only when given: the ids of triggers without them stay what they were
+        if builder.name is not None:
+            spec["name"] = builder.name
+        if builder.options:
+            spec["options"] = builder.options
+        try:  # no fallback for other values: the id must be the same in every process
             text = json.dumps(spec, sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise TaskDefinitionError(
-                f"Task {key}: with_arguments values must be JSON values ({exc})"
+                f"Task {key}: with_arguments values must be JSON values (dicts, lists, "
+                f"strings, numbers, booleans, None): {exc}. Build others in a provider"
             ) from exc
         digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
         found.append(
@@ -112,9 +136,34 @@ def define(task: Task[Any, Any], triggers: Any) -> list[TriggerDefinition]:
                 builder.logic,
                 builder.arguments,
                 builder.provider,
+                builder.name,
+                dict(builder.options),
             )
         )
+    _check_distinct(key, found)
     return found
+
+
+def _check_distinct(key: str, found: list[TriggerDefinition]) -> None:
+    """:raises TaskDefinitionError: two triggers of the task are one (the same id), or share
+    a name."""
+    ids: dict[str, TriggerDefinition] = {}
+    names: set[str] = set()
+    for definition in found:
+        if definition.trigger_id in ids:
+            raise TaskDefinitionError(
+                f"Task {key}: two of its triggers are the same ({definition.describe()}, the "
+                "same arguments and options), so they would be one trigger. Remove one, or "
+                "name each (TriggerBuilder().named('...')) to have both fire"
+            )
+        ids[definition.trigger_id] = definition
+        if definition.name is not None:
+            if definition.name in names:
+                raise TaskDefinitionError(
+                    f"Task {key}: two of its triggers are named {definition.name!r}; give "
+                    "each trigger of a task its own name"
+                )
+            names.add(definition.name)
 
 
 def _check_arguments(task: Task[Any, Any], builder: TriggerBuilder) -> None:

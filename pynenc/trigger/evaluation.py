@@ -16,7 +16,9 @@ Each occurrence that meets a condition fires the trigger (``"or"``), or is kept 
 trigger's state until every condition has one (``"and"``). Firing registers the task's
 invocation under an id derived from the trigger and its occurrences, so two runners (a
 lease changing hands, a pass repeated after a crash) register it once: exactly once per
-occasion, event or outcome. Cursors and states are stored after the firings they cover.
+occasion, event or outcome. Cursors and states are stored after the firings they cover:
+a pass cut short (the holder killed, the backend failing) leaves what it did not fire to
+the next pass, which registers again only what is not registered yet.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from pynenc.exceptions import BrokerError, StateBackendError
 from pynenc.trigger.conditions import (
     OUTCOME_KINDS,
     CronCondition,
@@ -78,22 +81,38 @@ class TriggerEvaluator:
         self._pending.clear()
 
     def run_pass(self, now: float) -> float:
-        """Fire what is due at ``now``; seconds until the next time occasion."""
+        """Fire what is due at ``now``; seconds until the next time occasion.
+
+        :raises StateBackendError: (or ``BrokerError``) the pass could not finish; what
+            it had not stored is found again by the next pass.
+        """
         definitions = self.app.trigger.definitions()
         if not definitions:
             return math.inf
+        try:
+            return self._run(definitions, now)
+        except BaseException:
+            self.reset()  # what is stored is where the next pass starts from
+            raise
+
+    def _run(self, definitions: list[TriggerDefinition], now: float) -> float:
         states = self._load(definitions)
         found: dict[str, list[tuple[int, Occurrence]]] = {}
         for definition in definitions:
             for index, occurrence in self._time(definition, states[definition.trigger_id], now):
                 found.setdefault(definition.trigger_id, []).append((index, occurrence))
-        self._events(definitions, found)
-        self._outcomes(definitions, found)
+        moved: dict[str, int] = {}  #: log -> the last entry read, stored once fired
+        self._events(definitions, found, moved)
+        pending = self._outcomes(definitions, found, moved)
         for definition in definitions:
             occurrences = found.get(definition.trigger_id)
             if occurrences:
                 self._apply(definition, states[definition.trigger_id], occurrences, now)
         self._save(definitions, states)
+        if pending is not None:  # stored before the cursor moves past them
+            self.app.state_backend.put_value(CURSORS, PENDING, json.dumps(sorted(pending)))
+        for log, seq in moved.items():
+            self._advance(log, seq)
         return self._next_due(definitions, states, now)
 
     # -- loading and saving --------------------------------------------------------------
@@ -209,7 +228,10 @@ class TriggerEvaluator:
     # -- events and outcomes -------------------------------------------------------------
 
     def _events(
-        self, definitions: list[TriggerDefinition], found: dict[str, list[tuple[int, Occurrence]]]
+        self,
+        definitions: list[TriggerDefinition],
+        found: dict[str, list[tuple[int, Occurrence]]],
+        moved: dict[str, int],
     ) -> None:
         listening = [d for d in definitions if "event" in d.kinds]
         after = self._cursors.get(EVENTS, -1)
@@ -233,14 +255,19 @@ class TriggerEvaluator:
                         found.setdefault(definition.trigger_id, []).append(
                             (index, event_occurrence(event))
                         )
-            self._advance(EVENTS, seq)
+            moved[EVENTS] = seq
 
     def _outcomes(
-        self, definitions: list[TriggerDefinition], found: dict[str, list[tuple[int, Occurrence]]]
-    ) -> None:
+        self,
+        definitions: list[TriggerDefinition],
+        found: dict[str, list[tuple[int, Occurrence]]],
+        moved: dict[str, int],
+    ) -> set[str] | None:
+        """Collect the outcomes noted since the cursor; the noted outcomes not final yet
+        when they changed (to store), else ``None``."""
         watching = [d for d in definitions if d.kinds & OUTCOME_KINDS]
         if not watching:
-            return
+            return None
         backend = self.app.state_backend
         entries = backend.read_log(OUTCOMES, max(self._cursors.get(OUTCOMES, -1), 0), BATCH)
         before = set(self._pending)
@@ -248,7 +275,7 @@ class TriggerEvaluator:
         for _, raw in entries:
             noted[json.loads(raw)[0]] = None
         if not noted:
-            return
+            return None
         ids = list(noted)
         for inv, record in zip(ids, backend.get_many(ids), strict=True):
             if record is None:
@@ -261,10 +288,9 @@ class TriggerEvaluator:
                 continue
             self._pending.pop(inv, None)
             self._match_outcome(watching, record, found)
-        if set(self._pending) != before:  # stored first: the cursor then moves past them
-            backend.put_value(CURSORS, PENDING, json.dumps(sorted(self._pending)))
         if entries:
-            self._advance(OUTCOMES, entries[-1][0])
+            moved[OUTCOMES] = entries[-1][0]
+        return set(self._pending) if set(self._pending) != before else None
 
     def _match_outcome(
         self,
@@ -328,6 +354,8 @@ class TriggerEvaluator:
         state["_dirty"] = True
         try:
             invocation_id, new = fire(self.app, definition, occurrences)
+        except (StateBackendError, BrokerError):
+            raise  # not this firing's fault: the pass fails, the next one fires it
         except Exception as exc:  # a provider or an argument error: this firing only
             logger.exception("Trigger %s could not fire", definition.trigger_id)
             state["last_error"] = f"{type(exc).__name__}: {exc}"

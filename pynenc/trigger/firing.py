@@ -6,13 +6,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pynenc.trigger.occurrences import Occurrence, context_of, invocation_id_for
+from pynenc.trigger.options import HEADER as HEADER  # what triggered an invocation
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.trigger.definition import TriggerDefinition
-
-#: The header of a triggered invocation saying what triggered it.
-HEADER = "pynenc_trigger"
 
 
 def fire(
@@ -21,18 +19,26 @@ def fire(
     """Register (and publish) the triggered invocation: its id, and whether it is new. A
     second firing for the same occurrences (a pass repeated after a crash or a lease
     handover, an outcome noted twice) finds it and registers nothing; registering under
-    the derived id settles a race between two of them."""
+    the derived id settles a race between two of them. The trigger's call options apply
+    (its headers merged with ``pynenc_trigger``)."""
     invocation_id = invocation_id_for(definition.trigger_id, occurrences)
     if app.state_backend.get_many([invocation_id])[0] is not None:
         return invocation_id, False
     task = app.resolve_task(definition.task_key)
     context = context_of(app, definition.trigger_id, occurrences, app.conf.timezone)
     arguments = definition.arguments_for(context)
+    if definition.provider is not None:  # fixed arguments were checked at declaration
+        definition.check_arguments(task, arguments)
     described = [dict(_describe(o)) for o in occurrences]
-    header = {"trigger": definition.trigger_id, **described[-1]}
+    header: dict[str, object] = {"trigger": definition.trigger_id}
+    if definition.name is not None:
+        header["name"] = definition.name
+    header.update(described[-1])
     if len(described) > 1:
         header["met"] = described
-    call = task.with_options(invocation_id=invocation_id, headers={HEADER: header})
+    options = dict(definition.options)
+    headers = {**options.pop("headers", {}), HEADER: header}
+    call = task.with_options(invocation_id=invocation_id, headers=headers, **options)
     return call(**arguments).invocation_id, True
 
 

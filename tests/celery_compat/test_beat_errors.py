@@ -205,15 +205,33 @@ def test_a_task_left_on_celery_is_left_out_with_a_warning() -> None:
     assert [d.task_key for d in app.pynenc.trigger.definitions()] == [RECORD]
 
 
-def test_the_same_entry_twice_runs_once_and_other_options_are_refused() -> None:
+def fired_records(app: Any, *, after: float = 60.0) -> list[Any]:
+    """The invocations a trigger pass registers ``after`` seconds after a first one (which
+    starts the entries' intervals)."""
+    start = 1_900_000_000.0
+    app.pynenc.trigger.clock = lambda: start
+    app.pynenc.trigger.run_pass()
+    app.pynenc.trigger.clock = lambda: start + after
+    app.pynenc.trigger.run_pass()
+    backend = app.pynenc.state_backend
+    return [r for r in backend.get_many(backend.find()) if r is not None]
+
+
+def test_entries_with_the_same_task_times_and_arguments_each_run() -> None:
+    """Celery sends each entry: so does pynenc (a trigger per entry, named after it)."""
     same = {"task": TICK, "schedule": 60, "args": ("x",)}
-    with pytest.warns(UserWarning, match="pynenc runs it once per occasion"):
-        app = installed(a=same, b=dict(same))
-    assert len(app.pynenc.trigger.definitions()) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: nothing is merged
+        app = installed(a=same, b=dict(same), c={**same, "options": {"queue": "other"}})
     ids = beat_install.trigger_ids(app.pynenc)
-    assert ids["a"] == ids["b"]
-    message = install_error(a=same, b={**same, "options": {"queue": "other"}})
-    assert "'a' and 'b' call" in message and "other options" in message
+    assert len(set(ids.values())) == 3
+    names = sorted(d.name or "" for d in app.pynenc.trigger.definitions())
+    assert names == ["a", "b", "c"]
+    records = fired_records(app)
+    by_entry = {r.headers["pynenc_trigger"]["name"]: r for r in records}
+    assert sorted(by_entry) == ["a", "b", "c"]
+    assert by_entry["c"].queue == "other"
+    assert by_entry["a"].queue == by_entry["b"].queue != "other"
 
 
 def test_entries_removed_from_the_schedule_lose_their_triggers() -> None:
@@ -300,14 +318,37 @@ def test_task_routes_give_the_entrys_queue() -> None:
 
 
 def test_a_firing_gets_its_entrys_options_and_celerys_beat_header() -> None:
-    app = installed(job={"task": TICK, "schedule": 60, "options": {"queue": "q", "priority": 3}})
-    (trigger_id,) = beat_install.trigger_ids(app.pynenc).values()
-    fired = {"invocation_id": "trg-1", "headers": {"pynenc_trigger": {"trigger": trigger_id}}}
-    options = beat_install.fired_options(app.pynenc, fired)
-    assert options["queue"] == "q" and options["priority"] == 3
-    assert options["headers"]["celery_beat_task"] is True
-    other = {"headers": {"pynenc_trigger": {"trigger": "elsewhere@1"}}}
-    assert beat_install.fired_options(app.pynenc, other) is other
+    options = {
+        "queue": "q",
+        "priority": 3,
+        "countdown": 2,
+        "expires": 30,
+        "headers": {"origin": "beat"},
+    }
+    app = installed(job={"task": TICK, "schedule": 60, "options": options})
+    (definition,) = app.pynenc.trigger.definitions()
+    assert definition.name == "job"
+    assert definition.options == {
+        "queue": "q",
+        "priority": 3,
+        "delay": 2.0,
+        "expires": 30.0,
+        "headers": {"origin": "beat", "celery_beat_task": True},
+    }
+    (record,) = fired_records(app)
+    assert record.queue == "q" and record.priority == 3
+    assert record.headers["celery_beat_task"] is True and record.headers["origin"] == "beat"
+    assert record.headers["pynenc_trigger"]["trigger"] == definition.trigger_id
+    assert record.due is not None and record.expires is not None
+    assert record.expires - record.due == pytest.approx(28)  # both from the firing
+
+
+def test_options_that_cannot_go_together_name_the_entry() -> None:
+    message = install_error(
+        job={"task": TICK, "schedule": 60, "options": {"countdown": 10, "expires": 5}}
+    )
+    assert "beat entry 'job'" in message
+    assert "countdown=10" in message and "could never start" in message
 
 
 # -- settings and the command -------------------------------------------------------------
