@@ -24,12 +24,15 @@ warning. Below a minute it changes nothing, as in Celery.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import inspect
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from celery import schedules as celery_schedules
 
@@ -61,6 +64,9 @@ REFUSED = {
 IGNORED = {
     "ignore_result": "pynenc records every outcome",
     "add_to_parent": "a periodic call has no parent",
+    "time_limit": "pynenc's time limits are per task: give the task time_limit=",
+    "soft_time_limit": "pynenc's time limits are per task: give the task soft_time_limit=",
+    "serializer": "a call is serialized with its task's serializer",
 }
 #: Celery's relative=True, where it amounts to a cron line: the interval's seconds -> cron
 _RELATIVE_CRON = {60: "* * * * *", 3600: "0 * * * *", 86400: "0 0 * * *"}
@@ -107,9 +113,10 @@ def condition_of(name: str, schedule: Any, relative: bool = False) -> tuple[Trig
             "its own, which pynenc cannot evaluate (its runners compute the times: they need "
             "a crontab, a number of seconds, a timedelta or schedule(run_every))"
         )
+    line = f"; for a cron line write crontab.from_string({schedule!r})" * isinstance(schedule, str)
     raise BeatScheduleError(
         f"beat entry {name!r}: schedule {schedule!r} is not a schedule; give a crontab(...), "
-        "a number of seconds, a timedelta or schedule(run_every=...)"
+        f"a number of seconds, a timedelta or schedule(run_every=...){line}"
     )
 
 
@@ -195,9 +202,37 @@ def bound_arguments(
     except (TypeError, ValueError) as exc:
         raise BeatScheduleError(
             f"beat entry {name!r}: args and kwargs must be JSON values (strings, numbers, "
-            f"booleans, None, lists, dicts): {exc}; pass a datetime as its ISO string"
+            f"booleans, None, lists, dicts): {exc}; pass {_json_hint(found)}"
         ) from exc
     return found
+
+
+#: what to pass instead of a value JSON cannot hold (datetime before date: a subclass)
+_JSON_HINTS = (
+    (dt.datetime, "a datetime as its ISO string"),
+    (dt.date, "a date as its ISO string"),
+    (dt.time, "a time as its ISO string"),
+    (Decimal, "a Decimal as a string"),
+    (set | frozenset, "a set as a list"),
+    (UUID, "a UUID as a string"),
+    (bytes, "bytes as a string"),
+)
+
+
+def _json_hint(values: Any) -> str:
+    """What to pass instead of the first value in ``values`` that JSON cannot hold."""
+    found: list[Any] = []
+
+    def note(value: Any) -> Any:
+        found.append(value)
+        raise TypeError
+
+    with contextlib.suppress(TypeError, ValueError):
+        json.dumps(values, default=note)
+    for kind, hint in _JSON_HINTS:
+        if found and isinstance(found[0], kind):
+            return hint
+    return "it as JSON values (a datetime as its ISO string)"
 
 
 def call_options(name: str, options: Any) -> dict[str, Any]:

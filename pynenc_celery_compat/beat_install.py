@@ -16,6 +16,7 @@ header): two entries with the same task, times and arguments both run, as Celery
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import time
 import weakref
@@ -64,16 +65,19 @@ _installed: weakref.WeakKeyDictionary[Pynenc, Installed] = weakref.WeakKeyDictio
 
 def read_entries(celery_app: Any, pynenc_app: Pynenc) -> list[BeatEntry]:
     """The entries of ``celery_app``'s ``beat_schedule``, converted (its task modules
-    imported already: tasks are found by name).
+    imported first, as a worker does: tasks are found by name).
 
     :raises BeatScheduleError: entries that cannot run on pynenc, each named with why.
     """
-    _ = celery_app.tasks  # finalized first: on_after_finalize handlers may add entries
+    tasks = celery_app.tasks  # finalized first: on_after_finalize handlers may add entries
     schedule = celery_app.conf.beat_schedule or {}
     if not isinstance(schedule, Mapping):
         raise BeatScheduleError(
             f"beat_schedule must be a dict of entry names to entries, got {type(schedule).__name__}"
         )
+    names = [raw.get("task") for raw in schedule.values() if isinstance(raw, Mapping)]
+    if any(isinstance(name, str) and name not in tasks for name in names):
+        celery_app.loader.import_default_modules()  # a worker did; a test's install may not
     found: list[BeatEntry] = []
     errors: list[str] = []
     for name, raw in list(schedule.items()):
@@ -99,10 +103,12 @@ def _entry(celery_app: Any, pynenc_app: Pynenc, name: str, raw: Any) -> BeatEntr
     options = call_options(name, raw.get("options"))
     task = celery_app.tasks.get(task_name)
     if task is None:
+        close = difflib.get_close_matches(task_name, list(celery_app.tasks), n=1, cutoff=0.8)
+        meant = f"; did you mean {close[0]!r}?" if close else ""
         raise BeatScheduleError(
             f"beat entry {name!r}: no task named {task_name!r} in app {celery_app.main!r}, "
             "even after importing its task modules; list the module that defines it in "
-            "include (or imports, or autodiscover_tasks), or correct the name"
+            f"include (or imports, or autodiscover_tasks), or correct the name{meant}"
         )
     if not registry.made_here(task) or routed_to_celery(task, celery_app):
         why = (

@@ -33,6 +33,7 @@ from celery.utils.threads import LocalStack
 
 from pynenc_celery_compat import calling, checks, publish, registry, replacing, routing
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, make_compat
+from pynenc_celery_compat.beat_celery import entry_run_by_runners, sent_by_celery_beat
 from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.eager import ensure_runner, wants_runner
 from pynenc_celery_compat.on_commit import django_on_commit
@@ -123,6 +124,12 @@ class Task(celery_task.Task):  # type: ignore[misc]
             )
         if eager:  # opted into the in-process runner (pynenc_celery_compat.eager)
             ensure_runner(app, self)
+        elif (
+            options
+            and sent_by_celery_beat(options)
+            and entry_run_by_runners(self, app, args, kwargs) is not None
+        ):
+            return None  # celery beat left running: the runners run that entry already
         check_time_limits(self.soft_time_limit, self.time_limit, "task")
         if options:
             check_time_limits(options.get("soft_time_limit"), options.get("time_limit"), "call")

@@ -84,8 +84,10 @@ class Worker:
         #: a test worker (``start_worker``): no ``worker_ready``/``worker_shutdown``, as
         #: Celery's test worker sends neither, and no beat schedule, as it runs no beat
         self.test_worker = False
-        #: whether this process runs the app's ``beat_schedule`` (not a prefork worker
-        #: process: its parent does)
+        #: whether setting up reads the app's ``beat_schedule`` (a bad entry refuses the
+        #: start). Not in a prefork worker process: its parent checked it; its runner
+        #: installs the schedule when it starts (it may hold the services lease, and the
+        #: lease holder runs the trigger pass)
         self.runs_beat = True
 
     # -- preparing a process ---------------------------------------------------------------

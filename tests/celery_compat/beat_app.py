@@ -60,6 +60,7 @@ def redis_clock() -> float:
 
 
 @signals.worker_init.connect
+@signals.worker_process_init.connect  # prefork worker processes run trigger passes too
 def _use_the_test_clock(sender: Any = None, **kwargs: Any) -> None:
     if os.environ.get("BEAT_TEST_CLOCK"):
         app.pynenc.trigger.clock = redis_clock

@@ -1,0 +1,7 @@
+from pynenc_celery_compat import shared_task
+from shop.audit import record
+
+
+@shared_task
+def expire_carts(older_than=86400):
+    record("expire_carts", older_than=older_than)
