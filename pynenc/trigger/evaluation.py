@@ -55,6 +55,8 @@ STATE = "trigger-state"  #: value namespace: trigger id -> its state (JSON)
 CURSORS = "trigger-cursor"  #: value namespace: log name -> last sequence handled
 EVENTS = "trigger-events"  #: log of emitted events
 OUTCOMES = "trigger-outcomes"  #: log of ended invocations of watched tasks
+#: Entries kept in the log of outcomes of watched tasks.
+OUTCOME_LOG_LEN = 100_000
 PENDING = "trigger-outcomes-pending"  #: noted outcomes not final yet (a JSON list)
 #: Log entries read per pass (the next pass reads on at once).
 BATCH = 500
@@ -256,13 +258,8 @@ class TriggerEvaluator:
             return
         entries = self.app.state_backend.read_log(EVENTS, max(after, 0), BATCH)
         self._full |= len(entries) >= BATCH
-        if entries and after >= 0 and entries[0][0] > after + 1:
-            logger.warning(
-                "%d events were dropped before the trigger pass read them "
-                "(trigger.event_retention = %d): raise it, or keep a runner up",
-                entries[0][0] - after - 1,
-                self.app.conf.trigger.event_retention,
-            )
+        retention = self.app.conf.trigger.event_retention
+        _check_gap(entries, after, "events", f"trigger.event_retention = {retention}")
         for seq, raw in entries:
             event = json.loads(raw)
             for definition in listening:
@@ -287,7 +284,9 @@ class TriggerEvaluator:
         if not watching:
             return None
         backend = self.app.state_backend
-        entries = backend.read_log(OUTCOMES, max(self._cursors.get(OUTCOMES, -1), 0), BATCH)
+        after = self._cursors.get(OUTCOMES, -1)
+        entries = backend.read_log(OUTCOMES, max(after, 0), BATCH)
+        _check_gap(entries, after, "outcome notes", f"the log keeps {OUTCOME_LOG_LEN}")
         self._full |= len(entries) >= BATCH
         before = set(self._pending)
         noted = dict.fromkeys(self._pending)
@@ -418,6 +417,18 @@ class TriggerEvaluator:
             state["last_fired"] = now
             state["last_invocation"] = invocation_id
             state["fired"] = int(state.get("fired", 0)) + 1
+
+
+def _check_gap(entries: list[tuple[int, str]], after: int, what: str, limit: str) -> None:
+    """Warn when the log dropped entries past ``after`` before the pass read them."""
+    if entries and after >= 0 and entries[0][0] > after + 1:
+        logger.warning(
+            "%d %s were dropped before the trigger pass read them (%s): keep a runner up, "
+            "or raise the limit",
+            entries[0][0] - after - 1,
+            what,
+            limit,
+        )
 
 
 def _ticks(

@@ -21,16 +21,13 @@ from pynenc.exceptions import TaskDefinitionError
 from pynenc.trigger.conditions import CronCondition, IntervalCondition
 from pynenc.trigger.cron import CronSchedule
 from pynenc.trigger.definition import TriggerDefinition, define
-from pynenc.trigger.evaluation import EVENTS, OUTCOMES, STATE, TriggerEvaluator
+from pynenc.trigger.evaluation import EVENTS, OUTCOME_LOG_LEN, OUTCOMES, STATE, TriggerEvaluator
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.task import Task
 
 logger = logging.getLogger("pynenc.trigger")
-
-#: Entries kept in the log of outcomes of watched tasks.
-OUTCOME_LOG_LEN = 100_000
 
 
 @dataclass(frozen=True)

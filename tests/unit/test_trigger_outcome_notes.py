@@ -5,6 +5,7 @@ publication of a delayed call, instead of a delayed retry), and a failure record
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from pynenc import ConcurrencyControlType, InvocationStatus, Pynenc
 from pynenc.orchestrator import admission
 from pynenc.orchestrator.scheduling import schedule_retry
 from pynenc.trigger import TriggerBuilder, TriggerContext
+from pynenc.trigger.evaluation import OUTCOMES
 from tests.unit.trigger_fixtures import on_memory
 
 S = InvocationStatus
@@ -129,3 +131,18 @@ def test_a_failure_for_a_concurrency_limit_that_does_not_wait() -> None:
     assert not admission.admit_claimed(app.orchestrator, second, policy, RUNNER)
     assert app.orchestrator.get_record(second.invocation_id).status is S.FAILED
     assert _fired() == {second.invocation_id: "failed"}
+
+
+def test_outcome_notes_dropped_before_a_pass_read_them_are_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app.trigger.run_pass()
+    first = watched(1)
+    app.orchestrator.cancel(first.invocation_id)
+    assert _fired() == {first.invocation_id: "cancelled"}  # the cursor is stored
+    for number in range(4):  # noted, and pushed out by a log keeping 2 (as 100,000 would)
+        app.state_backend.append_log(OUTCOMES, json.dumps([f"gone-{number}", "x"]), 2)
+    with caplog.at_level("WARNING", logger="pynenc.trigger"):
+        app.trigger.run_pass()
+    dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(dropped) == 1 and dropped[0].startswith("2 outcome notes were dropped")
