@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pynenc import Pynenc, Task
-from pynenc.exceptions import InvalidTaskOptionsError
+from pynenc.exceptions import TaskDefinitionError
 from tests.apps import core
 
 
@@ -72,7 +72,7 @@ def test_no_triggers_parameter() -> None:
 
     report.__module__ = "tests.apps.core"
     report.__qualname__ = "report"
-    with pytest.raises(InvalidTaskOptionsError, match="triggers"):
+    with pytest.raises(TaskDefinitionError, match="does not accept triggers="):
         app.direct_task(triggers=["cron"])(report)
 
 

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+from celery import _state as celery_state
 
 from pynenc.trigger import firing
 from pynenc_celery_compat import beat_install, config, routing
@@ -86,6 +87,20 @@ def celery_side(
     return sent
 
 
+@pytest.fixture(scope="package", autouse=True)
+def project_forgotten() -> Iterator[None]:
+    """Forget the project once this package's tests are done: its modules, and the shared
+    tasks it declared (Celery adds them to every app finalized later, whose worker
+    processes would then be told to import ``shop`` modules they cannot find)."""
+    finalizers = set(celery_state._on_app_finalizers)
+    try:
+        yield
+    finally:
+        celery_state._on_app_finalizers.intersection_update(finalizers)
+        for name in [n for n in sys.modules if n == "shop" or n.startswith("shop.")]:
+            del sys.modules[name]
+
+
 @pytest.fixture
 def shop(redis_server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The migrated project's ``shop.celery`` module, its app on a fresh Redis database."""
@@ -117,8 +132,8 @@ class Fired:
         self.fired: list[dict[str, Any]] = []
         real = firing.fire
 
-        def noting(pynenc: Any, definition: Any, occurrences: Any) -> tuple[str, bool]:
-            invocation_id, new = real(pynenc, definition, occurrences)
+        def noting(pynenc: Any, definition: Any, occurrences: Any, *rest: Any) -> tuple[str, bool]:
+            invocation_id, new = real(pynenc, definition, occurrences, *rest)
             if new:
                 self.fired.append(
                     {"at": self.now, "trigger": definition.trigger_id, "id": invocation_id}
