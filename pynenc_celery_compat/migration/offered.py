@@ -1,0 +1,63 @@
+"""Which Celery names ``pynenc_celery_compat`` offers, and the module that offers each.
+
+The answer is read from the compat modules' ``__all__`` (imported on first use), so the
+migration tools move exactly the names the layer exports today, never a stale list.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+#: Celery module -> the compat module offering (some of) its names
+CELERY_TO_COMPAT: dict[str, str] = {
+    "celery": "pynenc_celery_compat",
+    "celery.app.task": "pynenc_celery_compat.task",
+    "celery.task": "pynenc_celery_compat.task",
+    "celery.exceptions": "pynenc_celery_compat.exceptions",
+    "celery.states": "pynenc_celery_compat.states",
+    "celery.signals": "pynenc_celery_compat.signals",
+    "celery.result": "pynenc_celery_compat.result",
+    "celery.canvas": "pynenc_celery_compat.canvas",
+    "celery.schedules": "pynenc_celery_compat.schedules",
+    "celery.contrib.testing.worker": "pynenc_celery_compat.contrib.testing.worker",
+    "celery.contrib.testing.tasks": "pynenc_celery_compat.contrib.testing.tasks",
+    "celery.contrib.pytest": "pynenc_celery_compat.contrib.pytest",
+}
+
+#: names moved only when asked: the project's app stays a real ``celery.Celery`` while its
+#: modules migrate one at a time (moving it switches every ``@app.task`` of it at once)
+APP_NAMES: dict[str, frozenset[str]] = {"celery": frozenset({"Celery"})}
+
+#: compat-only names that are not Celery's (never produced by a rewrite of Celery imports)
+_COMPAT_ONLY = frozenset(
+    {"wrap_task", "STATE_OF_STATUS", "celery_state", "state", "SOLAR_UNSUPPORTED"}
+    | {"cron_expression", "build_task", "compat_base"}
+)
+
+
+@functools.cache
+def exported(compat_module: str) -> frozenset[str]:
+    """The Celery names ``compat_module`` exports (its ``__all__``, less compat-only ones)."""
+    module = importlib.import_module(compat_module)
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [name for name in vars(module) if not name.startswith("_")]
+    return frozenset(names) - _COMPAT_ONLY
+
+
+def compat_module_for(celery_module: str, name: str, *, include_app: bool = False) -> str | None:
+    """The compat module to import ``name`` from instead of ``celery_module``, or ``None``
+    when the name stays on Celery (not offered, or the app class unless ``include_app``)."""
+    compat = CELERY_TO_COMPAT.get(celery_module)
+    if compat is None:
+        return None
+    if not include_app and name in APP_NAMES.get(celery_module, frozenset()):
+        return None
+    return compat if name in exported(compat) else None
+
+
+def compat_module_of(celery_module: str) -> str | None:
+    """The compat module standing for a whole Celery module (``import celery.states as s``),
+    or ``None`` when there is none."""
+    return CELERY_TO_COMPAT.get(celery_module)
