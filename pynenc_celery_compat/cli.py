@@ -25,6 +25,8 @@ import click
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
 from pynenc_celery_compat import apps, registry
+from pynenc_celery_compat.cli_audit import audit_command
+from pynenc_celery_compat.cli_migrate import migrate_command
 from pynenc_celery_compat.worker.controller import Worker, configure_logging
 from pynenc_celery_compat.worker.pools import RUNNER_OF_POOL, soft_limit_warning
 
@@ -43,7 +45,6 @@ UNSUPPORTED = {
     "supervisord, a container)",
     "call": "call the task from Python (`task.delay(...)`) or `pynenc`'s API",
     "list": "pynenc declares queues as tasks use them: nothing to list",
-    "migrate": "pynenc keeps invocations in its state backend, not in broker messages",
     "amqp": "use your broker's own tools",
     "shell": "use `python -i` and import your app",
     "graph": "no bootsteps to draw",
@@ -483,6 +484,11 @@ def _compat_task_names(app: Any) -> list[str]:
         for name, task in list(app.tasks.items())
         if registry.made_here(task) and not name.startswith("celery.")
     )
+
+
+# the migration tools (their modules import libcst only when run)
+cli.add_command(audit_command)
+cli.add_command(migrate_command)
 
 
 def main() -> None:
