@@ -1,0 +1,132 @@
+"""The real Celery codebases the harness runs, each pinned, with how to run its own tests.
+
+Every project is taken from PyPI as published (its sdist, never a copy kept here), and its
+test dependencies are pinned, so two runs measure the same thing. A test failure is
+explained here only after it was investigated: a failure with no entry is reported as
+"not investigated" and fails the run (``python -m bench.realworld`` exits 1).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: Django and what it needs, pinned (Django 4.2 LTS: the newest line both projects support)
+DJANGO = ("django==4.2.30", "asgiref==3.13.0", "sqlparse==0.6.1", "django-appconf==1.2.0")
+
+#: the passes of a run, in order
+BASELINE = "celery"
+MIGRATED = "migrated"
+RUNNER = "migrated+runner"
+PASSES = (BASELINE, MIGRATED, RUNNER)
+PASS_TITLES = {
+    BASELINE: "before: on Celery",
+    MIGRATED: "after `migrate --write`",
+    RUNNER: "after, on pynenc's in-process runner",
+}
+
+
+@dataclass(frozen=True)
+class Project:
+    """A PyPI project with Celery tasks and a test suite shipped in its sdist."""
+
+    name: str
+    version: str
+    #: the code the tools are pointed at, relative to the unpacked sdist
+    package: str
+    #: test dependencies, pinned, installed with ``--no-deps`` (Celery and kombu are ours)
+    deps: tuple[str, ...]
+    #: the test command: arguments to ``python``, run in the unpacked sdist
+    test_command: tuple[str, ...]
+    #: ``unittest`` (also Django's runner) or ``pytest``
+    runner: str
+    #: what of Celery the project uses, in a line
+    uses: str
+    #: pass -> test id (or glob) -> what was found when that failure was investigated
+    explanations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @property
+    def pin(self) -> str:
+        return f"{self.name}=={self.version}"
+
+    def explain(self, pass_name: str, test_id: str) -> str | None:
+        """The recorded reason ``test_id`` fails in ``pass_name``, if it was investigated."""
+        for pattern, reason in self.explanations.get(pass_name, {}).items():
+            if fnmatch.fnmatchcase(test_id, pattern):
+                return reason
+        return None
+
+
+_NO_IMAGE = (
+    "fails on Celery too: the sdist does not ship `tests/image.png`, which the test opens "
+    "(the project's repository has it); nothing to do with Celery"
+)
+_IGNORED_RESULT = (
+    "the task is declared with `ignore_result=True` (djcelery_email's `TASK_CONFIG`); the "
+    "test reads `result.get()`, which only Celery's eager mode answers with the value. On the "
+    "production path, a real Celery worker as well as pynenc, an ignored result's `get()` "
+    "returns `None` (Celery: `AsyncResult.get()` of an ignored task). The mails were sent "
+    "(the run checks `mail.outbox` by hand, see the report): the test depends on eager mode"
+)
+
+DJANGO_CELERY_EMAIL = Project(
+    name="django-celery-email",
+    version="3.0.0",
+    package="djcelery_email",
+    deps=DJANGO,
+    test_command=(
+        "-m",
+        "django",
+        "test",
+        "--settings=tests.settings",
+        # the project's runner (tests/__init__.py): it sets EMAIL_BACKEND to its Celery backend
+        "--testrunner=tests.DJCETestSuiteRunner",
+        "-v",
+        "2",
+        "tests",
+    ),
+    runner="unittest",
+    uses=(
+        "`from celery import shared_task` with options from a settings dict (`queue`, "
+        "`rate_limit`, `ignore_result`, arbitrary `delivery_mode`), `task.retry(...)` from the "
+        "task body, `.delay()`, `celery.utils.log`; its tests use `celery.current_app` to turn "
+        "eager mode on and patch `.delay`/`.retry` on the task object"
+    ),
+    explanations={
+        pass_name: {"tests.tests.UtilTests.test_email_with_*attachment*": _NO_IMAGE}
+        for pass_name in PASSES
+    }
+    | {
+        RUNNER: {
+            "tests.tests.UtilTests.test_email_with_*attachment*": _NO_IMAGE,
+            "tests.tests.IntegrationTests.*": _IGNORED_RESULT,
+        }
+    },
+)
+
+CELERY_HAYSTACK = Project(
+    name="celery-haystack-ng",
+    version="2.0.1",
+    package="celery_haystack",
+    deps=(*DJANGO, "django-haystack==3.4.0", "whoosh==2.7.4"),
+    test_command=(
+        "-m",
+        "django",
+        "test",
+        "--settings=celery_haystack.test_settings",
+        "-v",
+        "2",
+        "celery_haystack",
+    ),
+    runner="unittest",
+    uses=(
+        "class-based tasks (`class Handler(current_app.Task)` registered with "
+        "`current_app.register_task`), `self.retry(exc=...)` with `max_retries`/"
+        "`default_retry_delay` class attributes, `apply_async(..., queue=, countdown=)` "
+        "from `transaction.on_commit`, a `Celery` app configured from Django settings in "
+        "old-style names (`CELERY_ALWAYS_EAGER`)"
+    ),
+)
+
+PROJECTS: dict[str, Project] = {p.name: p for p in (DJANGO_CELERY_EMAIL, CELERY_HAYSTACK)}
