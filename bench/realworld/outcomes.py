@@ -26,7 +26,7 @@ _PYTEST_SUMMARY = re.compile(r"^=+ (.*\d+ (?:passed|failed|errors?|skipped|xfail
 
 
 @dataclass
-class TestCounts:
+class SuiteCounts:
     ran: int = 0
     passed: int = 0
     failed: int = 0
@@ -39,10 +39,10 @@ class TestCounts:
 
 
 @dataclass
-class TestOutcome:
+class SuiteOutcome:
     """The parsed result of one test run; ``statuses``/``reasons`` hold failing tests only."""
 
-    counts: TestCounts = field(default_factory=TestCounts)
+    counts: SuiteCounts = field(default_factory=SuiteCounts)
     #: test id -> FAILED or ERROR
     statuses: dict[str, str] = field(default_factory=dict)
     #: test id -> the exception line that ended its traceback
@@ -74,9 +74,9 @@ def unittest_id(method: str, where: str) -> str:
     return f"{where}.{method}"
 
 
-def parse_unittest(output: str) -> TestOutcome:
+def parse_unittest(output: str) -> SuiteOutcome:
     """Read unittest's output (any verbosity)."""
-    outcome = TestOutcome()
+    outcome = SuiteOutcome()
     lines = output.splitlines()
     index = 0
     while index < len(lines):
@@ -124,9 +124,9 @@ def _details(text: str) -> list[tuple[str, int]]:
     return pairs
 
 
-def parse_pytest(output: str) -> TestOutcome:
+def parse_pytest(output: str) -> SuiteOutcome:
     """Read pytest's output; failing tests are named by the ``-rfE`` summary lines."""
-    outcome = TestOutcome()
+    outcome = SuiteOutcome()
     for line in output.splitlines():
         listed = _PYTEST_LISTED.match(line)
         if listed:

@@ -15,7 +15,7 @@ from bench.realworld.steps import (
     UNSUPPORTED,
     AuditResult,
     MigrateResult,
-    TestRun,
+    SuiteRun,
 )
 
 NOT_INVESTIGATED = "**not investigated**"
@@ -28,11 +28,9 @@ class ProjectResult:
     project: Project
     audit: AuditResult | None = None
     migrate: MigrateResult | None = None
-    tests: dict[str, TestRun] = field(default_factory=dict)
+    tests: dict[str, SuiteRun] = field(default_factory=dict)
     #: set when a step could not run (setup, a tool that crashed)
     problems: list[str] = field(default_factory=list)
-    #: checks made by the harness beyond the suite (pass -> lines)
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _counts(run: TestRun | None) -> str:
+def _counts(run: SuiteRun | None) -> str:
     if run is None:
         return "not run"
     if not run.outcome.completed:
@@ -271,9 +269,9 @@ def project_section(result: ProjectResult) -> list[str]:
         lines += migrate_section(result.migrate, p)
     if result.tests:
         lines += tests_section(result)
-    if result.notes:
-        lines += ["Checked by the harness beyond the suite:", ""] + [f"- {n}" for n in result.notes]
-        lines.append("")
+    if p.findings:
+        lines += ["Found when investigating (beyond the suite):", ""]
+        lines += [f"- {finding}" for finding in p.findings] + [""]
     return lines
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.realworld.outcomes import PARSERS, TestOutcome
+from bench.realworld.outcomes import PARSERS, SuiteOutcome
 from bench.realworld.projects import Project
 
 TOOL_TIMEOUT = 300.0
@@ -79,12 +79,12 @@ class MigrateResult:
 
 
 @dataclass
-class TestRun:
+class SuiteRun:
     pass_name: str
     command: list[str]
     returncode: int | None
     seconds: float
-    outcome: TestOutcome
+    outcome: SuiteOutcome
     output: str
 
 
@@ -211,7 +211,7 @@ def migrate(project: Project, original: Path, tree: Path) -> MigrateResult:
     return result
 
 
-def test_env(tree: Path, deps: Path) -> dict[str, str]:
+def suite_env(tree: Path, deps: Path) -> dict[str, str]:
     """The environment of a test run: this interpreter (Celery, pynenc), the project's
     pinned dependencies and the project's own folder first on the path."""
     env = dict(os.environ)
@@ -221,13 +221,13 @@ def test_env(tree: Path, deps: Path) -> dict[str, str]:
     return env
 
 
-def run_tests(project: Project, tree: Path, deps: Path, pass_name: str, runner: bool) -> TestRun:
+def run_tests(project: Project, tree: Path, deps: Path, pass_name: str, runner: bool) -> SuiteRun:
     """The project's own test command in ``tree``; with ``runner``, through the launcher
     that sends its eager compat calls to pynenc's in-process runner."""
     prefix = [sys.executable, str(LAUNCHER)] if runner else [sys.executable]
     command = [*prefix, *project.test_command]
-    run = _run(command, tree, TEST_TIMEOUT, env=test_env(tree, deps))
+    run = _run(command, tree, TEST_TIMEOUT, env=suite_env(tree, deps))
     # paths of this machine out of the report: the tree is `.`, the dependencies `<deps>`
     output = run.output.replace(str(deps), "<deps>").replace(str(tree), ".")
     outcome = PARSERS[project.runner](output)
-    return TestRun(pass_name, command, run.returncode, run.seconds, outcome, output)
+    return SuiteRun(pass_name, command, run.returncode, run.seconds, outcome, output)
