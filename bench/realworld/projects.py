@@ -74,6 +74,15 @@ _IGNORED_RESULT = (
     "returns 1 with the mail in `mail.outbox`. Not a compat-layer bug"
 )
 
+_LATE_MAIL = (
+    "a consequence of the eager-only tests above, and timing-dependent: it passes alone "
+    "(checked: `tests.tests.TaskErrorTests` on the runner pass, OK). The IntegrationTests "
+    "just before it end as soon as `get()` returns `None`, while the runner thread is still "
+    "sending their mails (the chunked test queues 3 tasks, 11 mails); a mail sent after "
+    "Django reset `mail.outbox` for the next test lands there (`6 != 5`). Not a "
+    "compat-layer bug"
+)
+
 DJANGO_CELERY_EMAIL = Project(
     name="django-celery-email",
     version="3.0.0",
@@ -103,6 +112,7 @@ DJANGO_CELERY_EMAIL = Project(
         RUNNER: {
             "tests.tests.UtilTests.test_email_with_*attachment*": _NO_IMAGE,
             "tests.tests.IntegrationTests.*": _IGNORED_RESULT,
+            "tests.tests.TaskErrorTests.test_send_multiple_emails": _LATE_MAIL,
         },
     },
 )

@@ -202,19 +202,24 @@ def failures_table(result: ProjectResult) -> list[str]:
         "| test | " + " | ".join(PASS_TITLES[p] for p in passes) + " | exception | reason |",
         "|---|" + "---|" * len(passes) + "---|---|",
     ]
+    notes: dict[str, int] = {}
     for test_id, found in by_test.items():
         status = {f.pass_name: "error" if f.status == ERROR else "fail" for f in found}
-        reasons = dict.fromkeys(f.reason or NOT_INVESTIGATED for f in found)
-        if len(reasons) == 1:
-            reason = next(iter(reasons))
-        else:
-            reason = " ".join(f"*{f.pass_name}*: {f.reason or NOT_INVESTIGATED}" for f in found)
+        refs = []
+        for f in found:
+            reason = f.reason or NOT_INVESTIGATED
+            number = notes.setdefault(reason, len(notes) + 1)
+            ref = f"({number})" if reason != NOT_INVESTIGATED else reason
+            if ref not in refs:
+                refs.append(ref)
         cells = [status.get(p, "ok") for p in passes]
         lines.append(
             f"| `{test_id}` | " + " | ".join(cells) + f" | `{_cell(found[-1].exception)}` "
-            f"| {_cell(reason)} |"
+            f"| {', '.join(refs)} |"
         )
-    return [*lines, ""]
+    lines.append("")
+    lines += [f"({n}) {reason}" + "\n" for reason, n in notes.items() if reason != NOT_INVESTIGATED]
+    return lines
 
 
 def tests_section(result: ProjectResult) -> list[str]:
