@@ -16,19 +16,19 @@ _Whitespace = cst.BaseParenthesizableWhitespace
 
 
 def split_from(
-    node: cst.ImportFrom,
-    stays: Sequence[int],
-    moves: Sequence[int],
-    module: cst.Attribute | cst.Name,
-) -> tuple[cst.ImportFrom, cst.ImportFrom]:
-    """``node`` with only the names at ``stays``, and a copy importing the names at
-    ``moves`` from ``module`` (both index lists non-empty, in order)."""
+    node: cst.ImportFrom, groups: Sequence[tuple[cst.Attribute | cst.Name, Sequence[int]]]
+) -> list[cst.ImportFrom]:
+    """One statement per group: the names of ``node`` at the group's indexes (in order,
+    non-empty) imported from the group's module. The first statement stands where
+    ``node`` stood and keeps the comments of its ``(`` line and of the lines above ``)``."""
     names = node.names
     assert isinstance(names, Sequence)
-    return (
-        _subset(node, list(names), stays, keep_paren_comment=True),
-        _subset(node, list(names), moves, keep_paren_comment=False).with_changes(module=module),
-    )
+    return [
+        _subset(node, list(names), indexes, keep_paren_comment=number == 0).with_changes(
+            module=module
+        )
+        for number, (module, indexes) in enumerate(groups)
+    ]
 
 
 def _subset(

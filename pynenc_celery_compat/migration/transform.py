@@ -17,7 +17,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from pynenc_celery_compat.migration import split, uses
-from pynenc_celery_compat.migration.offered import compat_module_for
+from pynenc_celery_compat.migration.offered import compat_module_for, compat_module_of
 from pynenc_celery_compat.migration.rewrite import APP_CLASS, NOT_OFFERED, STAR, Kept, Moved
 
 
@@ -136,26 +136,31 @@ class _Transformer(cst.CSTTransformer):
         if isinstance(original.names, cst.ImportStar):
             self.kept.append(Kept(line, module, "*", STAR))
             return [statement]
-        stays: list[int] = []
-        moves: list[int] = []
-        compat = ""
+        # target module -> indexes of its names ("" for the names that stay on Celery)
+        groups: dict[str, list[int]] = {"": []}
         for index, alias in enumerate(original.names):
             name = get_full_name_for_node(alias.name) or ""
-            target = compat_module_for(module, name, include_app=self.include_app)
+            target = _target(module, name, include_app=self.include_app)
             alias_line = self._line(alias)
             if target is None:
                 app = compat_module_for(module, name, include_app=True) is not None
                 self.kept.append(Kept(alias_line, module, name, APP_CLASS if app else NOT_OFFERED))
-                stays.append(index)
             else:
                 self.moved.append(Moved(alias_line, module, name, target))
-                moves.append(index)
-                compat = target
-        if not moves:
+            groups.setdefault(target or "", []).append(index)
+        if len(groups) == 1:
             return [statement]
-        if not stays:
-            return [statement.with_changes(module=_dotted(compat))]
-        return list(split.split_from(statement, stays, moves, _dotted(compat)))
+        if not groups[""]:
+            del groups[""]
+        assert statement.module is not None
+        celery_module = statement.module
+        pieces = [
+            (_dotted(target) if target else celery_module, indexes)
+            for target, indexes in groups.items()
+        ]
+        if len(pieces) == 1:
+            return [statement.with_changes(module=pieces[0][0])]
+        return list(split.split_from(statement, pieces))
 
     def _import(self, original: cst.Import, statement: cst.Import) -> list[cst.BaseSmallStatement]:
         renamed = False
@@ -176,6 +181,21 @@ class _Transformer(cst.CSTTransformer):
 
     def _line(self, node: cst.CSTNode) -> int:
         return self.get_metadata(PositionProvider, node).start.line
+
+
+def _target(module: str, name: str, *, include_app: bool) -> str | None:
+    """Where ``from module import name`` moves to: the compat module offering ``name``, or,
+    for a Celery module that has a compat module of the same name (``from
+    celery.contrib.testing import worker``), the compat module's package."""
+    offered = compat_module_for(module, name, include_app=include_app)
+    if offered is not None:
+        return offered
+    compat = compat_module_of(f"{module}.{name}")
+    if compat is not None and "." in compat:
+        package, last = compat.rsplit(".", 1)
+        if last == name:
+            return package
+    return None
 
 
 def _dotted(name: str) -> cst.Attribute | cst.Name:

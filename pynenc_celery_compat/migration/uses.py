@@ -28,7 +28,7 @@ Per import:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -151,7 +151,8 @@ def plan_module_imports(wrapper: MetadataWrapper, *, include_app: bool) -> Impor
             line = positions[binding.alias].start.line
             binding.uses.append(Use(line=line, bindings=[binding]))
             plan.kept.append(Kept(line, binding.module, binding.name, EXPORTED))
-    _decide(list(by_alias.values()), module_scope, plan)
+    in_order = sorted(by_alias.values(), key=lambda b: _where(positions, b.alias))
+    _decide(in_order, module_scope, lambda node: scopes.get(node), plan)
     return plan
 
 
@@ -258,8 +259,14 @@ def _deepest_module(module: str, attrs: Sequence[str]) -> int | None:
     return found
 
 
-def _decide(bindings: list[Binding], module_scope: Scope, plan: ImportPlan) -> None:
-    """Per import: swapped whole, rewritten use by use, or untouched; fills ``plan``."""
+def _decide(
+    bindings: list[Binding],
+    module_scope: Scope,
+    scope_of: Callable[[cst.CSTNode], Scope | None],
+    plan: ImportPlan,
+) -> None:
+    """Per import: swapped whole, rewritten use by use, or untouched; fills ``plan``. A
+    compat module is imported once per scope."""
     swapped = {
         b
         for b in bindings
@@ -273,7 +280,10 @@ def _decide(bindings: list[Binding], module_scope: Scope, plan: ImportPlan) -> N
                 swapped.discard(binding)
                 changed = True
     already = _plain_imports(module_scope)
-    for binding in bindings:
+    #: (scope, compat module) imported without ``as`` by a rewritten import
+    provided: set[tuple[int, str]] = set()
+    needs: dict[Binding, list[str]] = {}
+    for binding in bindings:  # in source order
         if binding in swapped:
             compat = compat_module_of(binding.module)
             assert compat is not None  # its uses moved at the first level
@@ -286,12 +296,18 @@ def _decide(bindings: list[Binding], module_scope: Scope, plan: ImportPlan) -> N
             assert use.prefix is not None and use.compat is not None
             plan.replacements[use.prefix] = use.compat
         needed = _unique(u.compat for u in moved if u.compat)
-        extra = plan.extra.setdefault(binding.statement, [])
-        if any(not u.compat for u in binding.uses):
-            extra.extend(m for m in needed if m not in already and m not in extra)
-        else:
+        if all(u.compat for u in binding.uses):  # no use left on Celery: replace the import
             plan.renamed[binding.alias] = (needed[0], False)
-            extra.extend(m for m in needed[1:] if m not in extra)
+            provided.add((id(scope_of(binding.statement)), needed[0]))
+            needed = needed[1:]
+        needs[binding] = needed
+    for binding, needed in needs.items():
+        scope = id(scope_of(binding.statement))
+        extra = plan.extra.setdefault(binding.statement, [])
+        for module in needed:
+            if module not in already and (scope, module) not in provided:
+                extra.append(module)
+                provided.add((scope, module))
 
 
 def _plain_imports(module_scope: Scope) -> set[str]:
