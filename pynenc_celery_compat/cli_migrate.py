@@ -139,6 +139,10 @@ def _check_usage(paths: tuple[str, ...], show_diff: bool, side_by_side: bool, wr
         raise click.UsageError("--diff, --side-by-side and --write are alternatives: pass one")
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _counts(rewrite: Rewrite) -> str:
     return f"{len(rewrite.moved)} moved, {len(rewrite.kept)} kept on Celery"
 
@@ -194,12 +198,17 @@ def _report(
     for error in errors:
         click.echo(f"error: {error}", err=True)
     verb = "changed" if write else "would change"
-    tail = f"{len(changed)} of {len(rewrites)} files {verb} ({moved} names moved, {kept} kept)"
+    tail = (
+        f"{len(changed)} of {_plural(len(rewrites), 'file')} {verb} "
+        f"({_plural(moved, 'name')} moved, {kept} kept)"
+    )
     if errors:
         tail += f"; {len(errors)} could not be migrated"
     lines = [tail + "."]
     if skipped_tests:
-        lines.append(f"Left {skipped_tests} test files alone (--include-tests migrates them too).")
+        lines.append(
+            f"Left {_plural(skipped_tests, 'test file')} alone (--include-tests migrates them too)."
+        )
     if changed and not write:
         lines.append("Nothing was written: run again with --write to apply.")
     click.echo("\n".join(lines), err=to_stderr)

@@ -129,6 +129,8 @@ def side_by_side(
             left = side(row.left_number, row.left, _RED if changed else "")
             right = side(row.right_number, row.right, _GREEN if changed else "")
             mark = _MARKS[row.kind]
+            if changed and (row.left is None or row.right is None):  # unpaired: one side only
+                mark = "<" if row.right is None else ">"
             out.append(f"{left} {paint(mark, _YELLOW) if changed else mark} {right}".rstrip())
     return "\n".join(out) + "\n"
 
