@@ -148,20 +148,19 @@ def _counts(rewrite: Rewrite) -> str:
 
 
 def _summary(rewrite: Rewrite) -> str:
-    """The moved and kept names of one changed module, one line each."""
-    lines = [f"would rewrite {rewrite.path}"]
-    width = max(
-        (len(n) for n in [m.name for m in rewrite.moved] + [k.name for k in rewrite.kept]),
-        default=0,
-    )
+    """The moved and kept names of one changed module, one line each, in line order."""
+    names = [m.name for m in rewrite.moved] + [k.name for k in rewrite.kept]
+    width = max((len(name) for name in names), default=0)
+    entries: list[tuple[int, str]] = []
     for moved in rewrite.moved:
-        lines.append(
-            f"  line {moved.line:<4} moved  {moved.name:<{width}}  "
-            f"{moved.celery_module} -> {moved.compat_module}"
-        )
+        where = f"{moved.celery_module} -> {moved.compat_module}"
+        entries.append((moved.line, f"moved  {moved.name:<{width}}  {where}"))
     for kept in rewrite.kept:
         where = f"{kept.celery_module}: {kept.reason}"
-        lines.append(f"  line {kept.line:<4} kept   {kept.name:<{width}}  {where}")
+        entries.append((kept.line, f"kept   {kept.name:<{width}}  {where}"))
+    entries.sort(key=lambda entry: entry[0])
+    lines = [f"would rewrite {rewrite.path}"]
+    lines.extend(f"  line {line:<4} {text}" for line, text in entries)
     return "\n".join(lines)
 
 

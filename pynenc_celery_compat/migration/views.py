@@ -116,8 +116,10 @@ def side_by_side(
 
     def side(number: int | None, text: str | None, code: str) -> str:
         shown = _fit(text or "", column)
+        body = shown.rstrip(" ")
+        padding = shown[len(body) :]  # outside the colour, so that it can be trimmed
         number_text = f"{number:>{digits}}" if number is not None else " " * digits
-        return f"{number_text} {paint(shown, code) if code else shown}"
+        return f"{number_text} {paint(body, code) if code and body else body}{padding}"
 
     out = [paint(rewrite.path, _BOLD)]
     out.append(f"{' ' * digits} {_fit('original', column)}   {' ' * digits} migrated")
