@@ -174,7 +174,9 @@ def migrate_section(migrate: MigrateResult, project: Project) -> list[str]:
         "",
         f"`pynenc-celery migrate {project.package} --write` (on a copy): exit code "
         f"{migrate.run.returncode}, {migrate.run.seconds:.2f} s, "
-        f"{len(migrate.diffs)} files changed.",
+        f"{len(migrate.diffs)} files changed"
+        + (", a second run changed nothing (idempotent)" if migrate.changed_again == [] else "")
+        + ".",
         "",
     ]
     if migrate.problem:

@@ -75,6 +75,8 @@ class MigrateResult:
     moved: list[str] = field(default_factory=list)
     #: one line per name left on Celery, with the reason
     kept: list[str] = field(default_factory=list)
+    #: files a second ``migrate --write`` changed again (none: the rewrite is idempotent)
+    changed_again: list[str] | None = None
     problem: str = ""
 
 
@@ -197,11 +199,25 @@ def moved_and_kept(project: Project, tree: Path) -> tuple[list[str], list[str]]:
     return moved, kept
 
 
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.py")}
+
+
 def migrate(project: Project, original: Path, tree: Path) -> MigrateResult:
-    run = _run([*tool_command(), "migrate", project.package, "--write"], tree, TOOL_TIMEOUT)
+    command = [*tool_command(), "migrate", project.package, "--write"]
+    run = _run(command, tree, TOOL_TIMEOUT)
     result = MigrateResult(run, diffs=tree_diff(original, tree))
     if run.returncode != 0:
         result.problem = f"exit {run.returncode}: {run.tail}"
+    else:
+        before = _snapshot(tree)
+        again = _run(command, tree, TOOL_TIMEOUT)
+        after = _snapshot(tree)
+        result.changed_again = sorted(k for k in after if before.get(k) != after[k])
+        if again.returncode != 0:
+            result.problem = f"the second run: exit {again.returncode}: {again.tail}"
+        elif result.changed_again:
+            result.problem = f"a second run changed {', '.join(result.changed_again)} again"
     try:
         result.moved, result.kept = moved_and_kept(project, original)
     except NotImplementedError:
