@@ -40,3 +40,8 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# migration_guide/samples.md: the sample modules, original and migrated, made by the migrate tool
+.PHONY: guide
+guide: setup
+	$(BIN)/python migration_guide/generate_samples.py
