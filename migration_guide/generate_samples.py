@@ -73,8 +73,8 @@ class Module:
     """What the page shows for one pair."""
 
     pair: Pair
-    rewrite: Rewrite | None  # None: nothing changed in the sample
-    diff: str
+    rewrite: Rewrite  # what the tool makes of the original
+    diff: str  # empty: the sample leaves the module as it was
     note: str  # how the migrated file came about
 
 
@@ -155,10 +155,10 @@ def build_module(pair: Pair, root: Path = ROOT) -> Module:
     made = migrate_source(original, path=name)
     if made.migrated == migrated:
         if not made.changed:
-            return Module(pair, None, "", "nothing to migrate")
+            return Module(pair, made, "", "nothing moves")
         return Module(pair, made, unified_diff(made), "")
     if original == migrated:
-        return Module(pair, None, "", "left on Celery in this sample")
+        return Module(pair, made, "", "left on Celery in this sample")
     with_app = migrate_source(original, path=name, include_app=True)
     if with_app.migrated == migrated:
         return Module(pair, with_app, unified_diff(with_app), "with the app class moved")
@@ -204,7 +204,7 @@ def _names(rewrite: Rewrite) -> tuple[str, str]:
     kept_text = "; ".join(
         f"`{item.name}` (`{item.celery_module}`: {item.reason})" for item in rewrite.kept
     )
-    return moved_text or "none", kept_text or "none"
+    return (moved_text or "none").replace("|", "\\|"), (kept_text or "none").replace("|", "\\|")
 
 
 def _cell(lines: Sequence[str], first: int, changed: bool, width: int, marker: str) -> list[str]:
@@ -261,8 +261,8 @@ def _link(path: Path) -> str:
 
 def render(modules: Sequence[Module]) -> str:
     """The whole page."""
-    changed = [m for m in modules if m.rewrite is not None]
-    unchanged = [m for m in modules if m.rewrite is None]
+    changed = [m for m in modules if m.diff]
+    unchanged = [m for m in modules if not m.diff]
     lines = [
         "# Samples: Celery modules before and after `pynenc-celery migrate`",
         "",
@@ -279,7 +279,6 @@ def render(modules: Sequence[Module]) -> str:
         "|---|---|---|---|",
     ]
     for module in changed:
-        assert module.rewrite is not None
         moved, kept = _names(module.rewrite)
         title = _heading(module)
         lines.append(
@@ -290,12 +289,13 @@ def render(modules: Sequence[Module]) -> str:
             "",
             "Modules of the samples the tool leaves as they are:",
             "",
-            "| module | why |",
-            "|---|---|",
+            "| module | why | names the tool would move | names kept on Celery |",
+            "|---|---|---|---|",
         ]
-        lines += [f"| {_link(m.pair.migrated)} | {m.note} |" for m in unchanged]
+        for module in unchanged:
+            moved, kept = _names(module.rewrite)
+            lines.append(f"| {_link(module.pair.migrated)} | {module.note} | {moved} | {kept} |")
     for module in changed:
-        assert module.rewrite is not None
         original = module.pair.original.as_posix()
         migrated = module.pair.migrated.as_posix()
         fence = _fence(module.diff)
