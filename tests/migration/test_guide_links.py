@@ -161,6 +161,58 @@ def test_the_sections_the_migration_tools_name_exist() -> None:
     assert problems == []
 
 
+def _sections(value: object, depth: int = 0) -> Iterator[str]:
+    """The ``section`` strings held by ``value`` (a rating, or containers of them)."""
+    section = getattr(value, "section", None)
+    if isinstance(section, str):
+        yield section
+    if depth < 3 and isinstance(value, dict):
+        for item in value.values():
+            yield from _sections(item, depth + 1)
+    elif depth < 3 and isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _sections(item, depth + 1)
+
+
+def _check_section(section: str, where: str) -> str | None:
+    name, _, fragment = section.partition("#")
+    target = ROOT / name
+    if not name.startswith("migration_guide/") or not target.exists():
+        return f"{where}: {section}: no such file"
+    if fragment and fragment not in anchors_of(target):
+        return f"{where}: {section}: no heading with that anchor"
+    return None
+
+
+def test_the_audit_ratings_lead_to_a_heading() -> None:
+    """Every rating the audit's tables hold (``catalog*`` modules), and every finding of an
+    audit of the fixture codebases, names a section of the guide that exists."""
+    import importlib
+    import pkgutil
+
+    import pynenc_celery_compat.migration as migration
+
+    sections: list[tuple[str, str]] = []
+    for info in pkgutil.iter_modules(migration.__path__):
+        if info.name.startswith("catalog"):
+            module = importlib.import_module(f"{migration.__name__}.{info.name}")
+            for name, value in vars(module).items():
+                sections += [(f"{info.name}.{name}", s) for s in _sections(value)]
+    from pynenc_celery_compat.migration import audit
+
+    fixtures = ROOT / "tests" / "migration" / "fixtures"
+    paths = getattr(audit, "audit_paths", None)
+    if callable(paths) and fixtures.is_dir():
+        try:
+            report = paths([fixtures])
+        except NotImplementedError:
+            report = None
+        for finding in report.findings if report is not None else ():
+            sections.append((f"{finding.path}:{finding.line} {finding.api}", finding.section))
+    problems = {p for where, s in sections if (p := _check_section(s, where)) is not None}
+    assert sorted(problems) == []
+
+
 @pytest.mark.parametrize(
     ("heading", "anchor"),
     [
