@@ -157,3 +157,29 @@ def test_a_diff_holding_backticks_gets_a_longer_fence() -> None:
     module = _module()
     fenced = generate.Module(module.pair, module.rewrite, "+x = '```'\n", "")
     assert "````diff\n+x = '```'\n````" in generate.render([fenced])
+
+
+def test_unchanged_modules_are_one_line_saying_what_stays() -> None:
+    source = "from celery import Celery\n"
+    kept = (Kept(1, "celery", "Celery", "the app class"),)
+    modules = [
+        _module(),
+        generate.Module(
+            generate.Pair(Path("o/celery.py"), Path("m/celery.py")),
+            Rewrite("m/celery.py", source, source, kept=kept),
+            "",
+            "nothing moves",
+        ),
+        generate.Module(
+            generate.Pair(Path("o/__init__.py"), Path("m/__init__.py")),
+            Rewrite("m/__init__.py", "", ""),
+            "",
+            "nothing moves",
+        ),
+    ]
+    page = generate.render(modules)
+    assert (
+        "Unchanged (the same in both copies): [`m/celery.py`](../m/celery.py) (keeps `Celery` "
+        "(`celery`: the app class)), [`m/__init__.py`](../m/__init__.py).\n"
+    ) in page
+    assert "## `m/celery.py`" not in page
