@@ -32,9 +32,9 @@ unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
 lint: setup
-	$(BIN)/ruff check pynenc pynenc_celery_compat tests samples bench
-	$(BIN)/ruff format --check pynenc pynenc_celery_compat tests samples bench
-	$(BIN)/mypy --strict pynenc pynenc_celery_compat
+	$(BIN)/ruff check pynenc pynenc_celery_compat tests samples bench migration_guide
+	$(BIN)/ruff format --check pynenc pynenc_celery_compat tests samples bench migration_guide
+	$(BIN)/mypy --strict pynenc pynenc_celery_compat migration_guide/generate_samples.py
 
 bench: setup
 	$(BIN)/python -m bench
