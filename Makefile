@@ -32,8 +32,8 @@ unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
 lint: setup
-	$(BIN)/ruff check pynenc pynenc_celery_compat tests samples bench migration_guide
-	$(BIN)/ruff format --check pynenc pynenc_celery_compat tests samples bench migration_guide
+	$(BIN)/ruff check pynenc pynenc_celery_compat tests samples bench migration_guide/generate_samples.py
+	$(BIN)/ruff format --check pynenc pynenc_celery_compat tests samples bench migration_guide/generate_samples.py
 	$(BIN)/mypy --strict pynenc pynenc_celery_compat migration_guide/generate_samples.py
 
 bench: setup
