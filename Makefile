@@ -22,6 +22,7 @@ demo: setup
 	cd $(DEMO) && ../../$(BIN)/python sample_distributed.py
 	cd $(DEMO) && ../../$(BIN)/python sample_parallel.py
 	cd $(CELERY_DEMO) && ../../$(BIN)/python main.py
+	cd $(CELERY_DEMO) && for step in step*_*.py; do ../../$(BIN)/python $$step || exit 1; done
 	cd $(TRIGGERS_DEMO) && ../../$(BIN)/python main.py
 
 test: setup lint

@@ -293,7 +293,9 @@ __all__ = [
     "chunks",
     "group",
     "maybe_signature",
+    "maybe_subtask",
     "signature",
+    "subtask",
     "xmap",
     "xstarmap",
 ]

@@ -243,3 +243,21 @@ def celery_worker(
 def depends_on_current_app(celery_app: Any) -> None:
     """Make ``celery_app`` the current app for this test."""
     celery_app.set_current()
+
+
+__all__ = [
+    "celery_app",
+    "celery_class_tasks",
+    "celery_config",
+    "celery_enable_logging",
+    "celery_includes",
+    "celery_parameters",
+    "celery_session_app",
+    "celery_session_worker",
+    "celery_worker",
+    "celery_worker_parameters",
+    "celery_worker_pool",
+    "depends_on_current_app",
+    "pytest_configure",
+    "use_celery_app_trap",
+]

@@ -13,7 +13,6 @@ import importlib
 CELERY_TO_COMPAT: dict[str, str] = {
     "celery": "pynenc_celery_compat",
     "celery.app.task": "pynenc_celery_compat.task",
-    "celery.task": "pynenc_celery_compat.task",
     "celery.exceptions": "pynenc_celery_compat.exceptions",
     "celery.states": "pynenc_celery_compat.states",
     "celery.signals": "pynenc_celery_compat.signals",
@@ -41,9 +40,24 @@ def exported(compat_module: str) -> frozenset[str]:
     """The Celery names ``compat_module`` exports (its ``__all__``, less compat-only ones)."""
     module = importlib.import_module(compat_module)
     names = getattr(module, "__all__", None)
-    if names is None:
-        names = [name for name in vars(module) if not name.startswith("_")]
+    if names is None:  # its own imports (os, pytest, …) would pass for Celery names
+        raise TypeError(f"{compat_module} has no __all__: the migration tools cannot tell its API")
     return frozenset(names) - _COMPAT_ONLY
+
+
+@functools.cache
+def offered(celery_module: str) -> frozenset[str]:
+    """The names of ``celery_module`` its compat module offers: exported by the compat module
+    and existing in Celery's (a rewrite never imports what the original could not)."""
+    compat = CELERY_TO_COMPAT.get(celery_module)
+    if compat is None:
+        return frozenset()
+    names = exported(compat)
+    try:
+        original = importlib.import_module(celery_module)
+    except ImportError:  # e.g. celery.contrib.pytest without pytest: trust the compat side
+        return names
+    return frozenset(name for name in names if hasattr(original, name))
 
 
 def compat_module_for(celery_module: str, name: str, *, include_app: bool = False) -> str | None:
@@ -54,7 +68,7 @@ def compat_module_for(celery_module: str, name: str, *, include_app: bool = Fals
         return None
     if not include_app and name in APP_NAMES.get(celery_module, frozenset()):
         return None
-    return compat if name in exported(compat) else None
+    return compat if name in offered(celery_module) else None
 
 
 def compat_module_of(celery_module: str) -> str | None:

@@ -13,3 +13,6 @@ PING = "pynenc_celery_compat.ping"
 def ping() -> str:
     """``"pong"``: the worker received and ran a task."""
     return "pong"
+
+
+__all__ = ["ping"]

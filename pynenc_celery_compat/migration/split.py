@@ -1,0 +1,112 @@
+"""Splitting one ``from … import a, b, c`` into two statements that keep its layout.
+
+In a parenthesised multi-line import every name keeps the comment at the end of its line
+and the comment lines above it (``# canvas`` before ``group,``); the statement that stays
+in place keeps the comment of the line of its ``(``; a trailing comma is kept where the
+original had one. An import on one line becomes two imports on one line each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+
+_Whitespace = cst.BaseParenthesizableWhitespace
+
+
+def split_from(
+    node: cst.ImportFrom, groups: Sequence[tuple[cst.Attribute | cst.Name, Sequence[int]]]
+) -> list[cst.ImportFrom]:
+    """One statement per group: the names of ``node`` at the group's indexes (in order,
+    non-empty) imported from the group's module. The first statement stands where
+    ``node`` stood and keeps the comments of its ``(`` line and of the lines above ``)``."""
+    names = node.names
+    assert isinstance(names, Sequence)
+    return [
+        _subset(node, list(names), indexes, keep_paren_comment=number == 0).with_changes(
+            module=module
+        )
+        for number, (module, indexes) in enumerate(groups)
+    ]
+
+
+def _subset(
+    node: cst.ImportFrom,
+    names: list[cst.ImportAlias],
+    indexes: Sequence[int],
+    *,
+    keep_paren_comment: bool,
+) -> cst.ImportFrom:
+    if node.lpar is None or node.rpar is None:
+        return node.with_changes(names=_single_line(names, indexes))
+    trailing = isinstance(names[-1].comma, cst.Comma)
+    after = [_after(names, node.rpar, i) for i in range(len(names))]
+    before = [node.lpar.whitespace_after, *after[:-1]]
+    closing = after[-1]
+    opening = node.lpar.whitespace_after
+    # the comments of the "(" line and of the lines above ")" stay with the statement in place
+    if not keep_paren_comment and isinstance(opening, cst.ParenthesizedWhitespace):
+        opening = opening.with_changes(first_line=cst.TrailingWhitespace())
+    if not keep_paren_comment and isinstance(closing, cst.ParenthesizedWhitespace):
+        closing = closing.with_changes(empty_lines=())
+    start = before[indexes[0]]
+    if isinstance(start, cst.ParenthesizedWhitespace) or isinstance(
+        opening, cst.ParenthesizedWhitespace
+    ):
+        start = _join(opening, start)
+    else:  # on one line: as after the "(" (``(a, b)`` -> ``(b)``, not ``( b)``)
+        start = opening
+    lpar = node.lpar.with_changes(whitespace_after=start)
+    picked: list[cst.ImportAlias] = []
+    for position, index in enumerate(indexes):
+        alias = names[index]
+        comma = alias.comma if isinstance(alias.comma, cst.Comma) else cst.Comma()
+        if position + 1 < len(indexes):
+            following = before[indexes[position + 1]]
+            picked.append(
+                alias.with_changes(
+                    comma=comma.with_changes(whitespace_after=_join(after[index], following))
+                )
+            )
+            continue
+        end = _join(after[index], closing)
+        if trailing:
+            picked.append(alias.with_changes(comma=comma.with_changes(whitespace_after=end)))
+            rpar = node.rpar
+        else:
+            picked.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+            rpar = node.rpar.with_changes(whitespace_before=end)
+    return node.with_changes(names=picked, lpar=lpar, rpar=rpar)
+
+
+def _after(names: list[cst.ImportAlias], rpar: cst.RightParen, index: int) -> _Whitespace:
+    """The whitespace after the name at ``index``: after its comma, or before the ``)``."""
+    comma = names[index].comma
+    if isinstance(comma, cst.Comma):
+        return comma.whitespace_after
+    return rpar.whitespace_before
+
+
+def _join(end_of_line: _Whitespace, next_line: _Whitespace) -> _Whitespace:
+    """Whitespace ending a name's line as ``end_of_line`` did (its comment) and reaching
+    the next element as ``next_line`` did (comment lines above it, its indentation)."""
+    if end_of_line is next_line:
+        return end_of_line
+    first = isinstance(end_of_line, cst.ParenthesizedWhitespace)
+    second = isinstance(next_line, cst.ParenthesizedWhitespace)
+    if first and second:
+        assert isinstance(end_of_line, cst.ParenthesizedWhitespace)
+        return next_line.with_changes(first_line=end_of_line.first_line)
+    if first:  # the next element was on the line of another name: reach it on a line of its own
+        assert isinstance(end_of_line, cst.ParenthesizedWhitespace)
+        return end_of_line.with_changes(empty_lines=())
+    if second:
+        return next_line.with_changes(first_line=cst.TrailingWhitespace())
+    return next_line
+
+
+def _single_line(names: list[cst.ImportAlias], indexes: Sequence[int]) -> list[cst.ImportAlias]:
+    picked = [names[i] for i in indexes]
+    last = picked[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return [*picked[:-1], last]

@@ -1,0 +1,223 @@
+"""The libcst transformer behind :func:`~.rewrite.migrate_source`.
+
+``from celery… import`` statements are decided here, name by name (the compat module for
+each from :func:`~.offered.compat_module_for`); ``import celery…`` statements and their
+uses are planned by :mod:`.uses` and applied here. A statement that gains a sibling (a
+split ``from`` import, an added ``import pynenc_celery_compat``) gets it on the next line,
+at the same indentation, or after a ``;`` when it shared its line with other statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from pynenc_celery_compat.migration import split, uses
+from pynenc_celery_compat.migration.offered import compat_module_for, compat_module_of
+from pynenc_celery_compat.migration.rewrite import APP_CLASS, NOT_OFFERED, STAR, Kept, Moved
+
+
+class ParseFailure(Exception):
+    """libcst could not parse the module."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Result:
+    code: str
+    moved: list[Moved]
+    kept: list[Kept]
+
+
+def rewrite_module(text: str, *, include_app: bool) -> Result:
+    """Rewrite the Celery imports of ``text`` (no BOM). :raises ParseFailure:"""
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        raise ParseFailure(error.raw_line, error.message) from None
+    wrapper = MetadataWrapper(module)
+    needs_scopes = any(_imports_celery_module(n) for n in _imports(wrapper.module))
+    plan = (
+        uses.plan_module_imports(wrapper, include_app=include_app)
+        if needs_scopes
+        else uses.ImportPlan()
+    )
+    transformer = _Transformer(plan, include_app=include_app)
+    migrated = wrapper.visit(transformer)
+    return Result(migrated.code, [*plan.moved, *transformer.moved], [*plan.kept, *transformer.kept])
+
+
+class _Transformer(cst.CSTTransformer):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, plan: uses.ImportPlan, *, include_app: bool) -> None:
+        super().__init__()
+        self.plan = plan
+        self.include_app = include_app
+        self.moved: list[Moved] = []
+        self.kept: list[Kept] = []
+
+    # uses of ``import celery…`` names
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        return self._replace(original_node, updated_node)
+
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        return self._replace(original_node, updated_node)
+
+    def _replace(
+        self, original: cst.Name | cst.Attribute, updated: cst.Name | cst.Attribute
+    ) -> cst.BaseExpression:
+        compat = self.plan.replacements.get(original)
+        if compat is None:
+            return updated
+        return _dotted(compat).with_changes(lpar=updated.lpar, rpar=updated.rpar)
+
+    # statements: a small statement may become several
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine | cst.FlattenSentinel[cst.SimpleStatementLine]:
+        body = self._statements(original_node.body, updated_node.body)
+        if len(original_node.body) == 1 and len(body) > 1:
+            # one statement on its line: each new statement on a line of its own, after it
+            first = updated_node.with_changes(body=[body[0]])
+            rest = [cst.SimpleStatementLine(body=[statement]) for statement in body[1:]]
+            return cst.FlattenSentinel([first, *rest])
+        return updated_node.with_changes(body=body)
+
+    def leave_SimpleStatementSuite(
+        self, original_node: cst.SimpleStatementSuite, updated_node: cst.SimpleStatementSuite
+    ) -> cst.SimpleStatementSuite:
+        return updated_node.with_changes(
+            body=self._statements(original_node.body, updated_node.body)
+        )
+
+    def _statements(
+        self,
+        originals: Sequence[cst.BaseSmallStatement],
+        updated: Sequence[cst.BaseSmallStatement],
+    ) -> list[cst.BaseSmallStatement]:
+        body: list[cst.BaseSmallStatement] = []
+        for original, statement in zip(originals, updated, strict=True):
+            if isinstance(original, cst.ImportFrom) and isinstance(statement, cst.ImportFrom):
+                pieces = self._from_import(original, statement)
+            elif isinstance(original, cst.Import) and isinstance(statement, cst.Import):
+                pieces = self._import(original, statement)
+            else:
+                pieces = [statement]
+            if len(pieces) > 1:
+                # the explicit ";" of the statement (if any) ends its last piece
+                last_semicolon = pieces[0].semicolon
+                pieces = [
+                    *(p.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) for p in pieces[:-1]),
+                    pieces[-1].with_changes(semicolon=last_semicolon),
+                ]
+            body.extend(pieces)
+        return body
+
+    def _from_import(
+        self, original: cst.ImportFrom, statement: cst.ImportFrom
+    ) -> list[cst.BaseSmallStatement]:
+        if original.relative or original.module is None:
+            return [statement]  # relative: the project's own module (``from .celery import app``)
+        module = get_full_name_for_node(original.module) or ""
+        if not (module == "celery" or module.startswith("celery.")):
+            return [statement]
+        line = self._line(original)
+        if isinstance(original.names, cst.ImportStar):
+            self.kept.append(Kept(line, module, "*", STAR))
+            return [statement]
+        # target module -> indexes of its names ("" for the names that stay on Celery)
+        groups: dict[str, list[int]] = {"": []}
+        for index, alias in enumerate(original.names):
+            name = get_full_name_for_node(alias.name) or ""
+            target = _target(module, name, include_app=self.include_app)
+            alias_line = self._line(alias)
+            if target is None:
+                app = compat_module_for(module, name, include_app=True) is not None
+                self.kept.append(Kept(alias_line, module, name, APP_CLASS if app else NOT_OFFERED))
+            else:
+                self.moved.append(Moved(alias_line, module, name, target))
+            groups.setdefault(target or "", []).append(index)
+        if len(groups) == 1:
+            return [statement]
+        if not groups[""]:
+            del groups[""]
+        assert statement.module is not None
+        celery_module = statement.module
+        pieces = [
+            (_dotted(target) if target else celery_module, indexes)
+            for target, indexes in groups.items()
+        ]
+        if len(pieces) == 1:
+            return [statement.with_changes(module=pieces[0][0])]
+        return list(split.split_from(statement, pieces))
+
+    def _import(self, original: cst.Import, statement: cst.Import) -> list[cst.BaseSmallStatement]:
+        renamed = False
+        names: list[cst.ImportAlias] = []
+        for original_alias, alias in zip(original.names, statement.names, strict=True):
+            change = self.plan.renamed.get(original_alias)
+            if change is None:
+                names.append(alias)
+                continue
+            dotted, keep_as = change
+            renamed = True
+            names.append(
+                alias.with_changes(name=_dotted(dotted), asname=alias.asname if keep_as else None)
+            )
+        first = statement.with_changes(names=names) if renamed else statement
+        extra = self.plan.extra.get(original, [])
+        return [first, *(cst.Import(names=[cst.ImportAlias(name=_dotted(m))]) for m in extra)]
+
+    def _line(self, node: cst.CSTNode) -> int:
+        return self.get_metadata(PositionProvider, node).start.line
+
+
+def _target(module: str, name: str, *, include_app: bool) -> str | None:
+    """Where ``from module import name`` moves to: the compat module offering ``name``, or,
+    for a Celery module that has a compat module of the same name (``from
+    celery.contrib.testing import worker``), the compat module's package."""
+    offered = compat_module_for(module, name, include_app=include_app)
+    if offered is not None:
+        return offered
+    compat = compat_module_of(f"{module}.{name}")
+    if compat is not None and "." in compat:
+        package, last = compat.rsplit(".", 1)
+        if last == name:
+            return package
+    return None
+
+
+def _dotted(name: str) -> cst.Attribute | cst.Name:
+    expression = cst.parse_expression(name)
+    assert isinstance(expression, cst.Attribute | cst.Name)
+    return expression
+
+
+def _imports(module: cst.Module) -> list[cst.Import]:
+    found: list[cst.Import] = []
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> None:
+            found.append(node)
+
+    module.visit(_Collect())
+    return found
+
+
+def _imports_celery_module(node: cst.Import) -> bool:
+    for alias in node.names:
+        dotted = get_full_name_for_node(alias.name) or ""
+        if dotted == "celery" or dotted.startswith("celery."):
+            return True
+    return False

@@ -1,0 +1,1 @@
+"""The billing app: charges and invoices."""
