@@ -265,7 +265,9 @@ def attribute_read(s: Scanner, node: ast.Attribute) -> None:
         s.emit(node, "calling", f"self.request.{attr}", cat.request_field(attr), base.dep)
     elif kind == "result":
         s.emit(node, "results", f"result.{attr}", res.result_member(attr), base.dep)
-    elif kind == "app" and attr not in app_cat.APP_VALUES and not _private(attr) and not base.own:
+    elif kind == "app" and attr not in app_cat.APP_VALUES and not _private(attr):
+        if base.own and attr not in app_cat.APP_MEMBERS:  # the project's own subclass
+            return
         feature, rating = app_cat.app_member(attr)
         s.emit(node, feature, f"app.{attr}", rating, base.dep)
 

@@ -266,7 +266,7 @@ class Settings:
                     return "solar", None, "solar()"
                 if name in ("crontab", "from_string"):
                     return "crontab", None, f"{shown}()"
-        return "other", None, shown
+        return "other", None, f"{shown}()" if isinstance(node, ast.Call) else shown
 
     def seconds(self, node: ast.expr) -> float | None:
         """The seconds of an interval: a number, arithmetic on numbers, ``timedelta(…)``,
