@@ -90,8 +90,16 @@ def kind_of(qual: str) -> str | None:
 
 
 #: names that stay on Celery and work as they are, or cannot work: (module, name or "*")
+_VERSION = ok("imports", "Celery's version, kept (Celery stays installed)")
 _KEPT: dict[tuple[str, str], Rating] = {
     ("celery", "uuid"): ok("imports", "a Celery utility, kept on Celery (Celery stays installed)"),
+    **{
+        ("celery", name): _VERSION
+        for name in ("__version__", "VERSION", "VERSION_BANNER", "version_info", "SERIES")
+    },
+    ("celery.states", "*"): ok(
+        "states", "kept on Celery: its helpers work on the state names compat results show"
+    ),
     ("celery.result", "ResultSet"): ok(
         "results", "Celery's class, kept: over compat results each member's get() reads pynenc"
     ),
