@@ -120,6 +120,7 @@ APP_VALUES = frozenset(
     {"conf", "control", "tasks", "task", "send_task", "register_task", "add_periodic_task"}
     | {"on_after_configure", "on_after_finalize", "on_configure", "shared_task"}
     | {"main", "timezone", "Task", "loader", "log", "amqp", "pool", "oid", "thread_oid"}
+    | {"namespace", "configured", "finalized", "clock"}
 )
 
 

@@ -157,6 +157,11 @@ _KEPT: dict[tuple[str, str], Rating] = {
     ),
 }
 
+#: Celery modules the audit knows (their attributes are names imported from them)
+KNOWN_MODULES = frozenset(
+    {"celery", *CELERY_TO_COMPAT, *(module for module, name in _KEPT if name == "*")}
+)
+
 _APP_CLASS = differs(
     "the-app-stays-on-celery",
     "the project's app stays a real celery.Celery while modules migrate (compat tasks "

@@ -18,7 +18,12 @@ from pynenc_celery_compat.migration import catalog_app as app_cat
 from pynenc_celery_compat.migration import scan_calls, scan_defs
 from pynenc_celery_compat.migration.audit import Finding
 from pynenc_celery_compat.migration.catalog import Rating
-from pynenc_celery_compat.migration.catalog_names import import_rating, is_celery, is_compat
+from pynenc_celery_compat.migration.catalog_names import (
+    KNOWN_MODULES,
+    import_rating,
+    is_celery,
+    is_compat,
+)
 from pynenc_celery_compat.migration.scan_settings import Settings
 from pynenc_celery_compat.migration.scan_values import (
     Dep,
@@ -58,6 +63,9 @@ class Scanner(ast.NodeVisitor):
         self.reported: set[int] = set()  #: ids of nodes already reported
         self.decorator_calls: set[int] = set()  #: ids of decorators' calls (rated apart)
         self.seen: set[str] = set()  #: module attributes reported in this file
+        #: dotted names known to be modules (``import celery.states``): their attributes
+        #: are names imported from them (``celery.states.SUCCESS``), rated as imports
+        self.modules: set[str] = set(KNOWN_MODULES)
 
     # -- the scan -----------------------------------------------------------------------------
 
@@ -158,6 +166,8 @@ class Scanner(ast.NodeVisitor):
             else:
                 bound = target = full.split(".", 1)[0]
             self.bind(bound, from_qual(target))
+            parts = full.split(".")
+            self.modules.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
             if not self.scopes:
                 self.out.aliases[f"{self.module}.{bound}"] = target
             if celeryish(full):

@@ -254,6 +254,8 @@ def attribute_read(s: Scanner, node: ast.Attribute) -> None:
         return
     attr, kind = node.attr, base.kind
     if kind == "qual" and (is_celery(base.qual) or is_compat(base.qual)):
+        if base.qual not in s.modules:  # an attribute of a class or object, not an import
+            return
         qual = f"{base.qual}.{attr}"
         if qual not in s.seen:
             s.seen.add(qual)
