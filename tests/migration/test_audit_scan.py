@@ -499,3 +499,10 @@ def test_findings_carry_their_position() -> None:
         0,
         "imports",
     )
+
+
+def test_attributes_of_a_celery_class_are_not_imports() -> None:
+    source = (
+        "from celery.beat import Scheduler\n\nclass S(Scheduler):\n    pass\n\nScheduler.tick\n"
+    )
+    assert apis(source) == ["celery.beat.Scheduler"]
