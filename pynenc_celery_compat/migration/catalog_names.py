@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from pynenc_celery_compat.migration.catalog import Rating, differs, no, ok, unknown
 from pynenc_celery_compat.migration.catalog_app import SIGNALS, signal
-from pynenc_celery_compat.migration.offered import CELERY_TO_COMPAT, compat_module_for
+from pynenc_celery_compat.migration.offered import (
+    CATCHES_BOTH,
+    CELERY_TO_COMPAT,
+    caught_by_celerys,
+    compat_module_for,
+)
 
 COMPAT = "pynenc_celery_compat"
 
@@ -206,4 +211,6 @@ def import_rating(module: str, name: str) -> Rating:
         return ok("imports", f"offered by {COMPAT} ({module} is not rewritten: import it there)")
     if module == "celery.signals" and name in SIGNALS:
         return signal(name)
+    if name in caught_by_celerys(module):
+        return ok("imports", f"kept on Celery: {CATCHES_BOTH}")
     return _kept(module, name) or _kept(qual, "") or unknown("imports", qual)
