@@ -32,9 +32,9 @@ unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
 lint: setup
-	$(BIN)/ruff check pynenc pynenc_celery_compat tests samples bench
-	$(BIN)/ruff format --check pynenc pynenc_celery_compat tests samples bench
-	$(BIN)/mypy --strict pynenc pynenc_celery_compat
+	$(BIN)/ruff check pynenc pynenc_celery_compat tests samples bench migration_guide/generate_samples.py
+	$(BIN)/ruff format --check pynenc pynenc_celery_compat tests samples bench migration_guide/generate_samples.py
+	$(BIN)/mypy --strict pynenc pynenc_celery_compat migration_guide/generate_samples.py
 
 bench: setup
 	$(BIN)/python -m bench
@@ -45,3 +45,8 @@ realworld: setup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# migration_guide/samples.md: the sample modules, original and migrated, made by the migrate tool
+.PHONY: guide
+guide: setup
+	$(BIN)/python migration_guide/generate_samples.py

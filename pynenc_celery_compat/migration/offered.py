@@ -45,6 +45,40 @@ def exported(compat_module: str) -> frozenset[str]:
     return frozenset(names) - _COMPAT_ONLY
 
 
+#: why an exception class the compat layer subclasses stays on Celery
+CATCHES_BOTH = (
+    "Celery's exception class catches both worlds (pynenc_celery_compat raises a subclass "
+    "of it); the compat class would miss the ones Celery's tasks raise"
+)
+
+
+@functools.cache
+def caught_by_celerys(celery_module: str) -> frozenset[str]:
+    """Exception classes of ``celery_module`` the compat layer subclasses: kept on Celery,
+    where ``except``/``isinstance`` match what both Celery and pynenc raise while modules
+    migrate (a moved ``except TimeoutError`` would miss a Celery task's timeout)."""
+    compat = CELERY_TO_COMPAT.get(celery_module)
+    if compat is None:
+        return frozenset()
+    try:
+        original = importlib.import_module(celery_module)
+    except ImportError:
+        return frozenset()
+    mine = importlib.import_module(compat)
+    caught = set()
+    for name in exported(compat):
+        theirs, ours = getattr(original, name, None), getattr(mine, name)
+        if (
+            isinstance(theirs, type)
+            and issubclass(theirs, BaseException)
+            and ours is not theirs
+            and isinstance(ours, type)
+            and issubclass(ours, theirs)
+        ):
+            caught.add(name)
+    return frozenset(caught)
+
+
 @functools.cache
 def offered(celery_module: str) -> frozenset[str]:
     """The names of ``celery_module`` its compat module offers: exported by the compat module
@@ -57,7 +91,18 @@ def offered(celery_module: str) -> frozenset[str]:
         original = importlib.import_module(celery_module)
     except ImportError:  # e.g. celery.contrib.pytest without pytest: trust the compat side
         return names
-    return frozenset(name for name in names if hasattr(original, name))
+    caught = caught_by_celerys(celery_module)
+    return frozenset(name for name in names if hasattr(original, name) and name not in caught)
+
+
+def why_kept(celery_module: str, name: str, *, app_reason: str, default: str) -> str:
+    """The reason ``name`` stays on Celery: ``app_reason`` for the app class, ``CATCHES_BOTH``
+    for an exception class Celery's catches in both worlds, else ``default``."""
+    if name in caught_by_celerys(celery_module):
+        return CATCHES_BOTH
+    if name in APP_NAMES.get(celery_module, frozenset()):
+        return app_reason
+    return default
 
 
 def compat_module_for(celery_module: str, name: str, *, include_app: bool = False) -> str | None:

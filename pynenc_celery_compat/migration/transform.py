@@ -17,7 +17,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from pynenc_celery_compat.migration import split, uses
-from pynenc_celery_compat.migration.offered import compat_module_for, compat_module_of
+from pynenc_celery_compat.migration.offered import compat_module_for, compat_module_of, why_kept
 from pynenc_celery_compat.migration.rewrite import APP_CLASS, NOT_OFFERED, STAR, Kept, Moved
 
 
@@ -143,8 +143,8 @@ class _Transformer(cst.CSTTransformer):
             target = _target(module, name, include_app=self.include_app)
             alias_line = self._line(alias)
             if target is None:
-                app = compat_module_for(module, name, include_app=True) is not None
-                self.kept.append(Kept(alias_line, module, name, APP_CLASS if app else NOT_OFFERED))
+                why = why_kept(module, name, app_reason=APP_CLASS, default=NOT_OFFERED)
+                self.kept.append(Kept(alias_line, module, name, why))
             else:
                 self.moved.append(Moved(alias_line, module, name, target))
             groups.setdefault(target or "", []).append(index)

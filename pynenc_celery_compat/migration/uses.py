@@ -50,6 +50,7 @@ from pynenc_celery_compat.migration.offered import (
     CELERY_TO_COMPAT,
     compat_module_for,
     compat_module_of,
+    why_kept,
 )
 from pynenc_celery_compat.migration.rewrite import (
     APP_CLASS,
@@ -228,10 +229,8 @@ def _resolve(
         return
     compat = compat_module_for(owner, name, include_app=include_app)
     if compat is None:
-        offered_with_app = compat_module_for(owner, name, include_app=True) is not None
-        plan.kept.append(
-            Kept(use.line, owner, name, APP_CLASS if offered_with_app else NOT_OFFERED)
-        )
+        why = why_kept(owner, name, app_reason=APP_CLASS, default=NOT_OFFERED)
+        plan.kept.append(Kept(use.line, owner, name, why))
         return
     use.prefix = chain[depth]
     use.compat = compat
