@@ -115,6 +115,24 @@ DJANGO_CELERY_EMAIL = Project(
             "tests.tests.TaskErrorTests.test_send_multiple_emails": _LATE_MAIL,
         },
     },
+    findings=(
+        "**Compat-layer bug, not covered by the suite (its TaskErrorTests replace `retry` "
+        "with a mock): on a pynenc runner, `send_emails.retry([[message], kwargs], exc=e, "
+        "throw=False)` retries nothing.** The task retries only the message that failed and "
+        "carries on with the others; Celery's `retry(throw=False)` publishes the retry (with "
+        "the new arguments) and returns. The compat `Task.retry` on a runner warns "
+        "`retry(args=/kwargs=) is not supported: the retry runs with the same arguments`, "
+        "then, with `throw=False`, returns the `Retry` without raising it, so no retry is "
+        "ever registered: every mail that failed once is dropped. Reproduction: "
+        "`bench/realworld/README.md`. Not fixed here: a retry that runs while the current "
+        "run succeeds needs a new invocation (pynenc's retry reuses the invocation), and "
+        "retry arguments are a design decision for the layer.",
+        "Audit gaps seen here: `send_emails.retry(...)` (retry called on the task object, "
+        "not `self`) and `send_emails.get_logger()` are not reported; `@shared_task(**"
+        "TASK_CONFIG)` is rated supported with no word that its options (`ignore_result=True`, "
+        "`rate_limit`, `queue`, `delivery_mode` from settings) cannot be seen; for "
+        "celery-haystack-ng the same `ignore_result` is rated a difference.",
+    ),
 )
 
 CELERY_HAYSTACK = Project(
@@ -155,6 +173,11 @@ CELERY_HAYSTACK = Project(
         "and on the in-process runner fails 3/3 (`AssertionError: 1 != 0`: the test searches "
         "the index right after `save()`, before the runner thread indexed it). That is the "
         "same on a real Celery worker: the tests depend on `CELERY_ALWAYS_EAGER`.",
+        "The audit rates this right: both classes are reported as class-based tasks on "
+        "Celery needing `wrap_task` (a difference). It also rates `CELERYD_LOG_LEVEL` (in "
+        "`test_settings.py`) not supported, blocking that module; Celery 5 does not know "
+        "that name either (not in `celery.app.defaults`), so it has no effect on Celery: a "
+        "false block.",
     ),
 )
 

@@ -146,9 +146,12 @@ def audit_section(audit: AuditResult, project: Project) -> list[str]:
     if audit.problem:
         return [*lines, f"The output could not be read: {audit.problem}", ""]
     ratings = audit.by_rating
+    data = audit.data
+    switch = [m for m in data.modules if m.get("status") == "can switch now"]
     lines += [
-        f"{audit.files} files scanned, {len(audit.findings)} findings"
-        + (f", {len(audit.errors)} files not parsed" if audit.errors else "")
+        f"{data.files} files scanned, {len(data.modules)} use Celery, {len(data.findings)} "
+        f"findings; modules that can switch now: {len(switch)} of {len(data.modules)}"
+        + (f"; {len(data.errors)} files not parsed" if data.errors else "")
         + ".",
         "",
         "| rating | findings |",
@@ -161,6 +164,11 @@ def audit_section(audit: AuditResult, project: Project) -> list[str]:
         found = audit.rated(rating)
         if found:
             lines += [f"{title}:", "", *(_finding_line(f) for f in found), ""]
+    for module in data.modules:
+        blockers = module.get("blocked_by") or []
+        if blockers:
+            named = ", ".join(f"`{b.get('api')}` (line {b.get('line')})" for b in blockers)
+            lines += [f"`{module.get('path')}` is blocked by {named}.", ""]
     supported = audit.rated(SUPPORTED)
     if supported:
         apis = sorted({str(f.get("api", "?")) for f in supported})
@@ -174,7 +182,7 @@ def migrate_section(migrate: MigrateResult, project: Project) -> list[str]:
         "",
         f"`pynenc-celery migrate {project.package} --write` (on a copy): exit code "
         f"{migrate.run.returncode}, {migrate.run.seconds:.2f} s, "
-        f"{len(migrate.diffs)} files changed"
+        f"{len(migrate.diffs)} file{'' if len(migrate.diffs) == 1 else 's'} changed"
         + (", a second run changed nothing (idempotent)" if migrate.changed_again == [] else "")
         + ".",
         "",

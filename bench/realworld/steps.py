@@ -38,6 +38,18 @@ _RATINGS = {
 
 
 @dataclass
+class AuditData:
+    """What ``audit --json`` says: files read, findings, per-module verdicts, parse errors."""
+
+    files: int = 0
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    #: one per module using Celery: path, status ("can switch now" / "blocked"), blocked_by
+    modules: list[dict[str, Any]] = field(default_factory=list)
+    #: path -> the parser's message
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class ToolRun:
     command: list[str]
     returncode: int | None
@@ -52,11 +64,17 @@ class ToolRun:
 @dataclass
 class AuditResult:
     run: ToolRun
-    files: int = 0
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
+    data: AuditData = field(default_factory=lambda: AuditData())
     #: why the JSON could not be read, when it could not
     problem: str = ""
+
+    @property
+    def files(self) -> int:
+        return self.data.files
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return self.data.findings
 
     @property
     def by_rating(self) -> Counter[str]:
@@ -131,28 +149,36 @@ def rating(finding: dict[str, Any]) -> str:
     return _RATINGS.get(raw.lower(), _RATINGS.get(raw.split(".")[-1].lower(), raw or "?"))
 
 
-def parse_audit_json(text: str) -> tuple[int, list[dict[str, Any]], dict[str, str]]:
-    """Files read, findings and unparsable files from ``audit --json`` output (the
-    :class:`~pynenc_celery_compat.migration.audit.AuditReport` fields). Text before the
-    JSON document (a warning) is skipped; ``ValueError`` when there is no JSON object."""
+def parse_audit_json(text: str) -> AuditData:
+    """Read ``audit --json``'s document (text before it, a warning, is skipped); the file
+    count is ``counts.files`` (or the length of a ``files`` list), errors a mapping or the
+    modules' ``error`` fields. ``ValueError`` when there is no JSON object."""
     start = text.find("{")
     if start < 0:
         raise ValueError("no JSON object in the output")
     data, _ = json.JSONDecoder().raw_decode(text[start:])
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-    files = data.get("files", [])
-    count = files if isinstance(files, int) else len(files)
-    findings = [f for f in data.get("findings", []) if isinstance(f, dict)]
-    errors = data.get("errors") or {}
-    return count, findings, dict(errors) if isinstance(errors, dict) else {}
+    files = data.get("files")
+    if files is None:
+        files = (data.get("counts") or {}).get("files", 0)
+    modules = [m for m in data.get("modules", []) if isinstance(m, dict)]
+    errors = data.get("errors")
+    if not isinstance(errors, dict):
+        errors = {str(m.get("path")): str(m["error"]) for m in modules if m.get("error")}
+    return AuditData(
+        files=files if isinstance(files, int) else len(files),
+        findings=[f for f in data.get("findings", []) if isinstance(f, dict)],
+        modules=modules,
+        errors={str(k): str(v) for k, v in errors.items()},
+    )
 
 
 def audit(project: Project, tree: Path) -> AuditResult:
     run = _run([*tool_command(), "audit", project.package, "--json"], tree, TOOL_TIMEOUT)
     result = AuditResult(run)
     try:
-        result.files, result.findings, result.errors = parse_audit_json(run.output)
+        result.data = parse_audit_json(run.output)
     except ValueError as exc:
         result.problem = f"{exc} (exit {run.returncode}): {run.tail}"
     return result

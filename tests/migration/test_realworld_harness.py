@@ -13,6 +13,7 @@ from bench.realworld.steps import (
     DIFFERENCE,
     SUPPORTED,
     UNSUPPORTED,
+    AuditData,
     AuditResult,
     MigrateResult,
     SuiteRun,
@@ -144,9 +145,25 @@ def test_audit_json_is_read_with_any_rating_spelling() -> None:
     text = "a warning first\n" + json.dumps(
         {"files": ["p/tasks.py", "p/a.py"], "findings": findings, "errors": {}}
     )
-    files, read, errors = parse_audit_json(text)
-    assert (files, errors) == (2, {})
-    assert [rating(f) for f in read] == [SUPPORTED, DIFFERENCE, UNSUPPORTED]
+    data = parse_audit_json(text)
+    assert (data.files, data.errors) == (2, {})
+    assert [rating(f) for f in data.findings] == [SUPPORTED, DIFFERENCE, UNSUPPORTED]
+
+
+def test_audit_json_as_the_command_prints_it() -> None:
+    document = {
+        "tool": "pynenc-celery audit",
+        "findings": [{"path": "p/t.py", "line": 1, "support": "supported"}],
+        "modules": [
+            {"path": "p/t.py", "status": "can switch now", "blocked_by": [], "error": None},
+            {"path": "p/bad.py", "status": "error", "blocked_by": [], "error": "line 3: bad"},
+        ],
+        "counts": {"files": 7, "findings": 1},
+        "errors": 1,
+    }
+    data = parse_audit_json(json.dumps(document, indent=2))
+    assert (data.files, len(data.findings), len(data.modules)) == (7, 1, 2)
+    assert data.errors == {"p/bad.py": "line 3: bad"}
 
 
 def test_tree_diff_lists_changed_python_files_only(tmp_path: Path) -> None:
@@ -184,19 +201,28 @@ def _result() -> ProjectResult:
     ok = f"{DASHES}\nRan 5 tests in 0.1s\n\nOK\n"
     audit = AuditResult(
         ToolRun(["pynenc-celery", "audit"], 1, 0.4, ""),
-        files=2,
-        findings=[
-            {"path": "demo/tasks.py", "line": 1, "support": "supported", "api": "shared_task"},
-            {
-                "path": "demo/tasks.py",
-                "line": 7,
-                "feature": "calling",
-                "support": "not supported",
-                "api": ".apply_async(link=)",
-                "reason": "no links yet",
-                "section": "migration_guide/mapping.md#calling-options",
-            },
-        ],
+        AuditData(
+            files=2,
+            modules=[
+                {
+                    "path": "demo/tasks.py",
+                    "status": "blocked",
+                    "blocked_by": [{"line": 7, "api": ".apply_async(link=)"}],
+                }
+            ],
+            findings=[
+                {"path": "demo/tasks.py", "line": 1, "support": "supported", "api": "shared_task"},
+                {
+                    "path": "demo/tasks.py",
+                    "line": 7,
+                    "feature": "calling",
+                    "support": "not supported",
+                    "api": ".apply_async(link=)",
+                    "reason": "no links yet",
+                    "section": "migration_guide/mapping.md#calling-options",
+                },
+            ],
+        ),
     )
     migrate = MigrateResult(
         ToolRun(["pynenc-celery", "migrate"], 0, 0.3, ""),
@@ -232,6 +258,8 @@ def test_report_has_the_figures() -> None:
     assert text.startswith("# Real Celery codebases")
     assert "| demo-project 1.0 | 2 | 1 | 0 | 1 | 0.40 s | 0.30 s | 1 | 5/5 passed |" in text
     assert "| not supported | 1 |" in text
+    assert "modules that can switch now: 0 of 1" in text
+    assert "`demo/tasks.py` is blocked by `.apply_async(link=)` (line 7)." in text
     assert "`demo/tasks.py:7` `.apply_async(link=)` (calling): no links yet" in text
     assert "(../../migration_guide/mapping.md#calling-options)" in text
     assert "```diff\n--- a/demo/tasks.py" in text
