@@ -56,6 +56,10 @@ class CallOptions:
     :param headers: a JSON object carried with the call to the running task
         (``invocation.headers``) and stored with the record; kept as a JSON copy, and an
         empty one as ``None`` (nothing is stored or sent for it).
+    :param retries: the retry count the call starts at (``>= 0``): a call that carries on
+        the retries of another one, as the Celery layer's ``apply_async(retries=)`` and
+        ``self.retry(throw=False)`` make; the task's ``max_retries`` counts from there.
+        Not an option of ``Task.with_options`` (0: a new call).
     """
 
     delay: float | None = None
@@ -65,6 +69,7 @@ class CallOptions:
     priority: int | None = None
     invocation_id: str | None = None
     headers: dict[str, Any] | None = None
+    retries: int = 0
 
     def __post_init__(self) -> None:
         self.check()
@@ -114,6 +119,13 @@ class CallOptions:
                     "in commands and read in logs)"
                 )
 
+        if self.retries and (
+            isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0
+        ):
+            raise ValueError(
+                f"CallOptions(retries={self.retries!r}): retries must be an integer >= 0 (the "
+                "retry count the call starts at)"
+            )
         if self.headers is not None:
             # frozen: the checked copy replaces what was given (a caller's later changes
             # to its dict do not reach calls made with these options)

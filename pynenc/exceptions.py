@@ -251,6 +251,11 @@ class RetryError(Exception):
     state backend, not in a runner slot), instead of the task's ``retry_delay`` and backoff.
     """
 
+    #: internal: the arguments the retry runs with, serialized as a call stores them
+    #: (``Call.serialized_arguments``), set by an integration that changes them between
+    #: attempts (the Celery layer's ``self.retry(args=...)``); ``None``: the same ones
+    retry_arguments: dict[str, str] | None = None
+
     def __init__(self, *args: Any, delay: float | None = None) -> None:
         if delay is not None and (
             isinstance(delay, bool)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -297,6 +297,11 @@ class StatusUpdate:
     takes it out. With ``on_expiry``, a record whose ``expires`` is at or before
     ``entry.timestamp`` gets ``on_expiry`` instead (owner cleared), and the update counts
     as not applied: a claim of an expired invocation ends it, atomically.
+
+    With ``arguments`` (a retry that runs with new arguments: :func:`with_arguments`),
+    the stored arguments and their fingerprint are replaced in the same step, so whoever
+    publishes the invocation again (the retry, the scheduler, recovery) sends the new ones
+    and a claim is checked against them.
     """
 
     invocation_id: str
@@ -315,6 +320,11 @@ class StatusUpdate:
     due: float | None = None
     #: the entry applied instead when the record expired by ``entry.timestamp``
     on_expiry: StatusEntry | None = None
+    #: new arguments to store (serialized, as :attr:`InvocationRecord.arguments`), and
+    #: their :func:`fingerprint`; ``None``: the stored ones stay (every update but a retry
+    #: with new arguments: nothing more is written)
+    arguments: dict[str, str] | None = None
+    arguments_fingerprint: str | None = None
 
 
 def fingerprint(arguments: dict[str, str]) -> str:
@@ -333,3 +343,9 @@ def fingerprint(arguments: dict[str, str]) -> str:
         digest.update(b"%d:%s%d:" % (len(name), name, len(value)))
         digest.update(value)
     return digest.hexdigest()[:32]
+
+
+def with_arguments(update: StatusUpdate, arguments: dict[str, str]) -> StatusUpdate:
+    """``update`` that also stores ``arguments`` (serialized) in its atomic step: a retry
+    that runs with new arguments."""
+    return replace(update, arguments=dict(arguments), arguments_fingerprint=fingerprint(arguments))

@@ -40,6 +40,18 @@ def explain_refusal(
     if record is None:
         logger.info("Not running %s: the invocation is unknown (purged?)", inv)
         return Refusal("the invocation is unknown (purged?)")
+    if (
+        record.task_id == envelope.task_id
+        and envelope.num_retries < record.num_retries
+        and fingerprint(record.arguments) != arguments_fingerprint
+    ):  # a duplicate of a message older than a retry that changed the arguments
+        reason = (
+            f"a message of attempt {envelope.num_retries + 1}, older than retry "
+            f"{record.num_retries}, which changed the arguments (a duplicate: only the "
+            "retry's own message runs)"
+        )
+        logger.info("Not running %s: %s", inv, reason)
+        return Refusal(reason)
     differences = []
     if record.task_id != envelope.task_id:
         differences.append(

@@ -22,7 +22,12 @@ from pynenc.exceptions import (
 )
 from pynenc.orchestrator import cancellation, recovery, routing
 from pynenc.orchestrator.claims import Refusal, explain_refusal
-from pynenc.orchestrator.scheduling import NOT_STARTED, publish_due, schedule_retry
+from pynenc.orchestrator.scheduling import (
+    NOT_STARTED,
+    changed_arguments,
+    publish_due,
+    schedule_retry,
+)
 from pynenc.orchestrator.transitions import (
     FROM_OWNED,
     RUNNER_SOURCES,
@@ -35,6 +40,7 @@ from pynenc.records import (
     StatusEntry,
     StatusUpdate,
     fingerprint,
+    with_arguments,
 )
 from pynenc.timeouts import checked_timeout
 
@@ -284,20 +290,35 @@ class Orchestrator:
         return applied
 
     def retry(
-        self, envelope: Envelope, runner_id: str, error: dict[str, Any], delay: float = 0.0
+        self,
+        envelope: Envelope,
+        runner_id: str,
+        error: dict[str, Any],
+        delay: float = 0.0,
+        arguments: dict[str, str] | None = None,
     ) -> bool:
         """Record the retry and publish the invocation again with its retry count raised;
         with a ``delay`` (seconds), it waits SCHEDULED in the state backend until due
-        instead (see :func:`~pynenc.orchestrator.scheduling.schedule_retry`)."""
+        instead (see :func:`~pynenc.orchestrator.scheduling.schedule_retry`).
+
+        ``arguments`` (serialized): the retry runs with these instead, stored with the
+        retry in the same atomic step (whoever publishes it later sends them); the
+        history says so."""
         retries = envelope.num_retries + 1
         reason = f"retry {retries}: {error.get('type')}: {error.get('message')}"
+        if arguments is not None:
+            reason = f"{reason}; {changed_arguments(envelope.arguments, arguments)}"
         if delay > 0:
-            return schedule_retry(self, envelope, runner_id, error, reason, delay)
-        if not self.finish(
+            return schedule_retry(self, envelope, runner_id, error, reason, delay, arguments)
+        update = self.status_update(
             envelope.invocation_id, S.RETRY, runner_id, reason=reason, num_retries=retries
-        ):
+        )
+        if arguments is not None:
+            update = with_arguments(update, arguments)
+        if not self.record_updates([update])[0]:
             return False
-        self.app.broker.publish([replace(envelope, num_retries=retries)])
+        sent = envelope.arguments if arguments is None else arguments
+        self.app.broker.publish([replace(envelope, num_retries=retries, arguments=sent)])
         return True
 
     def envelope_for(self, record: InvocationRecord) -> Envelope:

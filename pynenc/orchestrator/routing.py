@@ -112,6 +112,10 @@ def plan(app: Pynenc, calls: Sequence[Call[Any, Any]], options: CallOptions | No
                     root_id=root_id,
                 )
             )
+    if options is not None and options.retries:  # carries on another call's retries
+        for record in records:
+            record.num_retries = options.retries
+        envelopes = [replace(e, num_retries=options.retries) for e in envelopes]
     return Plan(calls, records, envelopes, now)
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pynenc.broker.envelope import Envelope
 from pynenc.exceptions import LONGEST_DELAY, BrokerError, RetryError
 from pynenc.invocation import log
-from pynenc.records import InvocationStatus, StatusEntry, StatusUpdate
+from pynenc.records import InvocationStatus, StatusEntry, StatusUpdate, with_arguments
 
 if TYPE_CHECKING:
     from pynenc.conf import TaskConfig
@@ -55,11 +55,14 @@ def schedule_retry(
     error: dict[str, Any],
     reason: str,
     delay: float,
+    arguments: dict[str, str] | None = None,
 ) -> bool:
     """Record a retry due in ``delay`` seconds: RUNNING → SCHEDULED, with the due time in
     the history's reason; the runner's slot is free at once. A retry that would fall due
     at or after the invocation's expiry ends it EXPIRED instead (with the attempt's error).
-    ``False`` (logged) when the record moved on without this runner."""
+    ``arguments`` (serialized): what the retry runs with, stored in the same step (the
+    scheduler republishes the stored record). ``False`` (logged) when the record moved on
+    without this runner."""
     due = time.time() + delay
     retries = envelope.num_retries + 1
     inv, expires = envelope.invocation_id, envelope.expires
@@ -73,9 +76,22 @@ def schedule_retry(
         log.expired(envelope.task_id, inv, why)
         return True
     why = f"{reason}; due at {iso(due)} (in {delay:.3f} s)"
-    return orchestrator.finish(
+    update = orchestrator.status_update(
         inv, S.SCHEDULED, runner_id, reason=why, num_retries=retries, due=due
     )
+    if arguments is not None:
+        update = with_arguments(update, arguments)
+    return orchestrator.record_updates([update])[0]
+
+
+def changed_arguments(before: dict[str, str], after: dict[str, str]) -> str:
+    """What the history says of a retry that runs with ``after`` instead of ``before``
+    (serialized arguments): the names whose values changed, added or dropped."""
+    names = sorted(
+        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
+    )
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return f"with new arguments ({shown or 'same values'})"
 
 
 def retry_delay(conf: TaskConfig, exc: BaseException, retry_number: int) -> float:

@@ -19,7 +19,13 @@ from pynenc.attempt import outcome_discarded
 from pynenc.broker import Envelope
 from pynenc.conf.serializers import not_accepted
 from pynenc.context import current_invocation
-from pynenc.exceptions import ConfigError, PynencError, SerializationError, TaskNotFoundError
+from pynenc.exceptions import (
+    ConfigError,
+    PynencError,
+    RetryError,
+    SerializationError,
+    TaskNotFoundError,
+)
 from pynenc.identifiers import TaskId
 from pynenc.invocation import log
 from pynenc.invocation.distributed import DistributedInvocation
@@ -296,7 +302,13 @@ def record(
         )
     if outcome.status is RETRY:
         assert outcome.error is not None
-        orchestrator.retry(envelope, runner_id, outcome.error, outcome.retry_delay)
+        orchestrator.retry(
+            envelope,
+            runner_id,
+            outcome.error,
+            outcome.retry_delay,
+            _new_arguments(outcome, envelope),
+        )
         return
     if envelope.task_id in app.trigger.watched:  # a trigger waits for its outcome
         orchestrator.note_endings([(envelope.invocation_id, envelope.task_id)])
@@ -317,3 +329,11 @@ def record(
             outcomes.record(update)
     if links is not None and links.then:
         followers.publish_followers(app, envelope.invocation_id, links, runner_id)
+
+
+def _new_arguments(outcome: Outcome, envelope: Envelope) -> dict[str, str] | None:
+    """The serialized arguments a retry runs with when its ``RetryError`` changed them
+    (``RetryError.retry_arguments``); ``None``: the same ones (nothing more is stored)."""
+    exc = outcome.exception
+    arguments = exc.retry_arguments if isinstance(exc, RetryError) else None
+    return None if arguments == envelope.arguments else arguments

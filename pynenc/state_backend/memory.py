@@ -202,6 +202,11 @@ class MemoryStateBackend(StateBackend):
                     record.error = update.error
                 if update.num_retries is not None:
                     record.num_retries = update.num_retries
+                if update.arguments is not None:  # a retry with new arguments
+                    record.arguments = dict(update.arguments)
+                    store.fingerprints[update.invocation_id] = (
+                        update.arguments_fingerprint or fingerprint(update.arguments)
+                    )
             if entry.status is InvocationStatus.SCHEDULED:
                 record.due = entry.timestamp if update.due is None else update.due
                 store.scheduled[update.invocation_id] = record.due

@@ -55,6 +55,7 @@ from pynenc.state_backend.redis_scripts import (
     decode_entries,
     decode_record,
     register_fields,
+    retry_fields,
     script_json,
     status_fields,
 )
@@ -210,7 +211,12 @@ class RedisStateBackend(StateBackend):
         """One script call for the whole batch: one round trip, one PUBLISH of the finals."""
         if not updates:
             return []
-        fields = script_json([status_fields(update) for update in updates])
+        fields = script_json(
+            [
+                status_fields(update) if update.arguments is None else retry_fields(update)
+                for update in updates
+            ]
+        )
         args = [self.prefix, self.channel, fields]
         reply = cast(
             str, self._call(lambda client: self._set_status_script(args=args, client=client))

@@ -83,6 +83,8 @@ return table.concat(inserted)
 # adds the id (u[13]: its due time), leaving it removes the id. With an expiry check (u[14]:
 # its time), a record whose 'expires' is at or before it gets the expiry entry instead
 # (u[15]: status, u[16]: history entry, u[17]: final) and the update reads as not applied.
+# A retry with new arguments carries them (u[18], JSON as registered) and their fingerprint
+# (u[19]), stored with the status; every other update sends neither.
 # An invocation that ends (either way) settles what waits for it, in the same call: one
 # EXISTS when nothing does (redis_links).
 SET_STATUS = (
@@ -131,6 +133,7 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     if u[5] ~= '' then redis.call('HSET', rec, 'result', u[5]) end
     if u[6] ~= '' then redis.call('HSET', rec, 'error', u[6]) end
     if u[7] ~= '' then redis.call('HSET', rec, 'retries', u[7]) end
+    if u[18] then redis.call('HSET', rec, 'args', u[18], 'fp', u[19]) end
     redis.call('RPUSH', hist, u[8])
     move(id, rec, status, new)
     if new == 'scheduled' then
@@ -243,6 +246,16 @@ def status_fields(update: StatusUpdate) -> list[object]:
         update.expected_fingerprint or "",
         *_schedule_fields(update),
     ]
+
+
+def retry_fields(update: StatusUpdate) -> list[object]:
+    """:func:`status_fields` of an update that stores new arguments (u[18], u[19]), its
+    due time and expiry check padded to their five places."""
+    assert update.arguments is not None
+    fields = status_fields(update)
+    fields.extend([""] * (17 - len(fields)))
+    new_print = update.arguments_fingerprint or fingerprint(update.arguments)
+    return [*fields, json.dumps(update.arguments), new_print]
 
 
 def _schedule_fields(update: StatusUpdate) -> list[str]:

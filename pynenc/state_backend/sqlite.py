@@ -336,7 +336,7 @@ class SqliteStateBackend(StateBackend):
         scheduled = entry.status is InvocationStatus.SCHEDULED
         due = (entry.timestamp if update.due is None else update.due) if scheduled else None
         expiry_check = None if update.on_expiry is None else entry.timestamp
-        params = (
+        params: tuple[Any, ...] = (
             entry.status.value,
             update.owner,
             update.result,
@@ -347,7 +347,12 @@ class SqliteStateBackend(StateBackend):
             expiry_check,
             expiry_check,
         )
-        if conn.execute(compare_and_set_sql(len(update.expected)), params).rowcount != 1:
+        arguments = update.arguments
+        if arguments is not None:  # a retry with new arguments: stored in the same step
+            new_print = update.arguments_fingerprint or fingerprint(arguments)
+            params = (*params[:6], json.dumps(arguments), new_print, *params[6:])
+        sql = compare_and_set_sql(len(update.expected), arguments is not None)
+        if conn.execute(sql, params).rowcount != 1:
             if update.on_expiry is None:
                 return None
             entry = update.on_expiry

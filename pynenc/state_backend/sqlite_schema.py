@@ -155,11 +155,14 @@ def record_from_row(invocation_id: str, row: Sequence[Any]) -> InvocationRecord:
 
 
 @cache
-def compare_and_set_sql(num_expected: int) -> str:
+def compare_and_set_sql(num_expected: int, new_arguments: bool = False) -> str:
+    """The compare-and-set of an update; with ``new_arguments``, it also sets the stored
+    arguments and their fingerprint (two more parameters, after ``due``)."""
+    arguments = ", arguments = ?, fingerprint = ?" if new_arguments else ""
     return (
         "UPDATE pynenc_invocations SET status = ?, owner = ?, result = COALESCE(?, result), "
         "error = COALESCE(?, error), num_retries = COALESCE(?, num_retries), "
-        f"due = COALESCE(?, due) {expectations_sql(num_expected)} "
+        f"due = COALESCE(?, due){arguments} {expectations_sql(num_expected)} "
         # with an expiry check (its time given): not once the record has expired
         "AND (? IS NULL OR expires IS NULL OR expires > ?)"
     )

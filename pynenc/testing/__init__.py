@@ -28,6 +28,8 @@ import pytest, so they are modules of their own, never imported by ``import pyne
   (the concurrency-control and rate-limit primitives)
 - :mod:`pynenc.testing.logs_contract`: ``LogsContract``, ``CrossProcessLogsContract``
   (the log primitives: ``append_log``, ``read_log``)
+- :mod:`pynenc.testing.retry_arguments_contract`: ``RetryArgumentsContract`` (a retry
+  that stores new arguments with its status)
 """
 
 from __future__ import annotations
