@@ -165,6 +165,7 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
     elif queue is not None and not isinstance(queue, str):
         queue = getattr(queue, "name", str(queue))
     headers = options.get("headers") if _CARRIES_HEADERS else None
+    retries = options.get("retries") or 0  # a retry sent as a new call (retrying.py)
     if (
         countdown is None
         and eta is None
@@ -172,6 +173,7 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
         and queue is None
         and (priority is None and task_id is None)
         and not headers
+        and not retries
     ):
         return None
     delay = float(countdown) if countdown is not None else None
@@ -179,8 +181,8 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
         priority = min(max(int(priority), 0), 9)
     values = (delay, None if delay is not None else _aware(eta), _aware(expires), queue)
     if headers:
-        return CallOptions(*values, priority, task_id, headers=headers)  # type: ignore[call-arg,unused-ignore]
-    return CallOptions(*values, priority, task_id)
+        return CallOptions(*values, priority, task_id, headers=headers, retries=retries)  # type: ignore[call-arg,unused-ignore]
+    return CallOptions(*values, priority, task_id, retries=retries)
 
 
 def _celery_names(name: str, message: str) -> str:
@@ -188,6 +190,7 @@ def _celery_names(name: str, message: str) -> str:
     for pynenc_name, celery_name in (("delay", "countdown"), ("invocation_id", "task_id")):
         message = message.replace(f"with_options({pynenc_name}=", f"with_options({celery_name}=")
         message = message.replace(f"{pynenc_name} must", f"{celery_name} must")
+    message = message.replace("CallOptions(", f"{name}.apply_async(")
     return message.replace("with_options(", f"{name}.apply_async(")
 
 

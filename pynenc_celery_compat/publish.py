@@ -139,9 +139,17 @@ def publication(
     return _build(task, app, task_id, args or (), kwargs or {}, merged, queue, shadow)
 
 
-def retry_publication(task: Any, request: Any, countdown: float | None, eta: Any) -> Publication:
-    """The message Celery's ``retry()`` publishes for the running ``request``: same id and
-    arguments, ``retries + 1``, the request's root, parent, expiry, limits and origin."""
+def retry_publication(
+    task: Any,
+    request: Any,
+    countdown: float | None,
+    eta: Any,
+    args: Any = None,
+    kwargs: Any = None,
+) -> Publication:
+    """The message Celery's ``retry()`` publishes for the running ``request``: same id,
+    ``retries + 1``, the request's root, parent, expiry, limits and origin, and its
+    arguments unless the retry's ``args``/``kwargs`` are given."""
     hard, soft = request.timelimit or (None, None)
     options: dict[str, Any] = {
         "root_id": request.root_id,
@@ -172,8 +180,8 @@ def retry_publication(task: Any, request: Any, countdown: float | None, eta: Any
         task,
         task._get_app(),
         request.id,
-        tuple(request.args or ()),  # Celery's retry re-sends a signature: a tuple
-        request.kwargs or {},
+        tuple(request.args or () if args is None else args),  # a signature's: a tuple
+        (request.kwargs or {}) if kwargs is None else kwargs,
         merged,
         target,
         request.shadow,
@@ -306,12 +314,20 @@ def _destination(
     return Publication(name, body, exchange, str(routing_key), headers, properties, declare, policy)
 
 
-def announce_retry(task: Any, request: Any, eta: Any, countdown: float | None) -> None:
-    """Send both publish signals for a retry of the running ``request`` (pynenc retries
-    the invocation itself; Celery would publish this message)."""
+def announce_retry(
+    task: Any,
+    request: Any,
+    eta: Any,
+    countdown: float | None,
+    args: Any = None,
+    kwargs: Any = None,
+) -> None:
+    """Send both publish signals for a retry of the running ``request`` with ``args`` and
+    ``kwargs`` (its own when ``None``): pynenc retries the invocation itself; Celery would
+    publish this message."""
     if not eta and countdown is None:
         countdown = task.default_retry_delay
-    message = retry_publication(task, request, countdown, eta)
+    message = retry_publication(task, request, countdown, eta, args, kwargs)
     message.before()
     message.after()
 

@@ -29,9 +29,18 @@ from celery.exceptions import DuplicateTaskNameWarning, ImproperlyConfigured, Re
 from celery.local import class_property
 from celery.utils.functional import head_from_fun
 from celery.utils.imports import gen_task_name
+from celery.utils.serialization import raise_with_context
 from celery.utils.threads import LocalStack
 
-from pynenc_celery_compat import calling, checks, publish, registry, replacing, routing
+from pynenc_celery_compat import (
+    calling,
+    checks,
+    publish,
+    registry,
+    replacing,
+    retrying,
+    routing,
+)
 from pynenc_celery_compat.adapter import CeleryTaskAdapter, make_compat
 from pynenc_celery_compat.beat_celery import entry_run_by_runners, sent_by_celery_beat
 from pynenc_celery_compat.bridge import pynenc_app_for
@@ -209,11 +218,16 @@ class Task(celery_task.Task):  # type: ignore[misc]
         max_retries: int | None = None,
         **options: Any,
     ) -> Any:
-        """Retry the running invocation: same id, ``retries + 1`` (Celery's rules).
+        """Retry the running invocation with Celery's rules: ``retries + 1``, the given
+        ``args``/``kwargs`` (else the running call's), ``countdown``/``eta`` (else
+        ``default_retry_delay``).
 
-        Past ``max_retries`` it raises ``exc`` when given, else ``MaxRetriesExceededError``.
-        Without ``countdown``/``eta`` the delay is ``default_retry_delay``. Outside a pynenc
-        runner (eager, called directly, a Celery worker) Celery's own ``retry`` runs.
+        Past ``max_retries`` it raises ``exc`` when given, else ``MaxRetriesExceededError``
+        (``throw=False`` too). ``throw=True`` raises ``Retry``: pynenc retries the same
+        invocation (same id) with those arguments. ``throw=False`` sends the retry as a new
+        call of the task (a new id) and returns ``Retry``
+        (:mod:`pynenc_celery_compat.retrying`). Outside a pynenc runner (eager, called
+        directly, a Celery worker) Celery's own ``retry`` runs.
         """
         request = self.request
         invocation = getattr(request, "pynenc_invocation", None)
@@ -225,28 +239,36 @@ class Task(celery_task.Task):  # type: ignore[misc]
                 )
             finally:
                 _celery_retry.reset(token)
-        if args is not None or kwargs is not None:
-            calling.warn_unsupported(
-                "retry(args=/kwargs=)", "the retry runs with the same arguments"
-            )
+        new_args, new_kwargs = retrying.retry_call(self, request, args, kwargs)
         limit = self.max_retries if max_retries is None else max_retries
         if limit is not None and request.retries + 1 > limit:
             if exc is not None:
-                raise exc
+                raise_with_context(exc)
             raise self.MaxRetriesExceededError(
-                f"Can't retry {self.name}[{request.id}] args:{request.args} "
-                f"kwargs:{request.kwargs}",
-                task_args=request.args,
-                task_kwargs=request.kwargs,
+                f"Can't retry {self.name}[{request.id}] args:{new_args} kwargs:{new_kwargs}",
+                task_args=new_args,
+                task_kwargs=new_kwargs,
             )
-        delay = calling.retry_delay(eta, countdown, self.default_retry_delay)
+        if not eta and countdown is None:
+            countdown = self.default_retry_delay
+        if not throw:
+            sent = retrying.retry_as_call(
+                self, request, new_args, new_kwargs, eta, countdown, options
+            )
+            signal = Retry(exc=exc, when=eta or countdown, sig=self.signature(new_args, new_kwargs))
+            signal.pynenc_result = sent  # the new call's AsyncResult (None: never sent)
+            return signal
+        signal = Retry(exc=exc, when=eta or countdown)
+        signal.pynenc_delay = calling.retry_delay(eta, countdown, self.default_retry_delay)
+        if (args is not None or kwargs is not None) and (
+            list(new_args) != list(request.args or ()) or new_kwargs != (request.kwargs or {})
+        ):
+            signal.pynenc_arguments = retrying.stored_arguments(
+                self, invocation, new_args, new_kwargs
+            )
         if publish.wanted():  # Celery publishes the retry: its signals fire
-            publish.announce_retry(self, request, eta, countdown)
-        signal = Retry(exc=exc, when=delay)
-        signal.pynenc_delay = delay
-        if throw:
-            raise signal
-        return signal
+            publish.announce_retry(self, request, eta, countdown, new_args, new_kwargs)
+        raise signal
 
     def replace(self, sig: Any) -> Any:
         """Celery's ``replace`` outside a pynenc runner (eager, a Celery worker); refused on

@@ -4,7 +4,8 @@ The request (``self.request``) is filled from the invocation; ``task_prerun``,
 ``task_success``/``task_failure``/``task_retry`` and ``task_postrun`` are sent with Celery's
 keyword names; the task class's ``before_start``, ``on_success``, ``on_failure``,
 ``on_retry`` and ``after_return`` are called with Celery's arguments. A ``Retry`` (from
-``self.retry()`` or autoretry) becomes pynenc's retry of the same invocation.
+``self.retry()`` or autoretry) becomes pynenc's retry of the same invocation, with the new
+arguments ``retry(args=, kwargs=)`` gave (:mod:`pynenc_celery_compat.retrying`).
 """
 
 from __future__ import annotations
@@ -169,7 +170,10 @@ def run_on_runner(task: Any, invocation: Any, args: Sequence[Any], kwargs: dict[
             task.on_retry(signal.exc, task_id, message_args, kwargs, einfo)
             _send(signals.task_retry, sender=task, request=task.request, reason=signal, einfo=einfo)
             delay = getattr(signal, "pynenc_delay", None)
-            raise RetryError(str(signal), delay=delay) from (signal.exc or signal)
+            retry = RetryError(str(signal), delay=delay)
+            # new arguments (retry(args=/kwargs=)), serialized: stored with the retry
+            retry.retry_arguments = getattr(signal, "pynenc_arguments", None)
+            raise retry from (signal.exc or signal)
         except Ignore as exc:
             state, retval = states.IGNORED, exc
             return outcomes.IGNORED

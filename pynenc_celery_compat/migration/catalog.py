@@ -313,21 +313,23 @@ SELF_MEMBERS: dict[str, tuple[str, Rating]] = {
 
 RETRY_OPTIONS: dict[str, Rating] = {
     name: ok("calling", "as Celery's retry()")
-    for name in ("exc", "countdown", "eta", "max_retries", "throw")
+    for name in ("exc", "countdown", "eta", "max_retries", "args", "kwargs")
 }
-for _name in ("args", "kwargs"):
-    RETRY_OPTIONS[_name] = no(
-        "calling",
-        "on a runner the retry runs with the same arguments (warned): keep what changes in "
-        "the task's state, or call the task anew",
-    )
+RETRY_OPTIONS["throw"] = differs(
+    "retry-options",
+    "throw=False sends the retry as a new call of the task (a new id, retries + 1); the "
+    "current run goes on, as in Celery",
+)
 
 
 def retry_option(name: str) -> Rating:
     if name in RETRY_OPTIONS:
         return RETRY_OPTIONS[name]
     if name in CALL_OPTIONS:
-        return differs("retry-options", "not applied: a retry keeps its call's options")
+        return differs(
+            "retry-options",
+            "not applied to a retry of the same call (throw=False: applied to its new call)",
+        )
     return unknown("calling", f"retry option {name}=")
 
 

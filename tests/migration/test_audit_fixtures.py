@@ -275,7 +275,7 @@ FORMS = {
         (23, "@shared_task", "ok"),
         (23, "@shared_task(bind=)", "ok"),
         (25, "self.retry()", "ok"),
-        (25, "self.retry(args=)", "NO"),
+        (25, "self.retry(args=)", "ok"),
         (25, "self.retry(queue=)", "diff"),
         (28, "task_received.connect", "NO"),
         (34, "app.AsyncResult()", "ok"),

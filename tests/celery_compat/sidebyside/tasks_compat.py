@@ -244,6 +244,30 @@ def auto_other_error(self: Any) -> None:
     raise KeyError(self.request.retries)
 
 
+@app.task(bind=True, max_retries=3, default_retry_delay=0)
+def retry_failed_half(self: Any, items: list[str], countdown: float | None = None) -> Any:
+    """Retry with only the ``bad…`` items (new arguments, ``throw=True``)."""
+    failed = [item for item in items if item.startswith("bad")]
+    if failed and self.request.retries == 0:
+        raise self.retry(args=[failed], kwargs={"countdown": countdown}, countdown=countdown)
+    return request_of(self)
+
+
+@app.task(bind=True, max_retries=2, default_retry_delay=0)
+def retry_each_failed(self: Any, items: list[str], key: str, keep_failing: bool) -> list[str]:
+    """Retry each ``bad…`` item on its own with ``throw=False`` and go on with the rest;
+    every run writes down its id, retry count and items under ``key``."""
+    request = self.request
+    write_down(key, {"id": request.id, "retries": request.retries, "items": items})
+    done = []
+    for item in items:
+        if item.startswith("bad") and (keep_failing or request.retries == 0):
+            self.retry(args=[[item], key, keep_failing], exc=Boom(item), throw=False)
+        else:
+            done.append(item)
+    return done
+
+
 # -- hooks ---------------------------------------------------------------------------------
 
 

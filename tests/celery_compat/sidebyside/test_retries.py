@@ -7,7 +7,7 @@ from types import ModuleType
 import pytest
 from celery import exceptions, states
 
-from tests.celery_compat.sidebyside.conftest import WAIT
+from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Written
 
 
 def test_retry_keeps_the_id_and_counts(tasks: ModuleType) -> None:
@@ -69,3 +69,38 @@ def test_autoretry_ignores_other_exceptions(tasks: ModuleType) -> None:
     with pytest.raises(KeyError) as raised:
         result.get(timeout=WAIT)
     assert raised.value.args == (0,)
+
+
+@pytest.mark.parametrize("countdown", [None, 0.3])
+def test_retry_with_new_arguments(tasks: ModuleType, countdown: float | None) -> None:
+    """``retry(args=, kwargs=)``: the same id runs again with only what failed (after a
+    countdown too: pynenc's scheduler sends the new arguments it stored)."""
+    result = tasks.retry_failed_half.delay(["ok", "bad1", "bad2"], countdown)
+    info = result.get(timeout=WAIT)
+    assert (info["id"], info["retries"]) == (result.id, 1)
+    assert info["args"] == [["bad1", "bad2"]] and info["kwargs"] == {"countdown": countdown}
+    assert result.state == states.SUCCESS
+
+
+@pytest.mark.parametrize("keep_failing", [False, True])
+def test_retry_without_throw_retries_each_item_once(
+    tasks: ModuleType, flavour: Flavour, written: Written, keep_failing: bool
+) -> None:
+    """``retry(throw=False)`` once per failed item: each item runs again on its own, once
+    per retry, counting ``retries`` up to ``max_retries`` (then the retry raises). The
+    difference kept: Celery reuses the task id for every retry, pynenc gives each its own
+    (one id is one invocation there, which ends with what the first run returned)."""
+    result = tasks.retry_each_failed.delay(["ok", "bad1", "bad2"], written.key, keep_failing)
+    expected = [(0, ["ok", "bad1", "bad2"]), (1, ["bad1"]), (1, ["bad2"])]
+    if keep_failing:  # max_retries=2: the runs at retries 2 raise Boom from retry()
+        expected += [(2, ["bad1"]), (2, ["bad2"])]
+    runs = written.take(len(expected))
+    written.nothing_more()
+    assert (runs[0]["id"], runs[0]["retries"]) == (result.id, 0)
+    assert sorted((run["retries"], run["items"]) for run in runs) == expected
+    ids = {run["id"] for run in runs}
+    if flavour.name == "celery":
+        assert ids == {result.id}
+    else:
+        assert len(ids) == len(expected)
+        assert result.get(timeout=WAIT) == ["ok"]  # the first run's own return value
