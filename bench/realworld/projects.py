@@ -116,17 +116,19 @@ DJANGO_CELERY_EMAIL = Project(
         },
     },
     findings=(
-        "**Compat-layer bug, not covered by the suite (its TaskErrorTests replace `retry` "
-        "with a mock): on a pynenc runner, `send_emails.retry([[message], kwargs], exc=e, "
-        "throw=False)` retries nothing.** The task retries only the message that failed and "
-        "carries on with the others; Celery's `retry(throw=False)` publishes the retry (with "
-        "the new arguments) and returns. The compat `Task.retry` on a runner warns "
-        "`retry(args=/kwargs=) is not supported: the retry runs with the same arguments`, "
-        "then, with `throw=False`, returns the `Retry` without raising it, so no retry is "
-        "ever registered: every mail that failed once is dropped. Reproduction: "
-        "`bench/realworld/README.md`. Not fixed here: a retry that runs while the current "
-        "run succeeds needs a new invocation (pynenc's retry reuses the invocation), and "
-        "retry arguments are a design decision for the layer.",
+        "**Compat-layer bug, fixed since (branch h-retryargs): on a pynenc runner, "
+        "`send_emails.retry([[message], kwargs], exc=e, throw=False)` retried nothing** (not "
+        "covered by the suite: its TaskErrorTests replace `retry` with a mock). The task "
+        "retries only the message that failed and carries on with the others; Celery's "
+        "`retry(throw=False)` publishes the retry (with the new arguments) and returns. The "
+        "compat `Task.retry` warned that retry arguments were not supported and, with "
+        "`throw=False`, returned the `Retry` without registering anything: every mail that "
+        "failed once was dropped. Now each such retry is a new call of the task (its own id, "
+        "`retries + 1`, so `max_retries` holds; Celery reuses the id: "
+        "[differences.md#retry-options](../../migration_guide/differences.md#retry-options)), "
+        "and `raise self.retry(args=...)` retries the same invocation with the new arguments. "
+        "Checked with the reproduction in `bench/realworld/README.md` (the failed item now "
+        "runs again, once) and `tests/celery_compat/test_retry_args.py`.",
         "Audit gaps seen here: `send_emails.retry(...)` (retry called on the task object, "
         "not `self`) and `send_emails.get_logger()` are not reported; `@shared_task(**"
         "TASK_CONFIG)` is rated supported with no word that its options (`ignore_result=True`, "

@@ -222,6 +222,7 @@ CALL_OPTIONS: dict[str, Rating] = {
         "get() returns None at once; pynenc still records the outcome",
     ),
     "headers": ok("calling", "carried to the task: self.request.headers"),
+    "retries": ok("calling", "the call's self.request.retries starts there"),
     "link": ok("canvas", "a callback step released by this call's success"),
     "link_error": ok("canvas", "an error callback released by this call's failure"),
     "add_to_parent": ok("calling", "False keeps the call out of the caller's children"),
