@@ -128,7 +128,10 @@ DJANGO_CELERY_EMAIL = Project(
         "[differences.md#retry-options](../../migration_guide/differences.md#retry-options)), "
         "and `raise self.retry(args=...)` retries the same invocation with the new arguments. "
         "Checked with the reproduction in `bench/realworld/README.md` (the failed item now "
-        "runs again, once) and `tests/celery_compat/test_retry_args.py`.",
+        "runs again, once), `tests/celery_compat/test_retry_args.py`, and by hand on the "
+        "migrated `send_emails` on the in-process runner (`default_retry_delay=0`), with an "
+        "email backend that refuses two of four mails once: the first run returns 2, and "
+        "each refused mail is retried once as its own call, which sends it.",
         "Audit gaps seen here: `send_emails.retry(...)` (retry called on the task object, "
         "not `self`) and `send_emails.get_logger()` are not reported; `@shared_task(**"
         "TASK_CONFIG)` is rated supported with no word that its options (`ignore_result=True`, "
