@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -298,10 +298,8 @@ class StatusUpdate:
     ``entry.timestamp`` gets ``on_expiry`` instead (owner cleared), and the update counts
     as not applied: a claim of an expired invocation ends it, atomically.
 
-    With ``arguments`` (a retry that runs with new arguments: :func:`with_arguments`),
-    the stored arguments and their fingerprint are replaced in the same step, so whoever
-    publishes the invocation again (the retry, the scheduler, recovery) sends the new ones
-    and a claim is checked against them.
+    A retry that runs with new arguments is a :class:`StatusUpdateWithArguments` (see
+    :func:`with_arguments`): it also replaces the stored arguments in the same step.
     """
 
     invocation_id: str
@@ -320,11 +318,23 @@ class StatusUpdate:
     due: float | None = None
     #: the entry applied instead when the record expired by ``entry.timestamp``
     on_expiry: StatusEntry | None = None
-    #: new arguments to store (serialized, as :attr:`InvocationRecord.arguments`), and
-    #: their :func:`fingerprint`; ``None``: the stored ones stay (every update but a retry
-    #: with new arguments: nothing more is written)
-    arguments: dict[str, str] | None = None
-    arguments_fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdateWithArguments(StatusUpdate):
+    """A :class:`StatusUpdate` that also replaces the stored arguments and their
+    fingerprint, in the same atomic step: a retry that runs with new arguments. Whoever
+    publishes the invocation again (the retry, the scheduler, recovery) sends the new
+    ones, and a claim is checked against them.
+
+    A class of its own so that every other update (claims, outcomes: the call path) is
+    built and sent exactly as before; backends tell it apart with ``isinstance``.
+    """
+
+    #: the new arguments, serialized (as :attr:`InvocationRecord.arguments`)
+    arguments: dict[str, str] = field(default_factory=dict)
+    #: their :func:`fingerprint`
+    arguments_fingerprint: str = ""
 
 
 def fingerprint(arguments: dict[str, str]) -> str:
@@ -345,7 +355,10 @@ def fingerprint(arguments: dict[str, str]) -> str:
     return digest.hexdigest()[:32]
 
 
-def with_arguments(update: StatusUpdate, arguments: dict[str, str]) -> StatusUpdate:
+def with_arguments(update: StatusUpdate, arguments: dict[str, str]) -> StatusUpdateWithArguments:
     """``update`` that also stores ``arguments`` (serialized) in its atomic step: a retry
     that runs with new arguments."""
-    return replace(update, arguments=dict(arguments), arguments_fingerprint=fingerprint(arguments))
+    values = {name.name: getattr(update, name.name) for name in fields(StatusUpdate)}
+    return StatusUpdateWithArguments(
+        **values, arguments=dict(arguments), arguments_fingerprint=fingerprint(arguments)
+    )

@@ -24,14 +24,18 @@ its parameter.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from celery import _state
 from celery.exceptions import Reject
 
 from pynenc.call import Call
+from pynenc_celery_compat.bridge import celery_app_of
 
 logger = logging.getLogger("pynenc_celery_compat.retrying")
 
@@ -153,9 +157,26 @@ def retry_as_call(
                 sent["expires"],
             )
             return None
-        return task.apply_async(args, kwargs, **sent)
+        with _current(celery_app_of(request.pynenc_invocation.app)):
+            return task.apply_async(args, kwargs, **sent)
     except Exception as exc:
         raise Reject(exc, requeue=False) from exc
+
+
+@contextlib.contextmanager
+def _current(celery_app: Any) -> Iterator[None]:
+    """``celery_app`` current in this thread meanwhile: the retry goes to the app that runs
+    the task (Celery's ``retry`` sends through the task's own app), whichever app another
+    imported module made current in this process (a shared task follows the current app)."""
+    if celery_app is None:
+        yield
+        return
+    previous = _state._tls.current_app
+    _state._set_current_app(celery_app)
+    try:
+        yield
+    finally:
+        _state._set_current_app(previous)
 
 
 def _never_starts(options: dict[str, Any]) -> bool:

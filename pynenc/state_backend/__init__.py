@@ -10,6 +10,7 @@ from pynenc.records import (
     InvocationSummary,
     StatusEntry,
     StatusUpdate,
+    StatusUpdateWithArguments,
 )
 from pynenc.state_backend.base import Capabilities, StateBackend
 
@@ -79,6 +80,7 @@ __all__ = [
     "StateBackend",
     "StatusEntry",
     "StatusUpdate",
+    "StatusUpdateWithArguments",
     "check_state_backend_url",
     "create_state_backend",
     "register_backend",

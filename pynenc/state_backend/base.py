@@ -87,6 +87,8 @@ class StateBackend(ABC):
         SCHEDULED due at once or after its delay (:meth:`~pynenc.records.Links.due`), or
         ended, and on down; :mod:`pynenc.state_backend._links`).
         An invocation nothing waits for pays no more than a lookup inside that step.
+        A :class:`~pynenc.records.StatusUpdateWithArguments` (a retry with new arguments)
+        also replaces the stored arguments and their fingerprint, in the same step.
         """
 
     def set_status_many(self, updates: Sequence[StatusUpdate]) -> list[bool]:

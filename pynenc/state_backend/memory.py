@@ -21,6 +21,7 @@ from pynenc.records import (
     Links,
     StatusEntry,
     StatusUpdate,
+    StatusUpdateWithArguments,
     copy_record,
     fingerprint,
 )
@@ -202,11 +203,9 @@ class MemoryStateBackend(StateBackend):
                     record.error = update.error
                 if update.num_retries is not None:
                     record.num_retries = update.num_retries
-                if update.arguments is not None:  # a retry with new arguments
+                if isinstance(update, StatusUpdateWithArguments):  # a retry, new arguments
                     record.arguments = dict(update.arguments)
-                    store.fingerprints[update.invocation_id] = (
-                        update.arguments_fingerprint or fingerprint(update.arguments)
-                    )
+                    store.fingerprints[update.invocation_id] = update.arguments_fingerprint
             if entry.status is InvocationStatus.SCHEDULED:
                 record.due = entry.timestamp if update.due is None else update.due
                 store.scheduled[update.invocation_id] = record.due

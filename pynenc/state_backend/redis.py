@@ -36,6 +36,7 @@ from pynenc.records import (
     InvocationSummary,
     StatusEntry,
     StatusUpdate,
+    StatusUpdateWithArguments,
 )
 from pynenc.state_backend import (
     redis_limits,
@@ -213,7 +214,9 @@ class RedisStateBackend(StateBackend):
             return []
         fields = script_json(
             [
-                status_fields(update) if update.arguments is None else retry_fields(update)
+                retry_fields(update)
+                if isinstance(update, StatusUpdateWithArguments)
+                else status_fields(update)
                 for update in updates
             ]
         )

@@ -16,6 +16,7 @@ from pynenc.records import (
     InvocationStatus,
     StatusEntry,
     StatusUpdate,
+    StatusUpdateWithArguments,
     decode_meta,
     encode_meta,
     fingerprint,
@@ -248,14 +249,12 @@ def status_fields(update: StatusUpdate) -> list[object]:
     ]
 
 
-def retry_fields(update: StatusUpdate) -> list[object]:
+def retry_fields(update: StatusUpdateWithArguments) -> list[object]:
     """:func:`status_fields` of an update that stores new arguments (u[18], u[19]), its
     due time and expiry check padded to their five places."""
-    assert update.arguments is not None
     fields = status_fields(update)
     fields.extend([""] * (17 - len(fields)))
-    new_print = update.arguments_fingerprint or fingerprint(update.arguments)
-    return [*fields, json.dumps(update.arguments), new_print]
+    return [*fields, json.dumps(update.arguments), update.arguments_fingerprint]
 
 
 def _schedule_fields(update: StatusUpdate) -> list[str]:

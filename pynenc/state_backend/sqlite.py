@@ -31,6 +31,7 @@ from pynenc.records import (
     InvocationSummary,
     StatusEntry,
     StatusUpdate,
+    StatusUpdateWithArguments,
     encode_meta,
     fingerprint,
 )
@@ -347,11 +348,11 @@ class SqliteStateBackend(StateBackend):
             expiry_check,
             expiry_check,
         )
-        arguments = update.arguments
-        if arguments is not None:  # a retry with new arguments: stored in the same step
-            new_print = update.arguments_fingerprint or fingerprint(arguments)
-            params = (*params[:6], json.dumps(arguments), new_print, *params[6:])
-        sql = compare_and_set_sql(len(update.expected), arguments is not None)
+        sql = compare_and_set_sql(len(update.expected))
+        if isinstance(update, StatusUpdateWithArguments):  # stored in the same step
+            new = (json.dumps(update.arguments), update.arguments_fingerprint)
+            params = (*params[:6], *new, *params[6:])
+            sql = compare_and_set_sql(len(update.expected), new_arguments=True)
         if conn.execute(sql, params).rowcount != 1:
             if update.on_expiry is None:
                 return None

@@ -5,7 +5,7 @@ A retry may run with other arguments than the attempt before it (the Celery laye
 when the retry waits SCHEDULED, the scheduler (and recovery) rebuild its message from the
 stored record later: so the new arguments, and the fingerprint claims are checked
 against, are stored in the same compare-and-set that records the retry
-(:attr:`~pynenc.records.StatusUpdate.arguments`). An update that is refused stores
+(:class:`~pynenc.records.StatusUpdateWithArguments`). An update that is refused stores
 nothing, and an update without arguments leaves them as they are.
 
 Subclass :class:`RetryArgumentsContract` with a ``backend_url`` fixture (the URL of a

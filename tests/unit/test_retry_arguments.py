@@ -131,3 +131,22 @@ def test_the_history_names_what_changed() -> None:
     )
     many = {f"p{i:02}": "1" for i in range(12)}
     assert changed_arguments({}, many).endswith("p09 and 2 more)")
+
+
+def test_recovery_sends_the_new_arguments(app: Pynenc) -> None:
+    """A runner that dies running the retry: its invocation is published again from the
+    stored record, with the retry's arguments."""
+    envelope = claimed(app, hooked.add.task_id.key, x=1, y=2)
+    outcome, new = _retry(app, None, x=3, y=4)
+    record(app, envelope, RUNNER, outcome)
+    [sent] = _published(app)
+    assert app.orchestrator.claim_each([sent], RUNNER) == [None]
+    running = app.state_backend.get(envelope.invocation_id)
+    assert running is not None and running.status is S.RUNNING
+    assert app.orchestrator.reroute(running, "recovery", "runner died", max_reroutes=3)
+    [again] = _published(app)
+    assert (again.invocation_id, again.num_retries, again.arguments) == (
+        envelope.invocation_id,
+        1,
+        new,
+    )
