@@ -124,6 +124,17 @@ APP_VALUES = frozenset(
 )
 
 
+def pynenc_member(app: AppKind) -> Rating:
+    """``app.pynenc``: the compat app's pynenc app; a real Celery app has none."""
+    if app == CELERY_APP:
+        return no(
+            "app",
+            "a real celery.Celery app has no .pynenc (AttributeError): use "
+            "pynenc_celery_compat.bridge.pynenc_app_for(app)",
+        )
+    return ok("app", "the compat app's pynenc app (runners, triggers, status)")
+
+
 def app_member(name: str) -> tuple[str, Rating]:
     return APP_MEMBERS.get(name) or ("app", unknown("app", f"app.{name}"))
 

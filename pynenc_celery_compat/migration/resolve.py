@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from pynenc_celery_compat.migration.audit import Finding
 from pynenc_celery_compat.migration.catalog_app import UNKNOWN_APP
-from pynenc_celery_compat.migration.scan_values import Dep, ModuleScan, Pending, is_stdlib
+from pynenc_celery_compat.migration.scan_values import Dep, ModuleScan, Pending, is_other_library
 
 _MAX_HOPS = 20
 
@@ -64,7 +64,7 @@ class Resolver:
         found = self.resolve(qual)
         if found in self.apps:
             return self.apps[found]
-        if self.read(found) or is_stdlib(found):
+        if self.read(found) or is_other_library(found):
             return None
         return UNKNOWN_APP
 
@@ -73,7 +73,7 @@ class Resolver:
         if found in self.tasks:
             dep = self.tasks[found]
             return dep is None or (depth < _MAX_HOPS and self.holds(dep, depth + 1)[0])
-        return not (strict or self.read(found) or is_stdlib(found))
+        return not (strict or self.read(found) or is_other_library(found))
 
     def is_target(self, qual: str) -> bool:
         return any(qual == t or qual.endswith("." + t) for t in self.targets)
@@ -83,6 +83,9 @@ class Resolver:
         kind, qual = dep
         if kind == "app":
             app = self.app_of(qual)
+            return app is not None, app or UNKNOWN_APP
+        if kind == "app!":
+            app = self.apps.get(self.resolve(qual))
             return app is not None, app or UNKNOWN_APP
         if kind in ("task", "task!"):
             return self.is_task(qual, kind == "task!", depth), UNKNOWN_APP

@@ -53,7 +53,8 @@ class Scanner(ast.NodeVisitor):
         self.package = module if is_package else module.rpartition(".")[0]
         self.is_test = is_test
         self.names: dict[str, Val] = {}  #: module-level bindings
-        self.scopes: list[dict[str, Val]] = []  #: function scopes, innermost last
+        #: function scopes, innermost last (``None``: a local that is nothing Celery's)
+        self.scopes: list[dict[str, Val | None]] = []
         self.in_task: list[bool] = []
         self.classes: list[str] = []  #: enclosing classes: "task", "other"
         self.class_names: list[str] = []
@@ -114,11 +115,18 @@ class Scanner(ast.NodeVisitor):
     # -- names --------------------------------------------------------------------------------
 
     def bind(self, name: str, val: Val | None) -> None:
-        scope = self.scopes[-1] if self.scopes else self.names
-        if val is None:
-            scope.pop(name, None)
+        if self.scopes:
+            self.scopes[-1][name] = val  # None shadows the module's name
+        elif val is None:
+            self.names.pop(name, None)
         else:
-            scope[name] = val
+            self.names[name] = val
+
+    def bind_targets(self, target: ast.AST | None) -> None:
+        """Names a loop, ``with`` or ``except`` binds to values the audit does not follow."""
+        for node in ast.walk(target) if target is not None else ():
+            if isinstance(node, ast.Name):
+                self.bind(node.id, None)
 
     def lookup(self, name: str) -> Val | None:
         for scope in reversed(self.scopes):
@@ -202,7 +210,8 @@ class Scanner(ast.NodeVisitor):
                 self.decorator_calls.add(id(decorator))
             self.visit(decorator)
         task = decorated.task
-        scope: dict[str, Val] = {}
+        # a parameter shadows the module's name (``def init_app(app)`` is not its app)
+        scope: dict[str, Val | None] = dict.fromkeys(_parameters(node.args))
         params = [*node.args.posonlyargs, *node.args.args]
         in_class = self.classes[-1] if self.classes else ""
         if task is not None and task.bind and params:
@@ -245,9 +254,51 @@ class Scanner(ast.NodeVisitor):
         self.classes.pop()
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
-        self.scopes.append({})
+        for default in (*node.args.defaults, *node.args.kw_defaults):
+            if default is not None:
+                self.visit(default)
+        self.scopes.append(dict.fromkeys(_parameters(node.args)))
         self.visit(node.body)
         self.scopes.pop()
+
+    def comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
+    ) -> None:
+        """A comprehension's targets are its own (``[app.name for app in apps]``)."""
+        self.scopes.append({})
+        for generator in node.generators:
+            self.visit(generator.iter)
+            self.bind_targets(generator.target)
+            for condition in generator.ifs:
+                self.visit(condition)
+        if isinstance(node, ast.DictComp):
+            self.visit(node.key)
+            self.visit(node.value)
+        else:
+            self.visit(node.elt)
+        self.scopes.pop()
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = comprehension
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self.bind_targets(node.target)
+        for statement in (*node.body, *node.orelse):
+            self.visit(statement)
+
+    visit_AsyncFor = visit_For
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.bind(node.name, None)
+        for statement in node.body:
+            self.visit(statement)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.bind(node.target.id, self.classify(node.value))
+        self.visit(node.value)
 
     # -- assignments --------------------------------------------------------------------------
 
@@ -296,9 +347,13 @@ class Scanner(ast.NodeVisitor):
 
     def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
+            self.visit(item.context_expr)
             if isinstance(item.optional_vars, ast.Name):
                 self.bind(item.optional_vars.id, self.classify(item.context_expr))
-        self.generic_visit(node)
+            else:
+                self.bind_targets(item.optional_vars)
+        for statement in node.body:
+            self.visit(statement)
 
     visit_AsyncWith = visit_With
 
@@ -335,6 +390,11 @@ class Scanner(ast.NodeVisitor):
         if isinstance(node, ast.Name) and appish(node.id):
             return Val("app", node.id, app_cat.UNKNOWN_APP, ("related", self.module))
         return None
+
+
+def _parameters(args: ast.arguments) -> list[str]:
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    return [arg.arg for arg in every if arg is not None]
 
 
 def scan_module(

@@ -14,7 +14,7 @@ from pynenc_celery_compat.migration.scan_values import (
     Dep,
     Val,
     from_qual,
-    is_stdlib,
+    is_other_library,
     task_candidate,
 )
 
@@ -108,7 +108,7 @@ def callable_value(node: ast.Call, val: Val | None) -> Val | None:
     if val is None:
         return None
     kind = val.kind
-    if kind == "qual" and is_stdlib(val.qual):
+    if kind == "qual" and is_other_library(val.qual):
         return Val("other")  # a pool, a thread: not to be taken for a task
     if kind == "app_class":
         return Val("app", app=val.app, own=val.own)
@@ -270,8 +270,7 @@ def attribute_read(s: Scanner, node: ast.Attribute) -> None:
     elif kind == "app" and attr not in app_cat.APP_VALUES and not _private(attr):
         if base.own and attr not in app_cat.APP_MEMBERS:  # the project's own subclass
             return
-        feature, rating = app_cat.app_member(attr)
-        s.emit(node, feature, f"app.{attr}", rating, base.dep)
+        _app_member(s, node, base, attr, f"app.{attr}")
 
 
 # -- by receiver -------------------------------------------------------------------------------
@@ -293,8 +292,21 @@ def _on_app(s: Scanner, node: ast.Call, app: Val, method: str) -> None:
     elif method in app_cat.APP_VALUES or _private(method):
         return
     elif not (app.own and method not in app_cat.APP_MEMBERS):
-        feature, rating = app_cat.app_member(method)
-        s.emit(node, feature, f"app.{method}()", rating, app.dep)
+        _app_member(s, node, app, method, f"app.{method}()")
+
+
+def _app_member(s: Scanner, node: ast.expr, app: Val, name: str, api: str) -> None:
+    """A member of an app. One the audit does not know counts on an app it saw made
+    only: ``app`` imported from code it did not read may be a web framework's
+    (``app.run()``, ``app.config``)."""
+    if name == "pynenc":
+        s.emit_on_app(node, "app", api, app, app_cat.pynenc_member)
+        return
+    feature, rating = app_cat.app_member(name)
+    dep = app.dep
+    if name not in app_cat.APP_MEMBERS and dep is not None and dep[0] == "app":
+        dep = ("app!", dep[1])
+    s.emit(node, feature, api, rating, dep)
 
 
 def _private(name: str) -> bool:

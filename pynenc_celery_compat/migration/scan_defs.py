@@ -178,7 +178,7 @@ def fixtures(
     s: Scanner,
     node: ast.FunctionDef | ast.AsyncFunctionDef,
     params: list[ast.arg],
-    scope: dict[str, Val],
+    scope: dict[str, Val | None],
 ) -> None:
     """Celery's pytest fixtures taken by a test or a fixture."""
     for param in params:

@@ -17,13 +17,22 @@ from pynenc_celery_compat.migration.catalog_app import CELERY_APP, COMPAT_APP, U
 from pynenc_celery_compat.migration.catalog_names import is_celery, is_compat, kind_of
 
 #: what a use depends on: ``("task", qual)`` (``qual`` is a task), ``("app", qual)`` (a
-#: Celery app), ``("related", module)`` (the module uses Celery at all), ``("config",
-#: qual)`` (``qual`` is a settings module or class Celery reads)
+#: Celery app, or an app in code the audit did not read), ``("app!", qual)`` (an app the
+#: audit read being made), ``("related", module)`` (the module uses Celery at all),
+#: ``("config", qual)`` (``qual`` is a settings module or class Celery reads)
 Dep = tuple[str, str]
 
 #: names under which projects keep their Celery app
 _APP_NAMES = frozenset({"app", "celery", "celery_app", "capp", "celeryapp", "worker_app"})
 _STDLIB = frozenset(sys.stdlib_module_names)
+#: packages whose ``app``, ``current_app``, ``celery`` … are not a Celery app: web frameworks
+#: (Flask's ``current_app``), other task queues, integrations named after Celery
+_NOT_CELERY = frozenset(
+    {"flask", "quart", "werkzeug", "django", "fastapi", "starlette", "sanic", "aiohttp"}
+    | {"tornado", "bottle", "pyramid", "falcon", "litestar", "connexion", "dash", "streamlit"}
+    | {"trytond", "huey", "dramatiq", "rq", "arq", "taskiq", "sentry_sdk", "typer", "click"}
+    | {"gunicorn", "uvicorn", "apscheduler", "kombu", "billiard", "flower", "pytest"}
+)
 
 
 def appish(name: str) -> bool:
@@ -31,8 +40,10 @@ def appish(name: str) -> bool:
     return name in _APP_NAMES or name.endswith("_app") or name.endswith("_celery")
 
 
-def is_stdlib(qual: str) -> bool:
-    return qual.split(".", 1)[0] in _STDLIB
+def is_other_library(qual: str) -> bool:
+    """A name of the standard library or of a well-known library that is not Celery."""
+    top = qual.split(".", 1)[0]
+    return top in _STDLIB or top in _NOT_CELERY
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ def from_qual(qual: str, dep: Dep | None = None, *, imported: bool = False) -> V
     kind = kind_of(qual)
     if kind is None:
         last = qual.rpartition(".")[2]
-        project = not (is_celery(qual) or is_compat(qual) or is_stdlib(qual))
+        project = not (is_celery(qual) or is_compat(qual) or is_other_library(qual))
         if imported and project and appish(last):
             return Val("app", qual, UNKNOWN_APP, dep or ("app", qual))
         return Val("qual", qual, dep=dep)
@@ -93,7 +104,12 @@ def task_candidate(val: Val, method: str) -> tuple[bool, Dep | None]:
     common as ``.s`` or ``.map``)."""
     if val.kind in ("task", "self"):
         return True, val.dep
-    if val.kind != "qual" or is_celery(val.qual) or is_compat(val.qual) or is_stdlib(val.qual):
+    if (
+        val.kind != "qual"
+        or is_celery(val.qual)
+        or is_compat(val.qual)
+        or is_other_library(val.qual)
+    ):
         return False, None
     return True, ("task" if method in DISTINCT_METHODS else "task!", val.qual)
 
