@@ -156,7 +156,7 @@ TASK_OPTIONS: dict[str, Rating] = {
     "serializer": ok(
         "decorators", "pynenc's task serializer; the app must accept it (accept_content)"
     ),
-    "trail": differs("options-only-celery-reads", "pynenc records a task's children always"),
+    "trail": ok("decorators", "as Celery: False leaves the calls a task makes out of its children"),
     "pydantic": no(
         "decorators",
         "pydantic=True is refused (NotImplementedError): pass plain JSON values, or route the "

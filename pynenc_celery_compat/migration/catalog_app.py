@@ -236,5 +236,11 @@ CELERY_PLUGIN = differs(
 )
 COMPAT_PLUGIN = ok("testing", "the compat pytest plugin")
 START_WORKER = ok("testing", "the compat start_worker: Celery's signature, a pynenc worker")
+CELERYS_START_WORKER = differs(
+    "test-worker",
+    "Celery's start_worker runs a Celery worker, which never runs compat tasks (their get() "
+    "times out): import it from pynenc_celery_compat.contrib.testing.worker (migrate "
+    "--include-tests moves it)",
+)
 CELERY_MARK = ok("testing", "overrides celery_config for one test, as Celery's")
 PATCHED = ok("testing", "a compat task is a plain object: patching its methods works")

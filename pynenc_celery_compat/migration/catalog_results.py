@@ -11,8 +11,9 @@ _EXTENDED = (
     "shows a call's arguments and times"
 )
 _GROUP_STORE = (
-    "needs Celery's result backend: rebuild it from its members' ids, "
-    "GroupResult(id, [AsyncResult(i) for i in ids])"
+    "the group's ids in Celery's result backend, as Celery keeps them (a result_backend "
+    "that stores: redis://, db+…, cache+…; not rpc:// or unset, as in Celery); its members "
+    "read from pynenc"
 )
 
 RESULT_MEMBERS: dict[str, Rating] = {
@@ -66,9 +67,9 @@ RESULT_MEMBERS.update(
             "Celery's result backend: compat calls are stored by pynenc; use the result's "
             "own members",
         ),
-        "save": no("results", _GROUP_STORE),
-        "restore": no("results", _GROUP_STORE),
-        "delete": no("results", _GROUP_STORE),
+        "save": ok("results", _GROUP_STORE),
+        "restore": ok("results", _GROUP_STORE),
+        "delete": ok("results", _GROUP_STORE),
     }
 )
 for _name in ("date_done", "name", "args", "kwargs", "worker", "retries", "queue"):
@@ -102,6 +103,8 @@ GET_OPTIONS: dict[str, Rating] = {
 def get_option(name: str) -> Rating:
     return GET_OPTIONS.get(name) or unknown("results", f"get option {name}=")
 
+
+ALLOW_JOIN = ok("results", "allows get() inside a task, on a pynenc-celery worker as on Celery's")
 
 GET_IN_TASK = differs(
     "get-inside-a-task",

@@ -15,7 +15,9 @@ import dataclasses
 from collections.abc import Sequence
 
 from pynenc_celery_compat.migration.audit import Finding
+from pynenc_celery_compat.migration.catalog import Rating
 from pynenc_celery_compat.migration.catalog_app import UNKNOWN_APP
+from pynenc_celery_compat.migration.catalog_settings import Stores
 from pynenc_celery_compat.migration.scan_values import Dep, ModuleScan, Pending, is_other_library
 
 _MAX_HOPS = 20
@@ -94,10 +96,14 @@ class Resolver:
         return self.related.get(qual, False), UNKNOWN_APP
 
 
-def _rated(pending: Pending, app: str) -> Finding:
-    if pending.by_app is None:
+def _rated(pending: Pending, app: str, stores: Stores) -> Finding:
+    rating: Rating | None = None
+    if pending.by_app is not None:
+        rating = pending.by_app.get(app) or pending.by_app[UNKNOWN_APP]
+    if pending.recheck is not None:
+        rating = pending.recheck(stores) or rating
+    if rating is None:
         return pending.finding
-    rating = pending.by_app.get(app) or pending.by_app[UNKNOWN_APP]
     return dataclasses.replace(
         pending.finding, support=rating.support, reason=rating.reason, section=rating.section
     )
@@ -106,6 +112,10 @@ def _rated(pending: Pending, app: str) -> Finding:
 def findings(scans: Sequence[ModuleScan]) -> list[Finding]:
     """Every finding that holds, sorted by file and position."""
     resolver = Resolver(scans)
+    stores = Stores(
+        brokers=frozenset(broker for scan in scans for broker in scan.brokers),
+        backend=any(scan.backend for scan in scans),
+    )
     kept: list[Finding] = []
     waiting: list[Pending] = []
     for scan in scans:
@@ -115,12 +125,12 @@ def findings(scans: Sequence[ModuleScan]) -> list[Finding]:
                 continue
             holds, app = resolver.holds(pending.dep) if pending.dep else (True, UNKNOWN_APP)
             if holds:
-                kept.append(_rated(pending, app))
+                kept.append(_rated(pending, app, stores))
                 resolver.related[scan.module] = True
     for pending in waiting:
         assert pending.dep is not None
         holds, app = resolver.holds(pending.dep)
         if holds:
-            kept.append(_rated(pending, app))
+            kept.append(_rated(pending, app, stores))
     kept.sort(key=lambda f: (f.path, f.line, f.column, f.api))
     return kept

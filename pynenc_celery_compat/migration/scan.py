@@ -24,6 +24,7 @@ from pynenc_celery_compat.migration.catalog_names import (
     is_celery,
     is_compat,
 )
+from pynenc_celery_compat.migration.catalog_settings import Recheck
 from pynenc_celery_compat.migration.scan_settings import Settings
 from pynenc_celery_compat.migration.scan_values import (
     Dep,
@@ -59,6 +60,8 @@ class Scanner(ast.NodeVisitor):
         self.classes: list[str] = []  #: enclosing classes: "task", "other"
         self.class_names: list[str] = []
         self.values: dict[str, ast.expr] = {}  #: module-level assignments (beat schedules)
+        #: module-level functions (a beat schedule one of them returns)
+        self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.settings = Settings(self)
         self.called: set[int] = set()  #: ids of Attribute nodes that are called
         self.reported: set[int] = set()  #: ids of nodes already reported
@@ -74,6 +77,8 @@ class Scanner(ast.NodeVisitor):
         for statement in tree.body:  # defined later in the module, used earlier (by functions)
             if isinstance(statement, (*_FUNCTIONS, ast.ClassDef)):
                 self.names[statement.name] = Val("qual", f"{self.module}.{statement.name}")
+            if isinstance(statement, _FUNCTIONS):
+                self.functions[statement.name] = statement
         self.visit(tree)
         self.settings.finish(tree)
         return self.out
@@ -86,6 +91,8 @@ class Scanner(ast.NodeVisitor):
         rating: Rating,
         dep: Dep | None = None,
         by_app: dict[str, Rating] | None = None,
+        *,
+        recheck: Recheck | None = None,
     ) -> None:
         finding = Finding(
             path=self.out.path,
@@ -97,7 +104,7 @@ class Scanner(ast.NodeVisitor):
             reason=rating.reason,
             section=rating.section,
         )
-        self.out.pending.append(Pending(finding, dep, by_app))
+        self.out.pending.append(Pending(finding, dep, by_app, recheck))
         if dep is None and by_app is None:
             self.out.related = True
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from pynenc_celery_compat.migration import catalog as cat
 from pynenc_celery_compat.migration import catalog_app as app_cat
 from pynenc_celery_compat.migration import catalog_results as res
+from pynenc_celery_compat.migration import catalog_settings as rules
 from pynenc_celery_compat.migration import scan_defs
 from pynenc_celery_compat.migration.catalog_names import import_rating, is_celery, is_compat
 from pynenc_celery_compat.migration.scan_values import (
@@ -65,7 +66,10 @@ def call_value(s: Scanner, node: ast.Call) -> Val | None:
     method = func.attr
     base = s.classify(func.value)
     if base is None:
-        if method in _ANONYMOUS and _anonymous(func.value):
+        if method == "update" and isinstance(func.value, ast.Name):
+            if rules.canonical(func.value.id) == "beat_schedule":  # SCHEDULE.update({…})
+                s.settings.beat.add_update(func.value.id, node)
+        elif method in _ANONYMOUS and _anonymous(func.value):
             return Val("result", dep=("related", s.module))
         return None
     kind = base.kind
@@ -153,7 +157,10 @@ def call(s: Scanner, node: ast.Call) -> None:
     method = func.attr
     base = s.classify(func.value)
     if base is None:
-        if method in _ANONYMOUS and _anonymous(func.value):
+        if method == "update" and isinstance(func.value, ast.Name):
+            if rules.canonical(func.value.id) == "beat_schedule":  # SCHEDULE.update({…})
+                s.settings.beat.add_update(func.value.id, node)
+        elif method in _ANONYMOUS and _anonymous(func.value):
             task_method(s, node, method, ("related", s.module))
         elif s.is_test and method in ("patch", "object"):
             patched(s, node)
@@ -214,11 +221,13 @@ def callable_use(s: Scanner, node: ast.Call, val: Val) -> None:
         module = val.qual.rpartition(".")[0]
         s.emit(node, "results", f"{name}()", rating or import_rating(module, name), val.dep)
     elif kind == "schedule" and name == "solar":
-        s.settings.solar_calls.append(node)
+        s.settings.beat.solar_calls.append(node)
     elif kind == "start_worker":
-        s.emit(node, "testing", "start_worker()", app_cat.START_WORKER)
+        compat = is_compat(val.qual)
+        rating = app_cat.START_WORKER if compat else app_cat.CELERYS_START_WORKER
+        s.emit(node, "testing", "start_worker()", rating)
     elif kind == "allow_join":
-        s.emit(node, "results", "allow_join_result()", res.RESULT_MEMBERS["get"])
+        s.emit(node, "results", "allow_join_result()", res.ALLOW_JOIN)
     elif kind == "qual":
         qual_use(s, node, val.qual)
 
@@ -283,7 +292,7 @@ def _on_app(s: Scanner, node: ast.Call, app: Val, method: str) -> None:
     elif method == "config_from_object":
         s.settings.config_from_object(node, app)
     elif method == "add_periodic_task":
-        s.settings.add_periodic_task(node, app)
+        s.settings.beat.add_periodic_task(node, app)
     elif method == "send_task":
         s.emit_on_app(node, "calling", "app.send_task()", app, app_cat.send_task)
         call_options(s, node, "app.send_task", app.dep)

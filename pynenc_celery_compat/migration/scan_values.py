@@ -15,6 +15,7 @@ from pynenc_celery_compat.migration.audit import Finding
 from pynenc_celery_compat.migration.catalog import Rating
 from pynenc_celery_compat.migration.catalog_app import CELERY_APP, COMPAT_APP, UNKNOWN_APP
 from pynenc_celery_compat.migration.catalog_names import is_celery, is_compat, kind_of
+from pynenc_celery_compat.migration.catalog_settings import Recheck
 
 #: what a use depends on: ``("task", qual)`` (``qual`` is a task), ``("app", qual)`` (a
 #: Celery app, or an app in code the audit did not read), ``("app!", qual)`` (an app the
@@ -122,6 +123,8 @@ class Pending:
     finding: Finding
     dep: Dep | None = None
     by_app: dict[str, Rating] | None = None
+    #: a rating that depends on what the other modules set (a broker and no result backend)
+    recheck: Recheck | None = None
 
 
 @dataclass
@@ -141,3 +144,6 @@ class ModuleScan:
     config_targets: set[str] = field(default_factory=set)
     #: it imports Celery (or the compat layer), or uses it for sure
     related: bool = False
+    #: broker URLs it sets (literals), and whether it sets a result backend
+    brokers: set[str] = field(default_factory=set)
+    backend: bool = False
