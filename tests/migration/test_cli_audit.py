@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from pynenc_celery_compat.cli import cli
@@ -170,3 +171,66 @@ def test_the_command_is_listed_and_imports_nothing_until_it_runs() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_no_python_files_is_a_usage_error(tmp_path: Path) -> None:
+    """An empty folder, or one without Python files, would pass a CI gate silently."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# docs\n")
+    for folder in ("empty", "docs"):
+        result = run(str(tmp_path / folder))
+        assert result.exit_code == 2, result.output
+        assert "no Python files" in result.output
+    result = run(str(DJANGO), "--exclude", "*.py")
+    assert result.exit_code == 2 and "no Python files" in result.output
+
+
+def test_files_that_cannot_be_read_say_why(tmp_path: Path) -> None:
+    (tmp_path / "good.py").write_text("from celery import shared_task\n")
+    (tmp_path / "binary.py").write_bytes(b"\x00\x01\x02celery\x00")
+    (tmp_path / "latin.py").write_bytes(b"from celery import shared_task\nx = '\xe9'\n")
+    (tmp_path / "declared.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\nfrom celery import shared_task\nx = '\xe9'\n"
+    )
+    (tmp_path / "dangling.py").symlink_to(tmp_path / "nowhere.py")
+    (tmp_path / "loop").mkdir()
+    (tmp_path / "loop" / "again").symlink_to(tmp_path / "loop")
+    result = run(str(tmp_path), "--json")
+    assert result.exit_code == 1
+    document = json.loads(result.output)
+    errors = {Path(e["path"]).name: e["error"] for e in document["errors"]}
+    assert set(errors) == {"binary.py", "latin.py", "dangling.py"}
+    assert errors["binary.py"] == "does not parse: source code string cannot contain null bytes"
+    assert errors["latin.py"].startswith("does not parse: line 2: (unicode error) 'utf-8' codec")
+    assert errors["dangling.py"].startswith("cannot be read: ")
+    assert {Path(m["path"]).name for m in document["modules"]} >= {"good.py", "declared.py"}
+
+
+def test_a_narrow_terminal_gets_wrapped_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal the reason goes under the row, fitted to its width (a path longer
+    than the terminal stays whole); piped, each use stays on one line (for grep)."""
+    from pynenc_celery_compat.migration.audit import audit_paths
+    from pynenc_celery_compat.migration.report import text
+
+    monkeypatch.chdir(DJANGO)
+    report = audit_paths(["."])
+    piped = text(report).splitlines()
+    wrapped = text(report, width=80).splitlines()
+    assert max(len(line) for line in piped) > 200
+    assert max(len(line) for line in wrapped) <= 80
+    assert len(wrapped) > len(piped)
+    row = next(i for i, line in enumerate(wrapped) if "solar()" in line and "NOT" in line)
+    assert wrapped[row].split()[-2:] == ["NOT", "SUPPORTED"]
+    assert wrapped[row + 1].startswith("      solar schedules are not supported")
+
+
+def test_the_summary_groups_a_blockers_lines(tmp_path: Path) -> None:
+    (tmp_path / "views.py").write_text(
+        "from celery.result import AsyncResult\n\n"
+        "def a(i):\n    return AsyncResult(i).args\n\n"
+        "def b(i):\n    return AsyncResult(i).args, AsyncResult(i).worker\n"
+    )
+    result = run(str(tmp_path))
+    line = next(line for line in result.output.splitlines() if line.startswith("  blocked"))
+    assert line.endswith("by: result.args (lines 4, 7), result.worker (line 7)")
