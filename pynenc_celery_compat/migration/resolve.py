@@ -31,11 +31,13 @@ class Resolver:
         self.aliases: dict[str, str] = {}
         self.tasks: dict[str, Dep | None] = {}
         self.apps: dict[str, str] = {}
+        self.own_apps: set[str] = set()
         self.targets: set[str] = set()
         for scan in scans:
             self.aliases.update(scan.aliases)
             self.tasks.update(scan.tasks)
             self.apps.update(scan.apps)
+            self.own_apps |= scan.own_apps
             self.targets |= scan.config_targets
         self.related = {scan.module: scan.related for scan in scans}
 
@@ -86,9 +88,11 @@ class Resolver:
         if kind == "app":
             app = self.app_of(qual)
             return app is not None, app or UNKNOWN_APP
-        if kind == "app!":
-            app = self.apps.get(self.resolve(qual))
-            return app is not None, app or UNKNOWN_APP
+        if kind in ("app!", "member"):
+            found = self.resolve(qual)
+            app = self.apps.get(found)
+            own = kind == "member" and found in self.own_apps
+            return app is not None and not own, app or UNKNOWN_APP
         if kind in ("task", "task!"):
             return self.is_task(qual, kind == "task!", depth), UNKNOWN_APP
         if kind == "config":

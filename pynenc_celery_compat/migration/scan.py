@@ -327,6 +327,8 @@ class Scanner(ast.NodeVisitor):
             if val is not None and val.kind == "app" and at_module and not val.dep:
                 qual = f"{self.module}.{name}"
                 self.out.apps[qual] = val.app
+                if val.own:
+                    self.out.own_apps.add(qual)
                 val = Val("app", qual, val.app, own=val.own)
             if val is not None and val.kind == "task" and at_module:
                 self.out.tasks[f"{self.module}.{name}"] = val.dep

@@ -34,7 +34,7 @@ _TIMEDELTA_ORDER = ("days", "seconds", "microseconds", "milliseconds", "minutes"
 _NOT_JSON = frozenset({"datetime", "date", "time", "Decimal", "UUID", "timedelta"})
 _MAX_DEPTH = 5
 
-#: an entry added to a module-level schedule after it was made: (name, where, the entry)
+#: an entry of a schedule: (its name as shown, ``'x'`` or an expression; where; the entry)
 Added = tuple[str, ast.AST, ast.expr]
 
 
@@ -42,6 +42,12 @@ def _key(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     return None
+
+
+def _name(node: ast.expr) -> str:
+    """An entry's name as shown: the string's repr, or the expression (an f-string)."""
+    key = _key(node)
+    return repr(key) if key is not None else ast.unparse(node)
 
 
 def _returned(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
@@ -84,26 +90,33 @@ class Beat:
                 api = f"add_periodic_task({name}=)"
                 self.s.emit(value, "beat", api, rules.beat_option(name), app.dep)
 
-    def add_item(self, holder: str, key: str, at: ast.AST, value: ast.expr) -> None:
-        """``SCHEDULE["x"] = {…}`` at module level."""
+    def add_item(self, holder: str, shown: str, at: ast.AST, value: ast.expr) -> None:
+        """``SCHEDULE["x"] = {…}`` at module level (``shown``: the key as written)."""
         if not self.s.scopes:
-            self.added.setdefault(holder, []).append((key, at, value))
+            self.added.setdefault(holder, []).append((shown, at, value))
 
     def add_update(self, holder: str, call: ast.Call) -> None:
         """``SCHEDULE.update({…})`` or ``SCHEDULE.update(x={…})`` at module level."""
-        if self.s.scopes:
-            return
-        added = self.added.setdefault(holder, [])
+        if not self.s.scopes:
+            self._updated(call, self.added.setdefault(holder, []))
+
+    def conf_update(self, call: ast.Call, dep: Dep | None) -> None:
+        """``app.conf.beat_schedule.update({…})``, anywhere."""
+        found: list[Added] = []
+        if not self._updated(call, found):
+            api = "beat_schedule.update() (built at run time)"
+            self.s.emit(call, "beat", api, rules.UNREAD_SCHEDULE, dep)
+        for name, where, entry in found:
+            self.entry(name, where, entry, dep)
+
+    def _updated(self, call: ast.Call, found: list[Added]) -> bool:
+        readable = True
         for keyword in call.keywords:
             if keyword.arg is not None:
-                added.append((keyword.arg, keyword, keyword.value))
+                found.append((repr(keyword.arg), keyword, keyword.value))
         for arg in call.args:
-            if isinstance(arg, ast.Dict):
-                added += [
-                    (key, key_node, value)
-                    for key_node, value in zip(arg.keys, arg.values, strict=True)
-                    if key_node is not None and (key := _key(key_node)) is not None
-                ]
+            readable = self._collect(arg, found, 0) and readable
+        return readable
 
     # -- reading a schedule -------------------------------------------------------------------
 
@@ -127,12 +140,14 @@ class Beat:
             for key_node, value in zip(node.keys, node.values, strict=True):
                 if key_node is None:  # {**BASE, …}
                     readable = self._collect(value, found, depth + 1) and readable
-                elif (key := _key(key_node)) is not None:
-                    found.append((key, key_node, value))
+                else:
+                    found.append((_name(key_node), key_node, value))
             return readable
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.args:
             if node.func.id == "dict":
-                found += [(kw.arg, kw, kw.value) for kw in node.keywords if kw.arg is not None]
+                found += [
+                    (repr(kw.arg), kw, kw.value) for kw in node.keywords if kw.arg is not None
+                ]
                 return all(kw.arg is not None for kw in node.keywords)
             function = self.s.functions.get(node.func.id)
             if function is not None and not node.keywords:
@@ -140,7 +155,8 @@ class Beat:
         return False
 
     def entry(self, name: str, at: ast.AST, node: ast.expr, dep: Dep | None) -> None:
-        """One ``beat_schedule`` entry: its schedule, ``relative``, options and arguments."""
+        """One ``beat_schedule`` entry (``name`` as shown: ``'nightly'``): its schedule,
+        ``relative``, options and arguments."""
         if isinstance(node, ast.Name) and node.id in self.s.values:
             node = self.s.values[node.id]
         fields: dict[str, ast.expr] = {}
@@ -154,16 +170,16 @@ class Beat:
         ):
             fields = {kw.arg: kw.value for kw in node.keywords if kw.arg is not None}
         else:
-            self.s.emit(at, "beat", f"beat_schedule[{name!r}]", unknown("beat", "the entry"), dep)
+            self.s.emit(at, "beat", f"beat_schedule[{name}]", unknown("beat", "the entry"), dep)
             return
-        self.rate_schedule(at, f"beat_schedule[{name!r}]", fields.get("schedule"), fields, dep)
+        self.rate_schedule(at, f"beat_schedule[{name}]", fields.get("schedule"), fields, dep)
         options = fields.get("options")
         if isinstance(options, ast.Dict):
             for key_node, value in zip(options.keys, options.values, strict=True):
                 key = _key(key_node)
                 unset = isinstance(value, ast.Constant) and value.value is None
                 if key is not None and key_node is not None and not unset:
-                    api = f"beat_schedule[{name!r}] options {key}="
+                    api = f"beat_schedule[{name}] options {key}="
                     self.s.emit(key_node, "beat", api, rules.beat_option(key), dep)
         for argument in ("args", "kwargs"):
             self.arguments(name, fields.get(argument), dep)
@@ -244,7 +260,7 @@ class Beat:
             if not isinstance(inner, ast.Call):
                 continue
             name = ast.unparse(inner.func).rpartition(".")[2]
-            api = f"beat_schedule[{entry!r}] args {name}()"
+            api = f"beat_schedule[{entry}] args {name}()"
             if name == "BeatLazyFunc":
                 self.s.emit(inner, "beat", api, rules.LAZY, dep)
             elif name in _NOT_JSON:

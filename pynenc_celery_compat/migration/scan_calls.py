@@ -16,6 +16,7 @@ from pynenc_celery_compat.migration.scan_values import (
     Val,
     from_qual,
     is_other_library,
+    maybe_app,
     task_candidate,
 )
 
@@ -28,6 +29,12 @@ _RESULT_METHODS = frozenset({"delay", "apply_async", "AsyncResult"})
 _ANONYMOUS = frozenset({"delay", "apply_async"})
 _PATCHABLE = frozenset({"delay", "apply_async", "s", "si", "apply", "signature", "retry"})
 _RESULT_CALL = cat.ok("results", "a call's result by id, read from pynenc (compat class)")
+#: members that make a name of the project's code an app, if the audit saw it made one
+_APP_VALUES = frozenset({"conf", "control", "tasks", "Task", *app_cat.APP_SIGNALS})
+_APP_METHODS = frozenset(
+    {"task", "send_task", "register_task", "add_periodic_task", *app_cat.APP_MEMBERS}
+    - set(cat.TASK_METHODS)
+)
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -38,6 +45,9 @@ def attribute_value(s: Scanner, node: ast.Attribute) -> Val | None:
     if base is None:
         return None
     attr, kind = node.attr, base.kind
+    if kind == "qual" and attr in _APP_VALUES:
+        base = maybe_app(base) or base  # cel.conf, cel.control of an app under any name
+        kind = base.kind
     if kind == "qual":
         return from_qual(f"{base.qual}.{attr}", base.dep)
     if kind == "app":
@@ -66,9 +76,8 @@ def call_value(s: Scanner, node: ast.Call) -> Val | None:
     method = func.attr
     base = s.classify(func.value)
     if base is None:
-        if method == "update" and isinstance(func.value, ast.Name):
-            if rules.canonical(func.value.id) == "beat_schedule":  # SCHEDULE.update({…})
-                s.settings.beat.add_update(func.value.id, node)
+        if method == "update":
+            _schedule_update(s, node, func.value)
         elif method in _ANONYMOUS and _anonymous(func.value):
             return Val("result", dep=("related", s.module))
         return None
@@ -89,6 +98,8 @@ def call_value(s: Scanner, node: ast.Call) -> Val | None:
             return Val("sig", dep=base.dep)
     if kind == "result_class" and method == "restore":
         return Val("result", dep=base.dep)
+    if kind == "app_tasks" and method == "get" and node.args:
+        return Val("task", app=base.app, dep=base.dep)  # app.tasks.get(name)
     if kind == "app":
         if method in ("AsyncResult", "send_task", "GroupResult"):
             return Val("result", dep=base.dep)
@@ -157,14 +168,15 @@ def call(s: Scanner, node: ast.Call) -> None:
     method = func.attr
     base = s.classify(func.value)
     if base is None:
-        if method == "update" and isinstance(func.value, ast.Name):
-            if rules.canonical(func.value.id) == "beat_schedule":  # SCHEDULE.update({…})
-                s.settings.beat.add_update(func.value.id, node)
+        if method == "update":
+            _schedule_update(s, node, func.value)
         elif method in _ANONYMOUS and _anonymous(func.value):
             task_method(s, node, method, ("related", s.module))
         elif s.is_test and method in ("patch", "object"):
             patched(s, node)
         return
+    if base.kind == "qual" and method in _APP_METHODS:
+        base = maybe_app(base) or base  # cel.send_task(): an app under any name
     candidate, dep = task_candidate(base, method)
     if base.kind == "self" and method in cat.SELF_MEMBERS:
         self_member(s, node, method, base.dep)
@@ -180,6 +192,16 @@ def call(s: Scanner, node: ast.Call) -> None:
         handler = _HANDLERS.get(base.kind)
         if handler is not None:
             handler(s, node, base, method)
+
+
+def _schedule_update(s: Scanner, node: ast.Call, holder: ast.expr) -> None:
+    """``SCHEDULE.update({…})`` of a module's schedule, ``app.conf.beat_schedule.update``."""
+    if isinstance(holder, ast.Name) and rules.canonical(holder.id) == "beat_schedule":
+        s.settings.beat.add_update(holder.id, node)
+    elif isinstance(holder, ast.Attribute) and rules.canonical(holder.attr) == "beat_schedule":
+        conf = s.classify(holder.value)
+        if conf is not None and conf.kind == "conf":
+            s.settings.beat.conf_update(node, conf.dep)
 
 
 def task_method(s: Scanner, node: ast.Call, method: str, dep: Dep | None) -> None:
@@ -313,8 +335,8 @@ def _app_member(s: Scanner, node: ast.expr, app: Val, name: str, api: str) -> No
         return
     feature, rating = app_cat.app_member(name)
     dep = app.dep
-    if name not in app_cat.APP_MEMBERS and dep is not None and dep[0] == "app":
-        dep = ("app!", dep[1])
+    if name not in app_cat.APP_MEMBERS and dep is not None and dep[0] in ("app", "app!"):
+        dep = ("member", dep[1])
     s.emit(node, feature, api, rating, dep)
 
 

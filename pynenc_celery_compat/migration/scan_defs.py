@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pynenc_celery_compat.migration import catalog as cat
 from pynenc_celery_compat.migration import catalog_app as app_cat
 from pynenc_celery_compat.migration.catalog_names import is_compat
-from pynenc_celery_compat.migration.scan_values import Dep, Val
+from pynenc_celery_compat.migration.scan_values import Dep, Val, maybe_app
 
 if TYPE_CHECKING:
     from pynenc_celery_compat.migration.scan import Scanner
@@ -57,6 +57,8 @@ def decorators(s: Scanner, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Deco
         target = call.func if call is not None else decorator
         if isinstance(target, ast.Attribute) and target.attr == "task":
             app = s.classify(target.value) or s.app_for_name(target.value)
+            if app is not None and app.kind == "qual":
+                app = maybe_app(app)  # @cel.task on an app under any name
             if app is not None and app.kind == "app":
                 task = task_decorator(s, decorator, call, app)
             continue

@@ -107,22 +107,18 @@ class Settings:
     def item(self, target: ast.Subscript, value: ast.expr, node: ast.stmt) -> None:
         """``app.conf["X"] = …``, ``app.conf.beat_schedule["entry"] = {…}``."""
         key = _key(target.slice)
-        if key is None:
-            return
         base = self.s.classify(target.value)
-        if base is not None and base.kind == "conf":
+        if key is not None and base is not None and base.kind == "conf":
             self.explicit(node, f"app.conf[{key!r}]", key, value, base.dep)
             return
+        shown = repr(key) if key is not None else ast.unparse(target.slice)  # f"x-{k}"
         holder = target.value
-        if isinstance(holder, ast.Attribute) and holder.attr in (
-            "beat_schedule",
-            "CELERY_BEAT_SCHEDULE",
-        ):
+        if isinstance(holder, ast.Attribute) and rules.canonical(holder.attr) == "beat_schedule":
             conf = self.s.classify(holder.value)
             if conf is not None and conf.kind == "conf":
-                self.beat.entry(key, node, value, conf.dep)
+                self.beat.entry(shown, node, value, conf.dep)
         elif isinstance(holder, ast.Name) and rules.canonical(holder.id) == "beat_schedule":
-            self.beat.add_item(holder.id, key, node, value)  # SCHEDULE["x"] = {…}
+            self.beat.add_item(holder.id, shown, node, value)  # SCHEDULE["x"] = {…}
 
     def update(self, call: ast.Call, conf: Val) -> None:
         for keyword in call.keywords:

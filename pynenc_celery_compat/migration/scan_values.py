@@ -19,7 +19,8 @@ from pynenc_celery_compat.migration.catalog_settings import Recheck
 
 #: what a use depends on: ``("task", qual)`` (``qual`` is a task), ``("app", qual)`` (a
 #: Celery app, or an app in code the audit did not read), ``("app!", qual)`` (an app the
-#: audit read being made), ``("related", module)`` (the module uses Celery at all),
+#: audit saw made), ``("member", qual)`` (the same, not a subclass of the project's own,
+#: whose members may be its own), ``("related", module)`` (the module uses Celery at all),
 #: ``("config", qual)`` (``qual`` is a settings module or class Celery reads)
 Dep = tuple[str, str]
 
@@ -91,6 +92,16 @@ def from_qual(qual: str, dep: Dep | None = None, *, imported: bool = False) -> V
     return Val(kind, qual)
 
 
+def maybe_app(val: Val) -> Val | None:
+    """A name from the project's code used the way an app is (``cel.conf``, ``@cel.task``):
+    an app when the audit saw it made (``cel = FlaskCelery("director")``)."""
+    if val.kind != "qual" or is_celery(val.qual) or is_compat(val.qual):
+        return None
+    if is_other_library(val.qual):
+        return None
+    return Val("app", val.qual, UNKNOWN_APP, ("app!", val.qual))
+
+
 #: task methods no other library is likely to have: on a name imported from code the audit
 #: did not read, they are taken as Celery's
 DISTINCT_METHODS = frozenset(
@@ -140,6 +151,8 @@ class ModuleScan:
     tasks: dict[str, Dep | None] = field(default_factory=dict)
     #: apps it makes: qual -> compat / celery
     apps: dict[str, str] = field(default_factory=dict)
+    #: those of them made from a subclass of the project's (``FlaskCelery(Celery)``)
+    own_apps: set[str] = field(default_factory=set)
     #: modules and classes its ``config_from_object`` / ``DJANGO_SETTINGS_MODULE`` name
     config_targets: set[str] = field(default_factory=set)
     #: it imports Celery (or the compat layer), or uses it for sure

@@ -340,3 +340,62 @@ def test_a_beat_schedule_a_function_builds_is_read_or_reported() -> None:
         ("beat_schedule (built at run time)", NO),
     ]
     assert "pynenc-celery -A" in findings[1].reason
+
+
+def test_an_app_under_any_name_is_followed_across_modules(tmp_path: Path) -> None:
+    """celery-director keeps its app as ``cel = FlaskCelery("director")`` (a subclass of
+    Celery) and imports it elsewhere: its tasks, settings and control calls count, its own
+    methods (``init_app``) are not rated."""
+    findings = tree(
+        tmp_path,
+        {
+            "director/__init__.py": """
+                from celery.schedules import crontab
+                from director.extensions import cel
+
+
+                def create_app(app):
+                    cel.init_app(app)
+                    cel.conf.beat_schedule.update(
+                        {"cleanup": {"task": "director.cleanup", "schedule": crontab(minute=0)}}
+                    )
+                """,
+            "director/extensions.py": """
+                from celery import Celery
+
+
+                class FlaskCelery(Celery):
+                    def init_app(self, app):
+                        self.conf.update(app.config.get("CELERY_CONF", {}))
+
+
+                cel = FlaskCelery("director")
+                """,
+            "director/tasks.py": """
+                from director.extensions import cel
+                from director.helpers import plain
+
+
+                @cel.task()
+                def cleanup():
+                    return cel.tasks.get("director.tasks.other").subtask(immutable=True)
+
+
+                def cancel(task_id):
+                    cel.control.revoke(task_id, terminate=True)
+                    plain.conf.update(x=1)
+                    return cel.send_task("director.tasks.cleanup", countdown=5)
+                """,
+            "director/helpers.py": "class plain:\n    conf = {}\n",
+        },
+    )
+    apis = {(path, api) for path, _, api, _ in findings}
+    assert {
+        ("director/__init__.py", "beat_schedule['cleanup']: crontab()"),
+        ("director/tasks.py", "@app.task"),
+        ("director/tasks.py", "app.control.revoke()"),
+        ("director/tasks.py", "app.send_task()"),
+        ("director/tasks.py", "app.send_task(countdown=)"),
+        ("director/tasks.py", ".subtask()"),
+    } <= apis
+    assert not any("init_app" in api or "update(x=)" in api for _, api in apis)
