@@ -17,6 +17,7 @@ from pynenc_celery_compat.migration.scan_values import (
     from_qual,
     is_other_library,
     maybe_app,
+    options,
     task_candidate,
 )
 
@@ -182,6 +183,8 @@ def call(s: Scanner, node: ast.Call) -> None:
         self_member(s, node, method, base.dep)
     elif candidate and method in cat.TASK_METHODS:
         task_method(s, node, method, dep)
+    elif candidate and method == "retry" and base.kind == "task":
+        self_member(s, node, method, dep, owner="task")
     elif base.kind == "qual":
         val = from_qual(f"{base.qual}.{method}", base.dep)
         if val.kind != "qual":
@@ -212,20 +215,31 @@ def task_method(s: Scanner, node: ast.Call, method: str, dep: Dep | None) -> Non
 
 
 def call_options(s: Scanner, node: ast.Call, api: str, dep: Dep | None) -> None:
-    for keyword in node.keywords:
-        if keyword.arg is not None:
-            rating = cat.call_option(keyword.arg)
-            s.emit(keyword, "calling", f"{api}({keyword.arg}=)", rating, dep)
+    for name, where, _ in options(s.values, node):
+        s.emit(where, "calling", f"{api}({name}=)", cat.call_option(name), dep)
 
 
-def self_member(s: Scanner, node: ast.Call, method: str, dep: Dep | None) -> None:
+#: ``Task.retry``'s positional parameters
+_RETRY_PARAMETERS = ("args", "kwargs", "exc", "throw", "eta", "countdown", "max_retries")
+
+
+def self_member(
+    s: Scanner, node: ast.Call, method: str, dep: Dep | None, owner: str = "self"
+) -> None:
+    """A member of a running task: ``self.retry()``, or ``task.retry()`` called on the
+    task object inside its own body (Celery's retry of the current request)."""
     feature, rating = cat.SELF_MEMBERS[method]
-    s.emit(node, feature, f"self.{method}()", rating, dep)
-    if method == "retry":
-        for keyword in node.keywords:
-            if keyword.arg is not None:
-                option = cat.retry_option(keyword.arg)
-                s.emit(keyword, "calling", f"self.retry({keyword.arg}=)", option, dep)
+    s.emit(node, feature, f"{owner}.{method}()", rating, dep)
+    if method != "retry":
+        return
+    given = [
+        (name, arg, arg)
+        for name, arg in zip(_RETRY_PARAMETERS, node.args, strict=False)
+        if not (isinstance(arg, ast.Constant) and arg.value is None)
+    ]
+    for name, where, _ in [*given, *options(s.values, node)]:
+        option = cat.retry_option(name)
+        s.emit(where, "calling", f"{owner}.retry({name}=)", option, dep)
 
 
 def callable_use(s: Scanner, node: ast.Call, val: Val) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pynenc_celery_compat.migration import catalog as cat
 from pynenc_celery_compat.migration import catalog_app as app_cat
 from pynenc_celery_compat.migration.catalog_names import is_compat
-from pynenc_celery_compat.migration.scan_values import Dep, Val, maybe_app
+from pynenc_celery_compat.migration.scan_values import Dep, Val, maybe_app, options
 
 if TYPE_CHECKING:
     from pynenc_celery_compat.migration.scan import Scanner
@@ -107,14 +107,12 @@ def task_decorator(
         s.emit_on_app(decorator, "decorators", api, app, app_cat.app_task)
     dep = app.dep if app is not None else None
     bind = False
-    for keyword in call.keywords if call is not None else ():
-        if keyword.arg is None:
-            continue
-        truth = _truth(keyword.value)
-        if keyword.arg == "bind":
+    for name, where, value in options(s.values, call) if call is not None else ():
+        truth = _truth(value)
+        if name == "bind":
             bind = truth is True
-        rating = cat.task_option(keyword.arg, truth)
-        s.emit(keyword, "decorators", f"{api}({keyword.arg}=)", rating, dep)
+        rating = cat.task_option(name, truth)
+        s.emit(where, "decorators", f"{api}({name}=)", rating, dep)
     return TaskInfo(bind, dep, app.app if app is not None else app_cat.COMPAT_APP)
 
 

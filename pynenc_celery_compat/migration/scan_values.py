@@ -8,6 +8,7 @@ module has been read (:mod:`.resolve`).
 
 from __future__ import annotations
 
+import ast
 import sys
 from dataclasses import dataclass, field
 
@@ -100,6 +101,28 @@ def maybe_app(val: Val) -> Val | None:
     if is_other_library(val.qual):
         return None
     return Val("app", val.qual, UNKNOWN_APP, ("app!", val.qual))
+
+
+def options(values: dict[str, ast.expr], call: ast.Call) -> list[tuple[str, ast.AST, ast.expr]]:
+    """A call's keyword options ``(name, where, value)``, with those spread from a dict the
+    module holds (``**TASK_CONFIG`` where ``TASK_CONFIG = {"name": …}`` or ``dict(…)``)."""
+    found: list[tuple[str, ast.AST, ast.expr]] = []
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            found.append((keyword.arg, keyword, keyword.value))
+            continue
+        spread = keyword.value
+        if isinstance(spread, ast.Name):
+            spread = values.get(spread.id, spread)
+        if isinstance(spread, ast.Dict):
+            found += [
+                (key.value, keyword, value)
+                for key, value in zip(spread.keys, spread.values, strict=True)
+                if isinstance(key, ast.Constant) and isinstance(key.value, str)
+            ]
+        elif isinstance(spread, ast.Call) and ast.unparse(spread.func) == "dict":
+            found += [(kw.arg, keyword, kw.value) for kw in spread.keywords if kw.arg]
+    return found
 
 
 #: task methods no other library is likely to have: on a name imported from code the audit

@@ -399,3 +399,68 @@ def test_an_app_under_any_name_is_followed_across_modules(tmp_path: Path) -> Non
         ("director/tasks.py", ".subtask()"),
     } <= apis
     assert not any("init_app" in api or "update(x=)" in api for _, api in apis)
+
+
+def test_a_tasks_own_retry_with_new_arguments_is_rated() -> None:
+    """django-celery-email retries one failed message with ``send_emails.retry([[message],
+    kwargs], exc=e)``: on a runner the retry runs with the original arguments (every
+    message again), so it is not supported, as ``self.retry(args=)`` is."""
+    assert found(
+        """
+        from celery import shared_task
+
+
+        @shared_task(bind=True)
+        def send_emails(self, messages):
+            for message in messages:
+                send_emails.retry([[message], {}], exc=None, throw=False)
+                self.retry([message])
+            self.retry(None, None, None, True, None, 5)
+        """
+    ) == [
+        (2, "celery.shared_task", OK),
+        (5, "@shared_task", OK),
+        (5, "@shared_task(bind=)", OK),
+        (8, "task.retry()", OK),
+        (8, "task.retry(args=)", NO),
+        (8, "task.retry(exc=)", OK),
+        (8, "task.retry(throw=)", OK),
+        (9, "self.retry()", OK),
+        (9, "self.retry(args=)", NO),
+        (10, "self.retry()", OK),
+        (10, "self.retry(throw=)", OK),
+        (10, "self.retry(countdown=)", OK),
+    ]
+
+
+def test_options_spread_from_a_module_dict_are_rated() -> None:
+    """``@shared_task(**TASK_CONFIG)`` and ``apply_async(**OPTIONS)`` with a dict literal
+    of the module (a spread of a value made at run time stays unread: tools.md says so)."""
+    assert found(
+        """
+        from celery import shared_task
+
+        TASK_CONFIG = {"name": "send", "ignore_result": True, "pydantic": True}
+        OPTIONS = dict(countdown=5, chord=None)
+
+
+        @shared_task(**TASK_CONFIG)
+        def send():
+            pass
+
+
+        def later(extra):
+            send.apply_async(**OPTIONS)
+            send.apply_async(**extra)
+        """
+    ) == [
+        (2, "celery.shared_task", OK),
+        (8, "@shared_task", OK),
+        (8, "@shared_task(ignore_result=)", DIFF),
+        (8, "@shared_task(name=)", OK),
+        (8, "@shared_task(pydantic=)", NO),
+        (14, ".apply_async()", OK),
+        (14, ".apply_async(chord=)", NO),
+        (14, ".apply_async(countdown=)", OK),
+        (15, ".apply_async()", OK),
+    ]
