@@ -213,7 +213,8 @@ CALL_OPTIONS: dict[str, Rating] = {
     "expires": ok("calling", "not started by then, it never runs (REVOKED)"),
     "task_id": differs(
         "a-task-id-runs-once",
-        "a second call with the same id returns that call, it does not run twice",
+        "a second call with the same id returns that call, it does not run twice; with other "
+        "arguments it is refused (InvocationConflictError, a ValueError)",
     ),
     "queue": ok("calling", "this call's queue (a runner must consume it)"),
     "priority": differs("priorities", "0-9, higher first on every broker"),

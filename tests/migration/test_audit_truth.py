@@ -212,3 +212,22 @@ def test_what_is_rated_not_supported_fails_or_is_lost(app: Celery) -> None:
         done.get(timeout=30)
         with pytest.raises(AttributeError):
             _ = done.args
+
+
+def test_a_task_id_names_one_call(app: Celery) -> None:
+    found = audit_source("import celery\n\ndef f(t):\n    t.apply_async((1,), task_id='x')\n")
+    reason = next(f.reason for f in found if f.api == ".apply_async(task_id=)")
+    assert "does not run twice" in reason and "refused" in reason
+    runs: list[int] = []
+
+    @app.task
+    def add(x: int, y: int) -> int:
+        runs.append(1)
+        return x + y
+
+    with start_worker(app, pool="threads", perform_ping_check=False):
+        assert add.apply_async((1, 1), task_id="same").get(timeout=30) == 2
+        assert add.apply_async((1, 1), task_id="same").get(timeout=30) == 2
+        assert runs == [1]
+        with pytest.raises(ValueError, match="same"):
+            add.apply_async((2, 2), task_id="same")
