@@ -115,6 +115,30 @@ _KEPT: dict[tuple[str, str], Rating] = {
     ("celery.contrib.django.task", "DjangoTask"): ok(
         "calling", "compat tasks have delay_on_commit / apply_async_on_commit themselves"
     ),
+    **{
+        (module, name): ok(
+            "app", "Celery's current-app helpers, kept: compat tasks follow the current app"
+        )
+        for module, name in (
+            ("celery._state", "get_current_app"),
+            ("celery._state", "set_default_app"),
+            ("celery._state", "get_current_task"),
+            ("celery.app", "app_or_default"),
+            ("celery.app", "default_app"),
+            ("celery.contrib.testing.app", "setup_default_app"),
+        )
+    },
+    ("celery.contrib.testing.app", "TestApp"): differs(
+        "the-app-stays-on-celery",
+        "Celery's test app is a real celery.Celery: compat shared tasks follow it, its "
+        "@app.task stay Celery's (the compat plugin's celery_app fixture is a compat app)",
+    ),
+    ("celery.result", "result_from_tuple"): ok(
+        "results", "rebuilds results through app.AsyncResult: compat ones for compat calls"
+    ),
+    ("celery.backends.base", "DisabledBackend"): ok(
+        "results", "Celery's marker for no result backend, kept (compat results use none)"
+    ),
     ("celery.contrib.rdb", "*"): ok(
         "testing", "Celery's remote debugger: works in any process, a runner's too (kept)"
     ),

@@ -464,3 +464,33 @@ def test_options_spread_from_a_module_dict_are_rated() -> None:
         (14, ".apply_async(countdown=)", OK),
         (15, ".apply_async()", OK),
     ]
+
+
+def test_celerys_app_helpers_and_test_app_are_rated() -> None:
+    """Names real test suites import (django-celery-results, redbeat, django-celery-beat):
+    rated, not "not known to the audit"."""
+    findings = {
+        f.api: f.support
+        for f in audit_source(
+            textwrap.dedent(
+                """
+                from celery._state import get_current_app, set_default_app
+                from celery.app import app_or_default
+                from celery.backends.base import DisabledBackend, KeyValueStoreBackend
+                from celery.contrib.testing.app import TestApp, setup_default_app
+                from celery.result import result_from_tuple
+                """
+            ),
+            path="tests/conftest.py",
+        )
+    }
+    assert findings == {
+        "celery._state.get_current_app": OK,
+        "celery._state.set_default_app": OK,
+        "celery.app.app_or_default": OK,
+        "celery.backends.base.DisabledBackend": OK,
+        "celery.backends.base.KeyValueStoreBackend": NO,
+        "celery.contrib.testing.app.TestApp": DIFF,
+        "celery.contrib.testing.app.setup_default_app": OK,
+        "celery.result.result_from_tuple": OK,
+    }
