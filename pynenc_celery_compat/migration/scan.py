@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from pynenc_celery_compat.migration import catalog as cat
 from pynenc_celery_compat.migration import catalog_app as app_cat
-from pynenc_celery_compat.migration import scan_calls, scan_defs
+from pynenc_celery_compat.migration import scan_calls, scan_defs, scan_exprs
 from pynenc_celery_compat.migration.audit import Finding
 from pynenc_celery_compat.migration.catalog import Rating
 from pynenc_celery_compat.migration.catalog_names import (
@@ -25,6 +25,7 @@ from pynenc_celery_compat.migration.catalog_names import (
     is_compat,
 )
 from pynenc_celery_compat.migration.catalog_settings import Recheck
+from pynenc_celery_compat.migration.scan_scopes import Scopes, parameters
 from pynenc_celery_compat.migration.scan_settings import Settings
 from pynenc_celery_compat.migration.scan_values import (
     Dep,
@@ -45,17 +46,15 @@ def celeryish(module: str) -> bool:
     return is_celery(module) or is_compat(module) or module.split(".", 1)[0] in _ECOSYSTEM
 
 
-class Scanner(ast.NodeVisitor):
+class Scanner(Scopes):
     """Reads one module; :attr:`out` holds what it found."""
 
     def __init__(self, path: str, module: str, *, is_test: bool, is_package: bool) -> None:
+        super().__init__()
         self.out = ModuleScan(path, module)
         self.module = module
         self.package = module if is_package else module.rpartition(".")[0]
         self.is_test = is_test
-        self.names: dict[str, Val] = {}  #: module-level bindings
-        #: function scopes, innermost last (``None``: a local that is nothing Celery's)
-        self.scopes: list[dict[str, Val | None]] = []
         self.in_task: list[bool] = []
         self.classes: list[str] = []  #: enclosing classes: "task", "other"
         self.class_names: list[str] = []
@@ -121,41 +120,21 @@ class Scanner(ast.NodeVisitor):
 
     # -- names --------------------------------------------------------------------------------
 
-    def bind(self, name: str, val: Val | None) -> None:
-        if self.scopes:
-            self.scopes[-1][name] = val  # None shadows the module's name
-        elif val is None:
-            self.names.pop(name, None)
-        else:
-            self.names[name] = val
-
-    def bind_targets(self, target: ast.AST | None) -> None:
-        """Names a loop, ``with`` or ``except`` binds to values the audit does not follow."""
-        for node in ast.walk(target) if target is not None else ():
-            if isinstance(node, ast.Name):
-                self.bind(node.id, None)
-
-    def lookup(self, name: str) -> Val | None:
-        for scope in reversed(self.scopes):
-            if name in scope:
-                return scope[name]
-        return self.names.get(name)
-
     def classify(self, node: ast.expr | None) -> Val | None:
         """What ``node`` is, as far as the audit can tell (``None``: nothing Celery's)."""
         if isinstance(node, ast.Name):
             return self.lookup(node.id)
         if isinstance(node, ast.Attribute):
-            return scan_calls.attribute_value(self, node)
+            return scan_exprs.attribute_value(self, node)
         if isinstance(node, ast.Call):
-            return scan_calls.call_value(self, node)
+            return scan_exprs.call_value(self, node)
         if isinstance(node, ast.Subscript):
             base = self.classify(node.value)
             if base is not None and base.kind == "app_tasks":
                 return Val("task", app=base.app, dep=base.dep)
             return None
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            return scan_calls.pipe_value(self, node)
+            return scan_exprs.pipe_value(self, node)
         if isinstance(node, ast.Await):
             return None
         return None
@@ -218,7 +197,7 @@ class Scanner(ast.NodeVisitor):
             self.visit(decorator)
         task = decorated.task
         # a parameter shadows the module's name (``def init_app(app)`` is not its app)
-        scope: dict[str, Val | None] = dict.fromkeys(_parameters(node.args))
+        scope: dict[str, Val | None] = dict.fromkeys(parameters(node.args))
         params = [*node.args.posonlyargs, *node.args.args]
         in_class = self.classes[-1] if self.classes else ""
         if task is not None and task.bind and params:
@@ -259,53 +238,6 @@ class Scanner(ast.NodeVisitor):
             self.visit(statement)
         self.class_names.pop()
         self.classes.pop()
-
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        for default in (*node.args.defaults, *node.args.kw_defaults):
-            if default is not None:
-                self.visit(default)
-        self.scopes.append(dict.fromkeys(_parameters(node.args)))
-        self.visit(node.body)
-        self.scopes.pop()
-
-    def comprehension(
-        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
-    ) -> None:
-        """A comprehension's targets are its own (``[app.name for app in apps]``)."""
-        self.scopes.append({})
-        for generator in node.generators:
-            self.visit(generator.iter)
-            self.bind_targets(generator.target)
-            for condition in generator.ifs:
-                self.visit(condition)
-        if isinstance(node, ast.DictComp):
-            self.visit(node.key)
-            self.visit(node.value)
-        else:
-            self.visit(node.elt)
-        self.scopes.pop()
-
-    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = comprehension
-
-    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
-        self.visit(node.iter)
-        self.bind_targets(node.target)
-        for statement in (*node.body, *node.orelse):
-            self.visit(statement)
-
-    visit_AsyncFor = visit_For
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
-        if node.type is not None:
-            self.visit(node.type)
-        if node.name:
-            self.bind(node.name, None)
-        for statement in node.body:
-            self.visit(statement)
-
-    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
-        self.bind(node.target.id, self.classify(node.value))
-        self.visit(node.value)
 
     # -- assignments --------------------------------------------------------------------------
 
@@ -354,18 +286,6 @@ class Scanner(ast.NodeVisitor):
             for element in target.elts:
                 self.assign(element, value, None, node)
 
-    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
-        for item in node.items:
-            self.visit(item.context_expr)
-            if isinstance(item.optional_vars, ast.Name):
-                self.bind(item.optional_vars.id, self.classify(item.context_expr))
-            else:
-                self.bind_targets(item.optional_vars)
-        for statement in node.body:
-            self.visit(statement)
-
-    visit_AsyncWith = visit_With
-
     # -- uses ---------------------------------------------------------------------------------
 
     def visit_Call(self, node: ast.Call) -> None:
@@ -381,7 +301,7 @@ class Scanner(ast.NodeVisitor):
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
         if isinstance(node.op, ast.BitOr) and id(node) not in self.reported:
-            val = scan_calls.pipe_value(self, node)
+            val = scan_exprs.pipe_value(self, node)
             if val is not None:
                 inner = node.left
                 while isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.BitOr):
@@ -399,11 +319,6 @@ class Scanner(ast.NodeVisitor):
         if isinstance(node, ast.Name) and appish(node.id):
             return Val("app", node.id, app_cat.UNKNOWN_APP, ("related", self.module))
         return None
-
-
-def _parameters(args: ast.arguments) -> list[str]:
-    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-    return [arg.arg for arg in every if arg is not None]
 
 
 def scan_module(
