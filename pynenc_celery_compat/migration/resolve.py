@@ -6,7 +6,9 @@ the app ``proj.celery`` makes; module-level ``CELERY_*`` names count if some
 ``config_from_object`` names the module. Names are followed through the modules'
 re-exports (``from .celery import app as celery_app`` in ``proj/__init__.py``). A name from
 code the audit did not read (a partial scan) counts as what its use says, except for
-methods as common as ``.s`` or ``.map``, and never for the standard library.
+methods as common as ``.s`` or ``.map``, and never for the standard library or the other
+libraries :func:`~.scan_values.is_other_library` knows. A broker that cannot keep the calls'
+states is rated once every module's result backend is known (:class:`~.catalog_settings.Stores`).
 """
 
 from __future__ import annotations
