@@ -165,7 +165,7 @@ DJANGO = {
         (30, "app.send_task()", "diff"),
         (30, "app.send_task(args=)", "ok"),
         (30, "app.send_task(queue=)", "ok"),
-        (34, "GroupResult.restore()", "NO"),
+        (34, "GroupResult.restore()", "ok"),
         (34, "result.get()", "ok"),
         (34, ".get(timeout=)", "ok"),
     ],
@@ -280,7 +280,7 @@ FORMS = {
         (28, "task_received.connect", "NO"),
         (34, "app.AsyncResult()", "ok"),
         (35, "app.control.inspect()", "NO"),
-        (36, "result.date_done", "NO"),
+        (36, "result.date_done", "ok"),
         (36, "result.get()", "ok"),
         (36, ".get(on_message=)", "diff"),
         (40, "app.worker_main()", "NO"),
@@ -319,7 +319,6 @@ def test_django_project_summary() -> None:
             "beat_schedule['cleanup'] options task_id=",
         ],
         "shop/signals.py": ["setup_logging.connect"],
-        "shop/views.py": ["GroupResult.restore()"],
     }
     assert modules["shop/tasks.py"].status == "can switch now"
     assert modules["billing/tasks.py"].counts == {
