@@ -3,6 +3,7 @@ process imports them by name)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -30,6 +31,7 @@ def describe(self: Any, x: Any, y: Any = 2, *rest: Any, **extra: Any) -> dict[st
         "hostname": request.hostname,
         "retries": request.retries,
         "routing_key": request.delivery_info["routing_key"],
+        "pid": os.getpid(),
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -328,3 +329,21 @@ def test_modules_still_on_celerys_group_result_share_the_saved_groups(
         assert type(ours) is GroupResult and [m.id for m in ours] == [m.id for m in members]
         ours.delete()
         assert CeleryGroupResult.restore("saved-by-celery", app=celery_app) is None
+
+
+@pytest.mark.integration
+def test_a_prefork_worker_process_reports_the_workers_node_name(redis_server: Server) -> None:
+    url = redis_server.db_url()
+    celery_app = _app("resultmeta-prefork", url, url)
+    with setup_default_app(celery_app):  # not importable: its processes get it pickled
+        celery_app.set_current()
+        with start_worker(celery_app, pool="prefork", concurrency=1) as started:
+            result = tasks.describe.delay("p")
+            seen = result.get(timeout=60)
+            failed = tasks.fail.delay("in a process")
+            with pytest.raises(ValueError, match="in a process"):
+                failed.get(timeout=60)
+    assert seen["pid"] != os.getpid() and seen["hostname"] == started.hostname
+    assert result.worker == failed.worker == started.hostname
+    assert (result.args, result.kwargs, result.retries) == (["p"], {}, 0)
+    assert isinstance(failed.date_done, dt.datetime) and failed.args == ["in a process"]
