@@ -71,6 +71,46 @@ def compat_module_for(celery_module: str, name: str, *, include_app: bool = Fals
     return compat if name in offered(celery_module) else None
 
 
+#: offered names a rewrite leaves on Celery until ``include_app`` (the last step), and why
+SHARED: dict[tuple[str, str], str] = {
+    ("celery", "Task"): "task_class",
+    ("celery.app.task", "Task"): "task_class",
+    ("celery.result", "AsyncResult"): "result_lookup",
+}
+
+#: offered names a rewrite always leaves on Celery: the compat class derives from Celery's,
+#: so ``except``/``isinstance`` with Celery's catches what both raise, and the compat one
+#: would miss what Celery raises (a Celery task's ``get(timeout=…)``, a Celery worker's
+#: soft time limit, a task switched back to Celery)
+SUPERCLASSES: frozenset[tuple[str, str]] = frozenset(
+    ("celery.exceptions", name)
+    for name in ("TimeoutError", "TimeLimitExceeded", "SoftTimeLimitExceeded", "TaskRevokedError")
+)
+
+
+def destination(
+    celery_module: str, name: str, *, include_app: bool = False
+) -> tuple[str | None, str]:
+    """Where a rewrite takes ``from celery_module import name``: ``(compat module, "")``
+    when it moves, ``(None, reason)`` when it stays on Celery (the reasons of
+    :mod:`.rewrite`). :func:`compat_module_for` says what the compat layer offers; this
+    also says what a rewrite still leaves alone although it is offered."""
+    from pynenc_celery_compat.migration import rewrite
+
+    compat = compat_module_for(celery_module, name, include_app=True)
+    if compat is None:
+        return None, rewrite.NOT_OFFERED
+    if (celery_module, name) in SUPERCLASSES:
+        return None, rewrite.SUPERCLASS
+    if not include_app:
+        if name in APP_NAMES.get(celery_module, frozenset()):
+            return None, rewrite.APP_CLASS
+        shared = SHARED.get((celery_module, name))
+        if shared is not None:
+            return None, rewrite.TASK_CLASS if shared == "task_class" else rewrite.RESULT_LOOKUP
+    return compat, ""
+
+
 def compat_module_of(celery_module: str) -> str | None:
     """The compat module standing for a whole Celery module (``import celery.states as s``),
     or ``None`` when there is none."""

@@ -2,17 +2,29 @@
 
 In a parenthesised multi-line import every name keeps the comment at the end of its line
 and the comment lines above it (``# canvas`` before ``group,``); the statement that stays
-in place keeps the comment of the line of its ``(``; a trailing comma is kept where the
+in place keeps the comment of the line of its ``(`` (the new one gets it too when it is a
+pragma such as ``# noqa``); a trailing comma is kept where the
 original had one. An import on one line becomes two imports on one line each.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import libcst as cst
 
 _Whitespace = cst.BaseParenthesizableWhitespace
+
+#: comments addressed to tools about the statement's line: they go with every piece of it
+_PRAGMA = re.compile(r"#\s*(noqa\b|type:\s*ignore\b|pyright:\s*ignore\b|pylint:\s*disable\b)")
+
+
+def is_pragma(comment: cst.Comment | None) -> bool:
+    """Whether ``comment`` is a linter or type checker pragma (``# noqa: F401``, ``# type:
+    ignore``, ``# pyright: ignore``, ``# pylint: disable=…``), which a split copies to the
+    new statement: it silenced something about the imported names."""
+    return comment is not None and _PRAGMA.match(comment.value) is not None
 
 
 def split_from(
@@ -46,7 +58,11 @@ def _subset(
     closing = after[-1]
     opening = node.lpar.whitespace_after
     # the comments of the "(" line and of the lines above ")" stay with the statement in place
-    if not keep_paren_comment and isinstance(opening, cst.ParenthesizedWhitespace):
+    if (
+        not keep_paren_comment
+        and isinstance(opening, cst.ParenthesizedWhitespace)
+        and not is_pragma(opening.first_line.comment)
+    ):
         opening = opening.with_changes(first_line=cst.TrailingWhitespace())
     if not keep_paren_comment and isinstance(closing, cst.ParenthesizedWhitespace):
         closing = closing.with_changes(empty_lines=())

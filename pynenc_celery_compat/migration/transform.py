@@ -16,9 +16,9 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from pynenc_celery_compat.migration import split, uses
-from pynenc_celery_compat.migration.offered import compat_module_for, compat_module_of
-from pynenc_celery_compat.migration.rewrite import APP_CLASS, NOT_OFFERED, STAR, Kept, Moved
+from pynenc_celery_compat.migration import from_modules, split, uses
+from pynenc_celery_compat.migration.offered import compat_module_of, destination
+from pynenc_celery_compat.migration.rewrite import NOT_OFFERED, STAR, Kept, Moved
 
 
 class ParseFailure(Exception):
@@ -50,17 +50,28 @@ def rewrite_module(text: str, *, include_app: bool) -> Result:
         if needs_scopes
         else uses.ImportPlan()
     )
-    transformer = _Transformer(plan, include_app=include_app)
+    from_plan = (
+        from_modules.plan_from_imports(
+            wrapper, uses.exported_names(wrapper.module), include_app=include_app
+        )
+        if from_modules.needs_plan(wrapper.module)
+        else from_modules.FromPlan()
+    )
+    transformer = _Transformer(plan, from_plan, include_app=include_app)
     migrated = wrapper.visit(transformer)
-    return Result(migrated.code, [*plan.moved, *transformer.moved], [*plan.kept, *transformer.kept])
+    moved = [*plan.moved, *transformer.moved]
+    return Result(migrated.code, moved, [*plan.kept, *from_plan.notes, *transformer.kept])
 
 
 class _Transformer(cst.CSTTransformer):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self, plan: uses.ImportPlan, *, include_app: bool) -> None:
+    def __init__(
+        self, plan: uses.ImportPlan, from_plan: from_modules.FromPlan, *, include_app: bool
+    ) -> None:
         super().__init__()
         self.plan = plan
+        self.from_plan = from_plan
         self.include_app = include_app
         self.moved: list[Moved] = []
         self.kept: list[Kept] = []
@@ -90,7 +101,16 @@ class _Transformer(cst.CSTTransformer):
         if len(original_node.body) == 1 and len(body) > 1:
             # one statement on its line: each new statement on a line of its own, after it
             first = updated_node.with_changes(body=[body[0]])
-            rest = [cst.SimpleStatementLine(body=[statement]) for statement in body[1:]]
+            # a pragma at the end of the line (noqa, type: ignore) silenced something about
+            # the names: it goes with each new statement too
+            comment = updated_node.trailing_whitespace.comment
+            ending = updated_node.trailing_whitespace if split.is_pragma(comment) else None
+            rest = [
+                cst.SimpleStatementLine(body=[statement])
+                if ending is None
+                else cst.SimpleStatementLine(body=[statement], trailing_whitespace=ending)
+                for statement in body[1:]
+            ]
             return cst.FlattenSentinel([first, *rest])
         return updated_node.with_changes(body=body)
 
@@ -140,11 +160,12 @@ class _Transformer(cst.CSTTransformer):
         groups: dict[str, list[int]] = {"": []}
         for index, alias in enumerate(original.names):
             name = get_full_name_for_node(alias.name) or ""
-            target = _target(module, name, include_app=self.include_app)
+            target, reason = _target(module, name, include_app=self.include_app)
+            if target is not None and alias in self.from_plan.stays:
+                target, reason = None, self.from_plan.stays[alias]
             alias_line = self._line(alias)
             if target is None:
-                app = compat_module_for(module, name, include_app=True) is not None
-                self.kept.append(Kept(alias_line, module, name, APP_CLASS if app else NOT_OFFERED))
+                self.kept.append(Kept(alias_line, module, name, reason))
             else:
                 self.moved.append(Moved(alias_line, module, name, target))
             groups.setdefault(target or "", []).append(index)
@@ -175,6 +196,15 @@ class _Transformer(cst.CSTTransformer):
             names.append(
                 alias.with_changes(name=_dotted(dotted), asname=alias.asname if keep_as else None)
             )
+        if renamed:  # an alias renamed to what an earlier one of the statement imports goes
+            seen: set[tuple[str, str | None]] = set()
+            unique: list[cst.ImportAlias] = []
+            for alias in names:
+                key = (get_full_name_for_node(alias.name) or "", alias.evaluated_alias)
+                if key not in seen:
+                    seen.add(key)
+                    unique.append(alias)
+            names = [*unique[:-1], unique[-1].with_changes(comma=names[-1].comma)]
         first = statement.with_changes(names=names) if renamed else statement
         extra = self.plan.extra.get(original, [])
         return [first, *(cst.Import(names=[cst.ImportAlias(name=_dotted(m))]) for m in extra)]
@@ -183,19 +213,20 @@ class _Transformer(cst.CSTTransformer):
         return self.get_metadata(PositionProvider, node).start.line
 
 
-def _target(module: str, name: str, *, include_app: bool) -> str | None:
+def _target(module: str, name: str, *, include_app: bool) -> tuple[str | None, str]:
     """Where ``from module import name`` moves to: the compat module offering ``name``, or,
     for a Celery module that has a compat module of the same name (``from
-    celery.contrib.testing import worker``), the compat module's package."""
-    offered = compat_module_for(module, name, include_app=include_app)
-    if offered is not None:
-        return offered
+    celery.contrib.testing import worker``), the compat module's package; else ``None``
+    and why it stays."""
+    target, reason = destination(module, name, include_app=include_app)
+    if target is not None or reason != NOT_OFFERED:
+        return target, reason
     compat = compat_module_of(f"{module}.{name}")
     if compat is not None and "." in compat:
         package, last = compat.rsplit(".", 1)
         if last == name:
-            return package
-    return None
+            return package, ""
+    return None, reason
 
 
 def _dotted(name: str) -> cst.Attribute | cst.Name:
