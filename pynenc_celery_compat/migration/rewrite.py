@@ -30,6 +30,7 @@ import ast
 import io
 import os
 import stat
+import sys
 import tempfile
 import tokenize
 from dataclasses import dataclass
@@ -188,6 +189,13 @@ def write_file(rewrite: Rewrite) -> bool:
         raise MigrationError(f"{rewrite.path}: changed on disk since it was read; run again")
     data = rewrite.migrated.encode(rewrite.encoding)
     mode = stat.S_IMODE(target.stat().st_mode)
+    # replacing needs only the folder to be writable: a file made read-only (generated or
+    # vendored code) is refused as an in-place write would be, for root too
+    if not mode & 0o222 or not os.access(target, os.W_OK):
+        raise MigrationError(
+            f"{rewrite.path}: read-only, not rewritten; make it writable (chmod u+w) to "
+            "migrate it, or leave it out with --exclude"
+        )
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(handle, "wb") as out:
@@ -220,7 +228,12 @@ def _parse_ast(text: str, path: str) -> ast.Module:
     try:
         return ast.parse(text, filename=path)
     except SyntaxError as error:
-        raise MigrationError(f"{path}:{error.lineno or 0}: cannot parse: {error.msg}") from None
+        version = f"Python {sys.version_info.major}.{sys.version_info.minor}"
+        raise MigrationError(
+            f"{path}:{error.lineno or 0}: cannot parse: {error.msg} (read as {version}: for "
+            "newer syntax, run pynenc-celery migrate with the Python version the project "
+            "runs on)"
+        ) from None
     except ValueError as error:  # null bytes
         raise MigrationError(f"{path}: cannot parse: {error}") from None
 
