@@ -1,6 +1,7 @@
-"""From-imports that bind a Celery *module* (``from celery import states``, ``from celery
-import exceptions as exc``, ``from celery.contrib.testing import worker``), and the uses of
-``current_app``.
+"""From-imports whose uses decide whether they move: those binding a Celery *module*
+(``from celery import states``, ``from celery import exceptions as exc``, ``from
+celery.contrib.testing import worker``), a compat class deriving from Celery's (``crontab``,
+``group``: see :mod:`.narrowing`), and ``current_app``.
 
 Such a name moves to the compat module only if every use of it here is an attribute that
 module offers and the rewrite moves: ``states.SUCCESS`` everywhere moves ``states``; one
@@ -35,7 +36,8 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from pynenc_celery_compat.migration.offered import CELERY_TO_COMPAT, destination
+from pynenc_celery_compat.migration.narrowing import CLASS_TEST, in_class_test
+from pynenc_celery_compat.migration.offered import CELERY_TO_COMPAT, destination, narrower
 from pynenc_celery_compat.migration.rewrite import (
     ASSIGNED,
     BARE_MODULE,
@@ -103,6 +105,13 @@ def plan_from_imports(
             key=lambda r: _where(positions, r.node),
         )
         qualified = celery_module_named(statement, alias)
+        if _is_narrower(statement, alias):
+            for access in accesses:
+                if in_class_test(access.node, parents):
+                    line = _where(positions, access.node)[0]
+                    plan.stays[alias] = CLASS_TEST.format(line=line)
+                    break
+            continue
         if qualified is None:  # current_app
             for access in accesses:
                 attribute = parents.get(access.node)
@@ -181,8 +190,13 @@ def _use_text(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> 
     return cst.Module([]).code_for_node(node)
 
 
+def _is_narrower(statement: cst.ImportFrom, alias: cst.ImportAlias) -> bool:
+    module = get_full_name_for_node(statement.module) if statement.module else ""
+    return narrower(module or "", alias.evaluated_name)
+
+
 def _watched(statement: cst.ImportFrom, alias: cst.ImportAlias) -> bool:
-    if celery_module_named(statement, alias) is not None:
+    if celery_module_named(statement, alias) is not None or _is_narrower(statement, alias):
         return True
     module = get_full_name_for_node(statement.module) if statement.module else ""
     return module == "celery" and alias.evaluated_name == "current_app"

@@ -111,6 +111,25 @@ def destination(
     return compat, ""
 
 
+@functools.cache
+def narrower(celery_module: str, name: str) -> bool:
+    """Whether the compat layer's ``name`` is a subclass of Celery's class of that name
+    (``crontab``, ``group``, ``Signature``, ``GroupResult``): made by the compat layer, it is
+    both; made by Celery (a schedule in a module not migrated yet, Celery's canvas), it is
+    only Celery's, so ``isinstance``/``except`` with the compat class misses it."""
+    compat = compat_module_for(celery_module, name, include_app=True)
+    if compat is None:
+        return False
+    theirs = getattr(importlib.import_module(celery_module), name, None)
+    ours = getattr(importlib.import_module(compat), name, None)
+    return (
+        isinstance(theirs, type)
+        and isinstance(ours, type)
+        and ours is not theirs
+        and issubclass(ours, theirs)
+    )
+
+
 def compat_module_of(celery_module: str) -> str | None:
     """The compat module standing for a whole Celery module (``import celery.states as s``),
     or ``None`` when there is none."""

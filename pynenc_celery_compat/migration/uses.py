@@ -46,10 +46,12 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from pynenc_celery_compat.migration.narrowing import CLASS_TEST, in_class_test
 from pynenc_celery_compat.migration.offered import (
     CELERY_TO_COMPAT,
     compat_module_of,
     destination,
+    narrower,
 )
 from pynenc_celery_compat.migration.rewrite import (
     ASSIGNED,
@@ -229,6 +231,9 @@ def _resolve(
     compat, reason = destination(owner, name, include_app=include_app)
     if compat is None:
         plan.kept.append(Kept(use.line, owner, name, reason))
+        return
+    if narrower(owner, name) and in_class_test(chain[depth + 1], parents):
+        plan.kept.append(Kept(use.line, owner, name, CLASS_TEST.format(line=use.line)))
         return
     if owner == "celery" and name == "current_app" and attrs[depth + 1 : depth + 2] == ["task"]:
         plan.kept.append(Kept(use.line, owner, "current_app.task", CURRENT_APP_TASK))

@@ -274,3 +274,63 @@ def test_a_noqa_comment_follows_the_names_that_move() -> None:
         "from celery import (  # noqa\n    Celery,\n)\n"
         "from pynenc_celery_compat import (  # noqa\n    group,\n)\n"
     )
+
+
+# -- a compat class deriving from Celery's stays where it tests a value's class ---------
+
+
+def test_a_class_used_in_a_class_test_stays_on_celery() -> None:
+    # sentry-sdk's beat integration: isinstance(schedule, crontab) must match Celery's too
+    source = (
+        "from celery.schedules import crontab, schedule\n"
+        "from celery import group, chain\n"
+        "import celery\n"
+        "def kind(s):\n"
+        "    if isinstance(s, crontab):\n"
+        "        return 'crontab'\n"
+        "    return isinstance(s, (schedule, celery.chord))\n"
+        "def fan(sig):\n"
+        "    return chain(sig, group(sig)), celery.chord\n"
+    )
+    rewrite = migrated(source)
+    assert rewrite.migrated == (
+        "from celery.schedules import crontab\n"
+        "from pynenc_celery_compat.schedules import schedule\n"
+        "from pynenc_celery_compat import group, chain\n"
+        "import celery\n"
+        "import pynenc_celery_compat\n"
+        "def kind(s):\n"
+        "    if isinstance(s, crontab):\n"
+        "        return 'crontab'\n"
+        "    return isinstance(s, (schedule, celery.chord))\n"
+        "def fan(sig):\n"
+        "    return chain(sig, group(sig)), pynenc_celery_compat.chord\n"
+    )
+    assert [(k.line, k.name) for k in rewrite.kept] == [(1, "crontab"), (7, "chord")]
+    assert "line 5" in rewrite.kept[0].reason and "line 7" in rewrite.kept[1].reason
+
+    from celery.schedules import crontab as celery_crontab
+
+    namespace: dict[str, object] = {}
+    exec(compile(rewrite.migrated, "mod.py", "exec"), namespace)
+    kind = namespace["kind"]
+    assert callable(kind)
+    assert kind(celery_crontab(minute=0)) == "crontab"
+
+
+def test_class_tests_in_except_and_match_keep_the_class() -> None:
+    source = (
+        "from celery.canvas import Signature, group\n"
+        "def f(x):\n"
+        "    match x:\n"
+        "        case Signature():\n"
+        "            return 1\n"
+        "    try:\n"
+        "        pass\n"
+        "    except (ValueError, group):\n"
+        "        pass\n"
+        "    return issubclass(type(x), int)\n"
+    )
+    rewrite = migrated(source)
+    assert rewrite.migrated == source
+    assert [(k.line, k.name) for k in rewrite.kept] == [(1, "Signature"), (1, "group")]
