@@ -180,8 +180,8 @@ class _Transformer(cst.CSTTransformer):
             for target, indexes in groups.items()
         ]
         if len(pieces) == 1:
-            return [statement.with_changes(module=pieces[0][0])]
-        return list(split.split_from(statement, pieces))
+            return [split.realign(statement, statement.with_changes(module=pieces[0][0]))]
+        return [split.realign(statement, p) for p in split.split_from(statement, pieces)]
 
     def _import(self, original: cst.Import, statement: cst.Import) -> list[cst.BaseSmallStatement]:
         renamed = False

@@ -334,3 +334,32 @@ def test_class_tests_in_except_and_match_keep_the_class() -> None:
     rewrite = migrated(source)
     assert rewrite.migrated == source
     assert [(k.line, k.name) for k in rewrite.kept] == [(1, "Signature"), (1, "group")]
+
+
+def test_isort_grid_layout_stays_aligned_with_the_parenthesis() -> None:
+    # isort's default layout, as in Celery's own source: continuation lines under the "("
+    source = (
+        "from celery.exceptions import (ChordError, Retry, SoftTimeLimitExceeded,\n"
+        "                               TimeoutError, Ignore)\n"
+        "from celery import (shared_task,\n"
+        "                    group)\n"
+    )
+    assert migrated(source).migrated == (
+        "from celery.exceptions import (SoftTimeLimitExceeded,\n"
+        "                               TimeoutError)\n"
+        "from pynenc_celery_compat.exceptions import (ChordError, Retry, Ignore)\n"
+        "from pynenc_celery_compat import (shared_task,\n"
+        "                                  group)\n"
+    )
+
+
+def test_a_grid_layout_split_keeps_the_comment_lines_of_its_names() -> None:
+    source = (
+        "from celery import (Celery,\n                    # canvas\n                    group)\n"
+    )
+    assert migrated(source).migrated == (
+        "from celery import (Celery)\n"
+        "from pynenc_celery_compat import (\n"
+        "                                  # canvas\n"
+        "                                  group)\n"
+    )
