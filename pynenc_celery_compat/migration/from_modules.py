@@ -19,7 +19,7 @@ reported, so that nobody takes the module for migrated.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -72,23 +72,28 @@ def celery_module_named(statement: cst.ImportFrom, alias: cst.ImportAlias) -> st
     return qualified if qualified in CELERY_TO_COMPAT else None
 
 
-def needs_plan(module: cst.Module) -> bool:
-    """Whether the module from-imports a Celery module or ``current_app`` (else the scope
-    analysis is not needed for from-imports)."""
-    return any(_watched(statement, alias) for statement, alias in _celery_from_aliases(module))
+def needs_plan(statements: Sequence[cst.ImportFrom]) -> bool:
+    """Whether ``statements`` (the module's from-imports) import a Celery module, a compat
+    class deriving from Celery's, or ``current_app`` (else no scope analysis is needed for
+    them)."""
+    return any(_watched(statement, alias) for statement, alias in _celery_from_aliases(statements))
 
 
 def plan_from_imports(
-    wrapper: MetadataWrapper, exported: set[str], *, include_app: bool
+    wrapper: MetadataWrapper,
+    exported: set[str],
+    statements: Sequence[cst.ImportFrom],
+    *,
+    include_app: bool,
 ) -> FromPlan:
-    """Decide every from-imported Celery module of ``wrapper.module`` and note the
-    ``current_app.task`` uses; ``exported`` are the names in the module's ``__all__``."""
+    """Decide the from-imports of ``wrapper.module`` (``statements``) whose uses matter and
+    note the ``current_app.task`` uses; ``exported`` are the names in its ``__all__``."""
     plan = FromPlan()
     scopes = wrapper.resolve(ScopeProvider)
     parents = wrapper.resolve(ParentNodeProvider)
     contexts = wrapper.resolve(ExpressionContextProvider)
     positions = wrapper.resolve(PositionProvider)
-    for statement, alias in _celery_from_aliases(wrapper.module):
+    for statement, alias in _celery_from_aliases(statements):
         if not _watched(statement, alias):
             continue
         bound = alias.evaluated_alias or alias.evaluated_name
@@ -202,18 +207,16 @@ def _watched(statement: cst.ImportFrom, alias: cst.ImportAlias) -> bool:
     return module == "celery" and alias.evaluated_name == "current_app"
 
 
-def _celery_from_aliases(module: cst.Module) -> list[tuple[cst.ImportFrom, cst.ImportAlias]]:
+def _celery_from_aliases(
+    statements: Sequence[cst.ImportFrom],
+) -> list[tuple[cst.ImportFrom, cst.ImportAlias]]:
     found: list[tuple[cst.ImportFrom, cst.ImportAlias]] = []
-
-    class _Collect(cst.CSTVisitor):
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-            if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
-                return
-            dotted = get_full_name_for_node(node.module) or ""
-            if dotted == "celery" or dotted.startswith("celery."):
-                found.extend((node, alias) for alias in node.names)
-
-    module.visit(_Collect())
+    for node in statements:
+        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+            continue
+        dotted = get_full_name_for_node(node.module) or ""
+        if dotted == "celery" or dotted.startswith("celery."):
+            found.extend((node, alias) for alias in node.names)
     return found
 
 

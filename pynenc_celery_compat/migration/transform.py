@@ -9,12 +9,18 @@ at the same indentation, or after a ``;`` when it shared its line with other sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import (
+    ExpressionContextProvider,
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    ScopeProvider,
+)
 
 from pynenc_celery_compat.migration import from_modules, split, uses
 from pynenc_celery_compat.migration.offered import compat_module_of, destination
@@ -43,8 +49,15 @@ def rewrite_module(text: str, *, include_app: bool) -> Result:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         raise ParseFailure(error.raw_line, error.message) from None
-    wrapper = MetadataWrapper(module)
-    needs_scopes = any(_imports_celery_module(n) for n in _imports(wrapper.module))
+    # freshly parsed and not shared: no need for the wrapper's defensive deep copy
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    imports, from_imports = _import_statements(wrapper.module)
+    needs_scopes = any(_imports_celery_module(n) for n in imports)
+    if needs_scopes or from_modules.needs_plan(from_imports):
+        # one batched walk for the providers that can share it (cached in the wrapper)
+        wrapper.resolve_many(
+            [ScopeProvider, ParentNodeProvider, ExpressionContextProvider, PositionProvider]
+        )
     plan = (
         uses.plan_module_imports(wrapper, include_app=include_app)
         if needs_scopes
@@ -52,15 +65,33 @@ def rewrite_module(text: str, *, include_app: bool) -> Result:
     )
     from_plan = (
         from_modules.plan_from_imports(
-            wrapper, uses.exported_names(wrapper.module), include_app=include_app
+            wrapper,
+            uses.exported_names(wrapper.module),
+            from_imports,
+            include_app=include_app,
         )
-        if from_modules.needs_plan(wrapper.module)
+        if from_modules.needs_plan(from_imports)
         else from_modules.FromPlan()
     )
     transformer = _Transformer(plan, from_plan, include_app=include_app)
+    if plan.replacements:
+        transformer.descend = _ancestors(plan.replacements, wrapper.resolve(ParentNodeProvider))
     migrated = wrapper.visit(transformer)
     moved = [*plan.moved, *transformer.moved]
     return Result(migrated.code, moved, [*plan.kept, *from_plan.notes, *transformer.kept])
+
+
+def _ancestors(
+    nodes: Iterable[cst.CSTNode], parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> set[cst.CSTNode]:
+    """``nodes`` and every node above them."""
+    found: set[cst.CSTNode] = set()
+    for node in nodes:
+        current: cst.CSTNode | None = node
+        while current is not None and current not in found:
+            found.add(current)
+            current = parents.get(current)
+    return found
 
 
 class _Transformer(cst.CSTTransformer):
@@ -75,6 +106,14 @@ class _Transformer(cst.CSTTransformer):
         self.include_app = include_app
         self.moved: list[Moved] = []
         self.kept: list[Kept] = []
+        #: the expressions holding a use to rewrite (the others are not walked into: most
+        #: of a module is expressions, and imports are statements)
+        self.descend: set[cst.CSTNode] = set()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.BaseExpression) and node not in self.descend:
+            return False
+        return super().on_visit(node)
 
     # uses of ``import celery…`` names
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
@@ -235,15 +274,24 @@ def _dotted(name: str) -> cst.Attribute | cst.Name:
     return expression
 
 
-def _imports(module: cst.Module) -> list[cst.Import]:
-    found: list[cst.Import] = []
+def _import_statements(module: cst.Module) -> tuple[list[cst.Import], list[cst.ImportFrom]]:
+    """Every ``import`` and ``from … import`` statement of ``module`` (expressions, which
+    never hold one, are not walked into)."""
+    imports: list[cst.Import] = []
+    from_imports: list[cst.ImportFrom] = []
 
     class _Collect(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> None:
-            found.append(node)
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, cst.Import):
+                imports.append(node)
+                return False
+            if isinstance(node, cst.ImportFrom):
+                from_imports.append(node)
+                return False
+            return not isinstance(node, cst.BaseExpression)
 
     module.visit(_Collect())
-    return found
+    return imports, from_imports
 
 
 def _imports_celery_module(node: cst.Import) -> bool:
