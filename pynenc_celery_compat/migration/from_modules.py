@@ -175,6 +175,11 @@ def _why_it_stays(
         if contexts.get(attribute) in _WRITES:
             return ASSIGNED
         attr = attribute.attr.value
+        if narrower(qualified, attr) and in_class_test(attribute, parents):
+            return (
+                "is a class test: Celery's class matches the values of both, the compat one "
+                "would miss Celery's"
+            )
     compat, reason = destination(qualified, attr, include_app=include_app)
     return None if compat is not None else _short(reason, qualified)
 

@@ -363,3 +363,17 @@ def test_a_grid_layout_split_keeps_the_comment_lines_of_its_names() -> None:
         "                                  # canvas\n"
         "                                  group)\n"
     )
+
+
+def test_a_module_imported_by_name_stays_when_a_use_tests_a_class() -> None:
+    # django-celery-beat's tzcrontab: isinstance(other, schedules.crontab)
+    source = (
+        "from celery import schedules\n"
+        "every = schedules.schedule(10)\n"
+        "def same(other):\n"
+        "    return isinstance(other, schedules.crontab)\n"
+    )
+    rewrite = migrated(source)
+    assert rewrite.migrated == source
+    (kept,) = rewrite.kept
+    assert "schedules.crontab (line 4) is a class test" in kept.reason
