@@ -186,3 +186,17 @@ def _after_paren(node: cst.ImportFrom) -> int | None:
     first_line = code.split("\n", 1)[0]
     index = first_line.find("(")
     return None if index < 0 else index + 1
+
+
+def unwrap_single(piece: cst.ImportFrom) -> cst.ImportFrom:
+    """``piece`` without its parentheses when a split left them around one name on one
+    line (``from celery.exceptions import (Retry)`` -> ``… import Retry``)."""
+    names = piece.names
+    if piece.lpar is None or piece.rpar is None or not isinstance(names, Sequence):
+        return piece
+    if len(names) != 1 or isinstance(names[0].comma, cst.Comma):
+        return piece
+    inside = (piece.lpar.whitespace_after, piece.rpar.whitespace_before)
+    if any(isinstance(space, cst.ParenthesizedWhitespace) for space in inside):
+        return piece
+    return piece.with_changes(lpar=None, rpar=None)

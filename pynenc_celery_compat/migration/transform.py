@@ -220,7 +220,10 @@ class _Transformer(cst.CSTTransformer):
         ]
         if len(pieces) == 1:
             return [split.realign(statement, statement.with_changes(module=pieces[0][0]))]
-        return [split.realign(statement, p) for p in split.split_from(statement, pieces)]
+        return [
+            split.unwrap_single(split.realign(statement, piece))
+            for piece in split.split_from(statement, pieces)
+        ]
 
     def _import(self, original: cst.Import, statement: cst.Import) -> list[cst.BaseSmallStatement]:
         renamed = False

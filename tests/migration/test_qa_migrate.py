@@ -344,6 +344,10 @@ def test_isort_grid_layout_stays_aligned_with_the_parenthesis() -> None:
         "from celery import (shared_task,\n"
         "                    group)\n"
     )
+    assert migrated("from celery.exceptions import (Retry, TimeoutError)\n").migrated == (
+        "from celery.exceptions import TimeoutError\n"
+        "from pynenc_celery_compat.exceptions import Retry\n"
+    )
     assert migrated(source).migrated == (
         "from celery.exceptions import (SoftTimeLimitExceeded,\n"
         "                               TimeoutError)\n"
@@ -358,7 +362,7 @@ def test_a_grid_layout_split_keeps_the_comment_lines_of_its_names() -> None:
         "from celery import (Celery,\n                    # canvas\n                    group)\n"
     )
     assert migrated(source).migrated == (
-        "from celery import (Celery)\n"
+        "from celery import Celery\n"
         "from pynenc_celery_compat import (\n"
         "                                  # canvas\n"
         "                                  group)\n"
