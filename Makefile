@@ -7,7 +7,7 @@ DEMO   := samples/direct_task_demo
 CELERY_DEMO := samples/celery_migration_demo
 TRIGGERS_DEMO := samples/triggers_demo
 
-.PHONY: setup demo test unit lint bench clean
+.PHONY: setup demo test unit lint bench realworld clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,12 +32,21 @@ unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
 lint: setup
-	$(BIN)/ruff check pynenc pynenc_celery_compat tests samples bench
-	$(BIN)/ruff format --check pynenc pynenc_celery_compat tests samples bench
-	$(BIN)/mypy --strict pynenc pynenc_celery_compat
+	$(BIN)/ruff check pynenc pynenc_celery_compat tests samples bench migration_guide/generate_samples.py
+	$(BIN)/ruff format --check pynenc pynenc_celery_compat tests samples bench migration_guide/generate_samples.py
+	$(BIN)/mypy --strict pynenc pynenc_celery_compat migration_guide/generate_samples.py
 
 bench: setup
 	$(BIN)/python -m bench
 
+# audit + migrate on real Celery codebases from PyPI, their own tests before and after
+realworld: setup
+	$(BIN)/python -m bench.realworld --report bench/realworld/REPORT.md
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# migration_guide/samples.md: the sample modules, original and migrated, made by the migrate tool
+.PHONY: guide
+guide: setup
+	$(BIN)/python migration_guide/generate_samples.py

@@ -259,10 +259,18 @@ def _split(values: tuple[str, ...]) -> list[str]:
     default=None,
     help="Soft time limit (s) of tasks without their own.",
 )
-@click.option("-O", "optimization", default=None, help="Accepted (see the warning).")
+@click.option(
+    "-O", "--optimization", "optimization", default=None, help="Accepted (see the warning)."
+)
 @click.option("--prefetch-multiplier", type=int, default=None, help="Accepted.")
 @click.option("--disable-prefetch", is_flag=True, default=None, help="Accepted.")
 @click.option("--max-tasks-per-child", type=int, default=None, help="Accepted.")
+@click.option(
+    "--pool-start-method",
+    type=click.Choice(["fork", "spawn"]),
+    default=None,
+    help="Accepted (prefork processes are always spawned).",
+)
 @click.option("--max-memory-per-child", type=int, default=None, help="Accepted.")
 @click.option("--autoscale", default=None, help="Accepted.")
 @click.option(
@@ -291,6 +299,12 @@ def worker(ctx: click.Context, /, **options: Any) -> None:
     for name, flag, why in _IGNORED:
         if options.get(name):
             click.echo(f"Warning: {flag} does not apply on pynenc: {why}.", err=True)
+    if options.get("pool_start_method") == "fork":
+        click.echo(
+            "Warning: --pool-start-method fork does not apply on pynenc: prefork worker "
+            "processes are always spawned (each a fresh interpreter that imports the app).",
+            err=True,
+        )
     if options.get("beat"):
         click.echo(f"Info: -B is not needed: {RUNNERS_RUN_BEAT}.", err=True)
     app = _load(ctx)

@@ -82,7 +82,7 @@ def _result_class(celery_class: type) -> type:
         if id and reads_pynenc(celery_app, id, task_name):
             from pynenc_celery_compat.result import AsyncResult
 
-            return AsyncResult(id, app=celery_app, task_name=task_name, parent=parent)
+            return AsyncResult(id, app=celery_app, task_name=task_name, parent=parent, pynencs=True)
         return construct(cls)
 
     return type(
@@ -113,6 +113,16 @@ def reads_pynenc(celery_app: Any, task_id: str, task_name: str | None = None) ->
     if task is not None:
         return not routed_to_celery(task, celery_app)
     return knows(celery_app, task_id)
+
+
+def celerys_call(celery_app: Any, task_id: str, task_name: str | None = None) -> bool:
+    """Whether ``task_id`` looked up on a real ``celery.Celery`` app is a call Celery ran (so
+    ``pynenc_celery_compat.result.AsyncResult(id)`` reads Celery's backend, as
+    ``app.AsyncResult(id)`` does): in a partial migration a module whose imports moved still
+    looks up ids of tasks not migrated yet. Always false on this package's ``Celery``."""
+    if not _is_celerys(type(celery_app), "AsyncResult"):
+        return False
+    return not reads_pynenc(celery_app, task_id, task_name)
 
 
 def knows(celery_app: Any, task_id: str) -> bool:

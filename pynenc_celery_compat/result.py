@@ -33,6 +33,7 @@ from pynenc.records import FINAL, InvocationRecord, InvocationStatus
 from pynenc_celery_compat import exceptions, outcomes, registry, revoking, states
 from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.eager import reads_celery_results
+from pynenc_celery_compat.mixed import celerys_call
 
 
 class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
@@ -57,15 +58,18 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
         *,
         invocation: DistributedInvocation[Any, Any] | None = None,
         ignored: bool = False,
+        pynencs: bool = False,
     ) -> Any:
         if not id:  # Celery's check, with the fix
             raise ValueError(
                 f"AsyncResult requires a valid task id, got {id!r}: pass the id of a call "
                 "(result.id, or the task_id given to apply_async)"
             )
-        if invocation is None:  # a lookup by id, not a call's own result
+        # a lookup by id, not a call's own result nor one a real app's AsyncResult (``pynencs``)
+        # already found in pynenc
+        if invocation is None and not pynencs:
             celery_app = app if app is not None else current_app._get_current_object()
-            if reads_celery_results(celery_app, id):
+            if reads_celery_results(celery_app, id) or celerys_call(celery_app, id, task_name):
                 return celery_result.AsyncResult(
                     id, backend=backend, task_name=task_name, app=celery_app, parent=parent
                 )
@@ -85,6 +89,7 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
         *,
         invocation: DistributedInvocation[Any, Any] | None = None,
         ignored: bool = False,
+        pynencs: bool = False,
     ) -> None:
         self.app = app if app is not None else current_app._get_current_object()
         self.id = id

@@ -45,6 +45,40 @@ def exported(compat_module: str) -> frozenset[str]:
     return frozenset(names) - _COMPAT_ONLY
 
 
+#: why an exception class the compat layer subclasses stays on Celery
+CATCHES_BOTH = (
+    "Celery's exception class catches both worlds (pynenc_celery_compat raises a subclass "
+    "of it); the compat class would miss the ones Celery's tasks raise"
+)
+
+
+@functools.cache
+def caught_by_celerys(celery_module: str) -> frozenset[str]:
+    """Exception classes of ``celery_module`` the compat layer subclasses: kept on Celery,
+    where ``except``/``isinstance`` match what both Celery and pynenc raise while modules
+    migrate (a moved ``except TimeoutError`` would miss a Celery task's timeout)."""
+    compat = CELERY_TO_COMPAT.get(celery_module)
+    if compat is None:
+        return frozenset()
+    try:
+        original = importlib.import_module(celery_module)
+    except ImportError:
+        return frozenset()
+    mine = importlib.import_module(compat)
+    caught = set()
+    for name in exported(compat):
+        theirs, ours = getattr(original, name, None), getattr(mine, name)
+        if (
+            isinstance(theirs, type)
+            and issubclass(theirs, BaseException)
+            and ours is not theirs
+            and isinstance(ours, type)
+            and issubclass(ours, theirs)
+        ):
+            caught.add(name)
+    return frozenset(caught)
+
+
 @functools.cache
 def offered(celery_module: str) -> frozenset[str]:
     """The names of ``celery_module`` its compat module offers: exported by the compat module
@@ -57,7 +91,18 @@ def offered(celery_module: str) -> frozenset[str]:
         original = importlib.import_module(celery_module)
     except ImportError:  # e.g. celery.contrib.pytest without pytest: trust the compat side
         return names
-    return frozenset(name for name in names if hasattr(original, name))
+    caught = caught_by_celerys(celery_module)
+    return frozenset(name for name in names if hasattr(original, name) and name not in caught)
+
+
+def why_kept(celery_module: str, name: str, *, app_reason: str, default: str) -> str:
+    """The reason ``name`` stays on Celery: ``app_reason`` for the app class, ``CATCHES_BOTH``
+    for an exception class Celery's catches in both worlds, else ``default``."""
+    if name in caught_by_celerys(celery_module):
+        return CATCHES_BOTH
+    if name in APP_NAMES.get(celery_module, frozenset()):
+        return app_reason
+    return default
 
 
 def compat_module_for(celery_module: str, name: str, *, include_app: bool = False) -> str | None:
@@ -71,21 +116,14 @@ def compat_module_for(celery_module: str, name: str, *, include_app: bool = Fals
     return compat if name in offered(celery_module) else None
 
 
-#: offered names a rewrite leaves on Celery until ``include_app`` (the last step), and why
+#: offered names a rewrite leaves on Celery until ``include_app`` (the last step), and why:
+#: the task base class (moved, every ``@app.task(base=…)`` built on a subclass of it in
+#: modules not migrated yet would switch at once, and a compat ``Task`` subclass registered
+#: on a real Celery app keeps Celery's path anyway)
 SHARED: dict[tuple[str, str], str] = {
     ("celery", "Task"): "task_class",
     ("celery.app.task", "Task"): "task_class",
-    ("celery.result", "AsyncResult"): "result_lookup",
 }
-
-#: offered names a rewrite always leaves on Celery: the compat class derives from Celery's,
-#: so ``except``/``isinstance`` with Celery's catches what both raise, and the compat one
-#: would miss what Celery raises (a Celery task's ``get(timeout=…)``, a Celery worker's
-#: soft time limit, a task switched back to Celery)
-SUPERCLASSES: frozenset[tuple[str, str]] = frozenset(
-    ("celery.exceptions", name)
-    for name in ("TimeoutError", "TimeLimitExceeded", "SoftTimeLimitExceeded", "TaskRevokedError")
-)
 
 
 def destination(
@@ -93,21 +131,21 @@ def destination(
 ) -> tuple[str | None, str]:
     """Where a rewrite takes ``from celery_module import name``: ``(compat module, "")``
     when it moves, ``(None, reason)`` when it stays on Celery (the reasons of
-    :mod:`.rewrite`). :func:`compat_module_for` says what the compat layer offers; this
-    also says what a rewrite still leaves alone although it is offered."""
+    :mod:`.rewrite`, or :data:`CATCHES_BOTH`). :func:`compat_module_for` says what the
+    compat layer offers; this also says what a rewrite leaves alone although it is
+    offered."""
     from pynenc_celery_compat.migration import rewrite
 
     compat = compat_module_for(celery_module, name, include_app=True)
     if compat is None:
-        return None, rewrite.NOT_OFFERED
-    if (celery_module, name) in SUPERCLASSES:
-        return None, rewrite.SUPERCLASS
+        return None, why_kept(
+            celery_module, name, app_reason=rewrite.APP_CLASS, default=rewrite.NOT_OFFERED
+        )
     if not include_app:
         if name in APP_NAMES.get(celery_module, frozenset()):
             return None, rewrite.APP_CLASS
-        shared = SHARED.get((celery_module, name))
-        if shared is not None:
-            return None, rewrite.TASK_CLASS if shared == "task_class" else rewrite.RESULT_LOOKUP
+        if (celery_module, name) in SHARED:
+            return None, rewrite.TASK_CLASS
     return compat, ""
 
 

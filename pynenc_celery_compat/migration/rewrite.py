@@ -45,18 +45,10 @@ ASSIGNED = "assigned or deleted: a change made to Celery's own module stays on C
 IN_STRING = "named in a string (an annotation, __all__): strings are not rewritten"
 EXPORTED = "exported in __all__: the module import stays as it is"
 REBOUND = "the name is also bound to something other than this Celery module here"
-SUPERCLASS = (
-    "Celery's class is the base of the compat one: except/isinstance with it catches what "
-    "Celery and pynenc raise, the compat one would miss what Celery raises"
-)
 TASK_CLASS = (
     "a task base class: shared_task combines it with the compat Task, so this module's tasks "
     "move without it; moved, every @app.task(base=...) built on it elsewhere would switch too; "
     "--include-app moves it"
-)
-RESULT_LOOKUP = (
-    "a lookup by id: Celery's reads only Celery's results, the compat one only pynenc's; "
-    "app.AsyncResult(id) or task.AsyncResult(id) answers for both; --include-app moves it"
 )
 CURRENT_APP_TASK = (
     "a task made by current_app.task is a task of the current app, a Celery task while that "

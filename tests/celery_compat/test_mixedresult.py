@@ -110,6 +110,14 @@ def test_app_async_result_answers_for_both_worlds(
     assert isinstance(tasks.multiply.AsyncResult(on_pynenc.id), AsyncResult)
     assert lookups == [on_pynenc.id, failing.id, on_celery.id, "no-such-id"]
 
+    # the compat class itself, as a module reads it once `pynenc-celery migrate` moved its
+    # `from celery.result import AsyncResult`: each id from its own backend, as the app's
+    moved = AsyncResult(on_celery.id)
+    assert not isinstance(moved, AsyncResult)
+    assert (moved.state, moved.get(timeout=10)) == ("SUCCESS", 5)
+    assert AsyncResult(on_pynenc.id).get(timeout=10) == 42
+    assert type(AsyncResult("no-such-id")) is CeleryAsyncResult
+
 
 def test_control_revoke_answers_for_both_worlds(project_app: celery.Celery) -> None:
     control = project_app.control  # made before the compat layer meets the app

@@ -39,3 +39,15 @@ def test_names_and_modules_not_offered_stay() -> None:
 def test_compat_only_names_are_never_offered() -> None:
     assert "wrap_task" not in offered("celery")
     assert "crontab" not in offered("celery")  # compat's root has it; Celery's root has not
+
+
+def test_exception_classes_compat_subclasses_stay_on_celery() -> None:
+    from pynenc_celery_compat.migration.offered import CATCHES_BOTH, why_kept
+
+    # `except celery.exceptions.TimeoutError` catches a Celery task's timeout and a compat
+    # call's (a subclass): moving it would miss Celery's while modules migrate
+    for name in ("TimeoutError", "TaskRevokedError", "SoftTimeLimitExceeded", "TimeLimitExceeded"):
+        assert compat_module_for("celery.exceptions", name) is None
+        assert why_kept("celery.exceptions", name, app_reason="", default="") == CATCHES_BOTH
+    # the ones compat re-exports as Celery's own objects move (nothing changes for them)
+    assert compat_module_for("celery.exceptions", "Retry") == "pynenc_celery_compat.exceptions"
