@@ -57,7 +57,8 @@ _BROKER_MIGRATE = (
 @click.option(
     "--include-app",
     is_flag=True,
-    help="Move 'Celery' (the app class) too: every task of such an app then runs on pynenc.",
+    help="Move 'Celery' (the app class) and 'Task' (the task base class) too: every task of "
+    "such an app, or built on such a base, then runs on pynenc. The last step.",
 )
 def migrate_command(
     paths: tuple[str, ...],
@@ -73,9 +74,9 @@ def migrate_command(
 
     The names the compat layer offers move (from celery import shared_task -> from
     pynenc_celery_compat import shared_task; celery.shared_task ->
-    pynenc_celery_compat.shared_task), the others stay on Celery, and so does the app
-    class 'Celery' unless --include-app. Formatting and comments are kept. Without
-    --write nothing is written.
+    pynenc_celery_compat.shared_task), the others stay on Celery, and so do the app
+    class 'Celery' and the task base class 'Task' unless --include-app. Formatting and
+    comments are kept. Without --write nothing is written.
     """
     _check_usage(paths, show_diff, side_by_side, write)
     if html_file is not None:
