@@ -49,6 +49,14 @@ def rewrite_module(text: str, *, include_app: bool) -> Result:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         raise ParseFailure(error.raw_line, error.message) from None
+    if "\f" in text and module.code != text:
+        # libcst drops a form feed that starts a line of code: refuse rather than lose it
+        line = _first_difference(text, module.code)
+        raise ParseFailure(
+            line,
+            "a form feed starts a line of code, which libcst would drop; put it on a line "
+            "of its own (as page breaks usually are) or leave the file out with --exclude",
+        )
     # freshly parsed and not shared: no need for the wrapper's defensive deep copy
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     imports, from_imports = _import_statements(wrapper.module)
@@ -79,6 +87,15 @@ def rewrite_module(text: str, *, include_app: bool) -> Result:
     migrated = wrapper.visit(transformer)
     moved = [*plan.moved, *transformer.moved]
     return Result(migrated.code, moved, [*plan.kept, *from_plan.notes, *transformer.kept])
+
+
+def _first_difference(text: str, code: str) -> int:
+    """The number of the first line where ``code`` differs from ``text``."""
+    lines = zip(text.split("\n"), code.split("\n"), strict=False)  # not at form feeds
+    for number, (ours, theirs) in enumerate(lines, 1):
+        if ours != theirs:
+            return number
+    return 1
 
 
 def _ancestors(

@@ -97,3 +97,32 @@ def test_a_read_only_folder_is_reported_not_a_crash(tmp_path: Path) -> None:
         folder.chmod(0o755)
     assert result.exit_code == 1
     assert "tasks.py" in result.stderr
+
+
+def test_a_symbolic_link_loop_is_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "tasks.py").write_text(TASKS)
+    (tmp_path / "pkg" / "loop").symlink_to(tmp_path)
+    result = run(str(tmp_path), "--write")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("rewrote") == 1
+    assert (tmp_path / "pkg" / "tasks.py").read_text() == MIGRATED
+
+
+def test_tabs_and_form_feeds_survive() -> None:
+    source = (
+        "if True:\n\tfrom celery import shared_task, Celery\n"
+        "\x0c\n\t@shared_task\n\tdef f():\n\t\tpass\n"
+    )
+    rewrite = migrate_source(source, path="tabs.py")
+    assert rewrite.migrated == source.replace(
+        "\tfrom celery import shared_task, Celery\n",
+        "\tfrom celery import Celery\n\tfrom pynenc_celery_compat import shared_task\n",
+    )
+
+
+def test_a_form_feed_before_code_is_refused_rather_than_dropped() -> None:
+    # libcst parses "\x0cimport os" but prints "import os": the rewrite would lose it
+    source = "import os\nfrom celery import shared_task\n\x0cdef f():\n    pass\n"
+    with pytest.raises(MigrationError, match=r"^ff\.py:3: cannot parse: a form feed starts"):
+        migrate_source(source, path="ff.py")
