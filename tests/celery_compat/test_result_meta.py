@@ -152,7 +152,7 @@ def test_retries_count_the_attempt_whose_state_is_shown(app: Any, worker: Worker
     done = tasks.retry_until.delay(2)
     assert done.get(timeout=WAIT) == 2
     assert done.retries == 2
-    waiting = tasks.retry_until.delay(1, countdown=3)
+    waiting = tasks.retry_until.delay(1, countdown=5)
     wait_until(lambda: waiting.state == states.RETRY, WAIT, "the retry to wait")
     # as Celery stores it: the attempt that asked for the retry (the first, 0)
     assert waiting.retries == 0 and waiting.date_done is None
