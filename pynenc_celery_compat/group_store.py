@@ -65,7 +65,13 @@ def celery_store(backend: Any, celery_app: Any) -> Any:
     given, else the app's), or ``None`` when it cannot keep them."""
     from celery.backends.base import BaseBackend
 
-    store = backend if backend is not None else celery_app.backend
+    if backend is not None:
+        store = backend
+    else:
+        try:
+            store = celery_app.backend
+        except ImportError:  # db+sqlite:// without SQLAlchemy: pynenc's SQLite keeps them
+            return None
     keeps_groups = callable(getattr(store, "_save_group", None))  # not DisabledBackend
     # rpc:// replaces save_group with a NotImplementedError
     if keeps_groups and type(store).save_group is BaseBackend.save_group:

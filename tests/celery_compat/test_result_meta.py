@@ -241,6 +241,19 @@ def test_a_group_without_an_id_cannot_be_saved(store_app: Any) -> None:
         GroupResult(None, [AsyncResult("x", app=store_app)], app=store_app).save()
 
 
+def test_an_sqlite_app_keeps_its_groups_without_celerys_database_backend(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    sqlite_app = _app("resultmeta-sqlite", "memory://", f"db+sqlite:///{path}")
+    members = [AsyncResult(uuid.uuid4().hex, app=sqlite_app) for _ in range(2)]
+    GroupResult("kept", members, app=sqlite_app).save()
+    restored = GroupResult.restore("kept", app=sqlite_app)
+    assert [m.id for m in restored] == [m.id for m in members]
+    try:
+        import sqlalchemy  # noqa: F401
+    except ImportError:  # Celery's database backend cannot load: pynenc's SQLite keeps it
+        assert _kept_by_pynenc(sqlite_app, "kept")
+
+
 def test_the_app_without_a_result_backend_has_celerys_disabled_backend() -> None:
     from celery.backends.base import DisabledBackend
 
