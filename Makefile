@@ -7,7 +7,7 @@ DEMO   := samples/direct_task_demo
 CELERY_DEMO := samples/celery_migration_demo
 TRIGGERS_DEMO := samples/triggers_demo
 
-.PHONY: setup demo test unit lint bench clean
+.PHONY: setup demo test unit lint bench realworld clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# audit + migrate on real Celery codebases from PyPI, their own tests before and after
+realworld: setup
+	$(BIN)/python -m bench.realworld --report bench/realworld/REPORT.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

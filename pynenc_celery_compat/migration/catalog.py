@@ -192,6 +192,20 @@ TASK_OPTIONS["run"] = ok("decorators", "the body of a class-based task")
 OTHER_TASK_OPTION = ok("decorators", "kept as a class attribute of the task, as Celery does")
 
 
+#: options spread from a value the audit cannot read (``**options`` of a parameter)
+UNREAD_OPTIONS = {
+    feature: no(
+        feature,
+        f"not known to the audit: options spread from a value made at run time; check each "
+        f"against {where} by hand",
+    )
+    for feature, where in (
+        ("decorators", "mapping.md#decorator-options"),
+        ("calling", "mapping.md#calling-options"),
+    )
+}
+
+
 def task_option(name: str, value_is_true: bool | None = None) -> Rating:
     """A decorator option (``value_is_true``: the literal value's truth, when known)."""
     if name == "pydantic" and value_is_true is False:
@@ -279,6 +293,14 @@ TASK_METHODS: dict[str, tuple[str, Rating]] = {
     "starmap": ("canvas", ok("canvas", "one celery.starmap call over the items")),
     "chunks": ("canvas", ok("canvas", "a group of one starmap call per part")),
     "AsyncResult": ("results", ok("results", "the result of a call of this task, by id")),
+    "get_logger": (
+        "calling",
+        differs(
+            "logging",
+            "Celery's task logger, kept: a runner leaves log formatting to the process (no "
+            "task name/id added to lines)",
+        ),
+    ),
     "delay_on_commit": ("calling", ok("calling", "sent on Django's transaction.on_commit")),
     "apply_async_on_commit": (
         "calling",

@@ -6,14 +6,9 @@ from pynenc_celery_compat.migration.catalog import Rating, differs, no, ok, unkn
 
 # -- results -----------------------------------------------------------------------------------
 
-_EXTENDED = (
-    "not stored for compat calls (result_extended): AttributeError; `pynenc status ID` "
-    "shows a call's arguments and times"
-)
+_EXTENDED = "read from pynenc's record of the call (no result_extended needed)"
 _GROUP_STORE = (
-    "the group's ids in Celery's result backend, as Celery keeps them (a result_backend "
-    "that stores: redis://, db+…, cache+…; not rpc:// or unset, as in Celery); its members "
-    "read from pynenc"
+    "kept by the app's Celery result backend when it keeps groups, else by pynenc's state backend"
 )
 
 RESULT_MEMBERS: dict[str, Rating] = {
@@ -73,7 +68,7 @@ RESULT_MEMBERS.update(
     }
 )
 for _name in ("date_done", "name", "args", "kwargs", "worker", "retries", "queue"):
-    RESULT_MEMBERS[_name] = no("results", _EXTENDED)
+    RESULT_MEMBERS[_name] = ok("results", _EXTENDED)
 
 
 def result_member(name: str) -> Rating:

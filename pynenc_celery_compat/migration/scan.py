@@ -59,6 +59,8 @@ class Scanner(Scopes):
         self.classes: list[str] = []  #: enclosing classes: "task", "other"
         self.class_names: list[str] = []
         self.values: dict[str, ast.expr] = {}  #: module-level assignments (beat schedules)
+        #: module-level names changed in place since they were assigned (``X.update(…)``)
+        self.mutated: set[str] = set()
         #: module-level functions (a beat schedule one of them returns)
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.settings = Settings(self)
@@ -280,6 +282,8 @@ class Scanner(Scopes):
             self.settings.attribute(target, value, node)
             self.visit(target.value)
         elif isinstance(target, ast.Subscript):
+            if isinstance(target.value, ast.Name) and not self.scopes:
+                self.mutated.add(target.value.id)
             self.settings.item(target, value, node)
             self.visit(target.value)
         elif isinstance(target, ast.Tuple | ast.List):

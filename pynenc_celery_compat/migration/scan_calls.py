@@ -19,6 +19,7 @@ from pynenc_celery_compat.migration.scan_values import (
     from_qual,
     maybe_app,
     options,
+    spread_api,
     task_candidate,
 )
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 _PATCHABLE = frozenset({"delay", "apply_async", "s", "si", "apply", "signature", "retry"})
 _RESULT_CALL = cat.ok("results", "a call's result by id, read from pynenc (compat class)")
+#: methods that change a dict in place
+_MUTATING = frozenset({"update", "setdefault", "pop", "popitem", "clear"})
 #: methods that make a name of the project's code an app, if the audit saw it made one
 _APP_METHODS = frozenset(
     {"task", "send_task", "register_task", "add_periodic_task", *app_cat.APP_MEMBERS}
@@ -53,6 +56,8 @@ def call(s: Scanner, node: ast.Call) -> None:
     method = func.attr
     base = s.classify(func.value)
     if base is None:
+        if isinstance(func.value, ast.Name) and method in _MUTATING and not s.scopes:
+            s.mutated.add(func.value.id)  # TASK_CONFIG.update(settings.X): no longer read
         if method == "update":
             _schedule_update(s, node, func.value)
         elif method in ANONYMOUS and anonymous(func.value):
@@ -99,8 +104,11 @@ def task_method(s: Scanner, node: ast.Call, method: str, dep: Dep | None) -> Non
 
 
 def call_options(s: Scanner, node: ast.Call, api: str, dep: Dep | None) -> None:
-    for name, where, _ in options(s.values, node):
-        s.emit(where, "calling", f"{api}({name}=)", cat.call_option(name), dep)
+    for name, where, value in options(s.values, s.mutated, node):
+        if name is None:
+            s.emit(where, "calling", spread_api(api, value), cat.UNREAD_OPTIONS["calling"], dep)
+        else:
+            s.emit(where, "calling", f"{api}({name}=)", cat.call_option(name), dep)
 
 
 #: ``Task.retry``'s positional parameters
@@ -121,9 +129,13 @@ def self_member(
         for name, arg in zip(_RETRY_PARAMETERS, node.args, strict=False)
         if not (isinstance(arg, ast.Constant) and arg.value is None)
     ]
-    for name, where, _ in [*given, *options(s.values, node)]:
-        option = cat.retry_option(name)
-        s.emit(where, "calling", f"{owner}.retry({name}=)", option, dep)
+    for name, where, value in [*given, *options(s.values, s.mutated, node)]:
+        if name is None:
+            api = spread_api(f"{owner}.retry", value)
+            s.emit(where, "calling", api, cat.UNREAD_OPTIONS["calling"], dep)
+        else:
+            option = cat.retry_option(name)
+            s.emit(where, "calling", f"{owner}.retry({name}=)", option, dep)
 
 
 def callable_use(s: Scanner, node: ast.Call, val: Val) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pynenc_celery_compat.migration import catalog as cat
 from pynenc_celery_compat.migration import catalog_app as app_cat
 from pynenc_celery_compat.migration.catalog_names import is_compat
-from pynenc_celery_compat.migration.scan_values import Dep, Val, maybe_app, options
+from pynenc_celery_compat.migration.scan_values import Dep, Val, maybe_app, options, spread_api
 
 if TYPE_CHECKING:
     from pynenc_celery_compat.migration.scan import Scanner
@@ -107,7 +107,11 @@ def task_decorator(
         s.emit_on_app(decorator, "decorators", api, app, app_cat.app_task)
     dep = app.dep if app is not None else None
     bind = False
-    for name, where, value in options(s.values, call) if call is not None else ():
+    for name, where, value in options(s.values, s.mutated, call) if call is not None else ():
+        if name is None:
+            unread = cat.UNREAD_OPTIONS["decorators"]
+            s.emit(where, "decorators", spread_api(api, value), unread, dep)
+            continue
         truth = _truth(value)
         if name == "bind":
             bind = truth is True

@@ -103,18 +103,26 @@ def maybe_app(val: Val) -> Val | None:
     return Val("app", val.qual, UNKNOWN_APP, ("app!", val.qual))
 
 
-def options(values: dict[str, ast.expr], call: ast.Call) -> list[tuple[str, ast.AST, ast.expr]]:
-    """A call's keyword options ``(name, where, value)``, with those spread from a dict the
-    module holds (``**TASK_CONFIG`` where ``TASK_CONFIG = {"name": …}`` or ``dict(…)``)."""
-    found: list[tuple[str, ast.AST, ast.expr]] = []
+#: a call's option: its name (``None``: options spread from a value the audit cannot read),
+#: where it is written, its value
+Option = tuple[str | None, ast.AST, ast.expr]
+
+
+def options(values: dict[str, ast.expr], mutated: set[str], call: ast.Call) -> list[Option]:
+    """A call's keyword options, with those spread from a dict the module holds
+    (``**TASK_CONFIG`` where ``TASK_CONFIG = {"name": …}`` or ``dict(…)``, not changed since:
+    ``TASK_CONFIG.update(settings.X)`` makes it unread)."""
+    found: list[Option] = []
     for keyword in call.keywords:
         if keyword.arg is not None:
             found.append((keyword.arg, keyword, keyword.value))
             continue
         spread = keyword.value
-        if isinstance(spread, ast.Name):
+        if isinstance(spread, ast.Name) and spread.id not in mutated:
             spread = values.get(spread.id, spread)
-        if isinstance(spread, ast.Dict):
+        if isinstance(spread, ast.Dict) and all(
+            isinstance(key, ast.Constant) and isinstance(key.value, str) for key in spread.keys
+        ):
             found += [
                 (key.value, keyword, value)
                 for key, value in zip(spread.keys, spread.values, strict=True)
@@ -122,7 +130,16 @@ def options(values: dict[str, ast.expr], call: ast.Call) -> list[tuple[str, ast.
             ]
         elif isinstance(spread, ast.Call) and ast.unparse(spread.func) == "dict":
             found += [(kw.arg, keyword, kw.value) for kw in spread.keywords if kw.arg]
+            if spread.args or any(kw.arg is None for kw in spread.keywords):
+                found.append((None, keyword, keyword.value))
+        else:
+            found.append((None, keyword, keyword.value))
     return found
+
+
+def spread_api(api: str, value: ast.expr) -> str:
+    """How options spread from a value are shown: ``.apply_async(**options)``."""
+    return f"{api}(**{ast.unparse(value)})"
 
 
 #: task methods no other library is likely to have: on a name imported from code the audit

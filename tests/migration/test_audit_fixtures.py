@@ -280,7 +280,7 @@ FORMS = {
         (28, "task_received.connect", "NO"),
         (34, "app.AsyncResult()", "ok"),
         (35, "app.control.inspect()", "NO"),
-        (36, "result.date_done", "NO"),
+        (36, "result.date_done", "ok"),
         (36, "result.get()", "ok"),
         (36, ".get(on_message=)", "diff"),
         (40, "app.worker_main()", "NO"),

@@ -435,7 +435,8 @@ def test_a_tasks_own_retry_with_new_arguments_is_rated() -> None:
 
 def test_options_spread_from_a_module_dict_are_rated() -> None:
     """``@shared_task(**TASK_CONFIG)`` and ``apply_async(**OPTIONS)`` with a dict literal
-    of the module (a spread of a value made at run time stays unread: tools.md says so)."""
+    of the module; a spread of a value made at run time, or of a dict the module changed
+    (django-celery-email's ``TASK_CONFIG.update(settings.X)``), is reported, not passed."""
     assert found(
         """
         from celery import shared_task
@@ -463,6 +464,24 @@ def test_options_spread_from_a_module_dict_are_rated() -> None:
         (14, ".apply_async(chord=)", NO),
         (14, ".apply_async(countdown=)", OK),
         (15, ".apply_async()", OK),
+        (15, ".apply_async(**extra)", NO),
+    ]
+    assert found(
+        """
+        from celery import shared_task
+
+        TASK_CONFIG = {"name": "send", "ignore_result": True}
+        TASK_CONFIG.update(settings.CELERY_EMAIL_TASK_CONFIG)
+
+
+        @shared_task(**TASK_CONFIG)
+        def send():
+            pass
+        """
+    ) == [
+        (2, "celery.shared_task", OK),
+        (8, "@shared_task", OK),
+        (8, "@shared_task(**TASK_CONFIG)", NO),
     ]
 
 
@@ -494,3 +513,19 @@ def test_celerys_app_helpers_and_test_app_are_rated() -> None:
         "celery.contrib.testing.app.setup_default_app": OK,
         "celery.result.result_from_tuple": OK,
     }
+
+
+def test_a_tasks_logger_is_rated() -> None:
+    assert found(
+        """
+        from celery import shared_task
+
+
+        @shared_task
+        def send():
+            pass
+
+
+        logger = send.get_logger()
+        """
+    )[-1] == (10, ".get_logger()", DIFF)
