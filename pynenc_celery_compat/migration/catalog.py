@@ -74,6 +74,7 @@ DIFFERENCE_ANCHORS = frozenset(
         "per-call-time-limits-and-serializer-are-not-applied",
         "priorities",
         "publish-signals",
+        "queues-on-the-broker",
         "recovery-of-a-dead-workers-tasks",
         "request-fields",
         "results-are-kept-until-purged",

@@ -64,6 +64,12 @@ def class_task_on_celery() -> Rating:
     )
 
 
+_CELERY_QUEUES = differs(
+    "queues-on-the-broker",
+    "Celery's kombu connection, kept: compat calls wait in pynenc's queues (<app>.<queue>), "
+    "so a backlog read through it counts only Celery's calls; pynenc's: "
+    "broker.queue_depth(queue)",
+)
 _CELERY_WORKER = "starts Celery's own worker: run `pynenc-celery worker` (runners also run beat)"
 
 #: ``app.<member>`` (a member absent here is "not known to the audit")
@@ -88,9 +94,16 @@ APP_MEMBERS: dict[str, tuple[str, Rating]] = {
     "signature": ("canvas", ok("canvas", "a Signature by task name")),
     "close": ("app", ok("app", "Celery's")),
     "now": ("app", ok("app", "Celery's (the app's timezone)")),
-    "connection": ("app", ok("app", "Celery's kombu connection (compat calls do not use it)")),
-    "connection_for_write": ("app", ok("app", "Celery's kombu connection")),
-    "connection_for_read": ("app", ok("app", "Celery's kombu connection")),
+    **{
+        name: ("app", _CELERY_QUEUES)
+        for name in (
+            "connection",
+            "broker_connection",
+            "connection_or_acquire",
+            "connection_for_write",
+            "connection_for_read",
+        )
+    },
     "producer_or_acquire": (
         "app",
         ok("app", "Celery's kombu producer (compat calls do not use it)"),

@@ -223,3 +223,32 @@ def test_a_task_id_names_one_call(app: Celery) -> None:
         assert runs == [1]
         with pytest.raises(ValueError, match="same"):
             add.apply_async((2, 2), task_id="same")
+
+
+def test_celerys_queues_do_not_hold_compat_calls() -> None:
+    """pretix and weblate watch their backlog through ``app.broker_connection()`` /
+    ``app.connection_or_acquire()``: compat calls wait in pynenc's queue instead."""
+    from celery import Celery as CeleryApp
+
+    from pynenc_celery_compat import shared_task
+    from pynenc_celery_compat.bridge import pynenc_app_for
+
+    source = """
+        from celery import current_app as app
+
+        def backlog():
+            with app.connection_or_acquire() as conn:
+                return conn.default_channel.queue_declare(queue="celery").message_count
+        """
+    assert rating(source, "app.connection_or_acquire()") is DIFF
+    app = CeleryApp(f"truth{next(_names)}", broker="memory://")
+    app.set_current()
+
+    @shared_task(name=f"truth.queued{next(_names)}")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    add.delay(1, 2)
+    with app.connection_or_acquire() as conn:
+        assert conn.default_channel.queue_declare(queue="celery").message_count == 0
+    assert pynenc_app_for(app).broker.queue_depth("celery") == 1
