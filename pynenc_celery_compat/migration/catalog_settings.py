@@ -12,8 +12,8 @@ refused and ignored options are the ones read here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery.app import defaults as celery_defaults
@@ -140,6 +140,10 @@ class Stores:
 
     brokers: frozenset[str]
     backend: bool
+    #: what the schedules held in module-level names are: qual -> ``crontab``, ``interval``…
+    schedules: Mapping[str, str] = field(default_factory=dict)
+    #: a name as the module defining it names it (``proj.X`` re-exported -> ``proj.const.X``)
+    resolve: Callable[[str], str] = str
 
 
 #: a rating decided once every module has been read (``None``: the first rating stands)
@@ -228,6 +232,17 @@ def schedule(kind: str, what: str = "") -> Rating:
         "beat",
         f"schedule {what or kind} (the runners take crontab, seconds, timedelta, schedule())",
     )
+
+
+def imported_schedule(qual: str) -> Recheck:
+    """A schedule imported from another module (``from .const import HEARTBEAT``): rated
+    as what that module holds, once it has been read."""
+
+    def recheck(stores: Stores) -> Rating | None:
+        kind = stores.schedules.get(stores.resolve(qual))
+        return SCHEDULES.get(kind) if kind is not None else None
+
+    return recheck
 
 
 def relative(seconds: float | None) -> Rating:

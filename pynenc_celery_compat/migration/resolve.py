@@ -121,6 +121,8 @@ def findings(scans: Sequence[ModuleScan]) -> list[Finding]:
     stores = Stores(
         brokers=frozenset(broker for scan in scans for broker in scan.brokers),
         backend=any(scan.backend for scan in scans),
+        schedules={qual: kind for scan in scans for qual, kind in scan.schedules.items()},
+        resolve=resolver.resolve,
     )
     kept: list[Finding] = []
     waiting: list[Pending] = []

@@ -268,6 +268,7 @@ class Scanner(Scopes):
                 self.out.tasks[f"{self.module}.{name}"] = val.dep
             if at_module:
                 self.values[name] = value
+                self.settings.beat.module_value(f"{self.module}.{name}", value)
                 if val is not None and val.kind == "qual":
                     self.out.aliases[f"{self.module}.{name}"] = val.qual
                 self.settings.module_level(name, value, node)

@@ -188,7 +188,12 @@ class Beat:
         self, at: ast.AST, api: str, node: ast.expr | None, fields: dict[str, Any], dep: Dep | None
     ) -> None:
         kind, seconds, what = self.schedule_kind(node)
-        self.s.emit(at, "beat", f"{api}: {what}", rules.schedule(kind, what), dep)
+        imported = self.s.classify(node) if isinstance(node, ast.Name) else None
+        recheck = None
+        if kind == "other" and imported is not None and imported.kind == "qual":
+            recheck = rules.imported_schedule(imported.qual)  # from .const import EVERY
+        rating = rules.schedule(kind, what)
+        self.s.emit(at, "beat", f"{api}: {what}", rating, dep, recheck=recheck)
         relative = fields.get("relative")
         if isinstance(relative, ast.Constant) and relative.value is True:
             self.s.emit(relative, "beat", f"{api} relative=True", rules.relative(seconds), dep)
@@ -265,6 +270,15 @@ class Beat:
                 self.s.emit(inner, "beat", api, rules.LAZY, dep)
             elif name in _NOT_JSON:
                 self.s.emit(inner, "beat", api, rules.NOT_JSON, dep)
+
+    def module_value(self, qual: str, value: ast.expr) -> None:
+        """A module-level name that may hold a schedule another module uses."""
+        if isinstance(value, ast.Constant | ast.BinOp | ast.Call):
+            consumed = set(self.consumed)  # a solar() here is still reported where it stands
+            kind = self.schedule_kind(value)[0]
+            self.consumed = consumed
+            if kind in ("interval", "crontab", "solar"):
+                self.s.out.schedules[qual] = kind
 
     def finish(self) -> None:
         """``solar()`` made outside a schedule the audit read."""

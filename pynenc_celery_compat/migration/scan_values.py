@@ -197,6 +197,8 @@ class ModuleScan:
     config_targets: set[str] = field(default_factory=set)
     #: it imports Celery (or the compat layer), or uses it for sure
     related: bool = False
+    #: module-level names holding a schedule: qual -> its kind (``crontab``, ``interval``…)
+    schedules: dict[str, str] = field(default_factory=dict)
     #: broker URLs it sets (literals), and whether it sets a result backend
     brokers: set[str] = field(default_factory=set)
     backend: bool = False

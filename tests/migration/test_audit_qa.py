@@ -529,3 +529,39 @@ def test_a_tasks_logger_is_rated() -> None:
         logger = send.get_logger()
         """
     )[-1] == (10, ".get_logger()", DIFF)
+
+
+def test_a_schedule_imported_from_another_module_is_rated(tmp_path: Path) -> None:
+    """weblate: ``sender.add_periodic_task(HEARTBEAT_FREQUENCY, heartbeat.s())`` with
+    ``HEARTBEAT_FREQUENCY = 600`` in ``weblate/utils/const.py``."""
+    findings = tree(
+        tmp_path,
+        {
+            "web/__init__.py": "",
+            "web/const.py": """
+                from celery.schedules import crontab, solar
+
+                HEARTBEAT_FREQUENCY = 10 * 60
+                NIGHTLY = crontab(hour=1, minute=0)
+                DUSK = solar("dusk", 1.0, 2.0)
+                """,
+            "web/settings.py": """
+                from web.const import DUSK, HEARTBEAT_FREQUENCY, NIGHTLY
+                from web.elsewhere import UNKNOWN
+
+                CELERY_BEAT_SCHEDULE = {
+                    "a": {"task": "web.tasks.heartbeat", "schedule": HEARTBEAT_FREQUENCY},
+                    "b": {"task": "web.tasks.heartbeat", "schedule": NIGHTLY},
+                    "c": {"task": "web.tasks.heartbeat", "schedule": DUSK},
+                    "d": {"task": "web.tasks.heartbeat", "schedule": UNKNOWN},
+                }
+                """,
+        },
+    )
+    beat = {api: support for path, _, api, support in findings if api.startswith("beat_")}
+    assert beat == {
+        "beat_schedule['a']: HEARTBEAT_FREQUENCY": OK,
+        "beat_schedule['b']: NIGHTLY": OK,
+        "beat_schedule['c']: DUSK": NO,
+        "beat_schedule['d']: UNKNOWN": NO,
+    }
