@@ -77,6 +77,12 @@ NOT_A_SETTING = ok(
 )
 
 
+#: mapped settings whose value reads differently on pynenc: the difference's anchor, why
+DIFFERENT_MEANING = {
+    "task_default_priority": ("priorities", "on every broker (Celery on Redis: lower first)"),
+}
+
+
 def setting(name: str, value: Any = UNREAD, *, pynenc_state_backend: bool = False) -> Rating:
     """The setting ``name`` (lower-case) set to ``value`` (a literal, or :data:`UNREAD`);
     ``pynenc_state_backend``: the same settings name pynenc's state backend (``pynenc``)."""
@@ -122,6 +128,9 @@ def setting(name: str, value: Any = UNREAD, *, pynenc_state_backend: bool = Fals
                 f"{', '.join(missing)}: not accepted until registered with "
                 "pynenc.serializer.register_serializer (pynenc has json and pickle)",
             )
+    if name in DIFFERENT_MEANING:
+        anchor, why = DIFFERENT_MEANING[name]
+        return differs(anchor, f"{row.note}, {why}")
     if row.effect == "ignored":
         return differs("settings-that-do-not-apply", f"no effect on pynenc (warned): {row.note}")
     if row.effect == "always":

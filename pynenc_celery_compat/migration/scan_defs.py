@@ -88,6 +88,13 @@ def _other_decorator(
 ) -> None:
     if qual == "pytest.mark.celery":
         s.emit(decorator, "testing", "@pytest.mark.celery", app_cat.CELERY_MARK)
+    elif qual == "django.dispatch.receiver" and call is not None and call.args:
+        # @receiver(signals.task_received): Django connects Celery's signal
+        first = call.args[0]
+        for item in first.elts if isinstance(first, ast.List | ast.Tuple) else [first]:
+            signal = s.classify(item)
+            if signal is not None and signal.kind == "signal":
+                connect(s, decorator, signal)
     elif qual.startswith("pytest.fixture") and node.name in app_cat.PYTEST_FIXTURES:
         rating = app_cat.PYTEST_FIXTURES[node.name]
         s.emit(node, "testing", f"fixture {node.name} (defined)", rating)

@@ -565,3 +565,40 @@ def test_a_schedule_imported_from_another_module_is_rated(tmp_path: Path) -> Non
         "beat_schedule['c']: DUSK": NO,
         "beat_schedule['d']: UNKNOWN": NO,
     }
+
+
+def test_django_receiver_connects_celery_signals() -> None:
+    """pretix connects Celery's signals with Django's ``@receiver``: a handler of a signal
+    pynenc never sends (``task_received``) blocks, as with ``.connect``."""
+    assert found(
+        """
+        from celery import signals
+        from celery.signals import task_postrun
+        from django.dispatch import receiver
+
+
+        @receiver(signals.task_received)
+        def on_received(sender, request, **kwargs):
+            pass
+
+
+        @receiver([signals.before_task_publish, task_postrun], dispatch_uid="x")
+        def on_any(sender, **kwargs):
+            pass
+        """,
+        path="proj/celery_app.py",
+    ) == [
+        (2, "celery.signals", OK),
+        (3, "celery.signals.task_postrun", OK),
+        (7, "task_received.connect", NO),
+        (7, "celery.signals.task_received", OK),
+        (12, "before_task_publish.connect", DIFF),
+        (12, "task_postrun.connect", OK),
+        (12, "celery.signals.before_task_publish", OK),
+    ]
+
+
+def test_the_default_priority_reads_the_other_way_round_on_redis() -> None:
+    assert settings_of("CELERY_TASK_DEFAULT_PRIORITY = 5\n") == {
+        "CELERY_TASK_DEFAULT_PRIORITY (task_default_priority)": DIFF
+    }
