@@ -179,13 +179,24 @@ def qual_use(s: Scanner, node: ast.Call, qual: str) -> None:
 
 
 def patched(s: Scanner, node: ast.Call) -> None:
-    """``patch("pkg.tasks.send.delay")``, ``patch.object(send, "delay")``."""
+    """``patch("pkg.tasks.send.delay")``, ``patch.object(send, "delay")``: a Celery use
+    when what is patched is a task (an rq job's ``delay`` is not)."""
     for index, arg in enumerate(node.args[:2]):
         text = arg.value if isinstance(arg, ast.Constant) else None
-        if isinstance(text, str) and text.rpartition(".")[2] in _PATCHABLE:
-            shown = f"patch({text!r})" if index == 0 else f"patch.object(…, {text!r})"
-            s.emit(node, "testing", shown, app_cat.PATCHED)
-            return
+        if not isinstance(text, str) or text.rpartition(".")[2] not in _PATCHABLE:
+            continue
+        if index == 0:
+            owner: Val | None = from_qual(text.rpartition(".")[0])
+            shown = f"patch({text!r})"
+        else:
+            owner = s.classify(node.args[0])
+            shown = f"patch.object(…, {text!r})"
+        candidate, dep = task_candidate(owner, "delay") if owner is not None else (False, None)
+        if candidate:
+            s.emit(node, "testing", shown, app_cat.PATCHED, dep)
+        elif owner is None:  # a receiver the audit cannot trace, in a module using Celery
+            s.emit(node, "testing", shown, app_cat.PATCHED, ("related", s.module))
+        return
 
 
 def attribute_read(s: Scanner, node: ast.Attribute) -> None:

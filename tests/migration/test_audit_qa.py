@@ -602,3 +602,34 @@ def test_the_default_priority_reads_the_other_way_round_on_redis() -> None:
     assert settings_of("CELERY_TASK_DEFAULT_PRIORITY = 5\n") == {
         "CELERY_TASK_DEFAULT_PRIORITY (task_default_priority)": DIFF
     }
+
+
+def test_a_patched_delay_counts_when_it_is_a_tasks(tmp_path: Path) -> None:
+    """``mock.patch("shop.tasks.send.delay")`` is a Celery use when ``send`` is a task;
+    the same patch of an rq job is not."""
+    findings = tree(
+        tmp_path,
+        {
+            "shop/__init__.py": "",
+            "shop/tasks.py": "from celery import shared_task\n\nsend = shared_task(print)\n",
+            "shop/jobs.py": "from rq.decorators import job\n\ncrunch = job('low')(print)\n",
+            "shop/tests/test_send.py": """
+                from unittest import mock
+
+                from shop import jobs, tasks
+
+
+                @mock.patch("shop.tasks.send.delay")
+                @mock.patch("shop.jobs.crunch.delay")
+                def test_send(crunch, send):
+                    with mock.patch.object(tasks.send, "apply_async"):
+                        pass
+                    with mock.patch.object(jobs.crunch, "delay"):
+                        pass
+                """,
+        },
+    )
+    assert [(line, api) for path, line, api, _ in findings if path.startswith("shop/tests")] == [
+        (7, "patch('shop.tasks.send.delay')"),
+        (10, "patch.object(…, 'apply_async')"),
+    ]
