@@ -16,6 +16,7 @@ from pynenc_celery_compat.migration.offered import (
     CELERY_TO_COMPAT,
     caught_by_celerys,
     compat_module_for,
+    destination,
 )
 
 COMPAT = "pynenc_celery_compat"
@@ -225,11 +226,17 @@ def import_rating(module: str, name: str) -> Rating:
     qual = f"{module}.{name}"
     if kind_of(qual) == "app_class":
         return _APP_CLASS
-    compat = compat_module_for(module, name)
+    if qual in CELERY_TO_COMPAT:  # from celery import schedules: a module
+        return ok(
+            "imports",
+            f"a module: migrate moves it to {CELERY_TO_COMPAT[qual]} when every name used "
+            "from it is offered there, else it stays whole",
+        )
+    compat, why = destination(module, name)
     if compat is not None:
         return ok("imports", f"offered by {compat}: migrate moves the import")
-    if qual in CELERY_TO_COMPAT:  # from celery import schedules: a module
-        return ok("imports", f"a module: its names are offered by {CELERY_TO_COMPAT[qual]}")
+    if compat_module_for(module, name, include_app=True) is not None:
+        return ok("imports", f"kept on Celery by migrate: {why}")
     same = _SAME_AS.get(module)
     if same is not None and compat_module_for(same, name) is not None:
         return ok("imports", f"offered by {COMPAT} ({module} is not rewritten: import it there)")
