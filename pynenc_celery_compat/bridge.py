@@ -79,6 +79,9 @@ class Bridge:
         with _lock:
             self.running += 1
         prepare_for_runner(self.celery_app, self.pynenc)
+        from pynenc_celery_compat.result_meta import remember_node
+
+        remember_node(self.pynenc, runner)  # AsyncResult.worker: the name tasks see
         from pynenc_celery_compat.beat_install import install_for_runner
 
         install_for_runner(self.celery_app, self.pynenc, runner)  # beat_schedule

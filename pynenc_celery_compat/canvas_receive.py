@@ -23,7 +23,7 @@ from celery.utils.functional import arity_greater
 
 from pynenc.arguments import Arguments
 from pynenc.exceptions import DependencyError, InvocationNotFoundError
-from pynenc.records import RECEIVE_LIST, RECEIVE_VALUE, InvocationRecord, InvocationStatus
+from pynenc.records import InvocationRecord, InvocationStatus
 
 #: the stored argument of a step that receives values: ``[args, kwargs]``, plus the errback
 #: style (``"new"``/``"old"``) for an error callback
@@ -124,27 +124,12 @@ def errback_values(failed: Any, exc: BaseException, new_style: bool) -> tuple[An
 def failed_request(app: Any, record: InvocationRecord, received: bool) -> Context:
     """A Celery request (``Context``) describing the failed invocation ``record``, as a
     Celery worker hands it to a new-style error callback."""
-    from pynenc.invocation.distributed import DistributedInvocation
-    from pynenc.runner import followers
-    from pynenc_celery_compat.message import message_args
+    from pynenc_celery_compat.result_meta import call_of
 
-    handle = DistributedInvocation.from_record(app, record)
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
-    name = record.task_id
     try:
-        task = handle.task
-        name = getattr(getattr(task, "compat", None), "name", name)
-        stored = dict(handle.arguments.kwargs)
-        if RECEIVING in stored and len(stored) == 1:
-            args, kwargs = list(stored[RECEIVING][0]), dict(stored[RECEIVING][1])
-            links = record.links
-            if received and links is not None and links.receive in (RECEIVE_VALUE, RECEIVE_LIST):
-                args = [*followers.received(app, record.invocation_id, links), *args]
-        else:
-            args, kwargs = message_args(task.signature, Arguments(stored))
+        name, args, kwargs = call_of(app, record, received)
     except Exception:  # the request is a description: an unreadable call leaves it empty
-        pass
+        name, args, kwargs = record.task_id, [], {}
     from pynenc_celery_compat.canvas_lineage import request_lineage
 
     fields = {

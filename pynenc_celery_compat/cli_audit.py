@@ -3,12 +3,15 @@ layer (see :mod:`pynenc_celery_compat.migration.audit`).
 
 Exit status: 0 when every use is supported (with or without a difference), 1 when something
 is not supported or a file could not be read (so it gates CI), 2 on a usage error (a path
-that does not exist). The audit modules are imported only when the command runs.
+that does not exist, no Python file to read). The audit modules are imported only when the
+command runs.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 
 import click
 
@@ -62,9 +65,17 @@ def audit_command(
         raise click.BadParameter(
             f"{error}: give existing files or folders", param_hint="PATHS"
         ) from None
+    if not found.files:  # a gate that read nothing must not pass
+        shown = ", ".join(repr(path) for path in paths)
+        left_out = " (after --exclude/--no-tests)" if excludes or no_tests else ""
+        raise click.BadParameter(
+            f"no Python files under {shown}{left_out}: give the folders of the code to audit",
+            param_hint="PATHS",
+        )
     if as_json:
         click.echo(json.dumps(report.as_json(found), indent=2))
     else:
-        click.echo(report.text(found, least=Support(_SHOW[show])))
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        click.echo(report.text(found, least=Support(_SHOW[show]), width=width))
     if found.blocked:
         raise SystemExit(1)

@@ -57,7 +57,8 @@ _BROKER_MIGRATE = (
 @click.option(
     "--include-app",
     is_flag=True,
-    help="Move 'Celery' (the app class) too: every task of such an app then runs on pynenc.",
+    help="Move 'Celery' (the app class) and 'Task' (the task base class) too: every task of "
+    "such an app, or built on such a base, then runs on pynenc. The last step.",
 )
 def migrate_command(
     paths: tuple[str, ...],
@@ -73,11 +74,13 @@ def migrate_command(
 
     The names the compat layer offers move (from celery import shared_task -> from
     pynenc_celery_compat import shared_task; celery.shared_task ->
-    pynenc_celery_compat.shared_task), the others stay on Celery, and so does the app
-    class 'Celery' unless --include-app. Formatting and comments are kept. Without
-    --write nothing is written.
+    pynenc_celery_compat.shared_task), the others stay on Celery, and so do the app
+    class 'Celery' and the task base class 'Task' unless --include-app. Formatting and
+    comments are kept. Without --write nothing is written.
     """
     _check_usage(paths, show_diff, side_by_side, write)
+    if html_file is not None:
+        _check_html_target(html_file)
     from pynenc_celery_compat.migration.files import discover
 
     try:
@@ -137,6 +140,17 @@ def _check_usage(paths: tuple[str, ...], show_diff: bool, side_by_side: bool, wr
             raise click.UsageError(f"no such option: {path}")
     if sum((show_diff, side_by_side, write)) > 1:
         raise click.UsageError("--diff, --side-by-side and --write are alternatives: pass one")
+
+
+def _check_html_target(html_file: str) -> None:
+    """Exit with status 2 before anything is read or written when the report cannot be
+    written where asked (its folder does not exist, or is not a folder)."""
+    folder = Path(html_file).absolute().parent
+    if not folder.is_dir():
+        raise click.UsageError(
+            f"cannot write the HTML report {html_file!r}: the folder {str(folder)!r} does not "
+            "exist; create it first or name a file in an existing folder"
+        )
 
 
 def _plural(count: int, word: str) -> str:

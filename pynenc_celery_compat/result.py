@@ -30,14 +30,25 @@ from pynenc.exceptions import (
 from pynenc.invocation.distributed import DistributedInvocation
 from pynenc.invocation.progress import read as read_progress
 from pynenc.records import FINAL, InvocationRecord, InvocationStatus
-from pynenc_celery_compat import exceptions, outcomes, registry, revoking, states
+from pynenc_celery_compat import (
+    exceptions,
+    group_store,
+    outcomes,
+    registry,
+    result_meta,
+    revoking,
+    states,
+)
 from pynenc_celery_compat.bridge import pynenc_app_for
 from pynenc_celery_compat.eager import reads_celery_results
 from pynenc_celery_compat.mixed import celerys_call
 
 
-class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
+class AsyncResult(result_meta.ResultMeta, celery_result.AsyncResult):  # type: ignore[misc]
     """The result of one task call (Celery's ``AsyncResult`` API, read from pynenc).
+
+    ``date_done``, ``name``, ``args``, ``kwargs``, ``worker``, ``retries`` and ``queue``
+    are read when asked for: :class:`~pynenc_celery_compat.result_meta.ResultMeta`.
 
     In a canvas, ``parent`` is the result of the step before (a chain's), or the
     :class:`GroupResult` of a chord's header; ``get()`` of a failed step raises the error
@@ -293,6 +304,7 @@ class AsyncResult(celery_result.AsyncResult):  # type: ignore[misc]
         """Drop the cached result (pynenc keeps records until they are purged)."""
         self._final = None
         self._cache = None
+        self._forget_meta()
 
     @property
     def children(self) -> list[AsyncResult] | None:
@@ -470,6 +482,28 @@ class GroupResult(celery_result.GroupResult):  # type: ignore[misc]
     def revoke(self, connection: Any = None, terminate: bool = False, **kwargs: Any) -> None:
         for member in self.results:
             member.revoke(terminate=terminate)
+
+    # -- saving (see :mod:`pynenc_celery_compat.group_store`) ---------------------------
+
+    def save(self, backend: Any = None) -> Any:
+        """Keep this group (its id, its members' ids) to :meth:`restore` it by id later,
+        from any process; returns it. Kept by the app's Celery result backend when it keeps
+        groups (Redis, a database), else by pynenc's state backend.
+
+        :raises ValueError: the group has no id.
+        """
+        return group_store.save(self, backend)
+
+    def delete(self, backend: Any = None) -> None:
+        """Forget the saved group (nothing happens if it was not saved)."""
+        group_store.delete(str(self.id), backend, self.app)
+
+    @classmethod
+    def restore(cls, id: str, backend: Any = None, app: Any = None) -> Any:
+        """The group saved under ``id`` (:meth:`save`), its members' results read from
+        pynenc; ``None`` when no group is saved under it, as in Celery."""
+        celery_app = app if app is not None else current_app._get_current_object()
+        return group_store.restore(id, backend, celery_app)
 
     def __len__(self) -> int:
         return len(self.results)

@@ -151,8 +151,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "result_extended",
-        "ignored",
-        "AsyncResult.name/args/kwargs are not filled; pynenc status shows a call's arguments",
+        "always",
+        "AsyncResult.name/args/kwargs/worker/retries/queue are read from pynenc's record of "
+        "every call",
     ),
     *_rows(
         "ignored",

@@ -89,7 +89,10 @@ def _parse(data: bytes | str, path: str) -> ast.Module:
 
 def _describe(error: Exception) -> str:
     if isinstance(error, SyntaxError):
-        return f"does not parse: line {error.lineno}: {error.msg}"
+        where = f"line {error.lineno}: " if error.lineno else ""
+        return f"does not parse: {where}{error.msg}"
+    if isinstance(error, ValueError):  # null bytes, before Python 3.12
+        return f"does not parse: {error}"
     return f"cannot be read: {error}"
 
 

@@ -74,6 +74,7 @@ DIFFERENCE_ANCHORS = frozenset(
         "per-call-time-limits-and-serializer-are-not-applied",
         "priorities",
         "publish-signals",
+        "queues-on-the-broker",
         "recovery-of-a-dead-workers-tasks",
         "request-fields",
         "results-are-kept-until-purged",
@@ -156,7 +157,7 @@ TASK_OPTIONS: dict[str, Rating] = {
     "serializer": ok(
         "decorators", "pynenc's task serializer; the app must accept it (accept_content)"
     ),
-    "trail": differs("options-only-celery-reads", "pynenc records a task's children always"),
+    "trail": ok("decorators", "as Celery: False leaves the calls a task makes out of its children"),
     "pydantic": no(
         "decorators",
         "pydantic=True is refused (NotImplementedError): pass plain JSON values, or route the "
@@ -192,6 +193,20 @@ TASK_OPTIONS["run"] = ok("decorators", "the body of a class-based task")
 OTHER_TASK_OPTION = ok("decorators", "kept as a class attribute of the task, as Celery does")
 
 
+#: options spread from a value the audit cannot read (``**options`` of a parameter)
+UNREAD_OPTIONS = {
+    feature: no(
+        feature,
+        f"not known to the audit: options spread from a value made at run time; check each "
+        f"against {where} by hand",
+    )
+    for feature, where in (
+        ("decorators", "mapping.md#decorator-options"),
+        ("calling", "mapping.md#calling-options"),
+    )
+}
+
+
 def task_option(name: str, value_is_true: bool | None = None) -> Rating:
     """A decorator option (``value_is_true``: the literal value's truth, when known)."""
     if name == "pydantic" and value_is_true is False:
@@ -213,7 +228,8 @@ CALL_OPTIONS: dict[str, Rating] = {
     "expires": ok("calling", "not started by then, it never runs (REVOKED)"),
     "task_id": differs(
         "a-task-id-runs-once",
-        "a second call with the same id returns that call, it does not run twice",
+        "a second call with the same id returns that call, it does not run twice; with other "
+        "arguments it is refused (InvocationConflictError, a ValueError)",
     ),
     "queue": ok("calling", "this call's queue (a runner must consume it)"),
     "priority": differs("priorities", "0-9, higher first on every broker"),
@@ -279,6 +295,14 @@ TASK_METHODS: dict[str, tuple[str, Rating]] = {
     "starmap": ("canvas", ok("canvas", "one celery.starmap call over the items")),
     "chunks": ("canvas", ok("canvas", "a group of one starmap call per part")),
     "AsyncResult": ("results", ok("results", "the result of a call of this task, by id")),
+    "get_logger": (
+        "calling",
+        differs(
+            "logging",
+            "Celery's task logger, kept: a runner leaves log formatting to the process (no "
+            "task name/id added to lines)",
+        ),
+    ),
     "delay_on_commit": ("calling", ok("calling", "sent on Django's transaction.on_commit")),
     "apply_async_on_commit": (
         "calling",

@@ -10,8 +10,8 @@ AppKind = str
 COMPAT_APP, CELERY_APP, UNKNOWN_APP = "compat", "celery", "unknown"
 
 _STAYS = (
-    "on a real celery.Celery app it stays a Celery task, run by Celery's workers, until the "
-    "app's import moves to pynenc_celery_compat or the task is wrapped (wrap_task)"
+    "it stays a Celery task, run by Celery's workers, until the app's import moves to "
+    "pynenc_celery_compat or the task is wrapped (wrap_task)"
 )
 
 
@@ -19,7 +19,10 @@ def app_task(app: AppKind) -> Rating:
     """``@app.task``: a compat task on this package's app; Celery's on a real Celery app."""
     if app == COMPAT_APP:
         return ok("decorators", "a compat task on the compat app")
-    why = _STAYS if app == CELERY_APP else f"if the app is a real celery.Celery, {_STAYS}"
+    if app == CELERY_APP:
+        why = f"on a real celery.Celery app {_STAYS}"
+    else:
+        why = f"if the app is a real celery.Celery (the audit could not tell), {_STAYS}"
     return differs("the-app-stays-on-celery", why)
 
 
@@ -61,6 +64,12 @@ def class_task_on_celery() -> Rating:
     )
 
 
+_CELERY_QUEUES = differs(
+    "queues-on-the-broker",
+    "Celery's kombu connection, kept: compat calls wait in pynenc's queues (<app>.<queue>), "
+    "so a backlog read through it counts only Celery's calls; pynenc's: "
+    "broker.queue_depth(queue)",
+)
 _CELERY_WORKER = "starts Celery's own worker: run `pynenc-celery worker` (runners also run beat)"
 
 #: ``app.<member>`` (a member absent here is "not known to the audit")
@@ -85,9 +94,16 @@ APP_MEMBERS: dict[str, tuple[str, Rating]] = {
     "signature": ("canvas", ok("canvas", "a Signature by task name")),
     "close": ("app", ok("app", "Celery's")),
     "now": ("app", ok("app", "Celery's (the app's timezone)")),
-    "connection": ("app", ok("app", "Celery's kombu connection (compat calls do not use it)")),
-    "connection_for_write": ("app", ok("app", "Celery's kombu connection")),
-    "connection_for_read": ("app", ok("app", "Celery's kombu connection")),
+    **{
+        name: ("app", _CELERY_QUEUES)
+        for name in (
+            "connection",
+            "broker_connection",
+            "connection_or_acquire",
+            "connection_for_write",
+            "connection_for_read",
+        )
+    },
     "producer_or_acquire": (
         "app",
         ok("app", "Celery's kombu producer (compat calls do not use it)"),
@@ -122,6 +138,17 @@ APP_VALUES = frozenset(
     | {"main", "timezone", "Task", "loader", "log", "amqp", "pool", "oid", "thread_oid"}
     | {"namespace", "configured", "finalized", "clock"}
 )
+
+
+def pynenc_member(app: AppKind) -> Rating:
+    """``app.pynenc``: the compat app's pynenc app; a real Celery app has none."""
+    if app == CELERY_APP:
+        return no(
+            "app",
+            "a real celery.Celery app has no .pynenc (AttributeError): use "
+            "pynenc_celery_compat.bridge.pynenc_app_for(app)",
+        )
+    return ok("app", "the compat app's pynenc app (runners, triggers, status)")
 
 
 def app_member(name: str) -> tuple[str, Rating]:
@@ -225,5 +252,11 @@ CELERY_PLUGIN = differs(
 )
 COMPAT_PLUGIN = ok("testing", "the compat pytest plugin")
 START_WORKER = ok("testing", "the compat start_worker: Celery's signature, a pynenc worker")
+CELERYS_START_WORKER = differs(
+    "test-worker",
+    "Celery's start_worker runs a Celery worker, which never runs compat tasks (their get() "
+    "times out): import it from pynenc_celery_compat.contrib.testing.worker (migrate "
+    "--include-tests moves it)",
+)
 CELERY_MARK = ok("testing", "overrides celery_config for one test, as Celery's")
 PATCHED = ok("testing", "a compat task is a plain object: patching its methods works")

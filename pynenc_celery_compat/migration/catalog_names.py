@@ -16,6 +16,7 @@ from pynenc_celery_compat.migration.offered import (
     CELERY_TO_COMPAT,
     caught_by_celerys,
     compat_module_for,
+    destination,
 )
 
 COMPAT = "pynenc_celery_compat"
@@ -115,6 +116,30 @@ _KEPT: dict[tuple[str, str], Rating] = {
     ("celery.contrib.django.task", "DjangoTask"): ok(
         "calling", "compat tasks have delay_on_commit / apply_async_on_commit themselves"
     ),
+    **{
+        (module, name): ok(
+            "app", "Celery's current-app helpers, kept: compat tasks follow the current app"
+        )
+        for module, name in (
+            ("celery._state", "get_current_app"),
+            ("celery._state", "set_default_app"),
+            ("celery._state", "get_current_task"),
+            ("celery.app", "app_or_default"),
+            ("celery.app", "default_app"),
+            ("celery.contrib.testing.app", "setup_default_app"),
+        )
+    },
+    ("celery.contrib.testing.app", "TestApp"): differs(
+        "the-app-stays-on-celery",
+        "Celery's test app is a real celery.Celery: compat shared tasks follow it, its "
+        "@app.task stay Celery's (the compat plugin's celery_app fixture is a compat app)",
+    ),
+    ("celery.result", "result_from_tuple"): ok(
+        "results", "rebuilds results through app.AsyncResult: compat ones for compat calls"
+    ),
+    ("celery.backends.base", "DisabledBackend"): ok(
+        "results", "Celery's marker for no result backend, kept (compat results use none)"
+    ),
     ("celery.contrib.rdb", "*"): ok(
         "testing", "Celery's remote debugger: works in any process, a runner's too (kept)"
     ),
@@ -201,11 +226,17 @@ def import_rating(module: str, name: str) -> Rating:
     qual = f"{module}.{name}"
     if kind_of(qual) == "app_class":
         return _APP_CLASS
-    compat = compat_module_for(module, name)
+    if qual in CELERY_TO_COMPAT:  # from celery import schedules: a module
+        return ok(
+            "imports",
+            f"a module: migrate moves it to {CELERY_TO_COMPAT[qual]} when every name used "
+            "from it is offered there, else it stays whole",
+        )
+    compat, why = destination(module, name)
     if compat is not None:
         return ok("imports", f"offered by {compat}: migrate moves the import")
-    if qual in CELERY_TO_COMPAT:  # from celery import schedules: a module
-        return ok("imports", f"a module: its names are offered by {CELERY_TO_COMPAT[qual]}")
+    if compat_module_for(module, name, include_app=True) is not None:
+        return ok("imports", f"kept on Celery by migrate: {why}")
     same = _SAME_AS.get(module)
     if same is not None and compat_module_for(same, name) is not None:
         return ok("imports", f"offered by {COMPAT} ({module} is not rewritten: import it there)")

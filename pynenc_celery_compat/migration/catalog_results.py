@@ -6,13 +6,9 @@ from pynenc_celery_compat.migration.catalog import Rating, differs, no, ok, unkn
 
 # -- results -----------------------------------------------------------------------------------
 
-_EXTENDED = (
-    "not stored for compat calls (result_extended): AttributeError; `pynenc status ID` "
-    "shows a call's arguments and times"
-)
+_EXTENDED = "read from pynenc's record of the call (no result_extended needed)"
 _GROUP_STORE = (
-    "needs Celery's result backend: rebuild it from its members' ids, "
-    "GroupResult(id, [AsyncResult(i) for i in ids])"
+    "kept by the app's Celery result backend when it keeps groups, else by pynenc's state backend"
 )
 
 RESULT_MEMBERS: dict[str, Rating] = {
@@ -66,13 +62,13 @@ RESULT_MEMBERS.update(
             "Celery's result backend: compat calls are stored by pynenc; use the result's "
             "own members",
         ),
-        "save": no("results", _GROUP_STORE),
-        "restore": no("results", _GROUP_STORE),
-        "delete": no("results", _GROUP_STORE),
+        "save": ok("results", _GROUP_STORE),
+        "restore": ok("results", _GROUP_STORE),
+        "delete": ok("results", _GROUP_STORE),
     }
 )
 for _name in ("date_done", "name", "args", "kwargs", "worker", "retries", "queue"):
-    RESULT_MEMBERS[_name] = no("results", _EXTENDED)
+    RESULT_MEMBERS[_name] = ok("results", _EXTENDED)
 
 
 def result_member(name: str) -> Rating:
@@ -102,6 +98,8 @@ GET_OPTIONS: dict[str, Rating] = {
 def get_option(name: str) -> Rating:
     return GET_OPTIONS.get(name) or unknown("results", f"get option {name}=")
 
+
+ALLOW_JOIN = ok("results", "allows get() inside a task, on a pynenc-celery worker as on Celery's")
 
 GET_IN_TASK = differs(
     "get-inside-a-task",

@@ -12,13 +12,17 @@ refused and ignored options are the ones read here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery.app import defaults as celery_defaults
 
+from pynenc.exceptions import ConfigError
 from pynenc_celery_compat import settings as compat_settings
 from pynenc_celery_compat.beat import CALL_OPTIONS, CALL_OPTIONS_TOO, IGNORED, REFUSED
 from pynenc_celery_compat.calling import _BROKER_ONLY
+from pynenc_celery_compat.config import broker_url, state_backend_url
 from pynenc_celery_compat.migration.catalog import Rating, differs, no, ok, unknown
 
 #: a value the audit could not read (not a literal)
@@ -64,6 +68,21 @@ def _names(value: Any) -> list[str]:
     return []
 
 
+#: a name in Celery's namespace that Celery does not know (``CELERY_EMAIL_BACKEND`` of
+#: django-celery-email, ``app.conf.redbeat_redis_url``): Celery keeps it unread
+NOT_A_SETTING = ok(
+    "settings",
+    "not one of Celery's settings: Celery and the compat layer keep it for the code that "
+    "reads it (a library's own); if it is meant as one of Celery's, check its spelling",
+)
+
+
+#: mapped settings whose value reads differently on pynenc: the difference's anchor, why
+DIFFERENT_MEANING = {
+    "task_default_priority": ("priorities", "on every broker (Celery on Redis: lower first)"),
+}
+
+
 def setting(name: str, value: Any = UNREAD, *, pynenc_state_backend: bool = False) -> Rating:
     """The setting ``name`` (lower-case) set to ``value`` (a literal, or :data:`UNREAD`);
     ``pynenc_state_backend``: the same settings name pynenc's state backend (``pynenc``)."""
@@ -97,17 +116,101 @@ def setting(name: str, value: Any = UNREAD, *, pynenc_state_backend: bool = Fals
         )
     if name in ("task_serializer", "accept_content"):
         missing = [item for item in _names(value) if item not in _SERIALIZERS]
+        if missing and name == "task_serializer":
+            return no(
+                "settings",
+                f"pynenc has no {missing[0]!r} serializer (ConfigError at the first call): "
+                "register it with pynenc.serializer.register_serializer, or use json or pickle",
+            )
         if missing:
             return differs(
                 "custom-serializers",
-                f"{', '.join(missing)}: register it with pynenc.serializer.register_serializer "
-                "(pynenc has json and pickle)",
+                f"{', '.join(missing)}: not accepted until registered with "
+                "pynenc.serializer.register_serializer (pynenc has json and pickle)",
             )
+    if name in DIFFERENT_MEANING:
+        anchor, why = DIFFERENT_MEANING[name]
+        return differs(anchor, f"{row.note}, {why}")
     if row.effect == "ignored":
         return differs("settings-that-do-not-apply", f"no effect on pynenc (warned): {row.note}")
     if row.effect == "always":
         return ok("settings", f"what pynenc does anyway: {row.note}")
     return ok("settings", row.note)
+
+
+# -- where pynenc keeps call states: the broker and result backend together -----------------
+
+
+@dataclass(frozen=True)
+class Stores:
+    """What every module read says: the brokers named (literal URLs), and whether some
+    module sets a result backend (``rpc://`` included: its own finding says what it needs)
+    or a state backend in the ``pynenc`` setting."""
+
+    brokers: frozenset[str]
+    backend: bool
+    #: what the schedules held in module-level names are: qual -> ``crontab``, ``interval``…
+    schedules: Mapping[str, str] = field(default_factory=dict)
+    #: a name as the module defining it names it (``proj.X`` re-exported -> ``proj.const.X``)
+    resolve: Callable[[str], str] = str
+
+
+#: a rating decided once every module has been read (``None``: the first rating stands)
+Recheck = Callable[[Stores], "Rating | None"]
+
+
+def is_rpc(value: Any) -> bool:
+    """``rpc://``, which keeps the calls' states where the broker is."""
+    return isinstance(value, str) and (value == "rpc" or value.startswith("rpc://"))
+
+
+def _holds_states(broker: str, backend: str | None) -> bool:
+    try:
+        state_backend_url(backend, broker_url(broker))
+    except ConfigError:
+        return False
+    return True
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0] if "://" in url else url
+
+
+def broker_recheck(broker: str) -> Recheck:
+    """A broker that cannot hold the states (RabbitMQ, SQS…) is refused at the first call
+    unless some module sets a result backend."""
+
+    def recheck(stores: Stores) -> Rating | None:
+        if stores.backend or _holds_states(broker, None):
+            return None
+        return no(
+            "settings",
+            f"a {_scheme(broker)!r} broker and no result backend: pynenc has nowhere to keep "
+            "the calls' states (ConfigError at the first call); set result_backend to "
+            "redis://… or db+sqlite:///…, or {'state_backend_url': …} in the pynenc setting",
+        )
+
+    return recheck
+
+
+def rpc_recheck(stores: Stores) -> Rating | None:
+    """``rpc://``: the broker's Redis (memory with ``memory://``) keeps the states; with
+    any other broker the first call raises ``ConfigError``."""
+    refused = sorted({_scheme(b) for b in stores.brokers if not _holds_states(b, "rpc://")})
+    if refused:
+        return no(
+            "settings",
+            f"rpc:// with a {refused[0]!r} broker: pynenc has nowhere to keep the calls' states "
+            "(ConfigError at the first call); set result_backend to redis://… or "
+            "db+sqlite:///…, or {'state_backend_url': …} in the pynenc setting",
+        )
+    if stores.brokers:
+        return None
+    return differs(
+        "a-result-backend-pynenc-can-share-is-required",
+        "rpc:// keeps the calls' states in the broker's Redis (memory with memory://); with "
+        "RabbitMQ or any other broker the first call raises ConfigError: set a result backend",
+    )
 
 
 # -- beat --------------------------------------------------------------------------------------
@@ -140,6 +243,17 @@ def schedule(kind: str, what: str = "") -> Rating:
     )
 
 
+def imported_schedule(qual: str) -> Recheck:
+    """A schedule imported from another module (``from .const import HEARTBEAT``): rated
+    as what that module holds, once it has been read."""
+
+    def recheck(stores: Stores) -> Rating | None:
+        kind = stores.schedules.get(stores.resolve(qual))
+        return SCHEDULES.get(kind) if kind is not None else None
+
+    return recheck
+
+
 def relative(seconds: float | None) -> Rating:
     if seconds is not None and (seconds in _RELATIVE_EXACT or seconds < 60):
         return ok("beat", "relative=True: the same runs as Celery's beat")
@@ -168,4 +282,9 @@ def beat_option(name: str) -> Rating:
 NOT_JSON = no("beat", "entry arguments must be JSON values (a datetime: pass its ISO string)")
 LAZY = no("beat", "BeatLazyFunc arguments are refused: compute the value inside the task")
 ADD_PERIODIC = ok("beat", "Celery's own: an entry in beat_schedule, run by the runners")
+UNREAD_SCHEDULE = no(
+    "beat",
+    "built at run time, its entries were not read: list them with `pynenc-celery -A PROJ "
+    "beat`, which exits 1 naming an entry the runners cannot run",
+)
 BEAT_SCHEDULE = ok("beat", "each entry becomes a trigger the runners run, once per occasion")

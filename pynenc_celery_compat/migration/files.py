@@ -41,23 +41,35 @@ def discover(
     """The ``.py`` files under ``paths`` (files named directly are always taken, even a test
     file), sorted, with those matching an ``exclude`` glob (against the path, the path
     relative to the argument, or the file name) and, unless ``include_tests``, test files
-    left out. A path that does not exist raises ``FileNotFoundError`` naming it."""
-    found: dict[Path, None] = {}
+    left out. A file reached twice (overlapping arguments, a symbolic link) is listed once,
+    preferably under a path that is not a link. A path that does not exist raises
+    ``FileNotFoundError`` naming it."""
+    #: the real file -> the path it is taken under (a file reached twice, by overlapping
+    #: arguments or a symbolic link, is read and written once, under its own name)
+    found: dict[Path, Path] = {}
+
+    def take(path: Path) -> None:
+        real = path.resolve()
+        if real not in found or (found[real].is_symlink() and not path.is_symlink()):
+            found[real] = path
+
     for given in paths:
         root = Path(given)
         if not root.exists():
             raise FileNotFoundError(f"no such file or directory: {str(given)!r}")
         if root.is_file():
             if not _excluded(root, root.parent, exclude):
-                found[root] = None
+                take(root)
             continue
         for path in sorted(root.rglob("*.py")):
             relative = path.relative_to(root)
             if any(part in _SKIPPED_DIRS for part in relative.parts[:-1]):
                 continue
+            if not path.is_file():  # a folder named ``x.py``, a dangling link
+                continue
             if _excluded(path, root, exclude):
                 continue
             if not include_tests and is_test_file(relative):
                 continue
-            found[path] = None
-    return sorted(found)
+            take(path)
+    return sorted(found.values())

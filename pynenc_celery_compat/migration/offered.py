@@ -116,6 +116,58 @@ def compat_module_for(celery_module: str, name: str, *, include_app: bool = Fals
     return compat if name in offered(celery_module) else None
 
 
+#: offered names a rewrite leaves on Celery until ``include_app`` (the last step), and why:
+#: the task base class (moved, every ``@app.task(base=…)`` built on a subclass of it in
+#: modules not migrated yet would switch at once, and a compat ``Task`` subclass registered
+#: on a real Celery app keeps Celery's path anyway)
+SHARED: dict[tuple[str, str], str] = {
+    ("celery", "Task"): "task_class",
+    ("celery.app.task", "Task"): "task_class",
+}
+
+
+def destination(
+    celery_module: str, name: str, *, include_app: bool = False
+) -> tuple[str | None, str]:
+    """Where a rewrite takes ``from celery_module import name``: ``(compat module, "")``
+    when it moves, ``(None, reason)`` when it stays on Celery (the reasons of
+    :mod:`.rewrite`, or :data:`CATCHES_BOTH`). :func:`compat_module_for` says what the
+    compat layer offers; this also says what a rewrite leaves alone although it is
+    offered."""
+    from pynenc_celery_compat.migration import rewrite
+
+    compat = compat_module_for(celery_module, name, include_app=True)
+    if compat is None:
+        return None, why_kept(
+            celery_module, name, app_reason=rewrite.APP_CLASS, default=rewrite.NOT_OFFERED
+        )
+    if not include_app:
+        if name in APP_NAMES.get(celery_module, frozenset()):
+            return None, rewrite.APP_CLASS
+        if (celery_module, name) in SHARED:
+            return None, rewrite.TASK_CLASS
+    return compat, ""
+
+
+@functools.cache
+def narrower(celery_module: str, name: str) -> bool:
+    """Whether the compat layer's ``name`` is a subclass of Celery's class of that name
+    (``crontab``, ``group``, ``Signature``, ``GroupResult``): made by the compat layer, it is
+    both; made by Celery (a schedule in a module not migrated yet, Celery's canvas), it is
+    only Celery's, so ``isinstance``/``except`` with the compat class misses it."""
+    compat = compat_module_for(celery_module, name, include_app=True)
+    if compat is None:
+        return False
+    theirs = getattr(importlib.import_module(celery_module), name, None)
+    ours = getattr(importlib.import_module(compat), name, None)
+    return (
+        isinstance(theirs, type)
+        and isinstance(ours, type)
+        and ours is not theirs
+        and issubclass(ours, theirs)
+    )
+
+
 def compat_module_of(celery_module: str) -> str | None:
     """The compat module standing for a whole Celery module (``import celery.states as s``),
     or ``None`` when there is none."""

@@ -3,6 +3,7 @@ and one JSON document (its schema is in ``migration_guide/tools.md``)."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,8 @@ _JSON_KEYS = {
 }
 CAN_SWITCH, BLOCKED, ERROR = "can switch now", "blocked", "error"
 _API_WIDTH = 44
+#: where a wrapped reason starts on a terminal
+_INDENT = " " * 6
 
 
 @dataclass
@@ -123,22 +126,47 @@ def _short(section: str) -> str:
     return section.removeprefix("migration_guide/")
 
 
-def _table(findings: list[Finding]) -> list[str]:
+def _table(findings: list[Finding], width: int | None) -> list[str]:
+    """One row per use; with ``width`` (a terminal), a row too wide has its reason and
+    section under it, wrapped to the width."""
     locations = [f"{f.path}:{f.line}" for f in findings]
     apis = [f.api if len(f.api) <= _API_WIDTH else f.api[: _API_WIDTH - 1] + "…" for f in findings]
     where = max(len(text) for text in locations)
     what = max(len(text) for text in apis)
     label = max(len(LABELS[f.support]) for f in findings)
-    return [
-        f"  {location:<{where}}  {api:<{what}}  {LABELS[f.support]:<{label}}  {f.reason}"
-        f"  [{_short(f.section)}]"
-        for location, api, f in zip(locations, apis, findings, strict=True)
-    ]
+    lines = []
+    for location, api, f in zip(locations, apis, findings, strict=True):
+        head = f"  {location:<{where}}  {api:<{what}}  {LABELS[f.support]:<{label}}"
+        tail = f"{f.reason}  [{_short(f.section)}]"
+        if width is None or len(head) + 2 + len(tail) <= width:
+            lines.append(f"{head}  {tail}")
+            continue
+        if len(head.rstrip()) > width:  # columns wider than the terminal: not aligned
+            head = f"  {location}  {api}  {LABELS[f.support]}"
+        if len(head) > width:
+            lines += [f"  {location}", *_wrapped(f"{api}  {LABELS[f.support]}", width, _INDENT)]
+        else:
+            lines.append(head.rstrip())
+        lines += _wrapped(tail, width, _INDENT)
+    return lines
 
 
-def text(report: AuditReport, *, least: Support = Support.SUPPORTED) -> str:
+def _wrapped(text: str, width: int, indent: str) -> list[str]:
+    return textwrap.wrap(
+        text,
+        max(width, len(indent) + 20),
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+    )
+
+
+def text(
+    report: AuditReport, *, least: Support = Support.SUPPORTED, width: int | None = None
+) -> str:
     """The terminal report: one table per feature (findings rated ``least`` or worse),
-    then the summary per module and the counts."""
+    then the summary per module and the counts. With ``width`` (a terminal's), long rows
+    are wrapped to it; without, each use is one line (for ``grep``)."""
     modules = summarize(report)
     total = counts(report, modules)
     by_support = report.by_support()
@@ -150,34 +178,57 @@ def text(report: AuditReport, *, least: Support = Support.SUPPORTED) -> str:
         f"{by_support[Support.DIFFERENCE]} supported with a difference, "
         f"{by_support[Support.UNSUPPORTED]} not supported",
     ]
+    if width is not None:
+        lines = textwrap.wrap(lines[0], width, subsequent_indent="  ")
     shown = [f for f in report.findings if _ORDER[f.support] >= _ORDER[least]]
     for feature in (*FEATURES, *sorted({f.feature for f in shown} - set(FEATURES))):
         rows = [f for f in shown if f.feature == feature]
         if rows:
-            lines += ["", f"== {feature} ({len(rows)}) ==", *_table(rows)]
-    lines += ["", "== summary by module ==", *_summary(modules), ""]
-    lines.append(
+            lines += ["", f"== {feature} ({len(rows)}) ==", *_table(rows, width)]
+    lines += ["", "== summary by module ==", *_summary(modules, width), ""]
+    last = (
         f"modules using Celery: {total['modules_using_celery']}; can switch now: "
         f"{total['can_switch_now']}; blocked: {total['blocked']}; could not be read: "
         f"{total['errors']}"
     )
+    lines += textwrap.wrap(last, width) if width is not None else [last]
     return "\n".join(lines)
 
 
-def _summary(modules: list[ModuleSummary]) -> list[str]:
+def _blockers(module: ModuleSummary) -> str:
+    """``by: result.args (lines 4, 7), result.worker (line 7)``: each use once."""
+    lines: dict[str, list[int]] = {}
+    for finding in module.blocked_by:
+        lines.setdefault(finding.api, []).append(finding.line)
+    return "by: " + ", ".join(
+        f"{api} (line{'s' if len(at) > 1 else ''} {', '.join(map(str, at))})"
+        for api, at in lines.items()
+    )
+
+
+def _summary(modules: list[ModuleSummary], width: int | None) -> list[str]:
     if not modules:
         return ["  no Celery use found"]
-    width = max(len(module.path) for module in modules)
+    widest = max(len(module.path) for module in modules)
     lines = []
     for module in modules:
         if module.error is not None:
             detail = module.error
         elif module.blocked_by:
-            detail = "by: " + ", ".join(f"{f.api} (line {f.line})" for f in module.blocked_by)
+            detail = _blockers(module)
         else:
             detail = (
                 f"{module.counts[Support.SUPPORTED]} supported, "
                 f"{module.counts[Support.DIFFERENCE]} with a difference"
             )
-        lines.append(f"  {module.status:<14}  {module.path:<{width}}  {detail}")
+        line = f"  {module.status:<14}  {module.path:<{widest}}  {detail}"
+        if width is None or len(line) <= width:
+            lines.append(line)
+            continue
+        head = f"  {module.status:<14}  {module.path}"
+        if len(head) > width:
+            lines += [f"  {module.status}", *_wrapped(module.path, width, _INDENT)]
+        else:
+            lines.append(head)
+        lines += _wrapped(detail, width, _INDENT)
     return lines

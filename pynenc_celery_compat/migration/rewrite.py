@@ -30,6 +30,7 @@ import ast
 import io
 import os
 import stat
+import sys
 import tempfile
 import tokenize
 from dataclasses import dataclass
@@ -44,6 +45,23 @@ ASSIGNED = "assigned or deleted: a change made to Celery's own module stays on C
 IN_STRING = "named in a string (an annotation, __all__): strings are not rewritten"
 EXPORTED = "exported in __all__: the module import stays as it is"
 REBOUND = "the name is also bound to something other than this Celery module here"
+TASK_CLASS = (
+    "a task base class: shared_task combines it with the compat Task, so this module's tasks "
+    "move without it; moved, every @app.task(base=...) built on it elsewhere would switch too; "
+    "--include-app moves it"
+)
+CURRENT_APP_TASK = (
+    "a task made by current_app.task is a task of the current app, a Celery task while that "
+    "is a celery.Celery (current_app is the same object in the compat layer); declare it with "
+    "shared_task to move it"
+)
+
+
+def module_use_stays(use: str, line: int, why: str) -> str:
+    """Why a module imported by name (``from celery import states``) stays: one of its uses
+    here is not offered by its compat module (or stays on Celery)."""
+    return f"its use {use} (line {line}) {why}: the module stays whole"
+
 
 _BOM = "\ufeff"
 
@@ -163,6 +181,13 @@ def write_file(rewrite: Rewrite) -> bool:
         raise MigrationError(f"{rewrite.path}: changed on disk since it was read; run again")
     data = rewrite.migrated.encode(rewrite.encoding)
     mode = stat.S_IMODE(target.stat().st_mode)
+    # replacing needs only the folder to be writable: a file made read-only (generated or
+    # vendored code) is refused as an in-place write would be, for root too
+    if not mode & 0o222 or not os.access(target, os.W_OK):
+        raise MigrationError(
+            f"{rewrite.path}: read-only, not rewritten; make it writable (chmod u+w) to "
+            "migrate it, or leave it out with --exclude"
+        )
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(handle, "wb") as out:
@@ -195,7 +220,12 @@ def _parse_ast(text: str, path: str) -> ast.Module:
     try:
         return ast.parse(text, filename=path)
     except SyntaxError as error:
-        raise MigrationError(f"{path}:{error.lineno or 0}: cannot parse: {error.msg}") from None
+        version = f"Python {sys.version_info.major}.{sys.version_info.minor}"
+        raise MigrationError(
+            f"{path}:{error.lineno or 0}: cannot parse: {error.msg} (read as {version}: for "
+            "newer syntax, run pynenc-celery migrate with the Python version the project "
+            "runs on)"
+        ) from None
     except ValueError as error:  # null bytes
         raise MigrationError(f"{path}: cannot parse: {error}") from None
 

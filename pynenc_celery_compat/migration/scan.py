@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from pynenc_celery_compat.migration import catalog as cat
 from pynenc_celery_compat.migration import catalog_app as app_cat
-from pynenc_celery_compat.migration import scan_calls, scan_defs
+from pynenc_celery_compat.migration import scan_calls, scan_defs, scan_exprs
 from pynenc_celery_compat.migration.audit import Finding
 from pynenc_celery_compat.migration.catalog import Rating
 from pynenc_celery_compat.migration.catalog_names import (
@@ -24,6 +24,8 @@ from pynenc_celery_compat.migration.catalog_names import (
     is_celery,
     is_compat,
 )
+from pynenc_celery_compat.migration.catalog_settings import Recheck
+from pynenc_celery_compat.migration.scan_scopes import Scopes, parameters
 from pynenc_celery_compat.migration.scan_settings import Settings
 from pynenc_celery_compat.migration.scan_values import (
     Dep,
@@ -44,20 +46,23 @@ def celeryish(module: str) -> bool:
     return is_celery(module) or is_compat(module) or module.split(".", 1)[0] in _ECOSYSTEM
 
 
-class Scanner(ast.NodeVisitor):
+class Scanner(Scopes):
     """Reads one module; :attr:`out` holds what it found."""
 
     def __init__(self, path: str, module: str, *, is_test: bool, is_package: bool) -> None:
+        super().__init__()
         self.out = ModuleScan(path, module)
         self.module = module
         self.package = module if is_package else module.rpartition(".")[0]
         self.is_test = is_test
-        self.names: dict[str, Val] = {}  #: module-level bindings
-        self.scopes: list[dict[str, Val]] = []  #: function scopes, innermost last
         self.in_task: list[bool] = []
         self.classes: list[str] = []  #: enclosing classes: "task", "other"
         self.class_names: list[str] = []
         self.values: dict[str, ast.expr] = {}  #: module-level assignments (beat schedules)
+        #: module-level names changed in place since they were assigned (``X.update(…)``)
+        self.mutated: set[str] = set()
+        #: module-level functions (a beat schedule one of them returns)
+        self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.settings = Settings(self)
         self.called: set[int] = set()  #: ids of Attribute nodes that are called
         self.reported: set[int] = set()  #: ids of nodes already reported
@@ -73,6 +78,8 @@ class Scanner(ast.NodeVisitor):
         for statement in tree.body:  # defined later in the module, used earlier (by functions)
             if isinstance(statement, (*_FUNCTIONS, ast.ClassDef)):
                 self.names[statement.name] = Val("qual", f"{self.module}.{statement.name}")
+            if isinstance(statement, _FUNCTIONS):
+                self.functions[statement.name] = statement
         self.visit(tree)
         self.settings.finish(tree)
         return self.out
@@ -85,6 +92,8 @@ class Scanner(ast.NodeVisitor):
         rating: Rating,
         dep: Dep | None = None,
         by_app: dict[str, Rating] | None = None,
+        *,
+        recheck: Recheck | None = None,
     ) -> None:
         finding = Finding(
             path=self.out.path,
@@ -96,7 +105,7 @@ class Scanner(ast.NodeVisitor):
             reason=rating.reason,
             section=rating.section,
         )
-        self.out.pending.append(Pending(finding, dep, by_app))
+        self.out.pending.append(Pending(finding, dep, by_app, recheck))
         if dep is None and by_app is None:
             self.out.related = True
 
@@ -113,34 +122,21 @@ class Scanner(ast.NodeVisitor):
 
     # -- names --------------------------------------------------------------------------------
 
-    def bind(self, name: str, val: Val | None) -> None:
-        scope = self.scopes[-1] if self.scopes else self.names
-        if val is None:
-            scope.pop(name, None)
-        else:
-            scope[name] = val
-
-    def lookup(self, name: str) -> Val | None:
-        for scope in reversed(self.scopes):
-            if name in scope:
-                return scope[name]
-        return self.names.get(name)
-
     def classify(self, node: ast.expr | None) -> Val | None:
         """What ``node`` is, as far as the audit can tell (``None``: nothing Celery's)."""
         if isinstance(node, ast.Name):
             return self.lookup(node.id)
         if isinstance(node, ast.Attribute):
-            return scan_calls.attribute_value(self, node)
+            return scan_exprs.attribute_value(self, node)
         if isinstance(node, ast.Call):
-            return scan_calls.call_value(self, node)
+            return scan_exprs.call_value(self, node)
         if isinstance(node, ast.Subscript):
             base = self.classify(node.value)
             if base is not None and base.kind == "app_tasks":
                 return Val("task", app=base.app, dep=base.dep)
             return None
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            return scan_calls.pipe_value(self, node)
+            return scan_exprs.pipe_value(self, node)
         if isinstance(node, ast.Await):
             return None
         return None
@@ -202,7 +198,8 @@ class Scanner(ast.NodeVisitor):
                 self.decorator_calls.add(id(decorator))
             self.visit(decorator)
         task = decorated.task
-        scope: dict[str, Val] = {}
+        # a parameter shadows the module's name (``def init_app(app)`` is not its app)
+        scope: dict[str, Val | None] = dict.fromkeys(parameters(node.args))
         params = [*node.args.posonlyargs, *node.args.args]
         in_class = self.classes[-1] if self.classes else ""
         if task is not None and task.bind and params:
@@ -244,11 +241,6 @@ class Scanner(ast.NodeVisitor):
         self.class_names.pop()
         self.classes.pop()
 
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        self.scopes.append({})
-        self.visit(node.body)
-        self.scopes.pop()
-
     # -- assignments --------------------------------------------------------------------------
 
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -269,11 +261,14 @@ class Scanner(ast.NodeVisitor):
             if val is not None and val.kind == "app" and at_module and not val.dep:
                 qual = f"{self.module}.{name}"
                 self.out.apps[qual] = val.app
+                if val.own:
+                    self.out.own_apps.add(qual)
                 val = Val("app", qual, val.app, own=val.own)
             if val is not None and val.kind == "task" and at_module:
                 self.out.tasks[f"{self.module}.{name}"] = val.dep
             if at_module:
                 self.values[name] = value
+                self.settings.beat.module_value(f"{self.module}.{name}", value)
                 if val is not None and val.kind == "qual":
                     self.out.aliases[f"{self.module}.{name}"] = val.qual
                 self.settings.module_level(name, value, node)
@@ -288,19 +283,13 @@ class Scanner(ast.NodeVisitor):
             self.settings.attribute(target, value, node)
             self.visit(target.value)
         elif isinstance(target, ast.Subscript):
+            if isinstance(target.value, ast.Name) and not self.scopes:
+                self.mutated.add(target.value.id)
             self.settings.item(target, value, node)
             self.visit(target.value)
         elif isinstance(target, ast.Tuple | ast.List):
             for element in target.elts:
                 self.assign(element, value, None, node)
-
-    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
-        for item in node.items:
-            if isinstance(item.optional_vars, ast.Name):
-                self.bind(item.optional_vars.id, self.classify(item.context_expr))
-        self.generic_visit(node)
-
-    visit_AsyncWith = visit_With
 
     # -- uses ---------------------------------------------------------------------------------
 
@@ -317,7 +306,7 @@ class Scanner(ast.NodeVisitor):
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
         if isinstance(node.op, ast.BitOr) and id(node) not in self.reported:
-            val = scan_calls.pipe_value(self, node)
+            val = scan_exprs.pipe_value(self, node)
             if val is not None:
                 inner = node.left
                 while isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.BitOr):

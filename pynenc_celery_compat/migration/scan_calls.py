@@ -1,4 +1,5 @@
-"""What calls and attribute reads are, and the findings they make (see :mod:`.scan`)."""
+"""The findings calls and attribute reads make (see :mod:`.scan`; what an expression is:
+:mod:`.scan_exprs`)."""
 
 from __future__ import annotations
 
@@ -8,130 +9,32 @@ from typing import TYPE_CHECKING
 from pynenc_celery_compat.migration import catalog as cat
 from pynenc_celery_compat.migration import catalog_app as app_cat
 from pynenc_celery_compat.migration import catalog_results as res
+from pynenc_celery_compat.migration import catalog_settings as rules
 from pynenc_celery_compat.migration import scan_defs
 from pynenc_celery_compat.migration.catalog_names import import_rating, is_celery, is_compat
+from pynenc_celery_compat.migration.scan_exprs import ANONYMOUS, anonymous
 from pynenc_celery_compat.migration.scan_values import (
     Dep,
     Val,
     from_qual,
-    is_stdlib,
+    maybe_app,
+    options,
+    spread_api,
     task_candidate,
 )
 
 if TYPE_CHECKING:
     from pynenc_celery_compat.migration.scan import Scanner
 
-_SIG_METHODS = frozenset({"s", "si", "signature", "subtask", "map", "starmap", "chunks"})
-_RESULT_METHODS = frozenset({"delay", "apply_async", "AsyncResult"})
-#: methods taken as a task's on a receiver the audit cannot trace, in a module using Celery
-_ANONYMOUS = frozenset({"delay", "apply_async"})
 _PATCHABLE = frozenset({"delay", "apply_async", "s", "si", "apply", "signature", "retry"})
 _RESULT_CALL = cat.ok("results", "a call's result by id, read from pynenc (compat class)")
-
-
-# -- values ------------------------------------------------------------------------------------
-
-
-def attribute_value(s: Scanner, node: ast.Attribute) -> Val | None:
-    base = s.classify(node.value)
-    if base is None:
-        return None
-    attr, kind = node.attr, base.kind
-    if kind == "qual":
-        return from_qual(f"{base.qual}.{attr}", base.dep)
-    if kind == "app":
-        if attr in ("conf", "control"):
-            return Val(attr, app=base.app, dep=base.dep)
-        if attr == "tasks":
-            return Val("app_tasks", app=base.app, dep=base.dep)
-        if attr in app_cat.APP_SIGNALS:
-            return Val("app_signal", attr, base.app, base.dep)
-        if attr == "Task":
-            return Val("task_class", app=base.app, dep=base.dep)
-        return None
-    if kind in ("self", "task") and attr == "request":
-        return Val("request", dep=base.dep)
-    if kind == "self" and attr == "app":
-        return Val("app", app=app_cat.UNKNOWN_APP, dep=base.dep)
-    if kind == "schedule":
-        return Val("schedule", f"{base.qual}.{attr}")
-    return None
-
-
-def call_value(s: Scanner, node: ast.Call) -> Val | None:
-    func = node.func
-    if not isinstance(func, ast.Attribute):
-        return callable_value(node, s.classify(func))
-    method = func.attr
-    base = s.classify(func.value)
-    if base is None:
-        if method in _ANONYMOUS and _anonymous(func.value):
-            return Val("result", dep=("related", s.module))
-        return None
-    kind = base.kind
-    candidate, dep = task_candidate(base, method)
-    if candidate and (method in _SIG_METHODS or method in _RESULT_METHODS or method == "apply"):
-        if method in _SIG_METHODS:
-            return Val("sig", dep=dep)
-        return Val("eager_result" if method == "apply" else "result", dep=dep)
-    if kind == "qual":
-        return callable_value(node, from_qual(f"{base.qual}.{method}", base.dep))
-    if kind == "sig":
-        if method in ("delay", "apply_async", "freeze"):
-            return Val("result", dep=base.dep)
-        if method == "apply":
-            return Val("eager_result", dep=base.dep)
-        if method in ("set", "clone", "on_error", "link", "link_error", "s", "si", "group"):
-            return Val("sig", dep=base.dep)
-    if kind == "result_class" and method == "restore":
-        return Val("result", dep=base.dep)
-    if kind == "app":
-        if method in ("AsyncResult", "send_task", "GroupResult"):
-            return Val("result", dep=base.dep)
-        if method == "signature":
-            return Val("sig", dep=base.dep)
-        if method == "task" and node.args:
-            return Val("task", app=base.app, dep=base.dep)
-    return None
-
-
-def _anonymous(receiver: ast.expr) -> bool:
-    """A receiver the audit cannot trace that may still be a task (``task.delay()`` on a
-    parameter or a local): not one reached through ``self`` or ``cls`` (an object's own
-    pool or helper)."""
-    while isinstance(receiver, ast.Attribute):
-        receiver = receiver.value
-    return isinstance(receiver, ast.Name) and receiver.id not in ("self", "cls")
-
-
-def callable_value(node: ast.Call, val: Val | None) -> Val | None:
-    if val is None:
-        return None
-    kind = val.kind
-    if kind == "qual" and is_stdlib(val.qual):
-        return Val("other")  # a pool, a thread: not to be taken for a task
-    if kind == "app_class":
-        return Val("app", app=val.app, own=val.own)
-    if kind == "canvas":
-        return Val("sig")
-    if kind == "result_class":
-        return Val("result")
-    if kind == "shared_task" and node.args:
-        return Val("task")
-    if kind == "task_class":
-        return Val("task", app=val.app, dep=val.dep)
-    if kind == "schedule":
-        return Val("schedule", val.qual)
-    return None
-
-
-def pipe_value(s: Scanner, node: ast.BinOp) -> Val | None:
-    sides = [s.classify(node.left), s.classify(node.right)]
-    sigs = [side for side in sides if side is not None and side.kind == "sig"]
-    if not sigs:
-        return None
-    certain = [side for side in sigs if side.dep is None]
-    return Val("sig", dep=None if certain else sigs[0].dep)
+#: methods that change a dict in place
+_MUTATING = frozenset({"update", "setdefault", "pop", "popitem", "clear"})
+#: methods that make a name of the project's code an app, if the audit saw it made one
+_APP_METHODS = frozenset(
+    {"task", "send_task", "register_task", "add_periodic_task", *app_cat.APP_MEMBERS}
+    - set(cat.TASK_METHODS)
+)
 
 
 # -- uses --------------------------------------------------------------------------------------
@@ -153,16 +56,24 @@ def call(s: Scanner, node: ast.Call) -> None:
     method = func.attr
     base = s.classify(func.value)
     if base is None:
-        if method in _ANONYMOUS and _anonymous(func.value):
+        if isinstance(func.value, ast.Name) and method in _MUTATING and not s.scopes:
+            s.mutated.add(func.value.id)  # TASK_CONFIG.update(settings.X): no longer read
+        if method == "update":
+            _schedule_update(s, node, func.value)
+        elif method in ANONYMOUS and anonymous(func.value):
             task_method(s, node, method, ("related", s.module))
         elif s.is_test and method in ("patch", "object"):
             patched(s, node)
         return
+    if base.kind == "qual" and method in _APP_METHODS:
+        base = maybe_app(base) or base  # cel.send_task(): an app under any name
     candidate, dep = task_candidate(base, method)
     if base.kind == "self" and method in cat.SELF_MEMBERS:
         self_member(s, node, method, base.dep)
     elif candidate and method in cat.TASK_METHODS:
         task_method(s, node, method, dep)
+    elif candidate and method == "retry" and base.kind == "task":
+        self_member(s, node, method, dep, owner="task")
     elif base.kind == "qual":
         val = from_qual(f"{base.qual}.{method}", base.dep)
         if val.kind != "qual":
@@ -175,6 +86,16 @@ def call(s: Scanner, node: ast.Call) -> None:
             handler(s, node, base, method)
 
 
+def _schedule_update(s: Scanner, node: ast.Call, holder: ast.expr) -> None:
+    """``SCHEDULE.update({…})`` of a module's schedule, ``app.conf.beat_schedule.update``."""
+    if isinstance(holder, ast.Name) and rules.canonical(holder.id) == "beat_schedule":
+        s.settings.beat.add_update(holder.id, node)
+    elif isinstance(holder, ast.Attribute) and rules.canonical(holder.attr) == "beat_schedule":
+        conf = s.classify(holder.value)
+        if conf is not None and conf.kind == "conf":
+            s.settings.beat.conf_update(node, conf.dep)
+
+
 def task_method(s: Scanner, node: ast.Call, method: str, dep: Dep | None) -> None:
     feature, rating = cat.TASK_METHODS[method]
     s.emit(node, feature, f".{method}()", rating, dep)
@@ -183,20 +104,38 @@ def task_method(s: Scanner, node: ast.Call, method: str, dep: Dep | None) -> Non
 
 
 def call_options(s: Scanner, node: ast.Call, api: str, dep: Dep | None) -> None:
-    for keyword in node.keywords:
-        if keyword.arg is not None:
-            rating = cat.call_option(keyword.arg)
-            s.emit(keyword, "calling", f"{api}({keyword.arg}=)", rating, dep)
+    for name, where, value in options(s.values, s.mutated, node):
+        if name is None:
+            s.emit(where, "calling", spread_api(api, value), cat.UNREAD_OPTIONS["calling"], dep)
+        else:
+            s.emit(where, "calling", f"{api}({name}=)", cat.call_option(name), dep)
 
 
-def self_member(s: Scanner, node: ast.Call, method: str, dep: Dep | None) -> None:
+#: ``Task.retry``'s positional parameters
+_RETRY_PARAMETERS = ("args", "kwargs", "exc", "throw", "eta", "countdown", "max_retries")
+
+
+def self_member(
+    s: Scanner, node: ast.Call, method: str, dep: Dep | None, owner: str = "self"
+) -> None:
+    """A member of a running task: ``self.retry()``, or ``task.retry()`` called on the
+    task object inside its own body (Celery's retry of the current request)."""
     feature, rating = cat.SELF_MEMBERS[method]
-    s.emit(node, feature, f"self.{method}()", rating, dep)
-    if method == "retry":
-        for keyword in node.keywords:
-            if keyword.arg is not None:
-                option = cat.retry_option(keyword.arg)
-                s.emit(keyword, "calling", f"self.retry({keyword.arg}=)", option, dep)
+    s.emit(node, feature, f"{owner}.{method}()", rating, dep)
+    if method != "retry":
+        return
+    given = [
+        (name, arg, arg)
+        for name, arg in zip(_RETRY_PARAMETERS, node.args, strict=False)
+        if not (isinstance(arg, ast.Constant) and arg.value is None)
+    ]
+    for name, where, value in [*given, *options(s.values, s.mutated, node)]:
+        if name is None:
+            api = spread_api(f"{owner}.retry", value)
+            s.emit(where, "calling", api, cat.UNREAD_OPTIONS["calling"], dep)
+        else:
+            option = cat.retry_option(name)
+            s.emit(where, "calling", f"{owner}.retry({name}=)", option, dep)
 
 
 def callable_use(s: Scanner, node: ast.Call, val: Val) -> None:
@@ -214,11 +153,13 @@ def callable_use(s: Scanner, node: ast.Call, val: Val) -> None:
         module = val.qual.rpartition(".")[0]
         s.emit(node, "results", f"{name}()", rating or import_rating(module, name), val.dep)
     elif kind == "schedule" and name == "solar":
-        s.settings.solar_calls.append(node)
+        s.settings.beat.solar_calls.append(node)
     elif kind == "start_worker":
-        s.emit(node, "testing", "start_worker()", app_cat.START_WORKER)
+        compat = is_compat(val.qual)
+        rating = app_cat.START_WORKER if compat else app_cat.CELERYS_START_WORKER
+        s.emit(node, "testing", "start_worker()", rating)
     elif kind == "allow_join":
-        s.emit(node, "results", "allow_join_result()", res.RESULT_MEMBERS["get"])
+        s.emit(node, "results", "allow_join_result()", res.ALLOW_JOIN)
     elif kind == "qual":
         qual_use(s, node, val.qual)
 
@@ -238,13 +179,24 @@ def qual_use(s: Scanner, node: ast.Call, qual: str) -> None:
 
 
 def patched(s: Scanner, node: ast.Call) -> None:
-    """``patch("pkg.tasks.send.delay")``, ``patch.object(send, "delay")``."""
+    """``patch("pkg.tasks.send.delay")``, ``patch.object(send, "delay")``: a Celery use
+    when what is patched is a task (an rq job's ``delay`` is not)."""
     for index, arg in enumerate(node.args[:2]):
         text = arg.value if isinstance(arg, ast.Constant) else None
-        if isinstance(text, str) and text.rpartition(".")[2] in _PATCHABLE:
-            shown = f"patch({text!r})" if index == 0 else f"patch.object(…, {text!r})"
-            s.emit(node, "testing", shown, app_cat.PATCHED)
-            return
+        if not isinstance(text, str) or text.rpartition(".")[2] not in _PATCHABLE:
+            continue
+        if index == 0:
+            owner: Val | None = from_qual(text.rpartition(".")[0])
+            shown = f"patch({text!r})"
+        else:
+            owner = s.classify(node.args[0])
+            shown = f"patch.object(…, {text!r})"
+        candidate, dep = task_candidate(owner, "delay") if owner is not None else (False, None)
+        if candidate:
+            s.emit(node, "testing", shown, app_cat.PATCHED, dep)
+        elif owner is None:  # a receiver the audit cannot trace, in a module using Celery
+            s.emit(node, "testing", shown, app_cat.PATCHED, ("related", s.module))
+        return
 
 
 def attribute_read(s: Scanner, node: ast.Attribute) -> None:
@@ -270,8 +222,7 @@ def attribute_read(s: Scanner, node: ast.Attribute) -> None:
     elif kind == "app" and attr not in app_cat.APP_VALUES and not _private(attr):
         if base.own and attr not in app_cat.APP_MEMBERS:  # the project's own subclass
             return
-        feature, rating = app_cat.app_member(attr)
-        s.emit(node, feature, f"app.{attr}", rating, base.dep)
+        _app_member(s, node, base, attr, f"app.{attr}")
 
 
 # -- by receiver -------------------------------------------------------------------------------
@@ -284,7 +235,7 @@ def _on_app(s: Scanner, node: ast.Call, app: Val, method: str) -> None:
     elif method == "config_from_object":
         s.settings.config_from_object(node, app)
     elif method == "add_periodic_task":
-        s.settings.add_periodic_task(node, app)
+        s.settings.beat.add_periodic_task(node, app)
     elif method == "send_task":
         s.emit_on_app(node, "calling", "app.send_task()", app, app_cat.send_task)
         call_options(s, node, "app.send_task", app.dep)
@@ -293,8 +244,21 @@ def _on_app(s: Scanner, node: ast.Call, app: Val, method: str) -> None:
     elif method in app_cat.APP_VALUES or _private(method):
         return
     elif not (app.own and method not in app_cat.APP_MEMBERS):
-        feature, rating = app_cat.app_member(method)
-        s.emit(node, feature, f"app.{method}()", rating, app.dep)
+        _app_member(s, node, app, method, f"app.{method}()")
+
+
+def _app_member(s: Scanner, node: ast.expr, app: Val, name: str, api: str) -> None:
+    """A member of an app. One the audit does not know counts on an app it saw made
+    only: ``app`` imported from code it did not read may be a web framework's
+    (``app.run()``, ``app.config``)."""
+    if name == "pynenc":
+        s.emit_on_app(node, "app", api, app, app_cat.pynenc_member)
+        return
+    feature, rating = app_cat.app_member(name)
+    dep = app.dep
+    if name not in app_cat.APP_MEMBERS and dep is not None and dep[0] in ("app", "app!"):
+        dep = ("member", dep[1])
+    s.emit(node, feature, api, rating, dep)
 
 
 def _private(name: str) -> bool:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pynenc_celery_compat.migration import catalog as cat
 from pynenc_celery_compat.migration import catalog_app as app_cat
 from pynenc_celery_compat.migration.catalog_names import is_compat
-from pynenc_celery_compat.migration.scan_values import Dep, Val
+from pynenc_celery_compat.migration.scan_values import Dep, Val, maybe_app, options, spread_api
 
 if TYPE_CHECKING:
     from pynenc_celery_compat.migration.scan import Scanner
@@ -57,6 +57,8 @@ def decorators(s: Scanner, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Deco
         target = call.func if call is not None else decorator
         if isinstance(target, ast.Attribute) and target.attr == "task":
             app = s.classify(target.value) or s.app_for_name(target.value)
+            if app is not None and app.kind == "qual":
+                app = maybe_app(app)  # @cel.task on an app under any name
             if app is not None and app.kind == "app":
                 task = task_decorator(s, decorator, call, app)
             continue
@@ -86,6 +88,13 @@ def _other_decorator(
 ) -> None:
     if qual == "pytest.mark.celery":
         s.emit(decorator, "testing", "@pytest.mark.celery", app_cat.CELERY_MARK)
+    elif qual == "django.dispatch.receiver" and call is not None and call.args:
+        # @receiver(signals.task_received): Django connects Celery's signal
+        first = call.args[0]
+        for item in first.elts if isinstance(first, ast.List | ast.Tuple) else [first]:
+            signal = s.classify(item)
+            if signal is not None and signal.kind == "signal":
+                connect(s, decorator, signal)
     elif qual.startswith("pytest.fixture") and node.name in app_cat.PYTEST_FIXTURES:
         rating = app_cat.PYTEST_FIXTURES[node.name]
         s.emit(node, "testing", f"fixture {node.name} (defined)", rating)
@@ -105,14 +114,16 @@ def task_decorator(
         s.emit_on_app(decorator, "decorators", api, app, app_cat.app_task)
     dep = app.dep if app is not None else None
     bind = False
-    for keyword in call.keywords if call is not None else ():
-        if keyword.arg is None:
+    for name, where, value in options(s.values, s.mutated, call) if call is not None else ():
+        if name is None:
+            unread = cat.UNREAD_OPTIONS["decorators"]
+            s.emit(where, "decorators", spread_api(api, value), unread, dep)
             continue
-        truth = _truth(keyword.value)
-        if keyword.arg == "bind":
+        truth = _truth(value)
+        if name == "bind":
             bind = truth is True
-        rating = cat.task_option(keyword.arg, truth)
-        s.emit(keyword, "decorators", f"{api}({keyword.arg}=)", rating, dep)
+        rating = cat.task_option(name, truth)
+        s.emit(where, "decorators", f"{api}({name}=)", rating, dep)
     return TaskInfo(bind, dep, app.app if app is not None else app_cat.COMPAT_APP)
 
 
@@ -178,7 +189,7 @@ def fixtures(
     s: Scanner,
     node: ast.FunctionDef | ast.AsyncFunctionDef,
     params: list[ast.arg],
-    scope: dict[str, Val],
+    scope: dict[str, Val | None],
 ) -> None:
     """Celery's pytest fixtures taken by a test or a fixture."""
     for param in params:

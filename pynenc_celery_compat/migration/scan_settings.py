@@ -1,4 +1,4 @@
-"""Celery settings and beat entries in a module (see :mod:`.scan`).
+"""Celery settings in a module (see :mod:`.scan`; beat entries: :mod:`.scan_beat`).
 
 Settings are found where Celery reads them: ``app.conf.X = …``, ``app.conf.update(…)``,
 ``Celery(broker=…, backend=…, include=…)``, dict literals given to ``config_from_object``,
@@ -19,8 +19,9 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from pynenc_celery_compat.migration import catalog_settings as rules
-from pynenc_celery_compat.migration.catalog import unknown
+from pynenc_celery_compat.migration.catalog import Rating
 from pynenc_celery_compat.migration.catalog_app import APP_MEMBERS
+from pynenc_celery_compat.migration.scan_beat import Beat
 from pynenc_celery_compat.migration.scan_values import Dep, Val
 
 if TYPE_CHECKING:
@@ -30,17 +31,6 @@ _DJANGO_MARKERS = frozenset({"INSTALLED_APPS", "DATABASES", "ROOT_URLCONF", "SEC
 _STRONG = ("broker_", "result_", "task_", "worker_", "beat_")
 #: Celery(...) arguments that are settings under another name
 _APP_ARGUMENTS = {"broker": "broker_url", "backend": "result_backend", "include": "include"}
-_TIMEDELTA = {
-    "weeks": 604800.0,
-    "days": 86400.0,
-    "hours": 3600.0,
-    "minutes": 60.0,
-    "seconds": 1.0,
-    "milliseconds": 0.001,
-    "microseconds": 0.000001,
-}
-_TIMEDELTA_ORDER = ("days", "seconds", "microseconds", "milliseconds", "minutes", "hours")
-_NOT_JSON = frozenset({"datetime", "date", "time", "Decimal", "UUID", "timedelta"})
 
 
 @dataclass
@@ -75,8 +65,7 @@ class Settings:
         self.s: Scanner = weakref.proxy(scanner)
         self.uses: list[_Use] = []
         self.assigned: set[str] = set()
-        self.solar_calls: list[ast.Call] = []
-        self.consumed: set[int] = set()
+        self.beat = Beat(scanner)
 
     # -- where settings are written -----------------------------------------------------------
 
@@ -118,20 +107,18 @@ class Settings:
     def item(self, target: ast.Subscript, value: ast.expr, node: ast.stmt) -> None:
         """``app.conf["X"] = …``, ``app.conf.beat_schedule["entry"] = {…}``."""
         key = _key(target.slice)
-        if key is None:
-            return
         base = self.s.classify(target.value)
-        if base is not None and base.kind == "conf":
+        if key is not None and base is not None and base.kind == "conf":
             self.explicit(node, f"app.conf[{key!r}]", key, value, base.dep)
             return
+        shown = repr(key) if key is not None else ast.unparse(target.slice)  # f"x-{k}"
         holder = target.value
-        if isinstance(holder, ast.Attribute) and holder.attr in (
-            "beat_schedule",
-            "CELERY_BEAT_SCHEDULE",
-        ):
+        if isinstance(holder, ast.Attribute) and rules.canonical(holder.attr) == "beat_schedule":
             conf = self.s.classify(holder.value)
             if conf is not None and conf.kind == "conf":
-                self.entry(key, node, value, conf.dep)
+                self.beat.entry(shown, node, value, conf.dep)
+        elif isinstance(holder, ast.Name) and rules.canonical(holder.id) == "beat_schedule":
+            self.beat.add_item(holder.id, shown, node, value)  # SCHEDULE["x"] = {…}
 
     def update(self, call: ast.Call, conf: Val) -> None:
         for keyword in call.keywords:
@@ -186,137 +173,6 @@ class Settings:
         elif source is not None:
             self.mapping(source, "app.config_from_object", app.dep)
 
-    # -- beat ---------------------------------------------------------------------------------
-
-    def add_periodic_task(self, call: ast.Call, app: Val) -> None:
-        options = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
-        schedule = call.args[0] if call.args else options.get("schedule")
-        self.s.emit(call, "beat", "app.add_periodic_task()", rules.ADD_PERIODIC, app.dep)
-        self.rate_schedule(call, "add_periodic_task", schedule, options, app.dep)
-        for name, value in options.items():
-            if name not in ("schedule", "sig", "name", "args", "kwargs", "relative"):
-                api = f"add_periodic_task({name}=)"
-                self.s.emit(value, "beat", api, rules.beat_option(name), app.dep)
-
-    def entries(self, node: ast.expr | None, dep: Dep | None) -> None:
-        if isinstance(node, ast.Name) and node.id in self.s.values:
-            node = self.s.values[node.id]
-        if not isinstance(node, ast.Dict):
-            return
-        for key_node, value in zip(node.keys, node.values, strict=True):
-            key = _key(key_node)
-            if key is not None and key_node is not None:
-                self.entry(key, key_node, value, dep)
-
-    def entry(self, name: str, at: ast.AST, node: ast.expr, dep: Dep | None) -> None:
-        """One ``beat_schedule`` entry: its schedule, ``relative``, options and arguments."""
-        fields: dict[str, ast.expr] = {}
-        if isinstance(node, ast.Dict):
-            keys = (_key(key) for key in node.keys)
-            fields = {key: value for key, value in zip(keys, node.values, strict=True) if key}
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "dict"
-        ):
-            fields = {kw.arg: kw.value for kw in node.keywords if kw.arg is not None}
-        else:
-            self.s.emit(at, "beat", f"beat_schedule[{name!r}]", unknown("beat", "the entry"), dep)
-            return
-        self.rate_schedule(at, f"beat_schedule[{name!r}]", fields.get("schedule"), fields, dep)
-        options = fields.get("options")
-        if isinstance(options, ast.Dict):
-            for key_node, value in zip(options.keys, options.values, strict=True):
-                key = _key(key_node)
-                unset = isinstance(value, ast.Constant) and value.value is None
-                if key is not None and key_node is not None and not unset:
-                    api = f"beat_schedule[{name!r}] options {key}="
-                    self.s.emit(key_node, "beat", api, rules.beat_option(key), dep)
-        for argument in ("args", "kwargs"):
-            self.arguments(name, fields.get(argument), dep)
-
-    def rate_schedule(
-        self, at: ast.AST, api: str, node: ast.expr | None, fields: dict[str, Any], dep: Dep | None
-    ) -> None:
-        kind, seconds, what = self.schedule_kind(node)
-        self.s.emit(at, "beat", f"{api}: {what}", rules.schedule(kind, what), dep)
-        relative = fields.get("relative")
-        if isinstance(relative, ast.Constant) and relative.value is True:
-            self.s.emit(relative, "beat", f"{api} relative=True", rules.relative(seconds), dep)
-
-    def schedule_kind(self, node: ast.expr | None, depth: int = 0) -> tuple[str, float | None, str]:
-        """``(kind, seconds of an interval, how it reads)`` of a schedule expression."""
-        if node is None:
-            return "missing", None, "no schedule"
-        if isinstance(node, ast.Name) and node.id in self.s.values and depth < 3:
-            return self.schedule_kind(self.s.values[node.id], depth + 1)
-        seconds = self.seconds(node)
-        if seconds is not None:
-            return "interval", seconds, ast.unparse(node)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return "string", None, repr(node.value)
-        shown = ast.unparse(node) if not isinstance(node, ast.Call) else ast.unparse(node.func)
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        if isinstance(node, ast.Call):
-            val = self.s.classify(node.func)
-            if val is not None and val.kind == "schedule":
-                name = val.qual.rpartition(".")[2]
-                if name == "solar":
-                    self.consumed.add(id(node))
-                    return "solar", None, "solar()"
-                if name in ("crontab", "from_string"):
-                    return "crontab", None, f"{shown}()"
-        return "other", None, f"{shown}()" if isinstance(node, ast.Call) else shown
-
-    def seconds(self, node: ast.expr) -> float | None:
-        """The seconds of an interval: a number, arithmetic on numbers, ``timedelta(…)``,
-        ``schedule(run_every=…)``; ``None`` when it is none of those."""
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            return None if isinstance(node.value, bool) else float(node.value)
-        if isinstance(node, ast.Name) and isinstance(self.s.values.get(node.id), ast.Constant):
-            return self.seconds(self.s.values[node.id])
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Add | ast.Sub):
-            left, right = self.seconds(node.left), self.seconds(node.right)
-            if left is None or right is None:
-                return None
-            if isinstance(node.op, ast.Mult):
-                return left * right
-            return left + right if isinstance(node.op, ast.Add) else left - right
-        if not isinstance(node, ast.Call):
-            return None
-        val = self.s.classify(node.func)
-        qual = val.qual if val is not None else ""
-        if qual.endswith("timedelta") and qual.startswith("datetime"):
-            return self._timedelta(node)
-        if val is not None and val.kind == "schedule" and qual.endswith(".schedule"):
-            every = node.args[0] if node.args else None
-            every = every or next((kw.value for kw in node.keywords if kw.arg == "run_every"), None)
-            return self.seconds(every) if every is not None else None
-        return None
-
-    def _timedelta(self, node: ast.Call) -> float | None:
-        parts = list(zip(_TIMEDELTA_ORDER, node.args, strict=False))
-        parts += [(kw.arg, kw.value) for kw in node.keywords if kw.arg in _TIMEDELTA]
-        total = 0.0
-        for unit, value in parts:
-            amount = self.seconds(value)
-            if amount is None:
-                return None
-            total += amount * _TIMEDELTA[unit]
-        return total
-
-    def arguments(self, entry: str, node: ast.expr | None, dep: Dep | None) -> None:
-        """Values of an entry's ``args``/``kwargs`` a trigger cannot store (JSON only)."""
-        for inner in ast.walk(node) if node is not None else ():
-            if not isinstance(inner, ast.Call):
-                continue
-            name = ast.unparse(inner.func).rpartition(".")[2]
-            api = f"beat_schedule[{entry!r}] args {name}()"
-            if name == "BeatLazyFunc":
-                self.s.emit(inner, "beat", api, rules.LAZY, dep)
-            elif name in _NOT_JSON:
-                self.s.emit(inner, "beat", api, rules.NOT_JSON, dep)
-
     # -- rating -------------------------------------------------------------------------------
 
     def finish(self, tree: ast.Module) -> None:
@@ -325,26 +181,56 @@ class Settings:
         django, config = self._django_like(), self._config_like()
         module_dep: Dep = ("config", self.s.module)
         backend = any(self._names_state_backend(use) for use in self.uses)
-        for use in self.uses:
+        literals = [_literal(use.value, self.s.values) for use in self.uses]
+        for use, literal in zip(self.uses, literals, strict=True):
+            self._store(use.name, literal)
+        for use, literal in zip(self.uses, literals, strict=True):
             dep = use.dep
             if use.source == "module" and not config and not (django and use.written.isupper()):
                 dep = module_dep
-            literal = _literal(use.value, self.s.values)
             if use.name is None:
-                rating = unknown("settings", f"setting {use.written}")
+                rating = rules.NOT_A_SETTING
             else:
                 rating = rules.setting(use.name, literal, pynenc_state_backend=backend)
-            self.s.emit(use.node, "settings", use.api, rating, dep)
+            rating, recheck = self._stores_rating(use.name, literal, rating)
+            self.s.emit(use.node, "settings", use.api, rating, dep, recheck=recheck)
             if use.name == "beat_schedule":
-                self.entries(use.value, dep)
-        for call in self.solar_calls:
-            if id(call) not in self.consumed:
-                self.s.emit(call, "beat", "solar()", rules.schedule("solar"))
+                holder = use.written if use.source == "module" else ""
+                self.beat.schedule(use.node, use.value, dep, holder)
+        self.beat.finish()
 
     def _names_state_backend(self, use: _Use) -> bool:
-        if use.name != "pynenc" or not isinstance(use.value, ast.Dict):
+        """The ``pynenc`` setting names a state backend: only ``state_backend_url`` spares a
+        result backend pynenc has none for (``pynenc_celery_compat.config``)."""
+        if use.name != "pynenc":
             return False
-        return any(_key(key) in ("state_backend_url", "state_backend") for key in use.value.keys)
+        value = _literal(use.value, self.s.values)
+        return isinstance(value, dict) and "state_backend_url" in value
+
+    def _store(self, name: str | None, literal: Any) -> None:
+        """Where the module says pynenc keeps call states: a broker, a result backend."""
+        out = self.s.out
+        if name == "broker_url" and isinstance(literal, str):
+            out.brokers.add(literal)
+        elif name == "result_backend" and (literal is rules.UNREAD or literal):
+            out.backend = True  # rpc:// too: its own finding says what it needs
+        elif name == "pynenc" and isinstance(literal, dict) and "state_backend_url" in literal:
+            out.backend = True
+
+    def _stores_rating(
+        self, name: str | None, literal: Any, rating: Rating
+    ) -> tuple[Rating, rules.Recheck | None]:
+        """A broker or ``rpc://`` result backend is judged with the module's other settings,
+        else (set elsewhere) once every module has been read."""
+        out = self.s.out
+        if name == "broker_url" and isinstance(literal, str) and not out.backend:
+            return rating, rules.broker_recheck(literal)
+        if name == "result_backend" and rules.is_rpc(literal):
+            if out.brokers:
+                mine = rules.Stores(frozenset(out.brokers), backend=True)
+                return rules.rpc_recheck(mine) or rating, None
+            return rating, rules.rpc_recheck
+        return rating, None
 
     def _django_like(self) -> bool:
         path = PurePath(self.s.out.path)

@@ -9,16 +9,22 @@ at the same indentation, or after a ``;`` when it shared its line with other sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import (
+    ExpressionContextProvider,
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    ScopeProvider,
+)
 
-from pynenc_celery_compat.migration import split, uses
-from pynenc_celery_compat.migration.offered import compat_module_for, compat_module_of, why_kept
-from pynenc_celery_compat.migration.rewrite import APP_CLASS, NOT_OFFERED, STAR, Kept, Moved
+from pynenc_celery_compat.migration import from_modules, split, uses
+from pynenc_celery_compat.migration.offered import compat_module_of, destination
+from pynenc_celery_compat.migration.rewrite import NOT_OFFERED, STAR, Kept, Moved
 
 
 class ParseFailure(Exception):
@@ -43,27 +49,88 @@ def rewrite_module(text: str, *, include_app: bool) -> Result:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         raise ParseFailure(error.raw_line, error.message) from None
-    wrapper = MetadataWrapper(module)
-    needs_scopes = any(_imports_celery_module(n) for n in _imports(wrapper.module))
+    if "\f" in text and module.code != text:
+        # libcst drops a form feed that starts a line of code: refuse rather than lose it
+        line = _first_difference(text, module.code)
+        raise ParseFailure(
+            line,
+            "a form feed starts a line of code, which libcst would drop; put it on a line "
+            "of its own (as page breaks usually are) or leave the file out with --exclude",
+        )
+    # freshly parsed and not shared: no need for the wrapper's defensive deep copy
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    imports, from_imports = _import_statements(wrapper.module)
+    needs_scopes = any(_imports_celery_module(n) for n in imports)
+    if needs_scopes or from_modules.needs_plan(from_imports):
+        # one batched walk for the providers that can share it (cached in the wrapper)
+        wrapper.resolve_many(
+            [ScopeProvider, ParentNodeProvider, ExpressionContextProvider, PositionProvider]
+        )
     plan = (
         uses.plan_module_imports(wrapper, include_app=include_app)
         if needs_scopes
         else uses.ImportPlan()
     )
-    transformer = _Transformer(plan, include_app=include_app)
+    from_plan = (
+        from_modules.plan_from_imports(
+            wrapper,
+            uses.exported_names(wrapper.module),
+            from_imports,
+            include_app=include_app,
+        )
+        if from_modules.needs_plan(from_imports)
+        else from_modules.FromPlan()
+    )
+    transformer = _Transformer(plan, from_plan, include_app=include_app)
+    if plan.replacements:
+        transformer.descend = _ancestors(plan.replacements, wrapper.resolve(ParentNodeProvider))
     migrated = wrapper.visit(transformer)
-    return Result(migrated.code, [*plan.moved, *transformer.moved], [*plan.kept, *transformer.kept])
+    moved = [*plan.moved, *transformer.moved]
+    return Result(migrated.code, moved, [*plan.kept, *from_plan.notes, *transformer.kept])
+
+
+def _first_difference(text: str, code: str) -> int:
+    """The number of the first line where ``code`` differs from ``text``."""
+    lines = zip(text.split("\n"), code.split("\n"), strict=False)  # not at form feeds
+    for number, (ours, theirs) in enumerate(lines, 1):
+        if ours != theirs:
+            return number
+    return 1
+
+
+def _ancestors(
+    nodes: Iterable[cst.CSTNode], parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> set[cst.CSTNode]:
+    """``nodes`` and every node above them."""
+    found: set[cst.CSTNode] = set()
+    for node in nodes:
+        current: cst.CSTNode | None = node
+        while current is not None and current not in found:
+            found.add(current)
+            current = parents.get(current)
+    return found
 
 
 class _Transformer(cst.CSTTransformer):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self, plan: uses.ImportPlan, *, include_app: bool) -> None:
+    def __init__(
+        self, plan: uses.ImportPlan, from_plan: from_modules.FromPlan, *, include_app: bool
+    ) -> None:
         super().__init__()
         self.plan = plan
+        self.from_plan = from_plan
         self.include_app = include_app
         self.moved: list[Moved] = []
         self.kept: list[Kept] = []
+        #: the expressions holding a use to rewrite (the others are not walked into: most
+        #: of a module is expressions, and imports are statements)
+        self.descend: set[cst.CSTNode] = set()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.BaseExpression) and node not in self.descend:
+            return False
+        return super().on_visit(node)
 
     # uses of ``import celery…`` names
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
@@ -90,7 +157,16 @@ class _Transformer(cst.CSTTransformer):
         if len(original_node.body) == 1 and len(body) > 1:
             # one statement on its line: each new statement on a line of its own, after it
             first = updated_node.with_changes(body=[body[0]])
-            rest = [cst.SimpleStatementLine(body=[statement]) for statement in body[1:]]
+            # a pragma at the end of the line (noqa, type: ignore) silenced something about
+            # the names: it goes with each new statement too
+            comment = updated_node.trailing_whitespace.comment
+            ending = updated_node.trailing_whitespace if split.is_pragma(comment) else None
+            rest = [
+                cst.SimpleStatementLine(body=[statement])
+                if ending is None
+                else cst.SimpleStatementLine(body=[statement], trailing_whitespace=ending)
+                for statement in body[1:]
+            ]
             return cst.FlattenSentinel([first, *rest])
         return updated_node.with_changes(body=body)
 
@@ -140,11 +216,12 @@ class _Transformer(cst.CSTTransformer):
         groups: dict[str, list[int]] = {"": []}
         for index, alias in enumerate(original.names):
             name = get_full_name_for_node(alias.name) or ""
-            target = _target(module, name, include_app=self.include_app)
+            target, reason = _target(module, name, include_app=self.include_app)
+            if target is not None and alias in self.from_plan.stays:
+                target, reason = None, self.from_plan.stays[alias]
             alias_line = self._line(alias)
             if target is None:
-                why = why_kept(module, name, app_reason=APP_CLASS, default=NOT_OFFERED)
-                self.kept.append(Kept(alias_line, module, name, why))
+                self.kept.append(Kept(alias_line, module, name, reason))
             else:
                 self.moved.append(Moved(alias_line, module, name, target))
             groups.setdefault(target or "", []).append(index)
@@ -159,8 +236,11 @@ class _Transformer(cst.CSTTransformer):
             for target, indexes in groups.items()
         ]
         if len(pieces) == 1:
-            return [statement.with_changes(module=pieces[0][0])]
-        return list(split.split_from(statement, pieces))
+            return [split.realign(statement, statement.with_changes(module=pieces[0][0]))]
+        return [
+            split.unwrap_single(split.realign(statement, piece))
+            for piece in split.split_from(statement, pieces)
+        ]
 
     def _import(self, original: cst.Import, statement: cst.Import) -> list[cst.BaseSmallStatement]:
         renamed = False
@@ -175,6 +255,15 @@ class _Transformer(cst.CSTTransformer):
             names.append(
                 alias.with_changes(name=_dotted(dotted), asname=alias.asname if keep_as else None)
             )
+        if renamed:  # an alias renamed to what an earlier one of the statement imports goes
+            seen: set[tuple[str, str | None]] = set()
+            unique: list[cst.ImportAlias] = []
+            for alias in names:
+                key = (get_full_name_for_node(alias.name) or "", alias.evaluated_alias)
+                if key not in seen:
+                    seen.add(key)
+                    unique.append(alias)
+            names = [*unique[:-1], unique[-1].with_changes(comma=names[-1].comma)]
         first = statement.with_changes(names=names) if renamed else statement
         extra = self.plan.extra.get(original, [])
         return [first, *(cst.Import(names=[cst.ImportAlias(name=_dotted(m))]) for m in extra)]
@@ -183,19 +272,20 @@ class _Transformer(cst.CSTTransformer):
         return self.get_metadata(PositionProvider, node).start.line
 
 
-def _target(module: str, name: str, *, include_app: bool) -> str | None:
+def _target(module: str, name: str, *, include_app: bool) -> tuple[str | None, str]:
     """Where ``from module import name`` moves to: the compat module offering ``name``, or,
     for a Celery module that has a compat module of the same name (``from
-    celery.contrib.testing import worker``), the compat module's package."""
-    offered = compat_module_for(module, name, include_app=include_app)
-    if offered is not None:
-        return offered
+    celery.contrib.testing import worker``), the compat module's package; else ``None``
+    and why it stays."""
+    target, reason = destination(module, name, include_app=include_app)
+    if target is not None or reason != NOT_OFFERED:
+        return target, reason
     compat = compat_module_of(f"{module}.{name}")
     if compat is not None and "." in compat:
         package, last = compat.rsplit(".", 1)
         if last == name:
-            return package
-    return None
+            return package, ""
+    return None, reason
 
 
 def _dotted(name: str) -> cst.Attribute | cst.Name:
@@ -204,15 +294,24 @@ def _dotted(name: str) -> cst.Attribute | cst.Name:
     return expression
 
 
-def _imports(module: cst.Module) -> list[cst.Import]:
-    found: list[cst.Import] = []
+def _import_statements(module: cst.Module) -> tuple[list[cst.Import], list[cst.ImportFrom]]:
+    """Every ``import`` and ``from … import`` statement of ``module`` (expressions, which
+    never hold one, are not walked into)."""
+    imports: list[cst.Import] = []
+    from_imports: list[cst.ImportFrom] = []
 
     class _Collect(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> None:
-            found.append(node)
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, cst.Import):
+                imports.append(node)
+                return False
+            if isinstance(node, cst.ImportFrom):
+                from_imports.append(node)
+                return False
+            return not isinstance(node, cst.BaseExpression)
 
     module.visit(_Collect())
-    return found
+    return imports, from_imports
 
 
 def _imports_celery_module(node: cst.Import) -> bool:

@@ -46,16 +46,17 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from pynenc_celery_compat.migration.narrowing import CLASS_TEST, in_class_test
 from pynenc_celery_compat.migration.offered import (
     CELERY_TO_COMPAT,
-    compat_module_for,
     compat_module_of,
-    why_kept,
+    destination,
+    narrower,
 )
 from pynenc_celery_compat.migration.rewrite import (
-    APP_CLASS,
     ASSIGNED,
     BARE_MODULE,
+    CURRENT_APP_TASK,
     EXPORTED,
     IN_STRING,
     NOT_OFFERED,
@@ -145,7 +146,7 @@ def plan_module_imports(wrapper: MetadataWrapper, *, include_app: bool) -> Impor
         modules = {b.module for b in found}
         rebound = foreign or len(modules) > 1
         _resolve(use, base, found[0].module, parents, contexts, plan, rebound, include_app)
-    exported = _exported(wrapper.module)
+    exported = exported_names(wrapper.module)
     for binding in by_alias.values():
         if binding.name in exported:
             # re-exported by name: the module object must stay what it is
@@ -227,11 +228,15 @@ def _resolve(
     if depth + 1 == len(attrs) and contexts.get(chain[-1]) in _WRITES:
         plan.kept.append(Kept(use.line, owner, name, ASSIGNED))
         return
-    compat = compat_module_for(owner, name, include_app=include_app)
+    compat, reason = destination(owner, name, include_app=include_app)
     if compat is None:
-        why = why_kept(owner, name, app_reason=APP_CLASS, default=NOT_OFFERED)
-        plan.kept.append(Kept(use.line, owner, name, why))
+        plan.kept.append(Kept(use.line, owner, name, reason))
         return
+    if narrower(owner, name) and in_class_test(chain[depth + 1], parents):
+        plan.kept.append(Kept(use.line, owner, name, CLASS_TEST.format(line=use.line)))
+        return
+    if owner == "celery" and name == "current_app" and attrs[depth + 1 : depth + 2] == ["task"]:
+        plan.kept.append(Kept(use.line, owner, "current_app.task", CURRENT_APP_TASK))
     use.prefix = chain[depth]
     use.compat = compat
     use.first_level = depth == 0
@@ -296,9 +301,14 @@ def _decide(
             plan.replacements[use.prefix] = use.compat
         needed = _unique(u.compat for u in moved if u.compat)
         if all(u.compat for u in binding.uses):  # no use left on Celery: replace the import
-            plan.renamed[binding.alias] = (needed[0], False)
-            provided.add((id(scope_of(binding.statement)), needed[0]))
-            needed = needed[1:]
+            # by a compat module this scope does not import yet (``import celery.states,
+            # celery.signals``: both bind ``celery``, one each); else a repeat, dropped later
+            scope = id(scope_of(binding.statement))
+            fresh = [m for m in needed if m not in already and (scope, m) not in provided]
+            pick = (fresh or needed)[0]
+            plan.renamed[binding.alias] = (pick, False)
+            provided.add((scope, pick))
+            needed = [m for m in needed if m != pick]
         needs[binding] = needed
     for binding, needed in needs.items():
         scope = id(scope_of(binding.statement))
@@ -324,7 +334,7 @@ def _plain_imports(module_scope: Scope) -> set[str]:
     return names
 
 
-def _exported(module: cst.Module) -> set[str]:
+def exported_names(module: cst.Module) -> set[str]:
     """The names listed in the module's ``__all__`` (literal lists and tuples of strings)."""
     names: set[str] = set()
     for line in module.body:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from pynenc_celery_compat.cli import cli
@@ -25,7 +26,7 @@ def test_tables_per_feature_and_summary() -> None:
     lines = result.output.splitlines()
     assert lines[0] == (
         "pynenc-celery audit: 12 Python files, 8 use Celery; 132 uses: 107 supported, "
-        "21 supported with a difference, 4 not supported"
+        "22 supported with a difference, 3 not supported"
     )
     headings = [line for line in lines if line.startswith("== ")]
     assert headings == [
@@ -55,7 +56,7 @@ def test_tables_per_feature_and_summary() -> None:
         "6 supported, 1 with a difference"
     )
     assert lines[-1] == (
-        "modules using Celery: 8; can switch now: 5; blocked: 3; could not be read: 0"
+        "modules using Celery: 8; can switch now: 6; blocked: 2; could not be read: 0"
     )
 
 
@@ -67,13 +68,13 @@ def test_json_document() -> None:
     assert document["counts"] == {
         "files": 12,
         "modules_using_celery": 8,
-        "can_switch_now": 5,
-        "blocked": 3,
+        "can_switch_now": 6,
+        "blocked": 2,
         "errors": 0,
         "findings": 132,
         "supported": 107,
-        "supported_with_a_difference": 21,
-        "not_supported": 4,
+        "supported_with_a_difference": 22,
+        "not_supported": 3,
     }
     finding = document["findings"][0]
     assert set(finding) == {
@@ -155,7 +156,7 @@ def test_exclude_and_no_tests() -> None:
 def test_show_unsupported_lists_only_what_blocks() -> None:
     result = run(str(DJANGO), "--show", "unsupported")
     rows = [line for line in result.output.splitlines() if ".py:" in line]
-    assert len(rows) == 4 and all("NOT SUPPORTED" in row for row in rows)
+    assert len(rows) == 3 and all("NOT SUPPORTED" in row for row in rows)
     assert "== summary by module ==" in result.output
 
 
@@ -170,3 +171,65 @@ def test_the_command_is_listed_and_imports_nothing_until_it_runs() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_no_python_files_is_a_usage_error(tmp_path: Path) -> None:
+    """An empty folder, or one without Python files, would pass a CI gate silently."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# docs\n")
+    for folder in ("empty", "docs"):
+        result = run(str(tmp_path / folder))
+        assert result.exit_code == 2, result.output
+        assert "no Python files" in result.output
+    result = run(str(DJANGO), "--exclude", "*.py")
+    assert result.exit_code == 2 and "no Python files" in result.output
+
+
+def test_files_that_cannot_be_read_say_why(tmp_path: Path) -> None:
+    (tmp_path / "good.py").write_text("from celery import shared_task\n")
+    (tmp_path / "binary.py").write_bytes(b"\x00\x01\x02celery\x00")
+    (tmp_path / "latin.py").write_bytes(b"from celery import shared_task\nx = '\xe9'\n")
+    (tmp_path / "declared.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\nfrom celery import shared_task\nx = '\xe9'\n"
+    )
+    (tmp_path / "dangling.py").symlink_to(tmp_path / "nowhere.py")
+    (tmp_path / "loop").mkdir()
+    (tmp_path / "loop" / "again").symlink_to(tmp_path / "loop")
+    result = run(str(tmp_path), "--json")
+    assert result.exit_code == 1
+    document = json.loads(result.output)
+    errors = {Path(e["path"]).name: e["error"] for e in document["errors"]}
+    assert set(errors) == {"binary.py", "latin.py"}  # a dangling link is no file: skipped
+    assert errors["binary.py"] == "does not parse: source code string cannot contain null bytes"
+    assert errors["latin.py"].startswith("does not parse: line 2: (unicode error) 'utf-8' codec")
+    assert {Path(m["path"]).name for m in document["modules"]} >= {"good.py", "declared.py"}
+
+
+def test_a_narrow_terminal_gets_wrapped_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal the reason goes under the row, fitted to its width (a path longer
+    than the terminal stays whole); piped, each use stays on one line (for grep)."""
+    from pynenc_celery_compat.migration.audit import audit_paths
+    from pynenc_celery_compat.migration.report import text
+
+    monkeypatch.chdir(DJANGO)
+    report = audit_paths(["."])
+    piped = text(report).splitlines()
+    wrapped = text(report, width=80).splitlines()
+    assert max(len(line) for line in piped) > 200
+    assert max(len(line) for line in wrapped) <= 80
+    assert len(wrapped) > len(piped)
+    row = next(i for i, line in enumerate(wrapped) if "solar()" in line and "NOT" in line)
+    assert wrapped[row].split()[-2:] == ["NOT", "SUPPORTED"]
+    assert wrapped[row + 1].startswith("      solar schedules are not supported")
+
+
+def test_the_summary_groups_a_blockers_lines(tmp_path: Path) -> None:
+    (tmp_path / "views.py").write_text(
+        "from celery import current_app as app\n\n"
+        "def a():\n    return app.control.ping()\n\n"
+        "def b():\n    return app.control.ping(), app.control.inspect()\n"
+    )
+    result = run(str(tmp_path))
+    line = next(line for line in result.output.splitlines() if line.startswith("  blocked"))
+    assert line.endswith("by: app.control.ping() (lines 4, 7), app.control.inspect() (line 7)")

@@ -11,6 +11,7 @@ from pynenc_celery_compat.migration.rewrite import (
     APP_CLASS,
     NOT_OFFERED,
     STAR,
+    TASK_CLASS,
     Kept,
     Moved,
     Rewrite,
@@ -30,14 +31,16 @@ def migrated(source: str, *, include_app: bool = False) -> Rewrite:
 def test_offered_names_move_and_the_app_class_stays() -> None:
     rewrite = migrated("from celery import shared_task, Celery, Task, group\n")
     assert rewrite.migrated == (
-        "from celery import Celery\nfrom pynenc_celery_compat import shared_task, Task, group\n"
+        "from celery import Celery, Task\nfrom pynenc_celery_compat import shared_task, group\n"
     )
     assert rewrite.moved == (
         Moved(1, "celery", "shared_task", "pynenc_celery_compat"),
-        Moved(1, "celery", "Task", "pynenc_celery_compat"),
         Moved(1, "celery", "group", "pynenc_celery_compat"),
     )
-    assert rewrite.kept == (Kept(1, "celery", "Celery", APP_CLASS),)
+    assert rewrite.kept == (
+        Kept(1, "celery", "Celery", APP_CLASS),
+        Kept(1, "celery", "Task", TASK_CLASS),
+    )
 
 
 def test_include_app_moves_the_app_class() -> None:
@@ -65,9 +68,9 @@ def test_nothing_offered_leaves_the_statement_untouched() -> None:
 
 
 def test_aliases_and_the_trailing_comment_stay_with_their_statement() -> None:
-    source = "from celery import shared_task as task, Celery as App, group  # noqa: F401\n"
+    source = "from celery import shared_task as task, Celery as App, group  # the API\n"
     assert migrated(source).migrated == (
-        "from celery import Celery as App  # noqa: F401\n"
+        "from celery import Celery as App  # the API\n"
         "from pynenc_celery_compat import shared_task as task, group\n"
     )
 
@@ -132,10 +135,9 @@ def test_a_backslash_continued_import() -> None:
         ("celery.exceptions", "Retry", "pynenc_celery_compat.exceptions"),
         ("celery.states", "SUCCESS", "pynenc_celery_compat.states"),
         ("celery.signals", "task_success", "pynenc_celery_compat.signals"),
-        ("celery.result", "AsyncResult", "pynenc_celery_compat.result"),
+        ("celery.result", "GroupResult", "pynenc_celery_compat.result"),
         ("celery.canvas", "chord", "pynenc_celery_compat.canvas"),
         ("celery.schedules", "crontab", "pynenc_celery_compat.schedules"),
-        ("celery.app.task", "Task", "pynenc_celery_compat.task"),
         (
             "celery.contrib.testing.worker",
             "start_worker",
@@ -153,11 +155,11 @@ def test_celery_submodules_move_to_their_compat_modules(
 
 
 def test_a_submodule_names_only_some_offered_names() -> None:
-    source = "from celery.result import ResultSet, AsyncResult as Result\n"
+    source = "from celery.result import ResultSet, GroupResult as Result\n"
     rewrite = migrated(source)
     assert rewrite.migrated == (
         "from celery.result import ResultSet\n"
-        "from pynenc_celery_compat.result import AsyncResult as Result\n"
+        "from pynenc_celery_compat.result import GroupResult as Result\n"
     )
     assert rewrite.kept == (Kept(1, "celery.result", "ResultSet", NOT_OFFERED),)
 

@@ -127,7 +127,7 @@ def test_a_use_through_a_celery_module_stops_there() -> None:
     # celery.exceptions has a compat module: a name it does not offer is not reached
     # through pynenc_celery_compat.exceptions (which would not have it)
     source = "import celery\nx = celery.exceptions.NotAnException\ny = celery.app.task.Task\n"
-    rewrite = migrated(source)
+    rewrite = migrated(source, include_app=True)
     assert rewrite.migrated == (
         "import celery\n"
         "import pynenc_celery_compat.task\n"
