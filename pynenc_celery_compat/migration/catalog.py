@@ -340,6 +340,8 @@ RETRY_OPTIONS: dict[str, Rating] = {
     name: ok("calling", "as Celery's retry()")
     for name in ("exc", "countdown", "eta", "max_retries", "args", "kwargs")
 }
+#: ``retry(throw=True)`` written out: the default, as Celery's
+RETRY_THROWN = ok("calling", "as Celery's retry(): raises Retry, the same call runs again")
 RETRY_OPTIONS["throw"] = differs(
     "retry-options",
     "throw=False sends the retry as a new call of the task (a new id, retries + 1); the "

@@ -134,7 +134,8 @@ def self_member(
             api = spread_api(f"{owner}.retry", value)
             s.emit(where, "calling", api, cat.UNREAD_OPTIONS["calling"], dep)
         else:
-            option = cat.retry_option(name)
+            thrown = name == "throw" and isinstance(value, ast.Constant) and value.value is True
+            option = cat.RETRY_THROWN if thrown else cat.retry_option(name)
             s.emit(where, "calling", f"{owner}.retry({name}=)", option, dep)
 
 

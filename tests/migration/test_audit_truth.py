@@ -170,25 +170,16 @@ def test_celerys_own_test_worker_does_not_run_compat_tasks(app: Celery) -> None:
 
 
 def test_what_is_rated_not_supported_fails_or_is_lost(app: Celery) -> None:
-    """``self.retry(args=)`` is ignored (the retry runs with the same arguments),
-    ``self.replace`` fails the task."""
+    """``self.replace`` fails the task."""
     source = """
         from celery import shared_task
 
         @shared_task(bind=True)
         def t(self, x):
-            self.retry(args=(x + 1,))
             raise self.replace(t.s(1))
         """
     found = {f.api: f.support for f in audit_source(textwrap.dedent(source))}
-    assert found["self.retry(args=)"] is NO
     assert found["self.replace()"] is NO
-
-    @app.task(bind=True, max_retries=1)
-    def again(self: Any, x: int) -> int:
-        if self.request.retries == 0:
-            raise self.retry(countdown=0, args=(x + 100,))
-        return x
 
     @app.task
     def add(x: int, y: int) -> int:
@@ -198,12 +189,46 @@ def test_what_is_rated_not_supported_fails_or_is_lost(app: Celery) -> None:
     def replaced(self: Any) -> None:
         raise self.replace(add.s(1, 2))
 
+    with (
+        start_worker(app, pool="threads", perform_ping_check=False),
+        pytest.raises(NotImplementedError),
+    ):
+        replaced.delay().get(timeout=30)
+
+
+def test_retry_arguments_are_supported_and_throw_false_is_a_new_call(app: Celery) -> None:
+    """``self.retry(args=)`` runs the retry with them (same id); ``throw=False`` is rated a
+    difference: the retry is a new call with an id of its own."""
+    source = """
+        from celery import shared_task
+
+        @shared_task(bind=True)
+        def t(self, x):
+            self.retry(args=(x + 1,), throw=False)
+        """
+    found = {f.api: f.support for f in audit_source(textwrap.dedent(source))}
+    assert found["self.retry(args=)"] is OK
+    assert found["self.retry(throw=)"] is DIFF
+
+    @app.task(bind=True, max_retries=1)
+    def again(self: Any, x: int) -> int:
+        if self.request.retries == 0:
+            raise self.retry(countdown=0, args=(x + 100,))
+        return x
+
+    @app.task(bind=True, max_retries=1)
+    def beside(self: Any, x: int) -> int:
+        if self.request.retries == 0:
+            self.retry(countdown=0, args=(x + 100,), throw=False)
+        return x
+
     with start_worker(app, pool="threads", perform_ping_check=False):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            assert again.delay(1).get(timeout=30) == 1  # not 101
-        with pytest.raises(NotImplementedError):
-            replaced.delay().get(timeout=30)
+        first = again.delay(1)
+        assert first.get(timeout=30) == 101
+        original = beside.delay(1)
+        assert original.get(timeout=30) == 1
+        [retried] = original.children
+        assert retried.id != original.id and retried.get(timeout=30) == 101
 
 
 def test_a_task_id_names_one_call(app: Celery) -> None:
