@@ -132,11 +132,12 @@ DJANGO_CELERY_EMAIL = Project(
         "migrated `send_emails` on the in-process runner (`default_retry_delay=0`), with an "
         "email backend that refuses two of four mails once: the first run returns 2, and "
         "each refused mail is retried once as its own call, which sends it.",
-        "Audit gaps seen here: `send_emails.retry(...)` (retry called on the task object, "
-        "not `self`) and `send_emails.get_logger()` are not reported; `@shared_task(**"
-        "TASK_CONFIG)` is rated supported with no word that its options (`ignore_result=True`, "
-        "`rate_limit`, `queue`, `delivery_mode` from settings) cannot be seen; for "
-        "celery-haystack-ng the same `ignore_result` is rated a difference.",
+        "Audit gaps seen in the first run (fixed on main since, as the audit above shows): "
+        "`send_emails.retry(...)` (retry called on the task object, not `self`) and "
+        "`send_emails.get_logger()` were not reported; `@shared_task(**TASK_CONFIG)` was "
+        "rated supported with no word that its options (`ignore_result=True`, `rate_limit`, "
+        "`queue`, `delivery_mode` from settings) cannot be seen; for celery-haystack-ng the "
+        "same `ignore_result` is rated a difference.",
     ),
 )
 
