@@ -38,7 +38,7 @@ from celery import schedules as celery_schedules
 
 from pynenc.exceptions import ConfigError, TaskDefinitionError
 from pynenc.trigger import TriggerBuilder
-from pynenc_celery_compat.calling import _BROKER_ONLY
+from pynenc_celery_compat.calling import BROKER_ONLY
 from pynenc_celery_compat.config import warn_once
 from pynenc_celery_compat.schedules import SOLAR_UNSUPPORTED, cron_expression
 
@@ -253,7 +253,7 @@ def call_options(name: str, options: Any) -> dict[str, Any]:
             continue
         if option in REFUSED:
             raise BeatScheduleError(f"beat entry {name!r}: options {option}= {REFUSED[option]}")
-        if option in IGNORED or option in _BROKER_ONLY:
+        if option in IGNORED or option in BROKER_ONLY:
             why = IGNORED.get(option, "it only means something to a Celery broker")
             warn_once(
                 f"beat-option-{name}-{option}",

@@ -20,7 +20,7 @@ from pynenc_celery_compat.routes import routed
 #: Not here: ``reply_to``, ``group_id`` and ``group_index``, which Celery's canvas code sets
 #: on the calls it makes (ignored without a warning), ``add_to_parent`` (honoured), and
 #: ``chain``/``chord`` (a canvas: see :func:`send`).
-_BROKER_ONLY = frozenset(
+BROKER_ONLY = frozenset(
     {
         "exchange",
         "exchange_type",
@@ -157,7 +157,7 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
     expires = options.get("expires")
     queue = options.get("queue")
     priority = options.get("priority")
-    unknown = [name for name in options if name in _BROKER_ONLY and options[name] is not None]
+    unknown = [name for name in options if name in BROKER_ONLY and options[name] is not None]
     for name in unknown:
         warn_unsupported(f"apply_async({name}=)", "ignored")
     if isinstance(queue, dict):  # a kombu Queue given as a dict, or routing output

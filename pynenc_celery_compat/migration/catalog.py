@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pynenc_celery_compat import calling
 from pynenc_celery_compat.migration.audit import Support
 
 GUIDE = "migration_guide/"
@@ -258,20 +259,8 @@ for _name in ("time_limit", "soft_time_limit", "serializer"):
         "per-call-time-limits-and-serializer-are-not-applied",
         f"not per call: pynenc's {_name} is the task's; warned about once",
     )
-for _name in (
-    "exchange",
-    "exchange_type",
-    "routing_key",
-    "delivery_mode",
-    "compression",
-    "mandatory",
-    "immediate",
-    "retry",
-    "retry_policy",
-    "connection",
-    "producer",
-    "stamped_headers",
-):
+# the options the compat layer's apply_async takes and leaves to the broker (its own list)
+for _name in sorted(calling.BROKER_ONLY - {"time_limit", "soft_time_limit", "serializer"}):
     CALL_OPTIONS[_name] = differs("broker-options", _BROKER)
 
 

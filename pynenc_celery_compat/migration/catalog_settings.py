@@ -21,7 +21,7 @@ from celery.app import defaults as celery_defaults
 from pynenc.exceptions import ConfigError
 from pynenc_celery_compat import settings as compat_settings
 from pynenc_celery_compat.beat import CALL_OPTIONS, CALL_OPTIONS_TOO, IGNORED, REFUSED
-from pynenc_celery_compat.calling import _BROKER_ONLY
+from pynenc_celery_compat.calling import BROKER_ONLY
 from pynenc_celery_compat.config import broker_url, state_backend_url
 from pynenc_celery_compat.migration.catalog import Rating, differs, no, ok, unknown
 
@@ -272,7 +272,7 @@ def beat_option(name: str) -> Rating:
         return differs(
             "beat-without-a-beat-process", f"no effect on a periodic call (warned): {IGNORED[name]}"
         )
-    if name in _BROKER_ONLY:
+    if name in BROKER_ONLY:
         return differs("broker-options", "a broker detail of Celery's: no effect (warned)")
     if name in CALL_OPTIONS or name in CALL_OPTIONS_TOO:
         return ok("beat", "an option of each periodic call")

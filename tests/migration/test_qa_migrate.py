@@ -5,8 +5,6 @@ Celery. Each case runs twice: the second run changes nothing."""
 
 from __future__ import annotations
 
-import ast
-
 import pytest
 
 from pynenc_celery_compat.migration.offered import CATCHES_BOTH
@@ -18,17 +16,8 @@ from pynenc_celery_compat.migration.rewrite import (
     Kept,
     Moved,
     Rewrite,
-    migrate_source,
 )
-
-
-def migrated(source: str, *, include_app: bool = False) -> Rewrite:
-    rewrite = migrate_source(source, path="mod.py", include_app=include_app)
-    ast.parse(rewrite.migrated)
-    again = migrate_source(rewrite.migrated, path="mod.py", include_app=include_app)
-    assert again.migrated == rewrite.migrated, "a second run changed the module"
-    assert not again.moved
-    return rewrite
+from tests.migration.helpers import migrated
 
 
 def assert_runs(rewrite: Rewrite) -> None:

@@ -3,8 +3,6 @@ layout and comments survive. Every case is run twice: the second run changes not
 
 from __future__ import annotations
 
-import ast
-
 import pytest
 
 from pynenc_celery_compat.migration.rewrite import (
@@ -14,18 +12,8 @@ from pynenc_celery_compat.migration.rewrite import (
     TASK_CLASS,
     Kept,
     Moved,
-    Rewrite,
-    migrate_source,
 )
-
-
-def migrated(source: str, *, include_app: bool = False) -> Rewrite:
-    rewrite = migrate_source(source, path="mod.py", include_app=include_app)
-    ast.parse(rewrite.migrated)
-    again = migrate_source(rewrite.migrated, path="mod.py", include_app=include_app)
-    assert again.migrated == rewrite.migrated, "a second run changed the module"
-    assert not again.moved
-    return rewrite
+from tests.migration.helpers import migrated
 
 
 def test_offered_names_move_and_the_app_class_stays() -> None:

@@ -3,8 +3,6 @@ the import that stays while a use remains, and the whole-module swap of an alias
 
 from __future__ import annotations
 
-import ast
-
 from pynenc_celery_compat.migration.rewrite import (
     APP_CLASS,
     ASSIGNED,
@@ -15,18 +13,8 @@ from pynenc_celery_compat.migration.rewrite import (
     REBOUND,
     Kept,
     Moved,
-    Rewrite,
-    migrate_source,
 )
-
-
-def migrated(source: str, *, include_app: bool = False) -> Rewrite:
-    rewrite = migrate_source(source, path="mod.py", include_app=include_app)
-    ast.parse(rewrite.migrated)
-    again = migrate_source(rewrite.migrated, path="mod.py", include_app=include_app)
-    assert again.migrated == rewrite.migrated, "a second run changed the module"
-    assert not again.moved
-    return rewrite
+from tests.migration.helpers import migrated
 
 
 def test_offered_uses_move_and_import_celery_stays_for_the_others() -> None:
