@@ -35,13 +35,19 @@ from pynenc.records import (
     encode_meta,
     fingerprint,
 )
-from pynenc.state_backend import sqlite_limits, sqlite_logs, sqlite_recent, sqlite_values
+from pynenc.state_backend import (
+    sqlite_limits,
+    sqlite_logs,
+    sqlite_reads,
+    sqlite_recent,
+    sqlite_runners,
+    sqlite_values,
+)
 from pynenc.state_backend._links import link_new, settle
 from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.sqlite_links import SqliteLinkOps
 from pynenc.state_backend.sqlite_schema import (
-    ACQUIRE_LEASE,
     COLUMNS,
     INSERT_HISTORY,
     INSERT_INVOCATION,
@@ -56,8 +62,6 @@ from pynenc.state_backend.sqlite_schema import (
 
 #: Seconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT = 30.0
-#: Ids per query in the reads of many invocations (``IN (?, …)``; SQLite allows more).
-READ_CHUNK = 500
 #: ``wait_final`` polls after this many seconds, doubling up to ``POLL_MAX``.
 POLL_FIRST = 0.0005
 POLL_MAX = 0.02
@@ -431,52 +435,25 @@ class SqliteStateBackend(StateBackend):
     ) -> list[InvocationSummary]:
         return sqlite_recent.recent(self, limit, task_id, statuses, queue)
 
-    # -- runners and leases --------------------------------------------------------------
+    # -- runners and leases (see sqlite_runners) ------------------------------------------
 
     def heartbeat(self, runner_id: str, timestamp: float) -> None:
-        with self._connection() as conn:
-            conn.execute(
-                "INSERT INTO pynenc_runners (app_id, runner_id, last_seen) VALUES (?, ?, ?) "
-                "ON CONFLICT (app_id, runner_id) DO UPDATE SET last_seen = excluded.last_seen",
-                (self.app_id, runner_id, timestamp),
-            )
+        sqlite_runners.heartbeat(self, runner_id, timestamp)
 
     def runners(self) -> dict[str, float]:
-        with self._connection() as conn:
-            rows = conn.execute(
-                "SELECT runner_id, last_seen FROM pynenc_runners WHERE app_id = ?",
-                (self.app_id,),
-            ).fetchall()
-        return dict(rows)
+        return sqlite_runners.runners(self)
 
     def forget_runner(self, runner_id: str) -> None:
-        with self._transaction() as conn:
-            for table in ("pynenc_runners", "pynenc_runner_info"):
-                conn.execute(
-                    f"DELETE FROM {table} WHERE app_id = ? AND runner_id = ?",
-                    (self.app_id, runner_id),
-                )
+        sqlite_runners.forget_runner(self, runner_id)
 
     def set_runner_info(self, runner_id: str, info: Mapping[str, Any]) -> None:
-        with self._connection() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO pynenc_runner_info (app_id, runner_id, info) "
-                "VALUES (?, ?, ?)",
-                (self.app_id, runner_id, json.dumps(dict(info))),
-            )
+        sqlite_runners.set_runner_info(self, runner_id, info)
 
     def runner_infos(self) -> dict[str, dict[str, Any]]:
-        with self._connection() as conn:
-            rows = conn.execute(
-                "SELECT runner_id, info FROM pynenc_runner_info WHERE app_id = ?",
-                (self.app_id,),
-            ).fetchall()
-        return {runner_id: json.loads(info) for runner_id, info in rows}
+        return sqlite_runners.runner_infos(self)
 
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
-        with self._connection() as conn:  # one statement: atomic without BEGIN
-            cursor = conn.execute(ACQUIRE_LEASE, (self.app_id, name, holder, now + ttl, now))
-            return cursor.rowcount == 1
+        return sqlite_runners.acquire_lease(self, name, holder, ttl, now)
 
     def purge(self) -> int:
         with self._transaction() as conn:
@@ -508,39 +485,11 @@ class SqliteStateBackend(StateBackend):
 
     def get_many(self, invocation_ids: Sequence[str]) -> list[InvocationRecord | None]:
         """One query per ``READ_CHUNK`` ids, all in one read transaction."""
-        rows: dict[str, Sequence[Any]] = {}
-        with self._snapshot() as conn:
-            for start in range(0, len(invocation_ids), READ_CHUNK):
-                chunk = invocation_ids[start : start + READ_CHUNK]
-                found = conn.execute(
-                    f"SELECT invocation_id, {COLUMNS} FROM pynenc_invocations WHERE app_id = ? "
-                    f"AND invocation_id IN ({', '.join('?' * len(chunk))})",
-                    (self.app_id, *chunk),
-                )
-                rows.update((row[0], row[1:]) for row in found)
-        return [
-            None
-            if (row := rows.get(invocation_id)) is None
-            else record_from_row(invocation_id, row)
-            for invocation_id in invocation_ids
-        ]
+        return sqlite_reads.records(self, invocation_ids, None)
 
     def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
         """One query per ``READ_CHUNK`` ids, all in one read transaction."""
-        histories: dict[str, list[StatusEntry]] = {i: [] for i in invocation_ids}
-        with self._snapshot() as conn:
-            for start in range(0, len(invocation_ids), READ_CHUNK):
-                chunk = invocation_ids[start : start + READ_CHUNK]
-                found = conn.execute(
-                    "SELECT invocation_id, status, timestamp, runner_id, reason "
-                    "FROM pynenc_history WHERE app_id = ? "
-                    f"AND invocation_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq",
-                    (self.app_id, *chunk),
-                )
-                for invocation_id, status, timestamp, runner_id, reason in found:
-                    entry = StatusEntry(InvocationStatus(status), timestamp, runner_id, reason)
-                    histories[invocation_id].append(entry)
-        return [list(histories[invocation_id]) for invocation_id in invocation_ids]
+        return sqlite_reads.history_many(self, invocation_ids)
 
     # -- concurrency control and rate limits (sqlite_limits.py) --------------------------
 
@@ -632,17 +581,4 @@ class SqliteStateBackend(StateBackend):
         self, invocation_ids: Sequence[str], status: InvocationStatus
     ) -> list[InvocationRecord | None]:
         """:meth:`get_many` of the rows in ``status`` only (the others are not decoded)."""
-        rows: dict[str, Sequence[Any]] = {}
-        with self._snapshot() as conn:
-            for start in range(0, len(invocation_ids), READ_CHUNK):
-                chunk = invocation_ids[start : start + READ_CHUNK]
-                found = conn.execute(
-                    f"SELECT invocation_id, {COLUMNS} FROM pynenc_invocations WHERE app_id = ? "
-                    f"AND status = ? AND invocation_id IN ({', '.join('?' * len(chunk))})",
-                    (self.app_id, status.value, *chunk),
-                )
-                rows.update((row[0], row[1:]) for row in found)
-        return [
-            None if (row := rows.get(inv)) is None else record_from_row(inv, row)
-            for inv in invocation_ids
-        ]
+        return sqlite_reads.records(self, invocation_ids, status)
