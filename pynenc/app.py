@@ -23,6 +23,7 @@ from pynenc.state_backend import StateBackend, create_state_backend
 from pynenc.task import Task
 from pynenc.trigger.manager import TriggerManager, refuse_triggers
 from pynenc.types import Func, Params, Result
+from pynenc.workflow.manager import Workflows
 
 
 class Purged(NamedTuple):
@@ -126,6 +127,12 @@ class Pynenc:
     @cached_property
     def orchestrator(self) -> Orchestrator:
         return Orchestrator(self)
+
+    @cached_property
+    def workflows(self) -> Workflows:
+        """The app's workflows seen from outside: ``get``, ``list``, ``resume``, ``cancel``
+        (see ``docs/workflows.md``)."""
+        return Workflows(self)
 
     @cached_property
     def client_data_store(self) -> ClientDataStore:

@@ -192,6 +192,31 @@ def _iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
 
 
+class WorkflowError(PynencError):
+    """Base of the errors of workflows (``task.wf``, ``app.workflows``)."""
+
+
+class NotInWorkflowError(WorkflowError, OutsideTaskError):
+    """``task.wf`` used where no invocation of that task is running (outside its function)."""
+
+
+class NonDeterministicWorkflowError(WorkflowError):
+    """A workflow run called its ``wf`` operations in another order, or with other tasks
+    or arguments, than when it first ran: its recorded values cannot be replayed."""
+
+
+class WorkflowStateError(WorkflowError, TypeError):
+    """A workflow's state, data or resume value is not JSON."""
+
+
+class WorkflowNotPausedError(WorkflowError):
+    """``app.workflows.resume`` of a workflow that is not PAUSED."""
+
+
+class WorkflowPausedError(InvocationError):
+    """The result of a workflow paused in dev sync mode, where nothing can wait for it."""
+
+
 class RemoteError(PynencError):
     """A task raised an exception whose class cannot be imported by the caller.
 
@@ -315,6 +340,12 @@ __all__ = [
     "TaskDefinitionError",
     "TaskNotFoundError",
     "TaskTimeoutError",
+    "NonDeterministicWorkflowError",
+    "NotInWorkflowError",
+    "WorkflowError",
+    "WorkflowNotPausedError",
+    "WorkflowPausedError",
+    "WorkflowStateError",
 ]
 
 

@@ -25,6 +25,9 @@ class InvocationStatus(StrEnum):
     SCHEDULED = "scheduled"  #: stored with a due time, published when due (not before)
     RUNNING = "running"  #: claimed by a runner, function executing
     RETRY = "retry"  #: failed with a retriable error, republished
+    #: a workflow run stopped at ``wf.pause()``: holds no runner, waits for
+    #: ``app.workflows.resume`` (back to REGISTERED) or a cancel; waiters keep waiting
+    PAUSED = "paused"
     REROUTED = "rerouted"  #: its runner died or stopped; republished for another runner
     SUCCESS = "success"  #: finished, result stored
     FAILED = "failed"  #: finished, exception stored

@@ -52,6 +52,7 @@ from pynenc.types import Func, Params, Result
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.compose import Sig
+    from pynenc.workflow.context import WorkflowContext
 
 ParamItem = tuple[Any, ...] | dict[str, Any] | Arguments
 
@@ -210,6 +211,18 @@ class Task(Generic[Params, Result]):
                 "(inside its function, on a runner or in dev sync mode)."
             )
         return invocation
+
+    @property
+    def wf(self) -> WorkflowContext:
+        """The workflow of the invocation of this task running in this thread: durable
+        state, deterministic values and child calls, pause/resume, continue-as-new (see
+        :class:`~pynenc.workflow.context.WorkflowContext` and ``docs/workflows.md``).
+
+        :raises NotInWorkflowError: no invocation of this task is running here.
+        """
+        from pynenc.workflow.context import context_for
+
+        return context_for(self)
 
     @cached_property
     def retriable_exceptions(self) -> tuple[type[Exception], ...]:

@@ -36,6 +36,8 @@ STATE_OF_STATUS: dict[InvocationStatus, str] = {  # Celery's names are plain str
     InvocationStatus.CANCELLED: REVOKED,
     # a canvas step waiting for the steps before it (Celery has not sent it yet)
     InvocationStatus.WAITING: PENDING,
+    # a workflow stopped at wf.pause(): started, not ready (Celery has no pause)
+    InvocationStatus.PAUSED: STARTED,
 }
 
 

@@ -21,6 +21,7 @@ from pynenc.cancellation import (
     default_canceller,
 )
 from pynenc.context import current_invocation
+from pynenc.exceptions import WorkflowPausedError
 from pynenc.identifiers import new_invocation_id
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
 from pynenc.invocation.progress import Progress, decode_progress, make_progress
@@ -28,6 +29,8 @@ from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus, StatusEntry
 from pynenc.timeouts import checked_timeout
 from pynenc.types import Params, Result
+from pynenc.workflow.journal import RunInfo, finish_continue, read_run, write_run
+from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 
 if TYPE_CHECKING:
     from pynenc.task import Task
@@ -138,6 +141,10 @@ class SyncInvocation(BaseInvocation[Params, Result]):
                     value: Any = self.task.run_function(self.arguments)
                     if self.task.is_async:
                         value = run_coroutine(value)
+                except WorkflowSignal as signal:  # wf.pause() / wf.continue_as_new()
+                    if self._workflow_signal(signal):
+                        continue
+                    return
                 except Exception as exc:
                     if self._cancel_error is not None:  # cancelled while it ran: that stands
                         self._error = self._cancel_error
@@ -166,6 +173,48 @@ class SyncInvocation(BaseInvocation[Params, Result]):
                 return
         finally:
             current_invocation.reset(token)
+
+    def _workflow_signal(self, signal: WorkflowSignal) -> bool:
+        """Apply a workflow body's signal inline; whether to run the body again (a
+        continue-as-new: the next run, with its arguments). A pause leaves it PAUSED,
+        kept by ``app.workflows`` for :meth:`resume_inline`."""
+        self.__dict__.pop("_wf", None)  # the next attempt counts its steps from the start
+        app = self.task.app
+        if isinstance(signal, ContinueAsNew):
+            backend = app.workflows.sync_backend
+            info = read_run(backend, self.invocation_id) or RunInfo(signal.run)
+            finish_continue(backend, self.invocation_id, info, None)
+            self.arguments = Arguments(signal.kwargs)
+            self._retries = 0
+            self._set(InvocationStatus.REGISTERED)
+            return True
+        assert isinstance(signal, WorkflowPause)
+        backend = app.workflows.sync_backend
+        info = read_run(backend, self.invocation_id) or RunInfo(signal.run)
+        info.run, info.paused = signal.run, signal.step
+        write_run(backend, self.invocation_id, info)
+        self._set(InvocationStatus.PAUSED)
+        self._history[-1] = self._history[-1]._replace(reason=f"paused: {signal.reason}")
+        self._error = WorkflowPausedError(
+            f"Workflow {self.invocation_id} ({self.task.task_id.key}) is PAUSED "
+            f"({signal.reason or 'no reason given'}). In dev sync mode nothing can wait for "
+            f"it: call app.workflows.resume({self.invocation_id!r}, value) to run it again "
+            "inline, then read the result."
+        )
+        app.workflows.keep_paused(self)
+        return False
+
+    def resume_inline(self) -> None:
+        """Run a workflow paused in dev sync mode again (``app.workflows.resume``)."""
+        self._error = None
+        self._set(InvocationStatus.REGISTERED)
+        self._execute()
+
+    def cancel_paused(self, reason: str | None) -> Cancellation:
+        """Cancel a workflow paused in dev sync mode (``app.workflows.cancel``)."""
+        answer = self.cancel(reason)
+        self._error = self._cancel_error
+        return answer
 
     def cancel(self, reason: str | None = None, by: str | None = None) -> Cancellation:
         """In dev sync mode the call ran the task before returning its invocation, so a

@@ -37,13 +37,26 @@ TRANSITIONS: dict[InvocationStatus, StatusRule] = {
     # (-> REGISTERED, or -> RETRY for a delayed retry), or ends it EXPIRED
     S.SCHEDULED: StatusRule(next=frozenset({S.REGISTERED, S.RETRY, S.EXPIRED, S.CANCELLED})),
     # RUNNING -> SCHEDULED: a retry with a delay; -> EXPIRED: that retry would be due
-    # after the invocation's expiry
+    # after the invocation's expiry; -> PAUSED: a workflow's wf.pause(); -> REGISTERED: a
+    # workflow's wf.continue_as_new() (the same invocation again, with new arguments)
     S.RUNNING: StatusRule(
         next=frozenset(
-            {S.SUCCESS, S.FAILED, S.RETRY, S.REROUTED, S.SCHEDULED, S.EXPIRED, S.CANCELLED}
+            {
+                S.SUCCESS,
+                S.FAILED,
+                S.RETRY,
+                S.REROUTED,
+                S.SCHEDULED,
+                S.EXPIRED,
+                S.CANCELLED,
+                S.PAUSED,
+                S.REGISTERED,
+            }
         ),
         owned=True,
     ),
+    # PAUSED: holds no runner; app.workflows.resume() -> REGISTERED (published again)
+    S.PAUSED: StatusRule(next=frozenset({S.REGISTERED, S.CANCELLED})),
     S.RETRY: StatusRule(next=frozenset({S.RUNNING, S.EXPIRED, S.CANCELLED})),
     S.REROUTED: StatusRule(next=frozenset({S.RUNNING, S.EXPIRED, S.CANCELLED})),
     S.SUCCESS: StatusRule(next=frozenset(), final=True),

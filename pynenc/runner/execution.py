@@ -36,6 +36,8 @@ from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
 from pynenc.runner import followers
 from pynenc.runner.outcomes import record_outcome
+from pynenc.workflow import moves
+from pynenc.workflow.signals import WorkflowSignal
 from pynenc.serializer import (
     deserialize_arguments,
     exception_to_payload,
@@ -273,6 +275,8 @@ def failure(
     """The outcome of an attempt that raised ``exc``: RETRY when the task's options earn
     it another try, else FAILED (a ``BaseException`` that is not an ``Exception`` never
     retries)."""
+    if isinstance(exc, WorkflowSignal):  # wf.pause() / wf.continue_as_new(): not a failure
+        return moves.outcome(exc, seconds)
     payload = exception_to_payload(exc)
     if isinstance(exc, Exception) and task.should_retry(exc, envelope.num_retries):
         # logged before it is published again: the next attempt's lines come after it
@@ -309,6 +313,9 @@ def record(
             outcome.retry_delay,
             _new_arguments(outcome, envelope),
         )
+        return
+    if outcome.status in moves.MOVES:  # a workflow paused, or continued as new
+        moves.record(app, envelope, runner_id, outcome)
         return
     if envelope.task_id in app.trigger.watched:  # a trigger waits for its outcome
         orchestrator.note_endings([(envelope.invocation_id, envelope.task_id)])

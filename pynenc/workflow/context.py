@@ -1,0 +1,289 @@
+"""``task.wf``: what a running workflow body can do, durably and deterministically.
+
+Every operation is a step of the run's :class:`~pynenc.workflow.journal.Journal`: the
+first time it runs its value is recorded; when the body runs again (a retry, a runner that
+died, a resume) the same step returns the recorded value. See ``docs/workflows.md``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random as _random
+import uuid as _uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from pynenc.arguments import Arguments
+from pynenc.call import Call
+from pynenc.context import current_invocation
+from pynenc.exceptions import (
+    InvocationConflictError,
+    NonDeterministicWorkflowError,
+    NotInWorkflowError,
+)
+from pynenc.records import fingerprint
+from pynenc.workflow.identity import WorkflowIdentity, identity_of
+from pynenc.workflow.journal import (
+    NS_DATA,
+    NS_STATE,
+    RULES,
+    Journal,
+    state_key,
+    to_json,
+)
+from pynenc.workflow.signals import ContinueAsNew, WorkflowPause
+
+if TYPE_CHECKING:
+    from pynenc.invocation.base import BaseInvocation
+    from pynenc.state_backend.base import StateBackend
+    from pynenc.task import Task
+
+
+
+def context_for(task: Task[Any, Any]) -> WorkflowContext:
+    """The workflow context of the invocation of ``task`` running in this thread (one per
+    attempt: its steps count from the start of the body).
+
+    :raises NotInWorkflowError: no invocation of ``task`` is running here.
+    """
+    invocation = current_invocation.get()
+    if invocation is None or invocation.task.task_id != task.task_id:
+        raise NotInWorkflowError(
+            f"{task.task_id}.wf is only available while {task.task_id} runs (inside its "
+            "function, on a runner or in dev sync mode). To read or resume a workflow from "
+            "outside, use app.workflows (get, list, resume, cancel)."
+        )
+    found: WorkflowContext | None = invocation.__dict__.get("_wf")
+    if found is None:
+        found = WorkflowContext(invocation)
+        invocation.__dict__["_wf"] = found
+    return found
+
+
+def _backend_of(invocation: BaseInvocation[Any, Any]) -> tuple[StateBackend, str | None]:
+    """Where the invocation's workflow is kept and the fingerprint of the arguments of
+    this attempt (``None`` in dev sync mode, which keeps workflows in this process)."""
+    app = invocation.task.app
+    envelope = getattr(invocation, "_envelope", None)
+    if envelope is not None:
+        return app.state_backend, fingerprint(envelope.arguments)
+    from pynenc.invocation.sync import SyncInvocation
+
+    if isinstance(invocation, SyncInvocation):
+        return app.workflows.sync_backend, None
+    return app.state_backend, None
+
+
+class WorkflowContext:
+    """The ``wf`` of a running task (see the module)."""
+
+    def __init__(self, invocation: BaseInvocation[Any, Any]) -> None:
+        self.invocation = invocation
+        self.task = invocation.task
+        self.backend, fp = _backend_of(invocation)
+        label = f"Workflow {invocation.invocation_id} ({self.task.task_id.key})"
+        self.journal = Journal(self.backend, invocation.invocation_id, fp, label)
+        self._identity: WorkflowIdentity | None = None
+
+    # -- who ------------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> WorkflowIdentity:
+        """This workflow's id and type, its parent workflow, the invocation running and its
+        run number."""
+        if self._identity is None:
+            self._identity = identity_of(self.invocation, self.journal.run)
+        return self._identity
+
+    @property
+    def workflow_id(self) -> str:
+        return self.identity.workflow_id
+
+    # -- state of this run and data of the workflow ---------------------------------------
+
+    def get_state(self, default: Any = None) -> Any:
+        """The state last saved by this run (``default`` when none was saved yet).
+
+        A step like the others: when the body runs again, this call returns what it returned
+        the first time, so a body that updates its state (``state["n"] += 1``) and saves it
+        does the same thing on every replay.
+        """
+        step, entry = self.journal.replay("get_state")
+        if entry is not None:
+            return entry["v"]
+        text = self.backend.get_value(NS_STATE, self._state_key())
+        value = default if text is None else json.loads(text)
+        return self.journal.record(step, {"k": "get_state", "v": value})["v"]
+
+    def save_state(self, state: Any) -> None:
+        """Store ``state`` (JSON) as this run's state: kept across retries, recoveries and
+        pauses; a continue_as_new starts the next run without it."""
+        text = to_json(state, "wf.save_state(state): the state")
+        step, entry = self.journal.replay("save_state")
+        if entry is not None:
+            return  # saved when the step first ran
+        self.backend.put_value(NS_STATE, self._state_key(), text)
+        self.journal.record(step, {"k": "save_state"})
+
+    def get_data(self, key: str, default: Any = None) -> Any:
+        """The value every member of the workflow shares under ``key`` (``default``: none)."""
+        _check_key(key)
+        step, entry = self.journal.replay("get_data", key)
+        if entry is not None:
+            return entry["v"]
+        text = self.backend.get_value(NS_DATA, self._data_key(key))
+        value = default if text is None else json.loads(text)
+        return self.journal.record(step, {"k": "get_data", "t": key, "v": value})["v"]
+
+    def set_data(self, key: str, value: Any) -> None:
+        """Share ``value`` (JSON) under ``key`` with every member of the workflow."""
+        _check_key(key)
+        text = to_json(value, f"wf.set_data({key!r}, value): the value")
+        step, entry = self.journal.replay("set_data", key)
+        if entry is not None:
+            return
+        self.backend.put_value(NS_DATA, self._data_key(key), text)
+        self.journal.record(step, {"k": "set_data", "t": key})
+
+    # -- deterministic values --------------------------------------------------------------
+
+    def random(self) -> float:
+        """A random float in [0, 1), the same on every replay of this step."""
+        return float(self._value("random", _random.random))
+
+    def uuid(self) -> str:
+        """A random UUID (its text), the same on every replay of this step."""
+        return str(self._value("uuid", lambda: str(_uuid.uuid4())))
+
+    def utc_now(self) -> datetime.datetime:
+        """The current time in UTC when this step first ran (aware), the same on replay."""
+        text = self._value("utc_now", lambda: datetime.datetime.now(datetime.UTC).isoformat())
+        return datetime.datetime.fromisoformat(text)
+
+    def _value(self, kind: str, make: Any) -> Any:
+        step, entry = self.journal.replay(kind)
+        if entry is not None:
+            return entry["v"]
+        return self.journal.record(step, {"k": kind, "v": make()})["v"]
+
+    # -- children -------------------------------------------------------------------------
+
+    def execute_task(self, task: Any, *args: Any, **kwargs: Any) -> BaseInvocation[Any, Any]:
+        """Call ``task`` as a child of this workflow, once: on replay, the invocation made
+        the first time is returned (with its result, if it has one), and nothing is called
+        again. The child's id is derived from this run and step, so even a runner that died
+        between the call and its record does not call it twice."""
+        child = _task_of(task)
+        key = child.task_id.key
+        step, entry = self.journal.replay("execute_task", key)
+        chosen = entry["v"] if entry is not None else self._child_id(step)
+        invocation = self._call(child, chosen, args, kwargs, step)
+        if entry is None:
+            self.journal.record(step, {"k": "execute_task", "t": key, "v": chosen})
+        return invocation
+
+    def execute_tasks(
+        self, task: Any, param_iter: Iterable[tuple[Any, ...] | dict[str, Any] | Arguments]
+    ) -> list[BaseInvocation[Any, Any]]:
+        """:meth:`execute_task` for many calls at once (``parallelize``'s parameters: a tuple
+        of positional arguments, a dict of keyword arguments, or ``task.args(...)``), as
+        one step: their invocations, in order."""
+        child = _task_of(task)
+        key = child.task_id.key
+        params = list(param_iter)
+        step, entry = self.journal.replay("execute_tasks", key)
+        if entry is not None and len(entry["v"]) != len(params):
+            raise NonDeterministicWorkflowError(
+                f"{self.journal.label}, run {self.journal.run}: step {step} called {key} "
+                f"{len(entry['v'])} times when it first ran, now {len(params)} times. "
+                f"See {RULES}."
+            )
+        ids = entry["v"] if entry is not None else [
+            f"{self._child_id(step)}-{n}" for n in range(len(params))
+        ]  # fmt: skip
+        invocations = []
+        for chosen, param in zip(ids, params, strict=True):
+            args, kwargs = _split(param)
+            invocations.append(self._call(child, chosen, args, kwargs, step))
+        if entry is None:
+            self.journal.record(step, {"k": "execute_tasks", "t": key, "v": ids})
+        return invocations
+
+    def _child_id(self, step: int) -> str:
+        return f"{self.invocation.invocation_id}-wf{self.journal.run}-{step}"
+
+    def _call(
+        self, child: Task[Any, Any], chosen: str, args: Any, kwargs: Any, step: int
+    ) -> BaseInvocation[Any, Any]:
+        try:
+            return child.with_options(invocation_id=chosen)(*args, **kwargs)
+        except InvocationConflictError:
+            raise NonDeterministicWorkflowError(
+                f"{self.journal.label}, run {self.journal.run}: step {step} called "
+                f"{child.task_id.key} with other arguments when it first ran (invocation "
+                f"{chosen}). Pass a child the same arguments on every replay. See {RULES}."
+            ) from None
+
+    # -- leaving the run ------------------------------------------------------------------
+
+    def pause(self, reason: str = "") -> Any:
+        """Stop the run here, PAUSED, holding no runner, until
+        ``app.workflows.resume(workflow_id, value)``; then the body runs again from the
+        start, replaying its steps, and this call returns ``value``.
+
+        Waiters on the invocation keep waiting (or time out). A paused workflow survives
+        runner restarts. In dev sync mode the call returns to its caller at once, PAUSED,
+        and ``resume`` runs it again inline.
+        """
+        step, entry = self.journal.replay("pause")
+        if entry is not None and entry.get("resumed"):
+            return entry.get("value")
+        if entry is None:
+            self.journal.record(step, {"k": "pause", "reason": str(reason)})
+        raise WorkflowPause(str(reason), self.journal.run, step)
+
+    def continue_as_new(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """End this run and start the next run of the same workflow (same invocation and
+        workflow id, so waiters get the last run's result) with these arguments, an empty
+        journal and no state: a loop that would otherwise grow its journal without bound.
+        The arguments are checked against the task's signature now."""
+        arguments = Arguments.from_call(self.task.signature, args, kwargs)
+        serialized = Call(self.task, arguments).serialized_arguments
+        raise ContinueAsNew(serialized, arguments.kwargs, self.journal.run)
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def _state_key(self) -> str:
+        return state_key(self.invocation.invocation_id, self.journal.run)
+
+    def _data_key(self, key: str) -> str:
+        return f"{self.workflow_id}.{key}"
+
+
+def _check_key(key: Any) -> None:
+    if not isinstance(key, str) or not key:
+        raise TypeError(f"a workflow data key is a non-empty string, not {key!r}")
+
+
+def _task_of(task: Any) -> Task[Any, Any]:
+    from pynenc.task import Task, _extract_task_from_wrapper
+
+    found = task if isinstance(task, Task) else _extract_task_from_wrapper(task)
+    if found is None:
+        raise TypeError(
+            f"wf.execute_task needs a task (a function decorated with @app.task or "
+            f"@app.direct_task), not {task!r}"
+        )
+    return found
+
+
+def _split(param: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    if isinstance(param, Arguments):
+        return (), dict(param.kwargs)
+    if isinstance(param, dict):
+        return (), dict(param)
+    if isinstance(param, tuple):
+        return param, {}
+    return (param,), {}
+

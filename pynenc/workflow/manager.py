@@ -1,0 +1,208 @@
+"""``app.workflows``: workflows seen from outside — list, show, resume, cancel."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from pynenc.exceptions import WorkflowNotPausedError
+from pynenc.records import (
+    InvocationRecord,
+    InvocationStatus,
+    InvocationSummary,
+    StatusEntry,
+    StatusUpdate,
+)
+from pynenc.workflow.identity import is_workflow_task
+from pynenc.workflow.journal import (
+    NS_JOURNAL,
+    NS_STATE,
+    journal_key,
+    read_journal,
+    read_run,
+    state_key,
+    to_json,
+    write_run,
+)
+from pynenc.workflow.moves import resume_entry
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+    from pynenc.cancellation import Cancellation
+    from pynenc.invocation.base import BaseInvocation
+    from pynenc.invocation.sync import SyncInvocation
+    from pynenc.state_backend.base import StateBackend
+
+S = InvocationStatus
+#: paused dev-sync-mode workflows kept for a resume (the oldest are forgotten)
+SYNC_PAUSED_KEPT = 1000
+
+
+@dataclass
+class WorkflowInfo:
+    """What ``app.workflows.get`` (and ``pynenc workflow show``) tells of a workflow."""
+
+    workflow_id: str
+    task_id: str
+    status: InvocationStatus
+    parent_id: str | None
+    run: int  #: the current (or last) run
+    #: the earlier runs remembered (``{"run": n, "ended": timestamp}``), oldest first
+    runs: list[dict[str, Any]]
+    state: Any  #: the current run's saved state (``None``: none saved)
+    #: the current run's journal: one entry per step (``k``: the operation; ``v``: its value)
+    steps: list[dict[str, Any]]
+    children: list[str]  #: invocations it called (the first ``limit``)
+    history: list[StatusEntry] = field(default_factory=list)
+
+    @property
+    def paused_reason(self) -> str | None:
+        """Why it is paused (the reason given to ``wf.pause``), when PAUSED."""
+        if self.status is not S.PAUSED:
+            return None
+        for entry in reversed(self.steps):
+            if entry.get("k") == "pause" and not entry.get("resumed"):
+                return str(entry.get("reason", ""))
+        return ""
+
+
+class Workflows:
+    """The workflows of an app (``app.workflows``)."""
+
+    def __init__(self, app: Pynenc) -> None:
+        self.app = app
+        self._sync_paused: OrderedDict[str, SyncInvocation[Any, Any]] = OrderedDict()
+
+    @cached_property
+    def sync_backend(self) -> StateBackend:
+        """Where dev sync mode keeps workflows: in this process, never the app's backend."""
+        from pynenc.state_backend.memory import MemoryStateBackend
+
+        return MemoryStateBackend(f"{self.app.app_id}:sync-workflows")
+
+    # -- acting ----------------------------------------------------------------------------
+
+    def resume(self, workflow_id: str, value: Any = None) -> BaseInvocation[Any, Any]:
+        """Continue a PAUSED workflow: its body runs again from the start, replaying its
+        recorded steps, and the ``wf.pause()`` it stopped at returns ``value`` (JSON).
+        Returns its invocation (wait for ``.result`` as usual).
+
+        :raises WorkflowNotPausedError: it is not PAUSED (running, finished, resumed already).
+        :raises InvocationNotFoundError: no such invocation.
+        :raises WorkflowStateError: ``value`` is not JSON.
+        """
+        to_json(value, "the resume value")
+        paused = self._sync_paused.pop(workflow_id, None)
+        if paused is not None:
+            self._mark_resumed(self.sync_backend, workflow_id, value)
+            paused.resume_inline()
+            return paused
+        app = self.app
+        record = app.orchestrator.get_record(workflow_id)
+        if record.status is not S.PAUSED:
+            raise WorkflowNotPausedError(_not_paused(record))
+        self._mark_resumed(app.state_backend, workflow_id, value)
+        entry = StatusEntry(S.REGISTERED, time.time(), _actor(), "resumed")
+        update = StatusUpdate(workflow_id, frozenset({S.PAUSED}), entry)
+        if not app.state_backend.set_status(update):
+            raise WorkflowNotPausedError(_not_paused(app.orchestrator.get_record(workflow_id)))
+        record.status = S.REGISTERED
+        app.broker.publish([app.orchestrator.envelope_for(record)])
+        return app.invocation(workflow_id)
+
+    def _mark_resumed(self, backend: StateBackend, workflow_id: str, value: Any) -> None:
+        info = read_run(backend, workflow_id)
+        if info is None:
+            raise WorkflowNotPausedError(f"Workflow {workflow_id} has no pause recorded")
+        run, step = resume_entry(info)
+        key = journal_key(workflow_id, run, step)
+        text = backend.get_value(NS_JOURNAL, key)
+        entry = {"k": "pause"} if text is None else json.loads(text)
+        entry.update(resumed=True, value=value)
+        backend.put_value(NS_JOURNAL, key, to_json(entry, "the resume value"))
+        info.paused = None
+        write_run(backend, workflow_id, info)
+
+    def keep_paused(self, invocation: SyncInvocation[Any, Any]) -> None:
+        """Remember a workflow paused in dev sync mode, for :meth:`resume`."""
+        self._sync_paused[invocation.invocation_id] = invocation
+        if len(self._sync_paused) > SYNC_PAUSED_KEPT:
+            self._sync_paused.popitem(last=False)
+
+    def cancel(self, workflow_id: str, reason: str | None = None) -> Cancellation:
+        """Cancel a workflow (paused or not) unless it has finished; waiters get
+        ``InvocationCancelledError``. Its children are not cancelled."""
+        paused = self._sync_paused.pop(workflow_id, None)
+        if paused is not None:
+            return paused.cancel_paused(reason)
+        return self.app.orchestrator.cancel(workflow_id, reason=reason)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, workflow_id: str, children: int = 100) -> WorkflowInfo:
+        """Everything known of workflow ``workflow_id``: status, runs, state, the current
+        run's recorded steps, children.
+
+        :raises InvocationNotFoundError: no such invocation.
+        """
+        app = self.app
+        backend = app.state_backend
+        record = app.orchestrator.get_record(workflow_id)
+        info = read_run(backend, workflow_id)
+        run = 1 if info is None else info.run
+        text = backend.get_value(NS_STATE, state_key(workflow_id, run))
+        return WorkflowInfo(
+            workflow_id,
+            record.task_id,
+            record.status,
+            record.parent_id,
+            run,
+            [] if info is None else list(info.runs),
+            None if text is None else json.loads(text),
+            read_journal(backend, workflow_id, run),
+            backend.children(workflow_id, children),
+            backend.history(workflow_id),
+        )
+
+    def list(
+        self,
+        limit: int = 50,
+        *,
+        statuses: list[InvocationStatus] | None = None,
+        task_id: str | None = None,
+    ) -> list[InvocationSummary]:
+        """Recent workflows, newest first: invocations of the app's workflow tasks (those
+        whose function uses ``wf``), and every PAUSED invocation."""
+        backend = self.app.state_backend
+        keys = (
+            [task_id]
+            if task_id is not None
+            else sorted(k for k, t in self.app.tasks.items() if is_workflow_task(t))
+        )
+        found: dict[str, InvocationSummary] = {}
+        for key in keys:
+            for summary in backend.recent(limit, task_id=key, statuses=statuses):
+                found[summary.invocation_id] = summary
+        if task_id is None and (statuses is None or S.PAUSED in statuses):
+            for summary in backend.recent(limit, statuses=[S.PAUSED]):
+                found[summary.invocation_id] = summary
+        return heapq.nlargest(limit, found.values(), key=lambda s: s.registered)
+
+
+def _not_paused(record: InvocationRecord) -> str:
+    return (
+        f"Workflow {record.invocation_id} ({record.task_id}) is {record.status.name}, not "
+        "PAUSED: only a paused workflow can be resumed."
+    )
+
+
+def _actor() -> str:
+    import os
+    import socket
+
+    return f"resume@{socket.gethostname()}:{os.getpid()}"

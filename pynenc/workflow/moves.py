@@ -1,0 +1,93 @@
+"""What a runner records when a workflow body leaves its run: PAUSED, or the next run.
+
+:func:`outcome` turns a :class:`~pynenc.workflow.signals.WorkflowSignal` into the
+attempt's :class:`~pynenc.outcome.Outcome` (status PAUSED, or REGISTERED for a
+continue-as-new); :func:`record` applies it. Both are only reached by such a signal: the
+call path of every other task is untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pynenc.outcome import Outcome
+from pynenc.records import InvocationStatus, fingerprint, with_arguments
+from pynenc.workflow.journal import RunInfo, finish_continue, read_run, write_run
+from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+    from pynenc.broker.envelope import Envelope
+
+logger = logging.getLogger("pynenc.workflow")
+S = InvocationStatus
+#: the statuses of the outcomes of workflow signals
+MOVES = frozenset({S.PAUSED, S.REGISTERED})
+
+
+def outcome(signal: WorkflowSignal, seconds: float) -> Outcome:
+    """The outcome of an attempt that left its run by ``signal``."""
+    status = S.PAUSED if isinstance(signal, WorkflowPause) else S.REGISTERED
+    return Outcome(status, None, None, None, signal, seconds)
+
+
+def record(app: Pynenc, envelope: Envelope, runner_id: str, done: Outcome) -> None:
+    """Apply a workflow signal's outcome as ``runner_id`` (the owner of the run)."""
+    signal = done.value
+    if isinstance(signal, WorkflowPause):
+        pause(app, envelope, runner_id, signal)
+    elif isinstance(signal, ContinueAsNew):
+        continue_as_new(app, envelope, runner_id, signal)
+
+
+def pause(app: Pynenc, envelope: Envelope, runner_id: str, signal: WorkflowPause) -> bool:
+    """RUNNING -> PAUSED, with the step of the pause stored for the resume."""
+    backend = app.state_backend
+    info = read_run(backend, envelope.invocation_id) or RunInfo(signal.run)
+    info.run, info.paused = signal.run, signal.step
+    info.fp = fingerprint(envelope.arguments)
+    write_run(backend, envelope.invocation_id, info)
+    why = f"paused: {signal.reason}" if signal.reason else "paused"
+    update = app.orchestrator.status_update(envelope.invocation_id, S.PAUSED, runner_id, reason=why)
+    applied = app.orchestrator.record_updates([update])[0]
+    if applied:
+        logger.info("Workflow %s (%s) %s", envelope.invocation_id, envelope.task_id, why)
+    return applied
+
+
+def continue_as_new(
+    app: Pynenc, envelope: Envelope, runner_id: str, signal: ContinueAsNew
+) -> bool:
+    """RUNNING -> REGISTERED with the new arguments (one atomic step), then the old run's
+    journal and state dropped and the invocation published again.
+
+    The run info says a continue is under way before the arguments change, so an attempt
+    started after a runner died between the steps knows which run it is in
+    (:func:`~pynenc.workflow.journal.current_run`)."""
+    backend = app.state_backend
+    inv = envelope.invocation_id
+    old_fp, new_fp = fingerprint(envelope.arguments), fingerprint(signal.arguments)
+    info = read_run(backend, inv) or RunInfo(signal.run)
+    info.run, info.fp, info.next_fp, info.paused = signal.run, old_fp, new_fp, None
+    write_run(backend, inv, info)
+    why = f"continue-as-new: run {signal.run + 1}"
+    update = app.orchestrator.status_update(inv, S.REGISTERED, runner_id, reason=why, num_retries=0)
+    if not app.orchestrator.record_updates([with_arguments(update, signal.arguments)])[0]:
+        return False
+    finish_continue(backend, inv, info, new_fp)
+    app.broker.publish([replace(envelope, arguments=signal.arguments, num_retries=0)])
+    return True
+
+
+def resume_entry(info: RunInfo) -> tuple[int, int]:
+    """The (run, step) of the pause a PAUSED workflow is stopped at."""
+    if info.paused is None:  # pragma: no cover - written before PAUSED is
+        raise RuntimeError("the run info of a PAUSED workflow names no pause")
+    return info.run, info.paused
+
+
+def describe_value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
