@@ -220,9 +220,7 @@ class Task(Generic[Params, Result]):
 
         :raises NotInWorkflowError: no invocation of this task is running here.
         """
-        from pynenc.workflow.context import context_for
-
-        return context_for(self)
+        return self.app.workflows.context(self)  # the app's, as triggers are: no import
 
     @cached_property
     def retriable_exceptions(self) -> tuple[type[Exception], ...]:

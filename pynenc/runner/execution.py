@@ -36,14 +36,14 @@ from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus
 from pynenc.runner import followers
 from pynenc.runner.outcomes import record_outcome
-from pynenc.workflow import moves
-from pynenc.workflow.signals import WorkflowSignal
 from pynenc.serializer import (
     deserialize_arguments,
     exception_to_payload,
     get_serializer,
     serialize_result,
 )
+from pynenc.workflow import moves
+from pynenc.workflow.signals import WorkflowSignal
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from pynenc.task import Task
 
 
-
 def context_for(task: Task[Any, Any]) -> WorkflowContext:
     """The workflow context of the invocation of ``task`` running in this thread (one per
     attempt: its steps count from the start of the body).
@@ -286,4 +285,3 @@ def _split(param: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     if isinstance(param, tuple):
         return param, {}
     return (param,), {}
-

@@ -18,6 +18,7 @@ from pynenc.records import (
     StatusEntry,
     StatusUpdate,
 )
+from pynenc.workflow.context import WorkflowContext, context_for
 from pynenc.workflow.identity import is_workflow_task
 from pynenc.workflow.journal import (
     NS_JOURNAL,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from pynenc.invocation.base import BaseInvocation
     from pynenc.invocation.sync import SyncInvocation
     from pynenc.state_backend.base import StateBackend
+    from pynenc.task import Task
 
 S = InvocationStatus
 #: paused dev-sync-mode workflows kept for a resume (the oldest are forgotten)
@@ -84,6 +86,10 @@ class Workflows:
         from pynenc.state_backend.memory import MemoryStateBackend
 
         return MemoryStateBackend(f"{self.app.app_id}:sync-workflows")
+
+    def context(self, task: Task[Any, Any]) -> WorkflowContext:
+        """``task.wf``: the workflow context of the invocation of ``task`` running here."""
+        return context_for(task)
 
     # -- acting ----------------------------------------------------------------------------
 

@@ -57,9 +57,7 @@ def pause(app: Pynenc, envelope: Envelope, runner_id: str, signal: WorkflowPause
     return applied
 
 
-def continue_as_new(
-    app: Pynenc, envelope: Envelope, runner_id: str, signal: ContinueAsNew
-) -> bool:
+def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: ContinueAsNew) -> bool:
     """RUNNING -> REGISTERED with the new arguments (one atomic step), then the old run's
     journal and state dropped and the invocation published again.
 

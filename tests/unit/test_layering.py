@@ -43,6 +43,7 @@ LAYERS = {
     "runner": "runners",
     "conf": "conf",
     "trigger": "triggers",
+    "workflow": "workflows",
 }
 _EVERY = {*LAYERS.values(), "shared"}
 #: layer -> the layers its modules may import at runtime
@@ -59,6 +60,16 @@ MAY_IMPORT = {
     # triggers fire tasks (the task layer) from what the state backend holds
     "triggers": {
         "triggers",
+        "tasks",
+        "invocations",
+        "orchestrator",
+        "state_backend",
+        "conf",
+        "shared",
+    },
+    # workflows (task.wf, app.workflows) run tasks and keep their journal in the backend
+    "workflows": {
+        "workflows",
         "tasks",
         "invocations",
         "orchestrator",
@@ -100,6 +111,16 @@ KNOWN = {
     ("pynenc.runner.execution", "pynenc.task"): (
         "resolve_task imports a declared task module (Task.from_id) to run its task"
     ),
+    ("pynenc.runner.execution", "pynenc.workflow.signals"): (
+        "a workflow body leaves its run by a signal (wf.pause, wf.continue_as_new)"
+    ),
+    ("pynenc.runner.execution", "pynenc.workflow.moves"): (
+        "the runner records a workflow's pause or continue-as-new"
+    ),
+    ("pynenc.invocation.sync", "pynenc.workflow.signals"): (
+        "dev sync mode applies a workflow's pause or continue-as-new inline"
+    ),
+    ("pynenc.invocation.sync", "pynenc.workflow.journal"): "as above (the run bookkeeping)",
     ("pynenc.runner.reference", "pynenc.app"): (
         "a spawned worker imports the user's app by reference and checks it is a Pynenc"
     ),
