@@ -18,7 +18,6 @@ from pynenc.records import (
     StatusEntry,
     StatusUpdate,
 )
-from pynenc.workflow.context import WorkflowContext, context_for
 from pynenc.workflow.identity import is_workflow_task
 from pynenc.workflow.journal import (
     NS_JOURNAL,
@@ -31,6 +30,7 @@ from pynenc.workflow.journal import (
     write_run,
 )
 from pynenc.workflow.moves import resume_entry
+from pynenc.workflow.workflow_context import WorkflowContext, context_for
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc

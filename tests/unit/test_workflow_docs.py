@@ -62,7 +62,7 @@ def test_a_state_that_is_not_json_is_refused_naming_the_type() -> None:
 
 def test_wf_outside_the_running_task_is_refused() -> None:
     with pytest.raises(NotInWorkflowError) as caught:
-        wf_docs.flow_set_state.wf  # noqa: B018 - the access is what is checked
+        wf_docs.flow_set_state.wf
     assert str(caught.value).startswith(
         "tests.apps.wf_docs.flow_set_state.wf is only available while "
         "tests.apps.wf_docs.flow_set_state runs"
