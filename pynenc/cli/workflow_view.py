@@ -103,7 +103,7 @@ def info_document(
     statuses: Statuses,
     children: list[tuple[str, str | None]],
     more_children: bool,
-    outcome: dict[str, Any],
+    outcome: dict[str, str | None],
 ) -> dict[str, Any]:
     """``pynenc workflow show --json``: everything ``show`` prints, in a stable shape."""
     registered = info.history[0].timestamp if info.history else None

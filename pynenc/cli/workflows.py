@@ -202,9 +202,9 @@ def show(ctx: click.Context, workflow_id: str, children_limit: int, as_json: boo
         ended = earlier.get("ended")
         when = wall_clock(float(ended), zone) if isinstance(ended, int | float) else "?"
         click.echo(f"            run {earlier.get('run')} ended {when} (continue-as-new)")
-    if "result" in outcome:
+    if outcome["result"] is not None:
         click.echo(f"result      {outcome['result']}")
-    if "error" in outcome:
+    if outcome["error"] is not None:
         click.echo(f"error       {outcome['error']}")
     if info.state is None:
         click.echo("state       none saved")
@@ -254,13 +254,14 @@ def _earlier(run: int, runs: list[dict[str, Any]]) -> str:
     return f" (after {run - 1} earlier run(s) ended by continue-as-new{kept})"
 
 
-def _outcome(app: Pynenc, record: InvocationRecord) -> dict[str, Any]:
-    """The result or the error of a finished workflow, as text."""
+def _outcome(app: Pynenc, record: InvocationRecord) -> dict[str, str | None]:
+    """The result (as text) of a workflow that succeeded, the error of one that did not."""
+    result = error = None
     if record.status is S.SUCCESS and record.result is not None:
-        return {"result": _show_result(app, record.result, record.serializer)}
+        result = _show_result(app, record.result, record.serializer)
     if record.error is not None:
-        return {"error": f"{record.error.get('type')}: {record.error.get('message')}"}
-    return {}
+        error = f"{record.error.get('type')}: {record.error.get('message')}"
+    return {"result": result, "error": error}
 
 
 # -- resume and cancel ----------------------------------------------------------------------

@@ -120,6 +120,11 @@ def test_paused_workflows_listed_shown_resumed_and_cancelled(
         shown = _json(deployment, "show", approved.invocation_id)
         assert shown == _json(deployment, "show", approved.invocation_id)
         child = f"{approved.invocation_id}-wf1-3"
+        assert list(shown) == [
+            "workflow_id", "task", "status", "paused_reason", "parent_id", "parent_status",
+            "registered", "registered_utc", "run", "earlier_runs", "earlier_runs_not_kept",
+            "state", "journal", "children", "more_children", "history", "result", "error",
+        ]  # fmt: skip
         assert (shown["status"], shown["task"], shown["run"]) == (
             "PAUSED",
             TASK + "approve_order",
