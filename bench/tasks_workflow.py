@@ -130,8 +130,8 @@ def fan_plain(n: int) -> list[float]:
 def fan_wf(n: int) -> list[float]:
     """``wf.execute_tasks`` of ``n`` calls, then every result: [seconds to submit, total]."""
     start = time.perf_counter()
-    invocations = fan_wf.wf.execute_tasks(child, [(i,) for i in range(n)])
+    group = fan_wf.wf.execute_tasks(child, [(i,) for i in range(n)])
     submitted = time.perf_counter()
-    if [inv.result for inv in invocations] != list(range(n)):
+    if list(group.results) != list(range(n)):
         raise AssertionError("wrong child results")
     return [submitted - start, time.perf_counter() - start]

@@ -35,7 +35,7 @@ from pynenc.workflow.journal import (
 from pynenc.workflow.signals import ContinueAsNew, WorkflowPause
 
 if TYPE_CHECKING:
-    from pynenc.invocation.base import BaseInvocation
+    from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
     from pynenc.state_backend.base import StateBackend
     from pynenc.task import Task
 
@@ -189,10 +189,11 @@ class WorkflowContext:
 
     def execute_tasks(
         self, task: Any, param_iter: Iterable[tuple[Any, ...] | dict[str, Any] | Arguments]
-    ) -> list[BaseInvocation[Any, Any]]:
+    ) -> BaseInvocationGroup[Any, Any]:
         """:meth:`execute_task` for many calls at once (``parallelize``'s parameters: a tuple
         of positional arguments, a dict of keyword arguments, or ``task.args(...)``), as
-        one step: their invocations, in order. The calls are registered and published as
+        one step: their invocations as a group, in order (``.results`` waits for many at
+        once, as ``parallelize``'s group does). The calls are registered and published as
         ``parallelize`` does them (one backend write per ``parallel_batch_size`` calls);
         a replay reads their records in one read."""
         child = _task_of(task)
@@ -211,7 +212,7 @@ class WorkflowContext:
         calls = [_split(param) for param in params]
         found = None if entry is None else self._replayed(child, ids, calls, step)
         if found is not None:
-            return found
+            return self._group(child, found)
         from pynenc.task import can_batch_process
 
         if can_batch_process(child, len(calls)) and not child.conf.call_result_cache:
@@ -223,7 +224,17 @@ class WorkflowContext:
             ]
         if entry is None:
             self.journal.record(step, {"k": "execute_tasks", "t": key, "v": ids})
-        return invocations
+        return self._group(child, invocations)
+
+    def _group(
+        self, child: Task[Any, Any], invocations: list[BaseInvocation[Any, Any]]
+    ) -> BaseInvocationGroup[Any, Any]:
+        from pynenc.invocation.distributed import DistributedInvocationGroup
+        from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
+
+        if invocations and isinstance(invocations[0], SyncInvocation):
+            return SyncInvocationGroup(child, invocations)
+        return DistributedInvocationGroup(child, invocations)
 
     def _child_id(self, step: int) -> str:
         return f"{self.invocation.invocation_id}-wf{self.journal.run}-{step}"
