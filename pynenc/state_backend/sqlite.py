@@ -58,6 +58,7 @@ from pynenc.state_backend.sqlite_schema import (
     expire_sql,
     missing_columns,
     record_from_row,
+    trim_history,
 )
 
 #: Seconds a writer waits for another process's transaction before failing.
@@ -352,11 +353,12 @@ class SqliteStateBackend(StateBackend):
             expiry_check,
             expiry_check,
         )
-        sql = compare_and_set_sql(len(update.expected))
+        sql, trim = compare_and_set_sql(len(update.expected)), None
         if isinstance(update, StatusUpdateWithArguments):  # stored in the same step
             new = (json.dumps(update.arguments), update.arguments_fingerprint)
             params = (*params[:6], *new, *params[6:])
             sql = compare_and_set_sql(len(update.expected), new_arguments=True)
+            trim = update.keep_history
         if conn.execute(sql, params).rowcount != 1:
             if update.on_expiry is None:
                 return None
@@ -375,6 +377,8 @@ class SqliteStateBackend(StateBackend):
                 entry.reason,
             ),
         )
+        if trim is not None and entry is update.entry:  # a continue-as-new (not expired)
+            trim_history(conn, self.app_id, update.invocation_id, trim)
         if entry.status in FINAL:
             if InvocationStatus.WAITING in update.expected:  # it may have waited: no count
                 ops.forget_count(update.invocation_id)
