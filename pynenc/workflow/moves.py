@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus, fingerprint, with_arguments
-from pynenc.workflow.journal import RunInfo, finish_continue, read_run, write_run
+from pynenc.workflow.journal import (
+    HISTORY_KEPT_ON_CONTINUE,
+    RunInfo,
+    finish_continue,
+    read_run,
+    write_run,
+)
 from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 
 if TYPE_CHECKING:
@@ -56,8 +62,10 @@ def pause(app: Pynenc, envelope: Envelope, runner_id: str, signal: WorkflowPause
 
 
 def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: ContinueAsNew) -> bool:
-    """RUNNING -> REGISTERED with the new arguments (one atomic step), then the old run's
-    journal and state dropped and the invocation published again.
+    """RUNNING -> REGISTERED with the new arguments (one atomic step, which also trims the
+    status history to its first entry and its newest
+    :data:`~pynenc.workflow.journal.HISTORY_KEPT_ON_CONTINUE`), then the old run's journal
+    and state dropped and the invocation published again.
 
     The run info says a continue is under way before the arguments change, so an attempt
     started after a runner died between the steps knows which run it is in
@@ -70,7 +78,8 @@ def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: Con
     write_run(backend, inv, info)
     why = f"continue-as-new: run {signal.run + 1}"
     update = app.orchestrator.status_update(inv, S.REGISTERED, runner_id, reason=why, num_retries=0)
-    if not app.orchestrator.record_updates([with_arguments(update, signal.arguments)])[0]:
+    update = with_arguments(update, signal.arguments, keep_history=HISTORY_KEPT_ON_CONTINUE)
+    if not app.orchestrator.record_updates([update])[0]:
         return False
     finish_continue(backend, inv, info, new_fp)
     app.broker.publish([replace(envelope, arguments=signal.arguments, num_retries=0)])
