@@ -128,17 +128,21 @@ def finish_continue(
 
 
 def drop_run(backend: StateBackend, invocation_id: str, run: int) -> int:
-    """Delete the journal and the state of ``run``; how many journal steps were dropped."""
-    dropped, start = 0, 1
+    """Delete the journal and the state of ``run``; how many journal steps were dropped.
+
+    The newest step goes first: a drop cut short (its runner died) leaves the start of the
+    journal, which the next drop finds whole (deleting from step 1 up left the newest
+    steps behind a gap, where no later drop looked)."""
+    present: list[str] = []
+    start = 1
     while True:
         keys = [journal_key(invocation_id, run, s) for s in range(start, start + PREFETCH)]
-        present = backend.has_values(NS_JOURNAL, keys)
-        for key, there in zip(keys, present, strict=True):
-            if there and backend.delete_value(NS_JOURNAL, key):
-                dropped += 1
-        if not any(present):
+        there = backend.has_values(NS_JOURNAL, keys)
+        present.extend(key for key, found in zip(keys, there, strict=True) if found)
+        if not any(there):
             break
         start += PREFETCH
+    dropped = sum(backend.delete_value(NS_JOURNAL, key) for key in reversed(present))
     backend.delete_value(NS_STATE, state_key(invocation_id, run))
     return dropped
 

@@ -1,0 +1,77 @@
+"""The journal's bookkeeping when a step of it is cut short (QA of issue 16), on memory,
+SQLite and Redis: a continue-as-new that dropped part of the old run's journal, a step
+recorded into a run dropped meanwhile."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from pynenc.state_backend import create_state_backend
+from pynenc.state_backend.base import StateBackend
+from pynenc.workflow.journal import (
+    NS_JOURNAL,
+    NS_STATE,
+    PREFETCH,
+    drop_run,
+    journal_key,
+    read_journal,
+    state_key,
+)
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], str]] = {
+    "memory": lambda request: "memory://",
+    "sqlite": lambda request: f"sqlite:///{request.getfixturevalue('tmp_path')}/state.db",
+    "redis": lambda request: str(request.getfixturevalue("redis_server").db_url()),
+}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
+    made = create_state_backend(BACKENDS[request.param](request), f"qa-wf-{uuid.uuid4().hex}")
+    yield made
+    made.purge()
+    made.close()
+
+
+def _record(backend: StateBackend, inv: str, run: int, count: int) -> None:
+    for step in range(1, count + 1):
+        backend.put_value(NS_JOURNAL, journal_key(inv, run, step), f'{{"k":"random","v":{step}}}')
+    backend.put_value(NS_STATE, state_key(inv, run), '{"n":1}')
+
+
+def _left(backend: StateBackend, inv: str, run: int, count: int) -> list[int]:
+    steps = range(1, count + 1)
+    there = backend.has_values(NS_JOURNAL, [journal_key(inv, run, s) for s in steps])
+    return [s for s, found in zip(steps, there, strict=True) if found]
+
+
+def test_a_drop_cut_short_leaves_a_journal_the_next_drop_finishes(
+    backend: StateBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner died after deleting some steps: what is left is the start of the run
+    (a shorter journal replays as it was), and the next drop finds all of it; deleting
+    from step 1 up left the newest steps behind a gap, where no drop looked again."""
+    steps = PREFETCH + 8
+    _record(backend, "w", 1, steps)
+    deleted: list[str] = []
+    original = backend.delete_value
+
+    def dying(namespace: str, key: str, expected: str | None = None) -> bool:
+        if namespace == NS_JOURNAL and len(deleted) == PREFETCH:
+            raise ConnectionError("the runner died here")
+        deleted.append(key)
+        return original(namespace, key, expected)
+
+    monkeypatch.setattr(backend, "delete_value", dying)
+    with pytest.raises(ConnectionError):
+        drop_run(backend, "w", 1)
+    left = _left(backend, "w", 1, steps)
+    assert left == list(range(1, len(left) + 1)), f"a gap in the journal: {left}"
+    assert [e["v"] for e in read_journal(backend, "w", 1)] == left
+    monkeypatch.setattr(backend, "delete_value", original)
+    drop_run(backend, "w", 1)
+    assert _left(backend, "w", 1, steps) == []
+    assert backend.get_value(NS_STATE, state_key("w", 1)) is None
