@@ -211,9 +211,8 @@ class Journal:
         if self.backend.put_value(NS_JOURNAL, self.key(step), text, only_if_absent=True):
             return entry
         stored = self.backend.get_value(NS_JOURNAL, self.key(step))
-        if stored is None:  # dropped meanwhile (the run was continued): ours then
-            self.backend.put_value(NS_JOURNAL, self.key(step), text)
-            return entry
+        if stored is None:  # dropped meanwhile: the run was continued without this attempt
+            return entry  # (nothing written back: a dropped run's step would stay for ever)
         other: dict[str, Any] = json.loads(stored)
         self.check(other, entry["k"], entry.get("t"))
         return other

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from pynenc.workflow.journal import (
     NS_JOURNAL,
     NS_STATE,
     PREFETCH,
+    Journal,
     drop_run,
     journal_key,
     read_journal,
@@ -75,3 +77,28 @@ def test_a_drop_cut_short_leaves_a_journal_the_next_drop_finishes(
     drop_run(backend, "w", 1)
     assert _left(backend, "w", 1, steps) == []
     assert backend.get_value(NS_STATE, state_key("w", 1)) is None
+
+
+def test_a_step_of_a_run_dropped_meanwhile_is_not_written_back(
+    backend: StateBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt that no longer owns the run (the run was continued and dropped while it
+    ran) records a step: nothing is written into the dropped run (it would stay for ever)."""
+    journal = Journal(backend, "w", None, "Workflow w (mod.flow)")
+    step, entry = journal.replay("random")
+    assert entry is None
+    backend.put_value(NS_JOURNAL, journal.key(step), '{"k":"random","v":0.75}')
+    original = backend.get_values
+
+    def dropped_meanwhile(namespace: str, keys: Any) -> list[str | None]:
+        values = original(namespace, keys)
+        if namespace == NS_JOURNAL:  # the continue dropped it between the two calls
+            for key in keys:
+                backend.delete_value(NS_JOURNAL, key)
+            return [None] * len(values)
+        return values
+
+    monkeypatch.setattr(backend, "get_values", dropped_meanwhile)
+    assert journal.record(step, {"k": "random", "v": 0.1}) == {"k": "random", "v": 0.1}
+    monkeypatch.setattr(backend, "get_values", original)
+    assert backend.get_value(NS_JOURNAL, journal.key(step)) is None
