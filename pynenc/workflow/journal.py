@@ -7,20 +7,24 @@ instead, after checking it is the same operation. The journal is read ahead
 ``PREFETCH`` steps at a time: a first run costs one read, then one write per step.
 
 Which run the invocation is in (``continue_as_new`` starts run 2, 3, …) is kept in the
-namespace ``wf-run`` with the fingerprint of the run's arguments, so that a runner that
-died half way through a continue-as-new is told apart from one that finished it.
+namespace ``wf-run``. A continue marks it begun there before its compare-and-set stores
+the new arguments; while it is marked, the status history (whose entry of that
+compare-and-set names the run it started) tells a runner that died half way through from
+one that finished it.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pynenc.exceptions import NonDeterministicWorkflowError, WorkflowStateError
 
 if TYPE_CHECKING:
+    from pynenc.records import StatusEntry
     from pynenc.state_backend.base import StateBackend
 
 NS_JOURNAL = "wf-journal"
@@ -36,6 +40,9 @@ RUNS_KEPT = 20
 #: so a workflow that continues for ever keeps the last ~25 runs' entries and no more
 HISTORY_KEPT_ON_CONTINUE = 50
 RULES = "docs/workflows.md#determinism-rules"
+#: the start of the status-history reason of a continue-as-new's compare-and-set (which
+#: stores the new arguments), followed by the number of the run it starts
+CONTINUE_REASON = "continue-as-new: run "
 
 
 def to_json(value: Any, what: str) -> str:
@@ -104,25 +111,59 @@ def current_run(
     backend: StateBackend, invocation_id: str, fp: str | None
 ) -> tuple[int, RunInfo | None]:
     """The run an attempt with arguments of fingerprint ``fp`` belongs to (``None``: not
-    checked), finishing a continue-as-new a dead runner left half done."""
+    checked, dev sync mode), finishing a continue-as-new a dead runner left half done.
+
+    While the run info says a continue was begun (``next_fp``), the status history says
+    whether its compare-and-set, which stored the new arguments, went through: its entry
+    names the run it started (:data:`CONTINUE_REASON`). The arguments alone cannot tell
+    when a continue passed the same ones again (a poller), nor when a runner that no
+    longer owned the run wrote the run info back."""
     info = read_run(backend, invocation_id)
     if info is None:
         return 1, None
-    if info.next_fp is not None and fp is not None and fp != info.fp and fp == info.next_fp:
-        # the new arguments were stored, the old run's journal not dropped yet: finish it
-        info = finish_continue(backend, invocation_id, info, fp)
+    if info.next_fp is not None and fp is not None:
+        started = continued_to(backend.history(invocation_id))
+        if started is None and fp != info.fp and fp == info.next_fp:
+            started = info.run + 1  # no history (gone): the new arguments are stored
+        if started is not None and started > info.run:
+            info = finish_continue(backend, invocation_id, info, fp, started)
     return info.run, info
 
 
+def continue_reason(run: int) -> str:
+    """The history reason of the continue-as-new that starts ``run``."""
+    return f"{CONTINUE_REASON}{run}"
+
+
+def continued_to(history: Sequence[StatusEntry]) -> int | None:
+    """The run the newest continue-as-new of ``history`` started (``None``: none)."""
+    for entry in reversed(history):
+        reason = entry.reason
+        if reason is not None and reason.startswith(CONTINUE_REASON):
+            number = reason[len(CONTINUE_REASON) :]
+            return int(number) if number.isdigit() else None
+    return None
+
+
 def finish_continue(
-    backend: StateBackend, invocation_id: str, info: RunInfo, new_fp: str | None
+    backend: StateBackend,
+    invocation_id: str,
+    info: RunInfo,
+    new_fp: str | None,
+    new_run: int | None = None,
 ) -> RunInfo:
-    """Start run ``info.run + 1``: drop the journal and state of ``info.run``, remember it
-    in the runs kept, store the new run (whose arguments have fingerprint ``new_fp``)."""
-    ended = info.run
+    """Start run ``new_run`` (``info.run + 1`` by default): drop the journal and state of
+    the run it ends (and of ``info.run``, when a stale writer had put that back), remember
+    it in the runs kept, store the new run (whose arguments have fingerprint ``new_fp``)."""
+    new_run = info.run + 1 if new_run is None else new_run
+    ended = new_run - 1
     drop_run(backend, invocation_id, ended)
-    runs = [*info.runs, {"run": ended, "ended": time.time()}][-RUNS_KEPT:]
-    new = RunInfo(ended + 1, new_fp, None, None, runs)
+    if info.run != ended:
+        drop_run(backend, invocation_id, info.run)
+    runs = info.runs
+    if not runs or runs[-1].get("run", 0) < ended:  # not remembered yet
+        runs = [*runs, {"run": ended, "ended": time.time()}][-RUNS_KEPT:]
+    new = RunInfo(new_run, new_fp, None, None, runs)
     write_run(backend, invocation_id, new)
     return new
 

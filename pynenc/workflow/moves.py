@@ -17,6 +17,7 @@ from pynenc.records import InvocationStatus, fingerprint, with_arguments
 from pynenc.workflow.journal import (
     HISTORY_KEPT_ON_CONTINUE,
     RunInfo,
+    continue_reason,
     finish_continue,
     read_run,
     write_run,
@@ -76,7 +77,7 @@ def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: Con
     info = read_run(backend, inv) or RunInfo(signal.run)
     info.run, info.fp, info.next_fp, info.paused = signal.run, old_fp, new_fp, None
     write_run(backend, inv, info)
-    why = f"continue-as-new: run {signal.run + 1}"
+    why = continue_reason(signal.run + 1)
     update = app.orchestrator.status_update(inv, S.REGISTERED, runner_id, reason=why, num_retries=0)
     update = with_arguments(update, signal.arguments, keep_history=HISTORY_KEPT_ON_CONTINUE)
     if not app.orchestrator.record_updates([update])[0]:

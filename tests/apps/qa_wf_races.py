@@ -1,0 +1,54 @@
+"""Workflows for the race and crash tests of ``tests/integration/test_qa_workflows_races.py``
+and ``tests/unit/test_qa_workflow_*.py``.
+
+The app is configured by environment (runner subprocesses) or by assignment (the test
+process, see ``tests/integration/deployments.py``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pynenc import Pynenc
+
+app = Pynenc(app_id="tests-qa-wf-races")
+
+
+@app.task
+def stamp() -> str:
+    """A new value on every call: a child reused from another run shows as a repeat."""
+    return uuid.uuid4().hex
+
+
+@app.task
+def poller(limit: int) -> list[str]:
+    """Continues as new with the *same* arguments until it has ``limit`` stamps, one
+    fresh child per run (a poller's loop)."""
+    got = poller.wf.execute_task(stamp).result
+    seen: list[str] = poller.wf.get_data("seen", [])
+    seen.append(got)
+    poller.wf.set_data("seen", seen)
+    if len(seen) < limit:
+        poller.wf.continue_as_new(limit)
+    return seen
+
+
+@app.task
+def approvals(count: int) -> list[Any]:
+    """Pauses ``count`` times in one run; each resume value is kept."""
+    values = []
+    for n in range(count):
+        values.append(approvals.wf.pause(f"approval {n + 1}"))
+        approvals.wf.random()
+    return values
+
+
+@app.task
+def rounds(n: int, until: int) -> list[Any]:
+    """Continues as new until ``n`` reaches ``until``, then pauses once (in the last run)."""
+    approvals_seen = rounds.wf.execute_task(stamp).result
+    if n < until:
+        rounds.wf.continue_as_new(n + 1, until)
+    decision = rounds.wf.pause(f"round {n}")
+    return [n, decision, approvals_seen]

@@ -1,0 +1,93 @@
+"""Workflows under crashes and races (QA of issue 16): a runner that dies half way through
+a continue-as-new or a pause, a zombie runner (declared dead, still running) that records
+its late moves, resumes racing with the runner that paused.
+
+Real backends (memory, SQLite, Redis) with the app's thread runner in this process; a
+crash point is hit by making one backend step fail in the runner (it logs the failure and
+goes on, leaving the invocation where the step left it), then the invocation is published
+again as the runner services' redelivery would. The workflows are in
+``tests/apps/qa_wf_races.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pynenc import InvocationStatus, Pynenc
+from pynenc.workflow import journal
+from tests.apps import qa_wf_races
+from tests.integration.deployments import Deployment, wait_until
+from tests.servers import Server
+
+S = InvocationStatus
+TIMEOUT = 60.0
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pynenc]:
+    kind = request.param
+    if kind == "memory":
+        deployment = Deployment(kind, "memory://", "memory://")
+    elif kind == "sqlite":
+        deployment = Deployment(kind, f"sqlite:///{tmp_path}/b.db", f"sqlite:///{tmp_path}/s.db")
+    else:
+        redis: Server = request.getfixturevalue("redis_server")
+        deployment = Deployment(kind, redis.db_url(), redis.db_url())
+    app = deployment.configure(qa_wf_races.app)
+    app.purge()
+    with app.running_in_background(stop_timeout=30):
+        yield app
+    app.purge()
+
+
+def _status(app: Pynenc, invocation_id: str) -> InvocationStatus | None:
+    record = app.state_backend.get(invocation_id)
+    return None if record is None else record.status
+
+
+def _redeliver(app: Pynenc, invocation_id: str) -> None:
+    """Publish a REGISTERED invocation again, as ``redeliver_stale`` would."""
+    record = app.orchestrator.get_record(invocation_id)
+    assert record.status is S.REGISTERED
+    app.broker.publish([app.orchestrator.envelope_for(record)])
+
+
+def _fail_once(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, when: Any) -> list[str]:
+    """Make ``module.name`` raise (a crash at that point) the first time ``when(*args)``."""
+    original = getattr(module, name)
+    hit: list[str] = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        if not hit and when(*args, **kwargs):
+            hit.append(name)
+            raise RuntimeError(f"crash injected in {name}")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, failing)
+    return hit
+
+
+def test_a_continue_with_the_same_arguments_cut_short_starts_the_next_run(
+    app: Pynenc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """continue_as_new with unchanged arguments (a poller), the runner gone after the
+    arguments were stored and the old journal dropped, before the new run was written:
+    the next attempt is run 2 (a fresh child), not run 1 again (which reused run 1's child
+    and its result)."""
+    hit = _fail_once(
+        monkeypatch, journal, "write_run", lambda _b, _i, info: info.run == 2 and not info.next_fp
+    )
+    invocation = qa_wf_races.poller(3)
+    wid = invocation.invocation_id
+    wait_until(lambda: hit and _status(app, wid) is S.REGISTERED, TIMEOUT, "the crash")
+    _redeliver(app, wid)
+    seen = invocation.get_result(timeout=TIMEOUT)
+    assert len(seen) == 3
+    assert len(set(seen)) == 3, f"a run reused another run's child: {seen}"
+    info = journal.read_run(app.state_backend, wid)
+    assert info is not None and info.run == 3
+    assert [r["run"] for r in info.runs] == [1, 2]
