@@ -51,6 +51,8 @@ def pause(app: Pynenc, envelope: Envelope, runner_id: str, signal: WorkflowPause
     """RUNNING -> PAUSED, with the step of the pause stored for the resume."""
     backend = app.state_backend
     info = read_run(backend, envelope.invocation_id) or RunInfo(signal.run)
+    if _moved_on(info, signal.run, envelope, runner_id):
+        return False
     info.run, info.paused = signal.run, signal.step
     info.fp = fingerprint(envelope.arguments)
     write_run(backend, envelope.invocation_id, info)
@@ -75,6 +77,8 @@ def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: Con
     inv = envelope.invocation_id
     old_fp, new_fp = fingerprint(envelope.arguments), fingerprint(signal.arguments)
     info = read_run(backend, inv) or RunInfo(signal.run)
+    if _moved_on(info, signal.run, envelope, runner_id):
+        return False
     info.run, info.fp, info.next_fp, info.paused = signal.run, old_fp, new_fp, None
     write_run(backend, inv, info)
     why = continue_reason(signal.run + 1)
@@ -84,6 +88,24 @@ def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: Con
         return False
     finish_continue(backend, inv, info, new_fp)
     app.broker.publish([replace(envelope, arguments=signal.arguments, num_retries=0)])
+    return True
+
+
+def _moved_on(info: RunInfo, run: int, envelope: Envelope, runner_id: str) -> bool:
+    """Whether the workflow is past ``run`` already: the attempt of a runner that lost it
+    (declared dead while it went on) records its move late. Nothing of it is written:
+    its status update would be refused, and the run info written back to ``run`` made the
+    next attempt take an old run's number (and children)."""
+    if info.run <= run:
+        return False
+    logger.warning(
+        "Workflow %s (%s): runner %s left run %d, but the workflow is in run %d: ignored",
+        envelope.invocation_id,
+        envelope.task_id,
+        runner_id,
+        run,
+        info.run,
+    )
     return True
 
 

@@ -46,9 +46,10 @@ def approvals(count: int) -> list[Any]:
 
 @app.task
 def rounds(n: int, until: int) -> list[Any]:
-    """Continues as new until ``n`` reaches ``until``, then pauses once (in the last run)."""
-    approvals_seen = rounds.wf.execute_task(stamp).result
+    """Each run calls a child and pauses; after the resume it continues as new with the
+    next ``n``, until ``n`` reaches ``until``."""
+    got = rounds.wf.execute_task(stamp).result
+    decision = rounds.wf.pause(f"round {n}")
     if n < until:
         rounds.wf.continue_as_new(n + 1, until)
-    decision = rounds.wf.pause(f"round {n}")
-    return [n, decision, approvals_seen]
+    return [n, decision, got]

@@ -12,13 +12,16 @@ again as the runner services' redelivery would. The workflows are in
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pynenc import InvocationStatus, Pynenc
-from pynenc.workflow import journal
+from pynenc.call import Call
+from pynenc.workflow import journal, moves
+from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 from tests.apps import qa_wf_races
 from tests.integration.deployments import Deployment, wait_until
 from tests.servers import Server
@@ -91,3 +94,50 @@ def test_a_continue_with_the_same_arguments_cut_short_starts_the_next_run(
     info = journal.read_run(app.state_backend, wid)
     assert info is not None and info.run == 3
     assert [r["run"] for r in info.runs] == [1, 2]
+
+
+# -- a zombie runner: declared dead, its attempt goes on and records its move late ---------
+
+
+def _paused_in_run_two(app: Pynenc) -> str:
+    """``rounds(1, 2)`` resumed once, so PAUSED in run 2: its id."""
+    invocation = qa_wf_races.rounds(1, 2)
+    wid = invocation.invocation_id
+    wait_until(lambda: _status(app, wid) is S.PAUSED, TIMEOUT, "the first pause")
+    app.workflows.resume(wid, "first")
+    wait_until(lambda: _run(app, wid) == 2 and _status(app, wid) is S.PAUSED, TIMEOUT, "run 2")
+    return wid
+
+
+def _run(app: Pynenc, wid: str) -> int:
+    info = journal.read_run(app.state_backend, wid)
+    return 1 if info is None else info.run
+
+
+def _zombie_of_run_one(app: Pynenc, wid: str, signal: WorkflowSignal) -> None:
+    """What the runner declared dead in run 1 records when its attempt gets there."""
+    envelope = app.orchestrator.envelope_for(app.orchestrator.get_record(wid))
+    first = Call(qa_wf_races.rounds, qa_wf_races.rounds.args(1, 2)).serialized_arguments
+    zombie = replace(envelope, arguments=first)
+    moves.record(app, zombie, "zombie-runner", moves.outcome(signal, 0.1))
+
+
+@pytest.mark.parametrize("move", ["pause", "continue"])
+def test_a_late_move_of_a_runner_that_lost_the_run_changes_nothing(app: Pynenc, move: str) -> None:
+    """The zombie's pause or continue-as-new of run 1 arrives while the workflow is
+    PAUSED in run 2: its status update is refused, and the run info stays run 2's (it was
+    written back to run 1 before: a resume then failed, 'names no pause', or ran run 2 as
+    run 1 again, with run 1's child)."""
+    wid = _paused_in_run_two(app)
+    if move == "pause":
+        signal: WorkflowSignal = WorkflowPause("round 1", 1, 2)
+    else:
+        nxt = Call(qa_wf_races.rounds, qa_wf_races.rounds.args(2, 2)).serialized_arguments
+        signal = ContinueAsNew(nxt, {"n": 2, "until": 2}, 1)
+    _zombie_of_run_one(app, wid, signal)
+    assert _status(app, wid) is S.PAUSED
+    assert _run(app, wid) == 2
+    result = app.workflows.resume(wid, "second").get_result(timeout=TIMEOUT)
+    run_one, run_two = (app.invocation(f"{wid}-wf{run}-1").result for run in (1, 2))
+    assert run_one != run_two
+    assert result == [2, "second", run_two]
