@@ -23,7 +23,6 @@ from pynenc.workflow.identity import is_workflow_task
 from pynenc.workflow.journal import (
     NS_JOURNAL,
     NS_STATE,
-    journal_key,
     read_journal,
     read_run,
     state_key,
@@ -130,16 +129,12 @@ class Workflows:
 
     def _mark_resumed(self, backend: StateBackend, workflow_id: str, value: Any) -> None:
         info = read_run(backend, workflow_id)
-        if info is None:
-            raise WorkflowNotPausedError(f"Workflow {workflow_id} has no pause recorded")
-        run, step = resume_entry(info)
-        key = journal_key(workflow_id, run, step)
-        text = backend.get_value(NS_JOURNAL, key)
-        entry = {"k": "pause"} if text is None else json.loads(text)
+        key, entry = resume_entry(backend, workflow_id, info)
         entry.update(resumed=True, value=value)
         backend.put_value(NS_JOURNAL, key, to_json(entry, "the resume value"))
-        info.paused = None
-        write_run(backend, workflow_id, info)
+        if info is not None and info.paused is not None:
+            info.paused = None
+            write_run(backend, workflow_id, info)
 
     def keep_paused(self, invocation: SyncInvocation[Any, Any]) -> None:
         """Remember a workflow paused in dev sync mode, for :meth:`resume`."""

@@ -8,17 +8,23 @@ call path of every other task is untouched.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from pynenc.exceptions import WorkflowNotPausedError
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus, fingerprint, with_arguments
 from pynenc.workflow.journal import (
     HISTORY_KEPT_ON_CONTINUE,
+    NS_JOURNAL,
     RunInfo,
     continue_reason,
+    continued_to,
     finish_continue,
+    journal_key,
+    read_journal,
     read_run,
     write_run,
 )
@@ -27,6 +33,7 @@ from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.broker.envelope import Envelope
+    from pynenc.state_backend.base import StateBackend
 
 logger = logging.getLogger("pynenc.workflow")
 S = InvocationStatus
@@ -109,11 +116,41 @@ def _moved_on(info: RunInfo, run: int, envelope: Envelope, runner_id: str) -> bo
     return True
 
 
-def resume_entry(info: RunInfo) -> tuple[int, int]:
-    """The (run, step) of the pause a PAUSED workflow is stopped at."""
-    if info.paused is None:  # pragma: no cover - written before PAUSED is
-        raise RuntimeError("the run info of a PAUSED workflow names no pause")
-    return info.run, info.paused
+def resume_entry(
+    backend: StateBackend, workflow_id: str, info: RunInfo | None
+) -> tuple[str, dict[str, Any]]:
+    """The journal key and entry of the pause a PAUSED workflow is stopped at.
+
+    It is the last step of its run's journal: a paused body records nothing after its
+    pause. The run info names the run and the step, but both are checked rather than
+    trusted: a runner that lost the run may have written them late (an earlier pause of
+    the run, a continue it began), and while a continue is marked begun the status
+    history names the run (:func:`~pynenc.workflow.journal.continued_to`).
+
+    :raises WorkflowNotPausedError: the run's journal does not end at a pause.
+    """
+    run = 1 if info is None else info.run
+    hint = None if info is None else info.paused
+    if info is not None and info.next_fp is not None:
+        started = continued_to(backend.history(workflow_id))
+        if started is not None and started > run:
+            run, hint = started, None
+    if hint is not None:
+        keys = [journal_key(workflow_id, run, hint), journal_key(workflow_id, run, hint + 1)]
+        here, after = backend.get_values(NS_JOURNAL, keys)
+        if here is not None and after is None and _waiting_pause(json.loads(here)):
+            return keys[0], json.loads(here)
+    steps = read_journal(backend, workflow_id, run)
+    if not steps or not _waiting_pause(steps[-1]):
+        raise WorkflowNotPausedError(
+            f"Workflow {workflow_id}: run {run} is not stopped at a wf.pause() (its journal "
+            f"ends at step {len(steps)}, not a pause waiting for its resume)"
+        )
+    return journal_key(workflow_id, run, len(steps)), steps[-1]
+
+
+def _waiting_pause(entry: dict[str, Any]) -> bool:
+    return entry.get("k") == "pause" and not entry.get("resumed")
 
 
 def describe_value(value: Any) -> str:

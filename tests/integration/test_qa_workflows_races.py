@@ -20,6 +20,7 @@ import pytest
 
 from pynenc import InvocationStatus, Pynenc
 from pynenc.call import Call
+from pynenc.records import fingerprint
 from pynenc.workflow import journal, moves
 from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 from tests.apps import qa_wf_races
@@ -141,3 +142,44 @@ def test_a_late_move_of_a_runner_that_lost_the_run_changes_nothing(app: Pynenc, 
     run_one, run_two = (app.invocation(f"{wid}-wf{run}-1").result for run in (1, 2))
     assert run_one != run_two
     assert result == [2, "second", run_two]
+
+
+def test_a_late_pause_at_an_earlier_step_of_the_run_does_not_redirect_the_resume(
+    app: Pynenc,
+) -> None:
+    """The zombie reaches the first pause of the run (resumed since) while the workflow is
+    PAUSED at the second: the resume marks the second (it marked the first again,
+    replacing its value, and the workflow paused again at the second)."""
+    invocation = qa_wf_races.approvals(2)
+    wid = invocation.invocation_id
+    wait_until(lambda: _status(app, wid) is S.PAUSED, TIMEOUT, "the first pause")
+    app.workflows.resume(wid, "a")
+    wait_until(
+        lambda: _status(app, wid) is S.PAUSED and len(app.workflows.get(wid).steps) == 3,
+        TIMEOUT,
+        "the second pause",
+    )
+    envelope = app.orchestrator.envelope_for(app.orchestrator.get_record(wid))
+    late = moves.outcome(WorkflowPause("approval 1", 1, 1), 0.1)
+    moves.record(app, envelope, "zombie-runner", late)
+    assert app.workflows.resume(wid, "b").get_result(timeout=TIMEOUT) == ["a", "b"]
+
+
+def test_a_continue_written_back_during_its_own_continue_is_told_by_the_history(
+    app: Pynenc,
+) -> None:
+    """The zombie read the run info just before the owner's continue finished and wrote it
+    back just after (run 1, a continue begun): the resume and the next attempt both find
+    run 2 from the status history."""
+    wid = _paused_in_run_two(app)
+    first, nxt = (
+        Call(qa_wf_races.rounds, qa_wf_races.rounds.args(n, 2)).serialized_arguments for n in (1, 2)
+    )
+    stored = journal.read_run(app.state_backend, wid)
+    assert stored is not None
+    back = journal.RunInfo(1, fingerprint(first), fingerprint(nxt), None, stored.runs)
+    journal.write_run(app.state_backend, wid, back)
+    result = app.workflows.resume(wid, "second").get_result(timeout=TIMEOUT)
+    assert result == [2, "second", app.invocation(f"{wid}-wf2-1").result]
+    info = journal.read_run(app.state_backend, wid)
+    assert info is not None and info.run == 2 and [r["run"] for r in info.runs] == [1]
