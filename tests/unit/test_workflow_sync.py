@@ -18,6 +18,7 @@ from pynenc.exceptions import (
     InvocationCancelledError,
     NonDeterministicWorkflowError,
     NotInWorkflowError,
+    WorkflowNotPausedError,
     WorkflowPausedError,
     WorkflowStateError,
 )
@@ -79,12 +80,25 @@ def test_pause_returns_the_resume_value(app: Pynenc) -> None:
     assert invocation.result == {"amount": 5, "decision": ["yes", 1], "ticket": ticket}
 
 
+def test_resume_of_a_workflow_not_paused_says_so(app: Pynenc) -> None:
+    invocation = wf_pause.approve(6)
+    app.workflows.resume(invocation.invocation_id, "once")
+    with pytest.raises(WorkflowNotPausedError, match=invocation.invocation_id):
+        app.workflows.resume(invocation.invocation_id, "twice")
+    finished = wf_pause.main_wf_task({})
+    with pytest.raises(WorkflowNotPausedError, match=finished.invocation_id):
+        app.workflows.resume(finished.invocation_id)
+    assert invocation.result["decision"] == "once"
+
+
 def test_cancel_a_paused_workflow(app: Pynenc) -> None:
     invocation = wf_pause.approve(7)
     answer = app.workflows.cancel(invocation.invocation_id, reason="not approved")
     assert answer and answer.previous is S.PAUSED and invocation.status is S.CANCELLED
     with pytest.raises(InvocationCancelledError, match="not approved"):
         invocation.result
+    with pytest.raises(WorkflowNotPausedError):
+        app.workflows.resume(invocation.invocation_id)
 
 
 def test_continue_as_new_loops_inline_and_keeps_nothing_of_earlier_runs(app: Pynenc) -> None:
