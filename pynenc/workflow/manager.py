@@ -116,11 +116,13 @@ class Workflows:
             record = app.orchestrator.get_record(workflow_id)  # raises: no such invocation
         if record.status is not S.PAUSED:
             raise WorkflowNotPausedError(_not_paused(record))
-        self._mark_resumed(app.state_backend, workflow_id, value)
         entry = StatusEntry(S.REGISTERED, time.time(), _actor(), "resumed")
         update = StatusUpdate(workflow_id, frozenset({S.PAUSED}), entry)
         if not app.state_backend.set_status(update):
             raise WorkflowNotPausedError(_not_paused(app.orchestrator.get_record(workflow_id)))
+        # only the caller that took it out of PAUSED marks the pause: its value is replayed
+        # (no runner can start it before the publish below)
+        self._mark_resumed(app.state_backend, workflow_id, value)
         record.status = S.REGISTERED
         app.broker.publish([app.orchestrator.envelope_for(record)])
         return app.invocation(workflow_id)
