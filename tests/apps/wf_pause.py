@@ -103,6 +103,19 @@ def continue_then_pause(remaining: int) -> dict[str, Any]:
     return {"run": wf.identity.run, "drawn": drawn, "decision": decision, "state": wf.get_state()}
 
 
+@app.task
+def pause_each_run(n: int, last: int) -> list[Any]:
+    """Pauses in each of its runs, then continues as new until run ``last``: each resume
+    value reaches the run it was given to. Returns the values, oldest first."""
+    wf = pause_each_run.wf
+    got = wf.pause(f"run {n}")
+    values = [*wf.get_data("values", []), got]
+    wf.set_data("values", values)
+    if n < last:
+        wf.continue_as_new(n + 1, last)
+    return [wf.identity.run, values]
+
+
 # -- mistakes -----------------------------------------------------------------------------
 
 

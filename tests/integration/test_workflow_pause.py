@@ -194,3 +194,14 @@ def test_a_pause_after_continues_resumes_the_last_run(wf: Deployed) -> None:
     app.workflows.resume(invocation.invocation_id, "go")
     expected = {"run": 4, "drawn": drawn, "decision": "go", "state": None}
     assert invocation.get_result(timeout=WAIT) == expected, wf.log_tail()
+
+
+def test_each_run_pauses_and_gets_its_own_resume_value(wf: Deployed) -> None:
+    invocation = wf_pause.pause_each_run(1, 3)
+    for n in range(1, 4):
+        _paused(wf, invocation)
+        info = wf.app.workflows.get(invocation.invocation_id)
+        assert info.run == n and info.paused_reason == f"run {n}"
+        wf.app.workflows.resume(invocation.invocation_id, f"value {n}")
+    expected = [3, ["value 1", "value 2", "value 3"]]
+    assert invocation.get_result(timeout=WAIT) == expected, wf.log_tail()

@@ -124,6 +124,14 @@ def test_a_pause_after_continues_resumes_the_last_run(app: Pynenc) -> None:
     assert invocation.result == {"run": 4, "drawn": drawn, "decision": "go", "state": None}
 
 
+def test_each_run_pauses_and_gets_its_own_resume_value(app: Pynenc) -> None:
+    invocation = wf_pause.pause_each_run(1, 3)
+    for n in range(1, 4):
+        assert invocation.status is S.PAUSED
+        app.workflows.resume(invocation.invocation_id, f"value {n}")
+    assert invocation.result == [3, ["value 1", "value 2", "value 3"]]
+
+
 def test_wf_outside_a_task_is_an_error(app: Pynenc) -> None:
     with pytest.raises(NotInWorkflowError, match=r"only available while .*countdown runs"):
         wf_pause.countdown.wf.get_state()
