@@ -19,6 +19,8 @@ from pynenc.exceptions import (
     InvocationExpiredError,
     InvocationNotFoundError,
     InvocationTimeoutError,
+    NonDeterministicWorkflowError,
+    NotInWorkflowError,
     PublishVetoError,
     PynencError,
     RemoteError,
@@ -28,6 +30,10 @@ from pynenc.exceptions import (
     TaskDefinitionError,
     TaskNotFoundError,
     TaskTimeoutError,
+    WorkflowError,
+    WorkflowNotPausedError,
+    WorkflowPausedError,
+    WorkflowStateError,
 )
 from pynenc.hooks import Hooks
 from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
@@ -42,6 +48,9 @@ from pynenc.records import InvocationStatus
 from pynenc.runner import BackgroundRunner, ThreadRunner
 from pynenc.task import Task
 from pynenc.trigger import TriggerBuilder, TriggerContext
+from pynenc.workflow.identity import WorkflowIdentity
+from pynenc.workflow.manager import WorkflowInfo, Workflows
+from pynenc.workflow.workflow_context import WorkflowContext
 
 __all__ = [
     # application and tasks
@@ -76,6 +85,11 @@ __all__ = [
     # triggers
     "TriggerBuilder",
     "TriggerContext",
+    # workflows
+    "WorkflowContext",
+    "WorkflowIdentity",
+    "WorkflowInfo",
+    "Workflows",
     # hooks
     "Hooks",
     "Outcome",
@@ -98,4 +112,10 @@ __all__ = [
     "SerializationError",
     "TaskDefinitionError",
     "TaskNotFoundError",
+    "WorkflowError",
+    "NotInWorkflowError",
+    "NonDeterministicWorkflowError",
+    "WorkflowStateError",
+    "WorkflowNotPausedError",
+    "WorkflowPausedError",
 ]

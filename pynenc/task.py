@@ -52,7 +52,7 @@ from pynenc.types import Func, Params, Result
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.compose import Sig
-    from pynenc.workflow.context import WorkflowContext
+    from pynenc.workflow.workflow_context import WorkflowContext
 
 ParamItem = tuple[Any, ...] | dict[str, Any] | Arguments
 
@@ -216,7 +216,7 @@ class Task(Generic[Params, Result]):
     def wf(self) -> WorkflowContext:
         """The workflow of the invocation of this task running in this thread: durable
         state, deterministic values and child calls, pause/resume, continue-as-new (see
-        :class:`~pynenc.workflow.context.WorkflowContext` and ``docs/workflows.md``).
+        :class:`~pynenc.workflow.workflow_context.WorkflowContext` and ``docs/workflows.md``).
 
         :raises NotInWorkflowError: no invocation of this task is running here.
         """

@@ -40,10 +40,10 @@ def cancel(ctx: click.Context, invocation_id: str, reason: str | None) -> None:
         ctx.exit(EXIT_ALREADY_FINISHED)
 
 
-def _who() -> str:
+def _who(command: str = "pynenc cancel") -> str:
     """The canceller named in the history: ``pynenc cancel (user@host, pid N)``."""
     try:
         user = getpass.getuser()
     except Exception:  # no user name in this environment (a bare container)
         user = str(os.getuid()) if hasattr(os, "getuid") else "?"
-    return f"pynenc cancel ({user}@{socket.gethostname()}, pid {os.getpid()})"
+    return f"{command} ({user}@{socket.gethostname()}, pid {os.getpid()})"

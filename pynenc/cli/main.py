@@ -9,6 +9,7 @@ pynenc --app package.module:app purge [--yes]
 pynenc --app package.module:app cancel INVOCATION_ID [--reason TEXT]
 pynenc --app package.module:app triggers [--json]
 pynenc --app package.module:app triggers emit CODE [--payload JSON]
+pynenc --app package.module:app workflow list|show|resume|cancel
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pynenc.cli.cancel import cancel
 from pynenc.cli.common import load, printed_warnings, show_value, warn
 from pynenc.cli.inspect import invocations, runners, status
 from pynenc.cli.triggers import triggers
+from pynenc.cli.workflows import workflow
 from pynenc.conf.app_config import LOGGING_LEVELS
 from pynenc.conf.masking import masked_url, scheme_of
 from pynenc.conf.option import DEFAULT
@@ -204,6 +206,7 @@ cli.add_command(runners)
 cli.add_command(invocations)
 cli.add_command(cancel)
 cli.add_command(triggers)
+cli.add_command(workflow)
 
 
 def main() -> None:

@@ -133,6 +133,8 @@ class SyncInvocation(BaseInvocation[Params, Result]):
             self.parent_id = parent.invocation_id
         try:
             while True:
+                if "_wf" in self.__dict__:  # a workflow's steps count from the start again
+                    del self.__dict__["_wf"]
                 self._set(InvocationStatus.RUNNING)
                 if hooks.run_start:
                     hooks.emit("run_start", self)
@@ -178,7 +180,6 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         """Apply a workflow body's signal inline; whether to run the body again (a
         continue-as-new: the next run, with its arguments). A pause leaves it PAUSED,
         kept by ``app.workflows`` for :meth:`resume_inline`."""
-        self.__dict__.pop("_wf", None)  # the next attempt counts its steps from the start
         app = self.task.app
         if isinstance(signal, ContinueAsNew):
             backend = app.workflows.sync_backend

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 S = InvocationStatus
 # read once: an enum member lookup costs more than a global's, on every attempt
 SUCCESS, FAILED, RETRY = S.SUCCESS, S.FAILED, S.RETRY
+PAUSED, REGISTERED = S.PAUSED, S.REGISTERED  # the outcomes of a workflow's signals
 
 
 def resolve_task(app: Pynenc, task_key: str) -> Task[Any, Any]:
@@ -314,7 +315,8 @@ def record(
             _new_arguments(outcome, envelope),
         )
         return
-    if outcome.status in moves.MOVES:  # a workflow paused, or continued as new
+    status = outcome.status
+    if status is PAUSED or status is REGISTERED:  # a workflow paused, or continued as new
         moves.record(app, envelope, runner_id, outcome)
         return
     if envelope.task_id in app.trigger.watched:  # a trigger waits for its outcome

@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pynenc.workflow.context import WorkflowContext
     from pynenc.workflow.identity import WorkflowIdentity
     from pynenc.workflow.manager import WorkflowInfo, Workflows
+    from pynenc.workflow.workflow_context import WorkflowContext
 
 __all__ = ["WorkflowContext", "WorkflowIdentity", "WorkflowInfo", "Workflows"]
 
 _WHERE = {
-    "WorkflowContext": "pynenc.workflow.context",
+    "WorkflowContext": "pynenc.workflow.workflow_context",
     "WorkflowIdentity": "pynenc.workflow.identity",
     "WorkflowInfo": "pynenc.workflow.manager",
     "Workflows": "pynenc.workflow.manager",

@@ -6,6 +6,7 @@ import heapq
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,6 @@ from pynenc.records import (
     StatusEntry,
     StatusUpdate,
 )
-from pynenc.workflow.context import WorkflowContext, context_for
 from pynenc.workflow.identity import is_workflow_task
 from pynenc.workflow.journal import (
     NS_JOURNAL,
@@ -31,6 +31,8 @@ from pynenc.workflow.journal import (
     write_run,
 )
 from pynenc.workflow.moves import resume_entry
+from pynenc.workflow.overview import RunSummary, called, records_of, runs_of
+from pynenc.workflow.workflow_context import WorkflowContext, context_for
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -71,6 +73,11 @@ class WorkflowInfo:
             if entry.get("k") == "pause" and not entry.get("resumed"):
                 return str(entry.get("reason", ""))
         return ""
+
+    @property
+    def called(self) -> list[str]:
+        """The invocations the current run's ``execute_task(s)`` steps called, in order."""
+        return called(self.steps)
 
 
 class Workflows:
@@ -156,13 +163,16 @@ class Workflows:
         if len(self._sync_paused) > SYNC_PAUSED_KEPT:
             self._sync_paused.popitem(last=False)
 
-    def cancel(self, workflow_id: str, reason: str | None = None) -> Cancellation:
+    def cancel(
+        self, workflow_id: str, reason: str | None = None, *, by: str | None = None
+    ) -> Cancellation:
         """Cancel a workflow (paused or not) unless it has finished; waiters get
-        ``InvocationCancelledError``. Its children are not cancelled."""
+        ``InvocationCancelledError``. Its children are not cancelled. ``by``: who cancels
+        it, kept in its history."""
         paused = self._sync_paused.pop(workflow_id, None)
         if paused is not None:
             return paused.cancel_paused(reason)
-        return self.app.orchestrator.cancel(workflow_id, reason=reason)
+        return self.app.orchestrator.cancel(workflow_id, by=by, reason=reason)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -214,6 +224,17 @@ class Workflows:
             for summary in backend.recent(limit, statuses=[S.PAUSED]):
                 found[summary.invocation_id] = summary
         return heapq.nlargest(limit, found.values(), key=lambda s: s.registered)
+
+    def runs(self, workflow_ids: Sequence[str]) -> dict[str, RunSummary]:
+        """The run each workflow is in and, for one stopped at a pause, the pause's step and
+        reason: two reads however many they are (for listings, after :meth:`list`)."""
+        return runs_of(self.app.state_backend, workflow_ids)
+
+    def records(self, invocation_ids: Sequence[str]) -> dict[str, InvocationRecord | None]:
+        """The record of each invocation (task, status, result; ``None``: unknown) in one
+        read: a workflow's children, as :meth:`get` names them (``WorkflowInfo.children``,
+        and ``WorkflowInfo.called``: those its ``execute_task(s)`` steps called)."""
+        return records_of(self.app.state_backend, invocation_ids)
 
 
 def _not_paused(record: InvocationRecord) -> str:

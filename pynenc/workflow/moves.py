@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pynenc.workflow")
 S = InvocationStatus
-#: the statuses of the outcomes of workflow signals
-MOVES = frozenset({S.PAUSED, S.REGISTERED})
 
 
 def outcome(signal: WorkflowSignal, seconds: float) -> Outcome:

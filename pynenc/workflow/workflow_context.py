@@ -171,11 +171,16 @@ class WorkflowContext:
     def execute_task(self, task: Any, *args: Any, **kwargs: Any) -> BaseInvocation[Any, Any]:
         """Call ``task`` as a child of this workflow, once: on replay, the invocation made
         the first time is returned (with its result, if it has one), and nothing is called
-        again. The child's id is derived from this run and step, so even a runner that died
-        between the call and its record does not call it twice."""
+        again (the replayed step reads the child's record: one read). The child's id is
+        derived from this run and step, so even a runner that died between the call and
+        its record does not call it twice."""
         child = _task_of(task)
         key = child.task_id.key
         step, entry = self.journal.replay("execute_task", key)
+        if entry is not None:
+            found = self._replayed(child, [entry["v"]], [(args, kwargs)], step)
+            if found is not None:
+                return found[0]
         chosen = entry["v"] if entry is not None else self._child_id(step)
         invocation = self._call(child, chosen, args, kwargs, step)
         if entry is None:
@@ -187,7 +192,9 @@ class WorkflowContext:
     ) -> list[BaseInvocation[Any, Any]]:
         """:meth:`execute_task` for many calls at once (``parallelize``'s parameters: a tuple
         of positional arguments, a dict of keyword arguments, or ``task.args(...)``), as
-        one step: their invocations, in order."""
+        one step: their invocations, in order. The calls are registered and published as
+        ``parallelize`` does them (one backend write per ``parallel_batch_size`` calls);
+        a replay reads their records in one read."""
         child = _task_of(task)
         key = child.task_id.key
         params = list(param_iter)
@@ -201,10 +208,19 @@ class WorkflowContext:
         ids = entry["v"] if entry is not None else [
             f"{self._child_id(step)}-{n}" for n in range(len(params))
         ]  # fmt: skip
-        invocations = []
-        for chosen, param in zip(ids, params, strict=True):
-            args, kwargs = _split(param)
-            invocations.append(self._call(child, chosen, args, kwargs, step))
+        calls = [_split(param) for param in params]
+        found = None if entry is None else self._replayed(child, ids, calls, step)
+        if found is not None:
+            return found
+        from pynenc.task import can_batch_process
+
+        if can_batch_process(child, len(calls)) and not child.conf.call_result_cache:
+            invocations = self._call_all(child, ids, calls, step)
+        else:
+            invocations = [
+                self._call(child, chosen, args, kwargs, step)
+                for chosen, (args, kwargs) in zip(ids, calls, strict=True)
+            ]
         if entry is None:
             self.journal.record(step, {"k": "execute_tasks", "t": key, "v": ids})
         return invocations
@@ -223,6 +239,73 @@ class WorkflowContext:
                 f"{child.task_id.key} with other arguments when it first ran (invocation "
                 f"{chosen}). Pass a child the same arguments on every replay. See {RULES}."
             ) from None
+
+    def _call_all(
+        self,
+        child: Task[Any, Any],
+        ids: list[str],
+        calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+        step: int,
+    ) -> list[BaseInvocation[Any, Any]]:
+        """Register and publish the calls as ``parallelize`` does (one backend write and
+        one broker batch per ``parallel_batch_size`` calls), each under its chosen id."""
+        from pynenc.call import submit
+        from pynenc.call_options import CallOptions
+        from pynenc.task import invocations_per_message
+
+        made: list[Call[Any, Any]] = [
+            Call(child, child.args(*args, **kwargs)) for args, kwargs in calls
+        ]
+        size = child.conf.parallel_batch_size
+        per_message = invocations_per_message(len(made), size)
+        invocations: list[BaseInvocation[Any, Any]] = []
+        for start in range(0, len(made), size):
+            options = CallOptions(invocation_ids=tuple(ids[start : start + size]))
+            try:
+                invocations.extend(submit(made[start : start + size], per_message, options))
+            except InvocationConflictError as exc:
+                raise NonDeterministicWorkflowError(
+                    f"{self.journal.label}, run {self.journal.run}: step {step} called "
+                    f"{child.task_id.key} with other arguments when it first ran ({exc}). "
+                    f"Pass the children the same arguments on every replay. See {RULES}."
+                ) from None
+        return invocations
+
+    def _replayed(
+        self,
+        child: Task[Any, Any],
+        ids: list[str],
+        calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+        step: int,
+    ) -> list[BaseInvocation[Any, Any]] | None:
+        """The children a replayed step made, from one read of their records (nothing is
+        registered or published again), checked to be these calls; ``None`` when one is
+        gone (purged), or in dev sync mode: they are then called as the first time."""
+        from pynenc.invocation.distributed import DistributedInvocation
+        from pynenc.invocation.sync import SyncInvocation
+
+        app = child.app
+        if app.conf.dev_mode_force_sync_tasks or isinstance(self.invocation, SyncInvocation):
+            return None
+        records = app.state_backend.get_many(ids)
+        found: list[BaseInvocation[Any, Any]] = []
+        for chosen, record, (args, kwargs) in zip(ids, records, calls, strict=True):
+            if record is None:
+                return None
+            arguments = child.args(*args, **kwargs)
+            serialized = Call(child, arguments).serialized_arguments
+            if record.task_id != child.task_id.key or fingerprint(record.arguments) != fingerprint(
+                serialized
+            ):
+                raise NonDeterministicWorkflowError(
+                    f"{self.journal.label}, run {self.journal.run}: step {step} called "
+                    f"{record.task_id} with other arguments when it first ran (invocation "
+                    f"{chosen}). Pass a child the same arguments on every replay. See {RULES}."
+                )
+            invocation = DistributedInvocation.from_record(app, record)
+            invocation.task, invocation.arguments = child, arguments
+            found.append(invocation)
+        return found
 
     # -- leaving the run ------------------------------------------------------------------
 
