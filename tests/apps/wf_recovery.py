@@ -41,11 +41,12 @@ def _append(path: Path, line: str) -> None:
         os.close(fd)
 
 
-def _attempt(folder: Path, stage: str, seen: dict[str, Any]) -> None:
-    """What one attempt saw at ``stage``, in a file of its own."""
+def _attempt(folder: Path, stage: str, seen: dict[str, Any]) -> str:
+    """What one attempt saw at ``stage``, in a file of its own (its name)."""
     name = f"{stage}-{os.getpid()}-{uuid.uuid4().hex}.json"  # not wf.uuid(): per attempt
     (folder / f".{name}").write_text(json.dumps(seen))
     (folder / f".{name}").rename(folder / name)  # seen whole, or not at all
+    return name
 
 
 def _gate(folder: Path, name: str = "go") -> None:
@@ -140,3 +141,16 @@ def loops(folder: str, run: int, last: int) -> int:
     if run < last:
         wf.continue_as_new(folder, run + 1, last)
     return run
+
+
+@app.task
+def continues_once(folder: str, run: int) -> int:
+    """Run 1 continues as new, run 2 returns; each attempt waits at a gate of its own
+    (``go-<its file>``), so the test can let a stale attempt go on after a newer one."""
+    wf = continues_once.wf
+    here = Path(folder)
+    name = _attempt(here, f"run{run}", {"run": wf.identity.run})
+    _gate(here, f"go-{name}")
+    if run == 1:
+        wf.continue_as_new(folder, 2)
+    return wf.identity.run

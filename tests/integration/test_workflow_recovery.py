@@ -12,6 +12,8 @@ file, which no process death forgets), and keep the state saved before the death
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -337,3 +339,59 @@ def test_each_run_of_a_continued_workflow_has_its_own_reroute_budget(
     assert [seen["run"] for seen in _seen(folder, "run2")] == [2, 2]
     history = app.state_backend.history(invocation.invocation_id)
     assert [e.status for e in history].count(S.REROUTED) == 2, history
+
+
+class _Refusals(logging.Handler):
+    """Sets ``seen`` once a runner's status update of ``invocation_id`` is refused."""
+
+    def __init__(self, invocation_id: str) -> None:
+        super().__init__()
+        self.invocation_id = invocation_id
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if self.invocation_id in message and "not recorded" in message:
+            self.seen.set()
+
+
+def test_a_stale_attempt_of_a_continued_run_leaves_the_new_run_alone(tmp_path: Path) -> None:
+    """Memory: the first runner stops at once while run 1 waits (its attempt goes on in
+    its thread), the second runner recovers run 1, which continues as new; run 2 starts.
+    The stale attempt of run 1 then reaches its continue_as_new too: refused (not its
+    invocation any more), it must not set the workflow's runs back to run 1."""
+    killed = Killed("memory", "ThreadRunner", tmp_path)
+    app, folder = killed.app, killed.folder
+    first = BackgroundRunner(ThreadRunner(app, threads=4), stop_timeout=60)
+    second = BackgroundRunner(ThreadRunner(app, threads=4), stop_timeout=60)
+    first.start()
+    try:
+        invocation = wf_recovery.continues_once(str(folder), 1)
+        wait_until(lambda: len(list(folder.glob("run1-*"))) == 1, WAIT, "run 1")
+    finally:
+        first.stop(immediate=True)
+    [stale] = [p.name for p in folder.glob("run1-*")]
+    refusals = _Refusals(invocation.invocation_id)
+    logging.getLogger("pynenc").addHandler(refusals)
+    second.start()
+    try:
+        wait_until(lambda: len(list(folder.glob("run1-*"))) == 2, WAIT, "run 1 recovered")
+        [recovered] = [p.name for p in folder.glob("run1-*") if p.name != stale]
+        (folder / f"go-{recovered}").touch()
+        wait_until(lambda: len(list(folder.glob("run2-*"))) == 1, WAIT, "run 2")
+        assert app.workflows.get(invocation.invocation_id).run == 2
+        (folder / f"go-{stale}").touch()
+        assert refusals.seen.wait(WAIT), "the stale attempt's continue_as_new was not refused"
+        info = app.workflows.get(invocation.invocation_id)
+        assert (info.run, [r["run"] for r in info.runs]) == (2, [1])
+        for path in folder.glob("run2-*"):
+            (folder / f"go-{path.name}").touch()
+        assert invocation.get_result(timeout=WAIT) == 2
+    finally:
+        logging.getLogger("pynenc").removeHandler(refusals)
+        for path in folder.glob("run*-*.json"):
+            (folder / f"go-{path.name}").touch()
+        second.stop()
+    info = app.workflows.get(invocation.invocation_id)
+    assert (info.status, info.run, [r["run"] for r in info.runs]) == (S.SUCCESS, 2, [1])
+    app.reset_components()
