@@ -79,7 +79,7 @@ class Killed:
 
     # -- the two runners ----------------------------------------------------------------
 
-    def _process(self, name: str) -> RunnerProcess:
+    def runner_process(self, name: str) -> RunnerProcess:
         assert self.deployment is not None
         log = self.tmp_path / f"{name}.log"
         return RunnerProcess(
@@ -95,7 +95,7 @@ class Killed:
             with self._in_threads(invocation_of) as invocation:
                 yield invocation
             return
-        first, second = self._process("first"), self._process("second")
+        first, second = self.runner_process("first"), self.runner_process("second")
         first.start()
         try:
             invocation = invocation_of(str(self.folder))
@@ -264,7 +264,7 @@ def test_a_runner_killed_between_calling_a_child_and_recording_it_calls_it_once(
     assert killed.deployment is not None
     killed.deployment.extra_env[wf_recovery.KILLABLE] = "1"
     (killed.folder / "die-armed").touch()
-    first, second = killed._process("first"), killed._process("second")
+    first, second = killed.runner_process("first"), killed.runner_process("second")
     first.start()
     try:
         invocation = wf_recovery.dies_calling(str(killed.folder))
@@ -276,7 +276,7 @@ def test_a_runner_killed_between_calling_a_child_and_recording_it_calls_it_once(
     assert app.workflows.get(invocation.invocation_id).steps == [
         {"k": "uuid", "v": _seen(killed.folder, "before")[0]["uuid"]}
     ]  # the child's step was never recorded
-    killed.first_id = app.state_backend.get(invocation.invocation_id).owner  # type: ignore[union-attr]
+    killed.first_id = app.orchestrator.get_record(invocation.invocation_id).owner
     second.start()
     try:
         result = invocation.get_result(timeout=WAIT)
@@ -318,7 +318,7 @@ def test_each_run_of_a_continued_workflow_has_its_own_reroute_budget(
         record = app.orchestrator.get_record(invocation.invocation_id)
         assert record.status is S.RUNNING, record.error
 
-    runners = [killed._process(name) for name in ("first", "second", "third")]
+    runners = [killed.runner_process(name) for name in ("first", "second", "third")]
     try:
         runners[0].start()
         at_gate(1, 1)
@@ -334,7 +334,8 @@ def test_each_run_of_a_continued_workflow_has_its_own_reroute_budget(
         assert invocation.get_result(timeout=WAIT) == 2
     finally:
         for runner in runners:
-            runner.kill() if runner.process is not None else None
+            if runner.process is not None:
+                runner.kill()
         app.reset_components()
     assert [seen["run"] for seen in _seen(folder, "run2")] == [2, 2]
     history = app.state_backend.history(invocation.invocation_id)
