@@ -50,6 +50,8 @@ def pause(app: Pynenc, envelope: Envelope, runner_id: str, signal: WorkflowPause
     """RUNNING -> PAUSED, with the step of the pause stored for the resume."""
     backend = app.state_backend
     info = read_run(backend, envelope.invocation_id) or RunInfo(signal.run)
+    if _ended(info, signal.run, envelope, "pause"):
+        return False
     info.run, info.paused = signal.run, signal.step
     info.fp = fingerprint(envelope.arguments)
     write_run(backend, envelope.invocation_id, info)
@@ -74,6 +76,8 @@ def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: Con
     inv = envelope.invocation_id
     old_fp, new_fp = fingerprint(envelope.arguments), fingerprint(signal.arguments)
     info = read_run(backend, inv) or RunInfo(signal.run)
+    if _ended(info, signal.run, envelope, "continue-as-new"):
+        return False
     info.run, info.fp, info.next_fp, info.paused = signal.run, old_fp, new_fp, None
     write_run(backend, inv, info)
     why = f"continue-as-new: run {signal.run + 1}"
@@ -83,6 +87,24 @@ def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: Con
         return False
     finish_continue(backend, inv, info, new_fp)
     app.broker.publish([replace(envelope, arguments=signal.arguments, num_retries=0)])
+    return True
+
+
+def _ended(info: RunInfo, run: int, envelope: Envelope, what: str) -> bool:
+    """Whether ``run`` has ended (continued as new) since this attempt of it started: an
+    attempt another runner took over (its runner declared dead while alive) that went on.
+    Its move is not recorded, and the run info, the new run's, is left as it is."""
+    if info.run <= run:
+        return False
+    logger.warning(
+        "Workflow %s (%s): %s of run %d not recorded: run %d has started since (this "
+        "attempt was taken over by another runner)",
+        envelope.invocation_id,
+        envelope.task_id,
+        what,
+        run,
+        info.run,
+    )
     return True
 
 
