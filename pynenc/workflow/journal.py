@@ -136,7 +136,7 @@ def drop_run(backend: StateBackend, invocation_id: str, run: int) -> int:
         for key, there in zip(keys, present, strict=True):
             if there and backend.delete_value(NS_JOURNAL, key):
                 dropped += 1
-        if not any(present):
+        if not all(present):  # steps are recorded in order: the journal ends here
             break
         start += PREFETCH
     backend.delete_value(NS_STATE, state_key(invocation_id, run))

@@ -143,8 +143,7 @@ def save_a_set() -> None:
 
 
 def _who(task: Any) -> dict[str, Any]:
-    """``task``'s workflow identity, read here: a task whose own code never names ``wf``
-    (as ``member``'s) is not a workflow task, so it joins its caller's workflow."""
+    """``task``'s workflow identity."""
     identity = task.wf.identity
     return {
         "workflow_id": identity.workflow_id,
@@ -157,14 +156,16 @@ def _who(task: Any) -> dict[str, Any]:
 
 @app.task
 def member() -> dict[str, Any]:
-    """A plain task: called from a workflow through ``wf.execute_task``, it joins it."""
-    return _who(member)
+    """A task that uses ``wf`` without ``force_new_workflow``: called from a workflow
+    through ``wf.execute_task``, it joins it (and shares its data)."""
+    member.wf.set_data("member-was-here", True)
+    return {**_who(member), "data": member.wf.get_data("parent-says")}
 
 
-@app.task
+@app.task(force_new_workflow=True)
 def sub_workflow() -> dict[str, Any]:
-    """A task that uses ``wf`` itself (journals a step): called from a workflow, it is a
-    sub-workflow of its own, linked to its caller's."""
+    """Declared ``force_new_workflow``: called from a workflow, it is a sub-workflow of its
+    own, linked to its caller's."""
     sub_workflow.wf.random()
     return _who(sub_workflow)
 
@@ -173,6 +174,8 @@ def sub_workflow() -> dict[str, Any]:
 def parent_workflow() -> dict[str, Any]:
     """Calls a member and a sub-workflow; its own identity and theirs."""
     me = _who(parent_workflow)
+    parent_workflow.wf.set_data("parent-says", "hello")
     joined = parent_workflow.wf.execute_task(member).result
     sub = parent_workflow.wf.execute_task(sub_workflow).result
-    return {"me": me, "member": joined, "sub": sub}
+    seen = parent_workflow.wf.get_data("member-was-here")
+    return {"me": me, "member": joined, "sub": sub, "member_was_here": seen}

@@ -111,12 +111,6 @@ def test_a_thousand_continues_complete_with_bounded_storage(
     assert app.workflows.get(short_loop.invocation_id).runs[0]["run"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the status history grows two entries per continue-as-new run (RUNNING, "
-    "REGISTERED) until the history of a continued workflow is bounded (another change of "
-    "issue 16); remove this mark when it lands",
-)
 def test_the_status_history_stays_bounded(wf: Deployed, loops: tuple[Loop, Loop, Loop]) -> None:
     long = loops[2]
     assert long.result["run"] == LONG_LOOP + 1
@@ -140,7 +134,9 @@ def test_identity_of_a_workflow_its_members_and_sub_workflows(wf: Deployed) -> N
     joined = found["member"]
     assert joined["workflow_id"] == top and joined["workflow_type"] == parent_type
     assert joined["invocation_id"] != top and joined["parent_workflow_id"] is None
-    # a task that uses wf itself is a sub-workflow, linked to its caller's workflow
+    # a member shares the workflow's data, both ways
+    assert joined["data"] == "hello" and found["member_was_here"] is True
+    # a task declared force_new_workflow is a sub-workflow, linked to its caller's workflow
     sub = found["sub"]
     assert sub["workflow_id"] == sub["invocation_id"] != top
     assert sub["workflow_type"] == "tests.apps.wf_pause.sub_workflow"
