@@ -180,7 +180,7 @@ def drop_run(backend: StateBackend, invocation_id: str, run: int) -> int:
         keys = [journal_key(invocation_id, run, s) for s in range(start, start + PREFETCH)]
         there = backend.has_values(NS_JOURNAL, keys)
         present.extend(key for key, found in zip(keys, there, strict=True) if found)
-        if not any(there):
+        if not all(there):  # steps are recorded in order: the journal ends here
             break
         start += PREFETCH
     dropped = sum(backend.delete_value(NS_JOURNAL, key) for key in reversed(present))

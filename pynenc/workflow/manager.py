@@ -23,6 +23,7 @@ from pynenc.workflow.identity import is_workflow_task
 from pynenc.workflow.journal import (
     NS_JOURNAL,
     NS_STATE,
+    journal_key,
     read_journal,
     read_run,
     state_key,
@@ -115,14 +116,20 @@ class Workflows:
             paused.resume_inline()
             return paused
         app = self.app
-        record = app.orchestrator.get_record(workflow_id)
+        record = app.state_backend.get(workflow_id)
+        if record is None:
+            if self._ran_inline(workflow_id):
+                raise WorkflowNotPausedError(_not_paused_inline(workflow_id))
+            record = app.orchestrator.get_record(workflow_id)  # raises: no such invocation
         if record.status is not S.PAUSED:
             raise WorkflowNotPausedError(_not_paused(record))
-        self._mark_resumed(app.state_backend, workflow_id, value)
         entry = StatusEntry(S.REGISTERED, time.time(), _actor(), "resumed")
         update = StatusUpdate(workflow_id, frozenset({S.PAUSED}), entry)
         if not app.state_backend.set_status(update):
             raise WorkflowNotPausedError(_not_paused(app.orchestrator.get_record(workflow_id)))
+        # only the caller that took it out of PAUSED marks the pause: its value is replayed
+        # (no runner can start it before the publish below)
+        self._mark_resumed(app.state_backend, workflow_id, value)
         record.status = S.REGISTERED
         app.broker.publish([app.orchestrator.envelope_for(record)])
         return app.invocation(workflow_id)
@@ -135,6 +142,16 @@ class Workflows:
         if info is not None and info.paused is not None:
             info.paused = None
             write_run(backend, workflow_id, info)
+
+    def _ran_inline(self, workflow_id: str) -> bool:
+        """Whether workflow ``workflow_id`` ran in dev sync mode in this process (it left
+        its run info or a journal step in :attr:`sync_backend`)."""
+        if "sync_backend" not in self.__dict__:
+            return False
+        backend = self.sync_backend
+        if read_run(backend, workflow_id) is not None:
+            return True
+        return backend.has_values(NS_JOURNAL, [journal_key(workflow_id, 1, 1)])[0]
 
     def keep_paused(self, invocation: SyncInvocation[Any, Any]) -> None:
         """Remember a workflow paused in dev sync mode, for :meth:`resume`."""
@@ -220,6 +237,14 @@ def _not_paused(record: InvocationRecord) -> str:
     return (
         f"Workflow {record.invocation_id} ({record.task_id}) is {record.status.name}, not "
         "PAUSED: only a paused workflow can be resumed."
+    )
+
+
+def _not_paused_inline(workflow_id: str) -> str:
+    return (
+        f"Workflow {workflow_id} ran in dev sync mode and is not PAUSED: it finished, was "
+        "resumed or cancelled already (or is older than the last "
+        f"{SYNC_PAUSED_KEPT} paused ones kept). Only a paused workflow can be resumed."
     )
 
 

@@ -58,7 +58,7 @@ def pause(app: Pynenc, envelope: Envelope, runner_id: str, signal: WorkflowPause
     """RUNNING -> PAUSED, with the step of the pause stored for the resume."""
     backend = app.state_backend
     info = read_run(backend, envelope.invocation_id) or RunInfo(signal.run)
-    if _moved_on(info, signal.run, envelope, runner_id):
+    if _ended(info, signal.run, envelope, "pause"):
         return False
     info.run, info.paused = signal.run, signal.step
     info.fp = fingerprint(envelope.arguments)
@@ -84,7 +84,7 @@ def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: Con
     inv = envelope.invocation_id
     old_fp, new_fp = fingerprint(envelope.arguments), fingerprint(signal.arguments)
     info = read_run(backend, inv) or RunInfo(signal.run)
-    if _moved_on(info, signal.run, envelope, runner_id):
+    if _ended(info, signal.run, envelope, "continue-as-new"):
         return False
     info.run, info.fp, info.next_fp, info.paused = signal.run, old_fp, new_fp, None
     write_run(backend, inv, info)
@@ -98,18 +98,18 @@ def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: Con
     return True
 
 
-def _moved_on(info: RunInfo, run: int, envelope: Envelope, runner_id: str) -> bool:
-    """Whether the workflow is past ``run`` already: the attempt of a runner that lost it
-    (declared dead while it went on) records its move late. Nothing of it is written:
-    its status update would be refused, and the run info written back to ``run`` made the
-    next attempt take an old run's number (and children)."""
+def _ended(info: RunInfo, run: int, envelope: Envelope, what: str) -> bool:
+    """Whether ``run`` has ended (continued as new) since this attempt of it started: an
+    attempt another runner took over (its runner declared dead while alive) that went on.
+    Its move is not recorded, and the run info, the new run's, is left as it is."""
     if info.run <= run:
         return False
     logger.warning(
-        "Workflow %s (%s): runner %s left run %d, but the workflow is in run %d: ignored",
+        "Workflow %s (%s): %s of run %d not recorded: run %d has started since (this "
+        "attempt was taken over by another runner)",
         envelope.invocation_id,
         envelope.task_id,
-        runner_id,
+        what,
         run,
         info.run,
     )

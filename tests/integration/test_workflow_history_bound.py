@@ -31,6 +31,8 @@ from tests.servers import Server
 
 S = InvocationStatus
 CONTINUES = 300
+#: a ProcessRunner starts a process per run: fewer runs, still past the bound
+PROCESS_CONTINUES = 80
 #: the registration, the kept entries, and the few a run adds after its continue's trim
 #: (its claim, and the final SUCCESS)
 BOUND = HISTORY_KEPT_ON_CONTINUE + 1 + 3
@@ -38,10 +40,12 @@ BOUND = HISTORY_KEPT_ON_CONTINUE + 1 + 3
 TIMEOUT = 300.0
 
 
-def _run_and_watch(app: Pynenc, log: RunnerProcess | None = None) -> tuple[str, int]:
+def _run_and_watch(
+    app: Pynenc, log: RunnerProcess | None = None, continues: int = CONTINUES
+) -> tuple[str, int]:
     """Start the workflow, wait for it to end while sampling its history length at each
     wake-up; its id and the longest history seen."""
-    invocation = wf_hist.loop(CONTINUES, 0)
+    invocation = wf_hist.loop(continues, 0)
     inv = invocation.invocation_id
     backend = app.state_backend
     longest, waited = 0, 0.0
@@ -49,11 +53,13 @@ def _run_and_watch(app: Pynenc, log: RunnerProcess | None = None) -> tuple[str, 
         longest = max(longest, len(backend.history(inv)))
         waited += 0.2
         assert waited < TIMEOUT, f"the workflow did not end: {log.log_tail() if log else ''}"
-    assert invocation.get_result(timeout=30) == CONTINUES + 1
+    assert invocation.get_result(timeout=30) == continues + 1
     return inv, max(longest, len(backend.history(inv)))
 
 
-def _check_bounded(backend: StateBackend, inv: str, longest: int) -> None:
+def _check_bounded(
+    backend: StateBackend, inv: str, longest: int, continues: int = CONTINUES
+) -> None:
     history = backend.history(inv)
     assert longest <= BOUND, f"the history reached {longest} entries"
     assert len(history) <= BOUND
@@ -61,14 +67,14 @@ def _check_bounded(backend: StateBackend, inv: str, longest: int) -> None:
     assert history[0].status is S.REGISTERED and history[0].runner_id is None
     # ... and the newest entries, in order: the last continue, its claim, the success
     assert [e.status for e in history[-3:]] == [S.REGISTERED, S.RUNNING, S.SUCCESS]
-    assert history[-3].reason == f"continue-as-new: run {CONTINUES + 1}"
+    assert history[-3].reason == f"continue-as-new: run {continues + 1}"
     assert [e.timestamp for e in history] == sorted(e.timestamp for e in history)
     [summary] = [s for s in backend.recent(10) if s.invocation_id == inv]
     assert summary.registered == history[0].timestamp
     # the old runs' journals and states are gone; the run info keeps the last few runs
     info = read_run(backend, inv)
-    assert info is not None and info.run == CONTINUES + 1 and len(info.runs) <= RUNS_KEPT
-    for run in (1, CONTINUES // 2, CONTINUES):
+    assert info is not None and info.run == continues + 1 and len(info.runs) <= RUNS_KEPT
+    for run in (1, continues // 2, continues):
         assert read_journal(backend, inv, run) == []
         assert backend.get_value(NS_STATE, state_key(inv, run)) is None
 
@@ -121,8 +127,9 @@ def test_a_runner_process(
         deployment, runner_cls, log=tmp_path / "runner.log", app_ref="tests.apps.wf_hist:app"
     ).start()
     try:
-        inv, longest = _run_and_watch(app, runner)
-        _check_bounded(app.state_backend, inv, longest)
+        continues = PROCESS_CONTINUES if runner_cls == "ProcessRunner" else CONTINUES
+        inv, longest = _run_and_watch(app, runner, continues)
+        _check_bounded(app.state_backend, inv, longest, continues)
     finally:
         assert runner.stop() == 0, runner.log_tail()
         app.purge()
