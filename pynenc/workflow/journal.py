@@ -126,7 +126,11 @@ def current_run(
         if started is None and fp != info.fp and fp == info.next_fp:
             started = info.run + 1  # no history (gone): the new arguments are stored
         if started is not None and started > info.run:
-            info = finish_continue(backend, invocation_id, info, fp, started)
+            if fp == info.next_fp:  # an attempt of the new run: it finishes the continue
+                info = finish_continue(backend, invocation_id, info, fp, started)
+            elif fp != info.fp:  # of a later run still (the run info was written back)
+                return started, info
+            # else: an attempt of the ended run (its runner was taken over): its own run
     return info.run, info
 
 

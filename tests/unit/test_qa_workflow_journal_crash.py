@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pynenc.records import InvocationStatus, StatusEntry
 from pynenc.state_backend import create_state_backend
 from pynenc.state_backend.base import StateBackend
 from pynenc.workflow.journal import (
@@ -17,10 +18,15 @@ from pynenc.workflow.journal import (
     NS_STATE,
     PREFETCH,
     Journal,
+    RunInfo,
+    continue_reason,
+    current_run,
     drop_run,
     journal_key,
     read_journal,
+    read_run,
     state_key,
+    write_run,
 )
 
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest], str]] = {
@@ -102,3 +108,39 @@ def test_a_step_of_a_run_dropped_meanwhile_is_not_written_back(
     assert journal.record(step, {"k": "random", "v": 0.1}) == {"k": "random", "v": 0.1}
     monkeypatch.setattr(backend, "get_values", original)
     assert backend.get_value(NS_JOURNAL, journal.key(step)) is None
+
+
+def _continued_to(backend: StateBackend, monkeypatch: pytest.MonkeyPatch, run: int) -> None:
+    """The status history says the continue's compare-and-set started ``run``."""
+    entry = StatusEntry(InvocationStatus.REGISTERED, 1.0, "runner", continue_reason(run))
+    monkeypatch.setattr(backend, "history", lambda invocation_id: [entry])
+
+
+def test_an_attempt_with_the_ended_runs_arguments_leaves_the_continue_to_the_new_run(
+    backend: StateBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compare-and-set stored the new arguments, the old run is not dropped yet, and an
+    attempt still running the old arguments (its runner was taken over) makes its first
+    wf call: it stays in its own run, and neither drops it nor starts the next run under
+    its old arguments (whose steps the new run would have replayed)."""
+    _record(backend, "w", 1, 3)
+    write_run(backend, "w", RunInfo(1, "fp-old", "fp-new"))
+    _continued_to(backend, monkeypatch, 2)
+    assert current_run(backend, "w", "fp-old")[0] == 1
+    assert _left(backend, "w", 1, 3) == [1, 2, 3]
+    stored = read_run(backend, "w")
+    assert stored is not None and stored.run == 1 and stored.next_fp == "fp-new"
+    run, info = current_run(backend, "w", "fp-new")  # the new run's attempt finishes it
+    assert run == 2 and info is not None and info.fp == "fp-new"
+    assert _left(backend, "w", 1, 3) == []
+
+
+def test_the_same_arguments_again_are_told_apart_by_the_history(
+    backend: StateBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _record(backend, "w", 1, 3)
+    write_run(backend, "w", RunInfo(1, "fp-same", "fp-same"))
+    assert current_run(backend, "w", "fp-same")[0] == 1  # no continue in the history yet
+    _continued_to(backend, monkeypatch, 2)
+    assert current_run(backend, "w", "fp-same")[0] == 2
+    assert _left(backend, "w", 1, 3) == []
