@@ -53,3 +53,10 @@ def rounds(n: int, until: int) -> list[Any]:
     if n < until:
         rounds.wf.continue_as_new(n + 1, until)
     return [n, decision, got]
+
+
+@app.task
+def keeper(n: int) -> Any:
+    """A body whose steps the unit tests make by hand (two attempts of one run)."""
+    keeper.wf.save_state(n)
+    return keeper.wf.get_state()
