@@ -343,9 +343,13 @@ class Pynenc:
         Messages already delivered to a runner are not in a queue: they are not dropped, but
         their invocations no longer exist, so runners skip them.
         """
+        from pynenc.workflow.identity import forget_known
+
         queues = {task.conf.queue for task in self.tasks.values()} | {"default"}
         messages = self.broker.purge(sorted(queues))
-        return Purged(messages, self.state_backend.purge())
+        purged = Purged(messages, self.state_backend.purge())
+        forget_known(self.state_backend)  # its ids may name other invocations next
+        return purged
 
 
 def _where(func: Callable[..., Any]) -> str:

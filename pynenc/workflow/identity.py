@@ -11,6 +11,7 @@ ancestor, cached per process), so calls pay nothing for it.
 from __future__ import annotations
 
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,10 +21,14 @@ from pynenc.exceptions import PynencError
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.invocation.base import BaseInvocation
+    from pynenc.state_backend.base import StateBackend
     from pynenc.task import Task
 
-#: ancestors' workflows remembered per process (invocation id -> (workflow id, type))
-_KNOWN: dict[str, tuple[str, str]] = {}
+#: ancestors' workflows remembered in this process, per state backend (invocation id ->
+#: (workflow id, type)): an id names another invocation in another backend, or after a purge
+_KNOWN: weakref.WeakKeyDictionary[StateBackend, dict[str, tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
 _KNOWN_MAX = 10_000
 
 
@@ -120,10 +125,12 @@ def _sync_workflow(invocation: Any) -> tuple[str, str]:
 def _workflow_of(app: Pynenc, invocation_id: str) -> tuple[str, str]:
     """The workflow (id, type) invocation ``invocation_id`` belongs to, from the records of
     its ancestors."""
-    known = _KNOWN.get(invocation_id)
+    backend = app.state_backend
+    cache = _KNOWN.setdefault(backend, {})
+    known = cache.get(invocation_id)
     if known is not None:
         return known
-    record = app.state_backend.get(invocation_id)
+    record = backend.get(invocation_id)
     if record is None:  # purged: it stands for itself
         return invocation_id, "?"
     found: tuple[str, str]
@@ -131,10 +138,16 @@ def _workflow_of(app: Pynenc, invocation_id: str) -> tuple[str, str]:
         found = (invocation_id, record.task_id)
     else:
         found = _workflow_of(app, record.parent_id)
-    if len(_KNOWN) >= _KNOWN_MAX:
-        _KNOWN.clear()
-    _KNOWN[invocation_id] = found
+    if len(cache) >= _KNOWN_MAX:
+        cache.clear()
+    cache[invocation_id] = found
     return found
+
+
+def forget_known(backend: StateBackend) -> None:
+    """Forget the workflows remembered for ``backend``'s invocations (it was purged: an
+    id may name another invocation next)."""
+    _KNOWN.pop(backend, None)
 
 
 def _is_workflow_key(app: Pynenc, task_key: str) -> bool:

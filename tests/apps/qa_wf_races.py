@@ -60,3 +60,25 @@ def keeper(n: int) -> Any:
     """A body whose steps the unit tests make by hand (two attempts of one run)."""
     keeper.wf.save_state(n)
     return keeper.wf.get_state()
+
+
+#: the caller-chosen id of ``middle`` (the same id called again after a purge)
+MIDDLE_ID = "qa-wf-races-middle"
+
+
+@app.task
+def probe() -> str:
+    """A member: the workflow it joined."""
+    return probe.wf.identity.workflow_id
+
+
+@app.task
+def middle() -> str:
+    """Calls ``probe`` (the workflow ``probe`` joins is ``middle``'s)."""
+    return probe().result
+
+
+@app.task
+def top() -> str:
+    """Starts a workflow that ``middle`` (called under :data:`MIDDLE_ID`) joins."""
+    return middle.with_options(invocation_id=MIDDLE_ID)().result

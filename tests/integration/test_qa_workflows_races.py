@@ -183,3 +183,17 @@ def test_a_continue_written_back_during_its_own_continue_is_told_by_the_history(
     assert result == [2, "second", app.invocation(f"{wid}-wf2-1").result]
     info = journal.read_run(app.state_backend, wid)
     assert info is not None and info.run == 2 and [r["run"] for r in info.runs] == [1]
+
+
+# -- identity -----------------------------------------------------------------------------
+
+
+def test_an_id_used_again_after_a_purge_is_not_taken_for_its_old_workflow(app: Pynenc) -> None:
+    """``middle`` is first a member of ``top``'s workflow, then, under the same chosen id
+    after a purge, a top-level call of its own: a member it calls joins ``middle``'s
+    workflow (the process remembered the id's old workflow, ``top``'s)."""
+    first = qa_wf_races.top()
+    assert first.get_result(timeout=TIMEOUT) == first.invocation_id
+    app.purge()
+    again = qa_wf_races.middle.with_options(invocation_id=qa_wf_races.MIDDLE_ID)()
+    assert again.get_result(timeout=TIMEOUT) == qa_wf_races.MIDDLE_ID
