@@ -99,7 +99,17 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         if headers is not None:
             invocation._headers = headers
         invocation._execute()
+        invocation._finished_workflow()
         return invocation
+
+    def _finished_workflow(self) -> None:
+        """A top-level call that ended for good: what its workflow (if it ran one) kept in
+        this process is kept for the last few only (``Workflows.finished_inline``)."""
+        if self._parent is not None or self._status is InvocationStatus.PAUSED:
+            return
+        workflows = self.task.app.__dict__.get("workflows")
+        if workflows is not None and "sync_backend" in workflows.__dict__:
+            workflows.finished_inline(self.invocation_id)
 
     @property
     def root_id(self) -> str:
@@ -218,6 +228,7 @@ class SyncInvocation(BaseInvocation[Params, Result]):
         self._error = None
         self._set(InvocationStatus.REGISTERED)
         self._execute()
+        self._finished_workflow()
 
     def cancel_paused(self, reason: str | None) -> Cancellation:
         """Cancel a workflow paused in dev sync mode (``app.workflows.cancel``)."""

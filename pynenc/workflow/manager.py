@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 S = InvocationStatus
 #: paused dev-sync-mode workflows kept for a resume (the oldest are forgotten)
 SYNC_PAUSED_KEPT = 1000
+#: finished dev-sync-mode workflows whose journals are kept (the oldest are dropped)
+SYNC_FINISHED_KEPT = 1000
 
 
 @dataclass
@@ -86,6 +88,8 @@ class Workflows:
     def __init__(self, app: Pynenc) -> None:
         self.app = app
         self._sync_paused: OrderedDict[str, SyncInvocation[Any, Any]] = OrderedDict()
+        #: workflows that finished in dev sync mode, oldest first (their journals are kept)
+        self._sync_finished: OrderedDict[str, None] = OrderedDict()
 
     @cached_property
     def sync_backend(self) -> StateBackend:
@@ -157,7 +161,34 @@ class Workflows:
         """Remember a workflow paused in dev sync mode, for :meth:`resume`."""
         self._sync_paused[invocation.invocation_id] = invocation
         if len(self._sync_paused) > SYNC_PAUSED_KEPT:
-            self._sync_paused.popitem(last=False)
+            self._forget_inline(self._sync_paused.popitem(last=False)[0])
+
+    def finished_inline(self, workflow_id: str) -> None:
+        """Workflow ``workflow_id``, run in dev sync mode, can no longer be resumed: what it
+        left in :attr:`sync_backend` is kept for the last :data:`SYNC_FINISHED_KEPT` such
+        workflows only (the oldest one's is dropped), so a process that runs workflows
+        inline for days does not grow."""
+        self._sync_finished[workflow_id] = None
+        self._sync_finished.move_to_end(workflow_id)
+        while len(self._sync_finished) > SYNC_FINISHED_KEPT:
+            self._forget_inline(self._sync_finished.popitem(last=False)[0])
+
+    def _forget_inline(self, workflow_id: str) -> None:
+        """Drop the run info, journals, state and data of workflow ``workflow_id`` and of
+        the tasks it called (keys of its id, or of ids derived from it) from
+        :attr:`sync_backend` (nothing reads them: ``get`` reads the app's state backend)."""
+        own, derived = f"{workflow_id}.", f"{workflow_id}-wf"
+        if any(paused.startswith(derived) for paused in self._sync_paused):
+            return  # a task it called is paused, its journal kept for its resume
+        store: Any = self.sync_backend._store  # type: ignore[attr-defined]  # its own
+        with store.lock:
+            gone = [
+                name
+                for name in store.values
+                if name[1] == workflow_id or name[1].startswith((own, derived))
+            ]
+            for name in gone:
+                del store.values[name]
 
     def cancel(
         self, workflow_id: str, reason: str | None = None, *, by: str | None = None
@@ -167,7 +198,9 @@ class Workflows:
         it, kept in its history."""
         paused = self._sync_paused.pop(workflow_id, None)
         if paused is not None:
-            return paused.cancel_paused(reason)
+            answer = paused.cancel_paused(reason)
+            self.finished_inline(workflow_id)
+            return answer
         return self.app.orchestrator.cancel(workflow_id, by=by, reason=reason)
 
     # -- reading ---------------------------------------------------------------------------
