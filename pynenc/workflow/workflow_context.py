@@ -245,6 +245,15 @@ class WorkflowContext:
         try:
             return child.with_options(invocation_id=chosen)(*args, **kwargs)
         except InvocationConflictError:
+            stored = child.app.state_backend.get(chosen)
+            if stored is not None and stored.task_id != child.task_id.key:
+                raise NonDeterministicWorkflowError(
+                    f"{self.journal.label}, run {self.journal.run}: step {step} calls "
+                    f"{child.task_id.key}, but its child id {chosen} is already used by a "
+                    f"call of task {stored.task_id}: the step called that task when it "
+                    "first ran (a runner died before recording it), or another caller "
+                    f"chose this id. A workflow's child ids are its own. See {RULES}."
+                ) from None
             raise NonDeterministicWorkflowError(
                 f"{self.journal.label}, run {self.journal.run}: step {step} called "
                 f"{child.task_id.key} with other arguments when it first ran (invocation "

@@ -20,6 +20,7 @@ import pytest
 
 from pynenc import InvocationStatus, Pynenc
 from pynenc.call import Call
+from pynenc.exceptions import NonDeterministicWorkflowError
 from pynenc.records import fingerprint
 from pynenc.workflow import journal, moves
 from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
@@ -197,3 +198,14 @@ def test_an_id_used_again_after_a_purge_is_not_taken_for_its_old_workflow(app: P
     app.purge()
     again = qa_wf_races.middle.with_options(invocation_id=qa_wf_races.MIDDLE_ID)()
     assert again.get_result(timeout=TIMEOUT) == qa_wf_races.MIDDLE_ID
+
+
+def test_a_child_id_taken_by_another_task_says_which(app: Pynenc) -> None:
+    """A first run's child id already names a call of another task (a caller chose it, or
+    an attempt that died before recording the step called another task there): the error
+    names that task, not 'other arguments'."""
+    wid = "qa-wf-races-taken"
+    qa_wf_races.probe.with_options(invocation_id=f"{wid}-wf1-1")().get_result(timeout=TIMEOUT)
+    invocation = qa_wf_races.poller.with_options(invocation_id=wid)(1)
+    with pytest.raises(NonDeterministicWorkflowError, match=r"a call of task \S+\.probe"):
+        invocation.get_result(timeout=TIMEOUT)
