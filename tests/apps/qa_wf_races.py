@@ -7,6 +7,7 @@ process, see ``tests/integration/deployments.py``).
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -16,8 +17,9 @@ app = Pynenc(app_id="tests-qa-wf-races")
 
 
 @app.task
-def stamp() -> str:
+def stamp(pause: float = 0.0) -> str:
     """A new value on every call: a child reused from another run shows as a repeat."""
+    time.sleep(pause)
     return uuid.uuid4().hex
 
 
@@ -31,6 +33,18 @@ def poller(limit: int) -> list[str]:
     poller.wf.set_data("seen", seen)
     if len(seen) < limit:
         poller.wf.continue_as_new(limit)
+    return seen
+
+
+@app.task
+def slow_poller(limit: int, pause: float) -> list[str]:
+    """:func:`poller` whose child takes ``pause`` seconds (a runner can be killed mid-loop)."""
+    got = slow_poller.wf.execute_task(stamp, pause).result
+    seen: list[str] = slow_poller.wf.get_data("seen", [])
+    seen.append(got)
+    slow_poller.wf.set_data("seen", seen)
+    if len(seen) < limit:
+        slow_poller.wf.continue_as_new(limit, pause)
     return seen
 
 

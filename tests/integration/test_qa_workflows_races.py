@@ -25,11 +25,12 @@ from pynenc.records import fingerprint
 from pynenc.workflow import journal, moves
 from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 from tests.apps import qa_wf_races
-from tests.integration.deployments import Deployment, wait_until
+from tests.integration.deployments import Deployment, RunnerProcess, wait_until
 from tests.servers import Server
 
 S = InvocationStatus
 TIMEOUT = 60.0
+APP_REF = "tests.apps.qa_wf_races:app"
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -209,3 +210,50 @@ def test_a_child_id_taken_by_another_task_says_which(app: Pynenc) -> None:
     invocation = qa_wf_races.poller.with_options(invocation_id=wid)(1)
     with pytest.raises(NonDeterministicWorkflowError, match=r"a call of task \S+\.probe"):
         invocation.get_result(timeout=TIMEOUT)
+
+
+# -- runner processes killed (kill -9) at whatever point of a continue loop ----------------
+
+LIVENESS = {
+    "heartbeat_interval": "0.2",
+    "dead_after": "2",
+    "stop_grace": "5",
+    "redeliver_after": "3",
+}
+
+
+@pytest.mark.parametrize("runner_cls", ["ThreadRunner", "ProcessRunner"])
+def test_a_poller_survives_its_runners_killed_mid_loop(
+    runner_cls: str, redis_server: Server, tmp_path: Path
+) -> None:
+    """A workflow continuing as new with unchanged arguments, its runner killed three
+    times wherever it is (in a child, in a continue's bookkeeping): each run has its own
+    child, and the run count is right."""
+    url = redis_server.db_url()
+    deployment = Deployment("redis", url, url, LIVENESS)
+    app = deployment.configure(qa_wf_races.app)
+    app.purge()
+    limit = 30
+    invocation = qa_wf_races.slow_poller(limit, 0.05)
+    wid = invocation.invocation_id
+    slots = ("--threads", "4") if runner_cls == "ThreadRunner" else ("--processes", "4")
+    runners: list[RunnerProcess] = []
+    try:
+        for n in range(4):
+            runner = RunnerProcess(
+                deployment, runner_cls, *slots, log=tmp_path / f"r{n}.log", app_ref=APP_REF
+            )
+            runners.append(runner.start())
+            if n < 3:
+                at = _run(app, wid) + 3
+                wait_until(lambda at=at: _run(app, wid) >= at, TIMEOUT, f"run {at}")
+                runner.kill()
+        seen = invocation.get_result(timeout=TIMEOUT)
+    finally:
+        for runner in runners:
+            runner.stop()
+    assert len(seen) == limit and len(set(seen)) == limit, seen
+    info = journal.read_run(app.state_backend, wid)
+    assert info is not None and info.run == limit
+    assert [r["run"] for r in info.runs] == list(range(limit - journal.RUNS_KEPT, limit))
+    app.purge()
