@@ -96,3 +96,42 @@ def middle() -> str:
 def top() -> str:
     """Starts a workflow that ``middle`` (called under :data:`MIDDLE_ID`) joins."""
     return middle.with_options(invocation_id=MIDDLE_ID)().result
+
+
+def _who(task: Any) -> dict[str, Any]:
+    identity = task.wf.identity
+    return {
+        "workflow_id": identity.workflow_id,
+        "parent_workflow_id": identity.parent_workflow_id,
+        "invocation_id": identity.invocation_id,
+    }
+
+
+@app.task
+def joiner() -> dict[str, Any]:
+    """A member of whichever workflow calls it."""
+    return _who(joiner)
+
+
+@app.task(force_new_workflow=True)
+def sub_flow() -> dict[str, Any]:
+    """A sub-workflow that calls a member."""
+    return {"me": _who(sub_flow), "member": sub_flow.wf.execute_task(joiner).result}
+
+
+@app.task
+def member_calling_sub() -> dict[str, Any]:
+    """A member that calls a sub-workflow."""
+    return {
+        "me": _who(member_calling_sub),
+        "sub": member_calling_sub.wf.execute_task(sub_flow).result,
+    }
+
+
+@app.task
+def outer_flow() -> dict[str, Any]:
+    """A sub-workflow (with its member) and a member (with its sub-workflow)."""
+    return {
+        "sub": outer_flow.wf.execute_task(sub_flow).result,
+        "member": outer_flow.wf.execute_task(member_calling_sub).result,
+    }

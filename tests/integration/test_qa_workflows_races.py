@@ -257,3 +257,22 @@ def test_a_poller_survives_its_runners_killed_mid_loop(
     assert info is not None and info.run == limit
     assert [r["run"] for r in info.runs] == list(range(limit - journal.RUNS_KEPT, limit))
     app.purge()
+
+
+def test_members_and_sub_workflows_nested_both_ways(app: Pynenc) -> None:
+    """A member of a sub-workflow belongs to the sub-workflow (whose parent it reports);
+    a sub-workflow called by a member has the member's workflow as its parent."""
+    invocation = qa_wf_races.outer_flow()
+    top = invocation.invocation_id
+    found = invocation.get_result(timeout=TIMEOUT)
+    sub, sub_member = found["sub"]["me"], found["sub"]["member"]
+    assert sub["workflow_id"] == sub["invocation_id"] != top
+    assert sub["parent_workflow_id"] == top
+    assert sub_member["workflow_id"] == sub["workflow_id"]
+    assert sub_member["parent_workflow_id"] == top
+    member, member_sub = found["member"]["me"], found["member"]["sub"]
+    assert member["workflow_id"] == top and member["parent_workflow_id"] is None
+    assert member_sub["me"]["workflow_id"] == member_sub["me"]["invocation_id"] != top
+    assert member_sub["me"]["parent_workflow_id"] == top
+    assert member_sub["member"]["workflow_id"] == member_sub["me"]["workflow_id"]
+    assert member_sub["member"]["parent_workflow_id"] == top
