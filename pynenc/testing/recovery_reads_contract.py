@@ -14,6 +14,7 @@ id) passes; overriding them is how it reads in fewer round trips. Needs pytest
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,6 +74,7 @@ class RecoveryReadsContract:
     @pytest.fixture
     def app(self, backend_url: str) -> Iterator[Pynenc]:
         config = {"broker_url": "memory://", "state_backend_url": backend_url}
+        level = logging.getLogger("pynenc").level  # logging_level sets it for the process
         app = Pynenc({**config, "logging_level": "error"}, app_id=f"rr-{uuid.uuid4().hex[:8]}")
         try:
             yield app
@@ -80,6 +82,7 @@ class RecoveryReadsContract:
             app.purge()
             app.state_backend.close()
             app.broker.close()
+            logging.getLogger("pynenc").setLevel(level)  # later tests read its warnings
 
     @pytest.fixture
     def backend(self, app: Pynenc) -> StateBackend:
