@@ -176,10 +176,13 @@ class WorkflowContext:
         child = _task_of(task)
         key = child.task_id.key
         step, entry = self.journal.replay("execute_task", key)
-        chosen = entry["v"] if entry is not None else self._child_id(step)
+        chosen = self._child_id(step)
+        if entry is not None and entry["v"] != chosen:  # answered by another invocation
+            return self._answered(entry["v"])
         invocation = self._call(child, chosen, args, kwargs, step)
         if entry is None:
-            self.journal.record(step, {"k": "execute_task", "t": key, "v": chosen})
+            got = invocation.invocation_id
+            self.journal.record(step, {"k": "execute_task", "t": key, "v": got})
         return invocation
 
     def execute_tasks(
@@ -198,19 +201,28 @@ class WorkflowContext:
                 f"{len(entry['v'])} times when it first ran, now {len(params)} times. "
                 f"See {RULES}."
             )
-        ids = entry["v"] if entry is not None else [
-            f"{self._child_id(step)}-{n}" for n in range(len(params))
-        ]  # fmt: skip
+        ids = [f"{self._child_id(step)}-{n}" for n in range(len(params))]
+        got = entry["v"] if entry is not None else ids
         invocations = []
-        for chosen, param in zip(ids, params, strict=True):
+        for chosen, recorded, param in zip(ids, got, params, strict=True):
+            if recorded != chosen:  # answered by another invocation when it first ran
+                invocations.append(self._answered(recorded))
+                continue
             args, kwargs = _split(param)
             invocations.append(self._call(child, chosen, args, kwargs, step))
         if entry is None:
-            self.journal.record(step, {"k": "execute_tasks", "t": key, "v": ids})
+            got = [invocation.invocation_id for invocation in invocations]
+            self.journal.record(step, {"k": "execute_tasks", "t": key, "v": got})
         return invocations
 
     def _child_id(self, step: int) -> str:
         return f"{self.invocation.invocation_id}-wf{self.journal.run}-{step}"
+
+    def _answered(self, invocation_id: str) -> BaseInvocation[Any, Any]:
+        """The invocation that answered a step's call when it first ran instead of the
+        child id the step chose (a cached result, a call folded into a pending one):
+        returned again, never called again."""
+        return self.task.app.invocation(invocation_id)
 
     def _call(
         self, child: Task[Any, Any], chosen: str, args: Any, kwargs: Any, step: int

@@ -1,0 +1,50 @@
+"""Workflows for the hostile-user QA of ``task.wf`` (``tests/integration/
+test_qa_workflows_*.py``): children that are cached, folded or called with options,
+bodies that swallow a pause, resumes that race. Runs are counted in files (one small
+``O_APPEND`` write each, as :mod:`tests.apps.canvas` does)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynenc import ConcurrencyControlType, Pynenc
+from tests.apps.canvas import count, lines
+
+app = Pynenc(app_id="tests-qa-wf")
+
+__all__ = ["count", "lines"]
+
+
+@app.task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@app.task
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+@app.task(call_result_cache=True)
+def cached_double(x: int, counter: str) -> int:
+    """Counts its runs in ``counter``."""
+    count(counter)
+    return 2 * x
+
+
+@app.task(registration_concurrency=ConcurrencyControlType.TASK)
+def single_child(x: int, counter: str) -> int:
+    """One pending at a time: a second call folds into the pending one."""
+    count(counter)
+    return 2 * x
+
+
+@app.task
+def call_then_pause(key: str, x: int, counter: str, seen: str) -> list[Any]:
+    """Calls ``cached_double``/``single_child`` (``key``) as a step, notes the invocation it
+    got in ``seen`` on each attempt, then pauses."""
+    child = cached_double if key == "cached" else single_child
+    got = call_then_pause.wf.execute_task(child, x, counter)
+    count(seen, got.invocation_id)
+    call_then_pause.wf.pause("look at the child")
+    return [got.invocation_id]

@@ -1,0 +1,82 @@
+"""A hostile user's workflow children, on real runners: a child whose call is answered by
+the result cache or folded into a pending invocation, children called with call options,
+a parallel step with a bad element. A step must name the invocation its body got, and
+call nothing again on a replay.
+
+Every setup of :data:`tests.integration.qa_wf_helpers.SETUPS` (memory, SQLite and Redis;
+thread, process and persistent-process runners). Runs are counted in files.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pynenc import InvocationStatus
+from pynenc.call import Call
+from pynenc.orchestrator import result_cache
+from tests.apps import qa_wf as q
+from tests.integration.qa_wf_helpers import SETUPS, WfSetup, setup_id, wf_setup
+
+S = InvocationStatus
+
+
+@pytest.fixture(scope="module", params=SETUPS, ids=setup_id)
+def setup(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WfSetup]:
+    yield from wf_setup(request, tmp_path_factory)
+
+
+def _files(tmp_path: Path) -> tuple[str, str]:
+    tag = uuid.uuid4().hex[:6]
+    return str(tmp_path / f"runs-{tag}"), str(tmp_path / f"seen-{tag}")
+
+
+def test_a_cached_child_is_journaled_as_the_invocation_the_body_got(
+    setup: WfSetup, tmp_path: Path
+) -> None:
+    """execute_task of a task with call_result_cache, whose result is cached: the step
+    names the cached invocation (not an id never registered), and a replay after the
+    cache entry is gone (its TTL, a purge of the cache) does not run the child again."""
+    app = setup.app
+    counter, seen = _files(tmp_path)
+    x = 1000 + uuid.uuid4().int % 1000
+    earlier = q.cached_double(x, counter)
+    assert setup.result(earlier) == 2 * x
+    flow = q.call_then_pause("cached", x, counter, seen)
+    setup.wait_status(flow.invocation_id, S.PAUSED)
+    info = app.workflows.get(flow.invocation_id)
+    assert info.called == [earlier.invocation_id]
+    assert q.lines(seen) == [earlier.invocation_id]
+    # the cache forgets the entry (as its TTL would): the replay must not call it again
+    call = Call(q.cached_double, q.cached_double.args(x, counter))
+    key = result_cache.cache_key(q.cached_double, call.serialized_arguments)
+    assert app.state_backend.delete_value(result_cache.NAMESPACE, key)
+    app.workflows.resume(flow.invocation_id)
+    assert setup.result(flow) == [earlier.invocation_id]
+    assert q.lines(seen) == [earlier.invocation_id] * 2
+    assert q.lines(counter) == ["run"]
+
+
+def test_a_folded_child_is_journaled_as_the_invocation_the_body_got(
+    setup: WfSetup, tmp_path: Path
+) -> None:
+    """execute_task of a task with registration_concurrency while one of its invocations
+    is pending: the call is folded into that one, and the step names it; once it has
+    ended, a replay returns it again instead of registering and running the child."""
+    app = setup.app
+    counter, seen = _files(tmp_path)
+    pending = q.single_child.with_options(delay=3600)(1, counter)  # pending for an hour
+    flow = q.call_then_pause("single", 2, counter, seen)
+    setup.wait_status(flow.invocation_id, S.PAUSED)
+    assert app.workflows.get(flow.invocation_id).called == [pending.invocation_id]
+    assert q.lines(seen) == [pending.invocation_id]
+    assert pending.cancel().cancelled  # the key is free again
+    app.workflows.resume(flow.invocation_id)
+    assert setup.result(flow) == [pending.invocation_id]
+    assert q.lines(seen) == [pending.invocation_id] * 2
+    assert q.lines(counter) == []
