@@ -12,10 +12,12 @@ import json
 import random as _random
 import uuid as _uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pynenc.arguments import Arguments
 from pynenc.call import Call
+from pynenc.call_options import CallOptions, TaskWithOptions
 from pynenc.context import current_invocation
 from pynenc.exceptions import (
     InvocationConflictError,
@@ -173,13 +175,13 @@ class WorkflowContext:
         the first time is returned (with its result, if it has one), and nothing is called
         again. The child's id is derived from this run and step, so even a runner that died
         between the call and its record does not call it twice."""
-        child = _task_of(task)
+        child, options = _task_of(task, "execute_task")
         key = child.task_id.key
         step, entry = self.journal.replay("execute_task", key)
         chosen = self._child_id(step)
         if entry is not None and entry["v"] != chosen:  # answered by another invocation
             return self._answered(entry["v"])
-        invocation = self._call(child, chosen, args, kwargs, step)
+        invocation = self._call(child, options, chosen, args, kwargs, step)
         if entry is None:
             got = invocation.invocation_id
             self.journal.record(step, {"k": "execute_task", "t": key, "v": got})
@@ -191,7 +193,7 @@ class WorkflowContext:
         """:meth:`execute_task` for many calls at once (``parallelize``'s parameters: a tuple
         of positional arguments, a dict of keyword arguments, or ``task.args(...)``), as
         one step: their invocations, in order."""
-        child = _task_of(task)
+        child, options = _task_of(task, "execute_tasks")
         key = child.task_id.key
         params = list(param_iter)
         step, entry = self.journal.replay("execute_tasks", key)
@@ -209,7 +211,7 @@ class WorkflowContext:
                 invocations.append(self._answered(recorded))
                 continue
             args, kwargs = _split(param)
-            invocations.append(self._call(child, chosen, args, kwargs, step))
+            invocations.append(self._call(child, options, chosen, args, kwargs, step))
         if entry is None:
             got = [invocation.invocation_id for invocation in invocations]
             self.journal.record(step, {"k": "execute_tasks", "t": key, "v": got})
@@ -225,10 +227,19 @@ class WorkflowContext:
         return self.task.app.invocation(invocation_id)
 
     def _call(
-        self, child: Task[Any, Any], chosen: str, args: Any, kwargs: Any, step: int
+        self,
+        child: Task[Any, Any],
+        options: CallOptions | None,
+        chosen: str,
+        args: Any,
+        kwargs: Any,
+        step: int,
     ) -> BaseInvocation[Any, Any]:
+        mine = CallOptions(invocation_id=chosen) if options is None else replace(
+            options, invocation_id=chosen
+        )  # fmt: skip
         try:
-            return child.with_options(invocation_id=chosen)(*args, **kwargs)
+            return TaskWithOptions(child, mine)(*args, **kwargs)
         except InvocationConflictError:
             raise NonDeterministicWorkflowError(
                 f"{self.journal.label}, run {self.journal.run}: step {step} called "
@@ -277,16 +288,37 @@ def _check_key(key: Any) -> None:
         raise TypeError(f"a workflow data key is a non-empty string, not {key!r}")
 
 
-def _task_of(task: Any) -> Task[Any, Any]:
-    from pynenc.task import Task, _extract_task_from_wrapper
+def _task_of(task: Any, operation: str) -> tuple[Task[Any, Any], CallOptions | None]:
+    """The task to call and its call options (``task.with_options(...)``, of a task or of
+    a direct task's function)."""
+    from pynenc.task import _extract_task_from_wrapper
 
-    found = task if isinstance(task, Task) else _extract_task_from_wrapper(task)
+    bound = task if isinstance(task, TaskWithOptions) else _bound_options(task)
+    found = bound.task if bound is not None else _extract_task_from_wrapper(task)
     if found is None:
         raise TypeError(
-            f"wf.execute_task needs a task (a function decorated with @app.task or "
-            f"@app.direct_task), not {task!r}"
+            f"wf.{operation} needs a task (a function decorated with @app.task or "
+            f"@app.direct_task, or task.with_options(...)), not {task!r}"
         )
-    return found
+    if bound is None:
+        return found, None
+    if bound.options.invocation_id is not None:
+        raise ValueError(
+            f"wf.{operation}({found.task_id.key}.with_options(invocation_id="
+            f"{bound.options.invocation_id!r})): a workflow names its children itself "
+            "(<workflow id>-wf<run>-<step>), which is how a replay finds a child it called "
+            "already. Leave out invocation_id; the other call options are kept."
+        )
+    return found, bound.options
+
+
+def _bound_options(wrapper: Any) -> TaskWithOptions[Any, Any] | None:
+    """The task with call options a direct task's ``with_options(...)`` function calls."""
+    try:
+        bound = vars(wrapper).get("__pynenc_call__")
+    except TypeError:  # no __dict__
+        return None
+    return bound if isinstance(bound, TaskWithOptions) else None
 
 
 def _split(param: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:

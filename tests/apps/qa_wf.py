@@ -48,3 +48,47 @@ def call_then_pause(key: str, x: int, counter: str, seen: str) -> list[Any]:
     count(seen, got.invocation_id)
     call_then_pause.wf.pause("look at the child")
     return [got.invocation_id]
+
+
+@app.task
+def headers_of(tag: str) -> Any:
+    """The caller's headers and queue, as the child sees them."""
+    return {"headers": headers_of.invocation.headers, "tag": tag}
+
+
+@app.task
+def with_options_child(tag: str) -> Any:
+    """Calls ``headers_of`` with call options, as a step."""
+    child = headers_of.with_options(headers={"from": "wf"}, priority=3)
+    return with_options_child.wf.execute_task(child, tag).result
+
+
+@app.task
+def with_options_children(tags: list[str]) -> Any:
+    """Calls ``headers_of`` with call options, as a parallel step."""
+    child = headers_of.with_options(headers={"from": "wf-many"})
+    invocations = with_options_children.wf.execute_tasks(child, [(t,) for t in tags])
+    return [i.result for i in invocations]
+
+
+@app.task
+def with_chosen_id_child(tag: str) -> Any:
+    """Asks for a child id of its own: refused (the workflow names its children)."""
+    try:
+        with_chosen_id_child.wf.execute_task(headers_of.with_options(invocation_id="x"), tag)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@app.direct_task
+def direct_double(x: int) -> int:
+    return 2 * x
+
+
+@app.task
+def direct_child(x: int) -> list[int]:
+    """Calls a direct task, plain and with call options, as steps."""
+    plain = direct_child.wf.execute_task(direct_double, x)
+    delayed = direct_child.wf.execute_task(direct_double.with_options(priority=2), x + 1)
+    return [plain.result, delayed.result]

@@ -80,3 +80,29 @@ def test_a_folded_child_is_journaled_as_the_invocation_the_body_got(
     assert setup.result(flow) == [pending.invocation_id]
     assert q.lines(seen) == [pending.invocation_id] * 2
     assert q.lines(counter) == []
+
+
+def test_execute_task_takes_a_task_with_call_options(setup: WfSetup) -> None:
+    """wf.execute_task(task.with_options(...)) and execute_tasks(...) call the child with
+    those options (here headers), the workflow still naming the child."""
+    tag = uuid.uuid4().hex[:6]
+    flow = q.with_options_child(tag)
+    assert setup.result(flow) == {"headers": {"from": "wf"}, "tag": tag}
+    assert setup.app.workflows.get(flow.invocation_id).called == [f"{flow.invocation_id}-wf1-1"]
+    many = q.with_options_children([tag, tag + "b"])
+    assert setup.result(many) == [
+        {"headers": {"from": "wf-many"}, "tag": tag},
+        {"headers": {"from": "wf-many"}, "tag": tag + "b"},
+    ]
+    direct = q.direct_child(5)
+    assert setup.result(direct) == [10, 12]
+    assert setup.app.workflows.get(direct.invocation_id).called == [
+        f"{direct.invocation_id}-wf1-1",
+        f"{direct.invocation_id}-wf1-2",
+    ]
+
+
+def test_execute_task_refuses_a_child_id_of_the_callers_choosing(setup: WfSetup) -> None:
+    message = setup.result(q.with_chosen_id_child(uuid.uuid4().hex[:6]))
+    assert message is not None
+    assert "invocation_id" in message and "wf.execute_task" in message
