@@ -181,7 +181,7 @@ class WorkflowContext:
         chosen = self._child_id(step)
         if entry is not None and entry["v"] != chosen:  # answered by another invocation
             return self._answered(entry["v"])
-        invocation = self._call(child, options, chosen, args, kwargs, step)
+        invocation = self._call(child, options, chosen, child.args(*args, **kwargs), step)
         if entry is None:
             got = invocation.invocation_id
             self.journal.record(step, {"k": "execute_task", "t": key, "v": got})
@@ -193,9 +193,12 @@ class WorkflowContext:
         """:meth:`execute_task` for many calls at once (``parallelize``'s parameters: a tuple
         of positional arguments, a dict of keyword arguments, or ``task.args(...)``), as
         one step: their invocations, in order."""
+        from pynenc.task import prepare_arguments
+
         child, options = _task_of(task, "execute_tasks")
         key = child.task_id.key
-        params = list(param_iter)
+        # every call checked as parallelize checks it, before any is made
+        params = prepare_arguments(child, list(param_iter))
         step, entry = self.journal.replay("execute_tasks", key)
         if entry is not None and len(entry["v"]) != len(params):
             raise NonDeterministicWorkflowError(
@@ -210,8 +213,7 @@ class WorkflowContext:
             if recorded != chosen:  # answered by another invocation when it first ran
                 invocations.append(self._answered(recorded))
                 continue
-            args, kwargs = _split(param)
-            invocations.append(self._call(child, options, chosen, args, kwargs, step))
+            invocations.append(self._call(child, options, chosen, param, step))
         if entry is None:
             got = [invocation.invocation_id for invocation in invocations]
             self.journal.record(step, {"k": "execute_tasks", "t": key, "v": got})
@@ -231,15 +233,14 @@ class WorkflowContext:
         child: Task[Any, Any],
         options: CallOptions | None,
         chosen: str,
-        args: Any,
-        kwargs: Any,
+        arguments: Arguments,
         step: int,
     ) -> BaseInvocation[Any, Any]:
         mine = CallOptions(invocation_id=chosen) if options is None else replace(
             options, invocation_id=chosen
         )  # fmt: skip
         try:
-            return TaskWithOptions(child, mine)(*args, **kwargs)
+            return child._call(arguments, mine)
         except InvocationConflictError:
             raise NonDeterministicWorkflowError(
                 f"{self.journal.label}, run {self.journal.run}: step {step} called "
@@ -319,13 +320,3 @@ def _bound_options(wrapper: Any) -> TaskWithOptions[Any, Any] | None:
     except TypeError:  # no __dict__
         return None
     return bound if isinstance(bound, TaskWithOptions) else None
-
-
-def _split(param: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    if isinstance(param, Arguments):
-        return (), dict(param.kwargs)
-    if isinstance(param, dict):
-        return (), dict(param)
-    if isinstance(param, tuple):
-        return param, {}
-    return (param,), {}

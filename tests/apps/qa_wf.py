@@ -92,3 +92,13 @@ def direct_child(x: int) -> list[int]:
     plain = direct_child.wf.execute_task(direct_double, x)
     delayed = direct_child.wf.execute_task(direct_double.with_options(priority=2), x + 1)
     return [plain.result, delayed.result]
+
+
+@app.task
+def bad_parallel(params: list[Any]) -> Any:
+    """A parallel step whose parameters are not all calls of ``add``."""
+    try:
+        bad_parallel.wf.execute_tasks(add, [tuple(p) if p[0] != "raw" else p[1] for p in params])
+    except TypeError as exc:
+        return str(exc)
+    return None

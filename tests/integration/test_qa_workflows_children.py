@@ -106,3 +106,13 @@ def test_execute_task_refuses_a_child_id_of_the_callers_choosing(setup: WfSetup)
     message = setup.result(q.with_chosen_id_child(uuid.uuid4().hex[:6]))
     assert message is not None
     assert "invocation_id" in message and "wf.execute_task" in message
+
+
+def test_a_parallel_step_with_a_bad_element_calls_nothing(setup: WfSetup) -> None:
+    """execute_tasks checks every element as parallelize does (a tuple, a dict or
+    task.args(...)) before calling any: a list element is refused by its index, and the
+    elements before it were not called."""
+    flow = q.bad_parallel([[1, 2], ["raw", [3, 4]], [5, 6]])
+    message = setup.result(flow)
+    assert message is not None and "element 1" in message and "list" in message
+    assert setup.app.workflows.get(flow.invocation_id).children == []
