@@ -23,6 +23,7 @@ from pynenc.workflow.identity import is_workflow_task
 from pynenc.workflow.journal import (
     NS_JOURNAL,
     NS_STATE,
+    RunInfo,
     journal_key,
     read_journal,
     read_run,
@@ -116,20 +117,28 @@ class Workflows:
             paused.resume_inline()
             return paused
         app = self.app
+        backend = app.state_backend
         record = app.orchestrator.get_record(workflow_id)
         if record.status is not S.PAUSED:
             raise WorkflowNotPausedError(_not_paused(record))
-        self._mark_resumed(app.state_backend, workflow_id, value)
+        info = read_run(backend, workflow_id)
+        if info is None or info.paused is None:
+            raise WorkflowNotPausedError(f"Workflow {workflow_id} has no pause recorded")
+        # the status change first: of resumes (or a resume and a cancel) racing, only the
+        # one that moves it out of PAUSED goes on to mark the pause with its value
         entry = StatusEntry(S.REGISTERED, time.time(), _actor(), "resumed")
         update = StatusUpdate(workflow_id, frozenset({S.PAUSED}), entry)
-        if not app.state_backend.set_status(update):
+        if not backend.set_status(update):
             raise WorkflowNotPausedError(_not_paused(app.orchestrator.get_record(workflow_id)))
+        self._mark_resumed(backend, workflow_id, value, info)
         record.status = S.REGISTERED
         app.broker.publish([app.orchestrator.envelope_for(record)])
         return app.invocation(workflow_id)
 
-    def _mark_resumed(self, backend: StateBackend, workflow_id: str, value: Any) -> None:
-        info = read_run(backend, workflow_id)
+    def _mark_resumed(
+        self, backend: StateBackend, workflow_id: str, value: Any, info: RunInfo | None = None
+    ) -> None:
+        info = info if info is not None else read_run(backend, workflow_id)
         if info is None:
             raise WorkflowNotPausedError(f"Workflow {workflow_id} has no pause recorded")
         run, step = resume_entry(info)

@@ -102,3 +102,10 @@ def bad_parallel(params: list[Any]) -> Any:
     except TypeError as exc:
         return str(exc)
     return None
+
+
+@app.task
+def step_pauses(x: int) -> int:
+    """Pauses once; returns ``x`` plus the resume value."""
+    got = step_pauses.wf.pause(f"step {x}")
+    return x + (got or 0)
