@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import random as _random
 import uuid as _uuid
 from collections.abc import Iterable
@@ -34,12 +35,14 @@ from pynenc.workflow.journal import (
     state_key,
     to_json,
 )
-from pynenc.workflow.signals import ContinueAsNew, WorkflowPause
+from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 
 if TYPE_CHECKING:
     from pynenc.invocation.base import BaseInvocation
     from pynenc.state_backend.base import StateBackend
     from pynenc.task import Task
+
+logger = logging.getLogger("pynenc.workflow")
 
 
 def context_for(task: Task[Any, Any]) -> WorkflowContext:
@@ -86,6 +89,30 @@ class WorkflowContext:
         label = f"Workflow {invocation.invocation_id} ({self.task.task_id.key})"
         self.journal = Journal(self.backend, invocation.invocation_id, fp, label)
         self._identity: WorkflowIdentity | None = None
+        #: the signal this attempt left its run with (wf.pause, wf.continue_as_new)
+        self._left: WorkflowSignal | None = None
+
+    def _replay(self, kind: str, detail: str | None = None) -> tuple[int, dict[str, Any] | None]:
+        """The next step (:meth:`Journal.replay`), unless the body already left its run."""
+        if self._left is not None:
+            self._left_again(kind)
+        return self.journal.replay(kind, detail)
+
+    def _left_again(self, kind: str) -> NoReturn:
+        """A wf operation after the body caught the signal it left its run with (a bare
+        ``except:`` or ``except BaseException:``): the run leaves now, as it should have."""
+        signal = self._left
+        assert signal is not None
+        logger.warning(
+            "%s: wf.%s() after the run left at %s, whose signal the body caught and did not "
+            "raise again; leaving the run now (never catch BaseException around wf calls; "
+            "see %s)",
+            self.journal.label,
+            kind,
+            "wf.pause()" if isinstance(signal, WorkflowPause) else "wf.continue_as_new()",
+            RULES,
+        )
+        raise signal
 
     # -- who ------------------------------------------------------------------------------
 
@@ -110,7 +137,7 @@ class WorkflowContext:
         the first time, so a body that updates its state (``state["n"] += 1``) and saves it
         does the same thing on every replay.
         """
-        step, entry = self.journal.replay("get_state")
+        step, entry = self._replay("get_state")
         if entry is not None:
             return entry["v"]
         text = self.backend.get_value(NS_STATE, self._state_key())
@@ -121,7 +148,7 @@ class WorkflowContext:
         """Store ``state`` (JSON) as this run's state: kept across retries, recoveries and
         pauses; a continue_as_new starts the next run without it."""
         text = to_json(state, "wf.save_state(state): the state")
-        step, entry = self.journal.replay("save_state")
+        step, entry = self._replay("save_state")
         if entry is not None:
             return  # saved when the step first ran
         self.backend.put_value(NS_STATE, self._state_key(), text)
@@ -130,7 +157,7 @@ class WorkflowContext:
     def get_data(self, key: str, default: Any = None) -> Any:
         """The value every member of the workflow shares under ``key`` (``default``: none)."""
         _check_key(key)
-        step, entry = self.journal.replay("get_data", key)
+        step, entry = self._replay("get_data", key)
         if entry is not None:
             return entry["v"]
         text = self.backend.get_value(NS_DATA, self._data_key(key))
@@ -141,7 +168,7 @@ class WorkflowContext:
         """Share ``value`` (JSON) under ``key`` with every member of the workflow."""
         _check_key(key)
         text = to_json(value, f"wf.set_data({key!r}, value): the value")
-        step, entry = self.journal.replay("set_data", key)
+        step, entry = self._replay("set_data", key)
         if entry is not None:
             return
         self.backend.put_value(NS_DATA, self._data_key(key), text)
@@ -163,7 +190,7 @@ class WorkflowContext:
         return datetime.datetime.fromisoformat(text)
 
     def _value(self, kind: str, make: Any) -> Any:
-        step, entry = self.journal.replay(kind)
+        step, entry = self._replay(kind)
         if entry is not None:
             return entry["v"]
         return self.journal.record(step, {"k": kind, "v": make()})["v"]
@@ -177,7 +204,7 @@ class WorkflowContext:
         between the call and its record does not call it twice."""
         child, options = _task_of(task, "execute_task")
         key = child.task_id.key
-        step, entry = self.journal.replay("execute_task", key)
+        step, entry = self._replay("execute_task", key)
         chosen = self._child_id(step)
         if entry is not None and entry["v"] != chosen:  # answered by another invocation
             return self._answered(entry["v"])
@@ -199,7 +226,7 @@ class WorkflowContext:
         key = child.task_id.key
         # every call checked as parallelize checks it, before any is made
         params = prepare_arguments(child, list(param_iter))
-        step, entry = self.journal.replay("execute_tasks", key)
+        step, entry = self._replay("execute_tasks", key)
         if entry is not None and len(entry["v"]) != len(params):
             raise NonDeterministicWorkflowError(
                 f"{self.journal.label}, run {self.journal.run}: step {step} called {key} "
@@ -259,21 +286,25 @@ class WorkflowContext:
         runner restarts. In dev sync mode the call returns to its caller at once, PAUSED,
         and ``resume`` runs it again inline.
         """
-        step, entry = self.journal.replay("pause")
+        step, entry = self._replay("pause")
         if entry is not None and entry.get("resumed"):
             return entry.get("value")
         if entry is None:
             self.journal.record(step, {"k": "pause", "reason": str(reason)})
-        raise WorkflowPause(str(reason), self.journal.run, step)
+        self._left = WorkflowPause(str(reason), self.journal.run, step)
+        raise self._left
 
     def continue_as_new(self, *args: Any, **kwargs: Any) -> NoReturn:
         """End this run and start the next run of the same workflow (same invocation and
         workflow id, so waiters get the last run's result) with these arguments, an empty
         journal and no state: a loop that would otherwise grow its journal without bound.
         The arguments are checked against the task's signature now."""
+        if self._left is not None:
+            self._left_again("continue_as_new")
         arguments = Arguments.from_call(self.task.signature, args, kwargs)
         serialized = Call(self.task, arguments).serialized_arguments
-        raise ContinueAsNew(serialized, arguments.kwargs, self.journal.run)
+        self._left = ContinueAsNew(serialized, arguments.kwargs, self.journal.run)
+        raise self._left
 
     # -- keys ------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ bodies that swallow a pause, resumes that race. Runs are counted in files (one s
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pynenc import ConcurrencyControlType, Pynenc
@@ -109,3 +110,23 @@ def step_pauses(x: int) -> int:
     """Pauses once; returns ``x`` plus the resume value."""
     got = step_pauses.wf.pause(f"step {x}")
     return x + (got or 0)
+
+
+@app.task
+def swallow_pause(x: int) -> list[Any]:
+    """Catches its own pause (a bare ``except``), then goes on with a wf step."""
+    try:
+        swallow_pause.wf.pause("swallowed")
+        got: Any = "resumed"
+    except BaseException:  # the mistake under test
+        got = "swallowed"
+    return [got, swallow_pause.wf.random() >= 0, x]
+
+
+@app.task
+def swallow_continue(n: int, until: int) -> list[Any]:
+    """Catches its own continue-as-new, then goes on with a wf step."""
+    if n < until:
+        with contextlib.suppress(BaseException):  # the mistake under test
+            swallow_continue.wf.continue_as_new(n + 1, until)
+    return [n, swallow_continue.wf.uuid() != ""]

@@ -85,3 +85,22 @@ def test_a_resume_racing_a_cancel(setup: WfSetup, monkeypatch: pytest.MonkeyPatc
         setup.result(flow)
     [pause] = app.workflows.get(flow.invocation_id).steps
     assert pause == {"k": "pause", "reason": "step 2"}
+
+
+def test_a_swallowed_pause_is_taken_at_the_next_wf_step(setup: WfSetup) -> None:
+    """A body that catches its pause (a bare except) and goes on stops at its next wf
+    operation instead of recording steps past a pause: PAUSED, and a resume completes."""
+    app = setup.app
+    flow = q.swallow_pause(7)
+    setup.wait_status(flow.invocation_id, S.PAUSED, S.SUCCESS)
+    info = app.workflows.get(flow.invocation_id)
+    assert info.status is S.PAUSED, info.steps
+    assert info.steps == [{"k": "pause", "reason": "swallowed"}]
+    app.workflows.resume(flow.invocation_id)
+    assert setup.result(flow) == ["resumed", True, 7]
+
+
+def test_a_swallowed_continue_as_new_is_taken_at_the_next_wf_step(setup: WfSetup) -> None:
+    flow = q.swallow_continue(1, 3)
+    assert setup.result(flow) == [3, True]
+    assert setup.app.workflows.get(flow.invocation_id).run == 3
