@@ -8,6 +8,7 @@ died, a resume) the same step returns the recorded value. See ``docs/workflows.m
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import logging
 import random as _random
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pynenc.arguments import Arguments
 from pynenc.call import Call
-from pynenc.call_options import CallOptions, TaskWithOptions
+from pynenc.call_options import MAX_ID_LENGTH, CallOptions, TaskWithOptions
 from pynenc.context import current_invocation
 from pynenc.exceptions import (
     InvocationConflictError,
@@ -233,7 +234,7 @@ class WorkflowContext:
                 f"{len(entry['v'])} times when it first ran, now {len(params)} times. "
                 f"See {RULES}."
             )
-        ids = [f"{self._child_id(step)}-{n}" for n in range(len(params))]
+        ids = [_fit(f"{self._child_id(step, False)}-{n}") for n in range(len(params))]
         got = entry["v"] if entry is not None else ids
         invocations = []
         for chosen, recorded, param in zip(ids, got, params, strict=True):
@@ -246,8 +247,9 @@ class WorkflowContext:
             self.journal.record(step, {"k": "execute_tasks", "t": key, "v": got})
         return invocations
 
-    def _child_id(self, step: int) -> str:
-        return f"{self.invocation.invocation_id}-wf{self.journal.run}-{step}"
+    def _child_id(self, step: int, fit: bool = True) -> str:
+        chosen = f"{self.invocation.invocation_id}-wf{self.journal.run}-{step}"
+        return _fit(chosen) if fit else chosen
 
     def _answered(self, invocation_id: str) -> BaseInvocation[Any, Any]:
         """The invocation that answered a step's call when it first ran instead of the
@@ -318,6 +320,14 @@ class WorkflowContext:
 def _check_key(key: Any) -> None:
     if not isinstance(key, str) or not key:
         raise TypeError(f"a workflow data key is a non-empty string, not {key!r}")
+
+
+def _fit(chosen: str) -> str:
+    """A child id that an invocation id may be: ``chosen``, or past the length an id may
+    have (a long caller-chosen workflow id, sub-workflows nested deep), a digest of it."""
+    if len(chosen) <= MAX_ID_LENGTH:
+        return chosen
+    return "wf-" + hashlib.sha256(chosen.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _task_of(task: Any, operation: str) -> tuple[Task[Any, Any], CallOptions | None]:

@@ -130,3 +130,11 @@ def swallow_continue(n: int, until: int) -> list[Any]:
         with contextlib.suppress(BaseException):  # the mistake under test
             swallow_continue.wf.continue_as_new(n + 1, until)
     return [n, swallow_continue.wf.uuid() != ""]
+
+
+@app.task
+def children_of_long_id(x: int) -> list[Any]:
+    """Calls children (one step, a parallel step) and a sub-workflow."""
+    one = children_of_long_id.wf.execute_task(double, x)
+    many = children_of_long_id.wf.execute_tasks(double, [(x,), (x + 1,)])
+    return [one.result, [m.result for m in many], [one.invocation_id, many[0].invocation_id]]

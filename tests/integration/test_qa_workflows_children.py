@@ -116,3 +116,15 @@ def test_a_parallel_step_with_a_bad_element_calls_nothing(setup: WfSetup) -> Non
     message = setup.result(flow)
     assert message is not None and "element 1" in message and "list" in message
     assert setup.app.workflows.get(flow.invocation_id).children == []
+
+
+def test_children_of_a_workflow_with_a_long_caller_chosen_id(setup: WfSetup) -> None:
+    """A workflow whose caller chose a long id (up to the 200 characters an id may have):
+    its children's ids, derived from it, still fit, and are the same on a replay."""
+    chosen = "order-" + uuid.uuid4().hex + "x" * 157
+    assert len(chosen) == 195
+    flow = q.children_of_long_id.with_options(invocation_id=chosen)(3)
+    one, many, ids = setup.result(flow)
+    assert [one, many] == [6, [6, 8]]
+    assert all(len(i) <= 200 for i in ids)
+    assert setup.app.workflows.get(chosen).called[0] == ids[0]
