@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from pynenc import ConcurrencyControlType, Pynenc
+from pynenc import ConcurrencyControlType, Pynenc, TriggerBuilder
 from tests.apps.canvas import count, lines
 
 app = Pynenc(app_id="tests-qa-wf")
@@ -138,3 +138,41 @@ def children_of_long_id(x: int) -> list[Any]:
     one = children_of_long_id.wf.execute_task(double, x)
     many = children_of_long_id.wf.execute_tasks(double, [(x,), (x + 1,)])
     return [one.result, [m.result for m in many], [one.invocation_id, many[0].invocation_id]]
+
+
+@app.task
+def counts_up(n: int, until: int) -> int:
+    """Continues as new until ``n`` reaches ``until``, pausing at the end."""
+    if n < until:
+        counts_up.wf.continue_as_new(n + 1, until)
+    got = counts_up.wf.pause(f"at {n}")
+    return n + (got or 0)
+
+
+def _outcome_of(context: Any) -> dict[str, Any]:
+    return {"status": context.status.name, "result": context.result, "who": context.invocation_id}
+
+
+@app.task(
+    triggers=TriggerBuilder()
+    .on_status(counts_up, ["SUCCESS", "FAILED", "CANCELLED", "EXPIRED"])
+    .with_arguments(_outcome_of)
+)
+def noted(status: str, result: Any, who: str) -> str:
+    return f"{who}:{status}:{result}"
+
+
+@app.task
+def hooked_flow(n: int, until: int, path: str) -> int:
+    """Continues as new until ``n`` reaches ``until``, then pauses once; its attempts are
+    noted in ``path`` by the ``run_end`` hook below."""
+    if n < until:
+        hooked_flow.wf.continue_as_new(n + 1, until, path)
+    hooked_flow.wf.pause(f"at {n}")
+    return n
+
+
+@app.hooks.on_run_end
+def _note_hooked_flow(invocation: Any, outcome: Any) -> None:
+    if invocation.task.task_id.key == hooked_flow.task_id.key:
+        count(invocation.arguments.kwargs["path"], outcome.status.name)

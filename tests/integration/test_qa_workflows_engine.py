@@ -1,0 +1,54 @@
+"""A hostile user's workflows meeting the engine's other features, on real runners: the
+``run_end`` hook, triggers watching a workflow task, running concurrency, cancellation.
+
+Every setup of :data:`tests.integration.qa_wf_helpers.SETUPS` (memory, SQLite and Redis;
+thread, process and persistent-process runners), and dev sync mode where it applies.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pynenc import InvocationStatus
+from tests.apps import qa_wf as q
+from tests.integration.qa_wf_helpers import SETUPS, WfSetup, setup_id, wf_setup
+
+S = InvocationStatus
+#: what run_end sees of hooked_flow(1, 3): two runs continued, a pause, the resumed end
+HOOKED = ["REGISTERED", "REGISTERED", "PAUSED", "SUCCESS"]
+
+
+@pytest.fixture(scope="module", params=SETUPS, ids=setup_id)
+def setup(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WfSetup]:
+    yield from wf_setup(request, tmp_path_factory)
+
+
+def test_run_end_sees_each_attempt_of_a_workflow(setup: WfSetup, tmp_path: Path) -> None:
+    path = str(tmp_path / f"hooked-{uuid.uuid4().hex[:6]}")
+    flow = q.hooked_flow(1, 3, path)
+    setup.wait_status(flow.invocation_id, S.PAUSED)
+    setup.app.workflows.resume(flow.invocation_id)
+    assert setup.result(flow) == 3
+    assert q.lines(path) == HOOKED
+
+
+def test_run_end_sees_each_attempt_of_a_workflow_in_dev_sync_mode(tmp_path: Path) -> None:
+    """Dev sync mode fires run_end for a workflow's attempts as a runner does (it fired
+    none for an attempt that paused or continued as new)."""
+    app = q.app
+    app.conf.dev_mode_force_sync_tasks = True
+    try:
+        path = str(tmp_path / "hooked")
+        flow = q.hooked_flow(1, 3, path)
+        assert flow.status is S.PAUSED
+        app.workflows.resume(flow.invocation_id)
+        assert flow.result == 3
+        assert q.lines(path) == HOOKED
+    finally:
+        app.conf.dev_mode_force_sync_tasks = False
