@@ -54,16 +54,34 @@ def context_for(task: Task[Any, Any]) -> WorkflowContext:
     """
     invocation = current_invocation.get()
     if invocation is None or invocation.task.task_id != task.task_id:
-        raise NotInWorkflowError(
-            f"{task.task_id}.wf is only available while {task.task_id} runs (inside its "
-            "function, on a runner or in dev sync mode). To read or resume a workflow from "
-            "outside, use app.workflows (get, list, resume, cancel)."
-        )
+        raise NotInWorkflowError(_not_running(task, invocation))
     found: WorkflowContext | None = invocation.__dict__.get("_wf")
     if found is None:
         found = WorkflowContext(invocation)
         invocation.__dict__["_wf"] = found
     return found
+
+
+def _not_running(task: Task[Any, Any], running: BaseInvocation[Any, Any] | None) -> str:
+    """Why ``task.wf`` cannot be used here, and what to do instead."""
+    name = task.task_id
+    start = (
+        f"{name}.wf is only available while {name} runs (inside its function, on a runner "
+        "or in dev sync mode, in the thread running it)"
+    )
+    if running is not None:
+        other = running.task.task_id
+        return (
+            f"{start}, but this thread runs {other}: a task uses its own workflow "
+            f"({other}.wf), and calls another workflow task as a child "
+            f"({other}.wf.execute_task({task.task_id.func_name}, ...))."
+        )
+    return (
+        f"{start}; no task runs in this thread. A thread started by the body does not "
+        "carry the workflow: make wf calls from the task's own thread (fan out with "
+        "wf.execute_tasks). To read or resume a workflow from outside, use app.workflows "
+        "(get, list, resume, cancel)."
+    )
 
 
 def _backend_of(invocation: BaseInvocation[Any, Any]) -> tuple[StateBackend, str | None]:

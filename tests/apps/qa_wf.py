@@ -6,9 +6,11 @@ bodies that swallow a pause, resumes that race. Runs are counted in files (one s
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any
 
 from pynenc import ConcurrencyControlType, Pynenc, TriggerBuilder
+from pynenc.exceptions import NotInWorkflowError
 from tests.apps.canvas import count, lines
 
 app = Pynenc(app_id="tests-qa-wf")
@@ -176,3 +178,37 @@ def hooked_flow(n: int, until: int, path: str) -> int:
 def _note_hooked_flow(invocation: Any, outcome: Any) -> None:
     if invocation.task.task_id.key == hooked_flow.task_id.key:
         count(invocation.arguments.kwargs["path"], outcome.status.name)
+
+
+@app.task(running_concurrency=ConcurrencyControlType.TASK)
+def one_at_a_time(x: int) -> int:
+    """One running at a time (for the whole task); pauses once."""
+    got = one_at_a_time.wf.pause(f"hold {x}")
+    return x + (got or 0)
+
+
+@app.task
+def wf_from_a_thread() -> str:
+    """Makes a wf call from a thread it starts: refused, and told why."""
+    said: list[str] = []
+
+    def body() -> None:
+        try:
+            wf_from_a_thread.wf.random()
+        except NotInWorkflowError as exc:
+            said.append(str(exc))
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    return said[0]
+
+
+@app.task
+def wf_of_another_task() -> str:
+    """Reaches another workflow task's wf from its body: refused, and told why."""
+    try:
+        one_at_a_time.wf.random()
+    except NotInWorkflowError as exc:
+        return str(exc)
+    return ""

@@ -52,3 +52,24 @@ def test_run_end_sees_each_attempt_of_a_workflow_in_dev_sync_mode(tmp_path: Path
         assert q.lines(path) == HOOKED
     finally:
         app.conf.dev_mode_force_sync_tasks = False
+
+
+def test_a_paused_workflow_gives_back_its_running_slot(setup: WfSetup) -> None:
+    """running_concurrency=TASK (one at a time): a paused workflow holds no slot, so the
+    next one runs (and pauses) too; resumed, each takes the slot again and completes."""
+    app = setup.app
+    first, second = q.one_at_a_time(1), q.one_at_a_time(2)
+    setup.wait_status(first.invocation_id, S.PAUSED)
+    setup.wait_status(second.invocation_id, S.PAUSED)
+    app.workflows.resume(first.invocation_id, 10)
+    app.workflows.resume(second.invocation_id, 20)
+    assert [setup.result(first), setup.result(second)] == [11, 22]
+
+
+def test_wf_from_a_thread_of_the_body_says_so(setup: WfSetup) -> None:
+    said = setup.result(q.wf_from_a_thread())
+    assert said.startswith("tests.apps.qa_wf.wf_from_a_thread.wf is only available while ")
+    assert "no task runs in this thread" in said and "wf.execute_tasks" in said
+    other = setup.result(q.wf_of_another_task())
+    assert "this thread runs tests.apps.qa_wf.wf_of_another_task" in other
+    assert "tests.apps.qa_wf.wf_of_another_task.wf" in other
