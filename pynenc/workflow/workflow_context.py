@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import inspect
 import json
 import logging
 import random as _random
@@ -227,7 +228,13 @@ class WorkflowContext:
         chosen = self._child_id(step)
         if entry is not None and entry["v"] != chosen:  # answered by another invocation
             return self._answered(entry["v"])
-        invocation = self._call(child, options, chosen, child.args(*args, **kwargs), step)
+        try:
+            arguments = child.args(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"wf.execute_task({key}, ...): {exc}; it takes {_plain(child.signature)}"
+            ) from None
+        invocation = self._call(child, options, chosen, arguments, step)
         if entry is None:
             got = invocation.invocation_id
             self.journal.record(step, {"k": "execute_task", "t": key, "v": got})
@@ -321,7 +328,14 @@ class WorkflowContext:
         The arguments are checked against the task's signature now."""
         if self._left is not None:
             self._left_again("continue_as_new")
-        arguments = Arguments.from_call(self.task.signature, args, kwargs)
+        signature = self.task.signature
+        try:
+            arguments = Arguments.from_call(signature, args, kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"wf.continue_as_new(...) of {self.task.task_id.key}: {exc}; the next run "
+                f"takes the task's arguments {_plain(signature)}"
+            ) from None
         serialized = Call(self.task, arguments).serialized_arguments
         self._left = ContinueAsNew(serialized, arguments.kwargs, self.journal.run)
         raise self._left
@@ -338,6 +352,13 @@ class WorkflowContext:
 def _check_key(key: Any) -> None:
     if not isinstance(key, str) or not key:
         raise TypeError(f"a workflow data key is a non-empty string, not {key!r}")
+
+
+def _plain(signature: inspect.Signature) -> str:
+    """A signature's parameters as a caller writes them (no annotations): ``(x, y=1)``."""
+    empty = inspect.Parameter.empty
+    bare = [p.replace(annotation=empty) for p in signature.parameters.values()]
+    return str(signature.replace(parameters=bare, return_annotation=empty))
 
 
 def _fit(chosen: str) -> str:

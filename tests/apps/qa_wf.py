@@ -212,3 +212,18 @@ def wf_of_another_task() -> str:
     except NotInWorkflowError as exc:
         return str(exc)
     return ""
+
+
+@app.task
+def bad_calls(n: int) -> list[str]:
+    """Calls a child and continues as new with arguments that do not fit: told at the call."""
+    said = []
+    try:
+        bad_calls.wf.execute_task(add, 1, 2, 3)
+    except TypeError as exc:
+        said.append(str(exc))
+    try:
+        bad_calls.wf.continue_as_new(n, extra=1)
+    except TypeError as exc:
+        said.append(str(exc))
+    return said

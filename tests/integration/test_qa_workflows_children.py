@@ -128,3 +128,11 @@ def test_children_of_a_workflow_with_a_long_caller_chosen_id(setup: WfSetup) -> 
     assert [one, many] == [6, [6, 8]]
     assert all(len(i) <= 200 for i in ids)
     assert setup.app.workflows.get(chosen).called[0] == ids[0]
+
+
+def test_arguments_that_do_not_fit_are_refused_naming_the_call(setup: WfSetup) -> None:
+    child, again = setup.result(q.bad_calls(1))
+    assert child.startswith("wf.execute_task(tests.apps.qa_wf.add, ...): too many positional")
+    assert "it takes (x, y)" in child
+    assert again.startswith("wf.continue_as_new(...) of tests.apps.qa_wf.bad_calls: ")
+    assert "unexpected keyword argument 'extra'" in again and "(n)" in again
