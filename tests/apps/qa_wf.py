@@ -6,7 +6,9 @@ bodies that swallow a pause, resumes that race. Runs are counted in files (one s
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+import time
 from typing import Any
 
 from pynenc import ConcurrencyControlType, Pynenc, TriggerBuilder
@@ -227,3 +229,22 @@ def bad_calls(n: int) -> list[str]:
     except TypeError as exc:
         said.append(str(exc))
     return said
+
+
+@app.task
+def counted(x: int, counter: str) -> int:
+    count(counter)
+    return x
+
+
+@app.task
+def waits_for_gate(counter: str, gate: str, started: str) -> list[Any]:
+    """A step (a counted child), a random number, then waits for the file ``gate``
+    (noting each attempt that got there in ``started``)."""
+    child = waits_for_gate.wf.execute_task(counted, 5, counter).result
+    drawn = waits_for_gate.wf.random()
+    count(started, str(drawn))
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return [child, drawn]
