@@ -248,3 +248,9 @@ def waits_for_gate(counter: str, gate: str, started: str) -> list[Any]:
     while not os.path.exists(gate) and time.monotonic() < deadline:
         time.sleep(0.02)
     return [child, drawn]
+
+
+@app.task
+def waits_on_paused_child(x: int) -> int:
+    """Calls a sub-workflow that pauses, and waits for its result."""
+    return int(waits_on_paused_child.wf.execute_task(step_pauses, x).result) + 1
