@@ -224,6 +224,7 @@ class WorkflowContext:
         between the call and its record does not call it twice."""
         child, options = _task_of(task, "execute_task")
         key = child.task_id.key
+        self.invocation.checkpoint()  # cancelled meanwhile: no child is called
         step, entry = self._replay("execute_task", key)
         chosen = self._child_id(step)
         if entry is not None and entry["v"] != chosen:  # answered by another invocation
@@ -250,6 +251,7 @@ class WorkflowContext:
 
         child, options = _task_of(task, "execute_tasks")
         key = child.task_id.key
+        self.invocation.checkpoint()
         # every call checked as parallelize checks it, before any is made
         params = prepare_arguments(child, list(param_iter))
         step, entry = self._replay("execute_tasks", key)

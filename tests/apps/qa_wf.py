@@ -254,3 +254,18 @@ def waits_for_gate(counter: str, gate: str, started: str) -> list[Any]:
 def waits_on_paused_child(x: int) -> int:
     """Calls a sub-workflow that pauses, and waits for its result."""
     return int(waits_on_paused_child.wf.execute_task(step_pauses, x).result) + 1
+
+
+@app.task
+def cancelled_then_calls(counter: str, gate: str, started: str, done: str) -> int:
+    """A step, then waits for ``gate`` (no checkpoint), then calls a child: a cancel that
+    came meanwhile must stop it before the child is called."""
+    try:
+        cancelled_then_calls.wf.random()
+        count(started)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return int(cancelled_then_calls.wf.execute_task(counted, 1, counter).result)
+    finally:
+        count(done)

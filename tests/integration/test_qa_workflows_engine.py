@@ -15,6 +15,7 @@ import pytest
 
 from pynenc import InvocationStatus
 from tests.apps import qa_wf as q
+from tests.integration.deployments import wait_until
 from tests.integration.qa_wf_helpers import SETUPS, WfSetup, setup_id, wf_setup
 
 S = InvocationStatus
@@ -73,3 +74,22 @@ def test_wf_from_a_thread_of_the_body_says_so(setup: WfSetup) -> None:
     other = setup.result(q.wf_of_another_task())
     assert "this thread runs tests.apps.qa_wf.wf_of_another_task" in other
     assert "tests.apps.qa_wf.wf_of_another_task.wf" in other
+
+
+def test_a_workflow_cancelled_while_running_calls_no_more_children(
+    setup: WfSetup, tmp_path: Path
+) -> None:
+    """Cancelled while its body runs (here between two steps, where a thread runner cannot
+    stop it), the workflow's next execute_task stops it instead of calling the child."""
+    tag = uuid.uuid4().hex[:6]
+    counter, gate, started, done = (
+        str(tmp_path / f"{n}-{tag}") for n in ("runs", "gate", "started", "done")
+    )
+    flow = q.cancelled_then_calls(counter, gate, started, done)
+    wait_until(lambda: q.lines(started) == ["run"], 60, "the body to reach its wait")
+    assert setup.app.workflows.cancel(flow.invocation_id, "order withdrawn").cancelled
+    Path(gate).touch()
+    if setup.runner_cls == "ThreadRunner":  # a process runner kills the body at once
+        wait_until(lambda: q.lines(done) == ["run"], 60, "the body to end")
+    assert setup.record(f"{flow.invocation_id}-wf1-2") is None
+    assert q.lines(counter) == []
