@@ -7,7 +7,7 @@ DEMO   := samples/direct_task_demo
 CELERY_DEMO := samples/celery_migration_demo
 TRIGGERS_DEMO := samples/triggers_demo
 
-.PHONY: setup demo test unit lint bench realworld clean
+.PHONY: setup demo test unit lint bench bench-workflow realworld clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# a workflow step (wf.execute_task, value steps, replay, execute_tasks) against plain calls, on Redis
+bench-workflow: setup
+	$(BIN)/python -m bench.workflow_step
 
 # audit + migrate on real Celery codebases from PyPI, their own tests before and after
 realworld: setup

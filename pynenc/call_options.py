@@ -15,7 +15,7 @@ import math
 import re
 import time
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic
@@ -60,6 +60,10 @@ class CallOptions:
         the retries of another one, as the Celery layer's ``apply_async(retries=)`` and
         ``self.retry(throw=False)`` make; the task's ``max_retries`` counts from there.
         Not an option of ``Task.with_options`` (0: a new call).
+    :param invocation_ids: a caller-chosen id for each of the calls routed with these
+        options, in call order (as ``invocation_id`` for one call): many calls registered
+        in one backend write, as ``wf.execute_tasks`` makes them. Not an option of
+        ``Task.with_options``; not with ``invocation_id``.
     """
 
     delay: float | None = None
@@ -70,6 +74,7 @@ class CallOptions:
     invocation_id: str | None = None
     headers: dict[str, Any] | None = None
     retries: int = 0
+    invocation_ids: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         self.check()
@@ -105,19 +110,9 @@ class CallOptions:
                 f"0-{MAX_PRIORITY} (higher first)"
             )
         if self.invocation_id is not None:
-            chosen = self.invocation_id
-            if (
-                not isinstance(chosen, str)
-                or not _ID.fullmatch(chosen)
-                or not chosen.isprintable()
-                or len(chosen) > MAX_ID_LENGTH
-            ):
-                raise ValueError(
-                    f"with_options(invocation_id={chosen!r}): an invocation id must be a "
-                    f"non-empty string of at most {MAX_ID_LENGTH} printable characters "
-                    "without spaces (no control or invisible characters: the id is typed "
-                    "in commands and read in logs)"
-                )
+            _check_id(self.invocation_id, f"with_options(invocation_id={self.invocation_id!r})")
+        if self.invocation_ids is not None:
+            _check_ids(self.invocation_ids, self.invocation_id)
 
         if self.retries and (
             isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0
@@ -169,6 +164,33 @@ class CallOptions:
                 "it less."
             )
         return due, expires
+
+
+def _check_id(chosen: Any, where: str) -> None:
+    if (
+        not isinstance(chosen, str)
+        or not _ID.fullmatch(chosen)
+        or not chosen.isprintable()
+        or len(chosen) > MAX_ID_LENGTH
+    ):
+        raise ValueError(
+            f"{where}: an invocation id must be a non-empty string of at most "
+            f"{MAX_ID_LENGTH} printable characters without spaces (no control or invisible "
+            "characters: the id is typed in commands and read in logs)"
+        )
+
+
+def _check_ids(ids: Any, single: str | None) -> None:
+    where = "CallOptions(invocation_ids=...)"
+    if single is not None:
+        raise ValueError(f"{where}: give invocation_id (one call) or invocation_ids, not both")
+    if not isinstance(ids, tuple):
+        raise TypeError(f"{where}: a tuple of ids (one per call), not {type(ids).__name__}")
+    for chosen in ids:
+        _check_id(chosen, f"{where}: {chosen!r}")
+    if len(set(ids)) != len(ids):
+        twice = sorted(i for i, n in Counter(ids).items() if n > 1)
+        raise ValueError(f"{where}: each call needs its own id; given more than once: {twice}")
 
 
 class TaskWithOptions(Generic[Params, Result]):

@@ -338,6 +338,19 @@ class StatusUpdateWithArguments(StatusUpdate):
     arguments: dict[str, str] = field(default_factory=dict)
     #: their :func:`fingerprint`
     arguments_fingerprint: str = ""
+    #: when set, the invocation's history is trimmed in the same step to its first entry
+    #: (the registration) and its newest ``keep_history`` entries, counting the one this
+    #: update writes: a continue-as-new, which would otherwise grow it by two entries a run.
+    #: A refused update trims nothing; ``None`` (every other retry) keeps it whole
+    keep_history: int | None = None
+
+    def __post_init__(self) -> None:
+        keep = self.keep_history
+        if keep is not None and (type(keep) is not int or keep < 1):
+            raise ValueError(
+                f"keep_history must be a whole number of history entries of at least 1 "
+                f"(the entry this update writes), or None to keep them all; got {keep!r}"
+            )
 
 
 def fingerprint(arguments: dict[str, str]) -> str:
@@ -358,10 +371,17 @@ def fingerprint(arguments: dict[str, str]) -> str:
     return digest.hexdigest()[:32]
 
 
-def with_arguments(update: StatusUpdate, arguments: dict[str, str]) -> StatusUpdateWithArguments:
+def with_arguments(
+    update: StatusUpdate, arguments: dict[str, str], *, keep_history: int | None = None
+) -> StatusUpdateWithArguments:
     """``update`` that also stores ``arguments`` (serialized) in its atomic step: a retry
-    that runs with new arguments."""
+    that runs with new arguments. ``keep_history``: trim the history in the same step to
+    its first entry and its newest ``keep_history`` ones (see
+    :attr:`StatusUpdateWithArguments.keep_history`)."""
     values = {name.name: getattr(update, name.name) for name in fields(StatusUpdate)}
     return StatusUpdateWithArguments(
-        **values, arguments=dict(arguments), arguments_fingerprint=fingerprint(arguments)
+        **values,
+        arguments=dict(arguments),
+        arguments_fingerprint=fingerprint(arguments),
+        keep_history=keep_history,
     )

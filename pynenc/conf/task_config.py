@@ -187,6 +187,14 @@ TASK_OPTIONS = OptionTable(
             mask=lambda value: value if value is None else str(value),
         ),
         Option(
+            "force_new_workflow",
+            False,
+            boolean,
+            "a boolean (true/false, 1/0, yes/no, on/off)",
+            "Called from inside another task, start a sub-workflow of the caller's "
+            "workflow instead of joining it (a top-level call always starts one).",
+        ),
+        Option(
             "call_result_cache",
             False,
             boolean,
@@ -335,6 +343,7 @@ class TaskConfig:
     reroute_on_concurrency_control: bool = TASK_OPTIONS["reroute_on_concurrency_control"].default
     max_running_per_key: int = TASK_OPTIONS["max_running_per_key"].default
     rate_limit: RateLimit | None = TASK_OPTIONS["rate_limit"].default
+    force_new_workflow: bool = TASK_OPTIONS["force_new_workflow"].default
     call_result_cache: bool = TASK_OPTIONS["call_result_cache"].default
     disable_cache_args: tuple[str, ...] = TASK_OPTIONS["disable_cache_args"].default
     call_result_cache_ttl: float | None = TASK_OPTIONS["call_result_cache_ttl"].default

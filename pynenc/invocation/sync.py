@@ -29,7 +29,13 @@ from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus, StatusEntry
 from pynenc.timeouts import checked_timeout
 from pynenc.types import Params, Result
-from pynenc.workflow.journal import RunInfo, finish_continue, read_run, write_run
+from pynenc.workflow.journal import (
+    HISTORY_KEPT_ON_CONTINUE,
+    RunInfo,
+    finish_continue,
+    read_run,
+    write_run,
+)
 from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 
 if TYPE_CHECKING:
@@ -193,6 +199,8 @@ class SyncInvocation(BaseInvocation[Params, Result]):
             self.arguments = Arguments(signal.kwargs)
             self._retries = 0
             self._set(InvocationStatus.REGISTERED)
+            # bounded as on a runner: the first entry and the newest ones
+            del self._history[1 : len(self._history) - HISTORY_KEPT_ON_CONTINUE]
             return True
         assert isinstance(signal, WorkflowPause)
         backend = app.workflows.sync_backend

@@ -8,10 +8,11 @@ status, options and outcome: the first call's), and nothing is registered or pub
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pynenc.exceptions import InvocationConflictError, InvocationNotFoundError
+from pynenc.identifiers import new_invocation_id
 from pynenc.records import InvocationRecord, fingerprint
 
 if TYPE_CHECKING:
@@ -28,6 +29,23 @@ def single_call_id(options: CallOptions, num_calls: int) -> str | None:
             f"invocation_id={chosen!r} names one call, not {num_calls}: give each call its own id"
         )
     return chosen
+
+
+def id_source(options: CallOptions, num_calls: int) -> Callable[[], str]:
+    """What gives each of ``num_calls`` calls routed with ``options`` its id, in call
+    order: the caller-chosen ids (``invocation_ids``), the caller-chosen id of a single
+    call (``invocation_id``), else new ids."""
+    many = options.invocation_ids
+    if many is None:
+        chosen = single_call_id(options, num_calls)
+        return new_invocation_id if chosen is None else lambda: chosen
+    if len(many) != num_calls:
+        raise ValueError(
+            f"invocation_ids names {len(many)} calls, but {num_calls} are routed with them: "
+            "give one id per call, and route the calls together (one Orchestrator.route "
+            "or submit, as wf.execute_tasks does)"
+        )
+    return iter(many).__next__
 
 
 def reuse_stored(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pynenc.exceptions import RunnerError
 from pynenc.invocation import log
 from pynenc.orchestrator.admission import release_taken
-from pynenc.records import InvocationRecord, InvocationStatus, StatusUpdate
+from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry, StatusUpdate
 from pynenc.serializer import exception_to_payload
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _reroute_batch(
     failures: list[RunnerError | None] = []  #: per move, why it fails instead (or None)
     for (record, reason), history in zip(moves, histories, strict=True):
         outcome: dict[str, Any] = {"reason": reason, "for_owner": record.owner or ""}
-        reroutes = sum(1 for entry in history if entry.status is S.REROUTED)
+        reroutes = reroutes_of_run(history)
         failure = None
         if reroutes >= max_reroutes:
             failure = RunnerError(
@@ -99,6 +99,19 @@ def _reroute_batch(
     if again:
         app.broker.publish(again)
     return sum(applied)
+
+
+def reroutes_of_run(history: Sequence[StatusEntry]) -> int:
+    """How many times the current run of an invocation was rerouted: since it was
+    registered, or since its last continue-as-new (a workflow's RUNNING -> REGISTERED,
+    the only such move), which starts a run afresh as it does its retries."""
+    count = 0
+    for position in range(len(history) - 1, 0, -1):
+        status = history[position].status
+        if status is S.REGISTERED and history[position - 1].status is S.RUNNING:
+            break
+        count += status is S.REROUTED
+    return count
 
 
 def recover(

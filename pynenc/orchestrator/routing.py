@@ -18,7 +18,7 @@ from pynenc.context import current_invocation
 from pynenc.exceptions import BrokerError
 from pynenc.identifiers import new_invocation_id
 from pynenc.orchestrator import registration
-from pynenc.orchestrator.chosen_ids import reuse_stored, single_call_id
+from pynenc.orchestrator.chosen_ids import id_source, reuse_stored
 from pynenc.orchestrator.unpublished import fail_unpublished
 from pynenc.records import InvocationRecord, InvocationStatus, stored_root
 
@@ -57,19 +57,20 @@ def plan(app: Pynenc, calls: Sequence[Call[Any, Any]], options: CallOptions | No
         root_id = stored_root(parent.root_id, parent_id)
     app_serializer = app.conf.serializer
     now = time.time()
-    status, due, expires, chosen, headers = S.REGISTERED, None, None, None, None
+    status, due, expires, headers = S.REGISTERED, None, None, None
+    next_id = new_invocation_id
     if options is not None:
         due, expires = options.times(now)
         if due is not None and due > now:
             status = S.SCHEDULED
         else:
             due = None  # due already (an ETA in the past): published at once
-        chosen = single_call_id(options, len(calls))
+        next_id = id_source(options, len(calls))
         headers = options.headers
     records: list[InvocationRecord] = []
     envelopes: list[Envelope] = []
     for call in calls:
-        invocation_id = chosen or new_invocation_id()
+        invocation_id = next_id()
         arguments = call.serialized_arguments  # checks a task's own serializer is accepted
         conf = call.task.conf
         queue, priority = conf.queue, conf.priority

@@ -88,7 +88,9 @@ class StateBackend(ABC):
         ended, and on down; :mod:`pynenc.state_backend._links`).
         An invocation nothing waits for pays no more than a lookup inside that step.
         A :class:`~pynenc.records.StatusUpdateWithArguments` (a retry with new arguments)
-        also replaces the stored arguments and their fingerprint, in the same step.
+        also replaces the stored arguments and their fingerprint, in the same step; with
+        ``keep_history`` set (a workflow's continue-as-new), it also trims the history to
+        its first entry and its newest ``keep_history`` entries (the new one among them).
         """
 
     def set_status_many(self, updates: Sequence[StatusUpdate]) -> list[bool]:

@@ -129,6 +129,12 @@ class _Store:
         return record is not None and record.status in statuses
 
 
+def _trim(history: list[StatusEntry], newest: int) -> None:
+    """Keep the first entry of ``history`` and its ``newest`` last ones, in place."""
+    if len(history) > newest + 1:
+        del history[1 : len(history) - newest]
+
+
 _stores: dict[str, _Store] = {}
 _stores_lock = threading.Lock()
 
@@ -206,6 +212,8 @@ class MemoryStateBackend(StateBackend):
                 if isinstance(update, StatusUpdateWithArguments):  # a retry, new arguments
                     record.arguments = dict(update.arguments)
                     store.fingerprints[update.invocation_id] = update.arguments_fingerprint
+                    if update.keep_history is not None:  # before the entry is appended
+                        _trim(store.histories[update.invocation_id], update.keep_history - 1)
             if entry.status is InvocationStatus.SCHEDULED:
                 record.due = entry.timestamp if update.due is None else update.due
                 store.scheduled[update.invocation_id] = record.due

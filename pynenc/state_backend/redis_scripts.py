@@ -85,7 +85,9 @@ return table.concat(inserted)
 # its time), a record whose 'expires' is at or before it gets the expiry entry instead
 # (u[15]: status, u[16]: history entry, u[17]: final) and the update reads as not applied.
 # A retry with new arguments carries them (u[18], JSON as registered) and their fingerprint
-# (u[19]), stored with the status; every other update sends neither.
+# (u[19]), stored with the status; every other update sends neither. A continue-as-new also
+# carries u[20]: the history is trimmed to its first entry and its newest u[20] (with the
+# one it writes), so a workflow that continues again and again keeps a bounded list.
 # An invocation that ends (either way) settles what waits for it, in the same call: one
 # EXISTS when nothing does (redis_links).
 SET_STATUS = (
@@ -97,6 +99,15 @@ local function ended(id, status, entry)
   if redis.call('EXISTS', p .. 'followers:' .. id) == 1 then
     local link_settle = link_functions()
     link_settle(p, id, status, entry, finals)
+  end
+end
+local function trim(hist, newest)
+  -- keep the first entry and the ``newest`` last ones
+  local n = redis.call('LLEN', hist)
+  if n > newest + 1 then
+    local first = redis.call('LINDEX', hist, 0)
+    redis.call('LTRIM', hist, n - newest, -1)
+    redis.call('LPUSH', hist, first)
   end
 end
 local function move(id, rec, status, new)
@@ -134,7 +145,10 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     if u[5] ~= '' then redis.call('HSET', rec, 'result', u[5]) end
     if u[6] ~= '' then redis.call('HSET', rec, 'error', u[6]) end
     if u[7] ~= '' then redis.call('HSET', rec, 'retries', u[7]) end
-    if u[18] then redis.call('HSET', rec, 'args', u[18], 'fp', u[19]) end
+    if u[18] then
+      redis.call('HSET', rec, 'args', u[18], 'fp', u[19])
+      if u[20] then trim(hist, u[20] - 1) end  -- before the new entry is pushed
+    end
     redis.call('RPUSH', hist, u[8])
     move(id, rec, status, new)
     if new == 'scheduled' then
@@ -251,10 +265,14 @@ def status_fields(update: StatusUpdate) -> list[object]:
 
 def retry_fields(update: StatusUpdateWithArguments) -> list[object]:
     """:func:`status_fields` of an update that stores new arguments (u[18], u[19]), its
-    due time and expiry check padded to their five places."""
+    due time and expiry check padded to their five places; the history it keeps (u[20])
+    when it trims it."""
     fields = status_fields(update)
     fields.extend([""] * (17 - len(fields)))
-    return [*fields, json.dumps(update.arguments), update.arguments_fingerprint]
+    fields += [json.dumps(update.arguments), update.arguments_fingerprint]
+    if update.keep_history is not None:
+        fields.append(update.keep_history)
+    return fields
 
 
 def _schedule_fields(update: StatusUpdate) -> list[str]:

@@ -19,6 +19,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,6 +59,7 @@ from pynenc.state_backend.sqlite_schema import (
     expire_sql,
     missing_columns,
     record_from_row,
+    trim_history,
 )
 
 #: Seconds a writer waits for another process's transaction before failing.
@@ -354,6 +356,8 @@ class SqliteStateBackend(StateBackend):
         )
         sql = compare_and_set_sql(len(update.expected))
         if isinstance(update, StatusUpdateWithArguments):  # stored in the same step
+            if update.keep_history is not None:
+                return self._apply_and_trim(ops, update)
             new = (json.dumps(update.arguments), update.arguments_fingerprint)
             params = (*params[:6], *new, *params[6:])
             sql = compare_and_set_sql(len(update.expected), new_arguments=True)
@@ -582,3 +586,15 @@ class SqliteStateBackend(StateBackend):
     ) -> list[InvocationRecord | None]:
         """:meth:`get_many` of the rows in ``status`` only (the others are not decoded)."""
         return sqlite_reads.records(self, invocation_ids, status)
+
+    def _apply_and_trim(
+        self, ops: SqliteLinkOps, update: StatusUpdateWithArguments
+    ) -> StatusEntry | None:
+        """:meth:`_apply` of an update that trims the history (a continue-as-new), then the
+        trim in the same transaction, when the update itself was written (not refused, not
+        replaced by its expiry entry)."""
+        keep = update.keep_history
+        written = self._apply(ops, replace(update, keep_history=None))
+        if keep is not None and written is update.entry:
+            trim_history(ops.conn, self.app_id, update.invocation_id, keep)
+        return written

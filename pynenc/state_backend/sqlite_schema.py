@@ -113,6 +113,23 @@ INSERT_HISTORY = (
     "INSERT INTO pynenc_history (app_id, invocation_id, status, timestamp, runner_id, reason) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
+# Deletes the entries of one invocation (app_id, invocation_id: given three times) between
+# its first and its newest ``keep`` (the OFFSET): nothing when it has no more than keep + 1
+_TRIM_HISTORY = (
+    "DELETE FROM pynenc_history WHERE app_id = ? AND invocation_id = ? "
+    "AND seq > (SELECT MIN(seq) FROM pynenc_history WHERE app_id = ? AND invocation_id = ?) "
+    "AND seq <= (SELECT seq FROM pynenc_history WHERE app_id = ? AND invocation_id = ? "
+    "ORDER BY seq DESC LIMIT 1 OFFSET ?)"
+)
+
+
+def trim_history(conn: sqlite3.Connection, app_id: str, invocation_id: str, keep: int) -> None:
+    """Keep the first history entry of ``invocation_id`` and its ``keep`` newest ones, in
+    the caller's transaction (:attr:`~pynenc.records.StatusUpdateWithArguments.keep_history`)."""
+    key = (app_id, invocation_id)
+    conn.execute(_TRIM_HISTORY, (*key, *key, *key, keep))
+
+
 # Upsert guarded by a WHERE: no row changes when another holder's lease is still running.
 ACQUIRE_LEASE = (
     "INSERT INTO pynenc_leases (app_id, name, holder, expires) VALUES (?, ?, ?, ?) "

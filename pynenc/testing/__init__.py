@@ -30,6 +30,8 @@ import pytest, so they are modules of their own, never imported by ``import pyne
   (the log primitives: ``append_log``, ``read_log``)
 - :mod:`pynenc.testing.retry_arguments_contract`: ``RetryArgumentsContract`` (a retry
   that stores new arguments with its status)
+- :mod:`pynenc.testing.history_trim_contract`: ``HistoryTrimContract`` (an update that
+  trims the history in its step: a workflow's continue-as-new)
 """
 
 from __future__ import annotations

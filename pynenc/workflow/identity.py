@@ -1,8 +1,8 @@
 """Which workflow an invocation belongs to.
 
 A top-level call starts a workflow whose id is its invocation id and whose type is its
-task. A call made from inside a task joins the caller's workflow, unless the task called is
-a *workflow task* (its function uses ``wf``): that starts a sub-workflow, linked to the
+task. A call made from inside a task joins the caller's workflow, unless the task called
+is declared ``force_new_workflow=True``: that starts a sub-workflow, linked to the
 caller's workflow as its parent. Nothing is stored for it: the identity is worked out from
 the call tree when ``wf.identity`` or the workflow's data is first used (a read per
 ancestor, cached per process), so calls pay nothing for it.
@@ -60,13 +60,19 @@ def _code_uses_wf(code: types.CodeType) -> bool:
 
 
 def is_workflow_task(task: Task[Any, Any]) -> bool:
-    """A workflow task: one whose function uses ``wf`` (called from another task, it starts
-    a sub-workflow instead of joining the caller's workflow)."""
+    """A workflow task, for listings: one whose function uses ``wf`` or that starts its own
+    workflow (``force_new_workflow``)."""
     found: bool | None = task.__dict__.get("_is_workflow")
     if found is None:
-        found = uses_wf(task.func)
+        found = task.conf.force_new_workflow or uses_wf(task.func)
         task.__dict__["_is_workflow"] = found
     return found
+
+
+def starts_workflow(task: Task[Any, Any]) -> bool:
+    """Whether a call of ``task`` from inside another task starts a sub-workflow (option
+    ``force_new_workflow``) rather than joining the caller's workflow."""
+    return task.conf.force_new_workflow
 
 
 def identity_of(invocation: BaseInvocation[Any, Any], run: int) -> WorkflowIdentity:
@@ -81,7 +87,7 @@ def identity_of(invocation: BaseInvocation[Any, Any], run: int) -> WorkflowIdent
         parent_wf = _workflow_of(task.app, invocation.parent_id)
     else:
         return WorkflowIdentity(own, key, None, own, run)
-    if is_workflow_task(task):
+    if starts_workflow(task):
         return WorkflowIdentity(own, key, parent_wf[0], own, run)
     grand = _parent_workflow(task.app, parent, parent_wf[0])
     return WorkflowIdentity(parent_wf[0], parent_wf[1], grand, own, run)
@@ -106,7 +112,7 @@ def _sync_workflow(invocation: Any) -> tuple[str, str]:
     node = invocation
     while True:
         above = getattr(node, "_parent", None)
-        if above is None or is_workflow_task(node.task):
+        if above is None or starts_workflow(node.task):
             return node.invocation_id, node.task.task_id.key
         node = above
 
@@ -138,4 +144,4 @@ def _is_workflow_key(app: Pynenc, task_key: str) -> bool:
             task = app.resolve_task(task_key)
         except PynencError:
             return True  # a task this process cannot see: taken as a workflow of its own
-    return is_workflow_task(task)
+    return starts_workflow(task)

@@ -31,6 +31,10 @@ NS_RUN = "wf-run"
 PREFETCH = 32
 #: earlier runs remembered in the run info (older ones are only counted)
 RUNS_KEPT = 20
+#: the newest status-history entries a continue-as-new keeps, besides the first (the
+#: registration): each run adds two or more (RUNNING, REGISTERED) to the same invocation,
+#: so a workflow that continues for ever keeps the last ~25 runs' entries and no more
+HISTORY_KEPT_ON_CONTINUE = 50
 RULES = "docs/workflows.md#determinism-rules"
 
 
@@ -132,7 +136,7 @@ def drop_run(backend: StateBackend, invocation_id: str, run: int) -> int:
         for key, there in zip(keys, present, strict=True):
             if there and backend.delete_value(NS_JOURNAL, key):
                 dropped += 1
-        if not any(present):
+        if not all(present):  # steps are recorded in order: the journal ends here
             break
         start += PREFETCH
     backend.delete_value(NS_STATE, state_key(invocation_id, run))

@@ -23,7 +23,6 @@ from pynenc.workflow.identity import is_workflow_task
 from pynenc.workflow.journal import (
     NS_JOURNAL,
     NS_STATE,
-    RunInfo,
     journal_key,
     read_journal,
     read_run,
@@ -117,28 +116,26 @@ class Workflows:
             paused.resume_inline()
             return paused
         app = self.app
-        backend = app.state_backend
-        record = app.orchestrator.get_record(workflow_id)
+        record = app.state_backend.get(workflow_id)
+        if record is None:
+            if self._ran_inline(workflow_id):
+                raise WorkflowNotPausedError(_not_paused_inline(workflow_id))
+            record = app.orchestrator.get_record(workflow_id)  # raises: no such invocation
         if record.status is not S.PAUSED:
             raise WorkflowNotPausedError(_not_paused(record))
-        info = read_run(backend, workflow_id)
-        if info is None or info.paused is None:
-            raise WorkflowNotPausedError(f"Workflow {workflow_id} has no pause recorded")
-        # the status change first: of resumes (or a resume and a cancel) racing, only the
-        # one that moves it out of PAUSED goes on to mark the pause with its value
         entry = StatusEntry(S.REGISTERED, time.time(), _actor(), "resumed")
         update = StatusUpdate(workflow_id, frozenset({S.PAUSED}), entry)
-        if not backend.set_status(update):
+        if not app.state_backend.set_status(update):
             raise WorkflowNotPausedError(_not_paused(app.orchestrator.get_record(workflow_id)))
-        self._mark_resumed(backend, workflow_id, value, info)
+        # only the caller that took it out of PAUSED marks the pause: its value is replayed
+        # (no runner can start it before the publish below)
+        self._mark_resumed(app.state_backend, workflow_id, value)
         record.status = S.REGISTERED
         app.broker.publish([app.orchestrator.envelope_for(record)])
         return app.invocation(workflow_id)
 
-    def _mark_resumed(
-        self, backend: StateBackend, workflow_id: str, value: Any, info: RunInfo | None = None
-    ) -> None:
-        info = info if info is not None else read_run(backend, workflow_id)
+    def _mark_resumed(self, backend: StateBackend, workflow_id: str, value: Any) -> None:
+        info = read_run(backend, workflow_id)
         if info is None:
             raise WorkflowNotPausedError(f"Workflow {workflow_id} has no pause recorded")
         run, step = resume_entry(info)
@@ -149,6 +146,16 @@ class Workflows:
         backend.put_value(NS_JOURNAL, key, to_json(entry, "the resume value"))
         info.paused = None
         write_run(backend, workflow_id, info)
+
+    def _ran_inline(self, workflow_id: str) -> bool:
+        """Whether workflow ``workflow_id`` ran in dev sync mode in this process (it left
+        its run info or a journal step in :attr:`sync_backend`)."""
+        if "sync_backend" not in self.__dict__:
+            return False
+        backend = self.sync_backend
+        if read_run(backend, workflow_id) is not None:
+            return True
+        return backend.has_values(NS_JOURNAL, [journal_key(workflow_id, 1, 1)])[0]
 
     def keep_paused(self, invocation: SyncInvocation[Any, Any]) -> None:
         """Remember a workflow paused in dev sync mode, for :meth:`resume`."""
@@ -234,6 +241,14 @@ def _not_paused(record: InvocationRecord) -> str:
     return (
         f"Workflow {record.invocation_id} ({record.task_id}) is {record.status.name}, not "
         "PAUSED: only a paused workflow can be resumed."
+    )
+
+
+def _not_paused_inline(workflow_id: str) -> str:
+    return (
+        f"Workflow {workflow_id} ran in dev sync mode and is not PAUSED: it finished, was "
+        "resumed or cancelled already (or is older than the last "
+        f"{SYNC_PAUSED_KEPT} paused ones kept). Only a paused workflow can be resumed."
     )
 
 

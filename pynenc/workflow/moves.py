@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.outcome import Outcome
 from pynenc.records import InvocationStatus, fingerprint, with_arguments
-from pynenc.workflow.journal import RunInfo, finish_continue, read_run, write_run
+from pynenc.workflow.journal import (
+    HISTORY_KEPT_ON_CONTINUE,
+    RunInfo,
+    finish_continue,
+    read_run,
+    write_run,
+)
 from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 
 if TYPE_CHECKING:
@@ -44,6 +50,8 @@ def pause(app: Pynenc, envelope: Envelope, runner_id: str, signal: WorkflowPause
     """RUNNING -> PAUSED, with the step of the pause stored for the resume."""
     backend = app.state_backend
     info = read_run(backend, envelope.invocation_id) or RunInfo(signal.run)
+    if _ended(info, signal.run, envelope, "pause"):
+        return False
     info.run, info.paused = signal.run, signal.step
     info.fp = fingerprint(envelope.arguments)
     write_run(backend, envelope.invocation_id, info)
@@ -56,8 +64,10 @@ def pause(app: Pynenc, envelope: Envelope, runner_id: str, signal: WorkflowPause
 
 
 def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: ContinueAsNew) -> bool:
-    """RUNNING -> REGISTERED with the new arguments (one atomic step), then the old run's
-    journal and state dropped and the invocation published again.
+    """RUNNING -> REGISTERED with the new arguments (one atomic step, which also trims the
+    status history to its first entry and its newest
+    :data:`~pynenc.workflow.journal.HISTORY_KEPT_ON_CONTINUE`), then the old run's journal
+    and state dropped and the invocation published again.
 
     The run info says a continue is under way before the arguments change, so an attempt
     started after a runner died between the steps knows which run it is in
@@ -66,14 +76,35 @@ def continue_as_new(app: Pynenc, envelope: Envelope, runner_id: str, signal: Con
     inv = envelope.invocation_id
     old_fp, new_fp = fingerprint(envelope.arguments), fingerprint(signal.arguments)
     info = read_run(backend, inv) or RunInfo(signal.run)
+    if _ended(info, signal.run, envelope, "continue-as-new"):
+        return False
     info.run, info.fp, info.next_fp, info.paused = signal.run, old_fp, new_fp, None
     write_run(backend, inv, info)
     why = f"continue-as-new: run {signal.run + 1}"
     update = app.orchestrator.status_update(inv, S.REGISTERED, runner_id, reason=why, num_retries=0)
-    if not app.orchestrator.record_updates([with_arguments(update, signal.arguments)])[0]:
+    update = with_arguments(update, signal.arguments, keep_history=HISTORY_KEPT_ON_CONTINUE)
+    if not app.orchestrator.record_updates([update])[0]:
         return False
     finish_continue(backend, inv, info, new_fp)
     app.broker.publish([replace(envelope, arguments=signal.arguments, num_retries=0)])
+    return True
+
+
+def _ended(info: RunInfo, run: int, envelope: Envelope, what: str) -> bool:
+    """Whether ``run`` has ended (continued as new) since this attempt of it started: an
+    attempt another runner took over (its runner declared dead while alive) that went on.
+    Its move is not recorded, and the run info, the new run's, is left as it is."""
+    if info.run <= run:
+        return False
+    logger.warning(
+        "Workflow %s (%s): %s of run %d not recorded: run %d has started since (this "
+        "attempt was taken over by another runner)",
+        envelope.invocation_id,
+        envelope.task_id,
+        what,
+        run,
+        info.run,
+    )
     return True
 
 

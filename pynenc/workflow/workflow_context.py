@@ -40,7 +40,7 @@ from pynenc.workflow.journal import (
 from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 
 if TYPE_CHECKING:
-    from pynenc.invocation.base import BaseInvocation
+    from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
     from pynenc.state_backend.base import StateBackend
     from pynenc.task import Task
 
@@ -218,10 +218,11 @@ class WorkflowContext:
     # -- children -------------------------------------------------------------------------
 
     def execute_task(self, task: Any, *args: Any, **kwargs: Any) -> BaseInvocation[Any, Any]:
-        """Call ``task`` as a child of this workflow, once: on replay, the invocation made
-        the first time is returned (with its result, if it has one), and nothing is called
-        again. The child's id is derived from this run and step, so even a runner that died
-        between the call and its record does not call it twice."""
+        """Call ``task`` (or ``task.with_options(...)``) as a child of this workflow, once:
+        on replay, the invocation made the first time is returned (with its result, if it
+        has one), and nothing is called again (the replayed step reads the child's record:
+        one read). The child's id is derived from this run and step, so even a runner that
+        died between the call and its record does not call it twice."""
         child, options = _task_of(task, "execute_task")
         key = child.task_id.key
         self.invocation.checkpoint()  # cancelled meanwhile: no child is called
@@ -235,6 +236,10 @@ class WorkflowContext:
             raise TypeError(
                 f"wf.execute_task({key}, ...): {exc}; it takes {_plain(child.signature)}"
             ) from None
+        if entry is not None:
+            found = self._replayed(child, [chosen], [arguments], step)
+            if found is not None:
+                return found[0]
         invocation = self._call(child, options, chosen, arguments, step)
         if entry is None:
             got = invocation.invocation_id
@@ -243,36 +248,56 @@ class WorkflowContext:
 
     def execute_tasks(
         self, task: Any, param_iter: Iterable[tuple[Any, ...] | dict[str, Any] | Arguments]
-    ) -> list[BaseInvocation[Any, Any]]:
+    ) -> BaseInvocationGroup[Any, Any]:
         """:meth:`execute_task` for many calls at once (``parallelize``'s parameters: a tuple
-        of positional arguments, a dict of keyword arguments, or ``task.args(...)``), as
-        one step: their invocations, in order."""
-        from pynenc.task import prepare_arguments
+        of positional arguments, a dict of keyword arguments, or ``task.args(...)``, all
+        checked before any is called), as one step: their invocations as a group, in order
+        (``.results`` waits for many at once, as ``parallelize``'s group does). The calls
+        are registered and published as ``parallelize`` does them (one backend write per
+        ``parallel_batch_size`` calls); a replay reads their records in one read."""
+        from pynenc.task import can_batch_process, prepare_arguments
 
         child, options = _task_of(task, "execute_tasks")
         key = child.task_id.key
         self.invocation.checkpoint()
         # every call checked as parallelize checks it, before any is made
-        params = prepare_arguments(child, list(param_iter))
+        calls = prepare_arguments(child, list(param_iter))
         step, entry = self._replay("execute_tasks", key)
-        if entry is not None and len(entry["v"]) != len(params):
+        if entry is not None and len(entry["v"]) != len(calls):
             raise NonDeterministicWorkflowError(
                 f"{self.journal.label}, run {self.journal.run}: step {step} called {key} "
-                f"{len(entry['v'])} times when it first ran, now {len(params)} times. "
+                f"{len(entry['v'])} times when it first ran, now {len(calls)} times. "
                 f"See {RULES}."
             )
-        ids = [_fit(f"{self._child_id(step, False)}-{n}") for n in range(len(params))]
-        got = entry["v"] if entry is not None else ids
-        invocations = []
-        for chosen, recorded, param in zip(ids, got, params, strict=True):
-            if recorded != chosen:  # answered by another invocation when it first ran
-                invocations.append(self._answered(recorded))
-                continue
-            invocations.append(self._call(child, options, chosen, param, step))
+        ids = [_fit(f"{self._child_id(step, False)}-{n}") for n in range(len(calls))]
+        if entry is not None:
+            got: list[str] = entry["v"]
+            if got != ids:  # some answered by other invocations when it first ran
+                return self._group(child, [self._answered(i) for i in got])
+            found = self._replayed(child, ids, calls, step)
+            if found is not None:
+                return self._group(child, found)
+        if can_batch_process(child, len(calls)) and not child.conf.call_result_cache:
+            invocations = self._call_all(child, options, ids, calls, step)
+        else:
+            invocations = [
+                self._call(child, options, chosen, arguments, step)
+                for chosen, arguments in zip(ids, calls, strict=True)
+            ]
         if entry is None:
             got = [invocation.invocation_id for invocation in invocations]
             self.journal.record(step, {"k": "execute_tasks", "t": key, "v": got})
-        return invocations
+        return self._group(child, invocations)
+
+    def _group(
+        self, child: Task[Any, Any], invocations: list[BaseInvocation[Any, Any]]
+    ) -> BaseInvocationGroup[Any, Any]:
+        from pynenc.invocation.distributed import DistributedInvocationGroup
+        from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
+
+        if invocations and isinstance(invocations[0], SyncInvocation):
+            return SyncInvocationGroup(child, invocations)
+        return DistributedInvocationGroup(child, invocations)
 
     def _child_id(self, step: int, fit: bool = True) -> str:
         chosen = f"{self.invocation.invocation_id}-wf{self.journal.run}-{step}"
@@ -303,6 +328,68 @@ class WorkflowContext:
                 f"{child.task_id.key} with other arguments when it first ran (invocation "
                 f"{chosen}). Pass a child the same arguments on every replay. See {RULES}."
             ) from None
+
+    def _call_all(
+        self,
+        child: Task[Any, Any],
+        options: CallOptions | None,
+        ids: list[str],
+        calls: list[Arguments],
+        step: int,
+    ) -> list[BaseInvocation[Any, Any]]:
+        """Register and publish the calls as ``parallelize`` does (one backend write and
+        one broker batch per ``parallel_batch_size`` calls), each under its chosen id."""
+        from pynenc.call import submit
+        from pynenc.task import invocations_per_message
+
+        made: list[Call[Any, Any]] = [Call(child, arguments) for arguments in calls]
+        size = child.conf.parallel_batch_size
+        per_message = invocations_per_message(len(made), size)
+        base = options if options is not None else CallOptions()
+        invocations: list[BaseInvocation[Any, Any]] = []
+        for start in range(0, len(made), size):
+            chosen = tuple(ids[start : start + size])
+            batch = replace(base, invocation_id=None, invocation_ids=chosen)
+            try:
+                invocations.extend(submit(made[start : start + size], per_message, batch))
+            except InvocationConflictError as exc:
+                raise NonDeterministicWorkflowError(
+                    f"{self.journal.label}, run {self.journal.run}: step {step} called "
+                    f"{child.task_id.key} with other arguments when it first ran ({exc}). "
+                    f"Pass the children the same arguments on every replay. See {RULES}."
+                ) from None
+        return invocations
+
+    def _replayed(
+        self, child: Task[Any, Any], ids: list[str], calls: list[Arguments], step: int
+    ) -> list[BaseInvocation[Any, Any]] | None:
+        """The children a replayed step made, from one read of their records (nothing is
+        registered or published again), checked to be these calls; ``None`` when one is
+        gone (purged), or in dev sync mode: they are then called as the first time."""
+        from pynenc.invocation.distributed import DistributedInvocation
+        from pynenc.invocation.sync import SyncInvocation
+
+        app = child.app
+        if app.conf.dev_mode_force_sync_tasks or isinstance(self.invocation, SyncInvocation):
+            return None
+        records = app.state_backend.get_many(ids)
+        found: list[BaseInvocation[Any, Any]] = []
+        for chosen, record, arguments in zip(ids, records, calls, strict=True):
+            if record is None:
+                return None
+            serialized = Call(child, arguments).serialized_arguments
+            if record.task_id != child.task_id.key or fingerprint(record.arguments) != fingerprint(
+                serialized
+            ):
+                raise NonDeterministicWorkflowError(
+                    f"{self.journal.label}, run {self.journal.run}: step {step} called "
+                    f"{record.task_id} with other arguments when it first ran (invocation "
+                    f"{chosen}). Pass a child the same arguments on every replay. See {RULES}."
+                )
+            invocation = DistributedInvocation.from_record(app, record)
+            invocation.task, invocation.arguments = child, arguments
+            found.append(invocation)
+        return found
 
     # -- leaving the run ------------------------------------------------------------------
 

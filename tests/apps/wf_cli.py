@@ -32,7 +32,7 @@ def approve_order(order: int) -> dict[str, Any]:
     return {"order": order, "doubled": checked.result, "decision": decision}
 
 
-@app.task
+@app.task(force_new_workflow=True)
 def count_up(n: int, until: int) -> int:
     """Continues as new until ``n`` reaches ``until``, then pauses (runs 1..until)."""
     count_up.wf.save_state({"n": n})

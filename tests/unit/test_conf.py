@@ -304,6 +304,7 @@ def test_describe_lists_every_option_once(tmp_path: Path) -> None:
         "task.reroute_on_concurrency_control",
         "task.max_running_per_key",
         "task.rate_limit",
+        "task.force_new_workflow",
         "task.call_result_cache",
         "task.disable_cache_args",
         "task.call_result_cache_ttl",

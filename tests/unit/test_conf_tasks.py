@@ -73,6 +73,7 @@ def test_names_and_defaults() -> None:
         "reroute_on_concurrency_control",
         "max_running_per_key",
         "rate_limit",
+        "force_new_workflow",
         "call_result_cache",
         "disable_cache_args",
         "call_result_cache_ttl",
