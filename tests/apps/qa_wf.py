@@ -73,7 +73,7 @@ def with_options_children(tags: list[str]) -> Any:
     """Calls ``headers_of`` with call options, as a parallel step."""
     child = headers_of.with_options(headers={"from": "wf-many"})
     invocations = with_options_children.wf.execute_tasks(child, [(t,) for t in tags])
-    return [i.result for i in invocations]
+    return list(invocations.results)
 
 
 @app.task
@@ -141,7 +141,7 @@ def children_of_long_id(x: int) -> list[Any]:
     """Calls children (one step, a parallel step) and a sub-workflow."""
     one = children_of_long_id.wf.execute_task(double, x)
     many = children_of_long_id.wf.execute_tasks(double, [(x,), (x + 1,)])
-    return [one.result, [m.result for m in many], [one.invocation_id, many[0].invocation_id]]
+    return [one.result, list(many.results), [one.invocation_id, many.invocations[0].invocation_id]]
 
 
 @app.task
@@ -248,12 +248,6 @@ def waits_for_gate(counter: str, gate: str, started: str) -> list[Any]:
     while not os.path.exists(gate) and time.monotonic() < deadline:
         time.sleep(0.02)
     return [child, drawn]
-
-
-@app.task
-def waits_on_paused_child(x: int) -> int:
-    """Calls a sub-workflow that pauses, and waits for its result."""
-    return int(waits_on_paused_child.wf.execute_task(step_pauses, x).result) + 1
 
 
 @app.task
