@@ -59,7 +59,9 @@ def make_direct_task(
 
     def with_options(**call_options: Any) -> Callable[..., Any]:
         bound = task.with_options(**call_options)  # checked now, not at the call
-        return _wrap(task, bound, parallel_func, aggregate_func)
+        bound_wrapper = _wrap(task, bound, parallel_func, aggregate_func)
+        vars(bound_wrapper)["__pynenc_call__"] = bound  # for wf.execute_task
+        return bound_wrapper
 
     def sig(*args: Any, **kwargs: Any) -> Any:
         """A call of the task not made yet, to compose (``task.sig``): its step's result

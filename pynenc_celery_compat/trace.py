@@ -24,6 +24,7 @@ from celery.app.trace import task_has_custom
 from celery.exceptions import Ignore, Reject, Retry
 
 from pynenc.exceptions import RetryError
+from pynenc.workflow.signals import WorkflowSignal
 from pynenc_celery_compat import outcomes
 
 logger = logging.getLogger("pynenc_celery_compat.trace")
@@ -137,8 +138,9 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
-#: states after which Celery does not call ``after_return`` (nor count the attempt as done)
-_NO_AFTER_RETURN = frozenset({states.RETRY, states.IGNORED, states.REJECTED})
+#: states after which Celery does not call ``after_return`` (nor count the attempt as done);
+#: STARTED: a pynenc workflow's attempt that paused or continued as new
+_NO_AFTER_RETURN = frozenset({states.RETRY, states.IGNORED, states.REJECTED, states.STARTED})
 
 
 def run_on_runner(task: Any, invocation: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -174,6 +176,9 @@ def run_on_runner(task: Any, invocation: Any, args: Sequence[Any], kwargs: dict[
             # new arguments (retry(args=/kwargs=)), serialized: stored with the retry
             retry.retry_arguments = getattr(signal, "pynenc_arguments", None)
             raise retry from (signal.exc or signal)
+        except WorkflowSignal:  # a workflow paused or continued as new: not over
+            state = states.STARTED  # as its AsyncResult says (Celery has no pause)
+            raise
         except Ignore as exc:
             state, retval = states.IGNORED, exc
             return outcomes.IGNORED

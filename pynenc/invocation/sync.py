@@ -160,6 +160,11 @@ class SyncInvocation(BaseInvocation[Params, Result]):
                     if self.task.is_async:
                         value = run_coroutine(value)
                 except WorkflowSignal as signal:  # wf.pause() / wf.continue_as_new()
+                    if hooks.run_end:  # as on a runner: PAUSED, or REGISTERED (next run)
+                        seconds = time.perf_counter() - start
+                        paused = isinstance(signal, WorkflowPause)
+                        status = InvocationStatus.PAUSED if paused else InvocationStatus.REGISTERED
+                        hooks.emit("run_end", self, Outcome(status, value=signal, duration=seconds))
                     if self._workflow_signal(signal):
                         continue
                     return

@@ -8,14 +8,19 @@ died, a resume) the same step returns the recorded value. See ``docs/workflows.m
 from __future__ import annotations
 
 import datetime
+import hashlib
+import inspect
 import json
+import logging
 import random as _random
 import uuid as _uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pynenc.arguments import Arguments
 from pynenc.call import Call
+from pynenc.call_options import MAX_ID_LENGTH, CallOptions, TaskWithOptions
 from pynenc.context import current_invocation
 from pynenc.exceptions import (
     InvocationConflictError,
@@ -32,12 +37,14 @@ from pynenc.workflow.journal import (
     state_key,
     to_json,
 )
-from pynenc.workflow.signals import ContinueAsNew, WorkflowPause
+from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
 
 if TYPE_CHECKING:
     from pynenc.invocation.base import BaseInvocation, BaseInvocationGroup
     from pynenc.state_backend.base import StateBackend
     from pynenc.task import Task
+
+logger = logging.getLogger("pynenc.workflow")
 
 
 def context_for(task: Task[Any, Any]) -> WorkflowContext:
@@ -48,16 +55,34 @@ def context_for(task: Task[Any, Any]) -> WorkflowContext:
     """
     invocation = current_invocation.get()
     if invocation is None or invocation.task.task_id != task.task_id:
-        raise NotInWorkflowError(
-            f"{task.task_id}.wf is only available while {task.task_id} runs (inside its "
-            "function, on a runner or in dev sync mode). To read or resume a workflow from "
-            "outside, use app.workflows (get, list, resume, cancel)."
-        )
+        raise NotInWorkflowError(_not_running(task, invocation))
     found: WorkflowContext | None = invocation.__dict__.get("_wf")
     if found is None:
         found = WorkflowContext(invocation)
         invocation.__dict__["_wf"] = found
     return found
+
+
+def _not_running(task: Task[Any, Any], running: BaseInvocation[Any, Any] | None) -> str:
+    """Why ``task.wf`` cannot be used here, and what to do instead."""
+    name = task.task_id
+    start = (
+        f"{name}.wf is only available while {name} runs (inside its function, on a runner "
+        "or in dev sync mode, in the thread running it)"
+    )
+    if running is not None:
+        other = running.task.task_id
+        return (
+            f"{start}, but this thread runs {other}: a task uses its own workflow "
+            f"({other}.wf), and calls another workflow task as a child "
+            f"({other}.wf.execute_task({task.task_id.func_name}, ...))."
+        )
+    return (
+        f"{start}; no task runs in this thread. A thread started by the body does not "
+        "carry the workflow: make wf calls from the task's own thread (fan out with "
+        "wf.execute_tasks). To read or resume a workflow from outside, use app.workflows "
+        "(get, list, resume, cancel)."
+    )
 
 
 def _backend_of(invocation: BaseInvocation[Any, Any]) -> tuple[StateBackend, str | None]:
@@ -84,6 +109,30 @@ class WorkflowContext:
         label = f"Workflow {invocation.invocation_id} ({self.task.task_id.key})"
         self.journal = Journal(self.backend, invocation.invocation_id, fp, label)
         self._identity: WorkflowIdentity | None = None
+        #: the signal this attempt left its run with (wf.pause, wf.continue_as_new)
+        self._left: WorkflowSignal | None = None
+
+    def _replay(self, kind: str, detail: str | None = None) -> tuple[int, dict[str, Any] | None]:
+        """The next step (:meth:`Journal.replay`), unless the body already left its run."""
+        if self._left is not None:
+            self._left_again(kind)
+        return self.journal.replay(kind, detail)
+
+    def _left_again(self, kind: str) -> NoReturn:
+        """A wf operation after the body caught the signal it left its run with (a bare
+        ``except:`` or ``except BaseException:``): the run leaves now, as it should have."""
+        signal = self._left
+        assert signal is not None
+        logger.warning(
+            "%s: wf.%s() after the run left at %s, whose signal the body caught and did not "
+            "raise again; leaving the run now (never catch BaseException around wf calls; "
+            "see %s)",
+            self.journal.label,
+            kind,
+            "wf.pause()" if isinstance(signal, WorkflowPause) else "wf.continue_as_new()",
+            RULES,
+        )
+        raise signal
 
     # -- who ------------------------------------------------------------------------------
 
@@ -108,7 +157,7 @@ class WorkflowContext:
         the first time, so a body that updates its state (``state["n"] += 1``) and saves it
         does the same thing on every replay.
         """
-        step, entry = self.journal.replay("get_state")
+        step, entry = self._replay("get_state")
         if entry is not None:
             return entry["v"]
         text = self.backend.get_value(NS_STATE, self._state_key())
@@ -119,7 +168,7 @@ class WorkflowContext:
         """Store ``state`` (JSON) as this run's state: kept across retries, recoveries and
         pauses; a continue_as_new starts the next run without it."""
         text = to_json(state, "wf.save_state(state): the state")
-        step, entry = self.journal.replay("save_state")
+        step, entry = self._replay("save_state")
         if entry is not None:
             return  # saved when the step first ran
         self.backend.put_value(NS_STATE, self._state_key(), text)
@@ -128,7 +177,7 @@ class WorkflowContext:
     def get_data(self, key: str, default: Any = None) -> Any:
         """The value every member of the workflow shares under ``key`` (``default``: none)."""
         _check_key(key)
-        step, entry = self.journal.replay("get_data", key)
+        step, entry = self._replay("get_data", key)
         if entry is not None:
             return entry["v"]
         text = self.backend.get_value(NS_DATA, self._data_key(key))
@@ -139,7 +188,7 @@ class WorkflowContext:
         """Share ``value`` (JSON) under ``key`` with every member of the workflow."""
         _check_key(key)
         text = to_json(value, f"wf.set_data({key!r}, value): the value")
-        step, entry = self.journal.replay("set_data", key)
+        step, entry = self._replay("set_data", key)
         if entry is not None:
             return
         self.backend.put_value(NS_DATA, self._data_key(key), text)
@@ -161,7 +210,7 @@ class WorkflowContext:
         return datetime.datetime.fromisoformat(text)
 
     def _value(self, kind: str, make: Any) -> Any:
-        step, entry = self.journal.replay(kind)
+        step, entry = self._replay(kind)
         if entry is not None:
             return entry["v"]
         return self.journal.record(step, {"k": kind, "v": make()})["v"]
@@ -169,61 +218,75 @@ class WorkflowContext:
     # -- children -------------------------------------------------------------------------
 
     def execute_task(self, task: Any, *args: Any, **kwargs: Any) -> BaseInvocation[Any, Any]:
-        """Call ``task`` as a child of this workflow, once: on replay, the invocation made
-        the first time is returned (with its result, if it has one), and nothing is called
-        again (the replayed step reads the child's record: one read). The child's id is
-        derived from this run and step, so even a runner that died between the call and
-        its record does not call it twice."""
-        child = _task_of(task)
+        """Call ``task`` (or ``task.with_options(...)``) as a child of this workflow, once:
+        on replay, the invocation made the first time is returned (with its result, if it
+        has one), and nothing is called again (the replayed step reads the child's record:
+        one read). The child's id is derived from this run and step, so even a runner that
+        died between the call and its record does not call it twice."""
+        child, options = _task_of(task, "execute_task")
         key = child.task_id.key
-        step, entry = self.journal.replay("execute_task", key)
+        self.invocation.checkpoint()  # cancelled meanwhile: no child is called
+        step, entry = self._replay("execute_task", key)
+        chosen = self._child_id(step)
+        if entry is not None and entry["v"] != chosen:  # answered by another invocation
+            return self._answered(entry["v"])
+        try:
+            arguments = child.args(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"wf.execute_task({key}, ...): {exc}; it takes {_plain(child.signature)}"
+            ) from None
         if entry is not None:
-            found = self._replayed(child, [entry["v"]], [(args, kwargs)], step)
+            found = self._replayed(child, [chosen], [arguments], step)
             if found is not None:
                 return found[0]
-        chosen = entry["v"] if entry is not None else self._child_id(step)
-        invocation = self._call(child, chosen, args, kwargs, step)
+        invocation = self._call(child, options, chosen, arguments, step)
         if entry is None:
-            self.journal.record(step, {"k": "execute_task", "t": key, "v": chosen})
+            got = invocation.invocation_id
+            self.journal.record(step, {"k": "execute_task", "t": key, "v": got})
         return invocation
 
     def execute_tasks(
         self, task: Any, param_iter: Iterable[tuple[Any, ...] | dict[str, Any] | Arguments]
     ) -> BaseInvocationGroup[Any, Any]:
         """:meth:`execute_task` for many calls at once (``parallelize``'s parameters: a tuple
-        of positional arguments, a dict of keyword arguments, or ``task.args(...)``), as
-        one step: their invocations as a group, in order (``.results`` waits for many at
-        once, as ``parallelize``'s group does). The calls are registered and published as
-        ``parallelize`` does them (one backend write per ``parallel_batch_size`` calls);
-        a replay reads their records in one read."""
-        child = _task_of(task)
+        of positional arguments, a dict of keyword arguments, or ``task.args(...)``, all
+        checked before any is called), as one step: their invocations as a group, in order
+        (``.results`` waits for many at once, as ``parallelize``'s group does). The calls
+        are registered and published as ``parallelize`` does them (one backend write per
+        ``parallel_batch_size`` calls); a replay reads their records in one read."""
+        from pynenc.task import can_batch_process, prepare_arguments
+
+        child, options = _task_of(task, "execute_tasks")
         key = child.task_id.key
-        params = list(param_iter)
-        step, entry = self.journal.replay("execute_tasks", key)
-        if entry is not None and len(entry["v"]) != len(params):
+        self.invocation.checkpoint()
+        # every call checked as parallelize checks it, before any is made
+        calls = prepare_arguments(child, list(param_iter))
+        step, entry = self._replay("execute_tasks", key)
+        if entry is not None and len(entry["v"]) != len(calls):
             raise NonDeterministicWorkflowError(
                 f"{self.journal.label}, run {self.journal.run}: step {step} called {key} "
-                f"{len(entry['v'])} times when it first ran, now {len(params)} times. "
+                f"{len(entry['v'])} times when it first ran, now {len(calls)} times. "
                 f"See {RULES}."
             )
-        ids = entry["v"] if entry is not None else [
-            f"{self._child_id(step)}-{n}" for n in range(len(params))
-        ]  # fmt: skip
-        calls = [_split(param) for param in params]
-        found = None if entry is None else self._replayed(child, ids, calls, step)
-        if found is not None:
-            return self._group(child, found)
-        from pynenc.task import can_batch_process
-
+        ids = [_fit(f"{self._child_id(step, False)}-{n}") for n in range(len(calls))]
+        if entry is not None:
+            got: list[str] = entry["v"]
+            if got != ids:  # some answered by other invocations when it first ran
+                return self._group(child, [self._answered(i) for i in got])
+            found = self._replayed(child, ids, calls, step)
+            if found is not None:
+                return self._group(child, found)
         if can_batch_process(child, len(calls)) and not child.conf.call_result_cache:
-            invocations = self._call_all(child, ids, calls, step)
+            invocations = self._call_all(child, options, ids, calls, step)
         else:
             invocations = [
-                self._call(child, chosen, args, kwargs, step)
-                for chosen, (args, kwargs) in zip(ids, calls, strict=True)
+                self._call(child, options, chosen, arguments, step)
+                for chosen, arguments in zip(ids, calls, strict=True)
             ]
         if entry is None:
-            self.journal.record(step, {"k": "execute_tasks", "t": key, "v": ids})
+            got = [invocation.invocation_id for invocation in invocations]
+            self.journal.record(step, {"k": "execute_tasks", "t": key, "v": got})
         return self._group(child, invocations)
 
     def _group(
@@ -236,14 +299,29 @@ class WorkflowContext:
             return SyncInvocationGroup(child, invocations)
         return DistributedInvocationGroup(child, invocations)
 
-    def _child_id(self, step: int) -> str:
-        return f"{self.invocation.invocation_id}-wf{self.journal.run}-{step}"
+    def _child_id(self, step: int, fit: bool = True) -> str:
+        chosen = f"{self.invocation.invocation_id}-wf{self.journal.run}-{step}"
+        return _fit(chosen) if fit else chosen
+
+    def _answered(self, invocation_id: str) -> BaseInvocation[Any, Any]:
+        """The invocation that answered a step's call when it first ran instead of the
+        child id the step chose (a cached result, a call folded into a pending one):
+        returned again, never called again."""
+        return self.task.app.invocation(invocation_id)
 
     def _call(
-        self, child: Task[Any, Any], chosen: str, args: Any, kwargs: Any, step: int
+        self,
+        child: Task[Any, Any],
+        options: CallOptions | None,
+        chosen: str,
+        arguments: Arguments,
+        step: int,
     ) -> BaseInvocation[Any, Any]:
+        mine = CallOptions(invocation_id=chosen) if options is None else replace(
+            options, invocation_id=chosen
+        )  # fmt: skip
         try:
-            return child.with_options(invocation_id=chosen)(*args, **kwargs)
+            return child._call(arguments, mine)
         except InvocationConflictError:
             stored = child.app.state_backend.get(chosen)
             if stored is not None and stored.task_id != child.task_id.key:
@@ -263,26 +341,26 @@ class WorkflowContext:
     def _call_all(
         self,
         child: Task[Any, Any],
+        options: CallOptions | None,
         ids: list[str],
-        calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+        calls: list[Arguments],
         step: int,
     ) -> list[BaseInvocation[Any, Any]]:
         """Register and publish the calls as ``parallelize`` does (one backend write and
         one broker batch per ``parallel_batch_size`` calls), each under its chosen id."""
         from pynenc.call import submit
-        from pynenc.call_options import CallOptions
         from pynenc.task import invocations_per_message
 
-        made: list[Call[Any, Any]] = [
-            Call(child, child.args(*args, **kwargs)) for args, kwargs in calls
-        ]
+        made: list[Call[Any, Any]] = [Call(child, arguments) for arguments in calls]
         size = child.conf.parallel_batch_size
         per_message = invocations_per_message(len(made), size)
+        base = options if options is not None else CallOptions()
         invocations: list[BaseInvocation[Any, Any]] = []
         for start in range(0, len(made), size):
-            options = CallOptions(invocation_ids=tuple(ids[start : start + size]))
+            chosen = tuple(ids[start : start + size])
+            batch = replace(base, invocation_id=None, invocation_ids=chosen)
             try:
-                invocations.extend(submit(made[start : start + size], per_message, options))
+                invocations.extend(submit(made[start : start + size], per_message, batch))
             except InvocationConflictError as exc:
                 raise NonDeterministicWorkflowError(
                     f"{self.journal.label}, run {self.journal.run}: step {step} called "
@@ -292,11 +370,7 @@ class WorkflowContext:
         return invocations
 
     def _replayed(
-        self,
-        child: Task[Any, Any],
-        ids: list[str],
-        calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
-        step: int,
+        self, child: Task[Any, Any], ids: list[str], calls: list[Arguments], step: int
     ) -> list[BaseInvocation[Any, Any]] | None:
         """The children a replayed step made, from one read of their records (nothing is
         registered or published again), checked to be these calls; ``None`` when one is
@@ -309,10 +383,9 @@ class WorkflowContext:
             return None
         records = app.state_backend.get_many(ids)
         found: list[BaseInvocation[Any, Any]] = []
-        for chosen, record, (args, kwargs) in zip(ids, records, calls, strict=True):
+        for chosen, record, arguments in zip(ids, records, calls, strict=True):
             if record is None:
                 return None
-            arguments = child.args(*args, **kwargs)
             serialized = Call(child, arguments).serialized_arguments
             if record.task_id != child.task_id.key or fingerprint(record.arguments) != fingerprint(
                 serialized
@@ -338,21 +411,32 @@ class WorkflowContext:
         runner restarts. In dev sync mode the call returns to its caller at once, PAUSED,
         and ``resume`` runs it again inline.
         """
-        step, entry = self.journal.replay("pause")
+        step, entry = self._replay("pause")
         if entry is not None and entry.get("resumed"):
             return entry.get("value")
         if entry is None:
             self.journal.record(step, {"k": "pause", "reason": str(reason)})
-        raise WorkflowPause(str(reason), self.journal.run, step)
+        self._left = WorkflowPause(str(reason), self.journal.run, step)
+        raise self._left
 
     def continue_as_new(self, *args: Any, **kwargs: Any) -> NoReturn:
         """End this run and start the next run of the same workflow (same invocation and
         workflow id, so waiters get the last run's result) with these arguments, an empty
         journal and no state: a loop that would otherwise grow its journal without bound.
         The arguments are checked against the task's signature now."""
-        arguments = Arguments.from_call(self.task.signature, args, kwargs)
+        if self._left is not None:
+            self._left_again("continue_as_new")
+        signature = self.task.signature
+        try:
+            arguments = Arguments.from_call(signature, args, kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"wf.continue_as_new(...) of {self.task.task_id.key}: {exc}; the next run "
+                f"takes the task's arguments {_plain(signature)}"
+            ) from None
         serialized = Call(self.task, arguments).serialized_arguments
-        raise ContinueAsNew(serialized, arguments.kwargs, self.journal.run)
+        self._left = ContinueAsNew(serialized, arguments.kwargs, self.journal.run)
+        raise self._left
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -368,23 +452,49 @@ def _check_key(key: Any) -> None:
         raise TypeError(f"a workflow data key is a non-empty string, not {key!r}")
 
 
-def _task_of(task: Any) -> Task[Any, Any]:
-    from pynenc.task import Task, _extract_task_from_wrapper
+def _plain(signature: inspect.Signature) -> str:
+    """A signature's parameters as a caller writes them (no annotations): ``(x, y=1)``."""
+    empty = inspect.Parameter.empty
+    bare = [p.replace(annotation=empty) for p in signature.parameters.values()]
+    return str(signature.replace(parameters=bare, return_annotation=empty))
 
-    found = task if isinstance(task, Task) else _extract_task_from_wrapper(task)
+
+def _fit(chosen: str) -> str:
+    """A child id that an invocation id may be: ``chosen``, or past the length an id may
+    have (a long caller-chosen workflow id, sub-workflows nested deep), a digest of it."""
+    if len(chosen) <= MAX_ID_LENGTH:
+        return chosen
+    return "wf-" + hashlib.sha256(chosen.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _task_of(task: Any, operation: str) -> tuple[Task[Any, Any], CallOptions | None]:
+    """The task to call and its call options (``task.with_options(...)``, of a task or of
+    a direct task's function)."""
+    from pynenc.task import _extract_task_from_wrapper
+
+    bound = task if isinstance(task, TaskWithOptions) else _bound_options(task)
+    found = bound.task if bound is not None else _extract_task_from_wrapper(task)
     if found is None:
         raise TypeError(
-            f"wf.execute_task needs a task (a function decorated with @app.task or "
-            f"@app.direct_task), not {task!r}"
+            f"wf.{operation} needs a task (a function decorated with @app.task or "
+            f"@app.direct_task, or task.with_options(...)), not {task!r}"
         )
-    return found
+    if bound is None:
+        return found, None
+    if bound.options.invocation_id is not None:
+        raise ValueError(
+            f"wf.{operation}({found.task_id.key}.with_options(invocation_id="
+            f"{bound.options.invocation_id!r})): a workflow names its children itself "
+            "(<workflow id>-wf<run>-<step>), which is how a replay finds a child it called "
+            "already. Leave out invocation_id; the other call options are kept."
+        )
+    return found, bound.options
 
 
-def _split(param: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    if isinstance(param, Arguments):
-        return (), dict(param.kwargs)
-    if isinstance(param, dict):
-        return (), dict(param)
-    if isinstance(param, tuple):
-        return param, {}
-    return (param,), {}
+def _bound_options(wrapper: Any) -> TaskWithOptions[Any, Any] | None:
+    """The task with call options a direct task's ``with_options(...)`` function calls."""
+    try:
+        bound = vars(wrapper).get("__pynenc_call__")
+    except TypeError:  # no __dict__
+        return None
+    return bound if isinstance(bound, TaskWithOptions) else None
