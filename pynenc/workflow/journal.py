@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from pynenc.state_backend.base import StateBackend
 
 NS_JOURNAL = "wf-journal"
-NS_STATE = "wf-state"
 NS_DATA = "wf-data"
 NS_RUN = "wf-run"
 #: journal steps read at once
@@ -103,10 +102,6 @@ def journal_key(invocation_id: str, run: int, step: int) -> str:
     return f"{invocation_id}.{run}.{step}"
 
 
-def state_key(invocation_id: str, run: int) -> str:
-    return f"{invocation_id}.{run}"
-
-
 def current_run(
     backend: StateBackend, invocation_id: str, fp: str | None
 ) -> tuple[int, RunInfo | None]:
@@ -173,7 +168,7 @@ def finish_continue(
 
 
 def drop_run(backend: StateBackend, invocation_id: str, run: int) -> int:
-    """Delete the journal and the state of ``run``; how many journal steps were dropped.
+    """Delete the journal of ``run`` (its state lives there); how many journal steps were dropped.
 
     The newest step goes first: a drop cut short (its runner died) leaves the start of the
     journal, which the next drop finds whole (deleting from step 1 up left the newest
@@ -188,8 +183,15 @@ def drop_run(backend: StateBackend, invocation_id: str, run: int) -> int:
             break
         start += PREFETCH
     dropped = sum(backend.delete_value(NS_JOURNAL, key) for key in reversed(present))
-    backend.delete_value(NS_STATE, state_key(invocation_id, run))
     return dropped
+
+
+def last_state(steps: list[dict[str, Any]]) -> Any:
+    """The state a run's journal ``steps`` saved last (``None``: none saved)."""
+    for entry in reversed(steps):
+        if entry.get("k") == "save_state":
+            return entry.get("v")
+    return None
 
 
 def read_journal(backend: StateBackend, invocation_id: str, run: int) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -22,11 +21,10 @@ from pynenc.records import (
 from pynenc.workflow.identity import is_workflow_task
 from pynenc.workflow.journal import (
     NS_JOURNAL,
-    NS_STATE,
     journal_key,
+    last_state,
     read_journal,
     read_run,
-    state_key,
     to_json,
     write_run,
 )
@@ -216,7 +214,7 @@ class Workflows:
         record = app.orchestrator.get_record(workflow_id)
         info = read_run(backend, workflow_id)
         run = 1 if info is None else info.run
-        text = backend.get_value(NS_STATE, state_key(workflow_id, run))
+        steps = read_journal(backend, workflow_id, run)
         return WorkflowInfo(
             workflow_id,
             record.task_id,
@@ -224,8 +222,8 @@ class Workflows:
             record.parent_id,
             run,
             [] if info is None else list(info.runs),
-            None if text is None else json.loads(text),
-            read_journal(backend, workflow_id, run),
+            last_state(steps),
+            steps,
             backend.children(workflow_id, children),
             backend.history(workflow_id),
         )

@@ -7,6 +7,7 @@ died, a resume) the same step returns the recorded value. See ``docs/workflows.m
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
 import inspect
@@ -31,10 +32,8 @@ from pynenc.records import fingerprint
 from pynenc.workflow.identity import WorkflowIdentity, identity_of
 from pynenc.workflow.journal import (
     NS_DATA,
-    NS_STATE,
     RULES,
     Journal,
-    state_key,
     to_json,
 )
 from pynenc.workflow.signals import ContinueAsNew, WorkflowPause, WorkflowSignal
@@ -109,6 +108,9 @@ class WorkflowContext:
         label = f"Workflow {invocation.invocation_id} ({self.task.task_id.key})"
         self.journal = Journal(self.backend, invocation.invocation_id, fp, label)
         self._identity: WorkflowIdentity | None = None
+        #: the state the last save_state step of this attempt recorded (replayed or new)
+        self._state: Any = None
+        self._saved = False
         #: the signal this attempt left its run with (wf.pause, wf.continue_as_new)
         self._left: WorkflowSignal | None = None
 
@@ -153,26 +155,26 @@ class WorkflowContext:
     def get_state(self, default: Any = None) -> Any:
         """The state last saved by this run (``default`` when none was saved yet).
 
-        A step like the others: when the body runs again, this call returns what it returned
-        the first time, so a body that updates its state (``state["n"] += 1``) and saves it
-        does the same thing on every replay.
+        The state lives in the run's journal: each :meth:`save_state` step records it, so
+        the state at any step is the one the last save before it recorded. A body that
+        updates its state (``state["n"] += 1``) and saves it does the same thing on every
+        replay, and two attempts of one run (a runner thought dead, and the one that took
+        over) can never write an older state over a newer one.
         """
         step, entry = self._replay("get_state")
         if entry is not None:
             return entry["v"]
-        text = self.backend.get_value(NS_STATE, self._state_key())
-        value = default if text is None else json.loads(text)
+        value = copy.deepcopy(self._state) if self._saved else default
         return self.journal.record(step, {"k": "get_state", "v": value})["v"]
 
     def save_state(self, state: Any) -> None:
-        """Store ``state`` (JSON) as this run's state: kept across retries, recoveries and
+        """Record ``state`` (JSON) as this run's state: kept across retries, recoveries and
         pauses; a continue_as_new starts the next run without it."""
-        text = to_json(state, "wf.save_state(state): the state")
+        to_json(state, "wf.save_state(state): the state")  # refused before the step is taken
         step, entry = self._replay("save_state")
-        if entry is not None:
-            return  # saved when the step first ran
-        self.backend.put_value(NS_STATE, self._state_key(), text)
-        self.journal.record(step, {"k": "save_state"})
+        if entry is None:
+            entry = self.journal.record(step, {"k": "save_state", "v": state})
+        self._state, self._saved = json.loads(to_json(entry.get("v"), "the state")), True
 
     def get_data(self, key: str, default: Any = None) -> Any:
         """The value every member of the workflow shares under ``key`` (``default``: none)."""
@@ -439,9 +441,6 @@ class WorkflowContext:
         raise self._left
 
     # -- keys ------------------------------------------------------------------------------
-
-    def _state_key(self) -> str:
-        return state_key(self.invocation.invocation_id, self.journal.run)
 
     def _data_key(self, key: str) -> str:
         return f"{self.workflow_id}.{key}"

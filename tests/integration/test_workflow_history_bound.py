@@ -19,11 +19,9 @@ from pynenc.state_backend import StateBackend
 from pynenc.testing import sync_mode
 from pynenc.workflow.journal import (
     HISTORY_KEPT_ON_CONTINUE,
-    NS_STATE,
     RUNS_KEPT,
     read_journal,
     read_run,
-    state_key,
 )
 from tests.apps import wf_hist
 from tests.integration.deployments import Deployment, RunnerProcess
@@ -76,7 +74,6 @@ def _check_bounded(
     assert info is not None and info.run == continues + 1 and len(info.runs) <= RUNS_KEPT
     for run in (1, continues // 2, continues):
         assert read_journal(backend, inv, run) == []
-        assert backend.get_value(NS_STATE, state_key(inv, run)) is None
 
 
 @pytest.fixture

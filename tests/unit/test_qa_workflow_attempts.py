@@ -50,12 +50,6 @@ def _attempt(app: Pynenc, invocation_id: str) -> WorkflowContext:
     return WorkflowContext(invocation)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="design: a run's state is kept once (wf-state), written before its step is "
-    "recorded; an attempt whose read-ahead says a save_state step is new writes its "
-    "state over a newer one another attempt saved at a later step",
-)
 def test_a_stale_save_does_not_replace_a_newer_state(app: Pynenc) -> None:
     ahead, behind = _attempt(app, "w1"), _attempt(app, "w1")
     first = ahead.uuid()  # step 1

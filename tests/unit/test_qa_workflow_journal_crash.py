@@ -15,7 +15,6 @@ from pynenc.state_backend import create_state_backend
 from pynenc.state_backend.base import StateBackend
 from pynenc.workflow.journal import (
     NS_JOURNAL,
-    NS_STATE,
     PREFETCH,
     Journal,
     RunInfo,
@@ -25,7 +24,6 @@ from pynenc.workflow.journal import (
     journal_key,
     read_journal,
     read_run,
-    state_key,
     write_run,
 )
 
@@ -47,7 +45,6 @@ def backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
 def _record(backend: StateBackend, inv: str, run: int, count: int) -> None:
     for step in range(1, count + 1):
         backend.put_value(NS_JOURNAL, journal_key(inv, run, step), f'{{"k":"random","v":{step}}}')
-    backend.put_value(NS_STATE, state_key(inv, run), '{"n":1}')
 
 
 def _left(backend: StateBackend, inv: str, run: int, count: int) -> list[int]:
@@ -82,7 +79,6 @@ def test_a_drop_cut_short_leaves_a_journal_the_next_drop_finishes(
     monkeypatch.setattr(backend, "delete_value", original)
     drop_run(backend, "w", 1)
     assert _left(backend, "w", 1, steps) == []
-    assert backend.get_value(NS_STATE, state_key("w", 1)) is None
 
 
 def test_a_step_of_a_run_dropped_meanwhile_is_not_written_back(

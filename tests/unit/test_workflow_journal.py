@@ -11,7 +11,6 @@ from pynenc.exceptions import NonDeterministicWorkflowError
 from pynenc.state_backend.memory import MemoryStateBackend
 from pynenc.workflow.journal import (
     NS_JOURNAL,
-    NS_STATE,
     PREFETCH,
     Journal,
     RunInfo,
@@ -19,7 +18,6 @@ from pynenc.workflow.journal import (
     journal_key,
     read_journal,
     read_run,
-    state_key,
     write_run,
 )
 
@@ -32,7 +30,6 @@ def backend() -> MemoryStateBackend:
 def _record_steps(backend: MemoryStateBackend, inv: str, run: int, count: int) -> None:
     for step in range(1, count + 1):
         backend.put_value(NS_JOURNAL, journal_key(inv, run, step), '{"k":"random","v":0.5}')
-    backend.put_value(NS_STATE, state_key(inv, run), '{"n":1}')
 
 
 def test_a_first_attempt_is_run_one(backend: MemoryStateBackend) -> None:
@@ -48,7 +45,6 @@ def test_a_continue_left_half_done_is_finished_by_the_next_attempt(
     run, info = current_run(backend, "w", "fp-new")
     assert run == 4 and info is not None and info.next_fp is None and info.fp == "fp-new"
     assert read_journal(backend, "w", 3) == []
-    assert backend.get_value(NS_STATE, state_key("w", 3)) is None
     assert [r["run"] for r in info.runs] == [3]
     stored = read_run(backend, "w")
     assert stored is not None and stored.run == 4
