@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import copy
 import datetime
-import hashlib
-import inspect
 import json
 import logging
 import random as _random
 import uuid as _uuid
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pynenc.arguments import Arguments
 from pynenc.call import Call
-from pynenc.call_options import MAX_ID_LENGTH, CallOptions, TaskWithOptions
 from pynenc.context import current_invocation
 from pynenc.exceptions import (
-    InvocationConflictError,
     NonDeterministicWorkflowError,
     NotInWorkflowError,
 )
 from pynenc.records import fingerprint
+from pynenc.workflow import children
 from pynenc.workflow.identity import WorkflowIdentity, identity_of
 from pynenc.workflow.journal import (
     NS_DATA,
@@ -225,24 +221,24 @@ class WorkflowContext:
         has one), and nothing is called again (the replayed step reads the child's record:
         one read). The child's id is derived from this run and step, so even a runner that
         died between the call and its record does not call it twice."""
-        child, options = _task_of(task, "execute_task")
+        child, options = children.task_of(task, "execute_task")
         key = child.task_id.key
         self.invocation.checkpoint()  # cancelled meanwhile: no child is called
         step, entry = self._replay("execute_task", key)
-        chosen = self._child_id(step)
+        chosen = children.child_id(self, step)
         if entry is not None and entry["v"] != chosen:  # answered by another invocation
-            return self._answered(entry["v"])
+            return children.answered(self, entry["v"])
         try:
             arguments = child.args(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(
-                f"wf.execute_task({key}, ...): {exc}; it takes {_plain(child.signature)}"
+                f"wf.execute_task({key}, ...): {exc}; it takes {children.plain(child.signature)}"
             ) from None
         if entry is not None:
-            found = self._replayed(child, [chosen], [arguments], step)
+            found = children.replayed(self, child, [chosen], [arguments], step)
             if found is not None:
                 return found[0]
-        invocation = self._call(child, options, chosen, arguments, step)
+        invocation = children.call_one(self, child, options, chosen, arguments, step)
         if entry is None:
             got = invocation.invocation_id
             self.journal.record(step, {"k": "execute_task", "t": key, "v": got})
@@ -259,7 +255,7 @@ class WorkflowContext:
         ``parallel_batch_size`` calls); a replay reads their records in one read."""
         from pynenc.task import can_batch_process, prepare_arguments
 
-        child, options = _task_of(task, "execute_tasks")
+        child, options = children.task_of(task, "execute_tasks")
         key = child.task_id.key
         self.invocation.checkpoint()
         # every call checked as parallelize checks it, before any is made
@@ -271,136 +267,28 @@ class WorkflowContext:
                 f"{len(entry['v'])} times when it first ran, now {len(calls)} times. "
                 f"See {RULES}."
             )
-        ids = [_fit(f"{self._child_id(step, False)}-{n}") for n in range(len(calls))]
+        ids = [
+            children.fit_id(f"{children.child_id(self, step, False)}-{n}")
+            for n in range(len(calls))
+        ]
         if entry is not None:
             got: list[str] = entry["v"]
             if got != ids:  # some answered by other invocations when it first ran
-                return self._group(child, [self._answered(i) for i in got])
-            found = self._replayed(child, ids, calls, step)
+                return children.group(self, child, [children.answered(self, i) for i in got])
+            found = children.replayed(self, child, ids, calls, step)
             if found is not None:
-                return self._group(child, found)
+                return children.group(self, child, found)
         if can_batch_process(child, len(calls)) and not child.conf.call_result_cache:
-            invocations = self._call_all(child, options, ids, calls, step)
+            invocations = children.call_all(self, child, options, ids, calls, step)
         else:
             invocations = [
-                self._call(child, options, chosen, arguments, step)
+                children.call_one(self, child, options, chosen, arguments, step)
                 for chosen, arguments in zip(ids, calls, strict=True)
             ]
         if entry is None:
             got = [invocation.invocation_id for invocation in invocations]
             self.journal.record(step, {"k": "execute_tasks", "t": key, "v": got})
-        return self._group(child, invocations)
-
-    def _group(
-        self, child: Task[Any, Any], invocations: list[BaseInvocation[Any, Any]]
-    ) -> BaseInvocationGroup[Any, Any]:
-        from pynenc.invocation.distributed import DistributedInvocationGroup
-        from pynenc.invocation.sync import SyncInvocation, SyncInvocationGroup
-
-        if invocations and isinstance(invocations[0], SyncInvocation):
-            return SyncInvocationGroup(child, invocations)
-        return DistributedInvocationGroup(child, invocations)
-
-    def _child_id(self, step: int, fit: bool = True) -> str:
-        chosen = f"{self.invocation.invocation_id}-wf{self.journal.run}-{step}"
-        return _fit(chosen) if fit else chosen
-
-    def _answered(self, invocation_id: str) -> BaseInvocation[Any, Any]:
-        """The invocation that answered a step's call when it first ran instead of the
-        child id the step chose (a cached result, a call folded into a pending one):
-        returned again, never called again."""
-        return self.task.app.invocation(invocation_id)
-
-    def _call(
-        self,
-        child: Task[Any, Any],
-        options: CallOptions | None,
-        chosen: str,
-        arguments: Arguments,
-        step: int,
-    ) -> BaseInvocation[Any, Any]:
-        mine = CallOptions(invocation_id=chosen) if options is None else replace(
-            options, invocation_id=chosen
-        )  # fmt: skip
-        try:
-            return child._call(arguments, mine)
-        except InvocationConflictError:
-            stored = child.app.state_backend.get(chosen)
-            if stored is not None and stored.task_id != child.task_id.key:
-                raise NonDeterministicWorkflowError(
-                    f"{self.journal.label}, run {self.journal.run}: step {step} calls "
-                    f"{child.task_id.key}, but its child id {chosen} is already used by a "
-                    f"call of task {stored.task_id}: the step called that task when it "
-                    "first ran (a runner died before recording it), or another caller "
-                    f"chose this id. A workflow's child ids are its own. See {RULES}."
-                ) from None
-            raise NonDeterministicWorkflowError(
-                f"{self.journal.label}, run {self.journal.run}: step {step} called "
-                f"{child.task_id.key} with other arguments when it first ran (invocation "
-                f"{chosen}). Pass a child the same arguments on every replay. See {RULES}."
-            ) from None
-
-    def _call_all(
-        self,
-        child: Task[Any, Any],
-        options: CallOptions | None,
-        ids: list[str],
-        calls: list[Arguments],
-        step: int,
-    ) -> list[BaseInvocation[Any, Any]]:
-        """Register and publish the calls as ``parallelize`` does (one backend write and
-        one broker batch per ``parallel_batch_size`` calls), each under its chosen id."""
-        from pynenc.call import submit
-        from pynenc.task import invocations_per_message
-
-        made: list[Call[Any, Any]] = [Call(child, arguments) for arguments in calls]
-        size = child.conf.parallel_batch_size
-        per_message = invocations_per_message(len(made), size)
-        base = options if options is not None else CallOptions()
-        invocations: list[BaseInvocation[Any, Any]] = []
-        for start in range(0, len(made), size):
-            chosen = tuple(ids[start : start + size])
-            batch = replace(base, invocation_id=None, invocation_ids=chosen)
-            try:
-                invocations.extend(submit(made[start : start + size], per_message, batch))
-            except InvocationConflictError as exc:
-                raise NonDeterministicWorkflowError(
-                    f"{self.journal.label}, run {self.journal.run}: step {step} called "
-                    f"{child.task_id.key} with other arguments when it first ran ({exc}). "
-                    f"Pass the children the same arguments on every replay. See {RULES}."
-                ) from None
-        return invocations
-
-    def _replayed(
-        self, child: Task[Any, Any], ids: list[str], calls: list[Arguments], step: int
-    ) -> list[BaseInvocation[Any, Any]] | None:
-        """The children a replayed step made, from one read of their records (nothing is
-        registered or published again), checked to be these calls; ``None`` when one is
-        gone (purged), or in dev sync mode: they are then called as the first time."""
-        from pynenc.invocation.distributed import DistributedInvocation
-        from pynenc.invocation.sync import SyncInvocation
-
-        app = child.app
-        if app.conf.dev_mode_force_sync_tasks or isinstance(self.invocation, SyncInvocation):
-            return None
-        records = app.state_backend.get_many(ids)
-        found: list[BaseInvocation[Any, Any]] = []
-        for chosen, record, arguments in zip(ids, records, calls, strict=True):
-            if record is None:
-                return None
-            serialized = Call(child, arguments).serialized_arguments
-            if record.task_id != child.task_id.key or fingerprint(record.arguments) != fingerprint(
-                serialized
-            ):
-                raise NonDeterministicWorkflowError(
-                    f"{self.journal.label}, run {self.journal.run}: step {step} called "
-                    f"{record.task_id} with other arguments when it first ran (invocation "
-                    f"{chosen}). Pass a child the same arguments on every replay. See {RULES}."
-                )
-            invocation = DistributedInvocation.from_record(app, record)
-            invocation.task, invocation.arguments = child, arguments
-            found.append(invocation)
-        return found
+        return children.group(self, child, invocations)
 
     # -- leaving the run ------------------------------------------------------------------
 
@@ -434,7 +322,7 @@ class WorkflowContext:
         except TypeError as exc:
             raise TypeError(
                 f"wf.continue_as_new(...) of {self.task.task_id.key}: {exc}; the next run "
-                f"takes the task's arguments {_plain(signature)}"
+                f"takes the task's arguments {children.plain(signature)}"
             ) from None
         serialized = Call(self.task, arguments).serialized_arguments
         self._left = ContinueAsNew(serialized, arguments.kwargs, self.journal.run)
@@ -449,51 +337,3 @@ class WorkflowContext:
 def _check_key(key: Any) -> None:
     if not isinstance(key, str) or not key:
         raise TypeError(f"a workflow data key is a non-empty string, not {key!r}")
-
-
-def _plain(signature: inspect.Signature) -> str:
-    """A signature's parameters as a caller writes them (no annotations): ``(x, y=1)``."""
-    empty = inspect.Parameter.empty
-    bare = [p.replace(annotation=empty) for p in signature.parameters.values()]
-    return str(signature.replace(parameters=bare, return_annotation=empty))
-
-
-def _fit(chosen: str) -> str:
-    """A child id that an invocation id may be: ``chosen``, or past the length an id may
-    have (a long caller-chosen workflow id, sub-workflows nested deep), a digest of it."""
-    if len(chosen) <= MAX_ID_LENGTH:
-        return chosen
-    return "wf-" + hashlib.sha256(chosen.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _task_of(task: Any, operation: str) -> tuple[Task[Any, Any], CallOptions | None]:
-    """The task to call and its call options (``task.with_options(...)``, of a task or of
-    a direct task's function)."""
-    from pynenc.task import _extract_task_from_wrapper
-
-    bound = task if isinstance(task, TaskWithOptions) else _bound_options(task)
-    found = bound.task if bound is not None else _extract_task_from_wrapper(task)
-    if found is None:
-        raise TypeError(
-            f"wf.{operation} needs a task (a function decorated with @app.task or "
-            f"@app.direct_task, or task.with_options(...)), not {task!r}"
-        )
-    if bound is None:
-        return found, None
-    if bound.options.invocation_id is not None:
-        raise ValueError(
-            f"wf.{operation}({found.task_id.key}.with_options(invocation_id="
-            f"{bound.options.invocation_id!r})): a workflow names its children itself "
-            "(<workflow id>-wf<run>-<step>), which is how a replay finds a child it called "
-            "already. Leave out invocation_id; the other call options are kept."
-        )
-    return found, bound.options
-
-
-def _bound_options(wrapper: Any) -> TaskWithOptions[Any, Any] | None:
-    """The task with call options a direct task's ``with_options(...)`` function calls."""
-    try:
-        bound = vars(wrapper).get("__pynenc_call__")
-    except TypeError:  # no __dict__
-        return None
-    return bound if isinstance(bound, TaskWithOptions) else None
