@@ -16,6 +16,7 @@ import click
 from pynenc.app import Pynenc
 from pynenc.conf.task_config import task_env_key
 from pynenc.exceptions import PynencError, PynencWarning
+from pynenc.records import InvocationStatus
 from pynenc.runner.execution import import_task_modules
 from pynenc.runner.reference import load_app
 
@@ -106,3 +107,21 @@ def table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
     for row in (headers, *rows):
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+#: ``--status`` (repeatable) of the listing commands: the statuses to keep, by name
+status_filter = click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.name for s in InvocationStatus], case_sensitive=False),
+    help="Only this status (repeat for several).",
+)
+#: ``--limit`` of the listing commands
+listing_limit = click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=10_000),
+    default=50,
+    show_default=True,
+    help="At most this many, newest first.",
+)

@@ -12,7 +12,7 @@ import click
 
 from pynenc.app import Pynenc
 from pynenc.cli import tree
-from pynenc.cli.common import age, load, table
+from pynenc.cli.common import age, listing_limit, load, status_filter, table
 from pynenc.cli.trigger_view import triggered_by
 from pynenc.conf.masking import masked_url
 from pynenc.exceptions import PynencError
@@ -208,22 +208,10 @@ def runners(ctx: click.Context) -> None:
 
 
 @click.command("invocations")
-@click.option(
-    "--status",
-    "statuses",
-    multiple=True,
-    type=click.Choice([s.name for s in InvocationStatus], case_sensitive=False),
-    help="Only this status (repeat for several).",
-)
+@status_filter
 @click.option("--task", "task_id", default=None, help="Only this task id (module.function).")
 @click.option("--queue", default=None, help="Only invocations sent to this queue.")
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1, max=10_000),
-    default=50,
-    show_default=True,
-    help="At most this many, newest first.",
-)
+@listing_limit
 @click.pass_context
 def invocations(
     ctx: click.Context,

@@ -16,7 +16,15 @@ import click
 
 from pynenc.app import Pynenc
 from pynenc.cli.cancel import EXIT_ALREADY_FINISHED, _who
-from pynenc.cli.common import age, load, printed_warnings, table, warn
+from pynenc.cli.common import (
+    age,
+    listing_limit,
+    load,
+    printed_warnings,
+    status_filter,
+    table,
+    warn,
+)
 from pynenc.cli.inspect import _note_local_state, _show_result
 from pynenc.cli.trigger_view import wall_clock
 from pynenc.cli.workflow_view import (
@@ -43,21 +51,9 @@ def workflow() -> None:
 
 
 @workflow.command("list")
-@click.option(
-    "--status",
-    "statuses",
-    multiple=True,
-    type=click.Choice([s.name for s in S], case_sensitive=False),
-    help="Only this status (repeat for several).",
-)
+@status_filter
 @click.option("--task", "task_id", default=None, help="Only this workflow task (module.function).")
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1, max=10_000),
-    default=50,
-    show_default=True,
-    help="At most this many, newest first.",
-)
+@listing_limit
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
 @click.pass_context
 def list_workflows(
