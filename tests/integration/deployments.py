@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -15,6 +16,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from pynenc import Pynenc
 from tests.apps import deploy
@@ -134,3 +137,14 @@ def wait_until(predicate: object, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
+
+
+def assert_due_shown(line: str, due: float, before: float, after: float) -> None:
+    """A CLI's ``due`` value (``2025-01-01T09:10:00.000+00:00 (in 9m58s)``) shows ``due``,
+    and how far off it was when the CLI ran, some time between ``before`` and ``after``
+    (a CLI process may take seconds to start on a loaded machine)."""
+    stamp, _, relative = line.partition(" (in ")
+    assert dt.datetime.fromisoformat(stamp).timestamp() == pytest.approx(due, abs=1e-3), line
+    minutes, _, seconds = relative.removesuffix(")").rpartition("m")
+    shown = int(minutes or 0) * 60 + float(seconds.removesuffix("s"))
+    assert int(due - after) - 1 <= shown <= due - before, (line, due - after, due - before)

@@ -146,6 +146,8 @@ def test_a_cached_task_as_a_step_runs_with_what_it_receives(setup: QaSetup, coun
     assert lines(counter) == ["cached 3", "cached 10"]
 
 
+# 700 invocations: on a ProcessRunner each is a fork, about 0.1 s of a loaded machine
+@pytest.mark.timeout(300)
 def test_a_long_chain_and_a_wide_chord_finish(setup: QaSetup) -> None:
     run = chain(q.add.sig(0, 1), *[q.add.sig(1) for _ in range(199)]).run()
     assert result_of(run) == 200

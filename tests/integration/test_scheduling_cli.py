@@ -11,7 +11,7 @@ import pytest
 
 from pynenc import InvocationExpiredError
 from tests.apps import scheduling as tasks
-from tests.integration.deployments import ROOT, Deployment, wait_until
+from tests.integration.deployments import ROOT, Deployment, assert_due_shown, wait_until
 
 APP = "tests.apps.scheduling:app"
 
@@ -33,12 +33,17 @@ def test_status_and_invocations_show_scheduled_work(tmp_path: Path) -> None:
     try:
         later = tasks.started_at.with_options(delay=600, priority=6, expires=900)("cli")
         now = tasks.started_at("now")
+        before = time.time()
         shown = _cli(deployment, "status", later.invocation_id)
+        after = time.time()
         assert shown.returncode == 0, shown.stderr
         head = shown.stdout.split("history:")[0].splitlines()
         lines = dict(line.split(None, 1) for line in head)
         assert lines["status"] == "SCHEDULED"
-        assert lines["due"].endswith("(in 9m59s)") or lines["due"].endswith("(in 10m00s)")
+        record = app.state_backend.get(later.invocation_id)
+        assert record is not None and record.due is not None
+        assert record.due - before <= 600  # due 10 minutes after the call, made before
+        assert_due_shown(lines["due"], record.due, before, after)
         assert "expires" in lines and lines["priority"] == "6"
         assert "SCHEDULED" in shown.stdout.split("history:")[1]
         assert "will not run" not in shown.stdout

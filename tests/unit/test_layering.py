@@ -17,6 +17,7 @@ no longer there must be taken off the list, so the list (and the docs) stay true
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -146,8 +147,10 @@ def _target(module: str, name: str) -> str:
     return module
 
 
+@functools.cache
 def _runtime_imports() -> list[tuple[str, str]]:
-    """(importing module, imported module) for every runtime import in the package."""
+    """(importing module, imported module) for every runtime import in the package (read
+    when a test asks, not at collection: every xdist worker collects this module)."""
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         module = _module_name(path)
@@ -168,18 +171,15 @@ def _runtime_imports() -> list[tuple[str, str]]:
     return found
 
 
-IMPORTS = _runtime_imports()
-
-
 def test_the_scan_sees_the_package() -> None:
-    assert ("pynenc.app", "pynenc.orchestrator") in IMPORTS
-    assert ("pynenc.broker.kombu_broker", "kombu") in IMPORTS
+    assert ("pynenc.app", "pynenc.orchestrator") in _runtime_imports()
+    assert ("pynenc.broker.kombu_broker", "kombu") in _runtime_imports()
 
 
 def test_imports_follow_the_dependency_direction() -> None:
     breaking = {
         (importer, imported)
-        for importer, imported in IMPORTS
+        for importer, imported in _runtime_imports()
         if imported.startswith("pynenc.") and _layer(imported) not in MAY_IMPORT[_layer(importer)]
     }
     unexplained = sorted(breaking - set(KNOWN))
@@ -197,7 +197,7 @@ def test_imports_follow_the_dependency_direction() -> None:
 def test_only_the_broker_imports_kombu(layer: str) -> None:
     users = sorted(
         importer
-        for importer, imported in IMPORTS
+        for importer, imported in _runtime_imports()
         if imported.split(".")[0] == "kombu" and _layer(importer) == layer
     )
     assert users == [], f"{users} import kombu: only pynenc.broker may"
@@ -207,7 +207,7 @@ def test_runners_use_the_broker_through_its_public_api() -> None:
     """``pynenc.broker`` (its ``__all__``) and the broker object: no broker module."""
     inside = sorted(
         (importer, imported)
-        for importer, imported in IMPORTS
+        for importer, imported in _runtime_imports()
         if _layer(importer) == "runners" and imported.startswith("pynenc.broker.")
     )
     assert inside == [], f"runner modules importing broker internals: {inside}"

@@ -195,6 +195,15 @@ def wait_for_state(result: Any, state: str) -> None:
     wait_until(lambda: result.state == state, WAIT, f"{result!r} to reach {state}")
 
 
+def settled(*results: Any) -> None:
+    """Wait until each of ``results`` is stored ready (any final state). Celery's worker
+    sends a chain step's next step, links and failure propagation before it stores the
+    step's own result: an earlier step may still read PENDING, with no children, when a
+    later one is done."""
+    for result in results:
+        wait_until(result.ready, WAIT, f"{result!r} to be stored")
+
+
 def compat_gap(reason: str) -> pytest.MarkDecorator:
     """Mark a test the compat flavour does not pass yet (a known gap, not a difference kept
     on purpose): expected to fail there, strictly, so the fix shows as a pass to unmark."""

@@ -15,7 +15,7 @@ from types import ModuleType
 import pytest
 from celery import states
 
-from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Written
+from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Written, settled
 
 TRACEBACK = "Traceback (most recent call last):"
 
@@ -251,10 +251,9 @@ def test_chain_last_result_links_back_to_every_step(
     steps = [result.parent.parent, result.parent, result]
     assert [step.id for step in steps] == [first, second, last]
     assert result.parent.parent.parent is None
-    # Celery's worker sends a chain's next step before it stores the step's own result:
-    # an earlier step may still read PENDING when the last one is done, so wait for them
-    assert [flavour.AsyncResult(i).get(timeout=WAIT) for i in (first, second)] == [3, 13]
+    settled(*steps)
     assert [step.state for step in steps] == [states.SUCCESS] * 3
+    assert [flavour.AsyncResult(i).get(timeout=WAIT) for i in (first, second)] == [3, 13]
 
 
 def test_chain_steps_know_their_parent_and_root(tasks: ModuleType, canvas: ModuleType) -> None:
@@ -275,6 +274,7 @@ def test_chain_steps_list_the_next_as_their_child(tasks: ModuleType, canvas: Mod
     result = canvas.chain(tasks.add.s(1, 1), tasks.add.s(1), tasks.add.s(1)).delay()
     assert result.get(timeout=WAIT) == 4
     steps = [result.parent.parent, result.parent, result]
+    settled(*steps)
     assert [[child.id for child in step.children or []] for step in steps] == [
         [steps[1].id],
         [steps[2].id],
@@ -292,6 +292,7 @@ def test_a_link_on_a_chain_has_the_chains_root(
     seen = flavour.AsyncResult(follow_up.id).get(timeout=WAIT)
     assert (seen["parent_id"], seen["root_id"]) == (result.id, result.parent.id)
     assert [child.id for child in result.children] == [follow_up.id]
+    settled(result.parent)
     assert [child.id for child in result.parent.children] == [result.id]
 
 
@@ -309,9 +310,7 @@ def test_an_error_callback_gets_the_failed_steps_place(
         "group": None,
         "group_index": None,
     }
-    # the first step's children are stored with its result, which Celery's worker stores
-    # after it sends the next step (that step may fail and call back first): wait for it
-    assert result.parent.get(timeout=WAIT) == 3
+    settled(result.parent)
     assert result.parent.children == [result]  # listed: the step was sent
     assert result.children in (None, [])  # it failed: nothing after it was sent
 
@@ -360,6 +359,7 @@ def test_chain_failing_in_the_middle(
     assert raised.value.args == (3,)
     steps = [result.parent.parent, result.parent, result]
     assert [step.id for step in steps] == [first, failing, last]
+    settled(*steps)
     # the steps after the failure never run: Celery stores the same error for them
     assert [step.state for step in steps] == [states.SUCCESS, states.FAILURE, states.FAILURE]
     assert repr(result.result) == "Boom(3)"
@@ -376,5 +376,6 @@ def test_chain_failing_first_with_link_error(
     with pytest.raises(tasks.Boom):
         result.get(timeout=WAIT)
     steps = [result.parent.parent, result.parent, result]
+    settled(*steps)
     assert [step.state for step in steps] == [states.FAILURE] * 3
     written.nothing_more()

@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 from celery import exceptions, states
 
-from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Gate, Written
+from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Gate, Written, settled
 
 # -- groups ----------------------------------------------------------------------------------
 
@@ -243,6 +243,7 @@ def test_a_chord_in_a_chain_lineage_and_children(tasks: ModuleType, canvas: Modu
         (first.id, first.id, header.id, 1),
     ]
     assert (body["root_id"], body["group"]) == (first.id, header.id)
+    settled(first)
     [child] = first.children  # the chord's header, as one GroupResult
     assert type(child).__name__ == "GroupResult" and child.id == header.id
     assert [member.id for member in child.results] == [member.id for member in header.results]

@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 from celery import states
 
-from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Gate, wait_for_state
+from tests.celery_compat.sidebyside.conftest import WAIT, Flavour, Gate, settled, wait_for_state
 from tests.integration.deployments import ROOT, Deployment, RunnerProcess
 
 REMOTE = "remote"
@@ -149,6 +149,7 @@ def test_chain_steps_alternate_processes(far: ModuleType, canvas: ModuleType) ->
     )
     result = workflow.delay()
     assert result.get(timeout=WAIT) == 113
+    settled(result.parent.parent, result.parent)
     assert [result.parent.parent.state, result.parent.state] == [states.SUCCESS] * 2
 
 
