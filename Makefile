@@ -29,7 +29,7 @@ demo: setup
 # so more workers than cores pays off; each work unit (a file, a sub-package, an xdist_group)
 # runs whole on one worker (tests/parallel.py). Bytecode is written (whatever
 # PYTHONDONTWRITEBYTECODE says): every runner process the tests start imports from it.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 6
 
 test: setup lint
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
