@@ -4,8 +4,8 @@ A work unit goes to one worker whole, and a worker runs a unit's tests in collec
 so module- and package-scoped fixtures are set up once per unit, as in a serial run. A unit
 is a test file; a whole sub-package of a suite (``tests/celery_compat/sidebyside/``: its
 package-scoped fixtures start Celery workers and runners once); or every test marked
-``pytest.mark.xdist_group(name)``, wherever it is (the RabbitMQ tests: one server for the
-run, not one per worker).
+``pytest.mark.xdist_group(name)``, wherever it is (none is today: each worker starts its own
+redis-server and, when a test needs one, rabbitmq-server).
 
 A plugin (loaded from ``tests/conftest.py``); without ``--dist loadgroup`` xdist schedules
 as it would anyway.
