@@ -39,6 +39,8 @@ from bench.sys_pynenc import RUNNER_CODE
 from pynenc import Pynenc, chain, chord
 
 BATCH = 500
+#: throughput mode: the caller thread's CPU seconds enqueueing and waiting for results
+CALLER_CPU: Counter[str] = Counter()
 #: steps of a chain and members of a chord, unless ``--size`` says otherwise
 SIZES = {"chain": 100, "chord": 1000}
 
@@ -62,9 +64,13 @@ def workload(tasks: Tasks, mode: str, calls: int, size: int) -> tuple[float, int
             tasks.echo_direct(i)
     elif mode == "throughput":
         for done in range(0, calls, BATCH):
+            before = time.thread_time()
             invocations = [tasks.noop() for _ in range(min(BATCH, calls - done))]
+            enqueued = time.thread_time()
             for invocation in invocations:
                 invocation.get_result(timeout=60)
+            CALLER_CPU["enqueue"] += enqueued - before
+            CALLER_CPU["wait"] += time.thread_time() - enqueued
     elif mode == "chain":
         for _ in range(max(1, calls // size)):
             steps = [tasks.inc.sig() for _ in range(size - 1)]
@@ -260,6 +266,7 @@ def main() -> None:
         else:
             tasks, pids = stack.enter_context(embedded())
         workload(tasks, args.mode, min(500, args.calls), size)  # warm-up
+        CALLER_CPU.clear()
         spies: dict[str, subprocess.Popen[bytes]] = {}
         out = Path(args.py_spy) if args.py_spy else None
         if out is not None:
@@ -290,6 +297,9 @@ def main() -> None:
     for role, seconds in sorted(cpu_used.items()):
         print(f" {role} {seconds / done * 1e6:,.0f}", end="")
     print(f"; total {sum(cpu_used.values()) / done * 1e6:,.0f}")
+    if CALLER_CPU:
+        parts = ", ".join(f"{k} {v / done * 1e6:,.0f}" for k, v in CALLER_CPU.items())
+        print(f"caller thread CPU per task (µs): {parts}")
     if url:
         delta = after - before
         per_task = sum(delta.values()) / done
