@@ -223,6 +223,29 @@ class KombuBroker:
         if self.in_process:
             MEMORY_WAKEUP.notify()
 
+    def pushes(
+        self, envelopes: Sequence[Envelope], per_message: int = 1
+    ) -> list[tuple[str, str]] | None:
+        """What publishing ``envelopes`` would push on a Redis broker, without sending it:
+        ``(list key, item)`` per message, for a script to push with the registration
+        (:mod:`pynenc.state_backend.redis_fused`). ``None`` where that is not possible
+        (another transport, queues with an expiry, a key prefix, an unreachable broker
+        while declaring a queue): then :meth:`publish` them."""
+        try:
+            local, producer = self._producer()
+            capture = getattr(producer.channel, "capture", None)
+            if capture is None:
+                return None
+            with capture() as pushed:
+                if pushed is None:
+                    return None
+                for message in _pack(envelopes, per_message):
+                    self._publish_one(local, producer, message)
+            return list(pushed)
+        except self.errors:
+            self._drop_producer()
+            return None
+
     def _send(self, pending: list[list[Envelope]]) -> None:
         """Publish ``pending``, removing from it what has been sent."""
         local, producer = self._producer()

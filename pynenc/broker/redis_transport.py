@@ -22,6 +22,7 @@ from typing import Any
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import dumps
 
 from pynenc.broker.guard import GuardedChannel, refuse_compression
 
@@ -30,6 +31,8 @@ class Channel(GuardedChannel, kombu_redis.Channel):  # type: ignore[misc]
     Message = refuse_compression(virtual.Message)
     from_transport_options = (*kombu_redis.Channel.from_transport_options, "max_message_bytes")
     _one_off_client: Any = None
+    #: set by :meth:`capture`: the pushes a publish would make, kept instead of sent
+    _captured: list[tuple[str, str]] | None = None
 
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
@@ -39,6 +42,31 @@ class Channel(GuardedChannel, kombu_redis.Channel):  # type: ignore[misc]
         if self._one_off_client is None:
             self._one_off_client = self._create_client()
         yield self._one_off_client
+
+    @contextmanager
+    def capture(self) -> Iterator[list[tuple[str, str]] | None]:
+        """Within the block, a publish to a queue is not sent: its ``(list key, item)`` is
+        appended to the list yielded, for :mod:`pynenc.state_backend.redis_fused` to push
+        in the same script that registers the invocations. Yields ``None`` (publish as
+        usual) where the push needs more than one ``LPUSH``: queues with an expiry, or a
+        global key prefix (the client adds it to each key it sends)."""
+        if self._expires or self.global_keyprefix:
+            yield None
+            return
+        captured: list[tuple[str, str]] = []
+        self._captured = captured
+        try:
+            yield captured
+        finally:
+            self._captured = None
+
+    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+        captured = self._captured
+        if captured is None:
+            super()._put(queue, message, **kwargs)
+            return
+        priority = self._get_message_priority(message, reverse=False)
+        captured.append((self._q_for_pri(queue, priority), dumps(message)))
 
     def _brpop_read(self, **options: Any) -> bool:
         # kombu reads the BRPOP reply and parses the item itself, unguarded. Its read is

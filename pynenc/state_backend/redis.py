@@ -47,6 +47,7 @@ from pynenc.state_backend import (
 )
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend.redis_notices import announced, final_record
 from pynenc.state_backend.redis_reach import reach
 from pynenc.state_backend.redis_scripts import (
     ACQUIRE_LEASE,
@@ -257,23 +258,31 @@ class RedisStateBackend(StateBackend):
             seen[0] = record = self.get(invocation_id)
             return None if record is None else record.status
 
-        if not self._wait(invocation_id, timeout, read):
+        sent: dict[str, str] = {}
+        if not self._wait(invocation_id, timeout, read, sent):
             return None
         record = seen[0]
-        return record if record is not None and record.status in FINAL else self.get(invocation_id)
+        if record is not None and record.status in FINAL:
+            return record
+        # woken by the message announcing its end, which carries the record (unless large)
+        return final_record(invocation_id, sent.get(invocation_id, "")) or self.get(invocation_id)
 
     def _wait(
         self,
         invocation_id: str,
         timeout: float | None,
         read_status: Callable[[], InvocationStatus | None],
+        sent: dict[str, str] | None = None,
     ) -> bool:
         self._ensure_listener()
         # The waiter is registered before the first read, and the listener wakes every waiter
         # once it has (re)subscribed: no completion falls between the read and the wait.
         with self._waiters.watch(invocation_id) as waiter:
             interval = self.recheck_interval
-            return wait_until_final(read_status, waiter, timeout, interval, interval)
+            done = wait_until_final(read_status, waiter, timeout, interval, interval)
+            if sent is not None:
+                sent.update(waiter.sent)
+            return done
 
     def wait_final_many(self, invocation_ids: Sequence[str], timeout: float | None) -> bool:
         self._ensure_listener()
@@ -405,8 +414,8 @@ class RedisStateBackend(StateBackend):
                     if message["type"] == "subscribe":
                         backoff = 0.05
                     if message["type"] == "message" and message["data"]:
-                        for invocation_id in message["data"].split(" "):
-                            self._waiters.notify(invocation_id)
+                        for invocation_id, sent in announced(message["data"]):
+                            self._waiters.notify(invocation_id, sent)
                     else:  # (re)subscribed, so what was published meanwhile was missed; or purged
                         self._waiters.notify_all()
             except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -23,6 +23,9 @@ from pynenc.records import (
 )
 from pynenc.state_backend.redis_links import LINKS
 
+#: Largest record (bytes of its values) sent whole on the message announcing its end.
+RECORD_ON_MESSAGE = 8192
+
 # Stores one record ``r`` (a 16-string array, see register_fields; '' for an absent
 # optional value) under prefix ``p``, registered at ``when`` (the score in the ``registered``
 # index), unless its id is stored already (a caller-chosen id seen before: left as it is).
@@ -76,6 +79,23 @@ return table.concat(inserted)
 """
 )
 
+# The message announcing ``finals``: their ids, space-separated, then one line per id with
+# its record as HGETALL returns it (a JSON array of field, value, ...), or an empty line
+# for a record larger than ``RECORD_ON_MESSAGE`` bytes: a waiter woken by it has the final
+# record without reading it again (pynenc.state_backend.redis_notices). cjson escapes
+# newlines, so a record is always one line.
+FINAL_MESSAGE = """
+local function final_message(p, finals)
+  local lines = {table.concat(finals, ' ')}
+  for _, id in ipairs(finals) do
+    local fields, size = redis.call('HGETALL', p .. 'inv:' .. id), 0
+    for _, value in ipairs(fields) do size = size + #value end
+    lines[#lines + 1] = (#fields > 0 and size <= RECORD_ON_MESSAGE) and cjson.encode(fields) or ''
+  end
+  return table.concat(lines, '\\n')
+end
+"""
+
 # ARGV: key prefix, channel, then the updates as one JSON array (see status_fields; ''
 # for an absent optional value). Returns a '0'/'1' string, one character per update; the
 # ids that became final are PUBLISHed together, space-separated. A claim's checks of the
@@ -92,6 +112,8 @@ return table.concat(inserted)
 # EXISTS when nothing does (redis_links).
 SET_STATUS = (
     LINKS
+    + f"local RECORD_ON_MESSAGE = {RECORD_ON_MESSAGE}\n"
+    + FINAL_MESSAGE
     + """
 local p, applied, finals = ARGV[1], {}, {}
 local function ended(id, status, entry)
@@ -164,7 +186,7 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     applied[#applied + 1] = '0'
   end
 end
-if #finals > 0 then redis.call('PUBLISH', ARGV[2], table.concat(finals, ' ')) end
+if #finals > 0 then redis.call('PUBLISH', ARGV[2], final_message(p, finals)) end
 return table.concat(applied)
 """
 )

@@ -1,0 +1,182 @@
+"""One Redis for broker and state: a call registers and publishes in one script
+(``pynenc.state_backend.redis_fused``), and the message announcing an invocation's end
+carries its final record (``pynenc.state_backend.redis_notices``), on a real Redis server
+with a real ThreadRunner."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from pynenc import InvocationStatus, Pynenc
+from pynenc.call import Call
+from pynenc.state_backend.redis import RedisStateBackend
+from pynenc.state_backend.redis_fused import FusedPath, same_redis
+from tests.servers import Server
+
+app = Pynenc(app_id="tests-redis-fused")
+
+
+@app.task
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+#: opened by the caller's first read: the task ends only once the caller waits
+GATE = threading.Event()
+
+
+@app.task
+def big(size: int) -> str:
+    GATE.wait(30)
+    return "x" * size
+
+
+@app.task(priority=9)
+def urgent() -> str:
+    return "urgent"
+
+
+@app.task(priority=0)
+def lazy() -> str:
+    return "lazy"
+
+
+def _use(state_url: str, broker_url: str) -> None:
+    app.reset_components()
+    app.conf.state_backend_url = state_url
+    app.conf.broker_url = broker_url
+
+
+@pytest.fixture
+def url(redis_server: Server) -> Iterator[str]:
+    url = str(redis_server.db_url())  # type: ignore[attr-defined]
+    _use(url, url)
+    try:
+        yield url
+    finally:
+        app.purge()
+        app.state_backend.close()
+        app.reset_components()
+
+
+def _queue_items(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every Redis list of the app's queues, item by item, as kombu stored them."""
+    client = redis.Redis.from_url(url, decode_responses=True)
+    try:
+        keys = [k for k in client.scan_iter(match=f"{app.app_id}.*") if client.type(k) == "list"]
+        return {key: [json.loads(i) for i in client.lrange(key, 0, -1)] for key in keys}
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(
+    ("state", "broker", "same"),
+    [
+        ("redis://127.0.0.1:6379/1", "redis://127.0.0.1:6379/1", True),
+        ("redis://127.0.0.1/0", "redis://127.0.0.1:6379", True),
+        ("redis://127.0.0.1:6379/1", "redis://127.0.0.1:6379/2", False),
+        ("redis://127.0.0.1:6379/1", "redis://127.0.0.1:6380/1", False),
+        ("redis://:a@127.0.0.1:6379/1", "redis://:b@127.0.0.1:6379/1", False),
+        ("rediss://127.0.0.1:6379/1", "redis://127.0.0.1:6379/1", False),
+        ("redis://127.0.0.1:6379/1", "redis://127.0.0.1:6379/1;redis://h2:6379/1", False),
+    ],
+)
+def test_only_the_same_server_and_database_is_fused(state: str, broker: str, same: bool) -> None:
+    assert same_redis(state, broker) is same
+
+
+def test_the_fused_path_is_taken_only_where_it_applies(redis_server: Server) -> None:
+    url = str(redis_server.db_url())  # type: ignore[attr-defined]
+    try:
+        _use(url, url)
+        assert isinstance(app.orchestrator.fused, FusedPath)
+        _use(url, str(redis_server.db_url()))  # type: ignore[attr-defined]
+        assert app.orchestrator.fused is None, "another database: two round trips"
+        _use(url, "memory://")
+        assert app.orchestrator.fused is None
+        _use("memory://", "memory://")
+        assert app.orchestrator.fused is None
+    finally:
+        app.reset_components()
+
+
+def test_a_call_is_stored_and_queued_by_one_script_then_runs(url: str) -> None:
+    invocation = add(1, 2)
+    record = app.state_backend.get(invocation.invocation_id)
+    assert record is not None and record.status is InvocationStatus.REGISTERED
+    (items,) = _queue_items(url).values()
+    assert len(items) == 1
+    with app.running_in_background(stop_timeout=30):
+        assert invocation.get_result(timeout=30) == 3
+
+
+def test_the_item_pushed_is_the_one_kombu_would_have_pushed(url: str) -> None:
+    """Same list (each priority has its own), same wire format: the runner reads both."""
+    keys = set()
+    for task in (urgent, lazy):
+        plan = app.orchestrator.plan([Call(task, task.args())])
+        pushes = app.broker.pushes(plan.envelopes)
+        app.broker.publish(plan.envelopes)  # the separate path, for comparison
+        assert pushes is not None
+        ((key, item),) = pushes
+        stored = _queue_items(url)[key]
+        sent = json.loads(item)
+        assert sent["properties"].pop("delivery_tag") != stored[-1]["properties"].pop(
+            "delivery_tag"
+        )
+        assert sent == stored[-1]
+        keys.add(key)
+    assert len(keys) == 2, "two priorities, two lists"
+
+
+def test_a_caller_chosen_id_seen_before_is_neither_stored_nor_queued_again(url: str) -> None:
+    chosen = f"order-{uuid.uuid4()}"
+    first = add.with_options(invocation_id=chosen)(1, 2)
+    again = add.with_options(invocation_id=chosen)(1, 2)
+    assert first.invocation_id == again.invocation_id == chosen
+    (items,) = _queue_items(url).values()
+    assert len(items) == 1, "the second call published nothing"
+    with app.running_in_background(stop_timeout=30):
+        assert again.get_result(timeout=30) == 3
+
+
+def test_a_waiter_woken_by_the_end_message_reads_the_record_no_more(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller's own backend (not the runner's, which wakes its waiters itself); each
+    task ends only after the caller's first read, so the wake-up is what it waits for."""
+    caller = RedisStateBackend(app.app_id, url)
+    reads: list[str] = []
+    real_get = caller.get
+
+    def get(invocation_id: str) -> Any:
+        reads.append(invocation_id)
+        record = real_get(invocation_id)
+        GATE.set()
+        return record
+
+    monkeypatch.setattr(caller, "get", get)
+    caller.recheck_interval = 60.0  # only the message can end the wait in time
+    try:
+        with app.running_in_background(stop_timeout=30):
+            # the first wait starts the caller's listener, whose subscription wakes
+            # every waiter once to read again (what was published before it is missed)
+            for size, expected_reads in ((1, None), (10, 1), (20_000, 2)):
+                GATE.clear()
+                invocation = big(size)
+                record = caller.wait_final_record(invocation.invocation_id, 30)
+                assert record is not None and record.status is InvocationStatus.SUCCESS
+                assert invocation.get_result(timeout=30) == "x" * size
+                # a large record does not travel on the message: read after the wake-up
+                if expected_reads is not None:
+                    assert reads.count(invocation.invocation_id) == expected_reads
+    finally:
+        GATE.set()
+        caller.close()
