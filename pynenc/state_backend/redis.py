@@ -47,7 +47,7 @@ from pynenc.state_backend import (
 )
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
-from pynenc.state_backend.redis_notices import announced, final_record
+from pynenc.state_backend.redis_notices import RecentEnds, announced, final_record
 from pynenc.state_backend.redis_reach import reach
 from pynenc.state_backend.redis_scripts import (
     ACQUIRE_LEASE,
@@ -115,6 +115,7 @@ class RedisStateBackend(StateBackend):
         self._append_log_script = self._client.register_script(redis_logs.APPEND)
         self._in_status_script = self._client.register_script(redis_status_reads.IN_STATUS)
         self._waiters = Waiters()
+        self._recent = RecentEnds()
         self._listener_lock = threading.Lock()
         self._listener: threading.Thread | None = None
         self._listener_stop = threading.Event()
@@ -251,7 +252,11 @@ class RedisStateBackend(StateBackend):
     def wait_final_record(
         self, invocation_id: str, timeout: float | None
     ) -> InvocationRecord | None:
-        # Reads the whole record while waiting: an invocation already final costs one read.
+        # An end this process was told of (the listener keeps the last ones) costs no read;
+        # else the whole record is read while waiting: one already final costs that read.
+        known = final_record(invocation_id, self._recent.get(invocation_id))
+        if known is not None:
+            return known
         seen: list[InvocationRecord | None] = [None]
 
         def read() -> InvocationStatus | None:
@@ -382,6 +387,7 @@ class RedisStateBackend(StateBackend):
             return dropped
 
         dropped = self._call(delete_all)
+        self._recent.clear()
         self._waiters.notify_all()
         return dropped
 
@@ -416,7 +422,10 @@ class RedisStateBackend(StateBackend):
                     if message["type"] == "message" and message["data"]:
                         for invocation_id, sent in announced(message["data"]):
                             self._waiters.notify(invocation_id, sent)
+                            self._recent.keep(invocation_id, sent)
                     else:  # (re)subscribed, so what was published meanwhile was missed; or purged
+                        if message["type"] == "message":
+                            self._recent.clear()  # purged: an id may name a new call next
                         self._waiters.notify_all()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 logger.debug("Redis listener lost its connection, reconnecting: %s", exc)

@@ -5,7 +5,10 @@ the lines after it carry each one's record as the script read it once final (a J
 of field, value, …), or nothing when the record was too large to send
 (``RECORD_ON_MESSAGE``). A waiter woken by such a message has the final record in hand
 and reads nothing again: the read after the wake-up was a round trip on every
-``delay().get()``-shaped call.
+``delay().get()``-shaped call. Once a process listens (it waited once), it also keeps the
+last :data:`RECENT_ENDS` records announced (:class:`RecentEnds`): a result asked for after
+its end was announced costs no read at all (a final record never changes; a purge, which
+may give an id to a new call, clears them).
 """
 
 from __future__ import annotations
@@ -15,6 +18,35 @@ from collections.abc import Iterator
 
 from pynenc.records import FINAL, InvocationRecord
 from pynenc.state_backend.redis_scripts import decode_record
+
+#: Records announced on the channel a listening process keeps, newest first out last.
+RECENT_ENDS = 10_000
+
+
+class RecentEnds:
+    """The last :data:`RECENT_ENDS` final records announced (as sent), by id.
+
+    Written by the listener thread alone; read by waiting threads (a dict's ``get`` and
+    item assignment are atomic in CPython, so no lock).
+    """
+
+    def __init__(self, size: int = RECENT_ENDS) -> None:
+        self.size = size
+        self._sent: dict[str, str] = {}
+
+    def keep(self, invocation_id: str, sent: str) -> None:
+        if not sent:
+            return
+        kept = self._sent
+        kept[invocation_id] = sent
+        if len(kept) > self.size + self.size // 10:  # trimmed now and then: amortised O(1)
+            self._sent = dict(list(kept.items())[-self.size :])
+
+    def get(self, invocation_id: str) -> str:
+        return self._sent.get(invocation_id, "")
+
+    def clear(self) -> None:
+        self._sent = {}
 
 
 def announced(data: str) -> Iterator[tuple[str, str]]:

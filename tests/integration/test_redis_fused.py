@@ -18,6 +18,7 @@ from pynenc import InvocationStatus, Pynenc
 from pynenc.call import Call
 from pynenc.state_backend.redis import RedisStateBackend
 from pynenc.state_backend.redis_fused import FusedPath, same_redis
+from tests.integration.deployments import wait_until
 from tests.servers import Server
 
 app = Pynenc(app_id="tests-redis-fused")
@@ -179,4 +180,30 @@ def test_a_waiter_woken_by_the_end_message_reads_the_record_no_more(
                     assert reads.count(invocation.invocation_id) == expected_reads
     finally:
         GATE.set()
+        caller.close()
+
+
+def test_a_result_asked_for_after_its_end_was_announced_costs_no_read(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listening process keeps the last ends announced; a purge forgets them."""
+    caller = RedisStateBackend(app.app_id, url)
+    reads: list[str] = []
+    real_get = caller.get
+    monkeypatch.setattr(caller, "get", lambda i: reads.append(i) or real_get(i))
+    GATE.set()
+    try:
+        with app.running_in_background(stop_timeout=30):
+            first = big(1)
+            assert caller.wait_final_record(first.invocation_id, 30) is not None  # listens
+            later = big(2)
+            assert later.get_result(timeout=30) == "xx"
+            wait_until(lambda: caller._recent.get(later.invocation_id), 30, "its end message")
+            reads.clear()
+            record = caller.wait_final_record(later.invocation_id, 30)
+            assert record is not None and record.status is InvocationStatus.SUCCESS
+            assert reads == [], "told of its end already: nothing read"
+            caller.purge()
+            assert caller.wait_final_record(later.invocation_id, 0.1) is None, "purged"
+    finally:
         caller.close()
