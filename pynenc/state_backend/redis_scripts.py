@@ -39,12 +39,13 @@ local function register_record(p, r, when)
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
   if redis.call('EXISTS', rec) == 1 then return false end
   redis.call('DEL', hist)
-  redis.call('HSET', rec, 'task', task, 'status', status, 'retries', r[4], 'queue', r[5],
-             'args', r[6], 'fp', r[12])
-  redis.call('RPUSH', hist, r[7])
+  local sets = {'task', task, 'status', status, 'retries', r[4], 'queue', r[5], 'args', r[6],
+                'fp', r[12]}
   for j, field in pairs(register_optional) do
-    if r[j] ~= '' then redis.call('HSET', rec, field, r[j]) end
+    if r[j] ~= '' then sets[#sets + 1] = field; sets[#sets + 1] = r[j] end
   end
+  redis.call('HSET', rec, unpack(sets))
+  redis.call('RPUSH', hist, r[7])
   redis.call('SADD', p .. 'status:' .. status, id)
   redis.call('SADD', p .. 'task:' .. task, id)
   redis.call('ZADD', p .. 'registered', when, id)
@@ -161,16 +162,19 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     if u[17] == '1' then ended(id, u[15], u[16]) end
     applied[#applied + 1] = '0'
   elseif ok then
-    redis.call('HSET', rec, 'status', new)
-    if owner ~= '' then redis.call('HSET', rec, 'owner', owner)
-    else redis.call('HDEL', rec, 'owner') end
-    if u[5] ~= '' then redis.call('HSET', rec, 'result', u[5]) end
-    if u[6] ~= '' then redis.call('HSET', rec, 'error', u[6]) end
-    if u[7] ~= '' then redis.call('HSET', rec, 'retries', u[7]) end
+    -- one HSET for every field the update sets
+    local sets = {'status', new}
+    if owner ~= '' then sets[#sets + 1] = 'owner'; sets[#sets + 1] = owner
+    elseif cur[2] then redis.call('HDEL', rec, 'owner') end
+    if u[5] ~= '' then sets[#sets + 1] = 'result'; sets[#sets + 1] = u[5] end
+    if u[6] ~= '' then sets[#sets + 1] = 'error'; sets[#sets + 1] = u[6] end
+    if u[7] ~= '' then sets[#sets + 1] = 'retries'; sets[#sets + 1] = u[7] end
     if u[18] then
-      redis.call('HSET', rec, 'args', u[18], 'fp', u[19])
+      sets[#sets + 1] = 'args'; sets[#sets + 1] = u[18]
+      sets[#sets + 1] = 'fp'; sets[#sets + 1] = u[19]
       if u[20] then trim(hist, u[20] - 1) end  -- before the new entry is pushed
     end
+    redis.call('HSET', rec, unpack(sets))
     redis.call('RPUSH', hist, u[8])
     move(id, rec, status, new)
     if new == 'scheduled' then
