@@ -75,6 +75,8 @@ LISTEN_TICK = 0.25
 REGISTER_CHUNK = 500
 #: Commands per pipeline in the reads of many invocations.
 READ_CHUNK = 1000
+#: Calls registered and not waited for yet that a process remembers (see _note_fresh).
+FRESH_KEPT = 10_000
 
 
 class RedisStateBackend(StateBackend):
@@ -116,6 +118,10 @@ class RedisStateBackend(StateBackend):
         self._in_status_script = self._client.register_script(redis_status_reads.IN_STATUS)
         self._waiters = Waiters()
         self._recent = RecentEnds()
+        #: the listener's unbroken stretch of messages (0: not listening), and the calls
+        #: registered here during one (see wait_final_record)
+        self._listening = 0
+        self._fresh: dict[str, int] = {}
         self._listener_lock = threading.Lock()
         self._listener: threading.Thread | None = None
         self._listener_stop = threading.Event()
@@ -174,7 +180,9 @@ class RedisStateBackend(StateBackend):
                 flags.append(cast(str, reply))
             return "".join(flags)
 
-        return [flag == "1" for flag in self._call(run)]
+        inserted = [flag == "1" for flag in self._call(run)]
+        self._note_fresh(r.invocation_id for r, new in zip(records, inserted, strict=True) if new)
+        return inserted
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         key = self.prefix + "inv:" + invocation_id
@@ -252,14 +260,18 @@ class RedisStateBackend(StateBackend):
     def wait_final_record(
         self, invocation_id: str, timeout: float | None
     ) -> InvocationRecord | None:
-        # An end this process was told of (the listener keeps the last ones) costs no read;
-        # else the whole record is read while waiting: one already final costs that read.
-        known = final_record(invocation_id, self._recent.get(invocation_id))
-        if known is not None:
-            return known
+        # An end this process was told of (the listener keeps the last ones) costs no read.
+        # A call registered here while the listener listened, without a break since, is
+        # not read before waiting either: its end cannot pass unseen (a break wakes every
+        # waiter to read). Else the record is read first: one already final costs that.
+        fresh = self._fresh.pop(invocation_id, 0) == self._listening != 0
         seen: list[InvocationRecord | None] = [None]
 
         def read() -> InvocationStatus | None:
+            nonlocal fresh
+            if fresh:
+                fresh = False
+                return InvocationStatus.REGISTERED  # not final: wait for the message
             seen[0] = record = self.get(invocation_id)
             return None if record is None else record.status
 
@@ -269,8 +281,19 @@ class RedisStateBackend(StateBackend):
         record = seen[0]
         if record is not None and record.status in FINAL:
             return record
-        # woken by the message announcing its end, which carries the record (unless large)
-        return final_record(invocation_id, sent.get(invocation_id, "")) or self.get(invocation_id)
+        # told of its end, with the record (unless it was too large to send)
+        carried = sent.get(invocation_id) or self._recent.get(invocation_id)
+        return final_record(invocation_id, carried) or self.get(invocation_id)
+
+    def _note_fresh(self, invocation_ids: Iterable[str]) -> None:
+        """Calls just registered by this process, while its listener listens."""
+        listening = self._listening
+        if listening:
+            fresh = self._fresh
+            if len(fresh) > FRESH_KEPT:  # registered and never waited for
+                fresh.clear()
+            for invocation_id in invocation_ids:
+                fresh[invocation_id] = listening
 
     def _wait(
         self,
@@ -283,6 +306,8 @@ class RedisStateBackend(StateBackend):
         # The waiter is registered before the first read, and the listener wakes every waiter
         # once it has (re)subscribed: no completion falls between the read and the wait.
         with self._waiters.watch(invocation_id) as waiter:
+            if self._recent.ended(invocation_id):  # announced before the waiter was there
+                return True
             interval = self.recheck_interval
             done = wait_until_final(read_status, waiter, timeout, interval, interval)
             if sent is not None:
@@ -408,6 +433,12 @@ class RedisStateBackend(StateBackend):
 
     def _listen(self, client: redis.Redis, stop: threading.Event) -> None:
         """Turn messages on the app's channel into wake-ups, reconnecting for ever."""
+        try:
+            self._listen_loop(client, stop)
+        finally:
+            self._listening = 0  # however it ended: calls registered now are read first
+
+    def _listen_loop(self, client: redis.Redis, stop: threading.Event) -> None:
         backoff = 0.05
         while not stop.is_set():
             pubsub: redis.client.PubSub = client.pubsub()  # type: ignore[no-untyped-call]
@@ -419,15 +450,19 @@ class RedisStateBackend(StateBackend):
                         continue
                     if message["type"] == "subscribe":
                         backoff = 0.05
+                        self._listening += 1  # a new unbroken stretch of messages
                     if message["type"] == "message" and message["data"]:
                         for invocation_id, sent in announced(message["data"]):
-                            self._waiters.notify(invocation_id, sent)
+                            # kept before waking: a waiter that checks the recent ends
+                            # after registering itself misses neither (see _wait)
                             self._recent.keep(invocation_id, sent)
+                            self._waiters.notify(invocation_id, sent)
                     else:  # (re)subscribed, so what was published meanwhile was missed; or purged
                         if message["type"] == "message":
                             self._recent.clear()  # purged: an id may name a new call next
                         self._waiters.notify_all()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._listening = 0
                 logger.debug("Redis listener lost its connection, reconnecting: %s", exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 0.5)
@@ -440,6 +475,7 @@ class RedisStateBackend(StateBackend):
         with self._listener_lock:
             listener, self._listener = self._listener, None
         self._listener_stop.set()
+        self._listening = 0
         if listener is not None:
             listener.join(timeout=LISTEN_TICK * 4)
         self._client.close()

@@ -98,7 +98,10 @@ class FusedPath:
                 self._script = client.register_script(REGISTER_AND_PUSH)
             return cast(str, self._script(args=args, client=client))
 
-        return [flag == "1" for flag in backend._call(run)]
+        inserted = [flag == "1" for flag in backend._call(run)]
+        if all(inserted):
+            backend._note_fresh(record.invocation_id for record in records)
+        return inserted
 
 
 def fused_path(backend: object, broker: KombuBroker) -> FusedPath | None:

@@ -35,15 +35,18 @@ class RecentEnds:
         self._sent: dict[str, str] = {}
 
     def keep(self, invocation_id: str, sent: str) -> None:
-        if not sent:
-            return
+        """``sent``: the record as the message carried it, '' when too large to send."""
         kept = self._sent
         kept[invocation_id] = sent
         if len(kept) > self.size + self.size // 10:  # trimmed now and then: amortised O(1)
             self._sent = dict(list(kept.items())[-self.size :])
 
     def get(self, invocation_id: str) -> str:
+        """The record sent with its end ('' when unknown, or not sent)."""
         return self._sent.get(invocation_id, "")
+
+    def ended(self, invocation_id: str) -> bool:
+        return invocation_id in self._sent
 
     def clear(self) -> None:
         self._sent = {}

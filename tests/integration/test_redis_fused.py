@@ -16,11 +16,13 @@ import redis
 
 from pynenc import InvocationStatus, Pynenc
 from pynenc.call import Call
+from pynenc.records import InvocationRecord, StatusEntry, StatusUpdate
 from pynenc.state_backend.redis import RedisStateBackend
 from pynenc.state_backend.redis_fused import FusedPath, same_redis
 from tests.integration.deployments import wait_until
 from tests.servers import Server
 
+S = InvocationStatus
 app = Pynenc(app_id="tests-redis-fused")
 
 
@@ -207,3 +209,69 @@ def test_a_result_asked_for_after_its_end_was_announced_costs_no_read(
             assert caller.wait_final_record(later.invocation_id, 0.1) is None, "purged"
     finally:
         caller.close()
+
+
+def _ended_by_another_process(url: str, invocation_id: str, after: threading.Event) -> None:
+    """What a runner does: claim, then record SUCCESS (its own backend, its own client)."""
+    runner = RedisStateBackend(app.app_id, url)
+    try:
+        after.wait(30)
+        claim = StatusUpdate(
+            invocation_id, frozenset({S.REGISTERED}), StatusEntry(S.RUNNING, 1.0, "r"), "r"
+        )
+        assert runner.set_status(claim)
+        end = StatusEntry(S.SUCCESS, 2.0, "r", None)
+        done = StatusUpdate(
+            invocation_id, frozenset({S.RUNNING}), end, expected_owner="r", result='"ok"'
+        )
+        assert runner.set_status(done)
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("listening", [True, False], ids=["listening", "not-yet"])
+def test_a_call_registered_while_listening_is_not_read_before_the_wait(
+    url: str, monkeypatch: pytest.MonkeyPatch, listening: bool
+) -> None:
+    """Its end cannot pass unseen: the wait reads nothing at all. Registered before the
+    listener listened, it is read first (its end may have been announced unheard)."""
+    caller = RedisStateBackend(app.app_id, url)
+    try:
+        if listening:
+            warm = uuid.uuid4().hex
+            caller.register([InvocationRecord(warm, "m.t", {}, queue="q")], 1.0)
+            now = threading.Event()
+            now.set()
+            threading.Thread(target=_ended_by_another_process, args=(url, warm, now)).start()
+            assert caller.wait_final_record(warm, 30) is not None  # the listener listens
+        inv = uuid.uuid4().hex
+        caller.register([InvocationRecord(inv, "m.t", {}, queue="q")], 1.0)
+        reads: list[str] = []
+        real_get = caller.get
+        waiting = threading.Event()
+
+        def get(invocation_id: str) -> Any:
+            reads.append(invocation_id)
+            return real_get(invocation_id)
+
+        monkeypatch.setattr(caller, "get", get)
+        monkeypatch.setattr(caller, "_ensure_listener", _then(caller._ensure_listener, waiting))
+        caller.recheck_interval = 60.0
+        ender = threading.Thread(target=_ended_by_another_process, args=(url, inv, waiting))
+        ender.start()
+        record = caller.wait_final_record(inv, 30)
+        ender.join(30)
+        assert record is not None and record.status is S.SUCCESS and record.result == '"ok"'
+        assert reads == ([] if listening else [inv, inv][: len(reads)])
+        assert listening or reads, "not listening yet: read before waiting"
+    finally:
+        caller.close()
+
+
+def _then(call: Any, event: threading.Event) -> Any:
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = call(*args, **kwargs)
+        event.set()
+        return result
+
+    return wrapped

@@ -38,7 +38,8 @@ def test_recent_ends_keep_the_newest() -> None:
     assert recent.get("99") == "r99" and recent.get("90") == "r90"
     assert recent.get("0") == "", "the oldest are dropped"
     assert len(recent._sent) <= 11
-    recent.keep("x", "")  # nothing carried: nothing kept
-    assert recent.get("x") == ""
+    recent.keep("x", "")  # ended, its record too large to carry
+    assert recent.ended("x") and recent.get("x") == ""
+    assert not recent.ended("y")
     recent.clear()
     assert recent.get("99") == ""
