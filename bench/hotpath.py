@@ -175,6 +175,27 @@ def redis_command_counts(url: str) -> Counter[str]:
     return Counter({name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()})
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its reaped children (``/proc``)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+
+
+def redis_pid(url: str) -> int:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info("server")["process_id"])
+    finally:
+        client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.hotpath", description=__doc__)
     parser.add_argument("--transport", choices=("embedded", "redis"), default="embedded")
@@ -209,6 +230,10 @@ def main() -> None:
             for role, pid in [("caller", os.getpid()), *(("runner", p) for p in pids)]:
                 spies[role] = start_py_spy(pid, out / f"{role}.txt", args.rate, args.gil)
             time.sleep(1.0)  # py-spy attaches asynchronously; let it start sampling
+        cpu_roles = {"caller": os.getpid(), **{f"runner{i}": p for i, p in enumerate(pids)}}
+        if url:
+            cpu_roles["redis"] = redis_pid(url)
+        cpu_before = {role: cpu_seconds(pid) for role, pid in cpu_roles.items()}
         before = redis_command_counts(url) if url else Counter()
         with contextlib.ExitStack() as counting:
             counter = None
@@ -216,6 +241,7 @@ def main() -> None:
                 counter = counting.enter_context(TripCounter(url))
             seconds, done = workload(tasks, args.mode, args.calls, size)
         after = redis_command_counts(url) if url else Counter()
+        cpu_used = {r: cpu_seconds(pid) - cpu_before[r] for r, pid in cpu_roles.items()}
         if counter is not None:
             roles = {"caller": os.getpid(), **{f"runner{i}": p for i, p in enumerate(pids)}}
             trips = counter.table(roles, done)
@@ -225,6 +251,11 @@ def main() -> None:
             spy.wait(30)
     print(f"{args.transport} {args.mode}: {done} tasks in {seconds:.2f} s ", end="")
     print(f"= {done / seconds:,.0f}/s, {seconds / done * 1e6:,.0f} µs/task wall")
+    print(
+        "CPU µs per task: "
+        + ", ".join(f"{role} {used / done * 1e6:,.0f}" for role, used in cpu_used.items())
+        + f" (total {sum(cpu_used.values()) / done * 1e6:,.0f})"
+    )
     if url:
         delta = after - before
         per_task = sum(delta.values()) / done
