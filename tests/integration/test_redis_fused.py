@@ -15,10 +15,12 @@ import pytest
 import redis
 
 from pynenc import InvocationStatus, Pynenc
+from pynenc.broker import KombuBroker
 from pynenc.call import Call
 from pynenc.records import InvocationRecord, StatusEntry, StatusUpdate
 from pynenc.state_backend.redis import RedisStateBackend
 from pynenc.state_backend.redis_fused import FusedPath, same_redis
+from pynenc.testing.broker_contract import collect
 from tests.integration.deployments import wait_until
 from tests.servers import Server
 
@@ -275,3 +277,27 @@ def _then(call: Any, event: threading.Event) -> Any:
         return result
 
     return wrapped
+
+
+def test_a_signed_item_pushed_is_the_one_kombu_would_have_pushed(url: str) -> None:
+    broker = KombuBroker(url, app.app_id, signing_keys=["fused-signing-key-0123456789abcdef"])
+    try:
+        plan = app.orchestrator.plan([Call(add, add.args(1, 2))])
+        pushes = broker.pushes(plan.envelopes)
+        broker.publish(plan.envelopes)
+        assert pushes is not None
+        ((key, item),) = pushes
+        stored = _queue_items(url)[key][-1]
+        sent = json.loads(item)
+        assert sent["headers"] and sent["headers"] == stored["headers"], "signed alike"
+        sent["properties"].pop("delivery_tag")
+        stored["properties"].pop("delivery_tag")
+        assert sent == stored
+        consumer = broker.consumer(["default"], prefetch=2)
+        try:
+            got = collect(consumer, 1)
+            assert got and got[0].error is None, "a signed push passes the runner's check"
+        finally:
+            consumer.close()
+    finally:
+        broker.close()
