@@ -420,6 +420,9 @@ class RedisStateBackend(StateBackend):
 
     def _ensure_listener(self) -> None:
         self._redis()  # rebuild the per-process parts first, if we were forked
+        listener = self._listener
+        if listener is not None and listener.is_alive():  # the usual case: no lock
+            return
         with self._listener_lock:
             if self._listener is None or not self._listener.is_alive():
                 self._listener_stop = threading.Event()

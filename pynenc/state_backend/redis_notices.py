@@ -6,7 +6,7 @@ of field, value, …), or nothing when the record was too large to send
 (``RECORD_ON_MESSAGE``). A waiter woken by such a message has the final record in hand
 and reads nothing again: the read after the wake-up was a round trip on every
 ``delay().get()``-shaped call. Once a process listens (it waited once), it also keeps the
-last :data:`RECENT_ENDS` records announced (:class:`RecentEnds`): a result asked for after
+last records announced (:class:`RecentEnds`): a result asked for after
 its end was announced costs no read at all (a final record never changes; a purge, which
 may give an id to a new call, clears them).
 """
@@ -19,27 +19,44 @@ from collections.abc import Iterator
 from pynenc.records import FINAL, InvocationRecord
 from pynenc.state_backend.redis_scripts import decode_record
 
-#: Records announced on the channel a listening process keeps, newest first out last.
+#: Ends announced on the channel a listening process keeps: at most this many…
 RECENT_ENDS = 10_000
+#: …holding at most this many bytes of records.
+RECENT_BYTES = 4 * 1024 * 1024
 
 
 class RecentEnds:
-    """The last :data:`RECENT_ENDS` final records announced (as sent), by id.
+    """The last ends announced (each record as sent), by id, within :data:`RECENT_ENDS`
+    and :data:`RECENT_BYTES`.
 
     Written by the listener thread alone; read by waiting threads (a dict's ``get`` and
-    item assignment are atomic in CPython, so no lock).
+    item assignment are atomic in CPython, and a trim swaps in a new dict: no lock).
     """
 
-    def __init__(self, size: int = RECENT_ENDS) -> None:
+    def __init__(self, size: int = RECENT_ENDS, max_bytes: int = RECENT_BYTES) -> None:
         self.size = size
+        self.max_bytes = max_bytes
         self._sent: dict[str, str] = {}
+        self._bytes = 0
 
     def keep(self, invocation_id: str, sent: str) -> None:
         """``sent``: the record as the message carried it, '' when too large to send."""
-        kept = self._sent
-        kept[invocation_id] = sent
-        if len(kept) > self.size + self.size // 10:  # trimmed now and then: amortised O(1)
-            self._sent = dict(list(kept.items())[-self.size :])
+        self._sent[invocation_id] = sent
+        self._bytes += len(sent)
+        # trimmed by a tenth over either bound: amortised O(1) per end
+        if len(self._sent) > self.size * 1.1 or self._bytes > self.max_bytes * 1.1:
+            self._trim()
+
+    def _trim(self) -> None:
+        kept: list[tuple[str, str]] = []
+        total = 0
+        for item in reversed(list(self._sent.items())):
+            if len(kept) >= self.size or total + len(item[1]) > self.max_bytes:
+                break
+            kept.append(item)
+            total += len(item[1])
+        self._sent = dict(reversed(kept))
+        self._bytes = total
 
     def get(self, invocation_id: str) -> str:
         """The record sent with its end ('' when unknown, or not sent)."""
@@ -50,6 +67,7 @@ class RecentEnds:
 
     def clear(self) -> None:
         self._sent = {}
+        self._bytes = 0
 
 
 def announced(data: str) -> Iterator[tuple[str, str]]:

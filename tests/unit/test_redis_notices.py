@@ -43,3 +43,11 @@ def test_recent_ends_keep_the_newest() -> None:
     assert not recent.ended("y")
     recent.clear()
     assert recent.get("99") == ""
+
+
+def test_recent_ends_keep_within_their_bytes() -> None:
+    recent = RecentEnds(size=1000, max_bytes=1000)
+    for i in range(50):
+        recent.keep(str(i), "x" * 100)
+    assert recent.get("49") and not recent.get("0")
+    assert recent._bytes <= 1100 and len(recent._sent) <= 11
