@@ -1,10 +1,10 @@
 """A pynenc workload for profilers: call -> publish -> claim -> run -> store -> notify -> wake.
 
-``python -m bench.hotpath --transport embedded|redis|rabbitmq --calls N [--py-spy DIR]`` runs ``N``
-tasks (``--mode roundtrip``: sequential ``direct_task`` calls; ``throughput``: batches of
-500 ``noop()`` then their results; ``chain``: chains of ``--size`` steps (100), each
-waited for; ``chord``: chords of ``--size`` no-op members (1000) and a body, each waited
-for) after a warm-up. With ``--py-spy DIR`` it attaches ``py-spy record`` to the caller
+``python -m bench.hotpath --transport embedded|redis|rabbitmq --calls N [--py-spy DIR]``
+runs ``N`` tasks (``--mode roundtrip``: sequential ``direct_task`` calls; ``throughput``:
+batches of 500 ``noop()`` then their results; ``chain``: chains of ``--size`` steps (100),
+each waited for; ``chord``: chords of ``--size`` no-op members (1000) and a body, each
+waited for) after a warm-up. With ``--py-spy DIR`` it attaches ``py-spy record`` to the caller
 (this process) and, on a server transport, to the runner subprocess, for the measured part
 only, writes collapsed stacks to ``DIR/{caller,runner}.txt`` and prints the functions that
 cost most, in µs of CPU per task. ``rabbitmq`` is RabbitMQ as the broker and Redis as the
@@ -193,10 +193,7 @@ def _proc_stats() -> dict[int, tuple[int, str, float]]:
             continue
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text.rsplit(")", 1)[1].split()
-        user, system = int(fields[11]) / tick, int(fields[12]) / tick
-        if os.environ.get("HOTPATH_SYSTEM_CPU"):  # kernel time only (syscalls, wake-ups)
-            user = 0.0
-        stats[int(entry)] = (int(fields[1]), name, user + system)
+        stats[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
     return stats
 
 
