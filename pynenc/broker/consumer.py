@@ -264,7 +264,7 @@ class BrokerConsumer:
         # on the process-wide publish counter in between (see wakeup.py).
         while True:
             seen = MEMORY_WAKEUP.snapshot()
-            if self._drain_ready(limit) or self._buffer:
+            if self._drain_ready(max(limit, self.prefetch)) or self._buffer:
                 return
             if MEMORY_WAKEUP.interrupts != self._interrupts:  # broker.wake(): return now
                 self._interrupts = MEMORY_WAKEUP.interrupts
@@ -276,17 +276,22 @@ class BrokerConsumer:
     # -- settling --------------------------------------------------------------------------
 
     def settle(self, delivery: Delivery, how: str) -> None:
-        """Ack, reject or requeue ``delivery`` (see :class:`Delivery`)."""
+        """Ack, reject or requeue ``delivery`` (see :class:`Delivery`); once settled, a
+        delivery is not settled again."""
         if delivery._generation != self.generation or self._conn is None:
             logger.debug("Not settling a message of a lost connection; it will be redelivered")
             return
         message = delivery.message
-        if self._unsettled is not None:
-            if message.delivery_tag not in self._unsettled:
-                # settled already (by a multiple ack): a second settle would close the channel
-                logger.debug("Not settling a message twice (delivery tag %s)", message.delivery_tag)
-                return
-            self._unsettled.discard(message.delivery_tag)
+        unsettled = self._unsettled
+        if message.acknowledged or (
+            unsettled is not None and message.delivery_tag not in unsettled
+        ):
+            # settled already (on AMQP maybe by a multiple ack, which leaves the message's
+            # own state alone): kombu would raise, and AMQP close the channel
+            logger.debug("Not settling a message twice (delivery tag %s)", message.delivery_tag)
+            return
+        if unsettled is not None:
+            unsettled.discard(message.delivery_tag)
         try:
             if how == "ack":
                 message.ack()
