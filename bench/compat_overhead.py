@@ -8,12 +8,18 @@ sequential round trips through each (native ``echo(i).result``, compat
 thread's CPU time, the runner process's CPU time (``/proc/<pid>/stat``) and the wall-clock
 p50. CPU time barely moves when other work shares the machine, where wall-clock latency
 does: compare the CPU columns first. Prints medians over the rounds.
+
+``--py-spy DIR`` then profiles one more round of each (``py-spy record`` attached to this
+process and to that system's runner for that round only): collapsed stacks in
+``DIR/{native,compat}-{caller,runner}.txt`` and the costliest functions in µs per call
+(as :mod:`bench.hotpath`; py-spy must be installed, it is no project dependency).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import tempfile
 import time
@@ -21,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.hotpath import start_py_spy, top_functions
 from bench.measure import percentile
 from bench.procs import WorkerProcess, python_argv, running_server, wait_ready
 from bench.settings import WORKER_THREADS
@@ -54,6 +61,26 @@ def _measure(call: Callable[[int], Any], calls: int, runner_pid: int) -> dict[st
     }
 
 
+def _profile(name: str, call: Callable[[int], Any], runner_pid: int, args: Any, out: Path) -> None:
+    """One more round of ``name`` under py-spy (caller and runner, GIL holder only)."""
+    out.mkdir(parents=True, exist_ok=True)
+    roles = {"caller": os.getpid(), "runner": runner_pid}
+    spies = {
+        role: start_py_spy(pid, out / f"{name}-{role}.txt", args.rate, gil=True)
+        for role, pid in roles.items()
+    }
+    time.sleep(1.0)  # py-spy attaches asynchronously; let it start sampling
+    for i in range(args.calls):
+        call(i)
+    for spy in spies.values():
+        spy.send_signal(signal.SIGINT)
+    for spy in spies.values():
+        spy.wait(30)
+    for role in roles:
+        print(f"\n{name} {role} (py-spy, {args.rate} Hz, µs per call):")
+        print("\n".join(top_functions(out / f"{name}-{role}.txt", args.rate, args.calls, args.top)))
+
+
 def _runner(name: str, code: str, env: dict[str, str], workdir: Path) -> WorkerProcess:
     env = {**env, "PYNENC__RUNNER__THREADS": str(WORKER_THREADS)}
     worker = WorkerProcess(name, python_argv("-c", code), env, workdir)
@@ -65,6 +92,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--py-spy", dest="py_spy", help="directory for py-spy's stacks")
+    parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-compat-"))
     with running_server("redis") as url:
@@ -111,6 +141,10 @@ def main() -> None:
                     call, worker = systems[name]
                     assert worker.process is not None
                     rounds[name].append(_measure(call, args.calls, worker.process.pid))
+            if args.py_spy:
+                for name, (call, worker) in systems.items():
+                    assert worker.process is not None
+                    _profile(name, call, worker.process.pid, args, Path(args.py_spy))
         finally:
             for worker in workers:
                 worker.stop(10)
