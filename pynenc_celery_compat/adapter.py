@@ -10,14 +10,17 @@ from pynenc.arguments import Arguments
 from pynenc.conf.task_config import TASK_OPTION_NAMES
 from pynenc.exceptions import RetryError, TaskDefinitionError
 from pynenc.task import Task as PynencTask
-from pynenc_celery_compat import registry
+from pynenc_celery_compat import canvas_receive, registry
+from pynenc_celery_compat.canvas_receive import SKIPPED
 from pynenc_celery_compat.exceptions import (
     SoftTimeLimitExceeded,
     TaskRevokedError,
     TimeLimitExceeded,
 )
+from pynenc_celery_compat.message import call_arguments, message_args
 from pynenc_celery_compat.serialization import pynenc_serializer
 from pynenc_celery_compat.time_limits import time_limits
+from pynenc_celery_compat.trace import run_on_runner
 
 _detached: Pynenc | None = None
 _detached_lock = threading.Lock()
@@ -141,8 +144,6 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
         :raises TypeError: the call does not fit the function (Celery's ``typing``); with
             ``typing=False`` the call is sent and fails on the runner instead, as in Celery.
         """
-        from pynenc_celery_compat.message import call_arguments
-
         try:
             return call_arguments(self.signature, args, kwargs)
         except TypeError:
@@ -155,8 +156,6 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
     ) -> tuple[Arguments, tuple[str, ...]]:
         """A canvas step's stored call: received values go before its own arguments, as
         in Celery (:mod:`pynenc_celery_compat.canvas_receive`)."""
-        from pynenc_celery_compat import canvas_receive
-
         return canvas_receive.bind_receiving(self, args, kwargs, receiving)
 
     def receive(
@@ -164,15 +163,9 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
     ) -> dict[str, Any]:
         """The call a released canvas step runs: what it received first (an error
         callback's as Celery's ``(request, exc, traceback)`` or ``(task_id,)``)."""
-        from pynenc_celery_compat import canvas_receive
-
         return canvas_receive.receive(self, kwargs, values, into)
 
     def run_function(self, arguments: Arguments) -> Any:
-        from pynenc_celery_compat.canvas_receive import SKIPPED
-        from pynenc_celery_compat.message import message_args
-        from pynenc_celery_compat.trace import run_on_runner
-
         if SKIPPED in arguments.kwargs:  # an error callback Celery would not call
             return None
 

@@ -32,7 +32,7 @@ def call_arguments(
     (Celery's ``typing``)."""
     named = dict(signature.bind(*args, **kwargs).arguments)
     parameters = signature.parameters
-    if any(
+    if kwargs and any(
         name in parameters and parameters[name].kind is _P.POSITIONAL_OR_KEYWORD for name in kwargs
     ):
         named[NARGS] = len(args)
