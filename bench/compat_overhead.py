@@ -5,8 +5,9 @@ two runner subprocesses (8 threads each): one for native pynenc tasks (``bench.t
 and one for the compat tasks (``bench.tasks_compat``). Each round makes ``--calls``
 sequential round trips through each (native ``echo(i).result``, compat
 ``echo.delay(i).get()``), alternating which goes first, and records per call: the caller
-thread's CPU time, the runner process's CPU time (``/proc/<pid>/stat``) and the wall-clock
-p50. CPU time barely moves when other work shares the machine, where wall-clock latency
+thread's CPU time, the runner process's CPU time (``/proc/<pid>/stat``), the wall-clock
+p50 and the Redis commands the server ran per call (``INFO commandstats``: the layer should
+add none). CPU time barely moves when other work shares the machine, where wall-clock latency
 does: compare the CPU columns first. Prints medians over the rounds.
 
 ``--py-spy DIR`` then profiles one more round of each (``py-spy record`` attached to this
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.hotpath import start_py_spy, top_functions
+from bench.hotpath import redis_command_counts, start_py_spy, top_functions
 from bench.measure import percentile
 from bench.procs import WorkerProcess, python_argv, running_server, wait_ready
 from bench.settings import WORKER_THREADS
@@ -43,8 +44,9 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def _measure(call: Callable[[int], Any], calls: int, runner_pid: int) -> dict[str, float]:
+def _measure(call: Callable[[int], Any], calls: int, runner_pid: int, url: str) -> dict[str, float]:
     latencies = []
+    commands_before = sum(redis_command_counts(url).values())
     runner_before = _process_cpu(runner_pid)
     caller_before = time.thread_time()
     for i in range(calls):
@@ -54,10 +56,12 @@ def _measure(call: Callable[[int], Any], calls: int, runner_pid: int) -> dict[st
         latencies.append(time.perf_counter() - start)
     caller = time.thread_time() - caller_before
     runner = _process_cpu(runner_pid) - runner_before
+    commands = sum(redis_command_counts(url).values()) - commands_before - 1  # INFO itself
     return {
         "caller_us": caller / calls * 1e6,
         "runner_us": runner / calls * 1e6,
         "p50_ms": percentile(latencies, 0.5) * 1e3,
+        "redis_cmds": commands / calls,
     }
 
 
@@ -140,7 +144,7 @@ def main() -> None:
                 for name in order:
                     call, worker = systems[name]
                     assert worker.process is not None
-                    rounds[name].append(_measure(call, args.calls, worker.process.pid))
+                    rounds[name].append(_measure(call, args.calls, worker.process.pid, url))
             if args.py_spy:
                 for name, (call, worker) in systems.items():
                     assert worker.process is not None
@@ -153,11 +157,11 @@ def main() -> None:
         for name, figures in rounds.items()
     }
     print(f"round trips on Redis, {args.calls} calls x {args.rounds} rounds (medians)")
-    print(f"  {'':8}{'caller CPU µs':>15}{'runner CPU µs':>15}{'p50 ms':>9}")
+    print(f"  {'':8}{'caller CPU µs':>15}{'runner CPU µs':>15}{'p50 ms':>9}{'cmds':>7}")
     for name, figures in medians.items():
         print(
             f"  {name:8}{figures['caller_us']:>15.0f}{figures['runner_us']:>15.0f}"
-            f"{figures['p50_ms']:>9.2f}"
+            f"{figures['p50_ms']:>9.2f}{figures['redis_cmds']:>7.1f}"
         )
     native_total = medians["native"]["caller_us"] + medians["native"]["runner_us"]
     compat_total = medians["compat"]["caller_us"] + medians["compat"]["runner_us"]
