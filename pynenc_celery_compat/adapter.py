@@ -17,7 +17,7 @@ from pynenc_celery_compat.exceptions import (
     TaskRevokedError,
     TimeLimitExceeded,
 )
-from pynenc_celery_compat.message import call_arguments, message_args
+from pynenc_celery_compat.message import call_arguments, message_args, positional_names
 from pynenc_celery_compat.serialization import pynenc_serializer
 from pynenc_celery_compat.time_limits import time_limits
 from pynenc_celery_compat.trace import run_on_runner
@@ -84,6 +84,9 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
     ``TimeLimitExceeded`` or ``TaskRevokedError``.
     """
 
+    #: the signature last called through and its :func:`positional_names`
+    _plain_call: tuple[Any, tuple[str, ...] | None] | None = None
+
     soft_timeout_error = SoftTimeLimitExceeded
     timeout_error = TimeLimitExceeded
     cancelled_error = TaskRevokedError
@@ -144,8 +147,15 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
         :raises TypeError: the call does not fit the function (Celery's ``typing``); with
             ``typing=False`` the call is sent and fails on the runner instead, as in Celery.
         """
+        signature = self.signature
+        plain = self._plain_call
+        if plain is None or plain[0] is not signature:
+            plain = self._plain_call = (signature, positional_names(signature))
+        names = plain[1]
+        if names is not None and not kwargs and len(args) == len(names):
+            return Arguments(dict(zip(names, args, strict=True)))  # what bind would give
         try:
-            return call_arguments(self.signature, args, kwargs)
+            return call_arguments(signature, args, kwargs)
         except TypeError:
             if self.compat.typing is not False:
                 raise

@@ -114,3 +114,56 @@ def test_read_asks_another_kind_of_configuration_with_get() -> None:
             self.conf = {"task_always_eager": "yes"}
 
     assert conf_reads.read(Plain(), "task_always_eager") == "yes"
+
+
+def _plain(a: int, b: int = 2) -> int:
+    return a + b
+
+
+def _positional_only(a: int, /, b: int) -> int:
+    return a + b
+
+
+def _star(a: int, *rest: int) -> int:
+    return a
+
+
+def _keyword_only(a: int, *, b: int = 0) -> int:
+    return a + b
+
+
+def _bound(self: Any, a: int, b: int) -> int:
+    return a + b
+
+
+@pytest.mark.parametrize(
+    ("function", "args", "bind"),
+    [
+        (_plain, (1, 5), False),
+        (_plain, (1,), False),  # a default left out: bind's way
+        (_positional_only, (1, 2), False),
+        (_star, (1, 2, 3), False),
+        (_keyword_only, (1,), False),
+        (_bound, (1, 2), True),  # bind=True: the task is not an argument
+    ],
+    ids=lambda value: getattr(value, "__name__", repr(value)),
+)
+def test_a_positional_call_binds_as_signature_bind_does(
+    function: Any, args: tuple[Any, ...], bind: bool
+) -> None:
+    from pynenc_celery_compat.message import call_arguments
+
+    app = Celery("binds", broker="memory://", set_as_current=False)
+    task = app.task(name=f"binds.{function.__name__}", shared=False, bind=bind)(function)
+    adapter = task.pynenc_task_for(app.pynenc)
+    expected = call_arguments(adapter.signature, args, {})
+    found = adapter.call_arguments(args, {})
+    assert found.kwargs == expected.kwargs
+    assert list(found.kwargs) == list(expected.kwargs)  # the same order
+
+
+def test_a_positional_call_that_does_not_fit_is_still_refused() -> None:
+    app = Celery("binds", broker="memory://", set_as_current=False)
+    task = app.task(name="binds.refused", shared=False)(_positional_only)
+    with pytest.raises(TypeError):
+        task.pynenc_task_for(app.pynenc).call_arguments((1, 2, 3), {})
