@@ -10,6 +10,13 @@ p50 and the Redis commands the server ran per call (``INFO commandstats``: the l
 add none). CPU time barely moves when other work shares the machine, where wall-clock latency
 does: compare the CPU columns first. Prints medians over the rounds.
 
+``--local`` measures the layer's own CPU instead, with no server and no load from the
+round trip itself: the caller's CPU per call on memory backends with no runner (the wait of
+both apps answered with the registered record made final, so the core's wait costs the
+same on both sides and nothing is waited for), and a runner's CPU per ``execute()`` of a
+claimed invocation (as :mod:`bench.execute_overhead`), native against compat, in
+alternating rounds (medians). Repeatable to a microsecond or two on a busy machine.
+
 ``--py-spy DIR`` then profiles one more round of each (``py-spy record`` attached to this
 process and to that system's runner for that round only): collapsed stacks in
 ``DIR/{native,compat}-{caller,runner}.txt`` and the costliest functions in µs per call
@@ -25,6 +32,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +42,12 @@ from bench.procs import WorkerProcess, python_argv, running_server, wait_ready
 from bench.settings import WORKER_THREADS
 from bench.tasks_compat import make_tasks
 from pynenc import Pynenc
+from pynenc.broker.envelope import Envelope
+from pynenc.identifiers import new_invocation_id
+from pynenc.records import InvocationRecord, InvocationStatus
+from pynenc.runner.execution import execute
+from pynenc.runner.outcomes import OutcomeWriter
+from pynenc.serializer.arguments import serialize_result
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -85,6 +99,87 @@ def _profile(name: str, call: Callable[[int], Any], runner_pid: int, args: Any, 
         print("\n".join(top_functions(out / f"{name}-{role}.txt", args.rate, args.calls, args.top)))
 
 
+def _answered_at_once(app: Pynenc) -> None:
+    """Make ``app``'s waits return at once: the registered record, made final with the
+    value of its only argument (what ``echo`` returns), so a caller measures no wait."""
+    backend, serializer = app.state_backend, app.serializer
+
+    def wait_final(invocation_id: str, timeout: float | None) -> InvocationRecord:
+        record = backend.get(invocation_id)
+        assert record is not None
+        value = serializer.loads(next(iter(record.arguments.values())))
+        result = serialize_result(serializer, record.task_id, value)
+        return replace(record, status=InvocationStatus.SUCCESS, result=result)
+
+    app.orchestrator.wait_final = wait_final  # type: ignore[method-assign]
+
+
+def _claimed(app: Pynenc, task: Any, count: int) -> list[Envelope]:
+    """``count`` invocations of ``task`` (``echo``) registered and claimed, as a runner
+    holds them before ``execute()``."""
+    key, serializer, queue = task.task_id.key, app.serializer, task.conf.queue
+    records = [
+        InvocationRecord(new_invocation_id(), key, {"x": serializer.dumps(i)}, queue=queue)
+        for i in range(count)
+    ]
+    app.state_backend.register(records, time.time())
+    envelopes = [
+        Envelope(r.invocation_id, key, r.arguments, app.conf.serializer, queue=queue)
+        for r in records
+    ]
+    assert not any(app.orchestrator.claim_each(envelopes, "bench-compat"))
+    return envelopes
+
+
+def _local(calls: int, rounds: int) -> None:
+    """The layer's own CPU per call on each side (``--local``, module docs)."""
+    from bench import tasks_embedded
+
+    native = Pynenc(config_values={"app_id": "overhead-native-local"})
+    native_echo = native.task(tasks_embedded.echo.func)
+    compat = make_tasks("overhead-compat-local", "memory://", None)
+    compat_app = compat.app.pynenc
+    for app in (native, compat_app):
+        _answered_at_once(app)
+    callers: dict[str, Callable[[int], Any]] = {
+        "native": lambda i: native_echo(i).result,
+        "compat": lambda i: compat.echo.delay(i).get(timeout=30),
+    }
+    runners = {
+        "native": (tasks_embedded.app, tasks_embedded.echo),
+        "compat": (compat_app, compat.echo.pynenc_task_for(compat_app)),
+    }
+    writers = {name: OutcomeWriter(app.orchestrator) for name, (app, _) in runners.items()}
+    figures: dict[str, dict[str, list[float]]] = {n: {"caller": [], "runner": []} for n in callers}
+    for round_no in range(rounds + 1):  # the first is a warm-up
+        order = list(callers) if round_no % 2 else list(reversed(callers))
+        for name in order:
+            app, task = runners[name]
+            envelopes = _claimed(app, task, calls)
+            start = time.thread_time()
+            for envelope in envelopes:
+                execute(app, envelope, "bench-compat", writers[name])
+            runner = (time.thread_time() - start) / calls * 1e6
+            start = time.thread_time()
+            for i in range(calls):
+                if callers[name](i) != i:
+                    raise AssertionError("wrong result")
+            caller = (time.thread_time() - start) / calls * 1e6
+            for pynenc_app in (app, native, compat_app):
+                pynenc_app.purge()
+            if round_no:
+                figures[name]["caller"].append(caller)
+                figures[name]["runner"].append(runner)
+    medians = {n: {k: statistics.median(v) for k, v in f.items()} for n, f in figures.items()}
+    print(f"the layer's own CPU, no server: {calls} calls x {rounds} rounds (medians, µs)")
+    print(f"  {'':8}{'caller/call':>12}{'runner/execute':>16}")
+    for name, values in medians.items():
+        print(f"  {name:8}{values['caller']:>12.1f}{values['runner']:>16.1f}")
+    added = {k: medians["compat"][k] - medians["native"][k] for k in ("caller", "runner")}
+    print(f"  the layer adds {added['caller']:.1f} µs per call to the caller and ", end="")
+    print(f"{added['runner']:.1f} µs per execution to the runner")
+
+
 def _runner(name: str, code: str, env: dict[str, str], workdir: Path) -> WorkerProcess:
     env = {**env, "PYNENC__RUNNER__THREADS": str(WORKER_THREADS)}
     worker = WorkerProcess(name, python_argv("-c", code), env, workdir)
@@ -99,7 +194,11 @@ def main() -> None:
     parser.add_argument("--py-spy", dest="py_spy", help="directory for py-spy's stacks")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--local", action="store_true", help="the layer's own CPU, no server")
     args = parser.parse_args()
+    if args.local:
+        _local(args.calls, args.rounds)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="bench-compat-"))
     with running_server("redis") as url:
         native_env = {
