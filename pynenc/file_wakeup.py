@@ -1,0 +1,343 @@
+"""Wake the processes that wait on a shared file (an SQLite database) when another changed it.
+
+SQLite has no cross-process signal. A process that waits for something to appear in a
+database file (the SQLite state backend's ``wait_final``, the ``sqlite://`` broker's
+consumers) **listens**: it binds one Unix datagram socket per file, named
+``<pid>-<random>``, in the directory ``<file>-wake/`` beside the file, and a daemon thread of
+its own reads it. A process that changed the file **sends**, after its commit, one datagram
+per topic to every socket in that directory: a topic (``"broker"``, ``"state:<app id>"``)
+and a list of ids (the invocations that ended), or ``None`` ("look again at everything").
+
+Why no wake-up is lost:
+
+- A waiter listens *before* it reads the file, and a writer lists the directory *after* its
+  commit: a waiter whose read missed the commit is in the writer's listing.
+- A datagram to a reader whose queue is full is dropped (``EAGAIN``; Linux queues
+  ``net.unix.max_dgram_qlen`` datagrams, 10 by default). The queue was full, so its reader
+  takes more than that many datagrams before it next blocks: when it does, it also hands
+  every topic ``None``, and the waiters read again.
+- Whatever else goes wrong (a writer of an older version, a send that fails), the waiters
+  of both users still re-read at a bounded interval: this only makes that interval long.
+
+A process killed without cleaning up leaves its socket file behind: sending to it is refused
+(``ECONNREFUSED``) and the sender removes it, and a process that starts listening first
+sweeps the directory the same way. A process that exits normally removes its own (at exit,
+and at the end of a ``multiprocessing`` child). A forked child closes the socket it inherited
+(it belongs to the parent) and listens anew if it waits.
+
+Linux only: elsewhere, or where no socket can be made (an unwritable directory, a file
+system without sockets), :meth:`FileWakeup.listen` returns ``False`` after one log line and
+the caller polls as before. Sending never raises.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import re
+import secrets
+import socket
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from multiprocessing import util as mp_util
+
+logger = logging.getLogger("pynenc.file_wakeup")
+
+#: Whether this platform can listen at all (elsewhere, waiters poll).
+SUPPORTED = sys.platform.startswith("linux") and hasattr(socket, "AF_UNIX")
+#: The directory of a file's sockets is the file's path with this suffix.
+SUFFIX = "-wake"
+#: Longest socket path ``bind``/``sendto`` take (``sun_path`` is 108 bytes with its NUL);
+#: a longer one is reached through ``/proc/self/fd/<directory fd>/<name>``.
+MAX_ADDRESS = 107
+#: A list of ids is split over datagrams of about this many bytes.
+DATAGRAM_BYTES = 4096
+_RECEIVE_BYTES = 1 << 20
+_NAME = re.compile(r"\d+-[0-9a-f]{8}")
+
+#: Called on the reader thread with the ids of a datagram, or ``None``: look at everything.
+Handler = Callable[[list[str] | None], None]
+
+
+def _queue_limit() -> int:
+    """How many datagrams a socket queues before a sender gets ``EAGAIN``."""
+    try:
+        with open("/proc/sys/net/unix/max_dgram_qlen") as file:
+            return max(1, int(file.read()))
+    except (OSError, ValueError):
+        return 10  # the kernel's default
+
+
+def encode(topic: str, items: Sequence[str] | None) -> list[bytes]:
+    """The datagrams that carry ``items`` (``None``: one "look again" datagram)."""
+    if items is None:
+        return [json.dumps([topic, None]).encode()]
+    datagrams: list[bytes] = []
+    chunk: list[str] = []
+    size = 0
+    for item in items:
+        if chunk and size + len(item) > DATAGRAM_BYTES:
+            datagrams.append(json.dumps([topic, chunk]).encode())
+            chunk, size = [], 0
+        chunk.append(item)
+        size += len(item) + 4
+    if chunk:
+        datagrams.append(json.dumps([topic, chunk]).encode())
+    return datagrams
+
+
+class FileWakeup:
+    """The wake-ups of one file, in this process: its listening socket and its sender."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.directory = path + SUFFIX
+        self._lock = threading.Lock()
+        self._handlers: dict[str, Handler] = {}
+        self._socket: socket.socket | None = None
+        self._sender: socket.socket | None = None
+        self._name: str | None = None  #: our socket's file name, while listening
+        self._unavailable = not SUPPORTED  #: listening failed here once: do not try again
+
+    @property
+    def listening(self) -> bool:
+        return self._socket is not None
+
+    def listen(self, topic: str, handler: Handler) -> bool:
+        """Have ``handler`` called for each datagram of ``topic`` other processes send;
+        ``False`` when this process cannot listen (the caller polls instead).
+
+        The first handler of a topic stays. Call it before reading what you wait for.
+        """
+        if topic in self._handlers:  # the fast path of every wait after the first
+            return self._socket is not None
+        with self._lock:
+            self._handlers.setdefault(topic, handler)
+            if self._socket is None and not self._unavailable:
+                self._start()
+            return self._socket is not None
+
+    def _start(self) -> None:
+        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            try:
+                with _Directory(self.directory) as directory:
+                    sock.bind(directory.address(name))
+            except BaseException:
+                sock.close()
+                raise
+        except OSError as exc:
+            self._unavailable = True
+            logger.warning(
+                "No wake-ups for %s in this process: cannot make a socket in %s (%s); "
+                "waiters poll the file instead",
+                self.path,
+                self.directory,
+                exc,
+            )
+            return
+        self._socket, self._name = sock, name
+        self._sweep()
+        threading.Thread(
+            target=self._read,
+            args=(sock, _queue_limit()),
+            name=f"pynenc-wakeup-{os.path.basename(self.path)}",
+            daemon=True,
+        ).start()
+        # multiprocessing children end with os._exit (no atexit): clean up there too
+        mp_util.Finalize(self, _close_in, args=(self, os.getpid()), exitpriority=0)
+
+    def _sweep(self) -> None:
+        """Remove the sockets of processes that died without removing theirs."""
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        try:
+            with _Directory(self.directory) as directory:
+                for name in directory.others(self._name):
+                    try:
+                        probe.connect(directory.address(name))  # sends nothing
+                    except ConnectionRefusedError:
+                        directory.remove(name)
+                    except OSError:
+                        continue
+        except OSError as exc:
+            logger.debug("Sweeping %s failed: %r", self.directory, exc)
+        finally:
+            probe.close()
+
+    def send(self, topic: str, items: Sequence[str] | None) -> None:
+        """Tell every other listening process ``items`` of ``topic`` (``None``: look again)."""
+        try:
+            with _Directory(self.directory) as directory:
+                names = directory.others(self._name)
+                if not names:
+                    return
+                sender = self._sender_socket()
+                datagrams = encode(topic, items)
+                for name in names:
+                    address = directory.address(name)
+                    try:
+                        for datagram in datagrams:
+                            sender.sendto(datagram, address)
+                    except BlockingIOError:
+                        pass  # its queue is full: its reader looks at everything (see _read)
+                    except ConnectionRefusedError:
+                        directory.remove(name)  # nobody reads it: its process died
+                    except FileNotFoundError:
+                        pass  # its process has just removed it
+                    except OSError as exc:
+                        logger.debug("Cannot wake %s in %s: %r", name, self.directory, exc)
+        except FileNotFoundError:
+            return  # no process ever listened on this file
+        except OSError as exc:
+            logger.debug("Cannot wake the listeners of %s: %r", self.path, exc)
+
+    def _sender_socket(self) -> socket.socket:
+        sender = self._sender
+        if sender is None:
+            sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            sender.setblocking(False)  # a full queue drops the datagram, never blocks us
+            self._sender = sender
+        return sender
+
+    def _read(self, sock: socket.socket, limit: int) -> None:
+        """The reader thread: hand each batch of datagrams to the topics' handlers."""
+        while True:
+            try:
+                received = [sock.recv(_RECEIVE_BYTES)]
+            except OSError:
+                return  # closed
+            if not received[0]:
+                return  # shut down by close()
+            while True:
+                try:
+                    received.append(sock.recv(_RECEIVE_BYTES, socket.MSG_DONTWAIT))
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    return
+            # more than `limit` taken before blocking again: the queue was full, and a
+            # datagram may have been dropped meanwhile
+            self._dispatch(received, lost=len(received) > limit)
+
+    def _dispatch(self, received: list[bytes], lost: bool) -> None:
+        batches: dict[str, list[str] | None] = dict.fromkeys(self._handlers) if lost else {}
+        for datagram in received:
+            try:
+                topic, items = json.loads(datagram)
+            except (ValueError, TypeError):
+                logger.debug("Ignored a malformed wake-up datagram in %s", self.directory)
+                continue
+            if topic not in self._handlers:
+                continue
+            batch = batches.get(topic, [])
+            if batch is None or items is None:
+                batches[topic] = None
+            elif isinstance(items, list):
+                batches[topic] = batch + [str(item) for item in items]
+        for topic, items in batches.items():
+            try:
+                self._handlers[topic](items)
+            except Exception:
+                logger.exception("A wake-up handler of %s failed", self.path)
+
+    def close(self) -> None:
+        """Stop listening: remove our socket, end the reader thread."""
+        with self._lock:
+            sock, name = self._socket, self._name
+            self._socket = self._name = None
+            self._handlers.clear()
+        if sock is None or name is None:
+            return
+        try:
+            with _Directory(self.directory) as directory:
+                directory.remove(name)
+        except OSError:
+            pass  # the directory is gone: nothing left to remove
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the reader thread's recv
+        sock.close()
+
+    def _forget_after_fork(self) -> None:
+        # In a forked child: the socket and its file belong to the parent.
+        for sock in (self._socket, self._sender):
+            if sock is not None:
+                sock.close()
+        self._socket = self._sender = self._name = None
+
+
+class _Directory:
+    """The socket directory, opened for one use: names, addresses and removal in it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def __enter__(self) -> _Directory:
+        # A path too long for a socket address is reached through an open descriptor.
+        if len(os.fsencode(self.path)) + 18 > MAX_ADDRESS:
+            self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+    def others(self, own: str | None) -> list[str]:
+        """The socket names in the directory, but ours."""
+        names = os.listdir(self.path if self.fd is None else self.fd)
+        return [name for name in names if name != own and _NAME.fullmatch(name)]
+
+    def address(self, name: str) -> str:
+        if self.fd is None:
+            return f"{self.path}/{name}"
+        return f"/proc/self/fd/{self.fd}/{name}"
+
+    def remove(self, name: str) -> None:
+        try:
+            if self.fd is None:
+                os.unlink(f"{self.path}/{name}")
+            else:
+                os.unlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            pass  # removed by another process meanwhile
+
+
+_channels: dict[str, FileWakeup] = {}
+_channels_lock = threading.Lock()
+
+
+def wakeup_of(path: str) -> FileWakeup:
+    """This process's wake-ups of the file at ``path`` (an absolute path)."""
+    channel = _channels.get(path)
+    if channel is None:
+        with _channels_lock:
+            channel = _channels.setdefault(path, FileWakeup(path))
+    return channel
+
+
+def _close_in(channel: FileWakeup, pid: int) -> None:
+    if os.getpid() == pid:
+        channel.close()
+
+
+def _close_all() -> None:
+    for channel in list(_channels.values()):
+        channel.close()
+
+
+def _after_fork_in_child() -> None:
+    global _channels_lock
+    _channels_lock = threading.Lock()  # may have been held by a thread that no longer exists
+    for channel in _channels.values():
+        channel._forget_after_fork()
+    _channels.clear()
+
+
+atexit.register(_close_all)
+os.register_at_fork(after_in_child=_after_fork_in_child)
