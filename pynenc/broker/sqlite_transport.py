@@ -8,14 +8,17 @@ once :mod:`pynenc.broker` is imported.
 What it adds to kombu's virtual base: the storage primitives (:mod:`.sqlite_store`), ack
 emulation that survives a killed consumer (rows stay until acked; see ``MessageStore``),
 priorities 0-9 (higher first, as in AMQP), batched publishing (one transaction per
-``Producer.batch()``), and waiting without kombu's fixed 1 s poll: a publish in this process
-wakes this process's consumers at once, and other processes are polled adaptively — every
-``polling_interval_min`` seconds while messages flow, backing off to ``polling_interval``
-when idle. An idle look costs one ``PRAGMA data_version`` (no lock, no table read).
+``Producer.batch()``), and waiting without kombu's fixed 1 s poll: a publish wakes the
+consumers of this process at once, and those of other processes through a socket beside the
+file (:mod:`pynenc.file_wakeup`, topic ``"broker"``). Between wake-ups a consumer looks
+again adaptively — every ``polling_interval_min`` seconds while messages flow, backing off
+when idle to ``polling_interval``, or to ``recheck_interval`` when it is woken by sockets
+(the safety net for a lost wake-up). An idle look costs one ``PRAGMA data_version`` (no
+lock, no table read).
 
 Transport options: ``polling_interval`` (0.02), ``polling_interval_min`` (0.0005),
-``visibility_timeout`` (300), ``ack_emulation`` (True), ``busy_timeout`` (30),
-``synchronous`` ("NORMAL"), ``restore_interval`` (1.0).
+``recheck_interval`` (1.0), ``visibility_timeout`` (300), ``ack_emulation`` (True),
+``busy_timeout`` (30), ``synchronous`` ("NORMAL"), ``restore_interval`` (1.0).
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from kombu.utils.json import dumps
 from pynenc.broker.guard import GuardedChannel, refuse_compression
 from pynenc.broker.sqlite_store import MessageStore, new_owner
 from pynenc.broker.wakeup import Wakeup
+from pynenc.file_wakeup import wakeup_of
 
+#: the topic of publishes among the datagrams of :mod:`pynenc.file_wakeup`
+TOPIC = "broker"
 _WAKEUPS: dict[str, Wakeup] = {}
 _WAKEUPS_LOCK = threading.Lock()
 
@@ -157,7 +163,9 @@ class Channel(GuardedChannel, virtual.Channel):  # type: ignore[misc]
         self._next_restore = 0.0
 
     def notify(self) -> None:
+        """Messages were made available: wake the consumers, here and in other processes."""
         self._wakeup.notify()
+        wakeup_of(self.path).send(TOPIC, None)
 
     # -- kombu's virtual primitives ------------------------------------------------------
 
@@ -246,6 +254,8 @@ class Transport(virtual.Transport):  # type: ignore[misc]
     driver_name = "sqlite"
     polling_interval = 0.02
     polling_interval_min = 0.0005
+    #: longest idle wait of a consumer that other processes wake (a lost wake-up's bound)
+    recheck_interval = 1.0
     connection_errors = (*virtual.Transport.connection_errors, sqlite3.OperationalError)
     implements = virtual.Transport.implements.extend(batch_publish=True)
 
@@ -255,7 +265,9 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         self.polling_interval_min = float(
             options.get("polling_interval_min", self.polling_interval_min)
         )
-        self._wakeup = wakeup_for(database_path(client.hostname))
+        self.recheck_interval = float(options.get("recheck_interval", self.recheck_interval))
+        self._path = database_path(client.hostname)
+        self._wakeup = wakeup_for(self._path)
         self._interval = self.polling_interval_min
         self._interrupts = self._wakeup.interrupts  #: the last interrupt seen
 
@@ -269,6 +281,8 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         """Deliver one message, waiting up to ``timeout`` s (``None``: forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         ceiling = float(self.polling_interval or self.polling_interval_min)
+        if self._listen():  # before the first look: no publish falls in between
+            ceiling = max(ceiling, self.recheck_interval)
         while True:
             seen = self._wakeup.snapshot()
             try:
@@ -291,3 +305,8 @@ class Transport(virtual.Transport):  # type: ignore[misc]
                 self._interval = self.polling_interval_min  # published in this process
             else:
                 self._interval = min(self._interval * 2, ceiling)
+
+    def _listen(self) -> bool:
+        """Be woken by other processes' publishes; ``False`` where this process cannot."""
+        path = self._path
+        return wakeup_of(path).listen(TOPIC, lambda _: wakeup_for(path).notify())
