@@ -10,10 +10,11 @@ emulation that survives a killed consumer (rows stay until acked; see ``MessageS
 priorities 0-9 (higher first, as in AMQP), batched publishing (one transaction per
 ``Producer.batch()``), and waiting without kombu's fixed 1 s poll: a publish wakes the
 consumers of this process at once, and those of other processes through a socket beside the
-file (:mod:`pynenc.file_wakeup`, topic ``"broker"``). Between wake-ups a consumer looks
-again adaptively — every ``polling_interval_min`` seconds while messages flow, backing off
-when idle to ``polling_interval``, or to ``recheck_interval`` when it is woken by sockets
-(the safety net for a lost wake-up). An idle look costs one ``PRAGMA data_version`` (no
+file (:mod:`pynenc.file_wakeup`, topic ``"broker"``); such a consumer looks again unwoken
+only every ``recheck_interval`` seconds, the bound of a lost wake-up. Where a process cannot
+listen (not Linux, no socket beside the file), its consumers poll other processes' publishes
+adaptively instead — every ``polling_interval_min`` seconds while messages flow, backing
+off to ``polling_interval`` when idle. An idle look costs one ``PRAGMA data_version`` (no
 lock, no table read).
 
 Transport options: ``polling_interval`` (0.02), ``polling_interval_min`` (0.0005),
@@ -281,8 +282,9 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         """Deliver one message, waiting up to ``timeout`` s (``None``: forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         ceiling = float(self.polling_interval or self.polling_interval_min)
-        if self._listen():  # before the first look: no publish falls in between
-            ceiling = max(ceiling, self.recheck_interval)
+        # Listening before the first look: no publish of another process falls in between,
+        # so there is nothing to poll for; the recheck only bounds a lost wake-up.
+        woken = self._listen()
         while True:
             seen = self._wakeup.snapshot()
             try:
@@ -292,7 +294,7 @@ class Transport(virtual.Transport):  # type: ignore[misc]
             else:
                 self._interval = self.polling_interval_min
                 return
-            wait = self._interval
+            wait = max(ceiling, self.recheck_interval) if woken else self._interval
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -302,7 +304,7 @@ class Transport(virtual.Transport):  # type: ignore[misc]
                 self._interrupts = self._wakeup.interrupts
                 raise TimeoutError()
             if self._wakeup.wait(seen, wait):
-                self._interval = self.polling_interval_min  # published in this process
+                self._interval = self.polling_interval_min  # woken by a publish
             else:
                 self._interval = min(self._interval * 2, ceiling)
 
