@@ -235,11 +235,11 @@ class FileWakeup:
                 continue
             if topic not in self._handlers:
                 continue
-            batch = batches.get(topic, [])
-            if batch is None or items is None:
+            batch = batches.setdefault(topic, [])
+            if items is None:
                 batches[topic] = None
-            elif isinstance(items, list):
-                batches[topic] = batch + [str(item) for item in items]
+            elif batch is not None and isinstance(items, list):
+                batch.extend(str(item) for item in items)
         for topic, items in batches.items():
             try:
                 self._handlers[topic](items)
@@ -340,4 +340,5 @@ def _after_fork_in_child() -> None:
 
 
 atexit.register(_close_all)
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # not on Windows, where nothing listens anyway
+    os.register_at_fork(after_in_child=_after_fork_in_child)

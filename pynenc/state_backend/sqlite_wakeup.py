@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from pynenc.file_wakeup import wakeup_of
 from pynenc.records import FINAL, InvocationRecord, InvocationStatus
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
+from pynenc.state_backend.base import StateBackend
 from pynenc.state_backend.sqlite_reads import READ_CHUNK
 
 if TYPE_CHECKING:
@@ -125,12 +126,18 @@ def _wait(
 def wait_final_many(
     backend: SqliteStateBackend, invocation_ids: Sequence[str], timeout: float | None
 ) -> bool:
-    """One batched status read, then wake-ups shrink the set (re-read on a recheck)."""
+    """One batched status read, then wake-ups shrink the set (re-read on a recheck).
+    Without wake-ups: :meth:`wait_final` of each id in turn, polling, as ever."""
+    if not _listen(backend):
+        return StateBackend.wait_final_many(backend, invocation_ids, timeout)
     ids = list(invocation_ids)
-    recheck = backend.recheck_interval if _listen(backend) else POLL_MAX
     with waiters_for(backend.path, backend.app_id).watch(*ids) as waiter:
         return wait_until_all_final(
-            lambda pending: _statuses(backend, pending), waiter, ids, timeout, recheck
+            lambda pending: _statuses(backend, pending),
+            waiter,
+            ids,
+            timeout,
+            backend.recheck_interval,
         )
 
 
