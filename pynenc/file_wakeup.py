@@ -4,14 +4,17 @@ SQLite has no cross-process signal. A process that waits for something to appear
 database file (the SQLite state backend's ``wait_final``, the ``sqlite://`` broker's
 consumers) **listens**: it binds one Unix datagram socket per file, named
 ``<pid>-<random>``, in the directory ``<file>-wake/`` beside the file, and a daemon thread of
-its own reads it. A process that changed the file **sends**, after its commit, one datagram
-per topic to every socket in that directory: a topic (``"broker"``, ``"state:<app id>"``)
-and a list of ids (the invocations that ended), or ``None`` ("look again at everything").
+its own reads it. While one of its threads waits, the process **arms** its socket: it sets
+the owner's execute bit of the socket file (a bit sockets do not use). A process that
+changed the file **sends**, after its commit, one datagram per topic to every armed socket
+in that directory: a topic (``"broker"``, ``"state:<app id>"``) and a list of ids (the
+invocations that ended), or ``None`` ("look again at everything"). A process that waits for
+nothing gets nothing: a busy consumer, a caller that is only publishing.
 
 Why no wake-up is lost:
 
-- A waiter listens *before* it reads the file, and a writer lists the directory *after* its
-  commit: a waiter whose read missed the commit is in the writer's listing.
+- A waiter arms its socket *before* it reads the file, and a writer looks at the sockets
+  *after* its commit: a waiter whose read missed the commit is armed in the writer's view.
 - A datagram to a reader whose queue is full is dropped (``EAGAIN``; Linux queues
   ``net.unix.max_dgram_qlen`` datagrams, 10 by default). The queue was full, so its reader
   takes more than that many datagrams before it next blocks: when it does, it also hands
@@ -40,9 +43,11 @@ import os
 import re
 import secrets
 import socket
+import stat
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing import util as mp_util
 
 logger = logging.getLogger("pynenc.file_wakeup")
@@ -54,6 +59,8 @@ SUFFIX = "-wake"
 #: Longest socket path ``bind``/``sendto`` take (``sun_path`` is 108 bytes with its NUL);
 #: a longer one is reached through ``/proc/self/fd/<directory fd>/<name>``.
 MAX_ADDRESS = 107
+#: The mode bit of a socket file that says "a thread of its process waits: wake it".
+ARMED = stat.S_IXUSR
 #: A list of ids is split over datagrams of about this many bytes.
 DATAGRAM_BYTES = 4096
 _RECEIVE_BYTES = 1 << 20
@@ -101,6 +108,8 @@ class FileWakeup:
         self._socket: socket.socket | None = None
         self._sender: socket.socket | None = None
         self._name: str | None = None  #: our socket's file name, while listening
+        self._mode = 0  #: our socket file's mode, disarmed
+        self._armed = 0  #: how many threads of this process wait (arm) now
         self._unavailable = not SUPPORTED  #: listening failed here once: do not try again
 
     @property
@@ -143,6 +152,12 @@ class FileWakeup:
             )
             return
         self._socket, self._name = sock, name
+        try:
+            with _Directory(self.directory) as directory:
+                self._mode = stat.S_IMODE(directory.stat(name).st_mode) & ~ARMED
+                self._chmod(directory, self._armed > 0)
+        except OSError as exc:  # a file system that keeps no modes: senders skip us
+            logger.debug("Cannot set the mode of %s/%s: %r", self.directory, name, exc)
         self._sweep()
         threading.Thread(
             target=self._read,
@@ -152,6 +167,40 @@ class FileWakeup:
         ).start()
         # multiprocessing children end with os._exit (no atexit): clean up there too
         mp_util.Finalize(self, _close_in, args=(self, os.getpid()), exitpriority=0)
+
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        """Have other processes' sends reach this process while inside (call :meth:`listen`
+        first, then read what you wait for inside the block)."""
+        self.arm()
+        try:
+            yield
+        finally:
+            self.disarm()
+
+    def arm(self) -> None:
+        """One more thread waits: senders send to this process from now on."""
+        self._count(1)
+
+    def disarm(self) -> None:
+        """A thread stopped waiting (once per :meth:`arm`)."""
+        self._count(-1)
+
+    def _count(self, delta: int) -> None:
+        with self._lock:  # two threads' mode changes never cross
+            was = self._armed > 0
+            self._armed += delta
+            if self._name is None or was == (self._armed > 0):
+                return
+            try:
+                with _Directory(self.directory) as directory:
+                    self._chmod(directory, not was)
+            except OSError as exc:
+                logger.debug("Cannot (dis)arm %s/%s: %r", self.directory, self._name, exc)
+
+    def _chmod(self, directory: _Directory, armed: bool) -> None:
+        assert self._name is not None
+        directory.chmod(self._name, self._mode | ARMED if armed else self._mode)
 
     def _sweep(self) -> None:
         """Remove the sockets of processes that died without removing theirs."""
@@ -171,16 +220,22 @@ class FileWakeup:
             probe.close()
 
     def send(self, topic: str, items: Sequence[str] | None) -> None:
-        """Tell every other listening process ``items`` of ``topic`` (``None``: look again)."""
+        """Tell every other armed process ``items`` of ``topic`` (``None``: look again)."""
         try:
             with _Directory(self.directory) as directory:
                 names = directory.others(self._name)
                 if not names:
                     return
-                sender = self._sender_socket()
-                datagrams = encode(topic, items)
+                datagrams: list[bytes] = []
                 for name in names:
+                    try:
+                        if not directory.stat(name).st_mode & ARMED:
+                            continue  # none of its threads waits
+                    except FileNotFoundError:
+                        continue  # its process has just removed it
                     address = directory.address(name)
+                    datagrams = datagrams or encode(topic, items)
+                    sender = self._sender_socket()
                     try:
                         for datagram in datagrams:
                             sender.sendto(datagram, address)
@@ -269,6 +324,7 @@ class FileWakeup:
             if sock is not None:
                 sock.close()
         self._socket = self._sender = self._name = None
+        self._armed = 0  # the parent's waiting threads do not exist here
 
 
 class _Directory:
@@ -292,6 +348,12 @@ class _Directory:
         """The socket names in the directory, but ours."""
         names = os.listdir(self.path if self.fd is None else self.fd)
         return [name for name in names if name != own and _NAME.fullmatch(name)]
+
+    def stat(self, name: str) -> os.stat_result:
+        return os.stat(name if self.fd is not None else f"{self.path}/{name}", dir_fd=self.fd)
+
+    def chmod(self, name: str, mode: int) -> None:
+        os.chmod(name if self.fd is not None else f"{self.path}/{name}", mode, dir_fd=self.fd)
 
     def address(self, name: str) -> str:
         if self.fd is None:

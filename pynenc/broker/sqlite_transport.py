@@ -282,31 +282,41 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         """Deliver one message, waiting up to ``timeout`` s (``None``: forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         ceiling = float(self.polling_interval or self.polling_interval_min)
-        # Listening before the first look: no publish of another process falls in between,
-        # so there is nothing to poll for; the recheck only bounds a lost wake-up.
+        # Woken by other processes: nothing to poll for (the recheck only bounds a lost
+        # wake-up). The socket is armed before the last look ahead of a wait, so a publish
+        # after that look wakes us, and only then: a busy consumer gets no datagrams.
         woken = self._listen()
-        while True:
-            seen = self._wakeup.snapshot()
-            try:
-                self.cycle.get(self._deliver, timeout=0)
-            except Empty:
-                pass
-            else:
-                self._interval = self.polling_interval_min
-                return
-            wait = max(ceiling, self.recheck_interval) if woken else self._interval
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+        armed = False
+        try:
+            while True:
+                seen = self._wakeup.snapshot()
+                try:
+                    self.cycle.get(self._deliver, timeout=0)
+                except Empty:
+                    pass
+                else:
+                    self._interval = self.polling_interval_min
+                    return
+                wait = max(ceiling, self.recheck_interval) if woken else self._interval
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError()
+                    wait = min(wait, remaining)
+                if self._wakeup.interrupts != self._interrupts:  # the broker's wake()
+                    self._interrupts = self._wakeup.interrupts
                     raise TimeoutError()
-                wait = min(wait, remaining)
-            if self._wakeup.interrupts != self._interrupts:  # the broker's wake(): stop waiting
-                self._interrupts = self._wakeup.interrupts
-                raise TimeoutError()
-            if self._wakeup.wait(seen, wait):
-                self._interval = self.polling_interval_min  # woken by a publish
-            else:
-                self._interval = min(self._interval * 2, ceiling)
+                if woken and not armed:
+                    wakeup_of(self._path).arm()
+                    armed = True
+                    continue  # look once more, armed
+                if self._wakeup.wait(seen, wait):
+                    self._interval = self.polling_interval_min  # woken by a publish
+                else:
+                    self._interval = min(self._interval * 2, ceiling)
+        finally:
+            if armed:
+                wakeup_of(self._path).disarm()
 
     def _listen(self) -> bool:
         """Be woken by other processes' publishes; ``False`` where this process cannot."""

@@ -3,11 +3,11 @@
 A committed final status wakes the waiters on that invocation: in this process at once
 (they return without reading the status again), in the other processes that wait on the
 same file and app through :mod:`pynenc.file_wakeup` (a datagram naming the ids that ended,
-after the commit). A waiter listens before its first read, so no final status falls
-between its read and its wait, and it still re-reads every ``recheck_interval`` (1 s) in
-case a wake-up was lost. Where this process cannot listen (not Linux, an unwritable
-directory: logged once), waiters poll instead: every ``POLL_FIRST`` seconds, doubling up to
-``POLL_MAX``.
+after the commit). A waiter arms its process's socket before its first read, so no final
+status falls between its read and its wait, and it still re-reads every
+``recheck_interval`` (1 s) in case a wake-up was lost. Where this process cannot listen
+(not Linux, an unwritable directory: logged once), waiters poll instead: every
+``POLL_FIRST`` seconds, doubling up to ``POLL_MAX``.
 """
 
 from __future__ import annotations
@@ -115,12 +115,15 @@ def _wait(
     timeout: float | None,
     read: Callable[[], InvocationStatus | None],
 ) -> bool:
-    woken = _listen(backend)
-    first, most = (
-        (backend.recheck_interval, backend.recheck_interval) if woken else (POLL_FIRST, POLL_MAX)
-    )
-    with waiters_for(backend.path, backend.app_id).watch(invocation_id) as waiter:
-        return wait_until_final(read, waiter, timeout, first, most)
+    waiters = waiters_for(backend.path, backend.app_id)
+    if not _listen(backend):
+        with waiters.watch(invocation_id) as waiter:
+            return wait_until_final(read, waiter, timeout, POLL_FIRST, POLL_MAX)
+    # Armed before the first read: a final status committed after the arm is sent to us,
+    # one committed before it is seen by that read.
+    with wakeup_of(backend.path).armed(), waiters.watch(invocation_id) as waiter:
+        recheck = backend.recheck_interval
+        return wait_until_final(read, waiter, timeout, recheck, recheck)
 
 
 def wait_final_many(
@@ -131,7 +134,8 @@ def wait_final_many(
     if not _listen(backend):
         return StateBackend.wait_final_many(backend, invocation_ids, timeout)
     ids = list(invocation_ids)
-    with waiters_for(backend.path, backend.app_id).watch(*ids) as waiter:
+    waiters = waiters_for(backend.path, backend.app_id)
+    with wakeup_of(backend.path).armed(), waiters.watch(*ids) as waiter:
         return wait_until_all_final(
             lambda pending: _statuses(backend, pending),
             waiter,

@@ -207,6 +207,7 @@ def test_a_reader_whose_queue_filled_up_looks_at_everything(tmp_path: Path) -> N
     channel = FileWakeup(path)
     try:
         assert channel.listen("t", handler)
+        channel.arm()  # as a waiting thread does
         first = SPAWN.Process(target=_send, args=(path, "t", [["first"]]))
         first.start()
         assert blocked.wait(60)
@@ -222,6 +223,32 @@ def test_a_reader_whose_queue_filled_up_looks_at_everything(tmp_path: Path) -> N
         release.set()
         channel.close()
         first.join(30)
+
+
+def test_a_process_that_waits_for_nothing_is_sent_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "file.db")
+    calls: list[list[str] | None] = []
+    second = threading.Event()
+
+    def handler(items: list[str] | None) -> None:
+        calls.append(items)
+        if items == ["armed"]:
+            second.set()
+
+    channel = FileWakeup(path)
+    try:
+        assert channel.listen("t", handler)
+        for items, armed in ((["idle"], False), (["armed"], True)):
+            if armed:
+                channel.arm()
+            sender = SPAWN.Process(target=_send, args=(path, "t", [items]))
+            sender.start()
+            sender.join(60)  # a datagram sent is queued before sendto returns
+            assert sender.exitcode == 0
+        assert second.wait(60)
+        assert calls == [["armed"]]  # the datagrams of one sender arrive in order
+    finally:
+        channel.close()
 
 
 def _consume_one(url: str, ready: Any, out: Any) -> None:
