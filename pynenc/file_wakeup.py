@@ -189,7 +189,7 @@ class FileWakeup:
     def _count(self, delta: int) -> None:
         with self._lock:  # two threads' mode changes never cross
             was = self._armed > 0
-            self._armed += delta
+            self._armed = max(0, self._armed + delta)  # a disarm in a child after a fork
             if self._name is None or was == (self._armed > 0):
                 return
             try:
