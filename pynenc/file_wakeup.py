@@ -46,6 +46,7 @@ import socket
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing import util as mp_util
@@ -59,6 +60,9 @@ SUFFIX = "-wake"
 #: Longest socket path ``bind``/``sendto`` take (``sun_path`` is 108 bytes with its NUL);
 #: a longer one is reached through ``/proc/self/fd/<directory fd>/<name>``.
 MAX_ADDRESS = 107
+#: How long after the socket directory's last change its listing is trusted (nanoseconds;
+#: well above the tick of the clock that stamps changes).
+STABLE_NS = 50_000_000
 #: The mode bit of a socket file that says "a thread of its process waits: wake it".
 ARMED = stat.S_IXUSR
 #: A list of ids is split over datagrams of about this many bytes.
@@ -110,6 +114,8 @@ class FileWakeup:
         self._name: str | None = None  #: our socket's file name, while listening
         self._mode = 0  #: our socket file's mode, disarmed
         self._armed = 0  #: how many threads of this process wait (arm) now
+        #: the directory's modification time, when it was listed, and the names then
+        self._cache: tuple[int, int, list[str]] | None = None
         self._unavailable = not SUPPORTED  #: listening failed here once: do not try again
 
     @property
@@ -223,7 +229,7 @@ class FileWakeup:
         """Tell every other armed process ``items`` of ``topic`` (``None``: look again)."""
         try:
             with _Directory(self.directory) as directory:
-                names = directory.others(self._name)
+                names = self._listing(directory)
                 if not names:
                     return
                 datagrams: list[bytes] = []
@@ -251,6 +257,22 @@ class FileWakeup:
             return  # no process ever listened on this file
         except OSError as exc:
             logger.debug("Cannot wake the listeners of %s: %r", self.path, exc)
+
+    def _listing(self, directory: _Directory) -> list[str]:
+        """The other sockets' names: listed again only when the directory changed.
+
+        A change sets the directory's modification time from a coarse clock (a tick of up to
+        a few ms). So a listing is trusted only when it was taken ``STABLE_NS`` after the
+        last change it saw: any later change then shows as a different time.
+        """
+        changed = directory.stat(".").st_mtime_ns
+        cached = self._cache
+        if cached is not None and cached[0] == changed and cached[1] - changed > STABLE_NS:
+            return cached[2]
+        now = time.time_ns()  # before listing: a change after `now` shows
+        names = directory.others(self._name)
+        self._cache = (changed, now, names)
+        return names
 
     def _sender_socket(self) -> socket.socket:
         sender = self._sender
@@ -350,6 +372,7 @@ class _Directory:
         return [name for name in names if name != own and _NAME.fullmatch(name)]
 
     def stat(self, name: str) -> os.stat_result:
+        """``name`` in the directory (``"."``: the directory itself)."""
         return os.stat(name if self.fd is not None else f"{self.path}/{name}", dir_fd=self.fd)
 
     def chmod(self, name: str, mode: int) -> None:

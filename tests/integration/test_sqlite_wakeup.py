@@ -251,6 +251,30 @@ def test_a_process_that_waits_for_nothing_is_sent_nothing(tmp_path: Path) -> Non
         channel.close()
 
 
+def _listen_armed(path: str, ready: Any, got: Any) -> None:
+    channel = wakeup_of(path)
+    assert channel.listen("t", lambda items: got.set())
+    channel.arm()
+    ready.set()
+    assert got.wait(60)
+
+
+def test_a_sender_that_listed_the_directory_before_sees_a_new_listener(tmp_path: Path) -> None:
+    path = str(tmp_path / "file.db")
+    os.makedirs(path + SUFFIX)
+    past = time.time() - 3600  # an old directory: the sender's listing of it is trusted
+    os.utime(path + SUFFIX, (past, past))
+    sender = FileWakeup(path)
+    sender.send("t", ["nobody listens yet"])  # lists the directory, and keeps the list
+    ready, got = SPAWN.Event(), SPAWN.Event()
+    child = SPAWN.Process(target=_listen_armed, args=(path, ready, got))
+    child.start()
+    assert ready.wait(60)
+    sender.send("t", ["a"])
+    child.join(60)
+    assert child.exitcode == 0, "the new listener was not sent the datagram"
+
+
 def _consume_one(url: str, ready: Any, out: Any) -> None:
     options = {"polling_interval_min": NEVER, "polling_interval": NEVER, "recheck_interval": NEVER}
     poll = sqlite_transport.Channel._poll
