@@ -144,6 +144,11 @@ class FileWakeup:
             try:
                 with _Directory(self.directory) as directory:
                     sock.bind(directory.address(name))
+                    try:
+                        self._mode = self._check_modes(directory, name)
+                    except OSError:
+                        directory.remove(name)
+                        raise
             except BaseException:
                 sock.close()
                 raise
@@ -158,12 +163,6 @@ class FileWakeup:
             )
             return
         self._socket, self._name = sock, name
-        try:
-            with _Directory(self.directory) as directory:
-                self._mode = stat.S_IMODE(directory.stat(name).st_mode) & ~ARMED
-                self._chmod(directory, self._armed > 0)
-        except OSError as exc:  # a file system that keeps no modes: senders skip us
-            logger.debug("Cannot set the mode of %s/%s: %r", self.directory, name, exc)
         self._sweep()
         threading.Thread(
             target=self._read,
@@ -173,6 +172,18 @@ class FileWakeup:
         ).start()
         # multiprocessing children end with os._exit (no atexit): clean up there too
         mp_util.Finalize(self, _close_in, args=(self, os.getpid()), exitpriority=0)
+
+    def _check_modes(self, directory: _Directory, name: str) -> int:
+        """The socket's mode, disarmed, once arming it showed (a file system that keeps no
+        modes would hide from senders a process that waits)."""
+        mode = stat.S_IMODE(directory.stat(name).st_mode) & ~ARMED
+        for armed in (True, False):
+            directory.chmod(name, mode | ARMED if armed else mode)
+            if bool(directory.stat(name).st_mode & ARMED) != armed:
+                raise OSError(f"its file system ignores the mode bits of {name}")
+        if self._armed > 0:
+            directory.chmod(name, mode | ARMED)
+        return mode
 
     @contextmanager
     def armed(self) -> Iterator[None]:
