@@ -40,7 +40,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import secrets
 import socket
 import stat
@@ -51,24 +50,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing import util as mp_util
 
+from pynenc.wake_directory import SocketDirectory, encode
+
 logger = logging.getLogger("pynenc.file_wakeup")
 
 #: Whether this platform can listen at all (elsewhere, waiters poll).
 SUPPORTED = sys.platform.startswith("linux") and hasattr(socket, "AF_UNIX")
 #: The directory of a file's sockets is the file's path with this suffix.
 SUFFIX = "-wake"
-#: Longest socket path ``bind``/``sendto`` take (``sun_path`` is 108 bytes with its NUL);
-#: a longer one is reached through ``/proc/self/fd/<directory fd>/<name>``.
-MAX_ADDRESS = 107
 #: How long after the socket directory's last change its listing is trusted (nanoseconds;
 #: well above the tick of the clock that stamps changes).
 STABLE_NS = 50_000_000
 #: The mode bit of a socket file that says "a thread of its process waits: wake it".
 ARMED = stat.S_IXUSR
-#: A list of ids is split over datagrams of about this many bytes.
-DATAGRAM_BYTES = 4096
 _RECEIVE_BYTES = 1 << 20
-_NAME = re.compile(r"\d+-[0-9a-f]{8}")
 
 #: Called on the reader thread with the ids of a datagram, or ``None``: look at everything.
 Handler = Callable[[list[str] | None], None]
@@ -81,24 +76,6 @@ def _queue_limit() -> int:
             return max(1, int(file.read()))
     except (OSError, ValueError):
         return 10  # the kernel's default
-
-
-def encode(topic: str, items: Sequence[str] | None) -> list[bytes]:
-    """The datagrams that carry ``items`` (``None``: one "look again" datagram)."""
-    if items is None:
-        return [json.dumps([topic, None]).encode()]
-    datagrams: list[bytes] = []
-    chunk: list[str] = []
-    size = 0
-    for item in items:
-        if chunk and size + len(item) > DATAGRAM_BYTES:
-            datagrams.append(json.dumps([topic, chunk]).encode())
-            chunk, size = [], 0
-        chunk.append(item)
-        size += len(item) + 4
-    if chunk:
-        datagrams.append(json.dumps([topic, chunk]).encode())
-    return datagrams
 
 
 class FileWakeup:
@@ -142,7 +119,7 @@ class FileWakeup:
             os.makedirs(self.directory, exist_ok=True)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
             try:
-                with _Directory(self.directory) as directory:
+                with SocketDirectory(self.directory) as directory:
                     sock.bind(directory.address(name))
                     try:
                         self._mode = self._check_modes(directory, name)
@@ -173,7 +150,7 @@ class FileWakeup:
         # multiprocessing children end with os._exit (no atexit): clean up there too
         mp_util.Finalize(self, _close_in, args=(self, os.getpid()), exitpriority=0)
 
-    def _check_modes(self, directory: _Directory, name: str) -> int:
+    def _check_modes(self, directory: SocketDirectory, name: str) -> int:
         """The socket's mode, disarmed, once arming it showed (a file system that keeps no
         modes would hide from senders a process that waits)."""
         mode = stat.S_IMODE(directory.stat(name).st_mode) & ~ARMED
@@ -210,12 +187,12 @@ class FileWakeup:
             if self._name is None or was == (self._armed > 0):
                 return
             try:
-                with _Directory(self.directory) as directory:
+                with SocketDirectory(self.directory) as directory:
                     self._chmod(directory, not was)
             except OSError as exc:
                 logger.debug("Cannot (dis)arm %s/%s: %r", self.directory, self._name, exc)
 
-    def _chmod(self, directory: _Directory, armed: bool) -> None:
+    def _chmod(self, directory: SocketDirectory, armed: bool) -> None:
         assert self._name is not None
         directory.chmod(self._name, self._mode | ARMED if armed else self._mode)
 
@@ -223,7 +200,7 @@ class FileWakeup:
         """Remove the sockets of processes that died without removing theirs."""
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         try:
-            with _Directory(self.directory) as directory:
+            with SocketDirectory(self.directory) as directory:
                 for name in directory.others(self._name):
                     try:
                         probe.connect(directory.address(name))  # sends nothing
@@ -239,7 +216,7 @@ class FileWakeup:
     def send(self, topic: str, items: Sequence[str] | None) -> None:
         """Tell every other armed process ``items`` of ``topic`` (``None``: look again)."""
         try:
-            with _Directory(self.directory) as directory:
+            with SocketDirectory(self.directory) as directory:
                 names = self._listing(directory)
                 if not names:
                     return
@@ -269,7 +246,7 @@ class FileWakeup:
         except OSError as exc:
             logger.debug("Cannot wake the listeners of %s: %r", self.path, exc)
 
-    def _listing(self, directory: _Directory) -> list[str]:
+    def _listing(self, directory: SocketDirectory) -> list[str]:
         """The other sockets' names: listed again only when the directory changed.
 
         A change sets the directory's modification time from a coarse clock (a tick of up to
@@ -343,7 +320,7 @@ class FileWakeup:
         if sock is None or name is None:
             return
         try:
-            with _Directory(self.directory) as directory:
+            with SocketDirectory(self.directory) as directory:
                 directory.remove(name)
         except OSError:
             pass  # the directory is gone: nothing left to remove
@@ -358,50 +335,6 @@ class FileWakeup:
                 sock.close()
         self._socket = self._sender = self._name = None
         self._armed = 0  # the parent's waiting threads do not exist here
-
-
-class _Directory:
-    """The socket directory, opened for one use: names, addresses and removal in it."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.fd: int | None = None
-
-    def __enter__(self) -> _Directory:
-        # A path too long for a socket address is reached through an open descriptor.
-        if len(os.fsencode(self.path)) + 18 > MAX_ADDRESS:
-            self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-
-    def others(self, own: str | None) -> list[str]:
-        """The socket names in the directory, but ours."""
-        names = os.listdir(self.path if self.fd is None else self.fd)
-        return [name for name in names if name != own and _NAME.fullmatch(name)]
-
-    def stat(self, name: str) -> os.stat_result:
-        """``name`` in the directory (``"."``: the directory itself)."""
-        return os.stat(name if self.fd is not None else f"{self.path}/{name}", dir_fd=self.fd)
-
-    def chmod(self, name: str, mode: int) -> None:
-        os.chmod(name if self.fd is not None else f"{self.path}/{name}", mode, dir_fd=self.fd)
-
-    def address(self, name: str) -> str:
-        if self.fd is None:
-            return f"{self.path}/{name}"
-        return f"/proc/self/fd/{self.fd}/{name}"
-
-    def remove(self, name: str) -> None:
-        try:
-            if self.fd is None:
-                os.unlink(f"{self.path}/{name}")
-            else:
-                os.unlink(name, dir_fd=self.fd)
-        except FileNotFoundError:
-            pass  # removed by another process meanwhile
 
 
 _channels: dict[str, FileWakeup] = {}
