@@ -3,8 +3,9 @@
 A committed final status wakes the waiters on that invocation: in this process at once
 (they return without reading the status again), in the other processes that wait on the
 same file and app through :mod:`pynenc.file_wakeup` (a datagram naming the ids that ended,
-after the commit). A waiter arms its process's socket before its first read, so no final
-status falls between its read and its wait, and it still re-reads every
+after the commit). A waiter that finds its invocation pending arms its process's socket and
+reads again before it waits, so no final status falls between its read and its wait, and
+it still re-reads every
 ``recheck_interval`` (1 s) in case a wake-up was lost. Where this process cannot listen
 (not Linux, an unwritable directory: logged once), waiters poll instead: every
 ``POLL_FIRST`` seconds, doubling up to ``POLL_MAX``.
@@ -119,8 +120,12 @@ def _wait(
     if not _listen(backend):
         with waiters.watch(invocation_id) as waiter:
             return wait_until_final(read, waiter, timeout, POLL_FIRST, POLL_MAX)
-    # Armed before the first read: a final status committed after the arm is sent to us,
-    # one committed before it is seen by that read.
+    # Found final (or gone) at once: no arming (two mode changes) for what needs no wait.
+    status = read()
+    if status is None or status in FINAL:
+        return status is not None
+    # Armed, then read again (inside wait_until_final): a final status committed after the
+    # arm is sent to us, one committed before it is seen by that read.
     with wakeup_of(backend.path).armed(), waiters.watch(invocation_id) as waiter:
         recheck = backend.recheck_interval
         return wait_until_final(read, waiter, timeout, recheck, recheck)
@@ -134,6 +139,9 @@ def wait_final_many(
     if not _listen(backend):
         return StateBackend.wait_final_many(backend, invocation_ids, timeout)
     ids = list(invocation_ids)
+    statuses = _statuses(backend, ids)
+    if all(status in FINAL for status in statuses) or None in statuses:
+        return None not in statuses  # nothing to wait for: no arming
     waiters = waiters_for(backend.path, backend.app_id)
     with wakeup_of(backend.path).armed(), waiters.watch(*ids) as waiter:
         return wait_until_all_final(

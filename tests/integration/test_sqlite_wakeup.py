@@ -60,14 +60,17 @@ def _finish(url: str, inv: str, go: Any, silent: bool) -> None:
 def _wait_after_first_read(
     backend: SqliteStateBackend, inv: str, go: Any, timeout: float
 ) -> tuple[S | None, S | None]:
-    """``wait_final_record`` that sets ``go`` after its first read; (first seen, final)."""
+    """``wait_final_record`` that sets ``go`` after its first read that is armed (the one
+    after which it waits; the first of all where it polls); (first seen, final)."""
     seen: list[S | None] = []
     get = backend.get
+    channel = wakeup_of(backend.path)
 
     def get_then_go(invocation_id: str) -> Any:
         found = get(invocation_id)
         seen.append(None if found is None else found.status)
-        go.set()
+        if channel._armed or not channel.listening:
+            go.set()
         return found
 
     backend.get = get_then_go  # type: ignore[method-assign]
