@@ -38,6 +38,7 @@ from pynenc.records import (
     encode_meta,
     fingerprint,
 )
+from pynenc.sqlite_checkpoint import offload as offload_checkpoints
 from pynenc.state_backend import (
     sqlite_limits,
     sqlite_logs,
@@ -125,6 +126,7 @@ class SqliteStateBackend(StateBackend):
             )
             # WAL + NORMAL survives a process crash; only an OS crash may lose the last commits
             conn.execute("PRAGMA synchronous = NORMAL")
+            offload_checkpoints(conn, self.path, self)
         except sqlite3.Error as exc:
             raise StateBackendUnavailableError(
                 f"Cannot open SQLite database {self.path}: {exc}"
