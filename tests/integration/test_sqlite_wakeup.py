@@ -2,8 +2,8 @@
 
 Real processes throughout. Where a test proves that a wake-up (not a re-read) ended a wait,
 the re-read interval is longer than the wait's timeout, and the other process acts only
-after the waiter's first read (a hook on that read sets the event the other process waits
-for): nothing but the wake-up can end the wait in time.
+after the waiter's last read before its wait (the first read made armed: a hook on it sets
+the event the other process waits for): nothing but the wake-up can end the wait in time.
 """
 
 from __future__ import annotations
