@@ -254,7 +254,7 @@ class KombuBroker:
         if local.confirmer is not None:
             # nothing counts as sent before the server confirmed it
             for message in pending:
-                self._publish_one(local, producer, message)
+                self._push_one(local, producer.channel, message)
                 local.confirmer.published()
             local.confirmer.wait()
             pending.clear()
@@ -268,7 +268,7 @@ class KombuBroker:
         sent = 0
         try:
             for message in pending:
-                self._publish_one(local, producer, message)
+                self._push_one(local, producer.channel, message)  # kombu's Producer: ~15 µs more
                 sent += 1
         finally:
             del pending[:sent]
@@ -292,7 +292,8 @@ class KombuBroker:
     def _push_one(self, local: _Publisher, channel: Any, message: list[Envelope]) -> None:
         """What :meth:`_publish_one` does, handed to the channel without kombu's
         ``Producer`` (what it adds for a plain text body on the default exchange is the
-        body's encoding and the persistent delivery mode): for a channel that captures."""
+        body's encoding and the persistent delivery mode): for a channel that captures,
+        and for every message not sent in a ``Producer.batch()``."""
         queue, body, priority, headers = self._wire(local, channel, message)
         raw = body if isinstance(body, bytes) else body.encode("utf-8")
         properties = {"delivery_mode": PERSISTENT}
