@@ -25,8 +25,14 @@ demo: setup
 	cd $(CELERY_DEMO) && for step in step*_*.py; do ../../$(BIN)/python $$step || exit 1; done
 	cd $(TRIGGERS_DEMO) && ../../$(BIN)/python main.py
 
+# Test processes (pytest-xdist): most tests wait on servers, runner processes and timers,
+# so more workers than cores pays off; each work unit (a file, a sub-package, an xdist_group)
+# runs whole on one worker (tests/parallel.py). Bytecode is written (whatever
+# PYTHONDONTWRITEBYTECODE says): every runner process the tests start imports from it.
+TEST_WORKERS ?= 4
+
 test: setup lint
-	$(BIN)/python -m pytest -q
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit

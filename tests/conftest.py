@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,19 @@ from pynenc import Pynenc
 from pynenc.testing import sync_mode
 from tests.apps import core
 
-pytest_plugins = ["tests.servers"]
+pytest_plugins = ["tests.servers", "tests.parallel"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def root_log_level_restored() -> Iterator[None]:
+    """The root logger's level put back after each test module: a real Celery worker
+    (``celery.contrib.testing.worker.start_worker``) sets it to ERROR for the whole process,
+    and the modules run after it in that process (any that xdist sends the same worker)
+    would miss the warnings their tests watch for."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
 
 
 @pytest.fixture

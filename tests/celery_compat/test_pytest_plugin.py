@@ -178,7 +178,7 @@ def test_a_prefork_worker_on_redis(pytester: pytest.Pytester, redis_server: Serv
 
     @pytest.fixture(scope="session")
     def celery_worker_parameters():
-        return {{"concurrency": 2}}
+        return {{"concurrency": 2, "ping_task_timeout": 60}}
     '''
     tests = """
     import os

@@ -350,7 +350,9 @@ def test_a_prefork_worker_process_reports_the_workers_node_name(redis_server: Se
     celery_app = _app("resultmeta-prefork", url, url)
     with setup_default_app(celery_app):  # not importable: its processes get it pickled
         celery_app.set_current()
-        with start_worker(celery_app, pool="prefork", concurrency=1) as started:
+        with start_worker(
+            celery_app, pool="prefork", concurrency=1, ping_task_timeout=60
+        ) as started:
             result = tasks.describe.delay("p")
             seen = result.get(timeout=60)
             failed = tasks.fail.delay("in a process")

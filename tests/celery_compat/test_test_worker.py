@@ -144,7 +144,7 @@ def test_a_prefork_test_worker_runs_tasks_in_processes_that_deny_joins(
     app = Celery("prefork", broker=url, backend=url, set_as_current=False)
     with setup_default_app(app):  # not importable: its processes get it pickled
         app.set_current()
-        with start_worker(app, pool="prefork", concurrency=2) as worker:
+        with start_worker(app, pool="prefork", concurrency=2, ping_task_timeout=60) as worker:
             info = tasks.process_info.delay().get(timeout=60)
             assert info["pid"] != os.getpid() and info["init"] == [worker.hostname]
             assert tasks.join_inside.delay().get(timeout=60).startswith("RuntimeError: Never")

@@ -147,6 +147,7 @@ def test_publish_retries_until_the_broker_is_back(
         f"redis://:secret@127.0.0.1:{free_port()}/0",
         f"amqp://guest:secret@127.0.0.1:{free_port()}//",
     ],
+    ids=["redis", "amqp"],  # the same ids in every xdist worker (the ports differ)
 )
 def test_publish_gives_up_naming_the_broker_and_queue(url: str) -> None:
     broker = KombuBroker(url, "giveup", publish_retries=1)

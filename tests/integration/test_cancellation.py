@@ -233,6 +233,6 @@ def test_cli_cancel_and_status(tmp_path: Path, request: pytest.FixtureRequest) -
     assert "cancelled   by pynenc cancel (" in shown.stdout and "from the CLI" in shown.stdout
     assert "InvocationCancelledError" in shown.stdout
     limited = _cli(dep, "status", overran.invocation_id)
-    assert "limits      timeout 1.5 s" in limited.stdout
+    assert f"limits      timeout {deadlines.HARD:g} s" in limited.stdout
     assert "TaskTimeoutError" in limited.stdout
     app.reset_components()

@@ -221,13 +221,19 @@ def test_a_release_wakes_a_waiter_at_once(app: Pynenc, stamps: Stamps) -> None:
     assert any(r.startswith("woken: a running slot") for r in reasons), reasons
 
 
-def test_rate_limit_spreads_starts(app: Pynenc, stamps: Stamps) -> None:
+def test_rate_limit_spreads_starts(
+    app: Pynenc, stamps: Stamps, request: pytest.FixtureRequest
+) -> None:
     begin = time.time()
     group = tasks.rated.parallelize([(stamps.file, str(i)) for i in range(20)])
     assert len(list(group.results)) == 20
     starts = sorted(at for _, at, _ in stamps.events())
     assert starts[-1] - begin >= 1.85  # 20 starts at 10/s: the last one 1.9 s after the first
-    assert max_in_window(starts, 1.0) <= 11  # 10 per second, one more for the jitter
+    # 10 per second, one more for the jitter; a ProcessRunner's task stamps its start in a
+    # child forked after the rate let it start: on a loaded machine, children started
+    # before a window (at most one per slot of the two runners) may stamp inside it
+    forked = 2 * SLOTS if request.node.callspec.params["deployed"][1] == "ProcessRunner" else 0
+    assert max_in_window(starts, 1.0) <= 11 + forked
 
 
 def max_in_window(starts: list[float], window: float) -> int:

@@ -251,8 +251,10 @@ def test_chain_last_result_links_back_to_every_step(
     steps = [result.parent.parent, result.parent, result]
     assert [step.id for step in steps] == [first, second, last]
     assert result.parent.parent.parent is None
-    assert [step.state for step in steps] == [states.SUCCESS] * 3
+    # Celery's worker sends a chain's next step before it stores the step's own result:
+    # an earlier step may still read PENDING when the last one is done, so wait for them
     assert [flavour.AsyncResult(i).get(timeout=WAIT) for i in (first, second)] == [3, 13]
+    assert [step.state for step in steps] == [states.SUCCESS] * 3
 
 
 def test_chain_steps_know_their_parent_and_root(tasks: ModuleType, canvas: ModuleType) -> None:
@@ -307,6 +309,9 @@ def test_an_error_callback_gets_the_failed_steps_place(
         "group": None,
         "group_index": None,
     }
+    # the first step's children are stored with its result, which Celery's worker stores
+    # after it sends the next step (that step may fail and call back first): wait for it
+    assert result.parent.get(timeout=WAIT) == 3
     assert result.parent.children == [result]  # listed: the step was sent
     assert result.children in (None, [])  # it failed: nothing after it was sent
 
