@@ -1,4 +1,4 @@
-"""``python -m bench``: measure pynenc, Celery and raw kombu side by side in one run.
+"""``python -m bench``: measure pynenc, Celery, dramatiq and raw kombu side by side in one run.
 
 Prints the ratios first, then absolute figures, and writes every figure to a JSON file
 (``bench/results/latest.json`` by default). See ``bench/README.md``.
@@ -46,6 +46,14 @@ DESCRIPTIONS = {
         "runner subprocess (python -c 'import "
         f"bench.tasks_compat as m; m.app.pynenc.runner.run()', runner.threads={WORKER_THREADS}"
         "), broker and state backend from the Celery app's broker_url/result_backend"
+    ),
+    "dramatiq": (
+        "worker subprocess: python -m dramatiq bench.tasks_dramatiq:setup --processes 1 "
+        f"--threads {WORKER_THREADS} (--worker-shutdown-timeout 5000); RedisBroker on redis, "
+        "RabbitmqBroker on rabbitmq; Results middleware with RedisBackend on the transport's "
+        "Redis (result TTL 1 h), GroupCallbacks (barrier in that Redis) for the chord, whose "
+        "body reads its members' results itself; chain: pipeline; other options at "
+        "dramatiq's defaults; caller in the bench process"
     ),
     "kombu": (
         "one publisher (bench process) and one consumer (subprocess on servers, thread on "

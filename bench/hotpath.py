@@ -1,15 +1,17 @@
 """A pynenc workload for profilers: call -> publish -> claim -> run -> store -> notify -> wake.
 
-``python -m bench.hotpath --transport embedded|redis --calls N [--py-spy DIR]`` runs ``N``
-tasks (``--mode roundtrip``: sequential ``direct_task`` calls; ``throughput``: batches of
-500 ``noop()`` then their results; ``chain``: chains of ``--size`` steps (100), each
-waited for; ``chord``: chords of ``--size`` no-op members (1000) and a body, each waited
-for) after a warm-up. With ``--py-spy DIR`` it attaches ``py-spy record`` to the caller
-(this process) and, on Redis, to the runner subprocess, for the measured part only, writes
-collapsed stacks to ``DIR/{caller,runner}.txt`` and prints the functions that cost most,
-in µs of CPU per task. On Redis it also prints the server's commands per task (``INFO
-commandstats``), and with ``--round-trips`` each process's round trips per task
-(``MONITOR``, :mod:`bench.redis_trips`; it slows the server, so the rate drops).
+``python -m bench.hotpath --transport embedded|redis|rabbitmq --calls N [--py-spy DIR]``
+runs ``N`` tasks (``--mode roundtrip``: sequential ``direct_task`` calls; ``throughput``:
+batches of 500 ``noop()`` then their results; ``chain``: chains of ``--size`` steps (100),
+each waited for; ``chord``: chords of ``--size`` no-op members (1000) and a body, each
+waited for) after a warm-up. With ``--py-spy DIR`` it attaches ``py-spy record`` to the caller
+(this process) and, on a server transport, to the runner subprocess, for the measured part
+only, writes collapsed stacks to ``DIR/{caller,runner}.txt`` and prints the functions that
+cost most, in µs of CPU per task. ``rabbitmq`` is RabbitMQ as the broker and Redis as the
+state backend (as in ``make bench``). On Redis (either transport) it also prints the
+server's commands per task (``INFO commandstats``), and with ``--round-trips`` each
+process's round trips per task (``MONITOR``, :mod:`bench.redis_trips`; it slows the server,
+so the rate drops).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from bench.sys_pynenc import RUNNER_CODE
 from pynenc import Pynenc, chain, chord
 
 BATCH = 500
+#: throughput mode: the caller thread's CPU seconds enqueueing and waiting for results
+CALLER_CPU: Counter[str] = Counter()
 #: steps of a chain and members of a chord, unless ``--size`` says otherwise
 SIZES = {"chain": 100, "chord": 1000}
 
@@ -60,9 +64,13 @@ def workload(tasks: Tasks, mode: str, calls: int, size: int) -> tuple[float, int
             tasks.echo_direct(i)
     elif mode == "throughput":
         for done in range(0, calls, BATCH):
+            before = time.thread_time()
             invocations = [tasks.noop() for _ in range(min(BATCH, calls - done))]
+            enqueued = time.thread_time()
             for invocation in invocations:
                 invocation.get_result(timeout=60)
+            CALLER_CPU["enqueue"] += enqueued - before
+            CALLER_CPU["wait"] += time.thread_time() - enqueued
     elif mode == "chain":
         for _ in range(max(1, calls // size)):
             steps = [tasks.inc.sig() for _ in range(size - 1)]
@@ -90,9 +98,16 @@ def embedded() -> Iterator[tuple[Tasks, list[int]]]:
 
 
 @contextlib.contextmanager
-def on_redis(url: str, logs: Path) -> Iterator[tuple[Tasks, list[int]]]:
+def on_servers(broker_url: str, state_url: str, logs: Path) -> Iterator[tuple[Tasks, list[int]]]:
+    """A runner subprocess on ``broker_url`` (Redis or AMQP) and the Redis ``state_url``."""
     app_id = f"hotpath-{uuid.uuid4().hex[:6]}"
-    app = Pynenc(config_values={"app_id": app_id, "broker_url": url, "state_backend_url": url})
+    app = Pynenc(
+        config_values={
+            "app_id": app_id,
+            "broker_url": broker_url,
+            "state_backend_url": state_url,
+        }
+    )
     m = tasks_pynenc
     echo_direct = app.direct_task(m.echo_direct.__inner_function__)
     tasks = Tasks(
@@ -104,8 +119,8 @@ def on_redis(url: str, logs: Path) -> Iterator[tuple[Tasks, list[int]]]:
     )
     env = {
         "PYNENC__APP_ID": app_id,
-        "PYNENC__BROKER_URL": url,
-        "PYNENC__STATE_BACKEND_URL": url,
+        "PYNENC__BROKER_URL": broker_url,
+        "PYNENC__STATE_BACKEND_URL": state_url,
         "PYNENC__RUNNER__THREADS": "8",
     }
     worker = WorkerProcess("hotpath-runner", python_argv("-c", RUNNER_CODE), env, logs)
@@ -164,6 +179,47 @@ def _short(frame: str) -> str:
     return f"{name} ({Path(where.rstrip(')').rpartition(':')[0]).name})" if where else frame
 
 
+def _proc_stats() -> dict[int, tuple[int, str, float]]:
+    """Every process: its parent, its name and the CPU seconds it used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+        except OSError:  # gone meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        stats[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+    return stats
+
+
+def cpu_by_role(runners: list[int], exclude: list[int]) -> Counter[str]:
+    """CPU seconds used so far by this process (``caller``), the runners' process trees
+    and each other child's tree (the servers, named by their busiest process:
+    ``redis-server``, ``beam.smp``); ``exclude``: children not to count (py-spy)."""
+    stats = _proc_stats()
+    me = os.getpid()
+    roles = {me: "caller", **{pid: "runner" for pid in runners}}
+    for pid, (parent, _, _) in stats.items():
+        if parent == me and pid not in roles and pid not in exclude:
+            roles[pid] = ""
+    used: Counter[int] = Counter()
+    busiest: dict[int, tuple[float, str]] = {}  # a server's tree: its busiest process
+    for pid, (_, name, seconds) in stats.items():
+        node = pid
+        while node > 1 and node not in roles:
+            node = stats.get(node, (0, "", 0.0))[0]
+        if node not in roles or (node == me and pid != me):
+            continue
+        used[node] += seconds
+        busiest[node] = max(busiest.get(node, (-1.0, name)), (seconds, name))
+    return Counter({roles[node] or busiest[node][1]: s for node, s in used.items()})
+
+
 def redis_command_counts(url: str) -> Counter[str]:
     import redis
 
@@ -177,7 +233,9 @@ def redis_command_counts(url: str) -> Counter[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.hotpath", description=__doc__)
-    parser.add_argument("--transport", choices=("embedded", "redis"), default="embedded")
+    parser.add_argument(
+        "--transport", choices=("embedded", "redis", "rabbitmq"), default="embedded"
+    )
     parser.add_argument(
         "--mode", choices=("roundtrip", "throughput", "chain", "chord"), default="roundtrip"
     )
@@ -196,12 +254,16 @@ def main() -> None:
     trips: list[str] = []
     with contextlib.ExitStack() as stack:
         url = None
-        if args.transport == "redis":
+        if args.transport in ("redis", "rabbitmq"):
             url = stack.enter_context(running_server("redis"))
-            tasks, pids = stack.enter_context(on_redis(url, logs))
+            broker = url
+            if args.transport == "rabbitmq":
+                broker = stack.enter_context(running_server("rabbitmq"))
+            tasks, pids = stack.enter_context(on_servers(broker, url, logs))
         else:
             tasks, pids = stack.enter_context(embedded())
         workload(tasks, args.mode, min(500, args.calls), size)  # warm-up
+        CALLER_CPU.clear()
         spies: dict[str, subprocess.Popen[bytes]] = {}
         out = Path(args.py_spy) if args.py_spy else None
         if out is not None:
@@ -210,11 +272,14 @@ def main() -> None:
                 spies[role] = start_py_spy(pid, out / f"{role}.txt", args.rate, args.gil)
             time.sleep(1.0)  # py-spy attaches asynchronously; let it start sampling
         before = redis_command_counts(url) if url else Counter()
+        spy_pids = [spy.pid for spy in spies.values()]
+        cpu_before = cpu_by_role(pids, spy_pids)
         with contextlib.ExitStack() as counting:
             counter = None
             if url and args.round_trips:
                 counter = counting.enter_context(TripCounter(url))
             seconds, done = workload(tasks, args.mode, args.calls, size)
+        cpu_used = cpu_by_role(pids, spy_pids) - cpu_before
         after = redis_command_counts(url) if url else Counter()
         if counter is not None:
             roles = {"caller": os.getpid(), **{f"runner{i}": p for i, p in enumerate(pids)}}
@@ -225,6 +290,13 @@ def main() -> None:
             spy.wait(30)
     print(f"{args.transport} {args.mode}: {done} tasks in {seconds:.2f} s ", end="")
     print(f"= {done / seconds:,.0f}/s, {seconds / done * 1e6:,.0f} µs/task wall")
+    print("CPU per task, by process (µs):", end="")
+    for role, seconds in sorted(cpu_used.items()):
+        print(f" {role} {seconds / done * 1e6:,.0f}", end="")
+    print(f"; total {sum(cpu_used.values()) / done * 1e6:,.0f}")
+    if CALLER_CPU:
+        parts = ", ".join(f"{k} {v / done * 1e6:,.0f}" for k, v in CALLER_CPU.items())
+        print(f"caller thread CPU per task (µs): {parts}")
     if url:
         delta = after - before
         per_task = sum(delta.values()) / done

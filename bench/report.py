@@ -85,13 +85,13 @@ class Report:
         self.records.append(Record(transport, system, scenario, round_no, "ok", metrics))
         hidden = ("tasks", "calls", "ours_cpu_pct", "steal_pct")
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if k not in hidden)
-        self.say(f"   round {round_no + 1} {scenario:<10} {system:<7} {shown}")
+        self.say(f"   round {round_no + 1} {scenario:<10} {system:<8} {shown}")
 
     def failed(
         self, transport: str, system: str, scenario: str, round_no: int, status: str, why: str
     ) -> None:
         self.records.append(Record(transport, system, scenario, round_no, status, detail=why))
-        self.say(f"   round {round_no + 1} {scenario:<10} {system:<7} {status}: {why}")
+        self.say(f"   round {round_no + 1} {scenario:<10} {system:<8} {status}: {why}")
 
     def unavailable(self, transport: str, system: str, reason: str, scenario: str = "*") -> None:
         """``system`` cannot run on ``transport`` (``scenario`` "*") or cannot run
@@ -131,7 +131,7 @@ class Report:
         for scenario, metric, label, higher in RATED:
             for transport in self.settings.transports:
                 mine = medians.get((transport, "pynenc", scenario), {}).get(metric)
-                for versus in ("celery", "kombu"):
+                for versus in _PEERS:
                     theirs = medians.get((transport, versus, scenario), {}).get(metric)
                     if mine and theirs:
                         ratio = mine / theirs if higher else theirs / mine
@@ -204,8 +204,7 @@ class Report:
     def _absolute_table(self) -> str:
         medians = self.medians()
         systems = ("pynenc", "celery", "kombu")
-        if "compat" in self.settings.systems:
-            systems += ("compat",)
+        systems += tuple(s for s in ("dramatiq", "compat") if s in self.settings.systems)
         rows: list[tuple[str, ...]] = [("transport", "scenario", "metric", *systems)]
         shown = [(s, m, label) for s, m, label, _ in RATED] + UNRATED
         shown.sort(key=lambda row: SCENARIOS.index(row[0]))  # stable: a scenario's rows together
@@ -239,12 +238,12 @@ class Report:
         medians = self.medians()
         lines = []
         for transport in self.settings.transports:
-            for system in ("pynenc", "celery", "compat"):
+            for system in ("pynenc", "celery", "dramatiq", "compat"):
                 step = medians.get((transport, system, "chain"), {}).get("ms_per_step")
                 call = medians.get((transport, system, "roundtrip"), {}).get("p50_ms")
                 if step and call:
                     lines.append(
-                        f"  {transport:<9} {system:<7} {_fmt(step)} ms per chain step = "
+                        f"  {transport:<9} {system:<8} {_fmt(step)} ms per chain step = "
                         f"{step / call:.2f} x its round trip p50 ({_fmt(call)} ms)"
                     )
         if not lines:
@@ -290,6 +289,8 @@ class Report:
 
 
 _SYNC_SYSTEMS = ("pynenc", "celery", "plain")
+#: the systems pynenc is rated against on every transport, in the ratio table's order
+_PEERS = ("celery", "dramatiq", "kombu")
 
 
 def _missing_line(record: Record) -> str:
@@ -317,12 +318,15 @@ def _ratio_table(ratios: list[dict[str, Any]], rounds: int) -> str:
     for item in ratios:
         key = (item["scenario"], item["metric"], item["transport"])
         cells[key][item["versus"]] = f"{item['times_better']:.2f}x"
+    # the dramatiq column only when dramatiq was compared: a run without it reads as before
+    peers = ["celery", *(["dramatiq"] if any("dramatiq" in by for by in cells.values()) else [])]
+    header = ["vs Celery", "vs dramatiq"][: len(peers)]
     rows: list[tuple[str, ...]] = [
-        ("scenario", "metric", "transport", "vs Celery", "vs raw kombu / plain call")
+        ("scenario", "metric", "transport", *header, "vs raw kombu / plain call")
     ]
     for (scenario, metric, transport), by in cells.items():
         other = by.get("kombu") or by.get("plain") or ""
-        rows.append((scenario, metric, transport, by.get("celery", ""), other))
+        rows.append((scenario, metric, transport, *(by.get(p, "") for p in peers), other))
     title = (
         f"RATIOS — how many times better pynenc is (rates: pynenc/other; latencies and µs: "
         f"other/pynenc; above 1x pynenc is ahead). Medians of {rounds} interleaved round(s)."

@@ -19,6 +19,7 @@ from bench.report import Report
 from bench.settings import DISTRIBUTED_SCENARIOS, SUPPORTED, Settings
 from bench.sys_celery import CelerySystem
 from bench.sys_compat import CompatSystem
+from bench.sys_dramatiq import DramatiqSystem
 from bench.sys_kombu import KombuSystem
 from bench.sys_pynenc import EmbeddedPynenc, SubprocessPynenc
 from bench.system import System, Transport
@@ -33,6 +34,8 @@ def make_system(name: str, transport: Transport, settings: Settings) -> System:
         return CelerySystem(transport, settings)
     if name == "compat":
         return CompatSystem(transport, settings)
+    if name == "dramatiq":
+        return DramatiqSystem(transport, settings)
     return KombuSystem(transport, settings)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SYSTEMS = ("pynenc", "celery", "kombu", "compat")
+SYSTEMS = ("pynenc", "celery", "kombu", "compat", "dramatiq")
 TRANSPORTS = ("embedded", "sqlite", "redis", "rabbitmq")
 SCENARIOS = ("throughput", "roundtrip", "parallel", "sync", "chord", "chain")
 #: what ``python -m bench`` measures when ``--scenarios`` is not given
@@ -18,15 +18,16 @@ SCENARIO_GROUPS: dict[str, tuple[str, ...]] = {"canvas": CANVAS_SCENARIOS}
 DISTRIBUTED_SCENARIOS = ("throughput", "roundtrip", "parallel", *CANVAS_SCENARIOS)
 
 #: which systems can run on which transport (pynenc alone has embedded and sqlite modes;
-#: ``compat`` is pynenc_celery_compat: Celery's calling API on a pynenc runner)
+#: ``compat`` is pynenc_celery_compat: Celery's calling API on a pynenc runner; dramatiq runs
+#: on its Redis and RabbitMQ brokers, with its Redis result backend)
 SUPPORTED: dict[str, tuple[str, ...]] = {
     "embedded": ("pynenc", "kombu"),
     "sqlite": ("pynenc", "kombu"),
-    "redis": ("pynenc", "celery", "kombu", "compat"),
-    "rabbitmq": ("pynenc", "celery", "kombu", "compat"),
+    "redis": ("pynenc", "celery", "kombu", "compat", "dramatiq"),
+    "rabbitmq": ("pynenc", "celery", "kombu", "compat", "dramatiq"),
 }
 
-#: worker slots of the pynenc runner and the Celery worker (threads in both)
+#: worker slots of the pynenc runner, the Celery worker and the dramatiq worker (threads)
 WORKER_THREADS = 8
 
 

@@ -10,14 +10,17 @@ from pynenc.arguments import Arguments
 from pynenc.conf.task_config import TASK_OPTION_NAMES
 from pynenc.exceptions import RetryError, TaskDefinitionError
 from pynenc.task import Task as PynencTask
-from pynenc_celery_compat import registry
+from pynenc_celery_compat import canvas_receive, registry
+from pynenc_celery_compat.canvas_receive import SKIPPED
 from pynenc_celery_compat.exceptions import (
     SoftTimeLimitExceeded,
     TaskRevokedError,
     TimeLimitExceeded,
 )
+from pynenc_celery_compat.message import call_arguments, message_args, positional_names
 from pynenc_celery_compat.serialization import pynenc_serializer
 from pynenc_celery_compat.time_limits import time_limits
+from pynenc_celery_compat.trace import run_on_runner
 
 _detached: Pynenc | None = None
 _detached_lock = threading.Lock()
@@ -81,6 +84,9 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
     ``TimeLimitExceeded`` or ``TaskRevokedError``.
     """
 
+    #: the signature last called through and its :func:`positional_names`
+    _plain_call: tuple[Any, tuple[str, ...] | None] | None = None
+
     soft_timeout_error = SoftTimeLimitExceeded
     timeout_error = TimeLimitExceeded
     cancelled_error = TaskRevokedError
@@ -141,10 +147,15 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
         :raises TypeError: the call does not fit the function (Celery's ``typing``); with
             ``typing=False`` the call is sent and fails on the runner instead, as in Celery.
         """
-        from pynenc_celery_compat.message import call_arguments
-
+        signature = self.signature
+        plain = self._plain_call
+        if plain is None or plain[0] is not signature:
+            plain = self._plain_call = (signature, positional_names(signature))
+        names = plain[1]
+        if names is not None and not kwargs and len(args) == len(names):
+            return Arguments(dict(zip(names, args, strict=True)))  # what bind would give
         try:
-            return call_arguments(self.signature, args, kwargs)
+            return call_arguments(signature, args, kwargs)
         except TypeError:
             if self.compat.typing is not False:
                 raise
@@ -155,8 +166,6 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
     ) -> tuple[Arguments, tuple[str, ...]]:
         """A canvas step's stored call: received values go before its own arguments, as
         in Celery (:mod:`pynenc_celery_compat.canvas_receive`)."""
-        from pynenc_celery_compat import canvas_receive
-
         return canvas_receive.bind_receiving(self, args, kwargs, receiving)
 
     def receive(
@@ -164,15 +173,9 @@ class CeleryTaskAdapter(PynencTask[Any, Any]):
     ) -> dict[str, Any]:
         """The call a released canvas step runs: what it received first (an error
         callback's as Celery's ``(request, exc, traceback)`` or ``(task_id,)``)."""
-        from pynenc_celery_compat import canvas_receive
-
         return canvas_receive.receive(self, kwargs, values, into)
 
     def run_function(self, arguments: Arguments) -> Any:
-        from pynenc_celery_compat.canvas_receive import SKIPPED
-        from pynenc_celery_compat.message import message_args
-        from pynenc_celery_compat.trace import run_on_runner
-
         if SKIPPED in arguments.kwargs:  # an error callback Celery would not call
             return None
 

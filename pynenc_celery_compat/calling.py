@@ -6,6 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from celery._state import _task_stack
 from kombu.exceptions import OperationalError
 
 from pynenc.call_options import CallOptions
@@ -140,11 +141,24 @@ def send(
         invocation=invocation,
         ignored=bool(ignored),
     )
-    if options.get("add_to_parent", True):  # Celery's trail: the caller's request.children
-        parent = app.current_worker_task
+    if options.get("add_to_parent", True) and _any_task_running():
+        parent = app.current_worker_task  # Celery's trail: the caller's request.children
         if parent is not None:
             parent.add_trail(result)
     return result
+
+
+#: the per-thread storage of Celery's stack of running tasks (``None``: a stack of another
+#: kind, e.g. with ``USE_FAST_LOCALS``), to skip Celery's lookup of the running task when no
+#: thread of this process runs one (a web process calling tasks)
+_TASK_STACKS: dict[Any, Any] | None = getattr(
+    getattr(_task_stack, "_local", None), "__storage__", None
+)
+
+
+def _any_task_running() -> bool:
+    """Whether a thread of this process may run a task (``False``: surely none does)."""
+    return _TASK_STACKS is None or bool(_TASK_STACKS)
 
 
 #: whether pynenc carries per-call headers to the running task (``invocation.headers``)
@@ -152,6 +166,8 @@ _CARRIES_HEADERS = "headers" in {field.name for field in dataclasses.fields(Call
 
 
 def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> CallOptions | None:
+    if not options and task_id is None:  # a plain delay(): nothing to carry
+        return None
     countdown = options.get("countdown")
     eta = options.get("eta")
     expires = options.get("expires")

@@ -25,6 +25,17 @@ NARGS = "__celery_nargs__"
 _P = inspect.Parameter
 
 
+def positional_names(signature: inspect.Signature) -> tuple[str, ...] | None:
+    """The parameter names when every parameter can be given by position and nothing else
+    (no ``*args``, ``**kwargs`` or keyword-only ones): a call passing exactly that many
+    positional arguments binds them in order, which :func:`call_arguments`' callers may do
+    without ``Signature.bind``. ``None`` otherwise."""
+    parameters = signature.parameters.values()
+    if all(p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD) for p in parameters):
+        return tuple(signature.parameters)
+    return None
+
+
 def call_arguments(
     signature: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> Arguments:
@@ -32,7 +43,7 @@ def call_arguments(
     (Celery's ``typing``)."""
     named = dict(signature.bind(*args, **kwargs).arguments)
     parameters = signature.parameters
-    if any(
+    if kwargs and any(
         name in parameters and parameters[name].kind is _P.POSITIONAL_OR_KEYWORD for name in kwargs
     ):
         named[NARGS] = len(args)
@@ -70,4 +81,4 @@ def message_args(
     return args, kwargs
 
 
-__all__ = ["NARGS", "call_arguments", "message_args"]
+__all__ = ["NARGS", "call_arguments", "message_args", "positional_names"]

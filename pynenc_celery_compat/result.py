@@ -176,7 +176,9 @@ class AsyncResult(result_meta.ResultMeta, celery_result.AsyncResult):  # type: i
         return read_progress(self._pynenc.state_backend, self.id)
 
     def _outcome(self, record: InvocationRecord, raise_it: bool) -> Any:
-        invocation = DistributedInvocation.from_record(self._pynenc, record)
+        invocation = self._invocation  # a call's own result holds its invocation
+        if not isinstance(invocation, DistributedInvocation) or invocation.app is not self._pynenc:
+            invocation = DistributedInvocation.from_record(self._pynenc, record)
         try:
             return invocation._outcome(record)
         except BaseException as exc:  # the task's own exception, rebuilt
@@ -350,6 +352,9 @@ class AsyncResult(result_meta.ResultMeta, celery_result.AsyncResult):  # type: i
 def _seconds(timeout: Any) -> float:
     """``get(timeout=)`` as Celery reads it: a negative wait does not wait (a finished
     result is returned, else ``TimeoutError``); not a number is a ``TypeError``."""
+    cls = type(timeout)
+    if cls is int or (cls is float and timeout == timeout):  # the usual: a plain number
+        return max(0.0, float(timeout))
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or math.isnan(timeout):
         raise TypeError(
             f"AsyncResult.get(timeout={timeout!r}): timeout must be a number of seconds, "

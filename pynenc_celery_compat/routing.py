@@ -31,6 +31,8 @@ from celery.utils.collections import ConfigurationView
 
 from pynenc.exceptions import ConfigError
 from pynenc_celery_compat import registry
+from pynenc_celery_compat.conf_reads import lookup as _lookup
+from pynenc_celery_compat.conf_reads import spellings as _keys
 
 #: the Celery setting (Django with ``namespace="CELERY"``: ``CELERY_PYNENC_CELERY_TASKS``)
 SETTING = "pynenc_celery_tasks"
@@ -38,7 +40,6 @@ SETTING = "pynenc_celery_tasks"
 ENV_VAR = "PYNENC_CELERY_TASKS"
 
 _ATTRIBUTE = "_pynenc_compat_routing"
-_MISSING: Any = object()
 _UNREAD: Any = object()
 _env: Any = _UNREAD
 
@@ -126,20 +127,6 @@ def setting(conf: Any, name: str) -> Any:
     if not isinstance(conf, ConfigurationView):
         return conf.get(name)
     return _lookup(conf.maps, _keys(conf, name))
-
-
-def _keys(conf: Any, name: str) -> tuple[str, ...]:
-    """The spellings Celery looks ``name`` up under, each once, in Celery's order."""
-    return tuple(dict.fromkeys(conf._key(key) for key in conf._to_keys(name)))
-
-
-def _lookup(maps: list[Any], keys: tuple[str, ...]) -> Any:
-    for mapping in maps:
-        for key in keys:
-            value = mapping.get(key, _MISSING)
-            if value is not _MISSING:
-                return value
-    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,17 @@ JSON cannot carry (a set, an object) is refused when the call is made. The seria
 ``celery-json`` does exactly that (it *is* kombu's JSON), so code written against a Celery
 worker gets the values it was written for. Compat apps use it when ``task_serializer`` is
 ``json`` (see :func:`pynenc_celery_compat.config.pynenc_config_values`).
+
+Every call goes through here twice on each side (arguments and result), so both directions
+skip what costs without changing the text or the values: the encoder is kombu's, built once
+rather than per value, and text that cannot hold one of kombu's tagged objects (no
+``__type__`` in it, no ``\\u`` escape that could spell it) is decoded without the object
+hook, which would return each of its dicts unchanged anyway.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kombu.utils import json as kombu_json
@@ -21,6 +28,35 @@ from pynenc.serializer import register_serializer
 #: the pynenc serializer name of Celery's JSON
 CELERY_JSON = "celery-json"
 
+#: kombu's functions as imported: while they are still in place, ``dumps``' encoder (which
+#: it builds, with these defaults, on every call) is built once, and ``loads`` is skipped
+#: for text without a tagged object (replaced by the application: its own are called)
+_KOMBU_DUMPS = kombu_json.dumps
+_KOMBU_LOADS = kombu_json.loads
+_ENCODER = kombu_json.JSONEncoder()
+
+
+def _encode(obj: Any) -> str:
+    if kombu_json.dumps is _KOMBU_DUMPS:
+        if type(obj) is int:
+            return int.__repr__(obj)  # the encoder's own text for an int
+        if obj is None:
+            return "null"
+        text: str = _ENCODER.encode(obj)
+        return text
+    return str(kombu_json.dumps(obj))
+
+
+def _decode(data: Any) -> Any:
+    if (
+        type(data) is str
+        and "__type__" not in data
+        and "\\u" not in data
+        and kombu_json.loads is _KOMBU_LOADS
+    ):
+        return json.loads(data)  # what kombu's object hook would give: no dict is tagged
+    return kombu_json.loads(data)
+
 
 class CeleryJsonSerializer:
     """kombu's JSON as a pynenc serializer (what Celery's ``json`` serializer does)."""
@@ -30,7 +66,7 @@ class CeleryJsonSerializer:
 
     def dumps(self, obj: Any) -> str:
         try:
-            return str(kombu_json.dumps(obj))
+            return _encode(obj)
         except (TypeError, ValueError) as exc:
             raise SerializationError(
                 f"{type(obj).__qualname__} cannot be sent as JSON, as Celery's json "
@@ -39,7 +75,7 @@ class CeleryJsonSerializer:
 
     def loads(self, data: str) -> Any:
         try:
-            return kombu_json.loads(data)
+            return _decode(data)
         except ValueError as exc:
             raise SerializationError(f"not Celery JSON text: {exc}") from exc
 

@@ -35,6 +35,7 @@ from celery.utils.threads import LocalStack
 from pynenc_celery_compat import (
     calling,
     checks,
+    conf_reads,
     publish,
     registry,
     replacing,
@@ -115,7 +116,7 @@ class Task(celery_task.Task):  # type: ignore[misc]
         the in-process runner too: :mod:`pynenc_celery_compat.eager`).
         """
         app = self._get_app()
-        eager = app.conf.task_always_eager
+        eager = conf_reads.read(app, "task_always_eager")  # app.conf's value, read cheaply
         if isinstance(eager, str) and eager:  # "" reads false, as meant
             raise ImproperlyConfigured(
                 f"the setting task_always_eager (CELERY_TASK_ALWAYS_EAGER) is the string "

@@ -146,7 +146,8 @@ _NO_AFTER_RETURN = frozenset({states.RETRY, states.IGNORED, states.REJECTED, sta
 def run_on_runner(task: Any, invocation: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     """Run ``task`` for ``invocation`` with Celery's worker semantics (module docs)."""
     task_id = invocation.invocation_id
-    task.request_stack.push(RunnerRequest(request_fields(task, invocation, args, kwargs)))
+    request = RunnerRequest(request_fields(task, invocation, args, kwargs))
+    task.request_stack.push(request)
     _task_stack.push(task)
     state = states.SUCCESS
     retval: Any = None
@@ -222,7 +223,7 @@ def run_on_runner(task: Any, invocation: Any, args: Sequence[Any], kwargs: dict[
             retval=retval,
             state=state,
         )
-        _keep_children(task, invocation)
+        _keep_children(request, invocation)
         _task_stack.pop()
         task.pop_request()
 
@@ -240,18 +241,27 @@ def _after_success(
         logger.exception("on_success of %s[%s] raised", task.name, task_id)
 
 
-def _keep_children(task: Any, invocation: Any) -> None:
-    children = task.request.__dict__.get("_children")  # set only if the task made calls
+def _keep_children(request: RunnerRequest, invocation: Any) -> None:
+    children = request.__dict__.get("_children")  # set only if the task made calls
     if children:
         backend = invocation.task.app.state_backend
         outcomes.store_children(backend, invocation.invocation_id, children)
+
+
+#: per task class, whether it defines its own ``__call__`` (Celery's tracer decides it once
+#: per task too, when the worker builds the task's tracer)
+_CUSTOM_CALL: dict[type, bool] = {}
 
 
 def body(task: Any) -> Any:
     """What a worker calls, as Celery's tracer decides: the task itself when its class
     defines ``__call__`` (a ``base=`` class wrapping every run, e.g. in an app context;
     see :class:`~pynenc_celery_compat.task.RunnerCall`), else ``run``."""
-    return task if task_has_custom(task, "__call__") else task.run
+    cls = type(task)
+    custom = _CUSTOM_CALL.get(cls)
+    if custom is None:
+        custom = _CUSTOM_CALL[cls] = bool(task_has_custom(task, "__call__"))
+    return task if custom else task.run
 
 
 def _send(signal: Any, **payload: Any) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import kombu
@@ -64,6 +65,13 @@ class Delivery:
     def ack(self) -> None:
         self._consumer.settle(self, "ack")
 
+    @staticmethod
+    def ack_all(deliveries: Sequence[Delivery]) -> None:
+        """Ack ``deliveries`` (of one consumer), with one frame where the transport and
+        the order of the deliveries allow it (see :meth:`BrokerConsumer.ack_many`)."""
+        if deliveries:
+            deliveries[0]._consumer.ack_many(deliveries)
+
     def reject(self) -> None:
         """Dead-letter the message: ``<app_id>.<queue>.dead`` holds it for inspection."""
         self._consumer.settle(self, "reject")
@@ -93,6 +101,9 @@ class BrokerConsumer:
         self._lost_at: float | None = None
         self._failing = False  #: the last receive raised an unexpected error
         self._interrupts = MEMORY_WAKEUP.interrupts  #: memory://: the last interrupt seen
+        #: AMQP: the delivery tags received on this connection and not settled yet, so that
+        #: one ``multiple`` ack settles a batch only when it is exactly the oldest of them
+        self._unsettled: set[int] | None = set() if broker.info.multiple_acks else None
         try:
             self._open()
         except broker.errors as exc:
@@ -150,6 +161,8 @@ class BrokerConsumer:
         if self._lost_at is None:
             self._lost_at = time.monotonic()
         self._buffer.clear()  # unacked on a dead channel: the broker redelivers them
+        if self._unsettled is not None:
+            self._unsettled.clear()
         self.generation += 1
         if self._conn is not None:
             self.broker.forget(self._conn)
@@ -187,6 +200,8 @@ class BrokerConsumer:
     # -- receiving -------------------------------------------------------------------------
 
     def _on_message(self, message: Any) -> None:
+        if self._unsettled is not None:
+            self._unsettled.add(message.delivery_tag)
         self._buffer.append(Delivery(message, self, self.generation))
 
     def get(self, limit: int, timeout: float) -> list[Delivery]:
@@ -216,6 +231,12 @@ class BrokerConsumer:
             self._backoff.reset()
         return [self._buffer.popleft() for _ in range(min(limit, len(self._buffer)))]
 
+    @property
+    def waiting(self) -> int:
+        """Deliveries received and buffered, not handed out yet: more than a runner's free
+        slots tells it that work is queueing up (see :class:`pynenc.runner.intake.Intake`)."""
+        return len(self._buffer)
+
     def _fill(self, limit: int, deadline: float) -> None:
         assert self._conn is not None
         if not self._buffer:
@@ -223,7 +244,8 @@ class BrokerConsumer:
                 self._conn.drain_events(timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 return  # nothing arrived in time
-        self._drain_ready(limit)
+        # everything already received, within the prefetch: how much waits is then known
+        self._drain_ready(max(limit, self.prefetch))
 
     def _drain_ready(self, limit: int) -> bool:
         """Take what is there without waiting, up to ``limit`` buffered; ``True`` if any."""
@@ -242,7 +264,7 @@ class BrokerConsumer:
         # on the process-wide publish counter in between (see wakeup.py).
         while True:
             seen = MEMORY_WAKEUP.snapshot()
-            if self._drain_ready(limit) or self._buffer:
+            if self._drain_ready(max(limit, self.prefetch)) or self._buffer:
                 return
             if MEMORY_WAKEUP.interrupts != self._interrupts:  # broker.wake(): return now
                 self._interrupts = MEMORY_WAKEUP.interrupts
@@ -254,11 +276,22 @@ class BrokerConsumer:
     # -- settling --------------------------------------------------------------------------
 
     def settle(self, delivery: Delivery, how: str) -> None:
-        """Ack, reject or requeue ``delivery`` (see :class:`Delivery`)."""
+        """Ack, reject or requeue ``delivery`` (see :class:`Delivery`); once settled, a
+        delivery is not settled again."""
         if delivery._generation != self.generation or self._conn is None:
             logger.debug("Not settling a message of a lost connection; it will be redelivered")
             return
         message = delivery.message
+        unsettled = self._unsettled
+        if message.acknowledged or (
+            unsettled is not None and message.delivery_tag not in unsettled
+        ):
+            # settled already (on AMQP maybe by a multiple ack, which leaves the message's
+            # own state alone): kombu would raise, and AMQP close the channel
+            logger.debug("Not settling a message twice (delivery tag %s)", message.delivery_tag)
+            return
+        if unsettled is not None:
+            unsettled.discard(message.delivery_tag)
         try:
             if how == "ack":
                 message.ack()
@@ -280,6 +313,27 @@ class BrokerConsumer:
                 message.ack()
         except self.broker.errors as exc:
             self._lost(exc)
+
+    def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Ack ``deliveries``. On AMQP, when they are the oldest deliveries not settled yet
+        (a runner settles in the order it received, so a claimed batch is), one ack with
+        the ``multiple`` flag settles them all: one frame to send and for the server to
+        handle instead of one per message. Otherwise each is acked on its own."""
+        unsettled = self._unsettled
+        live = [d for d in deliveries if d._generation == self.generation]
+        if unsettled is not None and len(live) > 1 and self._conn is not None:
+            tags = {d.message.delivery_tag for d in live}
+            top = max(tags)
+            if tags <= unsettled and all(tag in tags for tag in unsettled if tag <= top):
+                last = next(d for d in live if d.message.delivery_tag == top)
+                unsettled -= tags
+                try:
+                    last.message.ack(multiple=True)
+                except self.broker.errors as exc:
+                    self._lost(exc)
+                return
+        for delivery in deliveries:
+            self.settle(delivery, "ack")
 
     def _dead_letter(self, delivery: Delivery) -> None:
         message = delivery.message

@@ -23,6 +23,8 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
+from pynenc.sqlite_checkpoint import offload as offload_checkpoints
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pynenc_messages (
     id INTEGER PRIMARY KEY,
@@ -86,6 +88,7 @@ class MessageStore:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
+        offload_checkpoints(self._db, path, self)
         self._db.executescript(SCHEMA)
         self._sql: dict[tuple[int, bool], str] = {}
         # Commits of this connection don't move its own data_version: count the ones that

@@ -8,14 +8,18 @@ once :mod:`pynenc.broker` is imported.
 What it adds to kombu's virtual base: the storage primitives (:mod:`.sqlite_store`), ack
 emulation that survives a killed consumer (rows stay until acked; see ``MessageStore``),
 priorities 0-9 (higher first, as in AMQP), batched publishing (one transaction per
-``Producer.batch()``), and waiting without kombu's fixed 1 s poll: a publish in this process
-wakes this process's consumers at once, and other processes are polled adaptively — every
-``polling_interval_min`` seconds while messages flow, backing off to ``polling_interval``
-when idle. An idle look costs one ``PRAGMA data_version`` (no lock, no table read).
+``Producer.batch()``), and waiting without kombu's fixed 1 s poll: a publish wakes the
+consumers of this process at once, and those of other processes through a socket beside the
+file (:mod:`pynenc.file_wakeup`, topic ``"broker"``); such a consumer looks again unwoken
+only every ``recheck_interval`` seconds, the bound of a lost wake-up. Where a process cannot
+listen (not Linux, no socket beside the file), its consumers poll other processes' publishes
+adaptively instead — every ``polling_interval_min`` seconds while messages flow, backing
+off to ``polling_interval`` when idle. An idle look costs one ``PRAGMA data_version`` (no
+lock, no table read).
 
 Transport options: ``polling_interval`` (0.02), ``polling_interval_min`` (0.0005),
-``visibility_timeout`` (300), ``ack_emulation`` (True), ``busy_timeout`` (30),
-``synchronous`` ("NORMAL"), ``restore_interval`` (1.0).
+``recheck_interval`` (1.0), ``visibility_timeout`` (300), ``ack_emulation`` (True),
+``busy_timeout`` (30), ``synchronous`` ("NORMAL"), ``restore_interval`` (1.0).
 """
 
 from __future__ import annotations
@@ -33,7 +37,10 @@ from kombu.utils.json import dumps
 from pynenc.broker.guard import GuardedChannel, refuse_compression
 from pynenc.broker.sqlite_store import MessageStore, new_owner
 from pynenc.broker.wakeup import Wakeup
+from pynenc.file_wakeup import wakeup_of
 
+#: the topic of publishes among the datagrams of :mod:`pynenc.file_wakeup`
+TOPIC = "broker"
 _WAKEUPS: dict[str, Wakeup] = {}
 _WAKEUPS_LOCK = threading.Lock()
 
@@ -157,7 +164,9 @@ class Channel(GuardedChannel, virtual.Channel):  # type: ignore[misc]
         self._next_restore = 0.0
 
     def notify(self) -> None:
+        """Messages were made available: wake the consumers, here and in other processes."""
         self._wakeup.notify()
+        wakeup_of(self.path).send(TOPIC, None)
 
     # -- kombu's virtual primitives ------------------------------------------------------
 
@@ -246,6 +255,8 @@ class Transport(virtual.Transport):  # type: ignore[misc]
     driver_name = "sqlite"
     polling_interval = 0.02
     polling_interval_min = 0.0005
+    #: longest idle wait of a consumer that other processes wake (a lost wake-up's bound)
+    recheck_interval = 1.0
     connection_errors = (*virtual.Transport.connection_errors, sqlite3.OperationalError)
     implements = virtual.Transport.implements.extend(batch_publish=True)
 
@@ -255,7 +266,9 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         self.polling_interval_min = float(
             options.get("polling_interval_min", self.polling_interval_min)
         )
-        self._wakeup = wakeup_for(database_path(client.hostname))
+        self.recheck_interval = float(options.get("recheck_interval", self.recheck_interval))
+        self._path = database_path(client.hostname)
+        self._wakeup = wakeup_for(self._path)
         self._interval = self.polling_interval_min
         self._interrupts = self._wakeup.interrupts  #: the last interrupt seen
 
@@ -269,25 +282,43 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         """Deliver one message, waiting up to ``timeout`` s (``None``: forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         ceiling = float(self.polling_interval or self.polling_interval_min)
-        while True:
-            seen = self._wakeup.snapshot()
-            try:
-                self.cycle.get(self._deliver, timeout=0)
-            except Empty:
-                pass
-            else:
-                self._interval = self.polling_interval_min
-                return
-            wait = self._interval
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+        # Woken by other processes: nothing to poll for (the recheck only bounds a lost
+        # wake-up). The socket is armed before the last look ahead of a wait, so a publish
+        # after that look wakes us, and only then: a busy consumer gets no datagrams.
+        woken = self._listen()
+        armed = False
+        try:
+            while True:
+                seen = self._wakeup.snapshot()
+                try:
+                    self.cycle.get(self._deliver, timeout=0)
+                except Empty:
+                    pass
+                else:
+                    self._interval = self.polling_interval_min
+                    return
+                wait = max(ceiling, self.recheck_interval) if woken else self._interval
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError()
+                    wait = min(wait, remaining)
+                if self._wakeup.interrupts != self._interrupts:  # the broker's wake()
+                    self._interrupts = self._wakeup.interrupts
                     raise TimeoutError()
-                wait = min(wait, remaining)
-            if self._wakeup.interrupts != self._interrupts:  # the broker's wake(): stop waiting
-                self._interrupts = self._wakeup.interrupts
-                raise TimeoutError()
-            if self._wakeup.wait(seen, wait):
-                self._interval = self.polling_interval_min  # published in this process
-            else:
-                self._interval = min(self._interval * 2, ceiling)
+                if woken and not armed:
+                    wakeup_of(self._path).arm()
+                    armed = True
+                    continue  # look once more, armed
+                if self._wakeup.wait(seen, wait):
+                    self._interval = self.polling_interval_min  # woken by a publish
+                else:
+                    self._interval = min(self._interval * 2, ceiling)
+        finally:
+            if armed:
+                wakeup_of(self._path).disarm()
+
+    def _listen(self) -> bool:
+        """Be woken by other processes' publishes; ``False`` where this process cannot."""
+        path = self._path
+        return wakeup_of(path).listen(TOPIC, lambda _: wakeup_for(path).notify())

@@ -53,6 +53,9 @@ class TransportInfo:
     #: The server can confirm publishes (AMQP); pynenc then waits for them per batch
     #: when the ``confirm_publish`` transport option is on.
     publisher_confirms: bool = False
+    #: One ack settles every earlier delivery of the channel too (AMQP's ``multiple``
+    #: flag): a batch of deliveries is acked with one frame.
+    multiple_acks: bool = False
     #: The kombu transport class to use instead of the scheme's own ("module:Class").
     transport_class: str | None = None
     #: The transport opens stored items itself with pynenc's bounds, and takes the
@@ -113,6 +116,7 @@ _AMQP = TransportInfo(
     server_dead_letters=True,
     client_acks=False,
     publisher_confirms=True,
+    multiple_acks=True,
     # Publisher confirms are off by default: a confirm costs a round trip (~1 ms) per
     # single publish. A message lost between publish and the queue (a broker dying at
     # that instant) is published again by pynenc after ``runner.redeliver_after``, since

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from pynenc.call_options import CallOptions
     from pynenc.cancellation import Cancellation
     from pynenc.orchestrator.routing import Plan
+    from pynenc.state_backend.redis_fused import FusedPath
 
 logger = logging.getLogger("pynenc.orchestrator")
 S = InvocationStatus
@@ -65,6 +66,18 @@ class Orchestrator:
 
     def __init__(self, app: Pynenc) -> None:
         self.app = app
+        self._fused: FusedPath | bool | None = False  # False: not looked at yet
+
+    @property
+    def fused(self) -> FusedPath | None:
+        """Register and publish in one round trip (broker and state backend are the same
+        Redis), or ``None``: see :mod:`pynenc.state_backend.redis_fused`."""
+        if self._fused is False:
+            from pynenc.state_backend.redis_fused import fused_path
+
+            app = self.app
+            self._fused = fused_path(app.state_backend, app.broker)
+        return self._fused  # type: ignore[return-value]
 
     # -- caller side ---------------------------------------------------------------------
 

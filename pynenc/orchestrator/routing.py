@@ -134,6 +134,17 @@ def send(orchestrator: Orchestrator, plan: Plan, per_message: int) -> list[Invoc
     """
     app = orchestrator.app
     records, envelopes = plan.records, plan.envelopes
+    fused = orchestrator.fused
+    if (
+        fused is not None
+        and len(envelopes) == len(records)
+        and all(call.task.concurrency is None for call in plan.calls)
+    ):
+        done = fused.send(records, envelopes, plan.now, per_message)
+        if done is not None:
+            if all(done):  # stored and in the queues
+                return records
+            return _held(orchestrator, plan, done, per_message)
     reused, inserted = registration.register(app, plan.calls, records, plan.now)
     if reused:
         folded = {records[index].invocation_id for index in reused}
@@ -145,14 +156,33 @@ def send(orchestrator: Orchestrator, plan: Plan, per_message: int) -> list[Invoc
     elif not all(inserted):  # caller-chosen ids seen before: their stored calls stand
         records, envelopes = reuse_stored(orchestrator, records, inserted, envelopes)
         plan.held = frozenset(index for index, new in enumerate(inserted) if not new)
-    if envelopes:
-        try:
-            app.broker.publish(envelopes, per_message)
-        except BrokerError as exc:
-            sent = {envelope.invocation_id for envelope in envelopes}
-            unpublished = [r for r in records if r.invocation_id in sent]
-            raise fail_unpublished(app.state_backend, unpublished, exc) from exc
+    _publish(app, records, envelopes, per_message)
     plan.reused = reused
     if reused:
         registration.check_reused(app, plan.calls, reused)
     return records
+
+
+def _held(
+    orchestrator: Orchestrator, plan: Plan, inserted: list[bool], per_message: int
+) -> list[InvocationRecord]:
+    """The fused path found caller-chosen ids stored already: it pushed nothing, so the
+    new ones are published here and the stored records stand for the others."""
+    records, envelopes = reuse_stored(orchestrator, plan.records, inserted, plan.envelopes)
+    plan.held = frozenset(index for index, new in enumerate(inserted) if not new)
+    _publish(orchestrator.app, records, envelopes, per_message)
+    return records
+
+
+def _publish(
+    app: Pynenc, records: list[InvocationRecord], envelopes: list[Envelope], per_message: int
+) -> None:
+    """Publish ``envelopes``; on a broker failure their records are FAILED (never run)."""
+    if not envelopes:
+        return
+    try:
+        app.broker.publish(envelopes, per_message)
+    except BrokerError as exc:
+        sent = {envelope.invocation_id for envelope in envelopes}
+        unpublished = [r for r in records if r.invocation_id in sent]
+        raise fail_unpublished(app.state_backend, unpublished, exc) from exc

@@ -23,19 +23,20 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from pynenc.broker import MalformedEnvelopeError
+from pynenc.broker import Delivery, MalformedEnvelopeError
 from pynenc.conf.liveness import check_liveness
 from pynenc.exceptions import PynencError, StateBackendUnavailableError
 from pynenc.identifiers import new_runner_id
 from pynenc.logs import apply_logging_level
 from pynenc.orchestrator.admission import admit_claimed
 from pynenc.runner.execution import import_task_modules, resolve_task
+from pynenc.runner.intake import Intake
 from pynenc.runner.ownership import still_owned
 from pynenc.runner.services import RunnerServices
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
-    from pynenc.broker import Delivery, Envelope
+    from pynenc.broker import Envelope
     from pynenc.orchestrator.claims import Refusal
     from pynenc.records import InvocationStatus
     from pynenc.task import Task
@@ -168,6 +169,7 @@ class BaseRunner(ABC):
         prefetch: int,
         free_slots: Callable[[], int],
         start: Callable[[Envelope], None],
+        more_slots: Callable[[int, float], int] | None = None,
     ) -> None:
         """Receive, claim and ``start`` invocations while slots are free (``free_slots``
         waits for one; 0 means stop).
@@ -175,15 +177,20 @@ class BaseRunner(ABC):
         Everything received at once is claimed in one backend call. A batch message can
         bring more invocations than there are free slots: the rest wait here, already
         claimed, and are started before anything new is received.
+
+        ``more_slots(n, timeout)`` waits up to ``timeout`` s until ``n`` slots are free and
+        returns how many are: given, the loop claims in batches under load (see
+        :class:`~pynenc.runner.intake.Intake`).
         """
         consumer = self.app.broker.consumer(self.queues, prefetch=prefetch)
+        intake = Intake(consumer, prefetch, more_slots, POLL_TIMEOUT)
         backlog: deque[Envelope] = deque()
         self.consuming.set()
         held_since = 0.0
         try:
             while (free := free_slots()) > 0:
                 if not backlog:
-                    deliveries = consumer.get(free, POLL_TIMEOUT)
+                    deliveries = intake.take(free)
                     if self.stopping:
                         # asked to stop while waiting for messages: a stopping runner takes
                         # no new work (another runner's reroute may be among them)
@@ -282,10 +289,18 @@ class BaseRunner(ABC):
             delivery.reject()
             return []
         claimed: list[Envelope] = []
+        acked: list[Delivery] = []
         outcomes = iter(refusals)
         for delivery in messages:
             mine = [next(outcomes) for _ in delivery.envelopes]
-            claimed.extend(self._settle(delivery, mine))
+            if self._forged(delivery, mine):
+                delivery.reject()  # kept in the dead-letter queue for inspection
+            else:
+                acked.append(delivery)
+                won = zip(delivery.envelopes, mine, strict=True)
+                claimed.extend(envelope for envelope, refusal in won if refusal is None)
+        # every claim is recorded: ack them (with one frame where the broker allows)
+        Delivery.ack_all(acked)
         if self.app.hooks.run_dropped and len(claimed) < len(envelopes):
             for envelope, refusal in zip(envelopes, refusals, strict=True):
                 if refusal is not None and refusal.status is not None:
@@ -300,15 +315,14 @@ class BaseRunner(ABC):
             hooks.emit("run_dropped", self, envelope, status, stopped)
 
     @staticmethod
-    def _settle(delivery: Delivery, refusals: Sequence[Refusal | None]) -> list[Envelope]:
-        """Ack (or, all of it forged, dead-letter) a claimed message; the envelopes won."""
-        if all(refusal is not None and refusal.forged for refusal in refusals):
-            reasons = {refusal.reason for refusal in refusals if refusal is not None}
-            delivery.error = MalformedEnvelopeError("; ".join(sorted(reasons)))
-            delivery.reject()  # kept in the dead-letter queue for inspection
-        else:
-            delivery.ack()
-        return [e for e, refusal in zip(delivery.envelopes, refusals, strict=True) if not refusal]
+    def _forged(delivery: Delivery, refusals: Sequence[Refusal | None]) -> bool:
+        """Whether every claim of ``delivery`` was refused as forged (then it is
+        dead-lettered rather than acked)."""
+        if not all(refusal is not None and refusal.forged for refusal in refusals):
+            return False
+        reasons = {refusal.reason for refusal in refusals if refusal is not None}
+        delivery.error = MalformedEnvelopeError("; ".join(sorted(reasons)))
+        return True
 
     def _on_takeover(self, reason: str) -> None:
         """Called by the services thread: this runner may have been declared dead."""

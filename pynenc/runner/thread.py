@@ -89,7 +89,7 @@ class ThreadRunner(BaseRunner):
             on_overrun=self._on_overrun,
             on_cancelled=self._on_cancelled if self.replaceable else None,
         )
-        self.consume(self.slots, self._free_slots, self._start)
+        self.consume(self.slots, self._free_slots, self._start, self._more_slots)
 
     def _shutdown(self) -> None:
         grace = 0.0 if self.stopping_now else self.app.conf.runner.stop_grace
@@ -114,6 +114,18 @@ class ThreadRunner(BaseRunner):
         with self._cond:
             while self._busy >= self.slots and not self.stopping:
                 self._cond.wait()
+            return 0 if self.stopping else self.slots - self._busy
+
+    def _more_slots(self, wanted: int, timeout: float) -> int:
+        """Wait up to ``timeout`` s until ``wanted`` slots are free; how many are (0:
+        stopping)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.slots - self._busy < wanted and not self.stopping:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
             return 0 if self.stopping else self.slots - self._busy
 
     def _wait_idle(self, timeout: float) -> bool:

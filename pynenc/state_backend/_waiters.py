@@ -26,12 +26,14 @@ class Waiter:
     missed (a purge, a reconnect), so the statuses must be read again.
     """
 
-    __slots__ = ("done", "event", "recheck")
+    __slots__ = ("done", "event", "recheck", "sent")
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.done: deque[str] = deque()  # appends and pops are atomic: no lock needed
         self.recheck = False
+        #: what a notification carried with an id (a Redis message: the final record)
+        self.sent: dict[str, str] = {}
 
     def take(self) -> tuple[set[str], bool]:
         """The ids notified final since the last call, and whether to read again."""
@@ -67,11 +69,17 @@ class Waiters:
                         if not waiters:
                             del self._waiting[invocation_id]
 
-    def notify(self, invocation_id: str) -> None:
-        """``invocation_id`` reached a final status: wake its waiters for good."""
+    def notify(self, invocation_id: str, sent: str = "") -> None:
+        """``invocation_id`` reached a final status: wake its waiters for good (``sent``:
+        what the notification carried with it, kept for them)."""
         with self._lock:
-            waiters = list(self._waiting.get(invocation_id, ()))
+            waiters = self._waiting.get(invocation_id)
+            if not waiters:
+                return
+            waiters = list(waiters)
         for waiter in waiters:
+            if sent:
+                waiter.sent[invocation_id] = sent
             waiter.done.append(invocation_id)
             waiter.event.set()
 

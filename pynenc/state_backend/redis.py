@@ -47,6 +47,7 @@ from pynenc.state_backend import (
 )
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend.redis_notices import RecentEnds, announced, final_record
 from pynenc.state_backend.redis_reach import reach
 from pynenc.state_backend.redis_scripts import (
     ACQUIRE_LEASE,
@@ -74,6 +75,8 @@ LISTEN_TICK = 0.25
 REGISTER_CHUNK = 500
 #: Commands per pipeline in the reads of many invocations.
 READ_CHUNK = 1000
+#: Calls registered and not waited for yet that a process remembers (see _note_fresh).
+FRESH_KEPT = 10_000
 
 
 class RedisStateBackend(StateBackend):
@@ -114,6 +117,11 @@ class RedisStateBackend(StateBackend):
         self._append_log_script = self._client.register_script(redis_logs.APPEND)
         self._in_status_script = self._client.register_script(redis_status_reads.IN_STATUS)
         self._waiters = Waiters()
+        self._recent = RecentEnds()
+        #: the listener's unbroken stretch of messages (0: not listening), and the calls
+        #: registered here during one (see wait_final_record)
+        self._listening = 0
+        self._fresh: dict[str, int] = {}
         self._listener_lock = threading.Lock()
         self._listener: threading.Thread | None = None
         self._listener_stop = threading.Event()
@@ -172,7 +180,9 @@ class RedisStateBackend(StateBackend):
                 flags.append(cast(str, reply))
             return "".join(flags)
 
-        return [flag == "1" for flag in self._call(run)]
+        inserted = [flag == "1" for flag in self._call(run)]
+        self._note_fresh(r.invocation_id for r, new in zip(records, inserted, strict=True) if new)
+        return inserted
 
     def get(self, invocation_id: str) -> InvocationRecord | None:
         key = self.prefix + "inv:" + invocation_id
@@ -250,30 +260,59 @@ class RedisStateBackend(StateBackend):
     def wait_final_record(
         self, invocation_id: str, timeout: float | None
     ) -> InvocationRecord | None:
-        # Reads the whole record while waiting: an invocation already final costs one read.
+        # An end this process was told of (the listener keeps the last ones) costs no read.
+        # A call registered here while the listener listened, without a break since, is
+        # not read before waiting either: its end cannot pass unseen (a break wakes every
+        # waiter to read). Else the record is read first: one already final costs that.
+        fresh = self._fresh.pop(invocation_id, 0) == self._listening != 0
         seen: list[InvocationRecord | None] = [None]
 
         def read() -> InvocationStatus | None:
+            nonlocal fresh
+            if fresh:
+                fresh = False
+                return InvocationStatus.REGISTERED  # not final: wait for the message
             seen[0] = record = self.get(invocation_id)
             return None if record is None else record.status
 
-        if not self._wait(invocation_id, timeout, read):
+        sent: dict[str, str] = {}
+        if not self._wait(invocation_id, timeout, read, sent):
             return None
         record = seen[0]
-        return record if record is not None and record.status in FINAL else self.get(invocation_id)
+        if record is not None and record.status in FINAL:
+            return record
+        # told of its end, with the record (unless it was too large to send)
+        carried = sent.get(invocation_id) or self._recent.get(invocation_id)
+        return final_record(invocation_id, carried) or self.get(invocation_id)
+
+    def _note_fresh(self, invocation_ids: Iterable[str]) -> None:
+        """Calls just registered by this process, while its listener listens."""
+        listening = self._listening
+        if listening:
+            fresh = self._fresh
+            if len(fresh) > FRESH_KEPT:  # registered and never waited for
+                fresh.clear()
+            for invocation_id in invocation_ids:
+                fresh[invocation_id] = listening
 
     def _wait(
         self,
         invocation_id: str,
         timeout: float | None,
         read_status: Callable[[], InvocationStatus | None],
+        sent: dict[str, str] | None = None,
     ) -> bool:
         self._ensure_listener()
         # The waiter is registered before the first read, and the listener wakes every waiter
         # once it has (re)subscribed: no completion falls between the read and the wait.
         with self._waiters.watch(invocation_id) as waiter:
+            if self._recent.ended(invocation_id):  # announced before the waiter was there
+                return True
             interval = self.recheck_interval
-            return wait_until_final(read_status, waiter, timeout, interval, interval)
+            done = wait_until_final(read_status, waiter, timeout, interval, interval)
+            if sent is not None:
+                sent.update(waiter.sent)
+            return done
 
     def wait_final_many(self, invocation_ids: Sequence[str], timeout: float | None) -> bool:
         self._ensure_listener()
@@ -373,6 +412,7 @@ class RedisStateBackend(StateBackend):
             return dropped
 
         dropped = self._call(delete_all)
+        self._recent.clear()
         self._waiters.notify_all()
         return dropped
 
@@ -380,6 +420,9 @@ class RedisStateBackend(StateBackend):
 
     def _ensure_listener(self) -> None:
         self._redis()  # rebuild the per-process parts first, if we were forked
+        listener = self._listener
+        if listener is not None and listener.is_alive():  # the usual case: no lock
+            return
         with self._listener_lock:
             if self._listener is None or not self._listener.is_alive():
                 self._listener_stop = threading.Event()
@@ -393,6 +436,12 @@ class RedisStateBackend(StateBackend):
 
     def _listen(self, client: redis.Redis, stop: threading.Event) -> None:
         """Turn messages on the app's channel into wake-ups, reconnecting for ever."""
+        try:
+            self._listen_loop(client, stop)
+        finally:
+            self._listening = 0  # however it ended: calls registered now are read first
+
+    def _listen_loop(self, client: redis.Redis, stop: threading.Event) -> None:
         backoff = 0.05
         while not stop.is_set():
             pubsub: redis.client.PubSub = client.pubsub()  # type: ignore[no-untyped-call]
@@ -404,12 +453,19 @@ class RedisStateBackend(StateBackend):
                         continue
                     if message["type"] == "subscribe":
                         backoff = 0.05
+                        self._listening += 1  # a new unbroken stretch of messages
                     if message["type"] == "message" and message["data"]:
-                        for invocation_id in message["data"].split(" "):
-                            self._waiters.notify(invocation_id)
+                        for invocation_id, sent in announced(message["data"]):
+                            # kept before waking: a waiter that checks the recent ends
+                            # after registering itself misses neither (see _wait)
+                            self._recent.keep(invocation_id, sent)
+                            self._waiters.notify(invocation_id, sent)
                     else:  # (re)subscribed, so what was published meanwhile was missed; or purged
+                        if message["type"] == "message":
+                            self._recent.clear()  # purged: an id may name a new call next
                         self._waiters.notify_all()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._listening = 0
                 logger.debug("Redis listener lost its connection, reconnecting: %s", exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 0.5)
@@ -422,6 +478,7 @@ class RedisStateBackend(StateBackend):
         with self._listener_lock:
             listener, self._listener = self._listener, None
         self._listener_stop.set()
+        self._listening = 0
         if listener is not None:
             listener.join(timeout=LISTEN_TICK * 4)
         self._client.close()

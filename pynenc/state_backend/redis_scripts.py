@@ -23,6 +23,9 @@ from pynenc.records import (
 )
 from pynenc.state_backend.redis_links import LINKS
 
+#: Largest record (bytes of its values) sent whole on the message announcing its end.
+RECORD_ON_MESSAGE = 8192
+
 # Stores one record ``r`` (a 16-string array, see register_fields; '' for an absent
 # optional value) under prefix ``p``, registered at ``when`` (the score in the ``registered``
 # index), unless its id is stored already (a caller-chosen id seen before: left as it is).
@@ -36,12 +39,13 @@ local function register_record(p, r, when)
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
   if redis.call('EXISTS', rec) == 1 then return false end
   redis.call('DEL', hist)
-  redis.call('HSET', rec, 'task', task, 'status', status, 'retries', r[4], 'queue', r[5],
-             'args', r[6], 'fp', r[12])
-  redis.call('RPUSH', hist, r[7])
+  local sets = {'task', task, 'status', status, 'retries', r[4], 'queue', r[5], 'args', r[6],
+                'fp', r[12]}
   for j, field in pairs(register_optional) do
-    if r[j] ~= '' then redis.call('HSET', rec, field, r[j]) end
+    if r[j] ~= '' then sets[#sets + 1] = field; sets[#sets + 1] = r[j] end
   end
+  redis.call('HSET', rec, unpack(sets))
+  redis.call('RPUSH', hist, r[7])
   redis.call('SADD', p .. 'status:' .. status, id)
   redis.call('SADD', p .. 'task:' .. task, id)
   redis.call('ZADD', p .. 'registered', when, id)
@@ -76,6 +80,23 @@ return table.concat(inserted)
 """
 )
 
+# The message announcing ``finals``: their ids, space-separated, then one line per id with
+# its record as HGETALL returns it (a JSON array of field, value, ...), or an empty line
+# for a record larger than ``RECORD_ON_MESSAGE`` bytes: a waiter woken by it has the final
+# record without reading it again (pynenc.state_backend.redis_notices). cjson escapes
+# newlines, so a record is always one line.
+FINAL_MESSAGE = """
+local function final_message(p, finals)
+  local lines = {table.concat(finals, ' ')}
+  for _, id in ipairs(finals) do
+    local fields, size = redis.call('HGETALL', p .. 'inv:' .. id), 0
+    for _, value in ipairs(fields) do size = size + #value end
+    lines[#lines + 1] = (#fields > 0 and size <= RECORD_ON_MESSAGE) and cjson.encode(fields) or ''
+  end
+  return table.concat(lines, '\\n')
+end
+"""
+
 # ARGV: key prefix, channel, then the updates as one JSON array (see status_fields; ''
 # for an absent optional value). Returns a '0'/'1' string, one character per update; the
 # ids that became final are PUBLISHed together, space-separated. A claim's checks of the
@@ -92,6 +113,8 @@ return table.concat(inserted)
 # EXISTS when nothing does (redis_links).
 SET_STATUS = (
     LINKS
+    + f"local RECORD_ON_MESSAGE = {RECORD_ON_MESSAGE}\n"
+    + FINAL_MESSAGE
     + """
 local p, applied, finals = ARGV[1], {}, {}
 local function ended(id, status, entry)
@@ -139,16 +162,19 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     if u[17] == '1' then ended(id, u[15], u[16]) end
     applied[#applied + 1] = '0'
   elseif ok then
-    redis.call('HSET', rec, 'status', new)
-    if owner ~= '' then redis.call('HSET', rec, 'owner', owner)
-    else redis.call('HDEL', rec, 'owner') end
-    if u[5] ~= '' then redis.call('HSET', rec, 'result', u[5]) end
-    if u[6] ~= '' then redis.call('HSET', rec, 'error', u[6]) end
-    if u[7] ~= '' then redis.call('HSET', rec, 'retries', u[7]) end
+    -- one HSET for every field the update sets
+    local sets = {'status', new}
+    if owner ~= '' then sets[#sets + 1] = 'owner'; sets[#sets + 1] = owner
+    elseif cur[2] then redis.call('HDEL', rec, 'owner') end
+    if u[5] ~= '' then sets[#sets + 1] = 'result'; sets[#sets + 1] = u[5] end
+    if u[6] ~= '' then sets[#sets + 1] = 'error'; sets[#sets + 1] = u[6] end
+    if u[7] ~= '' then sets[#sets + 1] = 'retries'; sets[#sets + 1] = u[7] end
     if u[18] then
-      redis.call('HSET', rec, 'args', u[18], 'fp', u[19])
+      sets[#sets + 1] = 'args'; sets[#sets + 1] = u[18]
+      sets[#sets + 1] = 'fp'; sets[#sets + 1] = u[19]
       if u[20] then trim(hist, u[20] - 1) end  -- before the new entry is pushed
     end
+    redis.call('HSET', rec, unpack(sets))
     redis.call('RPUSH', hist, u[8])
     move(id, rec, status, new)
     if new == 'scheduled' then
@@ -164,7 +190,7 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     applied[#applied + 1] = '0'
   end
 end
-if #finals > 0 then redis.call('PUBLISH', ARGV[2], table.concat(finals, ' ')) end
+if #finals > 0 then redis.call('PUBLISH', ARGV[2], final_message(p, finals)) end
 return table.concat(applied)
 """
 )

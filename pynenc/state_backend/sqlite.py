@@ -5,9 +5,10 @@ mode (readers never block the writer) with a busy timeout, so concurrent writers
 instead of failing. Every table carries an ``app_id`` column, so several apps share a file.
 
 Connections are never shared between two threads at once (each operation borrows one from a
-per-process pool) nor across a fork (a child process starts a pool of its own). SQLite has no
-cross-process signal: ``wait_final`` polls the status with a short, growing interval, and a
-``set_status`` in the same process wakes local waiters at once.
+per-process pool) nor across a fork (a child process starts a pool of its own). A final
+status wakes the waiters of this process at once and those of other processes through a
+socket beside the file (:mod:`~pynenc.state_backend.sqlite_wakeup`; they poll where none
+can be made).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pynenc.exceptions import ConfigError, StateBackendError, StateBackendUnavailableError
+from pynenc.file_wakeup import SUPPORTED
 from pynenc.records import (
     FINAL,
     InvocationRecord,
@@ -36,6 +38,7 @@ from pynenc.records import (
     encode_meta,
     fingerprint,
 )
+from pynenc.sqlite_checkpoint import offload as offload_checkpoints
 from pynenc.state_backend import (
     sqlite_limits,
     sqlite_logs,
@@ -43,9 +46,9 @@ from pynenc.state_backend import (
     sqlite_recent,
     sqlite_runners,
     sqlite_values,
+    sqlite_wakeup,
 )
 from pynenc.state_backend._links import link_new, settle
-from pynenc.state_backend._waiters import Waiters, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.sqlite_links import SqliteLinkOps
 from pynenc.state_backend.sqlite_schema import (
@@ -64,9 +67,6 @@ from pynenc.state_backend.sqlite_schema import (
 
 #: Seconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT = 30.0
-#: ``wait_final`` polls after this many seconds, doubling up to ``POLL_MAX``.
-POLL_FIRST = 0.0005
-POLL_MAX = 0.02
 
 
 def database_path(url: str) -> str:
@@ -90,15 +90,9 @@ def database_path(url: str) -> str:
 # (or finalised, when a backend is dropped) there — SQLite forbids both across a fork.
 _inherited: list[sqlite3.Connection] = []
 _instances: weakref.WeakSet[SqliteStateBackend] = weakref.WeakSet()
-# Per process: one Waiters per (file, app), so any backend instance's set_status wakes waiters.
-_waiters_by_db: dict[tuple[str, str], Waiters] = {}
-_waiters_lock = threading.Lock()
 
 
 def _reset_after_fork() -> None:
-    global _waiters_lock
-    _waiters_lock = threading.Lock()  # may have been held by a thread that no longer exists
-    _waiters_by_db.clear()
     for backend in list(_instances):
         backend._forget_parent_connections()
 
@@ -106,18 +100,12 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def _waiters_for(path: str, app_id: str) -> Waiters:
-    with _waiters_lock:
-        waiters = _waiters_by_db.get((path, app_id))
-        if waiters is None:
-            waiters = _waiters_by_db[path, app_id] = Waiters()
-        return waiters
-
-
 class SqliteStateBackend(StateBackend):
     """State in one SQLite file: safe for threads and processes on one host."""
 
-    capabilities = Capabilities(cross_process=True, native_wakeup=False)
+    capabilities = Capabilities(cross_process=True, native_wakeup=SUPPORTED)
+    #: seconds between a woken waiter's re-reads, in case a wake-up was lost
+    recheck_interval = sqlite_wakeup.RECHECK_INTERVAL
 
     def __init__(self, app_id: str, url: str) -> None:
         super().__init__(app_id, url)
@@ -138,6 +126,7 @@ class SqliteStateBackend(StateBackend):
             )
             # WAL + NORMAL survives a process crash; only an OS crash may lose the last commits
             conn.execute("PRAGMA synchronous = NORMAL")
+            offload_checkpoints(conn, self.path, self)
         except sqlite3.Error as exc:
             raise StateBackendUnavailableError(
                 f"Cannot open SQLite database {self.path}: {exc}"
@@ -217,10 +206,6 @@ class SqliteStateBackend(StateBackend):
             for index in LATE_INDEXES.values():
                 conn.execute(index)
 
-    @property
-    def _waiters(self) -> Waiters:
-        return _waiters_for(self.path, self.app_id)
-
     # -- invocations ---------------------------------------------------------------------
 
     def register(self, records: Sequence[InvocationRecord], entry_time: float) -> list[bool]:
@@ -232,7 +217,7 @@ class SqliteStateBackend(StateBackend):
                     ops = ops or SqliteLinkOps(conn, self.app_id)
                     link_new(ops, record.invocation_id, record.links, entry_time)
         if ops is not None:
-            self._wake(ops.ended)
+            sqlite_wakeup.ended(self, ops.ended)
         return inserted
 
     def _insert(
@@ -303,23 +288,16 @@ class SqliteStateBackend(StateBackend):
         with self._transaction() as conn:
             ops = SqliteLinkOps(conn, self.app_id)
             written = [self._apply(ops, update) for update in updates]
-        self._wake(
+        sqlite_wakeup.ended(
+            self,
             [
                 update.invocation_id
                 for update, entry in zip(updates, written, strict=True)
                 if entry is not None and entry.status in FINAL
             ]
-            + ops.ended
+            + ops.ended,
         )
         return [entry is update.entry for update, entry in zip(updates, written, strict=True)]
-
-    def _wake(self, ended: list[str]) -> None:
-        """Wake this process's waiters on invocations ended by a committed transaction
-        (other processes poll)."""
-        if ended:
-            waiters = self._waiters
-            for invocation_id in ended:
-                waiters.notify(invocation_id)
 
     def _apply(self, ops: SqliteLinkOps, update: StatusUpdate) -> StatusEntry | None:
         """Apply one update; the history entry written (``update.entry``, or its
@@ -396,19 +374,16 @@ class SqliteStateBackend(StateBackend):
             StatusEntry(InvocationStatus(s), ts, runner, reason) for s, ts, runner, reason in rows
         ]
 
-    def _status(self, invocation_id: str) -> InvocationStatus | None:
-        with self._connection() as conn:
-            row = conn.execute(
-                "SELECT status FROM pynenc_invocations WHERE app_id = ? AND invocation_id = ?",
-                (self.app_id, invocation_id),
-            ).fetchone()
-        return None if row is None else InvocationStatus(row[0])
-
     def wait_final(self, invocation_id: str, timeout: float | None) -> bool:
-        with self._waiters.watch(invocation_id) as waiter:
-            return wait_until_final(
-                lambda: self._status(invocation_id), waiter, timeout, POLL_FIRST, POLL_MAX
-            )
+        return sqlite_wakeup.wait_final(self, invocation_id, timeout)
+
+    def wait_final_record(
+        self, invocation_id: str, timeout: float | None
+    ) -> InvocationRecord | None:
+        return sqlite_wakeup.wait_final_record(self, invocation_id, timeout)
+
+    def wait_final_many(self, invocation_ids: Sequence[str], timeout: float | None) -> bool:
+        return sqlite_wakeup.wait_final_many(self, invocation_ids, timeout)
 
     def find(
         self,
@@ -468,7 +443,7 @@ class SqliteStateBackend(StateBackend):
                 cursor = conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (self.app_id,))
                 if table == "pynenc_invocations":
                     dropped = cursor.rowcount
-        self._waiters.notify_all()  # their invocations are gone: let them see it
+        sqlite_wakeup.recheck_all(self)  # their invocations are gone: let them see it
         return dropped
 
     def close(self) -> None:

@@ -260,6 +260,25 @@ class BrokerContract:
         assert got == sorted(e.invocation_id for e in envelopes)
         assert all(d.envelope is None for d in deliveries if len(d.envelopes) > 1)
 
+    def test_ack_all_settles_those_deliveries_and_no_others(self, broker: KombuBroker) -> None:
+        """``Delivery.ack_all`` (a runner's claimed batch) acks exactly what it is given,
+        whether or not older deliveries are still unsettled; settling again is a no-op."""
+        broker.publish([sample_envelope(i) for i in range(6)])
+        consumer = broker.consumer(["default"], prefetch=6)
+        try:
+            held = collect(consumer, 6)
+            assert len(held) == 6
+            Delivery.ack_all(held[:2])  # the oldest
+            Delivery.ack_all(held[3:5])  # with inv-2 still unsettled
+            held[0].ack()  # settled already
+            for delivery in (held[2], held[5]):
+                delivery.requeue()
+            back = sorted(d.envelope.invocation_id for d in collect(consumer, 2) if d.envelope)
+            assert back == ["inv-2", "inv-5"]
+            assert consumer.get(1, timeout=0.3) == []
+        finally:
+            consumer.close()
+
     def test_purge_drops_waiting_messages(self, broker: KombuBroker) -> None:
         broker.publish([sample_envelope(i) for i in range(3)])
         assert broker.purge(["default"]) == 3

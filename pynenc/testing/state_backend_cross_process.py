@@ -158,6 +158,41 @@ class CrossProcessStateBackendContract:
         thread.join(60)
         assert results == [(True, True), (True, True)]
 
+    def test_a_wait_is_ended_by_the_wake_up_not_by_a_re_read(
+        self, backend: StateBackend, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Woken by another process's final status: its re-read interval (``recheck_interval``,
+        for a backend with ``capabilities.native_wakeup`` that has one) is made longer than
+        the wait's timeout, and the other process finishes only after the waiter's first
+        read (``wait_final_record`` reads the record while waiting) saw it pending."""
+        if not backend.capabilities.native_wakeup or not hasattr(backend, "recheck_interval"):
+            pytest.skip("this backend polls, or has no recheck_interval to lengthen")
+        monkeypatch.setattr(backend, "recheck_interval", 600.0)
+        record = sample_record()
+        backend.register([record], time.time())
+        inv = record.invocation_id
+        go = multiprocessing.get_context("spawn").Event()
+        seen: list[InvocationStatus | None] = []
+        get = backend.get
+
+        def get_then_go(invocation_id: str) -> Any:
+            found = get(invocation_id)
+            seen.append(None if found is None else found.status)
+            go.set()  # the child finishes only after this read
+            return found
+
+        monkeypatch.setattr(backend, "get", get_then_go)
+        child_result: list[Any] = []
+        thread = threading.Thread(
+            target=lambda: child_result.extend(_run(_child_finish, (*_where(backend), inv, go)))
+        )
+        thread.start()
+        final = backend.wait_final_record(inv, timeout=120)
+        thread.join(60)
+        assert child_result == [(True, True)]
+        assert seen[0] is S.REGISTERED, "the first read came after the child's final status"
+        assert final is not None and final.status is S.SUCCESS
+
     def test_forked_child_opens_its_own_connections(self, backend: StateBackend) -> None:
         first, second = sample_record(), sample_record()
         backend.register([first, second], time.time())  # the parent's connections are in use

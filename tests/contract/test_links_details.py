@@ -27,6 +27,7 @@ from pynenc.records import (
 from pynenc.state_backend import StateBackend
 from pynenc.state_backend._links import _not_needed, _payload
 from pynenc.state_backend.redis import RedisStateBackend
+from pynenc.state_backend.redis_notices import announced, final_record
 from pynenc.testing.state_backend_contract import open_backend
 from tests.contract.test_state_backend_contract import BACKENDS
 
@@ -193,7 +194,11 @@ def test_redis_publishes_the_followers_that_end(redis_backend: RedisStateBackend
         _claim(redis_backend, a)
         assert redis_backend.set_status(_end(a, S.FAILED, error=ERROR))
         message = pubsub.get_message(timeout=10)
-        assert message is not None and message["data"].split(" ") == [a, b, c]
+        assert message is not None
+        assert [i for i, _ in announced(message["data"])] == [a, b, c]
+        # each with its final record (redis_notices): the waiters read nothing again
+        records = [final_record(i, sent) for i, sent in announced(message["data"])]
+        assert [r.status if r else None for r in records] == [S.FAILED] * 3
         # a follower that ends at its registration is published too
         redis_backend.register([_waiting(late, (a,))], 200.0)
         message = pubsub.get_message(timeout=10)

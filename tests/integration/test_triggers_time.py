@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.integration import trigger_tasks as tasks
+from tests.integration.deployments import wait_until
 from tests.integration.trigger_helpers import KINDS, Triggers, header, running
 
 ZONE = ZoneInfo(tasks.ZONE)
@@ -86,7 +88,13 @@ def test_the_trigger_status_shows_the_last_firing_and_the_next_due_time(
     with running(kind, tmp_path, request, clock=START) as setup:
         setup.advance(STEP)
         setup.wait_runs("half_hourly", 1)
-        status = {s.definition.task_key.rpartition(".")[2]: s for s in setup.app.trigger.status()}
+
+        def status_now() -> dict[str, Any]:
+            return {s.definition.task_key.rpartition(".")[2]: s for s in setup.app.trigger.status()}
+
+        # the pass stores its state once it has made its calls: a call may run before that
+        wait_until(lambda: status_now()["half_hourly"].fired, 30, "the pass's state")
+        status = status_now()
         half_hourly = status["half_hourly"]
         assert half_hourly.fired == 1 and half_hourly.last_error is None
         assert half_hourly.last_invocation == setup.runs("half_hourly")[0]["id"]

@@ -1,0 +1,69 @@
+"""WAL checkpoints off the request path (``pynenc/sqlite_checkpoint.py``): a commit no
+longer copies the log back into the database; the process's checkpointer thread does."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pynenc import sqlite_checkpoint
+from pynenc.sqlite_checkpoint import offload
+from tests.integration.deployments import wait_until
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+class _Owner:
+    """Stands for the state backend or message store that made the connection."""
+
+
+def _write_pages(path: str, interval: float) -> int:
+    """In a fresh process: commit ~1,500 pages through an offloaded connection; the size
+    of the database file (the log not copied back) when the checkpointer never runs."""
+    sqlite_checkpoint.INTERVAL = interval
+    owner = _Owner()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (x BLOB)")
+    offload(conn, path, owner)
+    size = os.path.getsize(path)
+    for _ in range(1500):
+        conn.execute("INSERT INTO t VALUES (randomblob(3000))")  # a page or more each
+    if interval > 60:
+        assert os.path.getsize(path) == size, "a commit checkpointed the log"
+    else:
+        wait_until(lambda: os.path.getsize(path) > size, 60, "the background checkpoint")
+    return 0
+
+
+@pytest.mark.parametrize("interval", [3600.0, 0.1], ids=["no-checkpointer", "checkpointer"])
+def test_commits_leave_checkpoints_to_the_checkpointer(tmp_path: Path, interval: float) -> None:
+    child = SPAWN.Process(target=_write_pages, args=(str(tmp_path / "db.sqlite"), interval))
+    child.start()
+    child.join(120)
+    assert child.exitcode == 0
+
+
+def test_a_file_is_dropped_once_its_owners_are_gone(tmp_path: Path) -> None:
+    path = str(tmp_path / "db.sqlite")
+    owner = _Owner()
+    conn = sqlite3.connect(path)
+    offload(conn, path, owner)
+    assert path in sqlite_checkpoint._files
+    conn.close()
+    del owner
+    gc.collect()
+    wait_until(lambda: path not in sqlite_checkpoint._files, 30, "the file to be dropped")
+
+
+def test_a_deleted_file_is_not_made_again(tmp_path: Path) -> None:
+    path = tmp_path / "gone.sqlite"
+    entry = sqlite_checkpoint._File(str(path))
+    with pytest.raises(sqlite3.OperationalError):
+        entry.checkpoint()
+    assert not path.exists()
