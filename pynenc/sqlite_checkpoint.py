@@ -12,6 +12,11 @@ checkpoints each file in use: ``PRAGMA wal_checkpoint(PASSIVE)`` (it never waits
 readers or writers, and releases the GIL while it copies) every ``INTERVAL`` seconds,
 when some connection committed since its last look. A file is dropped once every object
 that offloaded to it (a state backend, a message store) is gone.
+
+A process forked while a thread is inside SQLite copies SQLite's locks taken (its memory
+and file mutexes, its view of the file locks): the child hangs, or reads a database it
+takes for malformed, on its first use of SQLite. So a fork waits for the checkpointer to
+leave SQLite (an at-fork hook takes the lock it holds there), at most one checkpoint.
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ class _File:
 
 _files: dict[str, _File] = {}
 _lock = threading.Lock()
+#: held by the checkpointer while it is inside SQLite, and by a thread that forks
+_busy = threading.Lock()
 _thread: threading.Thread | None = None
 #: connections of the parent process in a forked child: never used, closed nor finalised
 _inherited: list[sqlite3.Connection] = []
@@ -93,17 +100,28 @@ def _run() -> None:
             dropped = [_files.pop(path) for path in gone]
             entries = list(_files.values())
         for entry in dropped:
-            entry.close()
-        for entry in entries:
-            try:
-                entry.checkpoint()
-            except sqlite3.Error as exc:  # a file gone or locked: the next look tries again
-                logger.debug("Checkpoint of %s failed: %r", entry.path, exc)
+            with _busy:
                 entry.close()
+        for entry in entries:
+            with _busy:
+                try:
+                    entry.checkpoint()
+                except sqlite3.Error as exc:  # a file gone or locked: the next look retries
+                    logger.debug("Checkpoint of %s failed: %r", entry.path, exc)
+                    entry.close()
+
+
+def _before_fork() -> None:
+    _busy.acquire()  # the checkpointer is outside SQLite until the fork is done
+
+
+def _after_fork_in_parent() -> None:
+    _busy.release()
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _thread
+    global _lock, _busy, _thread
+    _busy = threading.Lock()
     _lock = threading.Lock()  # may have been held by the parent's checkpointer
     _thread = None  # not running here: started again by the child's first connection
     _inherited.extend(entry.conn for entry in _files.values() if entry.conn is not None)
@@ -111,4 +129,8 @@ def _after_fork_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
