@@ -86,6 +86,9 @@ class TriggerEvaluator:
         self._refused: dict[str, int] = {}  #: firings refused in a row -> how many times
         self._crons: dict[tuple[str, int], CronSchedule] = {}
         self._full = False
+        #: the states were just loaded: this pass may repeat one whose state was never
+        #: stored (its holder died between firing and storing)
+        self._loaded = False
 
     def reset(self) -> None:
         """Forget what was loaded (the lease went elsewhere: reload on the next pass)."""
@@ -125,6 +128,7 @@ class TriggerEvaluator:
                 state = states[definition.trigger_id]
                 firings += self._apply(definition, state, occurrences)
         self._fire_all(firings, now)
+        self._loaded = False
         self._save(definitions, states)
         if pending is not None:  # stored before the cursor moves past them
             self.app.state_backend.put_value(CURSORS, PENDING, json.dumps(sorted(pending)))
@@ -149,6 +153,7 @@ class TriggerEvaluator:
             self._cursors = {EVENTS: int(events or -1), OUTCOMES: int(outcomes or -1)}
             self._pending = dict.fromkeys(json.loads(pending) if pending else [], 0)
             self._states = states
+            self._loaded = True
             self._check_watched()
         return states
 
@@ -369,13 +374,34 @@ class TriggerEvaluator:
         return firings
 
     def _fire_all(self, firings: list[Firing], now: float) -> None:
-        """Fire each, looking up in one read which are registered already (a repeated pass)."""
+        """Fire each, looking up in one read which are registered already (a repeated pass).
+
+        A trigger's state keeps the ids its last firing pass fired (``last_pass``). In the
+        first pass after loading the states, an id registered already but not among them
+        was fired by a pass whose state was never stored: it is counted now (``fired``).
+        Any other id registered already (the stored pass repeated because its cursors were
+        not stored, an outcome noted twice, twice in this pass) was counted when it fired.
+        """
         ids = [invocation_id_for(d.trigger_id, occurrences) for d, _, occurrences in firings]
         known = self.app.state_backend.get_many(ids) if ids else []
+        stored: dict[str, set[str]] = {}
+        for definition, state, _ in firings:
+            if definition.trigger_id not in stored:
+                stored[definition.trigger_id] = set(state.get("last_pass", ()))
+                state["last_pass"] = []
         seen: set[str] = set()
         for firing, invocation_id, record in zip(firings, ids, known, strict=True):
-            self._fire(*firing, now, record is not None or invocation_id in seen)
+            definition, state, _ = firing
+            registered = record is not None or invocation_id in seen
+            uncounted = (
+                self._loaded
+                and record is not None
+                and invocation_id not in seen
+                and invocation_id not in stored[definition.trigger_id]
+            )
+            self._fire(*firing, now, registered, uncounted)
             seen.add(invocation_id)
+            state["last_pass"].append(invocation_id)
 
     def _fire(
         self,
@@ -384,6 +410,7 @@ class TriggerEvaluator:
         occurrences: list[Occurrence],
         now: float,
         registered: bool,
+        uncounted: bool = False,
     ) -> None:
         from pynenc.trigger.firing import fire
 
@@ -413,7 +440,7 @@ class TriggerEvaluator:
             state["last_error"] = f"{type(exc).__name__}: {exc}"
             return
         state.pop("last_error", None)
-        if new:
+        if new or uncounted:
             state["last_fired"] = now
             state["last_invocation"] = invocation_id
             state["fired"] = int(state.get("fired", 0)) + 1

@@ -126,6 +126,45 @@ def test_an_and_trigger_repeated_after_a_crash_fires_once(
     assert _fired("both") == 2
 
 
+def _dying_at(monkeypatch: pytest.MonkeyPatch, namespace: str) -> Any:
+    """The process ends at the first ``put_value`` into ``namespace``: the original."""
+    backend = app.state_backend
+    original = backend.put_value
+
+    def dying(space: str, key: str, value: str, *args: Any, **kwargs: Any) -> Any:
+        if space == namespace:
+            raise KeyboardInterrupt("the process ends here")
+        return original(space, key, value, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "put_value", dying)
+    return original
+
+
+@pytest.mark.parametrize("dies_before", [evaluation.STATE, CURSORS])
+def test_a_firing_repeated_after_a_crash_is_counted_once(
+    memory_app: Pynenc, monkeypatch: pytest.MonkeyPatch, dies_before: str
+) -> None:
+    """The holder dies after firing, before storing the triggers' states (the firing is
+    counted by the next holder, which finds it registered) or after storing them, before
+    the cursors (the next holder repeats the pass: counted already)."""
+    app.trigger.run_pass()  # the interval trigger is first seen
+    NOW[0] += 10
+    app.trigger.emit_event("paid", {})
+    original = _dying_at(monkeypatch, dies_before)
+    with pytest.raises(KeyboardInterrupt):
+        app.trigger.run_pass()
+    assert (len(_registered("ticking")), len(_registered("on_paid"))) == (1, 1)
+    monkeypatch.setattr(app.state_backend, "put_value", original)
+    app.trigger.lease_lost()  # another lease holder: from what is stored
+    app.trigger.run_pass()
+    assert (len(_registered("ticking")), len(_registered("on_paid"))) == (1, 1)
+    assert (_fired("ticking"), _fired("on_paid")) == (1, 1)
+    NOW[0] += 10
+    app.trigger.emit_event("paid", {})
+    app.trigger.run_pass()
+    assert (_fired("ticking"), _fired("on_paid")) == (2, 2)
+
+
 def test_a_full_batch_makes_the_next_pass_run_at_once(memory_app: Pynenc) -> None:
     """More events than one pass reads: the pass asks for the next one at once (not after
     ``runner.scheduler_poll``, or the interval's next tick), until the backlog is read."""
