@@ -221,6 +221,12 @@ def cpu_by_role(runners: list[int], exclude: list[int]) -> Counter[str]:
 
 
 def redis_command_counts(url: str) -> Counter[str]:
+    return redis_command_stats(url)[0]
+
+
+def redis_command_stats(url: str) -> tuple[Counter[str], Counter[str]]:
+    """The server's calls of each command so far, and the µs it spent in each (a script's
+    commands count in the script's time too)."""
     import redis
 
     client = redis.Redis.from_url(url)
@@ -228,7 +234,10 @@ def redis_command_counts(url: str) -> Counter[str]:
         stats = client.info("commandstats")
     finally:
         client.close()
-    return Counter({name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()})
+    names = {name: name.removeprefix("cmdstat_") for name in stats}
+    calls = Counter({names[name]: int(v["calls"]) for name, v in stats.items()})
+    usec = Counter({names[name]: int(v["usec"]) for name, v in stats.items()})
+    return calls, usec
 
 
 def main() -> None:
@@ -271,7 +280,7 @@ def main() -> None:
             for role, pid in [("caller", os.getpid()), *(("runner", p) for p in pids)]:
                 spies[role] = start_py_spy(pid, out / f"{role}.txt", args.rate, args.gil)
             time.sleep(1.0)  # py-spy attaches asynchronously; let it start sampling
-        before = redis_command_counts(url) if url else Counter()
+        before, usec_before = redis_command_stats(url) if url else (Counter(), Counter())
         spy_pids = [spy.pid for spy in spies.values()]
         cpu_before = cpu_by_role(pids, spy_pids)
         with contextlib.ExitStack() as counting:
@@ -280,7 +289,7 @@ def main() -> None:
                 counter = counting.enter_context(TripCounter(url))
             seconds, done = workload(tasks, args.mode, args.calls, size)
         cpu_used = cpu_by_role(pids, spy_pids) - cpu_before
-        after = redis_command_counts(url) if url else Counter()
+        after, usec_after = redis_command_stats(url) if url else (Counter(), Counter())
         if counter is not None:
             roles = {"caller": os.getpid(), **{f"runner{i}": p for i, p in enumerate(pids)}}
             trips = counter.table(roles, done)
@@ -298,11 +307,11 @@ def main() -> None:
         parts = ", ".join(f"{k} {v / done * 1e6:,.0f}" for k, v in CALLER_CPU.items())
         print(f"caller thread CPU per task (µs): {parts}")
     if url:
-        delta = after - before
+        delta, usec = after - before, usec_after - usec_before
         per_task = sum(delta.values()) / done
-        print(f"redis commands per task: {per_task:.1f}")
+        print(f"redis commands per task: {per_task:.1f} (calls, and µs the server spent in them)")
         for name, count in delta.most_common(25):
-            print(f"  {name:<14} {count / done:6.2f}")
+            print(f"  {name:<14} {count / done:6.2f} {usec[name] / done:8.1f} µs")
     if trips:
         print("round trips per task, by process (MONITOR):")
         print("\n".join(trips))

@@ -47,6 +47,7 @@ from pynenc.state_backend import (
 )
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
+from pynenc.state_backend.redis_clients import LentClients
 from pynenc.state_backend.redis_notices import RecentEnds, announced, final_record
 from pynenc.state_backend.redis_reach import reach
 from pynenc.state_backend.redis_scripts import (
@@ -108,6 +109,7 @@ class RedisStateBackend(StateBackend):
             socket_timeout=10,
             retry=Retry(NoBackoff(), 1),
         )
+        self._lent = LentClients(self._client.connection_pool)
         self._register_script = self._client.register_script(REGISTER)
         self._set_status_script = self._client.register_script(SET_STATUS)
         self._lease_script = self._client.register_script(ACQUIRE_LEASE)
@@ -146,7 +148,9 @@ class RedisStateBackend(StateBackend):
         delay = 0.05
         while True:
             try:
-                return operation(self._redis())
+                if self._pid != os.getpid():
+                    self._start()
+                return self._lent.run(operation)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 now = time.monotonic()
                 deadline = deadline if deadline is not None else now + self.retry_for
@@ -481,6 +485,7 @@ class RedisStateBackend(StateBackend):
         self._listening = 0
         if listener is not None:
             listener.join(timeout=LISTEN_TICK * 4)
+        self._lent.close()
         self._client.close()
 
     def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
