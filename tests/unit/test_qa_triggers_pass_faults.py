@@ -98,34 +98,6 @@ def test_a_backend_outage_while_firing_repeats_the_pass(
     assert all(s.last_error is None for s in app.trigger.status())
 
 
-def test_an_and_trigger_repeated_after_a_crash_fires_once(
-    memory_app: Pynenc, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The process ends after the pass stored the "and" progress, before the cursors:
-    the next pass reads the same events again and must not pair them anew."""
-    app.trigger.emit_event("left", 1)
-    app.trigger.emit_event("right", 2)
-    app.trigger.emit_event("left", 3)  # waits for the next "right"
-    backend = app.state_backend
-    original = backend.put_value
-
-    def dying(namespace: str, key: str, value: str, *args: Any, **kwargs: Any) -> Any:
-        if namespace == CURSORS:
-            raise KeyboardInterrupt("the process ends here")
-        return original(namespace, key, value, *args, **kwargs)
-
-    monkeypatch.setattr(backend, "put_value", dying)
-    with pytest.raises(KeyboardInterrupt):
-        app.trigger.run_pass()
-    monkeypatch.setattr(backend, "put_value", original)
-    app.trigger.run_pass()  # another lease holder: from what is stored
-    assert len(_registered("both")) == 1
-    app.trigger.emit_event("right", 4)
-    app.trigger.run_pass()
-    assert len(_registered("both")) == 2  # the waiting "left" with the new "right"
-    assert _fired("both") == 2
-
-
 def _dying_at(monkeypatch: pytest.MonkeyPatch, namespace: str) -> Any:
     """The process ends at the first ``put_value`` into ``namespace``: the original."""
     backend = app.state_backend
@@ -138,6 +110,26 @@ def _dying_at(monkeypatch: pytest.MonkeyPatch, namespace: str) -> Any:
 
     monkeypatch.setattr(backend, "put_value", dying)
     return original
+
+
+def test_an_and_trigger_repeated_after_a_crash_fires_once(
+    memory_app: Pynenc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process ends after the pass stored the "and" progress, before the cursors:
+    the next pass reads the same events again and must not pair them anew."""
+    app.trigger.emit_event("left", 1)
+    app.trigger.emit_event("right", 2)
+    app.trigger.emit_event("left", 3)  # waits for the next "right"
+    original = _dying_at(monkeypatch, CURSORS)
+    with pytest.raises(KeyboardInterrupt):
+        app.trigger.run_pass()
+    monkeypatch.setattr(app.state_backend, "put_value", original)
+    app.trigger.run_pass()  # another lease holder: from what is stored
+    assert len(_registered("both")) == 1
+    app.trigger.emit_event("right", 4)
+    app.trigger.run_pass()
+    assert len(_registered("both")) == 2  # the waiting "left" with the new "right"
+    assert _fired("both") == 2
 
 
 @pytest.mark.parametrize("dies_before", [evaluation.STATE, CURSORS])
