@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
+from pynenc.sqlite_busy import retry_busy
 from pynenc.sqlite_checkpoint import offload as offload_checkpoints
 
 SCHEMA = """
@@ -83,17 +84,21 @@ class MessageStore:
     def __init__(self, path: str, busy_timeout: float = 30.0, synchronous: str = "NORMAL") -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        # busy timeout 0: every statement waits for a busy file in short steps (_execute)
+        self._db = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        self._busy_timeout = busy_timeout
+        self._execute("PRAGMA journal_mode=WAL")
+        self._execute(f"PRAGMA synchronous={synchronous}")
         offload_checkpoints(self._db, path, self)
-        self._db.executescript(SCHEMA)
+        retry_busy(lambda: self._db.executescript(SCHEMA), busy_timeout)
         self._sql: dict[tuple[int, bool], str] = {}
         # Commits of this connection don't move its own data_version: count the ones that
         # make messages ready, so a consumer sharing the connection still sees them.
         self._own_writes = 0
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        """One statement, tried again in short steps while another connection writes."""
+        return retry_busy(lambda: self._db.execute(sql, params), self._busy_timeout)
 
     def close(self) -> None:
         with self._lock:
@@ -105,7 +110,7 @@ class MessageStore:
         ``PRAGMA data_version`` reads the WAL index only (no lock, no table access).
         """
         with self._lock:
-            return int(self._db.execute("PRAGMA data_version").fetchone()[0]), self._own_writes
+            return int(self._execute("PRAGMA data_version").fetchone()[0]), self._own_writes
 
     # -- publishing ----------------------------------------------------------------------
 
@@ -114,21 +119,21 @@ class MessageStore:
         with self._lock:
             self._own_writes += 1
             if len(rows) == 1:
-                self._db.execute(
+                self._execute(
                     "INSERT INTO pynenc_messages (queue, priority, payload) VALUES (?, ?, ?)",
                     rows[0],
                 )
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            self._execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
+                self._db.executemany(  # the write lock is held: never busy
                     "INSERT INTO pynenc_messages (queue, priority, payload) VALUES (?, ?, ?)",
                     rows,
                 )
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            self._execute("COMMIT")
 
     # -- consuming -----------------------------------------------------------------------
 
@@ -151,15 +156,13 @@ class MessageStore:
         if owner is not None:
             params = (time.time(), owner, *params)
         with self._lock:
-            found = self._db.execute(sql, params).fetchall()
+            found = self._execute(sql, params).fetchall()
         return (int(found[0][0]), str(found[0][1]), str(found[0][2])) if found else None
 
     def ack(self, row_id: int, owner: str) -> None:
         """Delete a delivered row, if ``owner`` still holds it."""
         with self._lock:
-            self._db.execute(
-                "DELETE FROM pynenc_messages WHERE id = ? AND owner = ?", (row_id, owner)
-            )
+            self._execute("DELETE FROM pynenc_messages WHERE id = ? AND owner = ?", (row_id, owner))
 
     def requeue(self, row_ids: Iterable[int], owner: str) -> int:
         """Make rows ``owner`` holds ready again, in their old place; returns how many."""
@@ -169,7 +172,7 @@ class MessageStore:
         marks = ",".join("?" * len(ids))
         with self._lock:
             self._own_writes += 1
-            return self._db.execute(
+            return self._execute(
                 "UPDATE pynenc_messages SET delivered_at = NULL, owner = NULL "
                 f"WHERE owner = ? AND id IN ({marks})",
                 (owner, *ids),
@@ -179,7 +182,7 @@ class MessageStore:
         """Make every row ``owner`` holds ready again (its consumer closed)."""
         with self._lock:
             self._own_writes += 1
-            return self._db.execute(
+            return self._execute(
                 "UPDATE pynenc_messages SET delivered_at = NULL, owner = NULL WHERE owner = ?",
                 (owner,),
             ).rowcount
@@ -189,7 +192,7 @@ class MessageStore:
         with self._lock:
             owners = [
                 str(row[0])
-                for row in self._db.execute(
+                for row in self._execute(
                     "SELECT DISTINCT owner FROM pynenc_messages WHERE owner IS NOT NULL"
                 )
             ]
@@ -198,13 +201,13 @@ class MessageStore:
             restored = 0
             if dead:
                 marks = ",".join("?" * len(dead))
-                restored += self._db.execute(
+                restored += self._execute(
                     "UPDATE pynenc_messages SET delivered_at = NULL, owner = NULL "
                     f"WHERE owner IN ({marks})",
                     dead,
                 ).rowcount
             if owners:
-                restored += self._db.execute(
+                restored += self._execute(
                     "UPDATE pynenc_messages SET delivered_at = NULL, owner = NULL "
                     "WHERE delivered_at < ?",
                     (time.time() - visibility_timeout,),
@@ -216,7 +219,7 @@ class MessageStore:
     def size(self, queue: str) -> int:
         """Ready messages of ``queue``."""
         with self._lock:
-            row = self._db.execute(
+            row = self._execute(
                 "SELECT COUNT(*) FROM pynenc_messages WHERE queue = ? AND delivered_at IS NULL",
                 (queue,),
             ).fetchone()
@@ -225,10 +228,10 @@ class MessageStore:
     def purge(self, queue: str) -> int:
         """Delete the ready messages of ``queue`` (delivered ones stay with their owner)."""
         with self._lock:
-            return self._db.execute(
+            return self._execute(
                 "DELETE FROM pynenc_messages WHERE queue = ? AND delivered_at IS NULL", (queue,)
             ).rowcount
 
     def delete(self, queue: str) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM pynenc_messages WHERE queue = ?", (queue,))
+            self._execute("DELETE FROM pynenc_messages WHERE queue = ?", (queue,))

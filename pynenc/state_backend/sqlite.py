@@ -38,6 +38,7 @@ from pynenc.records import (
     encode_meta,
     fingerprint,
 )
+from pynenc.sqlite_busy import begin_immediate
 from pynenc.sqlite_checkpoint import offload as offload_checkpoints
 from pynenc.state_backend import (
     sqlite_limits,
@@ -163,9 +164,10 @@ class SqliteStateBackend(StateBackend):
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: the write lock is taken first, so nothing changes under it."""
+        """A write transaction: the write lock is taken first, so nothing changes under it
+        (waited for in short steps while another connection writes: pynenc.sqlite_busy)."""
         with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            begin_immediate(conn, BUSY_TIMEOUT)
             try:
                 yield conn
             except BaseException:
