@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pynenc.broker.envelope import Envelope
@@ -66,18 +67,14 @@ class Orchestrator:
 
     def __init__(self, app: Pynenc) -> None:
         self.app = app
-        self._fused: FusedPath | bool | None = False  # False: not looked at yet
 
-    @property
+    @cached_property
     def fused(self) -> FusedPath | None:
         """Register and publish in one round trip (broker and state backend are the same
         Redis), or ``None``: see :mod:`pynenc.state_backend.redis_fused`."""
-        if self._fused is False:
-            from pynenc.state_backend.redis_fused import fused_path
+        from pynenc.state_backend.redis_fused import fused_path
 
-            app = self.app
-            self._fused = fused_path(app.state_backend, app.broker)
-        return self._fused  # type: ignore[return-value]
+        return fused_path(self.app.state_backend, self.app.broker)
 
     # -- caller side ---------------------------------------------------------------------
 

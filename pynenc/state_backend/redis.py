@@ -148,8 +148,7 @@ class RedisStateBackend(StateBackend):
         delay = 0.05
         while True:
             try:
-                if self._pid != os.getpid():
-                    self._start()
+                self._redis()  # rebuilt first, if we were forked
                 return self._lent.run(operation)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 now = time.monotonic()
