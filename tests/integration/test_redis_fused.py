@@ -199,7 +199,10 @@ def test_a_result_asked_for_after_its_end_was_announced_costs_no_read(
     try:
         with app.running_in_background(stop_timeout=30):
             first = big(1)
-            assert caller.wait_final_record(first.invocation_id, 30) is not None  # listens
+            assert caller.wait_final_record(first.invocation_id, 30) is not None
+            # that wait started the listener, but may have been answered by a read before
+            # the listener's SUBSCRIBE went through: an end announced before it is missed
+            wait_until(lambda: caller._listening, 30, "the listener to subscribe")
             later = big(2)
             assert later.get_result(timeout=30) == "xx"
             wait_until(lambda: caller._recent.get(later.invocation_id), 30, "its end message")
@@ -245,7 +248,9 @@ def test_a_call_registered_while_listening_is_not_read_before_the_wait(
             now = threading.Event()
             now.set()
             threading.Thread(target=_ended_by_another_process, args=(url, warm, now)).start()
-            assert caller.wait_final_record(warm, 30) is not None  # the listener listens
+            assert caller.wait_final_record(warm, 30) is not None
+            # answered maybe by a read before the listener's SUBSCRIBE went through
+            wait_until(lambda: caller._listening, 30, "the listener to subscribe")
         inv = uuid.uuid4().hex
         caller.register([InvocationRecord(inv, "m.t", {}, queue="q")], 1.0)
         reads: list[str] = []

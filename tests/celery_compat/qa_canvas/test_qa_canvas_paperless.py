@@ -46,7 +46,11 @@ def test_bulk_edit_runs_the_immutable_body_once_the_members_succeed(
 
 def test_bulk_edit_restores_the_backup_when_a_member_fails(tasks: ModuleType, notes: Notes) -> None:
     result = bulk_edit(tasks, notes, fail_on=[2]).delay()
-    with pytest.raises(tasks.DocumentLocked, match="document 2 is locked"):
+    # Celery's get() looks at the header (the body's parent) first and raises a failed
+    # member's error; but when the body has failed by the time get() reads the body's
+    # state (a slow caller), it raises the body's ChordError without looking again (seen
+    # on the real Celery worker under load). Either names the member's error.
+    with pytest.raises((tasks.DocumentLocked, ChordError), match="document 2 is locked"):
         result.get(timeout=WAIT)
     (restored,) = notes.take()  # pynenc: never called (the body's errback "not needed")
     message = restored.pop("exc")
