@@ -101,3 +101,47 @@ def test_shutdown_joins_idle_threads() -> None:
     assert done.wait(WAIT)
     pool.shutdown(wait=True)
     assert not threads[0].is_alive()
+
+
+def test_a_burst_of_long_jobs_gets_a_thread_each() -> None:
+    # a job submitted while a thread is on its way wakes nobody: the thread that takes a
+    # job while more wait wakes the next one, so none waits behind a job that blocks
+    pool = GrowingPool("test")
+    release = threading.Event()
+    started = [threading.Event() for _ in range(5)]
+    for event in started:
+        pool.submit(lambda event=event: (event.set(), release.wait(6 * WAIT)))  # type: ignore[misc]
+    try:
+        for event in started:
+            assert event.wait(WAIT), "a job waited behind one that blocks"
+    finally:
+        release.set()
+    pool.shutdown()
+
+
+def test_a_burst_of_short_jobs_runs_on_the_threads_awake() -> None:
+    # a thread per job costs a wake each (more than a short job): the thread awake takes
+    # the next job before anyone else is woken or started
+    pool = GrowingPool("test")
+    ran: list[int] = []
+    done = threading.Event()
+    for i in range(50):
+        pool.submit(lambda i=i: ran.append(i))
+    pool.submit(done.set)
+    assert done.wait(WAIT)
+    pool.shutdown()
+    assert sorted(ran) == list(range(50))
+    assert pool._started <= 25, f"{pool._started} threads for 51 short jobs"
+
+
+def test_jobs_handed_over_before_a_shutdown_still_run() -> None:
+    pool = GrowingPool("test")
+    _, release, old = _blocking_job(pool)
+    ran = threading.Event()
+    with pool._lock:  # the job waits in the crew: no thread may take it before the shutdown
+        pool._crew.jobs.append(ran.set)
+    pool.shutdown(wait=False)
+    release.set()
+    assert ran.wait(WAIT), "a job handed over before the shutdown was dropped"
+    old[0].join(WAIT)
+    assert not old[0].is_alive()
