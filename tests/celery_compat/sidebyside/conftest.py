@@ -130,7 +130,11 @@ class Gate:
     def wait_started(self) -> int:
         """Wait until the held task runs; the pid of its process."""
         started = self.folder / "started"
-        wait_until(started.exists, WAIT, f"a task to start at gate {self.path}")
+
+        def written() -> bool:  # created, then written: the pid may not be there yet
+            return started.exists() and started.read_text().strip() != ""
+
+        wait_until(written, WAIT, f"a task to start at gate {self.path}")
         return int(started.read_text())
 
     def release(self) -> None:
