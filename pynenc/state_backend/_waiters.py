@@ -50,6 +50,13 @@ class Waiters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[str, list[Waiter]] = {}
+        self._idle_since = time.monotonic()  #: when the last waiter left
+
+    def idle_for(self) -> float:
+        """Seconds since the last waiting thread stopped waiting (0.0 while one waits)."""
+        if self._waiting:
+            return 0.0
+        return time.monotonic() - self._idle_since
 
     @contextmanager
     def watch(self, *invocation_ids: str) -> Iterator[Waiter]:
@@ -68,6 +75,8 @@ class Waiters:
                         waiters.remove(waiter)
                         if not waiters:
                             del self._waiting[invocation_id]
+                if not self._waiting:
+                    self._idle_since = time.monotonic()
 
     def notify(self, invocation_id: str, sent: str = "") -> None:
         """``invocation_id`` reached a final status: wake its waiters for good (``sent``:

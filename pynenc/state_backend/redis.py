@@ -45,6 +45,7 @@ from pynenc.state_backend import (
     redis_status_reads,
     redis_values,
 )
+from pynenc.state_backend._listen_pace import ListenPace
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.redis_clients import LentClients
@@ -78,6 +79,8 @@ REGISTER_CHUNK = 500
 READ_CHUNK = 1000
 #: Calls registered and not waited for yet that a process remembers (see _note_fresh).
 FRESH_KEPT = 10_000
+#: Most messages the listener reads in one batch while nobody waits (_listen_pace).
+BATCH_READ_MAX = 10_000
 
 
 class RedisStateBackend(StateBackend):
@@ -119,6 +122,7 @@ class RedisStateBackend(StateBackend):
         self._append_log_script = self._client.register_script(redis_logs.APPEND)
         self._in_status_script = self._client.register_script(redis_status_reads.IN_STATUS)
         self._waiters = Waiters()
+        self._pace = ListenPace(self._waiters)
         self._recent = RecentEnds()
         #: the listener's unbroken stretch of messages (0: not listening), and the calls
         #: registered here during one (see wait_final_record)
@@ -309,6 +313,7 @@ class RedisStateBackend(StateBackend):
         # The waiter is registered before the first read, and the listener wakes every waiter
         # once it has (re)subscribed: no completion falls between the read and the wait.
         with self._waiters.watch(invocation_id) as waiter:
+            self._pace.catch_up()  # a listener reading in batches reads what came in first
             if self._recent.ended(invocation_id):  # announced before the waiter was there
                 return True
             interval = self.recheck_interval
@@ -326,6 +331,7 @@ class RedisStateBackend(StateBackend):
             return [None if s is None else InvocationStatus(s) for s in replies]
 
         with self._waiters.watch(*ids) as waiter:
+            self._pace.catch_up()
             return wait_until_all_final(read, waiter, ids, timeout, self.recheck_interval)
 
     def find(
@@ -443,6 +449,7 @@ class RedisStateBackend(StateBackend):
             self._listen_loop(client, stop)
         finally:
             self._listening = 0  # however it ended: calls registered now are read first
+            self._pace.stop_batching()  # no waiter waits for a batch read that won't come
 
     def _listen_loop(self, client: redis.Redis, stop: threading.Event) -> None:
         backoff = 0.05
@@ -450,30 +457,52 @@ class RedisStateBackend(StateBackend):
             pubsub: redis.client.PubSub = client.pubsub()  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(self.channel)
+                pace = self._pace
                 while not stop.is_set():
-                    message = pubsub.get_message(timeout=LISTEN_TICK)
-                    if message is None:
+                    if self._listening and pace.should_batch():
+                        # nobody waits: what came in meanwhile, in one go (_listen_pace)
+                        pace.pause()
+                        self._read_arrived(pubsub)
                         continue
-                    if message["type"] == "subscribe":
+                    if pace.batching:  # a thread waits: what came in since the last batch
+                        self._read_arrived(pubsub)
+                        pace.stop_batching()
+                    message = pubsub.get_message(timeout=LISTEN_TICK)
+                    if message is not None and self._on_message(message):
                         backoff = 0.05
-                        self._listening += 1  # a new unbroken stretch of messages
-                    if message["type"] == "message" and message["data"]:
-                        for invocation_id, sent in announced(message["data"]):
-                            # kept before waking: a waiter that checks the recent ends
-                            # after registering itself misses neither (see _wait)
-                            self._recent.keep(invocation_id, sent)
-                            self._waiters.notify(invocation_id, sent)
-                    else:  # (re)subscribed, so what was published meanwhile was missed; or purged
-                        if message["type"] == "message":
-                            self._recent.clear()  # purged: an id may name a new call next
-                        self._waiters.notify_all()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 self._listening = 0
+                self._pace.stop_batching()  # a waiter reads its status: nothing to catch up
                 logger.debug("Redis listener lost its connection, reconnecting: %s", exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 0.5)
             finally:
                 pubsub.close()
+
+    def _read_arrived(self, pubsub: redis.client.PubSub) -> None:
+        """Read the messages that have arrived, without waiting for more."""
+        for _ in range(BATCH_READ_MAX):
+            message = pubsub.get_message(timeout=0)
+            if message is None:
+                return
+            self._on_message(message)
+
+    def _on_message(self, message: dict[str, Any]) -> bool:
+        """Turn one pub/sub message into wake-ups; ``True`` for a (re)subscription."""
+        kind = message["type"]
+        if kind == "subscribe":
+            self._listening += 1  # a new unbroken stretch of messages
+        if kind == "message" and message["data"]:
+            for invocation_id, sent in announced(message["data"]):
+                # kept before waking: a waiter that checks the recent ends after
+                # registering itself misses neither (see _wait)
+                self._recent.keep(invocation_id, sent)
+                self._waiters.notify(invocation_id, sent)
+        else:  # (re)subscribed, so what was published meanwhile was missed; or purged
+            if kind == "message":
+                self._recent.clear()  # purged: an id may name a new call next
+            self._waiters.notify_all()
+        return bool(kind == "subscribe")
 
     def close(self) -> None:
         if self._pid != os.getpid():
@@ -481,6 +510,7 @@ class RedisStateBackend(StateBackend):
         with self._listener_lock:
             listener, self._listener = self._listener, None
         self._listener_stop.set()
+        self._pace.wake()
         self._listening = 0
         if listener is not None:
             listener.join(timeout=LISTEN_TICK * 4)
