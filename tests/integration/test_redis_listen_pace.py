@@ -28,23 +28,25 @@ def url(redis_server: Server) -> str:
 
 
 @pytest.fixture
-def caller(url: str) -> Iterator[RedisStateBackend]:
-    backend = RedisStateBackend(APP_ID, url)
+def backends(url: str) -> Iterator[tuple[RedisStateBackend, RedisStateBackend]]:
+    """The caller's backend, and another process's that registers and ends invocations."""
+    caller, other = RedisStateBackend(APP_ID, url), RedisStateBackend(APP_ID, url)
     try:
-        yield backend
+        yield caller, other
     finally:
-        backend.purge()
-        backend.close()
+        caller.purge()
+        caller.close()
+        other.close()
 
 
 @pytest.fixture
-def other(url: str) -> Iterator[RedisStateBackend]:
-    """Another process's backend: it registers and ends the invocations."""
-    backend = RedisStateBackend(APP_ID, url)
-    try:
-        yield backend
-    finally:
-        backend.close()
+def caller(backends: tuple[RedisStateBackend, RedisStateBackend]) -> RedisStateBackend:
+    return backends[0]
+
+
+@pytest.fixture
+def other(backends: tuple[RedisStateBackend, RedisStateBackend]) -> RedisStateBackend:
+    return backends[1]
 
 
 def _ended(backend: RedisStateBackend, count: int) -> list[str]:
