@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
@@ -45,11 +44,11 @@ from pynenc.state_backend import (
     redis_status_reads,
     redis_values,
 )
-from pynenc.state_backend._listen_pace import ListenPace
 from pynenc.state_backend._waiters import Waiters, wait_until_all_final, wait_until_final
 from pynenc.state_backend.base import Capabilities, StateBackend
 from pynenc.state_backend.redis_clients import LentClients
-from pynenc.state_backend.redis_notices import RecentEnds, announced, final_record
+from pynenc.state_backend.redis_listener import Listener
+from pynenc.state_backend.redis_notices import RecentEnds, final_record
 from pynenc.state_backend.redis_reach import reach
 from pynenc.state_backend.redis_scripts import (
     ACQUIRE_LEASE,
@@ -71,16 +70,12 @@ T = TypeVar("T")
 RETRY_FOR = 30.0
 #: Seconds between status re-reads of a waiter, in case a pub/sub message was lost.
 RECHECK_INTERVAL = 1.0
-#: Seconds the listener blocks for a message before looking at its stop flag.
-LISTEN_TICK = 0.25
 #: Records per script call in ``register``.
 REGISTER_CHUNK = 500
 #: Commands per pipeline in the reads of many invocations.
 READ_CHUNK = 1000
 #: Calls registered and not waited for yet that a process remembers (see _note_fresh).
 FRESH_KEPT = 10_000
-#: Most messages the listener reads in one batch while nobody waits (_listen_pace).
-BATCH_READ_MAX = 10_000
 
 
 class RedisStateBackend(StateBackend):
@@ -122,15 +117,13 @@ class RedisStateBackend(StateBackend):
         self._append_log_script = self._client.register_script(redis_logs.APPEND)
         self._in_status_script = self._client.register_script(redis_status_reads.IN_STATUS)
         self._waiters = Waiters()
-        self._pace = ListenPace(self._waiters)
         self._recent = RecentEnds()
-        #: the listener's unbroken stretch of messages (0: not listening), and the calls
-        #: registered here during one (see wait_final_record)
-        self._listening = 0
+        self._listener = Listener(
+            self.channel, f"pynenc-redis-listener-{self.app_id}", self._waiters, self._recent
+        )
+        #: the calls registered here while the listener listened, with the stretch of
+        #: messages they were registered in (see wait_final_record)
         self._fresh: dict[str, int] = {}
-        self._listener_lock = threading.Lock()
-        self._listener: threading.Thread | None = None
-        self._listener_stop = threading.Event()
 
     def _redis(self) -> redis.Redis:
         # redis-py's pools are not to be used across a fork: a child builds its own client
@@ -271,7 +264,7 @@ class RedisStateBackend(StateBackend):
         # A call registered here while the listener listened, without a break since, is
         # not read before waiting either: its end cannot pass unseen (a break wakes every
         # waiter to read). Else the record is read first: one already final costs that.
-        fresh = self._fresh.pop(invocation_id, 0) == self._listening != 0
+        fresh = self._fresh.pop(invocation_id, 0) == self._listener.listening != 0
         seen: list[InvocationRecord | None] = [None]
 
         def read() -> InvocationStatus | None:
@@ -294,7 +287,7 @@ class RedisStateBackend(StateBackend):
 
     def _note_fresh(self, invocation_ids: Iterable[str]) -> None:
         """Calls just registered by this process, while its listener listens."""
-        listening = self._listening
+        listening = self._listener.listening
         if listening:
             fresh = self._fresh
             if len(fresh) > FRESH_KEPT:  # registered and never waited for
@@ -313,7 +306,7 @@ class RedisStateBackend(StateBackend):
         # The waiter is registered before the first read, and the listener wakes every waiter
         # once it has (re)subscribed: no completion falls between the read and the wait.
         with self._waiters.watch(invocation_id) as waiter:
-            self._pace.catch_up()  # a listener reading in batches reads what came in first
+            self._listener.pace.catch_up()  # one reading in batches reads what came in first
             if self._recent.ended(invocation_id):  # announced before the waiter was there
                 return True
             interval = self.recheck_interval
@@ -331,7 +324,7 @@ class RedisStateBackend(StateBackend):
             return [None if s is None else InvocationStatus(s) for s in replies]
 
         with self._waiters.watch(*ids) as waiter:
-            self._pace.catch_up()
+            self._listener.pace.catch_up()
             return wait_until_all_final(read, waiter, ids, timeout, self.recheck_interval)
 
     def find(
@@ -429,91 +422,12 @@ class RedisStateBackend(StateBackend):
 
     def _ensure_listener(self) -> None:
         self._redis()  # rebuild the per-process parts first, if we were forked
-        listener = self._listener
-        if listener is not None and listener.is_alive():  # the usual case: no lock
-            return
-        with self._listener_lock:
-            if self._listener is None or not self._listener.is_alive():
-                self._listener_stop = threading.Event()
-                self._listener = threading.Thread(
-                    target=self._listen,
-                    args=(self._client, self._listener_stop),
-                    name=f"pynenc-redis-listener-{self.app_id}",
-                    daemon=True,
-                )
-                self._listener.start()
-
-    def _listen(self, client: redis.Redis, stop: threading.Event) -> None:
-        """Turn messages on the app's channel into wake-ups, reconnecting for ever."""
-        try:
-            self._listen_loop(client, stop)
-        finally:
-            self._listening = 0  # however it ended: calls registered now are read first
-            self._pace.stop_batching()  # no waiter waits for a batch read that won't come
-
-    def _listen_loop(self, client: redis.Redis, stop: threading.Event) -> None:
-        backoff = 0.05
-        while not stop.is_set():
-            pubsub: redis.client.PubSub = client.pubsub()  # type: ignore[no-untyped-call]
-            try:
-                pubsub.subscribe(self.channel)
-                pace = self._pace
-                while not stop.is_set():
-                    if self._listening and pace.should_batch():
-                        # nobody waits: what came in meanwhile, in one go (_listen_pace)
-                        pace.pause()
-                        self._read_arrived(pubsub)
-                        continue
-                    if pace.batching:  # a thread waits: what came in since the last batch
-                        self._read_arrived(pubsub)
-                        pace.stop_batching()
-                    message = pubsub.get_message(timeout=LISTEN_TICK)
-                    if message is not None and self._on_message(message):
-                        backoff = 0.05
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                self._listening = 0
-                self._pace.stop_batching()  # a waiter reads its status: nothing to catch up
-                logger.debug("Redis listener lost its connection, reconnecting: %s", exc)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 0.5)
-            finally:
-                pubsub.close()
-
-    def _read_arrived(self, pubsub: redis.client.PubSub) -> None:
-        """Read the messages that have arrived, without waiting for more."""
-        for _ in range(BATCH_READ_MAX):
-            message = pubsub.get_message(timeout=0)
-            if message is None:
-                return
-            self._on_message(message)
-
-    def _on_message(self, message: dict[str, Any]) -> bool:
-        """Turn one pub/sub message into wake-ups; ``True`` for a (re)subscription."""
-        kind = message["type"]
-        if kind == "subscribe":
-            self._listening += 1  # a new unbroken stretch of messages
-        if kind == "message" and message["data"]:
-            for invocation_id, sent in announced(message["data"]):
-                # kept before waking: a waiter that checks the recent ends after
-                # registering itself misses neither (see _wait)
-                self._recent.keep(invocation_id, sent)
-                self._waiters.notify(invocation_id, sent)
-        else:  # (re)subscribed, so what was published meanwhile was missed; or purged
-            if kind == "message":
-                self._recent.clear()  # purged: an id may name a new call next
-            self._waiters.notify_all()
-        return bool(kind == "subscribe")
+        self._listener.ensure(self._client)
 
     def close(self) -> None:
         if self._pid != os.getpid():
             return  # the client and the listener belong to the parent process
-        with self._listener_lock:
-            listener, self._listener = self._listener, None
-        self._listener_stop.set()
-        self._pace.wake()
-        self._listening = 0
-        if listener is not None:
-            listener.join(timeout=LISTEN_TICK * 4)
+        self._listener.close()
         self._lent.close()
         self._client.close()
 

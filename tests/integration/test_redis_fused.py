@@ -202,7 +202,7 @@ def test_a_result_asked_for_after_its_end_was_announced_costs_no_read(
             assert caller.wait_final_record(first.invocation_id, 30) is not None
             # that wait started the listener, but may have been answered by a read before
             # the listener's SUBSCRIBE went through: an end announced before it is missed
-            wait_until(lambda: caller._listening, 30, "the listener to subscribe")
+            wait_until(lambda: caller._listener.listening, 30, "the listener to subscribe")
             later = big(2)
             assert later.get_result(timeout=30) == "xx"
             wait_until(lambda: caller._recent.get(later.invocation_id), 30, "its end message")
@@ -250,7 +250,7 @@ def test_a_call_registered_while_listening_is_not_read_before_the_wait(
             threading.Thread(target=_ended_by_another_process, args=(url, warm, now)).start()
             assert caller.wait_final_record(warm, 30) is not None
             # answered maybe by a read before the listener's SUBSCRIBE went through
-            wait_until(lambda: caller._listening, 30, "the listener to subscribe")
+            wait_until(lambda: caller._listener.listening, 30, "the listener to subscribe")
         inv = uuid.uuid4().hex
         caller.register([InvocationRecord(inv, "m.t", {}, queue="q")], 1.0)
         reads: list[str] = []

@@ -68,12 +68,12 @@ def _ended(backend: RedisStateBackend, count: int) -> list[str]:
 
 def _batching(caller: RedisStateBackend, other: RedisStateBackend) -> None:
     """Start the caller's listener with a wait, then let it go to batch reads."""
-    caller._pace.active_window = 0.05
-    caller._pace.lazy_tick = NEVER
+    caller._listener.pace.active_window = 0.05
+    caller._listener.pace.lazy_tick = NEVER
     (first,) = _ended(other, 1)
     assert caller.wait_final_record(first, 30) is not None
-    wait_until(lambda: caller._listening, 30, "the listener to subscribe")
-    wait_until(lambda: caller._pace.batching, 30, "the listener to read in batches")
+    wait_until(lambda: caller._listener.listening, 30, "the listener to subscribe")
+    wait_until(lambda: caller._listener.pace.batching, 30, "the listener to read in batches")
 
 
 def test_ends_read_late_are_all_kept_and_a_new_waiter_needs_no_read(
@@ -90,20 +90,22 @@ def test_ends_read_late_are_all_kept_and_a_new_waiter_needs_no_read(
     assert record is not None and record.status is S.SUCCESS and record.result == '"ok"'
     assert reads == [], "the listener caught up first: its end was known"
     assert all(caller._recent.ended(i) for i in ids), "an end read in the batch was dropped"
-    assert not caller._pace.batching, "a waiter came: each message is read as it comes"
+    assert not caller._listener.pace.batching, "a waiter came: each message is read as it comes"
 
 
 def test_a_purge_read_late_still_forgets_the_ends_kept_before_it(
     caller: RedisStateBackend, other: RedisStateBackend
 ) -> None:
     _batching(caller, other)
-    caller._pace.active_window = NEVER  # (read the next end as it comes)
-    caller._pace.wake()
-    wait_until(lambda: not caller._pace.batching, 30, "the listener to read as messages come")
+    caller._listener.pace.active_window = NEVER  # (read the next end as it comes)
+    caller._listener.pace.wake()
+    wait_until(
+        lambda: not caller._listener.pace.batching, 30, "the listener to read as messages come"
+    )
     (kept,) = _ended(other, 1)
     wait_until(lambda: caller._recent.ended(kept), 30, "its end message")
-    caller._pace.active_window = 0.05
-    wait_until(lambda: caller._pace.batching, 30, "the listener to read in batches")
+    caller._listener.pace.active_window = 0.05
+    wait_until(lambda: caller._listener.pace.batching, 30, "the listener to read in batches")
     other.purge()  # another process: its empty message is not read yet
     assert caller._recent.ended(kept), "the purge was read before anyone waited"
     assert caller.wait_final_record(kept, 0.5) is None, "an end kept from before the purge"
@@ -113,7 +115,7 @@ def test_closing_ends_a_listener_paused_between_batches(
     caller: RedisStateBackend, other: RedisStateBackend
 ) -> None:
     _batching(caller, other)
-    listener = caller._listener
+    listener = caller._listener.thread
     assert listener is not None and listener.is_alive()
     caller.close()  # waits up to a second for the listener
     assert not listener.is_alive(), "the pause outlived the close"
