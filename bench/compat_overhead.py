@@ -3,8 +3,9 @@
 ``python -m bench.compat_overhead [--calls 1000] [--rounds 5]`` starts a Redis server and
 two runner subprocesses (8 threads each): one for native pynenc tasks (``bench.tasks_pynenc``)
 and one for the compat tasks (``bench.tasks_compat``). Each round makes ``--calls``
-sequential round trips through each (native ``echo(i).result``, compat
-``echo.delay(i).get()``), alternating which goes first, and records per call: the caller
+sequential round trips through each (native ``echo(i).result``, the native
+``direct_task`` call ``echo(i)``, compat ``echo.delay(i).get()``; native and direct on the
+same runner), alternating the order, and records per call: the caller
 thread's CPU time, the runner process's CPU time (``/proc/<pid>/stat``), the wall-clock
 p50 and the Redis commands the server ran per call (``INFO commandstats``: the layer should
 add none). CPU time barely moves when other work shares the machine, where wall-clock latency
@@ -19,7 +20,7 @@ alternating rounds (medians). Repeatable to a microsecond or two on a busy machi
 
 ``--py-spy DIR`` then profiles one more round of each (``py-spy record`` attached to this
 process and to that system's runner for that round only): collapsed stacks in
-``DIR/{native,compat}-{caller,runner}.txt`` and the costliest functions in µs per call
+``DIR/{native,direct,compat}-{caller,runner}.txt`` and the costliest functions in µs per call
 (as :mod:`bench.hotpath`; py-spy must be installed, it is no project dependency).
 """
 
@@ -228,9 +229,11 @@ def main() -> None:
                 }
             )
             echo = native.task(tasks_pynenc.echo.func)
+            direct = native.direct_task(tasks_pynenc.echo_direct.__inner_function__)
             compat = make_tasks("overhead-compat", url, url).echo
             systems: dict[str, tuple[Callable[[int], Any], WorkerProcess]] = {
                 "native": (lambda i: echo(i).result, workers[0]),
+                "direct": (direct, workers[0]),
                 "compat": (lambda i: compat.delay(i).get(timeout=30), workers[1]),
             }
             for call, worker in systems.values():
@@ -262,12 +265,12 @@ def main() -> None:
             f"  {name:8}{figures['caller_us']:>15.0f}{figures['runner_us']:>15.0f}"
             f"{figures['p50_ms']:>9.2f}{figures['redis_cmds']:>7.1f}"
         )
-    native_total = medians["native"]["caller_us"] + medians["native"]["runner_us"]
-    compat_total = medians["compat"]["caller_us"] + medians["compat"]["runner_us"]
-    print(
-        f"  compat / native: CPU per call {compat_total / native_total:.2f}x, "
-        f"p50 {medians['compat']['p50_ms'] / medians['native']['p50_ms']:.2f}x"
-    )
+    compat = medians["compat"]
+    for name in ("native", "direct"):
+        base = medians[name]
+        cpu = (compat["caller_us"] + compat["runner_us"]) / (base["caller_us"] + base["runner_us"])
+        p50 = compat["p50_ms"] / base["p50_ms"]
+        print(f"  compat / {name}: CPU per call {cpu:.2f}x, p50 {p50:.2f}x")
 
 
 if __name__ == "__main__":
