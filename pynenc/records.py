@@ -253,13 +253,10 @@ def stored_root(root: str, parent_id: str | None) -> str | None:
 
 def encode_meta(record: InvocationRecord) -> str | None:
     """The optional per-call fields of ``record`` (serializer, headers, root) as one JSON
-    text for a backend to store, or ``None`` for a plain call (nothing to store)."""
-    if (
-        record.serializer is None
-        and record.headers is None
-        and record.root_id is None
-        and record.links is None
-    ):
+    text for a backend to store, or ``None`` for a plain call (nothing to store). Its
+    links are stored apart (:func:`encode_links`): a step followed by a group names every
+    member in ``links.then``, and whoever reads the step's result must not read them."""
+    if record.serializer is None and record.headers is None and record.root_id is None:
         return None
     meta: dict[str, Any] = {}
     if record.serializer is not None:
@@ -268,23 +265,30 @@ def encode_meta(record: InvocationRecord) -> str | None:
         meta["headers"] = record.headers
     if record.root_id is not None:
         meta["root"] = record.root_id
-    if record.links is not None:
-        meta["links"] = record.links.encode()
     return json.dumps(meta, separators=(",", ":"))
 
 
-def decode_meta(text: str | bytes | None) -> dict[str, Any]:
-    """The :class:`InvocationRecord` fields stored by :func:`encode_meta` (keyword
-    arguments; empty for ``None``)."""
-    if text is None:
-        return {}
-    meta = json.loads(text)
-    return {
-        "serializer": meta.get("ser"),
-        "headers": meta.get("headers"),
-        "root_id": meta.get("root"),
-        "links": Links.decode(meta.get("links")),
-    }
+def encode_links(record: InvocationRecord) -> str | None:
+    """``record.links`` as the JSON text a backend stores beside the meta (``None``: none)."""
+    if record.links is None:
+        return None
+    return json.dumps(record.links.encode(), separators=(",", ":"))
+
+
+def decode_meta(text: str | bytes | None, links: str | bytes | None = None) -> dict[str, Any]:
+    """The :class:`InvocationRecord` fields stored by :func:`encode_meta` and
+    :func:`encode_links` (keyword arguments; empty for neither). A record stored by a
+    pynenc that did not keep them apart holds its links in the meta: read from there."""
+    meta = {} if text is None else json.loads(text)
+    fields: dict[str, Any] = {}
+    if meta:
+        fields = {"serializer": meta.get("ser"), "headers": meta.get("headers")}
+        fields["root_id"] = meta.get("root")
+    if links is not None:
+        fields["links"] = Links.decode(json.loads(links))
+    elif "links" in meta:
+        fields["links"] = Links.decode(meta["links"])
+    return fields
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,8 @@ PUBLISHED_BY = "published by the runner that ended "
 def received(app: Pynenc, invocation_id: str, links: Links) -> tuple[Any, ...]:
     """What a released invocation receives before its own arguments (``links.receive``):
     the one result, the ordered results, or the failed invocation and its exception.
-    One read of the records waited for.
+    One read of the records waited for; for results, without their links (a step before a
+    group names every member in its own).
 
     :raises InvocationError: a record waited for is gone (purged).
     """
@@ -45,7 +46,12 @@ def received(app: Pynenc, invocation_id: str, links: Links) -> tuple[Any, ...]:
 
     if links.receive not in (RECEIVE_VALUE, RECEIVE_LIST, RECEIVE_ERROR):
         return ()  # an immutable chord body: nothing to read
-    records = app.state_backend.get_many(list(links.after))
+    backend, after = app.state_backend, list(links.after)
+    # a failed invocation is handed over whole: its links say what it received itself
+    if links.receive == RECEIVE_ERROR:
+        records = backend.get_many(after)
+    else:
+        records = backend.get_many_without_links(after)
     missing = [inv for inv, record in zip(links.after, records, strict=True) if record is None]
     if missing:
         raise InvocationError(

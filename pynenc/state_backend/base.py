@@ -13,7 +13,7 @@ import heapq
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pynenc.records import (
@@ -63,9 +63,10 @@ class StateBackend(ABC):
         is left as it is. Returns, per record, whether it was inserted.
 
         Every field of a record comes back from :meth:`get` as it was given; the optional
-        per-call ones (``serializer``, ``headers``, ``root_id``, ``links``) may be kept
-        together as :func:`~pynenc.records.encode_meta` text, stored only when it is not
-        ``None``.
+        per-call ones (``serializer``, ``headers``, ``root_id``) may be kept together as
+        :func:`~pynenc.records.encode_meta` text, stored only when it is not ``None``, and
+        ``links`` apart from them (:func:`~pynenc.records.encode_links`; see
+        :meth:`get_many_without_links`).
 
         A WAITING record with ``links.after`` is linked in the same atomic step: it waits
         for each of those invocations (registered in the same call or before), and those
@@ -104,6 +105,22 @@ class StateBackend(ABC):
     def get_many(self, invocation_ids: Sequence[str]) -> list[InvocationRecord | None]:
         """The records of ``invocation_ids``, in order (``None`` for an unknown id)."""
         return [self.get(invocation_id) for invocation_id in invocation_ids]
+
+    def get_many_without_links(
+        self, invocation_ids: Sequence[str]
+    ) -> list[InvocationRecord | None]:
+        """The records of ``invocation_ids`` as :meth:`get_many` returns them, with
+        ``links`` left out (``None``).
+
+        What a chain's step receives is read this way: a step followed by a group of
+        ``n`` names every member in its ``links.then``, and reading it whole at each
+        member's start made the group's cost grow with its size squared. The backends of
+        pynenc store the links apart and do not read them; this default strips them.
+        """
+        return [
+            None if record is None else replace(record, links=None)
+            for record in self.get_many(invocation_ids)
+        ]
 
     def get_many_in_status(
         self, invocation_ids: Sequence[str], status: InvocationStatus

@@ -20,6 +20,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 import redis
@@ -52,6 +53,7 @@ from pynenc.state_backend.redis_notices import RecentEnds, final_record
 from pynenc.state_backend.redis_reach import reach
 from pynenc.state_backend.redis_scripts import (
     ACQUIRE_LEASE,
+    RECORD_FIELDS,
     REGISTER,
     REGISTER_RECORD,
     SET_STATUS,
@@ -193,6 +195,23 @@ class RedisStateBackend(StateBackend):
         replies = self._read_records(invocation_ids, lambda pipe, key: pipe.hgetall(key))
         pairs = zip(invocation_ids, replies, strict=True)
         return [decode_record(i, cast(dict[str, str], fields)) for i, fields in pairs]
+
+    def get_many_without_links(
+        self, invocation_ids: Sequence[str]
+    ) -> list[InvocationRecord | None]:
+        """The records without their ``links`` field, which is not read (HMGET of the
+        others): a step's links name every member of a group after it."""
+        replies = self._read_records(
+            invocation_ids, lambda pipe, key: pipe.hmget(key, RECORD_FIELDS)
+        )
+        records: list[InvocationRecord | None] = []
+        for invocation_id, values in zip(invocation_ids, replies, strict=True):
+            pairs = zip(RECORD_FIELDS, values, strict=True)
+            record = decode_record(invocation_id, {k: v for k, v in pairs if v is not None})
+            if record is not None and record.links is not None:  # kept in the meta (older)
+                record = replace(record, links=None)
+            records.append(record)
+        return records
 
     def _read_records(
         self,

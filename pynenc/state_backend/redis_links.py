@@ -19,7 +19,9 @@ Keys and fields, under the app's prefix ``pynenc:{app_id}:``:
 - ``up`` (a field of a record ended FAILED as a follower): the upstream id its error carries
   as ``"upstream"``, so a follower of it gets the error without it first.
 
-The links themselves live in the record's ``meta`` JSON (``records.encode_meta``). Errors
+The links themselves are the record's ``links`` field (``records.encode_links``), apart from
+its ``meta`` (a record stored by a pynenc that kept them in the meta is read from there):
+who reads a step's result does not read the ids of every follower in its ``then``. Errors
 are written as text, never decoded and encoded again (cjson would turn an empty list into an
 object, cut numbers to 14 digits and refuse a lone surrogate's escape): a follower's error is
 its upstream's text with ``"upstream"`` appended. Times stay text too (a Lua number loses
@@ -36,8 +38,9 @@ _FINAL_TABLE = ", ".join(f"{status.value} = true" for status in sorted(FINAL))
 # ``link_functions()`` returns two functions, with ``p`` the key prefix and ``finals`` the ids
 # ended (to PUBLISH): ``settle(p, id, status, entry, finals)`` settles what waits for ``id``,
 # which has just ended with ``status`` by history entry ``entry`` (JSON text); ``new(p, id,
-# meta, when, finals)`` links a WAITING invocation just registered at ``when`` (text). They
-# are made on first use: a script call that settles nothing builds one closure, not twenty.
+# links, when, finals)`` links a WAITING invocation just registered at ``when`` (text) with
+# ``links`` (its JSON text). They are made on first use: a script call that settles nothing
+# builds one closure, not twenty.
 LINKS = (
     r"""
 local function link_functions()
@@ -47,7 +50,14 @@ local function link_functions()
   local function jstr(s)  -- a JSON string as Python writes it (cjson also escapes '/')
     return (string.gsub(cjson.encode(s), '\\/', '/'))
   end
-  local function links_of(meta)
+  -- the links of a record: its ``links`` field, or, stored by a pynenc that kept them in
+  -- the meta JSON, from there
+  local function links_of(text, meta)
+    if text and text ~= '' then
+      local ok, l = pcall(cjson.decode, text)
+      if ok then return l end
+      return nil
+    end
     if not meta or meta == '' then return nil end
     local ok, m = pcall(cjson.decode, meta)
     if ok then return m.links end
@@ -104,11 +114,11 @@ local function link_functions()
   end
   -- failed by itself, or a chord body whose failure did not come from before the chord
   local function fires_errbacks(p, parent)
-    local f = redis.call('HMGET', p .. 'inv:' .. parent, 'error', 'up', 'meta')
+    local f = redis.call('HMGET', p .. 'inv:' .. parent, 'error', 'up', 'links', 'meta')
     if not f[1] then return true end
     local upstream = upstream_of(f[2], f[1])
     if not upstream then return true end
-    local links = links_of(f[3])
+    local links = links_of(f[3], f[4])
     if links == nil or (links.recv ~= 'list' and links.recv ~= 'list-ignored') then
       return false
     end
@@ -173,7 +183,8 @@ local function link_functions()
       end
       return nil
     end
-    local links = links_of(redis.call('HGET', rec, 'meta'))
+    local stored = redis.call('HMGET', rec, 'links', 'meta')
+    local links = links_of(stored[1], stored[2])
     if not links then return nil end
     if links.on == 'failure' then
       if ended == 'failed' and fires_errbacks(p, parent) then
@@ -211,8 +222,8 @@ local function link_functions()
     local ts = string.match(entry, '^%[%s*"[^"]*"%s*,%s*([^,%s]+)')
     link_settle_children(p, id, ended, take_waiting(p, id), ts, finals)
   end
-  local function link_new(p, id, meta, when, finals)
-    local links = links_of(meta)
+  local function link_new(p, id, text, when, finals)
+    local links = links_of(text)
     if not links or not links.after then return end
     local fields = {'left', #links.after, 'on', links.on or 'success'}
     if (tonumber(links.delay) or 0) > 0 then  -- the step's own delay, for the count-down

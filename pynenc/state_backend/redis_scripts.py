@@ -18,6 +18,7 @@ from pynenc.records import (
     StatusUpdate,
     StatusUpdateWithArguments,
     decode_meta,
+    encode_links,
     encode_meta,
     fingerprint,
 )
@@ -26,14 +27,15 @@ from pynenc.state_backend.redis_links import LINKS
 #: Largest record (bytes of its values) sent whole on the message announcing its end.
 RECORD_ON_MESSAGE = 8192
 
-# Stores one record ``r`` (a 16-string array, see register_fields; '' for an absent
+# Stores one record ``r`` (a 17-string array, see register_fields; '' for an absent
 # optional value) under prefix ``p``, registered at ``when`` (the score in the ``registered``
 # index), unless its id is stored already (a caller-chosen id seen before: left as it is).
 # Returns whether it stored it. Shared by every script that registers (``REGISTER``,
 # redis_limits).
 REGISTER_RECORD = """
 local register_optional = {[8] = 'owner', [9] = 'parent', [10] = 'result', [11] = 'error',
-                           [13] = 'prio', [14] = 'due', [15] = 'expires', [16] = 'meta'}
+                           [13] = 'prio', [14] = 'due', [15] = 'expires', [16] = 'meta',
+                           [17] = 'links'}
 local function register_record(p, r, when)
   local id, task, status = r[1], r[2], r[3]
   local rec, hist = p .. 'inv:' .. id, p .. 'hist:' .. id
@@ -73,7 +75,7 @@ for _, r in ipairs(cjson.decode(ARGV[2])) do
 end
 if #waiting > 0 then
   local _, link_new = link_functions()
-  for _, r in ipairs(waiting) do link_new(p, r[1], r[16], when, finals) end
+  for _, r in ipairs(waiting) do link_new(p, r[1], r[17], when, finals) end
 end
 if #finals > 0 then redis.call('PUBLISH', ARGV[4], table.concat(finals, ' ')) end
 return table.concat(inserted)
@@ -228,6 +230,7 @@ def register_fields(record: InvocationRecord, entry_time: float) -> list[str]:
         _time(due),
         _time(record.expires),
         encode_meta(record) or "",
+        encode_links(record) or "",
     ]
 
 
@@ -236,11 +239,19 @@ def _time(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 
+#: The fields :func:`decode_record` reads but ``links``, for a read that leaves them out.
+RECORD_FIELDS = (
+    "task", "args", "status", "owner", "retries", "parent", "result", "error", "queue",
+    "prio", "due", "expires", "meta",
+)  # fmt: skip
+
+
 def decode_record(invocation_id: str, fields: dict[str, str]) -> InvocationRecord | None:
     if not fields:
         return None
     error, priority = fields.get("error"), fields.get("prio")
-    due, expires, meta = fields.get("due"), fields.get("expires"), fields.get("meta")
+    due, expires = fields.get("due"), fields.get("expires")
+    meta, links = fields.get("meta"), fields.get("links")
     return InvocationRecord(
         invocation_id,
         fields["task"],
@@ -255,7 +266,7 @@ def decode_record(invocation_id: str, fields: dict[str, str]) -> InvocationRecor
         priority=None if priority is None else int(priority),
         due=None if due is None else float(due),
         expires=None if expires is None else float(expires),
-        **({} if meta is None else decode_meta(meta)),
+        **({} if meta is None and links is None else decode_meta(meta, links)),
     )
 
 

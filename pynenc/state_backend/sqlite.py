@@ -35,6 +35,7 @@ from pynenc.records import (
     StatusEntry,
     StatusUpdate,
     StatusUpdateWithArguments,
+    encode_links,
     encode_meta,
     fingerprint,
 )
@@ -245,6 +246,7 @@ class SqliteStateBackend(StateBackend):
                 entry_time if r.due is None and r.status is InvocationStatus.SCHEDULED else r.due,
                 r.expires,
                 encode_meta(r),
+                encode_links(r),
                 fingerprint(r.arguments),
             )
             for r in records
@@ -467,6 +469,12 @@ class SqliteStateBackend(StateBackend):
     def get_many(self, invocation_ids: Sequence[str]) -> list[InvocationRecord | None]:
         """One query per ``READ_CHUNK`` ids, all in one read transaction."""
         return sqlite_reads.records(self, invocation_ids, None)
+
+    def get_many_without_links(
+        self, invocation_ids: Sequence[str]
+    ) -> list[InvocationRecord | None]:
+        """As :meth:`get_many`, without reading the ``links`` column."""
+        return sqlite_reads.records(self, invocation_ids, None, links=False)
 
     def history_many(self, invocation_ids: Sequence[str]) -> list[list[StatusEntry]]:
         """One query per ``READ_CHUNK`` ids, all in one read transaction."""

@@ -68,12 +68,13 @@ class SqliteLinkOps:
 
     def state(self, invocation_id: str) -> tuple[InvocationStatus, Links | None] | None:
         row = self.conn.execute(
-            "SELECT status, meta FROM pynenc_invocations WHERE app_id = ? AND invocation_id = ?",
+            "SELECT status, meta, links FROM pynenc_invocations "
+            "WHERE app_id = ? AND invocation_id = ?",
             (self.app_id, invocation_id),
         ).fetchone()
         if row is None:
             return None
-        links: Links | None = decode_meta(row[1])["links"] if row[1] is not None else None
+        links: Links | None = decode_meta(row[1], row[2]).get("links")
         return InvocationStatus(row[0]), links
 
     def error(self, invocation_id: str) -> dict[str, Any] | None:

@@ -7,10 +7,11 @@ transaction, so every row comes from the same state of the file.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry
-from pynenc.state_backend.sqlite_schema import COLUMNS, record_from_row
+from pynenc.state_backend.sqlite_schema import COLUMNS, COLUMNS_WITHOUT_LINKS, record_from_row
 
 if TYPE_CHECKING:
     from pynenc.state_backend.sqlite import SqliteStateBackend
@@ -23,25 +24,31 @@ def records(
     backend: SqliteStateBackend,
     invocation_ids: Sequence[str],
     status: InvocationStatus | None,
+    links: bool = True,
 ) -> list[InvocationRecord | None]:
     """The records of ``invocation_ids`` (only those in ``status`` when given; the others are
-    not decoded), ``None`` where there is none."""
+    not decoded), ``None`` where there is none; without their links unless ``links``."""
     where = "" if status is None else "AND status = ? "
     extra = () if status is None else (status.value,)
+    columns = COLUMNS if links else COLUMNS_WITHOUT_LINKS
     rows: dict[str, Sequence[Any]] = {}
     with backend._snapshot() as conn:
         for start in range(0, len(invocation_ids), READ_CHUNK):
             chunk = invocation_ids[start : start + READ_CHUNK]
             found = conn.execute(
-                f"SELECT invocation_id, {COLUMNS} FROM pynenc_invocations WHERE app_id = ? "
+                f"SELECT invocation_id, {columns} FROM pynenc_invocations WHERE app_id = ? "
                 f"{where}AND invocation_id IN ({', '.join('?' * len(chunk))})",
                 (backend.app_id, *extra, *chunk),
             )
             rows.update((row[0], row[1:]) for row in found)
-    return [
+    found_records = [
         None if (row := rows.get(inv)) is None else record_from_row(inv, row)
         for inv in invocation_ids
     ]
+    if links:
+        return found_records
+    # a record of a pynenc that kept its links in the meta has them from there
+    return [r if r is None or r.links is None else replace(r, links=None) for r in found_records]
 
 
 def history_many(

@@ -19,9 +19,10 @@ SCHEMA = (
         app_id TEXT NOT NULL, invocation_id TEXT NOT NULL, task_id TEXT NOT NULL,
         status TEXT NOT NULL, owner TEXT, num_retries INTEGER NOT NULL, parent_id TEXT,
         queue TEXT NOT NULL, arguments TEXT NOT NULL, result TEXT, error TEXT,
-        fingerprint TEXT, priority INTEGER, due REAL, expires REAL, meta TEXT,
+        fingerprint TEXT, priority INTEGER, due REAL, expires REAL, meta TEXT, links TEXT,
         PRIMARY KEY (app_id, invocation_id)
-    )""",  # a rowid table: random ids insert faster as a small key in the PK index
+    )""",  # a rowid table: random ids insert faster as a small key in the PK index; links
+    # last: a read that leaves them out (get_many_without_links) reads none of their pages
     """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_task
         ON pynenc_invocations (app_id, task_id, status)""",
     """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_status
@@ -77,8 +78,10 @@ TABLES = (
 )
 COLUMNS = (
     "task_id, status, owner, num_retries, parent_id, queue, arguments, result, error, "
-    "priority, due, expires, meta"
+    "priority, due, expires, meta, links"
 )
+#: ``COLUMNS`` but ``links`` (NULL in its place), for a read that leaves them out
+COLUMNS_WITHOUT_LINKS = COLUMNS.removesuffix("links") + "NULL"
 #: Columns added to ``pynenc_invocations`` after its first version, with their types: a
 #: file made by an older pynenc gains them on first open (its rows hold NULL there).
 ADDED_COLUMNS = (
@@ -87,6 +90,7 @@ ADDED_COLUMNS = (
     ("due", "REAL"),
     ("expires", "REAL"),
     ("meta", "TEXT"),  # serializer, headers, root (records.encode_meta); NULL: a plain call
+    ("links", "TEXT"),  # records.encode_links; NULL: none (or kept in the meta, by an older one)
 )
 #: The scheduled index: only SCHEDULED rows, by due time. It follows the status column, so
 #: every status change keeps it in step. (Created after the columns above exist.)
@@ -107,7 +111,7 @@ LATE_INDEXES = {
 }
 INSERT_INVOCATION = (
     f"INSERT OR IGNORE INTO pynenc_invocations (app_id, invocation_id, {COLUMNS}, fingerprint) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_HISTORY = (
     "INSERT INTO pynenc_history (app_id, invocation_id, status, timestamp, runner_id, reason) "
@@ -167,7 +171,7 @@ def record_from_row(invocation_id: str, row: Sequence[Any]) -> InvocationRecord:
         priority=row[9],
         due=row[10],
         expires=row[11],
-        **({} if row[12] is None else decode_meta(row[12])),
+        **({} if row[12] is None and row[13] is None else decode_meta(row[12], row[13])),
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -109,6 +110,28 @@ class LinksContract:
         assert got_a is not None and got_a.links == Links(then=(b,))
         assert got_b is not None and got_b.links == links and got_b.status is S.WAITING
         assert _due_ids(backend) == set(), "a WAITING invocation is not in the scheduled index"
+
+    def test_records_without_links_are_the_records_but_their_links(
+        self, backend: StateBackend
+    ) -> None:
+        """What a released step reads of those it waited for: every field but the links
+        (a step before a group of n names all n in ``then``), in order, ``None`` where
+        there is no record."""
+        a, b, unknown = _id(), _id(), _id()
+        step = InvocationRecord(
+            a, "mod.task", {"x": "1"}, queue="q", serializer="pickle", headers={"h": 1},
+            root_id="root", links=Links(then=tuple(_id() for _ in range(50))),
+        )  # fmt: skip
+        backend.register([step, _plain(b)], 10.0)
+        _run(backend, a)
+        assert backend.set_status(_end(a, S.SUCCESS, 100.0, result="3"))
+        whole = backend.get_many([a, b])
+        light = backend.get_many_without_links([a, unknown, b])
+        assert light[1] is None
+        for full, without in zip(whole, [light[0], light[2]], strict=True):
+            assert full is not None and without is not None
+            assert without == replace(full, links=None)
+        assert whole[0] is not None and whole[0].links == step.links
 
     def test_a_success_releases_the_next_step_due_at_once(self, backend: StateBackend) -> None:
         a, b, c = _id(), _id(), _id()

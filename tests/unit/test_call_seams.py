@@ -18,7 +18,15 @@ from pynenc.cancellation import cancelled_error
 from pynenc.conf import AppConfig
 from pynenc.error_classes import build_error
 from pynenc.exceptions import ConfigError, SerializationError, TaskDefinitionError
-from pynenc.records import InvocationRecord, decode_meta, encode_meta, root_of, stored_root
+from pynenc.records import (
+    InvocationRecord,
+    Links,
+    decode_meta,
+    encode_links,
+    encode_meta,
+    root_of,
+    stored_root,
+)
 from pynenc.serializer import exception_to_payload, payload_to_exception
 from pynenc.task import Task
 from pynenc.testing import sync_mode
@@ -79,11 +87,24 @@ def test_record_meta_is_stored_only_when_set() -> None:
     full = InvocationRecord("i", "m.t", {}, serializer="pickle", headers={"a": 1}, root_id="r")
     text = encode_meta(full)
     assert text is not None
-    assert decode_meta(text) == {
+    assert decode_meta(text) == {"serializer": "pickle", "headers": {"a": 1}, "root_id": "r"}
+
+
+def test_record_links_are_stored_apart_from_the_meta() -> None:
+    """The links have a text of their own (a step's ``then`` names every member of a group
+    after it: whoever reads its result must not read them); links an older pynenc kept
+    inside the meta are still read from there."""
+    links = Links(after=("a",), then=("b", "c"))
+    linked = InvocationRecord("i", "m.t", {}, links=links)
+    assert encode_meta(linked) is None and encode_links(InvocationRecord("i", "m.t", {})) is None
+    text = encode_links(linked)
+    assert text is not None and decode_meta(None, text) == {"links": links}
+    older = json.dumps({"ser": "pickle", "links": links.encode()})
+    assert decode_meta(older) == {
         "serializer": "pickle",
-        "headers": {"a": 1},
-        "root_id": "r",
-        "links": None,
+        "headers": None,
+        "root_id": None,
+        "links": links,
     }
 
 

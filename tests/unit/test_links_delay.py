@@ -14,7 +14,7 @@ import pytest
 from pynenc import InvocationStatus, Pynenc
 from pynenc.broker.envelope import Envelope, MalformedEnvelopeError
 from pynenc.orchestrator.scheduling import publish_now
-from pynenc.records import Links, decode_meta, encode_meta
+from pynenc.records import Links, decode_meta, encode_links
 from tests.apps import core
 
 S = InvocationStatus
@@ -73,4 +73,4 @@ def test_meta_keeps_the_delay(app: Pynenc) -> None:
     record = app.state_backend.get(core.add(1, 2).invocation_id)
     assert record is not None
     links = Links(after=("x",), delay=0.25)
-    assert decode_meta(encode_meta(replace(record, links=links)))["links"] == links
+    assert decode_meta(None, encode_links(replace(record, links=links)))["links"] == links
