@@ -22,7 +22,8 @@ SCHEMA = (
         fingerprint TEXT, priority INTEGER, due REAL, expires REAL, meta TEXT, links TEXT,
         PRIMARY KEY (app_id, invocation_id)
     )""",  # a rowid table: random ids insert faster as a small key in the PK index; links
-    # last: a read that leaves them out (get_many_without_links) reads none of their pages
+    # last: a read that leaves them out (get_many_without_links) reads no overflow page of
+    # theirs
     """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_task
         ON pynenc_invocations (app_id, task_id, status)""",
     """CREATE INDEX IF NOT EXISTS pynenc_invocations_by_status
