@@ -161,10 +161,6 @@ def _any_task_running() -> bool:
     return _TASK_STACKS is None or bool(_TASK_STACKS)
 
 
-#: whether pynenc carries per-call headers to the running task (``invocation.headers``)
-_CARRIES_HEADERS = "headers" in {field.name for field in dataclasses.fields(CallOptions)}
-
-
 def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> CallOptions | None:
     if not options and task_id is None:  # a plain delay(): nothing to carry
         return None
@@ -180,7 +176,7 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
         queue = queue.get("name")
     elif queue is not None and not isinstance(queue, str):
         queue = getattr(queue, "name", str(queue))
-    headers = options.get("headers") if _CARRIES_HEADERS else None
+    headers = options.get("headers")
     retries = options.get("retries") or 0  # a retry sent as a new call (retrying.py)
     if (
         countdown is None
@@ -196,9 +192,7 @@ def _call_options(task: Any, options: dict[str, Any], task_id: str | None) -> Ca
     if priority is not None:  # Celery's 0-255 (AMQP) onto pynenc's 0-9
         priority = min(max(int(priority), 0), 9)
     values = (delay, None if delay is not None else _aware(eta), _aware(expires), queue)
-    if headers:
-        return CallOptions(*values, priority, task_id, headers=headers, retries=retries)  # type: ignore[call-arg,unused-ignore]
-    return CallOptions(*values, priority, task_id, retries=retries)
+    return CallOptions(*values, priority, task_id, headers=headers or None, retries=retries)
 
 
 def _celery_names(name: str, message: str) -> str:

@@ -8,17 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from pynenc.task import Task as PynencTask
 from tests.celery_compat import options_tasks as tasks
 from tests.servers import Server
 
-#: pynenc raises a task class's own error classes (Celery's, for compat tasks) once the
-#: engine's Task.soft_timeout_error/timeout_error are there
-NEEDS_ERROR_CLASSES = pytest.mark.xfail(
-    not hasattr(PynencTask, "soft_timeout_error"),
-    reason="pynenc.Task error classes (engine change) not merged yet",
-    strict=True,
-)
 TIMEOUT = 90
 
 
@@ -43,7 +35,6 @@ def process_side(redis_server: Server) -> Iterator[SimpleNamespace]:
         app.reference = saved[3]
 
 
-@NEEDS_ERROR_CLASSES
 def test_soft_time_limit_is_caught_as_celerys_exception(
     process_side: SimpleNamespace,
 ) -> None:

@@ -18,24 +18,9 @@ from celery import _state, signals, states
 from celery.contrib.testing.worker import start_worker
 from celery.exceptions import TimeLimitExceeded
 
-from pynenc.conf.task_config import TASK_OPTION_NAMES
-from pynenc.task import Task as PynencTask
-from pynenc_celery_compat import calling
 from tests.celery_compat import options_bodies as bodies
 from tests.celery_compat import options_tasks as tasks
 
-#: pynenc raises a task class's own error classes (Celery's, for compat tasks) once the
-#: engine's Task.soft_timeout_error/timeout_error are there
-NEEDS_ERROR_CLASSES = pytest.mark.xfail(
-    not hasattr(PynencTask, "soft_timeout_error"),
-    reason="pynenc.Task error classes (engine change) not merged yet",
-    strict=True,
-)
-NEEDS_TASK_SERIALIZER = pytest.mark.xfail(
-    "serializer" not in TASK_OPTION_NAMES,
-    reason="pynenc's per-task serializer option (engine change) not merged yet",
-    strict=True,
-)
 TIMEOUT = 60
 
 
@@ -201,7 +186,6 @@ def test_track_started_shows_started_while_running(side: SimpleNamespace) -> Non
     assert result.get(timeout=TIMEOUT) == token
 
 
-@NEEDS_ERROR_CLASSES
 def test_a_waiter_of_a_hard_time_limit_gets_time_limit_exceeded(
     pynenc_side: SimpleNamespace,
 ) -> None:
@@ -220,7 +204,6 @@ def test_async_result_member_and_chunks_group(side: SimpleNamespace) -> None:
     assert side.add.chunks([(1, 1)], 1).group().delay().get(timeout=TIMEOUT) == [[2]]
 
 
-@NEEDS_TASK_SERIALIZER
 def test_a_task_serializer_carries_what_json_cannot(side: SimpleNamespace) -> None:
     """``serializer="pickle"`` on one task (the app accepting pickle) passes a callable."""
     conf = tasks.pynenc_app.conf
@@ -235,7 +218,5 @@ def test_a_task_serializer_carries_what_json_cannot(side: SimpleNamespace) -> No
 
 def test_headers_and_a_priority_above_nine_per_call(side: SimpleNamespace) -> None:
     assert side.add.apply_async((1, 1), priority=200).get(timeout=TIMEOUT) == 2
-    if side is tasks.COMPAT and not calling._CARRIES_HEADERS:
-        pytest.xfail("pynenc's per-call headers (engine change) not merged yet")
     result = side.request_fields.apply_async((1,), headers={"tenant": "a"}, priority=200)
     assert result.get(timeout=TIMEOUT)["headers"] == {"tenant": "a"}
