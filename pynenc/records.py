@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -280,15 +281,24 @@ def decode_meta(text: str | bytes | None, links: str | bytes | None = None) -> d
     :func:`encode_links` (keyword arguments; empty for neither). A record stored by a
     pynenc that did not keep them apart holds its links in the meta: read from there."""
     meta = {} if text is None else json.loads(text)
-    fields: dict[str, Any] = {}
+    out: dict[str, Any] = {}
     if meta:
-        fields = {"serializer": meta.get("ser"), "headers": meta.get("headers")}
-        fields["root_id"] = meta.get("root")
+        out = {
+            "serializer": meta.get("ser"),
+            "headers": meta.get("headers"),
+            "root_id": meta.get("root"),
+        }
     if links is not None:
-        fields["links"] = Links.decode(json.loads(links))
+        out["links"] = Links.decode(json.loads(links))
     elif "links" in meta:
-        fields["links"] = Links.decode(meta["links"])
-    return fields
+        out["links"] = Links.decode(meta["links"])
+    return out
+
+
+def without_links(records: Iterable[InvocationRecord | None]) -> list[InvocationRecord | None]:
+    """``records`` with ``links`` left out (``None`` stays ``None``): what
+    ``StateBackend.get_many_without_links`` returns, whatever a backend read."""
+    return [r if r is None or r.links is None else replace(r, links=None) for r in records]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import heapq
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pynenc.records import (
@@ -22,6 +22,7 @@ from pynenc.records import (
     InvocationSummary,
     StatusEntry,
     StatusUpdate,
+    without_links,
 )
 
 #: Seconds after its time that an unused rate reservation is kept (its invocation may come
@@ -117,10 +118,7 @@ class StateBackend(ABC):
         member's start made the group's cost grow with its size squared. The backends of
         pynenc store the links apart and do not read them; this default strips them.
         """
-        return [
-            None if record is None else replace(record, links=None)
-            for record in self.get_many(invocation_ids)
-        ]
+        return without_links(self.get_many(invocation_ids))
 
     def get_many_in_status(
         self, invocation_ids: Sequence[str], status: InvocationStatus

@@ -20,7 +20,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 import redis
@@ -37,6 +36,7 @@ from pynenc.records import (
     StatusEntry,
     StatusUpdate,
     StatusUpdateWithArguments,
+    without_links,
 )
 from pynenc.state_backend import (
     redis_limits,
@@ -204,14 +204,14 @@ class RedisStateBackend(StateBackend):
         replies = self._read_records(
             invocation_ids, lambda pipe, key: pipe.hmget(key, RECORD_FIELDS)
         )
-        records: list[InvocationRecord | None] = []
-        for invocation_id, values in zip(invocation_ids, replies, strict=True):
-            pairs = zip(RECORD_FIELDS, values, strict=True)
-            record = decode_record(invocation_id, {k: v for k, v in pairs if v is not None})
-            if record is not None and record.links is not None:  # kept in the meta (older)
-                record = replace(record, links=None)
-            records.append(record)
-        return records
+        found = [
+            {k: v for k, v in zip(RECORD_FIELDS, values, strict=True) if v is not None}
+            for values in replies
+        ]
+        # an older pynenc's record keeps its links in the meta: left out all the same
+        return without_links(
+            decode_record(i, fields) for i, fields in zip(invocation_ids, found, strict=True)
+        )
 
     def _read_records(
         self,

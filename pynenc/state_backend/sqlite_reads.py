@@ -7,10 +7,9 @@ transaction, so every row comes from the same state of the file.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry
+from pynenc.records import InvocationRecord, InvocationStatus, StatusEntry, without_links
 from pynenc.state_backend.sqlite_schema import COLUMNS, COLUMNS_WITHOUT_LINKS, record_from_row
 
 if TYPE_CHECKING:
@@ -41,14 +40,12 @@ def records(
                 (backend.app_id, *extra, *chunk),
             )
             rows.update((row[0], row[1:]) for row in found)
-    found_records = [
+    got = [
         None if (row := rows.get(inv)) is None else record_from_row(inv, row)
         for inv in invocation_ids
     ]
-    if links:
-        return found_records
-    # a record of a pynenc that kept its links in the meta has them from there
-    return [r if r is None or r.links is None else replace(r, links=None) for r in found_records]
+    # an older pynenc's record keeps its links in the meta: left out all the same
+    return got if links else without_links(got)
 
 
 def history_many(
