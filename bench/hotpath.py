@@ -2,16 +2,16 @@
 
 ``python -m bench.hotpath --transport embedded|redis|rabbitmq --calls N [--py-spy DIR]``
 runs ``N`` tasks (``--mode roundtrip``: sequential ``direct_task`` calls; ``throughput``:
-batches of 500 ``noop()`` then their results; ``chain``: chains of ``--size`` steps (100),
-each waited for; ``chord``: chords of ``--size`` no-op members (1000) and a body, each
-waited for) after a warm-up. With ``--py-spy DIR`` it attaches ``py-spy record`` to the caller
-(this process) and, on a server transport, to the runner subprocess, for the measured part
-only, writes collapsed stacks to ``DIR/{caller,runner}.txt`` and prints the functions that
-cost most, in µs of CPU per task. ``rabbitmq`` is RabbitMQ as the broker and Redis as the
-state backend (as in ``make bench``). On Redis (either transport) it also prints the
-server's commands per task (``INFO commandstats``), and with ``--round-trips`` each
-process's round trips per task (``MONITOR``, :mod:`bench.redis_trips`; it slows the server,
-so the rate drops).
+batches of 500 ``noop()`` then their results, each batch enqueued by ``--callers`` threads
+(1); ``chain``: chains of ``--size`` steps (100), each waited for; ``chord``: chords of
+``--size`` no-op members (1000) and a body, each waited for) after a warm-up. With
+``--py-spy DIR`` it attaches ``py-spy record`` to the caller (this process) and, on a
+server transport, to the runner subprocess, for the measured part only, writes collapsed
+stacks to ``DIR/{caller,runner}.txt`` and prints the functions that cost most, in µs of
+CPU per task. ``rabbitmq`` is RabbitMQ as the broker and Redis as the state backend (as
+in ``make bench``). On Redis (either transport) it also prints the server's commands per
+task (``INFO commandstats``), and with ``--round-trips`` each process's round trips per
+task (``MONITOR``, :mod:`bench.redis_trips`; it slows the server, so the rate drops).
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ from bench.sys_pynenc import RUNNER_CODE
 from pynenc import Pynenc, chain, chord
 
 BATCH = 500
-#: throughput mode: the caller thread's CPU seconds enqueueing and waiting for results
+#: throughput mode: the caller threads' CPU seconds enqueueing and waiting for results
 CALLER_CPU: Counter[str] = Counter()
+#: throughput mode: wall seconds spent enqueueing (the batches' calls, before their results)
+ENQUEUE_WALL: Counter[str] = Counter()
 #: steps of a chain and members of a chord, unless ``--size`` says otherwise
 SIZES = {"chain": 100, "chord": 1000}
 
@@ -56,21 +58,22 @@ class Tasks:
     total: Any
 
 
-def workload(tasks: Tasks, mode: str, calls: int, size: int) -> tuple[float, int]:
-    """Run about ``calls`` tasks (whole compositions of ``size``): seconds taken, tasks run."""
+def workload(tasks: Tasks, mode: str, calls: int, size: int, callers: int = 1) -> tuple[float, int]:
+    """Run about ``calls`` tasks (whole compositions of ``size``): seconds taken, tasks run.
+    ``callers``: threads that share the enqueueing of each throughput batch."""
     start = time.perf_counter()
     if mode == "roundtrip":
         for i in range(calls):
             tasks.echo_direct(i)
     elif mode == "throughput":
         for done in range(0, calls, BATCH):
-            before = time.thread_time()
-            invocations = [tasks.noop() for _ in range(min(BATCH, calls - done))]
-            enqueued = time.thread_time()
+            started = time.perf_counter()
+            invocations = enqueue(tasks, min(BATCH, calls - done), callers)
+            ENQUEUE_WALL["seconds"] += time.perf_counter() - started
+            waiting = time.thread_time()
             for invocation in invocations:
                 invocation.get_result(timeout=60)
-            CALLER_CPU["enqueue"] += enqueued - before
-            CALLER_CPU["wait"] += time.thread_time() - enqueued
+            CALLER_CPU["wait"] += time.thread_time() - waiting
     elif mode == "chain":
         for _ in range(max(1, calls // size)):
             steps = [tasks.inc.sig() for _ in range(size - 1)]
@@ -82,6 +85,30 @@ def workload(tasks: Tasks, mode: str, calls: int, size: int) -> tuple[float, int
             chord(members, tasks.total.sig()).run().last.get_result(timeout=120)
         calls = max(1, calls // size) * (size + 1)
     return time.perf_counter() - start, calls
+
+
+def enqueue(tasks: Tasks, n: int, callers: int) -> list[Any]:
+    """``n`` calls of ``noop()`` shared among ``callers`` threads (this one alone for 1);
+    their CPU is added to ``CALLER_CPU["enqueue"]``."""
+    shares: list[list[Any]] = [[] for _ in range(callers)]
+    lock = threading.Lock()
+
+    def call(share: list[Any], count: int) -> None:
+        before = time.thread_time()
+        share.extend(tasks.noop() for _ in range(count))
+        with lock:
+            CALLER_CPU["enqueue"] += time.thread_time() - before
+
+    counts = [n // callers + (i < n % callers) for i in range(callers)]
+    if callers == 1:
+        call(shares[0], n)
+    else:
+        threads = [threading.Thread(target=call, args=a) for a in zip(shares, counts, strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return [invocation for share in shares for invocation in share]
 
 
 @contextlib.contextmanager
@@ -249,6 +276,9 @@ def main() -> None:
         "--mode", choices=("roundtrip", "throughput", "chain", "chord"), default="roundtrip"
     )
     parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument(
+        "--callers", type=int, default=1, help="throughput: threads enqueueing each batch"
+    )
     parser.add_argument("--size", type=int, help="chain steps (100) / chord members (1000)")
     parser.add_argument(
         "--round-trips", action="store_true", help="count each process's round trips (Redis)"
@@ -273,6 +303,7 @@ def main() -> None:
             tasks, pids = stack.enter_context(embedded())
         workload(tasks, args.mode, min(500, args.calls), size)  # warm-up
         CALLER_CPU.clear()
+        ENQUEUE_WALL.clear()
         spies: dict[str, subprocess.Popen[bytes]] = {}
         out = Path(args.py_spy) if args.py_spy else None
         if out is not None:
@@ -287,7 +318,7 @@ def main() -> None:
             counter = None
             if url and args.round_trips:
                 counter = counting.enter_context(TripCounter(url))
-            seconds, done = workload(tasks, args.mode, args.calls, size)
+            seconds, done = workload(tasks, args.mode, args.calls, size, args.callers)
         cpu_used = cpu_by_role(pids, spy_pids) - cpu_before
         after, usec_after = redis_command_stats(url) if url else (Counter(), Counter())
         if counter is not None:
@@ -305,7 +336,9 @@ def main() -> None:
     print(f"; total {sum(cpu_used.values()) / done * 1e6:,.0f}")
     if CALLER_CPU:
         parts = ", ".join(f"{k} {v / done * 1e6:,.0f}" for k, v in CALLER_CPU.items())
-        print(f"caller thread CPU per task (µs): {parts}")
+        print(f"caller threads' CPU per task (µs): {parts}")
+        rate = done / ENQUEUE_WALL["seconds"]
+        print(f"enqueued: {rate:,.0f}/s while enqueueing ({args.callers} threads)")
     if url:
         delta, usec = after - before, usec_after - usec_before
         per_task = sum(delta.values()) / done
