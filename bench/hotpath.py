@@ -28,6 +28,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,26 +90,21 @@ def workload(tasks: Tasks, mode: str, calls: int, size: int, callers: int = 1) -
 
 def enqueue(tasks: Tasks, n: int, callers: int) -> list[Any]:
     """``n`` calls of ``noop()`` shared among ``callers`` threads (this one alone for 1);
-    their CPU is added to ``CALLER_CPU["enqueue"]``."""
-    shares: list[list[Any]] = [[] for _ in range(callers)]
+    their CPU is added to ``CALLER_CPU["enqueue"]``. A call that fails fails the run."""
     lock = threading.Lock()
 
-    def call(share: list[Any], count: int) -> None:
+    def call(count: int) -> list[Any]:
         before = time.thread_time()
-        share.extend(tasks.noop() for _ in range(count))
+        share = [tasks.noop() for _ in range(count)]
         with lock:
             CALLER_CPU["enqueue"] += time.thread_time() - before
+        return share
 
-    counts = [n // callers + (i < n % callers) for i in range(callers)]
     if callers == 1:
-        call(shares[0], n)
-    else:
-        threads = [threading.Thread(target=call, args=a) for a in zip(shares, counts, strict=True)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    return [invocation for share in shares for invocation in share]
+        return call(n)
+    counts = [n // callers + (i < n % callers) for i in range(callers)]
+    with ThreadPoolExecutor(callers) as pool:  # map re-raises what a call raised
+        return [invocation for share in pool.map(call, counts) for invocation in share]
 
 
 @contextlib.contextmanager
@@ -199,6 +195,13 @@ def top_functions(path: Path, rate: int, tasks: int, limit: int) -> list[str]:
     return lines
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"needs at least 1 thread, got {value}")
+    return value
+
+
 def _short(frame: str) -> str:
     # "func (path/to/module.py:123)" -> "func (module.py)": one entry per function, whatever
     # the line; thread labels pass through
@@ -277,7 +280,7 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument(
-        "--callers", type=int, default=1, help="throughput: threads enqueueing each batch"
+        "--callers", type=_at_least_one, default=1, help="throughput: threads enqueueing each batch"
     )
     parser.add_argument("--size", type=int, help="chain steps (100) / chord members (1000)")
     parser.add_argument(
@@ -338,7 +341,8 @@ def main() -> None:
         parts = ", ".join(f"{k} {v / done * 1e6:,.0f}" for k, v in CALLER_CPU.items())
         print(f"caller threads' CPU per task (µs): {parts}")
         rate = done / ENQUEUE_WALL["seconds"]
-        print(f"enqueued: {rate:,.0f}/s while enqueueing ({args.callers} threads)")
+        threads = "1 thread" if args.callers == 1 else f"{args.callers} threads"
+        print(f"enqueued: {rate:,.0f}/s while enqueueing ({threads})")
     if url:
         delta, usec = after - before, usec_after - usec_before
         per_task = sum(delta.values()) / done
