@@ -36,6 +36,7 @@ from typing import Any
 from bench import tasks_embedded, tasks_pynenc
 from bench.procs import WorkerProcess, python_argv, running_server
 from bench.redis_trips import TripCounter
+from bench.settings import WORKER_THREADS
 from bench.sys_pynenc import RUNNER_CODE
 from pynenc import Pynenc, chain, chord
 
@@ -121,8 +122,11 @@ def embedded() -> Iterator[tuple[Tasks, list[int]]]:
 
 
 @contextlib.contextmanager
-def on_servers(broker_url: str, state_url: str, logs: Path) -> Iterator[tuple[Tasks, list[int]]]:
-    """A runner subprocess on ``broker_url`` (Redis or AMQP) and the Redis ``state_url``."""
+def on_servers(
+    broker_url: str, state_url: str, logs: Path, threads: int = WORKER_THREADS
+) -> Iterator[tuple[Tasks, list[int]]]:
+    """A runner subprocess with ``threads`` threads on ``broker_url`` (Redis or AMQP) and
+    the Redis ``state_url``."""
     app_id = f"hotpath-{uuid.uuid4().hex[:6]}"
     app = Pynenc(
         config_values={
@@ -144,7 +148,7 @@ def on_servers(broker_url: str, state_url: str, logs: Path) -> Iterator[tuple[Ta
         "PYNENC__APP_ID": app_id,
         "PYNENC__BROKER_URL": broker_url,
         "PYNENC__STATE_BACKEND_URL": state_url,
-        "PYNENC__RUNNER__THREADS": "8",
+        "PYNENC__RUNNER__THREADS": str(threads),
     }
     worker = WorkerProcess("hotpath-runner", python_argv("-c", RUNNER_CODE), env, logs)
     worker.start()
@@ -282,6 +286,12 @@ def main() -> None:
     parser.add_argument(
         "--callers", type=_at_least_one, default=1, help="throughput: threads enqueueing each batch"
     )
+    parser.add_argument(
+        "--threads",
+        type=_at_least_one,
+        default=WORKER_THREADS,
+        help="the runner's threads (Redis, RabbitMQ)",
+    )
     parser.add_argument("--size", type=int, help="chain steps (100) / chord members (1000)")
     parser.add_argument(
         "--round-trips", action="store_true", help="count each process's round trips (Redis)"
@@ -301,7 +311,7 @@ def main() -> None:
             broker = url
             if args.transport == "rabbitmq":
                 broker = stack.enter_context(running_server("rabbitmq"))
-            tasks, pids = stack.enter_context(on_servers(broker, url, logs))
+            tasks, pids = stack.enter_context(on_servers(broker, url, logs, args.threads))
         else:
             tasks, pids = stack.enter_context(embedded())
         workload(tasks, args.mode, min(500, args.calls), size)  # warm-up
