@@ -289,8 +289,7 @@ def main() -> None:
     parser.add_argument(
         "--threads",
         type=_at_least_one,
-        default=WORKER_THREADS,
-        help="the runner's threads (Redis, RabbitMQ)",
+        help=f"the runner subprocess's threads (redis, rabbitmq; {WORKER_THREADS})",
     )
     parser.add_argument("--size", type=int, help="chain steps (100) / chord members (1000)")
     parser.add_argument(
@@ -301,6 +300,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--gil", action="store_true", help="sample only the GIL holder")
     args = parser.parse_args()
+    if args.threads is not None and args.transport == "embedded":
+        parser.error("--threads sets the runner subprocess's threads: redis or rabbitmq only")
     size = args.size or SIZES.get(args.mode, 1)
     logs = Path(tempfile.mkdtemp(prefix="hotpath-"))
     trips: list[str] = []
@@ -311,7 +312,9 @@ def main() -> None:
             broker = url
             if args.transport == "rabbitmq":
                 broker = stack.enter_context(running_server("rabbitmq"))
-            tasks, pids = stack.enter_context(on_servers(broker, url, logs, args.threads))
+            tasks, pids = stack.enter_context(
+                on_servers(broker, url, logs, args.threads or WORKER_THREADS)
+            )
         else:
             tasks, pids = stack.enter_context(embedded())
         workload(tasks, args.mode, min(500, args.calls), size)  # warm-up
